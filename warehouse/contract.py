@@ -1,0 +1,125 @@
+"""The warehouse contract of ``shared/CONTRACT.md`` as data.
+
+One declaration drives the DDL on every engine and the test that introspects
+both engines; the contract can only drift from this file with a failing test.
+Logical types map to engine types in :mod:`warehouse.engine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEXT, MONEY, DATE, TS, BOOL, INT, RATIO, DAYS = (
+    "text", "money", "date", "timestamptz", "bool", "bigint", "ratio", "days"
+)
+
+# Columns every contract table carries.
+LINEAGE: tuple[tuple[str, str], ...] = (("source_system", TEXT), ("source_id", TEXT), ("_loaded_at", TS))
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+    doc: str
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c for c, _ in self.columns]
+
+
+def _t(name: str, key: tuple[str, ...], doc: str, *cols: tuple[str, str], lineage: bool = True) -> Table:
+    columns = tuple(cols) + (LINEAGE if lineage else (("_loaded_at", TS),))
+    return Table(name, key, columns, doc)
+
+
+CANONICAL: tuple[Table, ...] = (
+    _t("dim_customer", ("entity", "customer_id"), "one customer of one entity",
+       ("entity", TEXT), ("customer_id", TEXT), ("name", TEXT), ("vat_id", TEXT), ("siren", TEXT),
+       ("email", TEXT), ("iban", TEXT), ("country", TEXT), ("payment_terms_days", INT),
+       ("credit_limit", MONEY), ("currency", TEXT), ("account_owner", TEXT), ("segment", TEXT),
+       ("score", RATIO)),
+    _t("fct_invoice", ("entity", "invoice_id"), "one invoice or credit note",
+       ("entity", TEXT), ("invoice_id", TEXT), ("invoice_number", TEXT), ("customer_id", TEXT),
+       ("doc_type", TEXT), ("issue_date", DATE), ("due_date", DATE), ("currency", TEXT),
+       ("amount_total", MONEY), ("amount_open", MONEY), ("status", TEXT), ("disputed", BOOL),
+       ("factored", BOOL), ("erp_lettrage", TEXT)),
+    _t("fct_payment", ("entity", "payment_id"), "one incoming money movement from a customer",
+       ("entity", TEXT), ("payment_id", TEXT), ("channel", TEXT), ("customer_id", TEXT),
+       ("amount", MONEY), ("fee", MONEY), ("currency", TEXT), ("paid_on", DATE), ("status", TEXT),
+       ("reference", TEXT), ("payer_name", TEXT), ("payer_iban", TEXT), ("payout_id", TEXT),
+       ("failure_reason", TEXT)),
+    _t("fct_payout", ("entity", "payout_id"), "one provider payout to the bank",
+       ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
+       ("arrival_date", DATE), ("status", TEXT), ("reference", TEXT), ("bank_line_id", TEXT)),
+    _t("fct_payout_component", ("entity", "payout_id", "component_id"),
+       "one line of a payout's composition (payment, refund, fee, chargeback)",
+       ("entity", TEXT), ("payout_id", TEXT), ("component_id", TEXT), ("kind", TEXT),
+       ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT)),
+    _t("fct_bank_line", ("entity", "bank_line_id"), "one booked bank statement entry or batch transaction",
+       ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
+       ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),
+       ("counterparty_iban", TEXT), ("remittance", TEXT), ("end_to_end_id", TEXT),
+       ("bank_tx_code", TEXT), ("return_reason", TEXT)),
+    _t("fct_match", ("entity", "match_id"), "one application of a payment (or bank line) to an invoice",
+       ("entity", TEXT), ("match_id", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT),
+       ("amount_applied", MONEY), ("currency", TEXT), ("rule", TEXT), ("confidence", RATIO),
+       ("explanation", TEXT), ("matched_at", TS), ("state", TEXT)),
+    _t("fct_reconciliation_exception", ("entity", "exception_id"), "one item that needs a person",
+       ("entity", TEXT), ("exception_id", TEXT), ("kind", TEXT), ("payment_id", TEXT),
+       ("invoice_id", TEXT), ("payout_id", TEXT), ("bank_line_id", TEXT), ("amount", MONEY),
+       ("currency", TEXT), ("detail", TEXT), ("opened_at", TS), ("resolved_at", TS)),
+    _t("fct_dunning_action", ("entity", "invoice_id", "step"), "one reminder step taken or planned",
+       ("entity", TEXT), ("invoice_id", TEXT), ("step", TEXT), ("customer_id", TEXT), ("channel", TEXT),
+       ("planned_on", DATE), ("sent_at", TS), ("outcome", TEXT)),
+    _t("fct_factoring_assignment", ("entity", "invoice_id", "batch_id"), "one invoice handed to a factor",
+       ("entity", TEXT), ("invoice_id", TEXT), ("batch_id", TEXT), ("factor", TEXT),
+       ("assigned_on", DATE), ("amount", MONEY), ("currency", TEXT), ("advance_rate", RATIO),
+       ("advance_amount", MONEY), ("status", TEXT)),
+)
+
+MARTS: tuple[Table, ...] = (
+    _t("mart_open_receivables", ("entity", "customer_id", "status", "currency"),
+       "open amount by entity, customer and status",
+       ("as_of", DATE), ("entity", TEXT), ("customer_id", TEXT), ("customer_name", TEXT),
+       ("status", TEXT), ("currency", TEXT), ("amount_open", MONEY), ("invoice_count", INT),
+       lineage=False),
+    _t("mart_aged_balance", ("entity", "customer_id", "bucket", "currency"),
+       "open amount per entity, customer and bucket of days past due",
+       ("as_of", DATE), ("entity", TEXT), ("customer_id", TEXT), ("customer_name", TEXT),
+       ("bucket", TEXT), ("currency", TEXT), ("amount_open", MONEY), ("invoice_count", INT),
+       lineage=False),
+    _t("mart_dso", ("entity", "month_end", "currency"), "days sales outstanding per entity and month end",
+       ("entity", TEXT), ("month_end", DATE), ("currency", TEXT), ("receivables", MONEY),
+       ("credit_sales_month", MONEY), ("credit_sales_90d", MONEY), ("dso_countback", DAYS),
+       ("dso_simple", DAYS), lineage=False),
+    _t("mart_customer_payment_behaviour", ("entity", "customer_id"), "payment behaviour per customer",
+       ("entity", TEXT), ("customer_id", TEXT), ("customer_name", TEXT), ("paid_invoices", INT),
+       ("avg_days_to_pay", DAYS), ("avg_days_late", DAYS), ("on_time_rate", RATIO), ("segment", TEXT),
+       ("score", RATIO), lineage=False),
+    _t("mart_cash_forecast", ("entity", "horizon_days", "currency"), "expected collections",
+       ("as_of", DATE), ("entity", TEXT), ("horizon_days", INT), ("week_start", DATE), ("currency", TEXT),
+       ("expected_cash", MONEY), ("open_amount", MONEY), lineage=False),
+    _t("mart_credit_exposure", ("entity", "customer_id"), "exposure against credit limit per customer",
+       ("entity", TEXT), ("customer_id", TEXT), ("customer_name", TEXT), ("currency", TEXT),
+       ("credit_limit", MONEY), ("exposure", MONEY), ("headroom", MONEY), ("over_limit", BOOL),
+       ("score", RATIO), ("flag_reason", TEXT), lineage=False),
+    _t("mart_receivables_impairment", ("entity", "customer_id", "bucket", "month_end"),
+       "provision per entity, customer and aging bucket at each month end",
+       ("entity", TEXT), ("month_end", DATE), ("customer_id", TEXT), ("bucket", TEXT), ("currency", TEXT),
+       ("amount_open", MONEY), ("loss_rate", RATIO), ("provision_collective", MONEY),
+       ("provision_specific", MONEY), ("provision_total", MONEY), ("movement", MONEY), lineage=False),
+    _t("mart_collection_kpis", ("entity", "month"), "collection KPIs per entity and month",
+       ("entity", TEXT), ("month", DATE), ("overdue_ratio", RATIO), ("dispute_rate", RATIO),
+       ("recovery_rate", RATIO), ("auto_match_rate", RATIO), ("reminders_sent", INT),
+       ("paid_within_7d_rate", RATIO), ("overdue_concentration_top20", RATIO), lineage=False),
+)
+
+CONTRACT: tuple[Table, ...] = CANONICAL + MARTS
+BY_NAME: dict[str, Table] = {t.name: t for t in CONTRACT}
+
+INVOICE_STATUSES = ("open", "overdue", "partially_paid", "paid", "credited", "disputed", "written_off", "factored")
+PAYMENT_STATUSES = ("succeeded", "pending", "failed", "charged_back", "refunded")
+MATCH_STATES = ("auto", "suggested", "confirmed", "rejected")
+AGING_BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
