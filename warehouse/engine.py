@@ -133,7 +133,7 @@ class DuckDBEngine(_Base):
         if not read_only:
             self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
         self._conn.execute(f"SET search_path = '{dataset}'")
-        self._in_tx = False
+        self._conn.execute("SET TimeZone = 'UTC'")
 
     def _cursor(self) -> Any:
         return self._conn
@@ -175,6 +175,7 @@ class PostgresEngine(_Base):
         with self._conn.cursor() as cur:
             cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
             cur.execute(f'SET search_path TO "{dataset}"')
+            cur.execute("SET TIME ZONE 'UTC'")
 
     def _cursor(self) -> Any:
         return self._conn.cursor()

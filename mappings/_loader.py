@@ -1,0 +1,38 @@
+"""Reading the YAML files under ``mappings/`` into validated pydantic models.
+
+Kept apart so every mapping module loads its data the same way and a bad file
+names itself and the failing field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+MAPPINGS_DIR = Path(__file__).resolve().parent
+M = TypeVar("M", bound=BaseModel)
+
+
+class MappingError(ValueError):
+    """A mapping file is missing or invalid (names the file and the field)."""
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError as exc:
+        raise MappingError(f"mapping file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def load_model(model: type[M], path: Path) -> M:
+    """Validate one YAML file against ``model``; errors name the file."""
+    try:
+        return model.model_validate(read_yaml(path))
+    except ValidationError as exc:
+        raise MappingError(f"{path}: {exc}") from exc

@@ -1,0 +1,58 @@
+"""The legal entities (``mappings/entities.yaml``) and how sources name them.
+
+Files never say ``FR01``: SAP writes a company code, a FEC is named after the
+SIREN, a bank statement carries an IBAN. This list is the one place that turns
+those into entity codes, so adding an entity is a data change.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mappings._loader import MAPPINGS_DIR, load_model
+
+DEFAULT_PATH = MAPPINGS_DIR / "entities.yaml"
+
+
+class Entity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[A-Z0-9_]{2,12}$")
+    name: str
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    erp: str
+    sap_company_code: str | None = None
+    fec_siren: str | None = Field(default=None, pattern=r"^\d{9}$")
+    bank_ibans: tuple[str, ...] = ()
+
+    @field_validator("bank_ibans")
+    @classmethod
+    def _compact(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(i.replace(" ", "").upper() for i in v)
+
+
+class Entities(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entities: tuple[Entity, ...]
+
+    def codes(self) -> set[str]:
+        return {e.code for e in self.entities}
+
+    def by_company_code(self) -> dict[str, str]:
+        return {e.sap_company_code: e.code for e in self.entities if e.sap_company_code}
+
+    def by_siren(self) -> dict[str, str]:
+        return {e.fec_siren: e.code for e in self.entities if e.fec_siren}
+
+    def by_iban(self) -> dict[str, str]:
+        return {iban: e.code for e in self.entities for iban in e.bank_ibans}
+
+
+@lru_cache(maxsize=8)
+def load_entities(path: Path = DEFAULT_PATH) -> Entities:
+    return load_model(Entities, path)

@@ -1,0 +1,153 @@
+"""Matching rules and tolerances as data (``mappings/matching.yaml``).
+
+Why data: finance teams tune tolerances (bank charges, discounts), confidences
+and search bounds per legal entity without touching code, and every match
+records which of these rules produced it. This module only validates; the
+reconciliation engine decides.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_PATH = Path(__file__).with_name("matching.yaml")
+
+RULE_NAMES: tuple[str, ...] = (
+    "exact_reference", "normalized_reference", "reference_groups", "reference_tail", "fuzzy_reference",
+    "learned_alias", "customer_amount", "subset_sum", "amount_only",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    confidence: Decimal = Field(ge=0, le=1)
+    enabled: bool = True
+    auto: bool = True
+
+
+class ReferenceSettings(_Strict):
+    prefixes: tuple[str, ...] = ()
+    min_key_length: int = Field(default=4, ge=1)
+    min_tail_length: int = Field(default=2, ge=1)
+    max_invoices_per_payment: int = Field(default=25, ge=1)
+
+    @field_validator("prefixes")
+    @classmethod
+    def _upper_alnum(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for p in value:
+            if not p.isalnum():
+                raise ValueError(f"reference prefix {p!r} must be letters/digits only")
+        # longest first, so FACTURE is stripped before FA
+        return tuple(sorted({p.upper() for p in value}, key=lambda p: (-len(p), p)))
+
+
+class Tolerances(_Strict):
+    bank_charges_abs: Decimal = Field(default=Decimal("0"), ge=0)
+    bank_charges_pct: Decimal = Field(default=Decimal("0"), ge=0, le=100)
+    rounding_abs: Decimal = Field(default=Decimal("0"), ge=0)
+    early_discount_pct: tuple[Decimal, ...] = ()
+    early_discount_days: int = Field(default=0, ge=0)
+    discount_slack_abs: Decimal = Field(default=Decimal("0.01"), ge=0)
+    overpayment_ignore_abs: Decimal = Field(default=Decimal("0"), ge=0)
+
+
+class Windows(_Strict):
+    payment_before_issue_days: int = Field(default=5, ge=0)
+    payout_to_bank_days: int = Field(default=5, ge=0)
+    max_invoice_age_days: int = Field(default=1100, ge=1)
+
+
+class Fuzzy(_Strict):
+    name_score_cutoff: int = Field(default=90, ge=0, le=100)
+    name_margin: int = Field(default=5, ge=0, le=100)
+    reference_max_distance: int = Field(default=1, ge=0, le=3)
+    reference_min_length: int = Field(default=5, ge=1)
+    legal_forms: tuple[str, ...] = ()
+
+    @field_validator("legal_forms")
+    @classmethod
+    def _upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.upper() for v in value)
+
+
+class SubsetSum(_Strict):
+    max_items: int = Field(default=20, ge=1, le=40)
+    max_subset_size: int = Field(default=6, ge=1, le=12)
+    max_nodes: int = Field(default=200_000, ge=100)
+
+
+class Erp(_Strict):
+    agreement_confidence: Decimal = Field(default=Decimal("0.99"), ge=0, le=1)
+    confirm_on_agreement: bool = False
+
+
+class MatchingRules(_Strict):
+    """The validated content of ``matching.yaml`` (one entity's effective view)."""
+
+    version: int = 1
+    rules: dict[str, Rule]
+    reference: ReferenceSettings = ReferenceSettings()
+    tolerances: Tolerances = Tolerances()
+    windows: Windows = Windows()
+    fuzzy: Fuzzy = Fuzzy()
+    subset_sum: SubsetSum = SubsetSum()
+    erp: Erp = Erp()
+    entities: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, Rule]) -> dict[str, Rule]:
+        unknown = sorted(set(value) - set(RULE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown rule(s) {unknown}; known rules are {list(RULE_NAMES)}")
+        missing = sorted(set(RULE_NAMES) - set(value))
+        if missing:
+            raise ValueError(f"rule(s) {missing} missing: give each a confidence (enabled: false to skip)")
+        return value
+
+    def rule(self, name: str) -> Rule:
+        return self.rules[name]
+
+    def for_entity(self, entity: str | None) -> MatchingRules:
+        """The rules with ``entities[entity]`` merged over the defaults (deep merge of mappings)."""
+        if not entity or entity not in self.entities:
+            return self
+        base = self.model_dump(mode="python", exclude={"entities"})
+        merged = _deep_merge(base, self.entities[entity])
+        merged["entities"] = {}
+        return MatchingRules.model_validate(merged)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_matching_rules(path: Path | str | None = None) -> MatchingRules:
+    """Read and validate the matching rules; the error names the file and the bad key."""
+    file = Path(path) if path else DEFAULT_PATH
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    try:
+        rules = MatchingRules.model_validate(data)
+    except ValueError as exc:
+        raise ValueError(f"{file}: invalid matching rules: {exc}") from exc
+    for entity in rules.entities:  # validate each override now, not at 2 a.m.
+        try:
+            rules.for_entity(entity)
+        except ValueError as exc:
+            raise ValueError(f"{file}: invalid override for entity {entity}: {exc}") from exc
+    return rules

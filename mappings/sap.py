@@ -1,0 +1,135 @@
+"""SAP line-item export layouts, as data (``mappings/sap/layouts/*.yaml``).
+
+SAP has no single export format: the same BSID/BSAD line items arrive as a
+table extract with technical names, as an FBL5N list with German or English
+headers, with German or US number and date formats. A layout declares the
+header for each canonical field and the formats; the connector recognises a
+file's layout from its header, so a new layout is a new YAML file, not code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mappings._loader import MAPPINGS_DIR, load_model
+from mappings.csv_export import CsvColumnMapping
+
+LAYOUTS_DIR = MAPPINGS_DIR / "sap" / "layouts"
+CUSTOMERS_PATH = MAPPINGS_DIR / "sap" / "customers.yaml"
+
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "BUKRS", "KUNNR", "BELNR", "GJAHR", "BUZEI", "BLART", "BLDAT", "BUDAT", "ZFBDT",
+    "ZBD1T", "ZBD2T", "ZBD3T", "WAERS", "WRBTR", "DMBTR", "SHKZG", "XBLNR", "ZUONR",
+    "AUGBL", "AUGDT", "SGTXT", "NETDT",
+)
+DATE_FIELDS = frozenset({"BLDAT", "BUDAT", "ZFBDT", "AUGDT", "NETDT"})
+
+# Layout date format -> strptime pattern (the round trip through strftime rejects 31.02.).
+DATE_FORMATS: dict[str, str] = {
+    "dd.mm.yyyy": "%d.%m.%Y",
+    "mm/dd/yyyy": "%m/%d/%Y",
+    "yyyy-mm-dd": "%Y-%m-%d",
+    "yyyy.mm.dd": "%Y.%m.%d",
+    "yyyy/mm/dd": "%Y/%m/%d",
+    "mm-dd-yyyy": "%m-%d-%Y",
+    "YYYYMMDD": "%Y%m%d",
+}
+# Layout number format -> (decimal separator, group separators removed before parsing).
+NUMBER_FORMATS: dict[str, tuple[str, str]] = {
+    "1.234,56": (",", "."),
+    "1,234.56": (".", ","),
+    "1 234,56": (",", " \u00a0\u202f"),
+    "internal": (".", ""),
+}
+NumberFormat = Literal["1.234,56", "1,234.56", "1 234,56", "internal"]
+DateFormat = Literal["dd.mm.yyyy", "mm/dd/yyyy", "yyyy-mm-dd", "yyyy.mm.dd", "yyyy/mm/dd", "mm-dd-yyyy", "YYYYMMDD"]
+
+
+class SapLayout(BaseModel):
+    """One export layout: headers per canonical field, formats and sign convention."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    delimiter: str = Field(default=";", min_length=1, max_length=1)
+    quote_char: str | None = '"'
+    encoding: str = "utf-8-sig"
+    number_format: NumberFormat
+    date_format: DateFormat
+    # shkzg: unsigned amounts, sign from the S/H indicator; trailing_minus: "1.234,56-";
+    # leading_minus: "-1234.56". A file may carry both a sign and SHKZG; SHKZG then wins.
+    sign: Literal["shkzg", "trailing_minus", "leading_minus"]
+    columns: dict[str, str | tuple[str, ...]]
+    # Values for fields the file does not carry (e.g. the company code of an FBL5N list).
+    defaults: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> SapLayout:
+        unknown = (set(self.columns) | set(self.defaults)) - set(CANONICAL_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown canonical fields {sorted(unknown)}; allowed: {CANONICAL_FIELDS}")
+        needed = {"KUNNR", "BELNR", "WAERS", "WRBTR"}
+        missing = needed - set(self.columns)
+        if missing:
+            raise ValueError(f"layout {self.name!r} must map {sorted(missing)}")
+        if "BUKRS" not in self.columns and "BUKRS" not in self.defaults:
+            raise ValueError(f"layout {self.name!r} needs BUKRS as a column or a default")
+        if self.sign == "shkzg" and "SHKZG" not in self.columns:
+            raise ValueError(f"layout {self.name!r} uses sign 'shkzg' but maps no SHKZG column")
+        if not ({"ZFBDT", "BLDAT", "NETDT"} & set(self.columns)):
+            raise ValueError(f"layout {self.name!r} needs NETDT, ZFBDT or BLDAT to compute the due date")
+        return self
+
+    def header_names(self, field: str) -> tuple[str, ...]:
+        names = self.columns.get(field, ())
+        return (names,) if isinstance(names, str) else tuple(names)
+
+    def resolve(self, header: list[str]) -> dict[str, int]:
+        """Canonical field -> column index in ``header`` (case- and space-insensitive)."""
+        index = {_norm(h): i for i, h in enumerate(header)}
+        found: dict[str, int] = {}
+        for field in self.columns:
+            for name in self.header_names(field):
+                if _norm(name) in index:
+                    found[field] = index[_norm(name)]
+                    break
+        return found
+
+    def score(self, header: list[str]) -> float:
+        """Share of this layout's fields present in ``header``; 0 if a needed one is missing."""
+        found = self.resolve(header)
+        if not {"KUNNR", "BELNR", "WRBTR"} <= set(found):
+            return 0.0
+        return len(found) / len(self.columns)
+
+    @property
+    def strptime_format(self) -> str:
+        return DATE_FORMATS[self.date_format]
+
+    @property
+    def separators(self) -> tuple[str, str]:
+        return NUMBER_FORMATS[self.number_format]
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.replace("\ufeff", "").split()).casefold()
+
+
+@lru_cache(maxsize=8)
+def load_layouts(directory: Path = LAYOUTS_DIR) -> tuple[SapLayout, ...]:
+    """Every layout in ``directory``, sorted by name (the order breaks score ties)."""
+    layouts = tuple(load_model(SapLayout, p) for p in sorted(directory.glob("*.yaml")))
+    names = [la.name for la in layouts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate SAP layout names in {directory}: {names}")
+    return layouts
+
+
+@lru_cache(maxsize=8)
+def load_sap_customers_mapping(path: Path = CUSTOMERS_PATH) -> CsvColumnMapping:
+    return load_model(CsvColumnMapping, path)

@@ -1,0 +1,57 @@
+"""Staging and core SQL on a tiny raw book, on DuckDB and Postgres."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from lettrage.config import WarehouseConfig
+from warehouse.build import build_core, build_staging
+from warehouse.engine import connect
+
+from .raw_book import load_raw_book
+
+AS_OF = date(2025, 3, 1)
+
+
+def test_staging_on_an_empty_warehouse_builds_empty_typed_tables(warehouse_config: WarehouseConfig) -> None:
+    with connect(warehouse_config) as engine:
+        report = build_staging(engine)
+        build_core(engine, as_of=AS_OF, report=report)
+        assert report.staging and all(n == 0 for n in report.staging.values())
+        assert "stg_sage_fec__invoices" in report.missing_sources
+        assert engine.query("SELECT count(*) FROM fct_payment") == [(0,)]
+
+
+def test_core_tables_from_a_tiny_book(warehouse_config: WarehouseConfig) -> None:
+    load_raw_book(warehouse_config)
+    with connect(warehouse_config) as engine:
+        report = build_staging(engine)
+        build_core(engine, as_of=AS_OF, report=report)
+        invoices = engine.query_dicts(
+            "SELECT invoice_id, doc_type, customer_id, issue_date, due_date, amount_total, erp_lettrage "
+            "FROM int_invoices ORDER BY invoice_id"
+        )
+        customer = engine.query_dicts("SELECT * FROM dim_customer WHERE customer_id = 'C001'")[0]
+        payments = {p["payment_id"]: p for p in engine.query_dicts("SELECT * FROM fct_payment")}
+        payout = engine.query_dicts("SELECT * FROM fct_payout")[0]
+        components = engine.query_dicts("SELECT * FROM fct_payout_component")
+
+    assert [(i["invoice_id"], i["doc_type"], i["amount_total"]) for i in invoices] == [
+        ("AV-2025-000001", "credit_note", Decimal("-120.00")),
+        ("FA-2025-000001", "invoice", Decimal("1200.00")),
+    ]
+    assert invoices[1]["due_date"] == date(2025, 2, 9)  # issue date + the customer's 30 days
+    assert invoices[1]["erp_lettrage"] == "AA"
+    assert customer["iban"] == "FR7630006000011234567890189" and customer["email"] == "compta@acme.example"
+
+    # The bank transfer is a payment found by IBAN; the Stripe deposit is not a customer payment.
+    assert payments["B1"]["channel"] == "bank_transfer" and payments["B1"]["customer_id"] == "C001"
+    assert "B2" not in payments
+    assert payments["ch_1"]["amount"] == Decimal("100.00") and payments["ch_1"]["fee"] == Decimal("2.70")
+    assert payments["ch_1"]["payout_id"] == "po_1" and payments["ch_1"]["paid_on"] == date(2025, 2, 8)
+    erp = [p for p in payments.values() if p["channel"] == "erp"]
+    assert len(erp) == 1 and erp[0]["amount"] == Decimal("1080.00")
+
+    assert payout["bank_line_id"] == "B2" and payout["amount"] == Decimal("97.30")
+    assert sum(c["amount"] - c["fee"] for c in components) == payout["amount"]

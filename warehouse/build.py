@@ -1,0 +1,145 @@
+"""Build the warehouse layers from whatever ``raw_*`` tables exist.
+
+    raw_*  --staging-->  stg_<source>__<shape>   (rename, cast, categorise; one per source and shape)
+           --core----->  int_*, dim_*, fct_*     (union of sources, payout <-> bank line, payments)
+           --reconcile-> fct_match, fct_reconciliation_exception, fct_invoice
+           --marts---->  mart_*
+
+Each step is a plain function over an :class:`~warehouse.engine.Engine`; flows
+call them in order and tests call them without Prefect. Every table is rebuilt
+in one transaction per step, so a crash leaves the previous build readable.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from warehouse import sql
+from warehouse.contract import BY_NAME
+from warehouse.engine import Engine
+from warehouse.schema import ensure_contract
+from warehouse.shapes import SHAPES
+
+log = logging.getLogger(__name__)
+
+# Core models run in this order; each fills the table of the same name.
+CORE_ORDER: tuple[str, ...] = (
+    "int_invoices",
+    "dim_customer",
+    "fct_bank_line",
+    "int_payout_bank_links",
+    "fct_payout",
+    "fct_payout_component",
+    "fct_payment",
+)
+# Core models that are not contract tables get their columns from a shape.
+CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices"}
+
+
+@dataclass
+class BuildReport:
+    staging: dict[str, int] = field(default_factory=dict)
+    missing_sources: list[str] = field(default_factory=list)
+    core: dict[str, int] = field(default_factory=dict)
+    marts: dict[str, int] = field(default_factory=dict)
+
+
+def _cast_select(engine: Engine, columns: tuple[tuple[str, str], ...], inner: str) -> str:
+    cols = ",\n  ".join(f'CAST(m."{c}" AS {engine.type_of(t)}) AS "{c}"' for c, t in columns)
+    return f"SELECT\n  {cols}\nFROM (\n{inner}\n) AS m"
+
+
+def _empty_select(engine: Engine, columns: tuple[tuple[str, str], ...]) -> str:
+    cols = ", ".join(f'CAST(NULL AS {engine.type_of(t)}) AS "{c}"' for c, t in columns)
+    return f"SELECT {cols} WHERE 1 = 0"
+
+
+def _replace_table(engine: Engine, name: str, select_sql: str) -> int:
+    with engine.transaction():
+        engine.execute(f'DROP TABLE IF EXISTS "{name}"')
+        engine.execute(f'CREATE TABLE "{name}" AS {select_sql}')
+    return int(engine.query(f'SELECT count(*) FROM "{name}"')[0][0])
+
+
+def _fill_contract_table(engine: Engine, name: str, select_sql: str) -> int:
+    table = BY_NAME[name]
+    cols = ", ".join(f'"{c}"' for c in table.column_names)
+    with engine.transaction():
+        engine.execute(f'DELETE FROM "{name}"')
+        engine.execute(f'INSERT INTO "{name}" ({cols}) {select_sql}')
+    return int(engine.query(f'SELECT count(*) FROM "{name}"')[0][0])
+
+
+# Defaults used when mappings do not say otherwise.
+DEFAULT_CONTEXT: dict[str, object] = {
+    "fec_default_terms": 30,
+    "sap_payment_doc_types": "'DZ', 'ZP', 'DA'",
+    "provider_payer_names": ("STRIPE", "GOCARDLESS"),
+}
+
+
+def _context(engine: Engine, **extra: object) -> dict[str, object]:
+    context: dict[str, object] = dict(DEFAULT_CONTEXT)
+    context["has"] = engine.table_exists
+    context["union"] = union_of
+    context.update(extra)
+    return context
+
+
+def staging_models(shape: str | None = None) -> list[sql.Model]:
+    models = sql.discover("staging")
+    return [m for m in models if shape is None or m.shape == shape]
+
+
+def build_staging(engine: Engine, report: BuildReport | None = None) -> BuildReport:
+    """Materialise every ``stg_*`` model, typed to its shape; empty when its source never loaded."""
+    report = report or BuildReport()
+    for model in staging_models():
+        if model.shape is None:
+            raise ValueError(f"{model.path}: staging model declares no '-- shape:'")
+        columns = SHAPES[model.shape]
+        missing = [t for t in model.requires if not engine.table_exists(t)]
+        if missing:
+            report.missing_sources.append(model.name)
+            select_sql = _empty_select(engine, columns)
+        else:
+            select_sql = _cast_select(engine, columns, sql.render_model(model, engine.name, **_context(engine)))
+        report.staging[model.name] = _replace_table(engine, model.name, select_sql)
+    return report
+
+
+def union_of(shape: str) -> str:
+    """SQL that unions every staging model of ``shape`` (used by core models as ``{{ union('invoices') }}``)."""
+    names = [m.name for m in staging_models(shape)]
+    cols = ", ".join(f'"{c}"' for c, _ in SHAPES[shape])
+    return "\nUNION ALL\n".join(f'SELECT {cols} FROM "{n}"' for n in names)
+
+
+def build_core(engine: Engine, *, as_of: date, report: BuildReport | None = None) -> BuildReport:
+    report = report or BuildReport()
+    ensure_contract(engine)
+    models = {m.name: m for m in sql.discover("core")}
+    for name in CORE_ORDER:
+        model = models[name]
+        inner = sql.render_model(model, engine.name, **_context(engine, as_of=as_of.isoformat()))
+        if name in BY_NAME:
+            table = BY_NAME[name]
+            report.core[name] = _fill_contract_table(engine, name, _cast_select(engine, table.columns, inner))
+        elif name in CORE_SHAPES:
+            report.core[name] = _replace_table(engine, name, _cast_select(engine, SHAPES[CORE_SHAPES[name]], inner))
+        else:
+            report.core[name] = _replace_table(engine, name, inner)
+    return report
+
+
+def build_marts(engine: Engine, *, as_of: date, report: BuildReport | None = None) -> BuildReport:
+    """Refresh every ``mart_*`` contract table as of ``as_of``."""
+    report = report or BuildReport()
+    ensure_contract(engine)
+    for model in sql.discover("marts"):
+        inner = sql.render_model(model, engine.name, **_context(engine, as_of=as_of.isoformat()))
+        table = BY_NAME[model.name]
+        report.marts[model.name] = _fill_contract_table(engine, model.name, _cast_select(engine, table.columns, inner))
+    return report

@@ -1,0 +1,56 @@
+-- GoCardless SEPA direct debits. The customer comes from metadata, else through the
+-- mandate; failures and chargebacks keep their SEPA reason code (AM04, MD06…) from
+-- the payment's latest failure event.
+-- shape: payments
+-- requires: raw_gocardless_payments
+WITH fees AS (
+    {% if has('raw_gocardless_payout_items') %}
+    SELECT links__payment AS payment_id, -sum(amount) AS fee
+    FROM raw_gocardless_payout_items
+    WHERE type IN ('gocardless_fee', 'app_fee') AND links__payment IS NOT NULL
+    GROUP BY links__payment
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS payment_id, CAST(NULL AS DECIMAL(18,2)) AS fee WHERE 1 = 0
+    {% endif %}
+),
+reasons AS (
+    {% if has('raw_gocardless_events') %}
+    SELECT links__payment AS payment_id, max(details__reason_code) AS reason_code
+    FROM raw_gocardless_events
+    WHERE resource_type = 'payments' AND action IN ('failed', 'charged_back', 'late_failure_settled')
+    GROUP BY links__payment
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS payment_id, CAST(NULL AS TEXT) AS reason_code WHERE 1 = 0
+    {% endif %}
+)
+SELECT
+    p.entity,
+    p.id AS payment_id,
+    'gocardless' AS channel,
+    coalesce(nullif(p.metadata__erp_customer_id, ''){% if has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}, nullif(cu.metadata__erp_customer_id, ''){% endif %}) AS customer_id,
+    {{ minor_to_decimal('p.amount', 'p.currency') }} AS amount,
+    coalesce(f.fee, 0) AS fee,
+    upper(p.currency) AS currency,
+    CAST(p.charge_date AS DATE) AS paid_on,
+    CASE
+        WHEN p.status IN ('confirmed', 'paid_out') THEN 'succeeded'
+        WHEN p.status IN ('pending_customer_approval', 'pending_submission', 'submitted') THEN 'pending'
+        WHEN p.status = 'charged_back' THEN 'charged_back'
+        WHEN p.status IN ('failed', 'cancelled', 'customer_approval_denied') THEN 'failed'
+        ELSE p.status
+    END AS status,
+    concat_ws(' ', p.metadata__invoice_number, p.reference, p.description) AS reference,
+    {% if has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}coalesce(nullif(cu.company_name, ''), concat_ws(' ', cu.given_name, cu.family_name)){% else %}CAST(NULL AS TEXT){% endif %} AS payer_name,
+    CAST(NULL AS TEXT) AS payer_iban,
+    p.links__payout AS payout_id,
+    r.reason_code AS failure_reason,
+    CAST(NULL AS TEXT) AS erp_lettrage,
+    'gocardless' AS source_system,
+    p.id AS source_id
+FROM raw_gocardless_payments AS p
+LEFT JOIN fees AS f ON f.payment_id = p.id
+LEFT JOIN reasons AS r ON r.payment_id = p.id
+{% if has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}
+LEFT JOIN raw_gocardless_mandates AS m ON m.id = p.links__mandate
+LEFT JOIN raw_gocardless_customers AS cu ON cu.id = m.links__customer
+{% endif %}

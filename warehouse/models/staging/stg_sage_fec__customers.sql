@@ -1,0 +1,19 @@
+-- The Sage customer export: the customer master of a French entity.
+-- shape: customers
+-- requires: raw_sage_fec_customers
+SELECT
+    entity,
+    customer_account AS customer_id,
+    name,
+    vat_id,
+    siren,
+    lower(email) AS email,
+    upper(replace(iban, ' ', '')) AS iban,
+    upper(country) AS country,
+    payment_terms_days,
+    credit_limit,
+    CAST(NULL AS TEXT) AS currency,
+    account_owner,
+    'sage_fec' AS source_system,
+    customer_account AS source_id
+FROM raw_sage_fec_customers

@@ -1,0 +1,24 @@
+-- Incoming payments posted in SAP (BLART in the payment document types): the ERP's own
+-- receipts, evidence for reconciliation through their clearing document (AUGBL).
+-- shape: payments
+-- requires: raw_sap_export_items
+SELECT
+    entity,
+    'SAP-' || CAST(fiscal_year AS TEXT) || '-' || document_number || '-' || CAST(line_item AS TEXT) AS payment_id,
+    'erp' AS channel,
+    customer AS customer_id,
+    -amount AS amount,
+    0 AS fee,
+    upper(currency) AS currency,
+    posting_date AS paid_on,
+    'succeeded' AS status,
+    concat_ws(' ', reference, assignment, text) AS reference,
+    CAST(NULL AS TEXT) AS payer_name,
+    CAST(NULL AS TEXT) AS payer_iban,
+    CAST(NULL AS TEXT) AS payout_id,
+    CAST(NULL AS TEXT) AS failure_reason,
+    nullif(clearing_document, '') AS erp_lettrage,
+    'sap_export' AS source_system,
+    company_code || '/' || CAST(fiscal_year AS TEXT) || '/' || document_number AS source_id
+FROM raw_sap_export_items
+WHERE document_type IN ({{ sap_payment_doc_types }})

@@ -1,0 +1,51 @@
+"""The normalized shapes every ``stg_<source>__<things>`` model produces.
+
+A source adds one staging model per shape it can fill; the canonical
+``dim_*``/``fct_*`` models union all staging models of a shape. The build
+casts each staging model to its shape, and creates an empty, typed table
+when the source's raw tables do not exist yet (the source is not configured),
+so downstream SQL never depends on which sources ran.
+"""
+
+from __future__ import annotations
+
+from warehouse.contract import BOOL, DATE, INT, MONEY, TEXT
+
+Shape = tuple[tuple[str, str], ...]
+
+SHAPES: dict[str, Shape] = {
+    "customers": (
+        ("entity", TEXT), ("customer_id", TEXT), ("name", TEXT), ("vat_id", TEXT), ("siren", TEXT),
+        ("email", TEXT), ("iban", TEXT), ("country", TEXT), ("payment_terms_days", INT),
+        ("credit_limit", MONEY), ("currency", TEXT), ("account_owner", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    "invoices": (
+        ("entity", TEXT), ("invoice_id", TEXT), ("invoice_number", TEXT), ("customer_id", TEXT),
+        ("doc_type", TEXT), ("issue_date", DATE), ("due_date", DATE), ("currency", TEXT),
+        ("amount_total", MONEY), ("erp_amount_open", MONEY), ("disputed", BOOL), ("erp_lettrage", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    "payments": (
+        ("entity", TEXT), ("payment_id", TEXT), ("channel", TEXT), ("customer_id", TEXT),
+        ("amount", MONEY), ("fee", MONEY), ("currency", TEXT), ("paid_on", DATE), ("status", TEXT),
+        ("reference", TEXT), ("payer_name", TEXT), ("payer_iban", TEXT), ("payout_id", TEXT),
+        ("failure_reason", TEXT), ("erp_lettrage", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    "payouts": (
+        ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
+        ("arrival_date", DATE), ("status", TEXT), ("reference", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    "payout_components": (
+        ("entity", TEXT), ("payout_id", TEXT), ("component_id", TEXT), ("kind", TEXT),
+        ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    "bank_lines": (
+        ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
+        ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),
+        ("counterparty_iban", TEXT), ("remittance", TEXT), ("end_to_end_id", TEXT),
+        ("bank_tx_code", TEXT), ("return_reason", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+    ),
+}

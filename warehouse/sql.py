@@ -1,0 +1,80 @@
+"""SQL templates: one text per model, engine differences as macros.
+
+Models are Jinja2 templates rendered with the engine's name and a few
+macros (minor units to decimal, unix seconds to date, reference
+normalisation), so a model is written once and runs on DuckDB and Postgres.
+Header comments declare what the build needs to know::
+
+    -- shape: invoices
+    -- requires: raw_sage_fec_lines, raw_sage_fec_customers
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+MODELS_DIR = Path(__file__).parent / "models"
+_HEADER_RE = re.compile(r"^--\s*(shape|requires|optional):\s*(.*)$", re.MULTILINE)
+
+MACROS = r"""
+{% macro minor_to_decimal(col, currency) -%}
+CAST(CAST({{ col }} AS DECIMAL(18,0)) * (CASE WHEN upper({{ currency }}) IN ('JPY','KRW','ISK','CLP','VND','XOF','XAF') THEN 1 ELSE 0.01 END) AS DECIMAL(18,2))
+{%- endmacro %}
+{% macro unix_to_date(col) -%}
+{% if engine == 'duckdb' %}CAST(to_timestamp(CAST({{ col }} AS BIGINT)) AS DATE){% else %}CAST(to_timestamp(CAST({{ col }} AS BIGINT)) AS DATE){% endif %}
+{%- endmacro %}
+{% macro unix_to_ts(col) -%}
+to_timestamp(CAST({{ col }} AS BIGINT))
+{%- endmacro %}
+{% macro norm_ref(col) -%}
+regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
+{%- endmacro %}
+{% macro days_between(later, earlier) -%}
+(CAST({{ later }} AS DATE) - CAST({{ earlier }} AS DATE))
+{%- endmacro %}
+{% macro add_days(d, n) -%}
+(CAST({{ d }} AS DATE) + CAST({{ n }} AS INTEGER))
+{%- endmacro %}
+{% macro money(expr) -%}
+CAST({{ expr }} AS DECIMAL(18,2))
+{%- endmacro %}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    path: Path
+    shape: str | None
+    requires: tuple[str, ...]
+
+    @property
+    def layer(self) -> str:
+        return self.path.parent.name
+
+
+def parse_model(path: Path) -> Model:
+    text = path.read_text(encoding="utf-8")
+    meta: dict[str, str] = {}
+    for key, value in _HEADER_RE.findall(text):
+        meta[key] = value.strip()
+    requires = tuple(r.strip() for r in meta.get("requires", "").split(",") if r.strip())
+    return Model(path.stem, path, meta.get("shape"), requires)
+
+
+def discover(layer: str) -> list[Model]:
+    return [parse_model(p) for p in sorted((MODELS_DIR / layer).glob("*.sql"))]
+
+
+def render(text: str, engine: str, **context: object) -> str:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    template = env.from_string(MACROS + text)
+    return template.render(engine=engine, **context)
+
+
+def render_model(model: Model, engine: str, **context: object) -> str:
+    return render(model.path.read_text(encoding="utf-8"), engine, **context)
