@@ -12,7 +12,8 @@
     │   ├── TransientSourceError      network, 429, 5xx: retried with backoff
     │   │   └── RateLimited
     │   ├── PermanentSourceError      auth, not found, bad request: never retried
-    │   │   └── AuthenticationExpired
+    │   │   ├── AuthenticationExpired
+    │   │   └── ResourceGone              410: the API no longer serves it (keep what was loaded)
     │   └── RetriesExhausted          the retry budget ran out (names endpoint and cursor)
     └── WarehouseError                the warehouse refused a statement or a contract check failed
         └── ContractViolation
@@ -95,6 +96,10 @@ class PermanentSourceError(SourceError):
 
 class AuthenticationExpired(PermanentSourceError):
     """Credentials were refused or expired; renew them and run again."""
+
+
+class ResourceGone(PermanentSourceError):
+    """HTTP 410: the provider stopped serving this (e.g. GoCardless payout items older than six months)."""
 
 
 class RetriesExhausted(SourceError):

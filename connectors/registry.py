@@ -1,0 +1,182 @@
+"""Which sources each entity syncs, and how to build their dlt sources.
+
+The sources file (``sources.yaml``; path from ``LETTRAGE__SOURCES_FILE``) is
+deployment configuration, not a mapping: it says where an entity's files are
+dropped and which provider endpoints it uses. Secrets never live there: they
+come from dlt's providers (environment ``SOURCES__STRIPE__FR01__API_KEY`` or
+``.dlt/secrets.toml`` ``[sources.stripe.FR01] api_key = "..."``).
+
+Example::
+
+    entities:
+      FR01:
+        sage_fec: {path: data/FR01/sage_fec}
+        camt053: {path: data/FR01/camt053}
+        stripe: {}                      # api.stripe.com, key from secrets
+        gocardless: {base_url: null}    # live API, token from secrets
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lettrage.errors import ConfigurationError
+from lettrage.logging import register_secret
+
+DEFAULT_SOURCES_FILE = Path("sources.yaml")
+FILE_SOURCES = ("sage_fec", "sap_export", "camt053")
+API_SOURCES = ("stripe", "gocardless")
+ALL_SOURCES = FILE_SOURCES + API_SOURCES
+
+
+class SourceSettings(BaseModel):
+    """Settings of one source for one entity; unknown keys are passed to the connector."""
+
+    model_config = ConfigDict(extra="allow")
+    path: str | None = None
+    base_url: str | None = None
+    enabled: bool = True
+
+
+class SourcesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entities: dict[str, dict[str, SourceSettings]] = Field(default_factory=dict)
+    root: Path = Path(".")
+
+    def jobs(self, entities: list[str] | None = None, sources: list[str] | None = None) -> list[tuple[str, str]]:
+        """(entity, source) pairs to sync, in a stable order."""
+        out = []
+        for entity in sorted(self.entities):
+            if entities and entity not in entities:
+                continue
+            for source, settings in self.entities[entity].items():
+                if settings.enabled and (not sources or source in sources):
+                    out.append((entity, source))
+        return out
+
+    def settings(self, entity: str, source: str) -> SourceSettings:
+        try:
+            return self.entities[entity][source]
+        except KeyError as exc:
+            raise ConfigurationError(f"no source {source!r} configured for entity {entity!r}") from exc
+
+
+def sources_file() -> Path:
+    return Path(os.environ.get("LETTRAGE__SOURCES_FILE", str(DEFAULT_SOURCES_FILE)))
+
+
+def load_sources_config(path: Path | None = None) -> SourcesConfig:
+    path = path or sources_file()
+    if not path.exists():
+        raise ConfigurationError(
+            f"no sources file at {path}: create one (see README, 'Configuration') "
+            "or set LETTRAGE__SOURCES_FILE"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for entity, sources in (data.get("entities") or {}).items():
+            unknown = set(sources or {}) - set(ALL_SOURCES)
+            if unknown:
+                raise ConfigurationError(
+                    f"{path}: entity {entity} names unknown sources {sorted(unknown)}; known: {list(ALL_SOURCES)}"
+                )
+        return SourcesConfig(entities=data.get("entities") or {}, root=path.parent.resolve())
+    except ValidationError as exc:
+        raise ConfigurationError(f"{path}: {exc}") from exc
+
+
+def secret(source: str, entity: str, name: str) -> str:
+    """A secret from dlt's providers, registered for masking before anyone can log it."""
+    import dlt
+
+    value = dlt.secrets.get(f"sources.{source}.{entity}.{name}")
+    if value is None:
+        env = f"SOURCES__{source.upper()}__{entity.upper()}__{name.upper()}"
+        raise ConfigurationError(
+            f"missing secret {name} for {source}/{entity}: set {env} or "
+            f"[sources.{source}.{entity}] {name} in .dlt/secrets.toml"
+        )
+    register_secret(str(value))
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceJob:
+    """A ready-to-run dlt source and the pipeline name that keeps its state."""
+
+    entity: str
+    source: str
+    pipeline_name: str
+    dlt_source: Any
+
+
+Builder = Callable[[str, SourceSettings, Path, date | None, date | None], Any]
+
+
+def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
+    if not path:
+        raise ConfigurationError(f"{source}/{entity}: 'path' (a folder or glob of dropped files) is required")
+    p = Path(path)
+    return p if p.is_absolute() else root / p
+
+
+def _sage_fec(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.sage_fec import sage_fec_source
+
+    return sage_fec_source(entity=entity, path=str(_resolve(root, s.path, "sage_fec", entity)))
+
+
+def _sap_export(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.sap_export import sap_export_source
+
+    return sap_export_source(entity=entity, path=str(_resolve(root, s.path, "sap_export", entity)))
+
+
+def _camt053(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.camt053 import camt053_source
+
+    return camt053_source(entity=entity, path=str(_resolve(root, s.path, "camt053", entity)))
+
+
+def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.stripe import stripe_source
+
+    return stripe_source(
+        entity=entity, api_key=secret("stripe", entity, "api_key"), base_url=s.base_url,
+        start_date=start, end_date=end,
+    )
+
+
+def _gocardless(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.gocardless import gocardless_source
+
+    return gocardless_source(
+        entity=entity, access_token=secret("gocardless", entity, "access_token"), base_url=s.base_url,
+        start_date=start, end_date=end,
+    )
+
+
+BUILDERS: dict[str, Builder] = {
+    "sage_fec": _sage_fec,
+    "sap_export": _sap_export,
+    "camt053": _camt053,
+    "stripe": _stripe,
+    "gocardless": _gocardless,
+}
+
+
+def build_job(config: SourcesConfig, entity: str, source: str, *, start: date | None = None,
+              end: date | None = None) -> SourceJob:
+    settings = config.settings(entity, source)
+    dlt_source = BUILDERS[source](entity, settings, config.root, start, end)
+    # A backfill shares the pipeline (and so the state) of the nightly sync: a bounded
+    # incremental window (end_value) does not move the nightly cursor in dlt.
+    return SourceJob(entity, source, f"lettrage_{source}_{entity.lower()}", dlt_source)
