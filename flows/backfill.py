@@ -24,7 +24,14 @@ def backfill(
     entities: list[str] | None = None,
     sources: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Re-pull [start, end] from the chosen sources and re-reconcile."""
+    """Re-pull [start, end] from the chosen sources and re-reconcile.
+
+    Args:
+        start: First day of the window to re-pull (inclusive).
+        end: Last day of the window to re-pull (inclusive).
+        entities: Entity codes to backfill, e.g. ["FR01"]. Empty means every configured entity.
+        sources: Sources to re-pull: sage_fec, sap_export, camt053, stripe, gocardless. Empty means all configured.
+    """
     logger = get_run_logger()
     if end < start:
         raise ValueError(f"backfill window ends ({end}) before it starts ({start})")

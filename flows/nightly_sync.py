@@ -40,7 +40,13 @@ def nightly_sync(
     sources: list[str] | None = None,
     as_of: date | None = None,
 ) -> dict[str, Any]:
-    """Sync, reconcile and refresh the marts for the configured entities and sources."""
+    """Sync, reconcile and refresh the marts for the configured entities and sources.
+
+    Args:
+        entities: Entity codes to sync, e.g. ["FR01", "DE01"]. Empty means every configured entity.
+        sources: Sources to load: sage_fec, sap_export, camt053, stripe, gocardless. Empty means all configured.
+        as_of: Reporting date of the marts. Empty means the day the run starts.
+    """
     logger = get_run_logger()
     as_of = as_of or date.today()  # computed per run, never at import
     jobs = load_sources_config().jobs(entities, sources)

@@ -12,6 +12,11 @@ from flows.steps import build_warehouse, reconcile_books, refresh_marts
 
 @flow(name="reconcile")
 def reconcile(as_of: date | None = None) -> dict[str, Any]:
+    """Rebuild the canonical model from loaded data, reconcile and refresh the marts.
+
+    Args:
+        as_of: Reporting date. Empty means the day the run starts.
+    """
     as_of = as_of or date.today()
     build = build_warehouse(as_of)
     reconciliation = reconcile_books(as_of)
