@@ -82,13 +82,15 @@ def load_sources_config(path: Path | None = None) -> SourcesConfig:
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"{path}: expected a mapping with an 'entities' key")
         for entity, sources in (data.get("entities") or {}).items():
             unknown = set(sources or {}) - set(ALL_SOURCES)
             if unknown:
                 raise ConfigurationError(
                     f"{path}: entity {entity} names unknown sources {sorted(unknown)}; known: {list(ALL_SOURCES)}"
                 )
-        return SourcesConfig(entities=data.get("entities") or {}, root=path.parent.resolve())
+        return SourcesConfig.model_validate({**data, "root": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigurationError(f"{path}: {exc}") from exc
 
@@ -131,19 +133,19 @@ def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
 def _sage_fec(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.sage_fec import sage_fec_source
 
-    return sage_fec_source(entity=entity, path=str(_resolve(root, s.path, "sage_fec", entity)))
+    return sage_fec_source(location=str(_resolve(root, s.path, "sage_fec", entity)), entity=entity)
 
 
 def _sap_export(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.sap_export import sap_export_source
 
-    return sap_export_source(entity=entity, path=str(_resolve(root, s.path, "sap_export", entity)))
+    return sap_export_source(location=str(_resolve(root, s.path, "sap_export", entity)), entity=entity)
 
 
 def _camt053(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.camt053 import camt053_source
 
-    return camt053_source(entity=entity, path=str(_resolve(root, s.path, "camt053", entity)))
+    return camt053_source(location=str(_resolve(root, s.path, "camt053", entity)), entity=entity)
 
 
 def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:

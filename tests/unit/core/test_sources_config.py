@@ -1,0 +1,70 @@
+"""The sources file: valid and invalid configurations as a table of cases."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from connectors.registry import load_sources_config
+from lettrage.config import WarehouseConfig, load_warehouse_config
+from lettrage.errors import ConfigurationError
+
+
+@pytest.mark.parametrize(
+    ("text", "jobs"),
+    [
+        ("entities: {}", []),
+        ("entities:\n  FR01:\n    sage_fec: {path: fec}\n    stripe: {}\n", [("FR01", "sage_fec"), ("FR01", "stripe")]),
+        ("entities:\n  DE01:\n    sap_export: {path: sap, enabled: false}\n    camt053: {path: bank}\n",
+         [("DE01", "camt053")]),
+    ],
+    ids=["empty", "two-sources", "disabled-source"],
+)
+def test_valid_sources_files(tmp_path: Path, text: str, jobs: list[tuple[str, str]]) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_sources_config(path).jobs() == jobs
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("entities:\n  FR01:\n    quickbooks: {}\n", "unknown sources ['quickbooks']"),
+        ("entities:\n  FR01:\n    stripe: {enabled: maybe}\n", "enabled"),
+        ("other: 1\n", "Extra inputs are not permitted"),
+    ],
+    ids=["unknown-source", "bad-bool", "unknown-top-level-key"],
+)
+def test_invalid_sources_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        load_sources_config(path)
+
+
+def test_missing_sources_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="LETTRAGE__SOURCES_FILE"):
+        load_sources_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("url", "engine"),
+    [("duckdb:///x.duckdb", "duckdb"), ("postgresql://u:p@h:5432/db", "postgres"), ("postgres://h/db", "postgres")],
+    ids=["duckdb", "postgresql", "postgres-alias"],
+)
+def test_warehouse_urls(url: str, engine: str) -> None:
+    assert load_warehouse_config(url).engine == engine
+
+
+def test_unsupported_warehouse_url_is_refused_without_leaking_the_password() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        load_warehouse_config("mysql://user:hunter22@h/db")
+    assert "hunter22" not in str(err.value)
+
+
+def test_postgres_url_gets_a_placeholder_password_for_dlt() -> None:
+    assert WarehouseConfig("postgresql://postgres@127.0.0.1:5432/test").postgres_url() == (
+        "postgresql://postgres:placeholder@127.0.0.1:5432/test"
+    )
