@@ -135,8 +135,12 @@ class IdFactory:
                 return value
 
     def stripe(self, prefix: str, length: int = 24) -> str:
-        """Stripe style: ``ch_3Pq…`` (24 mixed-case alphanumerics after the prefix)."""
-        return self._draw(prefix + "_", _ALNUM, length)
+        """Stripe style: ``ch_3Pq…`` — ``length`` mixed-case alphanumerics after the underscore.
+
+        ``prefix`` may already hold the first characters after the underscore (``"ch_3"``).
+        """
+        head = prefix if "_" in prefix else prefix + "_"
+        return self._draw(head, _ALNUM, length - (len(head) - head.index("_") - 1))
 
     def gocardless(self, prefix: str, length: int = 12) -> str:
         """GoCardless style: ``PM01HX…`` (upper-case alphanumerics)."""

@@ -1,0 +1,1 @@
+"""One writer per real file format; each takes plain rows/objects and streams them to disk."""
