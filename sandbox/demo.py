@@ -36,10 +36,10 @@ def write_sources_file(root: Path, world: dict[str, Any], stripe_base: str, goca
             sources["camt053"] = {"path": f"{code}/camt053"}
         if (root / code / "stripe").exists():
             sources["stripe"] = {"base_url": stripe_base}
-            os.environ[f"SOURCES__STRIPE__{code}__API_KEY"] = ent["stripe_api_key"]
+            os.environ[f"SOURCES__STRIPE__{code}__API_KEY"] = ent["stripe"]["api_key"]
         if (root / code / "gocardless").exists():
             sources["gocardless"] = {"base_url": gocardless_base}
-            os.environ[f"SOURCES__GOCARDLESS__{code}__ACCESS_TOKEN"] = ent["gocardless_access_token"]
+            os.environ[f"SOURCES__GOCARDLESS__{code}__ACCESS_TOKEN"] = ent["gocardless"]["access_token"]
         entities[code] = sources
     path = root / "sources.yaml"
     path.write_text(yaml.safe_dump({"entities": entities}, sort_keys=True), encoding="utf-8")
