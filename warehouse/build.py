@@ -143,3 +143,18 @@ def build_marts(engine: Engine, *, as_of: date, report: BuildReport | None = Non
         table = BY_NAME[model.name]
         report.marts[model.name] = _fill_contract_table(engine, model.name, _cast_select(engine, table.columns, inner))
     return report
+
+
+def build_all(engine: Engine, *, as_of: date) -> tuple[BuildReport, object]:
+    """Staging, core, reconciliation and marts in order: what the nightly flow runs after loading.
+
+    Returns the build report and the reconciliation summary. The flows call the
+    steps one by one (one Prefect task each); tests and benchmarks call this.
+    """
+    from warehouse.reconcile import reconcile
+
+    report = build_staging(engine, BuildReport())
+    build_core(engine, as_of=as_of, report=report)
+    summary = reconcile(engine, as_of=as_of)
+    build_marts(engine, as_of=as_of, report=report)
+    return report, summary
