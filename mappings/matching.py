@@ -20,7 +20,7 @@ DEFAULT_PATH = Path(__file__).with_name("matching.yaml")
 
 RULE_NAMES: tuple[str, ...] = (
     "exact_reference", "normalized_reference", "reference_groups", "reference_tail", "fuzzy_reference",
-    "learned_alias", "customer_amount", "subset_sum", "amount_only",
+    "learned_alias", "customer_amount", "subset_sum", "amount_only", "credit_note",
 )
 
 

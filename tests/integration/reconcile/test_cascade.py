@@ -1,0 +1,184 @@
+"""One test per matching rule and edge case, on a tiny book, on both engines."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from warehouse.reconcile import reconcile
+
+from .conftest import AS_OF, Book
+
+IBAN = "FR7630001007941234567890185"
+
+
+def _rules(book: Book) -> dict[str, str]:
+    return {m["payment_id"] + ">" + m["invoice_id"]: m["rule"] for m in book.matches(states=("auto", "suggested"))}
+
+
+def test_exact_reference_applies_and_closes_invoice(book: Book) -> None:
+    book.invoice("I1", "100.00", number="FA-2024-00123")
+    book.payment("P1", "100.00", "Facture FA-2024-00123 merci", channel="stripe")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("100.00"))}
+    assert _rules(book) == {"P1>I1": "exact_reference"}
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.exceptions() == []
+
+
+def test_normalized_groups_and_tail_references(book: Book) -> None:
+    book.invoice("I1", "10.00", number="FA-2024-00123")
+    book.invoice("I2", "20.00", number="FA-2024-00124")
+    book.invoice("I3", "30.00", number="FA-2024-00125", customer="C1")
+    book.payment("P1", "10.00", "fa2024.00123")
+    book.payment("P2", "20.00", "Invoice 2024/124")
+    book.payment("P3", "30.00", "payment 00125", customer="C1")
+    reconcile(book.engine, as_of=AS_OF)
+    assert _rules(book) == {"P1>I1": "normalized_reference", "P2>I2": "reference_groups", "P3>I3": "reference_tail"}
+
+
+def test_tail_reference_needs_same_customer(book: Book) -> None:
+    book.invoice("I1", "30.00", number="FA-2024-00125", customer="C1")
+    book.payment("P1", "30.00", "payment 00125", customer="C2")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    assert book.exception_kinds() == {"P1": "unmatched_payment"}
+
+
+def test_fuzzy_reference_one_typo_same_amount(book: Book) -> None:
+    book.customer("C1", "ACME SARL", IBAN)
+    book.invoice("I1", "410.00", number="FA-2024-00123")
+    book.invoice("I2", "999.00", number="FA-2024-00987")
+    book.payment("P1", "410.00", "FA-2024-00132", payer_iban=IBAN)  # transposed digits
+    reconcile(book.engine, as_of=AS_OF)
+    assert _rules(book) == {"P1>I1": "fuzzy_reference"}
+
+
+def test_customer_and_amount_from_iban_and_from_fuzzy_name(book: Book) -> None:
+    book.customer("C1", "ACME SARL", IBAN)
+    book.customer("C2", "Boulangerie Dupont", None)
+    book.invoice("I1", "120.00", customer="C1")
+    book.invoice("I2", "75.50", customer="C2")
+    book.invoice("I3", "80.00", customer="C2")
+    book.payment("P1", "120.00", "virement", payer_iban=IBAN)
+    book.payment("P2", "75.50", "paiement", payer_name="BOULANGERIE DUPONT SARL")
+    reconcile(book.engine, as_of=AS_OF)
+    assert _rules(book) == {"P1>I1": "customer_amount", "P2>I2": "customer_amount"}
+
+
+def test_two_equal_open_items_are_suggested_never_applied(book: Book) -> None:
+    book.customer("C1", "ACME", IBAN)
+    book.invoice("I1", "200.00")
+    book.invoice("I2", "200.00")
+    book.payment("P1", "200.00", "virement", payer_iban=IBAN)
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    assert {(m["invoice_id"], m["state"]) for m in book.matches(states=("suggested",))} == {
+        ("I1", "suggested"), ("I2", "suggested")}
+    assert book.exception_kinds() == {"P1": "ambiguous"}
+    assert book.invoice_state("I1")[0] == "overdue"
+
+
+def test_remittance_listing_several_invoices_with_credit_note(book: Book) -> None:
+    book.invoice("I1", "100.00", number="FA-1001")
+    book.invoice("I2", "300.00", number="FA-1002")
+    book.invoice("CN1", "-50.00", number="AV-9001", doc_type="credit_note")
+    book.payment("P1", "350.00", "FA-1001 FA-1002 AV-9001")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("100.00")), ("P1", "I2", Decimal("300.00")),
+                            ("P1", "CN1", Decimal("-50.00"))}
+    assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("CN1")[1] == Decimal("0.00")
+    assert book.exceptions() == []
+
+
+def test_subset_sum_of_customer_open_items_oldest_first(book: Book) -> None:
+    book.customer("C1", "ACME", IBAN)
+    book.invoice("I1", "100.00", issue=date(2024, 3, 1), due=date(2024, 3, 31))
+    book.invoice("I2", "250.00", issue=date(2024, 4, 1), due=date(2024, 4, 30))
+    book.invoice("I3", "400.00", issue=date(2024, 5, 1), due=date(2024, 5, 31))
+    book.invoice("CN1", "-20.00", doc_type="credit_note", issue=date(2024, 5, 2), due=date(2024, 5, 2))
+    book.payment("P1", "480.00", "releve mai", payer_iban=IBAN)  # I1 + I3 - CN1
+    reconcile(book.engine, as_of=AS_OF)
+    assert {(p, i) for p, i, _ in book.pairs()} == {("P1", "I1"), ("P1", "I3"), ("P1", "CN1")}
+    assert set(_rules(book).values()) == {"subset_sum"}
+
+
+def test_partial_payments_each_match_and_close_when_they_add_up(book: Book) -> None:
+    book.invoice("I1", "1000.00", number="FA-777")
+    book.payment("P1", "400.00", "FA-777 acompte", paid_on=date(2024, 6, 1))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I1") == ("partially_paid", Decimal("600.00"))
+    book.payment("P2", "600.00", "FA-777 solde", paid_on=date(2024, 6, 20))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("400.00")), ("P2", "I1", Decimal("600.00"))}
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+
+
+def test_short_payment_within_tolerance_closes_with_reason(book: Book) -> None:
+    book.invoice("I1", "1000.00", number="FA-500", issue=date(2024, 1, 1), due=date(2024, 1, 31))
+    book.invoice("I2", "1000.00", number="FA-501", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.payment("P1", "988.50", "FA-500")                      # 11.50 bank charges
+    book.payment("P2", "980.00", "FA-501", paid_on=date(2024, 6, 5))  # 2 % early-payment discount
+    reconcile(book.engine, as_of=AS_OF)
+    reasons = {m["invoice_id"]: (Decimal(m["adjustment"]), m["adjustment_reason"]) for m in book.matches()}
+    assert reasons == {"I1": (Decimal("11.50"), "bank charges within tolerance"),
+                       "I2": (Decimal("20.00"), "early-payment discount 2.0%")}
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.exceptions() == []
+
+
+def test_short_payment_beyond_tolerance_stays_partial(book: Book) -> None:
+    book.invoice("I1", "1000.00", number="FA-500")
+    book.payment("P1", "900.00", "FA-500")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I1") == ("partially_paid", Decimal("100.00"))
+
+
+def test_overpayment_leaves_credit_and_exception(book: Book) -> None:
+    book.invoice("I1", "100.00", number="FA-900")
+    book.payment("P1", "150.00", "FA-900")
+    book.payment("P2", "100.00", "FA-900 again", paid_on=date(2024, 6, 20))  # duplicate payment
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("100.00"))}
+    exc = {e["payment_id"]: (e["kind"], Decimal(e["amount"])) for e in book.exceptions()}
+    assert exc == {"P1": ("overpayment", Decimal("50.00")), "P2": ("overpayment", Decimal("100.00"))}
+
+
+def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
+    book.invoice("I1", "100.00", number="FA-1", due=date(2024, 7, 15))
+    book.invoice("I2", "200.00", number="FA-2", due=date(2024, 6, 1))
+    book.payment("P1", "100.00", "FA-1", channel="gocardless", status="failed", failure_reason="insufficient_funds")
+    book.payment("P2", "200.00", "FA-2", channel="stripe", status="charged_back")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    assert book.exception_kinds() == {"P1": "failed_debit", "P2": "chargeback"}
+    assert {e["invoice_id"] for e in book.exceptions()} == {"I1", "I2"}
+    assert book.invoice_state("I1") == ("open", Decimal("100.00"))
+    assert book.invoice_state("I2") == ("overdue", Decimal("200.00"))
+
+
+def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
+    book.invoice("I1", "321.00")
+    book.payment("P1", "321.00", "virement", payer_name="SOMEONE")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    assert _rules(book) == {"P1>I1": "amount_only"}
+    assert book.exception_kinds() == {"P1": "unmatched_payment"}
+
+
+def test_every_succeeded_payment_ends_applied_or_in_exception(book: Book) -> None:
+    book.customer("C1", "ACME", IBAN)
+    book.invoice("I1", "100.00", number="FA-1")
+    book.invoice("I2", "100.00", number="FA-2")
+    book.payment("P1", "100.00", "FA-1")
+    book.payment("P2", "55.00", "?")
+    book.payment("P3", "130.00", "FA-2")
+    reconcile(book.engine, as_of=AS_OF)
+    applied: dict[str, Decimal] = {}
+    for p, _, amt in book.pairs():
+        applied[p] = applied.get(p, Decimal(0)) + amt
+    exc = book.exception_kinds()
+    for pid, amount in (("P1", "100.00"), ("P2", "55.00"), ("P3", "130.00")):
+        fully = applied.get(pid) == Decimal(amount)
+        assert fully != (pid in exc), pid

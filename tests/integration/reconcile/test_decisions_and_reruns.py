@@ -1,0 +1,153 @@
+"""Decisions survive re-runs, teach aliases; runs are idempotent and incremental."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from warehouse.reconcile import confirm_match, export_lettrage_proposal, reconcile, record_decision, reject_match
+
+from .conftest import AS_OF, Book
+
+IBAN = "FR7630001007941234567890185"
+PARENT_IBAN = "DE89370400440532013000"
+
+
+def _snapshot(book: Book) -> tuple[list, list, list]:
+    m = book.engine.query("SELECT match_id, amount_applied, state, matched_at FROM fct_match ORDER BY match_id")
+    e = book.engine.query("SELECT exception_id, kind, opened_at, resolved_at FROM fct_reconciliation_exception "
+                          "ORDER BY exception_id")
+    i = book.engine.query("SELECT invoice_id, amount_open, status FROM fct_invoice ORDER BY invoice_id")
+    return m, e, i
+
+
+def test_rerun_is_idempotent(book: Book) -> None:
+    book.customer("C1", "ACME", IBAN)
+    book.invoice("I1", "100.00", number="FA-1")
+    book.invoice("I2", "200.00")
+    book.invoice("I3", "200.00")
+    book.payment("P1", "100.00", "FA-1")
+    book.payment("P2", "200.00", "x", payer_iban=IBAN)
+    book.payment("P3", "9.00", "?")
+    reconcile(book.engine, as_of=AS_OF)
+    first = _snapshot(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _snapshot(book) == first
+    assert len(first[0]) == 3 and len(first[1]) == 2
+
+
+def test_confirmed_suggestion_survives_and_rejected_is_never_proposed_again(book: Book) -> None:
+    book.customer("C1", "ACME", IBAN)
+    book.invoice("I1", "200.00")
+    book.invoice("I2", "200.00")
+    book.invoice("I3", "75.00", number="FA-3")
+    book.payment("P1", "200.00", "x", payer_iban=IBAN)
+    book.payment("P2", "75.00", "FA-3")
+    reconcile(book.engine, as_of=AS_OF)
+    suggestion = next(m for m in book.matches(states=("suggested",)) if m["invoice_id"] == "I2")
+    confirm_match(book.engine, suggestion["match_id"], "alice", "customer called")
+    auto = book.matches()[0]
+    reject_match(book.engine, auto["match_id"], "bob", "wrong invoice")
+    for _ in range(2):
+        reconcile(book.engine, as_of=AS_OF)
+        states = {(m["payment_id"], m["invoice_id"]): m["state"]
+                  for m in book.matches(states=("auto", "confirmed", "rejected", "suggested"))}
+        assert states == {("P1", "I2"): "confirmed", ("P2", "I3"): "rejected"}
+        assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("I3")[1] == Decimal("75.00")
+        assert book.exception_kinds() == {"P2": "unmatched_payment"}  # its only candidate was rejected
+
+
+def test_confirmed_match_teaches_parent_alias(book: Book) -> None:
+    book.customer("SUB", "Filiale Nord", None)
+    book.customer("PARENT", "Groupe Holding", PARENT_IBAN)
+    book.invoice("I1", "500.00", customer="SUB", issue=date(2024, 5, 1))
+    book.invoice("I2", "640.00", customer="SUB", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.payment("P1", "500.00", "april", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P1": "unmatched_payment"}
+    decision = record_decision(book.engine, entity="FR01", kind="confirm_match", actor="alice",
+                               payment_id="P1", invoice_id="I1", amount=Decimal("500.00"),
+                               before={"rule": "manual", "currency": "EUR"})
+    from warehouse.reconcile.decisions import Decision, learn_aliases
+    learn_aliases(book.engine, Decision.model_validate(decision.model_dump()))
+    book.payment("P2", "640.00", "june", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING",
+                 paid_on=date(2024, 6, 20))
+    reconcile(book.engine, as_of=AS_OF)
+    learned = {m["payment_id"]: m for m in book.matches()}
+    assert learned["P2"]["rule"] == "learned_alias"
+    assert decision.id in learned["P2"]["explanation"]
+    assert learned["P1"]["state"] == "confirmed"
+
+
+def test_dispute_write_off_and_resolve_exception_decisions(book: Book) -> None:
+    book.invoice("I1", "100.00")
+    book.invoice("I2", "50.00")
+    book.payment("P1", "12.34", "?")
+    reconcile(book.engine, as_of=AS_OF)
+    exc = book.exceptions()[0]
+    record_decision(book.engine, entity="FR01", kind="dispute", actor="carol", invoice_id="I1")
+    record_decision(book.engine, entity="FR01", kind="write_off", actor="carol", invoice_id="I2")
+    record_decision(book.engine, entity="FR01", kind="resolve_exception", actor="carol",
+                    exception_id=exc["exception_id"], reason="refunded by hand")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I1") == ("disputed", Decimal("100.00"))
+    assert book.invoice_state("I2") == ("written_off", Decimal("0.00"))
+    assert book.exceptions() == []
+    assert len(book.exceptions(open_only=False)) == 1
+
+
+def test_incremental_reconciles_only_new_payments(book: Book) -> None:
+    for n in range(1, 6):
+        book.invoice(f"I{n}", f"{n}00.00", number=f"FA-{n}")
+        book.payment(f"P{n}", f"{n}00.00", f"FA-{n}") if n < 4 else None
+    first = reconcile(book.engine, as_of=AS_OF)
+    before = {m["match_id"]: m["matched_at"] for m in book.matches()}
+    book.payment("P4", "400.00", "FA-4", paid_on=date(2024, 6, 25))
+    second = reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert second.incremental and second.payments_in_scope == 1 and first.payments_in_scope == 3
+    after = {m["match_id"]: m["matched_at"] for m in book.matches()}
+    assert set(after) - set(before) and all(after[k] == v for k, v in before.items())
+    assert book.invoice_state("I4") == ("paid", Decimal("0.00"))
+    full = _snapshot(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert [r[:3] for r in _snapshot(book)[0]] == [r[:3] for r in full[0]]
+
+
+def test_erp_lettrage_agreement_disagreement_and_proposal(book: Book, tmp_path: Path) -> None:
+    book.invoice("I1", "100.00", number="FA-1", erp_lettrage="AA", erp_open="0")
+    book.invoice("I2", "200.00", number="FA-2", erp_lettrage="AB", erp_open="0")
+    book.invoice("I3", "50.00", number="FA-3", erp_lettrage="AC", erp_open="0")
+    book.invoice("I4", "70.00", number="FA-4")
+    book.invoice("I5", "90.00", number="FA-5", erp_lettrage="AD", erp_open="0")
+    book.invoice("CN5", "-90.00", number="AV-5", doc_type="credit_note", erp_lettrage="AD", erp_open="0")
+    book.payment("P1", "100.00", "FA-1")
+    book.payment("P2", "250.00", "FA-2 FA-3")   # ERP settled them separately: disagreement
+    book.payment("P4", "70.00", "FA-4")          # ERP lacks it: proposal
+    reconcile(book.engine, as_of=AS_OF)
+    by_payment = {m["payment_id"]: m for m in book.matches()}
+    assert Decimal(by_payment["P1"]["confidence"]) == Decimal("0.99") or by_payment["P1"]["confidence"] == 1
+    assert "agrees with ERP lettrage AA" in by_payment["P1"]["explanation"]
+    assert book.exception_kinds() == {"P2": "erp_disagreement"}
+    assert book.invoice_state("I5") == ("credited", Decimal("0.00"))
+    path = tmp_path / "proposal.csv"
+    assert export_lettrage_proposal(book.engine, "FR01", path) == 1
+    rows = list(csv.DictReader(path.open(), delimiter=";"))
+    assert rows[0]["invoice_number"] == "FA-4" and rows[0]["lettrage_code"].startswith("L")
+
+
+def test_erp_settled_invoice_without_payment_is_flagged(book: Book) -> None:
+    book.invoice("I1", "100.00", number="FA-1", erp_lettrage="ZZ", erp_open="0")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"I1": "erp_disagreement"}
+
+
+def test_payout_composition_and_missing_deposit(book: Book) -> None:
+    book.payout("po_ok", "97.00", bank_line_id="B1", components=[("100.00", "3.00")])
+    book.payout("po_bad", "90.00", bank_line_id="B2", components=[("100.00", "3.00")])
+    book.payout("po_lost", "50.00", arrival=date(2024, 6, 1), components=[("50.00", "0.00")])
+    book.payout("po_recent", "50.00", arrival=date(2024, 6, 28), components=[("50.00", "0.00")])
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"po_bad": "payout_mismatch", "po_lost": "payout_not_banked"}

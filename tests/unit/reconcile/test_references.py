@@ -1,0 +1,74 @@
+"""Reference normalisation: the Python keys, and the SQL keys held equal to them."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from mappings.matching import load_matching_rules
+from warehouse import sql as sqlmod
+from warehouse.reconcile.references import (
+    EXACT, GROUPS, NORMALIZED, TAIL, invoice_keys, normalized, sql_key_macros, token_keys, tokens,
+)
+
+PREFIXES = load_matching_rules().reference.prefixes
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Facture N° FA-2024-00123.", ["FA-2024-00123"]),
+    ("INV 2024/123, INV 2024/124", ["2024/123", "2024/124"]),
+    ("Rechnung Nr. 4711 vom 12.03.2024", ["4711", "12.03.2024"]),
+    ("no digits here", []),
+    (None, []),
+], ids=["french-remittance", "list", "german-with-date", "no-digits", "none"])
+def test_tokens(text: str | None, expected: list[str]) -> None:
+    assert tokens(text) == expected
+
+
+@pytest.mark.parametrize(("payer_wrote", "invoice_number", "kind"), [
+    ("FA-2024-00123", "FA-2024-00123", EXACT),
+    ("fa2024-00123", "FA-2024-00123", NORMALIZED),
+    ("FACTURE2024.00123", "FA-2024-00123", NORMALIZED),
+    ("INV-000456", "456-X", None),
+    ("2024/123", "FA-2024-00123", GROUPS),
+    ("00123", "FA-2024-00123", TAIL),
+    ("RF18INV20240099", "INV-2024-0099", NORMALIZED),
+    ("RE 88812", "88812", EXACT),
+], ids=["exact", "case-and-separator", "prefix-glued", "different-invoice", "year-groups-unpadded",
+        "year-omitted", "creditor-reference", "prefix-as-separate-word"])
+def test_strongest_common_key(payer_wrote: str, invoice_number: str, kind: int | None) -> None:
+    tok = tokens(payer_wrote)
+    keys_tok: dict[int, str] = {}
+    for t in tok:
+        keys_tok.update({k: v for k, v in token_keys(t, PREFIXES).items() if k not in keys_tok})
+    keys_inv = invoice_keys(invoice_number, PREFIXES)
+    common = [k for k in (EXACT, NORMALIZED, GROUPS, TAIL) if k in keys_tok and keys_tok[k] == keys_inv.get(k)]
+    assert (common[0] if common else None) == kind
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("FA-2024-00123", "202400123"), ("Rechnung 0042", "42"), ("ÉCHÉANCE-12", "ECHEANCE12"),
+], ids=["prefix-zeros", "german-prefix", "accents"])
+def test_normalized(value: str, expected: str) -> None:
+    assert normalized(value, PREFIXES) == expected
+
+
+SAMPLES = ["FA-2024-00123", "INV2024/0007", "FACTURE 000042", "RF18INV20240099", "2024-001-A", "X9", "RE-88812",
+           "24-00077", "N°123456"]
+
+
+@pytest.mark.parametrize("number", SAMPLES, ids=SAMPLES)
+def test_sql_invoice_keys_equal_python(number: str) -> None:
+    """The warehouse computes the same keys as Python (DuckDB here; Postgres in integration tests)."""
+    text = sql_key_macros(PREFIXES) + """
+    WITH s AS (SELECT upper(trim(:n)) AS num_u), t AS (SELECT num_u, {{ strip_prefix('num_u') }} AS stripped FROM s)
+    SELECT num_u, {{ k_norm('stripped') }}, {{ k_groups('stripped') }},
+           CASE WHEN {{ re_match('stripped', year_tail()) }} THEN {{ re_group('stripped', year_tail(), 2) }} END
+    FROM t"""
+    rendered = sqlmod.render(text, "duckdb").replace(":n", "$n")
+    exact, norm, groups, tail = duckdb.connect().execute(rendered, {"n": number}).fetchone()
+    keys = invoice_keys(number, PREFIXES, min_len=1, min_tail=1)
+    assert exact == keys[EXACT]
+    assert norm == keys.get(NORMALIZED, norm)
+    assert (groups if "-" in groups else None) == keys.get(GROUPS)
+    assert (tail or None) == keys.get(TAIL)

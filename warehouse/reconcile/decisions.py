@@ -1,0 +1,220 @@
+"""People stay in charge: decisions as append-only rows, and what they teach.
+
+A decision (confirm or reject a match, dispute, promise to pay, write off,
+resolve an exception) is never updated or deleted; every derived state is
+recomputed from rules *plus* decisions on each run, so a confirmed or rejected
+match survives every re-run and a rejected pair is never proposed again.
+
+A confirmed match teaches the payer: its IBAN and its name as the bank writes
+it (and, when an account of another customer paid, that parent relation) go to
+``payer_alias`` with the decision as provenance; rule ``learned_alias`` uses them.
+
+The sqlmodel classes describe the two tables; DDL and writes go through the
+engine seam so they work identically on DuckDB and Postgres.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, get_args
+
+from sqlmodel import Field, SQLModel
+
+from lettrage.errors import DataError
+from warehouse.contract import MONEY, TEXT, TS
+from warehouse.engine import Engine
+from warehouse.reconcile.references import fold
+from warehouse.schema import ensure_table
+
+DECISION_KINDS = ("confirm_match", "reject_match", "dispute", "promise_to_pay", "write_off", "resolve_exception")
+ALIAS_KINDS = ("iban", "name", "parent")
+
+
+class Decision(SQLModel, table=True):
+    """One decision of a person; append-only."""
+
+    __tablename__ = "decision"
+
+    id: str = Field(primary_key=True)
+    entity: str
+    kind: str
+    match_id: str | None = None
+    payment_id: str | None = None
+    invoice_id: str | None = None
+    exception_id: str | None = None
+    amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
+    actor: str
+    reason: str | None = None
+    created_at: datetime
+    before_json: str | None = None
+    after_json: str | None = None
+
+
+class PayerAlias(SQLModel, table=True):
+    """A way a customer pays that a confirmed decision taught us."""
+
+    __tablename__ = "payer_alias"
+
+    entity: str = Field(primary_key=True)
+    customer_id: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
+    decision_id: str
+    created_at: datetime
+
+
+def _logical(annotation: Any) -> str:
+    args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+    base = args[0]
+    if base is Decimal:
+        return MONEY
+    if base is datetime:
+        return TS
+    return TEXT
+
+
+def model_columns(model: type[SQLModel]) -> list[tuple[str, str]]:
+    """Logical columns of a sqlmodel class, in declaration order."""
+    return [(name, _logical(field.annotation)) for name, field in model.model_fields.items()]
+
+
+def ensure_decision_tables(engine: Engine) -> None:
+    ensure_table(engine, "decision", model_columns(Decision))
+    ensure_table(engine, "payer_alias", model_columns(PayerAlias))
+
+
+def _insert(engine: Engine, table: str, row: SQLModel) -> None:
+    data = row.model_dump()
+    cols = ", ".join(f'"{c}"' for c in data)
+    marks = ", ".join(f":{c}" for c in data)
+    engine.execute(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', data)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def record_decision(
+    engine: Engine, *, entity: str, kind: str, actor: str, reason: str | None = None,
+    match_id: str | None = None, payment_id: str | None = None, invoice_id: str | None = None,
+    exception_id: str | None = None, amount: Decimal | None = None,
+    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+) -> Decision:
+    """Append one decision; the next reconciliation run applies it."""
+    if kind not in DECISION_KINDS:
+        raise DataError(f"unknown decision kind {kind!r}; expected one of {', '.join(DECISION_KINDS)}")
+    if not actor:
+        raise DataError("a decision needs an actor (who decided)")
+    if amount is not None and not isinstance(amount, Decimal):
+        raise DataError(f"decision amount must be a Decimal, got {type(amount).__name__}")
+    ensure_decision_tables(engine)
+    decision = Decision.model_validate({
+        "id": uuid.uuid4().hex, "entity": entity, "kind": kind, "match_id": match_id, "payment_id": payment_id,
+        "invoice_id": invoice_id, "exception_id": exception_id, "amount": amount, "actor": actor,
+        "reason": reason, "created_at": datetime.now(UTC),
+        "before_json": json.dumps(before, default=_default, sort_keys=True) if before is not None else None,
+        "after_json": json.dumps(after, default=_default, sort_keys=True) if after is not None else None,
+    })
+    _insert(engine, "decision", decision)
+    return decision
+
+
+def _match(engine: Engine, match_id: str) -> dict[str, Any]:
+    rows = engine.query_dicts("SELECT * FROM fct_match WHERE match_id = :match_id", {"match_id": match_id})
+    if not rows:
+        raise DataError(f"no match {match_id!r} in fct_match; run the reconciliation first or check the id")
+    return rows[0]
+
+
+def confirm_match(engine: Engine, match_id: str, actor: str, reason: str | None = None) -> Decision:
+    """Confirm a match (auto or suggested) and learn how its payer pays."""
+    match = _match(engine, match_id)
+    after = dict(match, state="confirmed")
+    decision = record_decision(
+        engine, entity=match["entity"], kind="confirm_match", actor=actor, reason=reason, match_id=match_id,
+        payment_id=match["payment_id"], invoice_id=match["invoice_id"], amount=match["amount_applied"],
+        before=match, after=after,
+    )
+    if match["rule"] != "credit_note":
+        learn_aliases(engine, decision)
+    return decision
+
+
+def reject_match(engine: Engine, match_id: str, actor: str, reason: str | None = None) -> Decision:
+    """Reject a match: the pair is never proposed again."""
+    match = _match(engine, match_id)
+    return record_decision(
+        engine, entity=match["entity"], kind="reject_match", actor=actor, reason=reason, match_id=match_id,
+        payment_id=match["payment_id"], invoice_id=match["invoice_id"], amount=match["amount_applied"],
+        before=match, after=dict(match, state="rejected"),
+    )
+
+
+def normalize_name(name: str | None, legal_forms: tuple[str, ...] = ()) -> str:
+    """Upper case, no accents or punctuation, legal forms (SARL, GmbH...) removed."""
+    import re
+
+    words = re.sub(r"[^A-Z0-9]+", " ", fold(name)).split()
+    forms = set(legal_forms)
+    kept = [w for w in words if w not in forms]
+    return " ".join(kept or words)
+
+
+def learn_aliases(engine: Engine, decision: Decision) -> int:
+    """Record the payer's IBAN, name and parent relation for the invoice's customer."""
+    from mappings.matching import load_matching_rules
+
+    rows = engine.query_dicts(
+        "SELECT p.payer_iban, p.payer_name, p.customer_id AS payer_customer, i.customer_id "
+        "FROM fct_payment AS p, fct_invoice AS i "
+        "WHERE p.entity = :entity AND p.payment_id = :payment_id AND i.entity = :entity AND i.invoice_id = :invoice_id",
+        {"entity": decision.entity, "payment_id": decision.payment_id, "invoice_id": decision.invoice_id},
+    )
+    if not rows or not rows[0]["customer_id"]:
+        return 0
+    row = rows[0]
+    customer = row["customer_id"]
+    legal = load_matching_rules().fuzzy.legal_forms
+    aliases: list[tuple[str, str]] = []
+    iban = (row["payer_iban"] or "").replace(" ", "").upper()
+    if iban:
+        aliases.append(("iban", iban))
+    name = normalize_name(row["payer_name"], legal)
+    if name:
+        aliases.append(("name", name))
+    if row["payer_customer"] and row["payer_customer"] != customer:
+        aliases.append(("parent", row["payer_customer"]))
+    if iban:  # the IBAN may belong to another customer of ours: a parent paying for a subsidiary
+        owners = engine.query(
+            "SELECT DISTINCT customer_id FROM dim_customer WHERE entity = :entity "
+            "AND upper(replace(iban, ' ', '')) = :iban AND customer_id <> :customer",
+            {"entity": decision.entity, "iban": iban, "customer": customer},
+        )
+        aliases.extend(("parent", str(o[0])) for o in owners)
+    count = 0
+    for kind, value in dict.fromkeys(aliases):
+        exists = engine.query(
+            "SELECT 1 FROM payer_alias WHERE entity = :entity AND customer_id = :customer AND kind = :kind "
+            "AND value = :value",
+            {"entity": decision.entity, "customer": customer, "kind": kind, "value": value},
+        )
+        if exists:
+            continue
+        _insert(engine, "payer_alias", PayerAlias(
+            entity=decision.entity, customer_id=customer, kind=kind, value=value, decision_id=decision.id,
+            created_at=datetime.now(UTC),
+        ))
+        count += 1
+    return count
+
+
+def load_decisions(engine: Engine, entity: str | None) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM decision" + (" WHERE entity = :entity" if entity else "") + " ORDER BY created_at, id"
+    return engine.query_dicts(sql, {"entity": entity} if entity else None)

@@ -1,0 +1,140 @@
+"""Invoice references as people and banks actually write them.
+
+A remittance says ``Facture N° 2024-00123``, ``FA2024123``, ``inv 2024/123`` or
+just ``00123`` for invoice ``FA-2024-00123``. Each side (invoice number, payment
+token) is reduced to a few *keys*; two sides match when a key of the same kind
+is equal. The SQL cascade computes the very same keys in the warehouse
+(:func:`sql_key_macros`), and a test holds the two implementations together.
+
+Key kinds, strongest first:
+
+==  ==========  =============================================================
+1   exact       the token as printed (upper case, outer separators trimmed)
+2   normalized  prefix (FA-, INV, Facture, RF check digits) stripped, separators
+                removed, leading zeros stripped: ``202400123``
+3   groups      digit groups without their zero padding: ``2024-123``
+4   tail        the number without its year part: ``123`` (same customer only)
+==  ==========  =============================================================
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+EXACT, NORMALIZED, GROUPS, TAIL = 1, 2, 3, 4
+KIND_RULE: dict[int, str] = {
+    EXACT: "exact_reference", NORMALIZED: "normalized_reference", GROUPS: "reference_groups", TAIL: "reference_tail",
+}
+TOKEN_SPLIT = "[^A-Z0-9/._-]+"
+TOKEN_TRIM = "/._-"
+YEAR_TAIL = "^(19|20)?[0-9][0-9][^A-Z0-9]+0*([0-9]+)$"
+
+
+def prefix_regex(prefixes: Iterable[str]) -> str:
+    """Regex whose 3rd group is the first digit after an optional RF check part and prefix."""
+    return _prefix_regex(tuple(prefixes))
+
+
+@lru_cache(maxsize=16)
+def _prefix_regex(prefixes: tuple[str, ...]) -> str:
+    alternatives = "|".join(sorted({p.upper() for p in prefixes}, key=lambda p: (-len(p), p))) or "\\b\\B"
+    return f"^(RF[0-9][0-9])?({alternatives})?[^A-Z0-9]*([0-9])"
+
+
+def fold(text: str | None) -> str:
+    """Upper case without accents: ``Facture N°`` -> ``FACTURE N°``."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+
+
+def tokens(text: str | None) -> list[str]:
+    """Candidate reference tokens of a free text: runs of letters, digits and separators holding a digit."""
+    out: list[str] = []
+    for raw in re.split(TOKEN_SPLIT, fold(text)):
+        token = raw.strip(TOKEN_TRIM)
+        if token and any(ch.isdigit() for ch in token) and token not in out:
+            out.append(token)
+    return out
+
+
+def strip_prefix(value: str, prefixes: Iterable[str]) -> str:
+    return _compiled(prefix_regex(prefixes)).sub(r"\3", value, count=1)
+
+
+@lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _groups(stripped: str) -> str | None:
+    dashed = re.sub("[^A-Z0-9]+", "-", stripped)
+    unpadded = re.sub("-0+([0-9])", r"-\1", "-" + dashed).lstrip("-")
+    return unpadded if "-" in unpadded else None
+
+
+def invoice_keys(number: str | None, prefixes: Iterable[str], min_len: int = 4, min_tail: int = 2) -> dict[int, str]:
+    """The keys of an invoice number as printed."""
+    exact = fold(number).strip()
+    if not exact:
+        return {}
+    keys = {EXACT: exact}
+    stripped = strip_prefix(exact, prefixes)
+    norm = re.sub("[^A-Z0-9]", "", stripped).lstrip("0")
+    if len(norm) >= min_len:
+        keys[NORMALIZED] = norm
+    groups = _groups(stripped)
+    if groups:
+        keys[GROUPS] = groups
+    tail = re.match(YEAR_TAIL, stripped)
+    if tail and len(tail.group(2)) >= min_tail:
+        keys[TAIL] = tail.group(2)
+    return keys
+
+
+def token_keys(token: str, prefixes: Iterable[str], min_len: int = 4, min_tail: int = 2) -> dict[int, str]:
+    """The keys of one payment token (a tail key only when the token is a bare number)."""
+    keys = {EXACT: token}
+    stripped = strip_prefix(token, prefixes)
+    norm = re.sub("[^A-Z0-9]", "", stripped).lstrip("0")
+    if len(norm) >= min_len:
+        keys[NORMALIZED] = norm
+    groups = _groups(stripped)
+    if groups:
+        keys[GROUPS] = groups
+    if stripped.isdigit() and len(stripped.lstrip("0")) >= min_tail:
+        keys[TAIL] = stripped.lstrip("0")
+    return keys
+
+
+def normalized(value: str | None, prefixes: Iterable[str]) -> str:
+    """The normalized key (kind 2) without a length floor, for fuzzy comparison."""
+    return re.sub("[^A-Z0-9]", "", strip_prefix(fold(value).strip(), prefixes)).lstrip("0")
+
+
+def sql_key_macros(prefixes: Iterable[str]) -> str:
+    """Jinja macros computing the same keys in SQL (DuckDB and Postgres share this regex subset)."""
+    pre = prefix_regex(prefixes).replace("'", "''")
+    return r"""
+{% macro strip_prefix(col) -%}
+regexp_replace({{ col }}, '""" + pre + r"""', '\3')
+{%- endmacro %}
+{% macro k_norm(stripped) -%}
+ltrim(regexp_replace({{ stripped }}, '[^A-Z0-9]', '', 'g'), '0')
+{%- endmacro %}
+{% macro k_groups(stripped) -%}
+ltrim(regexp_replace('-' || regexp_replace({{ stripped }}, '[^A-Z0-9]+', '-', 'g'), '-0+([0-9])', '-\1', 'g'), '-')
+{%- endmacro %}
+{% macro re_match(col, pattern) -%}
+{% if engine == 'duckdb' %}regexp_matches({{ col }}, '{{ pattern }}'){% else %}({{ col }} ~ '{{ pattern }}'){% endif %}
+{%- endmacro %}
+{% macro re_group(col, pattern, n) -%}
+{% if engine == 'duckdb' %}regexp_extract({{ col }}, '{{ pattern }}', {{ n }}){% else %}(regexp_match({{ col }}, '{{ pattern }}'))[{{ n }}]{% endif %}
+{%- endmacro %}
+{% macro split_tokens(col) -%}
+{% if engine == 'duckdb' %}unnest(string_split_regex({{ col }}, '""" + TOKEN_SPLIT + r"""')){% else %}regexp_split_to_table({{ col }}, '""" + TOKEN_SPLIT + r"""'){% endif %}
+{%- endmacro %}
+{% macro year_tail() %}""" + YEAR_TAIL + r"""{% endmacro %}
+"""

@@ -1,0 +1,442 @@
+"""The residue: payments the set-based cascade could not settle, searched in Python.
+
+Only what needs search lands here (typically a few percent): payments with no
+usable reference, ambiguous references, references shared in ways a window
+function cannot allocate. They are read in one batch, worked in payment-date
+order against an in-memory book of open items (so two payments never take the
+same money), and written back in one batch.
+
+Rules, in order: ambiguous/complex references, fuzzy reference (same customer
+or same amount), then per candidate customer (from the payment, IBAN, learned
+aliases, fuzzy name): one open item of the amount (``customer_amount`` or
+``learned_alias``), one item within short-payment tolerance, the oldest items
+summing to the amount, a bounded subset-sum. Two or more equal fits are never
+auto-applied: they become suggestions with an ``ambiguous`` exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from mappings.matching import MatchingRules
+from warehouse.engine import Engine
+from warehouse.reconcile import fuzzy
+from warehouse.reconcile.decisions import normalize_name
+from warehouse.reconcile.references import KIND_RULE, normalized, tokens
+from warehouse.reconcile.subset import oldest_prefix, subset_sum
+
+CENT = Decimal("0.01")
+MAX_SUGGESTIONS = 5
+
+
+def match_id(entity: str, payment_id: str, invoice_id: str, rule: str) -> str:
+    """Deterministic id (same formula as the SQL cascade): re-runs keep ids and decisions."""
+    return hashlib.md5(f"{entity}|{payment_id}|{invoice_id}|{rule}".encode()).hexdigest()
+
+
+@dataclass
+class Item:
+    invoice_id: str
+    invoice_number: str | None
+    customer_id: str | None
+    currency: str
+    doc_type: str
+    issue_date: date | None
+    due_date: date | None
+    amount_total: Decimal
+    open: Decimal
+    _key: str | None = None
+
+    def key(self, prefixes: tuple[str, ...]) -> str:
+        if self._key is None:
+            self._key = normalized(self.invoice_number, prefixes)
+        return self._key
+
+    @property
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.due_date or date.min, self.issue_date or date.min, self.invoice_id)
+
+
+@dataclass
+class Payment:
+    entity: str
+    payment_id: str
+    currency: str
+    paid_on: date | None
+    remaining: Decimal
+    reference: str | None
+    payer_name: str | None
+    payer_iban: str | None
+    customer_id: str | None
+    customer_via: str | None
+    alias_decision: str | None
+    candidates: list[tuple[str, int]] = field(default_factory=list)  # (invoice_id, kind)
+    ambiguous: bool = False
+    complex_: bool = False
+
+
+@dataclass
+class Outcome:
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def within_tolerance(rules: MatchingRules, short: Decimal, total: Decimal, paid_on: date | None,
+                     issue_date: date | None) -> str | None:
+    """Why a shortfall may close an invoice (mirror of 40_adjust.sql), or None."""
+    tol = rules.tolerances
+    if short <= 0:
+        return None
+    if short <= tol.rounding_abs:
+        return "rounding difference"
+    if paid_on and issue_date and paid_on <= issue_date + timedelta(days=tol.early_discount_days):
+        for pct in tol.early_discount_pct:
+            if abs(short - (total * pct / 100).quantize(CENT)) <= tol.discount_slack_abs:
+                return f"early-payment discount {pct}%"
+    if short <= tol.bank_charges_abs and short <= total * tol.bank_charges_pct / 100:
+        return "bank charges within tolerance"
+    return None
+
+
+class Residue:
+    """One batch of residue payments of one entity against its book of open items."""
+
+    def __init__(self, rules: MatchingRules, payments: list[Payment], items: dict[str, Item],
+                 customers: dict[str, str], aliases: list[dict[str, Any]], blocked: set[tuple[str, str]]) -> None:
+        self.rules = rules
+        self.payments = sorted(payments, key=lambda p: (p.paid_on or date.min, p.payment_id))
+        self.items = items
+        self.by_customer: dict[str | None, list[Item]] = defaultdict(list)
+        for item in items.values():
+            self.by_customer[item.customer_id].append(item)
+        for lst in self.by_customer.values():
+            lst.sort(key=lambda i: i.sort_key)
+        self.by_amount: dict[Decimal, list[Item]] = defaultdict(list)  # keyed by the open amount at load
+        for item in sorted(items.values(), key=lambda i: i.sort_key):
+            self.by_amount[item.open].append(item)
+        legal = rules.fuzzy.legal_forms
+        self.names = {cid: normalize_name(name, legal) for cid, name in customers.items() if name}
+        self.exact_name: dict[str, list[str]] = defaultdict(list)
+        self.word_index: dict[str, list[str]] = defaultdict(list)  # blocking for fuzzy names
+        for cid, name in self.names.items():
+            self.exact_name[name].append(cid)
+            for word in set(name.split()):
+                self.word_index[word].append(cid)
+        self.alias_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.alias_parent: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for a in aliases:
+            if a["kind"] == "name":
+                self.alias_name[a["value"]].append((a["customer_id"], a["decision_id"]))
+            elif a["kind"] == "parent":
+                self.alias_parent[a["value"]].append((a["customer_id"], a["decision_id"]))
+        self.blocked = blocked
+        self.out = Outcome()
+
+    # -- writing -------------------------------------------------------------------------
+    def _apply(self, p: Payment, item: Item, amount: Decimal, rule: str, explanation: str,
+               *, confidence: Decimal | None = None, suggest: bool = False) -> None:
+        r = self.rules.rule(rule)
+        state = "suggested" if suggest or not r.auto else "auto"
+        self.out.matches.append({
+            "entity": p.entity, "match_id": match_id(p.entity, p.payment_id, item.invoice_id, rule),
+            "payment_id": p.payment_id, "invoice_id": item.invoice_id, "amount_applied": amount,
+            "adjustment": Decimal("0"), "adjustment_reason": None, "currency": p.currency, "rule": rule,
+            "confidence": confidence if confidence is not None else r.confidence, "explanation": explanation,
+            "state": state, "paid_on": p.paid_on,
+        })
+        if state == "auto":
+            item.open -= amount
+            p.remaining -= amount
+
+    def _exception(self, p: Payment, kind: str, detail: str, invoice_id: str | None = None,
+                   amount: Decimal | None = None) -> None:
+        self.out.exceptions.append({
+            "entity": p.entity, "kind": kind, "payment_id": p.payment_id, "invoice_id": invoice_id,
+            "payout_id": None, "bank_line_id": None, "amount": amount if amount is not None else p.remaining,
+            "currency": p.currency, "detail": detail,
+        })
+
+    def _suggest(self, p: Payment, items: list[Item], rule: str, why: str) -> None:
+        for item in items[:MAX_SUGGESTIONS]:
+            self._apply(p, item, min(p.remaining, item.open), rule, f"{why}; suggestion, not applied",
+                        suggest=True)
+        numbers = ", ".join(i.invoice_number or i.invoice_id for i in items[:MAX_SUGGESTIONS])
+        self._exception(p, "ambiguous", f"{why}: {len(items)} open items fit equally ({numbers}); "
+                        "confirm the right one", invoice_id=items[0].invoice_id)
+
+    # -- rules ---------------------------------------------------------------------------
+    def _usable(self, p: Payment, item: Item) -> bool:
+        if item.currency != p.currency or (p.payment_id, item.invoice_id) in self.blocked:
+            return False
+        w = self.rules.windows
+        if p.paid_on and item.issue_date:
+            if item.issue_date > p.paid_on + timedelta(days=w.payment_before_issue_days):
+                return False
+            if item.issue_date < p.paid_on - timedelta(days=w.max_invoice_age_days):
+                return False
+        return True
+
+    def _references(self, p: Payment) -> None:
+        cands = [(self.items[i], k) for i, k in p.candidates if i in self.items]
+        cands = [(it, k) for it, k in cands if it.currency == p.currency]
+        if not p.ambiguous:  # complex: sequential allocation, credit notes first, then by due date
+            cands.sort(key=lambda c: (c[0].open >= 0, c[0].sort_key))
+            applied = False
+            for item, kind in cands:
+                if p.remaining <= 0:
+                    break
+                take = item.open if item.open < 0 else min(item.open, p.remaining)
+                if take == 0:
+                    continue
+                rule = KIND_RULE[kind]
+                self._apply(p, item, take, rule, f"reference names invoice {item.invoice_number or item.invoice_id}"
+                            f" (shared with other payments, allocated in date order)")
+                applied = True
+            if p.remaining > self.rules.tolerances.overpayment_ignore_abs:
+                self._exception(p, "overpayment", ("payment exceeds what its invoice(s) still owe" if applied else
+                                "the invoice(s) this payment names are already settled")
+                                + f"; {p.remaining} {p.currency} left as customer credit",
+                                invoice_id=cands[0][0].invoice_id if cands else None)
+            return
+        open_cands = [(it, k) for it, k in cands if it.open > 0]
+        fits = [(it, k) for it, k in open_cands if it.open == p.remaining]
+        if len(fits) == 1:
+            item, kind = fits[0]
+            rule = KIND_RULE[kind]
+            conf = self.rules.rule(rule).confidence * Decimal("0.95")
+            self._apply(p, item, item.open, rule, f"reference fits several invoices; only "
+                        f"{item.invoice_number or item.invoice_id} has the amount", confidence=conf.quantize(CENT))
+            return
+        items = [it for it, _ in open_cands] or [it for it, _ in cands]
+        if not items:
+            self._exception(p, "unmatched_payment", "reference found but no usable open invoice")
+            return
+        self._suggest(p, sorted(items, key=lambda i: i.sort_key), KIND_RULE[min(k for _, k in cands)],
+                      "reference matches several invoices")
+
+    def _customers(self, p: Payment) -> list[tuple[str, str, str | None]]:
+        """Candidate customers in trust order: (customer_id, via, decision_id)."""
+        out: list[tuple[str, str, str | None]] = []
+        if p.customer_id:
+            out.append((p.customer_id, p.customer_via or "payment", p.alias_decision))
+        name = normalize_name(p.payer_name, self.rules.fuzzy.legal_forms) if p.payer_name else ""
+        if name:
+            out.extend((cid, "alias", dec) for cid, dec in self.alias_name.get(name, []))
+            if not out and len(self.exact_name.get(name, [])) == 1:
+                out.append((self.exact_name[name][0], "name", None))
+            elif not out:
+                best = fuzzy.best_name(name, self._name_block(name), cutoff=self.rules.fuzzy.name_score_cutoff,
+                                       margin=self.rules.fuzzy.name_margin)
+                if best:
+                    out.append((best[0], "name", None))
+        for cid, _, _ in list(out):
+            out.extend((child, "alias", dec) for child, dec in self.alias_parent.get(cid, []))
+        seen: set[str] = set()
+        unique = []
+        for c in out:
+            if c[0] not in seen:
+                seen.add(c[0])
+                unique.append(c)
+        return unique
+
+    def _name_block(self, name: str, max_df: int = 500) -> dict[str, str]:
+        """Customers sharing a distinctive word with ``name`` (all of them for small books)."""
+        if len(self.names) <= 2000:
+            return self.names
+        ids: set[str] = set()
+        for word in set(name.split()):
+            owners = self.word_index.get(word, [])
+            if len(owners) <= max_df:
+                ids.update(owners)
+        return {cid: self.names[cid] for cid in ids}
+
+    def _fuzzy_reference(self, p: Payment, pool: list[Item]) -> bool:
+        rule = self.rules.rule("fuzzy_reference")
+        if not rule.enabled or not p.reference:
+            return False
+        prefixes = self.rules.reference.prefixes
+        keys = {normalized(t, prefixes) for t in tokens(p.reference)}
+        hits = []
+        for item in pool:
+            if item.doc_type != "invoice" or item.open <= 0:
+                continue
+            key = item.key(prefixes)
+            if any(fuzzy.reference_close(k, key, max_distance=self.rules.fuzzy.reference_max_distance,
+                                         min_length=self.rules.fuzzy.reference_min_length) for k in keys):
+                short = item.open - p.remaining
+                if short == 0 or within_tolerance(self.rules, short, item.amount_total, p.paid_on, item.issue_date):
+                    hits.append(item)
+        if len(hits) == 1:
+            item = hits[0]
+            self._apply(p, item, min(item.open, p.remaining), "fuzzy_reference",
+                        f"reference in '{(p.reference or '')[:60]}' is one typo away from invoice "
+                        f"{item.invoice_number} of the same amount")
+            return True
+        if len(hits) > 1:
+            self._suggest(p, hits, "fuzzy_reference", "reference is one typo away from several invoices")
+            return True
+        return False
+
+    def _by_customer(self, p: Payment, cid: str, via: str, decision: str | None) -> bool:
+        items = [i for i in self.by_customer.get(cid, []) if i.open != 0 and self._usable(p, i)]
+        if not items:
+            return False
+        rule = "learned_alias" if via == "alias" else "customer_amount"
+        if not self.rules.rule(rule).enabled:
+            return False
+        who = f"customer {cid} ({'payer alias taught by decision ' + str(decision) if via == 'alias' else 'from ' + via})"
+        invoices = [i for i in items if i.doc_type == "invoice" and i.open > 0]
+        exact = [i for i in invoices if i.open == p.remaining]
+        if len(exact) == 1:
+            self._apply(p, exact[0], p.remaining, rule, f"{who}: only open item of {p.remaining} {p.currency}")
+            return True
+        if len(exact) > 1:
+            self._suggest(p, exact, rule, f"{who}: amount {p.remaining} {p.currency}")
+            return True
+        tol = [i for i in invoices
+               if within_tolerance(self.rules, i.open - p.remaining, i.amount_total, p.paid_on, i.issue_date)]
+        if len(tol) == 1:
+            self._apply(p, tol[0], p.remaining, rule, f"{who}: only open item within short-payment tolerance")
+            return True
+        if len(tol) > 1:
+            self._suggest(p, tol, rule, f"{who}: amount within tolerance")
+            return True
+        return self._subset(p, items, who)
+
+    def _subset(self, p: Payment, items: list[Item], who: str) -> bool:
+        cfg = self.rules.subset_sum
+        if not self.rules.rule("subset_sum").enabled:
+            return False
+        pool = items[: cfg.max_items]
+        cents = [int(i.open * 100) for i in pool]
+        target = int(p.remaining * 100)
+        chosen: tuple[int, ...] | None = None
+        n = oldest_prefix(cents, target, cfg.max_subset_size)
+        how = "oldest open items"
+        if n and n > 1:
+            chosen = tuple(range(n))
+        else:
+            result = subset_sum(cents, target, max_size=cfg.max_subset_size, max_nodes=cfg.max_nodes)
+            if result.unique and len(result.unique) > 1:
+                chosen, how = result.unique, "the only combination of open items"
+            elif result.solutions:
+                first = [pool[k] for k in result.solutions[0]]
+                if len(first) > 1 or result.exhausted or len(result.solutions) > 1:
+                    self._suggest(p, first, "subset_sum", f"{who}: several combinations of open items "
+                                  f"sum to {p.remaining}")
+                    return True
+        if not chosen:
+            return False
+        numbers = ", ".join(pool[k].invoice_number or pool[k].invoice_id for k in chosen)
+        for k in sorted(chosen, key=lambda k: pool[k].open >= 0):
+            item = pool[k]
+            self._apply(p, item, item.open, "subset_sum", f"{who}: {how} sum to the amount ({numbers})")
+        return True
+
+    def _amount_only(self, p: Payment) -> bool:
+        rule = self.rules.rule("amount_only")
+        pool = [i for i in self.by_amount.get(p.remaining, [])
+                if i.doc_type == "invoice" and i.open == p.remaining and self._usable(p, i)]
+        if len(pool) == 1 and rule.enabled:
+            item = pool[0]
+            self._apply(p, item, p.remaining, "amount_only",
+                        f"unknown payer; invoice {item.invoice_number} is the only open item of this amount",
+                        suggest=not rule.auto)
+            if rule.auto:
+                return True
+            self._exception(p, "unmatched_payment", f"payer unknown; suggested invoice "
+                            f"{item.invoice_number or item.invoice_id} by amount alone", invoice_id=item.invoice_id)
+            return True
+        return False
+
+    # -- driver ----------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        for p in self.payments:
+            if p.remaining <= 0:
+                continue
+            if p.candidates:
+                self._references(p)
+                continue
+            customers = self._customers(p)
+            pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, []) if self._usable(p, i)]
+            if not customers:
+                pool = [i for i in self.by_amount.get(p.remaining, [])
+                        if i.open == p.remaining and self._usable(p, i)]
+            if self._fuzzy_reference(p, pool):
+                continue
+            if any(self._by_customer(p, cid, via, dec) for cid, via, dec in customers):
+                continue
+            if not customers and self._amount_only(p):
+                continue
+            who = ", ".join(c[0] for c in customers) if customers else "unknown payer"
+            self._exception(p, "unmatched_payment", f"no invoice found ({who}); reference "
+                            f"'{(p.reference or '')[:80]}'")
+        return self.out
+
+
+def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int) -> Outcome:
+    """Read the residue of this run from the rc_* tables, search it, and return rows to write."""
+    rows = engine.query_dicts(
+        "SELECT p.*, s.n_inv, s.n_key, CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END AS is_complex "
+        "FROM rc_pay AS p "
+        "LEFT JOIN rc_pstat AS s ON s.entity = p.entity AND s.payment_id = p.payment_id "
+        "LEFT JOIN rc_complex AS x ON x.entity = p.entity AND x.payment_id = p.payment_id "
+        "WHERE p.status = 'succeeded' AND p.remaining > 0 "
+        f"AND (s.payment_id IS NULL OR s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL)"
+    )
+    outcome = Outcome()
+    if not rows:
+        return outcome
+    cands = engine.query(
+        "SELECT c.entity, c.payment_id, c.invoice_id, c.kind FROM rc_cand AS c "
+        "JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id "
+        "LEFT JOIN rc_complex AS x ON x.entity = c.entity AND x.payment_id = c.payment_id "
+        f"WHERE s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL"
+    )
+    by_payment: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for ent, pid, iid, kind in cands:
+        by_payment[(ent, pid)].append((iid, int(kind)))
+    payments: dict[str, list[Payment]] = defaultdict(list)
+    for r in rows:
+        p = Payment(
+            entity=r["entity"], payment_id=r["payment_id"], currency=r["currency"], paid_on=r["paid_on"],
+            remaining=Decimal(r["remaining"]), reference=r["reference"], payer_name=r["payer_name"],
+            payer_iban=r["payer_iban"], customer_id=r["customer_id"], customer_via=r["customer_via"],
+            alias_decision=r["alias_decision"], candidates=by_payment.get((r["entity"], r["payment_id"]), []),
+        )
+        p.ambiguous = bool(r["n_key"] and int(r["n_key"]) > 1) or bool(r["n_inv"] and int(r["n_inv"]) > max_inv)
+        p.complex_ = bool(r["is_complex"])
+        payments[p.entity].append(p)
+    # open items after the set-based matches of this run
+    items_rows = engine.query_dicts(
+        "SELECT i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.currency, i.doc_type, i.issue_date, "
+        "i.due_date, i.amount_total, i.open0 - coalesce(m.applied, 0) AS open_now "
+        "FROM rc_inv AS i LEFT JOIN (SELECT entity, invoice_id, sum(amount_applied) AS applied FROM rc_match "
+        "WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id) AS m "
+        "ON m.entity = i.entity AND m.invoice_id = i.invoice_id "
+        "WHERE i.entity IN (SELECT DISTINCT entity FROM rc_pay) AND i.open0 - coalesce(m.applied, 0) <> 0"
+    )
+    items: dict[str, dict[str, Item]] = defaultdict(dict)
+    for r in items_rows:
+        items[r["entity"]][r["invoice_id"]] = Item(
+            r["invoice_id"], r["invoice_number"], r["customer_id"], r["currency"], r["doc_type"], r["issue_date"],
+            r["due_date"], Decimal(r["amount_total"]), Decimal(r["open_now"]))
+    customers: dict[str, dict[str, str]] = defaultdict(dict)
+    for ent, cid, name in engine.query("SELECT entity, customer_id, name FROM dim_customer"):
+        customers[ent][cid] = name
+    aliases: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in engine.query_dicts("SELECT entity, customer_id, kind, value, decision_id FROM payer_alias"):
+        aliases[a["entity"]].append(a)
+    blocked = {(e, p, i) for e, p, i in engine.query("SELECT entity, payment_id, invoice_id FROM rc_blocked")}
+    for entity, plist in payments.items():
+        ent_blocked = {(p, i) for e, p, i in blocked if e == entity}
+        res = Residue(rules_for(entity), plist, items.get(entity, {}), customers.get(entity, {}),
+                      aliases.get(entity, []), ent_blocked).run()
+        outcome.matches.extend(res.matches)
+        outcome.exceptions.extend(res.exceptions)
+    return outcome

@@ -1,0 +1,71 @@
+"""Tables the reconciliation owns, created through the engine seam.
+
+Contract tables come from :mod:`warehouse.schema`; reconciliation adds two
+columns to ``fct_match`` (``adjustment`` and ``adjustment_reason``: the
+remainder a short payment closed and why, so ``amount_applied`` stays the cash
+actually received). Work tables (``rc_*``) are temporary: they live for one
+run on one connection and never reach the dataset.
+"""
+
+from __future__ import annotations
+
+from warehouse.contract import BOOL, BY_NAME, DATE, MONEY, RATIO, TEXT, TS
+from warehouse.engine import Engine
+from warehouse.schema import ensure_contract, ensure_table
+
+MATCH_EXTRA: tuple[tuple[str, str], ...] = (("adjustment", MONEY), ("adjustment_reason", TEXT))
+
+# Bookkeeping for incremental runs: what each payment and invoice looked like last time.
+PAYMENT_STATE: tuple[tuple[str, str], ...] = (
+    ("entity", TEXT), ("payment_id", TEXT), ("fingerprint", TEXT), ("reconciled_at", TS),
+)
+INVOICE_STATE: tuple[tuple[str, str], ...] = (
+    ("entity", TEXT), ("invoice_id", TEXT), ("fingerprint", TEXT), ("reconciled_at", TS),
+)
+RUN_STATE: tuple[tuple[str, str], ...] = (
+    ("entity", TEXT), ("as_of", DATE), ("rules_hash", TEXT), ("finished_at", TS),
+)
+
+_MATCH_COLS = (
+    ("entity", TEXT), ("match_id", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT),
+    ("amount_applied", MONEY), ("adjustment", MONEY), ("adjustment_reason", TEXT), ("currency", TEXT),
+    ("rule", TEXT), ("confidence", RATIO), ("explanation", TEXT), ("state", TEXT), ("paid_on", DATE),
+)
+WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "rc_match": _MATCH_COLS,
+    "rc_fixed": _MATCH_COLS + (("origin", TEXT),),
+    "rc_exc": (
+        ("entity", TEXT), ("kind", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT), ("payout_id", TEXT),
+        ("bank_line_id", TEXT), ("amount", MONEY), ("currency", TEXT), ("detail", TEXT),
+    ),
+    "rc_blocked": (("entity", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT), ("rejected", BOOL)),
+    "rc_resolved": (("exception_id", TEXT), ("resolved_at", TS)),
+    "rc_scope": (("entity", TEXT), ("payment_id", TEXT)),
+}
+
+
+def ensure_reconcile_tables(engine: Engine) -> None:
+    """Contract tables, reconciliation's extra columns, decisions, aliases and state (idempotent)."""
+    from warehouse.reconcile.decisions import ensure_decision_tables
+
+    ensure_contract(engine)
+    ensure_table(engine, "fct_match", BY_NAME["fct_match"].columns + MATCH_EXTRA)
+    ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)
+    ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)
+    ensure_table(engine, "reconcile_run", RUN_STATE)
+    ensure_decision_tables(engine)
+
+
+def create_work_tables(engine: Engine) -> None:
+    """(Re)create the empty temporary work tables of one run."""
+    for name, columns in WORK_TABLES.items():
+        cols = ", ".join(f'"{c}" {engine.type_of(t)}' for c, t in columns)
+        engine.execute(f'DROP TABLE IF EXISTS "{name}"')
+        engine.execute(f'CREATE TEMP TABLE "{name}" ({cols})')
+
+
+def drop_work_tables(engine: Engine) -> None:
+    for name in (*WORK_TABLES, "rc_inv", "rc_inv_key", "rc_pay", "rc_tok", "rc_hit", "rc_cand", "rc_pstat",
+                 "rc_alloc", "rc_complex", "rc_short", "rc_erp", "rc_exc_final", "rc_old_match", "rc_open",
+                 "rc_residue"):
+        engine.execute(f'DROP TABLE IF EXISTS "{name}"')

@@ -1,0 +1,88 @@
+-- Inputs of one run: invoices with what is already consumed, payments in scope,
+-- and the reference keys of both sides. Temp tables (rc_*) live for the run only.
+DROP TABLE IF EXISTS rc_inv;
+CREATE TEMP TABLE rc_inv AS
+SELECT
+    i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.doc_type, i.issue_date, i.due_date,
+    upper(i.currency) AS currency,
+    CAST(i.amount_total AS DECIMAL(18,2)) AS amount_total,
+    CAST(i.amount_total - coalesce(f.consumed, 0) AS DECIMAL(18,2)) AS open0,
+    upper(trim(coalesce(i.invoice_number, ''))) AS num_u,
+    i.erp_lettrage, i.erp_amount_open, coalesce(i.disputed, false) AS disputed
+FROM {{ invoices_table }} AS i
+LEFT JOIN (
+    SELECT entity, invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS consumed
+    FROM rc_fixed WHERE state IN ('auto', 'confirmed')
+    GROUP BY entity, invoice_id
+) AS f ON f.entity = i.entity AND f.invoice_id = i.invoice_id
+WHERE i.invoice_id IS NOT NULL {% if entity %}AND i.entity = :entity{% endif %};
+
+DROP TABLE IF EXISTS rc_inv_key;
+CREATE TEMP TABLE rc_inv_key AS
+WITH s AS (
+    SELECT entity, invoice_id, customer_id, currency, num_u, {{ strip_prefix('num_u') }} AS stripped
+    FROM rc_inv WHERE num_u <> ''
+)
+SELECT entity, invoice_id, customer_id, currency, 1 AS kind, num_u AS k FROM s
+UNION ALL
+SELECT entity, invoice_id, customer_id, currency, 2, {{ k_norm('stripped') }} FROM s
+WHERE length({{ k_norm('stripped') }}) >= {{ min_len }}
+UNION ALL
+SELECT entity, invoice_id, customer_id, currency, 3, {{ k_groups('stripped') }} FROM s
+WHERE {{ k_groups('stripped') }} LIKE '%-%'
+UNION ALL
+SELECT entity, invoice_id, customer_id, currency, 4, {{ re_group('stripped', year_tail(), 2) }} FROM s
+WHERE {{ re_match('stripped', year_tail()) }} AND length({{ re_group('stripped', year_tail(), 2) }}) >= {{ min_tail }};
+
+DROP TABLE IF EXISTS rc_pay;
+CREATE TEMP TABLE rc_pay AS
+SELECT
+    p.entity, p.payment_id, p.channel, p.status, upper(p.currency) AS currency, p.paid_on,
+    CAST(p.amount AS DECIMAL(18,2)) AS amount,
+    CAST(p.amount - coalesce(f.consumed, 0) AS DECIMAL(18,2)) AS remaining,
+    p.reference, p.payer_name, upper(replace(coalesce(p.payer_iban, ''), ' ', '')) AS payer_iban,
+    coalesce(p.customer_id, ci.customer_id, ai.customer_id) AS customer_id,
+    CASE WHEN p.customer_id IS NOT NULL THEN 'payment'
+         WHEN ci.customer_id IS NOT NULL THEN 'iban'
+         WHEN ai.customer_id IS NOT NULL THEN 'alias' END AS customer_via,
+    CASE WHEN p.customer_id IS NULL AND ci.customer_id IS NULL THEN ai.decision_id END AS alias_decision
+FROM fct_payment AS p
+{% if incremental %}JOIN rc_scope AS sc ON sc.entity = p.entity AND sc.payment_id = p.payment_id{% endif %}
+LEFT JOIN (
+    SELECT entity, payment_id, sum(amount_applied) AS consumed
+    FROM rc_fixed WHERE state IN ('auto', 'confirmed') GROUP BY entity, payment_id
+) AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
+LEFT JOIN (
+    SELECT entity, upper(replace(iban, ' ', '')) AS iban, min(customer_id) AS customer_id
+    FROM dim_customer WHERE iban IS NOT NULL AND iban <> ''
+    GROUP BY entity, upper(replace(iban, ' ', '')) HAVING count(DISTINCT customer_id) = 1
+) AS ci ON ci.entity = p.entity AND ci.iban = upper(replace(coalesce(p.payer_iban, ''), ' ', ''))
+LEFT JOIN (
+    SELECT entity, value, min(customer_id) AS customer_id, min(decision_id) AS decision_id
+    FROM payer_alias WHERE kind = 'iban'
+    GROUP BY entity, value HAVING count(DISTINCT customer_id) = 1
+) AS ai ON ai.entity = p.entity AND ai.value = upper(replace(coalesce(p.payer_iban, ''), ' ', ''))
+WHERE p.channel <> 'erp' AND p.payment_id IS NOT NULL
+  AND p.payment_id NOT IN (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL)
+  {% if entity %}AND p.entity = :entity{% endif %};
+
+DROP TABLE IF EXISTS rc_tok;
+CREATE TEMP TABLE rc_tok AS
+WITH raw AS (
+    SELECT entity, payment_id, {{ split_tokens("upper(coalesce(reference, ''))") }} AS t FROM rc_pay
+), tok AS (
+    SELECT DISTINCT entity, payment_id, trim(both '/._-' from t) AS token
+    FROM raw WHERE {{ re_match('t', '[0-9]') }}
+), s AS (
+    SELECT entity, payment_id, token, {{ strip_prefix('token') }} AS stripped FROM tok
+)
+SELECT entity, payment_id, token, 1 AS kind, token AS k FROM s
+UNION ALL
+SELECT entity, payment_id, token, 2, {{ k_norm('stripped') }} FROM s
+WHERE length({{ k_norm('stripped') }}) >= {{ min_len }}
+UNION ALL
+SELECT entity, payment_id, token, 3, {{ k_groups('stripped') }} FROM s
+WHERE {{ k_groups('stripped') }} LIKE '%-%'
+UNION ALL
+SELECT entity, payment_id, token, 4, ltrim(stripped, '0') FROM s
+WHERE {{ re_match('stripped', '^[0-9]+$') }} AND length(ltrim(stripped, '0')) >= {{ min_tail }};

@@ -1,0 +1,74 @@
+-- Set-based allocation of reference matches, the bulk of every run.
+-- * a payment naming one invoice: payments of that invoice in date order each take
+--   what is still open (several partial payments each get a match);
+-- * a payment naming several invoices that no other payment names: credit notes
+--   netted first, then invoices by due date until the money runs out.
+-- Payments whose invoices are shared with a multi-invoice payment, ambiguous ones,
+-- and those naming implausibly many invoices go to the Python residue.
+DROP TABLE IF EXISTS rc_pstat;
+CREATE TEMP TABLE rc_pstat AS
+SELECT entity, payment_id, count(*) AS n_inv, max(n_key) AS n_key
+FROM rc_cand GROUP BY entity, payment_id;
+
+DROP TABLE IF EXISTS rc_alloc;
+CREATE TEMP TABLE rc_alloc AS
+SELECT c.entity, c.payment_id, c.invoice_id, c.kind, c.token, s.n_inv, p.paid_on, p.remaining, p.currency,
+       i.open0, i.due_date, i.doc_type, i.invoice_number
+FROM rc_cand AS c
+JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id
+JOIN rc_pay AS p ON p.entity = c.entity AND p.payment_id = c.payment_id
+JOIN rc_inv AS i ON i.entity = c.entity AND i.invoice_id = c.invoice_id
+WHERE p.status = 'succeeded' AND p.remaining > 0 AND s.n_key = 1 AND s.n_inv <= {{ max_inv }};
+
+DROP TABLE IF EXISTS rc_complex;
+CREATE TEMP TABLE rc_complex AS
+WITH inv AS (
+    SELECT entity, invoice_id, count(*) AS n_pay, max(n_inv) AS max_inv FROM rc_alloc GROUP BY entity, invoice_id
+)
+SELECT DISTINCT a.entity, a.payment_id
+FROM rc_alloc AS a JOIN inv ON inv.entity = a.entity AND inv.invoice_id = a.invoice_id
+WHERE inv.n_pay > 1 AND inv.max_inv > 1;
+
+INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
+                      currency, rule, confidence, explanation, state, paid_on)
+WITH single AS (
+    SELECT a.*,
+           greatest(0, least(a.remaining, a.open0 - coalesce(sum(a.remaining) OVER (
+               PARTITION BY a.entity, a.invoice_id ORDER BY a.paid_on, a.payment_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS applied
+    FROM rc_alloc AS a
+    WHERE a.n_inv = 1
+      AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.entity = a.entity AND x.payment_id = a.payment_id)
+), multi AS (
+    SELECT a.*,
+           CASE WHEN a.open0 < 0 THEN a.open0
+                ELSE greatest(0, least(a.open0, a.remaining - coalesce(sum(a.open0) OVER (
+                    PARTITION BY a.entity, a.payment_id
+                    ORDER BY CASE WHEN a.open0 < 0 THEN 0 ELSE 1 END, a.due_date, a.invoice_id
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) END AS applied
+    FROM rc_alloc AS a
+    WHERE a.n_inv > 1
+      AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.entity = a.entity AND x.payment_id = a.payment_id)
+), both_ AS (
+    SELECT * FROM single WHERE applied > 0
+    UNION ALL
+    SELECT * FROM multi WHERE applied <> 0
+), ruled AS (
+    SELECT b.*,
+           CASE b.kind WHEN 1 THEN 'exact_reference' WHEN 2 THEN 'normalized_reference'
+                       WHEN 3 THEN 'reference_groups' ELSE 'reference_tail' END AS rule
+    FROM both_ AS b
+)
+SELECT entity,
+       md5(entity || '|' || payment_id || '|' || invoice_id || '|' || rule) AS match_id,
+       payment_id, invoice_id, CAST(applied AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR),
+       currency, rule,
+       CASE kind WHEN 1 THEN {{ conf.exact_reference }} WHEN 2 THEN {{ conf.normalized_reference }}
+                 WHEN 3 THEN {{ conf.reference_groups }} ELSE {{ conf.reference_tail }} END,
+       'reference ' || token || ' names invoice ' || coalesce(invoice_number, invoice_id)
+           || CASE WHEN n_inv > 1 THEN ' (one of ' || CAST(n_inv AS VARCHAR) || ' listed)' ELSE '' END
+           || CASE WHEN applied < open0 AND applied > 0 THEN ' ; partial payment' ELSE '' END,
+       CASE kind WHEN 1 THEN '{{ state.exact_reference }}' WHEN 2 THEN '{{ state.normalized_reference }}'
+                 WHEN 3 THEN '{{ state.reference_groups }}' ELSE '{{ state.reference_tail }}' END,
+       paid_on
+FROM ruled;

@@ -1,0 +1,37 @@
+-- Short payments within tolerance: when an invoice's last auto/confirmed payment leaves
+-- a small remainder, that match closes it and says why (rounding, early-payment
+-- discount, bank charges). Tolerances come from mappings/matching.yaml.
+DROP TABLE IF EXISTS rc_short;
+CREATE TEMP TABLE rc_short AS
+WITH applied AS (
+    SELECT entity, invoice_id, sum(amount_applied) AS applied
+    FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id
+), last_match AS (
+    SELECT entity, invoice_id, match_id, paid_on,
+           row_number() OVER (PARTITION BY entity, invoice_id ORDER BY paid_on DESC, payment_id DESC) AS rn
+    FROM rc_match WHERE state IN ('auto', 'confirmed')
+), rem AS (
+    SELECT i.entity, i.invoice_id, i.amount_total, i.issue_date, l.match_id, l.paid_on,
+           CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r
+    FROM rc_inv AS i
+    JOIN applied AS a ON a.entity = i.entity AND a.invoice_id = i.invoice_id
+    JOIN last_match AS l ON l.entity = i.entity AND l.invoice_id = i.invoice_id AND l.rn = 1
+    WHERE i.doc_type = 'invoice' AND i.open0 - a.applied > 0
+)
+SELECT match_id, r,
+       CASE WHEN r <= {{ tol.rounding_abs }} THEN 'rounding difference'
+            {% for pct in tol.early_discount_pct %}
+            WHEN paid_on <= issue_date + {{ tol.early_discount_days }}
+                 AND abs(r - round(amount_total * {{ pct }} / 100, 2)) <= {{ tol.discount_slack_abs }}
+                THEN 'early-payment discount {{ pct }}%'
+            {% endfor %}
+            WHEN r <= {{ tol.bank_charges_abs }} AND r <= amount_total * {{ tol.bank_charges_pct }} / 100
+                THEN 'bank charges within tolerance'
+       END AS reason
+FROM rem;
+
+UPDATE rc_match SET adjustment = s.r,
+       adjustment_reason = s.reason,
+       explanation = rc_match.explanation || ' ; remainder ' || CAST(s.r AS VARCHAR) || ' closed as ' || s.reason
+FROM rc_short AS s
+WHERE rc_match.match_id = s.match_id AND s.reason IS NOT NULL;

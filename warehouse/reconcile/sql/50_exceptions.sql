@@ -1,0 +1,86 @@
+-- Exceptions raised set-based (the residue adds unmatched and ambiguous payments).
+-- Every succeeded payment ends fully applied, applied with its remainder explained
+-- (an exception saying so), or as an exception.
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+WITH applied AS (
+    SELECT entity, payment_id, sum(amount_applied) AS applied, min(invoice_id) AS invoice_id
+    FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, payment_id
+), named AS (
+    SELECT entity, payment_id, min(invoice_id) AS invoice_id, count(*) AS n FROM rc_cand GROUP BY entity, payment_id
+)
+SELECT p.entity, 'overpayment', p.payment_id, coalesce(a.invoice_id, n.invoice_id), NULL, NULL,
+       CAST(p.remaining - coalesce(a.applied, 0) AS DECIMAL(18,2)), p.currency,
+       CASE WHEN a.applied IS NULL THEN 'the invoice(s) this payment names are already settled; '
+            ELSE 'payment exceeds what its invoice(s) still owe; ' END
+       || CAST(p.remaining - coalesce(a.applied, 0) AS VARCHAR) || ' ' || p.currency || ' left as customer credit'
+FROM rc_pay AS p
+LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
+LEFT JOIN named AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
+WHERE p.status = 'succeeded' AND p.remaining > 0
+  AND (a.payment_id IS NOT NULL OR n.payment_id IS NOT NULL)
+  AND p.remaining - coalesce(a.applied, 0) > {{ tol.overpayment_ignore_abs }}
+  AND NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.entity = p.entity AND e.payment_id = p.payment_id);
+
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+WITH after AS (
+    SELECT i.entity, i.invoice_id, i.open0 - coalesce(sum(m.amount_applied + coalesce(m.adjustment, 0)), 0) AS left_open
+    FROM rc_inv AS i
+    LEFT JOIN rc_match AS m ON m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
+    WHERE i.doc_type = 'invoice'
+    GROUP BY i.entity, i.invoice_id, i.open0
+)
+SELECT c.entity, 'amount_mismatch', c.payment_id, min(c.invoice_id), NULL, NULL,
+       CAST(sum(f.left_open) AS DECIMAL(18,2)), min(p.currency),
+       'remittance lists ' || CAST(count(*) AS VARCHAR) || ' invoices but pays '
+       || CAST(sum(f.left_open) AS VARCHAR) || ' less than they owe; the last ones stay partially paid'
+FROM rc_cand AS c
+JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id AND s.n_inv > 1
+JOIN rc_pay AS p ON p.entity = c.entity AND p.payment_id = c.payment_id AND p.status = 'succeeded'
+JOIN after AS f ON f.entity = c.entity AND f.invoice_id = c.invoice_id
+WHERE NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.entity = c.entity AND e.payment_id = c.payment_id)
+GROUP BY c.entity, c.payment_id
+HAVING sum(CASE WHEN f.left_open > 0 THEN f.left_open ELSE 0 END) > 0;
+
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT p.entity,
+       CASE p.status WHEN 'failed' THEN 'failed_debit' WHEN 'charged_back' THEN 'chargeback' ELSE 'refund' END,
+       p.payment_id, n.invoice_id, NULL, NULL, p.amount, p.currency,
+       CASE p.status WHEN 'failed' THEN 'direct debit failed' WHEN 'charged_back' THEN 'payment charged back'
+                     ELSE 'payment refunded' END
+       || coalesce(' (' || f.failure_reason || ')', '')
+       || coalesce('; invoice ' || n.invoice_number || ' stays open', '')
+FROM rc_pay AS p
+JOIN fct_payment AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
+LEFT JOIN (
+    SELECT c.entity, c.payment_id, min(c.invoice_id) AS invoice_id, min(i.invoice_number) AS invoice_number
+    FROM rc_cand AS c JOIN rc_inv AS i ON i.entity = c.entity AND i.invoice_id = c.invoice_id
+    GROUP BY c.entity, c.payment_id
+) AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
+WHERE p.status IN ('charged_back', 'refunded') OR (p.status = 'failed' AND p.channel <> 'stripe');
+
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT b.entity, 'failed_debit', NULL, NULL, NULL, b.bank_line_id, b.amount, upper(b.currency),
+       'returned on the bank statement (' || coalesce(b.return_reason, 'no reason') || '): '
+       || coalesce(b.remittance, b.counterparty_name, '')
+FROM fct_bank_line AS b
+WHERE b.return_reason IS NOT NULL AND b.amount < 0 {% if entity %}AND b.entity = :entity{% endif %};
+
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT p.entity, 'payout_mismatch', NULL, NULL, p.payout_id, p.bank_line_id,
+       CAST(p.amount - c.net AS DECIMAL(18,2)), upper(p.currency),
+       'payout of ' || CAST(p.amount AS VARCHAR) || ' but its ' || CAST(c.n AS VARCHAR)
+       || ' components net ' || CAST(c.net AS VARCHAR)
+FROM fct_payout AS p
+JOIN (
+    SELECT entity, payout_id, sum(amount - coalesce(fee, 0)) AS net, count(*) AS n
+    FROM fct_payout_component GROUP BY entity, payout_id
+) AS c ON c.entity = p.entity AND c.payout_id = p.payout_id
+WHERE p.amount <> c.net {% if entity %}AND p.entity = :entity{% endif %};
+
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT p.entity, 'payout_not_banked', NULL, NULL, p.payout_id, NULL, p.amount, upper(p.currency),
+       'payout paid on ' || CAST(p.arrival_date AS VARCHAR) || ' not found on the bank statement after '
+       || CAST({{ payout_days }} AS VARCHAR) || ' days'
+FROM fct_payout AS p
+WHERE p.bank_line_id IS NULL AND p.status = 'paid' AND p.amount > 0
+  AND p.arrival_date + {{ payout_days }} < CAST(:as_of AS DATE) {% if entity %}AND p.entity = :entity{% endif %};

@@ -1,0 +1,26 @@
+-- The ERP's own lettrage as evidence. A payment whose invoices the ERP lettered under
+-- one code agrees with the ERP: confidence rises. Invoices of one payment lettered under
+-- different codes disagree: a person looks.
+DROP TABLE IF EXISTS rc_erp;
+CREATE TEMP TABLE rc_erp AS
+SELECT m.entity, m.payment_id, count(DISTINCT i.erp_lettrage) AS n_codes,
+       min(i.erp_lettrage) AS code_min, max(i.erp_lettrage) AS code_max,
+       sum(CASE WHEN i.erp_lettrage IS NULL THEN 1 ELSE 0 END) AS n_unlettered
+FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
+WHERE m.state IN ('auto', 'suggested') AND m.rule <> 'credit_note'
+GROUP BY m.entity, m.payment_id;
+
+UPDATE rc_match SET
+    confidence = CASE WHEN rc_match.confidence < {{ erp.agreement_confidence }} THEN {{ erp.agreement_confidence }}
+                      ELSE rc_match.confidence END,
+    {% if erp.confirm_on_agreement %}state = CASE WHEN rc_match.state = 'auto' THEN 'confirmed' ELSE rc_match.state END,{% endif %}
+    explanation = rc_match.explanation || ' ; agrees with ERP lettrage ' || e.code_min
+FROM rc_erp AS e
+WHERE e.entity = rc_match.entity AND e.payment_id = rc_match.payment_id AND rc_match.state = 'auto'
+  AND e.n_codes = 1 AND e.n_unlettered = 0;
+
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT e.entity, 'erp_disagreement', e.payment_id, NULL, NULL, NULL, NULL, NULL,
+       'Lettrage applies this payment to invoices the ERP settled under different lettrage codes ('
+       || e.code_min || ' ... ' || e.code_max || ')'
+FROM rc_erp AS e WHERE e.n_codes > 1;

@@ -1,0 +1,65 @@
+-- Derived invoice state (fct_invoice) from int_invoices + matches + credit notes + decisions.
+-- amount_open is what is still owed after every auto or confirmed match (adjustments
+-- included) and credit note; status follows CONTRACT.md.
+DELETE FROM fct_invoice {% if entity %}WHERE entity = :entity{% endif %};
+
+INSERT INTO fct_invoice (entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, due_date, currency,
+                         amount_total, amount_open, status, disputed, factored, erp_lettrage,
+                         source_system, source_id, _loaded_at)
+WITH m AS (
+    SELECT entity, invoice_id,
+           sum(CASE WHEN rule <> 'credit_note' THEN amount_applied + coalesce(adjustment, 0) ELSE 0 END) AS paid,
+           sum(CASE WHEN rule = 'credit_note' THEN amount_applied ELSE 0 END) AS credited
+    FROM fct_match WHERE state IN ('auto', 'confirmed') {% if entity %}AND entity = :entity{% endif %}
+    GROUP BY entity, invoice_id
+), cn AS (
+    SELECT entity, payment_id AS invoice_id, sum(amount_applied) AS used
+    FROM fct_match WHERE state IN ('auto', 'confirmed') AND rule = 'credit_note' {% if entity %}AND entity = :entity{% endif %}
+    GROUP BY entity, payment_id
+), d AS (
+    SELECT entity, invoice_id,
+           max(CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END) AS disputed,
+           max(CASE WHEN kind = 'write_off' THEN 1 ELSE 0 END) AS written_off,
+           sum(CASE WHEN kind = 'write_off' THEN amount END) AS write_off_amount,
+           sum(CASE WHEN kind = 'write_off' AND amount IS NULL THEN 1 ELSE 0 END) AS write_off_all
+    FROM decision WHERE invoice_id IS NOT NULL GROUP BY entity, invoice_id
+), f AS (
+    SELECT DISTINCT entity, invoice_id FROM fct_factoring_assignment
+    WHERE coalesce(status, '') NOT IN ('repurchased', 'cancelled', 'rejected', 'recourse')
+), base AS (
+    SELECT i.*,
+           coalesce(m.paid, 0) AS paid, coalesce(m.credited, 0) AS credited, coalesce(cn.used, 0) AS used,
+           coalesce(d.disputed, 0) AS d_disputed, coalesce(d.written_off, 0) AS written_off,
+           CASE WHEN coalesce(d.write_off_all, 0) > 0 THEN NULL ELSE coalesce(d.write_off_amount, 0) END AS wo_amount,
+           CASE WHEN f.invoice_id IS NOT NULL THEN 1 ELSE 0 END AS is_factored
+    FROM {{ invoices_table }} AS i
+    LEFT JOIN m ON m.entity = i.entity AND m.invoice_id = i.invoice_id
+    LEFT JOIN cn ON cn.entity = i.entity AND cn.invoice_id = i.invoice_id
+    LEFT JOIN d ON d.entity = i.entity AND d.invoice_id = i.invoice_id
+    LEFT JOIN f ON f.entity = i.entity AND f.invoice_id = i.invoice_id
+    WHERE i.invoice_id IS NOT NULL {% if entity %}AND i.entity = :entity{% endif %}
+), opened AS (
+    SELECT base.*, amount_total - paid - credited + used AS open_before_wo FROM base
+), final AS (
+    SELECT opened.*,
+           CASE WHEN written_off = 1 AND wo_amount IS NULL THEN 0
+                WHEN written_off = 1 AND doc_type = 'invoice' THEN greatest(0, open_before_wo - wo_amount)
+                ELSE open_before_wo END AS open_now
+    FROM opened
+)
+SELECT entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, due_date, upper(currency),
+       CAST(amount_total AS DECIMAL(18,2)), CAST(open_now AS DECIMAL(18,2)),
+       CASE WHEN written_off = 1 AND open_now = 0 THEN 'written_off'
+            WHEN is_factored = 1 AND open_now <> 0 THEN 'factored'
+            WHEN open_now = 0 AND amount_total <> 0 AND credited > 0 AND credited >= paid THEN 'credited'
+            WHEN doc_type = 'invoice' AND open_now <= 0 THEN 'paid'
+            WHEN doc_type = 'credit_note' AND open_now = 0 THEN 'paid'
+            WHEN doc_type = 'credit_note' THEN 'open'
+            WHEN coalesce(disputed, false) OR d_disputed = 1 THEN 'disputed'
+            WHEN doc_type = 'invoice' AND (paid > 0 OR credited > 0) THEN 'partially_paid'
+            WHEN due_date < CAST(:as_of AS DATE) THEN 'overdue'
+            ELSE 'open' END,
+       coalesce(disputed, false) OR d_disputed = 1,
+       is_factored = 1,
+       erp_lettrage, source_system, source_id, CAST(:now AS TIMESTAMP WITH TIME ZONE)
+FROM final;
