@@ -1,0 +1,105 @@
+"""Who gets what today: pure rules over :class:`InvoiceFacts`, testable as a table of cases.
+
+The warehouse gathers facts set-based (:mod:`actions.dunning.select`); these
+functions decide, in a fixed order, so that a skipped invoice always carries the
+first reason that stops it:
+
+    paid/credited/written off ─▶ disputed ─▶ factored ─▶ promise to pay ─▶ matched since the last sync
+    ─▶ money on its way ─▶ direct-debit mandate (collect instead, from the due date) ─▶ not yet in the window
+    ─▶ step due (or already sent) ─▶ customer under threshold (over the customer's total)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from actions.dunning.model import InvoiceFacts, Planned
+from mappings.dunning import DunningRules, Scenario, Step
+
+CLOSED = {"paid": "paid", "credited": "credited by a credit note", "written_off": "written off"}
+
+
+def exclusion(f: InvoiceFacts, as_of: date) -> str | None:
+    """The first reason this invoice gets no reminder at all, or None."""
+    if f.status in CLOSED:
+        return CLOSED[f.status]
+    if f.amount_open <= 0:
+        return "nothing left to pay (amount_open is 0)"
+    if f.disputed or f.status == "disputed":
+        return "disputed"
+    if f.dispute_decision:
+        return "disputed (decision)"
+    if f.factored or f.status == "factored":
+        return "assigned to a factor"
+    if f.promise_until is not None and f.promise_until >= as_of:
+        return f"promise to pay until {f.promise_until.isoformat()}"
+    if f.matched_since_sync:
+        return "matched since the last sync (amount_open may be stale)"
+    if f.in_transit:
+        return f"money on its way: {f.in_transit}"
+    return None
+
+
+def step_due(scenario: Scenario, days_past_due: int, steps_done: frozenset[str]) -> tuple[Step | None, str]:
+    """The latest step whose offset is reached; a formal step needs an earlier email step sent first."""
+    reached = [s for s in scenario.steps if s.offset_days <= days_past_due]
+    if not reached:
+        first = scenario.steps[0]
+        return None, f"not in the window yet ({-days_past_due} days before due, first step at {first.offset_days:+d})"
+    step = reached[-1]
+    if step.requires_prior:
+        prior_sent = any(s.channel == "email" and not s.requires_prior and s.name in steps_done for s in reached)
+        if not prior_sent:
+            ordinary = [s for s in reached if not s.requires_prior and s.channel == "email"]
+            if ordinary:
+                return ordinary[-1], f"{step.name} needs an earlier reminder first"
+    return step, ""
+
+
+def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Scenario) -> Planned:
+    """Decide one invoice (the customer threshold is applied afterwards over the whole customer)."""
+    reason = exclusion(f, as_of)
+    if reason:
+        return Planned(f, "skip", None, reason)
+    dpd = f.days_past_due(as_of)
+    if f.mandate_id:
+        if dpd < 0:
+            return Planned(f, "skip", None, f"direct debit mandate {f.mandate_id}: collected on the due date")
+        if "direct_debit" in f.steps_done:
+            return Planned(f, "skip", "direct_debit", f"direct debit already requested (mandate {f.mandate_id})")
+        return Planned(f, "collect", "direct_debit",
+                       f"direct debit mandate {f.mandate_id} active: GoCardless payment instead of a reminder")
+    step, note = step_due(scenario, dpd, f.steps_done)
+    if step is None:
+        return Planned(f, "skip", None, note, scenario_name)
+    if step.name in f.steps_done:
+        return Planned(f, "skip", step.name, f"{step.name} already sent", scenario_name)
+    when = f"{dpd} days past due" if dpd >= 0 else f"due in {-dpd} days"
+    reason = f"{when}; {scenario_name} scenario: {step.name} at {step.offset_days:+d}" + (f" ({note})" if note else "")
+    return Planned(f, step.channel, step.name, reason, scenario_name, step.template, step.tone,
+                   step.separate_message, step.include_penalties)
+
+
+def plan(facts: Iterable[InvoiceFacts], as_of: date, rules: DunningRules) -> list[Planned]:
+    """Plan every invoice; customers whose eligible open total is under the threshold get nothing."""
+    facts = list(facts)
+    by_customer: dict[tuple[str, str, str], list[InvoiceFacts]] = defaultdict(list)
+    for f in facts:
+        by_customer[(f.entity, f.customer_id, f.currency)].append(f)
+    out: list[Planned] = []
+    for (entity, _customer, currency), group in by_customer.items():
+        eligible_total = sum((f.amount_open for f in group if exclusion(f, as_of) is None), Decimal(0))
+        segment = group[0].segment
+        scenario_name, scenario = rules.scenario_for(entity, segment, eligible_total)
+        minimum = rules.thresholds.min_open(currency)
+        for f in group:
+            planned = plan_invoice(f, as_of, scenario_name, scenario)
+            if planned.sends and planned.action != "collect" and eligible_total < minimum:
+                planned = Planned(f, "skip", None,
+                                  f"under threshold: customer owes {eligible_total} {currency} < {minimum}",
+                                  scenario_name)
+            out.append(planned)
+    return out

@@ -1,0 +1,201 @@
+"""Facts about open invoices, gathered set-based from the warehouse (one statement per entity).
+
+The SQL only *collects* (customer, disputes, mandates, payments in transit,
+matches since the last sync); :mod:`actions.dunning.rules` decides. Tables a
+warehouse may not have yet (GoCardless raw tables, decisions, reconcile_run)
+simply contribute nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from actions.dunning.model import InvoiceFacts
+from lettrage.errors import ConfigurationError
+from mappings.dunning import DunningRules
+from warehouse.engine import Engine
+
+GC_IN_TRANSIT = ("pending_submission", "submitted", "confirmed")
+MANDATE_LIVE = ("active", "pending_submission", "submitted")
+
+
+def last_reconcile(engine: Engine, entity: str) -> datetime | None:
+    """When the entity's last successful reconciliation finished (None if never)."""
+    if not engine.table_exists("reconcile_run"):
+        return None
+    rows = engine.query("SELECT max(finished_at) FROM reconcile_run WHERE entity = :entity", {"entity": entity})
+    value = rows[0][0] if rows else None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def check_freshness(engine: Engine, entity: str, now: datetime, rules: DunningRules) -> str | None:
+    """None when fresh enough; otherwise the message explaining why the run must not send."""
+    finished = last_reconcile(engine, entity)
+    limit = timedelta(hours=rules.freshness.max_reconcile_age_hours)
+    if finished is None:
+        return (f"{entity}: no successful reconciliation recorded (table reconcile_run): run the nightly sync "
+                "before sending reminders, or reminders could chase money already received")
+    if now - finished > limit:
+        return (f"{entity}: last successful reconciliation finished {finished:%Y-%m-%d %H:%M} UTC, older than "
+                f"{rules.freshness.max_reconcile_age_hours} h: run the sync first (reminders could chase "
+                "money already received)")
+    return None
+
+
+def _cols(engine: Engine, table: str) -> set[str]:
+    return set(engine.columns(table))
+
+
+def _transit_sql(engine: Engine) -> str:
+    """Money on its way, one row per payment: what, reference text, customer, amount, currency."""
+    parts = []
+    if engine.table_exists("raw_gocardless_payments"):
+        cols = _cols(engine, "raw_gocardless_payments")
+        inv = "g.metadata__invoice_number" if "metadata__invoice_number" in cols else "NULL"
+        cust = "g.metadata__erp_customer_id" if "metadata__erp_customer_id" in cols else "NULL"
+        statuses = ", ".join(f"'{s}'" for s in GC_IN_TRANSIT)
+        parts.append(
+            f"SELECT 'GoCardless payment ' || g.id || ' ' || g.status AS what, "
+            f"coalesce({inv}, '') || ' ' || coalesce(g.reference, '') || ' ' || coalesce(g.description, '') AS ref, "
+            f"{cust} AS customer_id, CAST(g.amount AS DECIMAL(18,2)) / 100 AS amount, upper(g.currency) AS currency "
+            f"FROM raw_gocardless_payments AS g WHERE g.entity = :entity AND g.status IN ({statuses})")
+    if engine.table_exists("fct_payment"):
+        applied = ("NOT EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = p.entity AND m.payment_id = p.payment_id "
+                   "AND m.state IN ('auto', 'confirmed'))") if engine.table_exists("fct_match") else "TRUE"
+        parts.append(
+            "SELECT 'Stripe charge ' || p.payment_id || ' not yet paid out' AS what, coalesce(p.reference, '') AS ref, "
+            "p.customer_id, p.amount, p.currency FROM fct_payment AS p WHERE p.entity = :entity "
+            "AND p.channel = 'stripe' AND p.status IN ('succeeded', 'pending') AND p.payout_id IS NULL "
+            "AND p.paid_on >= :lookback")
+        parts.append(
+            "SELECT 'bank line ' || p.payment_id || ' received ' || CAST(p.paid_on AS VARCHAR) || ', not yet applied' "
+            "AS what, coalesce(p.reference, '') || ' ' || coalesce(p.payer_name, '') AS ref, p.customer_id, p.amount, "
+            f"p.currency FROM fct_payment AS p WHERE p.entity = :entity AND p.channel = 'bank_transfer' "
+            f"AND p.status = 'succeeded' AND p.paid_on >= :lookback AND {applied}")
+    return " UNION ALL ".join(parts)
+
+
+def facts_sql(engine: Engine) -> str:
+    has_decision = engine.table_exists("decision")
+    dispute = ("EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = i.invoice_id "
+               "AND d.kind = 'dispute')") if has_decision else "FALSE"
+    mandate = "CAST(NULL AS VARCHAR)"
+    if engine.table_exists("raw_gocardless_mandates") and engine.table_exists("raw_gocardless_customers") \
+            and "metadata__erp_customer_id" in _cols(engine, "raw_gocardless_customers"):
+        statuses = ", ".join(f"'{s}'" for s in MANDATE_LIVE)
+        mandate = (
+            "(SELECT min(md.id) FROM raw_gocardless_mandates AS md JOIN raw_gocardless_customers AS gc "
+            "ON gc.id = md.links__customer AND gc.entity = md.entity WHERE md.entity = i.entity "
+            f"AND gc.metadata__erp_customer_id = i.customer_id AND md.status IN ({statuses}))")
+    matched = "FALSE"
+    if engine.table_exists("fct_match"):
+        matched = ("EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id "
+                   "AND m.state <> 'rejected' AND m.matched_at > :last_sync)")
+        if has_decision:
+            matched += (" OR EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = "
+                        "i.invoice_id AND d.kind = 'confirm_match' AND d.created_at > :last_sync)")
+    transit = _transit_sql(engine)
+    in_transit_parts = []
+    if transit:
+        in_transit_parts.append(
+            "(SELECT min(t.what) FROM transit AS t WHERE t.currency = i.currency AND "
+            "(strpos(upper(t.ref), upper(i.invoice_number)) > 0 "
+            " OR (t.customer_id = i.customer_id AND t.amount = i.amount_open)))")
+    if engine.table_exists("fct_match"):
+        in_transit_parts.append(
+            "(SELECT min('payment ' || m.payment_id || ' matched, awaiting confirmation') FROM fct_match AS m "
+            "WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state = 'suggested')")
+    in_transit = f"coalesce({', '.join(in_transit_parts)}, NULL)" if in_transit_parts else "CAST(NULL AS VARCHAR)"
+    with_transit = f"WITH transit AS ({transit}) " if transit else ""
+    return (
+        f"{with_transit}SELECT i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.issue_date, i.due_date, "
+        "i.currency, i.amount_total, i.amount_open, i.status, coalesce(i.disputed, FALSE) AS disputed, "
+        "coalesce(i.factored, FALSE) AS factored, c.name AS customer_name, c.email, c.country, c.segment, "
+        f"c.account_owner, {dispute} AS dispute_decision, {mandate} AS mandate_id, ({matched}) AS matched_since_sync, "
+        f"{in_transit} AS in_transit "
+        "FROM fct_invoice AS i LEFT JOIN dim_customer AS c ON c.entity = i.entity AND c.customer_id = i.customer_id "
+        "WHERE i.entity = :entity AND i.doc_type = 'invoice' AND i.amount_open > 0 AND i.due_date <= :horizon "
+        "ORDER BY i.customer_id, i.due_date, i.invoice_number"
+    )
+
+
+def promises(engine: Engine, entity: str, default_days: int) -> dict[str, date]:
+    """Latest promise-to-pay date per invoice: ``after_json.promised_on``, else recorded + default days."""
+    if not engine.table_exists("decision"):
+        return {}
+    out: dict[str, date] = {}
+    rows = engine.query_dicts(
+        "SELECT invoice_id, after_json, created_at FROM decision WHERE entity = :entity AND kind = 'promise_to_pay' "
+        "AND invoice_id IS NOT NULL ORDER BY created_at", {"entity": entity})
+    for r in rows:
+        promised: date | None = None
+        try:
+            raw = (json.loads(r["after_json"]) if r["after_json"] else {}).get("promised_on")
+            promised = date.fromisoformat(str(raw)) if raw else None
+        except (ValueError, TypeError, AttributeError):
+            promised = None
+        if promised is None:
+            created = r["created_at"]
+            promised = (created.date() if isinstance(created, datetime) else date.fromisoformat(str(created)[:10])) \
+                + timedelta(days=default_days)
+        out[str(r["invoice_id"])] = promised
+    return out
+
+
+def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
+                  done: dict[str, set[str]] | None = None) -> list[InvoiceFacts]:
+    """Every open invoice of the entity due by the end of the earliest courtesy window."""
+    if not engine.table_exists("fct_invoice"):
+        raise ConfigurationError("no fct_invoice in the warehouse: build the warehouse before running reminders")
+    lead = max(-min(s.offset_days for sc in rules.scenarios.values() for s in sc.steps), 0)
+    last_sync = last_reconcile(engine, entity) or datetime(9999, 1, 1, tzinfo=UTC)
+    params: dict[str, Any] = {
+        "entity": entity, "horizon": as_of + timedelta(days=lead), "last_sync": last_sync,
+        "lookback": as_of - timedelta(days=rules.thresholds.in_transit_lookback_days),
+    }
+    sql = facts_sql(engine)
+    used = {k: v for k, v in params.items() if f":{k}" in sql}
+    rows = engine.query_dicts(sql, used)
+    promised = promises(engine, entity, rules.thresholds.promise_default_days)
+    done = done or {}
+    return [
+        InvoiceFacts(
+            entity=r["entity"], invoice_id=str(r["invoice_id"]), invoice_number=str(r["invoice_number"] or r["invoice_id"]),
+            customer_id=str(r["customer_id"]), due_date=r["due_date"], currency=str(r["currency"]).upper(),
+            amount_open=Decimal(r["amount_open"]), amount_total=Decimal(r["amount_total"] or 0),
+            issue_date=r["issue_date"], status=str(r["status"] or "open"), customer_name=r["customer_name"],
+            email=r["email"], country=r["country"], segment=r["segment"], account_owner=r["account_owner"],
+            disputed=bool(r["disputed"]), factored=bool(r["factored"]), dispute_decision=bool(r["dispute_decision"]),
+            promise_until=promised.get(str(r["invoice_id"])), mandate_id=r["mandate_id"],
+            matched_since_sync=bool(r["matched_since_sync"]), in_transit=r["in_transit"],
+            steps_done=frozenset(done.get(str(r["invoice_id"]), ())),
+        )
+        for r in rows
+    ]
+
+
+def principal_events(engine: Engine, entity: str, invoice_ids: list[str]) -> dict[str, list[tuple[date, Decimal]]]:
+    """Dated reductions of each invoice's principal (payments and credit notes applied), for the penalties."""
+    if not invoice_ids or not engine.table_exists("fct_match"):
+        return {}
+    cols = _cols(engine, "fct_match")
+    paid_on = "m.paid_on, " if "paid_on" in cols else ""
+    adjustment = " + coalesce(m.adjustment, 0)" if "adjustment" in cols else ""
+    marks = ", ".join(f":i{n}" for n in range(len(invoice_ids)))
+    rows = engine.query(
+        f"SELECT m.invoice_id, coalesce({paid_on}p.paid_on, cn.issue_date, CAST(m.matched_at AS DATE)) AS on_day, "
+        f"m.amount_applied{adjustment} AS amount FROM fct_match AS m "
+        "LEFT JOIN fct_payment AS p ON p.entity = m.entity AND p.payment_id = m.payment_id "
+        "LEFT JOIN fct_invoice AS cn ON cn.entity = m.entity AND cn.invoice_id = m.payment_id "
+        f"WHERE m.entity = :entity AND m.state IN ('auto', 'confirmed') AND m.invoice_id IN ({marks})",
+        {"entity": entity, **{f"i{n}": v for n, v in enumerate(invoice_ids)}})
+    out: dict[str, list[tuple[date, Decimal]]] = {}
+    for invoice_id, on_day, amount in rows:
+        if on_day is not None and amount:
+            out.setdefault(str(invoice_id), []).append((on_day, Decimal(amount)))
+    return out

@@ -1,0 +1,194 @@
+"""Dunning scenarios, thresholds, account owners and penalty rates as data (``mappings/dunning.yaml``).
+
+Why data: credit control changes when a reminder fires, its tone, who is told and
+the ECB rate each half-year without touching code. This module only validates;
+``actions/dunning`` decides.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mappings._loader import MAPPINGS_DIR, load_model
+
+DEFAULT_PATH = MAPPINGS_DIR / "dunning.yaml"
+CHANNELS = ("email", "task")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Freshness(_Strict):
+    max_reconcile_age_hours: int = Field(ge=1)
+    on_stale: Literal["refuse", "dry_run"] = "refuse"
+
+
+class Languages(_Strict):
+    default: str
+    supported: tuple[str, ...]
+    by_country: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> Languages:
+        unknown = {self.default, *self.by_country.values()} - set(self.supported)
+        if unknown:
+            raise ValueError(f"languages {sorted(unknown)} are not in supported {list(self.supported)}")
+        return self
+
+    def for_country(self, country: str | None) -> str:
+        return self.by_country.get((country or "").upper(), self.default)
+
+
+class Thresholds(_Strict):
+    min_customer_open: dict[str, Decimal]
+    alert_overdue_above: dict[str, Decimal]
+    in_transit_lookback_days: int = Field(ge=0)
+    promise_default_days: int = Field(ge=0)
+
+    @field_validator("min_customer_open", "alert_overdue_above")
+    @classmethod
+    def _has_default(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        if "default" not in value:
+            raise ValueError("needs a 'default' amount beside any per-currency ones")
+        return value
+
+    def min_open(self, currency: str) -> Decimal:
+        return self.min_customer_open.get(currency, self.min_customer_open["default"])
+
+    def alert_above(self, currency: str) -> Decimal:
+        return self.alert_overdue_above.get(currency, self.alert_overdue_above["default"])
+
+
+class Step(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    offset_days: int
+    channel: Literal["email", "task"]
+    template: str
+    tone: Literal["friendly", "neutral", "firm", "formal"]
+    requires_prior: bool = False
+    include_penalties: bool = False
+    separate_message: bool = False
+
+
+class Scenario(_Strict):
+    steps: tuple[Step, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scenario:
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"step names must be unique, got {names}")
+        offsets = [s.offset_days for s in self.steps]
+        if offsets != sorted(offsets) or len(set(offsets)) != len(offsets):
+            raise ValueError(f"step offsets must strictly increase, got {offsets}")
+        return self
+
+
+class SelectionRule(_Strict):
+    scenario: str
+    entity: str | None = None
+    segment: tuple[str, ...] | None = None
+    min_open: Decimal | None = None
+
+    def matches(self, entity: str, segment: str | None, open_amount: Decimal) -> bool:
+        if self.entity is not None and self.entity != entity:
+            return False
+        if self.segment is not None and segment not in self.segment:
+            return False
+        return self.min_open is None or open_amount >= self.min_open
+
+
+class EarlyPaymentDiscount(_Strict):
+    rate: Decimal = Field(gt=0, lt=1)
+    within_days: int = Field(ge=1)
+
+
+class EntitySettings(_Strict):
+    sender: str
+    reply_to: str | None = None
+    signature: str = ""
+    penalties: str | None = None
+    early_payment_discount: EarlyPaymentDiscount | None = None
+    statement_day: int = Field(default=1, ge=1, le=28)
+    language: str = "en"  # of internal mail (the account owners' digest)
+
+
+class AccountOwners(_Strict):
+    default: str
+    mailboxes: dict[str, str] = Field(default_factory=dict)
+
+    def mailbox(self, owner: str | None) -> str:
+        return self.mailboxes.get(owner or "", self.default)
+
+
+class RatePoint(_Strict):
+    from_: date = Field(alias="from")
+    rate: Decimal = Field(ge=0)
+
+
+class PenaltyRules(_Strict):
+    margin_points: Decimal
+    day_count: Literal["actual_actual", "actual_365"] = "actual_actual"
+    fixed_indemnity: Decimal = Field(ge=0)
+    indemnity_currency: str = "EUR"
+    reference_rates: tuple[RatePoint, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sorted(self) -> PenaltyRules:
+        dates = [p.from_ for p in self.reference_rates]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("reference_rates must be in strictly increasing date order")
+        return self
+
+
+class Statements(_Strict):
+    enabled: bool = True
+
+
+class DunningRules(_Strict):
+    freshness: Freshness
+    languages: Languages
+    thresholds: Thresholds
+    scenarios: dict[str, Scenario]
+    selection: tuple[SelectionRule, ...] = Field(min_length=1)
+    entities: dict[str, EntitySettings] = Field(default_factory=dict)
+    default_entity: EntitySettings
+    account_owners: AccountOwners
+    penalties: dict[str, PenaltyRules] = Field(default_factory=dict)
+    statements: Statements = Statements()
+    standard_steps: tuple[Step, ...] | None = None  # the YAML anchor's home; not read directly
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DunningRules:
+        unknown = [r.scenario for r in self.selection if r.scenario not in self.scenarios]
+        if unknown:
+            raise ValueError(f"selection names unknown scenarios {unknown}; known {sorted(self.scenarios)}")
+        last = self.selection[-1]
+        if last.entity is not None or last.segment is not None or last.min_open is not None:
+            raise ValueError("the last selection rule must match every customer (no entity, segment or min_open)")
+        for code, settings in {**self.entities, "default_entity": self.default_entity}.items():
+            if settings.penalties is not None and settings.penalties not in self.penalties:
+                raise ValueError(f"entity {code} names unknown penalties {settings.penalties!r}")
+        return self
+
+    def entity(self, code: str) -> EntitySettings:
+        return self.entities.get(code, self.default_entity)
+
+    def scenario_for(self, entity: str, segment: str | None, open_amount: Decimal) -> tuple[str, Scenario]:
+        """The first selection rule that matches names the scenario (the last one always matches)."""
+        for rule in self.selection:
+            if rule.matches(entity, segment, open_amount):
+                return rule.scenario, self.scenarios[rule.scenario]
+        raise AssertionError("unreachable: the last selection rule matches everyone")  # pragma: no cover
+
+
+@lru_cache(maxsize=8)
+def load_dunning_rules(path: Path = DEFAULT_PATH) -> DunningRules:
+    return load_model(DunningRules, path)

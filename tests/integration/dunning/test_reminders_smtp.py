@@ -1,0 +1,116 @@
+"""The reminder run against a real SMTP server on loopback and the local Stripe/GoCardless sandbox, on both engines."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actions.dunning import Channels, SmtpSender, SmtpSettings, run_reminders
+from actions.dunning.providers import GoCardlessCollector, StripePayLinks
+from actions.dunning.smtp import CRASH_ENV
+from lettrage.config import WarehouseConfig
+from warehouse.engine import connect
+
+from .conftest import AS_OF, EXCLUDED, GC_TOKEN, STRIPE_KEY
+
+CHILD = Path(__file__).with_name("_child.py")
+
+
+def _run(config: WarehouseConfig, port: int, sb: Any, checker: Any = None) -> Any:
+    with SmtpSender(SmtpSettings(port=port, security="none")) as smtp, connect(config) as engine:
+        return run_reminders(engine, "FR01", as_of=AS_OF, channels=Channels(
+            smtp=smtp, paylinks=StripePayLinks(STRIPE_KEY, sb.stripe_base),
+            gocardless=GoCardlessCollector(GC_TOKEN, sb.gocardless_base), checker=checker))
+
+
+def _to(box: Any) -> dict[str, Any]:
+    return {m["To"]: m for m in box.messages}
+
+
+def test_right_recipients_languages_amounts_links_and_nothing_for_excluded(
+        book: WarehouseConfig, smtp_server: Any, provider_sandbox: Any) -> None:
+    box, port = smtp_server
+    report = _run(book, port, provider_sandbox)
+    mails = _to(box)
+    with connect(book) as engine:
+        outbox_states = engine.query("SELECT recipients, state, detail FROM dunning_outbox")
+    assert report.failed == 0, outbox_states
+    customers = {"compta@client-un.fr", "ap@client-two.example"}
+    assert customers <= set(mails)
+    assert not EXCLUDED & set(mails)
+    fr, en = mails["compta@client-un.fr"], mails["ap@client-two.example"]
+    assert fr["Subject"].startswith("Deuxième relance") and fr["Content-Language"] == "fr"
+    assert en["Subject"].startswith("Second reminder") and en["Content-Language"] == "en"
+    fr_body, en_body = fr.get_content(), en.get_content()
+    assert "FA-11" in fr_body and "FA-12" in fr_body and "650,00 €" in fr_body  # 400 open of 1000 + 250
+    assert "EUR 3,000.00" in en_body
+    assert fr["X-Lettrage-Outbox"] and fr["Message-ID"].startswith(f"<{fr['X-Lettrage-Outbox']}@")
+    # the pay-now link is a sandbox Payment Link whose metadata carries the invoice numbers
+    created = provider_sandbox.state.created_for("FR01").objects
+    links = {o["url"]: o for o in created.values() if o.get("object") == "payment_link"}
+    (link_url,) = [u for u in links if u in fr_body]
+    assert links[link_url]["metadata"]["invoice_number"].split() == ["FA-11", "FA-12"]
+    # the mandate customer got a GoCardless payment, not an email, with a key derived from the invoice
+    payments = [o for o in created.values() if str(o.get("id", "")).startswith("PM")]
+    assert [(p["amount"], p["links"]["mandate"], p["metadata"]["invoice_number"]) for p in payments] == \
+        [(80000, "MD5", "FA-51")]
+    assert report.failed == 0
+    with connect(book) as engine:
+        history = {(r[0], r[1]): r[2] for r in engine.query(
+            "SELECT invoice_id, step, outcome FROM fct_dunning_action WHERE entity = 'FR01'")}
+    assert history[("I11", "firmer")] == "sent" and history[("I12", "reminder")] == "sent"
+    assert history[("I51", "direct_debit")] == "collection_requested"
+    assert not {k for k in history if k[0] in ("I31", "I41", "I61", "I71", "I81", "I91")}
+
+
+def test_running_twice_sends_nothing_new(book: WarehouseConfig, smtp_server: Any, provider_sandbox: Any) -> None:
+    box, port = smtp_server
+    _run(book, port, provider_sandbox)
+    first = box.ids()
+    second = _run(book, port, provider_sandbox)
+    assert box.ids() == first and second.sent == 0 and second.recorded == 0
+    assert len(set(first)) == len(first)
+
+
+@pytest.mark.parametrize("with_checker", [True, False], ids=["server_acceptance_checked", "no_checker_review"])
+def test_killed_between_send_and_record_never_sends_twice(
+        book: WarehouseConfig, smtp_server: Any, provider_sandbox: Any, with_checker: bool) -> None:
+    box, port = smtp_server
+    env = dict(os.environ, **{CRASH_ENV: "after_smtp_accept"})
+    child = subprocess.run(
+        [sys.executable, str(CHILD), str(port), provider_sandbox.stripe_base, provider_sandbox.gocardless_base,
+         STRIPE_KEY, GC_TOKEN], env=env, capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert len(box.messages) == 1  # the server accepted one message, then the process died
+    crashed_id = box.messages[0]["X-Lettrage-Outbox"]
+    report = _run(book, port, provider_sandbox, checker=box if with_checker else None)
+    ids = box.ids()
+    assert len(ids) == len(set(ids)), "a message was sent twice"
+    assert ids.count(box.messages[0]["Message-ID"]) == 1
+    with connect(book) as engine:
+        state = engine.query("SELECT state FROM dunning_outbox WHERE message_id = :id", {"id": crashed_id})[0][0]
+    assert state == ("sent" if with_checker else "review")
+    assert report.recovered == ({"sent": 1, "requeued": 0, "review": 0} if with_checker
+                                else {"sent": 0, "requeued": 0, "review": 1})
+    assert report.sent >= 1  # the rest went out on the second run
+
+
+def test_stale_reconciliation_refuses(book: WarehouseConfig) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from actions.dunning import StaleWarehouse
+
+    with connect(book) as engine:
+        with pytest.raises(StaleWarehouse, match="older than"):
+            run_reminders(engine, "FR01", as_of=AS_OF, now=datetime.now(UTC) + timedelta(days=3))
+        dry = run_reminders(engine, "FR01", as_of=AS_OF, now=datetime.now(UTC) + timedelta(days=3), dry_run=True)
+        assert dry.stale and not engine.table_exists("dunning_outbox")
+        rows = {r["invoice_number"]: r for r in dry.rows()}
+        assert rows["FA-71"]["reason"].startswith("money on its way: GoCardless payment PM7 submitted")
+        assert rows["FA-41"]["reason"] == "promise to pay until 2026-12-05"

@@ -1,0 +1,80 @@
+"""Who gets nothing, and which step the others get: the selection rules as a table of cases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from actions.dunning.model import InvoiceFacts
+from actions.dunning.rules import plan, plan_invoice, step_due
+from mappings.dunning import load_dunning_rules
+
+AS_OF = date(2026, 11, 25)
+RULES = load_dunning_rules()
+STANDARD = RULES.scenarios["standard"]
+BASE = InvoiceFacts(entity="FR01", invoice_id="I1", invoice_number="FA-1", customer_id="C1",
+                    due_date=date(2026, 11, 18), currency="EUR", amount_open=Decimal("1200.00"),
+                    amount_total=Decimal("1200.00"), status="overdue", email="ap@c1.fr", country="FR")
+
+CASES = [
+    ("overdue_7_days_firmer", {}, "email", "firmer", "7 days past due"),
+    ("paid", {"status": "paid", "amount_open": Decimal("0")}, "skip", None, "paid"),
+    ("credited", {"status": "credited", "amount_open": Decimal("0")}, "skip", None, "credited"),
+    ("disputed_flag", {"disputed": True}, "skip", None, "disputed"),
+    ("disputed_status", {"status": "disputed"}, "skip", None, "disputed"),
+    ("disputed_decision", {"dispute_decision": True}, "skip", None, "disputed (decision)"),
+    ("factored_flag", {"factored": True}, "skip", None, "assigned to a factor"),
+    ("factored_status", {"status": "factored"}, "skip", None, "assigned to a factor"),
+    ("promise_holds", {"promise_until": date(2026, 11, 30)}, "skip", None, "promise to pay until 2026-11-30"),
+    ("promise_broken", {"promise_until": date(2026, 11, 20)}, "email", "firmer", "7 days past due"),
+    ("matched_since_sync", {"matched_since_sync": True}, "skip", None, "matched since the last sync"),
+    ("money_in_transit", {"in_transit": "GoCardless payment PM1 submitted"}, "skip", None,
+     "money on its way: GoCardless payment PM1 submitted"),
+    ("mandate_due_collect", {"mandate_id": "MD1"}, "collect", "direct_debit", "GoCardless payment instead"),
+    ("mandate_not_due", {"mandate_id": "MD1", "due_date": date(2026, 11, 27)}, "skip", None, "collected on the due date"),
+    ("mandate_already_collected", {"mandate_id": "MD1", "steps_done": frozenset({"direct_debit"})}, "skip",
+     "direct_debit", "already requested"),
+    ("courtesy_before_due", {"due_date": date(2026, 11, 27), "status": "open"}, "email", "courtesy", "due in 2 days"),
+    ("not_in_window", {"due_date": date(2026, 12, 20), "status": "open"}, "skip", None, "not in the window yet"),
+    ("due_today_reminder", {"due_date": AS_OF}, "email", "reminder", "0 days past due"),
+    ("step_already_sent", {"steps_done": frozenset({"firmer"})}, "skip", "firmer", "firmer already sent"),
+    ("phone_task", {"due_date": date(2026, 11, 13)}, "task", "phone_call", "12 days past due"),
+    ("formal_needs_prior", {"due_date": date(2026, 10, 20)}, "email", "firmer", "needs an earlier reminder first"),
+    ("formal_after_prior", {"due_date": date(2026, 10, 20), "steps_done": frozenset({"reminder"})}, "email",
+     "formal_notice", "formal_notice at +30"),
+    ("agency_review_task", {"due_date": date(2026, 10, 1), "steps_done": frozenset({"reminder", "formal_notice"})},
+     "task", "agency_review", "agency_review at +45"),
+]
+
+
+@pytest.mark.parametrize(("changes", "action", "step", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_plan_invoice(changes: dict, action: str, step: str | None, reason: str) -> None:
+    planned = plan_invoice(replace(BASE, **changes), AS_OF, "standard", STANDARD)
+    assert (planned.action, planned.step) == (action, step)
+    assert reason in planned.reason
+
+
+def test_customer_under_threshold_gets_nothing_but_the_total_counts_every_eligible_invoice() -> None:
+    small = [replace(BASE, invoice_id="S1", amount_open=Decimal("4.00")),
+             replace(BASE, invoice_id="S2", amount_open=Decimal("5.99"))]
+    assert {p.action for p in plan(small, AS_OF, RULES)} == {"skip"}
+    assert all("under threshold" in p.reason for p in plan(small, AS_OF, RULES))
+    enough = small + [replace(BASE, invoice_id="S3", amount_open=Decimal("0.02"))]
+    assert {p.action for p in plan(enough, AS_OF, RULES)} == {"email"}
+
+
+def test_scenario_follows_segment_and_amount() -> None:
+    assert RULES.scenario_for("FR01", None, Decimal("100"))[0] == "standard"
+    assert RULES.scenario_for("FR01", "punctual", Decimal("100"))[0] == "gentle"
+    assert RULES.scenario_for("FR01", "at_risk", Decimal("100"))[0] == "firm"
+    assert RULES.scenario_for("FR01", "punctual", Decimal("60000"))[0] == "firm"
+
+
+@pytest.mark.parametrize(("dpd", "expected"), [(-4, None), (-3, "courtesy"), (4, "reminder"), (5, "firmer")],
+                         ids=["before_window", "courtesy_edge", "reminder_last_day", "firmer_edge"])
+def test_step_boundaries(dpd: int, expected: str | None) -> None:
+    step, _ = step_due(STANDARD, dpd, frozenset())
+    assert (step.name if step else None) == expected
