@@ -20,7 +20,8 @@ import fnmatch
 import glob as globmod
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import csv
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lettrage.errors import WrongFormat
+from lettrage.errors import InvalidAmount, WrongFormat
+from lettrage.money import parse_decimal
+from mappings.csv_export import CsvColumnMapping
 
 log = logging.getLogger("lettrage.connectors.files")
 
@@ -281,6 +284,23 @@ def clean_text(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     return pc.if_else(pc.equal(pc.utf8_length(trimmed), 0), pa.scalar(None, pa.string()), trimmed)
 
 
+def _by_dictionary(
+    arr: pa.Array | pa.ChunkedArray, parse: Callable[[pa.Array], tuple[pa.Array, np.ndarray]]
+) -> tuple[pa.Array, np.ndarray]:
+    """Parse each distinct value once and spread the result back.
+
+    Dates and amounts repeat heavily in ledgers (a year has 365 days), so
+    parsing the dictionary of a column instead of every cell is several times faster.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    encoded = pc.dictionary_encode(arr)
+    values, bad = parse(encoded.dictionary)
+    indices = encoded.indices
+    idx = np.asarray(indices.to_numpy(zero_copy_only=False))
+    return values.take(indices), bad[idx] if len(bad) else np.zeros(len(arr), dtype=bool)
+
+
 def parse_dates(
     arr: pa.Array | pa.ChunkedArray, fmt: str, empty: Sequence[str] = ("", "00000000")
 ) -> tuple[pa.Array, np.ndarray]:
@@ -289,6 +309,10 @@ def parse_dates(
     strptime alone accepts 20250231 (and rolls it to March), so a value is good
     only if formatting the parsed date gives back the text.
     """
+    return _by_dictionary(arr, lambda d: _parse_dates(d, fmt, empty))
+
+
+def _parse_dates(arr: pa.Array, fmt: str, empty: Sequence[str]) -> tuple[pa.Array, np.ndarray]:
     text = pc.utf8_trim_whitespace(arr)
     is_empty = _mask(pc.is_in(text, value_set=pa.array(list(empty), pa.string())))
     ts = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
@@ -300,38 +324,56 @@ def parse_dates(
     return dates, bad
 
 
+def amount_pattern(decimal_sep: str, group_seps: str, scale: int) -> str:
+    """Regex of a well-formed amount: digits, optional groups of exactly three, optional sign.
+
+    A dot also counts as decimal mark when it is not a group separator (FEC
+    files written with a dot), so ``10.00,0`` or ``1,2,3`` are refused, not guessed.
+    """
+    import re
+
+    decimals = {decimal_sep} | ({"."} if "." not in group_seps else set())
+    dec = "[" + "".join(re.escape(d) for d in sorted(decimals)) + "]"
+    integer = r"\d+"
+    if group_seps:
+        grp = "[" + "".join(re.escape(g) for g in group_seps) + "]"
+        integer = rf"(?:\d+|\d{{1,3}}(?:{grp}\d{{3}})+)"
+    fraction = rf"(?:{dec}\d{{1,{scale}}})?" if scale else ""
+    return rf"^[+-]?{integer}{fraction}-?$"
+
+
 def parse_amounts(
     arr: pa.Array | pa.ChunkedArray,
     *,
     decimal_sep: str = ",",
     group_seps: str = "",
     scale: int = 2,
-    allow_empty: bool = True,
 ) -> tuple[pa.Array, np.ndarray]:
     """Parse amounts written with the given separators; a leading or trailing minus negates.
 
     Accepts ``1234,56``, ``1.234,56-``, ``-1,234.56`` (per separators) and at
     most ``scale`` decimals; anything else is bad rather than silently rounded.
+    Empty is null and not bad (the caller decides whether it is required).
     """
+    return _by_dictionary(arr, lambda d: _parse_amounts(d, decimal_sep, group_seps, scale))
+
+
+def _parse_amounts(arr: pa.Array, decimal_sep: str, group_seps: str, scale: int) -> tuple[pa.Array, np.ndarray]:
     text = pc.utf8_trim_whitespace(arr)
+    is_empty = _mask(pc.equal(pc.utf8_length(text), 0))
+    good = _mask(pc.match_substring_regex(text, amount_pattern(decimal_sep, group_seps, scale)))
+    good &= ~_mask(pc.match_substring_regex(text, r"^[+-].*-$"))
+    trailing = _mask(pc.ends_with(text, "-"))
+    text = pc.if_else(pa.array(good), text, pa.scalar("0", pa.string()))
     for g in group_seps:
         text = pc.replace_substring(text, g, "")
     if decimal_sep != ".":
-        # A dot is also accepted as decimal mark when no group separator uses it.
         text = pc.replace_substring(text, decimal_sep, ".")
-    is_empty = _mask(pc.equal(pc.utf8_length(text), 0))
-    pattern = rf"^[+-]?\d+(\.\d{{1,{scale}}})?-?$" if scale else r"^[+-]?\d+-?$"
-    good = _mask(pc.match_substring_regex(text, pattern))
-    both = _mask(pc.match_substring_regex(text, r"^-.*-$"))
-    good &= ~both
-    trailing = _mask(pc.ends_with(text, "-"))
-    text = pc.if_else(pa.array(good), text, pa.scalar("0", pa.string()))
     text = pc.replace_substring_regex(text, r"-$", "")
     values = pc.cast(text, pa.decimal128(18, scale))
     values = pc.if_else(pa.array(trailing & good), pc.negate(values), values)
     values = pc.if_else(pa.array(good), values, pa.scalar(None, pa.decimal128(18, scale)))
-    bad = ~good & ~is_empty if allow_empty else ~good
-    return values, bad
+    return values, ~good & ~is_empty
 
 
 def parse_ints(arr: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
@@ -352,17 +394,27 @@ def known_currency_mask(arr: pa.Array | pa.ChunkedArray, known: Iterable[str]) -
 # quarantine and the loaded-files ledger
 # ---------------------------------------------------------------------------
 
+def non_null(schema: pa.Schema, *names: str) -> pa.Schema:
+    """Mark key columns non-nullable so the arrow schema agrees with dlt's key hints."""
+    for name in names:
+        i = schema.get_field_index(name)
+        schema = schema.set(i, schema.field(i).with_nullable(False))
+    return schema
+
+
 QUARANTINE_SCHEMA = pa.schema([
     ("quarantine_id", pa.string()), ("source_system", pa.string()), ("entity", pa.string()),
     ("file", pa.string()), ("line", pa.int64()), ("field", pa.string()), ("reason", pa.string()),
     ("raw", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC")),
 ])
+QUARANTINE_SCHEMA = non_null(QUARANTINE_SCHEMA, "quarantine_id")
 LOADED_FILES_SCHEMA = pa.schema([
     ("file_hash", pa.string()), ("source_system", pa.string()), ("entity", pa.string()),
     ("file", pa.string()), ("rows_loaded", pa.int64()), ("rows_quarantined", pa.int64()),
     ("loaded_at", pa.timestamp("us", tz="UTC")), ("encoding", pa.string()), ("format", pa.string()),
     ("size_bytes", pa.int64()),
 ])
+LOADED_FILES_SCHEMA = non_null(LOADED_FILES_SCHEMA, "file_hash")
 
 
 def quarantine_id(source_system: str, file: str, line: int, field: str | None) -> str:
@@ -454,6 +506,85 @@ class FileLoadStats:
         return sum(1 for f in self.files if f.skipped)
 
 
+class RunKeys:
+    """Primary keys already emitted in this run, so the loader may skip its own deduplication.
+
+    dlt's merge deduplicates staging rows with ``ROW_NUMBER() OVER (PARTITION BY
+    key)``, which costs more than the rest of a million-row load together. The
+    big resources declare their staging data deduplicated and guarantee it
+    here instead: a row whose key was already emitted in the same run (the same
+    document in two files dropped together) is not loaded but quarantined, so
+    the warehouse never holds two rows for one key.
+
+    Keys that pack into one int64 (see :meth:`keep_new`'s ``packed``) are checked
+    with sorted numpy arrays; others through a set of Python hashes.
+    """
+
+    def __init__(self) -> None:
+        self._packed = np.empty(0, dtype=np.int64)
+        self._hashed: set[int] = set()
+
+    def keep_new(self, table: pa.Table, key_columns: Sequence[str], quarantine: Quarantine,
+                 packed: np.ndarray | None = None) -> pa.Table:
+        """Drop (and quarantine) rows whose key was seen earlier in the run.
+
+        ``packed`` optionally gives each row's key as a non-negative int64, -1
+        where the key does not pack; those rows fall back to hashing the text.
+        """
+        n = table.num_rows
+        dup = np.zeros(n, dtype=bool)
+        if packed is None:
+            packed = np.full(n, -1, dtype=np.int64)
+        ok = packed >= 0
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            keys = packed[idx]
+            order = np.argsort(keys, kind="stable")
+            ordered = keys[order]
+            first = np.ones(len(ordered), dtype=bool)
+            first[1:] = ordered[1:] != ordered[:-1]
+            within = np.ones(len(keys), dtype=bool)
+            within[order[first]] = False  # later occurrences inside the batch
+            seen = self._packed
+            if len(seen):
+                pos = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
+                before = seen[pos] == keys
+            else:
+                before = np.zeros(len(keys), dtype=bool)
+            dup[idx] = within | before
+            fresh = ordered[first & ~before[order]]
+            # seen stays sorted; a stable sort of two sorted runs of ints is a linear radix pass
+            self._packed = np.sort(np.concatenate([seen, fresh]), kind="stable")
+        if (~ok).any():
+            idx = np.flatnonzero(~ok)
+            sub = table.take(pa.array(idx))
+            joined = _join_keys(sub, key_columns)
+            seen = self._hashed
+            for pos, key in zip(idx.tolist(), joined.to_pylist(), strict=True):
+                h = hash(key)
+                if h in seen:
+                    dup[pos] = True
+                else:
+                    seen.add(h)
+        if not dup.any():
+            return table
+        rows = np.flatnonzero(dup)
+        sub = table.take(pa.array(rows))
+        texts = _join_keys(sub, key_columns).to_pylist()
+        lines = sub.column("line_no").to_pylist() if "line_no" in sub.column_names else [0] * len(rows)
+        for line, text in zip(lines, texts, strict=True):
+            quarantine.add(int(line or 0), ",".join(key_columns),
+                           f"same key ({', '.join(key_columns)}) as a row loaded from another file in this run; "
+                           "the first file wins. Drop the newer export in a later run for it to replace the row",
+                           (text or "").replace("\x1f", "|"))
+        return table.filter(pa.array(~dup))
+
+
+def _join_keys(table: pa.Table, key_columns: Sequence[str]) -> pa.Array:
+    parts = [pc.fill_null(pc.cast(table.column(c), pa.string()), "") for c in key_columns]
+    return pc.binary_join_element_wise(*parts, "\x1f")
+
+
 # ---------------------------------------------------------------------------
 # dlt glue: shared tables as variants of each file resource, and file state
 # ---------------------------------------------------------------------------
@@ -490,8 +621,11 @@ def with_shared_tables(resource: Any) -> Any:
     Each file is parsed once: its good rows, bad rows and ledger row come out
     of the same generator and are routed with :func:`to_table`.
     """
-    resource.apply_hints(table_name=QUARANTINE_TABLE, create_table_variant=True, **QUARANTINE_HINTS)
-    resource.apply_hints(table_name=LOADED_FILES_TABLE, create_table_variant=True, **LOADED_FILES_HINTS)
+    for table, hints in ((QUARANTINE_TABLE, QUARANTINE_HINTS), (LOADED_FILES_TABLE, LOADED_FILES_HINTS)):
+        # A variant starts as a copy of the resource's hints; empty its columns first so the
+        # resource's own columns (and non-null keys) do not leak into the shared tables.
+        resource.apply_hints(table_name=table, create_table_variant=True, columns={})
+        resource.apply_hints(table_name=table, create_table_variant=True, **hints)
     return resource
 
 
@@ -539,3 +673,82 @@ def skip_if_loaded(state: dict[str, Any], scanned: ScannedFile, source_system: s
 
 def wrong_format(path: Path, expected: str, found: str) -> WrongFormat:
     return WrongFormat(str(path), expected, found)
+
+
+# ---------------------------------------------------------------------------
+# small customer-master exports, mapped through YAML
+# ---------------------------------------------------------------------------
+
+
+def read_export_header(path: Path, mapping: CsvColumnMapping, encoding: str) -> dict[str, int]:
+    """Resolve the mapping against the file's header; WrongFormat lists the columns found."""
+    names = split_header(read_first_line(path, encoding), mapping.delimiter)
+    found = mapping.resolve(names)
+    missing = [f for f in mapping.required if f not in found]
+    if missing:
+        raise wrong_format(
+            path, f"a customer export with columns for {list(mapping.required)} "
+            f"(accepted headers: {[list(mapping.columns[f]) for f in missing]})", f"columns {names}",
+        )
+    return found
+
+
+def parse_customer_export(
+    path: Path, *, entity: str, encoding: str, mapping: CsvColumnMapping, quarantine: Quarantine,
+    schema: pa.Schema, normalize: dict[str, Callable[[str], str]] | None = None,
+) -> pa.Table:
+    """Read a (small) customer export into ``schema``; bad rows go to ``quarantine``.
+
+    Customer masters hold thousands of rows, not millions, so a plain csv reader
+    is simple and fast enough here.
+    """
+    positions = read_export_header(path, mapping, encoding)
+    cols: dict[str, list[object]] = {n: [] for n in schema.names}
+    with path.open("r", encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=mapping.delimiter)
+        next(reader, None)
+        for row in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in row):
+                continue
+            raw = mapping.delimiter.join(row)
+
+            def get(fld: str, row: list[str] = row) -> str | None:
+                pos = positions.get(fld)
+                value = row[pos].strip() if pos is not None and pos < len(row) else ""
+                return value or None
+
+            record: dict[str, object] = {}
+            bad = False
+            for fld in mapping.required:
+                if get(fld) is None:
+                    quarantine.add(line, fld, f"{fld} is required", raw)
+                    bad = True
+            terms = get("payment_terms_days")
+            if terms is not None and not terms.isdigit():
+                quarantine.add(line, "payment_terms_days", "not a whole number of days", raw)
+                bad = True
+            limit = get("credit_limit")
+            credit_limit = None
+            if limit is not None:
+                try:
+                    credit_limit = parse_decimal(limit, decimal_sep=mapping.decimal_separator,
+                                                 group_sep=mapping.group_separator)
+                except InvalidAmount as exc:
+                    quarantine.add(line, "credit_limit", exc.reason, raw)
+                    bad = True
+            if bad:
+                continue
+            for name in schema.names:
+                record[name] = get(name)
+                if normalize and name in normalize and record[name] is not None:
+                    record[name] = normalize[name](str(record[name]))
+            record.update(
+                entity=entity, payment_terms_days=int(terms) if terms else None, credit_limit=credit_limit,
+                source_file=path.name, line_no=line,
+            )
+            if record.get("country"):
+                record["country"] = str(record["country"]).upper()
+            for name in schema.names:
+                cols[name].append(record.get(name))
+    return pa.Table.from_pydict(cols, schema=schema)

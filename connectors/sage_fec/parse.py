@@ -1,0 +1,328 @@
+"""Parsing a FEC (Fichier des Écritures Comptables) and a Sage customer export.
+
+Pure functions over files: no dlt here, so every rule is unit-tested directly.
+A FEC is read as text columns in batches and parsed vectorised; rows that fail
+a check are quarantined with their line, field and reason.
+
+Accounting rule enforced here: an entry (JournalCode, EcritureNum) is loaded
+whole or not at all. If one of its lines is bad, or its debits and credits do
+not balance, every line of it goes to quarantine: half an entry in the
+warehouse would unbalance the books downstream. Entries must be contiguous in
+the file (the FEC lists lines in entry order); a batch boundary never splits one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors._files import (
+    BATCH_ROWS, MONEY_TYPE, non_null, DelimitedBatch, Quarantine, clean_text, is_blank_row, known_currency_mask,
+    parse_amounts, parse_customer_export, read_export_header, parse_dates, read_delimited, read_first_line, row_texts, scan_file, split_header,
+    wrong_format,
+)
+from lettrage.money import KNOWN_CURRENCIES
+from mappings.csv_export import CsvColumnMapping
+from mappings.sage_fec import FEC_COLUMNS, FEC_OPTIONAL, FecConventions
+
+FEC_DATE = "%Y%m%d"
+DATE_COLUMNS = {"EcritureDate": "ecriture_date", "PieceDate": "piece_date", "DateLet": "date_let",
+                "ValidDate": "valid_date"}
+TEXT_COLUMNS = {
+    "JournalCode": "journal_code", "JournalLib": "journal_lib", "EcritureNum": "ecriture_num",
+    "CompteNum": "compte_num", "CompteLib": "compte_lib", "CompAuxNum": "comp_aux_num",
+    "CompAuxLib": "comp_aux_lib", "PieceRef": "piece_ref", "EcritureLib": "ecriture_lib",
+    "EcritureLet": "ecriture_let", "Idevise": "idevise",
+}
+LINES_SCHEMA = pa.schema([
+    ("entity", pa.string()), ("journal_code", pa.string()), ("journal_lib", pa.string()),
+    ("ecriture_num", pa.string()), ("ecriture_date", pa.date32()), ("compte_num", pa.string()),
+    ("compte_lib", pa.string()), ("comp_aux_num", pa.string()), ("comp_aux_lib", pa.string()),
+    ("piece_ref", pa.string()), ("piece_date", pa.date32()), ("ecriture_lib", pa.string()),
+    ("debit", MONEY_TYPE), ("credit", MONEY_TYPE), ("ecriture_let", pa.string()), ("date_let", pa.date32()),
+    ("valid_date", pa.date32()), ("montant_devise", MONEY_TYPE), ("idevise", pa.string()),
+    ("line_in_entry", pa.int64()), ("source_file", pa.string()), ("line_no", pa.int64()),
+    ("file_hash", pa.string()),
+])
+LINES_SCHEMA = non_null(LINES_SCHEMA, "entity", "journal_code", "ecriture_num", "line_in_entry")
+CUSTOMERS_SCHEMA = pa.schema([
+    ("entity", pa.string()), ("customer_account", pa.string()), ("name", pa.string()), ("email", pa.string()),
+    ("vat_id", pa.string()), ("siren", pa.string()), ("payment_terms_days", pa.int64()),
+    ("iban", pa.string()), ("credit_limit", MONEY_TYPE), ("country", pa.string()),
+    ("account_owner", pa.string()), ("source_file", pa.string()), ("line_no", pa.int64()),
+])
+CUSTOMERS_SCHEMA = non_null(CUSTOMERS_SCHEMA, "entity", "customer_account")
+_MANDATORY = [c for c in FEC_COLUMNS if c not in FEC_OPTIONAL]
+
+
+@dataclass(frozen=True, slots=True)
+class FecHeader:
+    """Where each FEC column sits in a file, and its separator."""
+
+    delimiter: str
+    names: list[str]
+    positions: dict[str, int]
+
+
+def read_fec_header(path: Path, encoding: str = "utf-8") -> FecHeader:
+    """Detect the separator (TAB or ``|``) and map the legal column names, any case.
+
+    Raises :class:`WrongFormat` listing the columns the file does have.
+    """
+    line = read_first_line(path, encoding)
+    delimiter = "\t" if "\t" in line else "|" if "|" in line else None
+    names = split_header(line, delimiter) if delimiter else [line[:200]]
+    lookup = {n.casefold(): i for i, n in enumerate(names)}
+    positions = {c: lookup[c.casefold()] for c in FEC_COLUMNS if c.casefold() in lookup}
+    missing = [c for c in _MANDATORY if c not in positions]
+    if delimiter is None or missing:
+        raise wrong_format(
+            path, f"a FEC with the 18 columns of art. A47 A-1 LPF separated by TAB or '|' (missing {missing})",
+            f"columns {names}",
+        )
+    return FecHeader(delimiter=delimiter, names=names, positions=positions)
+
+
+def identify(path: Path) -> bool:
+    """Is this a FEC? Its header carries the legal column names, TAB or ``|`` separated."""
+    try:
+        read_fec_header(path, scan_file(path).encoding)
+    except Exception:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class FecParseResult:
+    rows_loaded: int = 0
+    entries_loaded: int = 0
+    entries_quarantined: int = 0
+
+
+def iter_fec_lines(
+    path: Path,
+    *,
+    entity: str,
+    file_hash: str,
+    encoding: str,
+    conventions: FecConventions,
+    quarantine: Quarantine,
+    result: FecParseResult | None = None,
+    batch_rows: int = BATCH_ROWS,
+    run_entries: set[str] | None = None,
+) -> Iterator[pa.Table]:
+    """Yield the good lines of a FEC as arrow tables (``LINES_SCHEMA``); bad ones go to ``quarantine``.
+
+    ``run_entries`` holds the entries of files loaded earlier in the same run
+    (updated here): an entry met again is quarantined whole, so one load never
+    carries two versions of an entry and the loader need not deduplicate.
+    """
+    result = result if result is not None else FecParseResult()
+    header = read_fec_header(path, encoding)
+    closed: set[str] = set()
+    earlier: set[str] = run_entries if run_entries is not None else set()
+    held: DelimitedBatch | None = None
+    batches = read_delimited(path, encoding=encoding, delimiter=header.delimiter, quote_char=None,
+                             header=header.names, batch_rows=batch_rows)
+    batch: DelimitedBatch | None = next(batches, None)
+    while batch is not None:
+        following = next(batches, None)
+        for bad in batch.bad_lines:
+            quarantine.add(bad.line, None, bad.reason, bad.text)
+        table, line_no = batch.table, batch.line_no
+        blank = is_blank_row(table)
+        if blank.any():
+            keep = np.flatnonzero(~blank)
+            table, line_no = table.take(pa.array(keep)), line_no[keep]
+        if held is not None:
+            table = pa.concat_tables([held.table, table])
+            line_no = np.concatenate([held.line_no, line_no])
+            held = None
+        keys = _entry_keys(table, header)
+        if following is not None and table.num_rows:
+            # Hold back the last entry: its remaining lines may be in the next batch.
+            starts = _run_starts(keys)
+            cut = int(np.flatnonzero(starts)[-1])
+            held = DelimitedBatch(table.slice(cut), line_no[cut:], [])
+            table, line_no, keys = table.slice(0, cut), line_no[:cut], keys.slice(0, cut)
+        if table.num_rows:
+            out = _parse_block(path, table, line_no, keys, header, entity, file_hash, conventions,
+                               quarantine, closed, earlier, result)
+            if out.num_rows:
+                result.rows_loaded += out.num_rows
+                yield out
+        batch = following
+        if batch is None and held is not None:
+            batch, held = DelimitedBatch(held.table, held.line_no, []), None
+    earlier.update(f"{entity}\x1e{k}" for k in closed)  # entries are per entity
+
+
+def _col(table: pa.Table, header: FecHeader, name: str) -> pa.ChunkedArray:
+    pos = header.positions.get(name)
+    if pos is None:
+        return pa.chunked_array([pa.array([""] * table.num_rows, pa.string())])
+    return table.column(pos)
+
+
+def _entry_keys(table: pa.Table, header: FecHeader) -> pa.Array:
+    journal = pc.utf8_trim_whitespace(_col(table, header, "JournalCode"))
+    num = pc.utf8_trim_whitespace(_col(table, header, "EcritureNum"))
+    joined = pc.binary_join_element_wise(journal, num, "\x1f")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def _run_starts(keys: pa.Array) -> np.ndarray:
+    starts = np.ones(len(keys), dtype=bool)
+    if len(keys) > 1:
+        changed = pc.not_equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+        starts[1:] = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
+    return starts
+
+
+def _parse_block(
+    path: Path, table: pa.Table, line_no: np.ndarray, keys: pa.Array, header: FecHeader, entity: str,
+    file_hash: str, conventions: FecConventions, quarantine: Quarantine, closed: set[str], earlier: set[str],
+    result: FecParseResult,
+) -> pa.Table:
+    n = table.num_rows
+    problems: list[tuple[np.ndarray, str, str]] = []  # (bad mask, field, reason)
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for fec_name, out_name in TEXT_COLUMNS.items():
+        cols[out_name] = clean_text(_col(table, header, fec_name))
+    for fec_name, out_name in DATE_COLUMNS.items():
+        cols[out_name], bad = parse_dates(_col(table, header, fec_name), FEC_DATE, empty=("",))
+        problems.append((bad, fec_name, "not a date in the FEC format AAAAMMJJ"))
+        if fec_name in ("EcritureDate",):
+            missing = np.asarray(pc.is_null(cols[out_name]).to_numpy(zero_copy_only=False)) & ~bad
+            problems.append((missing, fec_name, "EcritureDate is mandatory"))
+    for fec_name, out_name in (("Debit", "debit"), ("Credit", "credit"), ("Montantdevise", "montant_devise")):
+        values, bad = parse_amounts(_col(table, header, fec_name), decimal_sep=",", group_seps="")
+        if out_name != "montant_devise":
+            values = pc.fill_null(values, pa.scalar(Decimal(0), MONEY_TYPE))
+        cols[out_name] = values
+        problems.append((bad, fec_name, "not an amount (digits, decimal comma or dot, at most 2 decimals)"))
+    journal_null = np.asarray(pc.is_null(cols["journal_code"]).to_numpy(zero_copy_only=False))
+    num_null = np.asarray(pc.is_null(cols["ecriture_num"]).to_numpy(zero_copy_only=False))
+    problems.append((journal_null, "JournalCode", "JournalCode is mandatory"))
+    problems.append((num_null, "EcritureNum", "EcritureNum is mandatory"))
+    idevise = pc.utf8_upper(cols["idevise"])
+    cols["idevise"] = idevise
+    has_cur = np.asarray(pc.is_valid(idevise).to_numpy(zero_copy_only=False))
+    problems.append((has_cur & ~known_currency_mask(idevise, KNOWN_CURRENCIES), "Idevise",
+                     "unknown currency (expected an ISO 4217 code)"))
+    if conventions.require_aux_on_customer_accounts and conventions.customer_account_prefixes:
+        compte = pc.fill_null(cols["compte_num"], "")
+        is_customer = np.zeros(n, dtype=bool)
+        for prefix in conventions.customer_account_prefixes:
+            is_customer |= np.asarray(pc.starts_with(compte, prefix).to_numpy(zero_copy_only=False))
+        aux_missing = np.asarray(pc.is_null(cols["comp_aux_num"]).to_numpy(zero_copy_only=False))
+        problems.append((is_customer & aux_missing, "CompAuxNum",
+                         f"customer account line ({'/'.join(conventions.customer_account_prefixes)}*) "
+                         "without CompAuxNum: cannot tell which customer"))
+
+    # Entries: runs of equal (JournalCode, EcritureNum).
+    starts = _run_starts(keys)
+    run_id = np.cumsum(starts) - 1
+    start_idx = np.flatnonzero(starts)
+    line_in_entry = np.arange(n, dtype=np.int64) - start_idx[run_id] + 1
+    run_keys = np.asarray(keys.take(pa.array(start_idx)).to_numpy(zero_copy_only=False), dtype=object)
+    row_bad = np.zeros(n, dtype=bool)
+    for mask, _, _ in problems:
+        row_bad |= mask
+    n_runs = len(start_idx)
+    run_bad_row = np.zeros(n_runs, dtype=bool)
+    np.logical_or.at(run_bad_row, run_id, row_bad)
+    reopened = np.zeros(n_runs, dtype=bool)
+    elsewhere = np.zeros(n_runs, dtype=bool)
+    for i, k in enumerate(run_keys.tolist()):  # an entry seen before (this file or this run) is refused
+        if k in closed:
+            reopened[i] = True
+        elif f"{entity}\x1e{k}" in earlier:
+            elsewhere[i] = True
+        closed.add(k)
+    diff = pc.subtract(cols["debit"], cols["credit"])
+    sums = pa.table({"run": pa.array(run_id), "diff": diff}).group_by("run").aggregate([("diff", "sum")])
+    order = np.argsort(sums.column("run").to_numpy())
+    diff_by_run = sums.column("diff_sum").take(pa.array(order))
+    tolerance = pa.scalar(conventions.balance_tolerance, pa.decimal128(18, 2))
+    unbalanced = np.asarray(pc.greater(pc.abs(diff_by_run), tolerance).to_numpy(zero_copy_only=False), dtype=bool)
+
+    # Quarantine: the bad fields of each bad row, then every line of each bad entry.
+    bad_entry = run_bad_row | unbalanced | reopened | elsewhere
+    entry_rows = bad_entry[run_id]
+    if entry_rows.any():
+        rows = np.flatnonzero(entry_rows)
+        texts = dict(zip(rows.tolist(), row_texts(table, rows, header.delimiter), strict=True))
+        for mask, fld, reason in problems:
+            for r in np.flatnonzero(mask).tolist():
+                quarantine.add(int(line_no[r]), fld, reason, texts.get(r))
+        first_line = line_no[start_idx]
+        for r in rows.tolist():
+            run = run_id[r]
+            if row_bad[r]:
+                continue
+            journal, num = run_keys[run].split("\x1f")
+            if run_bad_row[run]:
+                reason = f"entry {journal} {num} has a bad line; all its lines are quarantined"
+            elif unbalanced[run]:
+                reason = (f"entry {journal} {num} is unbalanced: debit - credit = {diff_by_run[int(run)].as_py()}; "
+                          "all its lines are quarantined")
+            elif elsewhere[run]:
+                reason = (f"entry {journal} {num} was already loaded from another file in this run; the first "
+                          "file wins. Drop the newer export in a later run for it to replace the entry")
+            elif reopened[run]:
+                reason = (f"entry {journal} {num} continues at line {first_line[run]} after other entries; "
+                          "FEC lines of one entry must be contiguous")
+            else:  # pragma: no cover - every bad entry is one of the three above
+                reason = f"entry {journal} {num} was rejected"
+            quarantine.add(int(line_no[r]), "EcritureNum", reason, texts.get(r))
+        result.entries_quarantined += int(bad_entry.sum())
+    result.entries_loaded += int((~bad_entry).sum())
+
+    keep = None if not entry_rows.any() else pa.array(np.flatnonzero(~entry_rows))
+    m = n if keep is None else len(keep)
+    out = {
+        "entity": pa.array([entity] * m, pa.string()) if m else pa.array([], pa.string()),
+        **{name: cols[name] for name in LINES_SCHEMA.names if name in cols},
+        "line_in_entry": pa.array(line_in_entry),
+        "source_file": pa.array([path.name] * n, pa.string()),
+        "line_no": pa.array(line_no.astype(np.int64)),
+        "file_hash": pa.array([file_hash] * n, pa.string()),
+    }
+    arrays = []
+    for name in LINES_SCHEMA.names:
+        arr = out[name]
+        if name != "entity" and keep is not None:
+            arr = arr.take(keep)
+        arrays.append(pc.cast(arr, LINES_SCHEMA.field(name).type))
+    return pa.Table.from_arrays(arrays, schema=LINES_SCHEMA)
+
+
+# ---------------------------------------------------------------------------
+# customer export
+# ---------------------------------------------------------------------------
+
+
+def read_customers_header(path: Path, mapping: CsvColumnMapping, encoding: str) -> dict[str, int]:
+    return read_export_header(path, mapping, encoding)
+
+
+def identify_customers(path: Path, mapping: CsvColumnMapping) -> bool:
+    try:
+        read_customers_header(path, mapping, scan_file(path).encoding)
+    except Exception:
+        return False
+    return True
+
+
+def parse_customers(path: Path, *, entity: str, encoding: str, mapping: CsvColumnMapping,
+                    quarantine: Quarantine) -> pa.Table:
+    """The Sage customer export as ``CUSTOMERS_SCHEMA`` rows; bad rows go to ``quarantine``."""
+    return parse_customer_export(path, entity=entity, encoding=encoding, mapping=mapping,
+                                 quarantine=quarantine, schema=CUSTOMERS_SCHEMA)

@@ -1,0 +1,314 @@
+"""Parsing SAP customer line-item exports (BSID/BSAD, FBL5N) by declared layout.
+
+The layout (``mappings/sap/layouts/*.yaml``) is recognised from the file's
+header; columns are then parsed vectorised. Rules that are SAP's, not the
+layout's, live here:
+
+- amounts are signed from SHKZG (S debit +, H credit −) when the file has it,
+  else from the written sign (trailing or leading minus);
+- net due date = the file's NETDT if given, else baseline date (ZFBDT, else
+  BLDAT) + the longest of ZBD1T/ZBD2T/ZBD3T (the net term);
+- numeric keys (KUNNR, BELNR, AUGBL) are ALPHA-converted: all-digit values are
+  zero-padded to 10 as SAP stores them, so an FBL5N "1000123" and a table
+  extract "0001000123" are the same customer;
+- the entity is the company code mapped through ``mappings/entities.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors._files import (
+    BATCH_ROWS, MONEY_TYPE, Quarantine, clean_text, is_blank_row, known_currency_mask, non_null,
+    parse_amounts, parse_customer_export, parse_dates, parse_ints, read_delimited, read_export_header,
+    read_lines, row_texts, scan_file, split_header, wrong_format,
+)
+from lettrage.money import KNOWN_CURRENCIES
+from mappings.csv_export import CsvColumnMapping
+from mappings.sap import SapLayout
+
+ITEMS_SCHEMA = non_null(pa.schema([
+    ("entity", pa.string()), ("company_code", pa.string()), ("customer", pa.string()),
+    ("document_number", pa.string()), ("fiscal_year", pa.int64()), ("line_item", pa.int64()),
+    ("document_type", pa.string()), ("document_date", pa.date32()), ("posting_date", pa.date32()),
+    ("baseline_date", pa.date32()), ("terms_days_1", pa.int64()), ("terms_days_2", pa.int64()),
+    ("terms_days_3", pa.int64()), ("net_due_date", pa.date32()), ("currency", pa.string()),
+    ("amount", MONEY_TYPE), ("amount_local", MONEY_TYPE), ("debit_credit", pa.string()),
+    ("reference", pa.string()), ("assignment", pa.string()), ("clearing_document", pa.string()),
+    ("clearing_date", pa.date32()), ("text", pa.string()), ("source_file", pa.string()),
+    ("line_no", pa.int64()), ("file_hash", pa.string()), ("layout", pa.string()),
+]), "entity", "company_code", "document_number", "fiscal_year", "line_item")
+CUSTOMERS_SCHEMA = non_null(pa.schema([
+    ("entity", pa.string()), ("customer", pa.string()), ("name", pa.string()), ("email", pa.string()),
+    ("vat_id", pa.string()), ("payment_terms_days", pa.int64()), ("iban", pa.string()),
+    ("credit_limit", MONEY_TYPE), ("country", pa.string()), ("account_owner", pa.string()),
+    ("source_file", pa.string()), ("line_no", pa.int64()),
+]), "entity", "customer")
+_SNIFF_DELIMITERS = (";", "\t", ",", "|")
+
+
+def alpha(value: str) -> str:
+    """SAP ALPHA conversion: an all-digit key is stored zero-padded to 10 characters."""
+    v = value.strip()
+    return v.zfill(10) if v.isdigit() and len(v) < 10 else v
+
+
+def _alpha_column(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    text = clean_text(arr)
+    digits = pc.match_substring_regex(text, r"^\d{1,9}$")
+    return pc.if_else(digits, pc.utf8_lpad(text, width=10, padding="0"), text)
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutMatch:
+    layout: SapLayout
+    positions: dict[str, int]
+    header: list[str]
+
+
+def detect_layout(path: Path, layouts: tuple[SapLayout, ...], encoding: str) -> LayoutMatch:
+    """The layout whose headers best match the file's; sample rows break ties on date format.
+
+    Raises :class:`WrongFormat` naming the file's columns when no layout fits.
+    """
+    lines = read_lines(path, encoding, 6)
+    head = lines[0] if lines else ""
+    scored: list[tuple[float, int, str, SapLayout, list[str]]] = []
+    for layout in layouts:
+        if layout.delimiter not in head:
+            continue
+        names = split_header(head, layout.delimiter)
+        score = layout.score(names)
+        if score > 0:
+            scored.append((score, _sample_fit(layout, names, lines[1:]), layout.name, layout, names))
+    if not scored:
+        delim = max(_SNIFF_DELIMITERS, key=head.count)
+        raise wrong_format(
+            path, f"a SAP line-item export matching one of the layouts {[la.name for la in layouts]} "
+            "(mappings/sap/layouts/*.yaml); add a layout for this header",
+            f"columns {split_header(head, delim)}",
+        )
+    scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
+    _, _, _, layout, names = scored[0]
+    return LayoutMatch(layout=layout, positions=layout.resolve(names), header=names)
+
+
+def _sample_fit(layout: SapLayout, names: list[str], sample: list[str]) -> int:
+    """How many date values of the first rows parse with the layout's date format."""
+    positions = layout.resolve(names)
+    values = []
+    for line in sample:
+        cells = [c.strip().strip('"') for c in line.split(layout.delimiter)]
+        for fld in ("BLDAT", "BUDAT", "ZFBDT"):
+            pos = positions.get(fld)
+            if pos is not None and pos < len(cells) and cells[pos]:
+                values.append(cells[pos])
+    if not values:
+        return 0
+    _, bad = parse_dates(pa.array(values, pa.string()), layout.strptime_format)
+    return int((~bad).sum())
+
+
+def identify(path: Path, layouts: tuple[SapLayout, ...] | None = None) -> bool:
+    """Is this a SAP line-item export of a known layout (``mappings/sap/layouts``)?"""
+    from mappings.sap import load_layouts
+
+    layouts = layouts if layouts is not None else load_layouts()
+    try:
+        detect_layout(path, layouts, scan_file(path).encoding)
+    except Exception:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class SapParseResult:
+    layout: str = ""
+    rows_loaded: int = 0
+
+
+def iter_items(
+    path: Path,
+    *,
+    file_hash: str,
+    encoding: str,
+    match: LayoutMatch,
+    company_codes: dict[str, str],
+    quarantine: Quarantine,
+    default_entity: str | None = None,
+    result: SapParseResult | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[pa.Table]:
+    """Yield the good line items as ``ITEMS_SCHEMA`` tables; bad rows go to ``quarantine``."""
+    result = result if result is not None else SapParseResult()
+    result.layout = match.layout.name
+    for batch in read_delimited(path, encoding=encoding, delimiter=match.layout.delimiter,
+                                quote_char=match.layout.quote_char, header=match.header, batch_rows=batch_rows):
+        for bad in batch.bad_lines:
+            quarantine.add(bad.line, None, bad.reason, bad.text)
+        table, line_no = batch.table, batch.line_no
+        blank = is_blank_row(table)
+        if blank.any():
+            keep = np.flatnonzero(~blank)
+            table, line_no = table.take(pa.array(keep)), line_no[keep]
+        if table.num_rows == 0:
+            continue
+        out = _parse_block(path, table, line_no, match, file_hash, company_codes, quarantine, default_entity)
+        if out.num_rows:
+            result.rows_loaded += out.num_rows
+            yield out
+
+
+def _parse_block(
+    path: Path, table: pa.Table, line_no: np.ndarray, match: LayoutMatch, file_hash: str,
+    company_codes: dict[str, str], quarantine: Quarantine, default_entity: str | None,
+) -> pa.Table:
+    layout, n = match.layout, table.num_rows
+    empty = pa.chunked_array([pa.array([""] * n, pa.string())])
+
+    def raw(fld: str) -> pa.ChunkedArray:
+        pos = match.positions.get(fld)
+        if pos is not None:
+            return table.column(pos)
+        if fld in layout.defaults:
+            return pa.chunked_array([pa.array([layout.defaults[fld]] * n, pa.string())])
+        return empty
+
+    def isnull(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        return np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False), dtype=bool)
+
+    problems: list[tuple[np.ndarray, str, str]] = []
+    fmt = layout.strptime_format
+    dates = {}
+    for fld in ("BLDAT", "BUDAT", "ZFBDT", "AUGDT", "NETDT"):
+        dates[fld], bad = parse_dates(raw(fld), fmt)
+        problems.append((bad, fld, f"not a date in the layout's format {layout.date_format}"))
+    dec_sep, group_seps = layout.separators
+    amounts = {}
+    for fld in ("WRBTR", "DMBTR"):
+        amounts[fld], bad = parse_amounts(raw(fld), decimal_sep=dec_sep, group_seps=group_seps)
+        problems.append((bad, fld, f"not an amount in the layout's number format {layout.number_format}"))
+    problems.append((isnull(amounts["WRBTR"]) & ~problems[-2][0], "WRBTR", "amount in document currency is empty"))
+    ints = {}
+    for fld in ("ZBD1T", "ZBD2T", "ZBD3T", "GJAHR", "BUZEI"):
+        ints[fld], bad = parse_ints(raw(fld))
+        problems.append((bad, fld, "not a whole number"))
+
+    customer = _alpha_column(raw("KUNNR"))
+    problems.append((isnull(customer), "KUNNR", "missing customer account (KUNNR)"))
+    document = _alpha_column(raw("BELNR"))
+    problems.append((isnull(document), "BELNR", "missing document number (BELNR)"))
+    currency = pc.utf8_upper(clean_text(raw("WAERS")))
+    problems.append((~known_currency_mask(currency, KNOWN_CURRENCIES), "WAERS",
+                     "unknown currency (expected an ISO 4217 code)"))
+    company = clean_text(raw("BUKRS"))
+    mapped = pc.fill_null(pc.index_in(company, value_set=pa.array(list(company_codes), pa.string())), -1)
+    mapped_np = np.asarray(mapped.to_numpy(zero_copy_only=False))
+    entity_values = np.asarray(list(company_codes.values()) + [default_entity], dtype=object)[mapped_np]
+    problems.append((np.asarray([e is None for e in entity_values], dtype=bool), "BUKRS",
+                     "company code not in mappings/entities.yaml (sap_company_code)"))
+
+    # Sign: SHKZG wins when present; otherwise the written sign decides.
+    shkzg = pc.utf8_upper(clean_text(raw("SHKZG")))
+    has_shkzg = "SHKZG" in match.positions
+    if has_shkzg:
+        valid_flag = np.asarray(pc.fill_null(pc.is_in(shkzg, value_set=pa.array(["S", "H"])), False)
+                                .to_numpy(zero_copy_only=False), dtype=bool)
+        problems.append((~valid_flag, "SHKZG", "debit/credit indicator must be S or H"))
+        credit = np.asarray(pc.fill_null(pc.equal(shkzg, "H"), False).to_numpy(zero_copy_only=False), dtype=bool)
+        credit_arr = pa.array(credit)
+        for fld in ("WRBTR", "DMBTR"):
+            absolute = pc.abs(amounts[fld])
+            amounts[fld] = pc.if_else(credit_arr, pc.negate(absolute), absolute)
+        debit_credit = pc.if_else(credit_arr, "H", "S")
+    else:
+        negative = pc.fill_null(pc.less(amounts["WRBTR"], pa.scalar(0, MONEY_TYPE)), False)
+        debit_credit = pc.if_else(negative, "H", "S")
+
+    # Fiscal year from the posting (else document) date when the layout has none.
+    if "GJAHR" not in match.positions:
+        base = pc.coalesce(dates["BUDAT"], dates["BLDAT"])
+        ints["GJAHR"] = pc.year(base)
+    if "BUZEI" not in match.positions:
+        ints["BUZEI"] = pa.array(np.ones(n, dtype=np.int64))
+    problems.append((isnull(ints["GJAHR"]), "GJAHR", "fiscal year missing and no posting date to derive it"))
+
+    baseline = pc.coalesce(dates["ZFBDT"], dates["BLDAT"])
+    terms = pc.max_element_wise(*(pc.fill_null(ints[f], 0) for f in ("ZBD1T", "ZBD2T", "ZBD3T")))
+    computed_due = pc.cast(pc.add(pc.cast(baseline, pa.int32()), pc.cast(terms, pa.int32())), pa.date32())
+    net_due = pc.coalesce(dates["NETDT"], computed_due)
+
+    row_bad = np.zeros(n, dtype=bool)
+    for mask, _, _ in problems:
+        row_bad |= mask
+    if row_bad.any():
+        rows = np.flatnonzero(row_bad)
+        texts = dict(zip(rows.tolist(), row_texts(table, rows, layout.delimiter), strict=True))
+        for mask, fld, reason in problems:
+            for r in np.flatnonzero(mask).tolist():
+                quarantine.add(int(line_no[r]), fld, reason, texts[r])
+    keep = pa.array(np.flatnonzero(~row_bad)) if row_bad.any() else None
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "entity": pa.array(entity_values.tolist(), pa.string()),
+        "company_code": company, "customer": customer, "document_number": document,
+        "fiscal_year": ints["GJAHR"], "line_item": ints["BUZEI"], "document_type": clean_text(raw("BLART")),
+        "document_date": dates["BLDAT"], "posting_date": dates["BUDAT"], "baseline_date": baseline,
+        "terms_days_1": ints["ZBD1T"], "terms_days_2": ints["ZBD2T"], "terms_days_3": ints["ZBD3T"],
+        "net_due_date": net_due, "currency": currency, "amount": amounts["WRBTR"],
+        "amount_local": amounts["DMBTR"], "debit_credit": debit_credit, "reference": clean_text(raw("XBLNR")),
+        "assignment": clean_text(raw("ZUONR")), "clearing_document": _alpha_column(raw("AUGBL")),
+        "clearing_date": dates["AUGDT"], "text": clean_text(raw("SGTXT")),
+        "source_file": pa.array([path.name] * n, pa.string()), "line_no": pa.array(line_no.astype(np.int64)),
+        "file_hash": pa.array([file_hash] * n, pa.string()), "layout": pa.array([layout.name] * n, pa.string()),
+    }
+    arrays = [pc.cast(columns[name] if keep is None else columns[name].take(keep), ITEMS_SCHEMA.field(name).type)
+              for name in ITEMS_SCHEMA.names]
+    return pa.Table.from_arrays(arrays, schema=ITEMS_SCHEMA)
+
+
+# ---------------------------------------------------------------------------
+# customer master
+# ---------------------------------------------------------------------------
+
+
+def identify_customers(path: Path, mapping: CsvColumnMapping) -> bool:
+    try:
+        read_export_header(path, mapping, scan_file(path).encoding)
+    except Exception:
+        return False
+    return True
+
+
+def parse_customers(path: Path, *, entity: str, encoding: str, mapping: CsvColumnMapping,
+                    quarantine: Quarantine) -> pa.Table:
+    """The SAP customer master extract as ``CUSTOMERS_SCHEMA`` rows (KUNNR ALPHA-converted)."""
+    return parse_customer_export(path, entity=entity, encoding=encoding, mapping=mapping, quarantine=quarantine,
+                                 schema=CUSTOMERS_SCHEMA, normalize={"customer": alpha})
+
+
+def pack_item_keys(table: pa.Table, codes: dict[str, int]) -> np.ndarray:
+    """Each item's key (entity, company code, year, 10-digit document, line) packed in an int64.
+
+    ``codes`` numbers the (entity, company code) pairs of the run (grown here).
+    Rows that do not pack (non-numeric document numbers, lines over 999, odd
+    years, more than 1,000 company codes) get -1 and are checked by hash instead.
+    """
+    pairs = pc.binary_join_element_wise(table.column("entity"), table.column("company_code"), "|")
+    encoded = pc.dictionary_encode(pairs.combine_chunks() if isinstance(pairs, pa.ChunkedArray) else pairs)
+    local = [codes.setdefault(v, len(codes)) for v in encoded.dictionary.to_pylist()]
+    code = np.asarray(local, dtype=np.int64)[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))]
+    doc_text = table.column("document_number")
+    numeric = np.asarray(pc.fill_null(pc.match_substring_regex(doc_text, r"^\d{1,10}$"), False)
+                         .to_numpy(zero_copy_only=False), dtype=bool)
+    doc = np.asarray(pc.cast(pc.if_else(pa.array(numeric), doc_text, "0"), pa.int64()).to_numpy(zero_copy_only=False))
+    year = np.asarray(pc.fill_null(table.column("fiscal_year"), -1).to_numpy(zero_copy_only=False), dtype=np.int64) - 1900
+    line = np.asarray(pc.fill_null(table.column("line_item"), -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    ok = numeric & (year >= 0) & (year < 200) & (line >= 0) & (line < 1000) & (code < 1000)
+    packed = ((code * 200 + year) * 10_000_000_000 + doc) * 1000 + line
+    return np.where(ok, packed, -1)

@@ -1,0 +1,59 @@
+"""The camt053 source end to end into DuckDB and Postgres: batches, re-drop, quarantine, rejection, world."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from connectors.camt053 import camt053_source
+from lettrage.config import WarehouseConfig
+from tests.fixtures.golden import FIXTURES
+from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
+
+README_COLUMNS = (
+    "bank_line_id entity account_iban statement_id booking_date value_date amount currency status credit_debit "
+    "bank_tx_code counterparty_name counterparty_iban remittance_unstructured creditor_reference end_to_end_id "
+    "return_reason batch_size additional_info source_file file_hash").split()
+
+
+def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    drop = copy_samples(FIXTURES / "camt053", tmp_path / "FR01" / "camt053",
+                        ["FR7630006000011234567890189_2025-01.xml", "statement_v02.xml"])
+    _, stats = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (stats.files_loaded, stats.rows_loaded, stats.rows_quarantined) == (2, 4 + 3, 1)
+    assert set(README_COLUMNS) <= set(columns(warehouse_config, "raw_camt053_entries"))
+    batch = rows(warehouse_config, "SELECT bank_line_id, amount, batch_size FROM raw_camt053_entries "
+                 "WHERE bank_line_id LIKE 'BNK-2025-000002/%' ORDER BY bank_line_id")
+    assert [(b[0], str(b[1]), b[2]) for b in batch] == [("BNK-2025-000002/1", "600.50", 2), ("BNK-2025-000002/2", "100.00", 2)]
+    assert scalar(warehouse_config, "SELECT sum(amount) FROM raw_camt053_entries WHERE statement_id = 'STMT-2025-01'") == \
+        scalar(warehouse_config, "SELECT 1835.50")
+    assert rows(warehouse_config, "SELECT field, line FROM raw_quarantine WHERE source_system = 'camt053'") == [("Amt", 75)]
+    # an IBAN listed in no entity's bank_ibans falls back to the folder's entity
+    assert scalar(warehouse_config, "SELECT entity FROM raw_loaded_files WHERE file = 'statement_v02.xml'") == "FR01"
+
+    _, again = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (again.files_loaded, again.files_skipped) == (0, 2)
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries") == 7
+
+
+def test_wrong_format_is_rejected(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    drop = copy_samples(FIXTURES / "camt053", tmp_path / "FR01", ["pain001_not_a_statement.xml"])
+    with pytest.raises(PipelineStepFailed) as info:
+        run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert "pain.001.001.03" in str(info.value) and "camt.053 statement" in str(info.value)
+
+
+def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
+    world = small_world()
+    for entity in ("FR01", "DE01"):
+        _, stats = run(camt053_source, world / entity / "camt053", warehouse_config, f"camt053_{entity}")
+        assert stats.rows_quarantined == 0 and stats.files_loaded > 0
+    assert set(r[0] for r in rows(warehouse_config, "SELECT DISTINCT entity FROM raw_camt053_entries")) == {"FR01", "DE01"}
+    with (world / "ground_truth" / "payouts.csv").open(encoding="utf-8") as fh:
+        refs = {r["bank_line_ref"] for r in csv.DictReader(fh) if r["bank_line_ref"]}
+    loaded = {r[0] for r in rows(warehouse_config, "SELECT bank_line_id FROM raw_camt053_entries")}
+    assert refs and refs <= loaded
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries WHERE end_to_end_id = 'NOTPROVIDED'") == 0

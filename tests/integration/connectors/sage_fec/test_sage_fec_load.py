@@ -1,0 +1,91 @@
+"""The sage_fec source end to end into DuckDB and Postgres: counts, types, re-drop, quarantine, rejection."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from connectors.sage_fec import sage_fec_source
+from lettrage.config import WarehouseConfig
+from lettrage.errors import WrongFormat
+from tests.fixtures.golden import FIXTURES
+from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
+
+README_LINE_COLUMNS = (
+    "entity journal_code journal_lib ecriture_num ecriture_date compte_num compte_lib comp_aux_num comp_aux_lib "
+    "piece_ref piece_date ecriture_lib debit credit ecriture_let date_let valid_date montant_devise idevise "
+    "line_in_entry source_file line_no file_hash").split()
+README_CUSTOMER_COLUMNS = (
+    "entity customer_account name email vat_id siren payment_terms_days iban credit_limit country account_owner "
+    "source_file line_no").split()
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    return copy_samples(FIXTURES / "sage_fec", tmp_path / "FR01" / "sage_fec",
+                        ["123456789FEC20251231_pipe_latin9.txt", "fec_bad_rows.txt", "customers.csv"])
+
+
+def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, drop: Path) -> None:
+    _, stats = run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
+    # both FECs hold entry VE000001 (3 lines): the first file's lines load, the second's are
+    # quarantined as duplicates of this run, so the table never holds two rows for one key
+    assert (stats.files_loaded, stats.rows_loaded, stats.rows_quarantined) == (3, 6 + 2 + 2, 0 + 14 + 2)
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_fec_lines") == 6 + 5 - 3
+    dups = rows(warehouse_config, "SELECT line FROM raw_quarantine WHERE reason LIKE '%already loaded from another file%' "
+                "ORDER BY line")
+    assert dups == [(2,), (3,), (4,)]
+    assert scalar(warehouse_config, "SELECT sum(debit) - sum(credit) FROM raw_sage_fec_lines") == 0
+    quarantined = rows(warehouse_config, "SELECT file, line, field FROM raw_quarantine "
+                       "WHERE source_system = 'sage_fec' ORDER BY file, line, field")
+    assert ("fec_bad_rows.txt", 7, "EcritureNum") in quarantined and ("customers.csv", 4, "customer_account") in quarantined
+    ledger = rows(warehouse_config, "SELECT file, entity, rows_loaded, rows_quarantined, encoding FROM raw_loaded_files "
+                  "ORDER BY file")
+    assert ledger == [("123456789FEC20251231_pipe_latin9.txt", "FR01", 6, 0, "iso-8859-15"),
+                      ("customers.csv", "FR01", 2, 2, "utf-8"), ("fec_bad_rows.txt", "FR01", 2, 14, "utf-8")]
+
+    before = scalar(warehouse_config, "SELECT count(*) FROM raw_quarantine")
+    _, again = run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
+    assert (again.files_loaded, again.files_skipped, again.rows_loaded) == (0, 3, 0)
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_fec_lines") == 8
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_quarantine") == before
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_loaded_files") == 3
+
+
+def test_columns_follow_the_readme(warehouse_config: WarehouseConfig, drop: Path) -> None:
+    run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
+    lines = columns(warehouse_config, "raw_sage_fec_lines")
+    assert set(README_LINE_COLUMNS) <= set(lines)
+    assert set(README_CUSTOMER_COLUMNS) <= set(columns(warehouse_config, "raw_sage_fec_customers"))
+    types = {c: t.lower() for c, t in lines.items()}
+    assert types["ecriture_date"] == "date" and types["line_in_entry"] == "bigint"
+    assert types["debit"].startswith(("decimal", "numeric"))
+
+
+def test_wrong_format_file_is_rejected(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    bad = copy_samples(FIXTURES / "sage_fec", tmp_path / "FR01" / "sage_fec", ["not_a_fec.txt"])
+    (bad / "not_a_fec.txt").rename(bad / "984492926FEC20251231.txt")
+    with pytest.raises(PipelineStepFailed) as info:
+        run(sage_fec_source, bad, warehouse_config, "sage_fec_FR01")
+    cause = info.value.__cause__
+    while cause is not None and not isinstance(cause, WrongFormat):
+        cause = cause.__cause__
+    assert isinstance(cause, WrongFormat) and "Date;Libellé;Montant" in str(cause)
+
+
+def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
+    folder = small_world() / "FR01" / "sage_fec"
+    _, stats = run(sage_fec_source, folder, warehouse_config, "sage_fec_FR01")
+    physical = sum(sum(1 for _ in p.open(encoding="utf-8")) - 1 for p in folder.glob("*FEC*.txt"))
+    assert stats.rows_quarantined == 0
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_fec_lines") == physical
+    assert scalar(warehouse_config, "SELECT count(DISTINCT entity) FROM raw_sage_fec_lines") == 1
+    with (small_world() / "ground_truth" / "invoices.csv").open(encoding="utf-8") as fh:
+        invoices = {r["invoice_number"] for r in csv.DictReader(fh) if r["entity"] == "FR01"}
+    loaded = {r[0] for r in rows(warehouse_config, "SELECT DISTINCT piece_ref FROM raw_sage_fec_lines "
+                                 "WHERE journal_code = 'VE'")}
+    assert loaded == invoices
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_fec_customers") == 40

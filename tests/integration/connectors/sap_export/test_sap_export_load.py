@@ -1,0 +1,91 @@
+"""The sap_export source end to end into DuckDB and Postgres: layouts, BSAD over BSID, re-drop, quarantine."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from connectors.sap_export import sap_export_source
+from lettrage.config import WarehouseConfig
+from lettrage.errors import WrongFormat
+from tests.fixtures.golden import FIXTURES
+from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
+
+README_ITEM_COLUMNS = (
+    "entity company_code customer document_number fiscal_year line_item document_type document_date posting_date "
+    "baseline_date terms_days_1 terms_days_2 terms_days_3 net_due_date currency amount amount_local debit_credit "
+    "reference assignment clearing_document clearing_date text source_file line_no file_hash").split()
+README_CUSTOMER_COLUMNS = ("entity customer name email vat_id payment_terms_days iban credit_limit country "
+                           "account_owner source_file line_no").split()
+
+
+def test_layouts_merge_quarantine_and_redrop(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    drop = copy_samples(FIXTURES / "sap_export", tmp_path / "DE01" / "sap_export", [
+        "BSID_DE01_20250331.csv", "BSID_bad_rows.csv", "fbl5n_de_export.csv", "fbl5n_en_export.csv",
+        "bsid_se16n_download.txt", "customers.csv"])
+    _, stats = run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    # the same documents in four layouts: first file wins, the others' rows are run duplicates
+    dup = scalar(warehouse_config, "SELECT count(*) FROM raw_quarantine WHERE reason LIKE 'same key%'")
+    assert stats.files_loaded == 6 and stats.rows_quarantined == 6 + 1 + dup and dup == 2 + 1 + 2 + 2
+    formats = dict(rows(warehouse_config, "SELECT file, format FROM raw_loaded_files"))
+    assert formats["fbl5n_en_export.csv"] == "sap:fbl5n_en" and formats["bsid_se16n_download.txt"] == "sap:internal"
+    # ... so each document is one row
+    docs = rows(warehouse_config, "SELECT document_number, amount, debit_credit, net_due_date FROM raw_sap_export_items "
+                "ORDER BY document_number")
+    assert [(d[0], str(d[1]), d[2], d[3].isoformat()) for d in docs] == [
+        ("0090000001", "1190.00", "S", "2025-02-14"), ("0090000002", "23800.50", "S", "2025-03-06"),
+        ("0090000003", "-119.00", "H", "2025-01-25"), ("0090000010", "500.00", "S", "2025-03-03")]
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sap_export_customers") == 2
+    assert set(README_ITEM_COLUMNS) <= set(columns(warehouse_config, "raw_sap_export_items"))
+    assert set(README_CUSTOMER_COLUMNS) <= set(columns(warehouse_config, "raw_sap_export_customers"))
+
+    _, again = run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    assert (again.files_loaded, again.files_skipped) == (0, 6)
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sap_export_items") == 4
+
+
+def test_cleared_extract_overwrites_open_item(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    src = FIXTURES / "sap_export"
+    first = copy_samples(src, tmp_path / "a" / "DE01", ["bsid_se16n_download.txt"])
+    run(sap_export_source, first, warehouse_config, "sap_export_DE01")
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sap_export_items WHERE clearing_document IS NULL") == 1
+    second = copy_samples(src, tmp_path / "b" / "DE01", ["BSAD_DE01_20250331.csv"])
+    run(sap_export_source, second, warehouse_config, "sap_export_DE01")
+    cleared = rows(warehouse_config, "SELECT clearing_document, clearing_date FROM raw_sap_export_items "
+                   "WHERE document_number = '0090000010'")
+    assert [(c[0], c[1].isoformat()) for c in cleared] == [("0014000001", "2025-02-28")]
+
+
+def test_unknown_layout_is_rejected_with_its_columns(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    drop = copy_samples(FIXTURES / "sap_export", tmp_path / "DE01", ["unknown_layout.csv"])
+    with pytest.raises(PipelineStepFailed) as info:
+        run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    assert "['Datum', 'Kunde', 'Betrag']" in str(info.value)
+    assert any(isinstance(e, WrongFormat) for e in _chain(info.value))
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
+    folder = small_world() / "DE01" / "sap_export"
+    _, stats = run(sap_export_source, folder, warehouse_config, "sap_export_DE01")
+    assert stats.rows_quarantined == 0 and stats.files_loaded == 3
+    physical = sum(sum(1 for _ in p.open(encoding="utf-8-sig")) - 1 for p in folder.glob("BS*_DE01_*.csv"))
+    items = scalar(warehouse_config, "SELECT count(*) FROM raw_sap_export_items")
+    assert 0 < items <= physical  # BSAD rows supersede BSID rows of the same key
+    with (small_world() / "ground_truth" / "invoices.csv").open(encoding="utf-8") as fh:
+        invoices = {r["invoice_number"] for r in csv.DictReader(fh) if r["entity"] == "DE01"}
+    loaded = {r[0] for r in rows(warehouse_config, "SELECT DISTINCT reference FROM raw_sap_export_items "
+                                 "WHERE document_type IN ('RV', 'G2')")}
+    assert loaded == invoices
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sap_export_customers WHERE entity = 'DE01'") == 40

@@ -1,0 +1,144 @@
+"""camt.053 parsing: golden samples, versions, batches, counterparty side, references, rejection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors._files import Quarantine
+from connectors.camt053.parse import detect_version, identify, iter_entries
+from lettrage.errors import WrongFormat
+from tests.fixtures.golden import FIXTURES, assert_golden, samples
+
+CAMT = FIXTURES / "camt053"
+
+
+def parse_sample(path: Path) -> dict[str, Any]:
+    quarantine = Quarantine("camt053", "FR01", path.name)
+    try:
+        rows = [r for t in iter_entries(path, file_hash="h", quarantine=quarantine, entity_for_iban=lambda _: "FR01")
+                for r in t.to_pylist()]
+    except WrongFormat as exc:
+        return {"error": str(exc).replace(str(path), path.name)}
+    return {"rows": rows, "quarantine": quarantine.to_table().to_pylist()}
+
+
+@pytest.mark.parametrize("sample", samples("camt053", ".xml"), ids=lambda p: p.name)
+def test_sample_matches_golden(sample: Path) -> None:
+    assert_golden(sample, parse_sample(sample))
+
+
+def _doc(version: str, entry: str) -> str:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version}"><BkToCstmrStmt>
+<GrpHdr><MsgId>M</MsgId><CreDtTm>2025-01-01T00:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>S1</Id><Acct><Id><IBAN>FR7630006000011234567890189</IBAN></Id></Acct>{entry}</Stmt>
+</BkToCstmrStmt></Document>"""
+
+
+def _rows(tmp_path: Path, version: str, entry: str) -> tuple[list[dict[str, Any]], Quarantine]:
+    path = tmp_path / "s.xml"
+    path.write_text(_doc(version, entry), encoding="utf-8")
+    q = Quarantine("camt053", "FR01", path.name)
+    rows = [r for t in iter_entries(path, file_hash="h", quarantine=q, entity_for_iban=lambda _: "FR01")
+            for r in t.to_pylist()]
+    return rows, q
+
+
+PARTY_V02 = "<RltdPties><Dbtr><Nm>PAYER</Nm></Dbtr><DbtrAcct><Id><IBAN>DE02120300000000202051</IBAN></Id></DbtrAcct>" \
+            "<Cdtr><Nm>PAYEE</Nm></Cdtr><CdtrAcct><Id><IBAN>FR7630001007941234567890185</IBAN></Id></CdtrAcct></RltdPties>"
+PARTY_V08 = PARTY_V02.replace("<Nm>PAYER</Nm>", "<Pty><Nm>PAYER</Nm></Pty>").replace("<Nm>PAYEE</Nm>", "<Pty><Nm>PAYEE</Nm></Pty>")
+
+
+def _entry(indicator: str = "CRDT", sts: str = "<Sts><Cd>BOOK</Cd></Sts>", tx: str = "", ref: str = "R1",
+           amount: str = '<Amt Ccy="EUR">10.00</Amt>') -> str:
+    details = f"<NtryDtls>{tx}</NtryDtls>" if tx else ""
+    return (f"<Ntry>{amount}<CdtDbtInd>{indicator}</CdtDbtInd>{sts}<BookgDt><Dt>2025-01-02</Dt></BookgDt>"
+            f"<ValDt><Dt>2025-01-03</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef>{details}</Ntry>")
+
+
+@pytest.mark.parametrize(
+    ("version", "sts", "party"),
+    [("02", "<Sts>BOOK</Sts>", PARTY_V02), ("04", "<Sts>BOOK</Sts>", PARTY_V02),
+     ("06", "<Sts><Cd>BOOK</Cd></Sts>", PARTY_V02), ("08", "<Sts><Cd>BOOK</Cd></Sts>", PARTY_V08),
+     ("13", "<Sts><Cd>BOOK</Cd></Sts>", PARTY_V08)],
+    ids=["v02", "v04", "v06", "v08", "v13"],
+)
+def test_versions_read_alike(tmp_path: Path, version: str, sts: str, party: str) -> None:
+    rows, q = _rows(tmp_path, version, _entry(sts=sts, tx=f"<TxDtls>{party}</TxDtls>"))
+    assert not q.rows
+    row = rows[0]
+    assert (row["status"], row["counterparty_name"], row["counterparty_iban"], row["camt_version"]) == (
+        "BOOK", "PAYER", "DE02120300000000202051", f"001.{version}")
+    assert str(row["booking_date"]) == "2025-01-02" and str(row["value_date"]) == "2025-01-03"
+
+
+@pytest.mark.parametrize(("indicator", "name", "amount"), [("CRDT", "PAYER", "10.00"), ("DBIT", "PAYEE", "-10.00")],
+                         ids=["credit-counterparty-is-debtor", "debit-counterparty-is-creditor"])
+def test_counterparty_depends_on_direction(tmp_path: Path, indicator: str, name: str, amount: str) -> None:
+    rows, _ = _rows(tmp_path, "08", _entry(indicator=indicator, tx=f"<TxDtls>{PARTY_V08}</TxDtls>"))
+    assert rows[0]["counterparty_name"] == name and str(rows[0]["amount"]) == amount
+
+
+@pytest.mark.parametrize(
+    ("tx", "field", "expected"),
+    [
+        ("<Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>", "end_to_end_id", None),
+        ("<Refs><EndToEndId>E2E-1</EndToEndId></Refs>", "end_to_end_id", "E2E-1"),
+        ("<RmtInf><Ustrd>FA-1</Ustrd><Ustrd>FA-2</Ustrd></RmtInf>", "remittance_unstructured", "FA-1 FA-2"),
+        ("<RmtInf><Strd><CdtrRefInf><Ref>RF18539007547034</Ref></CdtrRefInf></Strd></RmtInf>",
+         "creditor_reference", "RF18539007547034"),
+        ("<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>", "return_reason", "AC04"),
+        ("<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>",
+         "bank_tx_code", "PMNT/RCDT/ESCT"),
+    ],
+    ids=["e2e-notprovided", "e2e", "ustrd-joined", "structured-ref", "return-reason", "tx-level-bank-code"],
+)
+def test_transaction_fields(tmp_path: Path, tx: str, field: str, expected: str | None) -> None:
+    rows, _ = _rows(tmp_path, "08", _entry(tx=f"<TxDtls>{tx}</TxDtls>"))
+    assert rows[0][field] == expected
+
+
+def test_batch_entry_gives_one_row_per_transaction(tmp_path: Path) -> None:
+    txs = "".join(f'<TxDtls><Amt Ccy="EUR">{a}</Amt><RmtInf><Ustrd>FA-{i}</Ustrd></RmtInf></TxDtls>'
+                  for i, a in enumerate(["3.00", "7.00"], start=1))
+    rows, _ = _rows(tmp_path, "08", _entry(tx=txs, ref="B9"))
+    assert [(r["bank_line_id"], str(r["amount"]), r["batch_size"], r["remittance_unstructured"]) for r in rows] == [
+        ("B9/1", "3.00", 2, "FA-1"), ("B9/2", "7.00", 2, "FA-2")]
+
+
+def test_entry_without_acctsvcrref_gets_statement_sequence(tmp_path: Path) -> None:
+    rows, _ = _rows(tmp_path, "08", _entry().replace("<AcctSvcrRef>R1</AcctSvcrRef>", "") * 2)
+    assert [r["bank_line_id"] for r in rows] == ["S1/00001", "S1/00002"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [(_entry(amount='<Amt Ccy="ABC">1.00</Amt>'), "unknown currency"),
+     (_entry(amount='<Amt Ccy="EUR">1,00</Amt>'), "not a number"),
+     (_entry(indicator="XXXX"), "CdtDbtInd must be CRDT or DBIT"),
+     (_entry().replace("2025-01-02", "2025-02-30"), "bad date")],
+    ids=["unknown-currency", "bad-amount", "bad-indicator", "bad-date"],
+)
+def test_bad_entry_is_quarantined_and_others_kept(tmp_path: Path, entry: str, reason: str) -> None:
+    rows, q = _rows(tmp_path, "08", entry + _entry(ref="GOOD"))
+    assert [r["bank_line_id"] for r in rows] == ["GOOD"]
+    assert len(q.rows) == 1 and reason in q.rows[0][2] and "<Ntry" in (q.rows[0][3] or "")
+
+
+@pytest.mark.parametrize(
+    ("content", "found"),
+    [('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"/>', "camt.054.001.08"),
+     ('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.01"/>', "camt.053.001.01"),
+     ("<html><body/></html>", "'html'"), ("not xml at all", "not well-formed XML")],
+    ids=["camt054", "camt053-v01", "html", "not-xml"],
+)
+def test_wrong_format_is_rejected(tmp_path: Path, content: str, found: str) -> None:
+    path = tmp_path / "x.xml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(WrongFormat) as info:
+        detect_version(path)
+    assert "camt.053 statement" in str(info.value) and found in str(info.value)
+    assert not identify(path)

@@ -1,0 +1,187 @@
+"""Sage FEC and customer-export parsing, without dlt: golden samples and edge cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors._files import Quarantine, scan_file
+from connectors.sage_fec.parse import (
+    FecParseResult, identify, identify_customers, iter_fec_lines, parse_customers, read_fec_header,
+)
+from lettrage.errors import WrongFormat
+from mappings.sage_fec import FEC_COLUMNS, load_fec_conventions, load_fec_customers_mapping
+from tests.fixtures.golden import FIXTURES, assert_golden, plain, samples
+
+HEADER = "\t".join(FEC_COLUMNS)
+
+
+def parse_sample(path: Path, batch_rows: int = 50_000) -> dict[str, Any]:
+    scanned = scan_file(path)
+    quarantine = Quarantine("sage_fec", "FR01", path.name)
+    mapping = load_fec_customers_mapping()
+    try:
+        if identify_customers(path, mapping):
+            rows = parse_customers(path, entity="FR01", encoding=scanned.encoding, mapping=mapping,
+                                   quarantine=quarantine).to_pylist()
+        else:
+            rows = [r for t in iter_fec_lines(path, entity="FR01", file_hash=scanned.file_hash,
+                                              encoding=scanned.encoding, conventions=load_fec_conventions(),
+                                              quarantine=quarantine, batch_rows=batch_rows) for r in t.to_pylist()]
+    except WrongFormat as exc:
+        return {"error": str(exc).replace(str(path), path.name)}
+    quarantined = sorted(quarantine.to_table().to_pylist(), key=lambda r: (r["line"], r["field"] or ""))
+    return {"encoding": scanned.encoding, "rows": rows, "quarantine": quarantined}
+
+
+@pytest.mark.parametrize("sample", samples("sage_fec"), ids=lambda p: p.name)
+def test_sample_matches_golden(sample: Path) -> None:
+    assert_golden(sample, parse_sample(sample))
+
+
+def test_batch_boundaries_never_split_an_entry() -> None:
+    """Tiny batches cut entries in two; the result must equal one big batch."""
+    sample = FIXTURES / "sage_fec" / "fec_bad_rows.txt"
+    assert plain(parse_sample(sample, batch_rows=2)) == plain(parse_sample(sample))
+
+
+def _fec(tmp_path: Path, lines: list[str], name: str = "x.txt", header: str = HEADER,
+         encoding: str = "utf-8", newline: str = "\n") -> Path:
+    path = tmp_path / name
+    path.write_bytes((newline.join([header, *lines]) + newline).encode(encoding))
+    return path
+
+
+def _line(journal: str, num: str, compte: str, debit: str, credit: str, aux: str = "", date: str = "20250103",
+          extra: tuple[str, str] = ("", "")) -> str:
+    return "\t".join([journal, "J", num, date, compte, "L", aux, "", "P1", date, "lib", debit, credit, "", "",
+                      date, *extra])
+
+
+def _parse(path: Path, **kw: Any) -> tuple[list[dict[str, Any]], Quarantine, FecParseResult]:
+    scanned = scan_file(path)
+    q, r = Quarantine("sage_fec", "FR01", path.name), FecParseResult()
+    rows = [x for t in iter_fec_lines(path, entity="FR01", file_hash="h", encoding=scanned.encoding,
+                                      conventions=load_fec_conventions(), quarantine=q, result=r, **kw)
+            for x in t.to_pylist()]
+    return rows, q, r
+
+
+@pytest.mark.parametrize(
+    ("header", "expected_delimiter"),
+    [
+        (HEADER, "\t"),
+        (HEADER.replace("\t", "|"), "|"),
+        (HEADER.upper(), "\t"),
+        (HEADER.lower().replace("\t", "|"), "|"),
+        ("\t".join(FEC_COLUMNS[:16]), "\t"),
+    ],
+    ids=["tab", "pipe", "upper-case", "lower-case-pipe", "without-devise-columns"],
+)
+def test_header_variants_are_recognised(tmp_path: Path, header: str, expected_delimiter: str) -> None:
+    path = _fec(tmp_path, [], header=header)
+    fec = read_fec_header(path)
+    assert fec.delimiter == expected_delimiter
+    assert fec.positions["JournalCode"] == 0 and fec.positions["Credit"] == 12
+    assert identify(path)
+
+
+def test_wrong_format_names_expected_and_found_columns(tmp_path: Path) -> None:
+    path = _fec(tmp_path, [], header="Date;Libellé;Montant")
+    with pytest.raises(WrongFormat) as info:
+        read_fec_header(path)
+    message = str(info.value)
+    assert "18 columns" in message and "['Date;Libellé;Montant']" in message
+    assert not identify(path)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "expected"),
+    [("utf-8", b"", "utf-8"), ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"), ("iso-8859-15", b"", "iso-8859-15")],
+    ids=["utf8", "utf8-bom", "latin9"],
+)
+def test_encoding_is_detected_and_text_decoded(tmp_path: Path, encoding: str, bom: bytes, expected: str) -> None:
+    path = tmp_path / "e.txt"
+    body = (HEADER + "\n" + "\n".join([
+        _line("VE", "1", "411000", "10,00", "0", aux="C1").replace("\tL\t", "\tÉtablissements €\t", 1),
+        _line("VE", "1", "706000", "0", "10,00"),
+    ]) + "\n").encode(encoding)
+    path.write_bytes(bom + body)
+    assert scan_file(path).encoding == expected
+    rows, q, _ = _parse(path)
+    assert not q.rows and rows[0]["compte_lib"] == "Établissements €"
+
+
+@pytest.mark.parametrize(
+    ("debit", "expected"),
+    [("1200,50", "1200.50"), ("1200.50", "1200.50"), ("0", "0.00"), ("-5,1", "-5.10"), ("", "0.00")],
+    ids=["comma", "dot", "zero", "negative", "empty-is-zero"],
+)
+def test_amounts_accept_comma_and_dot(tmp_path: Path, debit: str, expected: str) -> None:
+    path = _fec(tmp_path, [_line("OD", "1", "401000", debit, "0"), _line("OD", "1", "512000", "0", debit)])
+    rows, q, _ = _parse(path)
+    assert not q.rows
+    assert str(rows[0]["debit"]) == expected and str(rows[1]["credit"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "reason_part"),
+    [
+        (_line("VE", "1", "411000", "10,00", "0", aux="C1", date="20250230"), "EcritureDate", "AAAAMMJJ"),
+        (_line("VE", "1", "411000", "1.000,00", "0", aux="C1"), "Debit", "not an amount"),
+        (_line("VE", "1", "411000", "10,001", "0", aux="C1"), "Debit", "at most 2 decimals"),
+        (_line("VE", "1", "411000", "10,00", "0", aux="C1", extra=("11,00", "EUX")), "Idevise", "unknown currency"),
+        (_line("VE", "1", "411000", "10,00", "0"), "CompAuxNum", "without CompAuxNum"),
+    ],
+    ids=["impossible-date", "thousands-separator", "three-decimals", "unknown-currency", "missing-customer"],
+)
+def test_bad_line_quarantines_its_entry_and_keeps_others(tmp_path: Path, line: str, field: str, reason_part: str) -> None:
+    path = _fec(tmp_path, [line, _line("VE", "1", "706000", "0", "10,00"),
+                           _line("VE", "2", "411000", "5,00", "0", aux="C2"), _line("VE", "2", "706000", "0", "5,00")])
+    rows, q, result = _parse(path)
+    assert [(r["ecriture_num"], r["line_in_entry"]) for r in rows] == [("2", 1), ("2", 2)]
+    by_line = {(line_no, fld): reason for line_no, fld, reason, _ in q.rows}
+    assert reason_part in by_line[(2, field)]
+    assert "has a bad line" in by_line[(3, "EcritureNum")]
+    assert result.entries_quarantined == 1 and result.entries_loaded == 1
+
+
+def test_unbalanced_entry_quarantines_all_its_lines(tmp_path: Path) -> None:
+    path = _fec(tmp_path, [_line("VE", "9", "411000", "100,00", "0", aux="C1"), _line("VE", "9", "706000", "0", "99,99"),
+                           _line("VE", "9", "445710", "0", "0,00")])
+    rows, q, _ = _parse(path)
+    assert rows == []
+    assert sorted(r[0] for r in q.rows) == [2, 3, 4]
+    assert all("unbalanced: debit - credit = 0.01" in r[2] for r in q.rows)
+
+
+def test_non_contiguous_entry_is_quarantined(tmp_path: Path) -> None:
+    path = _fec(tmp_path, [_line("VE", "1", "411000", "5,00", "0", aux="C1"), _line("VE", "1", "706000", "0", "5,00"),
+                           _line("VE", "2", "411000", "5,00", "0", aux="C2"), _line("VE", "2", "706000", "0", "5,00"),
+                           _line("VE", "1", "411000", "1,00", "0", aux="C1"), _line("VE", "1", "706000", "0", "1,00")])
+    rows, q, _ = _parse(path)
+    assert [r["line_no"] for r in rows] == [2, 3, 4, 5]
+    assert {r[0] for r in q.rows} == {6, 7} and all("contiguous" in r[2] for r in q.rows)
+
+
+def test_line_numbers_survive_blank_and_malformed_lines(tmp_path: Path) -> None:
+    path = _fec(tmp_path, ["", _line("BQ", "1", "512000", "5,00", "0"), "BQ\tshort", _line("BQ", "1", "411000", "0", "5,00", aux="C1")],
+                newline="\r\n")
+    rows, q, _ = _parse(path)
+    assert [(r["line_no"], r["line_in_entry"]) for r in rows] == [(3, 1), (5, 2)]
+    assert [(r[0], r[1]) for r in q.rows] == [(4, None)]
+
+
+def test_customers_mapping_accepts_other_headers(tmp_path: Path) -> None:
+    """Another export's header names need only the YAML, not code."""
+    path = tmp_path / "customers_other.csv"
+    path.write_text("Compte;Raison sociale;E-mail;Délai de paiement;Encours maximum\nC9;ACME SAS;a@b.fr;60;1 000,50\n",
+                    encoding="utf-8")
+    q = Quarantine("sage_fec", "FR01", path.name)
+    rows = parse_customers(path, entity="FR01", encoding="utf-8", mapping=load_fec_customers_mapping(), quarantine=q)
+    assert not q.rows
+    row = rows.to_pylist()[0]
+    assert (row["customer_account"], row["name"], row["payment_terms_days"], str(row["credit_limit"])) == (
+        "C9", "ACME SAS", 60, "1000.50")

@@ -1,0 +1,232 @@
+"""SAP line-item parsing by declared layout: golden samples, formats, due dates, layout validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from connectors._files import Quarantine, parse_amounts, parse_dates, scan_file
+from connectors.sap_export.parse import (
+    alpha, detect_layout, identify, identify_customers, iter_items, parse_customers,
+)
+from lettrage.errors import WrongFormat
+from mappings.entities import load_entities
+from mappings.sap import SapLayout, load_layouts, load_sap_customers_mapping
+from tests.fixtures.golden import FIXTURES, assert_golden, samples
+
+SAP = FIXTURES / "sap_export"
+
+
+def parse_sample(path: Path) -> dict[str, Any]:
+    scanned = scan_file(path)
+    quarantine = Quarantine("sap_export", "DE01", path.name)
+    mapping = load_sap_customers_mapping()
+    try:
+        if identify_customers(path, mapping):
+            table = parse_customers(path, entity="DE01", encoding=scanned.encoding, mapping=mapping, quarantine=quarantine)
+            rows, layout = table.to_pylist(), "customers"
+        else:
+            match = detect_layout(path, load_layouts(), scanned.encoding)
+            layout = match.layout.name
+            rows = [r for t in iter_items(path, file_hash="h", encoding=scanned.encoding, match=match,
+                                          company_codes=load_entities().by_company_code(), quarantine=quarantine)
+                    for r in t.to_pylist()]
+    except WrongFormat as exc:
+        return {"error": str(exc).replace(str(path), path.name)}
+    quarantined = sorted(quarantine.to_table().to_pylist(), key=lambda r: (r["line"], r["field"] or ""))
+    return {"layout": layout, "encoding": scanned.encoding, "rows": rows, "quarantine": quarantined}
+
+
+@pytest.mark.parametrize("sample", samples("sap_export"), ids=lambda p: p.name)
+def test_sample_matches_golden(sample: Path) -> None:
+    assert_golden(sample, parse_sample(sample))
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"),
+    [("BSID_DE01_20250331.csv", "technical"), ("fbl5n_de_export.csv", "fbl5n_de"),
+     ("fbl5n_en_export.csv", "fbl5n_en"), ("bsid_se16n_download.txt", "internal")],
+    ids=["technical", "fbl5n-german", "fbl5n-english", "internal-table-download"],
+)
+def test_layout_recognised_from_header(name: str, layout: str) -> None:
+    path = SAP / name
+    assert detect_layout(path, load_layouts(), scan_file(path).encoding).layout.name == layout
+    assert identify(path, load_layouts())
+
+
+def test_same_document_reads_the_same_in_every_layout() -> None:
+    """Invoice 90000001 in four layouts: same keys, amount, sign and net due date."""
+    seen = set()
+    for name in ("BSID_DE01_20250331.csv", "fbl5n_de_export.csv", "bsid_se16n_download.txt"):
+        row = next(r for r in parse_sample(SAP / name)["rows"] if r["document_number"] == "0090000001")
+        seen.add((row["customer"], row["fiscal_year"], row["line_item"], str(row["amount"]), row["debit_credit"],
+                  row["net_due_date"].isoformat()))
+    assert seen == {("0001000001", 2025, 1, "1190.00", "S", "2025-02-14")}
+
+
+def test_unknown_layout_lists_file_columns() -> None:
+    path = SAP / "unknown_layout.csv"
+    with pytest.raises(WrongFormat) as info:
+        detect_layout(path, load_layouts(), "utf-8")
+    assert "['Datum', 'Kunde', 'Betrag']" in str(info.value) and "technical" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "expected"),
+    [
+        ("1.234,56", "1.234,56", "1234.56"), ("1.234,56", "1.234,56-", "-1234.56"), ("1.234,56", "12,5", "12.50"),
+        ("1,234.56", "1,234.56", "1234.56"), ("1,234.56", "-1,234.56", "-1234.56"),
+        ("1 234,56", "1 234 567,89", "1234567.89"), ("1 234,56", "1\u00a0234,56", "1234.56"),
+        ("internal", "1234.56", "1234.56"), ("internal", "0.5", "0.50"),
+        ("1.234,56", "1.23,4", None), ("1,234.56", "1,23.4", None), ("internal", "12,34", None),
+        ("1.234,56", "-1,00-", None), ("1.234,56", "abc", None),
+    ],
+    ids=["de", "de-trailing-minus", "de-short", "us", "us-leading-minus", "fr-space", "fr-nbsp", "internal",
+         "internal-short", "de-bad-grouping", "us-bad-grouping", "internal-comma", "double-sign", "letters"],
+)
+def test_number_formats(fmt: str, text: str, expected: str | None) -> None:
+    from mappings.sap import NUMBER_FORMATS
+
+    dec, groups = NUMBER_FORMATS[fmt]
+    values, bad = parse_amounts(pa.array([text]), decimal_sep=dec, group_seps=groups)
+    if expected is None:
+        assert bad[0] and values[0].as_py() is None
+    else:
+        assert not bad[0] and str(values[0].as_py()) == expected
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "expected"),
+    [
+        ("dd.mm.yyyy", "31.12.2025", "2025-12-31"), ("mm/dd/yyyy", "12/31/2025", "2025-12-31"),
+        ("yyyy-mm-dd", "2025-12-31", "2025-12-31"), ("yyyy.mm.dd", "2025.12.31", "2025-12-31"),
+        ("yyyy/mm/dd", "2025/12/31", "2025-12-31"), ("mm-dd-yyyy", "12-31-2025", "2025-12-31"),
+        ("YYYYMMDD", "20251231", "2025-12-31"), ("YYYYMMDD", "00000000", ""), ("dd.mm.yyyy", "", ""),
+        ("dd.mm.yyyy", "31.02.2025", None), ("mm/dd/yyyy", "31/12/2025", None), ("YYYYMMDD", "2025123", None),
+    ],
+    ids=["de", "us", "iso", "dots", "slashes", "us-dashes", "internal", "internal-empty", "empty",
+         "impossible-day", "swapped-day-month", "short"],
+)
+def test_date_formats(fmt: str, text: str, expected: str | None) -> None:
+    from mappings.sap import DATE_FORMATS
+
+    values, bad = parse_dates(pa.array([text]), DATE_FORMATS[fmt])
+    if expected is None:
+        assert bad[0]
+    else:
+        assert not bad[0]
+        assert (values[0].as_py().isoformat() if values[0].as_py() else "") == expected
+
+
+def _items(tmp_path: Path, rows: list[str]) -> list[dict[str, Any]]:
+    header = "BUKRS;KUNNR;GJAHR;BELNR;BUZEI;BLART;BLDAT;BUDAT;ZFBDT;ZBD1T;ZBD2T;ZBD3T;WAERS;WRBTR;DMBTR;SHKZG;NETDT"
+    path = tmp_path / "items.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    match = detect_layout(path, load_layouts(), "utf-8")
+    q = Quarantine("sap_export", None, path.name)
+    out = [r for t in iter_items(path, file_hash="h", encoding="utf-8", match=match,
+                                 company_codes={"DE01": "DE01"}, quarantine=q) for r in t.to_pylist()]
+    assert not q.rows, q.rows
+    return out
+
+
+@pytest.mark.parametrize(
+    ("dates_terms", "expected"),
+    [
+        ("10.01.2025;10.01.2025;15.01.2025;14;30;0;", "2025-02-14"),  # ZFBDT + longest term (ZBD2T)
+        ("10.01.2025;10.01.2025;15.01.2025;0;0;60;", "2025-03-16"),  # net term in ZBD3T
+        ("10.01.2025;10.01.2025;;30;0;0;", "2025-02-09"),  # no baseline: document date
+        ("10.01.2025;10.01.2025;15.01.2025;0;0;0;", "2025-01-15"),  # due immediately
+        ("10.01.2025;10.01.2025;15.01.2025;14;30;0;28.02.2025", "2025-02-28"),  # the file's NETDT wins
+    ],
+    ids=["zbd2t", "zbd3t", "bldat-baseline", "immediate", "netdt-given"],
+)
+def test_net_due_date(tmp_path: Path, dates_terms: str, expected: str) -> None:
+    bldat, budat, zfbdt, z1, z2, z3, netdt = dates_terms.split(";")
+    row = f"DE01;1;2025;1;1;RV;{bldat};{budat};{zfbdt};{z1};{z2};{z3};EUR;1,00;1,00;S;{netdt}"
+    assert _items(tmp_path, [row])[0]["net_due_date"].isoformat() == expected
+
+
+def test_shkzg_signs_amounts(tmp_path: Path) -> None:
+    rows = _items(tmp_path, ["DE01;1;2025;1;1;RV;10.01.2025;;;0;0;0;EUR;1.000,00;1.000,00;S;",
+                             "DE01;1;2025;2;1;DZ;10.01.2025;;;0;0;0;EUR;1.000,00;1.000,00;H;"])
+    assert [(str(r["amount"]), r["debit_credit"]) for r in rows] == [("1000.00", "S"), ("-1000.00", "H")]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1000123", "0001000123"), ("0001000123", "0001000123"),
+                                                 ("CUST-1", "CUST-1"), (" 42 ", "0000000042")],
+                         ids=["pad", "already-padded", "alphanumeric-kept", "trimmed"])
+def test_alpha_conversion(value: str, expected: str) -> None:
+    assert alpha(value) == expected
+
+
+BASE_LAYOUT: dict[str, Any] = {
+    "name": "x", "number_format": "internal", "date_format": "YYYYMMDD", "sign": "shkzg",
+    "columns": {"BUKRS": "B", "KUNNR": "K", "BELNR": "N", "WAERS": "W", "WRBTR": "A", "SHKZG": "S", "BLDAT": "D"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"columns": {**BASE_LAYOUT["columns"], "FOO": "x"}}, "unknown canonical fields ['FOO']"),
+        ({"columns": {k: v for k, v in BASE_LAYOUT["columns"].items() if k != "KUNNR"}}, "must map ['KUNNR']"),
+        ({"columns": {k: v for k, v in BASE_LAYOUT["columns"].items() if k != "BUKRS"}}, "needs BUKRS"),
+        ({"columns": {k: v for k, v in BASE_LAYOUT["columns"].items() if k != "SHKZG"}}, "maps no SHKZG"),
+        ({"date_format": "dd/mm/yy"}, "date_format"),
+        ({"number_format": "1'234.56"}, "number_format"),
+    ],
+    ids=["unknown-field", "missing-customer", "missing-company-code", "shkzg-sign-without-column",
+         "unknown-date-format", "unknown-number-format"],
+)
+def test_invalid_layouts_are_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SapLayout.model_validate({**BASE_LAYOUT, **change})
+    assert message in str(info.value)
+
+
+def test_company_code_default_makes_a_layout_valid() -> None:
+    cols = {k: v for k, v in BASE_LAYOUT["columns"].items() if k != "BUKRS"}
+    layout = SapLayout.model_validate({**BASE_LAYOUT, "columns": cols, "defaults": {"BUKRS": "DE01"}})
+    assert layout.defaults["BUKRS"] == "DE01"
+
+
+def test_shipped_layouts_load() -> None:
+    assert {la.name for la in load_layouts()} >= {"technical", "fbl5n_de", "fbl5n_en", "internal"}
+
+
+def _keys_table(docs: list[str], lines: list[int]) -> pa.Table:
+    n = len(docs)
+    return pa.table({"entity": ["DE01"] * n, "company_code": ["DE01"] * n, "fiscal_year": pa.array([2025] * n, pa.int64()),
+                     "document_number": docs, "line_item": pa.array(lines, pa.int64()),
+                     "line_no": pa.array(range(2, n + 2), pa.int64())})
+
+
+@pytest.mark.parametrize(
+    ("batches", "kept"),
+    [
+        ([(["0090000001", "0090000002"], [1, 1])], [2]),
+        ([(["0090000001", "0090000001"], [1, 2])], [2]),
+        ([(["0090000001", "0090000001"], [1, 1])], [1]),
+        ([(["0090000001"], [1]), (["0090000001", "0090000003"], [1, 1])], [1, 1]),
+        ([(["ABC-1", "ABC-1"], [1, 1]), (["ABC-1"], [1])], [1, 0]),
+        ([(["0090000001"], [1000]), (["0090000001"], [1000])], [1, 0]),
+    ],
+    ids=["distinct", "same-doc-other-line", "dup-in-batch", "dup-across-batches", "non-numeric-doc-hashed",
+         "line-over-999-hashed"],
+)
+def test_run_keys_drop_repeated_keys(batches: list[tuple[list[str], list[int]]], kept: list[int]) -> None:
+    from connectors._files import RunKeys
+    from connectors.sap_export.parse import pack_item_keys
+
+    run_keys, codes, q = RunKeys(), {}, Quarantine("sap_export", "DE01", "f")
+    key = ("entity", "company_code", "fiscal_year", "document_number", "line_item")
+    out = [run_keys.keep_new(t, key, q, packed=pack_item_keys(t, codes)).num_rows
+           for t in (_keys_table(d, li) for d, li in batches)]
+    assert out == kept
+    assert len(q.rows) == sum(len(d) for d, _ in batches) - sum(kept)
+    assert all("same key" in r[2] for r in q.rows)
