@@ -20,7 +20,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Action = tuple[Literal["rate_limit"], float] | tuple[Literal["server_error"], int] | tuple[Literal["drop"], int]
+Action = (
+    tuple[Literal["rate_limit"], float] | tuple[Literal["server_error"], int] | tuple[Literal["drop"], int]
+)
 
 
 @dataclass(slots=True)
@@ -48,10 +50,11 @@ class Faults:
         self.injected: dict[str, int] = {"rate_limit": 0, "server_error": 0, "drop": 0}
 
     def set(self, **kwargs: Any) -> FaultPlan:
-        """Replace the plan (unknown keys are an error) and restart the request count."""
+        """Replace the plan (unknown keys are an error) and restart the request and injection counts."""
         plan = FaultPlan(**kwargs)
         with self._lock:
             self._plan, self._seen = plan, 0
+            self.injected = dict.fromkeys(self.injected, 0)
             self._storm_until = time.monotonic() + plan.storm_seconds if plan.storm_seconds else 0.0
         return plan
 
@@ -60,8 +63,12 @@ class Faults:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"plan": asdict(self._plan), "seen": self._seen, "requests": dict(self.requests),
-                    "injected": dict(self.injected)}
+            return {
+                "plan": asdict(self._plan),
+                "seen": self._seen,
+                "requests": dict(self.requests),
+                "injected": dict(self.injected),
+            }
 
     def is_revoked(self, credential: str) -> bool:
         return credential in self._plan.revoked
@@ -71,7 +78,9 @@ class Faults:
         with self._lock:
             self.requests[provider] = self.requests.get(provider, 0) + 1
             plan = self._plan
-            if plan.provider not in ("*", provider) or (plan.path_contains and plan.path_contains not in path):
+            if plan.provider not in ("*", provider) or (
+                plan.path_contains and plan.path_contains not in path
+            ):
                 return None
             self._seen += 1
             n = self._seen

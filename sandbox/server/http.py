@@ -29,9 +29,16 @@ class DroppedResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b'{"object":"list","data":[' + b'{"id":"x"},' * 200
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body) * 2).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body) * 2).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body, "more_body": True})
         raise ConnectionDropped("sandbox fault: connection dropped mid-response")
 
@@ -56,7 +63,7 @@ def parse_form(body: bytes) -> dict[str, Any]:
     for key, value in parse_qsl(body.decode(), keep_blank_values=True):
         parts = key.replace("]", "").split("[")
         node: Any = root
-        for part, nxt in zip(parts, parts[1:], strict=False):
+        for part in parts[:-1]:
             child = node.get(part) if isinstance(node, dict) else None
             if child is None:
                 child = {}

@@ -16,10 +16,12 @@ from sandbox.server.store import EntityStore, load_keys, world_now
 
 @dataclass
 class Created:
-    """Objects created through POST (payment links, checkout sessions, payments) and their idempotency keys."""
+    """Objects created through POST (payment links, checkout sessions, payments), by idempotency key."""
 
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    idempotency: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)  # -> (params hash, id)
+    idempotency: dict[tuple[str, str, str], tuple[str, str]] = field(
+        default_factory=dict
+    )  # -> (params hash, id)
     counter: int = 0
 
 

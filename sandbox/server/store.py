@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 STRIPE_TYPES = ("charges", "payouts", "balance_transactions", "refunds", "disputes", "customers", "events")
-GOCARDLESS_TYPES = ("customers", "customer_bank_accounts", "mandates", "payments", "payouts", "payout_items", "events")
+GOCARDLESS_TYPES = (
+    "customers",
+    "customer_bank_accounts",
+    "mandates",
+    "payments",
+    "payouts",
+    "payout_items",
+    "events",
+)
 
 
 def iso_to_micros(value: str) -> int:
@@ -39,13 +47,20 @@ def strip_private(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
+def _served_bytes(line: bytes, obj: dict[str, Any]) -> bytes:
+    """The line as served: as written when it has no sandbox-only key, else re-serialised without them."""
+    if b'"_' not in line:
+        return line.rstrip(b"\r\n")
+    return json.dumps(strip_private(obj), separators=(",", ":"), ensure_ascii=False).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Positions of one page, newest first, and whether more lie beyond it in each direction."""
+    """Positions of one page, newest first, and whether more objects lie beyond it on each side."""
 
     positions: list[int]
-    has_more: bool
-    has_before: bool
+    older: bool  # more objects older than the page's last one
+    newer: bool  # more objects newer than the page's first one
 
 
 class Collection:
@@ -77,7 +92,7 @@ class Collection:
                 if not line.strip():
                     continue
                 obj = json.loads(line)
-                data = json.dumps(strip_private(obj), separators=(",", ":"), ensure_ascii=False).encode()
+                data = _served_bytes(line, obj)
                 keys = tuple(fn(obj) for _, fn in index_keys)
                 rows.append((created_of(obj), obj["id"], offset, len(data), keys))
                 out.write(data)
@@ -154,7 +169,7 @@ class Collection:
         if before is not None:
             bottom = max(rank_lo, rank_of(before, right=True))
             top = min(rank_hi, bottom + limit)
-            return Page([at(r) for r in range(top - 1, bottom - 1, -1)], top < rank_hi, bottom > rank_lo)
+            return Page([at(r) for r in range(top - 1, bottom - 1, -1)], bottom > rank_lo, top < rank_hi)
         bottom = max(rank_lo, rank_hi - limit)
         return Page([at(r) for r in range(rank_hi - 1, bottom - 1, -1)], bottom > rank_lo, False)
 
@@ -173,7 +188,9 @@ class GroupedCollection:
     Kept in file order within each group, which is the order the API lists them in.
     """
 
-    def __init__(self, source: Path | None, *, group_of: Callable[[dict[str, Any]], str | None], workdir: Path) -> None:
+    def __init__(
+        self, source: Path | None, *, group_of: Callable[[dict[str, Any]], str | None], workdir: Path
+    ) -> None:
         self.groups: dict[str, tuple[array[int], array[int]]] = {}
         self._mm: mmap.mmap | None = None
         self._file = None
@@ -187,7 +204,7 @@ class GroupedCollection:
                     continue
                 obj = json.loads(line)
                 group = group_of(obj)
-                data = json.dumps(strip_private(obj), separators=(",", ":"), ensure_ascii=False).encode()
+                data = _served_bytes(line, obj)
                 out.write(data + b"\n")
                 if group is not None:
                     offs, lens = self.groups.setdefault(group, (array("q"), array("l")))
@@ -203,7 +220,9 @@ class GroupedCollection:
         offs, lens = self.groups.get(group, (array("q"), array("l")))
         end = min(len(offs), start + limit)
         assert self._mm is not None or end <= start
-        return [self._mm[offs[i] : offs[i] + lens[i]] for i in range(start, end)] if self._mm else [], len(offs)
+        return [self._mm[offs[i] : offs[i] + lens[i]] for i in range(start, end)] if self._mm else [], len(
+            offs
+        )
 
     def close(self) -> None:
         if self._mm is not None:
@@ -270,11 +289,19 @@ class EntityStore:
                 if provider == "gocardless" and kind == "payout_items":
                     found = GroupedCollection(path, group_of=_key("_payout"), workdir=self.workdir)
                 elif provider == "stripe":
-                    found = Collection(path, created_of=_stripe_created,
-                                       index_keys=STRIPE_INDEXES.get(kind, ()), workdir=self.workdir)
+                    found = Collection(
+                        path,
+                        created_of=_stripe_created,
+                        index_keys=STRIPE_INDEXES.get(kind, ()),
+                        workdir=self.workdir,
+                    )
                 else:
-                    found = Collection(path, created_of=_gc_created,
-                                       index_keys=GC_INDEXES.get(kind, ()), workdir=self.workdir)
+                    found = Collection(
+                        path,
+                        created_of=_gc_created,
+                        index_keys=GC_INDEXES.get(kind, ()),
+                        workdir=self.workdir,
+                    )
                 self._collections[key] = found
         return found
 
@@ -301,17 +328,22 @@ def load_keys(root: Path) -> list[EntityKeys]:
             entities = [dict(v, code=k) for k, v in entities.items()]
         for e in entities:
             code = e.get("code") or e.get("entity")
-            found[code] = EntityKeys(
+            stripe_meta, gc_meta = e.get("stripe") or {}, e.get("gocardless") or {}
+            found[code] = EntityKeys(  # flat keys (tiny world) or nested objects (sandbox.world)
                 code,
-                e.get("stripe_api_key") or f"sk_test_sandbox_{code}",
-                e.get("gocardless_access_token") or f"sandbox_{code}_token",
+                e.get("stripe_api_key") or stripe_meta.get("api_key") or f"sk_test_sandbox_{code}",
+                e.get("gocardless_access_token") or gc_meta.get("access_token") or f"sandbox_{code}_token",
             )
     if root.exists():
         for child in sorted(root.iterdir()):
-            if child.is_dir() and child.name not in found and (
-                (child / "stripe").is_dir() or (child / "gocardless").is_dir()
+            if (
+                child.is_dir()
+                and child.name not in found
+                and ((child / "stripe").is_dir() or (child / "gocardless").is_dir())
             ):
-                found[child.name] = EntityKeys(child.name, f"sk_test_sandbox_{child.name}", f"sandbox_{child.name}_token")
+                found[child.name] = EntityKeys(
+                    child.name, f"sk_test_sandbox_{child.name}", f"sandbox_{child.name}_token"
+                )
     return list(found.values())
 
 

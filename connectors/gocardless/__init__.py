@@ -1,0 +1,312 @@
+"""GoCardless → ``raw_gocardless_*``: one dlt source per creditor (one creditor per entity).
+
+Resources (see README.md): customers, mandates, payments, payouts, payout_items
+(per payout; payouts older than six months answer 410 and keep what was loaded),
+events, and payment_updates (payments re-read when an event touches them). List
+resources are incremental on ``created_at`` (parsed to an aware datetime, which
+dlt compares and schedules) and yield rows oldest first, so ``max_pages`` can cut
+a long sync into committed chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import dlt
+from dlt.common.schema.typing import TColumnSchema
+from dlt.extract.resource import DltResource
+from dlt.sources import incremental
+
+from connectors._http import RetryPolicy, Windows, external_schedule
+from connectors.gocardless import settings
+from connectors.gocardless.client import GoCardlessApi
+from lettrage.errors import ResourceGone
+from lettrage.money import parse_decimal
+
+__all__ = ["gocardless_source", "to_datetime"]
+
+log = logging.getLogger("lettrage.connectors.gocardless")
+TEXT, BIGINT, TS, DEC, DATE = "text", "bigint", "timestamp", "decimal", "date"
+
+
+def _cols(**types: str) -> dict[str, TColumnSchema]:
+    cols: dict[str, TColumnSchema] = {n: {"data_type": t, "nullable": True} for n, t in types.items()}  # type: ignore[misc]
+    for name in ("id", "payout_id", "item_index"):
+        if name in cols:
+            cols[name]["nullable"] = False
+    return cols
+
+
+COLUMNS: dict[str, dict[str, TColumnSchema]] = {
+    "payments": _cols(
+        id=TEXT,
+        entity=TEXT,
+        amount=BIGINT,
+        amount_refunded=BIGINT,
+        currency=TEXT,
+        charge_date=DATE,
+        created_at=TS,
+        description=TEXT,
+        reference=TEXT,
+        status=TEXT,
+        metadata__invoice_number=TEXT,
+        metadata__erp_customer_id=TEXT,
+        links__mandate=TEXT,
+        links__creditor=TEXT,
+        links__payout=TEXT,
+    ),
+    "payouts": _cols(
+        id=TEXT,
+        entity=TEXT,
+        amount=BIGINT,
+        deducted_fees=BIGINT,
+        currency=TEXT,
+        arrival_date=DATE,
+        created_at=TS,
+        reference=TEXT,
+        status=TEXT,
+        payout_type=TEXT,
+    ),
+    "payout_items": _cols(
+        payout_id=TEXT,
+        item_index=BIGINT,
+        entity=TEXT,
+        type=TEXT,
+        amount=DEC,
+        links__payment=TEXT,
+        links__mandate=TEXT,
+        taxes_total=DEC,
+    ),
+    "mandates": _cols(
+        id=TEXT,
+        entity=TEXT,
+        reference=TEXT,
+        scheme=TEXT,
+        status=TEXT,
+        created_at=TS,
+        links__customer=TEXT,
+        links__customer_bank_account=TEXT,
+    ),
+    "customers": _cols(
+        id=TEXT,
+        entity=TEXT,
+        email=TEXT,
+        company_name=TEXT,
+        given_name=TEXT,
+        family_name=TEXT,
+        created_at=TS,
+        metadata__erp_customer_id=TEXT,
+    ),
+    "events": _cols(
+        id=TEXT,
+        entity=TEXT,
+        created_at=TS,
+        action=TEXT,
+        resource_type=TEXT,
+        links__payment=TEXT,
+        links__payout=TEXT,
+        links__mandate=TEXT,
+        details__cause=TEXT,
+        details__reason_code=TEXT,
+        details__origin=TEXT,
+        details__description=TEXT,
+    ),
+}
+
+
+def to_datetime(value: int | date | datetime | str | None) -> datetime | None:
+    """A backfill bound (unix seconds, date, datetime, ISO text) as an aware UTC datetime; naive means UTC."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def iso(ts: int) -> str:
+    """Unix seconds to the ``created_at`` form GoCardless filters accept."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _prepare(rows: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]:
+    for row in rows:
+        row["entity"] = entity
+        row["created_at"] = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
+    return rows
+
+
+def _list_by_created(
+    api: GoCardlessApi, endpoint: str, entity: str, cursor: incremental[datetime]
+) -> Iterator[list[dict[str, Any]]]:
+    start = cursor.last_value if cursor.last_value is not None else cursor.initial_value
+    end = cursor.end_value
+    windows = Windows(
+        int(start.timestamp()),
+        None if end is None else int(end.timestamp()) + 1,
+        int(time.time()),
+        base=settings.WINDOW_S,
+        max_span=settings.MAX_WINDOW_S,
+    )
+    buffer: list[dict[str, Any]] = []
+    yielded = False
+    for lo, hi in windows:
+        rows = api.list_window(endpoint, iso(lo), None if hi is None else iso(hi))
+        windows.report(len(rows))
+        buffer.extend(rows)
+        done = 0
+        while (
+            len(buffer) - done >= api.page_size
+        ):  # yield full pages: `max_pages` then means pages, not windows
+            yield _prepare(buffer[done : done + api.page_size], entity)
+            done += api.page_size
+            yielded = True
+        del buffer[:done]
+    if buffer:
+        yield _prepare(buffer, entity)
+    elif not yielded:
+        yield dlt.mark.materialize_table_schema()  # the table and its declared columns, even when empty
+
+
+def payout_item_rows(
+    payout_id: str, entity: str, start_index: int, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Payout items keyed by (payout_id, item_index); decimal-string amounts become exact Decimals."""
+    rows = []
+    for offset, item in enumerate(items):
+        taxes = item.get("taxes") or []
+        rows.append(
+            {
+                **item,
+                "payout_id": payout_id,
+                "item_index": start_index + offset,
+                "entity": entity,
+                "amount": parse_decimal(item["amount"]),
+                "taxes_total": sum(
+                    (parse_decimal(t["amount"]) for t in taxes if t.get("amount") is not None), Decimal("0")
+                ),
+            }
+        )
+    return rows
+
+
+@dlt.source(name="gocardless", max_table_nesting=1)
+def gocardless_source(
+    entity: str,
+    access_token: str = dlt.secrets.value,
+    base_url: str | None = None,
+    start_date: int | date | datetime | str | None = None,
+    end_date: int | date | datetime | str | None = None,
+    page_size: int = settings.PAGE_SIZE,
+    max_pages: int | None = None,
+    retry_policy: RetryPolicy | None = None,
+) -> list[DltResource]:
+    """All GoCardless resources of one creditor, tagged with ``entity``.
+
+    ``base_url`` defaults to the live API. See ``stripe_source`` for
+    ``start_date``/``end_date``/``max_pages``.
+    """
+    api = GoCardlessApi(access_token, base_url, policy=retry_policy, page_size=page_size)
+    initial = to_datetime(start_date) or to_datetime(settings.DEFAULT_START)
+    end = to_datetime(end_date)
+    scheduled = external_schedule()
+
+    def created_at() -> incremental[datetime]:
+        return dlt.sources.incremental(
+            "created_at", initial_value=initial, end_value=end, allow_external_schedulers=scheduled
+        )
+
+    listed_from_start: set[str] = set()  # resources reading their whole history in this run
+
+    def listing(name: str, doc: str) -> DltResource:
+        def rows(cursor: incremental[datetime] = created_at()) -> Iterator[list[dict[str, Any]]]:
+            if cursor.last_value == cursor.initial_value:
+                listed_from_start.add(name)
+            yield from _list_by_created(api, name, entity, cursor)
+
+        rows.__doc__ = doc
+        return dlt.resource(
+            rows,
+            name=name,
+            table_name=f"raw_gocardless_{name}",
+            primary_key="id",
+            write_disposition="merge",
+            columns=COLUMNS[name],
+        )(cursor=created_at())
+
+    customers = listing("customers", "Customers; merge because contact details change.")
+    mandates = listing(
+        "mandates", "Mandates; merge because they move from pending to active, cancelled, expired."
+    )
+    payments = listing(
+        "payments", "Payments; merge because status moves (submitted, paid_out, failed, charged_back)."
+    )
+    payouts = listing("payouts", "Payouts; merge because pending becomes paid.")
+    events = listing("events", "Events; merge on id so a re-read window never duplicates.")
+
+    @dlt.transformer(
+        data_from=payouts,
+        name="payout_items",
+        table_name="raw_gocardless_payout_items",
+        primary_key=("payout_id", "item_index"),
+        write_disposition="merge",
+        columns=COLUMNS["payout_items"],
+    )
+    def payout_items(payout_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Items of each new payout; merge: re-reading a payout rewrites the same (payout_id, item_index).
+
+        A 410 (payout older than six months) keeps what an earlier run loaded and moves on.
+        """
+        if not payout_page:  # no payouts at all: still create the table with its declared columns
+            yield dlt.mark.materialize_table_schema()
+        for payout in payout_page:
+            index = 0
+            try:
+                for page in api.pages("payout_items", {"payout": payout["id"]}):
+                    yield payout_item_rows(payout["id"], entity, index, page)
+                    index += len(page)
+            except ResourceGone:
+                log.info(
+                    "payout items of %s are no longer served (410); keeping what was loaded", payout["id"]
+                )
+
+    @dlt.transformer(
+        data_from=events,
+        name="payment_updates",
+        table_name="raw_gocardless_payments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=COLUMNS["payments"],
+    )
+    def payment_updates(event_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Re-read payments that new events touched (failed, charged_back, paid_out …).
+
+        The ``created_at`` cursor never revisits an old payment, so its later status
+        changes arrive only through events; merge on ``id`` overwrites the stale row.
+        Skipped while ``payments`` reads its whole history in the same run: every
+        payment is then fresh already, and one GET per payment would burn the rate limit.
+        """
+        if "payments" in listed_from_start:
+            return
+        seen: set[str] = set()
+        for event in event_page:
+            payment_id = (event.get("links") or {}).get("payment")
+            if event.get("resource_type") == "payments" and payment_id and payment_id not in seen:
+                seen.add(payment_id)
+        if seen:
+            yield _prepare([api.get("payments", pid) for pid in sorted(seen)], entity)
+
+    resources = [customers, mandates, payments, payouts, payout_items, events, payment_updates]
+    if max_pages is not None:
+        for resource in resources:
+            if resource is not payout_items and resource is not payment_updates:
+                resource.add_limit(max_pages)
+    return resources

@@ -1,0 +1,256 @@
+"""Stripe → ``raw_stripe_*``: one dlt source per Stripe account (one account per entity).
+
+Resources (see README.md): customers, charges, refunds, disputes, payouts,
+balance_transactions (per payout, with the ``payout`` column) and events (last
+30 days). Every list resource is incremental on ``created`` and yields rows in
+ascending ``created`` order, so ``max_pages`` (dlt's ``add_limit``) can cut a
+long sync into loads that each commit data and cursor together; the next run
+resumes where the last committed one stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dlt
+from dlt.common.schema.typing import TColumnSchema
+from dlt.extract.resource import DltResource
+from dlt.sources import incremental
+
+from connectors._http import RetryPolicy, Windows, external_schedule
+from connectors.stripe import settings
+from connectors.stripe.client import StripeApi
+
+__all__ = ["stripe_source", "to_unix"]
+
+TEXT, BIGINT, BOOL = "text", "bigint", "bool"
+
+
+def _cols(**types: str) -> dict[str, TColumnSchema]:
+    return {name: {"data_type": t, "nullable": True} for name, t in types.items()}  # type: ignore[misc]
+
+
+COLUMNS: dict[str, dict[str, TColumnSchema]] = {
+    "charges": _cols(
+        id=TEXT,
+        entity=TEXT,
+        amount=BIGINT,
+        amount_refunded=BIGINT,
+        currency=TEXT,
+        created=BIGINT,
+        customer=TEXT,
+        description=TEXT,
+        status=TEXT,
+        paid=BOOL,
+        refunded=BOOL,
+        disputed=BOOL,
+        balance_transaction=TEXT,
+        payment_intent=TEXT,
+        failure_code=TEXT,
+        billing_details__name=TEXT,
+        metadata__invoice_number=TEXT,
+        metadata__erp_customer_id=TEXT,
+    ),
+    "payouts": _cols(
+        id=TEXT,
+        entity=TEXT,
+        amount=BIGINT,
+        currency=TEXT,
+        arrival_date=BIGINT,
+        created=BIGINT,
+        status=TEXT,
+        statement_descriptor=TEXT,
+        balance_transaction=TEXT,
+    ),
+    "balance_transactions": _cols(
+        id=TEXT,
+        entity=TEXT,
+        payout=TEXT,
+        amount=BIGINT,
+        fee=BIGINT,
+        net=BIGINT,
+        currency=TEXT,
+        created=BIGINT,
+        available_on=BIGINT,
+        reporting_category=TEXT,
+        type=TEXT,
+        source=TEXT,
+        status=TEXT,
+    ),
+    "refunds": _cols(
+        id=TEXT,
+        entity=TEXT,
+        amount=BIGINT,
+        currency=TEXT,
+        charge=TEXT,
+        created=BIGINT,
+        status=TEXT,
+        reason=TEXT,
+    ),
+    "disputes": _cols(
+        id=TEXT,
+        entity=TEXT,
+        amount=BIGINT,
+        currency=TEXT,
+        charge=TEXT,
+        created=BIGINT,
+        status=TEXT,
+        reason=TEXT,
+    ),
+    "customers": _cols(
+        id=TEXT, entity=TEXT, email=TEXT, name=TEXT, created=BIGINT, metadata__erp_customer_id=TEXT
+    ),
+    "events": _cols(
+        id=TEXT, entity=TEXT, type=TEXT, created=BIGINT, data__object__id=TEXT, data__object__object=TEXT
+    ),
+}
+for _cols_of in COLUMNS.values():
+    _cols_of["id"]["nullable"] = False
+
+
+def to_unix(value: int | date | datetime | str | None) -> int | None:
+    """A backfill bound (unix seconds, date, datetime or ISO text) as unix seconds; naive means UTC."""
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())
+
+
+def _tag(rows: list[dict[str, Any]], entity: str, **extra: Any) -> list[dict[str, Any]]:
+    for row in rows:
+        row["entity"] = entity
+        row.update(extra)
+    return rows
+
+
+def _list_by_created(
+    api: StripeApi, endpoint: str, entity: str, cursor: incremental[int], **filters: Any
+) -> Iterator[list[dict[str, Any]]]:
+    """Walk ``created`` windows from the saved cursor; yield each window oldest first, page-sized."""
+    start = cursor.last_value if cursor.last_value is not None else cursor.initial_value
+    windows = Windows(
+        int(start), cursor.end_value, int(time.time()), base=settings.WINDOW_S, max_span=settings.MAX_WINDOW_S
+    )
+    buffer: list[dict[str, Any]] = []
+    yielded = False
+    for lo, hi in windows:
+        rows = api.list_window(endpoint, lo, hi)
+        windows.report(len(rows))
+        buffer.extend(rows)
+        done = 0
+        while (
+            len(buffer) - done >= api.page_size
+        ):  # yield full pages: `max_pages` then means pages, not windows
+            yield _tag(buffer[done : done + api.page_size], entity)
+            done += api.page_size
+            yielded = True
+        del buffer[:done]
+    if buffer:
+        yield _tag(buffer, entity)
+    elif not yielded:
+        yield dlt.mark.materialize_table_schema()  # the table and its declared columns, even when empty
+
+
+@dlt.source(name="stripe", max_table_nesting=1)
+def stripe_source(
+    entity: str,
+    api_key: str = dlt.secrets.value,
+    base_url: str | None = None,
+    start_date: int | date | datetime | str | None = None,
+    end_date: int | date | datetime | str | None = None,
+    page_size: int = settings.PAGE_SIZE,
+    max_pages: int | None = None,
+    retry_policy: RetryPolicy | None = None,
+    with_events: bool = True,
+) -> list[DltResource]:
+    """All Stripe resources of one account, tagged with ``entity``.
+
+    ``start_date``/``end_date`` bound a backfill window (``end_date`` set means dlt
+    keeps no cursor: a backfill never moves the nightly sync). ``max_pages`` caps
+    the pages each resource yields per run: call the pipeline again until it
+    loads nothing to sync a long history in committed chunks.
+    """
+    api = StripeApi(api_key, base_url, policy=retry_policy, page_size=page_size)
+    initial = to_unix(start_date) or settings.DEFAULT_START
+    end = to_unix(end_date)
+    scheduled = external_schedule()
+
+    def created() -> incremental[int]:
+        return dlt.sources.incremental(
+            "created", initial_value=initial, end_value=end, allow_external_schedulers=scheduled
+        )
+
+    def listing(name: str, doc: str) -> DltResource:
+        def rows(cursor: incremental[int] = created()) -> Iterator[list[dict[str, Any]]]:
+            yield from _list_by_created(api, name, entity, cursor)
+
+        rows.__doc__ = doc
+        return dlt.resource(
+            rows,
+            name=name,
+            table_name=f"raw_stripe_{name}",
+            primary_key="id",
+            write_disposition="merge",
+            columns=COLUMNS[name],
+        )(cursor=created())
+
+    customers = listing("customers", "Customers; merge because names, emails and metadata change.")
+    charges = listing("charges", "Charges; merge because refunds and disputes update amount_refunded/status.")
+    refunds = listing("refunds", "Refunds; merge because a pending refund later succeeds or fails.")
+    disputes = listing("disputes", "Disputes; merge because their status moves until won or lost.")
+    payouts = listing("payouts", "Payouts; merge because in_transit becomes paid (or failed).")
+
+    @dlt.transformer(
+        data_from=payouts,
+        name="balance_transactions",
+        table_name="raw_stripe_balance_transactions",
+        primary_key="id",
+        write_disposition="merge",
+        columns=COLUMNS["balance_transactions"],
+    )
+    def balance_transactions(payout_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """The composition of each new payout (``payout=`` filter), each row tagged with its ``payout``.
+
+        Merge: the same transaction is listed again if a payout is re-read.
+        """
+        if not payout_page:  # no payouts at all: still create the table with its declared columns
+            yield dlt.mark.materialize_table_schema()
+        for payout in payout_page:
+            if payout.get("status") not in settings.PAYOUT_STATUSES_WITH_COMPOSITION:
+                continue
+            for page in api.pages("balance_transactions", {"payout": payout["id"]}):
+                yield _tag(page, entity, payout=payout["id"])
+
+    resources = [customers, charges, refunds, disputes, payouts, balance_transactions]
+    if with_events and (end is None or end > int(time.time()) - settings.EVENTS_LOOKBACK_S):
+        events_start = max(initial, int(time.time()) - settings.EVENTS_LOOKBACK_S)
+
+        def event_rows(cursor: incremental[int] = created()) -> Iterator[list[dict[str, Any]]]:
+            yield from _list_by_created(api, "events", entity, cursor)
+
+        events = dlt.resource(
+            event_rows,
+            name="events",
+            table_name="raw_stripe_events",
+            primary_key="id",
+            write_disposition="merge",
+            columns=COLUMNS["events"],
+        )(
+            cursor=dlt.sources.incremental(
+                "created", initial_value=events_start, end_value=end, allow_external_schedulers=scheduled
+            )
+        )
+        resources.append(events)
+    if max_pages is not None:
+        for resource in resources:
+            if resource is not balance_transactions:
+                resource.add_limit(max_pages)
+    return resources

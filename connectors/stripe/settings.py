@@ -1,0 +1,23 @@
+"""Stripe connector constants: endpoints, page size, windows."""
+
+from __future__ import annotations
+
+PAGE_SIZE = 100  # Stripe's maximum
+WINDOW_S = 7 * 86400  # one listing window of `created`; bounds memory per window
+MAX_WINDOW_S = 365 * 86400  # empty windows double up to this
+DEFAULT_START = 1_577_836_800  # 2020-01-01T00:00:00Z, when no start_date is given
+EVENTS_LOOKBACK_S = 30 * 86400  # Stripe keeps events for 30 days
+REQUEST_TIMEOUT_S = 60
+
+# resource name -> SDK service attribute on ``client.v1``
+ENDPOINTS = {
+    "customers": "customers",
+    "charges": "charges",
+    "refunds": "refunds",
+    "disputes": "disputes",
+    "payouts": "payouts",
+    "balance_transactions": "balance_transactions",
+    "events": "events",
+}
+# payouts whose composition is final or on its way; failed/canceled ones never list transactions
+PAYOUT_STATUSES_WITH_COMPOSITION = frozenset({"paid", "in_transit", "pending"})
