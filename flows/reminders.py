@@ -2,51 +2,108 @@
 
 Thin on purpose: every decision lives in ``actions.dunning``. Retries sit on
 nothing here: a resend must go through the outbox's recovery, never a blind retry.
+Statements of account ride along: on each entity's statement day the daily run
+also sends the monthly statements (``statements=True``); ``statements`` (the flow)
+sends them on demand for named customers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 
 from actions.dunning import Channels, run_reminders
+from actions.dunning.imap import checker_from_config
 from actions.dunning.providers import GoCardlessCollector, StripePayLinks
+from actions.dunning.run import RunReport, run_statements
 from actions.dunning.smtp import SmtpSender, load_smtp_settings
+from mappings.dunning import load_dunning_rules
 from warehouse.engine import connect
+
+
+def _with_channels(entity: str, dry_run: bool, call: Callable[[Channels], RunReport]) -> RunReport:
+    sender = None if dry_run else SmtpSender(load_smtp_settings())
+    channels = Channels(smtp=sender, paylinks=None if dry_run else StripePayLinks.for_entity(entity),
+                        gocardless=None if dry_run else GoCardlessCollector.for_entity(entity),
+                        checker=None if dry_run else checker_from_config(load_dunning_rules().acceptance))
+    try:
+        return call(channels)
+    finally:
+        if sender is not None:
+            sender.close()
 
 
 @task(name="remind-entity")
 def remind_entity(entity: str, as_of: date, dry_run: bool) -> dict[str, Any]:
     logger = get_run_logger()
-    sender = None if dry_run else SmtpSender(load_smtp_settings())
-    channels = Channels(smtp=sender, paylinks=None if dry_run else StripePayLinks.for_entity(entity),
-                        gocardless=None if dry_run else GoCardlessCollector.for_entity(entity))
-    try:
+
+    def call(channels: Channels) -> RunReport:
         with connect() as engine:
-            report = run_reminders(engine, entity, as_of=as_of, now=datetime.now(UTC), dry_run=dry_run,
-                                   channels=channels)
-    finally:
-        if sender is not None:
-            sender.close()
+            return run_reminders(engine, entity, as_of=as_of, now=datetime.now(UTC), dry_run=dry_run,
+                                 channels=channels)
+
+    report = _with_channels(entity, dry_run, call)
     for row in report.rows():
         if row["action"] != "skip" or dry_run:
             logger.info("%(entity)s %(customer_id)s %(invoice_number)s %(action)s %(step)s: %(reason)s", row)
     return {"summary": report.summary(), "rows": report.rows()}
 
 
+@task(name="statements-entity")
+def statements_entity(entity: str, as_of: date, dry_run: bool, customers: list[str] | None = None) -> dict[str, Any]:
+    logger = get_run_logger()
+
+    def call(channels: Channels) -> RunReport:
+        with connect() as engine:
+            return run_statements(engine, entity, as_of=as_of, now=datetime.now(UTC), dry_run=dry_run,
+                                  channels=channels, customers=customers)
+
+    report = _with_channels(entity, dry_run, call)
+    for row in report.rows():
+        logger.info("%(entity)s %(customer_id)s statement %(period)s %(action)s: %(reason)s", row)
+    return {"summary": report.summary(), "rows": report.rows()}
+
+
+def _entities(entities: list[str] | None) -> list[str]:
+    if entities:
+        return entities
+    with connect() as engine:
+        return [str(r[0]) for r in engine.query("SELECT DISTINCT entity FROM fct_invoice ORDER BY 1")]
+
+
 @flow(name="reminders")
-def reminders(entities: list[str] | None = None, as_of: date | None = None, dry_run: bool = False) -> dict[str, Any]:
+def reminders(entities: list[str] | None = None, as_of: date | None = None, dry_run: bool = False,
+              statements: bool = True) -> dict[str, Any]:
     """Send today's reminders (or list them with ``dry_run``).
 
     Args:
         entities: Entity codes; empty means every entity with invoices.
         as_of: The day the reminders are for. Empty means the day the run starts.
         dry_run: List what would be sent, with step and reason, and send nothing.
+        statements: Also send the monthly statements of account when the entity's statement day has come.
     """
     as_of = as_of or date.today()
-    if not entities:
-        with connect() as engine:
-            entities = [str(r[0]) for r in engine.query("SELECT DISTINCT entity FROM fct_invoice ORDER BY 1")]
-    return {e: remind_entity(e, as_of, dry_run) for e in entities}
+    out: dict[str, Any] = {}
+    for e in _entities(entities):
+        out[e] = remind_entity(e, as_of, dry_run)
+        if statements:
+            out[e]["statements"] = statements_entity(e, as_of, dry_run)
+    return out
+
+
+@flow(name="statements")
+def statements(entities: list[str] | None = None, as_of: date | None = None, customers: list[str] | None = None,
+               dry_run: bool = False) -> dict[str, Any]:
+    """Statements of account: the scheduled monthly ones, or on demand for ``customers``.
+
+    Args:
+        entities: Entity codes; empty means every entity with invoices.
+        as_of: The statement date. Empty means the day the run starts.
+        customers: Customer ids for an on-demand statement (period = that day); empty means the monthly schedule.
+        dry_run: List the statements that would be sent and send nothing.
+    """
+    as_of = as_of or date.today()
+    return {e: statements_entity(e, as_of, dry_run, customers) for e in _entities(entities)}

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Reminders (relances): list or send today's reminders, exactly once.", no_args_is_help=True)
+app = typer.Typer(help="Reminders (relances): list or send today's reminders and statements, exactly once; record promises to pay.", no_args_is_help=True)
 console = Console()
 
 
@@ -42,3 +42,55 @@ def send(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = N
         s = r["summary"]
         table.add_row(code, str(s["messages"]), str(s["sent"]), str(s["failed"]))
     console.print(table)
+
+
+@app.command()
+def statements(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = None,
+               customer: Annotated[list[str] | None, typer.Option(
+                   "--customer", "-c", help="On demand for these customer ids; default: the monthly schedule.")] = None,
+               as_of: Annotated[str | None, typer.Option("--as-of")] = None,
+               send_now: Annotated[bool, typer.Option("--send", help="Send them; without it, list only.")] = False,
+               ) -> None:
+    """Statements of account (relevés): list what is due, or send it with --send (exactly once per period)."""
+    day = _date(as_of)
+    if send_now:
+        from flows.reminders import statements as statements_flow
+
+        result = statements_flow(entities=entity, as_of=day, customers=customer, dry_run=False)
+        rows = [row for r in result.values() for row in r["rows"]]
+    else:
+        from actions.dunning.run import run_statements
+        from warehouse.engine import connect
+
+        with connect(read_only=True) as engine:
+            codes = entity or [str(r[0]) for r in engine.query("SELECT DISTINCT entity FROM fct_invoice ORDER BY 1")]
+            rows = [row for code in codes for row in run_statements(
+                engine, code, as_of=day, dry_run=True, customers=customer).rows()]
+    table = Table("entity", "customer", "period", "action", "balance", "items", "movements", "reason",
+                  title=f"Statements of account {day}" + ("" if send_now else " (dry run)"))
+    for r in rows:
+        table.add_row(r["entity"], r["customer_name"] or r["customer_id"], r["period"] or "", r["action"],
+                      r["balance"], str(r["open_items"]), str(r["movements"]), r["reason"])
+    console.print(table)
+    if not rows:
+        console.print("no statement due (not the statement day: name customers with --customer for one on demand)")
+
+
+@app.command()
+def promise(entity: Annotated[str, typer.Option("--entity", "-e")],
+            invoice: Annotated[str, typer.Option("--invoice", "-i", help="Invoice id (fct_invoice.invoice_id).")],
+            on: Annotated[str, typer.Option("--on", help="Promised payment day YYYY-MM-DD.")],
+            actor: Annotated[str, typer.Option("--actor", help="Who recorded it.")],
+            reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
+    """Record a promise to pay: no reminder for the invoice until that day (a broken one reaches the digest)."""
+    from actions.dunning.promises import record_promise_to_pay
+    from lettrage.errors import DataError
+    from warehouse.engine import connect
+
+    try:
+        with connect() as engine:
+            decision = record_promise_to_pay(engine, entity, invoice, _date(on), actor, reason)
+    except DataError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    console.print(f"promise to pay recorded for {entity}/{invoice} until {on} (decision {decision.id})")

@@ -149,7 +149,26 @@ class PenaltyRules(_Strict):
 
 
 class Statements(_Strict):
+    """Statements of account: monthly on each entity's ``statement_day``, or on demand."""
+
     enabled: bool = True
+    # a run up to this many days after the statement day still sends a month the schedule missed
+    catch_up_days: int = Field(default=3, ge=0, le=27)
+    # movements listed for a customer that never had a statement: this many days back
+    first_lookback_days: int = Field(default=31, ge=1)
+
+
+class Acceptance(_Strict):
+    """How a crash between SMTP acceptance and the record is settled (``actions.dunning.imap``).
+
+    ``mailboxes`` are searched for the Message-ID (the archive or Sent folder the mail
+    server copies every accepted message to); ``absent_is_proof`` lets "not found"
+    requeue the message (only for an archive written at acceptance), else it goes to review.
+    """
+
+    checker: Literal["none", "imap"] = "none"
+    mailboxes: tuple[str, ...] = ("Sent",)
+    absent_is_proof: bool = False
 
 
 class DunningRules(_Strict):
@@ -163,6 +182,7 @@ class DunningRules(_Strict):
     account_owners: AccountOwners
     penalties: dict[str, PenaltyRules] = Field(default_factory=dict)
     statements: Statements = Statements()
+    acceptance: Acceptance = Acceptance()
     standard_steps: tuple[Step, ...] | None = None  # the YAML anchor's home; not read directly
 
     @model_validator(mode="after")

@@ -1,5 +1,8 @@
 """Internal alerts: one daily digest per account owner, not one email per event.
 
+Disputed invoices (ERP flag, status, or a ``dispute`` decision) appear in no
+section: a dispute is already in a person's hands.
+
 It tells the owner (``dim_customer.account_owner`` → mailbox in ``mappings/dunning.yaml``)
 which customers above the alert threshold became overdue, which promises to pay
 were broken, which direct debits failed since the last run, and the tasks of
@@ -47,8 +50,10 @@ def digest_messages(engine: Engine, entity: str, as_of: date, rules: DunningRule
     overdue_by_customer: dict[tuple[str, str], list[Planned]] = defaultdict(list)
     for p in planned:
         f = p.facts
+        if f.is_disputed:  # a dispute (flag, status or decision) is handled by people, not alerted on
+            continue
         owner = f.account_owner or "(no owner)"
-        if f.days_past_due(as_of) > 0 and not f.disputed and not f.factored:
+        if f.days_past_due(as_of) > 0 and not f.factored:
             overdue_by_customer[(owner, f.customer_id)].append(p)
         if f.promise_until is not None and since <= f.promise_until < as_of and f.amount_open > 0:
             owners[owner]["broken"].append({"customer_id": f.customer_id, "customer_name": f.customer_name,

@@ -34,9 +34,20 @@ class InvoiceFacts:
     matched_since_sync: bool = False
     in_transit: str | None = None
     steps_done: frozenset[str] = field(default_factory=frozenset)
+    # email steps that actually left (fct_dunning_action.sent_at), oldest first: what wording may refer to
+    reminders_sent: tuple[tuple[str, date], ...] = ()
 
     def days_past_due(self, as_of: date) -> int:
         return (as_of - self.due_date).days
+
+    @property
+    def steps_sent(self) -> frozenset[str]:
+        return frozenset(step for step, _ in self.reminders_sent)
+
+    @property
+    def is_disputed(self) -> bool:
+        """Disputed by the ERP flag, the status or a person's decision: nobody chases or alerts on it."""
+        return self.disputed or self.status == "disputed" or self.dispute_decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,18 @@ class Line:
     step: str | None = None
     interest: Decimal | None = None
     indemnity: Decimal | None = None
+    doc_type: str = "invoice"
+    disputed: bool = False
+    discount: Discount | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    """An early-payment discount (escompte) still open on one invoice: how much, until when."""
+
+    rate_pct: Decimal
+    amount: Decimal
+    deadline: date
 
 
 @dataclass

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from actions.dunning.model import Line, Message, Planned
+from actions.dunning.model import InvoiceFacts, Line, Message, Planned
 from actions.dunning.penalties import penalty
 from actions.dunning.render import render
 from mappings.dunning import DunningRules
@@ -61,6 +61,7 @@ def customer_messages(
             language = rules.languages.for_country(f.country)
             keys = [(p.facts.invoice_id, p.step or "") for p in triggers]
             kind = "formal_notice" if lead.include_penalties else "reminder"
+            listed = [p.facts for p in triggers] + [p.facts for p in extra]
             msg = Message(
                 message_id=message_id(entity, kind, keys), entity=entity, customer_id=customer, kind=kind,
                 step=lead.step or "", channel="email", language=language,
@@ -68,12 +69,21 @@ def customer_messages(
                 amount_total=sum((ln.amount_open for ln in lines), Decimal(0)), items=keys, lines=lines,
                 reason="; ".join(f"{p.facts.invoice_number}: {p.reason}" for p in triggers),
                 payload={"template": lead.template, "customer_name": f.customer_name or customer,
-                         "scenario": lead.scenario},
+                         "scenario": lead.scenario, "previous": previous_reminders(listed)},
             )
             if lead.include_penalties:
                 add_penalties(msg, as_of, rules, payments)
             out.append(msg)
     return out
+
+
+def previous_reminders(facts: Iterable[InvoiceFacts]) -> list[date]:
+    """Days on which an earlier reminder about any listed invoice actually left (history, not intent).
+
+    The templates word "despite our reminder(s) of …" only from this list, so an
+    invoice that reaches a firm step without any earlier email is not told otherwise.
+    """
+    return sorted({day for f in facts for _, day in f.reminders_sent})
 
 
 def add_penalties(msg: Message, as_of: date, rules: DunningRules,
@@ -105,7 +115,7 @@ def render_message(msg: Message, as_of: date, rules: DunningRules) -> None:
     context: dict[str, Any] = {
         "customer_name": msg.payload.get("customer_name", msg.customer_id), "lines": msg.lines,
         "total": msg.amount_total, "currency": msg.currency, "pay_link": msg.pay_link, "as_of": as_of,
-        "signature": settings.signature, "entity": msg.entity,
+        "signature": settings.signature, "entity": msg.entity, "previous": [],
         **{k: v for k, v in msg.payload.items() if k not in ("customer_name", "template")},
     }
     msg.subject, msg.body = render(str(msg.payload["template"]), msg.language, **context)

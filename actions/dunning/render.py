@@ -40,12 +40,21 @@ def day(value: date | None, lang: str = "en") -> str:
     return f"{value.day} {MONTHS_EN[value.month - 1]} {value.year}"
 
 
+def days(values: list[date] | None, lang: str = "en") -> str:
+    """``5 Nov 2026 and 12 Nov 2026`` / ``05/11/2026 et 12/11/2026``: the dates of earlier reminders."""
+    shown = [day(v, lang) for v in values or []]
+    if len(shown) <= 1:
+        return "".join(shown)
+    return f"{', '.join(shown[:-1])} {'et' if lang == 'fr' else 'and'} {shown[-1]}"
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), undefined=jinja2.StrictUndefined,
                              autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["money"] = money
     env.filters["day"] = day
+    env.filters["days"] = days
     return env
 
 

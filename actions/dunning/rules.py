@@ -43,15 +43,22 @@ def exclusion(f: InvoiceFacts, as_of: date) -> str | None:
     return None
 
 
-def step_due(scenario: Scenario, days_past_due: int, steps_done: frozenset[str]) -> tuple[Step | None, str]:
-    """The latest step whose offset is reached; a formal step needs an earlier email step sent first."""
+def step_due(scenario: Scenario, days_past_due: int, steps_done: frozenset[str],
+             steps_sent: frozenset[str] | None = None) -> tuple[Step | None, str]:
+    """The latest step whose offset is reached; a formal step needs an earlier email step *sent* first.
+
+    ``steps_sent`` are the steps the mail server accepted (history); recorded but
+    unsent steps (failed, in review) do not count as a prior reminder. Without it,
+    ``steps_done`` stands in (pure callers that have no history).
+    """
+    prior = steps_done if steps_sent is None else steps_sent
     reached = [s for s in scenario.steps if s.offset_days <= days_past_due]
     if not reached:
         first = scenario.steps[0]
         return None, f"not in the window yet ({-days_past_due} days before due, first step at {first.offset_days:+d})"
     step = reached[-1]
     if step.requires_prior:
-        prior_sent = any(s.channel == "email" and not s.requires_prior and s.name in steps_done for s in reached)
+        prior_sent = any(s.channel == "email" and not s.requires_prior and s.name in prior for s in reached)
         if not prior_sent:
             ordinary = [s for s in reached if not s.requires_prior and s.channel == "email"]
             if ordinary:
@@ -72,7 +79,7 @@ def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Sce
             return Planned(f, "skip", "direct_debit", f"direct debit already requested (mandate {f.mandate_id})")
         return Planned(f, "collect", "direct_debit",
                        f"direct debit mandate {f.mandate_id} active: GoCardless payment instead of a reminder")
-    step, note = step_due(scenario, dpd, f.steps_done)
+    step, note = step_due(scenario, dpd, f.steps_done, f.steps_sent)
     if step is None:
         return Planned(f, "skip", None, note, scenario_name)
     if step.name in f.steps_done:

@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,8 @@ from actions.dunning.rules import plan
 from actions.dunning.schema import ensure_dunning_tables
 from actions.dunning.select import check_freshness, invoice_facts, principal_events
 from actions.dunning.smtp import SmtpSender, build_email, crash_point
+from actions.dunning.statement_select import accounts, last_statements
+from actions.dunning.statements import Account, on_demand_period, scheduled_period, statement_messages
 from lettrage.errors import ConfigurationError, LettrageError, PermanentSourceError, TransientSourceError
 from mappings.dunning import DunningRules, load_dunning_rules
 from warehouse.engine import Engine
@@ -123,21 +125,26 @@ def record(engine: Engine, report: RunReport, rules: DunningRules, channels: Cha
         if not m.recipients and m.channel == "email":
             log.warning("no email address for %s/%s: message %s left out", m.entity, m.customer_id, m.message_id)
             continue
-        if m.kind in ("reminder", "formal_notice", "statement") and channels.paylinks and m.amount_total > 0:
+        # the link's metadata names what it pays: invoices with something open, never a credit note
+        payable = [ln.invoice_number for ln in m.lines if ln.doc_type == "invoice" and ln.amount_open > 0]
+        if m.kind in ("reminder", "formal_notice", "statement") and channels.paylinks and m.amount_total > 0 \
+                and payable:
             m.pay_link = channels.paylinks.create(
                 message_id=m.message_id, entity=m.entity, customer_id=m.customer_id,
-                invoice_numbers=[ln.invoice_number for ln in m.lines], amount=m.amount_total, currency=m.currency,
-                description=f"{m.payload.get('customer_name', m.customer_id)}: "
-                            + ", ".join(ln.invoice_number for ln in m.lines))
+                invoice_numbers=payable, amount=m.amount_total, currency=m.currency,
+                description=f"{m.payload.get('customer_name', m.customer_id)}: " + ", ".join(payable))
             render_message(m, report.as_of, rules)
         if outbox.record_intent(engine, m, report.as_of, _history(m, by_invoice, report.as_of)):
             report.recorded += 1
 
 
-def deliver(engine: Engine, entity: str, rules: DunningRules, channels: Channels, report: RunReport) -> None:
-    """Send every message in ``intent``: claim (commit ``sending``) → send → confirm."""
+def deliver(engine: Engine, entity: str, rules: DunningRules, channels: Channels, report: RunReport,
+            kinds: tuple[str, ...] | None = None) -> None:
+    """Send every message in ``intent`` (of ``kinds``, default all): claim (commit ``sending``) → send → confirm."""
     for row in outbox.pending(engine, entity):
         mid = row["message_id"]
+        if kinds is not None and row["kind"] not in kinds:
+            continue
         if row["channel"] == "email" and channels.smtp is None:
             continue
         if row["channel"] == "gocardless" and channels.gocardless is None:
@@ -229,5 +236,89 @@ def run_reminders(
     return report
 
 
+@dataclass
+class StatementReport(RunReport):
+    """A statements run: one row per customer considered (statement or skip, with the reason)."""
+
+    period: str | None = None
+    skipped: list[tuple[Account, str]] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for m in self.messages:
+            balances: list[dict[str, Any]] = m.payload.get("balances") or []  # type: ignore[assignment]
+            movements: list[Any] = m.payload.get("movements") or []  # type: ignore[assignment]
+            out.append({"entity": m.entity, "customer_id": m.customer_id,
+                        "customer_name": m.payload.get("customer_name"), "period": self.period,
+                        "action": "statement", "recipients": ", ".join(m.recipients),
+                        "balance": "; ".join(f"{b['amount']} {b['currency']}" for b in balances),
+                        "open_items": len(m.lines), "movements": len(movements), "reason": m.reason})
+        for acc, reason in self.skipped:
+            out.append({"entity": acc.entity, "customer_id": acc.customer_id, "customer_name": acc.name,
+                        "period": self.period, "action": "skip", "recipients": acc.email or "", "balance": "",
+                        "open_items": len(acc.open_items), "movements": len(acc.movements), "reason": reason})
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"entity": self.entity, "as_of": self.as_of.isoformat(), "period": self.period,
+                "dry_run": self.dry_run, "stale": self.stale, "statements": len(self.messages),
+                "skipped": len(self.skipped), "recorded": self.recorded, "sent": self.sent, "failed": self.failed,
+                "recovered": self.recovered}
+
+
+def run_statements(
+    engine: Engine, entity: str, *, as_of: date, now: datetime | None = None, dry_run: bool = False,
+    channels: Channels | None = None, rules: DunningRules | None = None, customers: list[str] | None = None,
+) -> StatementReport:
+    """Statements of account for one entity: scheduled (monthly) or, with ``customers``, on demand.
+
+    Same guard, outbox and delivery as the reminders; only messages of kind
+    ``statement`` are delivered here. Nothing is due outside the schedule window
+    unless customers are named (then the period is the day).
+    """
+    rules = rules or load_dunning_rules()
+    now = now or datetime.now(UTC)
+    channels = channels or Channels()
+    settings = rules.entity(entity)
+    if customers:
+        period: str | None = on_demand_period(as_of)
+    elif rules.statements.enabled:
+        period = scheduled_period(as_of, settings.statement_day, rules.statements.catch_up_days)
+    else:
+        period = None
+    report = StatementReport(entity, as_of, dry_run, period=period)
+    if period is None:
+        log.info("%s: no statement due on %s (statement_day %d)", entity, as_of, settings.statement_day)
+        return report
+    report.stale = check_freshness(engine, entity, now, rules)
+    if report.stale and not dry_run:
+        if rules.freshness.on_stale == "refuse":
+            raise StaleWarehouse(report.stale)
+        log.warning("%s; running dry", report.stale)
+        report.dry_run = dry_run = True
+    if not dry_run:
+        ensure_dunning_tables(engine)
+        report.recovered = outbox.recover(engine, entity, channels.checker)
+    lookback = rules.statements.first_lookback_days
+    window_start = min([as_of - timedelta(days=lookback), *last_statements(engine, entity).values()])
+    found = accounts(engine, entity, as_of, window_start, customers)
+    done = outbox.done_steps(engine, entity) if engine.table_exists("dunning_outbox_item") else {}
+    step = f"statement:{period}"
+    fresh = [a for a in found if step not in done.get(f"customer:{a.customer_id}", set())]
+    report.skipped = [(a, f"statement {period} already recorded") for a in found
+                      if step in done.get(f"customer:{a.customer_id}", set())]
+    report.messages, skipped = statement_messages(fresh, period, as_of, rules)
+    report.skipped += skipped
+    for m in report.messages:
+        render_message(m, as_of, rules)
+    log.info("%s: %d statements for %s, %d customers skipped%s", entity, len(report.messages), period,
+             len(report.skipped), " (dry run)" if dry_run else "")
+    if dry_run:
+        return report
+    record(engine, report, rules, channels)
+    deliver(engine, entity, rules, channels, report, kinds=("statement",))
+    return report
+
+
 __all__ = ["Channels", "LettrageError", "RunReport", "StaleWarehouse", "deliver", "plan_run", "record",
-           "refresh_outcomes", "run_reminders"]
+           "refresh_outcomes", "run_reminders", "run_statements", "StatementReport"]

@@ -52,7 +52,7 @@ def _cols(engine: Engine, table: str) -> set[str]:
 
 
 def _transit_sql(engine: Engine) -> str:
-    """Money on its way, one row per payment: what, reference text, customer, amount, currency."""
+    """Money on its way (or credit not yet applied), one row each: what, reference text, customer, amount, currency."""
     parts = []
     if engine.table_exists("raw_gocardless_payments"):
         cols = _cols(engine, "raw_gocardless_payments")
@@ -77,6 +77,14 @@ def _transit_sql(engine: Engine) -> str:
             "AS what, coalesce(p.reference, '') || ' ' || coalesce(p.payer_name, '') AS ref, p.customer_id, p.amount, "
             f"p.currency FROM fct_payment AS p WHERE p.entity = :entity AND p.channel = 'bank_transfer' "
             f"AND p.status = 'succeeded' AND p.paid_on >= :lookback AND {applied}")
+    if engine.table_exists("fct_invoice"):
+        # a credit note issued but not yet applied (no lettrage in the ERP, none by the cascade) that fits an
+        # invoice closes it in substance: asking for that money would be asking for it twice
+        parts.append(
+            "SELECT 'credit note ' || cn.invoice_number || ' of ' || CAST(cn.issue_date AS VARCHAR) || ' not yet "
+            "applied' AS what, coalesce(cn.invoice_number, '') AS ref, cn.customer_id, -cn.amount_open AS amount, "
+            "cn.currency FROM fct_invoice AS cn WHERE cn.entity = :entity AND cn.doc_type = 'credit_note' "
+            "AND cn.amount_open < 0")
     return " UNION ALL ".join(parts)
 
 
@@ -147,6 +155,23 @@ def promises(engine: Engine, entity: str, default_days: int) -> dict[str, date]:
     return out
 
 
+def sent_history(engine: Engine, entity: str) -> dict[str, tuple[tuple[str, date], ...]]:
+    """Email steps that actually left, per invoice, oldest first (``fct_dunning_action.sent_at`` set).
+
+    Why not the outbox keys: a step recorded but never accepted by the mail server
+    (failed, in review) was not received, so no wording may say "despite our reminder".
+    """
+    if not engine.table_exists("fct_dunning_action"):
+        return {}
+    out: dict[str, list[tuple[str, date]]] = {}
+    for invoice_id, step, sent_at in engine.query(
+            "SELECT invoice_id, step, sent_at FROM fct_dunning_action WHERE entity = :entity "
+            "AND sent_at IS NOT NULL AND channel = 'email' ORDER BY sent_at, step", {"entity": entity}):
+        day = sent_at.date() if isinstance(sent_at, datetime) else date.fromisoformat(str(sent_at)[:10])
+        out.setdefault(str(invoice_id), []).append((str(step), day))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
                   done: dict[str, set[str]] | None = None) -> list[InvoiceFacts]:
     """Every open invoice of the entity due by the end of the earliest courtesy window."""
@@ -162,6 +187,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
     used = {k: v for k, v in params.items() if f":{k}" in sql}
     rows = engine.query_dicts(sql, used)
     promised = promises(engine, entity, rules.thresholds.promise_default_days)
+    sent = sent_history(engine, entity)
     done = done or {}
     return [
         InvoiceFacts(
@@ -174,6 +200,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
             promise_until=promised.get(str(r["invoice_id"])), mandate_id=r["mandate_id"],
             matched_since_sync=bool(r["matched_since_sync"]), in_transit=r["in_transit"],
             steps_done=frozenset(done.get(str(r["invoice_id"]), ())),
+            reminders_sent=sent.get(str(r["invoice_id"]), ()),
         )
         for r in rows
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 import email.policy
 from email import message_from_bytes
 from pathlib import Path
@@ -133,3 +133,141 @@ def provider_sandbox(tmp_path: Path) -> Iterator[Any]:
          "links": {"customer": "CU5"}}) + "\n", encoding="utf-8")
     with serve(root) as sb:
         yield sb
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+IMAP_USER, IMAP_PASSWORD = "demouser", "demopass"
+
+
+@pytest.fixture(scope="session")
+def imap_server() -> Iterator[tuple[str, int]]:
+    """pymap's in-memory IMAP server on loopback (demo user, mailboxes INBOX/Sent/Trash), as a child process."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("pymap", reason="pymap (test extra) provides the loopback IMAP server")
+    port = free_port()
+    launcher = "import sys; from pymap.main import main; sys.exit(main())"  # pymap has no __main__
+    proc = subprocess.Popen([sys.executable, "-c", launcher, "--host", "127.0.0.1", "--port", str(port), "dict",
+                             "--demo-data", "--demo-user", IMAP_USER, "--demo-password", IMAP_PASSWORD],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"pymap did not start: {proc.stderr.read() if proc.stderr else ''}")  # noqa: B904
+                time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class ArchivingMailbox(Mailbox):
+    """An SMTP server that files a copy of every accepted message in the IMAP ``Sent`` folder, as providers do."""
+
+    def __init__(self, imap_port: int) -> None:
+        super().__init__()
+        self.imap_port = imap_port
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        import imaplib
+        import time
+
+        conn = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10)
+        conn.login(IMAP_USER, IMAP_PASSWORD)
+        conn.append("Sent", None, imaplib.Time2Internaldate(time.time()), envelope.content)
+        conn.logout()
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def archiving_smtp(imap_server: tuple[str, int]) -> Iterator[tuple[ArchivingMailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    box = ArchivingMailbox(imap_server[1])
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+WORLD_AS_OF = date(2026, 11, 25)
+WORLD_ENTITY = "FR01"
+
+
+@pytest.fixture(scope="session")
+def sample_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A small generated world, FR01's sources loaded through the real connectors and built (DuckDB).
+
+    One entity only, to keep the session fast; on top of what the generator makes, a
+    person's dispute decision on two overdue invoices, one invoice assigned to a factor,
+    and a reminder sent on 5 Nov on every invoice 30 to 44 days late (so formal notices,
+    with their penalties, are due today).
+    """
+    from sandbox.demo import write_sources_file
+    from sandbox.server import serve
+    from sandbox.world import write_world
+
+    from connectors.registry import build_job, load_sources_config
+    from warehouse.build import build_all
+    from warehouse.load import run_pipeline
+
+    tmp = tmp_path_factory.mktemp("dunning_world")
+    root = tmp / "world"
+    config = WarehouseConfig(url=f"duckdb:///{tmp / 'wh.duckdb'}", dataset="lettrage")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LETTRAGE__WAREHOUSE_URL", config.url)
+        mp.setenv("LETTRAGE__DATASET", config.dataset)
+        mp.setenv("LETTRAGE__PIPELINES_DIR", str(tmp / "dlt"))
+        write_world(root, seed=42, size="small", as_of=WORLD_AS_OF)
+        world = json.loads((root / "world.json").read_text())
+        with serve(root) as sb:
+            cfg = load_sources_config(write_sources_file(root, world, sb.stripe_base, sb.gocardless_base))
+            for entity, source in cfg.jobs(entities=[WORLD_ENTITY]):
+                job = build_job(cfg, entity, source)
+                run_pipeline(job.pipeline_name, job.dlt_source)
+        with connect(config) as engine:
+            build_all(engine, as_of=WORLD_AS_OF)
+            extras = _world_extras(engine)
+    yield {"config": config, "root": root, "as_of": WORLD_AS_OF, "entity": WORLD_ENTITY, **extras}
+
+
+def _world_extras(engine: Engine) -> dict[str, Any]:
+    overdue = [str(r[0]) for r in engine.query(
+        "SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :e AND i.doc_type = 'invoice' "
+        "AND i.status = 'overdue' AND i.amount_open > 0 ORDER BY i.due_date, i.invoice_id", {"e": WORLD_ENTITY})]
+    disputed, factored = overdue[-2:], overdue[-3:-2]
+    reminded = [str(r[0]) for r in engine.query(  # 30 to 44 days late: a formal notice is due once reminded
+        "SELECT invoice_id FROM fct_invoice WHERE entity = :e AND doc_type = 'invoice' AND amount_open > 0 "
+        "AND due_date BETWEEN :a AND :b ORDER BY invoice_id",
+        {"e": WORLD_ENTITY, "a": WORLD_AS_OF - timedelta(days=44), "b": WORLD_AS_OF - timedelta(days=30)})]
+    for invoice_id in disputed:
+        record_decision(engine, entity=WORLD_ENTITY, kind="dispute", actor="test", invoice_id=invoice_id,
+                        reason="customer contests the delivery")
+    engine.execute("UPDATE fct_invoice SET factored = TRUE WHERE entity = :e AND invoice_id = :i",
+                   {"e": WORLD_ENTITY, "i": factored[0]})
+    sent = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
+    for invoice_id in reminded:
+        engine.execute(
+            "INSERT INTO fct_dunning_action (entity, invoice_id, step, customer_id, channel, planned_on, sent_at, "
+            "outcome) SELECT entity, invoice_id, 'reminder', customer_id, 'email', :day, :sent, 'sent' "
+            "FROM fct_invoice WHERE entity = :e AND invoice_id = :i",
+            {"e": WORLD_ENTITY, "i": invoice_id, "day": sent.date(), "sent": sent})
+    return {"disputed": disputed, "factored": factored, "reminded": reminded}

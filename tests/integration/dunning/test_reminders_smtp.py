@@ -45,8 +45,9 @@ def test_right_recipients_languages_amounts_links_and_nothing_for_excluded(
     assert customers <= set(mails)
     assert not EXCLUDED & set(mails)
     fr, en = mails["compta@client-un.fr"], mails["ap@client-two.example"]
-    assert fr["Subject"].startswith("Deuxième relance") and fr["Content-Language"] == "fr"
-    assert en["Subject"].startswith("Second reminder") and en["Content-Language"] == "en"
+    assert fr["Subject"].startswith("Relance : règlement en retard") and fr["Content-Language"] == "fr"  # no earlier mail
+    assert en["Subject"].startswith("Reminder: payment overdue") and en["Content-Language"] == "en"
+    assert "Malgré" not in fr.get_content() and "Despite" not in en.get_content()
     fr_body, en_body = fr.get_content(), en.get_content()
     assert "FA-11" in fr_body and "FA-12" in fr_body and "650,00 €" in fr_body  # 400 open of 1000 + 250
     assert "EUR 3,000.00" in en_body

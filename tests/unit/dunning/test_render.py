@@ -29,8 +29,8 @@ def _facts(country: str, **kw: object) -> list[InvoiceFacts]:
 
 
 @pytest.mark.parametrize(("country", "subject", "amount", "word"), [
-    ("FR", "Deuxième relance", "1\u202f634,56 €", "Facture FA-2026-000002"),
-    ("GB", "Second reminder", "EUR 1,634.56", "Invoice FA-2026-000002"),
+    ("FR", "Relance : règlement en retard", "1\u202f634,56 €", "Facture FA-2026-000002"),
+    ("GB", "Reminder: payment overdue", "EUR 1,634.56", "Invoice FA-2026-000002"),
 ], ids=["fr", "en"])
 def test_one_email_per_customer_in_their_language(country: str, subject: str, amount: str, word: str) -> None:
     messages = customer_messages(plan(_facts(country), AS_OF, RULES), AS_OF, RULES)
@@ -49,13 +49,15 @@ def test_formal_notice_states_computed_penalties() -> None:
     facts = [InvoiceFacts(entity="FR01", invoice_id="I9", invoice_number="FA-2025-000009", customer_id="C1",
                           due_date=date(2025, 1, 31), currency="EUR", amount_open=D("1000.00"),
                           amount_total=D("1000.00"), issue_date=date(2025, 1, 1), email="a@b.fr", country="FR",
-                          customer_name="Client", steps_done=frozenset({"reminder"}))]
+                          customer_name="Client", steps_done=frozenset({"reminder"}),
+                          reminders_sent=(("reminder", date(2025, 2, 5)),))]
     as_of = date(2025, 3, 2)  # 30 days: interest 10.81 (see test_penalties), indemnity 40.00
     messages = customer_messages(plan(facts, as_of, RULES), as_of, RULES, lambda ids: {})
     (msg,) = messages
     assert msg.kind == "formal_notice"
     render_message(msg, as_of, RULES)
     assert msg.subject.startswith("Mise en demeure")
+    assert "Malgré notre relance du 05/02/2025, les sommes suivantes" in msg.body
     assert "intérêts de retard 10,81 €" in msg.body and "indemnité forfaitaire 40,00 €" in msg.body
     assert "Total réclamé : 1\u202f050,81 €" in msg.body
 
@@ -65,3 +67,47 @@ def test_formal_notice_states_computed_penalties() -> None:
 ], ids=["negative_fr", "millions_en", "half_even"])
 def test_money_format(amount: D, lang: str, expected: str) -> None:
     assert money(amount, "EUR", lang) == expected
+
+
+FIRMER_WORDING = [
+    # (id, country, reminders sent per invoice, subject start, sentence that must be there, words that must not)
+    ("fr_no_history", "FR", {}, "Relance :", "Sauf erreur de notre part, les factures suivantes sont échues",
+     ["Malgré", "précédent"]),
+    ("fr_one", "FR", {"I1": [("reminder", date(2026, 11, 18))]}, "Deuxième relance",
+     "Malgré notre relance du 18/11/2026, les factures", ["Sauf erreur"]),
+    ("fr_two", "FR", {"I1": [("courtesy", date(2026, 11, 15)), ("reminder", date(2026, 11, 18))]},
+     "Deuxième relance", "Malgré nos relances des 15/11/2026 et 18/11/2026", ["Sauf erreur"]),
+    ("en_no_history", "GB", {}, "Reminder:", "Unless we are mistaken, the following invoices are overdue",
+     ["Despite", "previous"]),
+    ("en_one", "GB", {"I1": [("reminder", date(2026, 11, 18))]}, "Second reminder",
+     "Despite our reminder of 18 Nov 2026, the following", ["Unless"]),
+    ("en_two_invoices", "GB", {"I1": [("reminder", date(2026, 11, 18))], "I2": [("courtesy", date(2026, 11, 22))]},
+     "Second reminder", "Despite our reminders of 18 Nov 2026 and 22 Nov 2026", ["Unless"]),
+]
+
+
+@pytest.mark.parametrize(("country", "history", "subject", "sentence", "absent"), [c[1:] for c in FIRMER_WORDING],
+                         ids=[c[0] for c in FIRMER_WORDING])
+def test_firmer_wording_refers_only_to_reminders_actually_sent(
+        country: str, history: dict, subject: str, sentence: str, absent: list[str]) -> None:
+    from dataclasses import replace
+
+    facts = [replace(f, reminders_sent=tuple(history.get(f.invoice_id, ()))) for f in _facts(country)]
+    (msg,) = customer_messages(plan(facts, AS_OF, RULES), AS_OF, RULES)
+    render_message(msg, AS_OF, RULES)
+    assert msg.payload["template"] == "firmer"
+    assert msg.subject.startswith(subject)
+    assert sentence in msg.body
+    assert not [w for w in absent if w in msg.body]
+
+
+def test_formal_notice_step_without_a_sent_reminder_gets_no_despite_wording() -> None:
+    """+36 days with a reminder recorded but never accepted (failed): the firmer fallback, and no "Malgré"."""
+    facts = [InvoiceFacts(entity="FR01", invoice_id="I9", invoice_number="FA-9", customer_id="C1",
+                          due_date=date(2026, 10, 20), currency="EUR", amount_open=D("800.00"),
+                          amount_total=D("800.00"), email="a@b.fr", country="FR", customer_name="Client",
+                          steps_done=frozenset({"reminder"}))]
+    (msg,) = customer_messages(plan(facts, AS_OF, RULES), AS_OF, RULES)
+    render_message(msg, AS_OF, RULES)
+    assert msg.kind == "reminder" and msg.step == "firmer"
+    assert "Malgré" not in msg.body and "précédent" not in msg.body

@@ -43,9 +43,13 @@ CASES = [
     ("step_already_sent", {"steps_done": frozenset({"firmer"})}, "skip", "firmer", "firmer already sent"),
     ("phone_task", {"due_date": date(2026, 11, 13)}, "task", "phone_call", "12 days past due"),
     ("formal_needs_prior", {"due_date": date(2026, 10, 20)}, "email", "firmer", "needs an earlier reminder first"),
-    ("formal_after_prior", {"due_date": date(2026, 10, 20), "steps_done": frozenset({"reminder"})}, "email",
+    ("formal_after_prior", {"due_date": date(2026, 10, 20), "steps_done": frozenset({"reminder"}),
+                            "reminders_sent": (("reminder", date(2026, 10, 20)),)}, "email",
      "formal_notice", "formal_notice at +30"),
-    ("agency_review_task", {"due_date": date(2026, 10, 1), "steps_done": frozenset({"reminder", "formal_notice"})},
+    ("formal_prior_recorded_not_sent", {"due_date": date(2026, 10, 20), "steps_done": frozenset({"reminder"})},
+     "email", "firmer", "needs an earlier reminder first"),
+    ("agency_review_task", {"due_date": date(2026, 10, 1), "steps_done": frozenset({"reminder", "formal_notice"}),
+                            "reminders_sent": (("reminder", date(2026, 10, 1)),)},
      "task", "agency_review", "agency_review at +45"),
 ]
 

@@ -1,0 +1,39 @@
+"""``lettrage reminders statements`` and ``lettrage reminders promise`` on a seeded warehouse (both engines)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from typer.testing import CliRunner
+
+from lettrage.cli_reminders import app
+from lettrage.config import WarehouseConfig
+from warehouse.engine import connect
+
+RUNNER = CliRunner()
+
+
+def test_statements_lists_on_demand_and_scheduled_without_sending(book: WarehouseConfig) -> None:
+    on_demand = RUNNER.invoke(app, ["statements", "-e", "FR01", "-c", "C1", "-c", "C2", "--as-of", "2026-11-25"],
+                              env={"COLUMNS": "250"})
+    assert on_demand.exit_code == 0, on_demand.output
+    assert "(dry run)" in on_demand.output and "2026-11-25" in on_demand.output
+    assert "Client C1" in on_demand.output and "650.00 EUR" in on_demand.output and "Client C3" not in on_demand.output
+    off_day = RUNNER.invoke(app, ["statements", "-e", "FR01", "--as-of", "2026-11-25"])
+    assert off_day.exit_code == 0 and "no statement due" in off_day.output
+    with connect(book) as engine:
+        assert not engine.table_exists("dunning_outbox")
+
+
+def test_promise_records_a_decision_or_says_why_not(book: WarehouseConfig) -> None:
+    future = date.today().replace(year=date.today().year + 1).isoformat()
+    ok = RUNNER.invoke(app, ["promise", "-e", "FR01", "-i", "I21", "--on", future, "--actor", "sophie",
+                             "--reason", "phone call"])
+    assert ok.exit_code == 0, ok.output
+    assert f"promise to pay recorded for FR01/I21 until {future}" in ok.output
+    bad = RUNNER.invoke(app, ["promise", "-e", "FR01", "-i", "NOPE", "--on", future, "--actor", "sophie"])
+    assert bad.exit_code == 2 and "no invoice 'NOPE' of FR01" in bad.output
+    with connect(book) as engine:
+        rows = engine.query("SELECT invoice_id, actor, reason FROM decision WHERE kind = 'promise_to_pay' "
+                            "ORDER BY created_at")
+    assert rows[-1] == ("I21", "sophie", "phone call")
