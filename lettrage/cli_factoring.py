@@ -1,0 +1,99 @@
+"""``lettrage factoring …``: the factoring flow and its read-outs, for people.
+
+Thin: every command calls the flow or a function of ``actions.factoring``.
+Mounted by ``lettrage/cli.py`` with ``app.add_typer(factoring_app, name="factoring")``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Factoring (affacturage): propose and send bordereaux, follow the factor's money.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+
+EntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", help="Entity code; repeat. Default: all.")]
+ContractOpt = Annotated[str | None, typer.Option("--contract", "-c", help="Contract id of mappings/factoring.yaml.")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Date of the bordereau YYYY-MM-DD (default: today).")]
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+@app.command()
+def propose(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfOpt = None) -> None:
+    """Show the batch each contract would take today and the cash it would bring (writes nothing)."""
+    from actions.factoring.demo import demo_proposals, format_proposals
+    from lettrage import orchestration as orch
+    from mappings.factoring import load_factoring
+    from warehouse.engine import connect
+
+    mapping = load_factoring()
+    if contract:
+        mapping = mapping.model_copy(update={"contracts": (mapping.contract(contract),)})
+    with connect() as engine:
+        proposals = demo_proposals(engine, _date(as_of) or orch.today(), mapping)
+    proposals = [p for p in proposals if not entity or p["entity"] in entity]
+    console.print(format_proposals(proposals) or "no invoices in the warehouse for any factoring contract")
+
+
+@app.command()
+def run(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfOpt = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Propose only; nothing written or sent.")] = False,
+        out_dir: Annotated[str | None, typer.Option("--out-dir", help="Local copy of the bordereaux.")] = None) -> None:
+    """Run the factoring flow: finish pending batches, send this one, reconcile the factor's money."""
+    from flows.factoring import factoring
+
+    result = factoring(entities=entity, contract_id=contract, as_of=_date(as_of), dry_run=dry_run, out_dir=out_dir)
+    table = Table("contract", "entity", "batch", "invoices", "amount", "expected cash", "delivery")
+    for r in result["runs"]:
+        p = r["proposal"] or {}
+        batch = r["planned"] or (p.get("batch_id") if dry_run else None) or "-"
+        table.add_row(r["contract_id"], r["entity"], batch, str(p.get("invoices", 0)), str(p.get("amount", "0")),
+                      str(p.get("net_advance", "0")), ", ".join(f"{k}: {v}" for k, v in r["deliveries"].items()) or "-")
+    console.print(table)
+
+
+@app.command()
+def status(entity: EntityOpt = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Batches by state, mart_factoring and the payments to transfer to the factor."""
+    from actions.factoring.mart import read_mart
+    from actions.factoring.schema import ensure_factoring_tables
+    from actions.factoring.settlement import open_transfers
+    from warehouse.engine import connect
+
+    with connect() as engine:
+        ensure_factoring_tables(engine)
+        batches = engine.query_dicts("SELECT batch_id, entity, contract_id, as_of, state, invoice_count, amount, "
+                                     "net_advance, last_error FROM factoring_batch ORDER BY planned_at")
+        mart = read_mart(engine) if engine.table_exists("mart_factoring") else []
+        transfers = open_transfers(engine)
+    batches = [b for b in batches if not entity or b["entity"] in entity]
+    if as_json:
+        console.print_json(json.dumps({"batches": batches, "mart": mart, "transfers": transfers}, default=str))
+        return
+    table = Table("batch", "entity", "contract", "as of", "state", "invoices", "amount", "net advance", "last error")
+    for b in batches:
+        table.add_row(*(str(b[k]) if b[k] is not None else "" for k in
+                        ("batch_id", "entity", "contract_id", "as_of", "state", "invoice_count", "amount",
+                         "net_advance", "last_error")))
+    console.print(table)
+    for m in mart:
+        console.print(f"{m['entity']} {m['contract_id']}: financed {m['financed_amount']}, advance received "
+                      f"{m['advance_received']}, fees paid {m['fees_paid']}, reserve outstanding "
+                      f"{m['reserve_outstanding']}, to transfer {m['to_transfer']}, DSO effect {m['dso_effect_days']} d")
+    for t in transfers:
+        console.print(f"[yellow]transfer to factor[/]: {t['detail']}")
