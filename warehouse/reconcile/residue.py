@@ -78,6 +78,8 @@ class Payment:
     candidates: list[tuple[str, int]] = field(default_factory=list)  # (invoice_id, kind)
     ambiguous: bool = False
     complex_: bool = False
+    uncorroborated: bool = False  # its reference names invoices neither its payer nor its amount confirms
+    own_reference: bool = False   # ... the payer's own invoices, but the amount does not fit
 
 
 @dataclass
@@ -255,15 +257,22 @@ class Residue:
                 ids.update(owners)
         return {cid: self.names[cid] for cid in ids}
 
-    def _fuzzy_reference(self, p: Payment, pool: list[Item]) -> bool:
+    def _fuzzy_reference(self, p: Payment, pool: list[Item], *, allow_partial: bool = False,
+                         exclude: frozenset[str] = frozenset()) -> bool:
+        """A reference one typo away from one open invoice, corroborated by the amount.
+
+        ``allow_partial``: the pool is the payer's own customer, so a payment below the
+        invoice's open amount is a partial payment of it (customer and near-reference
+        together); for an unknown payer only the amount can corroborate.
+        """
         rule = self.rules.rule("fuzzy_reference")
         if not rule.enabled or not p.reference:
             return False
         prefixes = self.rules.reference.prefixes
         keys = {normalized(t, prefixes) for t in tokens(p.reference)}
-        hits = []
+        hits, partial = [], []
         for item in pool:
-            if item.doc_type != "invoice" or item.open <= 0:
+            if item.doc_type != "invoice" or item.open <= 0 or item.invoice_id in exclude:
                 continue
             key = item.key(prefixes)
             if any(fuzzy.reference_close(k, key, max_distance=self.rules.fuzzy.reference_max_distance,
@@ -271,6 +280,14 @@ class Residue:
                 short = item.open - p.remaining
                 if short == 0 or within_tolerance(self.rules, short, item.amount_total, p.paid_on, item.issue_date):
                     hits.append(item)
+                elif allow_partial and short > 0:
+                    partial.append(item)
+        if not hits and len(partial) == 1:
+            item = partial[0]
+            self._apply(p, item, p.remaining, "fuzzy_reference",
+                        f"reference in '{(p.reference or '')[:60]}' is one typo away from invoice "
+                        f"{item.invoice_number} of the payer's own customer; partial payment")
+            return True
         if len(hits) == 1:
             item = hits[0]
             self._apply(p, item, min(item.open, p.remaining), "fuzzy_reference",
@@ -354,22 +371,55 @@ class Residue:
             return True
         return False
 
+    def _unconfirmed_reference(self, p: Payment, customers: list[tuple[str, str, str | None]]) -> None:
+        """A reference whose invoices neither the payer nor the amount confirms: suggest, never apply.
+
+        Typically a typo that happens to be another valid number (FA-2025-000004 written
+        FA-2025-000040): the named invoice belongs to someone else or owes another amount.
+        """
+        named = [self.items[i] for i, _ in p.candidates if i in self.items]
+        named = [it for it in named if it.currency == p.currency and it.open > 0]
+        kind = min(k for _, k in p.candidates)
+        payer = customers[0][0] if customers else None
+        owners = {it.customer_id for it in named}
+        numbers = ", ".join(it.invoice_number or it.invoice_id for it in named) or "an invoice already settled"
+        if payer and owners and payer not in owners:
+            why = f"reference names {numbers} of customer {', '.join(sorted(str(o) for o in owners))}, but the payer is {payer}"
+            kind_exc = "customer_mismatch"
+        else:
+            owed = sum((it.open for it in named), Decimal("0"))
+            why = f"reference names {numbers} owing {owed} {p.currency}, but the payment is {p.remaining}"
+            kind_exc = "amount_mismatch"
+        for item in named[:MAX_SUGGESTIONS]:
+            self._apply(p, item, min(p.remaining, item.open), KIND_RULE[kind], f"{why}; suggestion, not applied",
+                        suggest=True)
+        self._exception(p, kind_exc, why + "; confirm the invoice or correct the reference",
+                        invoice_id=named[0].invoice_id if named else None)
+
     # -- driver ----------------------------------------------------------------------------
     def run(self) -> Outcome:
         for p in self.payments:
             if p.remaining <= 0:
                 continue
-            if p.candidates:
+            if p.candidates and not p.uncorroborated:
                 self._references(p)
                 continue
             customers = self._customers(p)
             pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, []) if self._usable(p, i)]
+            if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
+                named = frozenset(i for i, _ in p.candidates)
+                if not self._fuzzy_reference(p, pool, exclude=named):
+                    self._references(p)
+                continue
             if not customers:
                 pool = [i for i in self.by_amount.get(p.remaining, [])
                         if i.open == p.remaining and self._usable(p, i)]
-            if self._fuzzy_reference(p, pool):
+            if self._fuzzy_reference(p, pool, allow_partial=bool(customers)):
                 continue
             if any(self._by_customer(p, cid, via, dec) for cid, via, dec in customers):
+                continue
+            if p.uncorroborated:
+                self._unconfirmed_reference(p, customers)
                 continue
             if not customers and self._amount_only(p):
                 continue
@@ -382,12 +432,15 @@ class Residue:
 def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int) -> Outcome:
     """Read the residue of this run from the rc_* tables, search it, and return rows to write."""
     rows = engine.query_dicts(
-        "SELECT p.*, s.n_inv, s.n_key, CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END AS is_complex "
+        "SELECT p.*, s.n_inv, s.n_key, CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END AS is_complex, "
+        "CASE WHEN u.payment_id IS NULL THEN 0 ELSE 1 END AS is_uncorr, coalesce(u.same_cust, 0) AS own_ref "
         "FROM rc_pay AS p "
         "LEFT JOIN rc_pstat AS s ON s.entity = p.entity AND s.payment_id = p.payment_id "
         "LEFT JOIN rc_complex AS x ON x.entity = p.entity AND x.payment_id = p.payment_id "
+        "LEFT JOIN rc_uncorr AS u ON u.entity = p.entity AND u.payment_id = p.payment_id "
         "WHERE p.status = 'succeeded' AND p.remaining > 0 "
-        f"AND (s.payment_id IS NULL OR s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL)"
+        f"AND (s.payment_id IS NULL OR s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL "
+        "OR u.payment_id IS NOT NULL)"
     )
     outcome = Outcome()
     if not rows:
@@ -396,7 +449,8 @@ def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int) -> Outcome:
         "SELECT c.entity, c.payment_id, c.invoice_id, c.kind FROM rc_cand AS c "
         "JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id "
         "LEFT JOIN rc_complex AS x ON x.entity = c.entity AND x.payment_id = c.payment_id "
-        f"WHERE s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL"
+        "LEFT JOIN rc_uncorr AS u ON u.entity = c.entity AND u.payment_id = c.payment_id "
+        f"WHERE s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL OR u.payment_id IS NOT NULL"
     )
     by_payment: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for ent, pid, iid, kind in cands:
@@ -411,6 +465,8 @@ def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int) -> Outcome:
         )
         p.ambiguous = bool(r["n_key"] and int(r["n_key"]) > 1) or bool(r["n_inv"] and int(r["n_inv"]) > max_inv)
         p.complex_ = bool(r["is_complex"])
+        p.uncorroborated = bool(r["is_uncorr"]) and not p.ambiguous and not p.complex_
+        p.own_reference = p.uncorroborated and bool(r["own_ref"])
         payments[p.entity].append(p)
     # open items after the set-based matches of this run
     items_rows = engine.query_dicts(

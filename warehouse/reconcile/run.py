@@ -94,7 +94,20 @@ class _Runner:
 def _template(macros: str, name: str) -> jinja2.Template:
     """Compiled once per process: the same text as ``warehouse.sql.render`` (its macros + ours)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return env.from_string(sqlmod.MACROS + macros + (SQL_DIR / name).read_text(encoding="utf-8"))
+    return env.from_string(sqlmod.MACROS + macros + _TOLERANCE_MACRO + (SQL_DIR / name).read_text(encoding="utf-8"))
+
+
+# A shortfall ``d`` that may close invoices of ``total`` (mirror of residue.within_tolerance).
+_TOLERANCE_MACRO = r"""
+{% macro within_tolerance(d, total, paid_on, issued) -%}
+(({{ d }}) > 0 AND (({{ d }}) <= {{ tol.rounding_abs }}
+  OR (({{ d }}) <= {{ tol.bank_charges_abs }} AND ({{ d }}) <= ({{ total }}) * {{ tol.bank_charges_pct }} / 100)
+  {% for pct in tol.early_discount_pct %}
+  OR ({{ paid_on }} <= {{ issued }} + {{ tol.early_discount_days }}
+      AND abs(({{ d }}) - round(({{ total }}) * {{ pct }} / 100, 2)) <= {{ tol.discount_slack_abs }})
+  {% endfor %}))
+{%- endmacro %}
+"""
 
 
 def _rules_hash(rules: MatchingRules) -> str:

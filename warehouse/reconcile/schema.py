@@ -1,19 +1,18 @@
 """Tables the reconciliation owns, created through the engine seam.
 
-Contract tables come from :mod:`warehouse.schema`; reconciliation adds two
-columns to ``fct_match`` (``adjustment`` and ``adjustment_reason``: the
+Contract tables come from :mod:`warehouse.schema`; ``fct_match`` carries
+``adjustment`` and ``adjustment_reason`` (declared in the contract): the
 remainder a short payment closed and why, so ``amount_applied`` stays the cash
-actually received). Work tables (``rc_*``) are temporary: they live for one
+actually received. Work tables (``rc_*``) are temporary: they live for one
 run on one connection and never reach the dataset.
 """
 
 from __future__ import annotations
 
-from warehouse.contract import BOOL, BY_NAME, DATE, MONEY, RATIO, TEXT, TS
+from warehouse.contract import BOOL, DATE, MONEY, RATIO, TEXT, TS
 from warehouse.engine import Engine
 from warehouse.schema import ensure_contract, ensure_table
 
-MATCH_EXTRA: tuple[tuple[str, str], ...] = (("adjustment", MONEY), ("adjustment_reason", TEXT))
 
 # Bookkeeping for incremental runs: what each payment and invoice looked like last time.
 PAYMENT_STATE: tuple[tuple[str, str], ...] = (
@@ -49,7 +48,6 @@ def ensure_reconcile_tables(engine: Engine) -> None:
     from warehouse.reconcile.decisions import ensure_decision_tables
 
     ensure_contract(engine)
-    ensure_table(engine, "fct_match", BY_NAME["fct_match"].columns + MATCH_EXTRA)
     ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)
     ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)
     ensure_table(engine, "reconcile_run", RUN_STATE)
@@ -66,6 +64,6 @@ def create_work_tables(engine: Engine) -> None:
 
 def drop_work_tables(engine: Engine) -> None:
     for name in (*WORK_TABLES, "rc_inv", "rc_inv_key", "rc_pay", "rc_tok", "rc_hit", "rc_cand", "rc_pstat",
-                 "rc_alloc", "rc_complex", "rc_short", "rc_erp", "rc_exc_final", "rc_old_match", "rc_open",
+                 "rc_alloc", "rc_alloc_all", "rc_corr", "rc_uncorr", "rc_payer", "rc_complex", "rc_short", "rc_erp", "rc_exc_final", "rc_old_match", "rc_open",
                  "rc_residue"):
         engine.execute(f'DROP TABLE IF EXISTS "{name}"')

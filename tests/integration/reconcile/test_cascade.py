@@ -137,12 +137,29 @@ def test_short_payment_beyond_tolerance_stays_partial(book: Book) -> None:
 
 def test_overpayment_leaves_credit_and_exception(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-900")
-    book.payment("P1", "150.00", "FA-900")
-    book.payment("P2", "100.00", "FA-900 again", paid_on=date(2024, 6, 20))  # duplicate payment
+    book.payment("P1", "150.00", "FA-900", customer="C1")
+    book.payment("P2", "100.00", "FA-900 again", customer="C1", paid_on=date(2024, 6, 20))  # duplicate payment
     reconcile(book.engine, as_of=AS_OF)
     assert book.pairs() == {("P1", "I1", Decimal("100.00"))}
     exc = {e["payment_id"]: (e["kind"], Decimal(e["amount"])) for e in book.exceptions()}
     assert exc == {"P1": ("overpayment", Decimal("50.00")), "P2": ("overpayment", Decimal("100.00"))}
+
+
+def test_reference_not_corroborated_by_payer_or_amount_is_only_suggested(book: Book) -> None:
+    """A typo that is another valid number (FA-000040 for FA-000004) must not auto-apply."""
+    book.customer("C1", "Alpha SARL", iban="FR7630001007941234567890185")
+    book.customer("C2", "Beta SAS", iban="FR7630004000031234567890143")
+    book.invoice("I4", "857.36", number="FA-2025-000004", customer="C2")
+    book.invoice("I40", "1200.00", number="FA-2025-000040", customer="C1")
+    book.payment("P1", "857.36", "FA-2025-000040", payer_iban="FR7630004000031234567890143")  # C2 pays, typo
+    book.payment("P2", "1500.00", "FA-2025-000040")   # unknown payer, pays more than owed
+    reconcile(book.engine, as_of=AS_OF)
+    # the payer's own invoice one typo away with exactly the amount wins; nothing lands on I40
+    assert book.pairs() == {("P1", "I4", Decimal("857.36"))}
+    assert book.matches()[0]["rule"] == "fuzzy_reference"
+    assert ("P2", "I40", Decimal("1200.00")) in book.pairs(states=("suggested",))
+    assert book.exception_kinds()["P2"] == "amount_mismatch"
+    assert book.invoice_state("I40")[1] == Decimal("1200.00")
 
 
 def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:

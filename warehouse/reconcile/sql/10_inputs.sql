@@ -38,8 +38,8 @@ DROP TABLE IF EXISTS rc_pay;
 CREATE TEMP TABLE rc_pay AS
 SELECT
     p.entity, p.payment_id, p.channel, p.status, upper(p.currency) AS currency, p.paid_on,
-    CAST(p.amount AS DECIMAL(18,2)) AS amount,
-    CAST(p.amount - coalesce(f.consumed, 0) AS DECIMAL(18,2)) AS remaining,
+    CAST(p.amount - coalesce(r.refunded, 0) AS DECIMAL(18,2)) AS amount,
+    CAST(p.amount - coalesce(r.refunded, 0) - coalesce(f.consumed, 0) AS DECIMAL(18,2)) AS remaining,
     p.reference, p.payer_name, upper(replace(coalesce(p.payer_iban, ''), ' ', '')) AS payer_iban,
     coalesce(p.customer_id, ci.customer_id, ai.customer_id) AS customer_id,
     CASE WHEN p.customer_id IS NOT NULL THEN 'payment'
@@ -52,6 +52,12 @@ LEFT JOIN (
     SELECT entity, payment_id, sum(amount_applied) AS consumed
     FROM rc_fixed WHERE state IN ('auto', 'confirmed') GROUP BY entity, payment_id
 ) AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
+LEFT JOIN (
+    -- money handed back (card refunds) is not money received: only the net settles invoices
+    SELECT entity, payment_id, -sum(amount) AS refunded
+    FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL
+    GROUP BY entity, payment_id
+) AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
 LEFT JOIN (
     SELECT entity, upper(replace(iban, ' ', '')) AS iban, min(customer_id) AS customer_id
     FROM dim_customer WHERE iban IS NOT NULL AND iban <> ''

@@ -9,16 +9,51 @@ DROP TABLE IF EXISTS rc_pstat;
 CREATE TEMP TABLE rc_pstat AS
 SELECT entity, payment_id, count(*) AS n_inv, max(n_key) AS n_key
 FROM rc_cand GROUP BY entity, payment_id;
+{% if engine == 'postgres' %}ANALYZE rc_pstat;{% endif %}
 
-DROP TABLE IF EXISTS rc_alloc;
-CREATE TEMP TABLE rc_alloc AS
+DROP TABLE IF EXISTS rc_alloc_all;
+CREATE TEMP TABLE rc_alloc_all AS
 SELECT c.entity, c.payment_id, c.invoice_id, c.kind, c.token, s.n_inv, p.paid_on, p.remaining, p.currency,
-       i.open0, i.due_date, i.doc_type, i.invoice_number
+       i.open0, i.due_date, i.doc_type, i.invoice_number, i.issue_date, i.amount_total,
+       CASE WHEN p.customer_id IS NOT NULL AND i.customer_id = p.customer_id THEN 1 ELSE 0 END AS same_cust,
+       CASE WHEN p.customer_id IS NOT NULL THEN 1 ELSE 0 END AS known
 FROM rc_cand AS c
 JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id
 JOIN rc_pay AS p ON p.entity = c.entity AND p.payment_id = c.payment_id
 JOIN rc_inv AS i ON i.entity = c.entity AND i.invoice_id = c.invoice_id
 WHERE p.status = 'succeeded' AND p.remaining > 0 AND s.n_key = 1 AND s.n_inv <= {{ max_inv }};
+{% if engine == 'postgres' %}ANALYZE rc_alloc_all;{% endif %}
+
+-- Corroboration: a reference alone never auto-applies. A remittance is trusted when the
+-- amount meets what the named invoices still owe (exactly or within the short-payment
+-- tolerances; also a parent company paying for its subsidiary), or when it is a partial
+-- payment (less than owed) from a payer we cannot identify. A known payer naming another
+-- customer's invoices with another amount, or an unknown payer paying more than owed, is
+-- not trusted: typically a typo that happens to be another valid number. It goes to the
+-- residue, which looks for the invoice the payer really meant, else suggests.
+DROP TABLE IF EXISTS rc_corr;
+CREATE TEMP TABLE rc_corr AS
+SELECT entity, payment_id, min(same_cust) AS all_same, max(known) AS known, sum(open0) AS owed,
+       max(remaining) AS remaining,
+       sum(amount_total) AS total, max(issue_date) AS issued, max(paid_on) AS paid_on
+FROM rc_alloc_all GROUP BY entity, payment_id;
+{% if engine == 'postgres' %}ANALYZE rc_corr;{% endif %}
+
+-- same_cust = 1: the payer's own invoices but another amount (partial, over- or short
+-- payment, or a typo naming another of its invoices): the residue first looks for an
+-- invoice one typo away that owes exactly the amount, else applies the reference.
+DROP TABLE IF EXISTS rc_uncorr;
+CREATE TEMP TABLE rc_uncorr AS
+SELECT entity, payment_id, CASE WHEN all_same = 1 AND owed > 0 THEN 1 ELSE 0 END AS same_cust FROM rc_corr
+WHERE NOT (remaining = owed OR {{ within_tolerance('owed - remaining', 'total', 'paid_on', 'issued') }}
+           OR (known = 0 AND remaining < owed));
+{% if engine == 'postgres' %}ANALYZE rc_uncorr;{% endif %}
+
+DROP TABLE IF EXISTS rc_alloc;
+CREATE TEMP TABLE rc_alloc AS
+SELECT a.* FROM rc_alloc_all AS a
+WHERE NOT EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.entity = a.entity AND u.payment_id = a.payment_id);
+{% if engine == 'postgres' %}ANALYZE rc_alloc;{% endif %}
 
 DROP TABLE IF EXISTS rc_complex;
 CREATE TEMP TABLE rc_complex AS
@@ -27,7 +62,14 @@ WITH inv AS (
 )
 SELECT DISTINCT a.entity, a.payment_id
 FROM rc_alloc AS a JOIN inv ON inv.entity = a.entity AND inv.invoice_id = a.invoice_id
-WHERE inv.n_pay > 1 AND inv.max_inv > 1;
+WHERE inv.n_pay > 1 AND inv.max_inv > 1
+UNION
+-- invoices also named by a payer's own payment the residue re-examines: keep date order there
+SELECT a.entity, a.payment_id
+FROM rc_alloc AS a
+JOIN rc_alloc_all AS x ON x.entity = a.entity AND x.invoice_id = a.invoice_id
+JOIN rc_uncorr AS u ON u.entity = x.entity AND u.payment_id = x.payment_id AND u.same_cust = 1;
+{% if engine == 'postgres' %}ANALYZE rc_complex;{% endif %}
 
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
                       currency, rule, confidence, explanation, state, paid_on)
