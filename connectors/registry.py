@@ -34,7 +34,8 @@ from lettrage.logging import register_secret
 DEFAULT_SOURCES_FILE = Path("sources.yaml")
 FILE_SOURCES = ("sage_fec", "sap_export", "camt053")
 API_SOURCES = ("stripe", "gocardless")
-ALL_SOURCES = FILE_SOURCES + API_SOURCES
+ERP_API_SOURCES = ("sage_accounting", "netsuite", "sap_b1")
+ALL_SOURCES = FILE_SOURCES + API_SOURCES + ERP_API_SOURCES
 
 
 class SourceSettings(BaseModel):
@@ -166,12 +167,44 @@ def _gocardless(entity: str, s: SourceSettings, root: Path, start: date | None, 
     )
 
 
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.sage_accounting import sage_accounting_source
+
+    return sage_accounting_source(entity=entity, access_token=secret("sage_accounting", entity, "access_token"),
+                                  base_url=s.base_url, start_date=_iso(start), end_date=_iso(end))
+
+
+def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.netsuite import netsuite_source
+
+    names = ("account_id", "consumer_key", "consumer_secret", "token_id", "token_secret")
+    extra = {k: v for k, v in (s.model_extra or {}).items() if k == "concurrency"}
+    return netsuite_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(end),
+                           **{n: secret("netsuite", entity, n) for n in names}, **extra)
+
+
+def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+    from connectors.sap_b1 import sap_b1_source
+
+    if not s.base_url:
+        raise ConfigurationError(f"sap_b1/{entity}: 'base_url' (https://<host>:50000) is required")
+    return sap_b1_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(end),
+                         **{n: secret("sap_b1", entity, n) for n in ("company_db", "user", "password")})
+
+
 BUILDERS: dict[str, Builder] = {
     "sage_fec": _sage_fec,
     "sap_export": _sap_export,
     "camt053": _camt053,
     "stripe": _stripe,
     "gocardless": _gocardless,
+    "sage_accounting": _sage_accounting,
+    "netsuite": _netsuite,
+    "sap_b1": _sap_b1,
 }
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from sandbox.world import bank, documents as docs, erp, gocardless_world as gcw, stripe_world as sw
+from sandbox.world import bank, documents as docs, erp, erp_api, gocardless_world as gcw, stripe_world as sw
 from sandbox.world.calendar import add_months, unix
-from sandbox.world.entities import ENTITIES
+from sandbox.world.entities import API_ENTITIES, ENTITIES
 from sandbox.world.ids import IdFactory, ie_iban
 from sandbox.world.model import Allocation, Document, Entity, EntityWorld
 from sandbox.world.parties import make_customers
@@ -45,8 +45,11 @@ def build_entity(entity: Entity, seed: int, per_entity: int, as_of: date) -> Ent
     """Customers, documents, payments, payouts, bank lines and ERP matching of one entity."""
     start = add_months(as_of, -MONTHS)
     ids = IdFactory(_rng(seed, entity, "ids"))
-    n_customers = max(40, round(per_entity / INVOICES_PER_CUSTOMER))
-    customers = make_customers(entity, n_customers, _rng(seed, entity, "customers"))
+    if entity.erp in erp_api.API_ERPS:
+        customers = erp_api.make_customers(entity, erp_api.API_CUSTOMERS, _rng(seed, entity, "customers"))
+    else:
+        n_customers = max(40, round(per_entity / INVOICES_PER_CUSTOMER))
+        customers = make_customers(entity, n_customers, _rng(seed, entity, "customers"))
     invoices = docs.make_invoices(entity, customers, per_entity, start, as_of, _rng(seed, entity, "invoices"))
     credit_notes = docs.draw_credit_notes(entity, invoices, as_of, _rng(seed, entity, "credit_notes"))
     docs.mark_disputes(invoices, _rng(seed, entity, "disputes"))
@@ -104,11 +107,16 @@ def build_entity(entity: Entity, seed: int, per_entity: int, as_of: date) -> Ent
     orng = _rng(seed, entity, "objects")
     stripe_objs = sw.build_objects(stripe_book, customers, stripe_payouts, as_of, orng, ids)
     gc_objs = gcw.build_objects(gc_book, customers, gc_payouts, as_of, orng, ids)
-    return EntityWorld(entity=entity, customers=customers, documents=all_docs, bank_entries=entries,
-                       receipts=receipts, payouts=stripe_payouts + gc_payouts, stripe=stripe_objs,
-                       gocardless=gc_objs)
+    world = EntityWorld(entity=entity, customers=customers, documents=all_docs, bank_entries=entries,
+                        receipts=receipts, payouts=stripe_payouts + gc_payouts, stripe=stripe_objs,
+                        gocardless=gc_objs)
+    if entity.erp in erp_api.API_ERPS:
+        world.erp_api = erp_api.build_objects(world, as_of, _rng(seed, entity, "erp_api"))
+    return world
 
 
 def build_world(seed: int, size: str | int, as_of: date) -> list[EntityWorld]:
     per_entity = max(1, invoice_target(size) // len(ENTITIES))
-    return [build_entity(e, seed, per_entity, as_of) for e in ENTITIES]
+    api_per_entity = max(1, per_entity // erp_api.API_SHARE)  # the API entities stay small beside FR01/DE01
+    return ([build_entity(e, seed, per_entity, as_of) for e in ENTITIES]
+            + [build_entity(e, seed, api_per_entity, as_of) for e in API_ENTITIES])

@@ -61,6 +61,18 @@ def ie_iban(rng: random.Random) -> str:
     return iban("IE", "AIBK" + "931152" + f"{rng.randrange(10**8):08d}")
 
 
+def gb_iban(rng: random.Random, bank: str | None = None) -> str:
+    """UK IBAN (22 chars): bank code 4 letters + sort code 6 + account 8."""
+    bank = bank or rng.choice(["NWBK", "BARC", "LOYD", "HBUK", "MIDL"])
+    return iban("GB", bank + f"{rng.randrange(10**6):06d}" + f"{rng.randrange(10**8):08d}")
+
+
+def es_iban(rng: random.Random) -> str:
+    """Spanish IBAN (24 chars): bank 4 + branch 4 + control 2 + account 10."""
+    bank = rng.choice(["2100", "0049", "0182", "0081", "2038"])
+    return iban("ES", bank + f"{rng.randrange(10**4):04d}" + f"{rng.randrange(100):02d}" + f"{rng.randrange(10**10):010d}")
+
+
 def country_iban(rng: random.Random, country: str) -> str:
     return fr_iban(rng) if country == "FR" else de_iban(rng)
 

@@ -22,7 +22,7 @@ class Entity:
     name: str
     country: str
     currency: str
-    erp: str  # "sage_fec" | "sap_export"
+    erp: str  # "sage_fec" | "sap_export" | "sage_accounting" | "netsuite" | "sap_b1"
     iban: str
     bic: str
     bank_name: str
@@ -191,6 +191,7 @@ class EntityWorld:
     stripe: dict[str, list[dict[str, Any]]]
     gocardless: dict[str, list[dict[str, Any]]]
     other_bank: list[BankTx] = field(default_factory=list)
+    erp_api: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # API ERPs: object type -> objects
 
 
 @dataclass(slots=True)

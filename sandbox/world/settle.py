@@ -20,6 +20,30 @@ SHORT_RATE = 0.03
 OVERPAY_RATE = 0.006
 
 
+# The entities' write-off policy for payment differences (what their accountants close
+# without asking the customer): rounding, bank charges up to an amount and a share of the
+# invoice, and the early-payment discounts their terms grant. Lettrage's mappings/matching.yaml
+# declares the same policy; the ground truth must follow the books' policy, not invent one.
+WRITE_OFF_POLICY: dict[str, dict[str, object]] = {
+    "FR": {"rounding": 5, "charges": 1500, "charges_pct": 2, "discounts": (2, 3), "discount_days": 10, "slack": 2},
+    "DE": {"rounding": 5, "charges": 1000, "charges_pct": 2, "discounts": (2, 3), "discount_days": 14, "slack": 2},
+}
+
+
+def written_off(country: str, inv: Document, short: int, paid_on: date) -> bool:
+    """True when a shortfall of ``short`` cents on ``inv`` is closed by the entity's policy."""
+    policy = WRITE_OFF_POLICY.get(country)
+    if policy is None or short <= 0:
+        return False
+    if short <= int(policy["rounding"]):  # type: ignore[call-overload]
+        return True
+    if paid_on <= inv.issue_date + timedelta(days=int(policy["discount_days"])):  # type: ignore[call-overload]
+        for pct in policy["discounts"]:  # type: ignore[attr-defined]
+            if abs(short - (inv.total_cents * pct + 50) // 100) <= int(policy["slack"]):  # type: ignore[call-overload]
+                return True
+    return short <= int(policy["charges"]) and short * 100 <= inv.total_cents * int(policy["charges_pct"])  # type: ignore[call-overload]
+
+
 def days_late(rng: random.Random, behaviour: str) -> int | None:
     """Days after the due date a customer pays (negative = early); ``None`` = never (so far)."""
     if behaviour == "punctual":
@@ -135,6 +159,8 @@ def settle_bank_transfers(
             tx = _tx(cust, day, paid, [inv], rng)
             _write_reference(tx, inv.number, style, entity.country, rng)
             inv.allocations.append(Allocation("bank", tx, inv, paid, "short" if paid < due else "full"))
+            if not inv.credit_notes and written_off(entity.country, inv, due - paid, day):
+                inv.allocations.append(Allocation("erp", tx, inv, due - paid, "write_off"))
             txs.append(tx)
             continue
         kind, paid = "full", due

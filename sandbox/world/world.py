@@ -7,10 +7,10 @@ import random
 from datetime import date
 from pathlib import Path
 
-from sandbox.world import bank
+from sandbox.world import bank, erp_api
 from sandbox.world.calendar import add_months
 from sandbox.world.generate import MONTHS, build_world, invoice_target
-from sandbox.world.model import EntityWorld, WorldSummary
+from sandbox.world.model import Entity, EntityWorld, WorldSummary
 from sandbox.world.writers import camt053, fec, sage_customers, sap
 from sandbox.world.writers.ground_truth import write_ground_truth
 from sandbox.world.writers.jsonl import write_objects
@@ -47,13 +47,27 @@ def write_world(
              if w.entity.erp == "sap_export" else None,
              "stripe": {"api_key": w.entity.stripe_api_key},
              "gocardless": {"access_token": w.entity.gocardless_access_token,
-                            "creditor_id": _creditor(w)}}
+                            "creditor_id": _creditor(w)},
+             **erp_api_credentials(w.entity)}
             for w in worlds
         ],
     }
     (root / "world.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     paths.append(root / "world.json")
     return WorldSummary(root=root, seed=seed, size=size, as_of=as_of, counts=counts, paths=paths)
+
+
+def erp_api_credentials(e: Entity) -> dict[str, object]:
+    """The sandbox credentials of an API ERP (nothing for the file-based entities, so their entry is unchanged)."""
+    if e.erp == "sage_accounting":
+        return {"sage_accounting": {"access_token": f"sage_sandbox_{e.code}_token"}}
+    if e.erp == "netsuite":
+        return {"netsuite": {"account_id": f"TSTDRV{e.code[-2:]}0042", "consumer_key": f"ck_{e.code}_sandbox",
+                             "consumer_secret": f"cs_{e.code}_sandbox", "token_id": f"tk_{e.code}_sandbox",
+                             "token_secret": f"ts_{e.code}_sandbox"}}
+    if e.erp == "sap_b1":
+        return {"sap_b1": {"company_db": f"SBO_{e.code}", "user": "manager", "password": f"b1_{e.code}_sandbox"}}
+    return {}
 
 
 def _creditor(w: EntityWorld) -> str | None:
@@ -83,6 +97,10 @@ def _write_entity(
         path = base / "sage_fec" / "customers.csv"
         sage_customers.write_sage_customers(path, w)
         paths.append(path)
+    elif e.erp in erp_api.API_ERPS:
+        for name, path in write_objects(base / e.erp, w.erp_api).items():
+            counts[f"{e.erp}_{name}"] = len(w.erp_api[name])
+            paths.append(path)
     else:
         items = sap.sap_items(w)
         tag = as_of.strftime("%Y%m%d")
@@ -99,7 +117,8 @@ def _write_entity(
     paths += statements
     counts["bank_statements"] = len(statements)
     counts["bank_entries"] = len(w.bank_entries)
-    for source, objs in (("stripe", w.stripe), ("gocardless", w.gocardless)):
+    providers = () if e.erp in erp_api.API_ERPS else (("stripe", w.stripe), ("gocardless", w.gocardless))
+    for source, objs in providers:
         for name, path in write_objects(base / source, objs).items():
             counts[f"{source}_{name}"] = len(objs[name])
             paths.append(path)

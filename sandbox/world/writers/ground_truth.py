@@ -1,9 +1,12 @@
 """The answers: every document's open amount and status, every allocation, every payout's bank line.
 
-``amount_total - sum(payment allocations) - sum(credit-note allocations) == amount_open``
+``amount_total - sum(payment allocations) - sum(credit-note allocations) - sum(write-offs) == amount_open``
 holds for every invoice; a credit note's own allocations bring its (negative)
 total back to zero. Credit-note allocations carry ``payment_source`` ``erp`` and
-the credit note's number as ``payment_ref``.
+the credit note's number as ``payment_ref``. A short payment whose difference the
+entity's policy closes (rounding, bank charges, early-payment discount; see
+``settle.WRITE_OFF_POLICY``) adds a ``write_off`` allocation (``payment_source``
+``erp``, ``payment_ref`` the short payment's) so the invoice is paid, not open.
 """
 
 from __future__ import annotations

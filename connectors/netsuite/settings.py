@@ -1,0 +1,17 @@
+"""NetSuite SuiteQL constants: endpoint, page and query caps, concurrency."""
+
+from __future__ import annotations
+
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+PAGE_LIMIT = 1000  # SuiteQL's maximum `limit`
+QUERY_ROW_CAP = 100_000  # rows reachable by offset in one query: beyond it, restart with `id > last id`
+CONCURRENCY = 2  # requests in flight per account; the account's limit is shared with every other integration
+DEFAULT_SINCE = "2000-01-01T00:00:00"
+TIMEOUT_S = 120.0
+TRANSACTION_TYPES = ("CustInvc", "CustCred", "CustPymt")
+APPLICATION_CHUNK = 200  # payment/credit-memo ids per NextTransactionLineLink query
+
+
+def live_base_url(account_id: str) -> str:
+    """``https://<account>.suitetalk.api.netsuite.com`` (sandbox accounts ``1234567_SB1`` -> ``1234567-sb1``)."""
+    return f"https://{account_id.lower().replace('_', '-')}.suitetalk.api.netsuite.com"

@@ -1,0 +1,130 @@
+"""Sage Accounting (v3.1) → ``raw_sage_accounting_*``: one dlt source per Sage business (one per entity).
+
+Resources (see README.md): contacts, sales_invoices, sales_credit_notes,
+contact_payments and payment_allocations (the ``allocated_artefacts`` of each
+payment, Sage's own lettrage). Each list is incremental on ``updated_at`` through
+``updated_or_created_since``; merge, because invoices change as they are paid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import dlt
+from dlt.common.schema.typing import TColumnSchema
+from dlt.extract.resource import DltResource
+
+from connectors._http import RetryPolicy, external_schedule
+from connectors.sage_accounting import settings
+from connectors.sage_accounting.client import SageClient, SageNextPaginator
+
+__all__ = ["SageClient", "SageNextPaginator", "flatten", "sage_accounting_source"]
+
+TEXT, BIGINT, DATE, TS = "text", "bigint", "date", "timestamp"
+MONEY: TColumnSchema = {"data_type": "decimal", "precision": 18, "scale": 2, "nullable": True}
+
+
+def _cols(**types: str) -> dict[str, TColumnSchema]:
+    return {n: (dict(MONEY) if t == "money" else {"data_type": t, "nullable": True})  # type: ignore[misc]
+            for n, t in types.items()}
+
+
+COLUMNS: dict[str, dict[str, TColumnSchema]] = {
+    "contacts": _cols(id=TEXT, entity=TEXT, name=TEXT, reference=TEXT, email=TEXT, tax_number=TEXT,
+                      credit_limit="money", credit_days=BIGINT, currency__id=TEXT, main_address__country__id=TEXT,
+                      bank_account_details__iban=TEXT, created_at=TEXT, updated_at=TEXT),
+    "sales_invoices": _cols(id=TEXT, entity=TEXT, invoice_number=TEXT, contact__id=TEXT, date=DATE, due_date=DATE,
+                            reference=TEXT, net_amount="money", tax_amount="money", total_amount="money",
+                            outstanding_amount="money", currency__id=TEXT, status__id=TEXT, created_at=TEXT,
+                            updated_at=TEXT),
+    "sales_credit_notes": _cols(id=TEXT, entity=TEXT, credit_note_number=TEXT, contact__id=TEXT, date=DATE,
+                                original_invoice_number=TEXT, reference=TEXT, net_amount="money",
+                                tax_amount="money", total_amount="money", outstanding_amount="money",
+                                currency__id=TEXT, status__id=TEXT, created_at=TEXT, updated_at=TEXT),
+    "contact_payments": _cols(id=TEXT, entity=TEXT, contact__id=TEXT, date=DATE, total_amount="money",
+                              net_amount="money", currency__id=TEXT, reference=TEXT, transaction_type__id=TEXT,
+                              payment_method__id=TEXT, payment_on_account__total_amount="money",
+                              allocated_artefacts_json=TEXT, created_at=TEXT, updated_at=TEXT),
+    "payment_allocations": _cols(payment_id=TEXT, artefact_id=TEXT, entity=TEXT, allocation_id=TEXT,
+                                 artefact_number=TEXT, amount="money", discount="money", contact_id=TEXT,
+                                 payment_date=DATE, currency=TEXT),
+}
+
+
+def flatten(obj: dict[str, Any], entity: str) -> dict[str, Any]:
+    """A Sage object as one raw row: nested links flattened (``contact__id``), money as Decimal."""
+    row: dict[str, Any] = {"entity": entity}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not k.startswith("$"):
+                    walk(f"{prefix}__{k}" if prefix else k, v)
+        elif isinstance(value, list):
+            row[prefix + "_json"] = json.dumps(value, separators=(",", ":"))
+        else:
+            row[prefix] = Decimal(value) if prefix in settings.MONEY and value is not None else value
+
+    walk("", obj)
+    return row
+
+
+def _allocations(payment: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for a in json.loads(payment.get("allocated_artefacts_json") or "[]"):
+        art = a.get("artefact") or {}
+        out.append({"payment_id": payment["id"], "artefact_id": art.get("id"), "entity": payment["entity"],
+                    "allocation_id": a.get("id"), "artefact_number": art.get("displayed_as"),
+                    "amount": Decimal(a["amount"]), "discount": Decimal(a.get("discount") or "0"),
+                    "contact_id": payment.get("contact__id"), "payment_date": payment.get("date"),
+                    "currency": payment.get("currency__id")})
+    return out
+
+
+@dlt.source(name="sage_accounting", max_table_nesting=0)
+def sage_accounting_source(
+    entity: str,
+    access_token: str = dlt.secrets.value,
+    base_url: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    page_size: int = settings.ITEMS_PER_PAGE,
+    retry_policy: RetryPolicy | None = None,
+) -> list[DltResource]:
+    """All Sage Accounting resources of one business, tagged with ``entity``.
+
+    ``start_date``/``end_date`` (ISO) bound a backfill; ``end_date`` set means dlt keeps no cursor.
+    """
+    client = SageClient(access_token, base_url, policy=retry_policy, page_size=page_size)
+    scheduled = external_schedule()
+    initial = start_date or settings.DEFAULT_SINCE
+
+    def listing(name: str, doc: str) -> DltResource:
+        def rows(cursor: dlt.sources.incremental[str] = dlt.sources.incremental(
+                "updated_at", initial_value=initial, end_value=end_date, allow_external_schedulers=scheduled),
+                 ) -> Iterator[list[dict[str, Any]]]:
+            since = cursor.last_value or initial
+            for page in client.pages(name, since):
+                yield [flatten(obj, entity) for obj in page]
+
+        rows.__doc__ = doc
+        return dlt.resource(rows, name=name, table_name=f"raw_sage_accounting_{name}", primary_key="id",
+                            write_disposition="merge", columns=COLUMNS[name])
+
+    contacts = listing("contacts", "Customers; merge because names, terms and limits change.")
+    invoices = listing("sales_invoices", "Invoices; merge because outstanding_amount and status move as they are paid.")
+    notes = listing("sales_credit_notes", "Credit notes; merge because they are allocated after issue.")
+    payments = listing("contact_payments", "Customer receipts; merge because allocations are edited.")
+
+    @dlt.transformer(data_from=payments, name="payment_allocations",
+                     table_name="raw_sage_accounting_payment_allocations",
+                     primary_key=("payment_id", "artefact_id"), write_disposition="merge",
+                     columns=COLUMNS["payment_allocations"])
+    def payment_allocations(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """The invoices each receipt settles (Sage's ``allocated_artefacts``); merge, re-read with their payment."""
+        yield [a for p in page for a in _allocations(p)]
+
+    return [contacts, invoices, notes, payments, payment_allocations]

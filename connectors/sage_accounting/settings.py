@@ -1,0 +1,13 @@
+"""Sage Accounting v3.1 constants: base URL, resources, page size."""
+
+from __future__ import annotations
+
+BASE_URL = "https://api.accounting.sage.com/v3.1"  # the live API root; the sandbox serves <url>/sage/accounts/v3.1
+API_PATH = "/accounts/v3.1"
+ITEMS_PER_PAGE = 200  # Sage's maximum
+DEFAULT_SINCE = "2000-01-01T00:00:00Z"
+TIMEOUT_S = 60.0
+RESOURCES = ("contacts", "sales_invoices", "sales_credit_notes", "contact_payments")
+# money fields sent as decimal strings, stored as Decimal
+MONEY = ("net_amount", "tax_amount", "total_amount", "outstanding_amount", "credit_limit", "amount", "discount",
+         "payment_on_account__total_amount", "payment_on_account__outstanding_amount")

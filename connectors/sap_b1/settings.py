@@ -1,0 +1,13 @@
+"""SAP Business One Service Layer constants."""
+
+from __future__ import annotations
+
+API_PATH = "/b1s/v2"
+PAGE_SIZE = 100  # Prefer: odata.maxpagesize
+DEFAULT_SINCE = "2000-01-01T00:00:00"
+TIMEOUT_S = 120.0
+SESSION_EXPIRED_CODE = "301"  # "Invalid session or session already timeout."
+COLLECTIONS = ("BusinessPartners", "Invoices", "CreditNotes", "IncomingPayments")
+EXTRA_FILTER = {"BusinessPartners": "CardType eq 'cCustomer'"}
+ORDER = {"BusinessPartners": "CardCode", "Invoices": "DocEntry", "CreditNotes": "DocEntry",
+         "IncomingPayments": "DocEntry"}

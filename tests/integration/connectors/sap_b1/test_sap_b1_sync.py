@@ -1,0 +1,92 @@
+"""SAP B1 Service Layer connector against the sandbox: login, session expiry and re-login, paging, faults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+
+from connectors.sap_b1 import B1Client, sap_b1_source
+from lettrage.config import WarehouseConfig
+from lettrage.errors import AuthenticationExpired
+from sandbox.server import RunningSandbox
+from tests.fixtures.loading import rows, scalar
+from tests.integration.connectors.sage_accounting.erp_world import (
+    FAST_RETRIES, append_jsonl, configure, credentials, first_jsonl, ground_truth, root_cause, served)
+from warehouse.build import build_staging
+from warehouse.engine import connect
+from warehouse.load import run_pipeline
+
+ENTITY = "ES01"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    yield from served(tmp_path / "world", ENTITY)
+
+
+def _source(sandbox: RunningSandbox, **kwargs: Any) -> dlt.sources.DltSource:
+    creds = credentials(sandbox.state.root, ENTITY, "sap_b1")
+    creds.update({k: kwargs.pop(k) for k in list(kwargs) if k in creds})
+    return sap_b1_source(ENTITY, base_url=sandbox.url, retry_policy=FAST_RETRIES, **creds, **kwargs)
+
+
+def test_full_sync_and_staging(sandbox: RunningSandbox, warehouse_config: WarehouseConfig) -> None:
+    run_pipeline("b1_es01", _source(sandbox, page_size=9), warehouse_config)
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sap_b1_business_partners") == 20
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sap_b1_payment_invoices") > 0
+    with connect(warehouse_config) as engine:
+        build_staging(engine)
+    count, total = ground_truth(sandbox.state.root, ENTITY)
+    got = rows(warehouse_config, "SELECT count(*), sum(amount_total), min(currency) FROM stg_sap_b1__invoices")
+    assert got[0][0] == count and Decimal(got[0][1]) == total and got[0][2] == "EUR"
+    assert scalar(warehouse_config, "SELECT count(*) FROM stg_sap_b1__invoices WHERE erp_lettrage LIKE 'PAY-%'") > 0
+    assert scalar(warehouse_config, "SELECT count(*) FROM stg_sap_b1__payments WHERE erp_lettrage LIKE 'INV-%'") > 0
+
+
+def test_expired_session_logs_in_again_mid_sync(sandbox: RunningSandbox) -> None:
+    c = credentials(sandbox.state.root, ENTITY, "sap_b1")
+    client = B1Client(sandbox.url, c["company_db"], c["user"], c["password"], policy=FAST_RETRIES, page_size=10)
+    pages = client.pages("Invoices", None)
+    first = next(pages)
+    configure(sandbox, "/b1s", expire_all=True)  # every session now answers 401 code 301
+    rest = [row for page in pages for row in page]
+    assert len(first) + len(rest) == 68 and client.auth.logins == 2
+    client.close()
+
+
+def test_short_session_timeout_is_survived(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    configure(sandbox, "/b1s", session_timeout_s=0.05)
+    sandbox.faults.set(provider="sap_b1", rate_limit=1, retry_after=0.1, server_error=1)
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    run_pipeline("b1_timeout", _source(sandbox, page_size=50), config)
+    assert scalar(config, "SELECT count(*) FROM raw_sap_b1_invoices") == 68
+    assert sandbox.faults.snapshot()["injected"]["rate_limit"] == 1
+
+
+def test_refused_login_is_a_clear_error_and_saves_nothing(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    with pytest.raises(Exception) as info:
+        run_pipeline("b1_bad", _source(sandbox, password="expired"), config)
+    cause = root_cause(info.value)
+    assert isinstance(cause, AuthenticationExpired) and "SBO_ES01" in str(cause)
+    with connect(config) as engine:
+        assert not engine.table_exists("raw_sap_b1_invoices")
+
+
+def test_second_sync_reads_only_changes(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    run_pipeline("b1_incr", _source(sandbox), config)
+    path = sandbox.state.root / ENTITY / "sap_b1" / "Invoices.jsonl"
+    inv = first_jsonl(path)
+    inv.update(PaidToDate=inv["DocTotal"], DocumentStatus="bost_Close", UpdateDate="2025-07-01T00:00:00Z",
+               UpdateTime="10:00:00")
+    append_jsonl(path, inv)
+    again = run_pipeline("b1_incr", _source(sandbox), config)
+    assert again.rows.get("raw_sap_b1_invoices") == 1 and "raw_sap_b1_business_partners" not in again.rows
+    assert scalar(config, f"SELECT document_status FROM raw_sap_b1_invoices WHERE doc_entry = {inv['DocEntry']}") \
+        == "bost_Close"

@@ -1,0 +1,19 @@
+-- NetSuite customer records (terms resolved to days and currency to ISO by the connector).
+-- shape: customers
+-- requires: raw_netsuite_customers
+SELECT
+    entity,
+    id AS customer_id,
+    companyname AS name,
+    CAST(NULL AS TEXT) AS vat_id,
+    CAST(NULL AS TEXT) AS siren,
+    lower(email) AS email,
+    CAST(NULL AS TEXT) AS iban,
+    CAST(NULL AS TEXT) AS country,
+    terms_days AS payment_terms_days,
+    creditlimit AS credit_limit,
+    upper(currency_code) AS currency,
+    CAST(NULL AS TEXT) AS account_owner,
+    'netsuite' AS source_system,
+    id AS source_id
+FROM raw_netsuite_customers

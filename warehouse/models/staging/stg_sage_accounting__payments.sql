@@ -1,0 +1,35 @@
+-- Customer receipts booked in Sage Accounting: the ERP's view of payments, evidence for
+-- reconciliation (the same money is a bank line). erp_lettrage lists the invoice ids the
+-- receipt is allocated to; a receipt left on account has none.
+-- shape: payments
+-- requires: raw_sage_accounting_contact_payments
+WITH allocations AS (
+    {% if has('raw_sage_accounting_payment_allocations') %}
+    SELECT entity, payment_id, string_agg(artefact_id, ',' ORDER BY artefact_id) AS invoice_ids
+    FROM raw_sage_accounting_payment_allocations
+    GROUP BY entity, payment_id
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS payment_id, CAST(NULL AS TEXT) AS invoice_ids WHERE 1 = 0
+    {% endif %}
+)
+SELECT
+    p.entity,
+    'SAGEACC-' || p.id AS payment_id,
+    'erp' AS channel,
+    p.contact__id AS customer_id,
+    p.total_amount AS amount,
+    0 AS fee,
+    upper(p.currency__id) AS currency,
+    p.date AS paid_on,
+    'succeeded' AS status,
+    p.reference AS reference,
+    CAST(NULL AS TEXT) AS payer_name,
+    CAST(NULL AS TEXT) AS payer_iban,
+    CAST(NULL AS TEXT) AS payout_id,
+    CAST(NULL AS TEXT) AS failure_reason,
+    a.invoice_ids AS erp_lettrage,
+    'sage_accounting' AS source_system,
+    p.id AS source_id
+FROM raw_sage_accounting_contact_payments AS p
+LEFT JOIN allocations AS a ON a.entity = p.entity AND a.payment_id = p.id
+WHERE coalesce(p.transaction_type__id, 'CUSTOMER_RECEIPT') = 'CUSTOMER_RECEIPT'

@@ -1,0 +1,36 @@
+-- SAP Business One incoming payments: evidence for reconciliation. erp_lettrage lists the
+-- invoices ('INV-<DocEntry>') their PaymentInvoices lines settle; a payment on account has none.
+-- shape: payments
+-- requires: raw_sap_b1_incoming_payments
+WITH lines AS (
+    {% if has('raw_sap_b1_payment_invoices') %}
+    SELECT entity, payment_doc_entry,
+           string_agg('INV-' || CAST(doc_entry AS TEXT), ',' ORDER BY doc_entry) AS invoice_ids
+    FROM raw_sap_b1_payment_invoices
+    WHERE coalesce(invoice_type, 'it_Invoice') = 'it_Invoice'
+    GROUP BY entity, payment_doc_entry
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS BIGINT) AS payment_doc_entry, CAST(NULL AS TEXT) AS invoice_ids WHERE 1 = 0
+    {% endif %}
+)
+SELECT
+    p.entity,
+    'B1-PAY-' || CAST(p.doc_entry AS TEXT) AS payment_id,
+    'erp' AS channel,
+    p.card_code AS customer_id,
+    p.transfer_sum AS amount,
+    0 AS fee,
+    upper(p.doc_currency) AS currency,
+    coalesce(p.transfer_date, p.doc_date) AS paid_on,
+    'succeeded' AS status,
+    concat_ws(' ', p.transfer_reference, p.remarks) AS reference,
+    CAST(NULL AS TEXT) AS payer_name,
+    CAST(NULL AS TEXT) AS payer_iban,
+    CAST(NULL AS TEXT) AS payout_id,
+    CAST(NULL AS TEXT) AS failure_reason,
+    l.invoice_ids AS erp_lettrage,
+    'sap_b1' AS source_system,
+    'PAY-' || CAST(p.doc_entry AS TEXT) AS source_id
+FROM raw_sap_b1_incoming_payments AS p
+LEFT JOIN lines AS l ON l.entity = p.entity AND l.payment_doc_entry = p.doc_entry
+WHERE coalesce(p.cancelled, 'tNO') = 'tNO'
