@@ -70,9 +70,22 @@ def discover(layer: str) -> list[Model]:
     return [parse_model(p) for p in sorted((MODELS_DIR / layer).glob("*.sql"))]
 
 
+def layer_macros() -> str:
+    """Macros shared by the models of one layer, in ``models/<layer>/_*.jinja`` (e.g. the marts' as-of state)."""
+    return "".join(p.read_text(encoding="utf-8") for p in sorted(MODELS_DIR.glob("*/_*.jinja")))
+
+
+def template_globals() -> dict[str, object]:
+    """Policy look-ups the mart templates read (credit policy, impairment matrix, entity currencies)."""
+    from warehouse.marts import template_globals as mart_globals  # lazy: marts imports this module
+
+    return mart_globals()
+
+
 def render(text: str, engine: str, **context: object) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    template = env.from_string(MACROS + text)
+    env.globals.update(template_globals())
+    template = env.from_string(MACROS + layer_macros() + text)
     return template.render(engine=engine, **context)
 
 

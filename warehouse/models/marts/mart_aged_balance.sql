@@ -1,29 +1,19 @@
--- The balance âgée: open amounts per bucket of days past due as of a date.
+-- The balance âgée: open amounts as of a date per bucket of days past due
+-- (not_due: due today or later; then 1_30, 31_60, 61_90, over_90).
 -- Same population as mart_open_receivables, so its rows sum to the same total.
-WITH open_items AS (
-    SELECT
-        i.entity, i.customer_id, i.currency, i.amount_open,
-        {{ days_between("DATE '" ~ as_of ~ "'", 'i.due_date') }} AS days_past_due
-    FROM fct_invoice AS i
-    WHERE i.status NOT IN ('paid', 'credited', 'written_off')
-      AND i.amount_open <> 0
+WITH {{ base_ctes() }},
+asof_dates AS (SELECT {{ d(as_of) }} AS d),
+{{ open_ctes('open_now', 'asof_dates') }},
+grouped AS (
+    SELECT entity, customer_id, {{ bucket('days_past_due') }} AS bucket, currency,
+           sum(amount_open) AS amount_open, count(*) AS invoice_count
+    FROM open_now GROUP BY 1, 2, 3, 4
 )
 SELECT
-    DATE '{{ as_of }}' AS as_of,
-    o.entity,
-    o.customer_id,
-    max(c.name) AS customer_name,
-    CASE
-        WHEN o.days_past_due <= 0 THEN 'not_due'
-        WHEN o.days_past_due <= 30 THEN '1_30'
-        WHEN o.days_past_due <= 60 THEN '31_60'
-        WHEN o.days_past_due <= 90 THEN '61_90'
-        ELSE 'over_90'
-    END AS bucket,
-    o.currency,
-    sum(o.amount_open) AS amount_open,
-    count(*) AS invoice_count,
+    {{ d(as_of) }} AS as_of,
+    g.entity, g.customer_id, c.name AS customer_name, g.bucket, g.currency, g.amount_open, g.invoice_count,
+    {{ entity_currency('g.entity') }} AS entity_currency,
+    round(g.amount_open * {{ fx_rate('g.entity', 'g.currency', d(as_of)) }}, 2) AS amount_open_entity,
     now() AS _loaded_at
-FROM open_items AS o
-LEFT JOIN dim_customer AS c ON c.entity = o.entity AND c.customer_id = o.customer_id
-GROUP BY 2, 3, 5, 6
+FROM grouped AS g
+LEFT JOIN dim_customer AS c ON c.entity = g.entity AND c.customer_id = g.customer_id
