@@ -1,42 +1,83 @@
-"""Prefect artifacts of a sync: what ops see in the UI after each run."""
+"""Prefect artifacts of a run: what ops see in the UI afterwards.
+
+Tables are shaped by ``lettrage.orchestration`` (unit-tested); this module only
+reads the warehouse and publishes. Everything published goes through masking.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from lettrage import orchestration as orch
 from lettrage.logging import mask_text
-from warehouse.engine import connect
+from warehouse.engine import Engine, connect
 from warehouse.summary import aged_balance, fmt_money, match_stats, open_receivables
 
+NEW_EXCEPTIONS_SQL = """
+SELECT entity, kind, count(*) AS n, sum(coalesce(amount, 0)) AS amount
+FROM fct_reconciliation_exception
+WHERE resolved_at IS NULL AND opened_at >= :since
+GROUP BY entity, kind
+ORDER BY entity, kind
+"""
 
-def publish_sync_artifacts(summary: dict[str, Any]) -> None:
-    rows = [
-        {"source": f"{r['source']}/{r['entity']}", "rows": r["rows"], "quarantined": r["quarantined"],
-         "seconds": r["seconds"]}
-        for r in summary["loaded"]
-    ] + [{"source": name, "rows": "FAILED", "quarantined": "", "seconds": ""} for name in summary["failed"]]
-    create_table_artifact(key="rows-loaded", table=rows, description="Rows loaded per source")
-    with connect(read_only=True) as engine:
-        stats = match_stats(engine)
-        encours = open_receivables(engine)
-        aged = aged_balance(engine)
-    create_table_artifact(
-        key="match-rate",
-        table=[{**s, "match_rate": f"{(s['matched'] / s['payments'] * 100 if s['payments'] else 0):.1f}%"}
-               for s in stats],
-        description="Payments matched automatically",
-    )
-    lines = ["# Receivables as of " + summary["as_of"], "", "| entity | currency | not due | overdue | partially paid | disputed | total |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+
+def new_exceptions(engine: Engine, since: datetime) -> list[dict[str, Any]]:
+    """Exceptions opened by this run (reconciliation keeps the first ``opened_at`` of older ones)."""
+    if not engine.table_exists("fct_reconciliation_exception"):
+        return []
+    return engine.query_dicts(NEW_EXCEPTIONS_SQL, {"since": since})
+
+
+def _receivables_markdown(title: str, summary: dict[str, Any], encours: list[dict[str, Any]],
+                          aged: list[dict[str, Any]]) -> str:
+    lines = [f"# {title}", "", f"As of {summary['as_of']}."]
+    if summary.get("window"):
+        lines.append(f"Window re-pulled: {summary['window'][0]} .. {summary['window'][1]}.")
+    if summary.get("failed"):
+        lines += ["", "## Failed sources", ""] + [f"- **{k}**: {v}" for k, v in sorted(summary["failed"].items())]
+    lines += ["", "## Open receivables", "", "| entity | currency | not due | overdue | partially paid | disputed | total |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     for r in encours:
         lines.append(f"| {r['entity']} | {r['currency']} | {fmt_money(r['not_due'])} | {fmt_money(r['overdue'])} | "
                      f"{fmt_money(r['partially_paid'])} | {fmt_money(r['disputed'])} | {fmt_money(r['total'])} |")
-    lines += ["", "## Aged balance", "", "| entity | not due | 1-30 | 31-60 | 61-90 | >90 |", "|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "## Aged balance", "", "| entity | currency | not due | 1-30 | 31-60 | 61-90 | >90 |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     for r in aged:
-        lines.append(f"| {r['entity']} | {fmt_money(r['not_due'])} | {fmt_money(r['d1_30'])} | {fmt_money(r['d31_60'])} | "
-                     f"{fmt_money(r['d61_90'])} | {fmt_money(r['over_90'])} |")
-    if summary["failed"]:
-        lines += ["", "## Failed sources", ""] + [f"- {k}: {mask_text(v)}" for k, v in summary["failed"].items()]
-    create_markdown_artifact(key="receivables", markdown="\n".join(lines), description="Headline receivables")
+        lines.append(f"| {r['entity']} | {r['currency']} | {fmt_money(r['not_due'])} | {fmt_money(r['d1_30'])} | "
+                     f"{fmt_money(r['d31_60'])} | {fmt_money(r['d61_90'])} | {fmt_money(r['over_90'])} |")
+    return mask_text("\n".join(lines))
+
+
+def publish_run_artifacts(kind: str, summary: dict[str, Any], *, since: datetime) -> dict[str, Any]:
+    """Rows loaded per source, match rate, new exceptions and the receivables; returns what was published."""
+    published: dict[str, Any] = {}
+    if "loaded" in summary:
+        rows = orch.rows_loaded_table(summary["loaded"], summary.get("failed", {}))
+        create_table_artifact(key=f"{kind}-rows-loaded", table=rows, description="Rows loaded per source")
+        published["rows_loaded"] = rows
+    with connect(read_only=True) as engine:
+        stats = match_stats(engine) if engine.table_exists("fct_match") else []
+        fresh = new_exceptions(engine, since)
+        encours = open_receivables(engine) if engine.table_exists("mart_open_receivables") else []
+        aged = aged_balance(engine) if engine.table_exists("mart_aged_balance") else []
+    rates = orch.match_rate_table(stats)
+    create_table_artifact(key=f"{kind}-match-rate", table=rates, description="Cash payments applied to invoices")
+    exceptions = orch.exceptions_table(fresh)
+    create_table_artifact(key=f"{kind}-new-exceptions", table=exceptions or [{"entity": "", "kind": "none", "count": 0,
+                                                                               "amount": "0.00"}],
+                          description="Exceptions opened by this run, per entity and kind")
+    create_markdown_artifact(key=f"{kind}-receivables",
+                             markdown=_receivables_markdown(f"{kind.capitalize()} run", summary, encours, aged),
+                             description="Headline receivables")
+    published.update(match_rate=rates, new_exceptions=exceptions)
+    return published
+
+
+def publish_sync_artifacts(summary: dict[str, Any]) -> None:
+    """First-version entry point, kept for callers: the nightly artifacts."""
+    publish_run_artifacts("nightly", summary, since=datetime.fromisoformat(summary.get("started_at")
+                                                                           or "1970-01-01T00:00:00+00:00"))

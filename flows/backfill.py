@@ -1,57 +1,64 @@
-"""Backfill: re-pull a date window for some entities and sources, then rebuild and reconcile.
+"""Backfill: re-pull a date window of some sources, then rebuild and re-reconcile.
 
-Confirmed and rejected matches are decisions and survive (reconciliation never
-overwrites them); the incremental state of the nightly sync is not moved.
+Re-pulling is safe: raw tables merge on their keys, dlt's bounded window does
+not move the nightly cursor, and confirmed/rejected matches are decisions that
+reconciliation never overwrites. File sources have no window: they re-read
+what is dropped (files already loaded are skipped by hash).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from connectors.registry import load_sources_config
-from flows.artifacts import publish_sync_artifacts
+from flows.artifacts import publish_run_artifacts
 from flows.nightly_sync import SyncFailed
-from flows.steps import build_warehouse, reconcile_books, refresh_marts, with_network_retries
+from flows.params import EntityCode, SourceName, as_codes
+from flows.steps import build_warehouse, load_sources, reconcile_books, refresh_marts
+from lettrage import orchestration as orch
 
 
-@flow(name="backfill", flow_run_name="backfill-{start}-{end}")
+def _run_name() -> str:
+    p = flow_run.parameters or {}
+    start, end = orch.backfill_window(p.get("start"), p.get("end"), today_=orch.today())
+    return orch.run_name("backfill", as_codes(p.get("entity")), f"{start}..{end}")
+
+
+@flow(name="backfill", flow_run_name=_run_name)
 def backfill(
-    start: date,
-    end: date,
-    entities: list[str] | None = None,
-    sources: list[str] | None = None,
+    entity: EntityCode | None = None,
+    sources: list[SourceName] | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> dict[str, Any]:
-    """Re-pull [start, end] from the chosen sources and re-reconcile.
+    """Re-pull [start, end] from the chosen sources of one entity (or all) and re-reconcile.
 
     Args:
-        start: First day of the window to re-pull (inclusive).
-        end: Last day of the window to re-pull (inclusive).
-        entities: Entity codes to backfill, e.g. ["FR01"]. Empty means every configured entity.
-        sources: Sources to re-pull: sage_fec, sap_export, camt053, stripe, gocardless. Empty means all configured.
+        entity: Entity to backfill. Empty means every entity of the sources file.
+        sources: Sources to re-pull. Empty means every source configured for the entity.
+        start: First day of the window (inclusive). Empty means 7 days before the end.
+        end: Last day of the window (inclusive). Empty means today (Paris time).
     """
     logger = get_run_logger()
-    if end < start:
-        raise ValueError(f"backfill window ends ({end}) before it starts ({start})")
-    jobs = load_sources_config().jobs(entities, sources)
-    logger.info("backfilling %s..%s for %s", start, end, jobs)
-    loaded: list[dict[str, Any]] = []
-    failed: dict[str, str] = {}
-    for entity, source in jobs:
-        state = with_network_retries(source)(entity, source, start=start, end=end, return_state=True)
-        if state.is_completed():
-            loaded.append(state.result())
-        else:
-            failed[f"{source}/{entity}"] = str(state.message or state.name)
-    as_of = date.today()
-    build = build_warehouse(as_of)
-    reconciliation = reconcile_books(as_of)
-    marts = refresh_marts(as_of)
-    summary = {"as_of": as_of.isoformat(), "window": [start.isoformat(), end.isoformat()], "loaded": loaded,
-               "failed": failed, "build": build, "reconciliation": reconciliation, "marts": marts}
-    publish_sync_artifacts(summary)
-    if failed:
-        raise SyncFailed(f"{len(failed)} source(s) failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    started_at = datetime.now(UTC)
+    today = orch.today()
+    start, end = orch.backfill_window(start, end, today_=today)
+    entities = as_codes(entity)
+    jobs = load_sources_config().jobs(entities, as_codes(sources))
+    logger.info("backfilling %s..%s for %s", start, end, ", ".join(orch.source_key(s, e) for e, s in jobs))
+
+    outcome = load_sources(jobs, start=start, end=end)
+    build = build_warehouse(today)
+    reconciliation = reconcile_books(today, entity=entities[0] if entities and len(entities) == 1 else None)
+    marts = refresh_marts(today)
+    summary = {"as_of": today.isoformat(), "started_at": started_at.isoformat(),
+               "window": [start.isoformat(), end.isoformat()], "loaded": outcome.loaded, "failed": outcome.failed,
+               "build": build, "reconciliation": reconciliation, "marts": marts}
+    publish_run_artifacts("backfill", summary, since=started_at)
+    if not outcome.ok:
+        raise SyncFailed(outcome.failure_message())
     return summary

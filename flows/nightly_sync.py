@@ -3,71 +3,64 @@
 1. Load every configured source of every entity (one task each; a failing source
    does not stop the others, and what loaded is kept).
 2. Build staging and the canonical model.
-3. Reconcile.
+3. Reconcile (confirmed and rejected matches are decisions and survive).
 4. Refresh the marts.
-5. Publish the headline figures as artifacts.
+5. Publish rows loaded, match rate, new exceptions and the receivables as artifacts.
 The run ends Failed, naming the failed sources, if any source failed.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from connectors.registry import load_sources_config
-from flows.artifacts import publish_sync_artifacts
-from flows.steps import build_warehouse, reconcile_books, refresh_marts, with_network_retries
+from flows.artifacts import publish_run_artifacts
+from flows.params import EntityCode, SourceName, as_codes
+from flows.steps import build_warehouse, load_sources, reconcile_books, refresh_marts
+from lettrage import orchestration as orch
 from lettrage.errors import SourceError
 
 
 class SyncFailed(SourceError):
-    """One or more sources failed; the rest of the run completed."""
+    """One or more sources failed; the rest of the run completed and was kept."""
 
 
 def _run_name() -> str:
     params = flow_run.parameters or {}
-    as_of = params.get("as_of") or date.today().isoformat()
-    entities = params.get("entities") or ["all"]
-    return f"nightly-{'-'.join(entities)}-{as_of}"
+    return orch.run_name("nightly", as_codes(params.get("entities")), params.get("as_of") or orch.today())
 
 
 @flow(name="nightly-sync", flow_run_name=_run_name, log_prints=False)
 def nightly_sync(
-    entities: list[str] | None = None,
-    sources: list[str] | None = None,
+    entities: list[EntityCode] | None = None,
+    sources: list[SourceName] | None = None,
     as_of: date | None = None,
 ) -> dict[str, Any]:
     """Sync, reconcile and refresh the marts for the configured entities and sources.
 
     Args:
-        entities: Entity codes to sync, e.g. ["FR01", "DE01"]. Empty means every configured entity.
-        sources: Sources to load: sage_fec, sap_export, camt053, stripe, gocardless. Empty means all configured.
-        as_of: Reporting date of the marts. Empty means the day the run starts.
+        entities: Entities to sync. Empty means every entity of the sources file.
+        sources: Sources to load. Empty means every source configured for the entity.
+        as_of: Reporting date of the marts. Empty means the day the run starts (Paris time).
     """
     logger = get_run_logger()
-    as_of = as_of or date.today()  # computed per run, never at import
-    jobs = load_sources_config().jobs(entities, sources)
-    logger.info("syncing %d sources as of %s: %s", len(jobs), as_of, jobs)
+    started_at = datetime.now(UTC)
+    as_of = as_of or orch.today()  # computed per run, never at import
+    jobs = load_sources_config().jobs(as_codes(entities), as_codes(sources))
+    logger.info("nightly sync of %d sources as of %s: %s", len(jobs), as_of,
+                ", ".join(orch.source_key(s, e) for e, s in jobs))
 
-    loaded: list[dict[str, Any]] = []
-    failed: dict[str, str] = {}
-    for entity, source in jobs:
-        state = with_network_retries(source)(entity, source, return_state=True)
-        if state.is_completed():
-            loaded.append(state.result())
-        else:
-            failed[f"{source}/{entity}"] = str(state.message or state.name)
-            logger.error("source %s/%s failed: %s", source, entity, state.message)
-
+    outcome = load_sources(jobs)
     build = build_warehouse(as_of)
     reconciliation = reconcile_books(as_of)
     marts = refresh_marts(as_of)
-    summary = {"as_of": as_of.isoformat(), "loaded": loaded, "failed": failed, "build": build,
-               "reconciliation": reconciliation, "marts": marts}
-    publish_sync_artifacts(summary)
-    if failed:
-        raise SyncFailed(f"{len(failed)} source(s) failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    summary = {"as_of": as_of.isoformat(), "started_at": started_at.isoformat(), "loaded": outcome.loaded,
+               "failed": outcome.failed, "build": build, "reconciliation": reconciliation, "marts": marts}
+    publish_run_artifacts("nightly", summary, since=started_at)
+    if not outcome.ok:
+        raise SyncFailed(outcome.failure_message())
     return summary

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow
+from prefect.runtime import flow_run
 
+from flows.artifacts import publish_run_artifacts
+from flows.params import EntityCode, as_codes
 from flows.steps import build_warehouse, reconcile_books, refresh_marts
+from lettrage import orchestration as orch
 
 
-@flow(name="reconcile")
-def reconcile(as_of: date | None = None) -> dict[str, Any]:
-    """Rebuild the canonical model from loaded data, reconcile and refresh the marts.
+def _run_name() -> str:
+    p = flow_run.parameters or {}
+    return orch.run_name("reconcile", as_codes(p.get("entity")), p.get("as_of") or orch.today())
+
+
+@flow(name="reconcile", flow_run_name=_run_name)
+def reconcile(as_of: date | None = None, entity: EntityCode | None = None) -> dict[str, Any]:
+    """Rebuild the canonical model from what is loaded, reconcile and refresh the marts (no source is read).
 
     Args:
-        as_of: Reporting date. Empty means the day the run starts.
+        as_of: Reporting date. Empty means the day the run starts (Paris time).
+        entity: Entity to reconcile. Empty means every entity in the warehouse.
     """
-    as_of = as_of or date.today()
+    started_at = datetime.now(UTC)
+    as_of = as_of or orch.today()
     build = build_warehouse(as_of)
-    reconciliation = reconcile_books(as_of)
+    reconciliation = reconcile_books(as_of, entity=entity)
     marts = refresh_marts(as_of)
-    return {"as_of": as_of.isoformat(), "build": build, "reconciliation": reconciliation, "marts": marts}
+    summary = {"as_of": as_of.isoformat(), "build": build, "reconciliation": reconciliation, "marts": marts}
+    publish_run_artifacts("reconcile", summary, since=started_at)
+    return summary

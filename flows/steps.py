@@ -1,77 +1,170 @@
 """Prefect tasks: one per source or warehouse step, never per record.
 
-Each task is a thin wrapper over a plain function of ``connectors/`` or
-``warehouse/`` (tests call those directly). Retries live on the tasks that
-touch networks; load steps are never cached (dlt keeps incremental state).
+Each task is a thin wrapper over a plain function of ``connectors/``,
+``warehouse/`` or ``lettrage/orchestration.py`` (tests call those directly).
+
+- Loads of network sources retry with backoff, and only on transient errors
+  (a refused key fails at once); they hold a slot of their provider's global
+  concurrency limit (``stripe-api``, ``netsuite-api``…).
+- Warehouse steps hold the ``lettrage-warehouse`` slot: one writer at a time.
+- Limits are acquired non-strictly: with no such limit (temporary local server)
+  the step runs unthrottled.
+- Load steps are never cached: dlt keeps the incremental state with the data.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.concurrency.sync import concurrency
 
 from connectors.registry import API_SOURCES, build_job, load_sources_config
+from lettrage import orchestration as orch
+from lettrage.logging import install_masking
+from lettrage.progress import BOARD, DltProgress
 from warehouse.build import BuildReport, build_core, build_marts, build_staging
 from warehouse.engine import connect
 from warehouse.load import run_pipeline
 
+# Masking on Prefect's loggers too: a run's logs go to the API and the UI.
+install_masking("", "prefect", "prefect.flow_runs", "prefect.task_runs")
 
-@task(task_run_name="load-{source}-{entity}", timeout_seconds=3 * 3600)
-def load_source(entity: str, source: str, start: date | None = None, end: date | None = None) -> dict[str, Any]:
-    """Extract and load one source of one entity into ``raw_*``."""
+
+@contextmanager
+def _slot(name: str) -> Iterator[None]:
+    """Hold one slot of a global concurrency limit if the server has it; run unthrottled otherwise."""
+    if not orch.limit_exists(name):
+        get_run_logger().debug("no concurrency limit %r on this server: running unthrottled", name)
+        yield
+        return
+    with concurrency(name, occupy=1, strict=False):
+        yield
+
+
+def is_network(source: str) -> bool:
+    return source in API_SOURCES or source in orch.DEFAULT_SOURCE_LIMITS
+
+
+def _load(entity: str, source: str, start: date | None, end: date | None) -> dict[str, Any]:
     logger = get_run_logger()
+    key = orch.source_key(source, entity)
+    BOARD.start(key)
     started = time.monotonic()
-    job = build_job(load_sources_config(), entity, source, start=start, end=end)
-    result = run_pipeline(job.pipeline_name, job.dlt_source)
+    try:
+        job = build_job(load_sources_config(), entity, source, start=start, end=end)
+        if is_network(source):
+            with _slot(orch.concurrency_limit_name(source)):
+                result = run_pipeline(job.pipeline_name, job.dlt_source, progress=DltProgress(key))
+        else:
+            result = run_pipeline(job.pipeline_name, job.dlt_source, progress=DltProgress(key))
+    except BaseException as exc:
+        BOARD.fail(key, orch.describe_error(exc))
+        raise
     elapsed = time.monotonic() - started
     quarantined = result.rows.get("raw_quarantine", 0)
-    logger.info(
-        "%s/%s: %d rows into %d tables in %.1fs (%d quarantined)",
-        source, entity, result.total_rows, len(result.rows), elapsed, quarantined,
-    )
+    pages = next((s.pages for s in BOARD.snapshot() if s.key == key), 0)
+    BOARD.finish(key, rows=result.total_rows)
+    logger.info("%s: %d rows into %d tables in %.1fs (%d pages, %d quarantined)%s",
+                key, result.total_rows, len(result.rows), elapsed, pages, quarantined,
+                f", window {start}..{end}" if start or end else "")
     return {"entity": entity, "source": source, "rows": result.total_rows, "tables": result.rows,
-            "quarantined": quarantined, "seconds": round(elapsed, 2)}
+            "quarantined": quarantined, "pages": pages, "seconds": round(elapsed, 2)}
 
 
-def with_network_retries(source: str) -> Any:
-    """API sources get task retries with backoff on top of the connector's own per-request retries."""
-    if source in API_SOURCES:
-        return load_source.with_options(retries=2, retry_delay_seconds=[30, 120], retry_jitter_factor=0.5)
+def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's retry condition: only transient trouble is worth another attempt."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except BaseException as raised:  # noqa: BLE001 - the state's exception is what we classify
+        exc = raised
+    return orch.is_retryable(exc if isinstance(exc, BaseException) else None)
+
+
+@task(task_run_name="load-{source}-{entity}", timeout_seconds=orch.FILE_LOAD_TIMEOUT)
+def load_source(entity: str, source: str, start: date | None = None, end: date | None = None) -> dict[str, Any]:
+    """Extract and load one source of one entity into ``raw_*`` (a window when start/end are given)."""
+    return _load(entity, source, start, end)
+
+
+def load_task(source: str) -> Any:
+    """The load task for ``source``: network sources get retries with backoff, a longer timeout."""
+    if is_network(source):
+        return load_source.with_options(
+            retries=orch.NETWORK_RETRIES, retry_delay_seconds=list(orch.NETWORK_RETRY_DELAYS),
+            retry_jitter_factor=orch.NETWORK_RETRY_JITTER, retry_condition_fn=_retry_transient,
+            timeout_seconds=orch.NETWORK_LOAD_TIMEOUT,
+        )
     return load_source
 
 
-@task(task_run_name="build-warehouse")
+# Kept for callers of the first version.
+with_network_retries = load_task
+
+
+def load_sources(jobs: list[tuple[str, str]], *, start: date | None = None,
+                 end: date | None = None) -> orch.RunOutcome:
+    """Run one load task per (entity, source); a failure is recorded and the next source still runs."""
+    logger = get_run_logger()
+    BOARD.plan([orch.source_key(s, e) for e, s in jobs])
+    outcome = orch.RunOutcome()
+    for entity, source in jobs:
+        state = load_task(source)(entity, source, start=start, end=end, return_state=True)
+        if state.is_completed():
+            outcome.add_loaded(state.result())
+        else:
+            exc = state.result(raise_on_failure=False)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise exc  # Ctrl-C or shutdown stops the run; it is not one failed source among others
+            reason = orch.describe_error(exc if isinstance(exc, BaseException) else None, str(state.message))
+            outcome.add_failed(source, entity, reason)
+            logger.error("source %s failed: %s", orch.source_key(source, entity), reason)
+    logger.info("loaded %d of %d sources, %d rows", len(outcome.loaded), len(jobs), outcome.rows)
+    return outcome
+
+
+@task(task_run_name="build-warehouse", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
 def build_warehouse(as_of: date) -> dict[str, Any]:
     """raw_* -> stg_* -> dim_*/fct_* in the warehouse engine."""
     logger = get_run_logger()
-    with connect() as engine:
+    with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
         report = build_staging(engine, BuildReport())
         build_core(engine, as_of=as_of, report=report)
-    logger.info("staging: %s", report.staging)
+    logger.info("staging: %d tables, %d rows; %d models without their source",
+                len(report.staging), sum(report.staging.values()), len(report.missing_sources))
     logger.info("core: %s", report.core)
     return {"staging": report.staging, "core": report.core, "sources_not_loaded": report.missing_sources}
 
 
-@task(task_run_name="reconcile")
+def _as_dict(summary: Any) -> dict[str, Any]:
+    if hasattr(summary, "as_dict"):
+        return dict(summary.as_dict())
+    return {k: v for k, v in vars(summary).items() if k != "timings"}
+
+
+@task(task_run_name="reconcile", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
 def reconcile_books(as_of: date, entity: str | None = None) -> dict[str, Any]:
-    """Cash application and payout matching: fct_match, exceptions, invoice state."""
+    """Cash application and payout matching: fct_match, exceptions, invoice state (decisions kept)."""
     from warehouse.reconcile import reconcile
 
     logger = get_run_logger()
-    with connect() as engine:
-        summary = reconcile(engine, as_of=as_of, entity=entity)
-    as_dict = summary.as_dict() if hasattr(summary, "as_dict") else dict(vars(summary))
-    logger.info("reconciliation: %s", as_dict)
-    return as_dict
+    with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
+        summary = _as_dict(reconcile(engine, as_of=as_of, entity=entity))
+    logger.info("reconciliation%s: %d payments in scope, matches %s, open exceptions %s",
+                f" of {entity}" if entity else "", summary.get("payments_in_scope", 0),
+                summary.get("matches", {}), summary.get("exceptions", {}))
+    return summary
 
 
-@task(task_run_name="refresh-marts")
+@task(task_run_name="refresh-marts", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
 def refresh_marts(as_of: date) -> dict[str, int]:
+    """Every mart_* as of ``as_of``."""
     logger = get_run_logger()
-    with connect() as engine:
+    with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
         report = build_marts(engine, as_of=as_of)
     logger.info("marts: %s", report.marts)
     return report.marts

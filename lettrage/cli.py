@@ -3,14 +3,24 @@
 Every command is a thin call into flows or warehouse functions; nothing here
 holds logic of its own. Without ``PREFECT_API_URL`` Prefect starts a temporary
 local server for the run, so no setup is needed.
+
+Long runs show live progress per source on a terminal (``lettrage.progress``),
+plain log lines when piped or with ``--quiet``, and a summary table at the end.
+Ctrl-C stops cleanly (exit code 130); what was loaded is kept and the next run
+resumes from dlt's committed state.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +29,8 @@ from rich.table import Table
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DLT_TELEMETRY_DISABLED", "1")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# Prefect's temporary server may take longer than its default 20 s to start on a busy machine.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 app = typer.Typer(
     help="Lettrage — pull invoices and payments, reconcile them, and serve finance the receivables picture.",
@@ -47,44 +59,168 @@ def _use_sources_file(path: Path | None) -> None:
         os.environ["LETTRAGE__SOURCES_FILE"] = str(path.resolve())
 
 
-@app.command()
-def sync(entity: EntityOpt = None, source: SourceOpt = None, as_of: AsOfOpt = None,
-         sources_file: SourcesFileOpt = None) -> None:
-    """Run the nightly sync now: load sources, reconcile, refresh the marts, then print the headline figures."""
-    from flows.nightly_sync import nightly_sync
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain log lines only: no live display, Prefect's own logs at WARNING.")]
+EXIT_INTERRUPTED = 130
+INTERRUPT_GRACE_SECONDS = 10.0
+RESUME_HINT = "what was loaded is kept; run the same command again to resume where it stopped."
 
-    _use_sources_file(sources_file)
-    state = nightly_sync(entities=entity, sources=source, as_of=_date(as_of), return_state=True)
+
+def _stop_now(title: str) -> None:
+    """Last resort after Ctrl-C: Prefect could not report the crash in time (its temporary server got the
+    same Ctrl-C and is gone), so leave now; dlt committed every finished load with its state."""
+    console.print(f"[bold yellow]Interrupted.[/] {title} stopped; {RESUME_HINT}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _guard_interrupts(title: str) -> Callable[[], None]:
+    """First Ctrl-C: stop the run (KeyboardInterrupt) and give Prefect a few seconds to record it;
+    second Ctrl-C, or the grace period over: exit 130 at once. Returns a function restoring the old handler."""
+    hits = {"n": 0}
+
+    def handler(signum: int, frame: Any) -> None:
+        hits["n"] += 1
+        if hits["n"] > 1:
+            _stop_now(title)
+        console.print("[yellow]Ctrl-C: stopping…[/] (again to stop at once)")
+        timer = threading.Timer(INTERRUPT_GRACE_SECONDS, _stop_now, args=(title,))
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_prefect_console(quiet: bool) -> None:
+    """Keep Prefect's console handlers to warnings so they do not tear the live display (the API still gets all).
+
+    Must run before Prefect is imported: it reads its logging settings once."""
+    if not (quiet or console.is_terminal):
+        return
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
+
+
+def _run_with_progress(title: str, call: Callable[[], Any], quiet: bool) -> Any:
+    """Run a flow with a live display (terminal) or plain lines (pipe, --quiet); Ctrl-C exits 130."""
+    from lettrage.progress import BOARD, PlainRenderer, RichRenderer
+
+    live = console.is_terminal and not quiet
+    BOARD.reset()
+    renderer: Any = RichRenderer(console) if live else PlainRenderer(sys.stderr, quiet=quiet)
+    BOARD.attach(renderer)
+    restore = _guard_interrupts(title)
+    started = time.monotonic()
+    try:
+        if live:
+            with renderer:
+                state = call()
+        else:
+            state = call()
+    except KeyboardInterrupt:
+        BOARD.detach(renderer)
+        _print_source_summary(title, time.monotonic() - started)
+        console.print(f"[bold yellow]Interrupted.[/] {title} stopped; {RESUME_HINT}")
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
+    finally:
+        restore()
+        BOARD.detach(renderer)
+    _print_source_summary(title, time.monotonic() - started)
+    return state
+
+
+def _print_source_summary(title: str, seconds: float) -> None:
+    from lettrage.progress import BOARD
+
+    items = BOARD.snapshot()
+    if not items:
+        return
+    t = Table(title=f"{title}: sources ({seconds:.1f}s)", title_justify="left")
+    for col in ("source", "status", "pages", "rows", "rows/s", "seconds", "detail"):
+        t.add_column(col, justify="right" if col in ("pages", "rows", "rows/s", "seconds") else "left")
+    for s in items:
+        status = {"done": "[green]loaded[/]", "failed": "[red]FAILED[/]"}.get(s.status, s.status)
+        t.add_row(s.key, status, f"{s.pages:,}", f"{s.rows:,}", f"{s.rows_per_second():,.0f}",
+                  f"{s.elapsed():.1f}", s.message)
+    console.print(t)
+
+
+def _finish(state: Any, what: str) -> None:
     print_headline()
     if not state.is_completed():
-        console.print(f"[bold red]Sync finished with failures:[/] {state.message}")
+        console.print(f"[bold red]{what} finished with failures:[/] {state.message}")
         raise typer.Exit(code=1)
+
+
+@app.command()
+def sync(entity: EntityOpt = None, source: SourceOpt = None, as_of: AsOfOpt = None,
+         sources_file: SourcesFileOpt = None, quiet: QuietOpt = False) -> None:
+    """Run the nightly sync now: load sources, reconcile, refresh the marts, then print the headline figures."""
+    _quiet_prefect_console(quiet)
+    _use_sources_file(sources_file)
+    from flows.nightly_sync import nightly_sync
+
+    day = _date(as_of)
+    state = _run_with_progress(
+        "Sync", lambda: nightly_sync(entities=entity, sources=source, as_of=day, return_state=True), quiet)
+    _finish(state, "Sync")
 
 
 @app.command()
 def backfill(
     start: Annotated[str, typer.Option("--from", help="First day of the window, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Last day of the window, YYYY-MM-DD.")],
-    entity: EntityOpt = None, source: SourceOpt = None, sources_file: SourcesFileOpt = None,
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Entity code (e.g. FR01). Default: all.")] = None,
+    source: SourceOpt = None, sources_file: SourcesFileOpt = None, quiet: QuietOpt = False,
 ) -> None:
     """Re-pull a date window from the sources and re-reconcile it (confirmed matches are kept)."""
+    _quiet_prefect_console(quiet)
+    _use_sources_file(sources_file)
     from flows.backfill import backfill as backfill_flow
 
-    _use_sources_file(sources_file)
-    state = backfill_flow(start=_date(start), end=_date(end), entities=entity, sources=source, return_state=True)
-    print_headline()
-    if not state.is_completed():
-        console.print(f"[bold red]Backfill finished with failures:[/] {state.message}")
-        raise typer.Exit(code=1)
+    window = (_date(start), _date(end))
+    state = _run_with_progress(
+        "Backfill",
+        lambda: backfill_flow(entity=entity, sources=source, start=window[0], end=window[1], return_state=True), quiet)
+    _finish(state, "Backfill")
 
 
 @app.command()
-def reconcile(as_of: AsOfOpt = None) -> None:
+def reconcile(as_of: AsOfOpt = None,
+              entity: Annotated[str | None, typer.Option("--entity", "-e", help="Entity code. Default: all.")] = None,
+              quiet: QuietOpt = False) -> None:
     """Rebuild the canonical tables from what is loaded and reconcile again (no source is read)."""
+    _quiet_prefect_console(quiet)
     from flows.reconcile import reconcile as reconcile_flow
 
-    reconcile_flow(as_of=_date(as_of))
-    print_headline()
+    day = _date(as_of)
+    state = _run_with_progress("Reconcile", lambda: reconcile_flow(as_of=day, entity=entity, return_state=True),
+                               quiet)
+    _finish(state, "Reconcile")
+
+
+@app.command()
+def limits(
+    netsuite: Annotated[int, typer.Option(help="Concurrent NetSuite loads (account-wide limit).")] = 1,
+    sage_accounting: Annotated[int, typer.Option(help="Concurrent Sage Accounting loads.")] = 2,
+    sap_b1: Annotated[int, typer.Option(help="Concurrent SAP Business One loads.")] = 2,
+    stripe: Annotated[int, typer.Option(help="Concurrent Stripe loads.")] = 4,
+    gocardless: Annotated[int, typer.Option(help="Concurrent GoCardless loads.")] = 2,
+) -> None:
+    """Create or update the Prefect global concurrency limits the flows hold (per source, and the warehouse)."""
+    from lettrage.orchestration import ensure_concurrency_limits
+
+    done = ensure_concurrency_limits({"netsuite": netsuite, "sage_accounting": sage_accounting, "sap_b1": sap_b1,
+                                      "stripe": stripe, "gocardless": gocardless})
+    t = Table(title="Prefect global concurrency limits", title_justify="left")
+    t.add_column("limit")
+    t.add_column("result")
+    for name, what in done.items():
+        t.add_row(name, what)
+    console.print(t)
 
 
 @app.command()
@@ -152,6 +288,11 @@ def print_headline() -> None:
         t.add_row(r["entity"], r["currency"], fmt_money(r["not_due"]), fmt_money(r["d1_30"]), fmt_money(r["d31_60"]),
                   fmt_money(r["d61_90"]), fmt_money(r["over_90"]), fmt_money(r["total"]))
     console.print(t)
+
+
+from lettrage.cli_reminders import app as reminders_app  # noqa: E402  (cheap: typer and rich only)
+
+app.add_typer(reminders_app, name="reminders")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from rich.console import Console
 
 console = Console()
 ERP_SOURCES = {"sage_fec": "sage_fec", "sap_export": "sap_export", "sage": "sage_fec", "sap": "sap_export"}
+# API ERPs: source name -> (mount under the sandbox URL, secrets taken from world.json's block of that name)
+ERP_API_SOURCES = {"sage_accounting": "/sage", "netsuite": "/netsuite", "sap_b1": ""}
 
 
 def write_sources_file(root: Path, world: dict[str, Any], stripe_base: str, gocardless_base: str) -> Path:
@@ -30,7 +32,12 @@ def write_sources_file(root: Path, world: dict[str, Any], stripe_base: str, goca
         code = ent["code"]
         sources: dict[str, Any] = {}
         erp = ERP_SOURCES.get(ent.get("erp", ""), ent.get("erp"))
-        if erp and (root / code / erp).exists():
+        if erp in ERP_API_SOURCES and (root / code / erp).exists():
+            server = stripe_base.rsplit("/stripe", 1)[0]
+            sources[erp] = {"base_url": server + ERP_API_SOURCES[erp]}
+            for name, value in (ent.get(erp) or {}).items():
+                os.environ[f"SOURCES__{erp.upper()}__{code}__{name.upper()}"] = str(value)
+        elif erp and (root / code / erp).exists():
             sources[erp] = {"path": f"{code}/{erp}"}
         if (root / code / "camt053").exists():
             sources["camt053"] = {"path": f"{code}/camt053"}

@@ -45,21 +45,23 @@ def pipelines_dir() -> Path:
     return Path(os.environ.get("LETTRAGE__PIPELINES_DIR", str(DEFAULT_PIPELINES_DIR))).resolve()
 
 
-def make_pipeline(name: str, config: WarehouseConfig | None = None) -> dlt.Pipeline:
+def make_pipeline(name: str, config: WarehouseConfig | None = None, progress: Any = None) -> dlt.Pipeline:
+    """``progress``: an optional dlt collector (the CLI's live progress); default: none, or log lines."""
     config = config or load_warehouse_config()
     return dlt.pipeline(
         pipeline_name=name,
         destination=destination_for(config),
         dataset_name=config.dataset,
         pipelines_dir=str(pipelines_dir()),
-        progress="log" if os.environ.get("LETTRAGE__PROGRESS") == "log" else None,
+        progress=progress or ("log" if os.environ.get("LETTRAGE__PROGRESS") == "log" else None),
     )
 
 
-def run_pipeline(name: str, source: Any, config: WarehouseConfig | None = None, **run_kwargs: Any) -> LoadResult:
+def run_pipeline(name: str, source: Any, config: WarehouseConfig | None = None, progress: Any = None,
+                 **run_kwargs: Any) -> LoadResult:
     """Extract, normalize and load ``source``; return rows written per table."""
     config = config or load_warehouse_config()
-    pipeline = make_pipeline(name, config)
+    pipeline = make_pipeline(name, config, progress=progress)
     if config.engine == "postgres":
         run_kwargs.setdefault("loader_file_format", "csv")  # COPY: ~4x faster than insert_values
     info = pipeline.run(source, **run_kwargs)

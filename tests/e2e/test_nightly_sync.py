@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,8 +65,48 @@ def test_nightly_sync_loads_every_source_and_builds_the_warehouse(
             "GROUP BY p.payout_id, p.amount, p.bank_line_id")
         aged_total = engine.query("SELECT coalesce(sum(amount_open), 0) FROM mart_aged_balance")[0][0]
         encours_total = engine.query("SELECT coalesce(sum(amount_open), 0) FROM mart_open_receivables")[0][0]
+        flagged = {r[0] for r in engine.query(
+            "SELECT payout_id FROM fct_reconciliation_exception WHERE kind = 'payout_mismatch'")}
     for entity, t in truth.items():
         assert per_entity[entity]["n"] == t["count"], entity
         assert per_entity[entity]["total"] == t["amount_total"], entity
-    assert payouts and all(p["composed"] == p["amount"] for p in payouts)
+    # every payout is its components, or is queued for a person as a payout_mismatch
+    assert payouts and all(p["composed"] == p["amount"] or p["payout_id"] in flagged for p in payouts)
     assert aged_total == encours_total
+
+
+@pytest.mark.parametrize("warehouse_config", ["duckdb"], indirect=True)  # decisions are engine-agnostic here;
+def test_backfill_keeps_confirmed_matches(                                    # reconcile's own tests cover both engines
+    prefect_harness: None, sample_world: Path, warehouse_config: WarehouseConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's confirmation survives a backfill that re-pulls and re-reconciles the same books."""
+    from flows.backfill import backfill
+    from flows.nightly_sync import nightly_sync
+    from sandbox.demo import write_sources_file
+    from sandbox.server import serve
+    from warehouse.reconcile import confirm_match
+
+    world = json.loads((sample_world / "world.json").read_text(encoding="utf-8"))
+    with serve(sample_world) as sandbox:
+        sources_file = write_sources_file(sample_world, world, sandbox.stripe_base, sandbox.gocardless_base)
+        monkeypatch.setenv("LETTRAGE__SOURCES_FILE", str(sources_file))
+        first = nightly_sync(entities=["FR01"], sources=["sage_fec", "stripe"], as_of=E2E_AS_OF, return_state=True)
+        assert first.is_completed(), first.message
+        with connect(warehouse_config) as engine:
+            suggested = engine.query_dicts(
+                "SELECT match_id, payment_id, invoice_id FROM fct_match WHERE entity = 'FR01' AND state = 'suggested' "
+                "ORDER BY match_id LIMIT 1")
+            pick = suggested or engine.query_dicts(
+                "SELECT match_id, payment_id, invoice_id FROM fct_match WHERE entity = 'FR01' AND state = 'auto' "
+                "ORDER BY match_id LIMIT 1")
+            confirm_match(engine, pick[0]["match_id"], actor="e2e", reason="checked the remittance")
+            before = engine.query("SELECT count(*) FROM fct_match WHERE entity = 'FR01'")[0][0]
+        again = backfill(entity="FR01", sources=["stripe"], start=date(2025, 1, 1), end=E2E_AS_OF,
+                         return_state=True)
+    assert again.is_completed(), again.message
+    with connect(warehouse_config) as engine:
+        state = engine.query("SELECT state FROM fct_match WHERE entity = 'FR01' AND payment_id = :p AND invoice_id = :i",
+                             {"p": pick[0]["payment_id"], "i": pick[0]["invoice_id"]})
+        after = engine.query("SELECT count(*) FROM fct_match WHERE entity = 'FR01'")[0][0]
+    assert [s[0] for s in state] == ["confirmed"]
+    assert after == before

@@ -1,0 +1,42 @@
+"""Parameter types of the flows, so the Prefect UI offers choices instead of free text.
+
+Entity codes come from ``mappings/entities.yaml`` (and the sources file, if
+present) and source names from the
+connector registry when the flows are imported (i.e. at ``prefect deploy``):
+adding an entity or a connector is a data change, and redeploying refreshes the
+UI's drop-downs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from connectors.registry import ALL_SOURCES
+from mappings.entities import load_entities
+
+def _entity_codes() -> tuple[str, ...]:
+    """Entities of the mappings, plus any the sources file configures (when it is readable here)."""
+    codes = set(load_entities().codes())
+    try:
+        from connectors.registry import load_sources_config
+
+        codes |= set(load_sources_config().entities)
+    except Exception:  # no sources file where the flows are imported (e.g. at deploy): mappings suffice
+        pass
+    return tuple(sorted(codes))
+
+
+ENTITY_CODES: tuple[str, ...] = _entity_codes()
+SOURCE_NAMES: tuple[str, ...] = tuple(ALL_SOURCES)
+
+EntityCode: Any = Literal[ENTITY_CODES]  # type: ignore[valid-type]   # a drop-down in the UI
+SourceName: Any = Literal[SOURCE_NAMES]  # type: ignore[valid-type]
+
+
+def as_codes(values: list[Any] | tuple[Any, ...] | str | None) -> list[str] | None:
+    """Plain strings (or None for "all"), whatever the caller passed: a code, a list, enums."""
+    if values is None or values == [] or values == ():
+        return None
+    if isinstance(values, str):
+        return [values]
+    return [str(getattr(v, "value", v)) for v in values]

@@ -1,0 +1,48 @@
+"""The CLI's own behaviour: date options, Ctrl-C handling (the flows are tested elsewhere)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from typer.testing import CliRunner
+
+from lettrage import cli
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["backfill", "--from", "2026-13-01", "--to", "2026-11-07"], ["sync", "--as-of", "22/11/2026"]],
+    ids=["backfill-bad-from", "sync-bad-as-of"],
+)
+def test_bad_dates_are_refused_before_anything_runs(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(cli, "_run_with_progress", lambda *a, **k: ran.append("run"))
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code != 0
+    assert "is not a date in YYYY-MM-DD form" in result.output
+    assert ran == []
+
+
+def test_first_ctrl_c_interrupts_and_second_stops_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped: list[str] = []
+    monkeypatch.setattr(cli, "_stop_now", lambda title: stopped.append(title))
+    monkeypatch.setattr(cli, "INTERRUPT_GRACE_SECONDS", 3600.0)
+    before = signal.getsignal(signal.SIGINT)
+    restore = cli._guard_interrupts("Sync")
+    try:
+        handler = signal.getsignal(signal.SIGINT)
+        assert callable(handler)
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGINT, None)
+        assert stopped == []
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGINT, None)
+        assert stopped == ["Sync"]
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_exit_code_for_an_interrupted_run_is_130() -> None:
+    assert cli.EXIT_INTERRUPTED == 130

@@ -1,0 +1,131 @@
+"""Run names, windows, retry classification, failure messages and artifact tables of the flows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+
+from lettrage import orchestration as orch
+from lettrage.errors import (
+    AuthenticationExpired,
+    ConfigurationError,
+    RateLimited,
+    RetriesExhausted,
+    RowError,
+    TransientSourceError,
+)
+from lettrage.logging import register_secret
+
+
+@pytest.mark.parametrize(
+    ("kind", "entities", "day", "expected"),
+    [
+        ("nightly", ["FR01"], date(2026, 11, 22), "nightly-FR01-2026-11-22"),
+        ("nightly", None, date(2026, 11, 22), "nightly-all-2026-11-22"),
+        ("nightly", [], "2026-11-22", "nightly-all-2026-11-22"),
+        ("backfill", ["FR01", "DE01"], "2026-11-01..2026-11-07", "backfill-DE01-FR01-2026-11-01..2026-11-07"),
+    ],
+    ids=["one-entity", "all-none", "all-empty", "sorted-entities-window"],
+)
+def test_run_name_says_what_ran(kind: str, entities: list[str] | None, day: date | str, expected: str) -> None:
+    assert orch.run_name(kind, entities, day) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (None, None, (date(2026, 11, 15), date(2026, 11, 22))),
+        (date(2026, 10, 1), None, (date(2026, 10, 1), date(2026, 11, 22))),
+        (None, date(2026, 11, 10), (date(2026, 11, 3), date(2026, 11, 10))),
+        (date(2026, 11, 1), date(2026, 11, 1), (date(2026, 11, 1), date(2026, 11, 1))),
+    ],
+    ids=["defaults", "start-only", "end-only", "one-day"],
+)
+def test_backfill_window_defaults_are_computed_from_today(start: date | None, end: date | None,
+                                                          expected: tuple[date, date]) -> None:
+    assert orch.backfill_window(start, end, today_=date(2026, 11, 22)) == expected
+
+
+def test_backfill_window_refuses_an_inverted_window() -> None:
+    with pytest.raises(ConfigurationError, match="ends .*2026-11-01.* before it starts .*2026-11-05"):
+        orch.backfill_window(date(2026, 11, 5), date(2026, 11, 1), today_=date(2026, 11, 22))
+
+
+def _wrapped(inner: BaseException) -> BaseException:
+    """What dlt does: a step failure whose cause is the connector's error."""
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise RuntimeError("Pipeline execution failed at stage extract") from exc
+    except RuntimeError as outer:
+        return outer
+
+
+@pytest.mark.parametrize(
+    ("exc", "retry"),
+    [
+        (TransientSourceError("503 from api.stripe.com"), True),
+        (RateLimited("429", retry_after=2), True),
+        (RetriesExhausted("/v1/charges", "ch_1", 5, None), True),
+        (httpx.ConnectError("connection refused"), True),
+        (ConnectionResetError(), True),
+        (AuthenticationExpired("401 from api.stripe.com: invalid key"), False),
+        (ConfigurationError("missing secret"), False),
+        (RowError("fec.txt", 3, "Debit", "not a number"), False),
+        (ValueError("a bug"), False),
+        (_wrapped(TransientSourceError("502")), True),
+        (_wrapped(AuthenticationExpired("401")), False),
+        (None, False),
+    ],
+    ids=["transient", "429", "exhausted", "httpx-network", "socket-reset", "auth", "config", "bad-row", "bug",
+         "dlt-wrapped-transient", "dlt-wrapped-auth", "none"],
+)
+def test_only_transient_trouble_is_retried(exc: BaseException | None, retry: bool) -> None:
+    assert orch.is_retryable(exc) is retry
+
+
+def test_describe_error_names_the_connector_error_not_dlts_wrapper_and_masks_secrets() -> None:
+    register_secret("sk_test_orchestration_secret_123")
+    exc = _wrapped(AuthenticationExpired("401: key sk_test_orchestration_secret_123 refused for FR7630004000031234567890143"))
+    text = orch.describe_error(exc)
+    assert text.startswith("AuthenticationExpired: 401")
+    assert "sk_test_orchestration_secret_123" not in text
+    assert "FR7630004000031234567890143" not in text
+
+
+def test_outcome_keeps_loaded_sources_and_names_the_failed_ones() -> None:
+    outcome = orch.RunOutcome()
+    outcome.add_loaded({"entity": "FR01", "source": "camt053", "rows": 120, "quarantined": 0, "seconds": 1.5})
+    outcome.add_failed("stripe", "FR01", "AuthenticationExpired: 401")
+    assert not outcome.ok
+    assert outcome.rows == 120
+    assert outcome.failure_message() == "1 of 2 source(s) failed: stripe/FR01 (AuthenticationExpired: 401)"
+
+
+def test_rows_loaded_table_lists_failed_sources_with_their_reason() -> None:
+    rows = orch.rows_loaded_table(
+        [{"entity": "FR01", "source": "camt053", "rows": 300, "quarantined": 2, "seconds": 1.5}],
+        {"stripe/FR01": "AuthenticationExpired: 401"},
+    )
+    assert rows == [
+        {"source": "camt053/FR01", "status": "loaded", "rows": 300, "quarantined": 2, "seconds": 1.5,
+         "rows_per_s": 200, "detail": ""},
+        {"source": "stripe/FR01", "status": "FAILED", "rows": 0, "quarantined": 0, "seconds": 0, "rows_per_s": 0,
+         "detail": "AuthenticationExpired: 401"},
+    ]
+
+
+def test_match_rate_table_computes_the_rate_and_survives_zero_payments() -> None:
+    rows = orch.match_rate_table([
+        {"entity": "FR01", "payments": 8, "matched": 6, "suggested": 1, "open_exceptions": 2},
+        {"entity": "DE01", "payments": 0, "matched": 0, "suggested": 0, "open_exceptions": 0},
+    ])
+    assert [r["match_rate"] for r in rows] == ["75.0%", "0.0%"]
+
+
+def test_concurrency_limit_names_are_per_provider() -> None:
+    assert orch.concurrency_limit_name("netsuite") == "netsuite-api"
+    assert orch.DEFAULT_SOURCE_LIMITS["netsuite"] == 1
