@@ -20,7 +20,7 @@ from prefect.runtime import flow_run
 from connectors.registry import load_sources_config
 from flows.artifacts import publish_run_artifacts
 from flows.params import EntityCode, SourceName, as_codes
-from flows.steps import build_warehouse, load_sources, reconcile_books, refresh_marts
+from flows.steps import build_warehouse, load_sources, reconcile_books, refresh_marts, render_reports
 from lettrage import orchestration as orch
 from lettrage.errors import SourceError
 
@@ -58,8 +58,10 @@ def nightly_sync(
     build = build_warehouse(as_of)
     reconciliation = reconcile_books(as_of)
     marts = refresh_marts(as_of)
+    reports = render_reports(as_of, str(orch.reports_dir()))
     summary = {"as_of": as_of.isoformat(), "started_at": started_at.isoformat(), "loaded": outcome.loaded,
-               "failed": outcome.failed, "build": build, "reconciliation": reconciliation, "marts": marts}
+               "failed": outcome.failed, "build": build, "reconciliation": reconciliation, "marts": marts,
+               "reports": reports}
     publish_run_artifacts("nightly", summary, since=started_at)
     if not outcome.ok:
         raise SyncFailed(outcome.failure_message())

@@ -162,9 +162,26 @@ def reconcile_books(as_of: date, entity: str | None = None) -> dict[str, Any]:
 
 @task(task_run_name="refresh-marts", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
 def refresh_marts(as_of: date) -> dict[str, int]:
-    """Every mart_* as of ``as_of``."""
+    """Every mart_* as of ``as_of``, then the customers' segment and score in dim_customer."""
+    from warehouse.marts import refresh_marts as refresh
+
     logger = get_run_logger()
     with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
-        report = build_marts(engine, as_of=as_of)
-    logger.info("marts: %s", report.marts)
-    return report.marts
+        marts = refresh(engine, as_of=as_of)
+    logger.info("marts: %s", marts)
+    return marts
+
+
+@task(task_run_name="render-reports", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
+def render_reports(as_of: date, out_dir: str) -> list[str]:
+    """One HTML report per entity and the Excel workbook (one sheet per mart)."""
+    from pathlib import Path
+
+    from reports import render_reports as render
+
+    logger = get_run_logger()
+    with connect(read_only=True) as engine:
+        files = render(engine, Path(out_dir), as_of)
+    paths = [str(p) for p in files.html.values()] + ([str(files.workbook)] if files.workbook else [])
+    logger.info("reports written: %s", paths)
+    return paths

@@ -224,9 +224,22 @@ def limits(
 
 
 @app.command()
-def report() -> None:
-    """Print the headline figures from the warehouse: matches, open receivables, aged balance."""
+def report(
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the HTML report per entity and the Excel workbook here.")] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Print the headline figures from the warehouse; with --out, write the HTML reports and the workbook too."""
     print_headline()
+    if out is not None:
+        from reports import render_reports
+        from warehouse.engine import connect
+
+        with connect(read_only=True) as engine:
+            files = render_reports(engine, out, _date(as_of) or date.today())
+        for entity, path in sorted(files.html.items()):
+            console.print(f"HTML report {entity}: {path}")
+        if files.workbook:
+            console.print(f"Excel workbook: {files.workbook}")
 
 
 @app.command()
@@ -290,9 +303,12 @@ def print_headline() -> None:
     console.print(t)
 
 
-from lettrage.cli_reminders import app as reminders_app  # noqa: E402  (cheap: typer and rich only)
+# Sub-command groups of the downstream flows (their modules import only typer and rich at top level).
+from lettrage.cli_factoring import app as factoring_app  # noqa: E402
+from lettrage.cli_reminders import app as reminders_app  # noqa: E402
 
-app.add_typer(reminders_app, name="reminders")
+app.add_typer(reminders_app, name="reminders", help="Reminders (dunning), statements of account, promises to pay.")
+app.add_typer(factoring_app, name="factoring", help="Factoring hand-off: propose, send and follow bordereaux.")
 
 
 if __name__ == "__main__":

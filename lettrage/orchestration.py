@@ -14,10 +14,12 @@ sources talk to networks, the warehouse's figures).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -273,3 +275,8 @@ def ensure_concurrency_limits(limits: Mapping[str, int] | None = None, *,
     done = asyncio.run(_aensure_limits(wanted))
     _known_limits.clear()
     return done
+
+
+def reports_dir() -> Path:
+    """Where the nightly run writes its HTML reports and workbook (``LETTRAGE__REPORTS_DIR``, default var/reports)."""
+    return Path(os.environ.get("LETTRAGE__REPORTS_DIR", str(Path("var") / "reports"))).resolve()

@@ -61,6 +61,19 @@ def reset_demo_state(root: Path, warehouse: Path, pipelines: Path) -> None:
         Path(f"{warehouse}{suffix}").unlink(missing_ok=True)
 
 
+def print_actions(as_of: date) -> None:
+    """What the downstream flows would do today: reminders (dry run) and the factoring proposal."""
+    from actions.dunning.demo import print_dry_run
+    from actions.factoring import demo_proposals, format_proposals
+    from warehouse.engine import connect
+
+    console.rule("[bold]Reminders that would go out today (dry run: nothing is sent)")
+    print_dry_run(None, as_of, console=console)
+    console.rule("[bold]Factoring: the batch we would propose (at-risk and long-terms customers)")
+    with connect(read_only=True) as engine:
+        console.print(format_proposals(demo_proposals(engine, as_of)))
+
+
 def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "small",
              as_of: date | None = None) -> int:
     from lettrage.cli import print_headline
@@ -70,7 +83,10 @@ def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "s
     as_of = as_of or date.today()
     warehouse = Path("lettrage.duckdb")
     pipelines = Path("var") / "dlt"
+    reports = Path("var") / "reports"
     reset_demo_state(root, warehouse, pipelines)
+    shutil.rmtree(reports, ignore_errors=True)
+    os.environ["LETTRAGE__REPORTS_DIR"] = str(reports.resolve())
     os.environ["LETTRAGE__WAREHOUSE_URL"] = f"duckdb:///{warehouse}"
     os.environ["LETTRAGE__PIPELINES_DIR"] = str(pipelines.resolve())
 
@@ -98,9 +114,16 @@ def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "s
     else:
         console.print(f"[bold red]The sync reported failures:[/] {state.message}")
     print_headline()
+    if state.is_completed():
+        print_actions(as_of)
+        console.rule("[bold]Reports")
+        for path in state.result().get("reports", []):
+            console.print(f"  {path}")
     console.rule("[bold]Next")
     console.print(
         "  .venv/bin/lettrage report                       # these figures again\n"
+        "  .venv/bin/lettrage reminders list               # today's reminders, as a dry run\n"
+        "  .venv/bin/lettrage factoring propose            # the factoring batch we would send\n"
         "  .venv/bin/lettrage sql \"SELECT * FROM mart_aged_balance ORDER BY amount_open DESC LIMIT 10\"\n"
         "  .venv/bin/prefect server start                  # the Prefect UI on http://127.0.0.1:4200\n"
         "  .venv/bin/prefect deploy --all                  # register the deployments of prefect.yaml\n"
