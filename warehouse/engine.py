@@ -123,6 +123,12 @@ class DuckDBEngine(_Base):
             try:
                 self._conn = duckdb.connect(path, read_only=read_only)
                 break
+            except duckdb.ConnectionException as exc:
+                # This process already holds the file read-write (e.g. the flow that just wrote it):
+                # DuckDB refuses a second connection with another configuration, so share its mode.
+                if not read_only or "different configuration" not in str(exc):
+                    raise
+                read_only = False
             except duckdb.IOException as exc:  # another process holds the write lock
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise WarehouseError(
@@ -130,9 +136,16 @@ class DuckDBEngine(_Base):
                         "wait for it, or use Postgres for concurrent users"
                     ) from exc
                 time.sleep(0.25)
-        if not read_only:
-            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
-        self._conn.execute(f"SET search_path = '{dataset}'")
+        try:
+            # Qualify with the catalog: a file named like the dataset (lettrage.duckdb holding schema
+            # lettrage) makes an unqualified "lettrage" ambiguous between catalog and schema.
+            catalog = str(self._conn.execute("SELECT current_database()").fetchone()[0])
+            if not read_only:
+                self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{catalog}"."{dataset}"')
+            self._conn.execute(f"SET search_path = '\"{catalog}\".\"{dataset}\"'")
+        except Exception:
+            self._conn.close()
+            raise
         self._conn.execute("SET TimeZone = 'UTC'")
 
     def _cursor(self) -> Any:
@@ -173,7 +186,11 @@ class PostgresEngine(_Base):
             raise WarehouseError(f"cannot connect to Postgres at {redact_url(dsn)}: {exc}") from exc
         self._conn.autocommit = True
         with self._conn.cursor() as cur:
-            cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
+            # Look first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+            # schema exists, which read-only roles (warehouse.access) rightly do not have.
+            cur.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s", (dataset,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
             cur.execute(f'SET search_path TO "{dataset}"')
             cur.execute("SET TIME ZONE 'UTC'")
 
