@@ -15,13 +15,17 @@ from urllib.parse import urlparse
 
 from lettrage.errors import ConfigurationError
 
-DEFAULT_WAREHOUSE_URL = "duckdb:///lettrage.duckdb"
+DEFAULT_WAREHOUSE_URL = "duckdb:///warehouse.duckdb"
 DEFAULT_DATASET = "lettrage"
 
 
 @dataclass(frozen=True, slots=True)
 class WarehouseConfig:
-    """A warehouse location: ``duckdb:///path/file.duckdb`` or ``postgresql://user:pw@host:port/db``."""
+    """A warehouse location. The default file is ``warehouse.duckdb``, not ``lettrage.duckdb``: DuckDB
+    names a file's catalog after it, and a catalog named like the ``lettrage`` schema makes every
+    ``lettrage.<table>`` reference ambiguous (dlt's own queries included).
+
+    A warehouse location: ``duckdb:///path/file.duckdb`` or ``postgresql://user:pw@host:port/db``."""
 
     url: str = DEFAULT_WAREHOUSE_URL
     dataset: str = DEFAULT_DATASET
@@ -43,7 +47,7 @@ class WarehouseConfig:
         if self.engine != "duckdb":
             raise ConfigurationError("duckdb_path asked of a non-DuckDB warehouse")
         path = self.url[len("duckdb:///"):] if self.url.startswith("duckdb:///") else urlparse(self.url).path
-        return Path(path or "lettrage.duckdb")
+        return Path(path or "warehouse.duckdb")
 
     def postgres_url(self) -> str:
         """Postgres URL with a placeholder password: dlt insists on one even under trust auth."""

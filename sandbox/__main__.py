@@ -11,6 +11,8 @@ import typer
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DLT_TELEMETRY_DISABLED", "1")
+# The demo is for finance eyes: dlt's notes on never-filled optional API fields are not.
+os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
 app = typer.Typer(help="Lettrage sandbox: sample world generator, local provider server, demo.", no_args_is_help=True,
                   add_completion=False)

@@ -2,7 +2,7 @@
 
 Run by ``scripts/demo`` (``python -m sandbox demo``). It writes the world to
 ``./sample_data``, serves its Stripe and GoCardless parts on 127.0.0.1, points
-a sources file at it, runs the nightly flow into ``./lettrage.duckdb`` and
+a sources file at it, runs the nightly flow into ``./warehouse.duckdb`` and
 prints what finance wants to see first — every figure read from the warehouse.
 """
 
@@ -63,14 +63,34 @@ def reset_demo_state(root: Path, warehouse: Path, pipelines: Path) -> None:
 
 def print_actions(as_of: date) -> None:
     """What the downstream flows would do today: reminders (dry run) and the factoring proposal."""
-    from actions.dunning.demo import print_dry_run
+    from rich.table import Table
+
+    from actions.dunning.demo import dry_run_reports
     from actions.factoring import demo_proposals, format_proposals
     from warehouse.engine import connect
 
     console.rule("[bold]Reminders that would go out today (dry run: nothing is sent)")
-    print_dry_run(None, as_of, console=console)
-    console.rule("[bold]Factoring: the batch we would propose (at-risk and long-terms customers)")
     with connect(read_only=True) as engine:
+        reports = dry_run_reports(engine, None, as_of)
+    for report in reports:
+        rows = [r for r in report.rows() if r["action"] != "skip"]
+        by_step: dict[str, int] = {}
+        for r in rows:
+            key = f"{r['action']}:{r['step']}" if r["step"] else r["action"]
+            by_step[key] = by_step.get(key, 0) + 1
+        skipped = len(report.rows()) - len(rows)
+        console.print(f"[bold]{report.entity}[/]: {len(rows)} invoices to act on "
+                      f"({', '.join(f'{k} {v}' for k, v in sorted(by_step.items())) or 'none'}), "
+                      f"{skipped} left alone (paid, disputed, direct debit, promised, money on its way…)")
+        table = Table("customer", "invoice", "due", "open", "step", "reason", show_lines=False)
+        for r in rows[:5]:
+            table.add_row(str(r["customer_name"] or r["customer_id"])[:28], r["invoice_number"], r["due_date"],
+                          f"{r['amount_open']} {r['currency']}", r["step"] or r["action"], str(r["reason"])[:60])
+        if rows:
+            console.print(table)
+    console.print("  the full list: .venv/bin/lettrage reminders list")
+    console.rule("[bold]Factoring: the batch we would propose (at-risk and long-terms customers)")
+    with connect() as engine:  # propose() creates the factoring tables on first use
         console.print(format_proposals(demo_proposals(engine, as_of)))
 
 
@@ -81,7 +101,7 @@ def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "s
     from sandbox.world import write_world
 
     as_of = as_of or date.today()
-    warehouse = Path("lettrage.duckdb")
+    warehouse = Path("warehouse.duckdb")
     pipelines = Path("var") / "dlt"
     reports = Path("var") / "reports"
     reset_demo_state(root, warehouse, pipelines)

@@ -1,6 +1,6 @@
 """``python -m actions.dunning.demo [--as-of YYYY-MM-DD]``: today's reminders on the demo warehouse, as a dry run.
 
-Reads the warehouse the demo built (``LETTRAGE__WAREHOUSE_URL``, default ./lettrage.duckdb)
+Reads the warehouse the demo built (``LETTRAGE__WAREHOUSE_URL``, default ./warehouse.duckdb)
 and lists, per invoice, the step and the reason; sends nothing.
 """
 
