@@ -166,8 +166,11 @@ def refresh_marts(as_of: date) -> dict[str, int]:
     from warehouse.marts import refresh_marts as refresh
 
     logger = get_run_logger()
+    from warehouse.access import apply_access
+
     with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
         marts = refresh(engine, as_of=as_of)
+        apply_access(engine)  # grants and row-level security on tables a build recreated (no-op on DuckDB)
     logger.info("marts: %s", marts)
     return marts
 

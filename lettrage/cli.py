@@ -304,11 +304,14 @@ def print_headline() -> None:
 
 
 # Sub-command groups of the downstream flows (their modules import only typer and rich at top level).
+from lettrage.cli_access import access_app, audit_app  # noqa: E402
 from lettrage.cli_factoring import app as factoring_app  # noqa: E402
 from lettrage.cli_reminders import app as reminders_app  # noqa: E402
 
 app.add_typer(reminders_app, name="reminders", help="Reminders (dunning), statements of account, promises to pay.")
 app.add_typer(factoring_app, name="factoring", help="Factoring hand-off: propose, send and follow bordereaux.")
+app.add_typer(access_app, name="access", help="Postgres roles, per-entity row-level security, user grants.")
+app.add_typer(audit_app, name="audit", help="The whole story of an invoice: lines, matches, decisions, reminders.")
 
 
 if __name__ == "__main__":

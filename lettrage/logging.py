@@ -11,7 +11,8 @@ import logging
 import re
 from collections.abc import Iterable
 
-IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
+# Not \b: an IBAN inside a file name (``FR76..._2025-01.xml``) touches an underscore, a word character.
+IBAN_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _SECRETS: set[str] = set()
 
@@ -47,8 +48,41 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+_RECORD_FACTORY_INSTALLED = False
+
+
+def install_record_masking() -> None:
+    """Mask every log record when it is created, whichever logger and handler it goes to.
+
+    A filter on a logger only sees records created on that very logger, and a filter
+    on a handler only guards the handlers present when it was installed; records of
+    libraries (dlt, httpx, connectors) propagating to a handler added later (pytest's
+    capture, an ops file handler, Prefect's API handler) would pass unmasked. The
+    record factory is the one place every record goes through. Idempotent.
+    """
+    global _RECORD_FACTORY_INSTALLED
+    if _RECORD_FACTORY_INSTALLED:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)  # type: ignore[arg-type]
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave the record to the handler's error path
+            return record
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _RECORD_FACTORY_INSTALLED = True
+
+
 def install_masking(*logger_names: str) -> None:
-    """Attach the masking filter to the given loggers' handlers (root by default)."""
+    """Mask every record (:func:`install_record_masking`) and attach the filter to the given loggers' handlers."""
+    install_record_masking()
     names = logger_names or ("",)
     for name in names:
         logger = logging.getLogger(name)

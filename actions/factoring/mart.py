@@ -25,6 +25,9 @@ def build_mart_factoring(engine: Engine, as_of: date) -> int:
     with engine.transaction():
         engine.execute(f'DROP TABLE IF EXISTS "{MART}"')
         engine.execute(f'CREATE TABLE "{MART}" AS {select}', params)
+    from warehouse.access import apply_access
+
+    apply_access(engine)  # the recreated mart gets its grants and row-level security back (no-op on DuckDB)
     return int(engine.query(f'SELECT count(*) FROM "{MART}"')[0][0])
 
 
