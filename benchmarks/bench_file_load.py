@@ -10,7 +10,8 @@ receipts; the SAP export ``invoice-lines`` RV items plus DZ lines for cleared
 ones. Each load then runs in a fresh child process, end to end (scan, parse,
 dlt extract, normalize, merge-load) into an empty DuckDB file, and prints
 rows/s, that process's peak resident memory (``ru_maxrss``), its CPU seconds
-and the machine's load average (on a shared machine wall time inflates with load).
+(and rows per CPU second) and the machine's load average: on a shared machine
+wall time inflates with load, so rows per CPU second is the figure to compare runs by.
 Target: >= 100,000 rows/s per source, < 2 GB peak.
 """
 
@@ -54,9 +55,11 @@ def load(name: str, folder: Path, work: Path, entity: str) -> dict[str, object]:
     elapsed = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu0
-    return {"cpu_seconds": round(cpu, 2), "load_avg_1m": round(os.getloadavg()[0], 1),"source": name, "rows": stats.rows_loaded, "quarantined": stats.rows_quarantined,
+    return {"source": name, "rows": stats.rows_loaded, "quarantined": stats.rows_quarantined,
             "seconds": round(elapsed, 2), "rows_per_s": round(stats.rows_loaded / elapsed),
-            "peak_rss_mb": round(peak_rss_mb()), "tables": result.rows}
+            "cpu_seconds": round(cpu, 2), "rows_per_cpu_s": round(stats.rows_loaded / max(cpu, 1e-9)),
+            "load_avg_1m": round(os.getloadavg()[0], 1), "peak_rss_mb": round(peak_rss_mb()),
+            "tables": result.rows}
 
 
 def main() -> None:
@@ -99,9 +102,11 @@ def main() -> None:
             child = subprocess.run([sys.executable, __file__, "--load", name, str(folder), str(work)],
                                    check=True, capture_output=True, text=True)
             r = json.loads(child.stdout.strip().splitlines()[-1])
-            print(f"{name:4s} loaded {r['rows']:>10,d} rows (quarantined {r['quarantined']}) in {r['seconds']:6.1f}s "
+            print(f"{name:4s} loaded {r['rows']:>10,d} rows (quarantined {r['quarantined']}) "
+                  f"in {r['seconds']:6.1f}s "
                   f"= {r['rows_per_s']:>9,d} rows/s, peak RSS {r['peak_rss_mb']:,d} MB; "
-                  f"CPU {r['cpu_seconds']}s (all threads), machine load average {r['load_avg_1m']}")
+                  f"CPU {r['cpu_seconds']}s (all threads) = {r['rows_per_cpu_s']:,d} rows/CPU-s, "
+                  f"machine load average {r['load_avg_1m']} on {os.cpu_count()} CPUs")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

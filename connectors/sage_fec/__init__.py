@@ -21,12 +21,13 @@ from typing import Any
 import dlt
 
 from connectors._files import (
+    BATCH_ROWS,
     FileLoadStats, FileResult, Quarantine, entity_from_path, finish_file, list_files, scan_file,
     skip_if_loaded, to_table, with_shared_tables,
 )
 from connectors.sage_fec.parse import (
-    FecParseResult, identify, identify_customers, iter_fec_lines, parse_customers, read_customers_header,
-    read_fec_header,
+    FecParseResult, RunEntries, identify, identify_customers, iter_fec_lines, parse_customers,
+    read_customers_header, read_fec_header,
 )
 from lettrage.errors import ConfigurationError
 from mappings.entities import load_entities
@@ -94,7 +95,7 @@ def sage_fec_source(
     location: str = dlt.config.value,
     entity: str | None = None,
     encoding: str | None = None,
-    batch_rows: int = 50_000,
+    batch_rows: int = BATCH_ROWS,
     stats: Any = None,
 ) -> Any:
     """FEC files and customer exports found at ``location`` (folder, file or glob).
@@ -134,13 +135,13 @@ def _glob(path: Path, pattern: str) -> bool:
     columns=LINES_COLUMNS,
 )
 def fec_lines(
-    files: list[Path], entity: str | None = None, encoding: str | None = None, batch_rows: int = 50_000,
+    files: list[Path], entity: str | None = None, encoding: str | None = None, batch_rows: int = BATCH_ROWS,
     stats: FileLoadStats | None = None,
 ) -> Iterator[Any]:
     """Every line of every new FEC; merge because a re-export of a year replaces its lines."""
     state = dlt.current.resource_state()
     conventions = load_fec_conventions()
-    run_entries: set[str] = set()  # (journal, entry) of earlier files in this run
+    run_entries = RunEntries()  # (journal, entry) of earlier files in this run, per entity
     for path in files:
         scanned = scan_file(path, encoding)
         if skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):

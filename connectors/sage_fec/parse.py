@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors._files import (
-    BATCH_ROWS, MONEY_TYPE, non_null, DelimitedBatch, Quarantine, clean_text, is_blank_row, known_currency_mask,
-    parse_amounts, parse_customer_export, read_export_header, parse_dates, read_delimited, read_first_line, row_texts, scan_file, split_header,
-    wrong_format,
+    BATCH_ROWS, MONEY_TYPE, DelimitedBatch, Quarantine, clean_text, constant_column, is_blank_row,
+    known_currency_mask, non_null, parse_amounts, parse_customer_export, parse_dates, read_delimited,
+    read_export_header, read_first_line, row_texts, sniff_encoding, split_header, wrong_format,
 )
 from lettrage.money import KNOWN_CURRENCIES
 from mappings.csv_export import CsvColumnMapping
@@ -92,10 +92,52 @@ def read_fec_header(path: Path, encoding: str = "utf-8") -> FecHeader:
 def identify(path: Path) -> bool:
     """Is this a FEC? Its header carries the legal column names, TAB or ``|`` separated."""
     try:
-        read_fec_header(path, scan_file(path).encoding)
+        read_fec_header(path, sniff_encoding(path))
     except Exception:
         return False
     return True
+
+
+class SeenKeys:
+    """A growing set of text keys, checked a whole array at a time.
+
+    Entries are checked per batch with ``pyarrow.compute.is_in`` instead of a
+    Python set: a million-line FEC has ~300,000 entries, and a Python string
+    per entry cost more CPU than parsing every column of the file.
+    """
+
+    def __init__(self) -> None:
+        self._chunks: list[pa.Array] = []
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._chunks)
+
+    def contains(self, keys: pa.Array) -> np.ndarray:
+        """Which of ``keys`` were added before."""
+        if not self._chunks:
+            return np.zeros(len(keys), dtype=bool)
+        if len(self._chunks) > 1:
+            self._chunks = [pa.concat_arrays(self._chunks)]
+        found = pc.is_in(keys, value_set=self._chunks[0])
+        return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+    def add(self, keys: pa.Array) -> None:
+        if len(keys):
+            self._chunks.append(keys.cast(pa.string()))
+
+    def add_all(self, other: SeenKeys) -> None:
+        for chunk in other._chunks:
+            self.add(chunk)
+
+
+class RunEntries:
+    """Entries of the files already parsed in this run, per entity (entries are per entity)."""
+
+    def __init__(self) -> None:
+        self.by_entity: dict[str, SeenKeys] = {}
+
+    def of(self, entity: str) -> SeenKeys:
+        return self.by_entity.setdefault(entity, SeenKeys())
 
 
 @dataclass(slots=True)
@@ -115,7 +157,7 @@ def iter_fec_lines(
     quarantine: Quarantine,
     result: FecParseResult | None = None,
     batch_rows: int = BATCH_ROWS,
-    run_entries: set[str] | None = None,
+    run_entries: RunEntries | None = None,
 ) -> Iterator[pa.Table]:
     """Yield the good lines of a FEC as arrow tables (``LINES_SCHEMA``); bad ones go to ``quarantine``.
 
@@ -125,8 +167,8 @@ def iter_fec_lines(
     """
     result = result if result is not None else FecParseResult()
     header = read_fec_header(path, encoding)
-    closed: set[str] = set()
-    earlier: set[str] = run_entries if run_entries is not None else set()
+    closed = SeenKeys()  # entries of this file so far
+    earlier = (run_entries if run_entries is not None else RunEntries()).of(entity)
     held: DelimitedBatch | None = None
     batches = read_delimited(path, encoding=encoding, delimiter=header.delimiter, quote_char=None,
                              header=header.names, batch_rows=batch_rows)
@@ -160,13 +202,13 @@ def iter_fec_lines(
         batch = following
         if batch is None and held is not None:
             batch, held = DelimitedBatch(held.table, held.line_no, []), None
-    earlier.update(f"{entity}\x1e{k}" for k in closed)  # entries are per entity
+    earlier.add_all(closed)
 
 
 def _col(table: pa.Table, header: FecHeader, name: str) -> pa.ChunkedArray:
     pos = header.positions.get(name)
     if pos is None:
-        return pa.chunked_array([pa.array([""] * table.num_rows, pa.string())])
+        return pa.chunked_array([constant_column("", table.num_rows)])
     return table.column(pos)
 
 
@@ -187,7 +229,7 @@ def _run_starts(keys: pa.Array) -> np.ndarray:
 
 def _parse_block(
     path: Path, table: pa.Table, line_no: np.ndarray, keys: pa.Array, header: FecHeader, entity: str,
-    file_hash: str, conventions: FecConventions, quarantine: Quarantine, closed: set[str], earlier: set[str],
+    file_hash: str, conventions: FecConventions, quarantine: Quarantine, closed: SeenKeys, earlier: SeenKeys,
     result: FecParseResult,
 ) -> pa.Table:
     n = table.num_rows
@@ -231,21 +273,25 @@ def _parse_block(
     run_id = np.cumsum(starts) - 1
     start_idx = np.flatnonzero(starts)
     line_in_entry = np.arange(n, dtype=np.int64) - start_idx[run_id] + 1
-    run_keys = np.asarray(keys.take(pa.array(start_idx)).to_numpy(zero_copy_only=False), dtype=object)
+    run_keys = keys.take(pa.array(start_idx))
     row_bad = np.zeros(n, dtype=bool)
     for mask, _, _ in problems:
         row_bad |= mask
     n_runs = len(start_idx)
     run_bad_row = np.zeros(n_runs, dtype=bool)
-    np.logical_or.at(run_bad_row, run_id, row_bad)
+    run_bad_row[run_id[row_bad]] = True
     reopened = np.zeros(n_runs, dtype=bool)
     elsewhere = np.zeros(n_runs, dtype=bool)
-    for i, k in enumerate(run_keys.tolist()):  # an entry seen before (this file or this run) is refused
-        if k in closed:
-            reopened[i] = True
-        elif f"{entity}\x1e{k}" in earlier:
-            elsewhere[i] = True
-        closed.add(k)
+    # An entry seen before is refused: earlier in this file (or twice in this batch) means its
+    # lines are not contiguous; in an earlier file of the run, the first file wins.
+    encoded = pc.dictionary_encode(run_keys)
+    _, first = np.unique(np.asarray(encoded.indices.to_numpy(zero_copy_only=False)), return_index=True)
+    reopened[:] = True
+    reopened[first] = False
+    reopened |= closed.contains(run_keys)
+    if len(earlier):
+        elsewhere = ~reopened & earlier.contains(run_keys)
+    closed.add(encoded.dictionary)
     diff = pc.subtract(cols["debit"], cols["credit"])
     sums = pa.table({"run": pa.array(run_id), "diff": diff}).group_by("run").aggregate([("diff", "sum")])
     order = np.argsort(sums.column("run").to_numpy())
@@ -267,7 +313,7 @@ def _parse_block(
             run = run_id[r]
             if row_bad[r]:
                 continue
-            journal, num = run_keys[run].split("\x1f")
+            journal, num = run_keys[int(run)].as_py().split("\x1f")
             if run_bad_row[run]:
                 reason = f"entry {journal} {num} has a bad line; all its lines are quarantined"
             elif unbalanced[run]:
@@ -288,12 +334,12 @@ def _parse_block(
     keep = None if not entry_rows.any() else pa.array(np.flatnonzero(~entry_rows))
     m = n if keep is None else len(keep)
     out = {
-        "entity": pa.array([entity] * m, pa.string()) if m else pa.array([], pa.string()),
+        "entity": constant_column(entity, m),
         **{name: cols[name] for name in LINES_SCHEMA.names if name in cols},
         "line_in_entry": pa.array(line_in_entry),
-        "source_file": pa.array([path.name] * n, pa.string()),
+        "source_file": constant_column(path.name, n),
         "line_no": pa.array(line_no.astype(np.int64)),
-        "file_hash": pa.array([file_hash] * n, pa.string()),
+        "file_hash": constant_column(file_hash, n),
     }
     arrays = []
     for name in LINES_SCHEMA.names:
@@ -315,7 +361,7 @@ def read_customers_header(path: Path, mapping: CsvColumnMapping, encoding: str) 
 
 def identify_customers(path: Path, mapping: CsvColumnMapping) -> bool:
     try:
-        read_customers_header(path, mapping, scan_file(path).encoding)
+        read_customers_header(path, mapping, sniff_encoding(path))
     except Exception:
         return False
     return True

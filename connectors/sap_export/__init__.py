@@ -20,6 +20,7 @@ from typing import Any
 import dlt
 
 from connectors._files import (
+    BATCH_ROWS,
     FileLoadStats, FileResult, Quarantine, RunKeys, entity_from_path, finish_file, list_files, scan_file,
     skip_if_loaded, to_table, with_shared_tables,
 )
@@ -93,7 +94,7 @@ def sap_export_source(
     location: str = dlt.config.value,
     entity: str | None = None,
     encoding: str | None = None,
-    batch_rows: int = 50_000,
+    batch_rows: int = BATCH_ROWS,
     stats: Any = None,
 ) -> Any:
     """Line-item exports and customer masters found at ``location`` (folder, file or glob).
@@ -124,7 +125,7 @@ def sap_export_source(
     columns=ITEMS_COLUMNS,
 )
 def items(
-    files: list[Path], entity: str | None = None, encoding: str | None = None, batch_rows: int = 50_000,
+    files: list[Path], entity: str | None = None, encoding: str | None = None, batch_rows: int = BATCH_ROWS,
     stats: FileLoadStats | None = None,
 ) -> Iterator[Any]:
     """Customer line items; merge so a cleared item (BSAD) overwrites its open version (BSID)."""

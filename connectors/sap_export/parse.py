@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors._files import (
-    BATCH_ROWS, MONEY_TYPE, Quarantine, clean_text, is_blank_row, known_currency_mask, non_null,
+    BATCH_ROWS, MONEY_TYPE, Quarantine, clean_text, constant_column, is_blank_row, known_currency_mask, non_null,
     parse_amounts, parse_customer_export, parse_dates, parse_ints, read_delimited, read_export_header,
-    read_lines, row_texts, scan_file, split_header, wrong_format,
+    read_lines, row_texts, sniff_encoding, split_header, wrong_format,
 )
 from lettrage.money import KNOWN_CURRENCIES
 from mappings.csv_export import CsvColumnMapping
@@ -61,7 +61,9 @@ def alpha(value: str) -> str:
 
 def _alpha_column(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     text = clean_text(arr)
-    digits = pc.match_substring_regex(text, r"^\d{1,9}$")
+    # utf8_is_digit is also true for non-ASCII digits; ascii_is_decimal is [0-9]+ only (and false for '')
+    short = pc.less(pc.binary_length(text), 10)
+    digits = pc.and_(pc.ascii_is_decimal(text), short)
     return pc.if_else(digits, pc.utf8_lpad(text, width=10, padding="0"), text)
 
 
@@ -121,7 +123,7 @@ def identify(path: Path, layouts: tuple[SapLayout, ...] | None = None) -> bool:
 
     layouts = layouts if layouts is not None else load_layouts()
     try:
-        detect_layout(path, layouts, scan_file(path).encoding)
+        detect_layout(path, layouts, sniff_encoding(path))
     except Exception:
         return False
     return True
@@ -170,14 +172,14 @@ def _parse_block(
     company_codes: dict[str, str], quarantine: Quarantine, default_entity: str | None,
 ) -> pa.Table:
     layout, n = match.layout, table.num_rows
-    empty = pa.chunked_array([pa.array([""] * n, pa.string())])
+    empty = constant_column("", n)
 
-    def raw(fld: str) -> pa.ChunkedArray:
+    def raw(fld: str) -> pa.Array | pa.ChunkedArray:
         pos = match.positions.get(fld)
         if pos is not None:
             return table.column(pos)
         if fld in layout.defaults:
-            return pa.chunked_array([pa.array([layout.defaults[fld]] * n, pa.string())])
+            return constant_column(layout.defaults[fld], n)
         return empty
 
     def isnull(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -208,10 +210,11 @@ def _parse_block(
     problems.append((~known_currency_mask(currency, KNOWN_CURRENCIES), "WAERS",
                      "unknown currency (expected an ISO 4217 code)"))
     company = clean_text(raw("BUKRS"))
-    mapped = pc.fill_null(pc.index_in(company, value_set=pa.array(list(company_codes), pa.string())), -1)
-    mapped_np = np.asarray(mapped.to_numpy(zero_copy_only=False))
-    entity_values = np.asarray(list(company_codes.values()) + [default_entity], dtype=object)[mapped_np]
-    problems.append((np.asarray([e is None for e in entity_values], dtype=bool), "BUKRS",
+    # entity per row: index into the mapped entities, the last slot being the default (maybe None)
+    mapped = pc.fill_null(pc.index_in(company, value_set=pa.array(list(company_codes), pa.string())),
+                          len(company_codes))
+    entity_column = pa.array(list(company_codes.values()) + [default_entity], pa.string()).take(mapped)
+    problems.append((isnull(entity_column), "BUKRS",
                      "company code not in mappings/entities.yaml (sap_company_code)"))
 
     # Sign: SHKZG wins when present; otherwise the written sign decides.
@@ -236,7 +239,7 @@ def _parse_block(
         base = pc.coalesce(dates["BUDAT"], dates["BLDAT"])
         ints["GJAHR"] = pc.year(base)
     if "BUZEI" not in match.positions:
-        ints["BUZEI"] = pa.array(np.ones(n, dtype=np.int64))
+        ints["BUZEI"] = constant_column(1, n, pa.int64())
     problems.append((isnull(ints["GJAHR"]), "GJAHR", "fiscal year missing and no posting date to derive it"))
 
     baseline = pc.coalesce(dates["ZFBDT"], dates["BLDAT"])
@@ -255,7 +258,7 @@ def _parse_block(
                 quarantine.add(int(line_no[r]), fld, reason, texts[r])
     keep = pa.array(np.flatnonzero(~row_bad)) if row_bad.any() else None
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        "entity": pa.array(entity_values.tolist(), pa.string()),
+        "entity": entity_column,
         "company_code": company, "customer": customer, "document_number": document,
         "fiscal_year": ints["GJAHR"], "line_item": ints["BUZEI"], "document_type": clean_text(raw("BLART")),
         "document_date": dates["BLDAT"], "posting_date": dates["BUDAT"], "baseline_date": baseline,
@@ -264,8 +267,8 @@ def _parse_block(
         "amount_local": amounts["DMBTR"], "debit_credit": debit_credit, "reference": clean_text(raw("XBLNR")),
         "assignment": clean_text(raw("ZUONR")), "clearing_document": _alpha_column(raw("AUGBL")),
         "clearing_date": dates["AUGDT"], "text": clean_text(raw("SGTXT")),
-        "source_file": pa.array([path.name] * n, pa.string()), "line_no": pa.array(line_no.astype(np.int64)),
-        "file_hash": pa.array([file_hash] * n, pa.string()), "layout": pa.array([layout.name] * n, pa.string()),
+        "source_file": constant_column(path.name, n), "line_no": pa.array(line_no.astype(np.int64)),
+        "file_hash": constant_column(file_hash, n), "layout": constant_column(layout.name, n),
     }
     arrays = [pc.cast(columns[name] if keep is None else columns[name].take(keep), ITEMS_SCHEMA.field(name).type)
               for name in ITEMS_SCHEMA.names]
@@ -279,7 +282,7 @@ def _parse_block(
 
 def identify_customers(path: Path, mapping: CsvColumnMapping) -> bool:
     try:
-        read_export_header(path, mapping, scan_file(path).encoding)
+        read_export_header(path, mapping, sniff_encoding(path))
     except Exception:
         return False
     return True

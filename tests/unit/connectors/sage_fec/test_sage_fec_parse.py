@@ -157,11 +157,12 @@ def test_unbalanced_entry_quarantines_all_its_lines(tmp_path: Path) -> None:
     assert all("unbalanced: debit - credit = 0.01" in r[2] for r in q.rows)
 
 
-def test_non_contiguous_entry_is_quarantined(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batch_rows", [50_000, 2, 3], ids=["one-batch", "entry-per-batch", "straddling"])
+def test_non_contiguous_entry_is_quarantined(tmp_path: Path, batch_rows: int) -> None:
     path = _fec(tmp_path, [_line("VE", "1", "411000", "5,00", "0", aux="C1"), _line("VE", "1", "706000", "0", "5,00"),
                            _line("VE", "2", "411000", "5,00", "0", aux="C2"), _line("VE", "2", "706000", "0", "5,00"),
                            _line("VE", "1", "411000", "1,00", "0", aux="C1"), _line("VE", "1", "706000", "0", "1,00")])
-    rows, q, _ = _parse(path)
+    rows, q, _ = _parse(path, batch_rows=batch_rows)
     assert [r["line_no"] for r in rows] == [2, 3, 4, 5]
     assert {r[0] for r in q.rows} == {6, 7} and all("contiguous" in r[2] for r in q.rows)
 
@@ -185,3 +186,24 @@ def test_customers_mapping_accepts_other_headers(tmp_path: Path) -> None:
     row = rows.to_pylist()[0]
     assert (row["customer_account"], row["name"], row["payment_terms_days"], str(row["credit_limit"])) == (
         "C9", "ACME SAS", 60, "1000.50")
+
+
+def test_entry_of_an_earlier_file_in_the_run_is_refused(tmp_path: Path) -> None:
+    """Entries are remembered per entity across the files of one run; the first file wins."""
+    from connectors.sage_fec.parse import RunEntries
+
+    first = _fec(tmp_path, [_line("VE", "1", "411000", "5,00", "0", aux="C1"), _line("VE", "1", "706000", "0", "5,00")],
+                 name="a.txt")
+    second = _fec(tmp_path, [_line("VE", "2", "411000", "3,00", "0", aux="C2"), _line("VE", "2", "706000", "0", "3,00"),
+                             _line("VE", "1", "411000", "7,00", "0", aux="C1"), _line("VE", "1", "706000", "0", "7,00")],
+                  name="b.txt")
+    run = RunEntries()
+    rows_a, q_a, _ = _parse(first, run_entries=run)
+    rows_b, q_b, _ = _parse(second, run_entries=run)
+    assert len(rows_a) == 2 and not q_a.rows
+    assert [r["ecriture_num"] for r in rows_b] == ["2", "2"]
+    assert {r[0] for r in q_b.rows} == {4, 5} and all("first file wins" in r[2] for r in q_b.rows)
+    other_entity = RunEntries()
+    other_entity.of("FR02").add_all(run.of("FR01"))
+    rows_c, q_c, _ = _parse(second, run_entries=other_entity)  # parsed as FR01: FR02's entries do not count
+    assert len(rows_c) == 4 and not q_c.rows
