@@ -4,7 +4,9 @@
    does not stop the others, and what loaded is kept).
 2. Build staging and the canonical model.
 3. Reconcile (confirmed and rejected matches are decisions and survive).
-4. Refresh the marts.
+4. Refresh the marts and render the reports.
+   (Steps 2-4 are skipped when their inputs — loads, decisions, mappings, the date — are
+   exactly those of the last complete build: they would produce the same rows.)
 5. Publish rows loaded, match rate, new exceptions and the receivables as artifacts.
 The run ends Failed, naming the failed sources, if any source failed.
 """
@@ -20,7 +22,15 @@ from prefect.runtime import flow_run
 from connectors.registry import load_sources_config
 from flows.artifacts import publish_run_artifacts
 from flows.params import EntityCode, SourceName, as_codes
-from flows.steps import build_warehouse, load_sources, reconcile_books, refresh_marts, render_reports
+from flows.steps import (
+    build_warehouse,
+    load_sources,
+    reconcile_books,
+    record_build,
+    refresh_marts,
+    render_reports,
+    warehouse_fingerprint,
+)
 from lettrage import orchestration as orch
 from lettrage.errors import SourceError
 
@@ -55,10 +65,16 @@ def nightly_sync(
                 ", ".join(orch.source_key(s, e) for e, s in jobs))
 
     outcome = load_sources(jobs)
-    build = build_warehouse(as_of)
-    reconciliation = reconcile_books(as_of)
-    marts = refresh_marts(as_of)
-    reports = render_reports(as_of, str(orch.reports_dir()))
+    fingerprint = warehouse_fingerprint(as_of)
+    if fingerprint["now"] == fingerprint["last"]:
+        logger.info("nothing new since the last complete build as of %s: warehouse, matches and marts are current", as_of)
+        build, reconciliation, marts, reports = {"skipped": "current"}, {"skipped": "current"}, {}, []
+    else:
+        build = build_warehouse(as_of)
+        reconciliation = reconcile_books(as_of)
+        marts = refresh_marts(as_of)
+        reports = render_reports(as_of, str(orch.reports_dir()))
+        record_build(fingerprint["now"])
     summary = {"as_of": as_of.isoformat(), "started_at": started_at.isoformat(), "loaded": outcome.loaded,
                "failed": outcome.failed, "build": build, "reconciliation": reconciliation, "marts": marts,
                "reports": reports}

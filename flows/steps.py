@@ -127,6 +127,24 @@ def load_sources(jobs: list[tuple[str, str]], *, start: date | None = None,
     return outcome
 
 
+@task(task_run_name="check-warehouse-current")
+def warehouse_fingerprint(as_of: date) -> dict[str, Any]:
+    """The build fingerprint now and at the last complete build: equal means nothing to rebuild."""
+    from warehouse.freshness import build_fingerprint, last_fingerprint
+
+    with connect() as engine:
+        return {"now": build_fingerprint(engine, as_of), "last": last_fingerprint(engine)}
+
+
+@task(task_run_name="record-build")
+def record_build(fingerprint: str) -> None:
+    """Remember the inputs of the build that just completed (after marts, so a crash rebuilds)."""
+    from warehouse.freshness import record_fingerprint
+
+    with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
+        record_fingerprint(engine, fingerprint)
+
+
 @task(task_run_name="build-warehouse", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
 def build_warehouse(as_of: date) -> dict[str, Any]:
     """raw_* -> stg_* -> dim_*/fct_* in the warehouse engine."""

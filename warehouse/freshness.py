@@ -1,0 +1,61 @@
+"""Is the warehouse already built from exactly these inputs?
+
+A second nightly run that loads nothing new would rebuild, reconcile and refresh
+the marts to the very same rows. The build fingerprint names every input of
+those steps — the reporting date, dlt's completed loads, human decisions,
+factoring assignments, the mappings and the SQL models — so the flow can skip
+them when nothing moved, and can never skip them when something did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+from warehouse.engine import Engine
+from warehouse.schema import ensure_table
+
+STATE_TABLE = "lettrage_build_state"
+_INPUT_QUERIES: dict[str, str] = {
+    "_dlt_loads": "SELECT count(*), max(load_id) FROM _dlt_loads WHERE status = 0",
+    "decision": "SELECT count(*), max(created_at) FROM decision",
+    "fct_factoring_assignment": "SELECT count(*), max(assigned_on), max(status) FROM fct_factoring_assignment",
+}
+_TREES = (Path(__file__).resolve().parent.parent / "mappings", Path(__file__).resolve().parent / "models",
+          Path(__file__).resolve().parent / "reconcile")
+
+
+def _tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in {".yaml", ".yml", ".sql", ".jinja", ".py"}):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_fingerprint(engine: Engine, as_of: date) -> str:
+    """A digest of everything the build, reconciliation and marts read."""
+    digest = hashlib.sha256(as_of.isoformat().encode())
+    for table, sql in _INPUT_QUERIES.items():
+        state = engine.query(sql)[0] if engine.table_exists(table) else ("absent",)
+        digest.update(f"{table}={state!r};".encode())
+    for root in _TREES:
+        if root.exists():
+            digest.update(_tree_digest(root).encode())
+    return digest.hexdigest()
+
+
+def last_fingerprint(engine: Engine) -> str | None:
+    if not engine.table_exists(STATE_TABLE):
+        return None
+    rows = engine.query(f'SELECT fingerprint FROM "{STATE_TABLE}" WHERE id = 1')
+    return str(rows[0][0]) if rows else None
+
+
+def record_fingerprint(engine: Engine, fingerprint: str) -> None:
+    ensure_table(engine, STATE_TABLE, (("id", "bigint"), ("fingerprint", "text"), ("built_at", "timestamptz")))
+    with engine.transaction():
+        engine.execute(f'DELETE FROM "{STATE_TABLE}" WHERE id = 1')
+        engine.execute(f'INSERT INTO "{STATE_TABLE}" (id, fingerprint, built_at) VALUES (1, :fp, now())',
+                       {"fp": fingerprint})
