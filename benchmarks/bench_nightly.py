@@ -65,7 +65,12 @@ def snapshot() -> dict[str, Any]:
 def plain_steps() -> dict[str, Any]:
     """The nightly runbook without Prefect: same functions, same order, same reads for the summary."""
     from connectors.registry import build_job, load_sources_config
-    from warehouse.build import BuildReport, build_core, build_marts, build_staging
+    from lettrage.orchestration import reports_dir
+    from reports import render_reports
+    from warehouse.access import apply_access
+    from warehouse.build import BuildReport, build_core, build_staging
+    from warehouse.freshness import build_fingerprint, record_fingerprint
+    from warehouse.marts import refresh_marts
     from warehouse.engine import connect
     from warehouse.load import run_pipeline
     from warehouse.reconcile import reconcile
@@ -85,7 +90,14 @@ def plain_steps() -> dict[str, Any]:
     with connect() as engine:
         reconcile(engine, as_of=AS_OF)
     with connect() as engine:
-        build_marts(engine, as_of=AS_OF)
+        fingerprint = build_fingerprint(engine, AS_OF)
+    with connect() as engine:
+        refresh_marts(engine, as_of=AS_OF)
+        apply_access(engine)
+    with connect(read_only=True) as engine:
+        render_reports(engine, reports_dir(), AS_OF)
+    with connect() as engine:
+        record_fingerprint(engine, fingerprint)
     with connect(read_only=True) as engine:
         match_stats(engine), open_receivables(engine), aged_balance(engine)
     return {"rows": sum(loaded), "failed": failed}
@@ -139,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         ok &= same
         print(f"  second run changed nothing: {same}  ({sum(first['raw'].values()):,} raw rows, "
               f"matches {first['matches']})")
-        print(f"  second run took {t2 / t1:.0%} of the first ({t1:.2f} s -> {t2:.2f} s)")
+        print(f"  second run took {t2 / t1:.0%} of the first ({t1:.2f} s -> {t2:.2f} s); "
+              f"rebuild skipped: {s2.result().get('build') == {'skipped': 'current'}}")
+        for loaded in s2.result()["loaded"]:
+            print(f"    second-run load {loaded['source']}/{loaded['entity']}: {loaded['rows']} rows in {loaded['seconds']} s")
         if not s1.is_completed():
             print(f"  note: runs ended {s1.name}: {s1.message}")
         if not same:

@@ -305,6 +305,7 @@ def print_headline() -> None:
 
 # Sub-command groups of the downstream flows (their modules import only typer and rich at top level).
 from lettrage.cli_access import access_app, audit_app  # noqa: E402
+from lettrage.cli_desk import app as desk_app  # noqa: E402
 from lettrage.cli_factoring import app as factoring_app  # noqa: E402
 from lettrage.cli_reminders import app as reminders_app  # noqa: E402
 
@@ -312,6 +313,7 @@ app.add_typer(reminders_app, name="reminders", help="Reminders (dunning), statem
 app.add_typer(factoring_app, name="factoring", help="Factoring hand-off: propose, send and follow bordereaux.")
 app.add_typer(access_app, name="access", help="Postgres roles, per-entity row-level security, user grants.")
 app.add_typer(audit_app, name="audit", help="The whole story of an invoice: lines, matches, decisions, reminders.")
+app.add_typer(desk_app, name="desk", help="The finance desk: a web interface to work the queues (sign-in, roles, scopes).")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from warehouse.schema import ensure_table
 
 STATE_TABLE = "lettrage_build_state"
 _INPUT_QUERIES: dict[str, str] = {
-    "_dlt_loads": "SELECT count(*), max(load_id) FROM _dlt_loads WHERE status = 0",
     "decision": "SELECT count(*), max(created_at) FROM decision",
     "fct_factoring_assignment": "SELECT count(*), max(assigned_on), max(status) FROM fct_factoring_assignment",
 }
@@ -34,9 +33,24 @@ def _tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+def _raw_state(engine: Engine) -> list[tuple[object, ...]]:
+    """Rows and the newest dlt load of every raw table.
+
+    Not ``_dlt_loads``: a source whose incremental state moved without a single new row
+    (a sliding events window) still writes a load there, which would defeat the point.
+    """
+    tables = engine.query(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = :schema "
+        "AND column_name = '_dlt_load_id' AND table_name LIKE 'raw%' ORDER BY table_name",
+        {"schema": engine.dataset},
+    )
+    return [(t, *engine.query(f'SELECT count(*), max(_dlt_load_id) FROM "{t}"')[0]) for (t,) in tables]
+
+
 def build_fingerprint(engine: Engine, as_of: date) -> str:
     """A digest of everything the build, reconciliation and marts read."""
     digest = hashlib.sha256(as_of.isoformat().encode())
+    digest.update(repr(_raw_state(engine)).encode())
     for table, sql in _INPUT_QUERIES.items():
         state = engine.query(sql)[0] if engine.table_exists(table) else ("absent",)
         digest.update(f"{table}={state!r};".encode())

@@ -1,0 +1,176 @@
+"""Desk latency under concurrent sessions: dashboard and work queue, p50/p95/p99.
+
+Synthesises a book (``bench_marts.synthesize``: customers, invoices, payments,
+matches in FR01/DE01) plus suggested matches and open exceptions, builds the
+marts, serves the desk with uvicorn on 127.0.0.1 and lets ``--sessions``
+signed-in clients each fetch the dashboard and the work queue ``--rounds`` times.
+Target (issue 12): p95 under 300 ms with 1,000,000 invoices in Postgres.
+
+    .venv/bin/python benchmarks/bench_desk.py [--invoices 1000000] [--sessions 8] [--rounds 10]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from lettrage.config import WarehouseConfig
+from warehouse.build import build_marts
+from warehouse.engine import connect
+from warehouse.schema import ensure_contract
+
+HERE = Path(__file__).parent
+
+
+def _synthesize():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench_marts", HERE / "bench_marts.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.synthesize
+
+
+class _BigintSeries:
+    """bench_marts writes DuckDB-flavoured SQL; on Postgres ``i * 7919`` overflows int4 at 1M rows,
+    so the series is made BIGINT. Everything else passes through."""
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        self._engine = engine
+
+    def execute(self, sql: str, params=None) -> None:  # type: ignore[no-untyped-def]
+        self._engine.execute(sql.replace("generate_series(0, ", "generate_series(CAST(0 AS BIGINT), "), params)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._engine, name)
+
+
+def add_queue(engine, as_of: date) -> None:  # type: ignore[no-untyped-def]
+    """One suggested match per ~200 open invoices and one open exception per ~100 payments."""
+    from warehouse.reconcile.schema import ensure_reconcile_tables
+
+    ensure_reconcile_tables(engine)
+    engine.execute("""
+        INSERT INTO fct_match (entity, match_id, payment_id, invoice_id, amount_applied, currency, rule, confidence,
+                               explanation, matched_at, state)
+        SELECT entity, 'S' || invoice_id, 'SP' || invoice_id, invoice_id, amount_open, currency, 'amount_only', 0.5,
+               'unknown payer, one open item of that amount', now(), 'suggested'
+        FROM fct_invoice WHERE amount_open > 0 AND invoice_id LIKE '%17'""")
+    engine.execute("""
+        INSERT INTO fct_reconciliation_exception (entity, exception_id, kind, payment_id, amount, currency, detail,
+                                                  opened_at)
+        SELECT entity, 'X' || payment_id, CASE WHEN length(payment_id) % 2 = 0 THEN 'unmatched_payment'
+               ELSE 'amount_mismatch' END, payment_id, amount, currency, 'bench exception', now()
+        FROM fct_payment WHERE payment_id LIKE '%34'""")
+    engine.execute("INSERT INTO reconcile_run (entity, as_of, rules_hash, finished_at) "
+                   "SELECT DISTINCT entity, CAST(:a AS DATE), 'bench', now() FROM fct_invoice", {"a": as_of.isoformat()})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _session(base: str, urls: list[str], rounds: int) -> list[tuple[str, float, int]]:
+    out = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"username": "bench", "password": "bench-password", "csrf": token, "next": "/"})
+        for _ in range(rounds):
+            for url in urls:
+                t = time.perf_counter()
+                r = client.get(url)
+                out.append((url.split("?")[0], (time.perf_counter() - t) * 1000, r.status_code))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--invoices", type=int, default=1_000_000)
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--as-of", default="2025-06-15")
+    parser.add_argument("--keep", default=None, metavar="DATASET",
+                        help="Postgres: use (and keep) this schema; synthesise only when it is empty")
+    parser.add_argument("--no-indexes", action="store_true", help="skip desk.indexes (to measure without them)")
+    parser.add_argument("--postgres", default=None, help="Postgres URL (a fresh schema is created and dropped)")
+    args = parser.parse_args()
+    as_of = date.fromisoformat(args.as_of)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.postgres:
+            config = WarehouseConfig(url=args.postgres, dataset=args.keep or f"bench_desk_{uuid.uuid4().hex[:8]}")
+        else:
+            config = WarehouseConfig(url=f"duckdb:///{Path(tmp) / 'bench.duckdb'}")
+        try:
+            run(config, args, as_of)
+        finally:
+            if args.postgres and not args.keep:
+                with connect(config) as engine:
+                    engine.execute(f'DROP SCHEMA IF EXISTS "{config.dataset}" CASCADE')
+
+
+def run(config: WarehouseConfig, args: argparse.Namespace, as_of: date) -> None:
+    import uvicorn
+
+    from desk import DeskSettings, add_user, create_app
+
+    with connect(config) as engine:
+        t0 = time.perf_counter()
+        if not (engine.table_exists("fct_invoice") and engine.query("SELECT count(*) FROM fct_invoice")[0][0]):
+            ensure_contract(engine)
+            _synthesize()(_BigintSeries(engine), args.invoices, as_of)
+            add_queue(engine, as_of)
+            build_marts(engine, as_of=as_of)
+        add_user(engine, "bench", role="reviewer", entities=["*"], password="bench-password")
+        if not args.no_indexes:
+            from desk.indexes import ensure_desk_indexes
+
+            print("desk indexes created:", ", ".join(ensure_desk_indexes(engine)) or "none (present already, or DuckDB)")
+        if config.engine == "postgres":
+            engine.execute("ANALYZE")
+        n = engine.query("SELECT count(*) FROM fct_invoice")[0][0]
+        q = engine.query("SELECT count(*) FROM fct_match WHERE state = 'suggested'")[0][0]
+        print(f"{config.engine}: {n:,} invoices, {q:,} suggestions, set up in {time.perf_counter() - t0:.1f} s")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(DeskSettings(warehouse=config, secret="b" * 32)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    urls = ["/e/FR01", "/queue", "/queue?entity=DE01&kind=suggested", "/e/FR01/invoices?bucket=over_90"]
+    try:
+        _session(f"http://127.0.0.1:{port}", urls, 1)  # warm-up
+        t = time.perf_counter()
+        with ThreadPoolExecutor(args.sessions) as pool:
+            results = [r for part in pool.map(lambda _: _session(f"http://127.0.0.1:{port}", urls, args.rounds),
+                                              range(args.sessions)) for r in part]
+        wall = time.perf_counter() - t
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    bad = [r for r in results if r[2] != 200]
+    print(f"{len(results)} requests by {args.sessions} sessions in {wall:.1f} s; non-200: {len(bad)}")
+    for page in sorted({r[0] for r in results}):
+        ms = sorted(r[1] for r in results if r[0] == page)
+        p = statistics.quantiles(ms, n=100)
+        print(f"  {page:<24} p50 {p[49]:7.1f} ms   p95 {p[94]:7.1f} ms   p99 {p[98]:7.1f} ms   (n={len(ms)})")
+    allms = sorted(r[1] for r in results)
+    print(f"  {'all':<24} p95 {statistics.quantiles(allms, n=100)[94]:7.1f} ms (target < 300 ms)")
+
+
+if __name__ == "__main__":
+    main()

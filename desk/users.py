@@ -1,0 +1,211 @@
+"""Local desk accounts: the ``desk_user`` table, roles and per-entity scope.
+
+The sqlmodel class describes the table; DDL and writes go through the engine
+seam (as for ``decision``), so the same code runs on DuckDB and Postgres.
+Roles are ordered: each one can do what the ones before it can.
+
+    reader             sees figures and rows of the entities in scope (IBANs and e-mails masked)
+    reviewer           + confirms or rejects suggested matches, comments
+    credit_controller  + disputes, promises to pay; sees customers' e-mail addresses
+    admin              + manages users (every change written to ``desk_audit``)
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+from sqlmodel import Field, SQLModel
+
+from lettrage.errors import DataError
+from desk.security import DUMMY_HASH, hash_password, verify_password
+from warehouse.contract import BOOL, INT, TEXT, TS
+from warehouse.engine import Engine
+from warehouse.schema import ensure_table
+
+ROLES = ("reader", "reviewer", "credit_controller", "admin")
+ALL_ENTITIES = "*"
+
+
+class DeskUser(SQLModel, table=True):
+    """One person who may sign in to the desk."""
+
+    __tablename__ = "desk_user"
+
+    username: str = Field(primary_key=True)
+    display_name: str | None = None
+    role: str
+    entities: str  # comma-separated entity codes, or "*" for every entity
+    password_hash: str | None = None  # None: only the trusted SSO header can sign this user in
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _logical(annotation: Any) -> str:
+    base = ([a for a in get_args(annotation) if a is not type(None)] or [annotation])[0]
+    return {bool: BOOL, int: INT, datetime: TS}.get(base, TEXT)
+
+
+USER_COLUMNS = [(name, _logical(f.annotation)) for name, f in DeskUser.model_fields.items()]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: what every page and action checks."""
+
+    username: str
+    role: str
+    entities: tuple[str, ...]  # ("*",) for all
+    display_name: str | None = None
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def sees(self, entity: str) -> bool:
+        return ALL_ENTITIES in self.entities or entity in self.entities
+
+    def scope(self, known: list[str]) -> list[str]:
+        """The entities of ``known`` this user may see, in order."""
+        return [e for e in known if self.sees(e)]
+
+
+def ensure_user_table(engine: Engine) -> None:
+    ensure_table(engine, "desk_user", USER_COLUMNS)
+
+
+def _check(role: str, entities: list[str]) -> str:
+    if role not in ROLES:
+        raise DataError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    cleaned = [e.strip().upper() if e.strip() != ALL_ENTITIES else ALL_ENTITIES for e in entities if e.strip()]
+    if not cleaned:
+        raise DataError("a desk user needs at least one entity in scope (or '*' for all)")
+    for e in cleaned:
+        if e != ALL_ENTITIES and not e.isalnum():
+            raise DataError(f"entity code {e!r} must be letters and digits (e.g. FR01)")
+    return ",".join(cleaned)
+
+
+class DeskAudit(SQLModel, table=True):
+    """One change to desk accounts (who changed whom, how); append-only."""
+
+    __tablename__ = "desk_audit"
+
+    id: str = Field(primary_key=True)
+    actor: str
+    action: str
+    target: str
+    detail_json: str | None = None
+    created_at: datetime
+
+
+AUDIT_COLUMNS = [(name, _logical(f.annotation)) for name, f in DeskAudit.model_fields.items()]
+
+
+def audit(engine: Engine, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    ensure_table(engine, "desk_audit", AUDIT_COLUMNS)
+    row = DeskAudit(id=uuid.uuid4().hex, actor=actor, action=action, target=target,
+                    detail_json=json.dumps(detail, sort_keys=True, default=str) if detail else None,
+                    created_at=datetime.now(UTC))
+    data = row.model_dump()
+    engine.execute(f"INSERT INTO desk_audit ({', '.join(data)}) VALUES ({', '.join(':' + c for c in data)})", data)
+
+
+def audit_log(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
+    if not engine.table_exists("desk_audit"):
+        return []
+    return engine.query_dicts(f"SELECT * FROM desk_audit ORDER BY created_at DESC LIMIT {int(limit)}")
+
+
+def add_user(engine: Engine, username: str, *, role: str, entities: list[str], password: str | None,
+             display_name: str | None = None, actor: str = "cli", keep_password: bool = False) -> DeskUser:
+    """Create a user or replace its role, scope and password (an admin's reset); audited.
+
+    ``keep_password``: an existing user keeps its password when ``password`` is None
+    (the admin page changes a role or scope without resetting the password).
+    """
+    username = username.strip().lower()
+    if not username or not username.replace(".", "").replace("-", "").replace("_", "").replace("@", "").isalnum():
+        raise DataError(f"user name {username!r} must be letters, digits, '.', '-', '_' or '@'")
+    if password is not None and len(password) < 8:
+        raise DataError("a desk password needs at least 8 characters")
+    ensure_user_table(engine)
+    now = datetime.now(UTC)
+    user = DeskUser(username=username, display_name=display_name, role=role, entities=_check(role, entities),
+                    password_hash=hash_password(password) if password else None, created_at=now, updated_at=now)
+    data = user.model_dump()
+    with engine.transaction():
+        old = engine.query_dicts('SELECT created_at, password_hash, role, entities FROM desk_user WHERE username = :u',
+                                 {"u": username})
+        if old:
+            data["created_at"] = old[0]["created_at"]
+            if keep_password and password is None:
+                data["password_hash"] = old[0]["password_hash"]
+            engine.execute('DELETE FROM desk_user WHERE username = :u', {"u": username})
+        cols = ", ".join(f'"{c}"' for c in data)
+        engine.execute(f"INSERT INTO desk_user ({cols}) VALUES ({', '.join(':' + c for c in data)})", data)
+        audit(engine, actor, "update_user" if old else "add_user", username, {
+            "role": user.role, "entities": user.entities,
+            "before": {"role": old[0]["role"], "entities": old[0]["entities"]} if old else None,
+            "password": "reset" if password else ("kept" if old and keep_password else "none")})
+    return user
+
+
+def list_users(engine: Engine) -> list[dict[str, Any]]:
+    ensure_user_table(engine)
+    return engine.query_dicts("SELECT username, display_name, role, entities, active, failed_logins, locked_until, "
+                              "created_at, updated_at FROM desk_user ORDER BY username")
+
+
+def get_principal(engine: Engine, username: str) -> Principal | None:
+    """The active user as a :class:`Principal`, or None."""
+    if not engine.table_exists("desk_user"):
+        return None
+    rows = engine.query_dicts("SELECT username, role, entities, display_name, active FROM desk_user "
+                              "WHERE username = :u", {"u": username.strip().lower()})
+    if not rows or not rows[0]["active"]:
+        return None
+    r = rows[0]
+    return Principal(r["username"], r["role"], tuple(str(r["entities"]).split(",")), r["display_name"])
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def authenticate(engine: Engine, username: str, password: str, *, max_failures: int, lock_seconds: int,
+                 now: datetime | None = None) -> tuple[Principal | None, str]:
+    """Check a password; returns (principal, "") or (None, why) with why in {"invalid", "locked"}.
+
+    The lock is written on the row, so it holds for every desk process and
+    survives a restart; an unknown name costs the same scrypt time as a known one.
+    """
+    now = now or datetime.now(UTC)
+    ensure_user_table(engine)
+    rows = engine.query_dicts("SELECT * FROM desk_user WHERE username = :u", {"u": username.strip().lower()})
+    if not rows:
+        verify_password(password, DUMMY_HASH)
+        return None, "invalid"
+    row = rows[0]
+    locked = _aware(row["locked_until"])
+    if locked and locked > now:
+        return None, "locked"
+    if not row["active"] or not verify_password(password, row["password_hash"]):
+        fails = int(row["failed_logins"] or 0) + 1
+        until = datetime.fromtimestamp(now.timestamp() + lock_seconds, UTC) if fails >= max_failures else None
+        engine.execute("UPDATE desk_user SET failed_logins = :f, locked_until = :l WHERE username = :u",
+                       {"f": 0 if until else fails, "l": until, "u": row["username"]})
+        return None, "locked" if until else "invalid"
+    if row["failed_logins"] or row["locked_until"]:
+        engine.execute("UPDATE desk_user SET failed_logins = 0, locked_until = NULL WHERE username = :u",
+                       {"u": row["username"]})
+    return Principal(row["username"], row["role"], tuple(str(row["entities"]).split(",")), row["display_name"]), ""
