@@ -17,6 +17,7 @@ Payment mix (per 100): 88 exact reference, 4 normalized ("Facture 2024..."),
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -88,6 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = DuckDBEngine(str(Path(tmp) / "bench.duckdb"), "lettrage")
         engine.execute(f"SET memory_limit = '{args.memory_limit}'")
+        print(f"load average at start {os.getloadavg()[0]:.2f}: figures vary with other jobs on the machine")
         t = time.perf_counter()
         synthesize(engine, n, extra)
         print(f"synthesized {n + extra:,} invoices and {n:,} payments in {time.perf_counter() - t:.1f} s")
@@ -115,7 +117,7 @@ def main() -> None:
         print(f"incremental after {extra:,} new payments: {inc.seconds:.2f} s = {inc.seconds / full_s:.1%} of full "
               f"({inc.payments_in_scope:,} payments in scope)")
         print("  steps: " + ", ".join(f"{k} {v:.2f}s" for k, v in sorted(inc.timings.items())))
-        print(f"peak RSS {rss_mb():,.0f} MB")
+        print(f"peak RSS {rss_mb():,.0f} MB; load average {os.getloadavg()[0]:.2f} (2-core machine, shared)")
         targets = [("full < 60 s", full_s < 60), ("peak < 4 GB", rss_mb() < 4096),
                    ("ratio < 10x", full_s / join_s < 10), ("incremental < 10 %", inc.seconds < 0.1 * full_s)]
         print("targets: " + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in targets))

@@ -46,6 +46,10 @@ def _prefix_regex(prefixes: tuple[str, ...]) -> str:
 
 def fold(text: str | None) -> str:
     """Upper case without accents: ``Facture N°`` -> ``FACTURE N°``."""
+    if not text:
+        return ""
+    if text.isascii():  # the common case, and hot in the residue: nothing to decompose
+        return text.upper()
     decomposed = unicodedata.normalize("NFKD", text or "")
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 

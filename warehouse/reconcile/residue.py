@@ -25,6 +25,7 @@ from typing import Any
 
 from mappings.matching import MatchingRules
 from warehouse.engine import Engine
+from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile import fuzzy
 from warehouse.reconcile.decisions import normalize_name
 from warehouse.reconcile.references import KIND_RULE, normalized, tokens
@@ -112,15 +113,7 @@ class Residue:
                  customers: dict[str, str], aliases: list[dict[str, Any]], blocked: set[tuple[str, str]]) -> None:
         self.rules = rules
         self.payments = sorted(payments, key=lambda p: (p.paid_on or date.min, p.payment_id))
-        self.items = items
-        self.by_customer: dict[str | None, list[Item]] = defaultdict(list)
-        for item in items.values():
-            self.by_customer[item.customer_id].append(item)
-        for lst in self.by_customer.values():
-            lst.sort(key=lambda i: i.sort_key)
-        self.by_amount: dict[Decimal, list[Item]] = defaultdict(list)  # keyed by the open amount at load
-        for item in sorted(items.values(), key=lambda i: i.sort_key):
-            self.by_amount[item.open].append(item)
+        self.set_items(items)
         legal = rules.fuzzy.legal_forms
         self.names = {cid: normalize_name(name, legal) for cid, name in customers.items() if name}
         self.exact_name: dict[str, list[str]] = defaultdict(list)
@@ -138,6 +131,41 @@ class Residue:
                 self.alias_parent[a["value"]].append((a["customer_id"], a["decision_id"]))
         self.blocked = blocked
         self.out = Outcome()
+        self._customer_cache: dict[str, list[tuple[str, str, str | None]]] = {}
+        self._windows: dict[str, tuple[date, date]] = {}
+
+    def set_items(self, items: dict[str, Item]) -> None:
+        """The book of open items the batch searches (all of them, or just those :meth:`needs` names)."""
+        self.items = items
+        self.by_customer: dict[str | None, list[Item]] = defaultdict(list)
+        for item in items.values():
+            self.by_customer[item.customer_id].append(item)
+        for lst in self.by_customer.values():
+            lst.sort(key=lambda i: i.sort_key)
+        self.by_amount: dict[Decimal, list[Item]] = defaultdict(list)  # keyed by the open amount at load
+        for item in sorted(items.values(), key=lambda i: i.sort_key):
+            self.by_amount[item.open].append(item)
+
+    def needs(self) -> tuple[set[str], set[Decimal], set[str]]:
+        """What the batch can touch: customers, open amounts (unknown payers) and named invoices.
+
+        Loading only these open items (not the whole book) is what keeps the residue
+        proportional to its payments; :meth:`run` never looks at any other item.
+        """
+        customers: set[str] = set()
+        amounts: set[Decimal] = set()
+        invoices: set[str] = set()
+        for p in self.payments:
+            if p.remaining <= 0:
+                continue
+            invoices.update(i for i, _ in p.candidates)
+            if p.candidates and not p.uncorroborated:
+                continue
+            found = self._customers(p)
+            customers.update(c for c, _, _ in found)
+            if not found:
+                amounts.add(p.remaining)
+        return customers, amounts, invoices
 
     # -- writing -------------------------------------------------------------------------
     def _apply(self, p: Payment, item: Item, amount: Decimal, rule: str, explanation: str,
@@ -173,13 +201,16 @@ class Residue:
 
     # -- rules ---------------------------------------------------------------------------
     def _usable(self, p: Payment, item: Item) -> bool:
-        if item.currency != p.currency or (p.payment_id, item.invoice_id) in self.blocked:
+        # hot path (every open item of every candidate customer): the date window is computed once per payment
+        if item.currency != p.currency or (self.blocked and (p.payment_id, item.invoice_id) in self.blocked):
             return False
-        w = self.rules.windows
         if p.paid_on and item.issue_date:
-            if item.issue_date > p.paid_on + timedelta(days=w.payment_before_issue_days):
-                return False
-            if item.issue_date < p.paid_on - timedelta(days=w.max_invoice_age_days):
+            window = self._windows.get(p.payment_id)
+            if window is None:
+                w = self.rules.windows
+                window = self._windows[p.payment_id] = (p.paid_on - timedelta(days=w.max_invoice_age_days),
+                                                        p.paid_on + timedelta(days=w.payment_before_issue_days))
+            if item.issue_date > window[1] or item.issue_date < window[0]:
                 return False
         return True
 
@@ -222,7 +253,13 @@ class Residue:
                       "reference matches several invoices")
 
     def _customers(self, p: Payment) -> list[tuple[str, str, str | None]]:
-        """Candidate customers in trust order: (customer_id, via, decision_id)."""
+        """Candidate customers in trust order: (customer_id, via, decision_id); computed once per payment."""
+        cached = self._customer_cache.get(p.payment_id)
+        if cached is None:
+            cached = self._customer_cache[p.payment_id] = self._find_customers(p)
+        return cached
+
+    def _find_customers(self, p: Payment) -> list[tuple[str, str, str | None]]:
         out: list[tuple[str, str, str | None]] = []
         if p.customer_id:
             out.append((p.customer_id, p.customer_via or "payment", p.alias_decision))
@@ -270,6 +307,8 @@ class Residue:
             return False
         prefixes = self.rules.reference.prefixes
         keys = {normalized(t, prefixes) for t in tokens(p.reference)}
+        if not keys:
+            return False
         hits, partial = [], []
         for item in pool:
             if item.doc_type != "invoice" or item.open <= 0 or item.invoice_id in exclude:
@@ -405,13 +444,16 @@ class Residue:
                 self._references(p)
                 continue
             customers = self._customers(p)
-            pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, []) if self._usable(p, i)]
+            # the fuzzy-reference pool is only worth building when the remittance holds a reference token
+            fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(tokens(p.reference))
+            pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, [])
+                    if self._usable(p, i)] if fuzzy else []
             if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
                 named = frozenset(i for i, _ in p.candidates)
                 if not self._fuzzy_reference(p, pool, exclude=named):
                     self._references(p)
                 continue
-            if not customers:
+            if not customers and fuzzy:
                 pool = [i for i in self.by_amount.get(p.remaining, [])
                         if i.open == p.remaining and self._usable(p, i)]
             if self._fuzzy_reference(p, pool, allow_partial=bool(customers)):
@@ -468,31 +510,42 @@ def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int) -> Outcome:
         p.uncorroborated = bool(r["is_uncorr"]) and not p.ambiguous and not p.complex_
         p.own_reference = p.uncorroborated and bool(r["own_ref"])
         payments[p.entity].append(p)
-    # open items after the set-based matches of this run
-    items_rows = engine.query_dicts(
-        "SELECT i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.currency, i.doc_type, i.issue_date, "
-        "i.due_date, i.amount_total, i.open0 - coalesce(m.applied, 0) AS open_now "
-        "FROM rc_inv AS i LEFT JOIN (SELECT entity, invoice_id, sum(amount_applied) AS applied FROM rc_match "
-        "WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id) AS m "
-        "ON m.entity = i.entity AND m.invoice_id = i.invoice_id "
-        "WHERE i.entity IN (SELECT DISTINCT entity FROM rc_pay) AND i.open0 - coalesce(m.applied, 0) <> 0"
-    )
-    items: dict[str, dict[str, Item]] = defaultdict(dict)
-    for r in items_rows:
-        items[r["entity"]][r["invoice_id"]] = Item(
-            r["invoice_id"], r["invoice_number"], r["customer_id"], r["currency"], r["doc_type"], r["issue_date"],
-            r["due_date"], Decimal(r["amount_total"]), Decimal(r["open_now"]))
     customers: dict[str, dict[str, str]] = defaultdict(dict)
-    for ent, cid, name in engine.query("SELECT entity, customer_id, name FROM dim_customer"):
-        customers[ent][cid] = name
     aliases: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for a in engine.query_dicts("SELECT entity, customer_id, kind, value, decision_id FROM payer_alias"):
-        aliases[a["entity"]].append(a)
+    for entity in payments:
+        p_ent = {"entity": entity}
+        for cid, name in engine.query("SELECT customer_id, name FROM dim_customer WHERE entity = :entity", p_ent):
+            customers[entity][cid] = name
+        aliases[entity] = engine.query_dicts(
+            "SELECT entity, customer_id, kind, value, decision_id FROM payer_alias WHERE entity = :entity", p_ent)
     blocked = {(e, p, i) for e, p, i in engine.query("SELECT entity, payment_id, invoice_id FROM rc_blocked")}
     for entity, plist in payments.items():
         ent_blocked = {(p, i) for e, p, i in blocked if e == entity}
-        res = Residue(rules_for(entity), plist, items.get(entity, {}), customers.get(entity, {}),
-                      aliases.get(entity, []), ent_blocked).run()
+        batch = Residue(rules_for(entity), plist, {}, customers.get(entity, {}), aliases.get(entity, []), ent_blocked)
+        batch.set_items(_load_items(engine, entity, *batch.needs()))
+        res = batch.run()
         outcome.matches.extend(res.matches)
         outcome.exceptions.extend(res.exceptions)
     return outcome
+
+
+def _load_items(engine: Engine, entity: str, customers: set[str], amounts: set[Decimal],
+                invoices: set[str]) -> dict[str, Item]:
+    """Open items (after this run's set-based matches) the batch can touch, and no others."""
+    for table, col, values in (("rc_need_cust", "customer_id", customers), ("rc_need_amt", "amount", amounts),
+                               ("rc_need_inv", "invoice_id", invoices)):
+        engine.execute(f"DELETE FROM {table}")
+        insert_rows(engine, table, (col,), [{col: v} for v in values])
+    rows = engine.query(
+        "WITH i AS (SELECT * FROM rc_inv WHERE entity = :entity), m AS ("
+        "  SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match "
+        "  WHERE entity = :entity AND state IN ('auto', 'confirmed') GROUP BY invoice_id"
+        "), o AS ("
+        "  SELECT i.*, i.open0 - coalesce(m.applied, 0) AS open_now FROM i LEFT JOIN m ON m.invoice_id = i.invoice_id"
+        ") "
+        "SELECT invoice_id, invoice_number, customer_id, currency, doc_type, issue_date, due_date, amount_total, "
+        "open_now "
+        "FROM o WHERE open_now <> 0 AND (customer_id IN (SELECT customer_id FROM rc_need_cust) "
+        "OR invoice_id IN (SELECT invoice_id FROM rc_need_inv) OR open_now IN (SELECT amount FROM rc_need_amt))",
+        {"entity": entity})
+    return {r[0]: Item(r[0], r[1], r[2], r[3], r[4], r[5], r[6], Decimal(r[7]), Decimal(r[8])) for r in rows}

@@ -32,6 +32,7 @@ from mappings.matching import MatchingRules, load_matching_rules
 from warehouse import sql as sqlmod
 from warehouse.engine import Engine
 from warehouse.reconcile import residue
+from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import load_decisions
 from warehouse.reconcile.references import KIND_RULE, sql_key_macros
 from warehouse.reconcile.schema import create_work_tables, drop_work_tables, ensure_reconcile_tables
@@ -39,16 +40,18 @@ from warehouse.reconcile.schema import create_work_tables, drop_work_tables, ens
 log = logging.getLogger("lettrage.reconcile")
 SQL_DIR = Path(__file__).parent / "sql"
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_PAYMENT_FP = (
-    "md5(coalesce(CAST(p.amount AS VARCHAR), '') || '|' || coalesce(p.status, '') || '|' || coalesce(p.reference, '')"
-    " || '|' || coalesce(p.customer_id, '') || '|' || coalesce(p.payer_iban, '') || '|' || coalesce(p.payer_name, '')"
-    " || '|' || coalesce(p.currency, '') || '|' || coalesce(CAST(p.paid_on AS VARCHAR), '') || '|' || coalesce(p.channel, ''))"
-)
-_INVOICE_FP = (
-    "md5(coalesce(i.invoice_number, '') || '|' || coalesce(CAST(i.amount_total AS VARCHAR), '') || '|'"
-    " || coalesce(i.customer_id, '') || '|' || coalesce(i.currency, '') || '|' || coalesce(CAST(i.due_date AS VARCHAR), '')"
-    " || '|' || coalesce(i.erp_lettrage, '') || '|' || coalesce(i.doc_type, ''))"
-)
+_PAYMENT_COLS = ("p.amount", "p.status", "p.reference", "p.customer_id", "p.payer_iban", "p.payer_name",
+                 "p.currency", "p.paid_on", "p.channel")
+_INVOICE_COLS = ("i.invoice_number", "i.amount_total", "i.customer_id", "i.currency", "i.due_date", "i.erp_lettrage",
+                 "i.doc_type", "i.issue_date", "i.disputed", "i.erp_amount_open")
+
+
+def _fingerprint(engine: Engine, cols: tuple[str, ...]) -> str:
+    """What a row looked like, to find new or changed rows. DuckDB's native hash is several times
+    cheaper than md5 of a concatenation over a million rows; Postgres keeps md5."""
+    if engine.name == "duckdb":
+        return f"CAST(hash({', '.join(cols)}) AS VARCHAR)"
+    return "md5(" + " || '|' || ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in cols) + ")"
 
 
 @dataclass
@@ -110,8 +113,13 @@ _TOLERANCE_MACRO = r"""
 """
 
 
+# Bumped when what the run keeps between runs changes (v3: reconcile_invoice_key, hashed fingerprints), so the
+# first run after an upgrade is a full one.
+_STATE_VERSION = "3"
+
+
 def _rules_hash(rules: MatchingRules) -> str:
-    return hashlib.md5(rules.model_dump_json().encode()).hexdigest()
+    return hashlib.md5((_STATE_VERSION + rules.model_dump_json()).encode()).hexdigest()
 
 
 def _decision_rows(decisions: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -155,14 +163,8 @@ _INSERT = {
 }
 
 
-def _insert(engine: Engine, table: str, rows: list[dict[str, Any]], chunk: int = 250) -> None:
-    """Multi-row INSERTs: row-at-a-time executemany is slow on both DuckDB and psycopg2."""
-    cols = _INSERT[table]
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
-        values = ", ".join("(" + ", ".join(f":{c}_{n}" for c in cols) + ")" for n in range(len(part)))
-        params = {f"{c}_{n}": r.get(c) for n, r in enumerate(part) for c in cols}
-        engine.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES {values}", params)
+def _insert(engine: Engine, table: str, rows: list[dict[str, Any]]) -> None:
+    insert_rows(engine, table, _INSERT[table], rows)
 
 
 def _entities(engine: Engine) -> list[str]:
@@ -179,18 +181,18 @@ def _can_increment(engine: Engine, entity: str, rules_hash: str) -> bool:
 
 def _fill_scope(engine: Engine, entity: str) -> None:
     p = {"entity": entity}
+    pay_fp, inv_fp = _fingerprint(engine, _PAYMENT_COLS), _fingerprint(engine, _INVOICE_COLS)
     engine.execute(
         f"INSERT INTO rc_scope (entity, payment_id) "
         f"SELECT p.entity, p.payment_id FROM fct_payment AS p "
         f"LEFT JOIN reconcile_payment_state AS s ON s.entity = p.entity AND s.payment_id = p.payment_id "
-        f"WHERE p.entity = :entity AND (s.payment_id IS NULL OR s.fingerprint <> {_PAYMENT_FP})", p)
-    changed_invoices = (
-        f"SELECT i.entity, i.invoice_id FROM int_invoices AS i "
+        f"WHERE p.entity = :entity AND (s.payment_id IS NULL OR s.fingerprint <> {pay_fp})", p)
+    engine.execute(
+        f"INSERT INTO rc_inv_changed (invoice_id) SELECT i.invoice_id FROM int_invoices AS i "
         f"LEFT JOIN reconcile_invoice_state AS s ON s.entity = i.entity AND s.invoice_id = i.invoice_id "
-        f"WHERE i.entity = :entity AND (s.invoice_id IS NULL OR s.fingerprint <> {_INVOICE_FP}) "
-        f"UNION ALL SELECT s.entity, s.invoice_id FROM reconcile_invoice_state AS s WHERE s.entity = :entity "
-        f"AND NOT EXISTS (SELECT 1 FROM int_invoices AS i WHERE i.entity = s.entity AND i.invoice_id = s.invoice_id)"
-    )
+        f"WHERE i.entity = :entity AND (s.invoice_id IS NULL OR s.fingerprint <> {inv_fp}) "
+        f"UNION ALL SELECT s.invoice_id FROM reconcile_invoice_state AS s WHERE s.entity = :entity "
+        f"AND NOT EXISTS (SELECT 1 FROM int_invoices AS i WHERE i.entity = s.entity AND i.invoice_id = s.invoice_id)", p)
     engine.execute(
         "INSERT INTO rc_scope (entity, payment_id) "
         "SELECT entity, payment_id FROM fct_reconciliation_exception "
@@ -199,21 +201,15 @@ def _fill_scope(engine: Engine, entity: str) -> None:
         "UNION SELECT entity, payment_id FROM decision WHERE entity = :entity AND payment_id IS NOT NULL "
         "UNION SELECT s.entity, s.payment_id FROM reconcile_payment_state AS s WHERE s.entity = :entity "
         "AND NOT EXISTS (SELECT 1 FROM fct_payment AS p WHERE p.entity = s.entity AND p.payment_id = s.payment_id) "
-        f"UNION SELECT m.entity, m.payment_id FROM fct_match AS m JOIN ({changed_invoices}) AS c "
-        "ON c.entity = m.entity AND c.invoice_id = m.invoice_id WHERE m.entity = :entity", p)
+        "UNION SELECT m.entity, m.payment_id FROM fct_match AS m JOIN rc_inv_changed AS c "
+        "ON c.invoice_id = m.invoice_id WHERE m.entity = :entity", p)
     # a changed invoice may now fit a payment that is unresolved: those are in scope above
     engine.execute(
         "CREATE TEMP TABLE rc_scope_d AS SELECT DISTINCT entity, payment_id FROM rc_scope")
     engine.execute("DELETE FROM rc_scope")
     engine.execute("INSERT INTO rc_scope SELECT entity, payment_id FROM rc_scope_d")
     engine.execute("DROP TABLE rc_scope_d")
-    engine.execute(
-        "INSERT INTO rc_fixed (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason, "
-        "currency, rule, confidence, explanation, state, paid_on, origin) "
-        "SELECT m.entity, m.match_id, m.payment_id, m.invoice_id, m.amount_applied, m.adjustment, m.adjustment_reason, "
-        "m.currency, m.rule, m.confidence, m.explanation, m.state, NULL, 'kept' FROM fct_match AS m "
-        "WHERE m.entity = :entity AND m.state IN ('auto', 'suggested') AND m.rule <> 'credit_note' "
-        "AND NOT EXISTS (SELECT 1 FROM rc_scope AS s WHERE s.entity = m.entity AND s.payment_id = m.payment_id)", p)
+    # matches kept from earlier runs are not copied: 10_inputs reads what they consumed from fct_match
 
 
 def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str, as_of: date, now: datetime) -> None:
@@ -227,13 +223,14 @@ def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str,
         scope = ""
     engine.execute(
         f"INSERT INTO reconcile_payment_state (entity, payment_id, fingerprint, reconciled_at) "
-        f"SELECT p.entity, p.payment_id, {_PAYMENT_FP}, CAST(:now AS TIMESTAMP WITH TIME ZONE) "
+        f"SELECT p.entity, p.payment_id, {_fingerprint(engine, _PAYMENT_COLS)}, CAST(:now AS TIMESTAMP WITH TIME ZONE) "
         f"FROM fct_payment AS p WHERE p.entity = :entity {scope}", p)
-    engine.execute("DELETE FROM reconcile_invoice_state WHERE entity = :entity", {"entity": entity})
+    inv_scope = "AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed)" if incremental else ""
+    engine.execute(f"DELETE FROM reconcile_invoice_state WHERE entity = :entity {inv_scope}", {"entity": entity})
     engine.execute(
         f"INSERT INTO reconcile_invoice_state (entity, invoice_id, fingerprint, reconciled_at) "
-        f"SELECT i.entity, i.invoice_id, {_INVOICE_FP}, CAST(:now AS TIMESTAMP WITH TIME ZONE) "
-        f"FROM int_invoices AS i WHERE i.entity = :entity", p)
+        f"SELECT i.entity, i.invoice_id, {_fingerprint(engine, _INVOICE_COLS)}, CAST(:now AS TIMESTAMP WITH TIME ZONE) "
+        f"FROM int_invoices AS i WHERE i.entity = :entity {inv_scope.replace('invoice_id', 'i.invoice_id', 1)}", p)
     engine.execute("DELETE FROM reconcile_run WHERE entity = :entity", {"entity": entity})
     engine.execute("INSERT INTO reconcile_run (entity, as_of, rules_hash, finished_at) VALUES "
                    "(:entity, CAST(:as_of AS DATE), :rules_hash, CAST(:now AS TIMESTAMP WITH TIME ZONE))",
@@ -244,6 +241,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
                       decisions: list[dict[str, Any]], summary: ReconcileSummary, now: datetime) -> None:
     rules_hash = _rules_hash(rules)
     incremental = incremental and _can_increment(engine, entity, rules_hash)
+    last_as_of = engine.query("SELECT as_of FROM reconcile_run WHERE entity = :entity", {"entity": entity})
     summary.incremental = summary.incremental or incremental
     create_work_tables(engine)
     fixed, blocked, resolved = _decision_rows([d for d in decisions if d["entity"] == entity])
@@ -262,6 +260,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "min_tail": rules.reference.min_tail_length, "max_inv": rules.reference.max_invoices_per_payment,
         "conf": conf, "state": state, "kinds": kinds or "0", "tol": rules.tolerances, "erp": rules.erp,
         "payout_days": rules.windows.payout_to_bank_days,
+        "affected_only": incremental and bool(last_as_of) and str(last_as_of[0][0]) == as_of.isoformat(),
     }
     params = {"entity": entity, "as_of": as_of.isoformat(), "now": now}
     runner = _Runner(engine, rules, context, params, summary)
@@ -279,7 +278,13 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
                      "62_erp_invoices.sql", "64_write_exceptions.sql", "70_invoice.sql"):
             runner.run_file(name)
         t = time.perf_counter()
-        _save_state(engine, entity, incremental, rules_hash, as_of, now)
+        if engine.name == "duckdb":  # bookkeeping rewritten every run: not worth DuckDB's compression analysis
+            engine.execute("SET force_compression = 'uncompressed'")
+        try:
+            _save_state(engine, entity, incremental, rules_hash, as_of, now)
+        finally:
+            if engine.name == "duckdb":
+                engine.execute("RESET force_compression")
         summary.timings["80_state"] = summary.timings.get("80_state", 0.0) + time.perf_counter() - t
     drop_work_tables(engine)
 

@@ -12,27 +12,55 @@ SELECT
 FROM {{ invoices_table }} AS i
 LEFT JOIN (
     SELECT entity, invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS consumed
-    FROM rc_fixed WHERE state IN ('auto', 'confirmed')
+    FROM (
+        SELECT entity, invoice_id, amount_applied, adjustment FROM rc_fixed WHERE state IN ('auto', 'confirmed')
+        {% if incremental %}
+        UNION ALL
+        -- matches kept from earlier runs (payments out of scope)
+        SELECT m.entity, m.invoice_id, m.amount_applied, m.adjustment FROM fct_match AS m
+        WHERE m.entity = :entity AND m.state = 'auto' AND m.rule <> 'credit_note'
+          AND NOT EXISTS (SELECT 1 FROM rc_scope AS sc WHERE sc.entity = m.entity AND sc.payment_id = m.payment_id)
+        {% endif %}
+    ) AS c
     GROUP BY entity, invoice_id
 ) AS f ON f.entity = i.entity AND f.invoice_id = i.invoice_id
 WHERE i.invoice_id IS NOT NULL {% if entity %}AND i.entity = :entity{% endif %};
 
-DROP TABLE IF EXISTS rc_inv_key;
-CREATE TEMP TABLE rc_inv_key AS
+-- Keys of each invoice number computed once per row (a wide table), then stacked:
+-- every regular expression runs once per invoice, not once per key kind.
+-- In an incremental run only new or changed invoices are keyed (rc_inv_changed);
+-- the others keep theirs in reconcile_invoice_key.
+DROP TABLE IF EXISTS rc_inv_kw;
+CREATE TEMP TABLE rc_inv_kw AS
 WITH s AS (
     SELECT entity, invoice_id, customer_id, currency, num_u, {{ strip_prefix('num_u') }} AS stripped
     FROM rc_inv WHERE num_u <> ''
+    {% if incremental %}AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed){% endif %}
 )
-SELECT entity, invoice_id, customer_id, currency, 1 AS kind, num_u AS k FROM s
+SELECT entity, invoice_id, customer_id, currency, num_u, {{ k_norm('stripped') }} AS k2,
+       {{ k_groups('stripped') }} AS k3, nullif({{ re_group('stripped', year_tail(), 2) }}, '') AS k4
+FROM s;
+
+{% if incremental %}
+DELETE FROM reconcile_invoice_key
+WHERE entity = :entity AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed);
+{% else %}
+DELETE FROM reconcile_invoice_key WHERE entity = :entity;
+{% endif %}
+
+-- a cache rewritten by every full run: DuckDB's compression analysis would triple the cost of writing it
+{% if engine == 'duckdb' %}SET force_compression = 'uncompressed';{% endif %}
+INSERT INTO reconcile_invoice_key (entity, invoice_id, customer_id, currency, kind, k)
+SELECT entity, invoice_id, customer_id, currency, 1 AS kind, num_u AS k FROM rc_inv_kw
 UNION ALL
-SELECT entity, invoice_id, customer_id, currency, 2, {{ k_norm('stripped') }} FROM s
-WHERE length({{ k_norm('stripped') }}) >= {{ min_len }}
+SELECT entity, invoice_id, customer_id, currency, 2, k2 FROM rc_inv_kw WHERE length(k2) >= {{ min_len }}
 UNION ALL
-SELECT entity, invoice_id, customer_id, currency, 3, {{ k_groups('stripped') }} FROM s
-WHERE {{ k_groups('stripped') }} LIKE '%-%'
+SELECT entity, invoice_id, customer_id, currency, 3, k3 FROM rc_inv_kw WHERE k3 LIKE '%-%'
 UNION ALL
-SELECT entity, invoice_id, customer_id, currency, 4, {{ re_group('stripped', year_tail(), 2) }} FROM s
-WHERE {{ re_match('stripped', year_tail()) }} AND length({{ re_group('stripped', year_tail(), 2) }}) >= {{ min_tail }};
+SELECT entity, invoice_id, customer_id, currency, 4, k4 FROM rc_inv_kw
+WHERE k4 IS NOT NULL AND length(k4) >= {{ min_tail }};
+{% if engine == 'duckdb' %}RESET force_compression;{% endif %}
+DROP TABLE IF EXISTS rc_inv_kw;
 
 DROP TABLE IF EXISTS rc_pay;
 CREATE TEMP TABLE rc_pay AS
@@ -72,8 +100,8 @@ WHERE p.channel <> 'erp' AND p.payment_id IS NOT NULL
   AND p.payment_id NOT IN (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL)
   {% if entity %}AND p.entity = :entity{% endif %};
 
-DROP TABLE IF EXISTS rc_tok;
-CREATE TEMP TABLE rc_tok AS
+DROP TABLE IF EXISTS rc_tok_w;
+CREATE TEMP TABLE rc_tok_w AS
 WITH raw AS (
     SELECT entity, payment_id, {{ split_tokens("upper(coalesce(reference, ''))") }} AS t FROM rc_pay
 ), tok AS (
@@ -82,13 +110,18 @@ WITH raw AS (
 ), s AS (
     SELECT entity, payment_id, token, {{ strip_prefix('token') }} AS stripped FROM tok
 )
-SELECT entity, payment_id, token, 1 AS kind, token AS k FROM s
+-- one regular expression pass per token; a tail key only for a bare number
+SELECT entity, payment_id, token, {{ k_norm('stripped') }} AS k2, {{ k_groups('stripped') }} AS k3,
+       CASE WHEN stripped <> '' AND ltrim(stripped, '0123456789') = '' THEN ltrim(stripped, '0') END AS k4
+FROM s;
+
+DROP TABLE IF EXISTS rc_tok;
+CREATE TEMP TABLE rc_tok AS
+SELECT entity, payment_id, token, 1 AS kind, token AS k FROM rc_tok_w
 UNION ALL
-SELECT entity, payment_id, token, 2, {{ k_norm('stripped') }} FROM s
-WHERE length({{ k_norm('stripped') }}) >= {{ min_len }}
+SELECT entity, payment_id, token, 2, k2 FROM rc_tok_w WHERE length(k2) >= {{ min_len }}
 UNION ALL
-SELECT entity, payment_id, token, 3, {{ k_groups('stripped') }} FROM s
-WHERE {{ k_groups('stripped') }} LIKE '%-%'
+SELECT entity, payment_id, token, 3, k3 FROM rc_tok_w WHERE k3 LIKE '%-%'
 UNION ALL
-SELECT entity, payment_id, token, 4, ltrim(stripped, '0') FROM s
-WHERE {{ re_match('stripped', '^[0-9]+$') }} AND length(ltrim(stripped, '0')) >= {{ min_tail }};
+SELECT entity, payment_id, token, 4, k4 FROM rc_tok_w WHERE k4 IS NOT NULL AND length(k4) >= {{ min_tail }};
+DROP TABLE IF EXISTS rc_tok_w;

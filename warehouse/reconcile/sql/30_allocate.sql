@@ -49,10 +49,18 @@ WHERE NOT (remaining = owed OR {{ within_tolerance('owed - remaining', 'total', 
            OR (known = 0 AND remaining < owed));
 {% if engine == 'postgres' %}ANALYZE rc_uncorr;{% endif %}
 
-DROP TABLE IF EXISTS rc_alloc;
-CREATE TEMP TABLE rc_alloc AS
+-- rc_alloc_all becomes rc_alloc by moving the (few) uncorroborated rows out, rather than
+-- copying the (many) corroborated ones: rc_alloc_x keeps the moved rows for rc_complex.
+DROP TABLE IF EXISTS rc_alloc_x;
+CREATE TEMP TABLE rc_alloc_x AS
 SELECT a.* FROM rc_alloc_all AS a
-WHERE NOT EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.entity = a.entity AND u.payment_id = a.payment_id);
+WHERE EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.entity = a.entity AND u.payment_id = a.payment_id);
+
+DELETE FROM rc_alloc_all
+WHERE EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.entity = rc_alloc_all.entity AND u.payment_id = rc_alloc_all.payment_id);
+
+DROP TABLE IF EXISTS rc_alloc;
+ALTER TABLE rc_alloc_all RENAME TO rc_alloc;
 {% if engine == 'postgres' %}ANALYZE rc_alloc;{% endif %}
 
 DROP TABLE IF EXISTS rc_complex;
@@ -67,7 +75,7 @@ UNION
 -- invoices also named by a payer's own payment the residue re-examines: keep date order there
 SELECT a.entity, a.payment_id
 FROM rc_alloc AS a
-JOIN rc_alloc_all AS x ON x.entity = a.entity AND x.invoice_id = a.invoice_id
+JOIN rc_alloc_x AS x ON x.entity = a.entity AND x.invoice_id = a.invoice_id
 JOIN rc_uncorr AS u ON u.entity = x.entity AND u.payment_id = x.payment_id AND u.same_cust = 1;
 {% if engine == 'postgres' %}ANALYZE rc_complex;{% endif %}
 
@@ -114,3 +122,8 @@ SELECT entity,
                  WHEN 3 THEN '{{ state.reference_groups }}' ELSE '{{ state.reference_tail }}' END,
        paid_on
 FROM ruled;
+
+-- free what later steps do not read
+DROP TABLE IF EXISTS rc_alloc;
+DROP TABLE IF EXISTS rc_alloc_x;
+DROP TABLE IF EXISTS rc_corr;

@@ -6,17 +6,22 @@ CREATE TEMP TABLE rc_short AS
 WITH applied AS (
     SELECT entity, invoice_id, sum(amount_applied) AS applied
     FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id
-), last_match AS (
-    SELECT entity, invoice_id, match_id, paid_on,
-           row_number() OVER (PARTITION BY entity, invoice_id ORDER BY paid_on DESC, payment_id DESC) AS rn
-    FROM rc_match WHERE state IN ('auto', 'confirmed')
-), rem AS (
-    SELECT i.entity, i.invoice_id, i.amount_total, i.issue_date, l.match_id, l.paid_on,
-           CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r
+), short AS (
+    -- invoices this run left with a remainder (few): only their matches are ranked
+    SELECT i.entity, i.invoice_id, i.amount_total, i.issue_date, CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r
     FROM rc_inv AS i
     JOIN applied AS a ON a.entity = i.entity AND a.invoice_id = i.invoice_id
-    JOIN last_match AS l ON l.entity = i.entity AND l.invoice_id = i.invoice_id AND l.rn = 1
     WHERE i.doc_type = 'invoice' AND i.open0 - a.applied > 0
+), last_match AS (
+    SELECT m.entity, m.invoice_id, m.match_id, m.paid_on,
+           row_number() OVER (PARTITION BY m.entity, m.invoice_id ORDER BY m.paid_on DESC, m.payment_id DESC) AS rn
+    FROM rc_match AS m
+    JOIN short AS s ON s.entity = m.entity AND s.invoice_id = m.invoice_id
+    WHERE m.state IN ('auto', 'confirmed')
+), rem AS (
+    SELECT s.entity, s.invoice_id, s.amount_total, s.issue_date, l.match_id, l.paid_on, s.r
+    FROM short AS s
+    JOIN last_match AS l ON l.entity = s.entity AND l.invoice_id = s.invoice_id AND l.rn = 1
 )
 SELECT match_id, r,
        CASE WHEN r <= {{ tol.rounding_abs }} THEN 'rounding difference'

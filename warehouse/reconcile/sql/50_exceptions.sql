@@ -27,6 +27,9 @@ WITH after AS (
     FROM rc_inv AS i
     LEFT JOIN rc_match AS m ON m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
     WHERE i.doc_type = 'invoice'
+      -- only invoices a multi-invoice remittance names
+      AND i.invoice_id IN (SELECT c.invoice_id FROM rc_cand AS c
+                           JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id AND s.n_inv > 1)
     GROUP BY i.entity, i.invoice_id, i.open0
 )
 SELECT c.entity, 'amount_mismatch', c.payment_id, min(c.invoice_id), NULL, NULL,
@@ -54,6 +57,7 @@ JOIN fct_payment AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
 LEFT JOIN (
     SELECT c.entity, c.payment_id, min(c.invoice_id) AS invoice_id, min(i.invoice_number) AS invoice_number
     FROM rc_cand AS c JOIN rc_inv AS i ON i.entity = c.entity AND i.invoice_id = c.invoice_id
+    WHERE c.payment_id IN (SELECT payment_id FROM rc_pay WHERE status IN ('charged_back', 'refunded', 'failed'))
     GROUP BY c.entity, c.payment_id
 ) AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
 WHERE p.status IN ('charged_back', 'refunded') OR (p.status = 'failed' AND p.channel <> 'stripe');

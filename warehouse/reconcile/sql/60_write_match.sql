@@ -3,9 +3,24 @@
 -- first run that found a match, so re-running changes nothing.
 DROP TABLE IF EXISTS rc_old_match;
 CREATE TEMP TABLE rc_old_match AS
-SELECT entity, match_id, matched_at FROM fct_match {% if entity %}WHERE entity = :entity{% endif %};
+SELECT entity, match_id, matched_at FROM fct_match
+WHERE match_id IN (SELECT match_id FROM rc_match UNION ALL SELECT match_id FROM rc_fixed WHERE origin = 'decision')
+  {% if entity %}AND entity = :entity{% endif %};
 
 {% if incremental %}
+-- invoices whose state this run may move: 70_invoice rewrites only these
+INSERT INTO rc_affected (invoice_id)
+SELECT invoice_id FROM fct_match
+WHERE entity = :entity AND (rule = 'credit_note' OR state IN ('confirmed', 'rejected')
+       OR EXISTS (SELECT 1 FROM rc_scope AS s WHERE s.entity = fct_match.entity AND s.payment_id = fct_match.payment_id))
+UNION SELECT payment_id FROM fct_match WHERE entity = :entity AND rule = 'credit_note'
+UNION SELECT invoice_id FROM rc_match
+UNION SELECT payment_id FROM rc_match WHERE rule = 'credit_note'
+UNION SELECT invoice_id FROM rc_fixed WHERE origin = 'decision'
+UNION SELECT invoice_id FROM rc_inv_changed
+UNION SELECT invoice_id FROM decision WHERE entity = :entity AND invoice_id IS NOT NULL
+UNION SELECT invoice_id FROM fct_factoring_assignment WHERE entity = :entity AND invoice_id IS NOT NULL;
+
 DELETE FROM fct_match
 WHERE (rule = 'credit_note' OR state IN ('confirmed', 'rejected')
        OR EXISTS (SELECT 1 FROM rc_scope AS s WHERE s.entity = fct_match.entity AND s.payment_id = fct_match.payment_id))

@@ -1,7 +1,10 @@
 -- Derived invoice state (fct_invoice) from int_invoices + matches + credit notes + decisions.
 -- amount_open is what is still owed after every auto or confirmed match (adjustments
 -- included) and credit note; status follows CONTRACT.md.
-DELETE FROM fct_invoice {% if entity %}WHERE entity = :entity{% endif %};
+-- An incremental run with the same as-of date rewrites only the invoices it may have moved
+-- (rc_affected, see 60_write_match.sql); a new as-of date moves "overdue" everywhere.
+{% set only = " AND invoice_id IN (SELECT invoice_id FROM rc_affected)" if affected_only else "" %}
+DELETE FROM fct_invoice WHERE 1 = 1 {% if entity %}AND entity = :entity{% endif %}{{ only }};
 
 INSERT INTO fct_invoice (entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, due_date, currency,
                          amount_total, amount_open, status, disputed, factored, erp_lettrage,
@@ -10,11 +13,12 @@ WITH m AS (
     SELECT entity, invoice_id,
            sum(CASE WHEN rule <> 'credit_note' THEN amount_applied + coalesce(adjustment, 0) ELSE 0 END) AS paid,
            sum(CASE WHEN rule = 'credit_note' THEN amount_applied ELSE 0 END) AS credited
-    FROM fct_match WHERE state IN ('auto', 'confirmed') {% if entity %}AND entity = :entity{% endif %}
+    FROM fct_match WHERE state IN ('auto', 'confirmed') {% if entity %}AND entity = :entity{% endif %}{{ only }}
     GROUP BY entity, invoice_id
 ), cn AS (
     SELECT entity, payment_id AS invoice_id, sum(amount_applied) AS used
     FROM fct_match WHERE state IN ('auto', 'confirmed') AND rule = 'credit_note' {% if entity %}AND entity = :entity{% endif %}
+    {% if affected_only %}AND payment_id IN (SELECT invoice_id FROM rc_affected){% endif %}
     GROUP BY entity, payment_id
 ), d AS (
     SELECT entity, invoice_id,
@@ -38,6 +42,7 @@ WITH m AS (
     LEFT JOIN d ON d.entity = i.entity AND d.invoice_id = i.invoice_id
     LEFT JOIN f ON f.entity = i.entity AND f.invoice_id = i.invoice_id
     WHERE i.invoice_id IS NOT NULL {% if entity %}AND i.entity = :entity{% endif %}
+    {% if affected_only %}AND i.invoice_id IN (SELECT invoice_id FROM rc_affected){% endif %}
 ), opened AS (
     SELECT base.*, amount_total - paid - credited + used AS open_before_wo FROM base
 ), final AS (
