@@ -52,8 +52,10 @@ def build_fingerprint(engine: Engine, as_of: date) -> str:
     digest = hashlib.sha256(as_of.isoformat().encode())
     digest.update(repr(_raw_state(engine)).encode())
     for table, sql in _INPUT_QUERIES.items():
-        state = engine.query(sql)[0] if engine.table_exists(table) else ("absent",)
-        digest.update(f"{table}={state!r};".encode())
+        # A missing table and an empty one are the same input: the first build creates the
+        # (empty) decision and factoring tables, which must not make the next run rebuild.
+        state = engine.query(sql)[0] if engine.table_exists(table) else (0,)
+        digest.update(f"{table}={state if state[0] else (0,)!r};".encode())
     for root in _TREES:
         if root.exists():
             digest.update(_tree_digest(root).encode())
