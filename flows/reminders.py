@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
 
 from actions.dunning import Channels, run_reminders
 from actions.dunning.imap import checker_from_config
@@ -91,7 +92,21 @@ def reminders(entities: list[str] | None = None, as_of: date | None = None, dry_
         out[e] = remind_entity(e, as_of, dry_run)
         if statements:
             out[e]["statements"] = statements_entity(e, as_of, dry_run)
+    create_table_artifact(key="reminders-sent", table=reminders_table(out),
+                          description=f"Reminders {'planned (dry run)' if dry_run else 'sent'} for {as_of}")
     return out
+
+
+def reminders_table(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per entity for ops: invoices by action, messages, sent, failed, stale guard."""
+    rows = []
+    for entity, result in sorted(out.items()):
+        summary = result["summary"]
+        rows.append({"entity": entity, "dry_run": summary["dry_run"], "messages": summary["messages"],
+                     "sent": summary["sent"], "failed": summary["failed"],
+                     "by_action": ", ".join(f"{k} {v}" for k, v in sorted(summary["invoices"].items())),
+                     "stale": summary["stale"] or ""})
+    return rows
 
 
 @flow(name="statements")
