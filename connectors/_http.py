@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
@@ -157,6 +157,9 @@ def call_with_retries(
         ) from exc
 
 
+Row = dict[str, Any]
+
+
 class Windows:
     """Ascending ``[lo, hi)`` windows of creation time over ``[start, end)``; ``hi=None``: open end.
 
@@ -185,6 +188,37 @@ class Windows:
                 return
             yield lo, hi
             lo = hi
+
+    def pages(
+        self,
+        fetch: Callable[[int, int | None], list[Row]],
+        page_size: int,
+        prepare: Callable[[list[Row]], list[Row]],
+    ) -> Iterator[list[Row] | object]:
+        """Walk the windows with ``fetch(lo, hi)`` and yield full pages of ``prepare``d rows, oldest first.
+
+        Full pages, so a source's ``max_pages`` counts pages, not windows. When nothing at
+        all came back, yield dlt's marker that still creates the table with its declared
+        columns, so staging SQL can rely on them.
+        """
+        import dlt
+
+        buffer: list[Row] = []
+        yielded = False
+        for lo, hi in self:
+            rows = fetch(lo, hi)
+            self.report(len(rows))
+            buffer.extend(rows)
+            done = 0
+            while len(buffer) - done >= page_size:
+                yield prepare(buffer[done : done + page_size])
+                done += page_size
+                yielded = True
+            del buffer[:done]
+        if buffer:
+            yield prepare(buffer)
+        elif not yielded:
+            yield dlt.mark.materialize_table_schema()
 
 
 def external_schedule() -> bool | None:

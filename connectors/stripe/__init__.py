@@ -139,24 +139,8 @@ def _list_by_created(
     windows = Windows(
         int(start), cursor.end_value, int(time.time()), base=settings.WINDOW_S, max_span=settings.MAX_WINDOW_S
     )
-    buffer: list[dict[str, Any]] = []
-    yielded = False
-    for lo, hi in windows:
-        rows = api.list_window(endpoint, lo, hi)
-        windows.report(len(rows))
-        buffer.extend(rows)
-        done = 0
-        while (
-            len(buffer) - done >= api.page_size
-        ):  # yield full pages: `max_pages` then means pages, not windows
-            yield _tag(buffer[done : done + api.page_size], entity)
-            done += api.page_size
-            yielded = True
-        del buffer[:done]
-    if buffer:
-        yield _tag(buffer, entity)
-    elif not yielded:
-        yield dlt.mark.materialize_table_schema()  # the table and its declared columns, even when empty
+    yield from windows.pages(lambda lo, hi: api.list_window(endpoint, lo, hi), api.page_size,
+                             lambda rows: _tag(rows, entity))
 
 
 @dlt.source(name="stripe", max_table_nesting=1)
