@@ -62,8 +62,8 @@ def publish_run_artifacts(kind: str, summary: dict[str, Any], *, since: datetime
     with connect(read_only=True) as engine:
         stats = match_stats(engine) if engine.table_exists("fct_match") else []
         fresh = new_exceptions(engine, since)
-        encours = open_receivables(engine) if engine.table_exists("mart_open_receivables") else []
-        aged = aged_balance(engine) if engine.table_exists("mart_aged_balance") else []
+        encours = open_receivables(engine)
+        aged = aged_balance(engine)
     rates = orch.match_rate_table(stats)
     create_table_artifact(key=f"{kind}-match-rate", table=rates, description="Cash payments applied to invoices")
     exceptions = orch.exceptions_table(fresh)

@@ -267,8 +267,8 @@ def print_headline() -> None:
         counts = table_counts(engine, ["dim_customer", "fct_invoice", "fct_payment", "fct_payout", "fct_bank_line",
                                        "fct_match", "fct_reconciliation_exception"])
         stats = match_stats(engine) if engine.table_exists("fct_match") else []
-        encours = open_receivables(engine) if engine.table_exists("mart_open_receivables") else []
-        aged = aged_balance(engine) if engine.table_exists("mart_aged_balance") else []
+        encours = open_receivables(engine)
+        aged = aged_balance(engine)
 
     t = Table(title="Warehouse", title_justify="left")
     t.add_column("table")
