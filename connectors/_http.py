@@ -103,6 +103,20 @@ def call_with_retries(
     Raises :class:`AuthenticationExpired`, :class:`ResourceGone`, :class:`PermanentSourceError`
     or :class:`RetriesExhausted`; the SDK exception is always chained as ``__cause__``.
     """
+    try:  # the happy path, nearly every call: no retry state to build (tenacity's costs ~0.3 ms a call)
+        return fn()
+    except Exception as exc:  # noqa: BLE001 -- attempt 1 of the loop below, which classifies it and re-raises
+        first: BaseException = exc
+    calls = 0
+
+    def attempt() -> T:
+        """Attempt 1 is the call that just failed: tenacity sees it fail without a second request."""
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise first
+        return fn()
+
     rng = rng or random.Random()
 
     def wait(rs: RetryCallState) -> float:
@@ -137,7 +151,7 @@ def call_with_retries(
         reraise=True,
     )
     try:
-        return retrying(fn)
+        return retrying(attempt)
     except Exception as exc:
         verdict = classify(exc)
         if verdict.status is None and not (verdict.retry or verdict.auth or verdict.gone):
@@ -193,32 +207,66 @@ class Windows:
         self,
         fetch: Callable[[int, int | None], list[Row]],
         page_size: int,
-        prepare: Callable[[list[Row]], list[Row]],
-    ) -> Iterator[list[Row] | object]:
+        prepare: Callable[[list[Row]], Any],
+        *,
+        batch: int = 1,
+        max_pages: int | None = None,
+    ) -> Iterator[Any]:
         """Walk the windows with ``fetch(lo, hi)`` and yield full pages of ``prepare``d rows, oldest first.
 
-        Full pages, so a source's ``max_pages`` counts pages, not windows. When nothing at
-        all came back, yield dlt's marker that still creates the table with its declared
-        columns, so staging SQL can rely on them.
+        ``prepare`` turns rows into what the resource yields (an Arrow table), ``batch``
+        pages at a time: dlt spends a fixed few milliseconds per item it receives, which
+        at one API page per item was a third of the extract. ``max_pages`` stops after
+        that many pages (of ``page_size`` rows, whatever the batch) so a long sync can be
+        cut into committed chunks; the cursor then covers exactly the rows yielded.
+        When nothing at all came back, yield dlt's marker that still creates the table
+        with its declared columns, so staging SQL can rely on them.
         """
         import dlt
 
+        if max_pages is not None and max_pages < 1:
+            return  # nothing asked for (and a zero batch would never fill)
         buffer: list[Row] = []
-        yielded = False
+        yielded = 0  # pages
         for lo, hi in self:
             rows = fetch(lo, hi)
             self.report(len(rows))
             buffer.extend(rows)
             done = 0
-            while len(buffer) - done >= page_size:
-                yield prepare(buffer[done : done + page_size])
-                done += page_size
-                yielded = True
+            while True:
+                want = batch if max_pages is None else min(batch, max_pages - yielded)
+                if len(buffer) - done < page_size * want:
+                    break
+                yield prepare(buffer[done : done + page_size * want])
+                done += page_size * want
+                yielded += want
+                if max_pages is not None and yielded >= max_pages:
+                    return
             del buffer[:done]
         if buffer:
             yield prepare(buffer)
         elif not yielded:
             yield dlt.mark.materialize_table_schema()
+
+
+def resolved_session(base_url: str) -> Any:
+    """A ``requests.Session`` that reads proxy and CA settings from the environment once.
+
+    Why: with ``trust_env`` requests re-reads every proxy variable (and ``.netrc``) on
+    each request — a tenth of a provider sync's time at 100 rows a page. The same
+    settings, resolved once for ``base_url`` through requests' own merge, are pinned on
+    the session instead, so a proxy or a CA bundle set for the nightly job still applies.
+    """
+    import requests
+
+    session = requests.Session()
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.trust_env = False
+    session.proxies.update(settings.get("proxies") or {})
+    session.verify = settings.get("verify", True)
+    if settings.get("cert") is not None:
+        session.cert = settings["cert"]
+    return session
 
 
 def external_schedule() -> bool | None:

@@ -56,7 +56,9 @@ CANONICAL: tuple[Table, ...] = (
     _t("fct_payout_component", ("entity", "payout_id", "component_id"),
        "one line of a payout's composition (payment, refund, fee, chargeback)",
        ("entity", TEXT), ("payout_id", TEXT), ("component_id", TEXT), ("kind", TEXT),
-       ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT)),
+       ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),
+       # extension: where the line was learnt (payout_items, events, payments, balance_transactions)
+       ("provenance", TEXT)),
     _t("fct_bank_line", ("entity", "bank_line_id"), "one booked bank statement entry or batch transaction",
        ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
        ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),

@@ -40,7 +40,7 @@ SHAPES: dict[str, Shape] = {
     "payout_components": (
         ("entity", TEXT), ("payout_id", TEXT), ("component_id", TEXT), ("kind", TEXT),
         ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),
-        ("source_system", TEXT), ("source_id", TEXT),
+        ("provenance", TEXT), ("source_system", TEXT), ("source_id", TEXT),
     ),
     "bank_lines": (
         ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),

@@ -5,7 +5,9 @@ Resources (see README.md): customers, mandates, payments, payouts, payout_items
 events, and payment_updates (payments re-read when an event touches them). List
 resources are incremental on ``created_at`` (parsed to an aware datetime, which
 dlt compares and schedules) and yield rows oldest first, so ``max_pages`` can cut
-a long sync into committed chunks.
+a long sync into committed chunks. List pages and re-read payments are yielded as
+Arrow tables (``connectors._arrow``: dlt then skips its per-record normalize);
+payout items stay dicts, being few and carrying decimal strings we parse exactly.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 from dlt.sources import incremental
 
+from connectors._arrow import current_load_id, page_table
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.gocardless import settings
 from connectors.gocardless.client import GoCardlessApi
@@ -137,16 +141,9 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _prepare(rows: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]:
-    for row in rows:
-        row["entity"] = entity
-        row["created_at"] = datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
-    return rows
-
-
 def _list_by_created(
-    api: GoCardlessApi, endpoint: str, entity: str, cursor: incremental[datetime]
-) -> Iterator[list[dict[str, Any]]]:
+    api: GoCardlessApi, endpoint: str, entity: str, cursor: incremental[datetime], max_pages: int | None = None
+) -> Iterator[Any]:
     start = cursor.last_value if cursor.last_value is not None else cursor.initial_value
     end = cursor.end_value
     windows = Windows(
@@ -156,8 +153,20 @@ def _list_by_created(
         base=settings.WINDOW_S,
         max_span=settings.MAX_WINDOW_S,
     )
-    yield from windows.pages(lambda lo, hi: api.list_window(endpoint, iso(lo), None if hi is None else iso(hi)),
-                             api.page_size, lambda rows: _prepare(rows, entity))
+    yield from windows.pages(
+        lambda lo, hi: api.list_window(endpoint, iso(lo), None if hi is None else iso(hi)),
+        api.page_size,
+        lambda rows: page_table(rows, COLUMNS[endpoint], {"entity": entity}, load_id=current_load_id()),
+        batch=settings.BATCH_PAGES,
+        max_pages=max_pages,
+    )
+
+
+def column_values(page: Any, name: str) -> list[Any]:
+    """One column of a page a parent resource yielded (an Arrow table; nothing, for an empty history)."""
+    if isinstance(page, pa.Table):
+        return page.column(name).to_pylist() if name in page.column_names else [None] * page.num_rows
+    return []
 
 
 def payout_item_rows(
@@ -211,10 +220,10 @@ def gocardless_source(
     listed_from_start: set[str] = set()  # resources reading their whole history in this run
 
     def listing(name: str, doc: str) -> DltResource:
-        def rows(cursor: incremental[datetime] = created_at()) -> Iterator[list[dict[str, Any]]]:
+        def rows(cursor: incremental[datetime] = created_at()) -> Iterator[Any]:
             if cursor.last_value == cursor.initial_value:
                 listed_from_start.add(name)
-            yield from _list_by_created(api, name, entity, cursor)
+            yield from _list_by_created(api, name, entity, cursor, max_pages)
 
         rows.__doc__ = doc
         return dlt.resource(
@@ -244,23 +253,22 @@ def gocardless_source(
         write_disposition="merge",
         columns=COLUMNS["payout_items"],
     )
-    def payout_items(payout_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def payout_items(payout_page: Any) -> Iterator[list[dict[str, Any]]]:
         """Items of each new payout; merge: re-reading a payout rewrites the same (payout_id, item_index).
 
         A 410 (payout older than six months) keeps what an earlier run loaded and moves on.
         """
-        if not payout_page:  # no payouts at all: still create the table with its declared columns
+        payout_ids = column_values(payout_page, "id")
+        if not payout_ids:  # no payouts at all: still create the table with its declared columns
             yield dlt.mark.materialize_table_schema()
-        for payout in payout_page:
+        for payout_id in payout_ids:
             index = 0
             try:
-                for page in api.pages("payout_items", {"payout": payout["id"]}):
-                    yield payout_item_rows(payout["id"], entity, index, page)
+                for page in api.pages("payout_items", {"payout": payout_id}):
+                    yield payout_item_rows(payout_id, entity, index, page)
                     index += len(page)
             except ResourceGone:
-                log.info(
-                    "payout items of %s are no longer served (410); keeping what was loaded", payout["id"]
-                )
+                log.info("payout items of %s are no longer served (410); keeping what was loaded", payout_id)
 
     @dlt.transformer(
         data_from=events,
@@ -270,7 +278,7 @@ def gocardless_source(
         write_disposition="merge",
         columns=COLUMNS["payments"],
     )
-    def payment_updates(event_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def payment_updates(event_page: Any) -> Iterator[Any]:
         """Re-read payments that new events touched (failed, charged_back, paid_out …).
 
         The ``created_at`` cursor never revisits an old payment, so its later status
@@ -280,17 +288,12 @@ def gocardless_source(
         """
         if "payments" in listed_from_start:
             return
-        seen: set[str] = set()
-        for event in event_page:
-            payment_id = (event.get("links") or {}).get("payment")
-            if event.get("resource_type") == "payments" and payment_id and payment_id not in seen:
-                seen.add(payment_id)
+        kinds = column_values(event_page, "resource_type")
+        seen = {pid for kind, pid in zip(kinds, column_values(event_page, "links__payment"), strict=True)
+                if kind == "payments" and pid}
         if seen:
-            yield _prepare([api.get("payments", pid) for pid in sorted(seen)], entity)
+            fresh = [api.get("payments", pid) for pid in sorted(seen)]
+            yield page_table(fresh, COLUMNS["payments"], {"entity": entity}, load_id=current_load_id())
 
     resources = [customers, mandates, payments, payouts, payout_items, events, payment_updates]
-    if max_pages is not None:
-        for resource in resources:
-            if resource is not payout_items and resource is not payment_updates:
-                resource.add_limit(max_pages)
     return resources

@@ -3,9 +3,10 @@
 Resources (see README.md): customers, charges, refunds, disputes, payouts,
 balance_transactions (per payout, with the ``payout`` column) and events (last
 30 days). Every list resource is incremental on ``created`` and yields rows in
-ascending ``created`` order, so ``max_pages`` (dlt's ``add_limit``) can cut a
+ascending ``created`` order, so ``max_pages`` (pages, counted by ``Windows.pages``) can cut a
 long sync into loads that each commit data and cursor together; the next run
-resumes where the last committed one stopped.
+resumes where the last committed one stopped. Pages are yielded as Arrow tables
+(``connectors._arrow``), so dlt skips its per-record normalize.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 from dlt.sources import incremental
 
+from connectors._arrow import current_load_id, page_table
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.stripe import settings
 from connectors.stripe.client import StripeApi
@@ -124,23 +127,21 @@ def to_unix(value: int | date | datetime | str | None) -> int | None:
     return int(value.timestamp())
 
 
-def _tag(rows: list[dict[str, Any]], entity: str, **extra: Any) -> list[dict[str, Any]]:
-    for row in rows:
-        row["entity"] = entity
-        row.update(extra)
-    return rows
-
-
 def _list_by_created(
-    api: StripeApi, endpoint: str, entity: str, cursor: incremental[int], **filters: Any
-) -> Iterator[list[dict[str, Any]]]:
-    """Walk ``created`` windows from the saved cursor; yield each window oldest first, page-sized."""
+    api: StripeApi, endpoint: str, entity: str, cursor: incremental[int], max_pages: int | None = None
+) -> Iterator[Any]:
+    """Walk ``created`` windows from the saved cursor; yield rows oldest first, ``BATCH_PAGES`` pages a table."""
     start = cursor.last_value if cursor.last_value is not None else cursor.initial_value
     windows = Windows(
         int(start), cursor.end_value, int(time.time()), base=settings.WINDOW_S, max_span=settings.MAX_WINDOW_S
     )
-    yield from windows.pages(lambda lo, hi: api.list_window(endpoint, lo, hi), api.page_size,
-                             lambda rows: _tag(rows, entity))
+    yield from windows.pages(
+        lambda lo, hi: api.list_window(endpoint, lo, hi),
+        api.page_size,
+        lambda rows: page_table(rows, COLUMNS[endpoint], {"entity": entity}, load_id=current_load_id()),
+        batch=settings.BATCH_PAGES,
+        max_pages=max_pages,
+    )
 
 
 @dlt.source(name="stripe", max_table_nesting=1)
@@ -173,8 +174,8 @@ def stripe_source(
         )
 
     def listing(name: str, doc: str) -> DltResource:
-        def rows(cursor: incremental[int] = created()) -> Iterator[list[dict[str, Any]]]:
-            yield from _list_by_created(api, name, entity, cursor)
+        def rows(cursor: incremental[int] = created()) -> Iterator[Any]:
+            yield from _list_by_created(api, name, entity, cursor, max_pages)
 
         rows.__doc__ = doc
         return dlt.resource(
@@ -200,25 +201,40 @@ def stripe_source(
         write_disposition="merge",
         columns=COLUMNS["balance_transactions"],
     )
-    def balance_transactions(payout_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def balance_transactions(payout_page: Any) -> Iterator[Any]:
         """The composition of each new payout (``payout=`` filter), each row tagged with its ``payout``.
 
+        One Arrow table per ``BATCH_ROWS`` transactions, not per payout: a payout nets a few
+        dozen transactions, and a table per request would cost dlt more than the rows do.
         Merge: the same transaction is listed again if a payout is re-read.
         """
-        if not payout_page:  # no payouts at all: still create the table with its declared columns
-            yield dlt.mark.materialize_table_schema()
-        for payout in payout_page:
-            if payout.get("status") not in settings.PAYOUT_STATUSES_WITH_COMPOSITION:
+        if not isinstance(payout_page, pa.Table) or payout_page.num_rows == 0:
+            yield dlt.mark.materialize_table_schema()  # no payouts at all: still create the table
+            return
+        ids = payout_page.column("id").to_pylist()
+        statuses = payout_page.column("status").to_pylist()
+        rows: list[dict[str, Any]] = []
+        for payout_id, status in zip(ids, statuses, strict=True):
+            if status not in settings.PAYOUT_STATUSES_WITH_COMPOSITION:
                 continue
-            for page in api.pages("balance_transactions", {"payout": payout["id"]}):
-                yield _tag(page, entity, payout=payout["id"])
+            for page in api.pages("balance_transactions", {"payout": payout_id}):
+                rows.extend(dict(row, payout=payout_id) for row in page)
+            if len(rows) >= settings.BATCH_ROWS:
+                yield page_table(
+                    rows, COLUMNS["balance_transactions"], {"entity": entity}, load_id=current_load_id()
+                )
+                rows = []
+        if rows:
+            yield page_table(
+                rows, COLUMNS["balance_transactions"], {"entity": entity}, load_id=current_load_id()
+            )
 
     resources = [customers, charges, refunds, disputes, payouts, balance_transactions]
     if with_events and (end is None or end > int(time.time()) - settings.EVENTS_LOOKBACK_S):
         events_start = max(initial, int(time.time()) - settings.EVENTS_LOOKBACK_S)
 
         def event_rows(cursor: incremental[int] = created()) -> Iterator[list[dict[str, Any]]]:
-            yield from _list_by_created(api, "events", entity, cursor)
+            yield from _list_by_created(api, "events", entity, cursor, max_pages)
 
         events = dlt.resource(
             event_rows,
@@ -233,8 +249,4 @@ def stripe_source(
             )
         )
         resources.append(events)
-    if max_pages is not None:
-        for resource in resources:
-            if resource is not balance_transactions:
-                resource.add_limit(max_pages)
     return resources

@@ -1,6 +1,10 @@
 """SEPA direct debits through GoCardless: mandates, payments on the due date,
 failures and retries, chargebacks, daily payouts with their items, and events.
 
+As on the real API, a payment's ``paid_out`` event and its ``chargeback_settled``
+event (the chargeback debited from a later payout) carry ``links.payout``: they
+are how a payout whose items answer 410 is composed again.
+
 Objects follow the GoCardless Pro API (``created_at`` ISO 8601 ``Z``, integer
 cents on payments and payouts, decimal strings on payout items). Payout items
 carry the sandbox-only ``_payout`` key so the local server can answer
@@ -46,7 +50,8 @@ class GcPayment:
     amount: int
     created: date
     charge_date: date
-    history: list[tuple[date, str, dict[str, Any]]] = field(default_factory=list)
+    # (day, action, details) or (day, action, details, payout): settlement events name their payout
+    history: list[tuple[Any, ...]] = field(default_factory=list)
     collected: bool = False  # confirmed (funds collected) — may later be charged back
     chargeback_day: date | None = None
     payout: str | None = None
@@ -142,7 +147,10 @@ def make_payouts(book: GcBook, as_of: date, ids: IdFactory) -> list[Payout]:
             if kind == "payment_paid_out":
                 pm.payout, pm.paid_out_day = po_id, day
                 pm.history.append((day, "paid_out", _details("payment_paid_out", "The payment has been paid out "
-                                                             "by GoCardless.")))
+                                                             "by GoCardless."), po_id))
+            elif kind == "payment_charged_back":  # the API says which payout the chargeback was debited from
+                pm.history.append((day, "chargeback_settled", _details(
+                    "chargeback_settled", "This chargeback has been settled against a payout."), po_id))
             book.items.append({
                 "amount": cents_str(amount), "links": {"payment": pm.ref, "mandate": pm.customer.gc_mandate_id},
                 "taxes": [], "type": kind, "_payout": po_id,
@@ -158,10 +166,15 @@ def make_payouts(book: GcBook, as_of: date, ids: IdFactory) -> list[Payout]:
     return payouts
 
 
-def _status(history: list[tuple[date, str, dict[str, Any]]], as_of: date) -> str:
+# Settlement actions say when a payout absorbed an earlier change; the payment's status stays
+# what that change made it (charged_back, failed), as on the real API.
+SETTLEMENT_ACTIONS = frozenset({"chargeback_settled", "late_failure_settled"})
+
+
+def _status(history: list[tuple[Any, ...]], as_of: date) -> str:
     status = "pending_submission"
-    for day, action, _d in sorted(history, key=lambda h: h[0]):
-        if day <= as_of:
+    for day, action, *_rest in sorted(history, key=lambda h: h[0]):
+        if day <= as_of and action not in SETTLEMENT_ACTIONS:
             status = action if action != "created" else "pending_submission"
     return status
 
@@ -218,11 +231,11 @@ def build_objects(
             "fx": {"fx_currency": "EUR", "fx_amount": None, "exchange_rate": None, "estimated_exchange_rate": None},
             "links": links, "retry_if_possible": True, "faster_ach": False,
         })
-        for day, action, details in pm.history:
+        for day, action, details, *payout in pm.history:
             if day <= as_of:
                 ev_links = {"payment": pm.ref}
-                if action == "paid_out" and pm.payout:
-                    ev_links["payout"] = pm.payout
+                if payout:  # paid_out, chargeback_settled: links.payout, as the real API sends
+                    ev_links["payout"] = payout[0]
                 events.append((iso_z(day, 6 * 3600 + 60 * len(events) % 3600), "payments", action, ev_links, details))
     payout_objs = []
     for po in payouts:

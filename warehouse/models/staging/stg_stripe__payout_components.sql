@@ -17,6 +17,7 @@ SELECT
     {{ minor_to_decimal('bt.amount', 'bt.currency') }} AS amount,
     {{ minor_to_decimal('bt.fee', 'bt.currency') }} AS fee,
     upper(bt.currency) AS currency,
+    'balance_transactions' AS provenance,
     'stripe' AS source_system,
     bt.id AS source_id
 FROM raw_stripe_balance_transactions AS bt

@@ -179,3 +179,39 @@ def test_an_empty_account_still_gets_every_table_with_its_columns(
         for table, cols in RELIED_ON.items():
             assert set(cols.split()) <= set(engine.columns(table)), table
             assert engine.query(f"SELECT count(*) FROM {table}") == [(0,)]
+
+
+def test_arrow_loads_carry_dlt_lineage_and_fit_a_warehouse_first_loaded_from_dicts(
+    stripe_sandbox: RunningSandbox, stripe_world: tuple[Path, dict], warehouse_config: WarehouseConfig
+) -> None:
+    """Before pages became Arrow tables, dlt normalized dicts: _dlt_load_id and _dlt_id NOT NULL.
+
+    A warehouse loaded that way must take Arrow loads, the rows must carry the load id
+    (warehouse.freshness reads it), and a later run with nothing new (dlt's empty-table
+    marker, normalized as dicts) must not clash with the Arrow-made columns.
+    """
+    import dlt
+
+    old = world_rows(stripe_world[0], "charges")[:3]
+
+    @dlt.source(name="stripe", max_table_nesting=1)
+    def dict_stripe() -> object:
+        """The same source name, table and keys as the connector, rows as dicts: the pre-Arrow load."""
+        return dlt.resource(
+            [{**row, "entity": "FR01"} for row in old],
+            name="charges", table_name="raw_stripe_charges", primary_key="id", write_disposition="merge",
+        )
+
+    run_pipeline("stripe_FR01", dict_stripe(), warehouse_config)
+    first = run_pipeline("stripe_FR01", source(stripe_sandbox), warehouse_config)
+    again = run_pipeline("stripe_FR01", source(stripe_sandbox), warehouse_config)
+    with connect(warehouse_config) as engine:
+        lineage = engine.query(
+            "SELECT count(*), count(_dlt_load_id), count(DISTINCT _dlt_id) FROM raw_stripe_charges")[0]
+        stamped = {
+            str(r[0]) for r in engine.query("SELECT DISTINCT _dlt_load_id FROM raw_stripe_balance_transactions")
+        }
+    assert lineage == (len(world_rows(stripe_world[0], "charges")),) * 3
+    assert stamped and stamped <= set(first.load_ids)
+    assert again.total_rows == 0
+    assert loaded_ids(warehouse_config) == {t: sorted(ids) for t, ids in expected_ids(stripe_world[0]).items()}

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.gocardless import _prepare, iso, payout_item_rows, to_datetime
+from connectors._arrow import page_table
+from connectors.gocardless import COLUMNS, iso, payout_item_rows, to_datetime
 
 
 def test_payout_items_get_keys_and_exact_decimals() -> None:
@@ -46,7 +47,8 @@ def test_to_datetime(value: object, expected: datetime | None) -> None:
 
 
 def test_created_at_round_trips_between_cursor_and_filter() -> None:
-    rows = _prepare([{"id": "PM1", "created_at": "2025-03-01T10:00:00.123Z"}], "DE01")
+    rows = page_table([{"id": "PM1", "created_at": "2025-03-01T10:00:00.123Z"}], COLUMNS["payments"],
+                      {"entity": "DE01"}).to_pylist()
     assert rows[0]["created_at"] == datetime(2025, 3, 1, 10, 0, 0, 123000, tzinfo=UTC)
     assert rows[0]["entity"] == "DE01"
     assert iso(int(datetime(2025, 3, 1, 10, tzinfo=UTC).timestamp())) == "2025-03-01T10:00:00.000Z"

@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from connectors.stripe import COLUMNS, _tag, to_unix
+from connectors._arrow import page_table
+from connectors.stripe import COLUMNS, to_unix
 
 
 @pytest.mark.parametrize(
@@ -26,8 +27,12 @@ def test_to_unix(value: object, expected: int | None) -> None:
 
 
 def test_tag_adds_entity_and_payout_without_touching_amounts() -> None:
-    rows = _tag([{"id": "txn_1", "amount": 1234, "fee": 44}], "FR01", payout="po_1")
-    assert rows == [{"id": "txn_1", "amount": 1234, "fee": 44, "entity": "FR01", "payout": "po_1"}]
+    table = page_table([{"id": "txn_1", "amount": 1234, "fee": 44, "payout": "po_1"}],
+                       COLUMNS["balance_transactions"], {"entity": "FR01"})
+    row = table.to_pylist()[0]
+    assert {k: row[k] for k in ("id", "amount", "fee", "entity", "payout")} == {
+        "id": "txn_1", "amount": 1234, "fee": 44, "entity": "FR01", "payout": "po_1"}
+    assert str(table.schema.field("amount").type) == "int64"  # minor units stay exact integers
 
 
 def test_every_resource_declares_entity_and_integer_amounts() -> None:

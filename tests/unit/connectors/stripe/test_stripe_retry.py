@@ -195,3 +195,51 @@ def test_windows(
         got.append(window)
         walker.report(n)
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("window_rows", "batch", "max_pages", "expected"),
+    [
+        ([7, 5], 1, None, [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]),
+        ([7, 5], 2, None, [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]),
+        ([7, 6], 3, None, [[0, 1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12]]),
+        ([7, 5], 3, 2, [[0, 1, 2, 3, 4, 5]]),
+        ([7, 5], 2, 3, [[0, 1, 2, 3, 4, 5], [6, 7, 8]]),
+        ([2], 4, 1, [[0, 1]]),
+        ([7, 5], 2, 0, []),
+    ],
+    ids=["page-per-item", "two-pages-per-item", "short-tail", "max-pages-caps-a-batch",
+         "max-pages-cuts-the-last-batch", "less-than-a-page", "zero-pages"],
+)
+def test_window_pages_batch_rows_and_count_max_pages_in_pages(
+    window_rows: list[int], batch: int, max_pages: int | None, expected: list[list[int]]
+) -> None:
+    """Rows come out in order, ``batch`` pages of 3 per item; ``max_pages`` counts pages, not items."""
+    counter = iter(range(1000))
+    sizes = iter(window_rows + [0] * 10)
+
+    def fetch(lo: int, hi: int | None) -> list[dict[str, int]]:
+        return [{"n": next(counter)} for _ in range(next(sizes))]
+
+    walker = Windows(0, len(window_rows) * 10, 1000, base=10, max_span=10)
+    items = list(walker.pages(fetch, 3, lambda rows: [r["n"] for r in rows], batch=batch, max_pages=max_pages))
+    assert items == expected
+
+
+def test_urllib3_transport_turns_a_refused_connection_into_the_sdks_retryable_error() -> None:
+    """The SDK's own requests transport said APIConnectionError(should_retry=True); ours must too."""
+    import socket
+
+    import stripe
+
+    from connectors.stripe.client import Urllib3Client
+    from connectors.stripe.retry import classify
+
+    with socket.socket() as probe:  # a port nobody listens on: bind, read the number, close
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = Urllib3Client(f"http://127.0.0.1:{port}", timeout=2)
+    with pytest.raises(stripe.APIConnectionError) as failure:
+        client.request("get", f"http://127.0.0.1:{port}/v1/charges", {"Authorization": "Bearer sk_test_x"})
+    assert failure.value.should_retry is True
+    assert classify(failure.value).retry is True
