@@ -7,6 +7,7 @@ reads the warehouse and publishes. Everything published goes through masking.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -14,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from lettrage import orchestration as orch
 from lettrage.logging import mask_text
 from warehouse.engine import Engine, connect
-from warehouse.summary import aged_balance, fmt_money, match_stats, open_receivables
+from warehouse.summary import aged_balance, fmt_money, match_stats, open_receivables, unapplied_cash
 
 NEW_EXCEPTIONS_SQL = """
 SELECT entity, kind, count(*) AS n, sum(coalesce(amount, 0)) AS amount
@@ -33,17 +34,20 @@ def new_exceptions(engine: Engine, since: datetime) -> list[dict[str, Any]]:
 
 
 def _receivables_markdown(title: str, summary: dict[str, Any], encours: list[dict[str, Any]],
-                          aged: list[dict[str, Any]]) -> str:
+                          aged: list[dict[str, Any]], unapplied: dict[tuple[str, str], Decimal]) -> str:
     lines = [f"# {title}", "", f"As of {summary['as_of']}."]
     if summary.get("window"):
         lines.append(f"Window re-pulled: {summary['window'][0]} .. {summary['window'][1]}.")
     if summary.get("failed"):
         lines += ["", "## Failed sources", ""] + [f"- **{k}**: {v}" for k, v in sorted(summary["failed"].items())]
-    lines += ["", "## Open receivables", "", "| entity | currency | not due | overdue | partially paid | disputed | total |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "## Open receivables", "",
+              "| entity | currency | not due | overdue | partially paid | disputed | total | unapplied cash "
+              "| net of unapplied |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in encours:
+        cash = unapplied.get((r["entity"], r["currency"]), Decimal(0))
         lines.append(f"| {r['entity']} | {r['currency']} | {fmt_money(r['not_due'])} | {fmt_money(r['overdue'])} | "
-                     f"{fmt_money(r['partially_paid'])} | {fmt_money(r['disputed'])} | {fmt_money(r['total'])} |")
+                     f"{fmt_money(r['partially_paid'])} | {fmt_money(r['disputed'])} | {fmt_money(r['total'])} | "
+                     f"{fmt_money(-cash)} | {fmt_money(r['total'] - cash)} |")
     lines += ["", "## Aged balance", "", "| entity | currency | not due | 1-30 | 31-60 | 61-90 | >90 |",
               "|---|---|---:|---:|---:|---:|---:|"]
     for r in aged:
@@ -64,14 +68,15 @@ def publish_run_artifacts(kind: str, summary: dict[str, Any], *, since: datetime
         fresh = new_exceptions(engine, since)
         encours = open_receivables(engine)
         aged = aged_balance(engine)
+        unapplied = unapplied_cash(engine)
     rates = orch.match_rate_table(stats)
     create_table_artifact(key=f"{kind}-match-rate", table=rates, description="Cash payments applied to invoices")
     exceptions = orch.exceptions_table(fresh)
     create_table_artifact(key=f"{kind}-new-exceptions", table=exceptions or [{"entity": "", "kind": "none", "count": 0,
                                                                                "amount": "0.00"}],
                           description="Exceptions opened by this run, per entity and kind")
-    create_markdown_artifact(key=f"{kind}-receivables",
-                             markdown=_receivables_markdown(f"{kind.capitalize()} run", summary, encours, aged),
+    markdown = _receivables_markdown(f"{kind.capitalize()} run", summary, encours, aged, unapplied)
+    create_markdown_artifact(key=f"{kind}-receivables", markdown=markdown,
                              description="Headline receivables")
     published.update(match_rate=rates, new_exceptions=exceptions)
     return published

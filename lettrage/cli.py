@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -261,7 +262,14 @@ def sql(query: Annotated[str, typer.Argument(help="A SQL query against the wareh
 def print_headline() -> None:
     """What finance wants to see first, read from the warehouse."""
     from warehouse.engine import connect
-    from warehouse.summary import aged_balance, fmt_money, match_stats, open_receivables, table_counts
+    from warehouse.summary import (
+        aged_balance,
+        fmt_money,
+        match_stats,
+        open_receivables,
+        table_counts,
+        unapplied_cash,
+    )
 
     with connect(read_only=True) as engine:
         counts = table_counts(engine, ["dim_customer", "fct_invoice", "fct_payment", "fct_payout", "fct_bank_line",
@@ -269,6 +277,7 @@ def print_headline() -> None:
         stats = match_stats(engine) if engine.table_exists("fct_match") else []
         encours = open_receivables(engine)
         aged = aged_balance(engine)
+        unapplied = unapplied_cash(engine)
 
     t = Table(title="Warehouse", title_justify="left")
     t.add_column("table")
@@ -287,11 +296,14 @@ def print_headline() -> None:
     console.print(t)
 
     t = Table(title="Open receivables (encours)", title_justify="left")
-    for col in ("entity", "cur", "not due", "overdue", "partially paid", "disputed", "total"):
+    for col in ("entity", "cur", "not due", "overdue", "partially paid", "disputed", "total", "unapplied cash",
+                "net of unapplied"):
         t.add_column(col, justify="left" if col in ("entity", "cur") else "right")
     for r in encours:
+        cash = unapplied.get((r["entity"], r["currency"]), Decimal(0))
         t.add_row(r["entity"], r["currency"], fmt_money(r["not_due"]), fmt_money(r["overdue"]),
-                  fmt_money(r["partially_paid"]), fmt_money(r["disputed"]), fmt_money(r["total"]))
+                  fmt_money(r["partially_paid"]), fmt_money(r["disputed"]), fmt_money(r["total"]),
+                  fmt_money(-cash), fmt_money(r["total"] - cash))
     console.print(t)
 
     t = Table(title="Aged balance (balance âgée)", title_justify="left")

@@ -19,7 +19,8 @@ from warehouse.engine import Engine
 __all__ = ["CheckFailure", "missing_fx_rates", "run_checks"]
 
 # Keys that may legitimately hold NULL parts in a mart row (a forecast horizon row has no week).
-_NULLABLE_KEY_PARTS: dict[str, tuple[str, ...]] = {"mart_cash_forecast": ("week_start",)}
+_NULLABLE_KEY_PARTS: dict[str, tuple[str, ...]] = {"mart_cash_forecast": ("week_start",),
+                                                   "mart_unapplied_cash": ("customer_id",)}  # unknown payer
 # Mart keys extended where a mart row is finer than the contract's key (columns added to the contract).
 _MART_KEYS: dict[str, tuple[str, ...]] = {
     "mart_cash_forecast": ("entity", "period", "horizon_days", "week_start", "currency"),

@@ -127,7 +127,18 @@ MARTS: tuple[Table, ...] = (
        lineage=False),
 )
 
-CONTRACT: tuple[Table, ...] = CANONICAL + MARTS
+# Tables beyond CONTRACT.md, declared here so the same DDL, checks and grants apply to them.
+EXTENSIONS: tuple[Table, ...] = (
+    # Customer cash received and not applied to any invoice (warehouse/models/marts/mart_unapplied_cash.sql):
+    # the encours minus this is the receivables balance the customer ledger shows. customer_id NULL = unknown payer.
+    _t("mart_unapplied_cash", ("entity", "customer_id", "currency"),
+       "cash received from customers and not applied to an invoice, per entity, customer and currency",
+       ("as_of", DATE), ("entity", TEXT), ("customer_id", TEXT), ("customer_name", TEXT), ("currency", TEXT),
+       ("amount_unapplied", MONEY), ("payment_count", INT), ("entity_currency", TEXT),
+       ("amount_unapplied_entity", MONEY), lineage=False),
+)
+
+CONTRACT: tuple[Table, ...] = CANONICAL + MARTS + EXTENSIONS
 BY_NAME: dict[str, Table] = {t.name: t for t in CONTRACT}
 
 INVOICE_STATUSES = ("open", "overdue", "partially_paid", "paid", "credited", "disputed", "written_off", "factored")

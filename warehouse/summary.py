@@ -40,6 +40,19 @@ def open_receivables(engine: Engine) -> list[dict[str, Any]]:
     return _split_by_entity(engine, "mart_open_receivables", "status", ENCOURS_SPLIT)
 
 
+def unapplied_cash(engine: Engine) -> dict[tuple[str, str], Decimal]:
+    """Customer cash not applied to any invoice, per (entity, currency), from ``mart_unapplied_cash``.
+
+    The encours counts invoices only (its contract definition); this is the customer credit
+    beside it, so that encours minus unapplied cash is the balance the customer ledger shows.
+    Empty before the marts are built.
+    """
+    if not engine.table_exists("mart_unapplied_cash"):
+        return {}
+    return {(str(e), str(c)): Decimal(v) for e, c, v in engine.query(
+        "SELECT entity, currency, sum(amount_unapplied) FROM mart_unapplied_cash GROUP BY entity, currency")}
+
+
 def aged_balance(engine: Engine) -> list[dict[str, Any]]:
     """Balance âgée per entity and currency, one column per bucket (d1_30, d31_60, …)."""
     return _split_by_entity(engine, "mart_aged_balance", "bucket", AGED_SPLIT)

@@ -24,9 +24,18 @@ OVERPAY_RATE = 0.006
 # without asking the customer): rounding, bank charges up to an amount and a share of the
 # invoice, and the early-payment discounts their terms grant. Lettrage's mappings/matching.yaml
 # declares the same policy; the ground truth must follow the books' policy, not invent one.
+# UK01, US01 and ES01 have no override there, so their books follow its defaults (the FR
+# values): without an entry here their truth left every short payment open while the
+# entities' declared policy closes it, a difference of policy, not of reconciliation.
+_DEFAULT_POLICY: dict[str, object] = {
+    "rounding": 5, "charges": 1500, "charges_pct": 2, "discounts": (2, 3), "discount_days": 10, "slack": 2,
+}
 WRITE_OFF_POLICY: dict[str, dict[str, object]] = {
-    "FR": {"rounding": 5, "charges": 1500, "charges_pct": 2, "discounts": (2, 3), "discount_days": 10, "slack": 2},
+    "FR": _DEFAULT_POLICY,
     "DE": {"rounding": 5, "charges": 1000, "charges_pct": 2, "discounts": (2, 3), "discount_days": 14, "slack": 2},
+    "GB": _DEFAULT_POLICY,
+    "US": _DEFAULT_POLICY,
+    "ES": _DEFAULT_POLICY,
 }
 
 

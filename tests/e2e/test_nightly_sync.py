@@ -73,6 +73,41 @@ def test_nightly_sync_loads_every_source_and_builds_the_warehouse(
     # every payout is its components, or is queued for a person as a payout_mismatch
     assert payouts and all(p["composed"] == p["amount"] or p["payout_id"] in flagged for p in payouts)
     assert aged_total == encours_total
+    _assert_open_amounts_equal_the_key(sample_world, warehouse_config)
+
+
+API_ERP_ENTITIES = {"UK01", "US01", "ES01"}  # Sage Accounting, NetSuite, SAP Business One: served by the sandbox
+
+
+def _assert_open_amounts_equal_the_key(root: Path, warehouse_config: WarehouseConfig) -> None:
+    """Issue 4's Done-when, on what finance reads: for every ERP family, per entity, the encours
+    (mart_open_receivables) minus the unapplied cash (mart_unapplied_cash) equals the generator's
+    open amount net of the cash the key itself leaves unapplied (overpayments)."""
+    from warehouse.reconcile.scoring import read_ground_truth, score
+
+    truth = read_ground_truth(root / "ground_truth")
+    with connect(warehouse_config) as engine:
+        result = score(engine, truth)
+        credited_open = engine.query_dicts(
+            "SELECT entity, invoice_number, amount_open FROM fct_invoice WHERE doc_type = 'credit_note'")
+    world = json.loads((root / "world.json").read_text(encoding="utf-8"))
+    assert set(result.open_truth) == {e["code"] for e in world["entities"]} == {"FR01", "DE01"} | API_ERP_ENTITIES
+    figures = {e: (result.as_read(e), result.balance(e, truth=True), result.unapplied_mart.get(e),
+                   result.encours.get(e), result.open_warehouse.get(e), result.unapplied_warehouse.get(e))
+               for e in sorted(result.open_truth)}
+    assert all(f[0] == f[1] for f in figures.values()), figures
+    # what stays apart from the key on invoices alone is exactly the cash Lettrage could not apply
+    for entity in figures:
+        assert (result.open_warehouse[entity] - result.open_truth[entity]
+                == result.unapplied_warehouse.get(entity, Decimal(0)) - result.unapplied_truth.get(entity, Decimal(0)))
+    assert result.precision >= 0.995, result.wrong
+    # the API ERPs link each credit note to its invoice: it is applied, not left open beside an overdue invoice
+    with (root / "ground_truth" / "invoices.csv").open(encoding="utf-8") as f:
+        key_credited = {(r["entity"], r["invoice_number"]) for r in csv.DictReader(f)
+                        if r["doc_type"] == "credit_note" and Decimal(r["amount_open"]) == 0}
+    left_open = [r for r in credited_open if r["entity"] in API_ERP_ENTITIES
+                 and (r["entity"], r["invoice_number"]) in key_credited and r["amount_open"] != 0]
+    assert key_credited and not left_open, left_open
 
 
 @pytest.mark.parametrize("warehouse_config", ["duckdb"], indirect=True)  # decisions are engine-agnostic here;

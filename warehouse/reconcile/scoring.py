@@ -19,7 +19,12 @@ and answers the questions of issue 6:
   is applied; the difference is then exactly the cash not (yet) applied, so the
   **balance net of unapplied cash** (what the customer ledger shows whatever the
   lettering) must be equal always: it checks how short payments, refunds,
-  chargebacks and credit notes leave invoices.
+  chargebacks and credit notes leave invoices;
+* **as finance reads it**: when the marts are built, the entity's encours
+  (``mart_open_receivables``) minus its unapplied cash (``mart_unapplied_cash``)
+  against the key's open amount net of the cash the key itself leaves unapplied
+  (overpayments): the Done-when of issue 4, measured on what finance reads
+  rather than recomputed here.
 
 It reads only files and the warehouse, so benchmarks and tests share it; the
 generator itself stays out of product code.
@@ -61,6 +66,8 @@ class QualityScore:
     open_truth: dict[str, Decimal] = field(default_factory=dict)
     unapplied_warehouse: dict[str, Decimal] = field(default_factory=dict)   # cash received, not (yet) applied
     unapplied_truth: dict[str, Decimal] = field(default_factory=dict)
+    encours: dict[str, Decimal] = field(default_factory=dict)          # mart_open_receivables, per entity
+    unapplied_mart: dict[str, Decimal] = field(default_factory=dict)   # mart_unapplied_cash, per entity
     wrong: list[tuple[str, str, str, Decimal, str]] = field(default_factory=list)   # entity, payment, invoice, amount, rule
     missed: list[tuple[str, str, dict[str, Decimal], dict[str, Decimal]]] = field(default_factory=list)
     unexplained: list[tuple[str, str]] = field(default_factory=list)
@@ -93,6 +100,18 @@ class QualityScore:
         keys = set(self.open_warehouse) | set(self.open_truth)
         return all(self.balance(k, truth=False) == self.balance(k, truth=True) for k in keys)
 
+    def as_read(self, entity: str) -> Decimal | None:
+        """Encours minus unapplied cash as the marts show them (None when the marts were not built)."""
+        if not self.encours:
+            return None
+        return self.encours.get(entity, ZERO) - self.unapplied_mart.get(entity, ZERO)
+
+    @property
+    def as_read_equal(self) -> bool:
+        """Per entity, the marts' encours net of unapplied cash equals the key's (False without marts)."""
+        keys = set(self.open_warehouse) | set(self.open_truth)
+        return bool(self.encours) and all(self.as_read(k) == self.balance(k, truth=True) for k in keys)
+
     def table(self) -> str:
         """A plain-text table for benchmarks and logs."""
         total = sum(self.outcomes.values()) or 1
@@ -112,6 +131,11 @@ class QualityScore:
             wb, gb = self.balance(entity, truth=False), self.balance(entity, truth=True)
             rows.append((f"balance net of unapplied cash {entity}", f"{wb:,.2f}",
                          f"truth {gb:,.2f} ({'EQUAL' if wb == gb else f'diff {wb - gb:,.2f}'})"))
+            read = self.as_read(entity)
+            if read is not None:
+                rows.append((f"encours - unapplied cash (marts) {entity}", f"{read:,.2f}",
+                             (f"truth {gb:,.2f} ({'EQUAL' if read == gb else f'diff {read - gb:,.2f}'}); "
+                              f"unapplied cash {self.unapplied_mart.get(entity, ZERO):,.2f}")))
         width = max(len(r[0]) for r in rows)
         return "\n".join(f"{a:<{width}}  {b:>14}  {c}" for a, b, c in rows)
 
@@ -176,6 +200,11 @@ def score(engine: Engine, truth: GroundTruth) -> QualityScore:
     s.open_truth = {e: v for e, v in truth.open_amount.items() if e in entities}
     s.open_warehouse = {str(e): Decimal(v) for e, v in engine.query(
         "SELECT entity, sum(amount_open) FROM fct_invoice GROUP BY entity")}
+    if engine.table_exists("mart_open_receivables") and engine.table_exists("mart_unapplied_cash"):
+        s.encours = {str(e): Decimal(v) for e, v in engine.query(
+            "SELECT entity, sum(amount_open) FROM mart_open_receivables GROUP BY entity")}
+        s.unapplied_mart = {str(e): Decimal(v) for e, v in engine.query(
+            "SELECT entity, sum(amount_unapplied) FROM mart_unapplied_cash GROUP BY entity")}
     return s
 
 

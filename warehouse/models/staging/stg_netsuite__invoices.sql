@@ -1,6 +1,9 @@
 -- NetSuite invoices (CustInvc) and credit memos (CustCred, negative foreigntotal).
 -- NetSuite's own lettrage is the payments and credit memos applied to each invoice
 -- (NextTransactionLineLink), kept as evidence: their transaction ids, comma separated.
+-- A credit memo carries the code of the invoice it is applied to, so the two share one
+-- code as a lettered FEC pair does and reconciliation nets them (rule credit_note):
+-- without it a credited invoice stayed overdue beside its open credit memo.
 -- shape: invoices
 -- requires: raw_netsuite_transactions
 WITH applications AS (
@@ -10,6 +13,17 @@ WITH applications AS (
     GROUP BY entity, previousdoc
     {% else %}
     SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS previousdoc, CAST(NULL AS TEXT) AS applied_by WHERE 1 = 0
+    {% endif %}
+),
+credit_memo_of AS (
+    {% if has('raw_netsuite_payment_applications') %}
+    SELECT entity, nextdoc AS credit_memo, min(previousdoc) AS invoice
+    FROM raw_netsuite_payment_applications
+    WHERE nexttype = 'CustCred'
+    GROUP BY entity, nextdoc
+    HAVING count(DISTINCT previousdoc) = 1
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS credit_memo, CAST(NULL AS TEXT) AS invoice WHERE 1 = 0
     {% endif %}
 )
 SELECT
@@ -24,9 +38,11 @@ SELECT
     CASE WHEN t.type = 'CustCred' THEN -abs(t.foreigntotal) ELSE t.foreigntotal END AS amount_total,
     CASE WHEN t.type = 'CustCred' THEN -abs(t.foreignamountremaining) ELSE t.foreignamountremaining END AS erp_amount_open,
     FALSE AS disputed,
-    a.applied_by AS erp_lettrage,
+    coalesce(a.applied_by, ca.applied_by) AS erp_lettrage,
     'netsuite' AS source_system,
     t.id AS source_id
 FROM raw_netsuite_transactions AS t
 LEFT JOIN applications AS a ON a.entity = t.entity AND a.previousdoc = t.id
+LEFT JOIN credit_memo_of AS c ON c.entity = t.entity AND c.credit_memo = t.id AND t.type = 'CustCred'
+LEFT JOIN applications AS ca ON ca.entity = c.entity AND ca.previousdoc = c.invoice
 WHERE t.type IN ('CustInvc', 'CustCred')

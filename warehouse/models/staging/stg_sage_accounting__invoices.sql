@@ -1,16 +1,35 @@
 -- Sage Accounting sales invoices and credit notes (credit notes negative). Sage's own
--- lettrage is the receipts allocated to each invoice (allocated_artefacts), kept as
--- evidence: the paying contact_payment ids, comma separated.
+-- lettrage is the receipts allocated to each invoice (allocated_artefacts) and the credit
+-- notes raised against it (original_invoice_number), kept as evidence: their ids, comma
+-- separated. A credit note carries the code of its original invoice, so the two share one
+-- code as a lettered FEC pair does and reconciliation nets them (rule credit_note).
 -- shape: invoices
 -- requires: raw_sage_accounting_sales_invoices
-WITH allocations AS (
-    {% if has('raw_sage_accounting_payment_allocations') %}
-    SELECT entity, artefact_id, string_agg(payment_id, ',' ORDER BY payment_id) AS payment_ids
-    FROM raw_sage_accounting_payment_allocations
-    GROUP BY entity, artefact_id
+WITH credit_of AS (
+    {% if has('raw_sage_accounting_sales_credit_notes') %}
+    SELECT c.entity, c.id AS credit_note_id, min(i.id) AS invoice_id
+    FROM raw_sage_accounting_sales_credit_notes AS c
+    JOIN raw_sage_accounting_sales_invoices AS i
+      ON i.entity = c.entity AND i.invoice_number = c.original_invoice_number
+     AND coalesce(i.status__id, '') <> 'VOID'
+    WHERE coalesce(c.status__id, '') <> 'VOID'
+    GROUP BY c.entity, c.id
+    HAVING count(DISTINCT i.id) = 1
     {% else %}
-    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS artefact_id, CAST(NULL AS TEXT) AS payment_ids WHERE 1 = 0
+    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS credit_note_id, CAST(NULL AS TEXT) AS invoice_id
+    WHERE 1 = 0
     {% endif %}
+),
+allocations AS (
+    SELECT entity, artefact_id, string_agg(settled_by, ',' ORDER BY settled_by) AS payment_ids
+    FROM (
+        {% if has('raw_sage_accounting_payment_allocations') %}
+        SELECT entity, artefact_id, payment_id AS settled_by FROM raw_sage_accounting_payment_allocations
+        UNION ALL
+        {% endif %}
+        SELECT entity, invoice_id, credit_note_id FROM credit_of
+    ) AS s
+    GROUP BY entity, artefact_id
 ),
 documents AS (
     SELECT
@@ -45,4 +64,5 @@ SELECT
     'sage_accounting' AS source_system,
     d.id AS source_id
 FROM documents AS d
-LEFT JOIN allocations AS a ON a.entity = d.entity AND a.artefact_id = d.id
+LEFT JOIN credit_of AS c ON c.entity = d.entity AND c.credit_note_id = d.id AND d.doc_type = 'credit_note'
+LEFT JOIN allocations AS a ON a.entity = d.entity AND a.artefact_id = coalesce(c.invoice_id, d.id)

@@ -1,30 +1,42 @@
 -- SAP Business One A/R invoices and credit memos (credit memos negative). DocEntry is
 -- numbered per object, so ids carry the object ('INV-'/'CN-'). B1's own lettrage is the
--- incoming payments whose PaymentInvoices lines settle the invoice, kept as evidence.
+-- incoming payments whose PaymentInvoices lines settle the invoice ('PAY-<DocEntry>') and
+-- the credit memos based on it ('CN-<DocEntry>', BaseEntry), kept as evidence. A credit
+-- memo carries the code of its base invoice, so the two share one code as a lettered FEC
+-- pair does and reconciliation nets them (rule credit_note).
 -- shape: invoices
 -- requires: raw_sap_b1_invoices
 WITH applied AS (
-    {% if has('raw_sap_b1_payment_invoices') %}
-    SELECT entity, doc_entry,
-           string_agg('PAY-' || CAST(payment_doc_entry AS TEXT), ',' ORDER BY payment_doc_entry) AS payment_ids
-    FROM raw_sap_b1_payment_invoices
-    WHERE coalesce(invoice_type, 'it_Invoice') = 'it_Invoice'
+    SELECT entity, doc_entry, string_agg(settled_by, ',' ORDER BY settled_by) AS payment_ids
+    FROM (
+        {% if has('raw_sap_b1_payment_invoices') %}
+        SELECT entity, doc_entry, 'PAY-' || CAST(payment_doc_entry AS TEXT) AS settled_by
+        FROM raw_sap_b1_payment_invoices
+        WHERE coalesce(invoice_type, 'it_Invoice') = 'it_Invoice'
+        {% else %}
+        SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS BIGINT) AS doc_entry, CAST(NULL AS TEXT) AS settled_by
+        WHERE 1 = 0
+        {% endif %}
+        {% if has('raw_sap_b1_credit_notes') %}
+        UNION ALL
+        SELECT entity, base_entry, 'CN-' || CAST(doc_entry AS TEXT)
+        FROM raw_sap_b1_credit_notes
+        WHERE base_entry IS NOT NULL AND coalesce(cancelled, 'tNO') = 'tNO'
+        {% endif %}
+    ) AS s
     GROUP BY entity, doc_entry
-    {% else %}
-    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS BIGINT) AS doc_entry, CAST(NULL AS TEXT) AS payment_ids WHERE 1 = 0
-    {% endif %}
 ),
 documents AS (
     SELECT entity, 'INV-' || CAST(doc_entry AS TEXT) AS invoice_id, doc_entry, doc_num, reference1, card_code,
            'invoice' AS doc_type, doc_date, doc_due_date, doc_currency, doc_total AS amount_total,
-           doc_total - coalesce(paid_to_date, 0) AS erp_amount_open
+           doc_total - coalesce(paid_to_date, 0) AS erp_amount_open, CAST(NULL AS BIGINT) AS base_entry
     FROM raw_sap_b1_invoices
     WHERE coalesce(cancelled, 'tNO') = 'tNO'
     {% if has('raw_sap_b1_credit_notes') %}
     UNION ALL
     SELECT entity, 'CN-' || CAST(doc_entry AS TEXT) AS invoice_id, CAST(NULL AS BIGINT) AS doc_entry, doc_num,
            reference1, card_code, 'credit_note' AS doc_type, doc_date, doc_date AS doc_due_date, doc_currency,
-           -doc_total AS amount_total, -(doc_total - coalesce(paid_to_date, 0)) AS erp_amount_open
+           -doc_total AS amount_total, -(doc_total - coalesce(paid_to_date, 0)) AS erp_amount_open, base_entry
     FROM raw_sap_b1_credit_notes
     WHERE coalesce(cancelled, 'tNO') = 'tNO'
     {% endif %}
@@ -45,4 +57,4 @@ SELECT
     'sap_b1' AS source_system,
     d.invoice_id AS source_id
 FROM documents AS d
-LEFT JOIN applied AS a ON a.entity = d.entity AND a.doc_entry = d.doc_entry
+LEFT JOIN applied AS a ON a.entity = d.entity AND a.doc_entry = coalesce(d.doc_entry, d.base_entry)

@@ -1,0 +1,43 @@
+-- Unapplied cash: money received from customers by a date that no auto or confirmed match
+-- applies to an invoice (no usable reference, an amount that fits nothing or several things,
+-- the excess of an overpayment, an unknown payer). Until a person applies it, it is the
+-- customer's credit: the entity's receivables as the customer ledger shows them are the
+-- encours (mart_open_receivables, invoices only, as CONTRACT.md defines it) minus this mart,
+-- whatever the lettering. Kept apart rather than as a status of the encours so that the
+-- encours keeps its contract definition and still sums with the aged balance.
+-- Card and debit payments count net of their refunds; failed, pending and charged-back
+-- payments moved no money; a payout's bank line is the provider's money, not a customer's
+-- (its payments count); the ERP's own receipts (channel erp) are evidence of bank money
+-- already counted. customer_id is NULL for a payer no rule could identify.
+WITH refunds AS (
+    SELECT entity, payment_id, -sum(amount) AS refunded
+    FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL
+    GROUP BY entity, payment_id
+),
+applied AS (
+    SELECT entity, payment_id, sum(amount_applied) AS applied
+    FROM fct_match WHERE state IN ('auto', 'confirmed') AND rule <> 'credit_note'
+    GROUP BY entity, payment_id
+),
+received AS (
+    SELECT p.entity, p.payment_id, p.customer_id, p.currency,
+           p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) AS unapplied
+    FROM fct_payment AS p
+    LEFT JOIN refunds AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
+    LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
+    WHERE p.channel <> 'erp' AND p.status = 'succeeded' AND p.paid_on <= {{ d(as_of) }}
+      AND NOT EXISTS (SELECT 1 FROM fct_payout AS o WHERE o.entity = p.entity AND o.bank_line_id = p.payment_id)
+),
+grouped AS (
+    SELECT entity, customer_id, currency, sum(unapplied) AS amount_unapplied, count(*) AS payment_count
+    FROM received WHERE unapplied > 0
+    GROUP BY entity, customer_id, currency
+)
+SELECT
+    {{ d(as_of) }} AS as_of,
+    g.entity, g.customer_id, c.name AS customer_name, g.currency, g.amount_unapplied, g.payment_count,
+    {{ entity_currency('g.entity') }} AS entity_currency,
+    round(g.amount_unapplied * {{ fx_rate('g.entity', 'g.currency', d(as_of)) }}, 2) AS amount_unapplied_entity,
+    now() AS _loaded_at
+FROM grouped AS g
+LEFT JOIN dim_customer AS c ON c.entity = g.entity AND c.customer_id = g.customer_id
