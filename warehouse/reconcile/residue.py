@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from warehouse.engine import Engine
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile import fuzzy
 from warehouse.reconcile.decisions import normalize_name
+from warehouse.reconcile.names import normalized_names
 from warehouse.reconcile.references import KIND_RULE, normalized, tokens
 from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
@@ -87,6 +89,9 @@ class Payment:
 class Outcome:
     matches: list[dict[str, Any]] = field(default_factory=list)
     exceptions: list[dict[str, Any]] = field(default_factory=list)
+    # what each payment could reach (candidate customers, or its amount for an unknown payer): kept
+    # for unresolved payments so an incremental run re-runs them only when that moved
+    reach: list[dict[str, Any]] = field(default_factory=list)
 
 
 def within_tolerance(rules: MatchingRules, short: Decimal, total: Decimal, paid_on: date | None,
@@ -110,18 +115,19 @@ class Residue:
     """One batch of residue payments of one entity against its book of open items."""
 
     def __init__(self, rules: MatchingRules, payments: list[Payment], items: dict[str, Item],
-                 customers: dict[str, str], aliases: list[dict[str, Any]], blocked: set[tuple[str, str]]) -> None:
+                 customers: dict[str, str], aliases: list[dict[str, Any]], blocked: set[tuple[str, str]],
+                 *, normalized: dict[str, str] | None = None) -> None:
         self.rules = rules
         self.payments = sorted(payments, key=lambda p: (p.paid_on or date.min, p.payment_id))
         self.set_items(items)
         legal = rules.fuzzy.legal_forms
-        self.names = {cid: normalize_name(name, legal) for cid, name in customers.items() if name}
+        # ``normalized`` (names.normalized_names) spares normalising every customer's name each run
+        self.names = normalized if normalized is not None else {
+            cid: normalize_name(name, legal) for cid, name in customers.items() if name}
         self.exact_name: dict[str, list[str]] = defaultdict(list)
-        self.word_index: dict[str, list[str]] = defaultdict(list)  # blocking for fuzzy names
         for cid, name in self.names.items():
             self.exact_name[name].append(cid)
-            for word in set(name.split()):
-                self.word_index[word].append(cid)
+        self._word_index: dict[str, list[str]] | None = None  # blocking for fuzzy names, built on first use
         self.alias_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.alias_parent: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for a in aliases:
@@ -287,9 +293,14 @@ class Residue:
         """Customers sharing a distinctive word with ``name`` (all of them for small books)."""
         if len(self.names) <= 2000:
             return self.names
+        if self._word_index is None:
+            self._word_index = defaultdict(list)
+            for cid, cname in self.names.items():
+                for word in set(cname.split()):
+                    self._word_index[word].append(cid)
         ids: set[str] = set()
         for word in set(name.split()):
-            owners = self.word_index.get(word, [])
+            owners = self._word_index.get(word, [])
             if len(owners) <= max_df:
                 ids.update(owners)
         return {cid: self.names[cid] for cid in ids}
@@ -354,8 +365,8 @@ class Residue:
         if len(exact) > 1:
             self._suggest(p, exact, rule, f"{who}: amount {p.remaining} {p.currency}")
             return True
-        tol = [i for i in invoices
-               if within_tolerance(self.rules, i.open - p.remaining, i.amount_total, p.paid_on, i.issue_date)]
+        tol = [i for i in invoices if i.open > p.remaining  # only a shortfall can be within tolerance
+               and within_tolerance(self.rules, i.open - p.remaining, i.amount_total, p.paid_on, i.issue_date)]
         if len(tol) == 1:
             self._apply(p, tol[0], p.remaining, rule, f"{who}: only open item within short-payment tolerance")
             return True
@@ -371,6 +382,8 @@ class Residue:
         pool = items[: cfg.max_items]
         cents = [int(i.open * 100) for i in pool]
         target = int(p.remaining * 100)
+        if target > 0 and min(cents, default=target + 1) > target:
+            return False  # every item alone owes more than the payment: no sum of them can fit
         chosen: tuple[int, ...] | None = None
         n = oldest_prefix(cents, target, cfg.max_subset_size)
         how = "oldest open items"
@@ -436,10 +449,17 @@ class Residue:
                         invoice_id=named[0].invoice_id if named else None)
 
     # -- driver ----------------------------------------------------------------------------
+    def _record_reach(self, p: Payment) -> None:
+        found = self._customers(p)
+        self.out.reach.extend({"payment_id": p.payment_id, "kind": "customer", "value": cid} for cid, _, _ in found)
+        if not found:  # an unknown payer can take any open item of its amount
+            self.out.reach.append({"payment_id": p.payment_id, "kind": "amount", "value": str(p.remaining)})
+
     def run(self) -> Outcome:
         for p in self.payments:
             if p.remaining <= 0:
                 continue
+            self._record_reach(p)
             if p.candidates and not p.uncorroborated:
                 self._references(p)
                 continue
@@ -471,8 +491,12 @@ class Residue:
         return self.out
 
 
-def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int) -> Outcome:
-    """Read the residue of this run from the rc_* tables, search it, and return rows to write."""
+def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callable[[], None] | None = None) -> Outcome:
+    """Read the residue of this run from the rc_* tables, search it, and return rows to write.
+
+    ``widen`` (incremental runs, whose rc_inv holds only what they touch) is called once the
+    rc_need_* tables say what the batch can reach, to bring those open items into rc_inv.
+    """
     rows = engine.query_dicts(
         "SELECT p.*, s.n_inv, s.n_key, CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END AS is_complex, "
         "CASE WHEN u.payment_id IS NULL THEN 0 ELSE 1 END AS is_uncorr, coalesce(u.same_cust, 0) AS own_ref "
@@ -510,36 +534,45 @@ def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int) -> Outcome:
         p.uncorroborated = bool(r["is_uncorr"]) and not p.ambiguous and not p.complex_
         p.own_reference = p.uncorroborated and bool(r["own_ref"])
         payments[p.entity].append(p)
-    customers: dict[str, dict[str, str]] = defaultdict(dict)
+    names: dict[str, dict[str, str]] = {}
     aliases: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entity in payments:
         p_ent = {"entity": entity}
-        for cid, name in engine.query("SELECT customer_id, name FROM dim_customer WHERE entity = :entity", p_ent):
-            customers[entity][cid] = name
+        names[entity] = normalized_names(engine, entity, rules_for(entity).fuzzy.legal_forms)
         aliases[entity] = engine.query_dicts(
             "SELECT entity, customer_id, kind, value, decision_id FROM payer_alias WHERE entity = :entity", p_ent)
     blocked = {(e, p, i) for e, p, i in engine.query("SELECT entity, payment_id, invoice_id FROM rc_blocked")}
     for entity, plist in payments.items():
         ent_blocked = {(p, i) for e, p, i in blocked if e == entity}
-        batch = Residue(rules_for(entity), plist, {}, customers.get(entity, {}), aliases.get(entity, []), ent_blocked)
-        batch.set_items(_load_items(engine, entity, *batch.needs()))
+        batch = Residue(rules_for(entity), plist, {}, {}, aliases.get(entity, []), ent_blocked,
+                        normalized=names[entity])
+        batch.set_items(_load_items(engine, entity, *batch.needs(), widen=widen))
         res = batch.run()
         outcome.matches.extend(res.matches)
         outcome.exceptions.extend(res.exceptions)
+        outcome.reach.extend(res.reach)
     return outcome
 
 
 def _load_items(engine: Engine, entity: str, customers: set[str], amounts: set[Decimal],
-                invoices: set[str]) -> dict[str, Item]:
-    """Open items (after this run's set-based matches) the batch can touch, and no others."""
+                invoices: set[str], *, widen: Callable[[], None] | None = None) -> dict[str, Item]:
+    """Open items (after this run's set-based matches) the batch can touch, and no others.
+
+    ``open0`` already nets the credit notes 15_credit_notes applied (it updates rc_inv), so
+    their ``credit_note`` matches are not subtracted a second time here: doing so made an
+    invoice partly closed by its credit note look smaller than it is, and the payment of
+    exactly what it still owed then found no open item of its amount.
+    """
     for table, col, values in (("rc_need_cust", "customer_id", customers), ("rc_need_amt", "amount", amounts),
                                ("rc_need_inv", "invoice_id", invoices)):
         engine.execute(f"DELETE FROM {table}")
         insert_rows(engine, table, (col,), [{col: v} for v in values])
+    if widen is not None:
+        widen()
     rows = engine.query(
         "WITH i AS (SELECT * FROM rc_inv WHERE entity = :entity), m AS ("
         "  SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match "
-        "  WHERE entity = :entity AND state IN ('auto', 'confirmed') GROUP BY invoice_id"
+        "  WHERE entity = :entity AND state IN ('auto', 'confirmed') AND rule <> 'credit_note' GROUP BY invoice_id"
         "), o AS ("
         "  SELECT i.*, i.open0 - coalesce(m.applied, 0) AS open_now FROM i LEFT JOIN m ON m.invoice_id = i.invoice_id"
         ") "

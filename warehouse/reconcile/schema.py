@@ -14,20 +14,39 @@ from warehouse.engine import Engine
 from warehouse.schema import ensure_contract, ensure_table
 
 
-# Bookkeeping for incremental runs: what each payment and invoice looked like last time.
+# Bookkeeping for incremental runs: what each payment and invoice looked like last time, as a
+# 63-bit hash of the row with its id (run._row_hash). A ``fingerprint`` column left by an older
+# version stays unused.
 PAYMENT_STATE: tuple[tuple[str, str], ...] = (
-    ("entity", TEXT), ("payment_id", TEXT), ("fingerprint", TEXT), ("reconciled_at", TS),
+    ("entity", TEXT), ("payment_id", TEXT), ("row_hash", INT), ("reconciled_at", TS),
 )
 INVOICE_STATE: tuple[tuple[str, str], ...] = (
-    ("entity", TEXT), ("invoice_id", TEXT), ("fingerprint", TEXT), ("reconciled_at", TS),
+    ("entity", TEXT), ("invoice_id", TEXT), ("row_hash", INT), ("reconciled_at", TS),
 )
 # Reference keys of every invoice (sql/10_inputs.sql), kept between runs: an incremental
 # run keys only new or changed invoices instead of a regular-expression pass over the book.
 INVOICE_KEY: tuple[tuple[str, str], ...] = (
     ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT), ("kind", INT), ("k", TEXT),
 )
+# What an unresolved payment (open exception or suggestion) could reach when it was last
+# reconciled: its candidate customers ('customer'), its payer's account ('iban'), the amount an
+# unknown payer may match alone ('amount'); one 'self' row says the reach is recorded. An
+# incremental run re-runs such a payment only when something it can reach moved, not every night.
+PAYMENT_REACH: tuple[tuple[str, str], ...] = (
+    ("entity", TEXT), ("payment_id", TEXT), ("kind", TEXT), ("value", TEXT),
+)
+# Customer names normalised for the residue's name matching (warehouse/reconcile/names.py),
+# with the legal forms they were normalised with: only new or renamed customers are redone.
+CUSTOMER_NAME: tuple[tuple[str, str], ...] = (
+    ("entity", TEXT), ("customer_id", TEXT), ("name", TEXT), ("forms", TEXT), ("normalized", TEXT),
+)
+# context_hash: customers, payer aliases, refunds and banked payouts as of the run; when they
+# change, every unresolved payment is re-run (a new alias or IBAN can identify any payer).
+# payments_digest / invoices_digest: row count and sum of row hashes of fct_payment / int_invoices;
+# equal next time means no row changed, and the row-by-row comparison is skipped.
 RUN_STATE: tuple[tuple[str, str], ...] = (
-    ("entity", TEXT), ("as_of", DATE), ("rules_hash", TEXT), ("finished_at", TS),
+    ("entity", TEXT), ("as_of", DATE), ("rules_hash", TEXT), ("finished_at", TS), ("context_hash", TEXT),
+    ("payments_digest", TEXT), ("invoices_digest", TEXT),
 )
 
 _MATCH_COLS = (
@@ -52,6 +71,15 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     # invoices new, changed or gone since the last run (incremental runs), and those whose state may move
     "rc_inv_changed": (("invoice_id", TEXT),),
     "rc_affected": (("invoice_id", TEXT),),
+    # what the residue says each of its payments could reach (see PAYMENT_REACH), and what this
+    # run moved (customers, accounts, amounts) for the incremental scope's closure
+    "rc_reach": (("payment_id", TEXT), ("kind", TEXT), ("value", TEXT)),
+    "rc_touch": (("kind", TEXT), ("value", TEXT)),
+    # every payment's and invoice's row hash now (change detection, then the state kept for next time)
+    "rc_pay_h": (("payment_id", TEXT), ("h", INT)),
+    "rc_inv_h": (("invoice_id", TEXT), ("h", INT)),
+    # invoices an incremental run's partial rc_inv must hold or gain (10_inputs, 20_candidates, 34_residue_book)
+    "rc_inv_need": (("invoice_id", TEXT),),
 }
 
 
@@ -64,6 +92,8 @@ def ensure_reconcile_tables(engine: Engine) -> None:
     ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)
     ensure_table(engine, "reconcile_run", RUN_STATE)
     ensure_table(engine, "reconcile_invoice_key", INVOICE_KEY)
+    ensure_table(engine, "reconcile_payment_reach", PAYMENT_REACH)
+    ensure_table(engine, "reconcile_customer_name", CUSTOMER_NAME)
     ensure_decision_tables(engine)
 
 
@@ -78,5 +108,6 @@ def create_work_tables(engine: Engine) -> None:
 def drop_work_tables(engine: Engine) -> None:
     for name in (*WORK_TABLES, "rc_inv", "rc_inv_key", "rc_pay", "rc_tok", "rc_hit", "rc_cand", "rc_pstat",
                  "rc_alloc", "rc_alloc_all", "rc_corr", "rc_uncorr", "rc_payer", "rc_complex", "rc_short", "rc_erp",
-                 "rc_exc_final", "rc_old_match", "rc_open", "rc_residue", "rc_inv_kw", "rc_tok_w", "rc_alloc_x"):
+                 "rc_exc_final", "rc_old_match", "rc_open", "rc_residue", "rc_inv_kw", "rc_tok_w", "rc_alloc_x",
+                 "rc_payer_f"):
         engine.execute(f'DROP TABLE IF EXISTS "{name}"')

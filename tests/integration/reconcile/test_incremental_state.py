@@ -56,3 +56,130 @@ def test_incremental_with_a_new_as_of_date_moves_overdue_everywhere(book: Book) 
     reconcile(book.engine, as_of=date(2024, 7, 31), incremental=True)  # nothing new, but time passed
     assert book.invoice_state("I1") == ("overdue", Decimal("100.00"))
     assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+
+
+def test_unresolved_payment_is_rerun_only_when_what_it_can_reach_moved(book: Book) -> None:
+    book.customer("C1", "ACME", iban="FR7600000000000000000000001")
+    book.customer("C2", "BETA", iban="FR7600000000000000000000002")
+    book.invoice("I1", "100.00", number="FA-1", customer="C1")
+    book.payment("P1", "55.55", "virement", payer_iban="FR7600000000000000000000001")  # C1 owes no 55.55
+    book.payment("P2", "70.00", "virement", payer_iban="FR7600000000000000000000002")  # C2 owes nothing yet
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P1": "unmatched_payment", "P2": "unmatched_payment"}
+
+    book.invoice("I2", "70.00", number="FA-2", customer="C2")  # the ERP books C2's invoice a day late
+    summary = reconcile(book.engine, as_of=AS_OF, incremental=True)
+
+    assert summary.incremental and summary.payments_in_scope == 1  # P2 reaches C2; P1 (C1) is left alone
+    assert ("P2", "I2", Decimal("70.00")) in book.pairs()
+    assert book.exception_kinds() == {"P1": "unmatched_payment"}
+    incremental = _state(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _state(book) == incremental
+
+
+def test_incremental_scope_closes_over_what_the_run_itself_moved(book: Book) -> None:
+    book.customer("C1", "ACME", iban="FR7600000000000000000000001")
+    book.invoice("I1", "100.00", number="FA-2024-0001", customer="C1")
+    book.payment("P1", "60.00", "virement", payer_iban="FR7600000000000000000000001")  # no item of 60 yet
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P1": "unmatched_payment"}
+
+    # a new partial payment naming I1 leaves exactly 60 open: in a full run P1 then fits I1
+    book.payment("P2", "40.00", "FA-2024-0001", paid_on=date(2024, 6, 20))
+    summary = reconcile(book.engine, as_of=AS_OF, incremental=True)
+
+    assert summary.payments_in_scope == 2  # P2 (new), then P1 because P2 consumed an item of C1
+    assert {("P1", "I1", Decimal("60.00")), ("P2", "I1", Decimal("40.00"))} <= book.pairs()
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    incremental = _state(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _state(book) == incremental
+
+
+def test_incremental_reads_a_partial_book_and_still_finds_items_by_amount(book: Book) -> None:
+    """An incremental run computes open amounts only for what it touches; the rest of the book (a
+    credit note lettered long ago, an invoice half paid by a kept match) must come out the same."""
+    book.customer("C1", "ACME", iban="FR7600000000000000000000001")
+    book.customer("C2", "BETA")
+    book.invoice("I1", "100.00", number="FA-1", customer="C1")
+    book.invoice("I2", "300.00", number="FA-2", customer="C2", erp_lettrage="L7")
+    book.invoice("N2", "-50.00", number="AV-2", customer="C2", doc_type="credit_note", erp_lettrage="L7")
+    book.invoice("I4", "90.00", number="FA-4", customer="C2", erp_lettrage="L9", erp_open="0")  # ERP: settled
+    book.payment("P1", "40.00", "FA-1")                                  # partial, kept by the next run
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"I4": "erp_disagreement"}
+
+    # an unknown payer pays what I1 still owes: found by amount (fct_invoice) without reading the book
+    book.payment("P2", "60.00", "virement", paid_on=date(2024, 6, 20))
+    # a known payer (by IBAN) pays C1's invoice booked today
+    book.invoice("I3", "75.00", number="FA-3", customer="C1")
+    book.payment("P3", "75.00", "merci", payer_iban="FR7600000000000000000000001", paid_on=date(2024, 6, 21))
+    summary = reconcile(book.engine, as_of=AS_OF, incremental=True)
+
+    assert summary.incremental and summary.payments_in_scope == 2
+    assert ("P2", "I1", Decimal("60.00")) in book.pairs(states=("suggested",))  # amount alone only suggests
+    assert ("P3", "I3", Decimal("75.00")) in book.pairs()
+    assert ("N2", "I2", Decimal("50.00")) in book.pairs()  # the credit note stays applied
+    assert book.invoice_state("I2") == ("partially_paid", Decimal("250.00"))
+    assert book.exception_kinds()["I4"] == "erp_disagreement"  # not moved by the run, still open
+    incremental = _state(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _state(book) == incremental
+
+
+def test_changed_and_deleted_payments_are_found_by_their_row_hash(book: Book) -> None:
+    book.invoice("I1", "100.00", number="FA-1")
+    book.invoice("I2", "200.00", number="FA-2")
+    book.payment("P1", "100.00", "FA-1")
+    book.payment("P2", "200.00", "FA-2")
+    reconcile(book.engine, as_of=AS_OF)
+    digests = book.engine.query("SELECT payments_digest, invoices_digest FROM reconcile_run")[0]
+
+    summary = reconcile(book.engine, as_of=AS_OF, incremental=True)  # nothing changed: digests equal
+    assert summary.payments_in_scope == 0
+    assert book.engine.query("SELECT payments_digest, invoices_digest FROM reconcile_run")[0] == digests
+
+    book.engine.execute("UPDATE fct_payment SET reference = 'FA-2' WHERE payment_id = 'P1'")  # was FA-1
+    book.engine.execute("DELETE FROM fct_payment WHERE payment_id = 'P2'")                     # reversed in the bank
+    summary = reconcile(book.engine, as_of=AS_OF, incremental=True)
+
+    assert summary.payments_in_scope == 1  # P1 changed; P2 is gone, its match with it
+    assert book.pairs() == {("P1", "I2", Decimal("100.00"))}
+    assert book.invoice_state("I1") == ("overdue", Decimal("100.00"))
+    incremental = _state(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _state(book) == incremental
+
+
+def test_customer_names_are_normalised_once_and_again_when_renamed(book: Book) -> None:
+    book.customer("C1", "Acme SARL")
+    book.invoice("I1", "55.00", number="FA-1", customer="C1")
+    book.payment("P1", "55.00", "virement", payer_name="GLOBEX SAS")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P1": "unmatched_payment"}
+    assert book.engine.query("SELECT customer_id, normalized FROM reconcile_customer_name") == [("C1", "ACME")]
+
+    book.engine.execute("UPDATE dim_customer SET name = 'Globex SAS' WHERE customer_id = 'C1'")  # renamed
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+
+    assert book.engine.query("SELECT customer_id, normalized FROM reconcile_customer_name") == [("C1", "GLOBEX")]
+    assert ("P1", "I1", Decimal("55.00")) in book.pairs()
+
+
+def test_a_full_rerun_rewrites_only_the_matches_that_changed(book: Book) -> None:
+    book.invoice("I1", "100.00", number="FA-1")
+    book.invoice("I2", "200.00", number="FA-2")
+    book.payment("P1", "100.00", "FA-1")
+    book.payment("P2", "200.00", "FA-2")
+    reconcile(book.engine, as_of=AS_OF)
+    before = {r[0]: r[1:] for r in book.engine.query("SELECT payment_id, matched_at, _loaded_at FROM fct_match")}
+
+    book.engine.execute("UPDATE fct_payment SET amount = 150.00 WHERE payment_id = 'P2'")  # corrected by the bank
+    reconcile(book.engine, as_of=AS_OF)  # full again
+    after = {r[0]: r[1:] for r in book.engine.query("SELECT payment_id, matched_at, _loaded_at FROM fct_match")}
+
+    assert after["P1"] == before["P1"]  # unchanged: not rewritten
+    assert after["P2"][0] == before["P2"][0] and after["P2"][1] != before["P2"][1]  # rewritten, first matched_at kept
+    assert book.pairs() == {("P1", "I1", Decimal("100.00")), ("P2", "I2", Decimal("150.00"))}
+    assert book.invoice_state("I2") == ("partially_paid", Decimal("50.00"))

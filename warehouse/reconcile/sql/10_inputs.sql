@@ -1,30 +1,25 @@
 -- Inputs of one run: invoices with what is already consumed, payments in scope,
 -- and the reference keys of both sides. Temp tables (rc_*) live for the run only.
+{% if incremental %}
+-- An incremental run reads the open amounts of what it can touch, not of the whole book: the
+-- invoices changed, netted by credit notes (15_credit_notes re-applies them all), fixed by a
+-- decision, or given back by the scope's old matches. 20_candidates adds the invoices the
+-- scope's references name, 34_residue_book those the residue searches.
+DELETE FROM rc_inv_need;
+INSERT INTO rc_inv_need (invoice_id)
+SELECT invoice_id FROM rc_inv_changed
+UNION SELECT invoice_id FROM rc_fixed
+UNION SELECT invoice_id FROM decision WHERE entity = :entity AND invoice_id IS NOT NULL
+UNION SELECT invoice_id FROM fct_match WHERE entity = :entity AND payment_id IN (SELECT payment_id FROM rc_scope)
+UNION SELECT invoice_id FROM fct_match WHERE entity = :entity AND rule = 'credit_note'
+UNION SELECT payment_id FROM fct_match WHERE entity = :entity AND rule = 'credit_note'
+UNION SELECT invoice_id FROM {{ invoices_table }}
+WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices_table }}
+                                            WHERE entity = :entity AND doc_type = 'credit_note' AND erp_lettrage <> '');
+{% endif %}
 DROP TABLE IF EXISTS rc_inv;
 CREATE TEMP TABLE rc_inv AS
-SELECT
-    i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.doc_type, i.issue_date, i.due_date,
-    upper(i.currency) AS currency,
-    CAST(i.amount_total AS DECIMAL(18,2)) AS amount_total,
-    CAST(i.amount_total - coalesce(f.consumed, 0) AS DECIMAL(18,2)) AS open0,
-    upper(trim(coalesce(i.invoice_number, ''))) AS num_u,
-    i.erp_lettrage, i.erp_amount_open, coalesce(i.disputed, false) AS disputed
-FROM {{ invoices_table }} AS i
-LEFT JOIN (
-    SELECT entity, invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS consumed
-    FROM (
-        SELECT entity, invoice_id, amount_applied, adjustment FROM rc_fixed WHERE state IN ('auto', 'confirmed')
-        {% if incremental %}
-        UNION ALL
-        -- matches kept from earlier runs (payments out of scope)
-        SELECT m.entity, m.invoice_id, m.amount_applied, m.adjustment FROM fct_match AS m
-        WHERE m.entity = :entity AND m.state = 'auto' AND m.rule <> 'credit_note'
-          AND NOT EXISTS (SELECT 1 FROM rc_scope AS sc WHERE sc.entity = m.entity AND sc.payment_id = m.payment_id)
-        {% endif %}
-    ) AS c
-    GROUP BY entity, invoice_id
-) AS f ON f.entity = i.entity AND f.invoice_id = i.invoice_id
-WHERE i.invoice_id IS NOT NULL {% if entity %}AND i.entity = :entity{% endif %};
+{{ invoice_rows("SELECT invoice_id FROM rc_inv_need" if incremental else "") }};
 
 -- Keys of each invoice number computed once per row (a wide table), then stacked:
 -- every regular expression runs once per invoice, not once per key kind.

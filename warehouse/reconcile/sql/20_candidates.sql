@@ -55,6 +55,14 @@ WITH best AS (
 SELECT entity, payment_id, invoice_id, min(kind) AS kind, max(n_key) AS n_key, min(token) AS token
 FROM kept
 GROUP BY entity, payment_id, invoice_id;
+{% if incremental %}
+-- the invoices the scope's references name join the (partial) book of this run
+DELETE FROM rc_inv_need;
+INSERT INTO rc_inv_need (invoice_id)
+SELECT DISTINCT c.invoice_id FROM rc_cand AS c WHERE NOT EXISTS (SELECT 1 FROM rc_inv AS r WHERE r.invoice_id = c.invoice_id);
+INSERT INTO rc_inv
+{{ invoice_rows("SELECT invoice_id FROM rc_inv_need") }};
+{% endif %}
 -- work tables are held in memory: free what later steps do not read
 DROP TABLE IF EXISTS rc_hit;
 DROP TABLE IF EXISTS rc_tok;
@@ -65,6 +73,15 @@ DROP TABLE IF EXISTS rc_tok;
 -- service centre. Its other payments are then judged with that customer, as a credit
 -- controller who recognises the payer would. An account seen paying for two customers
 -- teaches nothing.
+{% if incremental %}
+-- the unknown payers' accounts first, materialised: a few payments, not the whole history (inline,
+-- DuckDB joined every payment with every match before filtering them)
+DROP TABLE IF EXISTS rc_payer_f;
+CREATE TEMP TABLE rc_payer_f AS
+SELECT entity, payment_id, upper(replace(payer_iban, ' ', '')) AS iban FROM fct_payment
+WHERE entity = :entity
+  AND upper(replace(payer_iban, ' ', '')) IN (SELECT payer_iban FROM rc_pay WHERE customer_id IS NULL AND payer_iban <> '');
+{% endif %}
 DROP TABLE IF EXISTS rc_payer;
 CREATE TEMP TABLE rc_payer AS
 WITH seen AS (
@@ -79,13 +96,7 @@ WITH seen AS (
     {% if incremental %}
     UNION ALL
     SELECT m.entity, f.iban, i.customer_id
-    FROM (
-        -- the unknown payers' accounts first: a few payments, not the whole history
-        SELECT entity, payment_id, upper(replace(payer_iban, ' ', '')) AS iban FROM fct_payment
-        WHERE entity = :entity
-          AND upper(replace(payer_iban, ' ', '')) IN (SELECT payer_iban FROM rc_pay
-                                                      WHERE customer_id IS NULL AND payer_iban <> '')
-    ) AS f
+    FROM rc_payer_f AS f
     JOIN fct_match AS m ON m.entity = f.entity AND m.payment_id = f.payment_id
     JOIN {{ invoices_table }} AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
     WHERE m.entity = :entity AND m.state IN ('auto', 'confirmed')

@@ -24,8 +24,12 @@ SET resolved_at = CAST(:now AS TIMESTAMP WITH TIME ZONE), detail = detail || ' [
 WHERE resolved_at IS NULL {% if entity %}AND entity = :entity{% endif %}
   AND exception_id NOT IN (SELECT exception_id FROM rc_exc_final)
   {% if incremental %}
-  AND (payment_id IS NULL OR EXISTS (SELECT 1 FROM rc_scope AS s
-        WHERE s.entity = fct_reconciliation_exception.entity AND s.payment_id = fct_reconciliation_exception.payment_id))
+  -- only exceptions this run looked at: its payments', and those without a payment except an
+  -- invoice's erp_disagreement (62) on an invoice the run did not move
+  AND (payment_id IN (SELECT payment_id FROM rc_scope)
+       OR (payment_id IS NULL AND NOT (kind = 'erp_disagreement' AND invoice_id IS NOT NULL
+                                       AND invoice_id NOT IN (SELECT invoice_id FROM rc_affected
+                                                              WHERE invoice_id IS NOT NULL))))
   {% endif %};
 
 DELETE FROM fct_reconciliation_exception WHERE exception_id IN (SELECT exception_id FROM rc_exc_final);
