@@ -92,17 +92,49 @@ class Scenario(_Strict):
 
 
 class SelectionRule(_Strict):
+    """Every condition set must hold; ``min_probability_late`` compares the customer's predicted lateness.
+
+    The customer's probability is the amount-weighted mean of ``probability_late``
+    (``mart_invoice_prediction``) over their eligible open invoices that have one:
+    the scenario treats the customer, and a small invoice predicted late should not
+    set the tone for a large balance that is not. A customer without any prediction
+    never matches a rule that asks for one.
+    """
+
     scenario: str
     entity: str | None = None
     segment: tuple[str, ...] | None = None
     min_open: Decimal | None = None
+    min_probability_late: Decimal | None = Field(default=None, gt=0, le=1)
 
-    def matches(self, entity: str, segment: str | None, open_amount: Decimal) -> bool:
+    @property
+    def unconditional(self) -> bool:
+        return (self.entity is None and self.segment is None and self.min_open is None
+                and self.min_probability_late is None)
+
+    def matches(self, entity: str, segment: str | None, open_amount: Decimal,
+                probability_late: Decimal | None = None) -> bool:
         if self.entity is not None and self.entity != entity:
             return False
         if self.segment is not None and segment not in self.segment:
             return False
+        if self.min_probability_late is not None and (
+                probability_late is None or probability_late < self.min_probability_late):
+            return False
         return self.min_open is None or open_amount >= self.min_open
+
+    def why(self, segment: str | None, open_amount: Decimal, probability_late: Decimal | None) -> str:
+        """The conditions that picked this rule, in words for the plan's reason ("" for the default rule)."""
+        parts = []
+        if self.min_probability_late is not None:
+            parts.append(f"predicted late (p={probability_late:.2f} >= {self.min_probability_late})")
+        if self.segment is not None:
+            parts.append(f"segment {segment}")
+        if self.min_open is not None:
+            parts.append(f"owes {open_amount} >= {self.min_open}")
+        if self.entity is not None:
+            parts.append(f"entity {self.entity}")
+        return ", ".join(parts)
 
 
 class EarlyPaymentDiscount(_Strict):
@@ -190,9 +222,9 @@ class DunningRules(_Strict):
         unknown = [r.scenario for r in self.selection if r.scenario not in self.scenarios]
         if unknown:
             raise ValueError(f"selection names unknown scenarios {unknown}; known {sorted(self.scenarios)}")
-        last = self.selection[-1]
-        if last.entity is not None or last.segment is not None or last.min_open is not None:
-            raise ValueError("the last selection rule must match every customer (no entity, segment or min_open)")
+        if not self.selection[-1].unconditional:
+            raise ValueError("the last selection rule must match every customer "
+                             "(no entity, segment, min_open or min_probability_late)")
         for code, settings in {**self.entities, "default_entity": self.default_entity}.items():
             if settings.penalties is not None and settings.penalties not in self.penalties:
                 raise ValueError(f"entity {code} names unknown penalties {settings.penalties!r}")
@@ -201,12 +233,19 @@ class DunningRules(_Strict):
     def entity(self, code: str) -> EntitySettings:
         return self.entities.get(code, self.default_entity)
 
-    def scenario_for(self, entity: str, segment: str | None, open_amount: Decimal) -> tuple[str, Scenario]:
-        """The first selection rule that matches names the scenario (the last one always matches)."""
+    def selection_rule(self, entity: str, segment: str | None, open_amount: Decimal,
+                       probability_late: Decimal | None = None) -> SelectionRule:
+        """The first selection rule that matches (the last one always does)."""
         for rule in self.selection:
-            if rule.matches(entity, segment, open_amount):
-                return rule.scenario, self.scenarios[rule.scenario]
+            if rule.matches(entity, segment, open_amount, probability_late):
+                return rule
         raise AssertionError("unreachable: the last selection rule matches everyone")  # pragma: no cover
+
+    def scenario_for(self, entity: str, segment: str | None, open_amount: Decimal,
+                     probability_late: Decimal | None = None) -> tuple[str, Scenario]:
+        """The scenario named by the first selection rule that matches."""
+        rule = self.selection_rule(entity, segment, open_amount, probability_late)
+        return rule.scenario, self.scenarios[rule.scenario]
 
 
 @lru_cache(maxsize=8)

@@ -3,6 +3,11 @@
 The forecast is the very SQL of ``mart_cash_forecast`` rendered as of M (not a
 copy of it), so the back-test measures the mart finance reads. "Actual" is what
 was applied, by payments paid in (M, M + horizon], to items open at M.
+
+Where late-payment predictions made as of M are stored (``mart_invoice_prediction``,
+kept per as-of date), the forecast uses them as the mart does, and each row also
+carries ``forecast_rule``: the same SQL with the customer-delay rule alone, so one
+can read whether the predictions made the forecast better or worse.
 """
 
 from __future__ import annotations
@@ -31,11 +36,9 @@ def forecast_backtest(engine: Engine, as_of: date, *, months: int = 6, horizon: 
     for m_end in _month_ends_before(as_of, months + 2):
         if m_end + timedelta(days=horizon) > as_of:
             continue
-        forecast_sql = sql.render_model(model, engine.name, as_of=m_end.isoformat(), has=engine.table_exists)
-        forecast = engine.query_dicts(
-            f"SELECT entity, currency, expected_cash FROM ({forecast_sql}) AS f "
-            f"WHERE period = 'horizon' AND horizon_days = {int(horizon)}"
-        )
+        forecast = _forecast(engine, model, m_end, horizon, use_predictions=True)
+        predicted = _has_predictions(engine, m_end)
+        rule = _forecast(engine, model, m_end, horizon, use_predictions=False) if predicted else forecast
         actual = engine.query_dicts(
             """
             SELECT i.entity, upper(i.currency) AS currency, sum(m.amount_applied) AS collected
@@ -51,9 +54,28 @@ def forecast_backtest(engine: Engine, as_of: date, *, months: int = 6, horizon: 
         )
         keys = {(r["entity"], r["currency"]) for r in forecast} | {(r["entity"], r["currency"]) for r in actual}
         f_by = {(r["entity"], r["currency"]): Decimal(r["expected_cash"] or 0) for r in forecast}
+        r_by = {(r["entity"], r["currency"]): Decimal(r["expected_cash"] or 0) for r in rule}
         a_by = {(r["entity"], r["currency"]): Decimal(r["collected"] or 0) for r in actual}
         for entity, currency in sorted(keys):
             f, a = f_by.get((entity, currency), Decimal(0)), a_by.get((entity, currency), Decimal(0))
+            fr = r_by.get((entity, currency), Decimal(0))
             out.append({"entity": entity, "currency": currency, "month_end": m_end, "forecast": f, "actual": a,
-                        "error": f - a, "error_pct": (f - a) / a * 100 if a else None})
+                        "error": f - a, "error_pct": (f - a) / a * 100 if a else None,
+                        "predicted": predicted, "forecast_rule": fr, "error_rule": fr - a})
     return out
+
+
+def _forecast(engine: Engine, model: sql.Model, m_end: date, horizon: int, *,
+              use_predictions: bool) -> list[dict[str, Any]]:
+    forecast_sql = sql.render_model(model, engine.name, as_of=m_end.isoformat(), has=engine.table_exists,
+                                    use_predictions=use_predictions)
+    return engine.query_dicts(
+        f"SELECT entity, currency, expected_cash FROM ({forecast_sql}) AS f "
+        f"WHERE period = 'horizon' AND horizon_days = {int(horizon)}"
+    )
+
+
+def _has_predictions(engine: Engine, at: date) -> bool:
+    if not engine.table_exists("mart_invoice_prediction"):
+        return False
+    return bool(engine.query("SELECT count(*) FROM mart_invoice_prediction WHERE as_of = :at", {"at": at})[0][0])

@@ -129,6 +129,12 @@ MARTS: tuple[Table, ...] = (
 
 # Tables beyond CONTRACT.md, declared here so the same DDL, checks and grants apply to them.
 EXTENSIONS: tuple[Table, ...] = (
+    # Written by warehouse.predict.store (Python, not a mart SQL model); kept per as_of date.
+    _t("mart_invoice_prediction", ("as_of", "entity", "invoice_id"),
+       "late-payment prediction per invoice open at as_of (warehouse/predict)",
+       ("as_of", DATE), ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("due_date", DATE),
+       ("predicted_pay_date", DATE), ("predicted_days_late", INT), ("probability_late", RATIO),
+       ("top_factors", TEXT), ("model_version", TEXT), ("trained_on", INT), lineage=False),
     # Customer cash received and not applied to any invoice (warehouse/models/marts/mart_unapplied_cash.sql):
     # the encours minus this is the receivables balance the customer ledger shows. customer_id NULL = unknown payer.
     _t("mart_unapplied_cash", ("entity", "customer_id", "currency"),

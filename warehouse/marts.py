@@ -5,6 +5,8 @@
   so thresholds live in YAML and definitions in SQL, each written once.
 * :func:`apply_customer_scores` writes the behaviour mart's segment and score
   back onto ``dim_customer`` (the build calls it right after ``build_marts``).
+* :func:`refresh_marts` is the whole mart step: late-payment predictions
+  (``warehouse.predict.store``), the marts, the scores.
 * :func:`ensure_fx_rates` / :func:`load_fx_rates` keep the ``fx_rates`` table:
   one rate per day and currency into an entity currency. A missing rate leaves
   the converted amount NULL; :func:`warehouse.checks.missing_fx_rates` lists them.
@@ -85,13 +87,24 @@ def apply_customer_scores(engine: Engine) -> int:
     return int(engine.query("SELECT count(*) FROM dim_customer WHERE score IS NOT NULL")[0][0])
 
 
-def refresh_marts(engine: Engine, *, as_of: date) -> dict[str, int]:
-    """build_marts then apply_customer_scores: the mart step as flows should call it."""
-    from warehouse.build import build_marts
+def refresh_marts(engine: Engine, *, as_of: date, predict: bool = True) -> dict[str, int]:
+    """Predictions, build_marts, apply_customer_scores: the mart step as flows, CLI and desk call it.
 
+    Why predictions first: ``mart_cash_forecast`` places each open invoice at its
+    predicted pay date of the same as-of date, and the model reads only the
+    canonical tables (not the marts), so one pass in this order is enough. Too
+    little history writes no prediction (logged) and the forecast keeps its rule.
+    ``predict=False`` keeps the stored predictions of ``as_of`` as they are (a
+    caller refreshing after one decision need not refit the model).
+    """
+    from warehouse.build import build_marts
+    from warehouse.predict.store import TABLE as PREDICTIONS
+    from warehouse.predict.store import write_predictions
+
+    predicted = write_predictions(engine, as_of).rows if predict else None
     report = build_marts(engine, as_of=as_of)
     apply_customer_scores(engine)
-    return report.marts
+    return report.marts if predicted is None else {**report.marts, PREDICTIONS: predicted}
 
 
 def ensure_fx_rates(engine: Engine) -> None:

@@ -36,6 +36,9 @@ class InvoiceFacts:
     steps_done: frozenset[str] = field(default_factory=frozenset)
     # email steps that actually left (fct_dunning_action.sent_at), oldest first: what wording may refer to
     reminders_sent: tuple[tuple[str, date], ...] = ()
+    # the latest late-payment prediction (mart_invoice_prediction) on or before the run's date, if any
+    probability_late: Decimal | None = None
+    late_factors: str | None = None
 
     def days_past_due(self, as_of: date) -> int:
         return (as_of - self.due_date).days

@@ -7,6 +7,10 @@ first reason that stops it:
     paid/credited/written off ─▶ disputed ─▶ factored ─▶ promise to pay ─▶ matched since the last sync
     ─▶ money on its way ─▶ direct-debit mandate (collect instead, from the due date) ─▶ not yet in the window
     ─▶ step due (or already sent) ─▶ customer under threshold (over the customer's total)
+
+The scenario is the customer's: the first selection rule of ``mappings/dunning.yaml``
+that matches their segment, eligible open total and predicted lateness
+(:func:`customer_probability_late`); the reason says which conditions chose it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import date
 from decimal import Decimal
 
 from actions.dunning.model import InvoiceFacts, Planned
-from mappings.dunning import DunningRules, Scenario, Step
+from mappings.dunning import DunningRules, Scenario, SelectionRule, Step
 
 CLOSED = {"paid": "paid", "credited": "credited by a credit note", "written_off": "written off"}
 
@@ -66,8 +70,39 @@ def step_due(scenario: Scenario, days_past_due: int, steps_done: frozenset[str],
     return step, ""
 
 
-def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Scenario) -> Planned:
-    """Decide one invoice (the customer threshold is applied afterwards over the whole customer)."""
+def customer_probability_late(group: Iterable[InvoiceFacts], as_of: date) -> Decimal | None:
+    """Amount-weighted mean of ``probability_late`` over the eligible invoices that have one (None if none).
+
+    Why weighted by amount open: the scenario sets the tone for the whole balance,
+    so each invoice counts for what is at stake on it (see ``mappings/dunning.yaml``).
+    """
+    scored = [f for f in group if f.probability_late is not None and exclusion(f, as_of) is None]
+    total = sum((f.amount_open for f in scored), Decimal(0))
+    if not scored or total <= 0:
+        return None
+    weighted = sum((f.amount_open * f.probability_late for f in scored if f.probability_late is not None), Decimal(0))
+    return (weighted / total).quantize(Decimal("0.0001"))
+
+
+def scenario_why(rule: SelectionRule, group: list[InvoiceFacts], f: InvoiceFacts, segment: str | None,
+                 eligible_total: Decimal, probability: Decimal | None) -> str:
+    """Why the customer got this scenario; a prediction names its top factors (this invoice's, else the
+    customer's largest predicted invoice's), so the reader sees what the model saw."""
+    why = rule.why(segment, eligible_total, probability)
+    if rule.min_probability_late is not None:
+        source = f if f.late_factors else max(
+            (g for g in group if g.late_factors), key=lambda g: g.amount_open, default=None)
+        if source is not None and source.late_factors:
+            own = "" if source is f else f" (invoice {source.invoice_number})"
+            why += f": {source.late_factors}{own}"
+    return why
+
+
+def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Scenario, why: str = "") -> Planned:
+    """Decide one invoice (the customer threshold is applied afterwards over the whole customer).
+
+    ``why`` says what chose the scenario (empty for the default rule); it goes into the reason.
+    """
     reason = exclusion(f, as_of)
     if reason:
         return Planned(f, "skip", None, reason)
@@ -85,7 +120,8 @@ def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Sce
     if step.name in f.steps_done:
         return Planned(f, "skip", step.name, f"{step.name} already sent", scenario_name)
     when = f"{dpd} days past due" if dpd >= 0 else f"due in {-dpd} days"
-    reason = f"{when}; {scenario_name} scenario: {step.name} at {step.offset_days:+d}" + (f" ({note})" if note else "")
+    chosen = f"{scenario_name} scenario ({why})" if why else f"{scenario_name} scenario"
+    reason = f"{when}; {chosen}: {step.name} at {step.offset_days:+d}" + (f" ({note})" if note else "")
     return Planned(f, step.channel, step.name, reason, scenario_name, step.template, step.tone,
                    step.separate_message, step.include_penalties)
 
@@ -100,10 +136,13 @@ def plan(facts: Iterable[InvoiceFacts], as_of: date, rules: DunningRules) -> lis
     for (entity, _customer, currency), group in by_customer.items():
         eligible_total = sum((f.amount_open for f in group if exclusion(f, as_of) is None), Decimal(0))
         segment = group[0].segment
-        scenario_name, scenario = rules.scenario_for(entity, segment, eligible_total)
+        probability = customer_probability_late(group, as_of)
+        rule = rules.selection_rule(entity, segment, eligible_total, probability)
+        scenario_name, scenario = rule.scenario, rules.scenarios[rule.scenario]
         minimum = rules.thresholds.min_open(currency)
         for f in group:
-            planned = plan_invoice(f, as_of, scenario_name, scenario)
+            why = scenario_why(rule, group, f, segment, eligible_total, probability)
+            planned = plan_invoice(f, as_of, scenario_name, scenario, why)
             if planned.sends and planned.action != "collect" and eligible_total < minimum:
                 planned = Planned(f, "skip", None,
                                   f"under threshold: customer owes {eligible_total} {currency} < {minimum}",

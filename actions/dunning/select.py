@@ -119,15 +119,24 @@ def facts_sql(engine: Engine) -> str:
             "(SELECT min('payment ' || m.payment_id || ' matched, awaiting confirmation') FROM fct_match AS m "
             "WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state = 'suggested')")
     in_transit = f"coalesce({', '.join(in_transit_parts)}, NULL)" if in_transit_parts else "CAST(NULL AS VARCHAR)"
+    # the latest late-payment predictions of the entity on or before the run's date (the scenario may use them)
+    predicted = "CAST(NULL AS DECIMAL(9,4)) AS probability_late, CAST(NULL AS VARCHAR) AS late_factors"
+    predicted_join = ""
+    if engine.table_exists("mart_invoice_prediction"):
+        predicted = "pr.probability_late, pr.top_factors AS late_factors"
+        predicted_join = (" LEFT JOIN mart_invoice_prediction AS pr ON pr.entity = i.entity AND pr.invoice_id = "
+                          "i.invoice_id AND pr.as_of = (SELECT max(px.as_of) FROM mart_invoice_prediction AS px "
+                          "WHERE px.entity = :entity AND px.as_of <= :as_of)")
     with_transit = f"WITH transit AS ({transit}) " if transit else ""
     return (
         f"{with_transit}SELECT i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.issue_date, i.due_date, "
         "i.currency, i.amount_total, i.amount_open, i.status, coalesce(i.disputed, FALSE) AS disputed, "
         "coalesce(i.factored, FALSE) AS factored, c.name AS customer_name, c.email, c.country, c.segment, "
         f"c.account_owner, {dispute} AS dispute_decision, {mandate} AS mandate_id, ({matched}) AS matched_since_sync, "
-        f"{in_transit} AS in_transit "
-        "FROM fct_invoice AS i LEFT JOIN dim_customer AS c ON c.entity = i.entity AND c.customer_id = i.customer_id "
-        "WHERE i.entity = :entity AND i.doc_type = 'invoice' AND i.amount_open > 0 AND i.due_date <= :horizon "
+        f"{in_transit} AS in_transit, {predicted} "
+        "FROM fct_invoice AS i LEFT JOIN dim_customer AS c ON c.entity = i.entity AND c.customer_id = i.customer_id"
+        f"{predicted_join} WHERE i.entity = :entity AND i.doc_type = 'invoice' AND i.amount_open > 0 "
+        "AND i.due_date <= :horizon "
         "ORDER BY i.customer_id, i.due_date, i.invoice_number"
     )
 
@@ -180,7 +189,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
     lead = max(-min(s.offset_days for sc in rules.scenarios.values() for s in sc.steps), 0)
     last_sync = last_reconcile(engine, entity) or datetime(9999, 1, 1, tzinfo=UTC)
     params: dict[str, Any] = {
-        "entity": entity, "horizon": as_of + timedelta(days=lead), "last_sync": last_sync,
+        "entity": entity, "as_of": as_of, "horizon": as_of + timedelta(days=lead), "last_sync": last_sync,
         "lookback": as_of - timedelta(days=rules.thresholds.in_transit_lookback_days),
     }
     sql = facts_sql(engine)
@@ -201,6 +210,8 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
             matched_since_sync=bool(r["matched_since_sync"]), in_transit=r["in_transit"],
             steps_done=frozenset(done.get(str(r["invoice_id"]), ())),
             reminders_sent=sent.get(str(r["invoice_id"]), ()),
+            probability_late=None if r["probability_late"] is None else Decimal(r["probability_late"]),
+            late_factors=r["late_factors"],
         )
         for r in rows
     ]

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from actions.dunning.model import InvoiceFacts
-from actions.dunning.rules import plan, plan_invoice, step_due
+from actions.dunning.rules import customer_probability_late, plan, plan_invoice, step_due
 from mappings.dunning import load_dunning_rules
 
 AS_OF = date(2026, 11, 25)
@@ -82,3 +82,49 @@ def test_scenario_follows_segment_and_amount() -> None:
 def test_step_boundaries(dpd: int, expected: str | None) -> None:
     step, _ = step_due(STANDARD, dpd, frozenset())
     assert (step.name if step else None) == expected
+
+
+def test_predicted_lateness_chooses_the_firm_scenario_and_the_reason_says_why() -> None:
+    assert RULES.scenario_for("FR01", "punctual", Decimal("100"), Decimal("0.82"))[0] == "firm"
+    assert RULES.scenario_for("FR01", "punctual", Decimal("100"), Decimal("0.69"))[0] == "gentle"
+    assert RULES.scenario_for("FR01", None, Decimal("100"), None)[0] == "standard"
+    late = replace(BASE, probability_late=Decimal("0.82"), late_factors="prior_avg_delay +1.20; reminders +0.40")
+    [planned] = plan([late], AS_OF, RULES)
+    # firm scenario: firmer at +7 (standard would also say firmer, but at +5)
+    assert (planned.scenario, planned.step) == ("firm", "firmer")
+    assert planned.reason == ("7 days past due; firm scenario (predicted late (p=0.82 >= 0.7): "
+                              "prior_avg_delay +1.20; reminders +0.40): firmer at +7")
+
+
+def test_customer_probability_is_amount_weighted_over_eligible_invoices() -> None:
+    group = [
+        replace(BASE, invoice_id="A", amount_open=Decimal("300.00"), probability_late=Decimal("0.9"),
+                late_factors="delay_trend +0.90"),
+        replace(BASE, invoice_id="B", amount_open=Decimal("100.00"), probability_late=Decimal("0.1")),
+        replace(BASE, invoice_id="C", amount_open=Decimal("5000.00")),                        # no prediction
+        replace(BASE, invoice_id="D", amount_open=Decimal("9000.00"), probability_late=Decimal("0.0"),
+                disputed=True),                                                                # excluded
+    ]
+    assert customer_probability_late(group, AS_OF) == Decimal("0.7")  # (300*0.9 + 100*0.1) / 400
+    planned = {p.facts.invoice_id: p for p in plan(group, AS_OF, RULES)}
+    assert {p.scenario for p in planned.values() if p.sends} == {"firm"}
+    # B has no factors of its own: the reason shows those of the customer's largest predicted invoice
+    assert "p=0.70 >= 0.7): delay_trend +0.90 (invoice FA-1)" in planned["B"].reason
+    assert planned["D"].reason == "disputed"                                  # exclusions untouched
+    with_mandate = [replace(g, mandate_id="MD1") for g in group[:2]]
+    assert {p.action for p in plan(with_mandate, AS_OF, RULES)} == {"collect"}
+    assert customer_probability_late(group[2:], AS_OF) is None
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [([{"scenario": "firm", "min_probability_late": "0.7"}], "last selection rule must match every customer"),
+     ([{"scenario": "firm", "min_probability_late": "1.5"}, {"scenario": "standard"}], "less than or equal to 1"),
+     ([{"scenario": "firm", "min_probability_late": "0"}, {"scenario": "standard"}], "greater than 0")],
+    ids=["last-rule-conditional", "above-one", "zero"],
+)
+def test_probability_rules_are_validated(selection: list[dict[str, str]], message: str) -> None:
+    data = RULES.model_dump(by_alias=True)
+    data["selection"] = selection
+    with pytest.raises(ValueError, match=message):
+        type(RULES).model_validate(data)
