@@ -455,36 +455,52 @@ class Residue:
         if not found:  # an unknown payer can take any open item of its amount
             self.out.reach.append({"payment_id": p.payment_id, "kind": "amount", "value": str(p.remaining)})
 
+    def _place(self, p: Payment) -> bool:
+        """Try every rule on ``p``; False only when nothing applies (the payment is still unmatched)."""
+        if p.candidates and not p.uncorroborated:
+            self._references(p)
+            return True
+        customers = self._customers(p)
+        # the fuzzy-reference pool is only worth building when the remittance holds a reference token
+        fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(tokens(p.reference))
+        pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, [])
+                if self._usable(p, i)] if fuzzy else []
+        if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
+            named = frozenset(i for i, _ in p.candidates)
+            if not self._fuzzy_reference(p, pool, exclude=named):
+                self._references(p)
+            return True
+        if not customers and fuzzy:
+            pool = [i for i in self.by_amount.get(p.remaining, [])
+                    if i.open == p.remaining and self._usable(p, i)]
+        if self._fuzzy_reference(p, pool, allow_partial=bool(customers)):
+            return True
+        if any(self._by_customer(p, cid, via, dec) for cid, via, dec in customers):
+            return True
+        if p.uncorroborated:
+            self._unconfirmed_reference(p, customers)
+            return True
+        return bool(not customers and self._amount_only(p))
+
     def run(self) -> Outcome:
+        unmatched: list[Payment] = []
         for p in self.payments:
             if p.remaining <= 0:
                 continue
             self._record_reach(p)
-            if p.candidates and not p.uncorroborated:
-                self._references(p)
-                continue
+            if not self._place(p):
+                unmatched.append(p)
+        # Second chance, until nothing moves: a payment met its items before a later payment settled
+        # part of one, and may fit the remainder now. Without it a full run would depend on the order of
+        # payment dates while an incremental run (which finds that later payment already applied) would
+        # not: the two must agree.
+        while unmatched:
+            applied = len(self.out.matches)
+            unmatched = [p for p in unmatched if not self._place(p)]
+            if len(self.out.matches) == applied:
+                break
+        for p in unmatched:
             customers = self._customers(p)
-            # the fuzzy-reference pool is only worth building when the remittance holds a reference token
-            fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(tokens(p.reference))
-            pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, [])
-                    if self._usable(p, i)] if fuzzy else []
-            if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
-                named = frozenset(i for i, _ in p.candidates)
-                if not self._fuzzy_reference(p, pool, exclude=named):
-                    self._references(p)
-                continue
-            if not customers and fuzzy:
-                pool = [i for i in self.by_amount.get(p.remaining, [])
-                        if i.open == p.remaining and self._usable(p, i)]
-            if self._fuzzy_reference(p, pool, allow_partial=bool(customers)):
-                continue
-            if any(self._by_customer(p, cid, via, dec) for cid, via, dec in customers):
-                continue
-            if p.uncorroborated:
-                self._unconfirmed_reference(p, customers)
-                continue
-            if not customers and self._amount_only(p):
-                continue
             who = ", ".join(c[0] for c in customers) if customers else "unknown payer"
             self._exception(p, "unmatched_payment", f"no invoice found ({who}); reference "
                             f"'{(p.reference or '')[:80]}'")

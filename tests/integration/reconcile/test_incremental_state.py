@@ -183,3 +183,30 @@ def test_a_full_rerun_rewrites_only_the_matches_that_changed(book: Book) -> None
     assert after["P2"][0] == before["P2"][0] and after["P2"][1] != before["P2"][1]  # rewritten, first matched_at kept
     assert book.pairs() == {("P1", "I1", Decimal("100.00")), ("P2", "I2", Decimal("150.00"))}
     assert book.invoice_state("I2") == ("partially_paid", Decimal("50.00"))
+
+
+def test_an_unmatched_payment_gets_a_second_chance_once_a_later_payment_leaves_its_amount(book: Book) -> None:
+    """A payment that fits nothing on its date can fit what a later payment leaves of an invoice.
+
+    The residue meets payments in date order, so without a second pass a full run left the
+    earlier payment unmatched, while an incremental run (which finds the later payment already
+    applied) matched it: the two disagreed.
+    """
+    book.customer("C1", "ACME")
+    book.invoice("I1", "3057.46", number="FA-2024-0431")
+    book.invoice("I2", "2497.34", number="FA-2024-0500")
+    book.payment("PA", "1568.08", None, customer="C1", paid_on=date(2024, 6, 1))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds()["PA"] == "unmatched_payment"  # two open items, neither fits 1568.08
+
+    book.payment("PC", "1489.38", "Rechnung FA-2024-0413", customer="C1", paid_on=date(2024, 6, 5))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    pairs = book.pairs()
+    assert ("PC", "I1", Decimal("1489.38")) in pairs  # transposed digits, the payer's own customer: partial
+    assert ("PA", "I1", Decimal("1568.08")) in pairs  # what PC left is exactly PA's amount
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("I2")[1] == Decimal("2497.34")
+    incremental = _state(book)
+
+    reconcile(book.engine, as_of=AS_OF)  # a full run meets PA before PC and must say the same
+    assert _state(book) == incremental
