@@ -2,11 +2,13 @@
 
     app.py        routes, sign-in, CSRF, scope and role checks
     queries.py    every figure and row shown, scoped by entity in SQL
-    actions.py    confirm/reject/dispute/promise/comment through the decision log, then refresh
+    actions.py    confirm/reject/split/ERP mark/dispute/promise/write-off request/comment through the
+                  decision log, then refresh; "assigned to me" and who works on what
+    notify.py     e-mail notices of assignments and comments through the dunning outbox
     users.py      desk_user accounts, roles and per-entity scope
     security.py   scrypt passwords, signed cookies, CSRF tokens, throttling
     charts.py     inline SVG charts
-    db.py         one brief warehouse connection per request (the seam for per-user SET ROLE)
+    db.py         one brief warehouse connection per request, acting as the user's Postgres role (RLS)
     cache.py      figures that scan large tables, keyed by the entity's data version
     indexes.py    the indexes the pages need on Postgres, created by ``lettrage desk``
 """

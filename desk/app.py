@@ -26,13 +26,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from desk import actions, charts, queries
+from desk import actions, charts, notify, queries
 from desk.cache import FigureCache
-from desk.db import session
+from desk.db import service, session
 from desk.security import Signer, Throttle, csrf_ok, new_csrf_token
 from desk.settings import COOKIE_NAME, DeskSettings, load_settings
 from desk.users import Principal, authenticate, get_principal
-from lettrage.errors import DataError
+from lettrage.errors import DataError, LettrageError
 from lettrage.logging import mask_tail, mask_text
 
 log = logging.getLogger("lettrage.desk")
@@ -139,6 +139,24 @@ def _scoped(desk: Desk, user: Principal, entity: str) -> None:
         raise HTTPException(404, "not found")
 
 
+def _as_user(desk: Desk, user: Principal, *, write: bool = False) -> Any:
+    """The request's warehouse session, acting as the user's Postgres role when access control is set up."""
+    return session(desk.settings.warehouse, write=write, principal=user, enforce=desk.settings.db_roles)
+
+
+def _comments(engine: Any, entity: str, **key: str) -> list[dict[str, Any]]:
+    with service(engine):  # the desk's own table; the entity was checked (and read as the user) before
+        return actions.comments(engine, entity, **key)
+
+
+def _assignees(engine: Any, entity: str) -> list[str]:
+    from desk.users import list_users
+
+    with service(engine):
+        return [u["username"] for u in list_users(engine) if u["active"]
+                and ("*" in str(u["entities"]).split(",") or entity in str(u["entities"]).split(","))]
+
+
 async def _post_checks(request: Request, role: str) -> tuple[Desk, dict[str, Any], Principal, dict[str, str]]:
     desk, sess, user = await run_in_threadpool(_need_user, request)
     entity = request.path_params.get("entity")
@@ -213,7 +231,7 @@ async def home(request: Request) -> Response:
     desk, sess, user = await run_in_threadpool(_need_user, request)
 
     def load() -> list[str]:
-        with session(desk.settings.warehouse) as engine:
+        with _as_user(desk, user) as engine:
             return user.scope(queries.entities(engine))
 
     scope = await run_in_threadpool(load)
@@ -236,31 +254,30 @@ async def dashboard(request: Request) -> Response:
     _scoped(desk, user, entity)
     picked = _parse_date(request.query_params.get("as_of"))
 
-    def load() -> dict[str, Any]:
-        t = time.perf_counter()
-        with session(desk.settings.warehouse) as engine:
-            known = queries.entities(engine)
-            if entity not in known:
-                raise HTTPException(404, "not found")
-            last = queries.as_of(engine, entity)
-            months = queries.month_ends(engine, entity)
-            month_end = picked if picked and picked != last else None
-            if month_end and month_end not in months:
-                raise HTTPException(404, f"no month-end history for {month_end}")
-            aged = queries.aged_balance(engine, entity, month_end)
-            ctx = {
-                "entity": entity, "scope": user.scope(known), "last": last, "months": months,
-                "month_end": month_end, "shown": month_end or last,
-                "encours": queries.encours_by_status(engine, entity) if not month_end else [],
-                "totals": queries.encours_total(engine, entity), "aged": aged,
-                "dso": queries.dso_trend(engine, entity, month_end or last),
-                "kpi": queries.kpis(engine, entity, month_end),
-                "rate": desk.cache.get((entity, "match_rate", queries.version(engine, entity)),
-                                       lambda: queries.match_rate(engine, entity)),
-                "exceptions": queries.open_exceptions(engine, entity),
-                "top": queries.top_overdue(engine, entity) if not month_end else [],
-                "forecast": queries.cash_forecast(engine, entity) if not month_end else [],
-            }
+    def figures(engine: Any, version: str) -> dict[str, Any]:
+        """Everything on the dashboard of ``entity`` (as the user, who sees the whole entity)."""
+        last = queries.as_of(engine, entity)
+        months = queries.month_ends(engine, entity)
+        month_end = picked if picked and picked != last else None
+        if month_end and month_end not in months:
+            raise HTTPException(404, f"no month-end history for {month_end}")
+        aged = queries.aged_balance(engine, entity, month_end)
+        ctx = {
+            "entity": entity, "last": last, "months": months, "month_end": month_end, "shown": month_end or last,
+            "encours": queries.encours_by_status(engine, entity) if not month_end else [],
+            "totals": queries.encours_total(engine, entity), "aged": aged,
+            "dso": queries.dso_trend(engine, entity, month_end or last),
+            "kpi": queries.kpis(engine, entity, month_end),
+            "rate": desk.cache.get((entity, "match_rate", version), lambda: queries.match_rate(engine, entity)),
+            "exceptions": queries.open_exceptions(engine, entity),
+            "top": queries.top_overdue(engine, entity) if not month_end else [],
+            "forecast": queries.cash_forecast(engine, entity) if not month_end else [],
+            # keyed by the sync date, not the data version: past month ends whose horizon closed, a monthly
+            # accuracy figure; recomputing it (two renders of the forecast mart per month) after every click
+            # would cost seconds at a million invoices
+            "backtest": desk.cache.soon((entity, "backtest", last), lambda: _backtest(desk, entity, last),
+                                        desk.settings.slow_figure_wait_s),
+        }
         by_cur: dict[str, dict[str, Decimal]] = {}
         for r in aged:
             by_cur.setdefault(r["currency"], {})[r["bucket"]] = Decimal(r["amount"] or 0)
@@ -272,11 +289,40 @@ async def dashboard(request: Request) -> Response:
         ctx["dso_svg"] = charts.line_chart(
             [(str(r["month_end"]), r["dso_countback"]) for r in ctx["dso"]],
             href_for={str(r["month_end"]): f"/e/{entity}?as_of={r['month_end']}" for r in ctx["dso"]})
+        ctx["backtest_svg"] = charts.forecast_actual(ctx["backtest"]) if ctx["backtest"] is not None else ""
+        return ctx
+
+    def load() -> dict[str, Any]:
+        t = time.perf_counter()
+        with _as_user(desk, user) as engine:
+            known = queries.entities(engine)
+            if entity not in known:
+                raise HTTPException(404, "not found")
+            with service(engine):  # reconciliation bookkeeping: the desk's login, not the user's role
+                version = queries.version(engine, entity)
+            # every figure derives from the marts and matches, which change only with the version: a click,
+            # a decision (which re-runs the reconciliation and the marts) or the nightly run changes the key
+            key = (entity, "dashboard", picked, version)
+            ctx = dict(desk.cache.get(key, lambda: figures(engine, version)))
+            if ctx["backtest"] is None:  # still being computed: the next dashboard shows it
+                ctx["backtest"] = desk.cache.soon((entity, "backtest", ctx["last"]),
+                                                  lambda: _backtest(desk, entity, ctx["last"]), 0)
+                ctx["backtest_svg"] = charts.forecast_actual(ctx["backtest"]) if ctx["backtest"] else ""
+        ctx["scope"] = user.scope(known)
         ctx["elapsed_ms"] = (time.perf_counter() - t) * 1000
         return ctx
 
     ctx = await run_in_threadpool(load)
     return desk.render(request, "dashboard.html", {"user": user, **ctx}, sess=sess)
+
+
+def _backtest(desk: Desk, entity: str, last: date | None) -> list[dict[str, Any]]:
+    """The forecast back-test of ``entity`` on its own connection (a background thread of the cache).
+
+    On the desk's login: the rows are filtered to ``entity``, whose dashboard the user was allowed to open.
+    """
+    with session(desk.settings.warehouse) as engine:
+        return queries.forecast_vs_actual(engine, entity, last)
 
 
 async def invoices(request: Request) -> Response:
@@ -287,15 +333,42 @@ async def invoices(request: Request) -> Response:
     status, bucket, customer_id = q.get("status") or None, q.get("bucket") or None, q.get("customer") or None
     if status and status not in queries.OPEN_STATUSES or bucket and bucket not in queries.BUCKETS:
         raise HTTPException(400, "unknown status or bucket")
+    page = _page(q.get("page"))
 
     def load() -> dict[str, Any]:
-        with session(desk.settings.warehouse) as engine:
+        with _as_user(desk, user) as engine:
             on = queries.as_of(engine, entity) or date.today()
-            rows = queries.open_items(engine, entity, on, status=status, bucket=bucket, customer_id=customer_id)
-        return {"entity": entity, "rows": rows, "on": on, "status": status, "bucket": bucket, "customer": customer_id}
+            rows = queries.open_items(engine, entity, on, status=status, bucket=bucket, customer_id=customer_id,
+                                      limit=ITEMS_PAGE + 1, offset=page * ITEMS_PAGE)
+        more = len(rows) > ITEMS_PAGE
+        return {"entity": entity, "rows": rows[:ITEMS_PAGE], "on": on, "status": status, "bucket": bucket,
+                "customer": customer_id, "page": page, "pages": _pages(request, page, more)}
 
     ctx = await run_in_threadpool(load)
     return desk.render(request, "invoices.html", {"user": user, **ctx}, sess=sess)
+
+
+PAGE = 100  # work-queue rows per page
+ITEMS_PAGE = 200  # invoice rows per page
+
+
+def _page(text: str | None) -> int:
+    try:
+        page = int(text) if text else 0
+    except ValueError:
+        raise HTTPException(400, "page must be a number") from None
+    if not 0 <= page <= 10_000:
+        raise HTTPException(400, "page out of range")
+    return page
+
+
+def _pages(request: Request, page: int, more: bool) -> dict[str, str | None]:
+    """Links to the previous and next page, keeping the filters of the query string."""
+    def link(n: int) -> str:
+        params = {k: v for k, v in request.query_params.items() if k != "page"}
+        return f"{request.url.path}?{urlencode({**params, 'page': n})}"
+
+    return {"prev": link(page - 1) if page > 0 else None, "next": link(page + 1) if more else None}
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -317,16 +390,33 @@ async def work_queue(request: Request) -> Response:
     except ValueError:
         raise HTTPException(400, "age must be a number of days") from None
     amin, amax = _decimal(q.get("min")), _decimal(q.get("max"))
+    mine = q.get("mine") == "1"
+    page = _page(q.get("page"))
 
     def load() -> dict[str, Any]:
         t = time.perf_counter()
-        with session(desk.settings.warehouse) as engine:
+        with _as_user(desk, user) as engine:
             scope = user.scope(queries.entities(engine))
             chosen = [entity] if entity else scope
             on = max((queries.as_of(engine, e) or date.today() for e in chosen), default=date.today())
-            rows = queries.queue(engine, chosen, kind=kind, min_amount=amin, max_amount=amax, min_age_days=age, on=on)
-            kinds = queries.queue_kinds(engine, chosen)
-        return {"rows": rows, "kinds": kinds, "scope": scope, "entity": entity, "kind": kind, "age": q.get("age", ""),
+            if mine:  # disputes assigned to me or my department, instead of the reconciliation queue
+                with service(engine):  # the decision log (readers too may be assigned); entities from RLS above
+                    rows = actions.assigned_to(engine, chosen, username=user.username, department=user.department)
+                kinds = []
+            else:
+                with service(engine):  # reconciliation bookkeeping: the desk's login
+                    version = queries.versions(engine, chosen)
+                # the queue changes only with the reconciliation (and the marts): cached by their version, like
+                # the dashboard; who works on what is read afresh (a mark for the ERP changes no version)
+                key = ("queue", tuple(chosen), kind, amin, amax, age, on, page, version)
+                rows = [dict(r) for r in desk.cache.get(key, lambda: queries.queue(
+                    engine, chosen, kind=kind, min_amount=amin, max_amount=amax, min_age_days=age, on=on,
+                    limit=PAGE + 1, offset=page * PAGE))]
+                kinds = desk.cache.get(("kinds", tuple(chosen), version), lambda: queries.queue_kinds(engine, chosen))
+                actions.working_on(engine, rows)
+        more = len(rows) > PAGE and not mine
+        return {"rows": rows[:PAGE] if not mine else rows, "kinds": kinds, "scope": scope, "entity": entity,
+                "kind": kind, "age": q.get("age", ""), "mine": mine, "page": page, "pages": _pages(request, page, more),
                 "min": q.get("min", ""), "max": q.get("max", ""), "on": on,
                 "elapsed_ms": (time.perf_counter() - t) * 1000}
 
@@ -340,13 +430,15 @@ async def match_page(request: Request) -> Response:
     _scoped(desk, user, entity)
 
     def load() -> dict[str, Any]:
-        with session(desk.settings.warehouse) as engine:
+        with _as_user(desk, user) as engine:
             m = queries.match(engine, entity, match_id)
             if m is None:
                 raise HTTPException(404, "not found")
-            return {"entity": entity, "m": m, "payment": queries.payment(engine, entity, m["payment_id"]),
+            pay = queries.payment(engine, entity, m["payment_id"])
+            return {"entity": entity, "m": m, "payment": pay,
                     "candidates": queries.payment_matches(engine, entity, m["payment_id"]),
-                    "inv": queries.invoice(engine, entity, m["invoice_id"])}
+                    "inv": queries.invoice(engine, entity, m["invoice_id"]),
+                    "split_options": queries.split_options(engine, entity, pay)}
 
     ctx = await run_in_threadpool(load)
     return desk.render(request, "match.html", {"user": user, "done": request.query_params.get("done"), **ctx},
@@ -361,12 +453,15 @@ async def decide(request: Request) -> Response:
         raise HTTPException(400, "verdict must be confirm or reject")
 
     def write() -> actions.Refresh | None:
-        with session(desk.settings.warehouse, write=True) as engine:
-            try:
-                actions.decide_match(engine, entity, match_id, verdict, user.username, form.get("reason") or None)
-            except DataError as exc:
-                raise HTTPException(404, str(exc)) from exc
-            return actions.refresh(engine, entity) if desk.settings.refresh_after_decision else None
+        with _as_user(desk, user, write=True) as engine:
+            if queries.match(engine, entity, match_id) is None:  # read as the user: RLS decides what exists
+                raise HTTPException(404, "not found")
+            with service(engine):
+                try:
+                    actions.decide_match(engine, entity, match_id, verdict, user.username, form.get("reason") or None)
+                except DataError as exc:
+                    raise HTTPException(404, str(exc)) from exc
+                return actions.refresh(engine, entity) if desk.settings.refresh_after_decision else None
 
     took = await run_in_threadpool(write)
     log.info("desk: %s %sed match %s of %s (%s)", user.username, verdict, match_id, entity, took)
@@ -379,14 +474,15 @@ async def exception_page(request: Request) -> Response:
     _scoped(desk, user, entity)
 
     def load() -> dict[str, Any]:
-        with session(desk.settings.warehouse) as engine:
+        with _as_user(desk, user) as engine:
             x = queries.exception(engine, entity, exc_id)
             if x is None:
                 raise HTTPException(404, "not found")
             pay = queries.payment(engine, entity, x["payment_id"]) if x["payment_id"] else None
             cands = queries.payment_matches(engine, entity, x["payment_id"]) if x["payment_id"] else []
             inv = queries.invoice(engine, entity, x["invoice_id"]) if x["invoice_id"] else None
-        return {"entity": entity, "x": x, "payment": pay, "candidates": cands, "inv": inv}
+            options = queries.split_options(engine, entity, pay) if pay else []
+        return {"entity": entity, "x": x, "payment": pay, "candidates": cands, "inv": inv, "split_options": options}
 
     ctx = await run_in_threadpool(load)
     return desk.render(request, "exception.html", {"user": user, **ctx}, sess=sess)
@@ -398,7 +494,7 @@ async def customer_page(request: Request) -> Response:
     _scoped(desk, user, entity)
 
     def load() -> dict[str, Any]:
-        with session(desk.settings.warehouse) as engine:
+        with _as_user(desk, user) as engine:
             c = queries.customer(engine, entity, cid)
             if c is None:
                 raise HTTPException(404, "not found")
@@ -409,7 +505,7 @@ async def customer_page(request: Request) -> Response:
                     "exposure": queries.customer_exposure(engine, entity, cid),
                     "reminders": queries.reminders(engine, entity, customer_id=cid),
                     "decisions": queries.decisions(engine, entity, customer_id=cid),
-                    "comments": actions.comments(engine, entity, customer_id=cid)}
+                    "comments": _comments(engine, entity, customer_id=cid)}
 
     ctx = await run_in_threadpool(load)
     return desk.render(request, "customer.html", {"user": user, **ctx}, sess=sess)
@@ -423,55 +519,164 @@ async def invoice_page(request: Request) -> Response:
     def load() -> dict[str, Any]:
         from warehouse.access.audit import invoice_history
 
-        with session(desk.settings.warehouse) as engine:
+        with _as_user(desk, user) as engine:
             inv = queries.invoice(engine, entity, iid)
             if inv is None:
                 raise HTTPException(404, "not found")
-            return {"entity": entity, "inv": inv, "story": invoice_history(engine, entity, iid),
-                    "matches": queries.invoice_matches(engine, entity, iid),
-                    "decisions": queries.decisions(engine, entity, invoice_id=iid),
-                    "comments": actions.comments(engine, entity, invoice_id=iid),
-                    "today": date.today()}
+            ctx = {"entity": entity, "inv": inv, "story": invoice_history(engine, entity, iid),
+                   "matches": queries.invoice_matches(engine, entity, iid),
+                   "decisions": queries.decisions(engine, entity, invoice_id=iid),
+                   "comments": _comments(engine, entity, invoice_id=iid),
+                   "assignees": _assignees(engine, entity), "today": date.today()}
+            with service(engine):  # the invoice's state on the desk, for every role that may open the invoice
+                ctx["write_off_pending"] = queries.pending_write_off(engine, entity, iid)
+                ctx["assigned"] = actions.assigned_dispute(engine, entity, iid)
+            return ctx
 
     ctx = await run_in_threadpool(load)
     return desk.render(request, "invoice.html", {"user": user, "done": request.query_params.get("done"), **ctx},
                        sess=sess)
 
 
+INVOICE_ACTIONS = {"comment": "reviewer", "dispute": "credit_controller", "promise": "credit_controller",
+                   "writeoff": "credit_controller"}
+
+
 async def invoice_action(request: Request) -> Response:
     action = request.path_params["action"]
-    role = {"comment": "reviewer", "dispute": "credit_controller", "promise": "credit_controller"}.get(action)
+    role = INVOICE_ACTIONS.get(action)
     if role is None:
         raise HTTPException(404, "not found")
     desk, sess, user, form = await _post_checks(request, role)
     entity, iid = request.path_params["entity"], request.path_params["invoice_id"]
 
-    def write() -> None:
-        with session(desk.settings.warehouse, write=True) as engine:
-            try:
-                if action == "comment":
-                    inv = queries.invoice(engine, entity, iid)
-                    if inv is None:
-                        raise DataError(f"no invoice {iid!r} in {entity}")
-                    actions.comment(engine, entity, author=user.username, body=form.get("body", ""), invoice_id=iid,
-                                    customer_id=inv["customer_id"])
-                    return
-                if action == "dispute":
-                    actions.dispute(engine, entity, iid, reason=form.get("reason", ""),
-                                    department=form.get("department", ""), actor=user.username)
-                else:
-                    promised = _parse_date(form.get("promised_on"))
-                    if promised is None:
-                        raise DataError("a promise to pay needs a date")
-                    actions.promise(engine, entity, iid, promised_on=promised, actor=user.username,
-                                    reason=form.get("reason") or None)
-            except DataError as exc:
-                raise HTTPException(400, str(exc)) from exc
-            if desk.settings.refresh_after_decision:
-                actions.refresh(engine, entity)
+    def write() -> list[str]:
+        with _as_user(desk, user, write=True) as engine:
+            inv = queries.invoice(engine, entity, iid)  # as the user: row-level security decides what exists
+            if inv is None:
+                raise HTTPException(404, "not found")
+            with service(engine):
+                notices: list[str] = []
+                try:
+                    if action == "comment":
+                        note = actions.comment(engine, entity, author=user.username, body=form.get("body", ""),
+                                               invoice_id=iid, customer_id=inv["customer_id"])
+                        notices = notify.on_comment(engine, note, inv, desk.settings.base_url)
+                    elif action == "dispute":
+                        d = actions.dispute(engine, entity, iid, reason=form.get("reason", ""),
+                                            department=form.get("department", ""), actor=user.username,
+                                            assignee=form.get("assignee") or None)
+                        notices = notify.on_dispute(engine, d, inv, desk.settings.base_url)
+                    elif action == "writeoff":
+                        actions.request_write_off(engine, entity, iid, reason=form.get("reason", ""),
+                                                  actor=user.username, amount=_decimal(form.get("amount")))
+                    else:
+                        promised = _parse_date(form.get("promised_on"))
+                        if promised is None:
+                            raise DataError("a promise to pay needs a date")
+                        actions.promise(engine, entity, iid, promised_on=promised, actor=user.username,
+                                        reason=form.get("reason") or None)
+                except DataError as exc:
+                    raise HTTPException(400, str(exc)) from exc
+                if action != "comment" and desk.settings.refresh_after_decision:
+                    actions.refresh(engine, entity)
+                if notices:
+                    _deliver(desk, engine, entity)
+                return notices
 
     await run_in_threadpool(write)
     return RedirectResponse(f"/e/{entity}/invoice/{iid}?done={action}", status_code=303)
+
+
+def _deliver(desk: Desk, engine: Any, entity: str) -> None:
+    """Send the notices just recorded; a failure leaves them in the outbox for the next delivery."""
+    try:
+        notify.deliver(engine, entity, desk.settings.smtp)
+    except (LettrageError, OSError) as exc:  # never lose the decision for a mail server: the outbox keeps it
+        log.warning("desk: notices of %s left in the outbox: %s", entity, exc)
+
+
+def _parts(form: dict[str, str]) -> list[tuple[str, Decimal]]:
+    """``amount:<invoice_id>`` fields with a value, plus the free ``extra_invoice``/``extra_amount`` row."""
+    parts = [(k.split(":", 1)[1], _decimal(v)) for k, v in form.items() if k.startswith("amount:") and v.strip()]
+    if form.get("extra_invoice", "").strip() and form.get("extra_amount", "").strip():
+        parts.append((form["extra_invoice"].strip(), _decimal(form["extra_amount"])))
+    return [(i, a) for i, a in parts if a is not None]
+
+
+async def split(request: Request) -> Response:
+    desk, _sess, user, form = await _post_checks(request, "reviewer")
+    entity, payment_id = request.path_params["entity"], request.path_params["payment_id"]
+    parts = _parts(form)
+    back = form.get("back") or ""
+    back = back if back.startswith(f"/e/{entity}/") and not back.startswith("//") else f"/e/{entity}"
+
+    def write() -> None:
+        with _as_user(desk, user, write=True) as engine:
+            if queries.payment(engine, entity, payment_id) is None:
+                raise HTTPException(404, "not found")
+            with service(engine):
+                try:
+                    actions.split_payment(engine, entity, payment_id, parts, user.username, form.get("reason") or None)
+                except DataError as exc:
+                    raise HTTPException(400, str(exc)) from exc
+                if desk.settings.refresh_after_decision:
+                    actions.refresh(engine, entity)
+
+    await run_in_threadpool(write)
+    log.info("desk: %s split payment %s of %s across %d invoice(s)", user.username, payment_id, entity, len(parts))
+    return RedirectResponse(f"{back}?done=split", status_code=303)
+
+
+async def erp_mark(request: Request) -> Response:
+    desk, _sess, user, form = await _post_checks(request, "reviewer")
+    entity = request.path_params["entity"]
+    target = {k: form.get(k) or None for k in ("match_id", "exception_id", "invoice_id", "payment_id")}
+    back = form.get("back") or ""
+    back = back if back.startswith(f"/e/{entity}/") and not back.startswith("//") else "/erp"
+
+    def write() -> None:
+        with _as_user(desk, user, write=True) as engine:
+            seen = ((target["match_id"] and queries.match(engine, entity, target["match_id"]))
+                    or (target["exception_id"] and queries.exception(engine, entity, target["exception_id"]))
+                    or (target["invoice_id"] and queries.invoice(engine, entity, target["invoice_id"]))
+                    or (target["payment_id"] and queries.payment(engine, entity, target["payment_id"])))
+            if not seen:
+                raise HTTPException(404, "not found")
+            with service(engine):
+                try:
+                    actions.mark_for_erp(engine, entity, actor=user.username, reason=form.get("reason", ""), **target)
+                except DataError as exc:
+                    raise HTTPException(400, str(exc)) from exc
+
+    await run_in_threadpool(write)
+    return RedirectResponse(f"{back}?done=erp", status_code=303)
+
+
+async def erp_list(request: Request) -> Response:
+    desk, sess, user = await run_in_threadpool(_need_user, request)
+
+    def load() -> dict[str, Any]:
+        with _as_user(desk, user) as engine:
+            scope = user.scope(queries.entities(engine))
+            with service(engine):  # decision rows: page-scoped on the desk's login (readers see the list too)
+                return {"rows": actions.erp_queue(engine, scope), "scope": scope}
+
+    ctx = await run_in_threadpool(load)
+    if request.url.path.endswith(".csv"):
+        import csv
+        import io
+
+        out = io.StringIO()
+        cols = ["created_at", "entity", "actor", "reason", "invoice_number", "invoice_id", "payment_id", "match_id",
+                "exception_id", "amount"]
+        w = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(ctx["rows"])
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="erp-corrections.csv"', "Cache-Control": "no-store"})
+    return desk.render(request, "erp.html", {"user": user, "done": request.query_params.get("done"), **ctx},
+                       sess=sess)
 
 
 async def admin_users(request: Request) -> Response:
@@ -500,7 +705,8 @@ async def admin_save_user(request: Request) -> Response:
                 saved = add_user(engine, form.get("username", ""), role=form.get("role", ""),
                                  entities=form.get("entities", "").split(","), password=form.get("password") or None,
                                  display_name=form.get("display_name") or None, actor=user.username,
-                                 keep_password=True)
+                                 keep_password=True, email=form.get("email") or None,
+                                 department=form.get("department") or None)
             except DataError as exc:
                 raise HTTPException(400, str(exc)) from exc
             return saved.username
@@ -544,6 +750,9 @@ def create_app(settings: DeskSettings | None = None) -> Starlette:
         Route("/e/{entity}/customer/{customer_id}", customer_page),
         Route("/e/{entity}/invoice/{invoice_id}", invoice_page, methods=["GET"]),
         Route("/e/{entity}/invoice/{invoice_id}/{action}", invoice_action, methods=["POST"]),
+        Route("/e/{entity}/payment/{payment_id}/split", split, methods=["POST"]),
+        Route("/e/{entity}/erp", erp_mark, methods=["POST"]),
+        Route("/erp", erp_list), Route("/erp.csv", erp_list),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})

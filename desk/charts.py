@@ -81,3 +81,37 @@ def line_chart(points: list[tuple[str, Decimal | None]], *, href_for: dict[str, 
         parts.append(f'<text x="{x:.1f}" y="{height - 8}" class="lgd" text-anchor="middle">{escape(label[2:7])}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def forecast_actual(rows: list[dict[str, object]], *, width: int = 640, bar_h: int = 120) -> str:
+    """Paired bars per past month end (one chart per currency): forecast (light) next to actual (dark).
+
+    ``rows`` come from :func:`reports.backtest.forecast_backtest` (month_end, currency, forecast, actual).
+    """
+    if not rows:
+        return '<p class="muted">no month end with a finished 30-day horizon yet</p>'
+    out = []
+    for currency in sorted({str(r["currency"]) for r in rows}):
+        mine = sorted((r for r in rows if r["currency"] == currency), key=lambda r: str(r["month_end"]))
+        hi = max(max(Decimal(str(r["forecast"])), Decimal(str(r["actual"]))) for r in mine) or Decimal(1)
+        left, top, bottom = 10, 10, 30
+        slot = (width - left - 10) / len(mine)
+        bw = max(min(slot / 3, 40), 4)
+        height = top + bar_h + bottom
+        parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+                  f'width="{width}" aria-label="forecast versus actual, {escape(currency)}">'),
+                 f'<line x1="{left}" y1="{top + bar_h}" x2="{width - 10}" y2="{top + bar_h}" class="axis"/>']
+        for n, r in enumerate(mine):
+            x0 = left + n * slot + slot / 2 - bw
+            for k, (key, colour) in enumerate((("forecast", "#9cc3e4"), ("actual", "#2b5d8a"))):
+                v = Decimal(str(r[key]))
+                h = float(v / hi) * bar_h if v > 0 else 0.0
+                title = f"{r['month_end']} {key}: {v:,.2f} {currency}"
+                parts.append(f'<rect x="{x0 + k * bw:.1f}" y="{top + bar_h - h:.1f}" width="{bw:.1f}" '
+                             f'height="{max(h, 0.5):.1f}" fill="{colour}"><title>{escape(title)}</title></rect>')
+            parts.append(f'<text x="{x0 + bw:.1f}" y="{height - 12}" class="lgd" text-anchor="middle">'
+                         f'{escape(str(r["month_end"])[:7])}</text>')
+        parts.append(f'<text x="{width - 10}" y="{height - 1}" class="lgd" text-anchor="end">{escape(currency)}: '
+                     'forecast (light) · actual (dark)</text></svg>')
+        out.append("".join(parts))
+    return "".join(out)

@@ -27,6 +27,10 @@ POSTGRES_INDEXES: tuple[tuple[str, str, str], ...] = (
     ("desk_customer_id", "dim_customer", "(entity, customer_id)"),
     ("desk_mart_open_entity", "mart_open_receivables", "(entity)"),
     ("desk_mart_aged_entity", "mart_aged_balance", "(entity)"),
+    # who works on which queue row, an invoice's decisions, the disputes assigned to someone
+    ("desk_decision_payment", "decision", "(entity, payment_id)"),
+    ("desk_decision_invoice", "decision", "(entity, invoice_id)"),
+    ("desk_decision_kind", "decision", "(kind, entity)"),
 )
 
 

@@ -53,6 +53,19 @@ def version(engine: Engine, entity: str) -> str:
     return f"{rec[0][0]}|{mart[0][0]}"
 
 
+def versions(engine: Engine, scope: list[str]) -> str:
+    """:func:`version` of several entities in two queries (the work queue's cache key)."""
+    if not scope:
+        return ""
+    marks = ", ".join(f":s{n}" for n in range(len(scope)))
+    params = {f"s{n}": e for n, e in enumerate(scope)}
+    rec = dict(engine.query(f"SELECT entity, max(finished_at) FROM reconcile_run WHERE entity IN ({marks}) "
+                            "GROUP BY entity", params)) if engine.table_exists("reconcile_run") else {}
+    mart = dict(engine.query(f"SELECT entity, max(_loaded_at) FROM mart_open_receivables WHERE entity IN ({marks}) "
+                             "GROUP BY entity", params))
+    return ";".join(f"{e}={rec.get(e)}|{mart.get(e)}" for e in scope)
+
+
 def as_of(engine: Engine, entity: str) -> date | None:
     """The date the marts were built for (the last sync), for this entity."""
     rows = engine.query("SELECT max(as_of) FROM mart_open_receivables WHERE entity = :e", {"e": entity})
@@ -171,7 +184,7 @@ def _due_range(bucket: str, on: date, params: dict[str, Any]) -> list[str]:
 
 
 def open_items(engine: Engine, entity: str, on: date, *, status: str | None = None, bucket: str | None = None,
-               customer_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+               customer_id: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
     """The invoices behind a figure: open at ``on`` (last sync), classified like the marts."""
     where = [f"i.entity = :e", _OPEN]
     params: dict[str, Any] = {"e": entity, "as_of": on}
@@ -190,13 +203,16 @@ def open_items(engine: Engine, entity: str, on: date, *, status: str | None = No
         f"i.due_date, i.currency, i.amount_total, i.amount_open, i.status, {_DESK_STATUS} AS desk_status, "
         f"{_BUCKET} AS bucket, {_DAYS_LATE} AS days_late "
         f"FROM fct_invoice AS i LEFT JOIN dim_customer AS c ON c.entity = i.entity AND c.customer_id = i.customer_id "
-        f"WHERE {' AND '.join(where)} ORDER BY i.due_date, i.invoice_id LIMIT {int(limit)}", params)
+        f"WHERE {' AND '.join(where)} ORDER BY i.due_date, i.invoice_id LIMIT {int(limit)} OFFSET {int(offset)}", params)
 
 
 def queue(engine: Engine, scope: list[str], *, kind: str | None = None, min_amount: Decimal | None = None,
           max_amount: Decimal | None = None, min_age_days: int | None = None, on: date | None = None,
-          limit: int = 300) -> list[dict[str, Any]]:
-    """Suggested matches and open exceptions of the entities in scope, oldest payment first.
+          limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Suggested matches and open exceptions of the entities in scope, oldest payment first, a page at a time.
+
+    Pages of 100 (``offset``): a person works the oldest first, and rendering hundreds of rows per click
+    cost more than the query at a million invoices.
 
     ``kind`` is ``suggested`` or an exception kind; age is days since the payment was made
     (or, without a payment, since the exception was opened) at ``on``.
@@ -233,7 +249,7 @@ def queue(engine: Engine, scope: list[str], *, kind: str | None = None, min_amou
         sql += " AND (CAST(:on AS DATE) - q.since) >= :age"
         params["age"] = int(min_age_days)
         params["on"] = today
-    sql += f" ORDER BY q.since, q.entity, q.item_id LIMIT {int(limit)}"
+    sql += f" ORDER BY q.since, q.entity, q.item_id LIMIT {int(limit)} OFFSET {int(offset)}"
     rows = engine.query_dicts(sql, params)
     for r in rows:
         since = r["since"]
@@ -345,3 +361,45 @@ def decisions(engine: Engine, entity: str, *, invoice_id: str | None = None,
         "SELECT d.* FROM decision AS d JOIN fct_invoice AS i ON i.entity = d.entity AND i.invoice_id = d.invoice_id "
         "WHERE d.entity = :e AND i.customer_id = :c ORDER BY d.created_at DESC LIMIT 100",
         {"e": entity, "c": customer_id})
+
+
+def split_options(engine: Engine, entity: str, pay: dict[str, Any] | None, limit: int = 20) -> list[dict[str, Any]]:
+    """Invoices a payment may be split across: its candidates, then the payer's other open invoices.
+
+    Same currency, something open, oldest due first; the form also takes any other invoice id.
+    """
+    if not pay:
+        return []
+    return engine.query_dicts(
+        "SELECT i.invoice_id, i.invoice_number, i.customer_id, i.due_date, i.amount_open, i.currency, "
+        "CASE WHEN EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id "
+        "AND m.payment_id = :p) THEN 0 ELSE 1 END AS rank FROM fct_invoice AS i "
+        "WHERE i.entity = :e AND upper(i.currency) = upper(:cur) AND i.amount_open > 0 AND i.doc_type = 'invoice' "
+        f"AND {_OPEN} AND (i.customer_id = :c OR i.invoice_id IN (SELECT m.invoice_id FROM fct_match AS m "
+        "WHERE m.entity = :e AND m.payment_id = :p)) "
+        f"ORDER BY rank, i.due_date, i.invoice_id LIMIT {int(limit)}",
+        {"e": entity, "p": pay["payment_id"], "cur": pay["currency"], "c": pay.get("customer_id") or ""})
+
+
+def pending_write_off(engine: Engine, entity: str, invoice_id: str) -> dict[str, Any] | None:
+    """The write-off request of an invoice not yet settled by a write-off (who, when, how much), or None."""
+    if not engine.table_exists("decision"):
+        return None
+    from warehouse.reconcile.decisions import pending_write_off_sql
+
+    rows = engine.query_dicts(
+        "SELECT d.actor, d.created_at, d.amount, d.reason FROM decision AS d WHERE d.entity = :e "
+        "AND d.invoice_id = :i AND d.kind = 'write_off_request' AND EXISTS (SELECT 1 FROM fct_invoice AS i "
+        f"WHERE i.entity = d.entity AND i.invoice_id = d.invoice_id AND {pending_write_off_sql('i')}) "
+        "ORDER BY d.created_at DESC LIMIT 1", {"e": entity, "i": invoice_id})
+    return rows[0] if rows else None
+
+
+def forecast_vs_actual(engine: Engine, entity: str, on: date | None, months: int = 6) -> list[dict[str, Any]]:
+    """The back-test of ``reports.backtest`` (the forecast of mart_cash_forecast as of each past month end
+    against what was collected in its 30-day horizon), for one entity; reused, not recomputed here."""
+    if on is None or not engine.table_exists("fct_match"):
+        return []
+    from reports.backtest import forecast_backtest
+
+    return [r for r in forecast_backtest(engine, on, months=months) if r["entity"] == entity]

@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from actions.dunning.smtp import SmtpSettings
 from lettrage.config import WarehouseConfig, load_warehouse_config
 
 COOKIE_NAME = "lettrage_desk"
@@ -26,12 +27,28 @@ class DeskSettings:
     max_failures: int = 5
     lock_seconds: int = 15 * 60
     refresh_after_decision: bool = True  # re-run the entity's reconciliation and the marts after a decision
+    smtp: SmtpSettings | None = None  # notices (assignments, comments) go out at once; None: they wait in the outbox
+    base_url: str = ""  # e.g. https://desk.example.com, for links in notices
+    slow_figure_wait_s: float = 2.0  # how long a page waits for a slow figure (forecast back-test) before showing it later
+    db_roles: bool = True  # on Postgres after `lettrage access init`: each request acts as the user's role (desk.db)
+
+
+def _smtp() -> SmtpSettings | None:
+    """The dunning SMTP settings (``DUNNING__SMTP__*``) when configured; the desk shares that channel."""
+    from actions.dunning.smtp import load_smtp_settings
+    from lettrage.errors import ConfigurationError
+
+    try:
+        return load_smtp_settings()
+    except ConfigurationError:
+        return None
 
 
 def load_settings() -> DeskSettings:
     env = os.environ.get
     secure = env("LETTRAGE__DESK_SECURE_COOKIES")
     return DeskSettings(
+        smtp=_smtp(), base_url=(env("LETTRAGE__DESK_BASE_URL") or "").rstrip("/"),
         warehouse=load_warehouse_config(),
         secret=env("LETTRAGE__DESK_SECRET") or secrets.token_urlsafe(32),
         secure_cookies=None if secure is None else secure.lower() in ("1", "true", "yes"),

@@ -5,8 +5,8 @@ seam (as for ``decision``), so the same code runs on DuckDB and Postgres.
 Roles are ordered: each one can do what the ones before it can.
 
     reader             sees figures and rows of the entities in scope (IBANs and e-mails masked)
-    reviewer           + confirms or rejects suggested matches, comments
-    credit_controller  + disputes, promises to pay; sees customers' e-mail addresses
+    reviewer           + confirms, rejects or splits suggested matches, marks for the ERP, comments
+    credit_controller  + disputes, promises to pay, write-off requests; sees customers' e-mail addresses
     admin              + manages users (every change written to ``desk_audit``)
 """
 
@@ -27,6 +27,7 @@ from warehouse.engine import Engine
 from warehouse.schema import ensure_table
 
 ROLES = ("reader", "reviewer", "credit_controller", "admin")
+DEPARTMENTS = ("sales", "logistics", "billing")  # where a dispute can be assigned (desk.actions re-exports it)
 ALL_ENTITIES = "*"
 
 
@@ -40,6 +41,8 @@ class DeskUser(SQLModel, table=True):
     role: str
     entities: str  # comma-separated entity codes, or "*" for every entity
     password_hash: str | None = None  # None: only the trusted SSO header can sign this user in
+    email: str | None = None  # where assignments and comments are notified
+    department: str | None = None  # sales, logistics, billing...: disputes assigned to it show in "my queue"
     active: bool = True
     failed_logins: int = 0
     locked_until: datetime | None = None
@@ -63,6 +66,8 @@ class Principal:
     role: str
     entities: tuple[str, ...]  # ("*",) for all
     display_name: str | None = None
+    email: str | None = None
+    department: str | None = None
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -123,7 +128,8 @@ def audit_log(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
 
 
 def add_user(engine: Engine, username: str, *, role: str, entities: list[str], password: str | None,
-             display_name: str | None = None, actor: str = "cli", keep_password: bool = False) -> DeskUser:
+             display_name: str | None = None, actor: str = "cli", keep_password: bool = False,
+             email: str | None = None, department: str | None = None) -> DeskUser:
     """Create a user or replace its role, scope and password (an admin's reset); audited.
 
     ``keep_password``: an existing user keeps its password when ``password`` is None
@@ -134,44 +140,61 @@ def add_user(engine: Engine, username: str, *, role: str, entities: list[str], p
         raise DataError(f"user name {username!r} must be letters, digits, '.', '-', '_' or '@'")
     if password is not None and len(password) < 8:
         raise DataError("a desk password needs at least 8 characters")
+    email = (email or "").strip() or None
+    if email and ("@" not in email or any(ch.isspace() for ch in email)):
+        raise DataError(f"not an e-mail address: {email!r}")
+    department = (department or "").strip().lower() or None
+    if department and department not in DEPARTMENTS:
+        raise DataError(f"unknown department {department!r}; expected one of {', '.join(DEPARTMENTS)}")
     ensure_user_table(engine)
     now = datetime.now(UTC)
     user = DeskUser(username=username, display_name=display_name, role=role, entities=_check(role, entities),
-                    password_hash=hash_password(password) if password else None, created_at=now, updated_at=now)
+                    password_hash=hash_password(password) if password else None, email=email,
+                    department=department, created_at=now, updated_at=now)
     data = user.model_dump()
     with engine.transaction():
-        old = engine.query_dicts('SELECT created_at, password_hash, role, entities FROM desk_user WHERE username = :u',
-                                 {"u": username})
+        old = engine.query_dicts('SELECT created_at, password_hash, role, entities, email, department FROM desk_user '
+                                 'WHERE username = :u', {"u": username})
         if old:
             data["created_at"] = old[0]["created_at"]
             if keep_password and password is None:
                 data["password_hash"] = old[0]["password_hash"]
+            if keep_password:  # the admin page: a blank field keeps what the account had
+                data["email"] = data["email"] or old[0]["email"]
+                data["department"] = data["department"] or old[0]["department"]
             engine.execute('DELETE FROM desk_user WHERE username = :u', {"u": username})
         cols = ", ".join(f'"{c}"' for c in data)
         engine.execute(f"INSERT INTO desk_user ({cols}) VALUES ({', '.join(':' + c for c in data)})", data)
         audit(engine, actor, "update_user" if old else "add_user", username, {
-            "role": user.role, "entities": user.entities,
+            "role": user.role, "entities": user.entities, "department": user.department,
             "before": {"role": old[0]["role"], "entities": old[0]["entities"]} if old else None,
             "password": "reset" if password else ("kept" if old and keep_password else "none")})
+    from desk.db import sync_db_role
+
+    sync_db_role(engine, username, user.role, user.entities.split(","))  # the database enforces the new scope
     return user
 
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:
     ensure_user_table(engine)
-    return engine.query_dicts("SELECT username, display_name, role, entities, active, failed_logins, locked_until, "
-                              "created_at, updated_at FROM desk_user ORDER BY username")
+    return engine.query_dicts("SELECT username, display_name, email, department, role, entities, active, "
+                              "failed_logins, locked_until, created_at, updated_at FROM desk_user ORDER BY username")
 
 
 def get_principal(engine: Engine, username: str) -> Principal | None:
     """The active user as a :class:`Principal`, or None."""
     if not engine.table_exists("desk_user"):
         return None
-    rows = engine.query_dicts("SELECT username, role, entities, display_name, active FROM desk_user "
-                              "WHERE username = :u", {"u": username.strip().lower()})
+    # SELECT *: a table from before e-mail and department (added by the next add_user) still answers
+    rows = engine.query_dicts("SELECT * FROM desk_user WHERE username = :u", {"u": username.strip().lower()})
     if not rows or not rows[0]["active"]:
         return None
-    r = rows[0]
-    return Principal(r["username"], r["role"], tuple(str(r["entities"]).split(",")), r["display_name"])
+    return _principal(rows[0])
+
+
+def _principal(r: dict[str, Any]) -> Principal:
+    return Principal(r["username"], r["role"], tuple(str(r["entities"]).split(",")), r["display_name"],
+                     r.get("email"), r.get("department"))
 
 
 def _aware(value: Any) -> datetime | None:
@@ -208,4 +231,4 @@ def authenticate(engine: Engine, username: str, password: str, *, max_failures: 
     if row["failed_logins"] or row["locked_until"]:
         engine.execute("UPDATE desk_user SET failed_logins = 0, locked_until = NULL WHERE username = :u",
                        {"u": row["username"]})
-    return Principal(row["username"], row["role"], tuple(str(row["entities"]).split(",")), row["display_name"]), ""
+    return _principal(row), ""

@@ -52,10 +52,18 @@ def serve(
     from warehouse.engine import connect
 
     settings = load_settings()
+    from desk.db import access_ready, sync_all
+
     with connect(settings.warehouse) as engine:
         created = ensure_desk_indexes(engine)
+        enforced = settings.db_roles and access_ready(engine)
+        synced = sync_all(engine) if enforced else []
     if created:
         console.print(f"created desk indexes: {', '.join(created)}")
+    if enforced:
+        console.print(f"row-level security: each request acts as its user's Postgres role ({len(synced)} users)")
+    elif settings.warehouse.engine == "postgres":
+        err.print("[yellow]`lettrage access init` has not run: scope is enforced by the desk's pages only[/yellow]")
     if workers > 1 and (settings.warehouse.engine != "postgres" or not os.environ.get("LETTRAGE__DESK_SECRET")):
         err.print("[red]--workers > 1 needs a Postgres warehouse and LETTRAGE__DESK_SECRET (shared by the workers)[/red]")
         raise typer.Exit(2)
@@ -75,6 +83,9 @@ def adduser(
     entities: Annotated[str, typer.Option(help="Comma-separated entity codes in scope, or '*' for all.")] = "*",
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     sso_only: Annotated[bool, typer.Option(help="No password: only the trusted SSO header signs this user in.")] = False,
+    email: Annotated[str | None, typer.Option(help="Where assignments and comments are notified.")] = None,
+    department: Annotated[str | None, typer.Option(
+        help="sales, logistics or billing: disputes assigned to it show in the user's queue.")] = None,
 ) -> None:
     """Create a desk user (or reset its role, scope and password). Asks for the password, or reads
     LETTRAGE__DESK_PASSWORD when set (for scripts)."""
@@ -90,7 +101,7 @@ def adduser(
     try:
         with connect() as engine:
             user = add_user(engine, username, role=role, entities=entities.split(","), password=password,
-                            display_name=name, actor=f"cli:{getpass.getuser()}")
+                            display_name=name, actor=f"cli:{getpass.getuser()}", email=email, department=department)
     except LettrageError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -17,6 +17,7 @@ from actions.dunning.model import InvoiceFacts
 from lettrage.errors import ConfigurationError
 from mappings.dunning import DunningRules
 from warehouse.engine import Engine
+from warehouse.reconcile.decisions import pending_write_off_sql
 
 GC_IN_TRANSIT = ("pending_submission", "submitted", "confirmed")
 MANDATE_LIVE = ("active", "pending_submission", "submitted")
@@ -92,6 +93,8 @@ def facts_sql(engine: Engine) -> str:
     has_decision = engine.table_exists("decision")
     dispute = ("EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = i.invoice_id "
                "AND d.kind = 'dispute')") if has_decision else "FALSE"
+    # an invoice someone asked to write off is not chased while the request is pending (the desk's action)
+    write_off = f"AND NOT {pending_write_off_sql('i')}" if has_decision else ""
     mandate = "CAST(NULL AS VARCHAR)"
     if engine.table_exists("raw_gocardless_mandates") and engine.table_exists("raw_gocardless_customers") \
             and "metadata__erp_customer_id" in _cols(engine, "raw_gocardless_customers"):
@@ -137,7 +140,7 @@ def facts_sql(engine: Engine) -> str:
         "FROM fct_invoice AS i LEFT JOIN dim_customer AS c ON c.entity = i.entity AND c.customer_id = i.customer_id"
         f"{predicted_join} WHERE i.entity = :entity AND i.doc_type = 'invoice' AND i.amount_open > 0 "
         "AND i.due_date <= :horizon "
-        "ORDER BY i.customer_id, i.due_date, i.invoice_number"
+        f"{write_off} ORDER BY i.customer_id, i.due_date, i.invoice_number"
     )
 
 

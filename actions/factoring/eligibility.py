@@ -21,7 +21,7 @@ ZERO = Decimal("0")
 # Every reason a candidate can be refused, in the order the rules are tested.
 REASONS: tuple[str, ...] = (
     "not_open", "currency", "entity", "intra_group", "customer_excluded", "customer_not_listed", "country",
-    "not_targeted", "segment", "score", "unscored", "already_assigned", "disputed", "credit_noted",
+    "not_targeted", "segment", "score", "unscored", "already_assigned", "write_off_requested", "disputed", "credit_noted",
     "partially_paid", "too_old", "overdue_too_long", "amount_below_min", "amount_above_max", "concentration",
 )
 
@@ -50,6 +50,7 @@ class Candidate:
     credit_noted: bool = False
     partially_paid: bool = False
     already_assigned: bool = False
+    write_off_requested: bool = False  # a pending write-off request (desk): never hand it to the factor
     reason: str | None = None  # set once decided: None = eligible
 
 
@@ -101,6 +102,8 @@ def exclusion_reason(c: Candidate, contract: FactorContract, as_of: date) -> str
         return "score"
     if c.already_assigned:
         return "already_assigned"
+    if c.write_off_requested:
+        return "write_off_requested"
     if ex.disputed and c.disputed:
         return "disputed"
     if ex.credit_noted and c.credit_noted:

@@ -18,6 +18,7 @@ from actions.factoring.pricing import BatchPrice, LinePrice, price_line, total
 from actions.factoring.schema import ensure_factoring_tables
 from mappings.factoring import FactorContract
 from warehouse.engine import Engine
+from warehouse.reconcile.decisions import pending_write_off_sql
 
 SQL_DIR = Path(__file__).parent / "sql"
 
@@ -33,6 +34,11 @@ def _dec(value: object) -> Decimal | None:
 def gather_candidates(engine: Engine, entity: str, as_of: date) -> list[Candidate]:
     """Every open invoice of ``entity`` with the facts the rules need (one query)."""
     rows = engine.query_dicts(read_sql("candidates.sql"), {"entity": entity, "as_of": as_of})
+    pending: set[str] = set()
+    if engine.table_exists("decision"):  # write-off requests from the desk, not yet settled
+        pending = {str(r[0]) for r in engine.query(
+            f"SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :entity AND {pending_write_off_sql('i')}",
+            {"entity": entity})}
     return [
         Candidate(
             entity=r["entity"], invoice_id=r["invoice_id"], invoice_number=r["invoice_number"],
@@ -42,7 +48,7 @@ def gather_candidates(engine: Engine, entity: str, as_of: date) -> list[Candidat
             currency=r["currency"], amount_total=Decimal(str(r["amount_total"])),
             amount_open=Decimal(str(r["amount_open"])), disputed=bool(r["disputed"]),
             credit_noted=bool(r["credit_noted"]), partially_paid=bool(r["partially_paid"]),
-            already_assigned=bool(r["already_assigned"]),
+            already_assigned=bool(r["already_assigned"]), write_off_requested=r["invoice_id"] in pending,
         )
         for r in rows
     ]

@@ -29,7 +29,17 @@ from warehouse.engine import Engine
 from warehouse.reconcile.references import fold
 from warehouse.schema import ensure_table
 
-DECISION_KINDS = ("confirm_match", "reject_match", "dispute", "promise_to_pay", "write_off", "resolve_exception")
+DECISION_KINDS = ("confirm_match", "reject_match", "dispute", "promise_to_pay", "write_off", "resolve_exception",
+                  "write_off_request", "erp_correction")
+# What the two newer kinds mean (neither changes a match, so the reconciler does not read them):
+#   write_off_request  a credit controller asks for ``amount`` to be written off; until a later ``write_off``
+#                      decision settles it, reminders and factoring leave the invoice alone
+#                      (:func:`pending_write_off_sql`).
+#   erp_correction     the ERP must be corrected (a wrong lettrage, a duplicate...): a flag for the accountants'
+#                      export, with the match, payment, invoice or exception it is about.
+# A split of one payment across invoices is not a kind of its own: it is one ``confirm_match`` per invoice
+# with the amount applied and no match id, which the reconciler already applies as a manual match
+# (rule ``manual``); ``after_json.split`` ties the parts together.
 ALIAS_KINDS = ("iban", "name", "parent")
 
 
@@ -218,3 +228,16 @@ def learn_aliases(engine: Engine, decision: Decision) -> int:
 def load_decisions(engine: Engine, entity: str | None) -> list[dict[str, Any]]:
     sql = "SELECT * FROM decision" + (" WHERE entity = :entity" if entity else "") + " ORDER BY created_at, id"
     return engine.query_dicts(sql, {"entity": entity} if entity else None)
+
+
+def pending_write_off_sql(invoice_alias: str = "i") -> str:
+    """SQL true when the invoice has a write-off request that no later ``write_off`` decision settled.
+
+    One definition for the flows that must hold off such an invoice (dunning selection, factoring
+    candidates); callers include it only when the ``decision`` table exists.
+    """
+    a = invoice_alias
+    return (f"EXISTS (SELECT 1 FROM decision AS wr WHERE wr.entity = {a}.entity AND wr.invoice_id = {a}.invoice_id "
+            "AND wr.kind = 'write_off_request' AND NOT EXISTS (SELECT 1 FROM decision AS wo "
+            "WHERE wo.entity = wr.entity AND wo.invoice_id = wr.invoice_id AND wo.kind = 'write_off' "
+            "AND wo.created_at >= wr.created_at))")

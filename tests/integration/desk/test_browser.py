@@ -106,7 +106,7 @@ def test_fr01_reader_in_the_browser_sees_no_de01_and_no_decision_form(browser: A
                                                                       desk_world: dict[str, Any]) -> None:
     landing = _sign_in(browser, base_url, "fr_reader")
     assert "DE01" not in landing and "Encours by status" in landing
-    for path in ("/queue", "/e/FR01/invoices"):
+    for path in ("/queue", "/e/FR01/invoices", "/erp"):
         browser.goto(base_url + path)
         assert "DE01" not in browser.wait_for(path)
     browser.goto(f"{base_url}/e/DE01")

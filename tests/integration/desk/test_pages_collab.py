@@ -1,0 +1,111 @@
+"""The new forms on the sample world: write-off request, split, mark for the ERP, "assigned to me", forecast chart."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.integration.desk.conftest import csrf_of
+
+
+@pytest.fixture
+def spare_invoices(db: Any, desk_world: Any) -> list[dict[str, Any]]:
+    """Overdue FR01 invoices no other desk test touches (the oldest due dates; the others take the newest)."""
+    planted = [desk_world["suggestion"]["invoice_id"], desk_world["browser_suggestion"]["invoice_id"]]
+    return db("SELECT invoice_id, invoice_number, amount_open FROM fct_invoice WHERE entity = 'FR01' "
+              "AND doc_type = 'invoice' AND status = 'overdue' AND NOT coalesce(disputed, FALSE) "
+              "AND invoice_id NOT IN (:a, :b) ORDER BY due_date, invoice_id LIMIT 3",
+              {"a": planted[0], "b": planted[1]})
+
+
+def test_credit_controller_requests_a_write_off_and_the_invoice_shows_it(client_for: Any, db: Any,
+                                                                          spare_invoices: list[dict[str, Any]]) -> None:
+    inv = spare_invoices[0]
+    client = client_for("fr_cc")
+    page = client.get(f"/e/FR01/invoice/{inv['invoice_id']}")
+    assert "Request a write-off" in page.text
+    done = client.post(f"/e/FR01/invoice/{inv['invoice_id']}/writeoff",
+                       data={"csrf": csrf_of(page.text), "reason": "customer insolvent", "amount": ""})
+    assert done.status_code == 200 and 'id="write-off-pending"' in done.text
+    row = db("SELECT actor, amount, reason FROM decision WHERE kind = 'write_off_request' AND invoice_id = :i",
+             {"i": inv["invoice_id"]})
+    assert [(r["actor"], r["amount"], r["reason"]) for r in row] == [("fr_cc", inv["amount_open"], "customer insolvent")]
+
+
+def test_a_reviewer_may_not_request_a_write_off_nor_a_reader_split_or_mark(client_for: Any, desk_world: Any,
+                                                                            spare_invoices: list[dict[str, Any]]) -> None:
+    inv = spare_invoices[1]
+    rev = client_for("rev")
+    token = csrf_of(rev.get(f"/e/FR01/invoice/{inv['invoice_id']}").text)
+    refused = rev.post(f"/e/FR01/invoice/{inv['invoice_id']}/writeoff", data={"csrf": token, "reason": "x"})
+    assert refused.status_code == 403
+    reader = client_for("fr_reader")
+    page = reader.get(f"/e/FR01/match/{desk_world['suggestion']['match_id']}")
+    assert page.status_code == 200 and "Apply split" not in page.text and "Mark for the ERP" not in page.text
+    token = csrf_of(page.text)
+    pid = desk_world["suggestion"]["payment_id"]
+    assert reader.post(f"/e/FR01/payment/{pid}/split", data={"csrf": token, f"amount:{inv['invoice_id']}": "1"}
+                       ).status_code == 403
+    assert reader.post("/e/FR01/erp", data={"csrf": token, "payment_id": pid, "reason": "x"}).status_code == 403
+    assert reader.post("/e/DE01/erp", data={"csrf": token, "payment_id": pid, "reason": "x"}).status_code == 404
+
+
+def test_split_form_refuses_more_than_the_payment(client_for: Any, desk_world: Any) -> None:
+    s = desk_world["browser_suggestion"]
+    rev = client_for("rev")
+    page = rev.get(f"/e/FR01/match/{s['match_id']}")
+    assert "Apply split" in page.text
+    options = re.findall(r'name="amount:([^"]+)"', page.text)
+    assert options, "the split form offers the payer's open invoices"
+    too_much = s["amount"] + 1  # more than the payment, whatever the browser test already applied of it
+    response = rev.post(f"/e/FR01/payment/{s['payment_id']}/split",
+                        data={"csrf": csrf_of(page.text), f"amount:{options[0]}": str(too_much)})
+    assert response.status_code == 400 and "more than" in response.text
+
+
+def test_dispute_assigned_to_a_person_shows_in_their_queue(client_for: Any, spare_invoices: list[dict[str, Any]]
+                                                           ) -> None:
+    inv = spare_invoices[2]
+    cc = client_for("fr_cc")
+    page = cc.get(f"/e/FR01/invoice/{inv['invoice_id']}")
+    assert '<option>rev</option>' in page.text
+    done = cc.post(f"/e/FR01/invoice/{inv['invoice_id']}/dispute",
+                   data={"csrf": csrf_of(page.text), "reason": "wrong quantity", "department": "logistics",
+                         "assignee": "rev"})
+    assert done.status_code == 200 and 'id="assigned"' in done.text
+    mine = client_for("rev").get("/queue?mine=1")
+    assert mine.status_code == 200 and inv["invoice_number"] in mine.text and "wrong quantity" in mine.text
+    assert inv["invoice_number"] not in client_for("admin").get("/queue?mine=1").text
+
+
+def test_mark_for_the_erp_lists_and_exports(client_for: Any, desk_world: Any) -> None:
+    rev = client_for("rev")
+    pid = desk_world["suggestion"]["payment_id"]
+    page = rev.get(f"/e/FR01/match/{desk_world['suggestion']['match_id']}")
+    done = rev.post("/e/FR01/erp", data={"csrf": csrf_of(page.text), "payment_id": pid,
+                                         "reason": "payer booked on the wrong account"})
+    assert done.status_code == 200 and "payer booked on the wrong account" in done.text
+    csv = rev.get("/erp.csv")
+    assert csv.status_code == 200 and "payer booked on the wrong account" in csv.text and pid in csv.text
+    assert "payer booked on the wrong account" not in client_for("fr_reader").get("/queue").text
+
+
+def test_dashboard_shows_forecast_versus_actual(client_for: Any) -> None:
+    page = client_for("rev").get("/e/FR01")
+    assert page.status_code == 200
+    assert "Forecast versus actual" in page.text and 'id="forecast-actual"' in page.text
+
+
+def test_queue_and_invoice_lists_come_a_page_at_a_time(client_for: Any) -> None:
+    rev = client_for("rev")
+    first = rev.get("/e/FR01/invoices")
+    assert first.status_code == 200 and first.text.count('href="/e/FR01/invoice/') <= 200
+    if 'rel="next"' in first.text:  # the sample world has more open items than a page
+        second = rev.get("/e/FR01/invoices?page=1")
+        assert second.status_code == 200 and 'rel="prev"' in second.text
+        assert set(re.findall(r'href="/e/FR01/invoice/([^"]+)"', first.text)).isdisjoint(
+            re.findall(r'href="/e/FR01/invoice/([^"]+)"', second.text))
+    assert rev.get("/queue?page=abc").status_code == 400
+    assert rev.get("/queue?page=-1").status_code == 400
