@@ -268,7 +268,7 @@ async def dashboard(request: Request) -> Response:
             "totals": queries.encours_total(engine, entity), "aged": aged,
             "dso": queries.dso_trend(engine, entity, month_end or last),
             "kpi": queries.kpis(engine, entity, month_end),
-            "rate": desk.cache.get((entity, "match_rate", version), lambda: queries.match_rate(engine, entity)),
+            "rate": queries.match_rate(engine, entity),
             "exceptions": queries.open_exceptions(engine, entity),
             "top": queries.top_overdue(engine, entity) if not month_end else [],
             "forecast": queries.cash_forecast(engine, entity) if not month_end else [],

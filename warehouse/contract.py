@@ -142,6 +142,12 @@ EXTENSIONS: tuple[Table, ...] = (
        ("as_of", DATE), ("entity", TEXT), ("customer_id", TEXT), ("customer_name", TEXT), ("currency", TEXT),
        ("amount_unapplied", MONEY), ("payment_count", INT), ("entity_currency", TEXT),
        ("amount_unapplied_entity", MONEY), lineage=False),
+    # Cash payments and their match states per entity (warehouse/models/marts/mart_match_rate.sql): the
+    # desk's headline auto-match rate, counted once per mart refresh instead of per page view.
+    _t("mart_match_rate", ("entity",),
+       "cash payments received by as_of and how many were matched automatically, confirmed or suggested",
+       ("as_of", DATE), ("entity", TEXT), ("payments", INT), ("auto_matched", INT), ("confirmed", INT),
+       ("suggested", INT), ("auto_match_rate", RATIO), lineage=False),
 )
 
 CONTRACT: tuple[Table, ...] = CANONICAL + MARTS + EXTENSIONS

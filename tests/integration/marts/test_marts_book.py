@@ -141,6 +141,14 @@ def test_collection_kpis(book: Engine) -> None:
         D("0.5556"), D("0.127"), D("0"), D("1"))
 
 
+def test_match_rate(book: Engine) -> None:
+    got = rows(book, "SELECT entity, payments, auto_matched, confirmed, suggested, auto_match_rate FROM mart_match_rate")
+    # paid by 2024-03-15: P1, P2, P3 auto; P4 confirmed; P6 suggested (M7, rejected, does not count);
+    # P5 is paid after as_of
+    assert [(r["payments"], r["auto_matched"], r["confirmed"], r["suggested"], r["auto_match_rate"])
+            for r in got] == [(5, 3, 1, 1, D("0.6"))]
+
+
 def test_marts_as_of_a_past_date(book: Engine) -> None:
     build_marts(book, as_of=date(2024, 2, 29))
     got = {(r["customer_id"], r["bucket"]): r["amount_open"] for r in rows(
