@@ -69,10 +69,10 @@ def plain_steps() -> dict[str, Any]:
     from reports import render_reports
     from warehouse.access import apply_access
     from warehouse.build import BuildReport, build_core, build_staging
-    from warehouse.freshness import build_fingerprint, record_fingerprint
-    from warehouse.marts import refresh_marts
     from warehouse.engine import connect
+    from warehouse.freshness import build_fingerprint, record_fingerprint
     from warehouse.load import run_pipeline
+    from warehouse.marts import refresh_marts
     from warehouse.reconcile import reconcile
     from warehouse.summary import aged_balance, match_stats, open_receivables
 

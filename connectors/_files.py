@@ -16,11 +16,11 @@ the data, so re-dropping a file changes nothing and a crashed load is retried.
 from __future__ import annotations
 
 import codecs
+import csv
 import fnmatch
 import glob as globmod
 import hashlib
 import logging
-import csv
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -626,13 +626,13 @@ class RunKeys:
             idx = np.flatnonzero(~ok)
             sub = table.take(pa.array(idx))
             joined = _join_keys(sub, key_columns)
-            seen = self._hashed
-            for pos, key in zip(idx.tolist(), joined.to_pylist(), strict=True):
+            hashed = self._hashed
+            for row, key in zip(idx.tolist(), joined.to_pylist(), strict=True):
                 h = hash(key)
-                if h in seen:
-                    dup[pos] = True
+                if h in hashed:
+                    dup[row] = True
                 else:
-                    seen.add(h)
+                    hashed.add(h)
         if not dup.any():
             return table
         rows = np.flatnonzero(dup)

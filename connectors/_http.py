@@ -278,7 +278,8 @@ def external_schedule() -> bool | None:
     """
     from dlt.extract.incremental.context import get_interval_context
 
-    return True if get_interval_context().interval is not None else None
+    context = get_interval_context()  # None when dlt cannot make one (as dlt.current.interval() allows for)
+    return True if context is not None and context.interval is not None else None
 
 
 class HttpFailure(Exception):

@@ -100,7 +100,7 @@ def secret(source: str, entity: str, name: str) -> str:
     """A secret from dlt's providers, registered for masking before anyone can log it."""
     import dlt
 
-    value = dlt.secrets.get(f"sources.{source}.{entity}.{name}")
+    value: object = dlt.secrets.get(f"sources.{source}.{entity}.{name}")
     if value is None:
         env = f"SOURCES__{source.upper()}__{entity.upper()}__{name.upper()}"
         raise ConfigurationError(
@@ -181,10 +181,13 @@ def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | N
 def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.netsuite import netsuite_source
 
-    names = ("account_id", "consumer_key", "consumer_secret", "token_id", "token_secret")
     extra = {k: v for k, v in (s.model_extra or {}).items() if k == "concurrency"}
     return netsuite_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(end),
-                           **{n: secret("netsuite", entity, n) for n in names}, **extra)
+                           account_id=secret("netsuite", entity, "account_id"),
+                           consumer_key=secret("netsuite", entity, "consumer_key"),
+                           consumer_secret=secret("netsuite", entity, "consumer_secret"),
+                           token_id=secret("netsuite", entity, "token_id"),
+                           token_secret=secret("netsuite", entity, "token_secret"), **extra)
 
 
 def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
@@ -193,7 +196,8 @@ def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end:
     if not s.base_url:
         raise ConfigurationError(f"sap_b1/{entity}: 'base_url' (https://<host>:50000) is required")
     return sap_b1_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(end),
-                         **{n: secret("sap_b1", entity, n) for n in ("company_db", "user", "password")})
+                         company_db=secret("sap_b1", entity, "company_db"), user=secret("sap_b1", entity, "user"),
+                         password=secret("sap_b1", entity, "password"))
 
 
 BUILDERS: dict[str, Builder] = {

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -157,6 +159,25 @@ def _assignees(engine: Any, entity: str) -> list[str]:
                 and ("*" in str(u["entities"]).split(",") or entity in str(u["entities"]).split(","))]
 
 
+def _local(target: str | None, prefix: str, fallback: str) -> str:
+    """``target`` when it is a path of this site under ``prefix``, else ``fallback``.
+
+    Redirect targets come from forms (``next``, ``back``); taking them as they come would make the
+    desk an open redirect (``//evil.example`` is another host to a browser).
+    """
+    target = target or ""
+    return target if target.startswith(prefix) and not target.startswith("//") else fallback
+
+
+@contextmanager
+def _refused(status: int) -> Iterator[None]:
+    """An action's ``DataError`` is the person's input refused: answer ``status`` with its message, not a 500."""
+    try:
+        yield
+    except DataError as exc:
+        raise HTTPException(status, str(exc)) from exc
+
+
 async def _post_checks(request: Request, role: str) -> tuple[Desk, dict[str, Any], Principal, dict[str, str]]:
     desk, sess, user = await run_in_threadpool(_need_user, request)
     entity = request.path_params.get("entity")
@@ -184,8 +205,7 @@ async def login(request: Request) -> Response:
     desk = _desk(request)
     sess = desk.session_of(request)
     form = await _form(request)
-    nxt = form.get("next") or "/"
-    nxt = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+    nxt = _local(form.get("next"), "/", "/")
     if not csrf_ok(sess.get("c"), form.get("csrf")):
         return desk.render(request, "login.html", {"next": nxt, "error": "Your sign-in form expired; try again."},
                            status=403)
@@ -457,10 +477,8 @@ async def decide(request: Request) -> Response:
             if queries.match(engine, entity, match_id) is None:  # read as the user: RLS decides what exists
                 raise HTTPException(404, "not found")
             with service(engine):
-                try:
+                with _refused(404):
                     actions.decide_match(engine, entity, match_id, verdict, user.username, form.get("reason") or None)
-                except DataError as exc:
-                    raise HTTPException(404, str(exc)) from exc
                 return actions.refresh(engine, entity) if desk.settings.refresh_after_decision else None
 
     took = await run_in_threadpool(write)
@@ -557,7 +575,7 @@ async def invoice_action(request: Request) -> Response:
                 raise HTTPException(404, "not found")
             with service(engine):
                 notices: list[str] = []
-                try:
+                with _refused(400):
                     if action == "comment":
                         note = actions.comment(engine, entity, author=user.username, body=form.get("body", ""),
                                                invoice_id=iid, customer_id=inv["customer_id"])
@@ -576,8 +594,6 @@ async def invoice_action(request: Request) -> Response:
                             raise DataError("a promise to pay needs a date")
                         actions.promise(engine, entity, iid, promised_on=promised, actor=user.username,
                                         reason=form.get("reason") or None)
-                except DataError as exc:
-                    raise HTTPException(400, str(exc)) from exc
                 if action != "comment" and desk.settings.refresh_after_decision:
                     actions.refresh(engine, entity)
                 if notices:
@@ -608,18 +624,15 @@ async def split(request: Request) -> Response:
     desk, _sess, user, form = await _post_checks(request, "reviewer")
     entity, payment_id = request.path_params["entity"], request.path_params["payment_id"]
     parts = _parts(form)
-    back = form.get("back") or ""
-    back = back if back.startswith(f"/e/{entity}/") and not back.startswith("//") else f"/e/{entity}"
+    back = _local(form.get("back"), f"/e/{entity}/", f"/e/{entity}")
 
     def write() -> None:
         with _as_user(desk, user, write=True) as engine:
             if queries.payment(engine, entity, payment_id) is None:
                 raise HTTPException(404, "not found")
             with service(engine):
-                try:
+                with _refused(400):
                     actions.split_payment(engine, entity, payment_id, parts, user.username, form.get("reason") or None)
-                except DataError as exc:
-                    raise HTTPException(400, str(exc)) from exc
                 if desk.settings.refresh_after_decision:
                     actions.refresh(engine, entity)
 
@@ -632,8 +645,7 @@ async def erp_mark(request: Request) -> Response:
     desk, _sess, user, form = await _post_checks(request, "reviewer")
     entity = request.path_params["entity"]
     target = {k: form.get(k) or None for k in ("match_id", "exception_id", "invoice_id", "payment_id")}
-    back = form.get("back") or ""
-    back = back if back.startswith(f"/e/{entity}/") and not back.startswith("//") else "/erp"
+    back = _local(form.get("back"), f"/e/{entity}/", "/erp")
 
     def write() -> None:
         with _as_user(desk, user, write=True) as engine:
@@ -643,11 +655,8 @@ async def erp_mark(request: Request) -> Response:
                     or (target["payment_id"] and queries.payment(engine, entity, target["payment_id"])))
             if not seen:
                 raise HTTPException(404, "not found")
-            with service(engine):
-                try:
-                    actions.mark_for_erp(engine, entity, actor=user.username, reason=form.get("reason", ""), **target)
-                except DataError as exc:
-                    raise HTTPException(400, str(exc)) from exc
+            with service(engine), _refused(400):
+                actions.mark_for_erp(engine, entity, actor=user.username, reason=form.get("reason", ""), **target)
 
     await run_in_threadpool(write)
     return RedirectResponse(f"{back}?done=erp", status_code=303)
@@ -701,14 +710,12 @@ async def admin_save_user(request: Request) -> Response:
 
     def write() -> str:
         with session(desk.settings.warehouse, write=True) as engine:
-            try:
+            with _refused(400):
                 saved = add_user(engine, form.get("username", ""), role=form.get("role", ""),
                                  entities=form.get("entities", "").split(","), password=form.get("password") or None,
                                  display_name=form.get("display_name") or None, actor=user.username,
                                  keep_password=True, email=form.get("email") or None,
                                  department=form.get("department") or None)
-            except DataError as exc:
-                raise HTTPException(400, str(exc)) from exc
             return saved.username
 
     saved = await run_in_threadpool(write)

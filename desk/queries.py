@@ -185,7 +185,7 @@ def _due_range(bucket: str, on: date, params: dict[str, Any]) -> list[str]:
 def open_items(engine: Engine, entity: str, on: date, *, status: str | None = None, bucket: str | None = None,
                customer_id: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
     """The invoices behind a figure: open at ``on`` (last sync), classified like the marts."""
-    where = [f"i.entity = :e", _OPEN]
+    where = ["i.entity = :e", _OPEN]
     params: dict[str, Any] = {"e": entity, "as_of": on}
     if status:
         where.append(f"({_DESK_STATUS}) = :status")

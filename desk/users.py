@@ -20,8 +20,8 @@ from typing import Any, get_args
 
 from sqlmodel import Field, SQLModel
 
-from lettrage.errors import DataError
 from desk.security import DUMMY_HASH, hash_password, verify_password
+from lettrage.errors import DataError
 from warehouse.contract import BOOL, INT, TEXT, TS
 from warehouse.engine import Engine
 from warehouse.schema import ensure_table

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from connectors.registry import ALL_SOURCES
 from mappings.entities import load_entities
 
+
 def _entity_codes() -> tuple[str, ...]:
     """Entities of the mappings, plus any the sources file configures (when it is readable here)."""
     codes = set(load_entities().codes())

@@ -27,7 +27,7 @@ from connectors.registry import API_SOURCES, build_job, load_sources_config
 from lettrage import orchestration as orch
 from lettrage.logging import install_masking
 from lettrage.progress import BOARD, DltProgress
-from warehouse.build import BuildReport, build_core, build_marts, build_staging
+from warehouse.build import BuildReport, build_core, build_staging
 from warehouse.engine import connect
 from warehouse.load import run_pipeline
 

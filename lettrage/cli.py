@@ -91,7 +91,11 @@ def _guard_interrupts(title: str) -> Callable[[], None]:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 def _quiet_prefect_console(quiet: bool) -> None:

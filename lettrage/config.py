@@ -70,16 +70,25 @@ def redact_url(url: str) -> str:
     return url
 
 
-def _from_dlt(key: str) -> str | None:
+def dlt_setting(key: str, *, secret: bool = False) -> str | None:
+    """A value from dlt's providers (environment first, then ``.dlt/*.toml``) as text; None when unset.
+
+    Unreadable config files count as unset: an optional setting must not stop a run, and the
+    caller that needs the value is the one to say what to set. One reader for every optional
+    setting (warehouse, SMTP, IMAP, payment providers) so they all behave the same.
+    """
     try:
         import dlt
 
-        value = dlt.config.get(f"lettrage.{key}")
-        if value is None:
-            value = dlt.secrets.get(f"lettrage.{key}")
-        return str(value) if value is not None else None
+        value: object = (dlt.secrets if secret else dlt.config).get(key)
     except Exception:  # no config files, or dlt cannot read them: fall back to defaults
         return None
+    return None if value is None else str(value)
+
+
+def _from_dlt(key: str) -> str | None:
+    value = dlt_setting(f"lettrage.{key}")
+    return value if value is not None else dlt_setting(f"lettrage.{key}", secret=True)
 
 
 def load_warehouse_config(url: str | None = None, dataset: str | None = None) -> WarehouseConfig:

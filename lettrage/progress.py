@@ -250,7 +250,7 @@ class RichRenderer:
 
     def __call__(self, event: str, item: SourceProgress) -> None:
         task = self._task(item)
-        fields = {"pages": f"{item.pages:,}", "rows": f"{item.rows:,}",
+        fields: dict[str, Any] = {"pages": f"{item.pages:,}", "rows": f"{item.rows:,}",
                   "rate": f"{item.rows_per_second():,.0f}" if item.started else ""}
         if event == "start":
             self.progress.start_task(task)

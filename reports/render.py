@@ -121,7 +121,8 @@ def write_workbook(engine: Engine, path: Path) -> Path:
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
-    wb.remove(wb.active)
+    if wb.active is not None:  # a new workbook comes with one empty sheet; each mart brings its own
+        wb.remove(wb.active)
     for table in MARTS:
         ws = wb.create_sheet(table.name.removeprefix("mart_")[:31])
         cols = [c for c in table.column_names if c != "_loaded_at"]

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.runtime.collector import NULL_COLLECTOR
+from dlt.pipeline.progress import TCollectorArg
 
 from lettrage.config import WarehouseConfig, load_warehouse_config
 
@@ -48,12 +50,13 @@ def pipelines_dir() -> Path:
 def make_pipeline(name: str, config: WarehouseConfig | None = None, progress: Any = None) -> dlt.Pipeline:
     """``progress``: an optional dlt collector (the CLI's live progress); default: none, or log lines."""
     config = config or load_warehouse_config()
+    collector: TCollectorArg = progress or ("log" if os.environ.get("LETTRAGE__PROGRESS") == "log" else NULL_COLLECTOR)
     return dlt.pipeline(
         pipeline_name=name,
         destination=destination_for(config),
         dataset_name=config.dataset,
         pipelines_dir=str(pipelines_dir()),
-        progress=progress or ("log" if os.environ.get("LETTRAGE__PROGRESS") == "log" else None),
+        progress=collector,
     )
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from warehouse.contract import AGING_BUCKETS
 from warehouse.engine import Engine
 
-
 # Output column -> value of the mart's split column; keys stay valid identifiers for templates.
 ENCOURS_SPLIT: dict[str, str] = {s: s for s in ("not_due", "overdue", "partially_paid", "disputed")}
 AGED_SPLIT: dict[str, str] = {("d" + b if b[0].isdigit() else b): b for b in AGING_BUCKETS}

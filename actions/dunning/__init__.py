@@ -13,7 +13,14 @@ from __future__ import annotations
 from actions.dunning.imap import ImapAcceptanceChecker, ImapSettings, checker_from_config
 from actions.dunning.outbox import AcceptanceChecker, recover
 from actions.dunning.promises import record_promise_to_pay
-from actions.dunning.run import Channels, RunReport, StatementReport, StaleWarehouse, run_reminders, run_statements
+from actions.dunning.run import (
+    Channels,
+    RunReport,
+    StaleWarehouse,
+    StatementReport,
+    run_reminders,
+    run_statements,
+)
 from actions.dunning.smtp import SmtpSender, SmtpSettings, load_smtp_settings
 
 __all__ = ["AcceptanceChecker", "Channels", "ImapAcceptanceChecker", "ImapSettings", "RunReport", "SmtpSender",

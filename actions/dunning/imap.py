@@ -24,6 +24,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Literal
 
+from lettrage.config import dlt_setting
 from lettrage.errors import ConfigurationError
 from lettrage.logging import register_secret
 from mappings.dunning import Acceptance
@@ -46,14 +47,8 @@ class ImapSettings:
 
 def load_imap_settings(policy: Acceptance) -> ImapSettings | None:
     """IMAP settings from dlt config (``DUNNING__IMAP__*``) plus the policy; None when no IMAP host is set."""
-    import dlt
-
     def get(key: str, secret: bool = False) -> str | None:
-        try:
-            value = (dlt.secrets if secret else dlt.config).get(f"dunning.imap.{key}")
-        except Exception:  # unreadable config files: behave as if unset
-            value = None
-        return None if value is None else str(value)
+        return dlt_setting(f"dunning.imap.{key}", secret=secret)
 
     host = get("host")
     if not host:

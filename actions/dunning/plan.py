@@ -57,7 +57,6 @@ def customer_messages(
             lines = [line(p, as_of, p.step) for p in triggers] + [line(p, as_of) for p in extra]
             lines.sort(key=lambda ln: (ln.due_date, ln.invoice_number))
             f = lead.facts
-            settings = rules.entity(entity)
             language = rules.languages.for_country(f.country)
             keys = [(p.facts.invoice_id, p.step or "") for p in triggers]
             kind = "formal_notice" if lead.include_penalties else "reminder"

@@ -16,6 +16,7 @@ from typing import Any
 
 import stripe
 
+from lettrage.config import dlt_setting
 from lettrage.errors import ConfigurationError, PermanentSourceError, TransientSourceError
 from lettrage.logging import register_secret
 from lettrage.money import to_minor
@@ -23,26 +24,11 @@ from lettrage.money import to_minor
 log = logging.getLogger("lettrage.actions.dunning")
 
 
-def _config(key: str) -> str | None:
-    import dlt
-
-    try:
-        value = dlt.config.get(key)
-    except Exception:  # unreadable config: unset
-        value = None
-    return None if value is None else str(value)
-
-
 def _secret(source: str, entity: str, name: str) -> str | None:
-    import dlt
-
-    try:
-        value = dlt.secrets.get(f"sources.{source}.{entity}.{name}")
-    except Exception:  # unreadable secrets: unset
-        value = None
+    value = dlt_setting(f"sources.{source}.{entity}.{name}", secret=True)
     if value is not None:
-        register_secret(str(value))
-    return None if value is None else str(value)
+        register_secret(value)
+    return value
 
 
 def paylink_key(message_id: str) -> str:
@@ -69,7 +55,7 @@ class StripePayLinks:
     @classmethod
     def for_entity(cls, entity: str) -> StripePayLinks | None:
         key = _secret("stripe", entity, "api_key")
-        return cls(key, _config("dunning.stripe_base_url")) if key else None
+        return cls(key, dlt_setting("dunning.stripe_base_url")) if key else None
 
     def create(self, *, message_id: str, entity: str, customer_id: str | None, invoice_numbers: list[str],
                amount: Decimal, currency: str, description: str) -> str:
@@ -116,7 +102,7 @@ class GoCardlessCollector:
     @classmethod
     def for_entity(cls, entity: str) -> GoCardlessCollector | None:
         token = _secret("gocardless", entity, "access_token")
-        return cls(token, _config("dunning.gocardless_base_url")) if token else None
+        return cls(token, dlt_setting("dunning.gocardless_base_url")) if token else None
 
     def collect(self, *, entity: str, invoice_id: str, invoice_number: str, customer_id: str, mandate_id: str,
                 amount: Decimal, currency: str) -> str:

@@ -24,6 +24,7 @@ from email.utils import formatdate
 from typing import Literal
 
 from actions.dunning.outbox import message_id_header
+from lettrage.config import dlt_setting
 from lettrage.errors import ConfigurationError, PermanentSourceError, TransientSourceError
 from lettrage.logging import register_secret
 
@@ -49,14 +50,8 @@ class SmtpSettings:
 
 def load_smtp_settings() -> SmtpSettings:
     """Resolve SMTP settings through dlt's providers (env ``DUNNING__SMTP__*`` first)."""
-    import dlt
-
     def get(key: str, secret: bool = False) -> str | None:
-        try:
-            value = (dlt.secrets if secret else dlt.config).get(f"dunning.smtp.{key}")
-        except Exception:  # unreadable config files: behave as if unset
-            value = None
-        return None if value is None else str(value)
+        return dlt_setting(f"dunning.smtp.{key}", secret=secret)
 
     host = get("host")
     if not host:

@@ -113,7 +113,8 @@ def _camel(name: str) -> str:
 
 
 def render_xml(batch: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> bytes:
-    root = etree.Element(f"{{{XML_NS}}}Bordereau", nsmap={None: XML_NS})
+    # lxml-stubs type nsmap keys as str, but lxml takes None as the default namespace's prefix
+    root = etree.Element(f"{{{XML_NS}}}Bordereau", nsmap={None: XML_NS})  # type: ignore[dict-item]
     header = etree.SubElement(root, f"{{{XML_NS}}}Header")
     for key, value in _header(batch).items():
         etree.SubElement(header, f"{{{XML_NS}}}{_camel(key)}").text = value

@@ -136,7 +136,7 @@ async def _deliver_sftp(spec: SftpDelivery, files: Sequence[BuiltFile], manifest
         raise DeliveryRefused(f"sftp://{spec.username}@{spec.host}:{spec.port}: login refused ({exc})") from exc
     except asyncssh.SFTPPermissionDenied as exc:
         raise DeliveryRefused(f"sftp://{spec.host}{spec.remote_dir}: permission denied ({exc})") from exc
-    except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncssh.Error) as exc:
         raise DeliveryFailed(f"sftp://{spec.host}:{spec.port}{spec.remote_dir}: {exc}") from exc
     log.info("sftp://%s%s: delivered %s", spec.host, spec.remote_dir, ", ".join(names))
     return DeliveryResult("uploaded", spec.remote_dir, names)
@@ -151,7 +151,7 @@ async def _fetch_sftp(spec: SftpDelivery, name: str) -> bytes | None:
                 return await _read(sftp, posixpath.join(spec.remote_dir, name))
     except asyncssh.PermissionDenied as exc:
         raise DeliveryRefused(f"sftp://{spec.username}@{spec.host}:{spec.port}: login refused ({exc})") from exc
-    except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncssh.Error) as exc:
         raise DeliveryFailed(f"sftp://{spec.host}:{spec.port}{spec.remote_dir}: {exc}") from exc
 
 

@@ -28,7 +28,13 @@ from typing import Any
 
 from actions.factoring import bordereau, delivery
 from actions.factoring.bordereau import BuiltBatch
-from actions.factoring.schema import FactoringBatch, FactoringBatchItem, ensure_factoring_tables, insert_row, insert_rows
+from actions.factoring.schema import (
+    FactoringBatch,
+    FactoringBatchItem,
+    ensure_factoring_tables,
+    insert_row,
+    insert_rows,
+)
 from actions.factoring.selection import Proposal, propose
 from lettrage.errors import DataError
 from mappings.factoring import FactorContract
@@ -218,11 +224,11 @@ def run_contract(engine: Engine, contract: FactorContract, entity: str, as_of: d
     report.proposal = proposal.summary()
     if dry_run or not proposal.selected:
         return report
-    batch_id = plan_batch(engine, proposal)
-    assert batch_id is not None
-    hook("planned", batch_id)
-    report.planned = batch_id
-    status = advance_batch(engine, contract, batch_id, out_dir, hook)
-    report.deliveries[batch_id] = status or "already_uploaded"
-    report.confirmed.append(batch_id)
+    planned = plan_batch(engine, proposal)
+    assert planned is not None
+    hook("planned", planned)
+    report.planned = planned
+    status = advance_batch(engine, contract, planned, out_dir, hook)
+    report.deliveries[planned] = status or "already_uploaded"
+    report.confirmed.append(planned)
     return report

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +24,12 @@ from typing import Any
 
 import jinja2
 
-from actions.factoring.schema import FactoringException, FactoringSettlement, ensure_factoring_tables, insert_rows
+from actions.factoring.schema import (
+    FactoringException,
+    FactoringSettlement,
+    ensure_factoring_tables,
+    insert_rows,
+)
 from actions.factoring.selection import read_sql
 from mappings.factoring import FactorContract
 from warehouse.engine import Engine
@@ -139,7 +144,7 @@ def reconcile_settlements(engine: Engine, contract: FactorContract, entity: str,
     return {"settlement_lines": kinds, PAID_TO_US: len(exceptions)}
 
 
-def open_transfers(engine: Engine, entity: str | None = None) -> list[Mapping[str, Any]]:
+def open_transfers(engine: Engine, entity: str | None = None) -> list[dict[str, Any]]:
     """Open ``paid_to_us_factored`` items, for the desk and the CLI."""
     where = " AND entity = :e" if entity else ""
     return engine.query_dicts(

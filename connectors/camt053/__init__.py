@@ -16,8 +16,15 @@ from typing import Any
 import dlt
 
 from connectors._files import (
-    FileLoadStats, FileResult, Quarantine, entity_from_path, finish_file, list_files, scan_file,
-    skip_if_loaded, with_shared_tables,
+    FileLoadStats,
+    FileResult,
+    Quarantine,
+    entity_from_path,
+    finish_file,
+    list_files,
+    scan_file,
+    skip_if_loaded,
+    with_shared_tables,
 )
 from connectors.camt053.parse import Camt053ParseResult, detect_version, identify, iter_entries
 from lettrage.errors import ConfigurationError
@@ -80,7 +87,8 @@ def entries(
         version = detect_version(path)
         folder_entity = entity_from_path(path, entities.codes())
 
-        def entity_for_iban(iban: str | None, folder_entity: str | None = folder_entity) -> str | None:
+        def entity_for_iban(iban: str | None, folder_entity: str | None = folder_entity,
+                            path: Path = path) -> str | None:
             if entity:
                 return entity
             found = by_iban.get((iban or "").replace(" ", "").upper()) or folder_entity

@@ -26,6 +26,7 @@ from dlt.extract.resource import DltResource
 from dlt.sources import incremental
 
 from connectors._arrow import current_load_id, page_table
+from connectors._columns import nullable_columns
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.gocardless import settings
 from connectors.gocardless.client import GoCardlessApi
@@ -39,7 +40,7 @@ TEXT, BIGINT, TS, DEC, DATE = "text", "bigint", "timestamp", "decimal", "date"
 
 
 def _cols(**types: str) -> dict[str, TColumnSchema]:
-    cols: dict[str, TColumnSchema] = {n: {"data_type": t, "nullable": True} for n, t in types.items()}  # type: ignore[misc]
+    cols = nullable_columns(**types)
     for name in ("id", "payout_id", "item_index"):
         if name in cols:
             cols[name]["nullable"] = False
@@ -145,6 +146,7 @@ def _list_by_created(
     api: GoCardlessApi, endpoint: str, entity: str, cursor: incremental[datetime], max_pages: int | None = None
 ) -> Iterator[Any]:
     start = cursor.last_value if cursor.last_value is not None else cursor.initial_value
+    assert start is not None, "the cursor always starts somewhere: start_date or settings.DEFAULT_START"
     end = cursor.end_value
     windows = Windows(
         int(start.timestamp()),

@@ -33,8 +33,8 @@ def classify(exc: BaseException) -> Verdict:
         )
     if not isinstance(exc, gc_errors.ApiError):
         return Verdict(retry=False)
-    status: Any = getattr(exc, "status_code", None) or exc.code
-    status = int(status) if status is not None else None
+    code: Any = getattr(exc, "status_code", None) or exc.code
+    status = int(code) if code is not None else None
     message = exc.message or str(exc)
     if isinstance(exc, gc_errors.AuthenticationError | gc_errors.PermissionsError) or status in (401, 403):
         return Verdict(retry=False, auth=True, status=status, reason=message)

@@ -19,6 +19,7 @@ import dlt
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
+from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
 from connectors._http import RetryPolicy, external_schedule
 from connectors.netsuite import settings
 from connectors.netsuite.auth import NetSuiteOAuth1
@@ -27,14 +28,8 @@ from connectors.netsuite.client import KeyRangePaginator, NetSuiteClient
 __all__ = ["KeyRangePaginator", "NetSuiteClient", "NetSuiteOAuth1", "netsuite_source", "parse_ns_date"]
 
 TEXT, BIGINT, DATE = "text", "bigint", "date"
-MONEY: TColumnSchema = {"data_type": "decimal", "precision": 18, "scale": 2, "nullable": True}
 LASTMOD = "TO_CHAR(lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS lastmodified"
 SINCE = "lastmodifieddate >= TO_TIMESTAMP('{since}', 'YYYY-MM-DD HH24:MI:SS')"
-
-
-def _cols(**types: str) -> dict[str, TColumnSchema]:
-    return {n: (dict(MONEY) if t == "money" else {"data_type": t, "nullable": True})  # type: ignore[misc]
-            for n, t in types.items()}
 
 
 COLUMNS: dict[str, dict[str, TColumnSchema]] = {

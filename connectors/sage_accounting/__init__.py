@@ -17,6 +17,7 @@ import dlt
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
+from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
 from connectors._http import RetryPolicy, external_schedule
 from connectors.sage_accounting import settings
 from connectors.sage_accounting.client import SageClient, SageNextPaginator
@@ -24,12 +25,6 @@ from connectors.sage_accounting.client import SageClient, SageNextPaginator
 __all__ = ["SageClient", "SageNextPaginator", "flatten", "sage_accounting_source"]
 
 TEXT, BIGINT, DATE, TS = "text", "bigint", "date", "timestamp"
-MONEY: TColumnSchema = {"data_type": "decimal", "precision": 18, "scale": 2, "nullable": True}
-
-
-def _cols(**types: str) -> dict[str, TColumnSchema]:
-    return {n: (dict(MONEY) if t == "money" else {"data_type": t, "nullable": True})  # type: ignore[misc]
-            for n, t in types.items()}
 
 
 COLUMNS: dict[str, dict[str, TColumnSchema]] = {

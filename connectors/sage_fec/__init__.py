@@ -22,12 +22,26 @@ import dlt
 
 from connectors._files import (
     BATCH_ROWS,
-    FileLoadStats, FileResult, Quarantine, entity_from_path, finish_file, list_files, scan_file,
-    skip_if_loaded, to_table, with_shared_tables,
+    FileLoadStats,
+    FileResult,
+    Quarantine,
+    entity_from_path,
+    finish_file,
+    list_files,
+    scan_file,
+    skip_if_loaded,
+    to_table,
+    with_shared_tables,
 )
 from connectors.sage_fec.parse import (
-    FecParseResult, RunEntries, identify, identify_customers, iter_fec_lines, parse_customers,
-    read_customers_header, read_fec_header,
+    FecParseResult,
+    RunEntries,
+    identify,
+    identify_customers,
+    iter_fec_lines,
+    parse_customers,
+    read_customers_header,
+    read_fec_header,
 )
 from lettrage.errors import ConfigurationError
 from mappings.entities import load_entities

@@ -17,6 +17,7 @@ import dlt
 from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
+from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
 from connectors._http import RetryPolicy, external_schedule
 from connectors.sap_b1 import settings
 from connectors.sap_b1.auth import B1SessionAuth
@@ -25,12 +26,6 @@ from connectors.sap_b1.client import B1Client, ODataNextLinkPaginator
 __all__ = ["B1Client", "B1SessionAuth", "ODataNextLinkPaginator", "sap_b1_source", "to_row"]
 
 TEXT, BIGINT, DATE = "text", "bigint", "date"
-MONEY: TColumnSchema = {"data_type": "decimal", "precision": 18, "scale": 2, "nullable": True}
-
-
-def _cols(**types: str) -> dict[str, TColumnSchema]:
-    return {n: (dict(MONEY) if t == "money" else {"data_type": t, "nullable": True})  # type: ignore[misc]
-            for n, t in types.items()}
 
 
 DOC = dict(DocEntry=BIGINT, entity=TEXT, DocNum=BIGINT, DocDate=DATE, DocDueDate=DATE, CardCode=TEXT,

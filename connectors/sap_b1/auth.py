@@ -13,8 +13,8 @@ from collections.abc import Generator
 
 import httpx
 
-from lettrage.errors import AuthenticationExpired
 from connectors.sap_b1 import settings
+from lettrage.errors import AuthenticationExpired
 
 
 def is_session_expired(response: httpx.Response) -> bool:
@@ -39,7 +39,8 @@ class B1SessionAuth(httpx.Auth):
         return httpx.Request("POST", self.login_url, json={"CompanyDB": self.company_db, "UserName": self.user,
                                                            "Password": self.password})
 
-    def _take(self, response: httpx.Response) -> None:
+    def _take(self, response: httpx.Response) -> str:
+        """Keep the session cookie of a login response (and return it), or raise why there is none."""
         if response.status_code in (401, 403):
             raise AuthenticationExpired(
                 f"SAP B1 login to {self.login_url} refused for company {self.company_db!r}, user {self.user!r} "
@@ -50,6 +51,7 @@ class B1SessionAuth(httpx.Auth):
         session, route = response.cookies.get("B1SESSION"), response.cookies.get("ROUTEID")
         self.cookie = f"B1SESSION={session}" + (f"; ROUTEID={route}" if route else "")
         self.logins += 1
+        return self.cookie
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self.cookie is None:
@@ -59,6 +61,5 @@ class B1SessionAuth(httpx.Auth):
         response = yield request
         if is_session_expired(response):
             self.cookie = None
-            self._take((yield self._login_request()))
-            request.headers["Cookie"] = self.cookie
+            request.headers["Cookie"] = self._take((yield self._login_request()))
             yield request

@@ -21,11 +21,26 @@ import dlt
 
 from connectors._files import (
     BATCH_ROWS,
-    FileLoadStats, FileResult, Quarantine, RunKeys, entity_from_path, finish_file, list_files, scan_file,
-    skip_if_loaded, to_table, with_shared_tables,
+    FileLoadStats,
+    FileResult,
+    Quarantine,
+    RunKeys,
+    entity_from_path,
+    finish_file,
+    list_files,
+    scan_file,
+    skip_if_loaded,
+    to_table,
+    with_shared_tables,
 )
 from connectors.sap_export.parse import (
-    SapParseResult, pack_item_keys, detect_layout, identify, identify_customers, iter_items, parse_customers,
+    SapParseResult,
+    detect_layout,
+    identify,
+    identify_customers,
+    iter_items,
+    pack_item_keys,
+    parse_customers,
 )
 from lettrage.errors import ConfigurationError
 from mappings.entities import load_entities

@@ -25,9 +25,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors._files import (
-    BATCH_ROWS, MONEY_TYPE, Quarantine, clean_text, constant_column, is_blank_row, known_currency_mask, non_null,
-    parse_amounts, parse_customer_export, parse_dates, parse_ints, read_delimited, read_export_header,
-    read_lines, row_texts, sniff_encoding, split_header, wrong_format,
+    BATCH_ROWS,
+    MONEY_TYPE,
+    Quarantine,
+    clean_text,
+    constant_column,
+    is_blank_row,
+    known_currency_mask,
+    non_null,
+    parse_amounts,
+    parse_customer_export,
+    parse_dates,
+    parse_ints,
+    read_delimited,
+    read_export_header,
+    read_lines,
+    row_texts,
+    sniff_encoding,
+    split_header,
+    wrong_format,
 )
 from lettrage.money import KNOWN_CURRENCIES
 from mappings.csv_export import CsvColumnMapping

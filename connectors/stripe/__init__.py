@@ -23,6 +23,7 @@ from dlt.extract.resource import DltResource
 from dlt.sources import incremental
 
 from connectors._arrow import current_load_id, page_table
+from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.stripe import settings
 from connectors.stripe.client import StripeApi
@@ -30,10 +31,6 @@ from connectors.stripe.client import StripeApi
 __all__ = ["stripe_source", "to_unix"]
 
 TEXT, BIGINT, BOOL = "text", "bigint", "bool"
-
-
-def _cols(**types: str) -> dict[str, TColumnSchema]:
-    return {name: {"data_type": t, "nullable": True} for name, t in types.items()}  # type: ignore[misc]
 
 
 COLUMNS: dict[str, dict[str, TColumnSchema]] = {
@@ -132,6 +129,7 @@ def _list_by_created(
 ) -> Iterator[Any]:
     """Walk ``created`` windows from the saved cursor; yield rows oldest first, ``BATCH_PAGES`` pages a table."""
     start = cursor.last_value if cursor.last_value is not None else cursor.initial_value
+    assert start is not None, "the cursor always starts somewhere: start_date or settings.DEFAULT_START"
     windows = Windows(
         int(start), cursor.end_value, int(time.time()), base=settings.WINDOW_S, max_span=settings.MAX_WINDOW_S
     )

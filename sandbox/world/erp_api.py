@@ -26,7 +26,7 @@ from typing import Any
 from sandbox.world import ids
 from sandbox.world.documents import credited_cents
 from sandbox.world.model import Customer, Document, Entity, EntityWorld, ErpReceipt
-from sandbox.world.parties import BEHAVIOURS, BEHAVIOUR_WEIGHTS, CREDIT_LIMITS_EUR, TERMS
+from sandbox.world.parties import BEHAVIOUR_WEIGHTS, BEHAVIOURS, CREDIT_LIMITS_EUR, TERMS
 
 API_ERPS = ("sage_accounting", "netsuite", "sap_b1")
 API_CUSTOMERS = 20

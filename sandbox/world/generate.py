@@ -11,7 +11,10 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from sandbox.world import bank, documents as docs, erp, erp_api, gocardless_world as gcw, stripe_world as sw
+from sandbox.world import bank, erp, erp_api
+from sandbox.world import documents as docs
+from sandbox.world import gocardless_world as gcw
+from sandbox.world import stripe_world as sw
 from sandbox.world.calendar import add_months, unix
 from sandbox.world.entities import API_ENTITIES, ENTITIES
 from sandbox.world.ids import IdFactory, ie_iban

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from warehouse.engine import connect
 from lettrage.config import WarehouseConfig
+from warehouse.engine import connect
 
 from .conftest import BIN, E2E_AS_OF, REPO, PrefectServer, _die_with_parent, stop_process_group, world_secrets
 

@@ -32,7 +32,14 @@ from typing import Any
 
 from lettrage.errors import WarehouseError
 from warehouse.access.errors import AccessError, AccessNeedsPostgres
-from warehouse.access.roles import ALL_ENTITIES, SCOPE_TABLE, RoleNames, TableAccess, check_identifier, classify
+from warehouse.access.roles import (
+    ALL_ENTITIES,
+    SCOPE_TABLE,
+    RoleNames,
+    TableAccess,
+    check_identifier,
+    classify,
+)
 from warehouse.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -341,7 +348,7 @@ def list_access(engine: Engine, roles: RoleNames | None = None) -> list[dict[str
     """One row per member of a group role: user, group, can log in, entities in scope."""
     require_postgres(engine)
     roles = roles or RoleNames.from_env()
-    scope = {}
+    scope: dict[str, list[str]] = {}
     if engine.table_exists(SCOPE_TABLE):
         for role_name, entity in engine.query(f"SELECT role_name, entity FROM {q(SCOPE_TABLE)} ORDER BY 1, 2"):
             scope.setdefault(str(role_name), []).append(str(entity))

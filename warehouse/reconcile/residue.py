@@ -26,8 +26,8 @@ from typing import Any
 
 from mappings.matching import MatchingRules
 from warehouse.engine import Engine
-from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile import fuzzy
+from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import normalize_name
 from warehouse.reconcile.names import normalized_names
 from warehouse.reconcile.references import KIND_RULE, normalized, tokens

@@ -13,7 +13,6 @@ from warehouse.contract import BOOL, DATE, INT, MONEY, RATIO, TEXT, TS
 from warehouse.engine import Engine
 from warehouse.schema import ensure_contract, ensure_table
 
-
 # Bookkeeping for incremental runs: what each payment and invoice looked like last time, as a
 # 63-bit hash of the row with its id (run._row_hash). A ``fingerprint`` column left by an older
 # version stays unused.

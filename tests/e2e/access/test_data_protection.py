@@ -88,7 +88,12 @@ class _Capture(logging.Handler):
 
 def _published(flow_run_id: Any) -> list[str]:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
 
     async def read() -> list[str]:
         async with get_client() as client:

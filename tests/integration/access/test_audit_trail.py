@@ -18,7 +18,7 @@ from warehouse.access import invoice_history, render_history
 from warehouse.engine import Engine, connect
 from warehouse.reconcile import confirm_match, record_decision
 
-from .conftest import AS_OF, sync_and_build
+from .conftest import sync_and_build
 
 ENTITY = "FR01"
 SOURCES = ["sage_fec", "camt053"]

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from lettrage.config import WarehouseConfig
+from tests.integration.reconcile.conftest import AS_OF as BOOK_AS_OF
+from tests.integration.reconcile.conftest import Book
 from warehouse.engine import connect
 
 AS_OF = date(2026, 11, 25)
@@ -37,12 +39,11 @@ CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 @pytest.fixture(scope="session")
 def desk_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from connectors.registry import build_job, load_sources_config
+    from desk.users import add_user
     from sandbox.demo import write_sources_file
     from sandbox.server import serve
     from sandbox.world import write_world
-
-    from connectors.registry import build_job, load_sources_config
-    from desk.users import add_user
     from warehouse.build import build_all
     from warehouse.load import run_pipeline
     from warehouse.marts import refresh_marts
@@ -99,6 +100,20 @@ def _add_suggestion(engine: Any, n: int) -> dict[str, Any]:
         ":customer_id, :amount, 0, 'EUR', DATE '2026-11-20', 'succeeded', :reference, :payer_name, "
         "'FR7630006000011234567890189', 'camt053', :payment_id)", payment)
     return {**payment, "invoice_id": inv["invoice_id"], "invoice_open": inv["amount_open"]}
+
+
+def settle(book: Book) -> Book:
+    """Reconcile a hand-built book and refresh its marts at the book's date: the state the desk reads.
+
+    The desk's engine tests fill a tiny book (``tests/integration/reconcile/conftest.py``), then
+    need exactly what the nightly run would leave behind before a page or an action looks at it.
+    """
+    from warehouse.marts import refresh_marts
+    from warehouse.reconcile import reconcile
+
+    reconcile(book.engine, as_of=BOOK_AS_OF)
+    refresh_marts(book.engine, as_of=BOOK_AS_OF)
+    return book
 
 
 @pytest.fixture(scope="session")

@@ -76,8 +76,9 @@ def test_five_wrong_passwords_throttle_even_the_right_one(client_for: Any, db: A
     assert "Too many failed sign-ins" in right.text
     # the lock is on the user row, so another desk process (or address) refuses it too
     assert db("SELECT locked_until FROM desk_user WHERE username = 'victim'")[0]["locked_until"] is not None
-    from desk import DeskSettings, create_app
     from starlette.testclient import TestClient
+
+    from desk import DeskSettings, create_app
 
     other = TestClient(create_app(DeskSettings(warehouse=client.app.state.desk.settings.warehouse, secret="y" * 32)))
     assert sign_in(other, "victim", PASSWORD).status_code == 429
@@ -92,8 +93,9 @@ def test_sign_out_needs_csrf_and_ends_the_session(client_for: Any) -> None:
 
 
 def test_sso_header_is_ignored_unless_configured(desk_world: dict[str, Any], client_for: Any) -> None:
-    from desk import DeskSettings, create_app
     from starlette.testclient import TestClient
+
+    from desk import DeskSettings, create_app
 
     plain = client_for()
     assert plain.get("/queue", headers={"X-Remote-User": "admin"}, follow_redirects=False).status_code == 303

@@ -18,14 +18,9 @@ from desk import queries
 from desk.db import acting_role, db_role_name, service, session
 from desk.users import Principal, add_user
 from lettrage.config import WarehouseConfig
-from tests.integration.desk.conftest import csrf_of
-from tests.integration.reconcile.conftest import AS_OF, Book
+from tests.integration.desk.conftest import csrf_of, settle
+from tests.integration.reconcile.conftest import AS_OF, Book, open_book
 from warehouse.engine import connect
-from warehouse.marts import refresh_marts
-from warehouse.reconcile import reconcile
-from warehouse.reconcile.schema import ensure_reconcile_tables
-from warehouse.schema import ensure_table
-from warehouse.shapes import SHAPES
 
 PASSWORD = "correct horse battery"
 USERS = {"fr_reader": ("reader", ["FR01"]), "fr_rev": ("reviewer", ["FR01"]), "boss": ("admin", ["*"])}
@@ -50,13 +45,11 @@ def pg_world(warehouse_config: WarehouseConfig, monkeypatch: pytest.MonkeyPatch)
     tag = f"dk{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("LETTRAGE__ACCESS_PREFIX", tag)
     roles = RoleNames(tag)
-    with connect(warehouse_config) as engine:
-        ensure_reconcile_tables(engine)
-        ensure_table(engine, "int_invoices", SHAPES["invoices"])
+    with open_book(warehouse_config) as book:
+        engine = book.engine
         for entity in ("FR01", "DE01"):
             _book(engine, entity)
-        reconcile(engine, as_of=AS_OF)
-        refresh_marts(engine, as_of=AS_OF)
+        settle(book)
         try:
             init_access(engine, roles)
             for name, (role, scope) in USERS.items():  # add_user creates each user's Postgres role

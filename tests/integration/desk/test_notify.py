@@ -11,32 +11,23 @@ from actions.dunning.smtp import SmtpSettings
 from desk import actions, notify
 from desk.users import add_user
 from lettrage.config import WarehouseConfig
+from tests.integration.desk.conftest import settle
 from tests.integration.dunning.conftest import Mailbox, smtp_server  # noqa: F401  (the fixture)
-from tests.integration.reconcile.conftest import AS_OF, Book
-from warehouse.engine import connect
-from warehouse.marts import refresh_marts
-from warehouse.reconcile import reconcile
-from warehouse.reconcile.schema import ensure_reconcile_tables
-from warehouse.schema import ensure_table
-from warehouse.shapes import SHAPES
+from tests.integration.reconcile.conftest import Book, open_book
 
 
 @pytest.fixture
 def book(warehouse_config: WarehouseConfig) -> Iterator[Book]:
-    with connect(warehouse_config) as engine:
-        ensure_reconcile_tables(engine)
-        ensure_table(engine, "int_invoices", SHAPES["invoices"])
-        b = Book(engine)
+    with open_book(warehouse_config) as b:
         b.customer("C1", "ACME")
         b.invoice("I1", "200.00", number="F-2024-001")
-        reconcile(engine, as_of=AS_OF)
-        refresh_marts(engine, as_of=AS_OF)
-        add_user(engine, "sam", role="reviewer", entities=["FR01"], password=None, department="sales",
+        settle(b)
+        add_user(b.engine, "sam", role="reviewer", entities=["FR01"], password=None, department="sales",
                  email="sam@example.com")
-        add_user(engine, "sue", role="reviewer", entities=["*"], password=None, department="sales",
+        add_user(b.engine, "sue", role="reviewer", entities=["*"], password=None, department="sales",
                  email="sue@example.com")
-        add_user(engine, "cc", role="credit_controller", entities=["FR01"], password=None, email="cc@example.com")
-        add_user(engine, "dirk", role="reviewer", entities=["DE01"], password=None, department="sales",
+        add_user(b.engine, "cc", role="credit_controller", entities=["FR01"], password=None, email="cc@example.com")
+        add_user(b.engine, "dirk", role="reviewer", entities=["DE01"], password=None, department="sales",
                  email="dirk@example.com")
         yield b
 

@@ -15,31 +15,23 @@ import pytest
 from desk import actions, queries
 from lettrage.config import WarehouseConfig
 from lettrage.errors import DataError
-from tests.integration.reconcile.conftest import AS_OF, Book
-from warehouse.engine import connect
-from warehouse.marts import refresh_marts
+from tests.integration.desk.conftest import settle
+from tests.integration.reconcile.conftest import AS_OF, Book, open_book
 from warehouse.reconcile import reconcile
-from warehouse.reconcile.schema import ensure_reconcile_tables
-from warehouse.schema import ensure_table
-from warehouse.shapes import SHAPES
 
 IBAN = "FR7630006000011234567890189"
 
 
 @pytest.fixture
 def book(warehouse_config: WarehouseConfig) -> Iterator[Book]:
-    with connect(warehouse_config) as engine:
-        ensure_reconcile_tables(engine)
-        ensure_table(engine, "int_invoices", SHAPES["invoices"])
-        b = Book(engine)
+    with open_book(warehouse_config) as b:
         b.customer("C1", "ACME", IBAN)
         b.invoice("I1", "200.00")
         b.invoice("I2", "200.00")
         b.invoice("I3", "50.00")
         b.invoice("IUSD", "80.00", currency="USD")
         b.payment("P1", "300.00", "lump sum", payer_iban="DE89370400440532013000")
-        reconcile(engine, as_of=AS_OF)
-        refresh_marts(engine, as_of=AS_OF)
+        settle(b)
         yield b
 
 

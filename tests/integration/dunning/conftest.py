@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import email.policy
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-import email.policy
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,8 @@ import pytest
 
 from lettrage.config import WarehouseConfig
 from warehouse.engine import Engine, connect
-from warehouse.reconcile.schema import RUN_STATE
 from warehouse.reconcile.decisions import ensure_decision_tables, record_decision
+from warehouse.reconcile.schema import RUN_STATE
 from warehouse.schema import ensure_contract, ensure_table
 
 AS_OF = date(2026, 11, 25)
@@ -46,9 +46,9 @@ def seed(engine: Engine) -> None:
     ensure_contract(engine)
     ensure_table(engine, "reconcile_run", RUN_STATE)
     ensure_decision_tables(engine)
-    for customer, country, email, invoices in BOOK:
+    for customer, country, address, invoices in BOOK:
         _insert(engine, "dim_customer", {"entity": "FR01", "customer_id": customer, "name": f"Client {customer}",
-                                         "email": email, "country": country, "account_owner": "Sophie Durand"})
+                                         "email": address, "country": country, "account_owner": "Sophie Durand"})
         for inv_id, number, due, total, open_, extra in invoices:
             status = extra.get("status", "overdue" if due < AS_OF else "open")
             _insert(engine, "fct_invoice", {
@@ -104,9 +104,9 @@ class Mailbox:
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    from aiosmtpd.controller import Controller
-
     import socket
+
+    from aiosmtpd.controller import Controller
 
     with socket.socket() as probe:  # aiosmtpd's readiness check cannot use port 0: pick a free one
         probe.bind(("127.0.0.1", 0))
@@ -221,11 +221,10 @@ def sample_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     and a reminder sent on 5 Nov on every invoice 30 to 44 days late (so formal notices,
     with their penalties, are due today).
     """
+    from connectors.registry import build_job, load_sources_config
     from sandbox.demo import write_sources_file
     from sandbox.server import serve
     from sandbox.world import write_world
-
-    from connectors.registry import build_job, load_sources_config
     from warehouse.build import build_all
     from warehouse.load import run_pipeline
 

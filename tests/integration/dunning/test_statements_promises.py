@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from actions.dunning import Channels, SmtpSender, SmtpSettings, record_promise_to_pay, run_reminders, run_statements
+from actions.dunning import (
+    Channels,
+    SmtpSender,
+    SmtpSettings,
+    record_promise_to_pay,
+    run_reminders,
+    run_statements,
+)
 from actions.dunning.providers import StripePayLinks
 from lettrage.config import WarehouseConfig
 from lettrage.errors import DataError

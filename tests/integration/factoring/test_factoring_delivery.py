@@ -16,7 +16,7 @@ from lxml import etree
 from actions.factoring.bordereau import XML_NS
 from actions.factoring.outbox import run_contract
 from mappings.factoring import FactorContract
-from tests.integration.factoring.conftest import AS_OF, E, ELIGIBLE, REMOTE_DIR, FactoringBook
+from tests.integration.factoring.conftest import AS_OF, ELIGIBLE, REMOTE_DIR, E, FactoringBook
 from tests.integration.factoring.sftp_server import LoopbackSftp
 
 

@@ -10,7 +10,7 @@ from actions.factoring.mart import build_mart_factoring, read_mart
 from actions.factoring.outbox import run_contract
 from actions.factoring.settlement import PAID_TO_US, reconcile_settlements
 from mappings.factoring import FactorContract
-from tests.integration.factoring.conftest import AS_OF, E, ELIGIBLE, INVOICES, FactoringBook
+from tests.integration.factoring.conftest import AS_OF, ELIGIBLE, INVOICES, E, FactoringBook
 from tests.integration.factoring.sftp_server import LoopbackSftp
 from warehouse.reconcile import reconcile
 from warehouse.schema import ensure_table

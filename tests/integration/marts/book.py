@@ -20,7 +20,7 @@ out by hand from these rows; the comments say how.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -93,13 +93,13 @@ EXCEPTIONS = [
 
 
 def _ts(day: str) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=9, tzinfo=timezone.utc)
+    return datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
 
 
 def load_book(engine: Engine) -> None:
     """Insert the book into freshly created contract tables."""
     ensure_contract(engine)
-    now = datetime(2024, 3, 21, tzinfo=timezone.utc)
+    now = datetime(2024, 3, 21, tzinfo=UTC)
     rows: dict[str, list[dict[str, Any]]] = {
         "dim_customer": [
             {"entity": E, "customer_id": c, "name": n, "payment_terms_days": t, "credit_limit": lim,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from warehouse.marts import load_fx_rates, load_fx_rates_csv
 
 
 def _add_foreign_invoices(engine) -> None:  # type: ignore[no-untyped-def]
-    now = datetime(2024, 3, 21, tzinfo=timezone.utc)
+    now = datetime(2024, 3, 21, tzinfo=UTC)
     for inv, ccy, amount in (("U1", "USD", "110.00"), ("G1", "GBP", "50.00")):
         engine.execute(
             "INSERT INTO fct_invoice (entity, invoice_id, customer_id, doc_type, issue_date, due_date, currency, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -89,9 +90,20 @@ class Book:
                 for e in self.exceptions()}
 
 
-@pytest.fixture
-def book(warehouse_config: WarehouseConfig) -> Iterator[Book]:
-    with connect(warehouse_config) as engine:
+@contextmanager
+def open_book(config: WarehouseConfig) -> Iterator[Book]:
+    """An empty FR01 book on a fresh warehouse, with the tables a hand-built book writes into.
+
+    A context manager as well as the ``book`` fixture, so other suites' fixtures (the desk's)
+    can fill a book their own way without repeating the table set-up.
+    """
+    with connect(config) as engine:
         ensure_reconcile_tables(engine)
         ensure_table(engine, "int_invoices", SHAPES["invoices"])
         yield Book(engine)
+
+
+@pytest.fixture
+def book(warehouse_config: WarehouseConfig) -> Iterator[Book]:
+    with open_book(warehouse_config) as b:
+        yield b

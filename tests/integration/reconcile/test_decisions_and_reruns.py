@@ -7,7 +7,13 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from warehouse.reconcile import confirm_match, export_lettrage_proposal, reconcile, record_decision, reject_match
+from warehouse.reconcile import (
+    confirm_match,
+    export_lettrage_proposal,
+    reconcile,
+    record_decision,
+    reject_match,
+)
 
 from .conftest import AS_OF, Book
 

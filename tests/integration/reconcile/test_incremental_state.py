@@ -19,6 +19,16 @@ def _state(book: Book) -> tuple[list, list, list]:
     return m, i, e
 
 
+def _two_paid_invoices(book: Book) -> None:
+    """I1 (100) and I2 (200) each paid by a payment citing its number, after a full run: the
+    starting point of the tests that then change a payment behind the reconciler's back."""
+    book.invoice("I1", "100.00", number="FA-1")
+    book.invoice("I2", "200.00", number="FA-2")
+    book.payment("P1", "100.00", "FA-1")
+    book.payment("P2", "200.00", "FA-2")
+    reconcile(book.engine, as_of=AS_OF)
+
+
 def test_incremental_rekeys_changed_invoices_and_matches_a_full_run(book: Book) -> None:
     book.customer("C1", "ACME")
     book.invoice("I1", "100.00", number="FA-2024-0001")
@@ -129,11 +139,7 @@ def test_incremental_reads_a_partial_book_and_still_finds_items_by_amount(book: 
 
 
 def test_changed_and_deleted_payments_are_found_by_their_row_hash(book: Book) -> None:
-    book.invoice("I1", "100.00", number="FA-1")
-    book.invoice("I2", "200.00", number="FA-2")
-    book.payment("P1", "100.00", "FA-1")
-    book.payment("P2", "200.00", "FA-2")
-    reconcile(book.engine, as_of=AS_OF)
+    _two_paid_invoices(book)
     digests = book.engine.query("SELECT payments_digest, invoices_digest FROM reconcile_run")[0]
 
     summary = reconcile(book.engine, as_of=AS_OF, incremental=True)  # nothing changed: digests equal
@@ -168,11 +174,7 @@ def test_customer_names_are_normalised_once_and_again_when_renamed(book: Book) -
 
 
 def test_a_full_rerun_rewrites_only_the_matches_that_changed(book: Book) -> None:
-    book.invoice("I1", "100.00", number="FA-1")
-    book.invoice("I2", "200.00", number="FA-2")
-    book.payment("P1", "100.00", "FA-1")
-    book.payment("P2", "200.00", "FA-2")
-    reconcile(book.engine, as_of=AS_OF)
+    _two_paid_invoices(book)
     before = {r[0]: r[1:] for r in book.engine.query("SELECT payment_id, matched_at, _loaded_at FROM fct_match")}
 
     book.engine.execute("UPDATE fct_payment SET amount = 150.00 WHERE payment_id = 'P2'")  # corrected by the bank

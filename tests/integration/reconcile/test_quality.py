@@ -24,9 +24,9 @@ from warehouse.contract import BY_NAME
 from warehouse.engine import Engine, connect
 from warehouse.reconcile import reconcile
 from warehouse.reconcile.schema import ensure_reconcile_tables
+from warehouse.reconcile.scoring import QualityScore, read_ground_truth, score, warehouse_entities
 from warehouse.schema import ensure_table
 from warehouse.shapes import SHAPES
-from warehouse.reconcile.scoring import QualityScore, read_ground_truth, score, warehouse_entities
 
 AS_OF = date(2026, 11, 25)
 _BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_reconcile_quality.py"

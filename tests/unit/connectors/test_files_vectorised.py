@@ -9,7 +9,11 @@ import pyarrow as pa
 import pytest
 
 from connectors._files import (
-    clean_text, constant_column, is_blank_row, parse_amounts, parse_ints,
+    clean_text,
+    constant_column,
+    is_blank_row,
+    parse_amounts,
+    parse_ints,
 )
 from connectors.sage_fec.parse import SeenKeys
 from connectors.sap_export.parse import _alpha_column, alpha

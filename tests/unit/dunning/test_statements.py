@@ -8,8 +8,14 @@ from decimal import Decimal as D
 import pytest
 
 from actions.dunning.plan import render_message
-from actions.dunning.statements import (Account, Movement, OpenItem, discount_for, scheduled_period,
-                                        statement_messages)
+from actions.dunning.statements import (
+    Account,
+    Movement,
+    OpenItem,
+    discount_for,
+    scheduled_period,
+    statement_messages,
+)
 from mappings.dunning import EarlyPaymentDiscount, load_dunning_rules
 
 RULES = load_dunning_rules()

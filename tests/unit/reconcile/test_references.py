@@ -8,7 +8,15 @@ import pytest
 from mappings.matching import load_matching_rules
 from warehouse import sql as sqlmod
 from warehouse.reconcile.references import (
-    EXACT, GROUPS, NORMALIZED, TAIL, invoice_keys, normalized, sql_key_macros, token_keys, tokens,
+    EXACT,
+    GROUPS,
+    NORMALIZED,
+    TAIL,
+    invoice_keys,
+    normalized,
+    sql_key_macros,
+    token_keys,
+    tokens,
 )
 
 PREFIXES = load_matching_rules().reference.prefixes

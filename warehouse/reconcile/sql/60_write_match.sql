@@ -1,6 +1,14 @@
 -- Write fct_match: rule matches of this run plus every decision-fixed match
 -- (confirmed and rejected rows survive every run). matched_at is kept from the
 -- first run that found a match, so re-running changes nothing.
+{#- the matches this run writes: its rule matches plus every decision-fixed one (compared, then inserted) -#}
+{% set new_matches -%}
+SELECT entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason, currency, rule,
+           confidence, explanation, state FROM rc_match
+    UNION ALL
+    SELECT entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason, currency, rule,
+           confidence, explanation, state FROM rc_fixed WHERE origin = 'decision'
+{%- endset %}
 DROP TABLE IF EXISTS rc_old_match;
 CREATE TEMP TABLE rc_old_match AS
 SELECT entity, match_id, matched_at FROM fct_match
@@ -37,11 +45,7 @@ CREATE TEMP TABLE rc_same_match AS
 SELECT o.match_id
 FROM fct_match AS o
 JOIN (
-    SELECT entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason, currency, rule,
-           confidence, explanation, state FROM rc_match
-    UNION ALL
-    SELECT entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason, currency, rule,
-           confidence, explanation, state FROM rc_fixed WHERE origin = 'decision'
+    {{ new_matches }}
 ) AS n ON n.entity = o.entity AND n.match_id = o.match_id
 WHERE o.payment_id IS NOT DISTINCT FROM n.payment_id AND o.invoice_id IS NOT DISTINCT FROM n.invoice_id
   AND o.amount_applied IS NOT DISTINCT FROM n.amount_applied AND o.adjustment IS NOT DISTINCT FROM n.adjustment
@@ -61,11 +65,7 @@ SELECT m.entity, m.match_id, m.payment_id, m.invoice_id, m.amount_applied, m.adj
        coalesce(o.matched_at, CAST(:now AS TIMESTAMP WITH TIME ZONE)), m.state, 'lettrage', m.match_id,
        CAST(:now AS TIMESTAMP WITH TIME ZONE)
 FROM (
-    SELECT entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason, currency, rule,
-           confidence, explanation, state FROM rc_match
-    UNION ALL
-    SELECT entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason, currency, rule,
-           confidence, explanation, state FROM rc_fixed WHERE origin = 'decision'
+    {{ new_matches }}
 ) AS m
 LEFT JOIN rc_old_match AS o ON o.entity = m.entity AND o.match_id = m.match_id
 {% if not incremental %}WHERE m.match_id NOT IN (SELECT match_id FROM rc_same_match){% endif %};

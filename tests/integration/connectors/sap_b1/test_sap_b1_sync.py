@@ -16,7 +16,15 @@ from lettrage.errors import AuthenticationExpired
 from sandbox.server import RunningSandbox
 from tests.fixtures.loading import rows, scalar
 from tests.integration.connectors.sage_accounting.erp_world import (
-    FAST_RETRIES, append_jsonl, configure, credentials, first_jsonl, ground_truth, root_cause, served)
+    FAST_RETRIES,
+    append_jsonl,
+    configure,
+    credentials,
+    first_jsonl,
+    ground_truth,
+    root_cause,
+    served,
+)
 from warehouse.build import build_staging
 from warehouse.engine import connect
 from warehouse.load import run_pipeline

@@ -9,7 +9,12 @@ import pytest
 
 from connectors._files import Quarantine, scan_file
 from connectors.sage_fec.parse import (
-    FecParseResult, identify, identify_customers, iter_fec_lines, parse_customers, read_fec_header,
+    FecParseResult,
+    identify,
+    identify_customers,
+    iter_fec_lines,
+    parse_customers,
+    read_fec_header,
 )
 from lettrage.errors import WrongFormat
 from mappings.sage_fec import FEC_COLUMNS, load_fec_conventions, load_fec_customers_mapping

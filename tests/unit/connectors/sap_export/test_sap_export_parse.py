@@ -11,7 +11,12 @@ from pydantic import ValidationError
 
 from connectors._files import Quarantine, parse_amounts, parse_dates, scan_file
 from connectors.sap_export.parse import (
-    alpha, detect_layout, identify, identify_customers, iter_items, parse_customers,
+    alpha,
+    detect_layout,
+    identify,
+    identify_customers,
+    iter_items,
+    parse_customers,
 )
 from lettrage.errors import WrongFormat
 from mappings.entities import load_entities
