@@ -119,6 +119,17 @@ def _history_rows(engine: Engine, as_of: date) -> list[dict[str, Any]]:
     )
 
 
+def _median_of_sorted(values: list[Any]) -> Any:
+    """statistics.median of a list already in order, without the copy and sort it makes on every call.
+
+    The lists grow by insort as the issue date advances and are asked for their median once per
+    invoice: sorting them again each time was a third of the prediction step at 1M invoices.
+    """
+    n = len(values)
+    mid = n // 2
+    return values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def _customer_examples(invoices: list[dict[str, Any]], as_of: date) -> list[Example]:
     """One customer's invoices in issue order, each with what was known at its issue date.
 
@@ -148,12 +159,12 @@ def _customer_examples(invoices: list[dict[str, Any]], as_of: date) -> list[Exam
             k_done += 1
         avg = sum_delay[k] / k if k else 0.0
         last3 = delays[max(k - 3, 0):k]
-        usual_amount = median(amounts_sorted) if amounts_sorted else Decimal(0)
+        usual_amount = _median_of_sorted(amounts_sorted) if amounts_sorted else Decimal(0)
         amount = Decimal(r["amount_total"])
         paid_on = r["paid_on"] if (r["paid_on"] is not None and r["paid_on"] <= as_of
                                    and r["amount_open"] == 0) else None
         ex = Example(r["entity"], r["invoice_id"], r["customer_id"], r["issue_date"], r["due_date"], amount, paid_on,
-                     history=delays, n_known=k, usual_delay=float(median(delays_sorted)) if k else None)
+                     history=delays, n_known=k, usual_delay=float(_median_of_sorted(delays_sorted)) if k else None)
         ex.features = {
             "prior_avg_delay": avg,
             "prior_late_share": sum_late[k] / k if k else 0.5,
