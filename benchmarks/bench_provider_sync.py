@@ -13,9 +13,9 @@ peak RSS, and where the wall time went:
 - rest of extract: the rest of dlt's extract step -- the SDK, requests/urllib3 framing,
   our paging, JSON parsing and Arrow conversion, dlt's extract;
 - dlt normalize + load, and the pipeline's own bookkeeping, reported apart;
-- then, sampled from every thread's stack (StackSampler), whose code that time was:
-  the socket wait, the SDKs and HTTP client, our code (connectors/, lettrage/,
-  warehouse/ -- the target: < 25 % of wall time), dlt.
+- then the wall time split by whose code ran (CodeProfile, pyinstrument): the socket
+  wait, the SDKs and HTTP client, our code (connectors/, lettrage/, warehouse/ -- the
+  target: < 25 % of wall time), dlt.
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +45,8 @@ class HttpClock:
     That is what a real API costs us (network and the provider's own work); the sandbox runs
     in its own process, so its CPU time lands here too, as a real server's would. Everything
     else in the sync process -- requests/urllib3/http.client framing, the SDK, our paging and
-    Arrow conversion, dlt's extract -- is work in our process, which StackSampler splits by
-    whose code it is. Wrapping ``socket.socket`` (a Python
+    Arrow conversion, dlt's extract -- is work in our process, which CodeProfile splits by
+    whose code runs. Wrapping ``socket.socket`` (a Python
     subclass of the C socket) catches every client: requests, urllib3, httpx.
     """
 
@@ -83,80 +81,64 @@ class HttpClock:
             setattr(socket.socket, name, original)
 
 
-class StackSampler:
-    """Whose code the sync process runs, by sampling every thread's stack every ``interval`` seconds.
+class CodeProfile:
+    """Whose code the sync's wall time goes to, from pyinstrument's profile of the sync thread.
 
-    The HttpClock says how long we wait on the socket; this splits the process's time between
-    the code of this project (``connectors/``, ``lettrage/``, ``warehouse/``: paging, JSON
-    parsing, Arrow conversion, retries), the providers' SDKs with the HTTP client stack
-    (``stripe``, ``gocardless_pro``, ``urllib3``, ``requests``, ``http.client``, ``ssl``),
-    dlt (extract, normalize, load, in whichever thread) and the socket wait. A thread's sample
-    goes to the innermost frame that belongs to one of them, so a C call (orjson, pyarrow)
-    counts for the Python code that made it; a stack passing through HttpClock's socket
-    wrapper is HTTP wait whatever is above it; a thread parked in a lock or queue is idle and
-    not counted. Each sample weighs the wall time since the previous one: the sampler waits
-    for the GIL longer while Python code runs than while a thread blocks in the socket, so
-    counting samples alone would over-weigh the wait.
+    The HttpClock says how long we wait on the socket; this splits the whole run between the
+    socket wait, the providers' SDKs with the HTTP client stack (``stripe``, ``gocardless_pro``,
+    ``urllib3``, ``requests``, ``http.client``, ``ssl``), the code of this project
+    (``connectors/``, ``lettrage/``, ``warehouse/``: paging, JSON parsing, Arrow conversion,
+    retries) and dlt (extract, normalize, load). Each stretch of time goes to the innermost
+    frame that belongs to one of them, so a C call (orjson, pyarrow) counts for the Python code
+    that made it, and time under HttpClock's socket wrapper is HTTP wait. Why pyinstrument and
+    not a home-made sampler: a sampling thread must win the GIL to look, so it looks mostly when
+    the sync thread blocks in the socket, and a SIGPROF handler loses the ticks that fall in a
+    long C call; pyinstrument times the interval between samples on the profiled thread itself.
     """
 
     OURS = tuple(str(Path(__file__).resolve().parents[1] / d) for d in ("connectors", "lettrage", "warehouse"))
     CLIENT = ("stripe", "gocardless_pro", "urllib3", "requests", "http", "ssl", "socket", "email", "certifi")
-    IDLE = ("threading", "queue", "selectors", "_base", "thread")  # parked: Condition.wait, Queue.get, futures
+    KINDS = ("http", "client", "ours", "dlt", "other")
 
-    def __init__(self, interval: float = 0.002) -> None:
-        self.seconds: Counter[str] = Counter()
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def __init__(self, interval: float = 0.001) -> None:
+        from pyinstrument import Profiler
 
-    def __enter__(self) -> StackSampler:
-        self._thread.start()
+        self._profiler = Profiler(interval=interval, async_mode="disabled")
+        self.seconds: dict[str, float] = dict.fromkeys(self.KINDS, 0.0)
+
+    def __enter__(self) -> CodeProfile:
+        self._profiler.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        me = threading.get_ident()
-        last = time.perf_counter()
-        while not self._stop.wait(self._interval):
-            now = time.perf_counter()
-            for ident, frame in sys._current_frames().items():
-                if ident != me:
-                    kind = self.classify(frame)
-                    if kind != "idle":
-                        self.seconds[kind] += now - last
-            last = now
+        session = self._profiler.stop()
+        root = session.root_frame()
+        if root is not None:
+            self._walk(root, "other")
 
     @classmethod
-    def classify(cls, frame: Any) -> str:
-        stack = []
-        while frame is not None:
-            stack.append(frame)
-            frame = frame.f_back
-        if any(f.f_code.co_name == "timed" and f.f_code.co_filename == __file__ for f in stack):
+    def kind_of(cls, path: str | None, function: str | None) -> str | None:
+        if not path:
+            return None
+        if function == "timed" and path == __file__:
             return "http"
-        if Path(stack[0].f_code.co_filename).stem in cls.IDLE:
-            return "idle"
-        for f in stack:  # innermost first
-            path = f.f_code.co_filename
-            if path.startswith(cls.OURS):
-                return "ours"
-            parts = Path(path).parts
-            if "site-packages" in parts:
-                package = parts[parts.index("site-packages") + 1]
-                if package == "dlt":
-                    return "dlt"
-                if package in cls.CLIENT:
-                    return "client"
-            elif (len(parts) > 1 and parts[-2] in cls.CLIENT) or Path(path).stem in cls.CLIENT:
-                return "client"  # the standard library's http/, email/, ssl.py, socket.py
-        return "other"
+        if path.startswith(cls.OURS):
+            return "ours"
+        parts = Path(path).parts
+        if "site-packages" in parts:
+            package = parts[parts.index("site-packages") + 1]
+            return "dlt" if package == "dlt" else "client" if package in cls.CLIENT else None
+        if (len(parts) > 1 and parts[-2] in cls.CLIENT) or Path(path).stem in cls.CLIENT:
+            return "client"  # the standard library's http/, email/, ssl.py, socket.py
+        return None
 
-    def totals(self) -> dict[str, float]:
-        """Seconds of busy thread time per kind (threads overlap: they may add up to more than the wall)."""
-        return {k: self.seconds.get(k, 0.0) for k in ("http", "client", "ours", "dlt", "other")}
+    def _walk(self, frame: Any, outer: str) -> None:
+        own = self.kind_of(frame.file_path, frame.function)
+        kind = "http" if outer == "http" else (own or outer)
+        self.seconds[kind] += frame.total_self_time  # includes its synthetic [self] children
+        for child in frame.children:
+            if not child.is_synthetic:
+                self._walk(child, kind)
 
 
 def write_world(root: Path, n: int, seed: int) -> None:
@@ -227,7 +209,7 @@ def run(name: str, source: Any, config: Any, loader_file_format: str | None) -> 
     from warehouse.load import make_pipeline, run_pipeline
 
     kwargs = {"loader_file_format": loader_file_format} if loader_file_format else {}
-    with HttpClock() as clock, StackSampler() as sampler:
+    with HttpClock() as clock, CodeProfile() as profile:
         cpu = time.process_time()
         start = time.perf_counter()
         result = run_pipeline(name, source, config, **kwargs)
@@ -246,7 +228,7 @@ def run(name: str, source: Any, config: Any, loader_file_format: str | None) -> 
         "extract_other": max(extract - clock.seconds, 0.0),
         "normalize_load": normalize_load,
         "rest": max(wall - extract - normalize_load, 0.0),
-        "sampled": sampler.totals(),
+        "profiled": profile.seconds,
     }
 
 
@@ -270,12 +252,11 @@ def report(label: str, rows: int, m: dict[str, Any]) -> None:
         f"{m['extract_other'] * 1e3 / max(m['requests'], 1):.2f} ms/request; "
         f"sync process CPU {m['cpu']:.1f}s for {wall:.1f}s wall; load average {os.getloadavg()[0]:.2f}"
     )
-    sh = {k: v / wall for k, v in m["sampled"].items()}
+    sh = {k: v / wall for k, v in m["profiled"].items()}
     print(
-        f"  sampled thread time by whose code runs, as a share of the wall time (threads overlap): "
-        f"HTTP wait {sh['http']:.0%} | SDKs + HTTP client {sh['client']:.0%} | "
-        f"our code (connectors/, lettrage/, warehouse/) {sh['ours']:.0%} (target < 25 %) | "
-        f"dlt extract+normalize+load {sh['dlt']:.0%} | other {sh['other']:.0%}"
+        f"  profiled by whose code runs (pyinstrument, sync thread): HTTP wait {sh['http']:.0%} | "
+        f"SDKs + HTTP client {sh['client']:.0%} | our code (connectors/, lettrage/, warehouse/) {sh['ours']:.0%} "
+        f"(target < 25 %) | dlt {sh['dlt']:.0%} | other {sh['other']:.0%}"
     )
     # The sandbox answers from memory on loopback; a real API adds a network round trip and its own
     # work to every request. At which per-request wait would the whole rest of extract be 25 % of the wall?
