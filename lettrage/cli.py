@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from lettrage.terminal import make_console
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DLT_TELEMETRY_DISABLED", "1")
@@ -38,7 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+console = make_console()
 
 EntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", help="Entity code (e.g. FR01); repeat for several. Default: all.")]
 SourceOpt = Annotated[list[str] | None, typer.Option("--source", "-s", help="Source (sage_fec, sap_export, camt053, stripe, gocardless); repeat. Default: all configured.")]

@@ -18,17 +18,17 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from lettrage.errors import LettrageError
+from lettrage.terminal import make_console
 
 access_app = typer.Typer(help="Postgres roles, login users and per-entity row-level security.",
                          no_args_is_help=True, add_completion=False)
 audit_app = typer.Typer(help="Who did what, and when: the history of one invoice.",
                         no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 EXIT_NEEDS_POSTGRES = 2
 EXIT_REFUSED = 1

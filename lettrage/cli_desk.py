@@ -17,14 +17,14 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from lettrage.errors import LettrageError
+from lettrage.terminal import make_console
 
 app = typer.Typer(help="The finance desk: dashboard, work queue, customers and invoices in a browser.",
                   invoke_without_command=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 
 @app.callback()

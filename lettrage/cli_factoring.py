@@ -11,12 +11,13 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from lettrage.terminal import make_console
 
 app = typer.Typer(help="Factoring (affacturage): propose and send bordereaux, follow the factor's money.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
+console = make_console()
 
 EntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", help="Entity code; repeat. Default: all.")]
 ContractOpt = Annotated[str | None, typer.Option("--contract", "-c", help="Contract id of mappings/factoring.yaml.")]

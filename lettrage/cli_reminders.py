@@ -9,11 +9,12 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from lettrage.terminal import make_console
+
 app = typer.Typer(help="Reminders (relances): list or send today's reminders and statements, exactly once; record promises to pay.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 def _date(value: str | None) -> date:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rich.console import Console
 
-console = Console()
+from lettrage.terminal import make_console
+
+console = make_console()
 ERP_SOURCES = {"sage_fec": "sage_fec", "sap_export": "sap_export", "sage": "sage_fec", "sap": "sap_export"}
 # API ERPs: source name -> (mount under the sandbox URL, secrets taken from world.json's block of that name)
 ERP_API_SOURCES = {"sage_accounting": "/sage", "netsuite": "/netsuite", "sap_b1": ""}

@@ -1,0 +1,23 @@
+"""The rich consoles of the CLI and the demo, one place that decides their width.
+
+Why: off a terminal (a CI log, ``scripts/demo > demo.log``, a cron mail) rich falls back
+to 80 columns and cuts the amounts of the wider tables (encours with its unapplied-cash
+columns, the aged balance) to "213,3…". A figure finance cannot read is worse than a long
+line, so off a terminal, and unless ``COLUMNS`` says otherwise, the tables get room.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+
+WIDTH_OFF_TERMINAL = 160
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console as wide as the terminal, or :data:`WIDTH_OFF_TERMINAL` columns when writing elsewhere."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=WIDTH_OFF_TERMINAL if wide else None)
