@@ -129,7 +129,18 @@ regexp_replace({{ col }}, '""" + pre + r"""', '\3')
 ltrim(regexp_replace({{ stripped }}, '[^A-Z0-9]', '', 'g'), '0')
 {%- endmacro %}
 {% macro k_groups(stripped) -%}
-ltrim(regexp_replace('-' || regexp_replace({{ stripped }}, '[^A-Z0-9]+', '-', 'g'), '-0+([0-9])', '-\1', 'g'), '-')
+{{ k_groups_of_dashed(k_dashed(stripped)) }}
+{%- endmacro %}
+{#- the two keys from one regular expression pass: separators runs made one dash, then the normalized
+    key is that without dashes (a plain replace) and the groups key that without zero padding -#}
+{% macro k_dashed(stripped) -%}
+regexp_replace({{ stripped }}, '[^A-Z0-9]+', '-', 'g')
+{%- endmacro %}
+{% macro k_norm_of_dashed(dashed) -%}
+ltrim(replace({{ dashed }}, '-', ''), '0')
+{%- endmacro %}
+{% macro k_groups_of_dashed(dashed) -%}
+ltrim(regexp_replace('-' || {{ dashed }}, '-0+([0-9])', '-\1', 'g'), '-')
 {%- endmacro %}
 {% macro re_match(col, pattern) -%}
 {% if engine == 'duckdb' %}regexp_matches({{ col }}, '{{ pattern }}'){% else %}({{ col }} ~ '{{ pattern }}'){% endif %}

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from mappings.matching import MatchingRules
@@ -35,6 +36,12 @@ from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
 CENT = Decimal("0.01")
 MAX_SUGGESTIONS = 5
+
+
+@lru_cache(maxsize=65536)
+def _tokens(reference: str | None) -> tuple[str, ...]:
+    """references.tokens, once per distinct remittance: a payment is placed up to twice (second chance)."""
+    return tuple(tokens(reference))
 
 
 def match_id(entity: str, payment_id: str, invoice_id: str, rule: str) -> str:
@@ -139,6 +146,9 @@ class Residue:
         self.out = Outcome()
         self._customer_cache: dict[str, list[tuple[str, str, str | None]]] = {}
         self._windows: dict[str, tuple[date, date]] = {}
+        # how many times this batch applied money to each customer's items: a payment that found
+        # nothing among its customers' items needs another look only when one of them moved
+        self._moved: dict[str | None, int] = defaultdict(int)
 
     def set_items(self, items: dict[str, Item]) -> None:
         """The book of open items the batch searches (all of them, or just those :meth:`needs` names)."""
@@ -188,6 +198,7 @@ class Residue:
         if state == "auto":
             item.open -= amount
             p.remaining -= amount
+            self._moved[item.customer_id] += 1
 
     def _exception(self, p: Payment, kind: str, detail: str, invoice_id: str | None = None,
                    amount: Decimal | None = None) -> None:
@@ -317,7 +328,7 @@ class Residue:
         if not rule.enabled or not p.reference:
             return False
         prefixes = self.rules.reference.prefixes
-        keys = {normalized(t, prefixes) for t in tokens(p.reference)}
+        keys = {normalized(t, prefixes) for t in _tokens(p.reference)}
         if not keys:
             return False
         hits, partial = [], []
@@ -350,30 +361,38 @@ class Residue:
         return False
 
     def _by_customer(self, p: Payment, cid: str, via: str, decision: str | None) -> bool:
-        items = [i for i in self.by_customer.get(cid, []) if i.open != 0 and self._usable(p, i)]
-        if not items:
-            return False
+        # Hot path (every residue payment, every open item of its customers): the amount tests come
+        # first and _usable (currency, blocked pair, date window) runs only on the items they keep;
+        # the lists are the same, in the same order, as filtering by _usable first.
         rule = "learned_alias" if via == "alias" else "customer_amount"
         if not self.rules.rule(rule).enabled:
             return False
+        live = [i for i in self.by_customer.get(cid, ()) if i.open != 0]
+        if not live:
+            return False
+        rem = p.remaining
         who = f"customer {cid} ({'payer alias taught by decision ' + str(decision) if via == 'alias' else 'from ' + via})"
-        invoices = [i for i in items if i.doc_type == "invoice" and i.open > 0]
-        exact = [i for i in invoices if i.open == p.remaining]
+        exact = [i for i in live if i.open == rem and i.open > 0 and i.doc_type == "invoice" and self._usable(p, i)]
         if len(exact) == 1:
             self._apply(p, exact[0], p.remaining, rule, f"{who}: only open item of {p.remaining} {p.currency}")
             return True
         if len(exact) > 1:
             self._suggest(p, exact, rule, f"{who}: amount {p.remaining} {p.currency}")
             return True
-        tol = [i for i in invoices if i.open > p.remaining  # only a shortfall can be within tolerance
-               and within_tolerance(self.rules, i.open - p.remaining, i.amount_total, p.paid_on, i.issue_date)]
+        tol = [i for i in live if i.open > rem and i.doc_type == "invoice"  # only a shortfall can be within tolerance
+               and within_tolerance(self.rules, i.open - rem, i.amount_total, p.paid_on, i.issue_date)
+               and self._usable(p, i)]
         if len(tol) == 1:
             self._apply(p, tol[0], p.remaining, rule, f"{who}: only open item within short-payment tolerance")
             return True
         if len(tol) > 1:
             self._suggest(p, tol, rule, f"{who}: amount within tolerance")
             return True
-        return self._subset(p, items, who)
+        target = int(rem * 100)
+        if target > 0 and min(int(i.open * 100) for i in live) > target:
+            return False  # what _subset concludes too: every item alone owes more than the payment
+        items = [i for i in live if self._usable(p, i)]
+        return bool(items) and self._subset(p, items, who)
 
     def _subset(self, p: Payment, items: list[Item], who: str) -> bool:
         cfg = self.rules.subset_sum
@@ -455,6 +474,14 @@ class Residue:
         if not found:  # an unknown payer can take any open item of its amount
             self.out.reach.append({"payment_id": p.payment_id, "kind": "amount", "value": str(p.remaining)})
 
+    def _stamp(self, p: Payment) -> tuple[int, ...] | None:
+        """What ``p``'s last failed attempt read, as move counts of its customers; None when it also
+        reads items beyond them (references it names, an unknown payer's items of its amount)."""
+        customers = self._customers(p)
+        if p.candidates or not customers:
+            return None
+        return tuple(self._moved[c] for c, _, _ in customers)
+
     def _place(self, p: Payment) -> bool:
         """Try every rule on ``p``; False only when nothing applies (the payment is still unmatched)."""
         if p.candidates and not p.uncorroborated:
@@ -462,7 +489,7 @@ class Residue:
             return True
         customers = self._customers(p)
         # the fuzzy-reference pool is only worth building when the remittance holds a reference token
-        fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(tokens(p.reference))
+        fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(_tokens(p.reference))
         pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, [])
                 if self._usable(p, i)] if fuzzy else []
         if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
@@ -484,19 +511,32 @@ class Residue:
 
     def run(self) -> Outcome:
         unmatched: list[Payment] = []
+        seen: dict[str, tuple[int, ...] | None] = {}  # per unmatched payment, what its last attempt read
         for p in self.payments:
             if p.remaining <= 0:
                 continue
             self._record_reach(p)
             if not self._place(p):
                 unmatched.append(p)
+                seen[p.payment_id] = self._stamp(p)
         # Second chance, until nothing moves: a payment met its items before a later payment settled
         # part of one, and may fit the remainder now. Without it a full run would depend on the order of
         # payment dates while an incremental run (which finds that later payment already applied) would
         # not: the two must agree.
+        # A payment with candidate customers and no reference candidates reads only those customers'
+        # items (see _place), and a failed attempt changes nothing: while none of them moved, another
+        # attempt would fail again, so it is skipped (at volume most unmatched payments are such).
         while unmatched:
             applied = len(self.out.matches)
-            unmatched = [p for p in unmatched if not self._place(p)]
+            again = []
+            for p in unmatched:
+                stamp = self._stamp(p)
+                if stamp is not None and stamp == seen[p.payment_id]:
+                    again.append(p)
+                elif not self._place(p):
+                    seen[p.payment_id] = self._stamp(p)
+                    again.append(p)
+            unmatched = again
             if len(self.out.matches) == applied:
                 break
         for p in unmatched:

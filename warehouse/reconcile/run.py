@@ -161,8 +161,9 @@ _TOLERANCE_MACRO = r"""
 
 
 # Bumped when what the run keeps between runs changes (v3: reconcile_invoice_key, hashed fingerprints; v4: row
-# hashes with the id and table digests), so the first run after an upgrade is a full one.
-_STATE_VERSION = "4"
+# hashes with the id and table digests; v5: reconcile_invoice_key one row per invoice, a column per
+# key kind), so the first run after an upgrade is a full one.
+_STATE_VERSION = "5"
 
 
 # An incremental run whose scope keeps growing (each pass reaching more unresolved payments) takes
@@ -243,11 +244,21 @@ def _hash_rows(engine: Engine, entity: str) -> tuple[str, str]:
     return _digests(engine)
 
 
+_DIGEST = "CAST(count(*) AS VARCHAR) || ':' || coalesce(CAST(sum(h) AS VARCHAR), '')"
+
+
 def _digests(engine: Engine) -> tuple[str, str]:
     """Digests (row count and sum of row hashes) of rc_pay_h and rc_inv_h: equal digests, equal rows."""
-    digest = "CAST(count(*) AS VARCHAR) || ':' || coalesce(CAST(sum(h) AS VARCHAR), '')"
-    row = engine.query(f"SELECT (SELECT {digest} FROM rc_pay_h), (SELECT {digest} FROM rc_inv_h)")[0]
+    row = engine.query(f"SELECT (SELECT {_DIGEST} FROM rc_pay_h), (SELECT {_DIGEST} FROM rc_inv_h)")[0]
     return str(row[0]), str(row[1])
+
+
+def _invoice_digest(engine: Engine, entity: str) -> str:
+    """The digest of int_invoices as _digests computes it from rc_inv_h, without keeping the hashes:
+    a night with only new payments needs no invoice row hash but this sum (~3x cheaper than
+    writing a million of them to compare nothing)."""
+    return str(engine.query(f"SELECT {_DIGEST} FROM (SELECT {_row_hash(engine, _INVOICE_COLS)} AS h "
+                            f"FROM int_invoices AS i WHERE i.entity = :entity) AS x", {"entity": entity})[0][0])
 
 
 def _changed(hashes: str, state: str, key: str) -> str:
@@ -259,21 +270,27 @@ def _changed(hashes: str, state: str, key: str) -> str:
             f"WHERE h.h IS NULL OR s.row_hash IS NULL")
 
 
-def _fill_scope(engine: Engine, entity: str) -> str:
+def _fill_scope(engine: Engine, entity: str) -> tuple[str, str]:
     """Payments to reconcile again and invoices changed since the last run of ``entity``.
 
     Cheap check first: when a table's digest equals the one the last run stored, none of its rows
     changed and the row-by-row comparison is skipped (the invoices of a night with only new
-    payments, or a re-run with nothing new). Returns the context hash (see _context_hash).
+    payments, or a re-run with nothing new). Returns the context hash (see _context_hash) and the
+    invoices' digest (rc_inv_h is filled only when it changed).
     """
     p = {"entity": entity}
     last = engine.query("SELECT payments_digest, invoices_digest FROM reconcile_run WHERE entity = :entity", p)
-    pay_digest, inv_digest = _hash_rows(engine, entity)
+    engine.execute(f"INSERT INTO rc_pay_h (payment_id, h) SELECT p.payment_id, {_row_hash(engine, _PAYMENT_COLS)} "
+                   f"FROM fct_payment AS p WHERE p.entity = :entity", p)
+    pay_digest = _digests(engine)[0]
     if not last or last[0][0] != pay_digest:
         engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT :entity, payment_id FROM ("
                        + _changed("rc_pay_h", "reconcile_payment_state", "payment_id") + ") AS c", p)
+    inv_digest = _invoice_digest(engine, entity)
     invoices_moved = not last or last[0][1] != inv_digest
-    if invoices_moved:
+    if invoices_moved:  # only now are the invoices' row hashes needed (rc_inv_h, kept by _save_state)
+        engine.execute(f"INSERT INTO rc_inv_h (invoice_id, h) SELECT i.invoice_id, {_row_hash(engine, _INVOICE_COLS)} "
+                       f"FROM int_invoices AS i WHERE i.entity = :entity", p)
         engine.execute("INSERT INTO rc_inv_changed (invoice_id) SELECT DISTINCT invoice_id FROM ("
                        + _changed("rc_inv_h", "reconcile_invoice_state", "invoice_id") + ") AS c", p)
     engine.execute(
@@ -312,7 +329,7 @@ def _fill_scope(engine: Engine, entity: str) -> str:
     context = _context_hash(engine, entity)
     everything = engine.query("SELECT context_hash FROM reconcile_run WHERE entity = :entity", p)
     _add_reached(engine, entity, everything=not everything or everything[0][0] != context)
-    return context
+    return context, inv_digest
 
 
 # Payments left unresolved by earlier runs: an open exception naming them, or a suggestion.
@@ -345,32 +362,42 @@ def _add_reached(engine: Engine, entity: str, *, everything: bool) -> int:
 
 def _touched_by_run(engine: Engine, entity: str) -> None:
     """What this run moved, for the closure of the scope: customers whose open items it consumed
-    (or released: old matches of its payments), open amounts before and after, payer accounts."""
+    (or released: old matches of its payments), open amounts before and after, payer accounts.
+
+    The scope's old matches are read from fct_match once and the moved invoices computed once
+    (temporary tables): inline, each of the four unions below re-read a million matches twice.
+    """
+    p = {"entity": entity}
+    engine.execute("DROP TABLE IF EXISTS rc_old")
     engine.execute(
-        "INSERT INTO rc_touch (kind, value) "
+        "CREATE TEMP TABLE rc_old AS SELECT m.invoice_id, m.amount_applied, m.adjustment, m.state, m.rule "
+        "FROM fct_match AS m WHERE m.entity = :entity AND m.payment_id IN (SELECT payment_id FROM rc_scope)", p)
+    engine.execute("DROP TABLE IF EXISTS rc_moved")
+    engine.execute(
+        "CREATE TEMP TABLE rc_moved AS "
         "WITH moved AS ("
         "  SELECT invoice_id FROM rc_match WHERE rule <> 'credit_note' "
-        "  UNION SELECT m.invoice_id FROM fct_match AS m JOIN rc_scope AS s "
-        "  ON s.entity = m.entity AND s.payment_id = m.payment_id WHERE m.entity = :entity"
+        "  UNION SELECT invoice_id FROM rc_old"
         "), applied AS ("
         "  SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match "
         "  WHERE state IN ('auto', 'confirmed') AND rule <> 'credit_note' GROUP BY invoice_id"
         "), released AS ("
-        "  SELECT m.invoice_id, sum(m.amount_applied + coalesce(m.adjustment, 0)) AS released FROM fct_match AS m "
-        "  JOIN rc_scope AS s ON s.entity = m.entity AND s.payment_id = m.payment_id "
-        "  WHERE m.entity = :entity AND m.state = 'auto' AND m.rule <> 'credit_note' GROUP BY m.invoice_id"
-        "), inv AS ("
-        "  SELECT i.customer_id, i.open0, i.open0 - coalesce(a.applied, 0) AS open_after, "
-        "         i.open0 - coalesce(r.released, 0) AS open_before "
-        "  FROM rc_inv AS i JOIN moved ON moved.invoice_id = i.invoice_id "
-        "  LEFT JOIN applied AS a ON a.invoice_id = i.invoice_id LEFT JOIN released AS r ON r.invoice_id = i.invoice_id"
+        "  SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS released FROM rc_old "
+        "  WHERE state = 'auto' AND rule <> 'credit_note' GROUP BY invoice_id"
         ") "
-        "SELECT 'customer', customer_id FROM inv WHERE customer_id IS NOT NULL "
-        "UNION SELECT 'amount', CAST(CAST(open0 AS DECIMAL(18,2)) AS VARCHAR) FROM inv "
-        "UNION SELECT 'amount', CAST(CAST(open_after AS DECIMAL(18,2)) AS VARCHAR) FROM inv "
-        "UNION SELECT 'amount', CAST(CAST(open_before AS DECIMAL(18,2)) AS VARCHAR) FROM inv "
-        "UNION SELECT 'iban', payer_iban FROM rc_pay WHERE payer_iban <> ''",
-        {"entity": entity})
+        "SELECT i.customer_id, i.open0, i.open0 - coalesce(a.applied, 0) AS open_after, "
+        "       i.open0 - coalesce(r.released, 0) AS open_before "
+        "FROM rc_inv AS i JOIN moved ON moved.invoice_id = i.invoice_id "
+        "LEFT JOIN applied AS a ON a.invoice_id = i.invoice_id LEFT JOIN released AS r ON r.invoice_id = i.invoice_id")
+    engine.execute(
+        "INSERT INTO rc_touch (kind, value) "
+        "SELECT 'customer', customer_id FROM rc_moved WHERE customer_id IS NOT NULL "
+        "UNION SELECT 'amount', CAST(CAST(open0 AS DECIMAL(18,2)) AS VARCHAR) FROM rc_moved "
+        "UNION SELECT 'amount', CAST(CAST(open_after AS DECIMAL(18,2)) AS VARCHAR) FROM rc_moved "
+        "UNION SELECT 'amount', CAST(CAST(open_before AS DECIMAL(18,2)) AS VARCHAR) FROM rc_moved "
+        "UNION SELECT 'iban', payer_iban FROM rc_pay WHERE payer_iban <> ''")
+    engine.execute("DROP TABLE rc_old")
+    engine.execute("DROP TABLE rc_moved")
 
 
 def _set_hash(engine: Engine, table: str, cols: tuple[str, ...], where: str) -> str:
@@ -396,11 +423,12 @@ def _context_hash(engine: Engine, entity: str) -> str:
 
 
 def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str, as_of: date, now: datetime,
-                context: str | None = None) -> None:
+                context: str | None = None, invoices_digest: str | None = None) -> None:
     p = {"entity": entity, "now": now}
     if not incremental:  # an incremental run hashed the rows when it looked for changes
         _hash_rows(engine, entity)
     pay_digest, inv_digest = _digests(engine)
+    inv_digest = invoices_digest or inv_digest  # (an incremental run keeps invoice hashes only if they moved)
     pay_scope = "AND payment_id IN (SELECT payment_id FROM rc_scope)" if incremental else ""
     engine.execute(f"DELETE FROM reconcile_payment_state WHERE entity = :entity {pay_scope}", {"entity": entity})
     engine.execute(
@@ -447,9 +475,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
     _insert(engine, "rc_blocked", blocked)
     _insert(engine, "rc_resolved", resolved)
     context_hash: str | None = None  # customers, aliases, refunds, payouts as of the run (computed once)
+    invoices_digest: str | None = None
     if incremental:
         t = time.perf_counter()
-        context_hash = _fill_scope(engine, entity)
+        context_hash, invoices_digest = _fill_scope(engine, entity)
         summary.timings["05_scope"] = summary.timings.get("05_scope", 0.0) + time.perf_counter() - t
     conf = {name: r.confidence for name, r in rules.rules.items()}
     state = {name: ("auto" if r.auto else "suggested") for name, r in rules.rules.items()}
@@ -495,7 +524,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         if engine.name == "duckdb":  # bookkeeping rewritten every run: not worth DuckDB's compression analysis
             engine.execute("SET force_compression = 'uncompressed'")
         try:
-            _save_state(engine, entity, incremental, rules_hash, as_of, now, context_hash)
+            _save_state(engine, entity, incremental, rules_hash, as_of, now, context_hash, invoices_digest)
         finally:
             if engine.name == "duckdb":
                 engine.execute("RESET force_compression")

@@ -9,7 +9,9 @@ run on one connection and never reach the dataset.
 
 from __future__ import annotations
 
-from warehouse.contract import BOOL, DATE, INT, MONEY, RATIO, TEXT, TS
+from collections.abc import Sequence
+
+from warehouse.contract import BOOL, CONTRACT, DATE, INT, MONEY, RATIO, TEXT, TS
 from warehouse.engine import Engine
 from warehouse.schema import ensure_contract, ensure_table
 
@@ -24,8 +26,11 @@ INVOICE_STATE: tuple[tuple[str, str], ...] = (
 )
 # Reference keys of every invoice (sql/10_inputs.sql), kept between runs: an incremental
 # run keys only new or changed invoices instead of a regular-expression pass over the book.
+# One row per invoice, one column per key kind (k1 exact .. k4 tail, references.py), NULL when
+# the number has none: a layout stacked by kind (columns ``kind``, ``k``) wrote four times the rows.
 INVOICE_KEY: tuple[tuple[str, str], ...] = (
-    ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT), ("kind", INT), ("k", TEXT),
+    ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT),
+    ("k1", TEXT), ("k2", TEXT), ("k3", TEXT), ("k4", TEXT),
 )
 # What an unresolved payment (open exception or suggestion) could reach when it was last
 # reconciled: its candidate customers ('customer'), its payer's account ('iban'), the amount an
@@ -82,14 +87,39 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _tables() -> dict[str, Sequence[tuple[str, str]]]:
+    from warehouse.reconcile.decisions import Decision, PayerAlias, model_columns
+
+    return {**{t.name: t.columns for t in CONTRACT}, "reconcile_payment_state": PAYMENT_STATE,
+            "reconcile_invoice_state": INVOICE_STATE, "reconcile_run": RUN_STATE, "reconcile_invoice_key": INVOICE_KEY,
+            "reconcile_payment_reach": PAYMENT_REACH, "reconcile_customer_name": CUSTOMER_NAME,
+            "decision": model_columns(Decision), "payer_alias": model_columns(PayerAlias)}
+
+
+def _all_present(engine: Engine) -> bool:
+    """Every table this module ensures exists with all its columns (the stacked key layout gone):
+    one catalogue query, where ensuring them table by table costs one each (~40 ms a run)."""
+    have: dict[str, set[str]] = {}
+    for table, column in engine.query("SELECT table_name, column_name FROM information_schema.columns "
+                                      "WHERE table_schema = :schema", {"schema": engine.dataset}):
+        have.setdefault(str(table), set()).add(str(column))
+    if "kind" in have.get("reconcile_invoice_key", set()):
+        return False
+    return all({c for c, _ in cols} <= have.get(name, set()) for name, cols in _tables().items())
+
+
 def ensure_reconcile_tables(engine: Engine) -> None:
     """Contract tables, reconciliation's extra columns, decisions, aliases and state (idempotent)."""
     from warehouse.reconcile.decisions import ensure_decision_tables
 
+    if _all_present(engine):
+        return
     ensure_contract(engine)
     ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)
     ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)
     ensure_table(engine, "reconcile_run", RUN_STATE)
+    if "kind" in engine.columns("reconcile_invoice_key"):  # the stacked layout of state version 4: a cache,
+        engine.execute("DROP TABLE reconcile_invoice_key")  # rebuilt by the full run the version bump forces
     ensure_table(engine, "reconcile_invoice_key", INVOICE_KEY)
     ensure_table(engine, "reconcile_payment_reach", PAYMENT_REACH)
     ensure_table(engine, "reconcile_customer_name", CUSTOMER_NAME)
@@ -107,6 +137,6 @@ def create_work_tables(engine: Engine) -> None:
 def drop_work_tables(engine: Engine) -> None:
     for name in (*WORK_TABLES, "rc_inv", "rc_inv_key", "rc_pay", "rc_tok", "rc_hit", "rc_cand", "rc_pstat",
                  "rc_alloc", "rc_alloc_all", "rc_corr", "rc_uncorr", "rc_payer", "rc_complex", "rc_short", "rc_erp",
-                 "rc_exc_final", "rc_old_match", "rc_open", "rc_residue", "rc_inv_kw", "rc_tok_w", "rc_alloc_x",
-                 "rc_payer_f"):
+                 "rc_exc_final", "rc_old_match", "rc_open", "rc_residue", "rc_alloc_x",
+                 "rc_payer_f", "rc_tok_k", "rc_old", "rc_moved"):
         engine.execute(f'DROP TABLE IF EXISTS "{name}"')

@@ -80,3 +80,16 @@ def test_sql_invoice_keys_equal_python(number: str) -> None:
     assert norm == keys.get(NORMALIZED, norm)
     assert (groups if "-" in groups else None) == keys.get(GROUPS)
     assert (tail or None) == keys.get(TAIL)
+
+
+@pytest.mark.parametrize("number", SAMPLES + ["FA--2024..007", "-0-", "ABC"], ids=SAMPLES + ["runs", "dashes", "letters"])
+def test_sql_keys_from_one_dashed_pass_equal_the_direct_ones(number: str) -> None:
+    """10_inputs derives the normalized and groups keys from one regular-expression pass (k_dashed)."""
+    text = sql_key_macros(PREFIXES) + """
+    WITH t AS (SELECT {{ strip_prefix('upper(trim(:n))') }} AS stripped), d AS (SELECT stripped, {{ k_dashed('stripped') }} AS dashed FROM t)
+    SELECT {{ k_norm('stripped') }}, {{ k_norm_of_dashed('dashed') }}, {{ k_groups('stripped') }}, {{ k_groups_of_dashed('dashed') }}
+    FROM d"""
+    rendered = sqlmod.render(text, "duckdb").replace(":n", "$n")
+    norm, norm_d, groups, groups_d = duckdb.connect().execute(rendered, {"n": number}).fetchone()
+    assert (norm_d, groups_d) == (norm, groups)
+    assert norm == normalized(number, PREFIXES)

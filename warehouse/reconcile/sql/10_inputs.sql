@@ -21,21 +21,12 @@ DROP TABLE IF EXISTS rc_inv;
 CREATE TEMP TABLE rc_inv AS
 {{ invoice_rows("SELECT invoice_id FROM rc_inv_need" if incremental else "") }};
 
--- Keys of each invoice number computed once per row (a wide table), then stacked:
--- every regular expression runs once per invoice, not once per key kind.
+-- Keys of each invoice number, computed once per row in one statement (every regular
+-- expression runs once per invoice) and kept one row per invoice, a column per key kind
+-- (k1 exact .. k4 tail; NULL when the number has no key of that kind): a quarter of the rows
+-- a table stacked by kind would write, and each kind's look-up reads one column.
 -- In an incremental run only new or changed invoices are keyed (rc_inv_changed);
 -- the others keep theirs in reconcile_invoice_key.
-DROP TABLE IF EXISTS rc_inv_kw;
-CREATE TEMP TABLE rc_inv_kw AS
-WITH s AS (
-    SELECT entity, invoice_id, customer_id, currency, num_u, {{ strip_prefix('num_u') }} AS stripped
-    FROM rc_inv WHERE num_u <> ''
-    {% if incremental %}AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed){% endif %}
-)
-SELECT entity, invoice_id, customer_id, currency, num_u, {{ k_norm('stripped') }} AS k2,
-       {{ k_groups('stripped') }} AS k3, nullif({{ re_group('stripped', year_tail(), 2) }}, '') AS k4
-FROM s;
-
 {% if incremental %}
 DELETE FROM reconcile_invoice_key
 WHERE entity = :entity AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed);
@@ -45,17 +36,25 @@ DELETE FROM reconcile_invoice_key WHERE entity = :entity;
 
 -- a cache rewritten by every full run: DuckDB's compression analysis would triple the cost of writing it
 {% if engine == 'duckdb' %}SET force_compression = 'uncompressed';{% endif %}
-INSERT INTO reconcile_invoice_key (entity, invoice_id, customer_id, currency, kind, k)
-SELECT entity, invoice_id, customer_id, currency, 1 AS kind, num_u AS k FROM rc_inv_kw
-UNION ALL
-SELECT entity, invoice_id, customer_id, currency, 2, k2 FROM rc_inv_kw WHERE length(k2) >= {{ min_len }}
-UNION ALL
-SELECT entity, invoice_id, customer_id, currency, 3, k3 FROM rc_inv_kw WHERE k3 LIKE '%-%'
-UNION ALL
-SELECT entity, invoice_id, customer_id, currency, 4, k4 FROM rc_inv_kw
-WHERE k4 IS NOT NULL AND length(k4) >= {{ min_tail }};
+INSERT INTO reconcile_invoice_key (entity, invoice_id, customer_id, currency, k1, k2, k3, k4)
+WITH s AS (
+    SELECT entity, invoice_id, customer_id, currency, num_u, {{ strip_prefix('num_u') }} AS stripped
+    FROM rc_inv WHERE num_u <> ''
+    {% if incremental %}AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed){% endif %}
+), d AS (
+    SELECT entity, invoice_id, customer_id, currency, num_u, stripped, {{ k_dashed('stripped') }} AS dashed FROM s
+), k AS (
+    SELECT entity, invoice_id, customer_id, currency, num_u, {{ k_norm_of_dashed('dashed') }} AS k2,
+           {{ k_groups_of_dashed('dashed') }} AS k3, nullif({{ re_group('stripped', year_tail(), 2) }}, '') AS k4
+    FROM d
+)
+SELECT entity, invoice_id, customer_id, currency, num_u,
+       CASE WHEN length(k2) >= {{ min_len }} THEN k2 END,
+       CASE WHEN k3 LIKE '%-%' THEN k3 END,
+       CASE WHEN length(k4) >= {{ min_tail }} THEN k4 END
+FROM k;
 {% if engine == 'duckdb' %}RESET force_compression;{% endif %}
-DROP TABLE IF EXISTS rc_inv_kw;
+
 
 DROP TABLE IF EXISTS rc_pay;
 CREATE TEMP TABLE rc_pay AS
@@ -95,28 +94,23 @@ WHERE p.channel <> 'erp' AND p.payment_id IS NOT NULL
   AND p.payment_id NOT IN (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL)
   {% if entity %}AND p.entity = :entity{% endif %};
 
-DROP TABLE IF EXISTS rc_tok_w;
-CREATE TEMP TABLE rc_tok_w AS
-WITH raw AS (
-    SELECT entity, payment_id, {{ split_tokens("upper(coalesce(reference, ''))") }} AS t FROM rc_pay
-), tok AS (
-    SELECT DISTINCT entity, payment_id, trim(both '/._-' from t) AS token
-    FROM raw WHERE {{ re_match('t', '[0-9]') }}
-), s AS (
-    SELECT entity, payment_id, token, {{ strip_prefix('token') }} AS stripped FROM tok
-)
--- one regular expression pass per token; a tail key only for a bare number
-SELECT entity, payment_id, token, {{ k_norm('stripped') }} AS k2, {{ k_groups('stripped') }} AS k3,
-       CASE WHEN stripped <> '' AND ltrim(stripped, '0123456789') = '' THEN ltrim(stripped, '0') END AS k4
-FROM s;
-
+-- The distinct reference tokens of each payment (runs of letters, digits and separators holding
+-- a digit, outer separators trimmed). A reference that is one token (the invoice number as
+-- printed, most remittances) is taken whole: the same token the split would give, without
+-- splitting it. Keys weaker than the token itself are computed in 20_candidates, only for
+-- tokens that do not name an invoice exactly.
 DROP TABLE IF EXISTS rc_tok;
 CREATE TEMP TABLE rc_tok AS
-SELECT entity, payment_id, token, 1 AS kind, token AS k FROM rc_tok_w
+WITH r AS (
+    SELECT entity, payment_id, currency, customer_id, upper(coalesce(reference, '')) AS ref FROM rc_pay
+), one AS (
+    SELECT entity, payment_id, currency, customer_id, ref,
+           {{ re_match('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole
+    FROM r
+), raw AS (
+    SELECT entity, payment_id, currency, customer_id, {{ split_tokens('ref') }} AS t FROM one WHERE NOT whole
+)
+SELECT entity, payment_id, currency, customer_id, trim(both '/._-' from ref) AS token FROM one WHERE whole
 UNION ALL
-SELECT entity, payment_id, token, 2, k2 FROM rc_tok_w WHERE length(k2) >= {{ min_len }}
-UNION ALL
-SELECT entity, payment_id, token, 3, k3 FROM rc_tok_w WHERE k3 LIKE '%-%'
-UNION ALL
-SELECT entity, payment_id, token, 4, k4 FROM rc_tok_w WHERE k4 IS NOT NULL AND length(k4) >= {{ min_tail }};
-DROP TABLE IF EXISTS rc_tok_w;
+SELECT DISTINCT entity, payment_id, currency, customer_id, trim(both '/._-' from t) AS token
+FROM raw WHERE {{ re_match('t', '[0-9]') }};

@@ -1,60 +1,69 @@
 -- Reference candidates: payment tokens meeting invoice keys of the same kind.
 -- Per token only its strongest kind counts; a token that fits several invoices
 -- keeps those of the payer's own customer, else it makes the payment ambiguous.
--- Kind by kind, strongest first: only the strongest kind a token hits counts, so a token
--- that already hit is not looked up again with weaker keys (most hit the exact number).
-DROP TABLE IF EXISTS rc_hit;
+-- Kind by kind, strongest first: a token that hit is not looked up again with weaker keys,
+-- and those keys are computed only for the tokens that missed the exact number (most hit it),
+-- so each token's hits are all of one kind.
 {% set enabled = kinds.split(', ') %}
+DROP TABLE IF EXISTS rc_hit;
 CREATE TEMP TABLE rc_hit AS
-SELECT t.entity, t.payment_id, t.token, t.kind, k.invoice_id,
-       CASE WHEN k.customer_id = p.customer_id THEN 1 ELSE 0 END AS same_cust
+SELECT t.entity, t.payment_id, t.token, 1 AS kind, k.invoice_id,
+       CASE WHEN k.customer_id = t.customer_id THEN 1 ELSE 0 END AS same_cust
 FROM rc_tok AS t
-JOIN reconcile_invoice_key AS k ON k.entity = t.entity AND k.kind = t.kind AND k.k = t.k
-JOIN rc_pay AS p ON p.entity = t.entity AND p.payment_id = t.payment_id
-WHERE k.currency = p.currency
-  AND t.kind = 1 AND '1' IN ('{{ enabled | join("', '") }}')
-  AND (t.kind < 4 OR k.customer_id = p.customer_id)
+JOIN reconcile_invoice_key AS k ON k.entity = t.entity AND k.k1 = t.token
+WHERE k.currency = t.currency AND '1' IN ('{{ enabled | join("', '") }}')
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r
                   WHERE r.entity = t.entity AND r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id);
+
+DROP TABLE IF EXISTS rc_tok_k;
+CREATE TEMP TABLE rc_tok_k AS
+WITH s AS (
+    SELECT t.entity, t.payment_id, t.currency, t.customer_id, t.token, {{ strip_prefix('t.token') }} AS stripped
+    FROM rc_tok AS t
+    WHERE NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.entity = t.entity AND h.payment_id = t.payment_id
+                      AND h.token = t.token)
+), d AS (
+    SELECT entity, payment_id, currency, customer_id, token, stripped, {{ k_dashed('stripped') }} AS dashed FROM s
+), k AS (
+    -- a tail key only for a bare number
+    SELECT entity, payment_id, currency, customer_id, token, {{ k_norm_of_dashed('dashed') }} AS k2,
+           {{ k_groups_of_dashed('dashed') }} AS k3,
+           CASE WHEN stripped <> '' AND ltrim(stripped, '0123456789') = '' THEN ltrim(stripped, '0') END AS k4
+    FROM d
+)
+SELECT entity, payment_id, currency, customer_id, token,
+       CASE WHEN length(k2) >= {{ min_len }} THEN k2 END AS k2,
+       CASE WHEN k3 LIKE '%-%' THEN k3 END AS k3,
+       CASE WHEN length(k4) >= {{ min_tail }} THEN k4 END AS k4
+FROM k;
 {% for kind in ['2', '3', '4'] if kind in enabled %}
 INSERT INTO rc_hit (entity, payment_id, token, kind, invoice_id, same_cust)
-SELECT t.entity, t.payment_id, t.token, t.kind, k.invoice_id,
-       CASE WHEN k.customer_id = p.customer_id THEN 1 ELSE 0 END AS same_cust
-FROM rc_tok AS t
-JOIN reconcile_invoice_key AS k ON k.entity = t.entity AND k.kind = t.kind AND k.k = t.k
-JOIN rc_pay AS p ON p.entity = t.entity AND p.payment_id = t.payment_id
-WHERE k.currency = p.currency
-  AND t.kind = {{ kind }}
-  AND (t.kind < 4 OR k.customer_id = p.customer_id)
+SELECT t.entity, t.payment_id, t.token, {{ kind }}, k.invoice_id,
+       CASE WHEN k.customer_id = t.customer_id THEN 1 ELSE 0 END AS same_cust
+FROM rc_tok_k AS t
+JOIN reconcile_invoice_key AS k ON k.entity = t.entity AND k.k{{ kind }} = t.k{{ kind }}
+WHERE k.currency = t.currency
+  {% if kind == '4' %}AND k.customer_id = t.customer_id{% endif %}
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r
                   WHERE r.entity = t.entity AND r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id)
   AND NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.entity = t.entity AND h.payment_id = t.payment_id
                   AND h.token = t.token);
 {% endfor %}
 
--- (grouped aggregates rather than window functions: the same result, a fraction of the cost at volume)
+-- (grouped aggregates rather than window functions: the same result, a fraction of the cost at volume;
+-- a token's hits are of one kind, its strongest, so no "best kind" pass is needed)
 DROP TABLE IF EXISTS rc_cand;
 CREATE TEMP TABLE rc_cand AS
-WITH best AS (
-    SELECT entity, payment_id, token, min(kind) AS best_kind FROM rc_hit GROUP BY entity, payment_id, token
-), top AS (
-    SELECT h.entity, h.payment_id, h.token, h.kind, h.invoice_id, h.same_cust
-    FROM rc_hit AS h
-    JOIN best AS b ON b.entity = h.entity AND b.payment_id = h.payment_id AND b.token = h.token
-                  AND b.best_kind = h.kind
-), agg AS (
+WITH agg AS (
     SELECT entity, payment_id, token, max(same_cust) AS any_same, count(*) AS n_all, sum(same_cust) AS n_same
-    FROM top GROUP BY entity, payment_id, token
-), kept AS (
-    SELECT t.entity, t.payment_id, t.token, t.kind, t.invoice_id,
-           CASE WHEN a.any_same = 1 THEN a.n_same ELSE a.n_all END AS n_key
-    FROM top AS t
-    JOIN agg AS a ON a.entity = t.entity AND a.payment_id = t.payment_id AND a.token = t.token
-    WHERE t.same_cust = 1 OR a.any_same = 0
+    FROM rc_hit GROUP BY entity, payment_id, token
 )
-SELECT entity, payment_id, invoice_id, min(kind) AS kind, max(n_key) AS n_key, min(token) AS token
-FROM kept
-GROUP BY entity, payment_id, invoice_id;
+SELECT h.entity, h.payment_id, h.invoice_id, min(h.kind) AS kind,
+       max(CASE WHEN a.any_same = 1 THEN a.n_same ELSE a.n_all END) AS n_key, min(h.token) AS token
+FROM rc_hit AS h
+JOIN agg AS a ON a.entity = h.entity AND a.payment_id = h.payment_id AND a.token = h.token
+WHERE h.same_cust = 1 OR a.any_same = 0
+GROUP BY h.entity, h.payment_id, h.invoice_id;
 {% if incremental %}
 -- the invoices the scope's references name join the (partial) book of this run
 DELETE FROM rc_inv_need;
@@ -66,6 +75,7 @@ INSERT INTO rc_inv
 -- work tables are held in memory: free what later steps do not read
 DROP TABLE IF EXISTS rc_hit;
 DROP TABLE IF EXISTS rc_tok;
+DROP TABLE IF EXISTS rc_tok_k;
 
 -- Payers the book already knows. A bank account whose remittances named an invoice of
 -- one customer with exactly the amount owed (this run, or kept matches of earlier runs in

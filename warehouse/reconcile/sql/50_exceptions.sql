@@ -5,20 +5,25 @@ INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_i
 WITH applied AS (
     SELECT entity, payment_id, sum(amount_applied) AS applied, min(invoice_id) AS invoice_id
     FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, payment_id
+), left_over AS (
+    -- payments with money left beyond the tolerance (few): only theirs are the names looked up
+    SELECT p.entity, p.payment_id, p.remaining, p.currency, a.payment_id AS applied_to, a.applied, a.invoice_id
+    FROM rc_pay AS p
+    LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
+    WHERE p.status = 'succeeded' AND p.remaining > 0
+      AND p.remaining - coalesce(a.applied, 0) > {{ tol.overpayment_ignore_abs }}
 ), named AS (
-    SELECT entity, payment_id, min(invoice_id) AS invoice_id, count(*) AS n FROM rc_cand GROUP BY entity, payment_id
+    SELECT entity, payment_id, min(invoice_id) AS invoice_id, count(*) AS n FROM rc_cand
+    WHERE payment_id IN (SELECT payment_id FROM left_over) GROUP BY entity, payment_id
 )
-SELECT p.entity, 'overpayment', p.payment_id, coalesce(a.invoice_id, n.invoice_id), NULL, NULL,
-       CAST(p.remaining - coalesce(a.applied, 0) AS DECIMAL(18,2)), p.currency,
-       CASE WHEN a.applied IS NULL THEN 'the invoice(s) this payment names are already settled; '
+SELECT p.entity, 'overpayment', p.payment_id, coalesce(p.invoice_id, n.invoice_id), NULL, NULL,
+       CAST(p.remaining - coalesce(p.applied, 0) AS DECIMAL(18,2)), p.currency,
+       CASE WHEN p.applied IS NULL THEN 'the invoice(s) this payment names are already settled; '
             ELSE 'payment exceeds what its invoice(s) still owe; ' END
-       || CAST(p.remaining - coalesce(a.applied, 0) AS VARCHAR) || ' ' || p.currency || ' left as customer credit'
-FROM rc_pay AS p
-LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
+       || CAST(p.remaining - coalesce(p.applied, 0) AS VARCHAR) || ' ' || p.currency || ' left as customer credit'
+FROM left_over AS p
 LEFT JOIN named AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
-WHERE p.status = 'succeeded' AND p.remaining > 0
-  AND (a.payment_id IS NOT NULL OR n.payment_id IS NOT NULL)
-  AND p.remaining - coalesce(a.applied, 0) > {{ tol.overpayment_ignore_abs }}
+WHERE (p.applied_to IS NOT NULL OR n.payment_id IS NOT NULL)
   AND NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.entity = p.entity AND e.payment_id = p.payment_id);
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
