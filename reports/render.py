@@ -17,7 +17,7 @@ import jinja2
 
 from reports import charts
 from reports.backtest import forecast_backtest
-from warehouse.contract import AGING_BUCKETS, MARTS
+from warehouse.contract import AGING_BUCKETS, CONTRACT
 from warehouse.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -116,14 +116,18 @@ def _excel_value(value: Any) -> Any:
 
 
 def write_workbook(engine: Engine, path: Path) -> Path:
-    """One sheet per mart, header row first, values typed (numbers stay numbers, dates stay dates)."""
+    """One sheet per mart, header row first, values typed (numbers stay numbers, dates stay dates).
+
+    Every ``mart_*`` table of the contract, those of CONTRACT.md first, then the extensions
+    (predictions, unapplied cash, match rate): what finance can query, finance can open in Excel.
+    """
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     if wb.active is not None:  # a new workbook comes with one empty sheet; each mart brings its own
         wb.remove(wb.active)
-    for table in MARTS:
+    for table in (t for t in CONTRACT if t.name.startswith("mart_")):
         ws = wb.create_sheet(table.name.removeprefix("mart_")[:31])
         cols = [c for c in table.column_names if c != "_loaded_at"]
         ws.append(cols)
