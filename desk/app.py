@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -268,6 +268,27 @@ def _parse_date(text: str | None) -> date | None:
         raise HTTPException(400, f"not a date: {text!r} (expected YYYY-MM-DD)") from None
 
 
+async def _entity_page(request: Request, template: str,
+                       read: Callable[[Any, str], dict[str, Any]]) -> Response:
+    """One entity's page: signed in, entity in scope (else 404), read as the user, rendered.
+
+    ``read(engine, entity)`` runs in a worker thread on the user's connection (their Postgres role,
+    so row-level security applies) and returns the template's context; it raises HTTPException for
+    a row that is not there. ``done`` (the outcome of the action that redirected here) is passed on.
+    """
+    desk, sess, user = await run_in_threadpool(_need_user, request)
+    entity = request.path_params["entity"]
+    _scoped(desk, user, entity)
+
+    def load() -> dict[str, Any]:
+        with _as_user(desk, user) as engine:
+            return {"entity": entity, **read(engine, entity)}
+
+    ctx = await run_in_threadpool(load)
+    return desk.render(request, template, {"user": user, "done": request.query_params.get("done"), **ctx},
+                       sess=sess)
+
+
 async def dashboard(request: Request) -> Response:
     desk, sess, user = await run_in_threadpool(_need_user, request)
     entity = request.path_params["entity"]
@@ -346,26 +367,21 @@ def _backtest(desk: Desk, entity: str, last: date | None) -> list[dict[str, Any]
 
 
 async def invoices(request: Request) -> Response:
-    desk, sess, user = await run_in_threadpool(_need_user, request)
-    entity = request.path_params["entity"]
-    _scoped(desk, user, entity)
     q = request.query_params
-    status, bucket, customer_id = q.get("status") or None, q.get("bucket") or None, q.get("customer") or None
-    if status and status not in queries.OPEN_STATUSES or bucket and bucket not in queries.BUCKETS:
-        raise HTTPException(400, "unknown status or bucket")
-    page = _page(q.get("page"))
 
-    def load() -> dict[str, Any]:
-        with _as_user(desk, user) as engine:
-            on = queries.as_of(engine, entity) or date.today()
-            rows = queries.open_items(engine, entity, on, status=status, bucket=bucket, customer_id=customer_id,
-                                      limit=ITEMS_PAGE + 1, offset=page * ITEMS_PAGE)
+    def read(engine: Any, entity: str) -> dict[str, Any]:
+        status, bucket, customer_id = q.get("status") or None, q.get("bucket") or None, q.get("customer") or None
+        if status and status not in queries.OPEN_STATUSES or bucket and bucket not in queries.BUCKETS:
+            raise HTTPException(400, "unknown status or bucket")
+        page = _page(q.get("page"))
+        on = queries.as_of(engine, entity) or date.today()
+        rows = queries.open_items(engine, entity, on, status=status, bucket=bucket, customer_id=customer_id,
+                                  limit=ITEMS_PAGE + 1, offset=page * ITEMS_PAGE)
         more = len(rows) > ITEMS_PAGE
-        return {"entity": entity, "rows": rows[:ITEMS_PAGE], "on": on, "status": status, "bucket": bucket,
+        return {"rows": rows[:ITEMS_PAGE], "on": on, "status": status, "bucket": bucket,
                 "customer": customer_id, "page": page, "pages": _pages(request, page, more)}
 
-    ctx = await run_in_threadpool(load)
-    return desk.render(request, "invoices.html", {"user": user, **ctx}, sess=sess)
+    return await _entity_page(request, "invoices.html", read)
 
 
 PAGE = 100  # work-queue rows per page
@@ -445,24 +461,18 @@ async def work_queue(request: Request) -> Response:
 
 
 async def match_page(request: Request) -> Response:
-    desk, sess, user = await run_in_threadpool(_need_user, request)
-    entity, match_id = request.path_params["entity"], request.path_params["match_id"]
-    _scoped(desk, user, entity)
+    match_id = request.path_params["match_id"]
 
-    def load() -> dict[str, Any]:
-        with _as_user(desk, user) as engine:
-            m = queries.match(engine, entity, match_id)
-            if m is None:
-                raise HTTPException(404, "not found")
-            pay = queries.payment(engine, entity, m["payment_id"])
-            return {"entity": entity, "m": m, "payment": pay,
-                    "candidates": queries.payment_matches(engine, entity, m["payment_id"]),
-                    "inv": queries.invoice(engine, entity, m["invoice_id"]),
-                    "split_options": queries.split_options(engine, entity, pay)}
+    def read(engine: Any, entity: str) -> dict[str, Any]:
+        m = queries.match(engine, entity, match_id)
+        if m is None:
+            raise HTTPException(404, "not found")
+        pay = queries.payment(engine, entity, m["payment_id"])
+        return {"m": m, "payment": pay, "candidates": queries.payment_matches(engine, entity, m["payment_id"]),
+                "inv": queries.invoice(engine, entity, m["invoice_id"]),
+                "split_options": queries.split_options(engine, entity, pay)}
 
-    ctx = await run_in_threadpool(load)
-    return desk.render(request, "match.html", {"user": user, "done": request.query_params.get("done"), **ctx},
-                       sess=sess)
+    return await _entity_page(request, "match.html", read)
 
 
 async def decide(request: Request) -> Response:
@@ -487,73 +497,60 @@ async def decide(request: Request) -> Response:
 
 
 async def exception_page(request: Request) -> Response:
-    desk, sess, user = await run_in_threadpool(_need_user, request)
-    entity, exc_id = request.path_params["entity"], request.path_params["exception_id"]
-    _scoped(desk, user, entity)
+    exc_id = request.path_params["exception_id"]
 
-    def load() -> dict[str, Any]:
-        with _as_user(desk, user) as engine:
-            x = queries.exception(engine, entity, exc_id)
-            if x is None:
-                raise HTTPException(404, "not found")
-            pay = queries.payment(engine, entity, x["payment_id"]) if x["payment_id"] else None
-            cands = queries.payment_matches(engine, entity, x["payment_id"]) if x["payment_id"] else []
-            inv = queries.invoice(engine, entity, x["invoice_id"]) if x["invoice_id"] else None
-            options = queries.split_options(engine, entity, pay) if pay else []
-        return {"entity": entity, "x": x, "payment": pay, "candidates": cands, "inv": inv, "split_options": options}
+    def read(engine: Any, entity: str) -> dict[str, Any]:
+        x = queries.exception(engine, entity, exc_id)
+        if x is None:
+            raise HTTPException(404, "not found")
+        pay = queries.payment(engine, entity, x["payment_id"]) if x["payment_id"] else None
+        cands = queries.payment_matches(engine, entity, x["payment_id"]) if x["payment_id"] else []
+        inv = queries.invoice(engine, entity, x["invoice_id"]) if x["invoice_id"] else None
+        options = queries.split_options(engine, entity, pay) if pay else []
+        return {"x": x, "payment": pay, "candidates": cands, "inv": inv, "split_options": options}
 
-    ctx = await run_in_threadpool(load)
-    return desk.render(request, "exception.html", {"user": user, **ctx}, sess=sess)
+    return await _entity_page(request, "exception.html", read)
 
 
 async def customer_page(request: Request) -> Response:
-    desk, sess, user = await run_in_threadpool(_need_user, request)
-    entity, cid = request.path_params["entity"], request.path_params["customer_id"]
-    _scoped(desk, user, entity)
+    cid = request.path_params["customer_id"]
 
-    def load() -> dict[str, Any]:
-        with _as_user(desk, user) as engine:
-            c = queries.customer(engine, entity, cid)
-            if c is None:
-                raise HTTPException(404, "not found")
-            on = queries.as_of(engine, entity) or date.today()
-            return {"entity": entity, "c": c, "on": on,
-                    "items": queries.open_items(engine, entity, on, customer_id=cid),
-                    "behaviour": queries.customer_behaviour(engine, entity, cid),
-                    "exposure": queries.customer_exposure(engine, entity, cid),
-                    "reminders": queries.reminders(engine, entity, customer_id=cid),
-                    "decisions": queries.decisions(engine, entity, customer_id=cid),
-                    "comments": _comments(engine, entity, customer_id=cid)}
+    def read(engine: Any, entity: str) -> dict[str, Any]:
+        c = queries.customer(engine, entity, cid)
+        if c is None:
+            raise HTTPException(404, "not found")
+        on = queries.as_of(engine, entity) or date.today()
+        return {"c": c, "on": on,
+                "items": queries.open_items(engine, entity, on, customer_id=cid),
+                "behaviour": queries.customer_behaviour(engine, entity, cid),
+                "exposure": queries.customer_exposure(engine, entity, cid),
+                "reminders": queries.reminders(engine, entity, customer_id=cid),
+                "decisions": queries.decisions(engine, entity, customer_id=cid),
+                "comments": _comments(engine, entity, customer_id=cid)}
 
-    ctx = await run_in_threadpool(load)
-    return desk.render(request, "customer.html", {"user": user, **ctx}, sess=sess)
+    return await _entity_page(request, "customer.html", read)
 
 
 async def invoice_page(request: Request) -> Response:
-    desk, sess, user = await run_in_threadpool(_need_user, request)
-    entity, iid = request.path_params["entity"], request.path_params["invoice_id"]
-    _scoped(desk, user, entity)
+    iid = request.path_params["invoice_id"]
 
-    def load() -> dict[str, Any]:
+    def read(engine: Any, entity: str) -> dict[str, Any]:
         from warehouse.access.audit import invoice_history
 
-        with _as_user(desk, user) as engine:
-            inv = queries.invoice(engine, entity, iid)
-            if inv is None:
-                raise HTTPException(404, "not found")
-            ctx = {"entity": entity, "inv": inv, "story": invoice_history(engine, entity, iid),
-                   "matches": queries.invoice_matches(engine, entity, iid),
-                   "decisions": queries.decisions(engine, entity, invoice_id=iid),
-                   "comments": _comments(engine, entity, invoice_id=iid),
-                   "assignees": _assignees(engine, entity), "today": date.today()}
-            with service(engine):  # the invoice's state on the desk, for every role that may open the invoice
-                ctx["write_off_pending"] = queries.pending_write_off(engine, entity, iid)
-                ctx["assigned"] = actions.assigned_dispute(engine, entity, iid)
-            return ctx
+        inv = queries.invoice(engine, entity, iid)
+        if inv is None:
+            raise HTTPException(404, "not found")
+        ctx = {"inv": inv, "story": invoice_history(engine, entity, iid),
+               "matches": queries.invoice_matches(engine, entity, iid),
+               "decisions": queries.decisions(engine, entity, invoice_id=iid),
+               "comments": _comments(engine, entity, invoice_id=iid),
+               "assignees": _assignees(engine, entity), "today": date.today()}
+        with service(engine):  # the invoice's state on the desk, for every role that may open the invoice
+            ctx["write_off_pending"] = queries.pending_write_off(engine, entity, iid)
+            ctx["assigned"] = actions.assigned_dispute(engine, entity, iid)
+        return ctx
 
-    ctx = await run_in_threadpool(load)
-    return desk.render(request, "invoice.html", {"user": user, "done": request.query_params.get("done"), **ctx},
-                       sess=sess)
+    return await _entity_page(request, "invoice.html", read)
 
 
 INVOICE_ACTIONS = {"comment": "reviewer", "dispute": "credit_controller", "promise": "credit_controller",
