@@ -118,11 +118,11 @@ def dso_trend(engine: Engine, entity: str, until: date | None, months: int = 12)
 def kpis(engine: Engine, entity: str, month_end: date | None) -> dict[str, Any] | None:
     if not engine.table_exists("mart_collection_kpis"):
         return None
-    rows = engine.query_dicts(
+    return _one(
+        engine,
         "SELECT * FROM mart_collection_kpis WHERE entity = :e "
         + ("AND measured_on <= CAST(:m AS DATE) " if month_end else "") + "ORDER BY month DESC LIMIT 1",
         {"e": entity, "m": month_end} if month_end else {"e": entity})
-    return rows[0] if rows else None
 
 
 def match_rate(engine: Engine, entity: str) -> dict[str, Any]:
@@ -267,16 +267,20 @@ def queue_kinds(engine: Engine, scope: list[str]) -> list[str]:
     return ["suggested", *kinds]
 
 
-def match(engine: Engine, entity: str, match_id: str) -> dict[str, Any] | None:
-    rows = engine.query_dicts("SELECT * FROM fct_match WHERE entity = :e AND match_id = :m",
-                              {"e": entity, "m": match_id})
+def _one(engine: Engine, sql: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The row a key names, or None (the pages answer 404 for None)."""
+    rows = engine.query_dicts(sql, params)
     return rows[0] if rows else None
+
+
+def match(engine: Engine, entity: str, match_id: str) -> dict[str, Any] | None:
+    return _one(engine, "SELECT * FROM fct_match WHERE entity = :e AND match_id = :m",
+                {"e": entity, "m": match_id})
 
 
 def payment(engine: Engine, entity: str, payment_id: str) -> dict[str, Any] | None:
-    rows = engine.query_dicts("SELECT * FROM fct_payment WHERE entity = :e AND payment_id = :p",
-                              {"e": entity, "p": payment_id})
-    return rows[0] if rows else None
+    return _one(engine, "SELECT * FROM fct_payment WHERE entity = :e AND payment_id = :p",
+                {"e": entity, "p": payment_id})
 
 
 def payment_matches(engine: Engine, entity: str, payment_id: str) -> list[dict[str, Any]]:
@@ -292,18 +296,18 @@ def payment_matches(engine: Engine, entity: str, payment_id: str) -> list[dict[s
 
 
 def exception(engine: Engine, entity: str, exception_id: str) -> dict[str, Any] | None:
-    rows = engine.query_dicts(
+    return _one(
+        engine,
         "SELECT * FROM fct_reconciliation_exception WHERE entity = :e AND exception_id = :x",
         {"e": entity, "x": exception_id})
-    return rows[0] if rows else None
 
 
 def invoice(engine: Engine, entity: str, invoice_id: str) -> dict[str, Any] | None:
-    rows = engine.query_dicts(
+    return _one(
+        engine,
         "SELECT i.*, c.name AS customer_name FROM fct_invoice AS i LEFT JOIN dim_customer AS c "
         "ON c.entity = i.entity AND c.customer_id = i.customer_id WHERE i.entity = :e AND i.invoice_id = :i",
         {"e": entity, "i": invoice_id})
-    return rows[0] if rows else None
 
 
 def invoice_matches(engine: Engine, entity: str, invoice_id: str) -> list[dict[str, Any]]:
@@ -315,21 +319,18 @@ def invoice_matches(engine: Engine, entity: str, invoice_id: str) -> list[dict[s
 
 
 def customer(engine: Engine, entity: str, customer_id: str) -> dict[str, Any] | None:
-    rows = engine.query_dicts("SELECT * FROM dim_customer WHERE entity = :e AND customer_id = :c",
-                              {"e": entity, "c": customer_id})
-    return rows[0] if rows else None
+    return _one(engine, "SELECT * FROM dim_customer WHERE entity = :e AND customer_id = :c",
+                {"e": entity, "c": customer_id})
 
 
 def customer_behaviour(engine: Engine, entity: str, customer_id: str) -> dict[str, Any] | None:
-    rows = engine.query_dicts("SELECT * FROM mart_customer_payment_behaviour WHERE entity = :e AND customer_id = :c",
-                              {"e": entity, "c": customer_id})
-    return rows[0] if rows else None
+    return _one(engine, "SELECT * FROM mart_customer_payment_behaviour WHERE entity = :e AND customer_id = :c",
+                {"e": entity, "c": customer_id})
 
 
 def customer_exposure(engine: Engine, entity: str, customer_id: str) -> dict[str, Any] | None:
-    rows = engine.query_dicts("SELECT * FROM mart_credit_exposure WHERE entity = :e AND customer_id = :c",
-                              {"e": entity, "c": customer_id})
-    return rows[0] if rows else None
+    return _one(engine, "SELECT * FROM mart_credit_exposure WHERE entity = :e AND customer_id = :c",
+                {"e": entity, "c": customer_id})
 
 
 def reminders(engine: Engine, entity: str, *, customer_id: str | None = None,
@@ -386,12 +387,12 @@ def pending_write_off(engine: Engine, entity: str, invoice_id: str) -> dict[str,
         return None
     from warehouse.reconcile.decisions import pending_write_off_sql
 
-    rows = engine.query_dicts(
+    return _one(
+        engine,
         "SELECT d.actor, d.created_at, d.amount, d.reason FROM decision AS d WHERE d.entity = :e "
         "AND d.invoice_id = :i AND d.kind = 'write_off_request' AND EXISTS (SELECT 1 FROM fct_invoice AS i "
         f"WHERE i.entity = d.entity AND i.invoice_id = d.invoice_id AND {pending_write_off_sql('i')}) "
         "ORDER BY d.created_at DESC LIMIT 1", {"e": entity, "i": invoice_id})
-    return rows[0] if rows else None
 
 
 def forecast_vs_actual(engine: Engine, entity: str, on: date | None, months: int = 6) -> list[dict[str, Any]]:
