@@ -202,6 +202,23 @@ def refresh_outcomes(engine: Engine, entity: str) -> None:
         {"entity": entity, "at": datetime.now(UTC)})
 
 
+def _guard_and_recover(engine: Engine, entity: str, now: datetime, rules: DunningRules, channels: Channels,
+                       report: RunReport) -> bool:
+    """What every run does before it plans: a stale warehouse refuses the run or turns it dry (as
+    ``mappings/dunning.yaml`` says), and a run that will send first recovers the outbox items an
+    earlier run left between send and record. Returns whether the run is dry."""
+    report.stale = check_freshness(engine, entity, now, rules)
+    if report.stale and not report.dry_run:
+        if rules.freshness.on_stale == "refuse":
+            raise StaleWarehouse(report.stale)
+        log.warning("%s; running dry", report.stale)
+        report.dry_run = True
+    if not report.dry_run:
+        ensure_dunning_tables(engine)
+        report.recovered = outbox.recover(engine, entity, channels.checker)
+    return report.dry_run
+
+
 def run_reminders(
     engine: Engine, entity: str, *, as_of: date, now: datetime | None = None, dry_run: bool = False,
     channels: Channels | None = None, rules: DunningRules | None = None,
@@ -211,15 +228,7 @@ def run_reminders(
     now = now or datetime.now(UTC)
     channels = channels or Channels()
     report = RunReport(entity, as_of, dry_run)
-    report.stale = check_freshness(engine, entity, now, rules)
-    if report.stale and not dry_run:
-        if rules.freshness.on_stale == "refuse":
-            raise StaleWarehouse(report.stale)
-        log.warning("%s; running dry", report.stale)
-        report.dry_run = dry_run = True
-    if not dry_run:
-        ensure_dunning_tables(engine)
-        report.recovered = outbox.recover(engine, entity, channels.checker)
+    dry_run = _guard_and_recover(engine, entity, now, rules, channels, report)
     report.planned, report.messages = plan_run(engine, entity, as_of, rules, dry_run)
     log.info("%s: %d invoices considered, %d messages planned%s", entity, len(report.planned),
              len(report.messages), " (dry run)" if dry_run else "")
@@ -290,15 +299,7 @@ def run_statements(
     if period is None:
         log.info("%s: no statement due on %s (statement_day %d)", entity, as_of, settings.statement_day)
         return report
-    report.stale = check_freshness(engine, entity, now, rules)
-    if report.stale and not dry_run:
-        if rules.freshness.on_stale == "refuse":
-            raise StaleWarehouse(report.stale)
-        log.warning("%s; running dry", report.stale)
-        report.dry_run = dry_run = True
-    if not dry_run:
-        ensure_dunning_tables(engine)
-        report.recovered = outbox.recover(engine, entity, channels.checker)
+    dry_run = _guard_and_recover(engine, entity, now, rules, channels, report)
     lookback = rules.statements.first_lookback_days
     window_start = min([as_of - timedelta(days=lookback), *last_statements(engine, entity).values()])
     found = accounts(engine, entity, as_of, window_start, customers)
