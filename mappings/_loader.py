@@ -36,3 +36,11 @@ def load_model(model: type[M], path: Path) -> M:
         return model.model_validate(read_yaml(path))
     except ValidationError as exc:
         raise MappingError(f"{path}: {exc}") from exc
+
+
+def only_known(values: tuple[str, ...], known: tuple[str, ...] | frozenset[str], what: str) -> tuple[str, ...]:
+    """``values`` unchanged when each is one of ``known``; else the validation error that lists both."""
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; expected some of {list(known)}")
+    return values

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, load_model, only_known
 
 DEFAULT_PATH = MAPPINGS_DIR / "factoring.yaml"
 SEGMENTS: tuple[str, ...] = ("punctual", "occasional_late", "chronic_late", "at_risk")
@@ -61,10 +61,7 @@ class Target(_Strict):
     @field_validator("segments")
     @classmethod
     def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [s for s in v if s not in SEGMENTS]
-        if unknown:
-            raise ValueError(f"unknown segments {unknown}; expected some of {list(SEGMENTS)}")
-        return v
+        return only_known(v, SEGMENTS, "segments")
 
 
 class Exclusions(_Strict):
@@ -115,10 +112,7 @@ class Eligibility(_Strict):
     @field_validator("segments")
     @classmethod
     def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [s for s in v if s not in SEGMENTS]
-        if unknown:
-            raise ValueError(f"unknown segments {unknown}; expected some of {list(SEGMENTS)}")
-        return v
+        return only_known(v, SEGMENTS, "segments")
 
     @field_validator("countries")
     @classmethod
@@ -154,10 +148,7 @@ class CsvFormat(_Strict):
     @field_validator("columns")
     @classmethod
     def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [c for c in v if c not in LINE_FIELDS]
-        if unknown:
-            raise ValueError(f"unknown bordereau columns {unknown}; expected some of {list(LINE_FIELDS)}")
-        return v
+        return only_known(v, LINE_FIELDS, "bordereau columns")
 
 
 class FileSpec(_Strict):
