@@ -24,6 +24,8 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -128,21 +130,21 @@ SELECT
     i.erp_lettrage, i.erp_amount_open, coalesce(i.disputed, false) AS disputed
 FROM {{ invoices_table }} AS i
 LEFT JOIN (
-    SELECT entity, invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS consumed
+    SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS consumed
     FROM (
-        SELECT entity, invoice_id, amount_applied, adjustment FROM rc_fixed WHERE state IN ('auto', 'confirmed')
+        SELECT invoice_id, amount_applied, adjustment FROM rc_fixed WHERE state IN ('auto', 'confirmed')
         {% if incremental %}
         UNION ALL
         -- matches kept from earlier runs (payments out of scope)
-        SELECT m.entity, m.invoice_id, m.amount_applied, m.adjustment FROM fct_match AS m
+        SELECT m.invoice_id, m.amount_applied, m.adjustment FROM fct_match AS m
         WHERE m.entity = :entity AND m.state = 'auto' AND m.rule <> 'credit_note'
           AND NOT EXISTS (SELECT 1 FROM rc_scope AS sc WHERE sc.entity = m.entity AND sc.payment_id = m.payment_id)
           {% if only %}AND m.invoice_id IN ({{ only }}){% endif %}
         {% endif %}
     ) AS c
-    GROUP BY entity, invoice_id
-) AS f ON f.entity = i.entity AND f.invoice_id = i.invoice_id
-WHERE i.invoice_id IS NOT NULL {% if entity %}AND i.entity = :entity{% endif %}
+    GROUP BY invoice_id
+) AS f ON f.invoice_id = i.invoice_id
+WHERE i.invoice_id IS NOT NULL AND i.entity = :entity
   {% if only %}AND i.invoice_id IN ({{ only }}){% endif %}
 {%- endmacro %}
 """
@@ -484,7 +486,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
     state = {name: ("auto" if r.auto else "suggested") for name, r in rules.rules.items()}
     kinds = ", ".join(str(k) for k, rule in KIND_RULE.items() if rules.rule(rule).enabled)
     context = {
-        "entity": True, "incremental": incremental, "invoices_table": "int_invoices", "min_len": rules.reference.min_key_length,
+        "incremental": incremental, "invoices_table": "int_invoices", "min_len": rules.reference.min_key_length,
         "min_tail": rules.reference.min_tail_length, "max_inv": rules.reference.max_invoices_per_payment,
         "conf": conf, "state": state, "kinds": kinds or "0", "tol": rules.tolerances, "erp": rules.erp,
         "payout_days": rules.windows.payout_to_bank_days,
@@ -521,15 +523,31 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
                      "62_erp_invoices.sql", "64_write_exceptions.sql", "70_invoice.sql"):
             runner.run_file(name)
         t = time.perf_counter()
-        if engine.name == "duckdb":  # bookkeeping rewritten every run: not worth DuckDB's compression analysis
-            engine.execute("SET force_compression = 'uncompressed'")
-        try:
-            _save_state(engine, entity, incremental, rules_hash, as_of, now, context_hash, invoices_digest)
-        finally:
-            if engine.name == "duckdb":
-                engine.execute("RESET force_compression")
+        _save_state(engine, entity, incremental, rules_hash, as_of, now, context_hash, invoices_digest)
         summary.timings["80_state"] = summary.timings.get("80_state", 0.0) + time.perf_counter() - t
     drop_work_tables(engine)
+
+
+@contextmanager
+def _uncompressed_writes(engine: Engine) -> Iterator[None]:
+    """DuckDB writes what the run writes without compressing it, then compression is as it was.
+
+    Why: DuckDB analyses every column of every row group it writes to pick a compression, and
+    a run writes millions of rows (work tables, fct_match, fct_invoice, the run's bookkeeping)
+    most of which the next run replaces: measured at 1M payments x 1M invoices, compression
+    was ~2 s of the run's ~9 s of CPU (fct_invoice's insert 1.6 s -> 0.8 s, fct_match's
+    1.4 s -> 0.6 s). The cost is a larger file: see benchmarks/RESULTS.md. ``force_compression``
+    is a global DuckDB setting, so the value in force before the run is put back, even on error.
+    """
+    if engine.name != "duckdb":
+        yield
+        return
+    before = str(engine.query("SELECT current_setting('force_compression')")[0][0])
+    engine.execute("SET force_compression = 'uncompressed'")
+    try:
+        yield
+    finally:
+        engine.execute(f"SET force_compression = '{before}'")
 
 
 def reconcile(engine: Engine, *, as_of: date, rules: MatchingRules | None = None, entity: str | None = None,
@@ -547,8 +565,9 @@ def reconcile(engine: Engine, *, as_of: date, rules: MatchingRules | None = None
     now = datetime.now(UTC)
     entities = [entity] if entity else _entities(engine)
     decisions = load_decisions(engine, entity)
-    for ent in entities:
-        _reconcile_entity(engine, ent, base.for_entity(ent), as_of, incremental, decisions, summary, now)
+    with _uncompressed_writes(engine):
+        for ent in entities:
+            _reconcile_entity(engine, ent, base.for_entity(ent), as_of, incremental, decisions, summary, now)
     summary.entities = entities
     where = " WHERE entity = :entity" if entity else ""
     p = {"entity": entity} if entity else None

@@ -34,8 +34,6 @@ WHERE entity = :entity AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed)
 DELETE FROM reconcile_invoice_key WHERE entity = :entity;
 {% endif %}
 
--- a cache rewritten by every full run: DuckDB's compression analysis would triple the cost of writing it
-{% if engine == 'duckdb' %}SET force_compression = 'uncompressed';{% endif %}
 INSERT INTO reconcile_invoice_key (entity, invoice_id, customer_id, currency, k1, k2, k3, k4)
 WITH s AS (
     SELECT entity, invoice_id, customer_id, currency, num_u, {{ strip_prefix('num_u') }} AS stripped
@@ -53,7 +51,6 @@ SELECT entity, invoice_id, customer_id, currency, num_u,
        CASE WHEN k3 LIKE '%-%' THEN k3 END,
        CASE WHEN length(k4) >= {{ min_tail }} THEN k4 END
 FROM k;
-{% if engine == 'duckdb' %}RESET force_compression;{% endif %}
 
 
 DROP TABLE IF EXISTS rc_pay;
@@ -92,7 +89,7 @@ LEFT JOIN (
 ) AS ai ON ai.entity = p.entity AND ai.value = upper(replace(coalesce(p.payer_iban, ''), ' ', ''))
 WHERE p.channel <> 'erp' AND p.payment_id IS NOT NULL
   AND p.payment_id NOT IN (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL)
-  {% if entity %}AND p.entity = :entity{% endif %};
+  AND p.entity = :entity;
 
 -- The distinct reference tokens of each payment (runs of letters, digits and separators holding
 -- a digit, outer separators trimmed). A reference that is one token (the invoice number as

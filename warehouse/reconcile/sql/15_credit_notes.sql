@@ -27,8 +27,8 @@ FROM pair WHERE applied > 0;
 
 UPDATE rc_inv SET open0 = rc_inv.open0 - m.amount_applied
 FROM rc_match AS m
-WHERE m.rule = 'credit_note' AND m.entity = rc_inv.entity AND m.invoice_id = rc_inv.invoice_id;
+WHERE m.rule = 'credit_note' AND m.invoice_id = rc_inv.invoice_id;
 
 UPDATE rc_inv SET open0 = rc_inv.open0 + m.amount_applied
 FROM rc_match AS m
-WHERE m.rule = 'credit_note' AND m.entity = rc_inv.entity AND m.payment_id = rc_inv.invoice_id;
+WHERE m.rule = 'credit_note' AND m.payment_id = rc_inv.invoice_id;

@@ -10,18 +10,16 @@ CREATE TEMP TABLE rc_hit AS
 SELECT t.entity, t.payment_id, t.token, 1 AS kind, k.invoice_id,
        CASE WHEN k.customer_id = t.customer_id THEN 1 ELSE 0 END AS same_cust
 FROM rc_tok AS t
-JOIN reconcile_invoice_key AS k ON k.entity = t.entity AND k.k1 = t.token
-WHERE k.currency = t.currency AND '1' IN ('{{ enabled | join("', '") }}')
-  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r
-                  WHERE r.entity = t.entity AND r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id);
+JOIN reconcile_invoice_key AS k ON k.k1 = t.token
+WHERE k.entity = :entity AND k.currency = t.currency AND '1' IN ('{{ enabled | join("', '") }}')
+  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id);
 
 DROP TABLE IF EXISTS rc_tok_k;
 CREATE TEMP TABLE rc_tok_k AS
 WITH s AS (
     SELECT t.entity, t.payment_id, t.currency, t.customer_id, t.token, {{ strip_prefix('t.token') }} AS stripped
     FROM rc_tok AS t
-    WHERE NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.entity = t.entity AND h.payment_id = t.payment_id
-                      AND h.token = t.token)
+    WHERE NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.payment_id = t.payment_id AND h.token = t.token)
 ), d AS (
     SELECT entity, payment_id, currency, customer_id, token, stripped, {{ k_dashed('stripped') }} AS dashed FROM s
 ), k AS (
@@ -41,13 +39,11 @@ INSERT INTO rc_hit (entity, payment_id, token, kind, invoice_id, same_cust)
 SELECT t.entity, t.payment_id, t.token, {{ kind }}, k.invoice_id,
        CASE WHEN k.customer_id = t.customer_id THEN 1 ELSE 0 END AS same_cust
 FROM rc_tok_k AS t
-JOIN reconcile_invoice_key AS k ON k.entity = t.entity AND k.k{{ kind }} = t.k{{ kind }}
-WHERE k.currency = t.currency
+JOIN reconcile_invoice_key AS k ON k.k{{ kind }} = t.k{{ kind }}
+WHERE k.entity = :entity AND k.currency = t.currency
   {% if kind == '4' %}AND k.customer_id = t.customer_id{% endif %}
-  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r
-                  WHERE r.entity = t.entity AND r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id)
-  AND NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.entity = t.entity AND h.payment_id = t.payment_id
-                  AND h.token = t.token);
+  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id)
+  AND NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.payment_id = t.payment_id AND h.token = t.token);
 {% endfor %}
 
 -- (grouped aggregates rather than window functions: the same result, a fraction of the cost at volume;
@@ -61,7 +57,7 @@ WITH agg AS (
 SELECT h.entity, h.payment_id, h.invoice_id, min(h.kind) AS kind,
        max(CASE WHEN a.any_same = 1 THEN a.n_same ELSE a.n_all END) AS n_key, min(h.token) AS token
 FROM rc_hit AS h
-JOIN agg AS a ON a.entity = h.entity AND a.payment_id = h.payment_id AND a.token = h.token
+JOIN agg AS a ON a.payment_id = h.payment_id AND a.token = h.token
 WHERE h.same_cust = 1 OR a.any_same = 0
 GROUP BY h.entity, h.payment_id, h.invoice_id;
 {% if incremental %}
@@ -97,12 +93,11 @@ CREATE TEMP TABLE rc_payer AS
 WITH seen AS (
     SELECT p.entity, p.payer_iban, i.customer_id
     FROM rc_cand AS c
-    JOIN rc_pay AS p ON p.entity = c.entity AND p.payment_id = c.payment_id
-    JOIN rc_inv AS i ON i.entity = c.entity AND i.invoice_id = c.invoice_id
+    JOIN rc_pay AS p ON p.payment_id = c.payment_id
+    JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
     WHERE p.payer_iban <> '' AND p.status = 'succeeded' AND c.kind <= 2 AND c.n_key = 1
       AND p.remaining = i.open0 AND i.doc_type = 'invoice'
-      AND NOT EXISTS (SELECT 1 FROM rc_cand AS o WHERE o.entity = c.entity AND o.payment_id = c.payment_id
-                      AND o.invoice_id <> c.invoice_id)
+      AND NOT EXISTS (SELECT 1 FROM rc_cand AS o WHERE o.payment_id = c.payment_id AND o.invoice_id <> c.invoice_id)
     {% if incremental %}
     UNION ALL
     SELECT m.entity, f.iban, i.customer_id
@@ -118,4 +113,4 @@ FROM seen GROUP BY entity, payer_iban HAVING count(DISTINCT customer_id) = 1;
 
 UPDATE rc_pay SET customer_id = r.customer_id, customer_via = 'payer_history'
 FROM rc_payer AS r
-WHERE r.entity = rc_pay.entity AND r.payer_iban = rc_pay.payer_iban AND rc_pay.customer_id IS NULL;
+WHERE r.payer_iban = rc_pay.payer_iban AND rc_pay.customer_id IS NULL;

@@ -18,9 +18,9 @@ SELECT c.entity, c.payment_id, c.invoice_id, c.kind, c.token, s.n_inv, p.paid_on
        CASE WHEN p.customer_id IS NOT NULL AND i.customer_id = p.customer_id THEN 1 ELSE 0 END AS same_cust,
        CASE WHEN p.customer_id IS NOT NULL THEN 1 ELSE 0 END AS known
 FROM rc_cand AS c
-JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id
-JOIN rc_pay AS p ON p.entity = c.entity AND p.payment_id = c.payment_id
-JOIN rc_inv AS i ON i.entity = c.entity AND i.invoice_id = c.invoice_id
+JOIN rc_pstat AS s ON s.payment_id = c.payment_id
+JOIN rc_pay AS p ON p.payment_id = c.payment_id
+JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
 WHERE p.status = 'succeeded' AND p.remaining > 0 AND s.n_key = 1 AND s.n_inv <= {{ max_inv }};
 {% if engine == 'postgres' %}ANALYZE rc_alloc_all;{% endif %}
 
@@ -54,10 +54,10 @@ WHERE NOT (remaining = owed OR {{ within_tolerance('owed - remaining', 'total', 
 DROP TABLE IF EXISTS rc_alloc_x;
 CREATE TEMP TABLE rc_alloc_x AS
 SELECT a.* FROM rc_alloc_all AS a
-WHERE EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.entity = a.entity AND u.payment_id = a.payment_id);
+WHERE EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.payment_id = a.payment_id);
 
 DELETE FROM rc_alloc_all
-WHERE EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.entity = rc_alloc_all.entity AND u.payment_id = rc_alloc_all.payment_id);
+WHERE EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.payment_id = rc_alloc_all.payment_id);
 
 DROP TABLE IF EXISTS rc_alloc;
 ALTER TABLE rc_alloc_all RENAME TO rc_alloc;
@@ -66,17 +66,17 @@ ALTER TABLE rc_alloc_all RENAME TO rc_alloc;
 DROP TABLE IF EXISTS rc_complex;
 CREATE TEMP TABLE rc_complex AS
 WITH inv AS (
-    SELECT entity, invoice_id, count(*) AS n_pay, max(n_inv) AS max_inv FROM rc_alloc GROUP BY entity, invoice_id
+    SELECT invoice_id, count(*) AS n_pay, max(n_inv) AS max_inv FROM rc_alloc GROUP BY invoice_id
 )
 SELECT DISTINCT a.entity, a.payment_id
-FROM rc_alloc AS a JOIN inv ON inv.entity = a.entity AND inv.invoice_id = a.invoice_id
+FROM rc_alloc AS a JOIN inv ON inv.invoice_id = a.invoice_id
 WHERE inv.n_pay > 1 AND inv.max_inv > 1
 UNION
 -- invoices also named by a payer's own payment the residue re-examines: keep date order there
 SELECT a.entity, a.payment_id
 FROM rc_alloc AS a
-JOIN rc_alloc_x AS x ON x.entity = a.entity AND x.invoice_id = a.invoice_id
-JOIN rc_uncorr AS u ON u.entity = x.entity AND u.payment_id = x.payment_id AND u.same_cust = 1;
+JOIN rc_alloc_x AS x ON x.invoice_id = a.invoice_id
+JOIN rc_uncorr AS u ON u.payment_id = x.payment_id AND u.same_cust = 1;
 {% if engine == 'postgres' %}ANALYZE rc_complex;{% endif %}
 
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
@@ -84,21 +84,21 @@ INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, 
 WITH single AS (
     SELECT a.*,
            greatest(0, least(a.remaining, a.open0 - coalesce(sum(a.remaining) OVER (
-               PARTITION BY a.entity, a.invoice_id ORDER BY a.paid_on, a.payment_id
+               PARTITION BY a.invoice_id ORDER BY a.paid_on, a.payment_id
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS applied
     FROM rc_alloc AS a
     WHERE a.n_inv = 1
-      AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.entity = a.entity AND x.payment_id = a.payment_id)
+      AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.payment_id = a.payment_id)
 ), multi AS (
     SELECT a.*,
            CASE WHEN a.open0 < 0 THEN a.open0
                 ELSE greatest(0, least(a.open0, a.remaining - coalesce(sum(a.open0) OVER (
-                    PARTITION BY a.entity, a.payment_id
+                    PARTITION BY a.payment_id
                     ORDER BY CASE WHEN a.open0 < 0 THEN 0 ELSE 1 END, a.due_date, a.invoice_id
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) END AS applied
     FROM rc_alloc AS a
     WHERE a.n_inv > 1
-      AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.entity = a.entity AND x.payment_id = a.payment_id)
+      AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.payment_id = a.payment_id)
 ), both_ AS (
     SELECT * FROM single WHERE applied > 0
     UNION ALL

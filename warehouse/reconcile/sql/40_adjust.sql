@@ -10,18 +10,18 @@ WITH applied AS (
     -- invoices this run left with a remainder (few): only their matches are ranked
     SELECT i.entity, i.invoice_id, i.amount_total, i.issue_date, CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r
     FROM rc_inv AS i
-    JOIN applied AS a ON a.entity = i.entity AND a.invoice_id = i.invoice_id
+    JOIN applied AS a ON a.invoice_id = i.invoice_id
     WHERE i.doc_type = 'invoice' AND i.open0 - a.applied > 0
 ), last_match AS (
     SELECT m.entity, m.invoice_id, m.match_id, m.paid_on,
-           row_number() OVER (PARTITION BY m.entity, m.invoice_id ORDER BY m.paid_on DESC, m.payment_id DESC) AS rn
+           row_number() OVER (PARTITION BY m.invoice_id ORDER BY m.paid_on DESC, m.payment_id DESC) AS rn
     FROM rc_match AS m
-    JOIN short AS s ON s.entity = m.entity AND s.invoice_id = m.invoice_id
+    JOIN short AS s ON s.invoice_id = m.invoice_id
     WHERE m.state IN ('auto', 'confirmed')
 ), rem AS (
     SELECT s.entity, s.invoice_id, s.amount_total, s.issue_date, l.match_id, l.paid_on, s.r
     FROM short AS s
-    JOIN last_match AS l ON l.entity = s.entity AND l.invoice_id = s.invoice_id AND l.rn = 1
+    JOIN last_match AS l ON l.invoice_id = s.invoice_id AND l.rn = 1
 )
 SELECT match_id, r,
        CASE WHEN r <= {{ tol.rounding_abs }} THEN 'rounding difference'

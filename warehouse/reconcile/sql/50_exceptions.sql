@@ -9,7 +9,7 @@ WITH applied AS (
     -- payments with money left beyond the tolerance (few): only theirs are the names looked up
     SELECT p.entity, p.payment_id, p.remaining, p.currency, a.payment_id AS applied_to, a.applied, a.invoice_id
     FROM rc_pay AS p
-    LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
+    LEFT JOIN applied AS a ON a.payment_id = p.payment_id
     WHERE p.status = 'succeeded' AND p.remaining > 0
       AND p.remaining - coalesce(a.applied, 0) > {{ tol.overpayment_ignore_abs }}
 ), named AS (
@@ -22,19 +22,19 @@ SELECT p.entity, 'overpayment', p.payment_id, coalesce(p.invoice_id, n.invoice_i
             ELSE 'payment exceeds what its invoice(s) still owe; ' END
        || CAST(p.remaining - coalesce(p.applied, 0) AS VARCHAR) || ' ' || p.currency || ' left as customer credit'
 FROM left_over AS p
-LEFT JOIN named AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
+LEFT JOIN named AS n ON n.payment_id = p.payment_id
 WHERE (p.applied_to IS NOT NULL OR n.payment_id IS NOT NULL)
-  AND NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.entity = p.entity AND e.payment_id = p.payment_id);
+  AND NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.payment_id = p.payment_id);
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 WITH after AS (
     SELECT i.entity, i.invoice_id, i.open0 - coalesce(sum(m.amount_applied + coalesce(m.adjustment, 0)), 0) AS left_open
     FROM rc_inv AS i
-    LEFT JOIN rc_match AS m ON m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
+    LEFT JOIN rc_match AS m ON m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
     WHERE i.doc_type = 'invoice'
       -- only invoices a multi-invoice remittance names
       AND i.invoice_id IN (SELECT c.invoice_id FROM rc_cand AS c
-                           JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id AND s.n_inv > 1)
+                           JOIN rc_pstat AS s ON s.payment_id = c.payment_id AND s.n_inv > 1)
     GROUP BY i.entity, i.invoice_id, i.open0
 )
 SELECT c.entity, 'amount_mismatch', c.payment_id, min(c.invoice_id), NULL, NULL,
@@ -42,10 +42,10 @@ SELECT c.entity, 'amount_mismatch', c.payment_id, min(c.invoice_id), NULL, NULL,
        'remittance lists ' || CAST(count(*) AS VARCHAR) || ' invoices but pays '
        || CAST(sum(f.left_open) AS VARCHAR) || ' less than they owe; the last ones stay partially paid'
 FROM rc_cand AS c
-JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id AND s.n_inv > 1
-JOIN rc_pay AS p ON p.entity = c.entity AND p.payment_id = c.payment_id AND p.status = 'succeeded'
-JOIN after AS f ON f.entity = c.entity AND f.invoice_id = c.invoice_id
-WHERE NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.entity = c.entity AND e.payment_id = c.payment_id)
+JOIN rc_pstat AS s ON s.payment_id = c.payment_id AND s.n_inv > 1
+JOIN rc_pay AS p ON p.payment_id = c.payment_id AND p.status = 'succeeded'
+JOIN after AS f ON f.invoice_id = c.invoice_id
+WHERE NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.payment_id = c.payment_id)
 GROUP BY c.entity, c.payment_id
 HAVING sum(CASE WHEN f.left_open > 0 THEN f.left_open ELSE 0 END) > 0;
 
@@ -58,13 +58,13 @@ SELECT p.entity,
        || coalesce(' (' || f.failure_reason || ')', '')
        || coalesce('; invoice ' || n.invoice_number || ' stays open', '')
 FROM rc_pay AS p
-JOIN fct_payment AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
+JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
 LEFT JOIN (
     SELECT c.entity, c.payment_id, min(c.invoice_id) AS invoice_id, min(i.invoice_number) AS invoice_number
-    FROM rc_cand AS c JOIN rc_inv AS i ON i.entity = c.entity AND i.invoice_id = c.invoice_id
+    FROM rc_cand AS c JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
     WHERE c.payment_id IN (SELECT payment_id FROM rc_pay WHERE status IN ('charged_back', 'refunded', 'failed'))
     GROUP BY c.entity, c.payment_id
-) AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
+) AS n ON n.payment_id = p.payment_id
 WHERE p.status IN ('charged_back', 'refunded') OR (p.status = 'failed' AND p.channel <> 'stripe');
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
@@ -72,7 +72,7 @@ SELECT b.entity, 'failed_debit', NULL, NULL, NULL, b.bank_line_id, b.amount, upp
        'returned on the bank statement (' || coalesce(b.return_reason, 'no reason') || '): '
        || coalesce(b.remittance, b.counterparty_name, '')
 FROM fct_bank_line AS b
-WHERE b.return_reason IS NOT NULL AND b.amount < 0 {% if entity %}AND b.entity = :entity{% endif %};
+WHERE b.return_reason IS NOT NULL AND b.amount < 0 AND b.entity = :entity;
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 SELECT p.entity, 'payout_mismatch', NULL, NULL, p.payout_id, p.bank_line_id,
@@ -84,7 +84,7 @@ JOIN (
     SELECT entity, payout_id, sum(amount - coalesce(fee, 0)) AS net, count(*) AS n
     FROM fct_payout_component GROUP BY entity, payout_id
 ) AS c ON c.entity = p.entity AND c.payout_id = p.payout_id
-WHERE p.amount <> c.net {% if entity %}AND p.entity = :entity{% endif %};
+WHERE p.amount <> c.net AND p.entity = :entity;
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 SELECT p.entity, 'payout_not_banked', NULL, NULL, p.payout_id, NULL, p.amount, upper(p.currency),
@@ -92,4 +92,4 @@ SELECT p.entity, 'payout_not_banked', NULL, NULL, p.payout_id, NULL, p.amount, u
        || CAST({{ payout_days }} AS VARCHAR) || ' days'
 FROM fct_payout AS p
 WHERE p.bank_line_id IS NULL AND p.status = 'paid' AND p.amount > 0
-  AND p.arrival_date + {{ payout_days }} < CAST(:as_of AS DATE) {% if entity %}AND p.entity = :entity{% endif %};
+  AND p.arrival_date + {{ payout_days }} < CAST(:as_of AS DATE) AND p.entity = :entity;

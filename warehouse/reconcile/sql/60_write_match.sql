@@ -13,7 +13,7 @@ DROP TABLE IF EXISTS rc_old_match;
 CREATE TEMP TABLE rc_old_match AS
 SELECT entity, match_id, matched_at FROM fct_match
 WHERE match_id IN (SELECT match_id FROM rc_match UNION ALL SELECT match_id FROM rc_fixed WHERE origin = 'decision')
-  {% if entity %}AND entity = :entity{% endif %};
+  AND entity = :entity;
 
 {% if incremental %}
 -- invoices whose state this run may move: 70_invoice rewrites only these
@@ -34,7 +34,7 @@ UNION SELECT invoice_id FROM fct_factoring_assignment WHERE entity = :entity AND
 DELETE FROM fct_match
 WHERE (rule = 'credit_note' OR state IN ('confirmed', 'rejected')
        OR payment_id IN (SELECT payment_id FROM rc_scope))
-  {% if entity %}AND entity = :entity{% endif %};
+  AND entity = :entity;
 {% else %}
 -- A full run rewrites only the matches that changed: run after run most of a book's matches are
 -- the same, and rewriting a million rows cost more than finding the few that moved (one join on
@@ -46,16 +46,16 @@ SELECT o.match_id
 FROM fct_match AS o
 JOIN (
     {{ new_matches }}
-) AS n ON n.entity = o.entity AND n.match_id = o.match_id
+) AS n ON n.match_id = o.match_id
 WHERE o.payment_id IS NOT DISTINCT FROM n.payment_id AND o.invoice_id IS NOT DISTINCT FROM n.invoice_id
   AND o.amount_applied IS NOT DISTINCT FROM n.amount_applied AND o.adjustment IS NOT DISTINCT FROM n.adjustment
   AND o.adjustment_reason IS NOT DISTINCT FROM n.adjustment_reason AND o.currency IS NOT DISTINCT FROM n.currency
   AND o.rule IS NOT DISTINCT FROM n.rule AND o.confidence IS NOT DISTINCT FROM n.confidence
   AND o.explanation IS NOT DISTINCT FROM n.explanation AND o.state IS NOT DISTINCT FROM n.state
-  {% if entity %}AND o.entity = :entity{% endif %};
+  AND o.entity = :entity;
 
 DELETE FROM fct_match
-WHERE match_id NOT IN (SELECT match_id FROM rc_same_match) {% if entity %}AND entity = :entity{% endif %};
+WHERE match_id NOT IN (SELECT match_id FROM rc_same_match) AND entity = :entity;
 {% endif %}
 
 INSERT INTO fct_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
@@ -67,7 +67,7 @@ SELECT m.entity, m.match_id, m.payment_id, m.invoice_id, m.amount_applied, m.adj
 FROM (
     {{ new_matches }}
 ) AS m
-LEFT JOIN rc_old_match AS o ON o.entity = m.entity AND o.match_id = m.match_id
+LEFT JOIN rc_old_match AS o ON o.match_id = m.match_id
 {% if not incremental %}WHERE m.match_id NOT IN (SELECT match_id FROM rc_same_match){% endif %};
 DROP TABLE IF EXISTS rc_old_match;
 DROP TABLE IF EXISTS rc_same_match;

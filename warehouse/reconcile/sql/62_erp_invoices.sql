@@ -8,7 +8,7 @@ SELECT i.entity, 'erp_disagreement', NULL, i.invoice_id, NULL, NULL, CAST(i.amou
        'ERP shows invoice ' || coalesce(i.invoice_number, i.invoice_id) || ' settled (lettrage '
        || i.erp_lettrage || ') but Lettrage found no payment for it'
 FROM {{ invoices_table }} AS i
-WHERE i.invoice_id IS NOT NULL {% if entity %}AND i.entity = :entity{% endif %}
+WHERE i.invoice_id IS NOT NULL AND i.entity = :entity
   AND i.doc_type = 'invoice' AND i.erp_lettrage IS NOT NULL AND i.erp_lettrage <> ''
   AND coalesce(i.erp_amount_open, 0) = 0 AND i.amount_total > 0
   AND NOT EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id

@@ -21,7 +21,7 @@ WHERE one.rn = 1;
 
 UPDATE fct_reconciliation_exception
 SET resolved_at = CAST(:now AS TIMESTAMP WITH TIME ZONE), detail = detail || ' [closed: no longer raised]'
-WHERE resolved_at IS NULL {% if entity %}AND entity = :entity{% endif %}
+WHERE resolved_at IS NULL AND entity = :entity
   AND exception_id NOT IN (SELECT exception_id FROM rc_exc_final)
   {% if incremental %}
   -- only exceptions this run looked at: its payments', and those without a payment except an
