@@ -1,0 +1,96 @@
+"""The residue's fast paths give the answers of the plain definitions they replace."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from mappings.matching import load_matching_rules
+from warehouse.reconcile.decisions import normalize_name
+from warehouse.reconcile.references import fold
+from warehouse.reconcile.residue import Item, Payment, Residue, within_tolerance
+
+RULES = load_matching_rules()
+FORMS = RULES.fuzzy.legal_forms
+
+
+def _by_definition(name: str, legal_forms: tuple[str, ...]) -> str:
+    words = re.sub(r"[^A-Z0-9]+", " ", fold(name)).split()
+    kept = [w for w in words if w not in set(legal_forms)]
+    return " ".join(kept or words)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("  l'Atelier--du  Pain, S.A.R.L. ", "L ATELIER DU PAIN S A R L"),
+    ("Bäckerei Müller\tGmbH", "BACKEREI MULLER"),
+    ("Straße №5 GmbH", "STRASSE NO5"),
+    ("Øresund A/S", "RESUND A S"),
+    ("\x1fACME\x1c", "ACME"),
+    ("", ""),
+], ids=["punctuation", "accents-and-tab", "eszett-numero", "letter-without-ascii-form", "control-chars", "empty"])
+def test_normalize_name_cases(raw: str, expected: str) -> None:
+    assert normalize_name(raw, FORMS) == expected == _by_definition(raw, FORMS)
+
+
+def test_normalize_name_ascii_table_splits_like_the_expression() -> None:
+    # every ASCII character between two letters: a word character joins them, anything else splits
+    for code in range(128):
+        raw = f"A{chr(code)}B"
+        assert normalize_name(raw) == _by_definition(raw, ()), repr(raw)
+
+
+def test_tolerance_cap_never_hides_an_accepted_shortfall() -> None:
+    rng = random.Random(7)
+    batch = Residue(RULES, [], {}, {}, [], set())
+    issue = date(2025, 1, 10)
+    for _ in range(20_000):
+        total = Decimal(rng.randint(1, 10_000_000)) / 100
+        short = rng.choice([Decimal(rng.randint(1, 2_000)) / 100, (total * Decimal(rng.choice("23")) / 100).quantize(
+            Decimal("0.01")) + Decimal(rng.randint(-3, 3)) / 100])
+        paid_on = issue + timedelta(days=rng.choice([0, 5, 30]))
+        item = Item("I1", "FA-1", "C1", "EUR", "invoice", issue, None, total, total)
+        if within_tolerance(RULES, short, total, paid_on, issue) is not None:
+            open_now, remaining = total, total - short
+            assert int(open_now * 100) - int(remaining * 100) <= batch._tolerance_cap(item), (total, short)
+
+
+def _item(invoice_id: str, due: int, open_: str) -> Item:
+    return Item(invoice_id, f"FA-{invoice_id}", "C1", "EUR", "invoice", date(2025, 1, due), date(2025, 2, due),
+                Decimal(open_), Decimal(open_))
+
+
+def _payment(payment_id: str, day: int, amount: str, **kw: object) -> Payment:
+    return Payment("FR01", payment_id, "EUR", date(2025, 3, day), Decimal(amount), None, None, None, "C1", "payment",
+                   None, **kw)  # type: ignore[arg-type]
+
+
+def test_open_item_index_follows_partial_payments() -> None:
+    """A complex reference pays 40 of I1's 100: I1 now owes 60 like I2, and a later payment of 60
+    finds both (a suggestion, oldest first), exactly as a scan of the open items would."""
+    items = {i.invoice_id: i for i in (_item("I2", 5, "60.00"), _item("I1", 2, "100.00"), _item("I3", 9, "25.00"))}
+    first = _payment("P1", 1, "40.00", candidates=[("I1", 1)], complex_=True)
+    second = _payment("P2", 2, "60.00")
+    batch = Residue(RULES, [first, second], items, {}, [], set())
+    batch._open_items("C1")  # built before any money moves, so _apply has to keep it up to date
+    out = batch.run()
+    assert [(m["payment_id"], m["invoice_id"], m["amount_applied"], m["state"]) for m in out.matches] == [
+        ("P1", "I1", Decimal("40.00"), "auto"),
+        ("P2", "I1", Decimal("60.00"), "suggested"), ("P2", "I2", Decimal("60.00"), "suggested")]
+    live, by_open = batch._open_items("C1")
+    assert [i.invoice_id for i in live] == ["I1", "I2", "I3"]
+    assert {k: [i.invoice_id for i in v] for k, v in by_open.items()} == {Decimal("60"): ["I1", "I2"],
+                                                                         Decimal("25"): ["I3"]}
+
+
+def test_open_item_index_drops_settled_items() -> None:
+    items = {i.invoice_id: i for i in (_item("I1", 2, "100.00"), _item("I2", 5, "25.00"))}
+    batch = Residue(RULES, [_payment("P1", 1, "100.00"), _payment("P2", 2, "25.00")], items, {}, [], set())
+    batch._open_items("C1")
+    out = batch.run()
+    assert [(m["invoice_id"], m["rule"], m["state"]) for m in out.matches] == [
+        ("I1", "customer_amount", "auto"), ("I2", "customer_amount", "auto")]
+    assert batch._open_items("C1") == ([], {})
