@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_provider_sync.py                 # 1,000,000 of each (minutes)
     .venv/bin/python benchmarks/bench_provider_sync.py --n 50000       # quick look
+    .venv/bin/python benchmarks/bench_provider_sync.py --no-profile    # rows/s without pyinstrument's overhead
     .venv/bin/python benchmarks/bench_provider_sync.py --engine postgres
 
 The sandbox runs in its own process (``python -m sandbox.server``) so the peak
@@ -205,11 +206,16 @@ def server_peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run(name: str, source: Any, config: Any, loader_file_format: str | None) -> dict[str, Any]:
+def run(
+    name: str, source: Any, config: Any, loader_file_format: str | None, profile_code: bool = True
+) -> dict[str, Any]:
+    from contextlib import nullcontext
+
     from warehouse.load import make_pipeline, run_pipeline
 
     kwargs = {"loader_file_format": loader_file_format} if loader_file_format else {}
-    with HttpClock() as clock, CodeProfile() as profile:
+    profile = CodeProfile() if profile_code else None
+    with HttpClock() as clock, profile or nullcontext():
         cpu = time.process_time()
         start = time.perf_counter()
         result = run_pipeline(name, source, config, **kwargs)
@@ -228,7 +234,7 @@ def run(name: str, source: Any, config: Any, loader_file_format: str | None) -> 
         "extract_other": max(extract - clock.seconds, 0.0),
         "normalize_load": normalize_load,
         "rest": max(wall - extract - normalize_load, 0.0),
-        "profiled": profile.seconds,
+        "profiled": profile.seconds if profile else None,
     }
 
 
@@ -252,12 +258,13 @@ def report(label: str, rows: int, m: dict[str, Any]) -> None:
         f"{m['extract_other'] * 1e3 / max(m['requests'], 1):.2f} ms/request; "
         f"sync process CPU {m['cpu']:.1f}s for {wall:.1f}s wall; load average {os.getloadavg()[0]:.2f}"
     )
-    sh = {k: v / wall for k, v in m["profiled"].items()}
-    print(
-        f"  profiled by whose code runs (pyinstrument, sync thread): HTTP wait {sh['http']:.0%} | "
-        f"SDKs + HTTP client {sh['client']:.0%} | our code (connectors/, lettrage/, warehouse/) {sh['ours']:.0%} "
-        f"(target < 25 %) | dlt {sh['dlt']:.0%} | other {sh['other']:.0%}"
-    )
+    sh = {k: v / wall for k, v in (m["profiled"] or {}).items()}
+    if sh:
+        print(
+            f"  profiled by whose code runs (pyinstrument, sync thread): HTTP wait {sh['http']:.0%} | "
+            f"SDKs + HTTP client {sh['client']:.0%} | our code (connectors/, lettrage/, warehouse/) "
+            f"{sh['ours']:.0%} (target < 25 %) | dlt {sh['dlt']:.0%} | other {sh['other']:.0%}"
+        )
     # The sandbox answers from memory on loopback; a real API adds a network round trip and its own
     # work to every request. At which per-request wait would the whole rest of extract be 25 % of the wall?
     requests = max(m["requests"], 1)
@@ -274,6 +281,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--n", type=int, default=1_000_000, help="objects per provider (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--no-profile", action="store_true",
+        help="skip the split by whose code runs: pyinstrument slows the sync, so rows/s is lower with it",
+    )
     parser.add_argument("--engine", choices=("duckdb", "postgres"), default="duckdb")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
@@ -324,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         stripe = stripe_source(
             ENTITY, api_key=STRIPE_KEY, base_url=f"{url}/stripe", start_date="2000-01-01", with_events=False
         ).with_resources("payouts", "balance_transactions")
-        m = run(f"bench_stripe_{ENTITY}", stripe, config, fmt)
+        m = run(f"bench_stripe_{ENTITY}", stripe, config, fmt, not args.no_profile)
         report(
             "stripe balance transactions (per payout)", count(config, "raw_stripe_balance_transactions"), m
         )
@@ -332,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
         gc = gocardless_source(
             ENTITY, access_token=GC_TOKEN, base_url=f"{url}/gocardless", start_date="2000-01-01"
         ).with_resources("payments")
-        m = run(f"bench_gocardless_{ENTITY}", gc, config, fmt)
+        m = run(f"bench_gocardless_{ENTITY}", gc, config, fmt, not args.no_profile)
         report("gocardless payments", count(config, "raw_gocardless_payments"), m)
         print(
             f"peak memory: sync process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB, "

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
@@ -174,6 +174,16 @@ def call_with_retries(
 Row = dict[str, Any]
 
 
+class Rows(Protocol):
+    """A window's rows, oldest first: a list of dicts, or an Arrow table of them."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: slice, /) -> Self: ...
+
+
+R = TypeVar("R", bound=Rows)
+
+
 class Windows:
     """Ascending ``[lo, hi)`` windows of creation time over ``[start, end)``; ``hi=None``: open end.
 
@@ -205,20 +215,23 @@ class Windows:
 
     def pages(
         self,
-        fetch: Callable[[int, int | None], list[Row]],
+        fetch: Callable[[int, int | None], R],
         page_size: int,
-        prepare: Callable[[list[Row]], Any],
+        prepare: Callable[[R], Any],
         *,
         batch: int = 1,
         max_pages: int | None = None,
+        join: Callable[[list[R]], R] | None = None,
     ) -> Iterator[Any]:
         """Walk the windows with ``fetch(lo, hi)`` and yield full pages of ``prepare``d rows, oldest first.
 
-        ``prepare`` turns rows into what the resource yields (an Arrow table), ``batch``
-        pages at a time: dlt spends a fixed few milliseconds per item it receives, which
-        at one API page per item was a third of the extract. ``max_pages`` stops after
-        that many pages (of ``page_size`` rows, whatever the batch) so a long sync can be
-        cut into committed chunks; the cursor then covers exactly the rows yielded.
+        ``fetch`` answers a window's rows, oldest first, as anything with ``len`` and slicing:
+        a list of rows, or an Arrow table of them (``join`` then puts two such together;
+        lists are concatenated). ``prepare`` turns rows into what the resource yields (an
+        Arrow table), ``batch`` pages at a time: dlt spends a fixed few milliseconds per item
+        it receives, which at one API page per item was a third of the extract. ``max_pages``
+        stops after that many pages (of ``page_size`` rows, whatever the batch) so a long sync
+        can be cut into committed chunks; the cursor then covers exactly the rows yielded.
         When nothing at all came back, yield dlt's marker that still creates the table
         with its declared columns, so staging SQL can rely on them.
         """
@@ -226,12 +239,13 @@ class Windows:
 
         if max_pages is not None and max_pages < 1:
             return  # nothing asked for (and a zero batch would never fill)
-        buffer: list[Row] = []
+        concat = join or _join_lists
+        buffer: R | None = None
         yielded = 0  # pages
         for lo, hi in self:
             rows = fetch(lo, hi)
             self.report(len(rows))
-            buffer.extend(rows)
+            buffer = rows if buffer is None or not len(buffer) else concat([buffer, rows])
             done = 0
             while True:
                 want = batch if max_pages is None else min(batch, max_pages - yielded)
@@ -242,11 +256,16 @@ class Windows:
                 yielded += want
                 if max_pages is not None and yielded >= max_pages:
                     return
-            del buffer[:done]
-        if buffer:
+            if done:
+                buffer = buffer[done:]
+        if buffer is not None and len(buffer):
             yield prepare(buffer)
         elif not yielded:
             yield dlt.mark.materialize_table_schema()
+
+
+def _join_lists(parts: list[Any]) -> Any:
+    return [row for part in parts for row in part]
 
 
 def resolved_session(base_url: str) -> Any:

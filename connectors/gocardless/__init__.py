@@ -25,7 +25,7 @@ from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 from dlt.sources import incremental
 
-from connectors._arrow import current_load_id, page_table
+from connectors._arrow import current_load_id, join_tables, page_table, shape_table
 from connectors._columns import nullable_columns
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.gocardless import settings
@@ -158,9 +158,10 @@ def _list_by_created(
     yield from windows.pages(
         lambda lo, hi: api.list_window(endpoint, iso(lo), None if hi is None else iso(hi)),
         api.page_size,
-        lambda rows: page_table(rows, COLUMNS[endpoint], {"entity": entity}, load_id=current_load_id()),
+        lambda table: shape_table(table, COLUMNS[endpoint], {"entity": entity}, load_id=current_load_id()),
         batch=settings.BATCH_PAGES,
         max_pages=max_pages,
+        join=join_tables,
     )
 
 

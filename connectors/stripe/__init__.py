@@ -22,7 +22,7 @@ from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 from dlt.sources import incremental
 
-from connectors._arrow import current_load_id, page_table
+from connectors._arrow import current_load_id, join_tables, rows_table, shape_table
 from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.stripe import settings
@@ -124,6 +124,14 @@ def to_unix(value: int | date | datetime | str | None) -> int | None:
     return int(value.timestamp())
 
 
+def with_payout(rows: list[dict[str, Any]], payouts: list[str]) -> pa.Table:
+    """Balance transactions as raw Arrow, each tagged with the ``payout`` it was listed under (ours wins)."""
+    table = rows_table(rows)
+    if "payout" in table.column_names:
+        table = table.drop_columns(["payout"])
+    return table.append_column("payout", pa.array(payouts, pa.string()))
+
+
 def _list_by_created(
     api: StripeApi, endpoint: str, entity: str, cursor: incremental[int], max_pages: int | None = None
 ) -> Iterator[Any]:
@@ -136,9 +144,10 @@ def _list_by_created(
     yield from windows.pages(
         lambda lo, hi: api.list_window(endpoint, lo, hi),
         api.page_size,
-        lambda rows: page_table(rows, COLUMNS[endpoint], {"entity": entity}, load_id=current_load_id()),
+        lambda table: shape_table(table, COLUMNS[endpoint], {"entity": entity}, load_id=current_load_id()),
         batch=settings.BATCH_PAGES,
         max_pages=max_pages,
+        join=join_tables,
     )
 
 
@@ -204,6 +213,7 @@ def stripe_source(
 
         One Arrow table per ``BATCH_ROWS`` transactions, not per payout: a payout nets a few
         dozen transactions, and a table per request would cost dlt more than the rows do.
+        The dicts become Arrow ``ARROW_ROWS`` at a time, so they die young (see ``rows_table``).
         Merge: the same transaction is listed again if a payout is re-read.
         """
         if not isinstance(payout_page, pa.Table) or payout_page.num_rows == 0:
@@ -212,20 +222,28 @@ def stripe_source(
         ids = payout_page.column("id").to_pylist()
         statuses = payout_page.column("status").to_pylist()
         rows: list[dict[str, Any]] = []
+        payouts: list[str] = []
+        tables: list[pa.Table] = []
+        converted = 0
         for payout_id, status in zip(ids, statuses, strict=True):
             if status not in settings.PAYOUT_STATUSES_WITH_COMPOSITION:
                 continue
             for page in api.pages("balance_transactions", {"payout": payout_id}):
-                rows.extend(dict(row, payout=payout_id) for row in page)
-            if len(rows) >= settings.BATCH_ROWS:
-                yield page_table(
-                    rows, COLUMNS["balance_transactions"], {"entity": entity}, load_id=current_load_id()
-                )
-                rows = []
+                rows.extend(page)
+                payouts.extend([payout_id] * len(page))
+            if len(rows) >= settings.ARROW_ROWS:
+                tables.append(with_payout(rows, payouts))
+                converted += len(rows)
+                rows, payouts = [], []
+            if converted >= settings.BATCH_ROWS:
+                yield shape_table(join_tables(tables), COLUMNS["balance_transactions"], {"entity": entity},
+                                  load_id=current_load_id())
+                tables, converted = [], 0
         if rows:
-            yield page_table(
-                rows, COLUMNS["balance_transactions"], {"entity": entity}, load_id=current_load_id()
-            )
+            tables.append(with_payout(rows, payouts))
+        if tables:
+            yield shape_table(join_tables(tables), COLUMNS["balance_transactions"], {"entity": entity},
+                              load_id=current_load_id())
 
     resources = [customers, charges, refunds, disputes, payouts, balance_transactions]
     if with_events and (end is None or end > int(time.time()) - settings.EVENTS_LOOKBACK_S):

@@ -22,10 +22,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import orjson
+import pyarrow as pa
 import requests
 import stripe
 import urllib3
 
+from connectors._arrow import join_tables, rows_table
 from connectors._http import RetryPolicy, call_with_retries
 from connectors.stripe import settings
 from connectors.stripe.retry import classify
@@ -157,11 +159,17 @@ class StripeApi:
         answer = requestor._interpret_response(body, code, headers, "V1").data  # raises for errors
         return cast(dict[str, Any], answer)
 
-    def list_window(self, endpoint: str, gte: int, lt: int | None, **filters: Any) -> list[dict[str, Any]]:
-        """All objects created in ``[gte, lt)``, oldest first (the API answers newest first)."""
+    def list_window(self, endpoint: str, gte: int, lt: int | None, **filters: Any) -> pa.Table:
+        """All objects created in ``[gte, lt)``, oldest first (the API answers newest first), as raw Arrow.
+
+        Each page becomes a table as it arrives (:func:`connectors._arrow.rows_table`), so its
+        dicts are gone before the next request rather than held for the whole window.
+        """
         params: dict[str, Any] = {"created": {"gte": gte}, **filters}
         if lt is not None:
             params["created"]["lt"] = lt
-        rows = [row for page in self.pages(endpoint, params) for row in page]
-        rows.reverse()
-        return rows
+        tables = []
+        for page in self.pages(endpoint, params):
+            tables.append(rows_table(page[::-1]))  # a copy: ``pages`` reads its cursor off the page it gave
+        tables.reverse()
+        return join_tables(tables) if tables else pa.table({})

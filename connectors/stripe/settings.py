@@ -5,6 +5,9 @@ from __future__ import annotations
 PAGE_SIZE = 100  # Stripe's maximum
 BATCH_PAGES = 20  # pages per Arrow table handed to dlt: dlt costs a few ms per item, whatever its size
 BATCH_ROWS = 10_000  # balance transactions per Arrow table (they come a payout, a few dozen rows, at a time)
+# balance transactions turned into Arrow at a time: enough to spread the conversion's fixed cost (~0.1 ms),
+# few enough that their dicts die young instead of filling the garbage collector's oldest generation
+ARROW_ROWS = 1_000
 WINDOW_S = 7 * 86400  # one listing window of `created`; bounds memory per window
 MAX_WINDOW_S = 365 * 86400  # empty windows double up to this
 DEFAULT_START = 1_577_836_800  # 2020-01-01T00:00:00Z, when no start_date is given

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from connectors._arrow import page_table
+from connectors._arrow import join_tables, page_table, rows_table, shape_table
+from connectors._http import Windows
 
 DECLARED = {
     "id": {"data_type": "text", "nullable": False},
@@ -80,3 +81,54 @@ def test_a_value_that_does_not_fit_its_declared_type_fails_loudly(value: str, er
     column = "amount" if value == "twelve" else "charge_date"
     with pytest.raises(error):
         page_table([{"id": "PM1", column: value}], DECLARED, {})
+
+
+def test_pages_converted_one_by_one_and_joined_load_what_one_conversion_of_all_rows_loads() -> None:
+    """Each API page becomes Arrow as it arrives; joined and shaped, the rows are those of one big page.
+
+    The pages differ the way real ones do: a column null on a whole page, a nested object
+    missing from one, a list empty on one.
+    """
+    pages = [
+        [
+            {"id": "PM1", "amount": 10, "note": None, "links": {"mandate": "MD1"}, "fee_details": []},
+            {"id": "PM2", "amount": 20, "note": None, "links": {"mandate": "MD2"}, "fee_details": []},
+        ],
+        [
+            {"id": "PM3", "amount": 30, "note": "late", "links": {"mandate": "MD3", "payout": "PO1"},
+             "fee_details": [{"amount": 3, "type": "stripe_fee"}]},
+        ],
+        [{"id": "PM4", "amount": None, "note": None, "links": None, "fee_details": []}],
+    ]
+    whole = page_table([dict(row) for page in pages for row in page], DECLARED, {"entity": "DE01"}, load_id="1.5")
+    joined = join_tables([rows_table([dict(row) for row in page]) for page in pages])
+    shaped = shape_table(joined, DECLARED, {"entity": "DE01"}, load_id="1.5")
+    assert sorted(shaped.column_names) == sorted(whole.column_names)  # a column first seen on a later page comes later
+    assert shaped.select(whole.column_names).equals(whole)  # same types, same values, same order of rows
+    assert [r["_dlt_id"] for r in shaped.to_pylist()] == ["1.5.PM1", "1.5.PM2", "1.5.PM3", "1.5.PM4"]
+
+
+def test_window_pages_take_arrow_tables_with_a_join() -> None:
+    """``Windows.pages`` batches a window's Arrow table as it batches a list of rows."""
+    counter = iter(range(1000))
+    sizes = iter([7, 5, 0, 0])
+
+    def fetch(lo: int, hi: int | None) -> pa.Table:
+        return rows_table([{"n": next(counter)} for _ in range(next(sizes))])
+
+    walker = Windows(0, 20, 1000, base=10, max_span=10)
+    items = list(walker.pages(fetch, 3, lambda t: t.column("n").to_pylist(), batch=2, join=join_tables))
+    assert items == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+
+
+def test_a_key_the_first_object_lacks_is_kept_for_the_objects_that_have_it() -> None:
+    """pyarrow names the columns after the first row: sparse objects must not lose fields."""
+    rows = [
+        {"id": "PM1", "amount": 100},
+        {"id": "PM2", "amount": 200, "description": "INV-7", "links": {"payout": "PO2"}},
+        {"id": "PM3", "description": "INV-8"},
+    ]
+    out = page_table(rows, DECLARED, {}).to_pylist()
+    assert [r["description"] for r in out] == [None, "INV-7", "INV-8"]
+    assert [r["links__payout"] for r in out] == [None, "PO2", None]
+    assert [r["amount"] for r in out] == [100, 200, None]
