@@ -10,9 +10,11 @@ INSERT INTO rc_inv_need (invoice_id)
 SELECT invoice_id FROM rc_inv_changed
 UNION SELECT invoice_id FROM rc_fixed
 UNION SELECT invoice_id FROM decision WHERE entity = :entity AND invoice_id IS NOT NULL
-UNION SELECT invoice_id FROM fct_match WHERE entity = :entity AND payment_id IN (SELECT payment_id FROM rc_scope)
-UNION SELECT invoice_id FROM fct_match WHERE entity = :entity AND rule = 'credit_note'
-UNION SELECT payment_id FROM fct_match WHERE entity = :entity AND rule = 'credit_note'
+-- (one pass over the book's matches: both sides of a credit note's match, the scope's old invoices)
+UNION SELECT id FROM (
+    SELECT unnest({{ pair('invoice_id', "CASE WHEN rule = 'credit_note' THEN payment_id END") }}) AS id FROM fct_match
+    WHERE entity = :entity AND (rule = 'credit_note' OR payment_id IN (SELECT payment_id FROM rc_scope))
+) AS m WHERE id IS NOT NULL
 UNION SELECT invoice_id FROM {{ invoices_table }}
 WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices_table }}
                                             WHERE entity = :entity AND doc_type = 'credit_note' AND erp_lettrage <> '');
@@ -74,7 +76,8 @@ LEFT JOIN (
 LEFT JOIN (
     -- money handed back (card refunds) is not money received: only the net settles invoices
     SELECT entity, payment_id, -sum(amount) AS refunded
-    FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL
+    FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL AND entity = :entity
+    {% if incremental %}AND payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
     GROUP BY entity, payment_id
 ) AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
 LEFT JOIN (

@@ -18,10 +18,12 @@ WHERE match_id IN (SELECT match_id FROM rc_match UNION ALL SELECT match_id FROM 
 {% if incremental %}
 -- invoices whose state this run may move: 70_invoice rewrites only these
 INSERT INTO rc_affected (invoice_id)
-SELECT invoice_id FROM fct_match
-WHERE entity = :entity AND (rule = 'credit_note' OR state IN ('confirmed', 'rejected')
-       OR payment_id IN (SELECT payment_id FROM rc_scope))
-UNION SELECT payment_id FROM fct_match WHERE entity = :entity AND rule = 'credit_note'
+SELECT id FROM (
+    -- (one pass over the book's matches; a credit note's match moves the credit note too)
+    SELECT unnest({{ pair('invoice_id', "CASE WHEN rule = 'credit_note' THEN payment_id END") }}) AS id FROM fct_match
+    WHERE entity = :entity AND (rule = 'credit_note' OR state IN ('confirmed', 'rejected')
+           OR payment_id IN (SELECT payment_id FROM rc_scope))
+) AS m WHERE id IS NOT NULL
 UNION SELECT invoice_id FROM rc_match
 UNION SELECT payment_id FROM rc_match WHERE rule = 'credit_note'
 UNION SELECT invoice_id FROM rc_fixed WHERE origin = 'decision'
