@@ -22,9 +22,59 @@ def _forms_key(legal_forms: tuple[str, ...]) -> str:
     return hashlib.md5("|".join(sorted(legal_forms)).encode()).hexdigest()
 
 
+class CustomerNames:
+    """The normalised names of one entity's customers, read from ``reconcile_customer_name`` as needed.
+
+    Most residue payers are found by IBAN, alias or the exact name: looking up just the batch's
+    names is one small query, where reading every customer (50,000 rows, and a dict of them) was
+    a tenth of an incremental run. The whole list is read only for a fuzzy name search.
+    """
+
+    def __init__(self, engine: Engine, entity: str) -> None:
+        self._engine, self._entity = engine, entity
+        self._all: dict[str, str] | None = None
+
+    def with_names(self, names: set[str]) -> dict[str, list[str]]:
+        """``normalised name -> customer ids`` (in id order) for the names asked that some customer has."""
+        if self._all is not None:
+            out: dict[str, list[str]] = {}
+            for cid, norm in self._all.items():
+                if norm in names:
+                    out.setdefault(norm, []).append(cid)
+            return out
+        self._engine.execute("DELETE FROM rc_need_name")
+        insert_rows(self._engine, "rc_need_name", ("name",), [{"name": n} for n in names])
+        # every row of the customers concerned: as in all(), a customer's last row (by name) is its name
+        last: dict[str, str] = {}
+        for cid, norm in self._engine.query(
+                "SELECT customer_id, normalized FROM reconcile_customer_name WHERE entity = :entity "
+                "AND customer_id IN (SELECT customer_id FROM reconcile_customer_name WHERE entity = :entity "
+                "AND normalized IN (SELECT name FROM rc_need_name)) ORDER BY customer_id, name",
+                {"entity": self._entity}):
+            last[str(cid)] = str(norm)
+        found: dict[str, list[str]] = {}
+        for cid, norm in last.items():
+            if norm in names:
+                found.setdefault(norm, []).append(cid)
+        return found
+
+    def all(self) -> dict[str, str]:
+        """``customer_id -> normalised name`` for every named customer (read once)."""
+        if self._all is None:
+            self._all = {str(cid): str(norm) for cid, norm in self._engine.query(
+                "SELECT customer_id, normalized FROM reconcile_customer_name WHERE entity = :entity "
+                "ORDER BY customer_id, name", {"entity": self._entity})}
+        return self._all
+
+
 def normalized_names(engine: Engine, entity: str, legal_forms: tuple[str, ...]) -> dict[str, str]:
-    """``customer_id -> normalised name`` for every named customer of ``entity``, refreshing the
-    kept ones that are stale (the table itself is created by ``ensure_reconcile_tables``)."""
+    """``customer_id -> normalised name`` for every named customer of ``entity`` (see :func:`customer_names`)."""
+    return customer_names(engine, entity, legal_forms).all()
+
+
+def customer_names(engine: Engine, entity: str, legal_forms: tuple[str, ...]) -> CustomerNames:
+    """The entity's normalised customer names, after refreshing the kept ones that are stale
+    (the table itself is created by ``ensure_reconcile_tables``)."""
     p = {"entity": entity, "forms": _forms_key(legal_forms)}
     kept = ("SELECT 1 FROM reconcile_customer_name AS n WHERE n.entity = c.entity AND n.customer_id = c.customer_id "
             "AND n.name = c.name AND n.forms = :forms")
@@ -41,6 +91,4 @@ def normalized_names(engine: Engine, entity: str, legal_forms: tuple[str, ...]) 
         insert_rows(engine, "reconcile_customer_name", ("entity", "customer_id", "name", "forms", "normalized"),
                     [{"entity": entity, "customer_id": cid, "name": name, "forms": p["forms"],
                       "normalized": normalize_name(name, legal_forms)} for cid, name in stale])
-    return {str(cid): str(norm) for cid, norm in engine.query(
-        "SELECT customer_id, normalized FROM reconcile_customer_name WHERE entity = :entity ORDER BY customer_id, name",
-        {"entity": entity})}
+    return CustomerNames(engine, entity)

@@ -35,7 +35,7 @@ from warehouse.engine import Engine
 from warehouse.reconcile import fuzzy
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import normalize_name
-from warehouse.reconcile.names import normalized_names
+from warehouse.reconcile.names import CustomerNames, customer_names
 from warehouse.reconcile.references import KIND_RULE, normalized, tokens
 from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
@@ -152,17 +152,25 @@ class Residue:
 
     def __init__(self, rules: MatchingRules, payments: list[Payment], items: dict[str, Item],
                  customers: dict[str, str], aliases: list[dict[str, Any]], blocked: set[tuple[str, str]],
-                 *, normalized: dict[str, str] | None = None) -> None:
+                 *, normalized: dict[str, str] | None = None, names: CustomerNames | None = None) -> None:
         self.rules = rules
         self.payments = sorted(payments, key=lambda p: (p.paid_on or date.min, p.payment_id))
         self.set_items(items)
         legal = rules.fuzzy.legal_forms
-        # ``normalized`` (names.normalized_names) spares normalising every customer's name each run
-        self.names = normalized if normalized is not None else {
-            cid: normalize_name(name, legal) for cid, name in customers.items() if name}
+        self._payer_names: dict[str, str] = {}  # normalize_name per distinct payer name
+        # ``names`` (names.customer_names): the customers of the batch's payer names now, every
+        # customer only if a fuzzy search needs them; ``normalized`` spares normalising them each run
+        self._names_source = names
+        self._names: dict[str, str] | None = None
         self.exact_name: dict[str, list[str]] = defaultdict(list)
-        for cid, name in self.names.items():
-            self.exact_name[name].append(cid)
+        if names is not None:
+            wanted = {self._payer_name(p.payer_name) for p in self.payments if p.payer_name} - {""}
+            self.exact_name.update(names.with_names(wanted) if wanted else {})
+        else:
+            self._names = normalized if normalized is not None else {
+                cid: normalize_name(name, legal) for cid, name in customers.items() if name}
+            for cid, name in self._names.items():
+                self.exact_name[name].append(cid)
         self._word_index: dict[str, list[str]] | None = None  # blocking for fuzzy names, built on first use
         self.alias_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.alias_parent: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -179,7 +187,6 @@ class Residue:
         self._cap_fixed = max(math.ceil(tol.rounding_abs * 100), math.ceil(tol.bank_charges_abs * 100), 0)
         self._cap_pct = math.ceil(max(pcts)) if pcts else 0
         self._cap_slack = math.ceil(tol.discount_slack_abs * 100) + 1 if pcts else 0
-        self._payer_names: dict[str, str] = {}  # normalize_name per distinct payer name
         self._customer_cache: dict[str, list[tuple[str, str, str | None]]] = {}
         self._windows: dict[str, tuple[date, date]] = {}
         # how many times this batch applied money to each customer's items: a payment that found
@@ -375,12 +382,7 @@ class Residue:
         out: list[tuple[str, str, str | None]] = []
         if p.customer_id:
             out.append((p.customer_id, p.customer_via or "payment", p.alias_decision))
-        name = ""
-        if p.payer_name:
-            cached = self._payer_names.get(p.payer_name)
-            if cached is None:
-                cached = self._payer_names[p.payer_name] = normalize_name(p.payer_name, self.rules.fuzzy.legal_forms)
-            name = cached
+        name = self._payer_name(p.payer_name) if p.payer_name else ""
         if name:
             out.extend((cid, "alias", dec) for cid, dec in self.alias_name.get(name, []))
             if not out and len(self.exact_name.get(name, [])) == 1:
@@ -399,6 +401,20 @@ class Residue:
                 seen.add(c[0])
                 unique.append(c)
         return unique
+
+    def _payer_name(self, payer_name: str) -> str:
+        cached = self._payer_names.get(payer_name)
+        if cached is None:
+            cached = self._payer_names[payer_name] = normalize_name(payer_name, self.rules.fuzzy.legal_forms)
+        return cached
+
+    @property
+    def names(self) -> dict[str, str]:
+        """``customer_id -> normalised name`` of every customer (read on first use)."""
+        if self._names is None:
+            assert self._names_source is not None
+            self._names = self._names_source.all()
+        return self._names
 
     def _name_block(self, name: str, max_df: int = 500) -> dict[str, str]:
         """Customers sharing a distinctive word with ``name`` (all of them for small books)."""
@@ -728,18 +744,18 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
         p.uncorroborated = bool(is_uncorr) and not p.ambiguous and not p.complex_
         p.own_reference = p.uncorroborated and bool(own_ref)
         payments[entity].append(p)
-    names: dict[str, dict[str, str]] = {}
+    names: dict[str, CustomerNames] = {}
     aliases: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entity in payments:
         p_ent = {"entity": entity}
-        names[entity] = normalized_names(engine, entity, rules_for(entity).fuzzy.legal_forms)
+        names[entity] = customer_names(engine, entity, rules_for(entity).fuzzy.legal_forms)
         aliases[entity] = engine.query_dicts(
             "SELECT entity, customer_id, kind, value, decision_id FROM payer_alias WHERE entity = :entity", p_ent)
     blocked = {(e, p, i) for e, p, i in engine.query("SELECT entity, payment_id, invoice_id FROM rc_blocked")}
     for entity, plist in payments.items():
         ent_blocked = {(p, i) for e, p, i in blocked if e == entity}
         batch = Residue(rules_for(entity), plist, {}, {}, aliases.get(entity, []), ent_blocked,
-                        normalized=names[entity])
+                        names=names[entity])
         batch.set_items(_load_items(engine, entity, *batch.needs(), widen=widen))
         res = batch.run()
         outcome.matches.extend(res.matches)

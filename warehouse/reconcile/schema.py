@@ -72,6 +72,7 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "rc_need_cust": (("customer_id", TEXT),),
     "rc_need_amt": (("amount", MONEY),),
     "rc_need_inv": (("invoice_id", TEXT),),
+    "rc_need_name": (("name", TEXT),),  # normalised payer names the residue looks up (names.CustomerNames)
     # invoices new, changed or gone since the last run (incremental runs), and those whose state may move
     "rc_inv_changed": (("invoice_id", TEXT),),
     "rc_affected": (("invoice_id", TEXT),),
