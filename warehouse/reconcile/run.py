@@ -152,7 +152,7 @@ LEFT JOIN (
         -- matches kept from earlier runs (payments out of scope)
         SELECT m.invoice_id, m.amount_applied, m.adjustment FROM fct_match AS m
         WHERE m.entity = :entity AND m.state = 'auto' AND m.rule <> 'credit_note'
-          AND NOT EXISTS (SELECT 1 FROM rc_scope AS sc WHERE sc.entity = m.entity AND sc.payment_id = m.payment_id)
+          AND NOT EXISTS (SELECT 1 FROM rc_scope AS sc WHERE sc.payment_id = m.payment_id)
           {% if only %}AND m.invoice_id IN ({{ only }}){% endif %}
         {% endif %}
     ) AS c
