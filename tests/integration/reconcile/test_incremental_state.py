@@ -164,6 +164,20 @@ def test_changed_and_deleted_payments_are_found_by_their_row_hash(book: Book) ->
     assert _state(book) == incremental
 
 
+def test_a_payment_gone_with_nothing_else_changed_is_still_found(book: Book) -> None:
+    """New and changed payments come from one anti-join; the gone ones only when the counts say so."""
+    _two_paid_invoices(book)
+    book.engine.execute("DELETE FROM fct_payment WHERE payment_id = 'P2'")  # nothing new, nothing changed
+    summary = reconcile(book.engine, as_of=AS_OF, incremental=True)
+
+    assert summary.payments_in_scope == 0  # P2 is in the scope, but no longer a payment to reconcile
+    assert book.pairs() == {("P1", "I1", Decimal("100.00"))}
+    assert book.invoice_state("I2") == ("overdue", Decimal("200.00"))
+    incremental = _state(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _state(book) == incremental
+
+
 def test_customer_names_are_normalised_once_and_again_when_renamed(book: Book) -> None:
     book.customer("C1", "Acme SARL")
     book.invoice("I1", "55.00", number="FA-1", customer="C1")
