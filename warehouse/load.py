@@ -9,7 +9,11 @@ without loss or duplicates.
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,13 @@ from dlt.pipeline.progress import TCollectorArg
 from lettrage.config import WarehouseConfig, load_warehouse_config
 
 DEFAULT_PIPELINES_DIR = Path("var") / "dlt"
+
+# Python's garbage collector thresholds while a load runs (default 700, 10, 10): the young
+# generation collected every 50,000 allocations instead of 700, older ones half as often.
+LOAD_GC_THRESHOLDS: tuple[int, int, int] = (50_000, 20, 20)
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_saved: tuple[int, int, int] = gc.get_threshold()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +78,38 @@ def run_pipeline(name: str, source: Any, config: WarehouseConfig | None = None, 
     pipeline = make_pipeline(name, config, progress=progress)
     if config.engine == "postgres":
         run_kwargs.setdefault("loader_file_format", "csv")  # COPY: ~4x faster than insert_values
-    info = pipeline.run(source, **run_kwargs)
+    with batch_gc():
+        info = pipeline.run(source, **run_kwargs)
     return LoadResult(pipeline=name, rows=extracted_rows(pipeline), load_ids=list(info.loads_ids))
+
+
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector tuned for a load, as it was before afterwards.
+
+    Why: a load allocates containers by the million (an API page parsed to dicts, dlt's
+    items), nearly all freed by reference counting within the page. With the default
+    young-generation threshold (700 allocations) the collector ran every few rows, promoted
+    objects still in use to older generations, and so set off full passes over the whole
+    heap. At 50,000 (and the older generations half as often) it runs once or twice a page:
+    measured under the profiler on the 1M provider benchmark, GoCardless went from 81,522 to
+    86,370-88,876 rows/s (our code's share of wall time from 29 % to 22 %), Stripe from 40,700
+    to 42,369-43,585 rows/s, peak memory unchanged (~2.0 GB). Cycles are still collected, only less often. Nested or concurrent loads
+    (Prefect runs tasks in threads) share one setting, restored when the last one ends.
+    """
+    global _gc_depth, _gc_saved
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(*(max(ours, theirs) for ours, theirs in zip(LOAD_GC_THRESHOLDS, _gc_saved, strict=True)))
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 def extracted_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
