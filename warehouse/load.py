@@ -94,7 +94,7 @@ def batch_gc() -> Iterator[None]:
     heap. At 50,000 (and the older generations half as often) it runs once or twice a page:
     measured under the profiler on the 1M provider benchmark, GoCardless went from 81,522 to
     86,370-88,876 rows/s (our code's share of wall time from 29 % to 22 %), Stripe from 40,700
-    to 42,369-43,585 rows/s, peak memory unchanged (~2.0 GB). Cycles are still collected, only less often. Nested or concurrent loads
+    to 42,369-43,317 rows/s, peak memory unchanged (~2.0 GB). Cycles are still collected, only less often. Nested or concurrent loads
     (Prefect runs tasks in threads) share one setting, restored when the last one ends.
     """
     global _gc_depth, _gc_saved
