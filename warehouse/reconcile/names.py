@@ -6,7 +6,8 @@ Normalising 50,000 names (accents folded, punctuation and legal forms stripped) 
 incremental, although names rarely change. They
 are kept in ``reconcile_customer_name`` with the legal forms they were normalised with; a
 run normalises only customers that are new, renamed, or whose legal forms changed
-(``mappings/matching.yaml``), and reads the rest back in one query.
+(``mappings/matching.yaml``); :class:`CustomerNames` then reads back only the names a
+batch asks for, or all of them for a fuzzy search.
 """
 
 from __future__ import annotations
@@ -65,11 +66,6 @@ class CustomerNames:
                 "SELECT customer_id, normalized FROM reconcile_customer_name WHERE entity = :entity "
                 "ORDER BY customer_id, name", {"entity": self._entity})}
         return self._all
-
-
-def normalized_names(engine: Engine, entity: str, legal_forms: tuple[str, ...]) -> dict[str, str]:
-    """``customer_id -> normalised name`` for every named customer of ``entity`` (see :func:`customer_names`)."""
-    return customer_names(engine, entity, legal_forms).all()
 
 
 def customer_names(engine: Engine, entity: str, legal_forms: tuple[str, ...]) -> CustomerNames:
