@@ -284,33 +284,25 @@ def _invoice_digest(engine: Engine, entity: str) -> str:
                             f"FROM int_invoices AS i WHERE i.entity = :entity) AS x", {"entity": entity})[0][0])
 
 
-def _changed(hashes: str, state: str, key: str) -> str:
-    """SQL: ids new or changed in ``hashes`` (rc_pay_h / rc_inv_h) since the state the last run kept,
-    and ids the state knows that changed or are gone: one full join on one integer column (a
-    third of the cost of two anti-joins over a million rows on DuckDB)."""
-    return (f"SELECT coalesce(h.{key}, s.{key}) AS {key} FROM {hashes} AS h "
-            f"FULL JOIN (SELECT {key}, row_hash FROM {state} WHERE entity = :entity) AS s ON s.row_hash = h.h "
-            f"WHERE h.h IS NULL OR s.row_hash IS NULL")
-
-
-def _changed_payments(engine: Engine, entity: str, hashed: int) -> None:
-    """Put in rc_scope the payments new or changed since the last run (a hash the state lacks), then
-    those gone, looked for only when the counts say some are: every state row whose hash is still
-    there pairs with one of the ``hashed`` rows of rc_pay_h, so ``state rows - (hashed - new or
-    changed)`` is how many state rows lost their payment or its old look. One anti-join over a
-    million row hashes instead of _changed's full join (a fifth of an incremental run's scope step).
+def _changed_rows(engine: Engine, entity: str, *, hashes: str, state: str, key: str, into: str,
+                  with_entity: bool, hashed: int) -> None:
+    """Put in ``into`` (empty) the ids of ``hashes`` (rc_pay_h / rc_inv_h, ``hashed`` rows) new or
+    changed since the last run (a hash the kept ``state`` lacks), then the ids gone, looked for only
+    when the counts say some are: every state row whose hash is still there pairs with one hashed
+    row, so ``state rows - (hashed - new or changed)`` is how many state rows lost their row or its
+    old look. One anti-join over a million row hashes instead of a full join (a fifth of an
+    incremental run's scope step); ``with_entity``: ``into`` has an entity column before ``key``.
     """
     p = {"entity": entity}
-    engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT :entity, h.payment_id FROM rc_pay_h AS h "
-                   "WHERE NOT EXISTS (SELECT 1 FROM reconcile_payment_state AS s "
-                   "WHERE s.entity = :entity AND s.row_hash = h.h)", p)
-    new_or_changed = int(engine.query("SELECT count(*) FROM rc_scope")[0][0])
-    state_rows = int(engine.query("SELECT count(*) FROM reconcile_payment_state WHERE entity = :entity", p)[0][0])
-    if state_rows > hashed - new_or_changed:  # a changed payment's old row, or a payment gone
-        engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT :entity, s.payment_id "
-                       "FROM reconcile_payment_state AS s WHERE s.entity = :entity "
-                       "AND NOT EXISTS (SELECT 1 FROM rc_pay_h AS h WHERE h.h = s.row_hash) "
-                       "AND s.payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
+    cols, ent = (f"entity, {key}", ":entity, ") if with_entity else (key, "")
+    engine.execute(f"INSERT INTO {into} ({cols}) SELECT {ent}h.{key} FROM {hashes} AS h "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM {state} AS s WHERE s.entity = :entity AND s.row_hash = h.h)", p)
+    new_or_changed = int(engine.query(f"SELECT count(*) FROM {into}")[0][0])
+    state_rows = int(engine.query(f"SELECT count(*) FROM {state} WHERE entity = :entity", p)[0][0])
+    if state_rows > hashed - new_or_changed:  # a changed row's old hash, or a row gone
+        engine.execute(f"INSERT INTO {into} ({cols}) SELECT DISTINCT {ent}s.{key} FROM {state} AS s "
+                       f"WHERE s.entity = :entity AND NOT EXISTS (SELECT 1 FROM {hashes} AS h WHERE h.h = s.row_hash) "
+                       f"AND s.{key} NOT IN (SELECT {key} FROM {into})", p)
 
 
 def _fill_scope(engine: Engine, entity: str) -> tuple[str, str]:
@@ -327,14 +319,15 @@ def _fill_scope(engine: Engine, entity: str) -> tuple[str, str]:
                    f"FROM fct_payment AS p WHERE p.entity = :entity", p)
     pay_digest = _digests(engine)[0]
     if not last or last[0][0] != pay_digest:
-        _changed_payments(engine, entity, int(pay_digest.split(":")[0]))
+        _changed_rows(engine, entity, hashes="rc_pay_h", state="reconcile_payment_state", key="payment_id",
+                      into="rc_scope", with_entity=True, hashed=int(pay_digest.split(":")[0]))
     inv_digest = _invoice_digest(engine, entity)
     invoices_moved = not last or last[0][1] != inv_digest
     if invoices_moved:  # only now are the invoices' row hashes needed (rc_inv_h, kept by _save_state)
         engine.execute(f"INSERT INTO rc_inv_h (invoice_id, h) SELECT i.invoice_id, {_row_hash(engine, _INVOICE_COLS)} "
                        f"FROM int_invoices AS i WHERE i.entity = :entity", p)
-        engine.execute("INSERT INTO rc_inv_changed (invoice_id) SELECT DISTINCT invoice_id FROM ("
-                       + _changed("rc_inv_h", "reconcile_invoice_state", "invoice_id") + ") AS c", p)
+        _changed_rows(engine, entity, hashes="rc_inv_h", state="reconcile_invoice_state", key="invoice_id",
+                      into="rc_inv_changed", with_entity=False, hashed=int(inv_digest.split(":")[0]))
     engine.execute(
         "INSERT INTO rc_scope (entity, payment_id) "
         "SELECT entity, payment_id FROM decision WHERE entity = :entity AND payment_id IS NOT NULL "

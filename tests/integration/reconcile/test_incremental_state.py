@@ -178,6 +178,19 @@ def test_a_payment_gone_with_nothing_else_changed_is_still_found(book: Book) -> 
     assert _state(book) == incremental
 
 
+def test_an_invoice_gone_from_the_erp_takes_its_match_with_it(book: Book) -> None:
+    """Invoices go through the same change detection as payments: a deleted one is found too."""
+    _two_paid_invoices(book)
+    book.engine.execute("DELETE FROM int_invoices WHERE invoice_id = 'I2'")  # cancelled in the ERP
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+
+    assert book.pairs() == {("P1", "I1", Decimal("100.00"))}
+    assert book.engine.query("SELECT count(*) FROM fct_invoice WHERE invoice_id = 'I2'")[0][0] == 0
+    incremental = _state(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _state(book) == incremental
+
+
 def test_customer_names_are_normalised_once_and_again_when_renamed(book: Book) -> None:
     book.customer("C1", "Acme SARL")
     book.invoice("I1", "55.00", number="FA-1", customer="C1")
