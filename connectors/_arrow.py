@@ -23,7 +23,7 @@ to what the dict path produced, so the ``raw_*`` tables keep their columns:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.schema.typing import TColumnSchema
 
-__all__ = ["ARROW_TYPES", "current_load_id", "join_tables", "page_table", "rows_table", "shape_table"]
+__all__ = ["ARROW_TYPES", "current_load_id", "join_tables", "oldest_first", "page_table", "rows_table", "shape_table"]
 
 SEPARATOR = "__"  # dlt's path separator for flattened nested fields
 
@@ -137,6 +137,18 @@ def _first_row_has_every_key(rows: list[dict[str, Any]]) -> None:
             for key in row:
                 if key not in first:
                     first[key] = None
+
+
+def oldest_first(pages: Iterable[list[dict[str, Any]]]) -> pa.Table:
+    """API pages listed newest first (Stripe, GoCardless) as one raw table, oldest first.
+
+    Each page becomes a table as it arrives (:func:`rows_table`), so its dicts are gone before
+    the next request rather than held for the whole listing window. A page is reversed as a
+    copy: the lister reads its cursor off the page it gave.
+    """
+    tables = [rows_table(page[::-1]) for page in pages]
+    tables.reverse()
+    return join_tables(tables) if tables else pa.table({})
 
 
 def join_tables(tables: list[pa.Table]) -> pa.Table:

@@ -30,7 +30,7 @@ from gocardless_pro import errors as gc_errors
 from gocardless_pro.api_client import ApiClient
 from gocardless_pro.rate_limit import update_rate_limit
 
-from connectors._arrow import join_tables, rows_table
+from connectors._arrow import oldest_first
 from connectors._http import RetryPolicy, call_with_retries, resolved_session
 from connectors.gocardless import settings
 from connectors.gocardless.retry import classify
@@ -155,14 +155,9 @@ class GoCardlessApi:
     def list_window(self, endpoint: str, gte: str, lt: str | None, **filters: Any) -> pa.Table:
         """All objects with ``created_at`` in ``[gte, lt)``, oldest first (the API answers newest first), as raw Arrow.
 
-        Each page becomes a table as it arrives (:func:`connectors._arrow.rows_table`), so its
-        dicts are gone before the next request rather than held for the whole window.
+        Each page becomes a table as it arrives (:func:`connectors._arrow.oldest_first`).
         """
         params: dict[str, Any] = {"created_at[gte]": gte, **filters}
         if lt is not None:
             params["created_at[lt]"] = lt
-        tables = []
-        for page in self.pages(endpoint, params):
-            tables.append(rows_table(page[::-1]))  # a copy: ``pages`` reads its cursor off the page it gave
-        tables.reverse()
-        return join_tables(tables) if tables else pa.table({})
+        return oldest_first(self.pages(endpoint, params))

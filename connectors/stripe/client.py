@@ -27,7 +27,7 @@ import requests
 import stripe
 import urllib3
 
-from connectors._arrow import join_tables, rows_table
+from connectors._arrow import oldest_first
 from connectors._http import RetryPolicy, call_with_retries
 from connectors.stripe import settings
 from connectors.stripe.retry import classify
@@ -162,14 +162,9 @@ class StripeApi:
     def list_window(self, endpoint: str, gte: int, lt: int | None, **filters: Any) -> pa.Table:
         """All objects created in ``[gte, lt)``, oldest first (the API answers newest first), as raw Arrow.
 
-        Each page becomes a table as it arrives (:func:`connectors._arrow.rows_table`), so its
-        dicts are gone before the next request rather than held for the whole window.
+        Each page becomes a table as it arrives (:func:`connectors._arrow.oldest_first`).
         """
         params: dict[str, Any] = {"created": {"gte": gte}, **filters}
         if lt is not None:
             params["created"]["lt"] = lt
-        tables = []
-        for page in self.pages(endpoint, params):
-            tables.append(rows_table(page[::-1]))  # a copy: ``pages`` reads its cursor off the page it gave
-        tables.reverse()
-        return join_tables(tables) if tables else pa.table({})
+        return oldest_first(self.pages(endpoint, params))
