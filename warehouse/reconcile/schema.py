@@ -46,8 +46,9 @@ CUSTOMER_NAME: tuple[tuple[str, str], ...] = (
 )
 # context_hash: customers, payer aliases, refunds and banked payouts as of the run; when they
 # change, every unresolved payment is re-run (a new alias or IBAN can identify any payer).
-# payments_digest / invoices_digest: row count and sum of row hashes of fct_payment / int_invoices;
-# equal next time means no row changed, and the row-by-row comparison is skipped.
+# payments_digest / invoices_digest: row count and sum of the kept row hashes of fct_payment /
+# int_invoices; the invoices' equal next time means no invoice changed, and their row-by-row
+# comparison is skipped (payments are compared every run: nearly every night brings new ones).
 RUN_STATE: tuple[tuple[str, str], ...] = (
     ("entity", TEXT), ("as_of", DATE), ("rules_hash", TEXT), ("finished_at", TS), ("context_hash", TEXT),
     ("payments_digest", TEXT), ("invoices_digest", TEXT),

@@ -67,8 +67,7 @@ SELECT
          WHEN ci.customer_id IS NOT NULL THEN 'iban'
          WHEN ai.customer_id IS NOT NULL THEN 'alias' END AS customer_via,
     CASE WHEN p.customer_id IS NULL AND ci.customer_id IS NULL THEN ai.decision_id END AS alias_decision
-FROM fct_payment AS p
-{% if incremental %}JOIN rc_scope AS sc ON sc.entity = p.entity AND sc.payment_id = p.payment_id{% endif %}
+FROM {% if incremental %}{{ rows_of('fct_payment', 'payment_id', 'SELECT payment_id FROM rc_scope') }}{% else %}fct_payment{% endif %} AS p
 LEFT JOIN (
     SELECT entity, payment_id, sum(amount_applied) AS consumed
     FROM rc_fixed WHERE state IN ('auto', 'confirmed') GROUP BY entity, payment_id
@@ -81,9 +80,11 @@ LEFT JOIN (
     GROUP BY entity, payment_id
 ) AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
 LEFT JOIN (
-    SELECT entity, upper(replace(iban, ' ', '')) AS iban, min(customer_id) AS customer_id
-    FROM dim_customer WHERE iban IS NOT NULL AND iban <> ''
-    GROUP BY entity, upper(replace(iban, ' ', '')) HAVING count(DISTINCT customer_id) = 1
+    -- (one customer per account: min = max is a third of the cost of count(DISTINCT) over 50,000 customers)
+    SELECT entity, iban, min(customer_id) AS customer_id
+    FROM (SELECT entity, upper(replace(iban, ' ', '')) AS iban, customer_id FROM dim_customer
+          WHERE iban IS NOT NULL AND iban <> '' AND customer_id IS NOT NULL) AS c
+    GROUP BY entity, iban HAVING min(customer_id) = max(customer_id)
 ) AS ci ON ci.entity = p.entity AND ci.iban = upper(replace(coalesce(p.payer_iban, ''), ' ', ''))
 LEFT JOIN (
     SELECT entity, value, min(customer_id) AS customer_id, min(decision_id) AS decision_id
