@@ -76,6 +76,17 @@ def insert_payments(engine: DuckDBEngine, first: int, last: int, customers: int)
               FROM generate_series({first}, {last}) AS t(i)) AS s""")
 
 
+def settle(engine: DuckDBEngine) -> None:
+    """Checkpoint what the benchmark just wrote, as the step that writes the book does in the flows.
+
+    Each flow step opens the warehouse and closes it (``warehouse.engine.connect``), and DuckDB
+    checkpoints on close: the reconciliation step starts from a checkpointed book. Without this,
+    the first reconciliation statement to commit paid for checkpointing the two million rows
+    synthesized above (~2 s measured at 1M), which is the data's writer's cost, not the run's.
+    """
+    engine.execute("CHECKPOINT")
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -92,6 +103,7 @@ def main() -> None:
         print(f"load average at start {os.getloadavg()[0]:.2f}: figures vary with other jobs on the machine")
         t = time.perf_counter()
         synthesize(engine, n, extra)
+        settle(engine)
         print(f"synthesized {n + extra:,} invoices and {n:,} payments in {time.perf_counter() - t:.1f} s")
 
         t = time.perf_counter()
@@ -113,6 +125,7 @@ def main() -> None:
         print(f"  open exceptions {summary.exceptions}")
 
         insert_payments(engine, n + 1, n + extra, max(n // 20, 10))
+        settle(engine)
         inc = reconcile(engine, as_of=AS_OF, entity="FR01", incremental=True)
         print(f"incremental after {extra:,} new payments: {inc.seconds:.2f} s = {inc.seconds / full_s:.1%} of full "
               f"({inc.payments_in_scope:,} payments in scope)")
