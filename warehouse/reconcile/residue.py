@@ -692,17 +692,21 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callable[[], None] | None = None) -> Outcome:
+def load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callable[[], None] | None = None,
+                 names_fresh: bool = False) -> Outcome:
     """Read the residue of this run from the rc_* tables, search it, and return rows to write.
 
     ``widen`` (incremental runs, whose rc_inv holds only what they touch) is called once the
     rc_need_* tables say what the batch can reach, to bring those open items into rc_inv.
+    ``names_fresh``: no customer changed since the kept names were normalised (the run checked),
+    so they are read without comparing every customer with them first.
     """
     with _collector_paused():
-        return _load_and_run(engine, rules_for, max_inv=max_inv, widen=widen)
+        return _load_and_run(engine, rules_for, max_inv=max_inv, widen=widen, names_fresh=names_fresh)
 
 
-def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callable[[], None] | None) -> Outcome:
+def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callable[[], None] | None,
+                  names_fresh: bool) -> Outcome:
     # only the columns the residue reads, as tuples (a dict per row of ``p.*`` cost more than the search)
     rows = engine.query(
         "SELECT p.entity, p.payment_id, p.currency, p.paid_on, p.remaining, p.reference, p.payer_name, "
@@ -748,7 +752,8 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
     aliases: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entity in payments:
         p_ent = {"entity": entity}
-        names[entity] = customer_names(engine, entity, rules_for(entity).fuzzy.legal_forms)
+        names[entity] = (CustomerNames(engine, entity) if names_fresh
+                         else customer_names(engine, entity, rules_for(entity).fuzzy.legal_forms))
         aliases[entity] = engine.query_dicts(
             "SELECT entity, customer_id, kind, value, decision_id FROM payer_alias WHERE entity = :entity", p_ent)
     blocked = {(e, p, i) for e, p, i in engine.query("SELECT entity, payment_id, invoice_id FROM rc_blocked")}

@@ -325,13 +325,14 @@ def _changed_rows(engine: Engine, entity: str, *, source: str, cols: tuple[str, 
             f"  SELECT 1 FROM {source} WHERE {alias}.entity = :entity AND {h} = s.row_hash)", p)
 
 
-def _fill_scope(engine: Engine, entity: str) -> tuple[str, str]:
+def _fill_scope(engine: Engine, entity: str) -> tuple[str, str, bool]:
     """Payments to reconcile again and invoices changed since the last run of ``entity``.
 
     Payments are compared row by row every run (new ones come nearly every night). Invoices are
     first checked by digest: when it equals the one the last run stored, none of their rows
     changed and their row-by-row comparison is skipped (a night with only new payments, or a
-    re-run with nothing new). Returns the context hash (see _context_hash) and the invoices' digest.
+    re-run with nothing new). Returns the context hash (see _context_hash), the invoices' digest
+    and whether the context moved since the last run.
     """
     p = {"entity": entity}
     last = engine.query("SELECT invoices_digest FROM reconcile_run WHERE entity = :entity", p)
@@ -379,9 +380,10 @@ def _fill_scope(engine: Engine, entity: str) -> tuple[str, str]:
         "  SELECT invoice_id FROM fct_match WHERE entity = :entity AND payment_id IN (SELECT payment_id FROM rc_scope)) "
         + (changed_invoices if invoices_moved else ""), p)
     context = _context_hash(engine, entity)
-    everything = engine.query("SELECT context_hash FROM reconcile_run WHERE entity = :entity", p)
-    _add_reached(engine, entity, everything=not everything or everything[0][0] != context)
-    return context, inv_digest
+    last_context = engine.query("SELECT context_hash FROM reconcile_run WHERE entity = :entity", p)
+    moved = not last_context or last_context[0][0] != context
+    _add_reached(engine, entity, everything=moved)
+    return context, inv_digest, moved
 
 
 # Payments left unresolved by earlier runs: an open exception naming them, or a suggestion.
@@ -527,9 +529,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
     _insert(engine, "rc_resolved", resolved)
     context_hash: str | None = None  # customers, aliases, refunds, payouts as of the run (computed once)
     invoices_digest: str | None = None
+    context_moved = True  # customers (their names among them) may have changed since the last run
     if incremental:
         t = time.perf_counter()
-        context_hash, invoices_digest = _fill_scope(engine, entity)
+        context_hash, invoices_digest, context_moved = _fill_scope(engine, entity)
         summary.timings["05_scope"] = summary.timings.get("05_scope", 0.0) + time.perf_counter() - t
     conf = {name: r.confidence for name, r in rules.rules.items()}
     state = {name: ("auto" if r.auto else "suggested") for name, r in rules.rules.items()}
@@ -548,7 +551,8 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
             runner.run_file(name)
         t = time.perf_counter()
         outcome = residue.load_and_run(engine, lambda _e: rules, max_inv=rules.reference.max_invoices_per_payment,
-                                       widen=(lambda: runner.run_file("34_residue_book.sql")) if incremental else None)
+                                       widen=(lambda: runner.run_file("34_residue_book.sql")) if incremental else None,
+                                       names_fresh=not context_moved)
         _insert(engine, "rc_match", outcome.matches)
         _insert(engine, "rc_exc", outcome.exceptions)
         insert_rows(engine, "rc_reach", ("payment_id", "kind", "value"), outcome.reach)
