@@ -89,6 +89,8 @@ def test_unresolved_payment_is_rerun_only_when_what_it_can_reach_moved(book: Boo
     assert summary.incremental and summary.payments_in_scope == 1  # P2 reaches C2; P1 (C1) is left alone
     assert ("P2", "I2", Decimal("70.00")) in book.pairs()
     assert book.exception_kinds() == {"P1": "unmatched_payment"}
+    # P2 came into scope without changing: its kept row hash stays, so a night with nothing new takes nothing
+    assert reconcile(book.engine, as_of=AS_OF, incremental=True).payments_in_scope == 0
     incremental = _state(book)
     reconcile(book.engine, as_of=AS_OF)
     assert _state(book) == incremental
