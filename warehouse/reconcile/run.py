@@ -47,10 +47,32 @@ from warehouse.reconcile.schema import create_work_tables, drop_work_tables, ens
 log = logging.getLogger("lettrage.reconcile")
 SQL_DIR = Path(__file__).parent / "sql"
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_PAYMENT_COLS = ("p.payment_id", "p.amount", "p.status", "p.reference", "p.customer_id", "p.payer_iban",
-                 "p.payer_name", "p.currency", "p.paid_on", "p.channel")
-_INVOICE_COLS = ("i.invoice_id", "i.invoice_number", "i.amount_total", "i.customer_id", "i.currency", "i.due_date",
-                 "i.erp_lettrage", "i.doc_type", "i.issue_date", "i.disputed", "i.erp_amount_open")
+
+
+@dataclass(frozen=True)
+class _Hashed:
+    """A table whose rows a run tells apart by row hash: what it hashes, where the run puts the
+    hashes (``hashes``, a work table) and where it keeps them for the next run (``state``)."""
+
+    table: str
+    key: str
+    cols: tuple[str, ...]  # read as ``x``
+    hashes: str
+    state: str
+
+    def rows(self, engine: Engine) -> str:
+        """SQL: this entity's rows as (``key``, row hash ``h``)."""
+        return f"SELECT x.{self.key}, {_row_hash(engine, self.cols)} AS h FROM {self.table} AS x WHERE x.entity = :entity"
+
+
+_PAYMENTS = _Hashed("fct_payment", "payment_id",
+                    ("x.payment_id", "x.amount", "x.status", "x.reference", "x.customer_id", "x.payer_iban",
+                     "x.payer_name", "x.currency", "x.paid_on", "x.channel"),
+                    hashes="rc_pay_h", state="reconcile_payment_state")
+_INVOICES = _Hashed("int_invoices", "invoice_id",
+                    ("x.invoice_id", "x.invoice_number", "x.amount_total", "x.customer_id", "x.currency", "x.due_date",
+                     "x.erp_lettrage", "x.doc_type", "x.issue_date", "x.disputed", "x.erp_amount_open"),
+                    hashes="rc_inv_h", state="reconcile_invoice_state")
 
 
 def _rows_of(engine: str, table: str, key: str, ids: str) -> str:
@@ -271,11 +293,8 @@ def _can_increment(engine: Engine, entity: str, rules_hash: str) -> bool:
 
 def _hash_rows(engine: Engine, entity: str) -> None:
     """Fill rc_pay_h / rc_inv_h with every payment's and invoice's row hash (a full run keeps them all)."""
-    p = {"entity": entity}
-    engine.execute(f"INSERT INTO rc_pay_h (payment_id, h) SELECT p.payment_id, {_row_hash(engine, _PAYMENT_COLS)} "
-                   f"FROM fct_payment AS p WHERE p.entity = :entity", p)
-    engine.execute(f"INSERT INTO rc_inv_h (invoice_id, h) SELECT i.invoice_id, {_row_hash(engine, _INVOICE_COLS)} "
-                   f"FROM int_invoices AS i WHERE i.entity = :entity", p)
+    for t in (_PAYMENTS, _INVOICES):
+        engine.execute(f"INSERT INTO {t.hashes} ({t.key}, h) {t.rows(engine)}", {"entity": entity})
 
 
 def _digest(h: str) -> str:
@@ -292,15 +311,13 @@ def _kept_digest(engine: Engine, state: str, entity: str) -> str:
 def _invoice_digest(engine: Engine, entity: str) -> str:
     """The digest of int_invoices' row hashes, as _kept_digest reads the kept ones: a night with
     only new payments needs no invoice row compared, just this sum."""
-    return str(engine.query(f"SELECT {_digest('h')} FROM (SELECT {_row_hash(engine, _INVOICE_COLS)} AS h "
-                            f"FROM int_invoices AS i WHERE i.entity = :entity) AS x", {"entity": entity})[0][0])
+    return str(engine.query(f"SELECT {_digest('h')} FROM ({_INVOICES.rows(engine)}) AS r",
+                            {"entity": entity})[0][0])
 
 
-def _changed_rows(engine: Engine, entity: str, *, source: str, cols: tuple[str, ...], key: str, state: str,
-                  into: str) -> None:
-    """Put in ``into`` (rc_pay_h / rc_inv_h, empty) the ``key`` and row hash ``h`` of the rows of
-    ``source`` (``fct_payment AS p`` / ``int_invoices AS i``) new or changed since the last run (a
-    hash the kept ``state`` lacks), then the ids gone, with no hash.
+def _changed_rows(engine: Engine, entity: str, t: _Hashed) -> None:
+    """Put in ``t.hashes`` (empty) the ``key`` and row hash ``h`` of the rows of ``t.table`` new or
+    changed since the last run (a hash the kept ``t.state`` lacks), then the ids gone, with no hash.
 
     One anti-join that hashes each row as it is read: writing a million row hashes to a work
     table first cost as much as the comparison itself. Gone ids are looked for only when the
@@ -308,21 +325,17 @@ def _changed_rows(engine: Engine, entity: str, *, source: str, cols: tuple[str, 
     ``kept - (rows - new or changed)`` is how many kept rows lost their row or its old look.
     """
     p = {"entity": entity}
-    h = _row_hash(engine, cols)
-    alias = source.split()[-1]
     engine.execute(
-        f"INSERT INTO {into} ({key}, h) SELECT x.{key}, x.h FROM ("
-        f"  SELECT {alias}.{key}, {h} AS h FROM {source} WHERE {alias}.entity = :entity) AS x "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {state} AS s WHERE s.entity = :entity AND s.row_hash = x.h)", p)
-    table = source.split()[0]
+        f"INSERT INTO {t.hashes} ({t.key}, h) SELECT r.{t.key}, r.h FROM ({t.rows(engine)}) AS r "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {t.state} AS s WHERE s.entity = :entity AND s.row_hash = r.h)", p)
     new_or_changed, rows, kept = (int(c) for c in engine.query(
-        f"SELECT (SELECT count(*) FROM {into}), (SELECT count(*) FROM {table} WHERE entity = :entity), "
-        f"(SELECT count(*) FROM {state} WHERE entity = :entity)", p)[0])
+        f"SELECT (SELECT count(*) FROM {t.hashes}), (SELECT count(*) FROM {t.table} WHERE entity = :entity), "
+        f"(SELECT count(*) FROM {t.state} WHERE entity = :entity)", p)[0])
     if kept > rows - new_or_changed:  # a changed row's old hash, or a row gone
         engine.execute(
-            f"INSERT INTO {into} ({key}, h) SELECT DISTINCT s.{key}, CAST(NULL AS BIGINT) FROM {state} AS s "
-            f"WHERE s.entity = :entity AND s.{key} NOT IN (SELECT {key} FROM {into}) AND NOT EXISTS ("
-            f"  SELECT 1 FROM {source} WHERE {alias}.entity = :entity AND {h} = s.row_hash)", p)
+            f"INSERT INTO {t.hashes} ({t.key}, h) SELECT DISTINCT s.{t.key}, CAST(NULL AS BIGINT) FROM {t.state} AS s "
+            f"WHERE s.entity = :entity AND s.{t.key} NOT IN (SELECT {t.key} FROM {t.hashes}) AND NOT EXISTS ("
+            f"  SELECT 1 FROM ({t.rows(engine)}) AS r WHERE r.h = s.row_hash)", p)
 
 
 def _fill_scope(engine: Engine, entity: str) -> tuple[str, str, bool]:
@@ -336,14 +349,12 @@ def _fill_scope(engine: Engine, entity: str) -> tuple[str, str, bool]:
     """
     p = {"entity": entity}
     last = engine.query("SELECT invoices_digest FROM reconcile_run WHERE entity = :entity", p)
-    _changed_rows(engine, entity, source="fct_payment AS p", cols=_PAYMENT_COLS, key="payment_id",
-                  state="reconcile_payment_state", into="rc_pay_h")
+    _changed_rows(engine, entity, _PAYMENTS)
     engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT :entity, payment_id FROM rc_pay_h", p)
     inv_digest = _invoice_digest(engine, entity)
     invoices_moved = not last or last[0][0] != inv_digest
     if invoices_moved:  # only now are the invoices compared row by row
-        _changed_rows(engine, entity, source="int_invoices AS i", cols=_INVOICE_COLS, key="invoice_id",
-                      state="reconcile_invoice_state", into="rc_inv_h")
+        _changed_rows(engine, entity, _INVOICES)
         engine.execute("INSERT INTO rc_inv_changed (invoice_id) SELECT invoice_id FROM rc_inv_h")
     engine.execute(
         "INSERT INTO rc_scope (entity, payment_id) "
@@ -483,15 +494,14 @@ def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str,
         _hash_rows(engine, entity)
     # the kept hashes follow the rows: all of them after a full run, after an incremental one those
     # of the rows new or changed (rc_*_h with a hash) or gone (without)
-    for state, hashes, key in (("reconcile_payment_state", "rc_pay_h", "payment_id"),
-                               ("reconcile_invoice_state", "rc_inv_h", "invoice_id")):
-        only = f"AND {key} IN (SELECT {key} FROM {hashes})" if incremental else ""
-        engine.execute(f"DELETE FROM {state} WHERE entity = :entity {only}", {"entity": entity})
-        engine.execute(f"INSERT INTO {state} (entity, {key}, row_hash, reconciled_at) "
-                       f"SELECT :entity, {key}, h, CAST(:now AS TIMESTAMP WITH TIME ZONE) FROM {hashes} "
+    for t in (_PAYMENTS, _INVOICES):
+        only = f"AND {t.key} IN (SELECT {t.key} FROM {t.hashes})" if incremental else ""
+        engine.execute(f"DELETE FROM {t.state} WHERE entity = :entity {only}", {"entity": entity})
+        engine.execute(f"INSERT INTO {t.state} (entity, {t.key}, row_hash, reconciled_at) "
+                       f"SELECT :entity, {t.key}, h, CAST(:now AS TIMESTAMP WITH TIME ZONE) FROM {t.hashes} "
                        f"WHERE h IS NOT NULL", p)
-    pay_digest = _kept_digest(engine, "reconcile_payment_state", entity)
-    inv_digest = invoices_digest or _kept_digest(engine, "reconcile_invoice_state", entity)
+    pay_digest = _kept_digest(engine, _PAYMENTS.state, entity)
+    inv_digest = invoices_digest or _kept_digest(engine, _INVOICES.state, entity)
     reach_scope = "AND payment_id IN (SELECT payment_id FROM rc_scope)" if incremental else ""
     engine.execute(f"DELETE FROM reconcile_payment_reach WHERE entity = :entity {reach_scope}", {"entity": entity})
     engine.execute(
