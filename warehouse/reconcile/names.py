@@ -37,27 +37,23 @@ class CustomerNames:
 
     def with_names(self, names: set[str]) -> dict[str, list[str]]:
         """``normalised name -> customer ids`` (in id order) for the names asked that some customer has."""
-        if self._all is not None:
-            out: dict[str, list[str]] = {}
-            for cid, norm in self._all.items():
-                if norm in names:
-                    out.setdefault(norm, []).append(cid)
-            return out
-        self._engine.execute("DELETE FROM rc_need_name")
-        insert_rows(self._engine, "rc_need_name", ("name",), [{"name": n} for n in names])
-        # every row of the customers concerned: as in all(), a customer's last row (by name) is its name
-        last: dict[str, str] = {}
-        for cid, norm in self._engine.query(
-                "SELECT customer_id, normalized FROM reconcile_customer_name WHERE entity = :entity "
-                "AND customer_id IN (SELECT customer_id FROM reconcile_customer_name WHERE entity = :entity "
-                "AND normalized IN (SELECT name FROM rc_need_name)) ORDER BY customer_id, name",
-                {"entity": self._entity}):
-            last[str(cid)] = str(norm)
+        known = self._all if self._all is not None else self._of_names(names)
         found: dict[str, list[str]] = {}
-        for cid, norm in last.items():
+        for cid, norm in known.items():
             if norm in names:
                 found.setdefault(norm, []).append(cid)
         return found
+
+    def _of_names(self, names: set[str]) -> dict[str, str]:
+        """``customer_id -> normalised name`` of the customers some row of which has one of ``names``."""
+        self._engine.execute("DELETE FROM rc_need_name")
+        insert_rows(self._engine, "rc_need_name", ("name",), [{"name": n} for n in names])
+        # every row of the customers concerned: as in all(), a customer's last row (by name) is its name
+        return {str(cid): str(norm) for cid, norm in self._engine.query(
+            "SELECT customer_id, normalized FROM reconcile_customer_name WHERE entity = :entity "
+            "AND customer_id IN (SELECT customer_id FROM reconcile_customer_name WHERE entity = :entity "
+            "AND normalized IN (SELECT name FROM rc_need_name)) ORDER BY customer_id, name",
+            {"entity": self._entity})}
 
     def all(self) -> dict[str, str]:
         """``customer_id -> normalised name`` for every named customer (read once)."""
