@@ -19,6 +19,13 @@ def _state(book: Book) -> tuple[list, list, list]:
     return m, i, e
 
 
+def _assert_a_full_run_agrees(book: Book) -> None:
+    """A full run over the same book says what the incremental run just said."""
+    incremental = _state(book)
+    reconcile(book.engine, as_of=AS_OF)
+    assert _state(book) == incremental
+
+
 def _keys(book: Book, invoice_id: str) -> set[str]:
     """The reference keys reconcile_invoice_key keeps for one invoice (a column per key kind)."""
     rows = book.engine.query("SELECT k1, k2, k3, k4 FROM reconcile_invoice_key WHERE invoice_id = :i", {"i": invoice_id})
@@ -57,10 +64,7 @@ def test_incremental_rekeys_changed_invoices_and_matches_a_full_run(book: Book) 
     assert ("P2", "I2", Decimal("250.00")) in book.pairs() and ("P3", "I3", Decimal("80.00")) in book.pairs()
     assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
     assert book.invoice_state("I1") == ("paid", Decimal("0.00"))  # untouched by the run, still there
-    incremental = _state(book)
-
-    reconcile(book.engine, as_of=AS_OF)  # a full run over the same book says the same
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)
 
 
 def test_incremental_with_a_new_as_of_date_moves_overdue_everywhere(book: Book) -> None:
@@ -91,9 +95,7 @@ def test_unresolved_payment_is_rerun_only_when_what_it_can_reach_moved(book: Boo
     assert book.exception_kinds() == {"P1": "unmatched_payment"}
     # P2 came into scope without changing: its kept row hash stays, so a night with nothing new takes nothing
     assert reconcile(book.engine, as_of=AS_OF, incremental=True).payments_in_scope == 0
-    incremental = _state(book)
-    reconcile(book.engine, as_of=AS_OF)
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)
 
 
 def test_incremental_scope_closes_over_what_the_run_itself_moved(book: Book) -> None:
@@ -110,9 +112,7 @@ def test_incremental_scope_closes_over_what_the_run_itself_moved(book: Book) -> 
     assert summary.payments_in_scope == 2  # P2 (new), then P1 because P2 consumed an item of C1
     assert {("P1", "I1", Decimal("60.00")), ("P2", "I1", Decimal("40.00"))} <= book.pairs()
     assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
-    incremental = _state(book)
-    reconcile(book.engine, as_of=AS_OF)
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)
 
 
 def test_incremental_reads_a_partial_book_and_still_finds_items_by_amount(book: Book) -> None:
@@ -141,9 +141,7 @@ def test_incremental_reads_a_partial_book_and_still_finds_items_by_amount(book: 
     assert ("N2", "I2", Decimal("50.00")) in book.pairs()  # the credit note stays applied
     assert book.invoice_state("I2") == ("partially_paid", Decimal("250.00"))
     assert book.exception_kinds()["I4"] == "erp_disagreement"  # not moved by the run, still open
-    incremental = _state(book)
-    reconcile(book.engine, as_of=AS_OF)
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)
 
 
 def test_changed_and_deleted_payments_are_found_by_their_row_hash(book: Book) -> None:
@@ -161,9 +159,7 @@ def test_changed_and_deleted_payments_are_found_by_their_row_hash(book: Book) ->
     assert summary.payments_in_scope == 1  # P1 changed; P2 is gone, its match with it
     assert book.pairs() == {("P1", "I2", Decimal("100.00"))}
     assert book.invoice_state("I1") == ("overdue", Decimal("100.00"))
-    incremental = _state(book)
-    reconcile(book.engine, as_of=AS_OF)
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)
 
 
 def test_a_payment_gone_with_nothing_else_changed_is_still_found(book: Book) -> None:
@@ -175,9 +171,7 @@ def test_a_payment_gone_with_nothing_else_changed_is_still_found(book: Book) -> 
     assert summary.payments_in_scope == 0  # P2 is in the scope, but no longer a payment to reconcile
     assert book.pairs() == {("P1", "I1", Decimal("100.00"))}
     assert book.invoice_state("I2") == ("overdue", Decimal("200.00"))
-    incremental = _state(book)
-    reconcile(book.engine, as_of=AS_OF)
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)
 
 
 def test_an_invoice_gone_from_the_erp_takes_its_match_with_it(book: Book) -> None:
@@ -188,9 +182,7 @@ def test_an_invoice_gone_from_the_erp_takes_its_match_with_it(book: Book) -> Non
 
     assert book.pairs() == {("P1", "I1", Decimal("100.00"))}
     assert book.engine.query("SELECT count(*) FROM fct_invoice WHERE invoice_id = 'I2'")[0][0] == 0
-    incremental = _state(book)
-    reconcile(book.engine, as_of=AS_OF)
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)
 
 
 def test_customer_names_are_normalised_once_and_again_when_renamed(book: Book) -> None:
@@ -243,7 +235,4 @@ def test_an_unmatched_payment_gets_a_second_chance_once_a_later_payment_leaves_i
     assert ("PA", "I1", Decimal("1568.08")) in pairs  # what PC left is exactly PA's amount
     assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
     assert book.invoice_state("I2")[1] == Decimal("2497.34")
-    incremental = _state(book)
-
-    reconcile(book.engine, as_of=AS_OF)  # a full run meets PA before PC and must say the same
-    assert _state(book) == incremental
+    _assert_a_full_run_agrees(book)  # a full run meets PA before PC and must say the same
