@@ -37,6 +37,7 @@ class Rule(_Strict):
 
 class ReferenceSettings(_Strict):
     prefixes: tuple[str, ...] = ()
+    remittance_tags: tuple[str, ...] = ()
     min_key_length: int = Field(default=4, ge=1)
     min_tail_length: int = Field(default=2, ge=1)
     max_invoices_per_payment: int = Field(default=25, ge=1)
@@ -49,6 +50,14 @@ class ReferenceSettings(_Strict):
                 raise ValueError(f"reference prefix {p!r} must be letters/digits only")
         # longest first, so FACTURE is stripped before FA
         return tuple(sorted({p.upper() for p in value}, key=lambda p: (-len(p), p)))
+
+    @field_validator("remittance_tags")
+    @classmethod
+    def _tags_alnum(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for t in value:
+            if not t.isalnum():
+                raise ValueError(f"remittance tag {t!r} must be letters/digits only (written without its slashes)")
+        return tuple(sorted({t.upper() for t in value}, key=lambda t: (-len(t), t)))
 
 
 class Tolerances(_Strict):

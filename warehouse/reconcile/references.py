@@ -31,6 +31,19 @@ KIND_RULE: dict[int, str] = {
 TOKEN_SPLIT = "[^A-Z0-9/._-]+"
 TOKEN_TRIM = "/._-"
 YEAR_TAIL = "^(19|20)?[0-9][0-9][^A-Z0-9]+0*([0-9]+)$"
+# Digit groups a payer separated with spaces ("FACTURE 2024 00123"): also read joined by a dash.
+SPACED_DIGITS = "([0-9]) +([0-9])"
+
+
+def tag_regex(tags: Iterable[str]) -> str | None:
+    """Regex of a bank's field code between slashes (``/INV/``, ``/RFB/``); None without tags.
+
+    Replaced by `` /`` (twice, in Python as in SQL): the slash put back lets a code that follows
+    at once (``/REMI/USTD//``, whose middle slash the first code consumed) be found by the second
+    pass, with no look-ahead (which RE2, DuckDB's engine, lacks).
+    """
+    tags = tuple(tags)
+    return "/(" + "|".join(tags) + ")/" if tags else None
 
 
 def prefix_regex(prefixes: Iterable[str]) -> str:
@@ -54,13 +67,25 @@ def fold(text: str | None) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
-def tokens(text: str | None) -> list[str]:
-    """Candidate reference tokens of a free text: runs of letters, digits and separators holding a digit."""
+def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
+    """Candidate reference tokens of a free text: runs of letters, digits and separators holding a digit.
+
+    Bank field codes (``tags``, such as ``/INV/``) are separators, so ``/INV/FA-2024-00123``
+    yields ``FA-2024-00123``. Digit groups separated by spaces (``2024 00123``) also yield the
+    groups joined by a dash (``2024-00123``), after the tokens as written.
+    """
+    ref = fold(text)
+    pattern = tag_regex(tags)
+    if pattern and "/" in ref:
+        tag = _compiled(pattern)
+        ref = tag.sub(" /", tag.sub(" /", ref))
+    joined = _compiled(SPACED_DIGITS).sub(r"\1-\2", ref)
     out: list[str] = []
-    for raw in re.split(TOKEN_SPLIT, fold(text)):
-        token = raw.strip(TOKEN_TRIM)
-        if token and any(ch.isdigit() for ch in token) and token not in out:
-            out.append(token)
+    for source in (ref, joined) if joined != ref else (ref,):
+        for raw in re.split(TOKEN_SPLIT, source):
+            token = raw.strip(TOKEN_TRIM)
+            if token and any(ch.isdigit() for ch in token) and token not in out:
+                out.append(token)
     return out
 
 
@@ -118,10 +143,21 @@ def normalized(value: str | None, prefixes: Iterable[str]) -> str:
     return re.sub("[^A-Z0-9]", "", strip_prefix(fold(value).strip(), prefixes)).lstrip("0")
 
 
-def sql_key_macros(prefixes: Iterable[str]) -> str:
+def sql_key_macros(prefixes: Iterable[str], tags: Iterable[str] = ()) -> str:
     """Jinja macros computing the same keys in SQL (DuckDB and Postgres share this regex subset)."""
     pre = prefix_regex(prefixes).replace("'", "''")
-    return r"""
+    tag = tag_regex(tags)
+    untag = (r"""
+{% macro strip_tags(col) -%}
+CASE WHEN strpos({{ col }}, '/') > 0
+     THEN regexp_replace(regexp_replace({{ col }}, '""" + tag + """', ' /', 'g'), '""" + tag + """', ' /', 'g')
+     ELSE {{ col }} END
+{%- endmacro %}""" if tag else """
+{% macro strip_tags(col) %}{{ col }}{% endmacro %}""")
+    return untag + r"""
+{% macro join_spaced_digits(col) -%}
+regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '\1-\2', 'g')
+{%- endmacro %}
 {% macro strip_prefix(col) -%}
 regexp_replace({{ col }}, '""" + pre + r"""', '\3')
 {%- endmacro %}

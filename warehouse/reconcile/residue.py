@@ -44,9 +44,9 @@ MAX_SUGGESTIONS = 5
 
 
 @lru_cache(maxsize=65536)
-def _tokens(reference: str | None) -> tuple[str, ...]:
+def _tokens(reference: str | None, tags: tuple[str, ...]) -> tuple[str, ...]:
     """references.tokens, once per distinct remittance: a payment is placed up to twice (second chance)."""
-    return tuple(tokens(reference))
+    return tuple(tokens(reference, tags))
 
 
 def match_id(entity: str, payment_id: str, invoice_id: str, rule: str) -> str:
@@ -444,7 +444,7 @@ class Residue:
         if not rule.enabled or not p.reference:
             return False
         prefixes = self.rules.reference.prefixes
-        keys = {normalized(t, prefixes) for t in _tokens(p.reference)}
+        keys = {normalized(t, prefixes) for t in _tokens(p.reference, self.rules.reference.remittance_tags)}
         if not keys:
             return False
         hits, partial = [], []
@@ -617,7 +617,8 @@ class Residue:
             return True
         customers = self._customers(p)
         # the fuzzy-reference pool is only worth building when the remittance holds a reference token
-        fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(_tokens(p.reference))
+        fuzzy = (self.rules.rule("fuzzy_reference").enabled
+                 and bool(_tokens(p.reference, self.rules.reference.remittance_tags)))
         pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, [])
                 if self._usable(p, i)] if fuzzy else []
         if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named

@@ -132,7 +132,7 @@ class _Runner:
     def __init__(self, engine: Engine, rules: MatchingRules, context: dict[str, Any], params: dict[str, Any],
                  summary: ReconcileSummary) -> None:
         self.engine, self.rules, self.context, self.params, self.summary = engine, rules, context, params, summary
-        self.macros = sql_key_macros(rules.reference.prefixes)
+        self.macros = sql_key_macros(rules.reference.prefixes, rules.reference.remittance_tags)
 
     def run_file(self, name: str) -> None:
         started = time.perf_counter()

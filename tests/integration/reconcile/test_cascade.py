@@ -37,6 +37,21 @@ def test_normalized_groups_and_tail_references(book: Book) -> None:
     assert _rules(book) == {"P1>I1": "normalized_reference", "P2>I2": "reference_groups", "P3>I3": "reference_tail"}
 
 
+def test_references_as_banks_and_other_erps_write_them(book: Book) -> None:
+    """A SWIFT field code (/INV/), digit groups typed with spaces, a Sage Accounting number (SI-1042)."""
+    book.invoice("I1", "100.00", number="FA-2024-00123")
+    book.invoice("I2", "250.00", number="SI-1042")
+    book.invoice("I3", "80.00", number="FA-2024-00456")
+    book.invoice("I4", "80.00", number="FA-2024-00457")
+    book.payment("P1", "100.00", "/INV/FA-2024-00123/ROC/PO-4711")
+    book.payment("P2", "250.00", "Payment for invoice 1042")
+    book.payment("P3", "80.00", "FACTURE 2024 00456 MERCI")
+    reconcile(book.engine, as_of=AS_OF)
+    assert _rules(book) == {"P1>I1": "exact_reference", "P2>I2": "normalized_reference",
+                            "P3>I3": "normalized_reference"}
+    assert book.exceptions() == []
+
+
 def test_tail_reference_needs_same_customer(book: Book) -> None:
     book.invoice("I1", "30.00", number="FA-2024-00125", customer="C1")
     book.payment("P1", "30.00", "payment 00125", customer="C2")

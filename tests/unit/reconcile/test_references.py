@@ -20,6 +20,7 @@ from warehouse.reconcile.references import (
 )
 
 PREFIXES = load_matching_rules().reference.prefixes
+TAGS = load_matching_rules().reference.remittance_tags
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -33,6 +34,40 @@ def test_tokens(text: str | None, expected: list[str]) -> None:
     assert tokens(text) == expected
 
 
+# Remittances as banks and payers write them (SWIFT MT103 field 70, MT940 :86:, typed by hand).
+REMITTANCES = [
+    ("/INV/FA-2024-00123", ["FA-2024-00123"]),
+    ("/RFB/FA-2024-00123/ROC/PO-4711", ["FA-2024-00123", "PO-4711"]),
+    ("/REMI/USTD//FA-2024-00123/", ["FA-2024-00123"]),
+    ("FACTURE 2024 00123", ["2024", "00123", "2024-00123"]),
+    ("RF18 5390 0754 7034", ["RF18", "5390", "0754", "7034", "RF18-5390-0754-7034"]),
+    ("INV/2024/00123", ["INV/2024/00123"]),  # an Odoo-style number: no leading slash, not a field code
+    ("Rechnung 4711 vom 12 03 2024", ["4711", "12", "03", "2024", "12-03-2024"]),
+    ("/NAME/ACME/ 42/", ["42"]),  # a code not listed stays text (here without a digit: no token)
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), REMITTANCES, ids=[t for t, _ in REMITTANCES])
+def test_tokens_of_bank_remittances(text: str, expected: list[str]) -> None:
+    assert tokens(text, TAGS) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), REMITTANCES, ids=[t for t, _ in REMITTANCES])
+def test_sql_tokens_equal_python(text: str, expected: list[str]) -> None:
+    """10_inputs reads a remittance's tokens as references.tokens does (the same macros, composed as rc_tok)."""
+    sql = sql_key_macros(PREFIXES, TAGS) + """
+    WITH r AS (SELECT {{ strip_tags('upper(:n)') }} AS ref),
+    one AS (SELECT ref, {{ re_match('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole FROM r),
+    spaced AS (SELECT ref, {{ join_spaced_digits('ref') }} AS joined FROM one WHERE NOT whole),
+    raw AS (SELECT {{ split_tokens('ref') }} AS t FROM spaced
+            UNION ALL SELECT {{ split_tokens('joined') }} AS t FROM spaced WHERE joined <> ref)
+    SELECT trim(both '/._-' from ref) FROM one WHERE whole
+    UNION SELECT trim(both '/._-' from t) FROM raw WHERE {{ re_match('t', '[0-9]') }}"""
+    rendered = sqlmod.render(sql, "duckdb").replace(":n", "$n")
+    got = {r[0] for r in duckdb.connect().execute(rendered, {"n": text}).fetchall()}
+    assert got == set(tokens(text, TAGS)) == set(expected)
+
+
 @pytest.mark.parametrize(("payer_wrote", "invoice_number", "kind"), [
     ("FA-2024-00123", "FA-2024-00123", EXACT),
     ("fa2024-00123", "FA-2024-00123", NORMALIZED),
@@ -42,16 +77,17 @@ def test_tokens(text: str | None, expected: list[str]) -> None:
     ("00123", "FA-2024-00123", TAIL),
     ("RF18INV20240099", "INV-2024-0099", NORMALIZED),
     ("RE 88812", "88812", EXACT),
+    ("/INV/FA-2024-00123", "FA-2024-00123", EXACT),
+    ("Facture 2024 00123", "FA-2024-00123", NORMALIZED),
+    ("Payment for invoice 1042", "SI-1042", NORMALIZED),
+    ("Factura 2024-0042", "FACTURA-2024-0042", NORMALIZED),
 ], ids=["exact", "case-and-separator", "prefix-glued", "different-invoice", "year-groups-unpadded",
-        "year-omitted", "creditor-reference", "prefix-as-separate-word"])
+        "year-omitted", "creditor-reference", "prefix-as-separate-word", "swift-field-code", "spaced-groups",
+        "sage-accounting-number", "spanish-prefix"])
 def test_strongest_common_key(payer_wrote: str, invoice_number: str, kind: int | None) -> None:
-    tok = tokens(payer_wrote)
-    keys_tok: dict[int, str] = {}
-    for t in tok:
-        keys_tok.update({k: v for k, v in token_keys(t, PREFIXES).items() if k not in keys_tok})
     keys_inv = invoice_keys(invoice_number, PREFIXES)
-    common = [k for k in (EXACT, NORMALIZED, GROUPS, TAIL) if k in keys_tok and keys_tok[k] == keys_inv.get(k)]
-    assert (common[0] if common else None) == kind
+    common = [k for t in tokens(payer_wrote, TAGS) for k, v in token_keys(t, PREFIXES).items() if v == keys_inv.get(k)]
+    assert min(common, default=None) == kind
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -96,20 +96,28 @@ WHERE p.channel <> 'erp' AND p.payment_id IS NOT NULL
   AND p.entity = :entity;
 
 -- The distinct reference tokens of each payment (runs of letters, digits and separators holding
--- a digit, outer separators trimmed). A reference that is one token (the invoice number as
--- printed, most remittances) is taken whole: the same token the split would give, without
--- splitting it. Keys weaker than the token itself are computed in 20_candidates, only for
--- tokens that do not name an invoice exactly.
+-- a digit, outer separators trimmed), as references.tokens reads them: bank field codes
+-- (/INV/, /RFB/ ...) are separators, and digit groups separated by spaces are also read joined
+-- by a dash. A reference that is one token (the invoice number as printed, most remittances)
+-- is taken whole: the same token the split would give, without splitting it. Keys weaker than
+-- the token itself are computed in 20_candidates, only for tokens that do not name an invoice exactly.
 DROP TABLE IF EXISTS rc_tok;
 CREATE TEMP TABLE rc_tok AS
-WITH r AS (
-    SELECT entity, payment_id, currency, customer_id, upper(coalesce(reference, '')) AS ref FROM rc_pay
+WITH r0 AS (
+    SELECT entity, payment_id, currency, customer_id, upper(coalesce(reference, '')) AS ref0 FROM rc_pay
+), r AS (
+    SELECT entity, payment_id, currency, customer_id, {{ strip_tags('ref0') }} AS ref FROM r0
 ), one AS (
     SELECT entity, payment_id, currency, customer_id, ref,
            {{ re_match('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole
     FROM r
+), spaced AS (
+    SELECT entity, payment_id, currency, customer_id, ref, {{ join_spaced_digits('ref') }} AS joined
+    FROM one WHERE NOT whole
 ), raw AS (
-    SELECT entity, payment_id, currency, customer_id, {{ split_tokens('ref') }} AS t FROM one WHERE NOT whole
+    SELECT entity, payment_id, currency, customer_id, {{ split_tokens('ref') }} AS t FROM spaced
+    UNION ALL
+    SELECT entity, payment_id, currency, customer_id, {{ split_tokens('joined') }} AS t FROM spaced WHERE joined <> ref
 )
 SELECT entity, payment_id, currency, customer_id, trim(both '/._-' from ref) AS token FROM one WHERE whole
 UNION ALL
