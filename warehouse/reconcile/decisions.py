@@ -175,9 +175,30 @@ def normalize_name(name: str | None, legal_forms: tuple[str, ...] = ()) -> str:
     # hot (every customer name on a first run, every payer): an ASCII name needs no regular expression,
     # a translation table gives the same words as splitting on runs of anything but [A-Z0-9]
     words = (folded.translate(_ASCII_SEPARATORS) if folded.isascii() else _NOT_ALNUM.sub(" ", folded)).split()
+    if any(len(w) == 1 for w in words):
+        words = _join_initials(words)
     forms = _forms(legal_forms) if isinstance(legal_forms, tuple) else frozenset(legal_forms)
     kept = [w for w in words if w not in forms]
     return " ".join(kept or words)
+
+
+def _join_initials(words: list[str]) -> list[str]:
+    """Runs of single letters made one word: ``S.A.R.L.`` and ``S A R L`` read ``SARL`` (then a legal
+    form), ``J.P. MORGAN`` reads ``JP MORGAN``, as banks and ERPs write the same company both ways.
+    (A name normalised before this rule, ``ACME S A R L``, normalises again to today's ``ACME``.)"""
+    out: list[str] = []
+    run = ""
+    for w in words:
+        if len(w) == 1 and w.isalpha():
+            run += w
+            continue
+        if run:
+            out.append(run)
+            run = ""
+        out.append(w)
+    if run:
+        out.append(run)
+    return out
 
 
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")

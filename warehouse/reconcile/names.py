@@ -18,9 +18,13 @@ from warehouse.engine import Engine
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import normalize_name
 
+# Bumped when normalize_name changes (2: runs of single letters joined, S.A.R.L. -> SARL), so kept
+# names are normalised again, as when the legal forms change.
+_NORMALIZATION = "2"
+
 
 def _forms_key(legal_forms: tuple[str, ...]) -> str:
-    return hashlib.md5("|".join(sorted(legal_forms)).encode()).hexdigest()
+    return hashlib.md5((_NORMALIZATION + "#" + "|".join(sorted(legal_forms))).encode()).hexdigest()
 
 
 class CustomerNames:

@@ -175,8 +175,8 @@ class Residue:
         self.alias_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.alias_parent: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for a in aliases:
-            if a["kind"] == "name":
-                self.alias_name[a["value"]].append((a["customer_id"], a["decision_id"]))
+            if a["kind"] == "name":  # (kept normalised; normalised again in case the rule changed since)
+                self.alias_name[self._payer_name(a["value"])].append((a["customer_id"], a["decision_id"]))
             elif a["kind"] == "parent":
                 self.alias_parent[a["value"]].append((a["customer_id"], a["decision_id"]))
         self.blocked = blocked

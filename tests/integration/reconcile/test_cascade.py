@@ -81,6 +81,21 @@ def test_customer_and_amount_from_iban_and_from_fuzzy_name(book: Book) -> None:
     assert _rules(book) == {"P1>I1": "customer_amount", "P2>I2": "customer_amount"}
 
 
+def test_payer_names_with_dotted_legal_forms(book: Book) -> None:
+    """S.A.S. and S.A.R.L. are the legal forms SAS and SARL; a name alias kept before that rule still counts."""
+    book.customer("C1", "Boulangerie Dupont SAS", None)
+    book.customer("C2", "Holding Martin", None)
+    book.invoice("I1", "75.50", customer="C1")
+    book.invoice("I2", "310.00", customer="C2")
+    book.engine.execute(
+        "INSERT INTO payer_alias (entity, customer_id, kind, value, decision_id, created_at) "
+        "VALUES ('FR01', 'C2', 'name', 'GROUPE MARTIN S A R L', 'd-1', CAST('2024-01-02 00:00:00+00' AS TIMESTAMP WITH TIME ZONE))")
+    book.payment("P1", "75.50", "paiement", payer_name="BOULANGERIE DUPONT S.A.S.")
+    book.payment("P2", "310.00", "reglement", payer_name="Groupe Martin S.A.R.L.")
+    reconcile(book.engine, as_of=AS_OF)
+    assert _rules(book) == {"P1>I1": "customer_amount", "P2>I2": "learned_alias"}
+
+
 def test_two_equal_open_items_are_suggested_never_applied(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "200.00")

@@ -43,7 +43,8 @@ def test_oldest_prefix(amounts: list[int], target: int, n: int | None) -> None:
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ("ACME SARL", "ACME"), ("Müller GmbH & Co. KG", "MULLER"), ("Société Générale SA", "GENERALE"), ("SA", "SA"),
-], ids=["sarl", "gmbh-co-kg", "accents-and-societe", "only-legal-form"])
+    ("ACME S.A.R.L.", "ACME"), ("Boulangerie Dupont S.A.S", "BOULANGERIE DUPONT"),
+], ids=["sarl", "gmbh-co-kg", "accents-and-societe", "only-legal-form", "dotted-sarl", "dotted-sas"])
 def test_normalize_name(raw: str, expected: str) -> None:
     assert normalize_name(raw, RULES.fuzzy.legal_forms) == expected
 
