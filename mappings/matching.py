@@ -38,6 +38,7 @@ class Rule(_Strict):
 class ReferenceSettings(_Strict):
     prefixes: tuple[str, ...] = ()
     remittance_tags: tuple[str, ...] = ()
+    customer_number_min_length: int = Field(default=4, ge=1)
     min_key_length: int = Field(default=4, ge=1)
     min_tail_length: int = Field(default=2, ge=1)
     max_invoices_per_payment: int = Field(default=25, ge=1)

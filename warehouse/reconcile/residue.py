@@ -49,6 +49,13 @@ def _tokens(reference: str | None, tags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(tokens(reference, tags))
 
 
+def customer_number_key(value: str) -> str:
+    """A customer number as payers write it: upper case, and a number without its zero padding
+    (SAP's KUNNR 0000010042 is written 10042)."""
+    v = value.strip().upper()
+    return v.lstrip("0") or v if v.isdigit() else v
+
+
 def match_id(entity: str, payment_id: str, invoice_id: str, rule: str) -> str:
     """Deterministic id (same formula as the SQL cascade): re-runs keep ids and decisions."""
     return hashlib.md5(f"{entity}|{payment_id}|{invoice_id}|{rule}".encode()).hexdigest()
@@ -152,8 +159,12 @@ class Residue:
 
     def __init__(self, rules: MatchingRules, payments: list[Payment], items: dict[str, Item],
                  customers: dict[str, str], aliases: list[dict[str, Any]], blocked: set[tuple[str, str]],
-                 *, normalized: dict[str, str] | None = None, names: CustomerNames | None = None) -> None:
+                 *, normalized: dict[str, str] | None = None, names: CustomerNames | None = None,
+                 numbers: dict[str, list[str]] | None = None) -> None:
         self.rules = rules
+        # customer number as payers write it (see customer_number_key) -> customer ids; the numbers
+        # the batch's unknown payers wrote, looked up by _load_and_run (or given by a test)
+        self.numbers = numbers or {}
         self.payments = sorted(payments, key=lambda p: (p.paid_on or date.min, p.payment_id))
         self.set_items(items)
         legal = rules.fuzzy.legal_forms
@@ -387,11 +398,15 @@ class Residue:
             out.extend((cid, "alias", dec) for cid, dec in self.alias_name.get(name, []))
             if not out and len(self.exact_name.get(name, [])) == 1:
                 out.append((self.exact_name[name][0], "name", None))
-            elif not out:
-                best = fuzzy.best_name(name, self._name_block(name), cutoff=self.rules.fuzzy.name_score_cutoff,
-                                       margin=self.rules.fuzzy.name_margin)
-                if best:
-                    out.append((best[0], "name", None))
+        if not out:  # the payer wrote its customer number (Kd-Nr. 10042, Client C0042): before a fuzzy name
+            numbered = self._numbered_customer(p)
+            if numbered:
+                out.append((numbered, "customer number in the reference", None))
+        if not out and name:
+            best = fuzzy.best_name(name, self._name_block(name), cutoff=self.rules.fuzzy.name_score_cutoff,
+                                   margin=self.rules.fuzzy.name_margin)
+            if best:
+                out.append((best[0], "name", None))
         for cid, _, _ in list(out):
             out.extend((child, "alias", dec) for child, dec in self.alias_parent.get(cid, []))
         seen: set[str] = set()
@@ -401,6 +416,14 @@ class Residue:
                 seen.add(c[0])
                 unique.append(c)
         return unique
+
+    def _numbered_customer(self, p: Payment) -> str | None:
+        """The one customer whose number the remittance holds, or None (none, or several)."""
+        if not self.numbers or not p.reference:
+            return None
+        found = {cid for t in _tokens(p.reference, self.rules.reference.remittance_tags)
+                 for cid in self.numbers.get(customer_number_key(t), ())}
+        return found.pop() if len(found) == 1 else None
 
     def _payer_name(self, payer_name: str) -> str:
         cached = self._payer_names.get(payer_name)
@@ -760,14 +783,42 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
     blocked = {(e, p, i) for e, p, i in engine.query("SELECT entity, payment_id, invoice_id FROM rc_blocked")}
     for entity, plist in payments.items():
         ent_blocked = {(p, i) for e, p, i in blocked if e == entity}
-        batch = Residue(rules_for(entity), plist, {}, {}, aliases.get(entity, []), ent_blocked,
-                        names=names[entity])
+        rules = rules_for(entity)
+        batch = Residue(rules, plist, {}, {}, aliases.get(entity, []), ent_blocked, names=names[entity],
+                        numbers=_customer_numbers(engine, entity, plist, rules))
         batch.set_items(_load_items(engine, entity, *batch.needs(), widen=widen))
         res = batch.run()
         outcome.matches.extend(res.matches)
         outcome.exceptions.extend(res.exceptions)
         outcome.reach.extend(res.reach)
     return outcome
+
+
+def _customer_numbers(engine: Engine, entity: str, payments: list[Payment], rules: MatchingRules) -> dict[str, list[str]]:
+    """Customers whose number an unknown payer's remittance may hold: ``customer_number_key -> ids``.
+
+    Only the keys the batch's unknown payers wrote are looked up (none at all in most batches),
+    and only tokens of at least ``reference.customer_number_min_length`` characters.
+    """
+    min_len = rules.reference.customer_number_min_length
+    wanted = sorted({customer_number_key(t) for p in payments if not p.customer_id and p.reference
+                     for t in _tokens(p.reference, rules.reference.remittance_tags)
+                     if len(customer_number_key(t)) >= min_len})
+    if not wanted:
+        return {}
+    # (zero padding stripped in SQL for all-digit ids, as customer_number_key does; in chunks of bound values)
+    key = ("CASE WHEN ltrim(customer_id, '0123456789') = '' AND ltrim(customer_id, '0') <> '' "
+           "THEN ltrim(customer_id, '0') ELSE upper(trim(customer_id)) END")
+    out: dict[str, list[str]] = defaultdict(list)
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        params: dict[str, Any] = {"entity": entity, **{f"k{i}": k for i, k in enumerate(chunk)}}
+        marks = ", ".join(f":k{i}" for i in range(len(chunk)))
+        for number, cid in engine.query(
+                f"SELECT {key} AS number, customer_id FROM dim_customer WHERE entity = :entity "
+                f"AND customer_id IS NOT NULL AND {key} IN ({marks}) ORDER BY customer_id", params):
+            out[str(number)].append(str(cid))
+    return dict(out)
 
 
 _NEEDED = ("(customer_id IN (SELECT customer_id FROM rc_need_cust) "

@@ -96,6 +96,25 @@ def test_payer_names_with_dotted_legal_forms(book: Book) -> None:
     assert _rules(book) == {"P1>I1": "customer_amount", "P2>I2": "learned_alias"}
 
 
+def test_customer_number_in_the_remittance_identifies_an_unknown_payer(book: Book) -> None:
+    """Kd-Nr. 10042 for SAP's zero-padded 0000010042; a number two customers share identifies neither."""
+    book.customer("0000010042", "Maschinenbau Koch", None)
+    book.customer("C0042", "Atelier Roux", None)
+    book.customer("7788", "Alpha", None)
+    book.customer("0007788", "Beta", None)
+    book.invoice("I1", "480.00", customer="0000010042")
+    book.invoice("I2", "95.00", customer="C0042")
+    book.invoice("I3", "60.00", customer="7788")
+    book.payment("P1", "480.00", "Kd-Nr. 10042 Zahlung", payer_name="MK HOLDING")
+    book.payment("P2", "95.00", "Client C0042", payer_name="SOCIETE XYZ")
+    book.payment("P3", "60.00", "compte 7788", payer_name="QQQ")
+    reconcile(book.engine, as_of=AS_OF)
+    assert _rules(book) == {"P1>I1": "customer_amount", "P2>I2": "customer_amount", "P3>I3": "amount_only"}
+    explanations = {m["payment_id"]: m["explanation"] for m in book.matches()}
+    assert explanations["P1"] == ("customer 0000010042 (from customer number in the reference): "
+                                  "only open item of 480.00 EUR")
+
+
 def test_two_equal_open_items_are_suggested_never_applied(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "200.00")
