@@ -83,6 +83,7 @@ DEFAULT_CONTEXT: dict[str, object] = {
 def _context(engine: Engine, **extra: object) -> dict[str, object]:
     context: dict[str, object] = dict(DEFAULT_CONTEXT)
     context["has"] = engine.table_exists
+    context["has_column"] = lambda table, column: column in engine.columns(table)
     context["union"] = union_of
     context.update(extra)
     return context

@@ -42,6 +42,7 @@ ENTRIES_SCHEMA = non_null(pa.schema([
     ("amount", MONEY_TYPE), ("currency", pa.string()), ("status", pa.string()), ("credit_debit", pa.string()),
     ("bank_tx_code", pa.string()), ("counterparty_name", pa.string()), ("counterparty_iban", pa.string()),
     ("remittance_unstructured", pa.string()), ("creditor_reference", pa.string()),
+    ("referred_documents", pa.string()),
     ("end_to_end_id", pa.string()), ("return_reason", pa.string()), ("batch_size", pa.int64()),
     ("additional_info", pa.string()), ("source_file", pa.string()), ("file_hash", pa.string()),
     ("entry_ref", pa.string()), ("line_no", pa.int64()), ("camt_version", pa.string()),
@@ -270,10 +271,16 @@ def _tx_fields(tx: etree._Element, indicator: str | None) -> dict[str, Any]:
     name, iban = _party(tx, "Dbtr" if indicator == "CRDT" else "Cdtr")
     ustrd = [t.text.strip() for t in tx.findall("RmtInf/Ustrd") if t.text and t.text.strip()]
     e2e = _text(tx, "Refs/EndToEndId")
+    # structured remittance: one Strd per settled document in corporate payments (pain.001 with
+    # RfrdDocInf/Nb = the invoice number), or an ISO 11649 creditor reference (CdtrRefInf/Ref)
+    strd = tx.findall("RmtInf/Strd")
+    creditor_refs = [r for r in (_text(s, "CdtrRefInf/Ref") for s in strd) if r]
+    documents = [n.text.strip() for s in strd for n in s.findall("RfrdDocInf/Nb") if n.text and n.text.strip()]
     return {
         "counterparty_name": name, "counterparty_iban": iban,
         "remittance_unstructured": " ".join(ustrd) or None,
-        "creditor_reference": _text(tx, "RmtInf/Strd/CdtrRefInf/Ref"),
+        "creditor_reference": " ".join(creditor_refs) or None,
+        "referred_documents": " ".join(dict.fromkeys(documents)) or None,
         "end_to_end_id": None if e2e is None or e2e.upper() == "NOTPROVIDED" else e2e,
         "return_reason": _text(tx, "RtrInf/Rsn/Cd") or _text(tx, "RtrInf/Rsn/Prtry"),
     }

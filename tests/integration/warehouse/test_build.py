@@ -55,3 +55,18 @@ def test_core_tables_from_a_tiny_book(warehouse_config: WarehouseConfig) -> None
 
     assert payout["bank_line_id"] == "B2" and payout["amount"] == Decimal("97.30")
     assert sum(c["amount"] - c["fee"] for c in components) == payout["amount"]
+
+
+def test_bank_line_remittance_holds_the_referred_documents(warehouse_config: WarehouseConfig) -> None:
+    """The invoice numbers of a structured remittance (RfrdDocInf/Nb) join the unstructured text;
+    the tiny book's raw table was loaded without that column, as by an older connector (test above)."""
+    load_raw_book(warehouse_config)
+    with connect(warehouse_config) as engine:
+        engine.execute("ALTER TABLE raw_camt053_entries ADD COLUMN referred_documents TEXT")
+        engine.execute("UPDATE raw_camt053_entries SET referred_documents = 'FA-2025-000001 FA-2025-000007' "
+                       "WHERE bank_line_id = 'B1'")
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        line = engine.query("SELECT remittance FROM fct_bank_line WHERE bank_line_id = 'B1'")[0][0]
+        reference = engine.query("SELECT reference FROM fct_payment WHERE payment_id = 'B1'")[0][0]
+    assert line == "FACTURE FA2025000001 FA-2025-000001 FA-2025-000007"
+    assert reference.startswith(line)

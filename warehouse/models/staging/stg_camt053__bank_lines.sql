@@ -11,7 +11,9 @@ SELECT
     upper(currency) AS currency,
     counterparty_name,
     upper(replace(counterparty_iban, ' ', '')) AS counterparty_iban,
-    concat_ws(' ', remittance_unstructured, creditor_reference) AS remittance,
+    -- (referred_documents came with a later version of the connector: a table loaded before has none)
+    concat_ws(' ', remittance_unstructured, creditor_reference
+              {%- if has_column('raw_camt053_entries', 'referred_documents') %}, referred_documents{% endif %}) AS remittance,
     nullif(end_to_end_id, 'NOTPROVIDED') AS end_to_end_id,
     bank_tx_code,
     return_reason,

@@ -15,8 +15,8 @@ from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, sma
 
 README_COLUMNS = (
     "bank_line_id entity account_iban statement_id booking_date value_date amount currency status credit_debit "
-    "bank_tx_code counterparty_name counterparty_iban remittance_unstructured creditor_reference end_to_end_id "
-    "return_reason batch_size additional_info source_file file_hash").split()
+    "bank_tx_code counterparty_name counterparty_iban remittance_unstructured creditor_reference referred_documents "
+    "end_to_end_id return_reason batch_size additional_info source_file file_hash").split()
 
 
 def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:

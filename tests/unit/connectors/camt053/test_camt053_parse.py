@@ -90,11 +90,16 @@ def test_counterparty_depends_on_direction(tmp_path: Path, indicator: str, name:
         ("<RmtInf><Ustrd>FA-1</Ustrd><Ustrd>FA-2</Ustrd></RmtInf>", "remittance_unstructured", "FA-1 FA-2"),
         ("<RmtInf><Strd><CdtrRefInf><Ref>RF18539007547034</Ref></CdtrRefInf></Strd></RmtInf>",
          "creditor_reference", "RF18539007547034"),
+        ("<RmtInf><Strd><RfrdDocInf><Nb>FA-2024-00123</Nb></RfrdDocInf></Strd>"
+         "<Strd><RfrdDocInf><Nb>FA-2024-00124</Nb></RfrdDocInf></Strd></RmtInf>",
+         "referred_documents", "FA-2024-00123 FA-2024-00124"),
+        ("<RmtInf><Ustrd>merci</Ustrd></RmtInf>", "referred_documents", None),
         ("<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>", "return_reason", "AC04"),
         ("<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>",
          "bank_tx_code", "PMNT/RCDT/ESCT"),
     ],
-    ids=["e2e-notprovided", "e2e", "ustrd-joined", "structured-ref", "return-reason", "tx-level-bank-code"],
+    ids=["e2e-notprovided", "e2e", "ustrd-joined", "structured-ref", "referred-documents", "no-referred-documents",
+         "return-reason", "tx-level-bank-code"],
 )
 def test_transaction_fields(tmp_path: Path, tx: str, field: str, expected: str | None) -> None:
     rows, _ = _rows(tmp_path, "08", _entry(tx=f"<TxDtls>{tx}</TxDtls>"))
