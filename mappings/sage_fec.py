@@ -27,6 +27,8 @@ FEC_COLUMNS: tuple[str, ...] = (
     "EcritureLet", "DateLet", "ValidDate", "Montantdevise", "Idevise",
 )
 FEC_OPTIONAL: frozenset[str] = frozenset({"Montantdevise", "Idevise"})
+# The legal alternative to Debit and Credit (BOI-CF-IOR-60-40-20 §80): one amount and its side.
+FEC_SIGNED: tuple[str, ...] = ("Montant", "Sens")
 
 
 class FecConventions(BaseModel):

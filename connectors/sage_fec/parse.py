@@ -45,7 +45,7 @@ from connectors._files import (
 )
 from lettrage.money import KNOWN_CURRENCIES
 from mappings.csv_export import CsvColumnMapping
-from mappings.sage_fec import FEC_COLUMNS, FEC_OPTIONAL, FecConventions
+from mappings.sage_fec import FEC_COLUMNS, FEC_OPTIONAL, FEC_SIGNED, FecConventions
 
 FEC_DATE = "%Y%m%d"
 DATE_COLUMNS = {"EcritureDate": "ecriture_date", "PieceDate": "piece_date", "DateLet": "date_let",
@@ -75,6 +75,10 @@ CUSTOMERS_SCHEMA = pa.schema([
 ])
 CUSTOMERS_SCHEMA = non_null(CUSTOMERS_SCHEMA, "entity", "customer_account")
 _MANDATORY = [c for c in FEC_COLUMNS if c not in FEC_OPTIONAL]
+_DEBIT_CREDIT = ("Debit", "Credit")
+# Sens as exports write it: D/C (the text of the law), +1/-1, or the word
+_SENS_DEBIT = frozenset({"D", "+1", "1", "DEBIT", "DÉBIT"})
+_SENS_CREDIT = frozenset({"C", "-1", "CREDIT", "CRÉDIT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,11 @@ class FecHeader:
     delimiter: str
     names: list[str]
     positions: dict[str, int]
+
+    @property
+    def signed(self) -> bool:
+        """The file gives Montant and Sens instead of Debit and Credit."""
+        return "Debit" not in self.positions and "Montant" in self.positions
 
 
 def read_fec_header(path: Path, encoding: str = "utf-8") -> FecHeader:
@@ -95,11 +104,13 @@ def read_fec_header(path: Path, encoding: str = "utf-8") -> FecHeader:
     delimiter = "\t" if "\t" in line else "|" if "|" in line else None
     names = split_header(line, delimiter) if delimiter else [line[:200]]
     lookup = {n.casefold(): i for i, n in enumerate(names)}
-    positions = {c: lookup[c.casefold()] for c in FEC_COLUMNS if c.casefold() in lookup}
-    missing = [c for c in _MANDATORY if c not in positions]
+    positions = {c: lookup[c.casefold()] for c in FEC_COLUMNS + FEC_SIGNED if c.casefold() in lookup}
+    signed = all(c in positions for c in FEC_SIGNED) and not any(c in positions for c in _DEBIT_CREDIT)
+    missing = [c for c in _MANDATORY if c not in positions and not (signed and c in _DEBIT_CREDIT)]
     if delimiter is None or missing:
         raise wrong_format(
-            path, f"a FEC with the 18 columns of art. A47 A-1 LPF separated by TAB or '|' (missing {missing})",
+            path, f"a FEC with the 18 columns of art. A47 A-1 LPF separated by TAB or '|' (missing {missing}; "
+            "Montant and Sens may replace Debit and Credit)",
             f"columns {names}",
         )
     return FecHeader(delimiter=delimiter, names=names, positions=positions)
@@ -243,6 +254,23 @@ def _run_starts(keys: pa.Array) -> np.ndarray:
     return starts
 
 
+def _debit_credit(amount: pa.Array | pa.ChunkedArray, sens: pa.ChunkedArray,
+                  ) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """Debit and Credit from Montant and its Sens (a line whose Sens is neither side is bad)."""
+    side = pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(sens, "")))
+    is_debit = pc.is_in(side, value_set=pa.array(sorted(_SENS_DEBIT)))
+    is_credit = pc.is_in(side, value_set=pa.array(sorted(_SENS_CREDIT)))
+    zero = pa.scalar(Decimal(0), MONEY_TYPE)
+    debit = pc.if_else(is_debit, amount, zero)
+    credit = pc.if_else(is_credit, amount, zero)
+    bad = ~np.asarray(pc.or_(is_debit, is_credit).to_numpy(zero_copy_only=False), dtype=bool)
+    return _combined(debit), _combined(credit), bad
+
+
+def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def _parse_block(
     path: Path, table: pa.Table, line_no: np.ndarray, keys: pa.Array, header: FecHeader, entity: str,
     file_hash: str, conventions: FecConventions, quarantine: Quarantine, closed: SeenKeys, earlier: SeenKeys,
@@ -259,12 +287,16 @@ def _parse_block(
         if fec_name in ("EcritureDate",):
             missing = np.asarray(pc.is_null(cols[out_name]).to_numpy(zero_copy_only=False)) & ~bad
             problems.append((missing, fec_name, "EcritureDate is mandatory"))
-    for fec_name, out_name in (("Debit", "debit"), ("Credit", "credit"), ("Montantdevise", "montant_devise")):
+    amounts = (("Montant", "montant"),) if header.signed else (("Debit", "debit"), ("Credit", "credit"))
+    for fec_name, out_name in (*amounts, ("Montantdevise", "montant_devise")):
         values, bad = parse_amounts(_col(table, header, fec_name), decimal_sep=",", group_seps="")
         if out_name != "montant_devise":
             values = pc.fill_null(values, pa.scalar(Decimal(0), MONEY_TYPE))
         cols[out_name] = values
         problems.append((bad, fec_name, "not an amount (digits, decimal comma or dot, at most 2 decimals)"))
+    if header.signed:
+        cols["debit"], cols["credit"], bad = _debit_credit(cols.pop("montant"), _col(table, header, "Sens"))
+        problems.append((bad, "Sens", "Sens must be D or C (or +1 / -1)"))
     journal_null = np.asarray(pc.is_null(cols["journal_code"]).to_numpy(zero_copy_only=False))
     num_null = np.asarray(pc.is_null(cols["ecriture_num"]).to_numpy(zero_copy_only=False))
     problems.append((journal_null, "JournalCode", "JournalCode is mandatory"))

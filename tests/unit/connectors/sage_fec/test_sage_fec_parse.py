@@ -212,3 +212,44 @@ def test_entry_of_an_earlier_file_in_the_run_is_refused(tmp_path: Path) -> None:
     other_entity.of("FR02").add_all(run.of("FR01"))
     rows_c, q_c, _ = _parse(second, run_entries=other_entity)  # parsed as FR01: FR02's entries do not count
     assert len(rows_c) == 4 and not q_c.rows
+
+
+def _signed_form(debit_credit: str, sens_for: dict[str, str] | None = None) -> str:
+    """A TAB FEC rewritten with Montant and Sens in place of Debit and Credit (the legal alternative)."""
+    lines = debit_credit.splitlines()
+    names = lines[0].split("\t")
+    d, c = names.index("Debit"), names.index("Credit")
+    out = ["\t".join(names[:d] + ["Montant", "Sens"] + names[c + 1:])]
+    for line in lines[1:]:
+        f = line.split("\t")
+        debit = f[d].replace(",", ".") not in ("", "0", "0.00")
+        sens = (sens_for or {}).get("debit" if debit else "credit", "D" if debit else "C")
+        out.append("\t".join(f[:d] + [f[d] if debit else f[c], sens] + f[c + 1:]))
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("sens", [None, {"debit": "+1", "credit": "-1"}, {"debit": "Débit", "credit": "crédit"}],
+                         ids=["d-c", "plus-minus-one", "words"])
+def test_montant_and_sens_read_as_debit_and_credit(tmp_path: Path, sens: dict[str, str] | None) -> None:
+    sample = FIXTURES / "sage_fec" / "fec_tab_utf8.txt"
+    signed = tmp_path / sample.name
+    signed.write_text(_signed_form(sample.read_text(encoding="utf-8"), sens), encoding="utf-8")
+    assert read_fec_header(signed).signed
+    expected, got = parse_sample(sample), parse_sample(signed)
+
+    def _rows(parsed: dict[str, Any]) -> list[dict[str, Any]]:  # (the two files' bytes, so their hashes, differ)
+        return [{k: v for k, v in r.items() if k != "file_hash"} for r in parsed["rows"]]
+
+    assert _rows(got) and _rows(got) == _rows(expected)
+    assert got["quarantine"] == expected["quarantine"]
+
+
+def test_bad_sens_quarantines_its_entry(tmp_path: Path) -> None:
+    header = HEADER.replace("Debit\tCredit", "Montant\tSens")
+    path = _fec(tmp_path, [_line("VE", "1", "411000", "10,00", "X", aux="C1"), _line("VE", "1", "706000", "10,00", "C"),
+                           _line("VE", "2", "411000", "5,00", "D", aux="C2"), _line("VE", "2", "706000", "5,00", "C")],
+                header=header)
+    rows, q, _ = _parse(path)
+    assert [(r["ecriture_num"], str(r["debit"]), str(r["credit"])) for r in rows] == [("2", "5.00", "0.00"),
+                                                                                       ("2", "0.00", "5.00")]
+    assert "Sens must be D or C" in {(line_no, fld): reason for line_no, fld, reason, _ in q.rows}[(2, "Sens")]
