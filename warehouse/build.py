@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
+from mappings.providers import load_provider_metadata
 from warehouse import sql
 from warehouse.contract import BY_NAME
 from warehouse.engine import Engine
@@ -84,9 +86,18 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     context: dict[str, object] = dict(DEFAULT_CONTEXT)
     context["has"] = engine.table_exists
     context["has_column"] = lambda table, column: column in engine.columns(table)
+    context["metadata_cols"] = partial(_metadata_columns, engine)
+    context["providers"] = load_provider_metadata()
     context["union"] = union_of
     context.update(extra)
     return context
+
+
+def _metadata_columns(engine: Engine, table: str, alias: str, keys: tuple[str, ...]) -> list[str]:
+    """``alias.metadata__<key>`` for each of ``keys`` that ``table`` has a column for, in order (staging
+    models read provider metadata through mappings/providers.yaml; a key never loaded has no column)."""
+    have = engine.columns(table)
+    return [f"{alias}.metadata__{k}" for k in keys if f"metadata__{k}" in have]
 
 
 def staging_models(shape: str | None = None) -> list[sql.Model]:

@@ -70,3 +70,17 @@ def test_bank_line_remittance_holds_the_referred_documents(warehouse_config: War
         reference = engine.query("SELECT reference FROM fct_payment WHERE payment_id = 'B1'")[0][0]
     assert line == "FACTURE FA2025000001 FA-2025-000001 FA-2025-000007"
     assert reference.startswith(line)
+
+
+def test_provider_metadata_keys_come_from_the_mapping(warehouse_config: WarehouseConfig) -> None:
+    """A merchant whose Stripe charges say ``invoice`` and ``customer_number`` (mappings/providers.yaml)."""
+    load_raw_book(warehouse_config)
+    with connect(warehouse_config) as engine:
+        engine.execute("ALTER TABLE raw_stripe_charges ADD COLUMN metadata__invoice TEXT")
+        engine.execute("ALTER TABLE raw_stripe_charges ADD COLUMN metadata__customer_number TEXT")
+        engine.execute("UPDATE raw_stripe_charges SET metadata__invoice_number = NULL, metadata__erp_customer_id = '', "
+                       "metadata__invoice = 'FA-2025-000009', metadata__customer_number = 'C009'")
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        reference, customer = engine.query("SELECT reference, customer_id FROM fct_payment WHERE payment_id = 'ch_1'")[0]
+    assert reference == "FA-2025-000009 Invoice FA-2025-000002"
+    assert customer == "C009"  # an empty erp_customer_id does not count

@@ -3,6 +3,10 @@
 -- the payment's latest failure event.
 -- shape: payments
 -- requires: raw_gocardless_payments
+{% set joined = has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}
+{% set invoice_refs = metadata_cols('raw_gocardless_payments', 'p', providers.gocardless.invoice_keys) %}
+{% set customer_refs = metadata_cols('raw_gocardless_payments', 'p', providers.gocardless.customer_keys)
+      + (metadata_cols('raw_gocardless_customers', 'cu', providers.gocardless.customer_keys) if joined else []) %}
 WITH fees AS (
     {% if has('raw_gocardless_payout_items') %}
     SELECT links__payment AS payment_id, -sum(amount) AS fee
@@ -27,7 +31,7 @@ SELECT
     p.entity,
     p.id AS payment_id,
     'gocardless' AS channel,
-    coalesce(nullif(p.metadata__erp_customer_id, ''){% if has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}, nullif(cu.metadata__erp_customer_id, ''){% endif %}) AS customer_id,
+    coalesce({% for col in customer_refs %}nullif({{ col }}, ''), {% endfor %}CAST(NULL AS TEXT)) AS customer_id,
     {{ minor_to_decimal('p.amount', 'p.currency') }} AS amount,
     coalesce(f.fee, 0) AS fee,
     upper(p.currency) AS currency,
@@ -39,7 +43,7 @@ SELECT
         WHEN p.status IN ('failed', 'cancelled', 'customer_approval_denied') THEN 'failed'
         ELSE p.status
     END AS status,
-    concat_ws(' ', p.metadata__invoice_number, p.reference, p.description) AS reference,
+    concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}p.reference, p.description) AS reference,
     {% if has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}coalesce(nullif(cu.company_name, ''), concat_ws(' ', cu.given_name, cu.family_name)){% else %}CAST(NULL AS TEXT){% endif %} AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     p.links__payout AS payout_id,

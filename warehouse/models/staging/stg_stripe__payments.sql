@@ -1,8 +1,12 @@
 -- Stripe charges as customer payments. Fees and the payout come from the charge's
--- balance transaction; the ERP customer from metadata (charge first, then customer).
+-- balance transaction; the ERP customer from metadata (charge first, then customer), the
+-- invoice number from metadata too: the keys are mappings/providers.yaml's.
 -- A charge with an open or lost dispute counts as charged back.
 -- shape: payments
 -- requires: raw_stripe_charges, raw_stripe_balance_transactions
+{% set invoice_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.invoice_keys) %}
+{% set customer_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.customer_keys)
+      + (metadata_cols('raw_stripe_customers', 'cu', providers.stripe.customer_keys) if has('raw_stripe_customers') else []) %}
 WITH charge_bt AS (
     SELECT source, max(payout) AS payout, sum(fee) AS fee
     FROM raw_stripe_balance_transactions
@@ -16,7 +20,7 @@ SELECT
     c.entity,
     c.id AS payment_id,
     'stripe' AS channel,
-    coalesce(nullif(c.metadata__erp_customer_id, ''){% if has('raw_stripe_customers') %}, nullif(cu.metadata__erp_customer_id, ''){% endif %}) AS customer_id,
+    coalesce({% for col in customer_refs %}nullif({{ col }}, ''), {% endfor %}CAST(NULL AS TEXT)) AS customer_id,
     {{ minor_to_decimal('c.amount', 'c.currency') }} AS amount,
     {{ minor_to_decimal('coalesce(bt.fee, 0)', 'c.currency') }} AS fee,
     upper(c.currency) AS currency,
@@ -28,7 +32,7 @@ SELECT
         WHEN c.refunded THEN 'refunded'
         ELSE 'succeeded'
     END AS status,
-    concat_ws(' ', c.metadata__invoice_number, c.description) AS reference,
+    concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}c.description) AS reference,
     c.billing_details__name AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     bt.payout AS payout_id,
