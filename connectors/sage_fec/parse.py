@@ -307,14 +307,17 @@ def _parse_block(
     problems.append((has_cur & ~known_currency_mask(idevise, KNOWN_CURRENCIES), "Idevise",
                      "unknown currency (expected an ISO 4217 code)"))
     if conventions.require_aux_on_customer_accounts and conventions.customer_account_prefixes:
+        # A collective account (411, 411000 ...) needs CompAuxNum to name the customer; an individual
+        # account (411DUPONT, 4110042: how many packages other than Sage keep customers) names it itself.
         compte = pc.fill_null(cols["compte_num"], "")
-        is_customer = np.zeros(n, dtype=bool)
+        unpadded = pc.utf8_rtrim(compte, characters="0")
+        collective = np.zeros(n, dtype=bool)
         for prefix in conventions.customer_account_prefixes:
-            is_customer |= np.asarray(pc.starts_with(compte, prefix).to_numpy(zero_copy_only=False))
+            collective |= np.asarray(pc.equal(unpadded, prefix.rstrip("0") or prefix).to_numpy(zero_copy_only=False))
         aux_missing = np.asarray(pc.is_null(cols["comp_aux_num"]).to_numpy(zero_copy_only=False))
-        problems.append((is_customer & aux_missing, "CompAuxNum",
-                         f"customer account line ({'/'.join(conventions.customer_account_prefixes)}*) "
-                         "without CompAuxNum: cannot tell which customer"))
+        problems.append((collective & aux_missing, "CompAuxNum",
+                         f"collective customer account line ({'/'.join(conventions.customer_account_prefixes)} "
+                         "and zeros) without CompAuxNum: cannot tell which customer"))
 
     # Entries: runs of equal (JournalCode, EcritureNum).
     starts = _run_starts(keys)

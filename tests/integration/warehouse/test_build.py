@@ -84,3 +84,20 @@ def test_provider_metadata_keys_come_from_the_mapping(warehouse_config: Warehous
         reference, customer = engine.query("SELECT reference, customer_id FROM fct_payment WHERE payment_id = 'ch_1'")[0]
     assert reference == "FA-2025-000009 Invoice FA-2025-000002"
     assert customer == "C009"  # an empty erp_customer_id does not count
+
+
+def test_fec_individual_customer_accounts_name_the_customer(warehouse_config: WarehouseConfig) -> None:
+    """A FEC that keeps each customer in its own account (411ACME, no CompAuxNum), as many packages
+    other than Sage export it: the account is the customer, its CompteLib the name."""
+    load_raw_book(warehouse_config)
+    with connect(warehouse_config) as engine:
+        engine.execute("UPDATE raw_sage_fec_lines SET compte_num = '411ACME', compte_lib = 'ACME SAS', "
+                       "comp_aux_num = NULL, comp_aux_lib = NULL WHERE comp_aux_num = 'C001'")
+        engine.execute("DELETE FROM raw_sage_fec_customers")
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        invoices = engine.query("SELECT invoice_id, customer_id FROM int_invoices ORDER BY invoice_id")
+        customers = engine.query("SELECT customer_id, name FROM dim_customer WHERE customer_id = '411ACME'")
+        erp = engine.query("SELECT customer_id, payer_name FROM fct_payment WHERE channel = 'erp'")
+    assert invoices == [("AV-2025-000001", "411ACME"), ("FA-2025-000001", "411ACME")]
+    assert customers == [("411ACME", "ACME SAS")]
+    assert erp == [("411ACME", "ACME SAS")]

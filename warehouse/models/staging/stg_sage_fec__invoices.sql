@@ -1,4 +1,5 @@
--- Invoices and credit notes of a FEC: the customer-subledger lines (411…, CompAuxNum)
+-- Invoices and credit notes of a FEC: the customer-account lines (411…; the customer is
+-- CompAuxNum, or an individual account itself: see _fec.jinja)
 -- of entries that also post revenue (70…). One document per PieceRef; credit notes
 -- come out negative. FEC has no due date: it is the issue date plus the customer's
 -- terms from the customers export, else the entity default from mappings.
@@ -10,17 +11,17 @@ WITH sales_entries AS (
     WHERE compte_num LIKE '70%'
 ),
 customer_lines AS (
-    SELECT l.*
+    SELECT l.*, {{ fec_customer('l') }} AS customer
     FROM raw_sage_fec_lines AS l
     JOIN sales_entries AS s
       ON s.entity = l.entity AND s.journal_code = l.journal_code AND s.ecriture_num = l.ecriture_num
-    WHERE l.compte_num LIKE '411%' AND coalesce(l.comp_aux_num, '') <> ''
+    WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
 ),
 documents AS (
     SELECT
         entity,
         piece_ref AS invoice_number,
-        min(comp_aux_num) AS customer_id,
+        min(customer) AS customer_id,
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
         sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
         max(nullif(ecriture_let, '')) AS erp_lettrage,

@@ -1,11 +1,12 @@
--- Customers as the FEC names them (CompAuxNum/CompAuxLib): the fallback when no
+-- Customers as the FEC names them (CompAuxNum/CompAuxLib, or an individual account and its
+-- CompteLib: see _fec.jinja): the fallback when no
 -- customers export was dropped, so no invoice is left without a customer.
 -- shape: customers
 -- requires: raw_sage_fec_lines
 SELECT
-    entity,
-    comp_aux_num AS customer_id,
-    max(comp_aux_lib) AS name,
+    l.entity,
+    {{ fec_customer('l') }} AS customer_id,
+    max({{ fec_customer_name('l') }}) AS name,
     CAST(NULL AS TEXT) AS vat_id,
     CAST(NULL AS TEXT) AS siren,
     CAST(NULL AS TEXT) AS email,
@@ -16,7 +17,7 @@ SELECT
     CAST(NULL AS TEXT) AS currency,
     CAST(NULL AS TEXT) AS account_owner,
     'sage_fec' AS source_system,
-    comp_aux_num AS source_id
-FROM raw_sage_fec_lines
-WHERE compte_num LIKE '411%' AND coalesce(comp_aux_num, '') <> ''
-GROUP BY entity, comp_aux_num
+    {{ fec_customer('l') }} AS source_id
+FROM raw_sage_fec_lines AS l
+WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
+GROUP BY l.entity, {{ fec_customer('l') }}

@@ -12,14 +12,14 @@ SELECT
     l.entity,
     'FEC-' || l.journal_code || '-' || l.ecriture_num || '-' || CAST(l.line_in_entry AS TEXT) AS payment_id,
     'erp' AS channel,
-    l.comp_aux_num AS customer_id,
+    {{ fec_customer('l') }} AS customer_id,
     coalesce(l.credit, 0) - coalesce(l.debit, 0) AS amount,
     0 AS fee,
     'EUR' AS currency,
     l.ecriture_date AS paid_on,
     'succeeded' AS status,
     concat_ws(' ', l.piece_ref, l.ecriture_lib) AS reference,
-    l.comp_aux_lib AS payer_name,
+    {{ fec_customer_name('l') }} AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     CAST(NULL AS TEXT) AS payout_id,
     CAST(NULL AS TEXT) AS failure_reason,
@@ -29,4 +29,4 @@ SELECT
 FROM raw_sage_fec_lines AS l
 JOIN bank_entries AS b
   ON b.entity = l.entity AND b.journal_code = l.journal_code AND b.ecriture_num = l.ecriture_num
-WHERE l.compte_num LIKE '411%' AND coalesce(l.comp_aux_num, '') <> ''
+WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL

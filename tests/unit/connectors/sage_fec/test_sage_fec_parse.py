@@ -253,3 +253,13 @@ def test_bad_sens_quarantines_its_entry(tmp_path: Path) -> None:
     assert [(r["ecriture_num"], str(r["debit"]), str(r["credit"])) for r in rows] == [("2", "5.00", "0.00"),
                                                                                        ("2", "0.00", "5.00")]
     assert "Sens must be D or C" in {(line_no, fld): reason for line_no, fld, reason, _ in q.rows}[(2, "Sens")]
+
+
+def test_individual_customer_account_needs_no_compauxnum(tmp_path: Path) -> None:
+    """411DUPONT or 4110042 name the customer themselves; 411000 (collective) without CompAuxNum does not."""
+    path = _fec(tmp_path, [_line("VE", "1", "411DUPONT", "10,00", "0"), _line("VE", "1", "706000", "0", "10,00"),
+                           _line("VE", "2", "4110042", "5,00", "0"), _line("VE", "2", "706000", "0", "5,00"),
+                           _line("VE", "3", "41100000", "7,00", "0"), _line("VE", "3", "706000", "0", "7,00")])
+    rows, q, _ = _parse(path)
+    assert sorted({r["ecriture_num"] for r in rows}) == ["1", "2"]
+    assert {(line_no, fld) for line_no, fld, _, _ in q.rows} >= {(6, "CompAuxNum")}
