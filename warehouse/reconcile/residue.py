@@ -53,7 +53,9 @@ def customer_number_key(value: str) -> str:
     """A customer number as payers write it: upper case, and a number without its zero padding
     (SAP's KUNNR 0000010042 is written 10042)."""
     v = value.strip().upper()
-    return v.lstrip("0") or v if v.isdigit() else v
+    if v.isdigit():
+        return v.lstrip("0") or v
+    return v
 
 
 def match_id(entity: str, payment_id: str, invoice_id: str, rule: str) -> str:
@@ -807,8 +809,8 @@ def _customer_numbers(engine: Engine, entity: str, payments: list[Payment], rule
     if not wanted:
         return {}
     # (zero padding stripped in SQL for all-digit ids, as customer_number_key does; in chunks of bound values)
-    key = ("CASE WHEN ltrim(customer_id, '0123456789') = '' AND ltrim(customer_id, '0') <> '' "
-           "THEN ltrim(customer_id, '0') ELSE upper(trim(customer_id)) END")
+    cid = "upper(trim(customer_id))"
+    key = f"CASE WHEN ltrim({cid}, '0123456789') = '' AND ltrim({cid}, '0') <> '' THEN ltrim({cid}, '0') ELSE {cid} END"
     out: dict[str, list[str]] = defaultdict(list)
     for start in range(0, len(wanted), 1000):
         chunk = wanted[start:start + 1000]

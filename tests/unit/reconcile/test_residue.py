@@ -12,7 +12,7 @@ import pytest
 from mappings.matching import load_matching_rules
 from warehouse.reconcile.decisions import normalize_name
 from warehouse.reconcile.references import fold
-from warehouse.reconcile.residue import Item, Payment, Residue, within_tolerance
+from warehouse.reconcile.residue import Item, Payment, Residue, customer_number_key, within_tolerance
 
 RULES = load_matching_rules()
 FORMS = RULES.fuzzy.legal_forms
@@ -100,3 +100,10 @@ def test_open_item_index_drops_settled_items() -> None:
     assert [(m["invoice_id"], m["rule"], m["state"]) for m in out.matches] == [
         ("I1", "customer_amount", "auto"), ("I2", "customer_amount", "auto")]
     assert batch._open_items("C1") == ([], {})
+
+
+@pytest.mark.parametrize(("written", "key"), [("0000010042", "10042"), ("10042", "10042"), (" c0042 ", "C0042"),
+                                              ("0000", "0000"), ("KD-10042", "KD-10042")],
+                         ids=["sap-padded", "as-written", "case-and-spaces", "only-zeros", "not-a-number"])
+def test_customer_number_key(written: str, key: str) -> None:
+    assert customer_number_key(written) == key
