@@ -31,8 +31,11 @@ KIND_RULE: dict[int, str] = {
 TOKEN_SPLIT = "[^A-Z0-9/._-]+"
 TOKEN_TRIM = "/._-"
 YEAR_TAIL = "^(19|20)?[0-9][0-9][^A-Z0-9]+0*([0-9]+)$"
-# Digit groups a payer separated with spaces ("FACTURE 2024 00123"): also read joined by a dash.
-SPACED_DIGITS = "([0-9]) +([0-9])"
+# A year and the number after it, separated with spaces ("FACTURE 2024 00123"): also read joined by
+# a dash. Only after a year: any two digit groups would join amounts written with spaces
+# ("12 500,00" -> 12-500), whose digits can be another invoice's normalized number.
+SPACED_DIGITS = "(^|[^0-9A-Z])((?:19|20)[0-9][0-9]) +([0-9])"
+SPACED_JOINED = r"\1\2-\3"
 
 
 def tag_regex(tags: Iterable[str]) -> str | None:
@@ -71,15 +74,15 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
     """Candidate reference tokens of a free text: runs of letters, digits and separators holding a digit.
 
     Bank field codes (``tags``, such as ``/INV/``) are separators, so ``/INV/FA-2024-00123``
-    yields ``FA-2024-00123``. Digit groups separated by spaces (``2024 00123``) also yield the
-    groups joined by a dash (``2024-00123``), after the tokens as written.
+    yields ``FA-2024-00123``. A year and the number after it separated by spaces (``2024 00123``)
+    also yield the two joined by a dash (``2024-00123``), after the tokens as written.
     """
     ref = fold(text)
     pattern = tag_regex(tags)
     if pattern and "/" in ref:
         tag = _compiled(pattern)
         ref = tag.sub(" /", tag.sub(" /", ref))
-    joined = _compiled(SPACED_DIGITS).sub(r"\1-\2", ref)
+    joined = _compiled(SPACED_DIGITS).sub(SPACED_JOINED, ref)
     out: list[str] = []
     for source in (ref, joined) if joined != ref else (ref,):
         for raw in re.split(TOKEN_SPLIT, source):
@@ -156,7 +159,7 @@ CASE WHEN strpos({{ col }}, '/') > 0
 {% macro strip_tags(col) %}{{ col }}{% endmacro %}""")
     return untag + r"""
 {% macro join_spaced_digits(col) -%}
-regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '\1-\2', 'g')
+regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '""" + SPACED_JOINED + r"""', 'g')
 {%- endmacro %}
 {% macro strip_prefix(col) -%}
 regexp_replace({{ col }}, '""" + pre + r"""', '\3')

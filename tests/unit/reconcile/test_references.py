@@ -40,9 +40,11 @@ REMITTANCES = [
     ("/RFB/FA-2024-00123/ROC/PO-4711", ["FA-2024-00123", "PO-4711"]),
     ("/REMI/USTD//FA-2024-00123/", ["FA-2024-00123"]),
     ("FACTURE 2024 00123", ["2024", "00123", "2024-00123"]),
-    ("RF18 5390 0754 7034", ["RF18", "5390", "0754", "7034", "RF18-5390-0754-7034"]),
+    ("FA 2024  123 / 2025 7", ["2024", "123", "2025", "7", "2024-123", "2025-7"]),
     ("INV/2024/00123", ["INV/2024/00123"]),  # an Odoo-style number: no leading slash, not a field code
-    ("Rechnung 4711 vom 12 03 2024", ["4711", "12", "03", "2024", "12-03-2024"]),
+    ("Rechnung 4711 vom 12 03 2024", ["4711", "12", "03", "2024"]),  # groups not after a year stay apart
+    ("Paiement 12 500,00 EUR", ["12", "500", "00"]),  # an amount with a space is not a number to join
+    ("X12024 5", ["X12024", "5"]),  # 2024 inside a longer token is not a year
     ("/NAME/ACME/ 42/", ["42"]),  # a code not listed stays text (here without a digit: no token)
 ]
 
