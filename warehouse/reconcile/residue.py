@@ -420,8 +420,12 @@ class Residue:
         return unique
 
     def _numbered_customer(self, p: Payment) -> str | None:
-        """The one customer whose number the remittance holds, or None (none, or several)."""
-        if not self.numbers or not p.reference:
+        """The one customer whose number the remittance holds, or None (none, or several).
+
+        Not for a remittance that names invoices: its numbers are read as invoice references
+        (a customer numbered like an invoice, 1001 and 1001, must not become the payer).
+        """
+        if not self.numbers or not p.reference or p.candidates:
             return None
         found = {cid for t in _tokens(p.reference, self.rules.reference.remittance_tags)
                  for cid in self.numbers.get(customer_number_key(t), ())}
@@ -803,7 +807,7 @@ def _customer_numbers(engine: Engine, entity: str, payments: list[Payment], rule
     and only tokens of at least ``reference.customer_number_min_length`` characters.
     """
     min_len = rules.reference.customer_number_min_length
-    wanted = sorted({customer_number_key(t) for p in payments if not p.customer_id and p.reference
+    wanted = sorted({customer_number_key(t) for p in payments if not p.customer_id and p.reference and not p.candidates
                      for t in _tokens(p.reference, rules.reference.remittance_tags)
                      if len(customer_number_key(t)) >= min_len})
     if not wanted:

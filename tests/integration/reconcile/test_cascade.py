@@ -115,6 +115,18 @@ def test_customer_number_in_the_remittance_identifies_an_unknown_payer(book: Boo
                                   "only open item of 480.00 EUR")
 
 
+def test_a_number_naming_an_invoice_is_not_read_as_a_customer_number(book: Book) -> None:
+    """Customer 1001 and invoice 1001 of another customer: the remittance names the invoice."""
+    book.customer("1001", "Alpha", None)
+    book.customer("C2", "Beta", None)
+    book.invoice("I1", "50.00", number="1001", customer="C2")
+    book.invoice("I2", "80.00", customer="1001")
+    book.payment("P1", "80.00", "Facture 1001", payer_name="QQQ")  # more than invoice 1001 owes
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    assert _rules(book) == {"P1>I1": "exact_reference"}  # suggested, as an unknown payer's overpayment is
+
+
 def test_two_equal_open_items_are_suggested_never_applied(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "200.00")
