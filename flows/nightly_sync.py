@@ -24,6 +24,7 @@ from flows.artifacts import publish_run_artifacts
 from flows.params import EntityCode, SourceName, as_codes
 from flows.steps import (
     build_warehouse,
+    export_lettrage_proposals,
     load_sources,
     reconcile_books,
     record_build,
@@ -69,15 +70,17 @@ def nightly_sync(
     if fingerprint["now"] == fingerprint["last"]:
         logger.info("nothing new since the last complete build as of %s: warehouse, matches and marts are current", as_of)
         build, reconciliation, marts, reports = {"skipped": "current"}, {"skipped": "current"}, {}, []
+        proposals: dict[str, int] = {}
     else:
         build = build_warehouse(as_of)
         reconciliation = reconcile_books(as_of)
         marts = refresh_marts(as_of)
         reports = render_reports(as_of, str(orch.reports_dir()))
+        proposals = export_lettrage_proposals(as_of, str(orch.proposals_dir()))
         record_build(fingerprint["now"])
     summary = {"as_of": as_of.isoformat(), "started_at": started_at.isoformat(), "loaded": outcome.loaded,
                "failed": outcome.failed, "build": build, "reconciliation": reconciliation, "marts": marts,
-               "reports": reports}
+               "reports": reports, "lettrage_proposals": proposals}
     publish_run_artifacts("nightly", summary, since=started_at)
     if not outcome.ok:
         raise SyncFailed(outcome.failure_message())

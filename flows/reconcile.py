@@ -1,4 +1,5 @@
-"""Reconcile only: rebuild the canonical model from loaded data, reconcile, refresh the marts."""
+"""Reconcile only: rebuild the canonical model from loaded data, reconcile, refresh the marts,
+write the lettrage proposals for the ERPs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from prefect.runtime import flow_run
 
 from flows.artifacts import publish_run_artifacts
 from flows.params import EntityCode, as_codes
-from flows.steps import build_warehouse, reconcile_books, refresh_marts
+from flows.steps import build_warehouse, export_lettrage_proposals, reconcile_books, refresh_marts
 from lettrage import orchestration as orch
 
 
@@ -32,6 +33,8 @@ def reconcile(as_of: date | None = None, entity: EntityCode | None = None) -> di
     build = build_warehouse(as_of)
     reconciliation = reconcile_books(as_of, entity=entity)
     marts = refresh_marts(as_of)
-    summary = {"as_of": as_of.isoformat(), "build": build, "reconciliation": reconciliation, "marts": marts}
+    proposals = export_lettrage_proposals(as_of, str(orch.proposals_dir()), entity)
+    summary = {"as_of": as_of.isoformat(), "build": build, "reconciliation": reconciliation, "marts": marts,
+               "lettrage_proposals": proposals}
     publish_run_artifacts("reconcile", summary, since=started_at)
     return summary

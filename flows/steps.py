@@ -193,6 +193,18 @@ def refresh_marts(as_of: date) -> dict[str, int]:
     return marts
 
 
+@task(task_run_name="export-lettrage-proposals", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
+def export_lettrage_proposals(as_of: date, out_dir: str, entity: str | None = None) -> dict[str, int]:
+    """The matches each ERP lacks, one CSV per entity for it to import (lettrage codes, both sides' keys)."""
+    from warehouse.reconcile import export_lettrage_proposals as export
+
+    logger = get_run_logger()
+    with connect(read_only=True) as engine:
+        files = export(engine, out_dir, as_of, [entity] if entity else None)
+    logger.info("lettrage proposals: %s", ", ".join(f"{e} {n} rows ({p})" for e, (p, n) in files.items()) or "none")
+    return {e: n for e, (_, n) in files.items()}
+
+
 @task(task_run_name="render-reports", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
 def render_reports(as_of: date, out_dir: str) -> list[str]:
     """One HTML report per entity and the Excel workbook (one sheet per mart)."""

@@ -249,6 +249,25 @@ def report(
 
 
 @app.command()
+def proposals(
+    entity: EntityOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder of the files (default: $LETTRAGE__PROPOSALS_DIR or var/erp).")] = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Write the lettrage proposal for each ERP: the matches it has not lettered, one CSV per entity."""
+    from lettrage import orchestration as orch
+    from warehouse.engine import connect
+    from warehouse.reconcile import export_lettrage_proposals
+
+    with connect(read_only=True) as engine:
+        files = export_lettrage_proposals(engine, out or orch.proposals_dir(), _date(as_of) or date.today(), entity)
+    for code, (path, rows) in sorted(files.items()):
+        console.print(f"{code}: {rows} match(es) to letter in the ERP -> {path}")
+    if not files:
+        console.print("no invoices in the warehouse: nothing to propose")
+
+
+@app.command()
 def sql(query: Annotated[str, typer.Argument(help="A SQL query against the warehouse dataset.")]) -> None:
     """Run a read-only SQL query against the warehouse and print the result."""
     from warehouse.engine import connect

@@ -277,6 +277,11 @@ def ensure_concurrency_limits(limits: Mapping[str, int] | None = None, *,
     return done
 
 
+def proposals_dir() -> Path:
+    """Where runs write the lettrage proposal files for the ERPs (``LETTRAGE__PROPOSALS_DIR``, default var/erp)."""
+    return Path(os.environ.get("LETTRAGE__PROPOSALS_DIR", str(Path("var") / "erp"))).resolve()
+
+
 def reports_dir() -> Path:
     """Where the nightly run writes its HTML reports and workbook (``LETTRAGE__REPORTS_DIR``, default var/reports)."""
     return Path(os.environ.get("LETTRAGE__REPORTS_DIR", str(Path("var") / "reports"))).resolve()

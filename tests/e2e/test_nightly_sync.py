@@ -32,7 +32,8 @@ def _ground_truth(root: Path) -> dict[str, dict[str, Decimal]]:
 
 
 def test_nightly_sync_loads_every_source_and_builds_the_warehouse(
-    prefect_harness: None, sample_world: Path, warehouse_config: WarehouseConfig, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, sample_world: Path, warehouse_config: WarehouseConfig, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     from flows.nightly_sync import nightly_sync
     from sandbox.demo import write_sources_file
@@ -42,6 +43,7 @@ def test_nightly_sync_loads_every_source_and_builds_the_warehouse(
     with serve(sample_world) as sandbox:
         sources_file = write_sources_file(sample_world, world, sandbox.stripe_base, sandbox.gocardless_base)
         monkeypatch.setenv("LETTRAGE__SOURCES_FILE", str(sources_file))
+        monkeypatch.setenv("LETTRAGE__PROPOSALS_DIR", str(tmp_path / "erp"))
         state = nightly_sync(as_of=E2E_AS_OF, return_state=True)
     assert state.is_completed(), state.message
     result = state.result()
@@ -74,6 +76,22 @@ def test_nightly_sync_loads_every_source_and_builds_the_warehouse(
     assert payouts and all(p["composed"] == p["amount"] or p["payout_id"] in flagged for p in payouts)
     assert aged_total == encours_total
     _assert_open_amounts_equal_the_key(sample_world, warehouse_config)
+    _assert_lettrage_proposals(result["lettrage_proposals"], tmp_path / "erp", warehouse_config)
+
+
+def _assert_lettrage_proposals(counts: dict[str, int], folder: Path, config: WarehouseConfig) -> None:
+    """One file per entity holding every applied match whose invoice the ERP has not lettered."""
+    with connect(config) as engine:
+        expected = dict(engine.query(
+            "SELECT i.entity, count(m.match_id) FROM fct_invoice AS i LEFT JOIN fct_match AS m "
+            "ON m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed') "
+            "AND coalesce(i.erp_lettrage, '') = '' GROUP BY i.entity"))
+    assert counts == expected and sum(counts.values()) > 0
+    for entity, n in counts.items():
+        path = folder / f"lettrage-proposal-{entity}-{E2E_AS_OF.isoformat()}.csv"
+        with path.open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh, delimiter=";"))
+        assert len(rows) == n and all(r["lettrage_code"] and r["invoice_source_id"] for r in rows)
 
 
 API_ERP_ENTITIES = {"UK01", "US01", "ES01"}  # Sage Accounting, NetSuite, SAP Business One: served by the sandbox

@@ -6,6 +6,7 @@ Public surface::
     confirm_match(engine, match_id, actor, reason=None) / reject_match(...)
     record_decision(engine, *, entity, kind, actor, ...)
     export_lettrage_proposal(engine, entity, path) -> rows written
+    export_lettrage_proposals(engine, out_dir, as_of, entities=None) -> {entity: (path, rows)}
 
 Writes only ``fct_match``, ``fct_reconciliation_exception``, ``fct_invoice`` and
 its own bookkeeping (``decision``, ``payer_alias``, ``reconcile_*``).
@@ -14,9 +15,10 @@ its own bookkeeping (``decision``, ``payer_alias``, ``reconcile_*``).
 from __future__ import annotations
 
 from warehouse.reconcile.decisions import confirm_match, record_decision, reject_match
-from warehouse.reconcile.erp import export_lettrage_proposal
+from warehouse.reconcile.erp import export_lettrage_proposal, export_lettrage_proposals
 from warehouse.reconcile.run import ReconcileSummary, reconcile
 
 __all__ = [
-    "ReconcileSummary", "confirm_match", "export_lettrage_proposal", "reconcile", "record_decision", "reject_match",
+    "ReconcileSummary", "confirm_match", "export_lettrage_proposal", "export_lettrage_proposals", "reconcile",
+    "record_decision", "reject_match",
 ]

@@ -2,18 +2,23 @@
 
 One CSV row per applied match (auto or confirmed) whose invoice the ERP has not
 lettered yet. Rows of one payment share a proposed lettrage code, derived from
-the payment id so that a re-export proposes the same code.
+the payment id so that a re-export proposes the same code. Each row carries what an
+accountant (or an import script) needs to find both sides in the ERP: the invoice's own
+document key (``invoice_source_id``: the FEC journal and entry, SAP's BELNR, the API's id)
+and the money's date, channel and remittance as the bank or provider gave them.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+from datetime import date
 from pathlib import Path
 
 from warehouse.engine import Engine
 
-COLUMNS = ("entity", "lettrage_code", "invoice_id", "invoice_number", "customer_id", "payment_id", "amount_applied",
+COLUMNS = ("entity", "lettrage_code", "invoice_id", "invoice_number", "invoice_source_system", "invoice_source_id",
+           "customer_id", "payment_id", "paid_on", "payment_channel", "payment_reference", "amount_applied",
            "adjustment", "adjustment_reason", "currency", "rule", "confidence", "state", "explanation")
 
 
@@ -30,9 +35,12 @@ def lettrage_code(payment_id: str) -> str:
 def export_lettrage_proposal(engine: Engine, entity: str, path: Path | str) -> int:
     """Write the proposal CSV for ``entity``; returns the number of rows written."""
     rows = engine.query_dicts(
-        "SELECT m.entity, m.invoice_id, i.invoice_number, i.customer_id, m.payment_id, m.amount_applied, "
-        "m.adjustment, m.adjustment_reason, m.currency, m.rule, m.confidence, m.state, m.explanation "
+        "SELECT m.entity, m.invoice_id, i.invoice_number, i.source_system AS invoice_source_system, "
+        "i.source_id AS invoice_source_id, i.customer_id, m.payment_id, p.paid_on, p.channel AS payment_channel, "
+        "p.reference AS payment_reference, m.amount_applied, m.adjustment, m.adjustment_reason, m.currency, m.rule, "
+        "m.confidence, m.state, m.explanation "
         "FROM fct_match AS m JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
+        "LEFT JOIN fct_payment AS p ON p.entity = m.entity AND p.payment_id = m.payment_id "
         "WHERE m.entity = :entity AND m.state IN ('auto', 'confirmed') "
         "AND (i.erp_lettrage IS NULL OR i.erp_lettrage = '') "
         "ORDER BY m.payment_id, m.invoice_id",
@@ -46,3 +54,16 @@ def export_lettrage_proposal(engine: Engine, entity: str, path: Path | str) -> i
         for r in rows:
             writer.writerow({**{c: r.get(c) for c in COLUMNS}, "lettrage_code": lettrage_code(str(r["payment_id"]))})
     return len(rows)
+
+
+def export_lettrage_proposals(engine: Engine, out_dir: Path | str, as_of: date,
+                              entities: list[str] | None = None) -> dict[str, tuple[Path, int]]:
+    """One proposal file per entity (``lettrage-proposal-<entity>-<as_of>.csv`` in ``out_dir``), also when
+    empty, so the ERP side sees that the day was looked at. Returns ``entity -> (path, rows)``."""
+    wanted = entities or sorted(str(r[0]) for r in engine.query(
+        "SELECT DISTINCT entity FROM fct_invoice WHERE entity IS NOT NULL"))
+    out: dict[str, tuple[Path, int]] = {}
+    for entity in wanted:
+        path = Path(out_dir) / f"lettrage-proposal-{entity}-{as_of.isoformat()}.csv"
+        out[entity] = (path, export_lettrage_proposal(engine, entity, path))
+    return out

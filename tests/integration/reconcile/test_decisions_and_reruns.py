@@ -7,15 +7,17 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from lettrage.config import WarehouseConfig
 from warehouse.reconcile import (
     confirm_match,
     export_lettrage_proposal,
+    export_lettrage_proposals,
     reconcile,
     record_decision,
     reject_match,
 )
 
-from .conftest import AS_OF, Book
+from .conftest import AS_OF, Book, open_book
 
 IBAN = "FR7630001007941234567890185"
 PARENT_IBAN = "DE89370400440532013000"
@@ -142,6 +144,13 @@ def test_erp_lettrage_agreement_disagreement_and_proposal(book: Book, tmp_path: 
     assert export_lettrage_proposal(book.engine, "FR01", path) == 1
     rows = list(csv.DictReader(path.open(), delimiter=";"))
     assert rows[0]["invoice_number"] == "FA-4" and rows[0]["lettrage_code"].startswith("L")
+    # what the ERP needs to find both sides: its own document key, the money's date, channel and remittance
+    assert (rows[0]["invoice_source_system"], rows[0]["invoice_source_id"], rows[0]["paid_on"],
+            rows[0]["payment_channel"], rows[0]["payment_reference"]) == ("test", "I4", "2024-06-10", "bank_transfer",
+                                                                        "FA-4")
+    files = export_lettrage_proposals(book.engine, tmp_path / "erp", AS_OF)
+    assert {e: n for e, (_, n) in files.items()} == {"FR01": 1}
+    assert files["FR01"][0].name == f"lettrage-proposal-FR01-{AS_OF.isoformat()}.csv"
 
 
 def test_erp_settled_invoice_without_payment_is_flagged(book: Book) -> None:
@@ -157,3 +166,20 @@ def test_payout_composition_and_missing_deposit(book: Book) -> None:
     book.payout("po_recent", "50.00", arrival=date(2024, 6, 28), components=[("50.00", "0.00")])
     reconcile(book.engine, as_of=AS_OF)
     assert book.exception_kinds() == {"po_bad": "payout_mismatch", "po_lost": "payout_not_banked"}
+
+
+def test_cli_writes_the_proposal_of_each_entity(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lettrage.cli import app
+
+    with open_book(warehouse_config) as book:
+        book.invoice("I4", "70.00", number="FA-4")
+        book.payment("P4", "70.00", "FA-4")
+        reconcile(book.engine, as_of=AS_OF)
+    result = CliRunner().invoke(app, ["proposals", "--out", str(tmp_path), "--as-of", AS_OF.isoformat()],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    path = tmp_path / f"lettrage-proposal-FR01-{AS_OF.isoformat()}.csv"
+    assert f"FR01: 1 match(es) to letter in the ERP -> {path}" in result.output
+    assert [r["invoice_id"] for r in csv.DictReader(path.open(encoding="utf-8"), delimiter=";")] == ["I4"]
