@@ -105,9 +105,12 @@ def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "s
     warehouse = Path("warehouse.duckdb")
     pipelines = Path("var") / "dlt"
     reports = Path("var") / "reports"
+    proposals = Path("var") / "erp"
     reset_demo_state(root, warehouse, pipelines)
     shutil.rmtree(reports, ignore_errors=True)
+    shutil.rmtree(proposals, ignore_errors=True)
     os.environ["LETTRAGE__REPORTS_DIR"] = str(reports.resolve())
+    os.environ["LETTRAGE__PROPOSALS_DIR"] = str(proposals.resolve())
     os.environ["LETTRAGE__WAREHOUSE_URL"] = f"duckdb:///{warehouse}"
     os.environ["LETTRAGE__PIPELINES_DIR"] = str(pipelines.resolve())
 
@@ -140,6 +143,9 @@ def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "s
         console.rule("[bold]Reports")
         for path in state.result().get("reports", []):
             console.print(f"  {path}")
+        counts = state.result().get("lettrage_proposals", {})
+        console.print(f"  lettrage proposals for the ERPs in {proposals.resolve()}: "
+                      + ", ".join(f"{e} {n} matches" for e, n in sorted(counts.items())))
     console.rule("[bold]Next")
     console.print(
         "  .venv/bin/lettrage report                       # these figures again\n"
