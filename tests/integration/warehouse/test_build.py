@@ -101,3 +101,16 @@ def test_fec_individual_customer_accounts_name_the_customer(warehouse_config: Wa
     assert invoices == [("AV-2025-000001", "411ACME"), ("FA-2025-000001", "411ACME")]
     assert customers == [("411ACME", "ACME SAS")]
     assert erp == [("411ACME", "ACME SAS")]
+
+
+def test_bank_line_without_remittance_information_reads_the_entry_s_additional_information(
+        warehouse_config: WarehouseConfig) -> None:
+    load_raw_book(warehouse_config)
+    with connect(warehouse_config) as engine:
+        engine.execute("UPDATE raw_camt053_entries SET remittance_unstructured = NULL, "
+                       "additional_info = 'VIR SEPA RECU /DE ACME SAS /MOTIF FA-2025-000001' WHERE bank_line_id = 'B1'")
+        engine.execute("UPDATE raw_camt053_entries SET additional_info = 'VIREMENT RECU' WHERE bank_line_id <> 'B1'")
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        lines = dict(engine.query("SELECT bank_line_id, remittance FROM fct_bank_line ORDER BY bank_line_id"))
+    assert lines["B1"] == "VIR SEPA RECU /DE ACME SAS /MOTIF FA-2025-000001"
+    assert lines["B2"] == "STRIPE po_1"  # its own remittance information wins over the entry's words
