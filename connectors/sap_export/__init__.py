@@ -13,6 +13,7 @@ items file is recognised from its header among ``mappings/sap/layouts/*.yaml``.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from connectors.sap_export.parse import (
     pack_item_keys,
     parse_customers,
 )
+from connectors.sap_export.workbook import is_workbook, workbook_as_text
 from lettrage.errors import ConfigurationError
 from mappings.entities import load_entities
 from mappings.sap import load_layouts, load_sap_customers_mapping
@@ -119,10 +121,11 @@ def sap_export_source(
     ``entity`` is used for rows whose company code is not in ``mappings/entities.yaml``.
     """
     mapping = load_sap_customers_mapping()
-    files = list_files(location, "*.csv") + (
-        list_files(location, "*.txt") if Path(str(location)).is_dir() else []
-    )
-    customer_files = [p for p in files if identify_customers(p, mapping)]
+    folder = Path(str(location)).is_dir()
+    files = sorted(list_files(location, "*.csv") + (
+        list_files(location, "*.txt") + list_files(location, "*.xlsx") if folder else []
+    ))
+    customer_files = [p for p in files if not is_workbook(p) and identify_customers(p, mapping)]
     item_files = [p for p in files if p not in customer_files]
     return (
         with_shared_tables(items(item_files, entity, encoding, batch_rows, stats)),
@@ -150,22 +153,25 @@ def items(
     run_keys = RunKeys()
     codes: dict[str, int] = {}
     for path in files:
-        scanned = scan_file(path, encoding)
+        workbook = is_workbook(path)
+        scanned = scan_file(path, "utf-8" if workbook else encoding)  # (a workbook has no text encoding)
         if skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):
             continue
-        match = detect_layout(path, layouts, scanned.encoding)
         quarantine = Quarantine(SOURCE_SYSTEM, entity, path.name)
         parsed = SapParseResult()
         ents: set[str] = set()
         rows_loaded = 0
-        for table in iter_items(path, file_hash=scanned.file_hash, encoding=scanned.encoding, match=match,
-                                company_codes=company_codes, quarantine=quarantine, default_entity=entity,
-                                result=parsed, batch_rows=batch_rows):
-            table = run_keys.keep_new(table, ITEMS_KEY, quarantine, packed=pack_item_keys(table, codes))
-            ents.update(table.column("entity").unique().to_pylist())
-            rows_loaded += table.num_rows
-            if table.num_rows:
-                yield table
+        with tempfile.TemporaryDirectory(prefix="lettrage-sap-") as tmp:
+            text = workbook_as_text(path, layouts, Path(tmp)) if workbook else path
+            match = detect_layout(text, layouts, "utf-8" if workbook else scanned.encoding)
+            for table in iter_items(text, file_hash=scanned.file_hash, encoding="utf-8" if workbook else scanned.encoding,
+                                    match=match, company_codes=company_codes, quarantine=quarantine,
+                                    default_entity=entity, result=parsed, batch_rows=batch_rows):
+                table = run_keys.keep_new(table, ITEMS_KEY, quarantine, packed=pack_item_keys(table, codes))
+                ents.update(table.column("entity").unique().to_pylist())
+                rows_loaded += table.num_rows
+                if table.num_rows:
+                    yield table
         file_entity = entity or (next(iter(ents)) if len(ents) == 1 else None)
         quarantine.entity = file_entity
         result = FileResult(SOURCE_SYSTEM, file_entity, path.name, scanned.file_hash, scanned.encoding,

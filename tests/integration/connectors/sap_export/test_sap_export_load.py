@@ -13,6 +13,7 @@ from lettrage.config import WarehouseConfig
 from lettrage.errors import WrongFormat
 from tests.fixtures.golden import FIXTURES
 from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
+from tests.fixtures.sap_workbook import workbook_of
 
 README_ITEM_COLUMNS = (
     "entity company_code customer document_number fiscal_year line_item document_type document_date posting_date "
@@ -89,3 +90,19 @@ def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
                                  "WHERE document_type IN ('RV', 'G2')")}
     assert loaded == invoices
     assert scalar(warehouse_config, "SELECT count(*) FROM raw_sap_export_customers WHERE entity = 'DE01'") == 40
+
+
+def test_workbook_export_loads_like_its_text(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """FBL5N saved as .xlsx (typed dates and amounts) lands as the same rows as the text export."""
+    drop = tmp_path / "DE01" / "sap_export"
+    drop.mkdir(parents=True)
+    workbook_of(FIXTURES / "sap_export" / "fbl5n_en_export.csv", drop / "FBL5N_DE01.xlsx")
+    _, stats = run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    assert (stats.files_loaded, stats.rows_loaded, stats.rows_quarantined) == (1, 2, 0)
+    assert dict(rows(warehouse_config, "SELECT file, format FROM raw_loaded_files")) == {"FBL5N_DE01.xlsx": "sap:fbl5n_en"}
+    docs = rows(warehouse_config, "SELECT document_number, amount, net_due_date, source_file FROM raw_sap_export_items "
+                "ORDER BY document_number")
+    assert [(d[0], str(d[1]), d[2].isoformat(), d[3]) for d in docs] == [
+        ("0090000002", "23800.50", "2025-03-06", "FBL5N_DE01.xlsx"), ("0090000003", "-119.00", "2025-01-25", "FBL5N_DE01.xlsx")]
+    _, again = run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    assert (again.files_loaded, again.files_skipped) == (0, 1)
