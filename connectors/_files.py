@@ -54,14 +54,16 @@ def list_files(location: str | Path, pattern: str = "*") -> list[Path]:
     """Files under ``location`` (a file, a folder searched for ``pattern``, or a glob), sorted.
 
     Sorted so that loads are deterministic: a later fiscal-year export merges
-    over an earlier one in the same order every time.
+    over an earlier one in the same order every time. In a folder the pattern ignores case:
+    exports arrive as ``BSID.CSV`` or ``STATEMENT.XML`` as often as in lower case.
     """
     text = str(location)
     path = Path(text)
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and fnmatch.fnmatch(p.name, pattern))
+        wanted = pattern.lower()
+        return sorted(p for p in path.iterdir() if p.is_file() and fnmatch.fnmatch(p.name.lower(), wanted))
     return sorted(Path(p) for p in globmod.glob(text) if Path(p).is_file())
 
 

@@ -122,9 +122,9 @@ def sap_export_source(
     """
     mapping = load_sap_customers_mapping()
     folder = Path(str(location)).is_dir()
-    files = sorted(list_files(location, "*.csv") + (
+    files = list_files(location, "*.csv") + (
         list_files(location, "*.txt") + list_files(location, "*.xlsx") if folder else []
-    ))
+    )
     customer_files = [p for p in files if not is_workbook(p) and identify_customers(p, mapping)]
     item_files = [p for p in files if p not in customer_files]
     return (

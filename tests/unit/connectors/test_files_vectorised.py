@@ -12,6 +12,7 @@ from connectors._files import (
     clean_text,
     constant_column,
     is_blank_row,
+    list_files,
     parse_amounts,
     parse_ints,
 )
@@ -129,3 +130,10 @@ def test_sniff_encoding_reads_only_the_head(tmp_path: Path, data: bytes, limit: 
     path = tmp_path / "f.txt"
     path.write_bytes(data + b"\xff" * 100)  # invalid UTF-8 past the limit is not looked at
     assert sniff_encoding(path, limit=limit) == expected
+
+
+def test_folder_listing_ignores_the_case_of_the_pattern(tmp_path: Path) -> None:
+    for name in ("BSID_DE01.CSV", "bsad.csv", "Statement.XML", "notes.md"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert [p.name for p in list_files(tmp_path, "*.csv")] == ["BSID_DE01.CSV", "bsad.csv"]
+    assert [p.name for p in list_files(tmp_path, "*.xml")] == ["Statement.XML"]
