@@ -67,6 +67,21 @@ def list_files(location: str | Path, pattern: str = "*") -> list[Path]:
     return sorted(Path(p) for p in globmod.glob(text) if Path(p).is_file())
 
 
+def warn_unread(source: str, location: str | Path, read: Iterable[Path]) -> list[Path]:
+    """Log the files of a drop folder that ``source`` does not read (an ``.xls``, a ``.zip``, a stray
+    export): a file that is silently skipped is a day of cash nobody reconciles. Returns them."""
+    folder = Path(str(location))
+    if not folder.is_dir():
+        return []
+    taken = {p.resolve() for p in read}
+    unread = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+                    and p.resolve() not in taken)
+    if unread:
+        log.warning("%s: %d file(s) in %s are not read (not a file this source takes): %s", source, len(unread),
+                    folder, ", ".join(p.name for p in unread))
+    return unread
+
+
 @dataclass(frozen=True, slots=True)
 class ScannedFile:
     """A file's identity (sha256) and the encoding it was found to be in."""

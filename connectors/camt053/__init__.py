@@ -24,6 +24,7 @@ from connectors._files import (
     list_files,
     scan_file,
     skip_if_loaded,
+    warn_unread,
     with_shared_tables,
 )
 from connectors.camt053.parse import Camt053ParseResult, detect_version, identify, iter_entries
@@ -64,7 +65,9 @@ def camt053_source(
     ``mappings/entities.yaml`` (``bank_ibans``), else a parent folder named
     after the entity code.
     """
-    return with_shared_tables(entries(list_files(location, "*.xml"), entity, stats, batch_rows))
+    files = list_files(location, "*.xml")
+    warn_unread(SOURCE_SYSTEM, location, files)
+    return with_shared_tables(entries(files, entity, stats, batch_rows))
 
 
 @dlt.resource(

@@ -31,6 +31,7 @@ from connectors._files import (
     scan_file,
     skip_if_loaded,
     to_table,
+    warn_unread,
     with_shared_tables,
 )
 from connectors.sage_fec.parse import (
@@ -122,6 +123,7 @@ def sage_fec_source(
     if Path(str(location)).is_dir():
         fec_files = [p for p in files if _glob(p, conventions.fec_file_glob)]
         customer_files = [p for p in files if _glob(p, conventions.customers_file_glob)]
+        warn_unread(SOURCE_SYSTEM, location, fec_files + customer_files)
     else:  # an explicit file or glob: route each file by its header
         mapping = load_fec_customers_mapping()
         customer_files = [p for p in files if identify_customers(p, mapping) and not identify(p)]

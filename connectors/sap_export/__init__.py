@@ -32,6 +32,7 @@ from connectors._files import (
     scan_file,
     skip_if_loaded,
     to_table,
+    warn_unread,
     with_shared_tables,
 )
 from connectors.sap_export.parse import (
@@ -127,6 +128,7 @@ def sap_export_source(
     )
     customer_files = [p for p in files if not is_workbook(p) and identify_customers(p, mapping)]
     item_files = [p for p in files if p not in customer_files]
+    warn_unread(SOURCE_SYSTEM, location, files)
     return (
         with_shared_tables(items(item_files, entity, encoding, batch_rows, stats)),
         with_shared_tables(customers(customer_files, entity, encoding, stats)),

@@ -137,3 +137,15 @@ def test_folder_listing_ignores_the_case_of_the_pattern(tmp_path: Path) -> None:
         (tmp_path / name).write_text("x", encoding="utf-8")
     assert [p.name for p in list_files(tmp_path, "*.csv")] == ["BSID_DE01.CSV", "bsad.csv"]
     assert [p.name for p in list_files(tmp_path, "*.xml")] == ["Statement.XML"]
+
+
+def test_files_a_source_does_not_read_are_named_in_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from connectors._files import warn_unread
+
+    for name in ("FBL5N.xlsx", "FBL5N_old.xls", "statements.zip", ".DS_Store"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="lettrage.connectors.files"):
+        unread = warn_unread("sap_export", tmp_path, [tmp_path / "FBL5N.xlsx"])
+    assert [p.name for p in unread] == ["FBL5N_old.xls", "statements.zip"]
+    assert "sap_export: 2 file(s)" in caplog.text and "FBL5N_old.xls, statements.zip" in caplog.text
+    assert warn_unread("sap_export", tmp_path / "FBL5N.xlsx", []) == []  # a file or glob: nothing to warn about
