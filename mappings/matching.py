@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 DEFAULT_PATH = Path(__file__).with_name("matching.yaml")
 
@@ -35,6 +35,10 @@ class Rule(_Strict):
     auto: bool = True
 
 
+_NOT_ALNUM = {"prefixes": "reference prefix {!r} must be letters/digits only",
+              "remittance_tags": "remittance tag {!r} must be letters/digits only (written without its slashes)"}
+
+
 class ReferenceSettings(_Strict):
     prefixes: tuple[str, ...] = ()
     remittance_tags: tuple[str, ...] = ()
@@ -43,22 +47,14 @@ class ReferenceSettings(_Strict):
     min_tail_length: int = Field(default=2, ge=1)
     max_invoices_per_payment: int = Field(default=25, ge=1)
 
-    @field_validator("prefixes")
+    @field_validator("prefixes", "remittance_tags")
     @classmethod
-    def _upper_alnum(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for p in value:
-            if not p.isalnum():
-                raise ValueError(f"reference prefix {p!r} must be letters/digits only")
-        # longest first, so FACTURE is stripped before FA
-        return tuple(sorted({p.upper() for p in value}, key=lambda p: (-len(p), p)))
-
-    @field_validator("remittance_tags")
-    @classmethod
-    def _tags_alnum(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for t in value:
-            if not t.isalnum():
-                raise ValueError(f"remittance tag {t!r} must be letters/digits only (written without its slashes)")
-        return tuple(sorted({t.upper() for t in value}, key=lambda t: (-len(t), t)))
+    def _upper_alnum(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for v in value:
+            if not v.isalnum():
+                raise ValueError(_NOT_ALNUM[str(info.field_name)].format(v))
+        # longest first, so FACTURE is stripped before FA (and a tag's alternation tries the longest too)
+        return tuple(sorted({v.upper() for v in value}, key=lambda v: (-len(v), v)))
 
 
 class Tolerances(_Strict):
