@@ -92,7 +92,8 @@ class FecHeader:
     @property
     def signed(self) -> bool:
         """The file gives Montant and Sens instead of Debit and Credit."""
-        return "Debit" not in self.positions and "Montant" in self.positions
+        return (all(c in self.positions for c in FEC_SIGNED)
+                and not any(c in self.positions for c in _DEBIT_CREDIT))
 
 
 def read_fec_header(path: Path, encoding: str = "utf-8") -> FecHeader:
@@ -105,15 +106,15 @@ def read_fec_header(path: Path, encoding: str = "utf-8") -> FecHeader:
     names = split_header(line, delimiter) if delimiter else [line[:200]]
     lookup = {n.casefold(): i for i, n in enumerate(names)}
     positions = {c: lookup[c.casefold()] for c in FEC_COLUMNS + FEC_SIGNED if c.casefold() in lookup}
-    signed = all(c in positions for c in FEC_SIGNED) and not any(c in positions for c in _DEBIT_CREDIT)
-    missing = [c for c in _MANDATORY if c not in positions and not (signed and c in _DEBIT_CREDIT)]
+    header = FecHeader(delimiter=delimiter or "", names=names, positions=positions)
+    missing = [c for c in _MANDATORY if c not in positions and not (header.signed and c in _DEBIT_CREDIT)]
     if delimiter is None or missing:
         raise wrong_format(
             path, f"a FEC with the 18 columns of art. A47 A-1 LPF separated by TAB or '|' (missing {missing}; "
             "Montant and Sens may replace Debit and Credit)",
             f"columns {names}",
         )
-    return FecHeader(delimiter=delimiter, names=names, positions=positions)
+    return header
 
 
 def identify(path: Path) -> bool:
