@@ -156,7 +156,8 @@ def items(
     codes: dict[str, int] = {}
     for path in files:
         workbook = is_workbook(path)
-        scanned = scan_file(path, "utf-8" if workbook else encoding)  # (a workbook has no text encoding)
+        # (a workbook has no text encoding; the text written from it is UTF-8)
+        scanned = scan_file(path, "utf-8" if workbook else encoding)
         if skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):
             continue
         quarantine = Quarantine(SOURCE_SYSTEM, entity, path.name)
@@ -165,10 +166,10 @@ def items(
         rows_loaded = 0
         with tempfile.TemporaryDirectory(prefix="lettrage-sap-") as tmp:
             text = workbook_as_text(path, layouts, Path(tmp)) if workbook else path
-            match = detect_layout(text, layouts, "utf-8" if workbook else scanned.encoding)
-            for table in iter_items(text, file_hash=scanned.file_hash, encoding="utf-8" if workbook else scanned.encoding,
-                                    match=match, company_codes=company_codes, quarantine=quarantine,
-                                    default_entity=entity, result=parsed, batch_rows=batch_rows):
+            match = detect_layout(text, layouts, scanned.encoding)
+            for table in iter_items(text, file_hash=scanned.file_hash, encoding=scanned.encoding, match=match,
+                                    company_codes=company_codes, quarantine=quarantine, default_entity=entity,
+                                    result=parsed, batch_rows=batch_rows):
                 table = run_keys.keep_new(table, ITEMS_KEY, quarantine, packed=pack_item_keys(table, codes))
                 ents.update(table.column("entity").unique().to_pylist())
                 rows_loaded += table.num_rows

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors._files import wrong_format
-from mappings.sap import DATE_FIELDS, SapLayout
+from mappings.sap import SapLayout
 
 AMOUNT_FIELDS = frozenset({"WRBTR", "DMBTR"})
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -99,8 +99,7 @@ def _cell(value: Any, field: str | None, layout: SapLayout) -> str:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
         if field in AMOUNT_FIELDS:
             return _amount(number, layout)
-        if field in DATE_FIELDS and layout.date_format == "YYYYMMDD":
-            return str(int(number))
+        # (a whole number as such: a key, a count, a YYYYMMDD date typed as a number)
         return str(int(number)) if number == number.to_integral_value() else str(number)
     return str(value).strip()
 
