@@ -49,6 +49,11 @@ def _tokens(reference: str | None, tags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(tokens(reference, tags))
 
 
+def _payment_tokens(p: Payment, rules: MatchingRules) -> tuple[str, ...]:
+    """The reference tokens of ``p``'s remittance, bank field codes read as the rules say."""
+    return _tokens(p.reference, rules.reference.remittance_tags)
+
+
 def customer_number_key(value: str) -> str:
     """A customer number as payers write it: upper case, and a number without its zero padding
     (SAP's KUNNR 0000010042 is written 10042)."""
@@ -427,8 +432,7 @@ class Residue:
         """
         if not self.numbers or not p.reference or p.candidates:
             return None
-        found = {cid for t in _tokens(p.reference, self.rules.reference.remittance_tags)
-                 for cid in self.numbers.get(customer_number_key(t), ())}
+        found = {cid for t in _payment_tokens(p, self.rules) for cid in self.numbers.get(customer_number_key(t), ())}
         return found.pop() if len(found) == 1 else None
 
     def _payer_name(self, payer_name: str) -> str:
@@ -473,7 +477,7 @@ class Residue:
         if not rule.enabled or not p.reference:
             return False
         prefixes = self.rules.reference.prefixes
-        keys = {normalized(t, prefixes) for t in _tokens(p.reference, self.rules.reference.remittance_tags)}
+        keys = {normalized(t, prefixes) for t in _payment_tokens(p, self.rules)}
         if not keys:
             return False
         hits, partial = [], []
@@ -646,8 +650,7 @@ class Residue:
             return True
         customers = self._customers(p)
         # the fuzzy-reference pool is only worth building when the remittance holds a reference token
-        fuzzy = (self.rules.rule("fuzzy_reference").enabled
-                 and bool(_tokens(p.reference, self.rules.reference.remittance_tags)))
+        fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(_payment_tokens(p, self.rules))
         pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, [])
                 if self._usable(p, i)] if fuzzy else []
         if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
@@ -807,9 +810,8 @@ def _customer_numbers(engine: Engine, entity: str, payments: list[Payment], rule
     and only tokens of at least ``reference.customer_number_min_length`` characters.
     """
     min_len = rules.reference.customer_number_min_length
-    wanted = sorted({customer_number_key(t) for p in payments if not p.customer_id and p.reference and not p.candidates
-                     for t in _tokens(p.reference, rules.reference.remittance_tags)
-                     if len(customer_number_key(t)) >= min_len})
+    wanted = sorted({key for p in payments if not p.customer_id and p.reference and not p.candidates
+                     for key in map(customer_number_key, _payment_tokens(p, rules)) if len(key) >= min_len})
     if not wanted:
         return {}
     # (zero padding stripped in SQL for all-digit ids, as customer_number_key does; in chunks of bound values)
