@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 from lettrage.config import WarehouseConfig
 from warehouse.build import build_core, build_staging
-from warehouse.engine import connect
+from warehouse.engine import Engine, connect
 
 from .raw_book import load_raw_book
 
 AS_OF = date(2025, 3, 1)
+
+
+@contextmanager
+def _built_after(config: WarehouseConfig, *edits: str) -> Iterator[Engine]:
+    """The tiny book loaded, its raw tables edited by ``edits`` (another export's way), then built."""
+    load_raw_book(config)
+    with connect(config) as engine:
+        for statement in edits:
+            engine.execute(statement)
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        yield engine
 
 
 def test_staging_on_an_empty_warehouse_builds_empty_typed_tables(warehouse_config: WarehouseConfig) -> None:
@@ -60,12 +73,11 @@ def test_core_tables_from_a_tiny_book(warehouse_config: WarehouseConfig) -> None
 def test_bank_line_remittance_holds_the_referred_documents(warehouse_config: WarehouseConfig) -> None:
     """The invoice numbers of a structured remittance (RfrdDocInf/Nb) join the unstructured text;
     the tiny book's raw table was loaded without that column, as by an older connector (test above)."""
-    load_raw_book(warehouse_config)
-    with connect(warehouse_config) as engine:
-        engine.execute("ALTER TABLE raw_camt053_entries ADD COLUMN referred_documents TEXT")
-        engine.execute("UPDATE raw_camt053_entries SET referred_documents = 'FA-2025-000001 FA-2025-000007' "
-                       "WHERE bank_line_id = 'B1'")
-        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+    with _built_after(
+            warehouse_config,
+            "ALTER TABLE raw_camt053_entries ADD COLUMN referred_documents TEXT",
+            "UPDATE raw_camt053_entries SET referred_documents = 'FA-2025-000001 FA-2025-000007' "
+            "WHERE bank_line_id = 'B1'") as engine:
         line = engine.query("SELECT remittance FROM fct_bank_line WHERE bank_line_id = 'B1'")[0][0]
         reference = engine.query("SELECT reference FROM fct_payment WHERE payment_id = 'B1'")[0][0]
     assert line == "FACTURE FA2025000001 FA-2025-000001 FA-2025-000007"
@@ -74,13 +86,12 @@ def test_bank_line_remittance_holds_the_referred_documents(warehouse_config: War
 
 def test_provider_metadata_keys_come_from_the_mapping(warehouse_config: WarehouseConfig) -> None:
     """A merchant whose Stripe charges say ``invoice`` and ``customer_number`` (mappings/providers.yaml)."""
-    load_raw_book(warehouse_config)
-    with connect(warehouse_config) as engine:
-        engine.execute("ALTER TABLE raw_stripe_charges ADD COLUMN metadata__invoice TEXT")
-        engine.execute("ALTER TABLE raw_stripe_charges ADD COLUMN metadata__customer_number TEXT")
-        engine.execute("UPDATE raw_stripe_charges SET metadata__invoice_number = NULL, metadata__erp_customer_id = '', "
-                       "metadata__invoice = 'FA-2025-000009', metadata__customer_number = 'C009'")
-        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+    with _built_after(
+            warehouse_config,
+            "ALTER TABLE raw_stripe_charges ADD COLUMN metadata__invoice TEXT",
+            "ALTER TABLE raw_stripe_charges ADD COLUMN metadata__customer_number TEXT",
+            "UPDATE raw_stripe_charges SET metadata__invoice_number = NULL, metadata__erp_customer_id = '', "
+            "metadata__invoice = 'FA-2025-000009', metadata__customer_number = 'C009'") as engine:
         reference, customer = engine.query("SELECT reference, customer_id FROM fct_payment WHERE payment_id = 'ch_1'")[0]
     assert reference == "FA-2025-000009 Invoice FA-2025-000002"
     assert customer == "C009"  # an empty erp_customer_id does not count
@@ -89,12 +100,11 @@ def test_provider_metadata_keys_come_from_the_mapping(warehouse_config: Warehous
 def test_fec_individual_customer_accounts_name_the_customer(warehouse_config: WarehouseConfig) -> None:
     """A FEC that keeps each customer in its own account (411ACME, no CompAuxNum), as many packages
     other than Sage export it: the account is the customer, its CompteLib the name."""
-    load_raw_book(warehouse_config)
-    with connect(warehouse_config) as engine:
-        engine.execute("UPDATE raw_sage_fec_lines SET compte_num = '411ACME', compte_lib = 'ACME SAS', "
-                       "comp_aux_num = NULL, comp_aux_lib = NULL WHERE comp_aux_num = 'C001'")
-        engine.execute("DELETE FROM raw_sage_fec_customers")
-        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+    with _built_after(
+            warehouse_config,
+            "UPDATE raw_sage_fec_lines SET compte_num = '411ACME', compte_lib = 'ACME SAS', "
+            "comp_aux_num = NULL, comp_aux_lib = NULL WHERE comp_aux_num = 'C001'",
+            "DELETE FROM raw_sage_fec_customers") as engine:
         invoices = engine.query("SELECT invoice_id, customer_id FROM int_invoices ORDER BY invoice_id")
         customers = engine.query("SELECT customer_id, name FROM dim_customer WHERE customer_id = '411ACME'")
         erp = engine.query("SELECT customer_id, payer_name FROM fct_payment WHERE channel = 'erp'")
@@ -105,12 +115,11 @@ def test_fec_individual_customer_accounts_name_the_customer(warehouse_config: Wa
 
 def test_bank_line_without_remittance_information_reads_the_entry_s_additional_information(
         warehouse_config: WarehouseConfig) -> None:
-    load_raw_book(warehouse_config)
-    with connect(warehouse_config) as engine:
-        engine.execute("UPDATE raw_camt053_entries SET remittance_unstructured = NULL, "
-                       "additional_info = 'VIR SEPA RECU /DE ACME SAS /MOTIF FA-2025-000001' WHERE bank_line_id = 'B1'")
-        engine.execute("UPDATE raw_camt053_entries SET additional_info = 'VIREMENT RECU' WHERE bank_line_id <> 'B1'")
-        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+    with _built_after(
+            warehouse_config,
+            "UPDATE raw_camt053_entries SET remittance_unstructured = NULL, "
+            "additional_info = 'VIR SEPA RECU /DE ACME SAS /MOTIF FA-2025-000001' WHERE bank_line_id = 'B1'",
+            "UPDATE raw_camt053_entries SET additional_info = 'VIREMENT RECU' WHERE bank_line_id <> 'B1'") as engine:
         lines = dict(engine.query("SELECT bank_line_id, remittance FROM fct_bank_line ORDER BY bank_line_id"))
     assert lines["B1"] == "VIR SEPA RECU /DE ACME SAS /MOTIF FA-2025-000001"
     assert lines["B2"] == "STRIPE po_1"  # its own remittance information wins over the entry's words
