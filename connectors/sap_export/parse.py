@@ -11,12 +11,22 @@ layout's, live here:
 - numeric keys (KUNNR, BELNR, AUGBL) are ALPHA-converted: all-digit values are
   zero-padded to 10 as SAP stores them, so an FBL5N "1000123" and a table
   extract "0001000123" are the same customer;
-- the entity is the company code mapped through ``mappings/entities.yaml``.
+- the entity is the company code mapped through ``mappings/entities.yaml``;
+- a list export may open with title lines (list name, company code, key date)
+  before its header, and carries ALV total lines (``*``/``**`` in an amount
+  cell, no document number): the header is searched in the first lines and
+  total lines are skipped, neither loaded nor quarantined;
+- a layout without a line-item column (FBL5N) numbers the lines of one
+  document 1, 2, ... in file order, so a payment document with a residual item
+  keeps both lines.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +77,9 @@ CUSTOMERS_SCHEMA = non_null(pa.schema([
     ("source_file", pa.string()), ("line_no", pa.int64()),
 ]), "entity", "customer")
 _SNIFF_DELIMITERS = (";", "\t", ",", "|")
+# Title lines a list export may carry before its header (list name, company code, key date, blank lines).
+HEADER_SEARCH_LINES = 30
+_AMOUNT_FIELDS = ("WRBTR", "DMBTR")
 
 
 def alpha(value: str) -> str:
@@ -88,33 +101,39 @@ class LayoutMatch:
     layout: SapLayout
     positions: dict[str, int]
     header: list[str]
+    header_line: int = 1  # 1-based physical line of the header (after any title lines)
 
 
 def detect_layout(path: Path, layouts: tuple[SapLayout, ...], encoding: str) -> LayoutMatch:
     """The layout whose headers best match the file's; sample rows break ties on date format.
 
-    Raises :class:`WrongFormat` naming the file's columns when no layout fits.
+    The header is the first of the first ``HEADER_SEARCH_LINES`` lines that a layout
+    recognises: an FBL5N list saved to a file often opens with its title, company
+    code and key date. Raises :class:`WrongFormat` naming the file's columns when no
+    layout fits.
     """
-    lines = read_lines(path, encoding, 6)
-    head = lines[0] if lines else ""
-    scored: list[tuple[float, int, str, SapLayout, list[str]]] = []
-    for layout in layouts:
-        if layout.delimiter not in head:
-            continue
-        names = split_header(head, layout.delimiter)
-        score = layout.score(names)
-        if score > 0:
-            scored.append((score, _sample_fit(layout, names, lines[1:]), layout.name, layout, names))
-    if not scored:
-        delim = max(_SNIFF_DELIMITERS, key=head.count)
-        raise wrong_format(
-            path, f"a SAP line-item export matching one of the layouts {[la.name for la in layouts]} "
-            "(mappings/sap/layouts/*.yaml); add a layout for this header",
-            f"columns {split_header(head, delim)}",
-        )
-    scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
-    _, _, _, layout, names = scored[0]
-    return LayoutMatch(layout=layout, positions=layout.resolve(names), header=names)
+    lines = read_lines(path, encoding, HEADER_SEARCH_LINES + 5)
+    for index, head in enumerate(lines[:HEADER_SEARCH_LINES]):
+        scored: list[tuple[float, int, str, SapLayout, list[str]]] = []
+        for layout in layouts:
+            if layout.delimiter not in head:
+                continue
+            names = split_header(head, layout.delimiter)
+            score = layout.score(names)
+            if score > 0:
+                sample = lines[index + 1:index + 6]
+                scored.append((score, _sample_fit(layout, names, sample), layout.name, layout, names))
+        if scored:
+            scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
+            _, _, _, layout, names = scored[0]
+            return LayoutMatch(layout=layout, positions=layout.resolve(names), header=names, header_line=index + 1)
+    head = next((line for line in lines if line.strip()), "")
+    delim = max(_SNIFF_DELIMITERS, key=head.count)
+    raise wrong_format(
+        path, f"a SAP line-item export matching one of the layouts {[la.name for la in layouts]} "
+        "(mappings/sap/layouts/*.yaml); add a layout for this header",
+        f"columns {split_header(head, delim)}",
+    )
 
 
 def _sample_fit(layout: SapLayout, names: list[str], sample: list[str]) -> int:
@@ -163,29 +182,90 @@ def iter_items(
     result: SapParseResult | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> Iterator[pa.Table]:
-    """Yield the good line items as ``ITEMS_SCHEMA`` tables; bad rows go to ``quarantine``."""
+    """Yield the good line items as ``ITEMS_SCHEMA`` tables; bad rows go to ``quarantine``.
+
+    Line numbers are the file's physical lines, title lines above the header included.
+    """
     result = result if result is not None else SapParseResult()
     result.layout = match.layout.name
-    for batch in read_delimited(path, encoding=encoding, delimiter=match.layout.delimiter,
-                                quote_char=match.layout.quote_char, header=match.header, batch_rows=batch_rows):
-        for bad in batch.bad_lines:
-            quarantine.add(bad.line, None, bad.reason, bad.text)
-        table, line_no = batch.table, batch.line_no
-        blank = is_blank_row(table)
-        if blank.any():
-            keep = np.flatnonzero(~blank)
-            table, line_no = table.take(pa.array(keep)), line_no[keep]
-        if table.num_rows == 0:
-            continue
-        out = _parse_block(path, table, line_no, match, file_hash, company_codes, quarantine, default_entity)
-        if out.num_rows:
-            result.rows_loaded += out.num_rows
-            yield out
+    offset = match.header_line - 1
+    line_counts: dict[str, int] = {}
+    with _from_header(path, match.header_line) as text:
+        for batch in read_delimited(text, encoding=encoding, delimiter=match.layout.delimiter,
+                                    quote_char=match.layout.quote_char, header=match.header, batch_rows=batch_rows):
+            for bad in batch.bad_lines:
+                quarantine.add(bad.line + offset if bad.line > 0 else bad.line, None, bad.reason, bad.text)
+            table, line_no = batch.table, batch.line_no + offset
+            skip = is_blank_row(table) | _is_total_row(table, match)
+            if skip.any():
+                keep = np.flatnonzero(~skip)
+                table, line_no = table.take(pa.array(keep)), line_no[keep]
+            if table.num_rows == 0:
+                continue
+            out = _parse_block(path, table, line_no, match, file_hash, company_codes, quarantine, default_entity,
+                               line_counts)
+            if out.num_rows:
+                result.rows_loaded += out.num_rows
+                yield out
+
+
+@contextmanager
+def _from_header(path: Path, header_line: int) -> Iterator[Path]:
+    """``path`` itself when the header is its first line, else a temporary copy starting at the header."""
+    if header_line <= 1:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="lettrage-sap-") as tmp:
+        copy = Path(tmp) / path.name
+        with path.open("rb") as src, copy.open("wb") as dst:
+            for _ in range(header_line - 1):
+                src.readline()
+            shutil.copyfileobj(src, dst, 1 << 20)
+        yield copy
+
+
+def _is_total_row(table: pa.Table, match: LayoutMatch) -> np.ndarray:
+    """ALV total and subtotal lines: no document number, and an amount (or the first cell) starting with '*'."""
+    n = table.num_rows
+    belnr = match.positions.get("BELNR")
+    if n == 0 or belnr is None:
+        return np.zeros(n, dtype=bool)
+    no_document = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(table.column(belnr))), 0),
+                                          False).to_numpy(zero_copy_only=False), dtype=bool)
+    if not no_document.any():
+        return no_document
+    starred = np.zeros(n, dtype=bool)
+    positions = {match.positions[f] for f in _AMOUNT_FIELDS if f in match.positions} | {0}
+    for pos in positions:
+        starts = pc.starts_with(pc.utf8_trim_whitespace(table.column(pos)), "*")
+        starred |= np.asarray(pc.fill_null(starts, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return no_document & starred
+
+
+def _number_lines(keys: pa.Array | pa.ChunkedArray, counts: dict[str, int]) -> pa.Array:
+    """1, 2, ... per key in order of appearance, continuing from ``counts`` (updated) across batches."""
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    encoded = pc.dictionary_encode(keys)
+    idx = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    order = np.argsort(idx, kind="stable")
+    ordered = idx[order]
+    starts = np.ones(len(ordered), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(len(ordered)), 0))
+    rank = np.empty(len(idx), dtype=np.int64)
+    rank[order] = np.arange(len(ordered)) - group_start
+    values = encoded.dictionary.to_pylist()
+    base = np.asarray([counts.get(v, 0) for v in values], dtype=np.int64)
+    for v, b, c in zip(values, base.tolist(), np.bincount(idx, minlength=len(values)).tolist(), strict=True):
+        counts[v] = b + c
+    return pa.array(base[idx] + rank + 1, pa.int64())
 
 
 def _parse_block(
     path: Path, table: pa.Table, line_no: np.ndarray, match: LayoutMatch, file_hash: str,
     company_codes: dict[str, str], quarantine: Quarantine, default_entity: str | None,
+    line_counts: dict[str, int] | None = None,
 ) -> pa.Table:
     layout, n = match.layout, table.num_rows
     empty = constant_column("", n)
@@ -255,7 +335,11 @@ def _parse_block(
         base = pc.coalesce(dates["BUDAT"], dates["BLDAT"])
         ints["GJAHR"] = pc.year(base)
     if "BUZEI" not in match.positions:
-        ints["BUZEI"] = constant_column(1, n, pa.int64())
+        # no line-item column: the lines of one document are numbered in file order (1 for most)
+        doc_key = pc.binary_join_element_wise(
+            pc.fill_null(company, ""), pc.fill_null(pc.cast(ints["GJAHR"], pa.string()), ""),
+            pc.fill_null(document, ""), "|")
+        ints["BUZEI"] = _number_lines(doc_key, line_counts if line_counts is not None else {})
     problems.append((isnull(ints["GJAHR"]), "GJAHR", "fiscal year missing and no posting date to derive it"))
 
     baseline = pc.coalesce(dates["ZFBDT"], dates["BLDAT"])

@@ -235,3 +235,62 @@ def test_run_keys_drop_repeated_keys(batches: list[tuple[list[str], list[int]]],
     assert out == kept
     assert len(q.rows) == sum(len(d) for d, _ in batches) - sum(kept)
     assert all("same key" in r[2] for r in q.rows)
+
+
+FBL5N_HEADER = ("Buchungskreis;Konto;Zuordnung;Belegnummer;Belegart;Belegdatum;Nettofälligkeit;"
+                "Betrag in Hauswährung;Hauswährung;Betrag in Belegwährung;Währung;Ausgleichsbeleg;Ausgleichsdatum;Text;Referenz")
+
+
+def _fbl5n(tmp_path: Path, lines: list[str]) -> tuple[Any, list[dict[str, Any]], Quarantine]:
+    path = tmp_path / "FBL5N_1000.txt"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    scanned = scan_file(path)
+    match = detect_layout(path, load_layouts(), scanned.encoding)
+    q = Quarantine("sap_export", "DE01", path.name)
+    rows = [r for t in iter_items(path, file_hash="h", encoding=scanned.encoding, match=match, company_codes={},
+                                  quarantine=q, default_entity="DE01") for r in t.to_pylist()]
+    return match, rows, q
+
+
+def test_fbl5n_list_with_title_lines_totals_and_residual_item(tmp_path: Path) -> None:
+    """An FBL5N list as saved from the GUI: title lines above the header, ALV (sub)total lines, and a
+    payment document with a residual item (two lines, one document, no line-item column)."""
+    match, rows, q = _fbl5n(tmp_path, [
+        "Debitoren Einzelpostenliste",
+        "Buchungskreis 1000  Musterwerk GmbH   Stichtag 03.04.2024",
+        "",
+        FBL5N_HEADER,
+        "1000;100238;90001273;1800000173;RV;10.01.2024;09.02.2024;  2.050,00;EUR;2.050,00;EUR;1400000500;05.02.2024;;"
+        "0090001273",
+        "1000;100238;90001273;1400000500;DZ;05.02.2024;05.02.2024;  2.050,00-;EUR;2.050,00-;EUR;1400000500;05.02.2024;"
+        "Zahlungseingang;",
+        "1000;100238;90001273;1400000500;DZ;05.02.2024;05.02.2024;  50,00;EUR;50,00;EUR;;;Restposten;",
+        ";100238;;;;;;* 50,00;EUR;50,00;EUR;;;;",
+        "",
+        ";;;;;;;** 50,00;EUR;;;;;;",
+        "1000;100238;90001274;1800000174;RV;XX.01.2024;09.02.2024;  1,00;EUR;1,00;EUR;;;;0090001274",
+    ])
+    assert (match.layout.name, match.header_line) == ("fbl5n_de", 4)
+    assert [(r["document_number"], r["line_item"], str(r["amount"]), r["line_no"]) for r in rows] == [
+        ("1800000173", 1, "2050.00", 5), ("1400000500", 1, "-2050.00", 6), ("1400000500", 2, "50.00", 7)]
+    # totals and blank lines are neither loaded nor quarantined; a bad row names its physical line
+    assert {(line, fld) for line, fld, _, _ in q.rows} == {(11, "BLDAT"), (11, "GJAHR")}
+
+
+def test_line_numbering_continues_across_batches(tmp_path: Path) -> None:
+    path = tmp_path / "fbl5n.csv"
+    doc = "1000;100238;;1400000500;DZ;05.02.2024;05.02.2024;1,00;EUR;1,00;EUR;;;;"
+    path.write_text(FBL5N_HEADER + "\n" + "\n".join([doc] * 5) + "\n", encoding="utf-8")
+    match = detect_layout(path, load_layouts(), "utf-8")
+    q = Quarantine("sap_export", "DE01", path.name)
+    rows = [r for t in iter_items(path, file_hash="h", encoding="utf-8", match=match, company_codes={},
+                                  quarantine=q, default_entity="DE01", batch_rows=2) for r in t.to_pylist()]
+    assert [r["line_item"] for r in rows] == [1, 2, 3, 4, 5] and not q.rows
+
+
+def test_no_header_in_the_first_lines_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("\n".join(["Debitoren Einzelpostenliste"] * 40 + [FBL5N_HEADER]) + "\n", encoding="utf-8")
+    with pytest.raises(WrongFormat) as info:
+        detect_layout(path, load_layouts(), "utf-8")
+    assert "['Debitoren Einzelpostenliste']" in str(info.value)
