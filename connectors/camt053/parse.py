@@ -119,6 +119,20 @@ def _party(tx: etree._Element, role: str) -> tuple[str | None, str | None]:
     return name, iban
 
 
+# ISO 20022 bank transaction families that say which side the account owner was on, whatever the
+# booking direction: a return or reversal (a debit in IDDT, a credit in ICDT) keeps the original
+# payment's roles in RltdPties, so its counterparty is still the customer (IDDT, RCDT: the debtor)
+# or the supplier (RDDT, ICDT: the creditor), not the account owner itself.
+_FAMILY_COUNTERPARTY = {"IDDT": "Dbtr", "RCDT": "Dbtr", "RCHQ": "Dbtr", "RDDT": "Cdtr", "ICDT": "Cdtr", "ICHQ": "Cdtr"}
+
+
+def _counterparty_role(indicator: str | None, bank_tx_code: str | None) -> str:
+    """``Dbtr`` or ``Cdtr``: by the transaction family when it tells, else by the booking direction."""
+    parts = (bank_tx_code or "").split("/")
+    family = parts[1] if len(parts) > 1 else ""
+    return _FAMILY_COUNTERPARTY.get(family) or ("Dbtr" if indicator == "CRDT" else "Cdtr")
+
+
 def _bank_tx_code(elem: etree._Element) -> str | None:
     domn = elem.find("BkTxCd/Domn")
     if domn is None:
@@ -248,8 +262,8 @@ def _entry_rows(ntry: etree._Element, stmt_id: str | None, seq: int, stmt_ccy: s
         row = {**base, "bank_line_id": ref, "amount": _signed(amount, indicator), "currency": ccy,
                "credit_debit": indicator, "bank_tx_code": entry_code, "batch_size": 1}
         if txs:
-            row.update(_tx_fields(txs[0], indicator))
-            row["bank_tx_code"] = entry_code or _bank_tx_code(txs[0])
+            code = entry_code or _bank_tx_code(txs[0])
+            row.update(_tx_fields(txs[0], indicator, code), bank_tx_code=code)
         return [row]
     rows = []
     for n, tx in enumerate(txs, start=1):
@@ -259,16 +273,18 @@ def _entry_rows(ntry: etree._Element, stmt_id: str | None, seq: int, stmt_ccy: s
             tx_amount, tx_ccy = _amount(tx, "Amt", what)
         else:
             tx_amount, tx_ccy = _amount(tx, "AmtDtls/TxAmt/Amt", what)
+        code = _bank_tx_code(tx) or entry_code
         row = {**base, "bank_line_id": f"{ref}/{n}", "amount": _signed(tx_amount, tx_ind), "currency": tx_ccy,
-               "credit_debit": tx_ind, "bank_tx_code": _bank_tx_code(tx) or entry_code, "batch_size": len(txs)}
-        row.update(_tx_fields(tx, tx_ind))
+               "credit_debit": tx_ind, "bank_tx_code": code, "batch_size": len(txs)}
+        row.update(_tx_fields(tx, tx_ind, code))
         rows.append(row)
     return rows
 
 
-def _tx_fields(tx: etree._Element, indicator: str | None) -> dict[str, Any]:
-    # For money coming in the counterparty is the debtor; for money going out, the creditor.
-    name, iban = _party(tx, "Dbtr" if indicator == "CRDT" else "Cdtr")
+def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | None = None) -> dict[str, Any]:
+    # For money coming in the counterparty is the debtor; for money going out, the creditor; except
+    # where the family says otherwise (a returned collection: a debit whose counterparty is the debtor).
+    name, iban = _party(tx, _counterparty_role(indicator, bank_tx_code))
     ustrd = [t.text.strip() for t in tx.findall("RmtInf/Ustrd") if t.text and t.text.strip()]
     e2e = _text(tx, "Refs/EndToEndId")
     # structured remittance: one Strd per settled document in corporate payments (pain.001 with

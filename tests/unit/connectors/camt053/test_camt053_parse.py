@@ -82,6 +82,31 @@ def test_counterparty_depends_on_direction(tmp_path: Path, indicator: str, name:
     assert rows[0]["counterparty_name"] == name and str(rows[0]["amount"]) == amount
 
 
+def _code(family: str, sub: str) -> str:
+    return f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>{sub}</SubFmlyCd></Fmly></Domn></BkTxCd>"
+
+
+@pytest.mark.parametrize(
+    ("indicator", "family", "sub", "name", "iban"),
+    [("DBIT", "IDDT", "UPDD", "PAYER", "DE02120300000000202051"),
+     ("CRDT", "IDDT", "ESDD", "PAYER", "DE02120300000000202051"),
+     ("DBIT", "RDDT", "ESDD", "PAYEE", "FR7630001007941234567890185"),
+     ("CRDT", "ICDT", "RRTN", "PAYEE", "FR7630001007941234567890185"),
+     ("DBIT", "RCDT", "RRTN", "PAYER", "DE02120300000000202051"),
+     ("DBIT", "XXXX", "OTHR", "PAYEE", "FR7630001007941234567890185")],
+    ids=["returned-collection-is-the-customer", "collection", "direct-debit-taken-from-us",
+         "returned-transfer-we-sent", "transfer-we-received-sent-back", "unknown-family-by-direction"],
+)
+def test_counterparty_follows_the_transaction_family(tmp_path: Path, indicator: str, family: str, sub: str,
+                                                     name: str, iban: str) -> None:
+    """A return keeps the original payment's roles: a returned SEPA direct debit we collected (a debit,
+    PMNT/IDDT/UPDD) names the customer as Dbtr and us as Cdtr; the counterparty is the customer."""
+    rows, _ = _rows(tmp_path, "02", _entry(indicator=indicator,
+                                           tx=f"<TxDtls>{PARTY_V02}{_code(family, sub)}"
+                                              "<RtrInf><Rsn><Cd>AM04</Cd></Rsn></RtrInf></TxDtls>"))
+    assert (rows[0]["counterparty_name"], rows[0]["counterparty_iban"]) == (name, iban)
+
+
 @pytest.mark.parametrize(
     ("tx", "field", "expected"),
     [
