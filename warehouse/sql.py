@@ -42,6 +42,30 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}
+{#- Bank returns (SEPA R-transactions: a collection sent back AC04, MD06, ...) paired with the credit they
+    return: same EndToEndId and currency, the credit booked on or before the return, the return at least
+    the credit's amount (banks add their fee to it), the same counterparty IBAN when both carry one. Each
+    return takes the latest such credit and each credit its first return: a collection re-presented under
+    the same EndToEndId after a return stays paid. One definition for fct_payment (the credit fails) and
+    the reconciliation (the return line raises no second exception). -#}
+{% macro bank_returns(bank_lines) -%}
+SELECT entity, return_line_id, credit_line_id, return_reason, returned_on FROM (
+    SELECT k.*, row_number() OVER (PARTITION BY entity, credit_line_id ORDER BY returned_on, return_line_id) AS rn_c
+    FROM (
+        SELECT r.entity, r.bank_line_id AS return_line_id, c.bank_line_id AS credit_line_id,
+               r.return_reason, r.booking_date AS returned_on,
+               row_number() OVER (PARTITION BY r.entity, r.bank_line_id
+                                  ORDER BY c.booking_date DESC, c.bank_line_id DESC) AS rn_r
+        FROM {{ bank_lines }} AS r
+        JOIN {{ bank_lines }} AS c
+          ON c.entity = r.entity AND c.end_to_end_id = r.end_to_end_id AND upper(c.currency) = upper(r.currency)
+         AND c.amount > 0 AND c.return_reason IS NULL AND c.booking_date <= r.booking_date
+         AND -r.amount >= c.amount
+         AND (r.counterparty_iban IS NULL OR c.counterparty_iban IS NULL OR r.counterparty_iban = c.counterparty_iban)
+        WHERE r.return_reason IS NOT NULL AND r.amount < 0 AND r.end_to_end_id IS NOT NULL
+    ) AS k WHERE rn_r = 1
+) AS p WHERE rn_c = 1
+{%- endmacro %}
 """
 
 

@@ -6,6 +6,7 @@ connectors and the staging SQL without depending on any parser.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal as D
 from typing import Any
@@ -88,12 +89,12 @@ def _hints_for_empty_columns(rows: list[dict[str, Any]]) -> dict[str, dict[str, 
     return {c: {"data_type": _EMPTY_TYPES.get(c, "text")} for c in empty}
 
 
-def load_raw_book(config: WarehouseConfig) -> None:
-    """Write the tiny book's raw tables into ``config``'s warehouse."""
+def load_raw_book(config: WarehouseConfig, *, more_bank_lines: Sequence[dict[str, Any]] = ()) -> None:
+    """Write the tiny book's raw tables into ``config``'s warehouse (``more_bank_lines``: rows shaped as BANK's)."""
     tables = {
         "raw_sage_fec_lines": FEC_LINES,
         "raw_sage_fec_customers": FEC_CUSTOMERS,
-        "raw_camt053_entries": BANK,
+        "raw_camt053_entries": BANK + list(more_bank_lines),
         "raw_stripe_charges": STRIPE_CHARGES,
         "raw_stripe_balance_transactions": STRIPE_BT,
         "raw_stripe_payouts": STRIPE_PAYOUTS,

@@ -6,20 +6,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from lettrage.config import WarehouseConfig
 from warehouse.build import build_core, build_staging
 from warehouse.engine import Engine, connect
+from warehouse.reconcile import reconcile
 
-from .raw_book import load_raw_book
+from .raw_book import BANK, load_raw_book
 
 AS_OF = date(2025, 3, 1)
 
 
 @contextmanager
-def _built_after(config: WarehouseConfig, *edits: str) -> Iterator[Engine]:
+def _built_after(config: WarehouseConfig, *edits: str, more_bank_lines: tuple[dict[str, Any], ...] = ()
+                 ) -> Iterator[Engine]:
     """The tiny book loaded, its raw tables edited by ``edits`` (another export's way), then built."""
-    load_raw_book(config)
+    load_raw_book(config, more_bank_lines=more_bank_lines)
     with connect(config) as engine:
         for statement in edits:
             engine.execute(statement)
@@ -123,3 +126,42 @@ def test_bank_line_without_remittance_information_reads_the_entry_s_additional_i
         lines = dict(engine.query("SELECT bank_line_id, remittance FROM fct_bank_line ORDER BY bank_line_id"))
     assert lines["B1"] == "VIR SEPA RECU /DE ACME SAS /MOTIF FA-2025-000001"
     assert lines["B2"] == "STRIPE po_1"  # its own remittance information wins over the entry's words
+
+
+def test_a_returned_collection_fails_its_payment_and_reopens_the_invoice(warehouse_config: WarehouseConfig) -> None:
+    """A SEPA collection booked as a credit, then sent back by the debtor's bank (AC04) with the bank's
+    fee on top, under the same EndToEndId: the credit is a failed payment, the invoice it named stays
+    open, and the return line raises no second exception."""
+    collection = "UPDATE raw_camt053_entries SET end_to_end_id = 'E2E-FA1', bank_tx_code = 'PMNT/IDDT/ESDD' " \
+                 "WHERE bank_line_id = 'B1'"
+    returned = {**BANK[0], "bank_line_id": "B3", "booking_date": date(2025, 2, 14), "value_date": date(2025, 2, 14),
+                "amount": Decimal("-1083.00"), "credit_debit": "DBIT", "bank_tx_code": "PMNT/IDDT/UPDD",
+                "end_to_end_id": "E2E-FA1", "return_reason": "AC04", "remittance_unstructured": "RETOUR FA2025000001"}
+    with _built_after(warehouse_config, collection, more_bank_lines=(returned,)) as engine:
+        status, reason = engine.query("SELECT status, failure_reason FROM fct_payment WHERE payment_id = 'B1'")[0]
+        reconcile(engine, as_of=AS_OF, entity="FR01")
+        applied = engine.query("SELECT count(*) FROM fct_match WHERE payment_id = 'B1' AND state = 'auto'")[0][0]
+        invoice = engine.query("SELECT status, amount_open, amount_total FROM fct_invoice "
+                               "WHERE invoice_number = 'FA-2025-000001'")[0]
+        failed = engine.query("SELECT payment_id, invoice_id, bank_line_id FROM fct_reconciliation_exception "
+                              "WHERE kind = 'failed_debit' AND resolved_at IS NULL")
+    assert (status, reason) == ("failed", "returned AC04 on 2025-02-14, bank line B3")
+    assert applied == 0
+    assert invoice[0] == "overdue" and invoice[1] == invoice[2]  # nothing of the returned money applied
+    assert [(p, b) for p, _i, b in failed] == [("B1", None)]
+    assert failed[0][1] is not None  # the invoice the collection named
+
+
+def test_a_collection_re_presented_under_the_same_end_to_end_id_after_a_return_stays_paid(
+        warehouse_config: WarehouseConfig) -> None:
+    """The return pairs with the latest credit booked before it: the first presentation fails, the
+    second (same EndToEndId, after the return) is a good payment."""
+    first = "UPDATE raw_camt053_entries SET end_to_end_id = 'E2E-FA1' WHERE bank_line_id = 'B1'"
+    returned = {**BANK[0], "bank_line_id": "B3", "booking_date": date(2025, 2, 14), "value_date": date(2025, 2, 14),
+                "amount": Decimal("-1080.00"), "credit_debit": "DBIT", "end_to_end_id": "E2E-FA1",
+                "return_reason": "MD06"}
+    again = {**BANK[0], "bank_line_id": "B4", "booking_date": date(2025, 2, 20), "value_date": date(2025, 2, 20),
+             "end_to_end_id": "E2E-FA1"}
+    with _built_after(warehouse_config, first, more_bank_lines=(returned, again)) as engine:
+        statuses = dict(engine.query("SELECT payment_id, status FROM fct_payment WHERE payment_id IN ('B1', 'B4')"))
+    assert statuses == {"B1": "failed", "B4": "succeeded"}

@@ -1,7 +1,9 @@
 -- Every incoming money movement from a customer: provider payments and ERP receipts
 -- from staging, plus the bank statement's customer credits (a credit that is neither
 -- a provider payout nor a return). Bank transfers find their customer by IBAN here;
--- reconciliation finds the rest.
+-- reconciliation finds the rest. A credit the bank later returned (a direct debit sent
+-- back AC04, MD06, ...: same EndToEndId) is a failed payment: it settles nothing, and the
+-- reconciliation reopens the invoice it named and raises a failed_debit exception.
 WITH provider_and_erp AS (
     {{ union('payments') }}
 ),
@@ -18,15 +20,19 @@ bank_transfers AS (
         0 AS fee,
         b.currency,
         b.booking_date AS paid_on,
-        'succeeded' AS status,
+        CASE WHEN rt.credit_line_id IS NULL THEN 'succeeded' ELSE 'failed' END AS status,
         concat_ws(' ', b.remittance, b.end_to_end_id) AS reference,
         b.counterparty_name AS payer_name,
         b.counterparty_iban AS payer_iban,
         CAST(NULL AS TEXT) AS payout_id,
-        CAST(NULL AS TEXT) AS failure_reason,
+        CASE WHEN rt.credit_line_id IS NOT NULL THEN
+            'returned ' || coalesce(rt.return_reason, '') || ' on ' || CAST(rt.returned_on AS TEXT)
+            || ', bank line ' || rt.return_line_id END AS failure_reason,
         b.source_system,
         b.source_id
     FROM fct_bank_line AS b
+    LEFT JOIN ({{ bank_returns('fct_bank_line') }}) AS rt
+      ON rt.entity = b.entity AND rt.credit_line_id = b.bank_line_id
     LEFT JOIN (
         SELECT entity, iban, min(customer_id) AS customer_id
         FROM dim_customer

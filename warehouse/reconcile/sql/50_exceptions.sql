@@ -72,7 +72,10 @@ SELECT b.entity, 'failed_debit', NULL, NULL, NULL, b.bank_line_id, b.amount, upp
        'returned on the bank statement (' || coalesce(b.return_reason, 'no reason') || '): '
        || coalesce(b.remittance, b.counterparty_name, '')
 FROM fct_bank_line AS b
-WHERE b.return_reason IS NOT NULL AND b.amount < 0 AND b.entity = :entity;
+WHERE b.return_reason IS NOT NULL AND b.amount < 0 AND b.entity = :entity
+  -- a return paired with the credit it sends back is that payment's failed_debit (above)
+  AND b.bank_line_id NOT IN (SELECT return_line_id FROM ({{ bank_returns('fct_bank_line') }}) AS r
+                             WHERE r.entity = :entity);
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 SELECT p.entity, 'payout_mismatch', NULL, NULL, p.payout_id, p.bank_line_id,
