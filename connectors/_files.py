@@ -21,6 +21,7 @@ import fnmatch
 import glob as globmod
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,11 @@ CSV_BLOCK_SIZE = 8 << 20
 MONEY_TYPE = pa.decimal128(18, 2)
 QUARANTINE_TABLE = "raw_quarantine"
 LOADED_FILES_TABLE = "raw_loaded_files"
+# Bytes 0x80-0x9F: printable in Windows-1252 (€ 0x80, Œ 0x8C, ’ 0x92, – 0x96), C1 control codes in ISO-8859-15.
+_NOT_C1 = bytes(b for b in range(256) if not 0x80 <= b <= 0x9F)
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")  # Python's cp1252 codec refuses these five
+# A Ctrl-Z (DOS end-of-file mark) ending the file, alone on the last line or after its last value.
+_DOS_EOF = re.compile(rb"\x1a(?:\r?\n)?\Z")
 
 # ---------------------------------------------------------------------------
 # finding and fingerprinting files
@@ -101,12 +107,13 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
 
     Detection never guesses silently: a UTF-8 BOM means ``utf-8-sig``; a file
     that decodes as strict UTF-8 end to end is ``utf-8``; anything else is
-    ISO-8859-15 (the legacy encoding the FEC rules allow) and is logged as such.
-    An explicit ``encoding`` skips detection.
+    8-bit, ``cp1252`` or ``iso-8859-15`` as :func:`legacy_encoding` decides from
+    the whole file, and is logged as such. An explicit ``encoding`` skips detection.
     """
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     utf8_ok = encoding is None
+    c1: set[int] = set()  # the bytes 0x80-0x9F met, in case the file is not UTF-8
     bom = False
     size = 0
     with path.open("rb") as fh:
@@ -122,6 +129,8 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     utf8_ok = False
+            if encoding is None:
+                c1.update(chunk.translate(None, _NOT_C1))
         if utf8_ok:
             try:
                 decoder.decode(b"", final=True)
@@ -133,8 +142,12 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
         elif utf8_ok:
             encoding = "utf-8"
         else:
-            encoding = "iso-8859-15"
-            log.info("%s is not valid UTF-8; reading it as ISO-8859-15", path.name)
+            encoding = legacy_encoding(c1)
+            log.info("%s is not valid UTF-8; reading it as %s", path.name, encoding)
+            if c1 & _CP1252_UNDEFINED:
+                log.warning("%s holds bytes 0x80-0x9F that Windows-1252 does not define (%s); they are read as "
+                            "ISO-8859-15 control codes: check how the file was exported", path.name,
+                            " ".join(f"0x{b:02X}" for b in sorted(c1 & _CP1252_UNDEFINED)))
     return ScannedFile(path=path, file_hash=digest.hexdigest(), size=size, encoding=encoding)
 
 
@@ -152,8 +165,23 @@ def sniff_encoding(path: Path, limit: int = 1 << 16) -> str:
     try:
         codecs.getincrementaldecoder("utf-8")("strict").decode(head)  # not final: a cut character is fine
     except UnicodeDecodeError:
-        return "iso-8859-15"
+        return legacy_encoding(head.translate(None, _NOT_C1))
     return "utf-8"
+
+
+def legacy_encoding(c1: Iterable[int]) -> str:
+    """The 8-bit encoding of a file that is not UTF-8, given the bytes 0x80-0x9F it holds.
+
+    Excel and Windows save text as Windows-1252, where these bytes are
+    characters (€ ’ Œ –); in ISO-8859-15, the legacy encoding the FEC rules
+    allow, they are control codes no export writes. So any of them means
+    ``cp1252`` and none keeps ``iso-8859-15`` (the two agree on every other
+    byte but eight, such as € at 0xA4). A file holding one of the five bytes
+    cp1252 leaves undefined cannot be cp1252 and stays ``iso-8859-15``, which
+    decodes every byte, rather than failing the load.
+    """
+    seen = set(c1)
+    return "cp1252" if seen and not seen & _CP1252_UNDEFINED else "iso-8859-15"
 
 
 def read_first_line(path: Path, encoding: str) -> str:
@@ -225,7 +253,8 @@ def read_delimited(
     bad value becomes a quarantine row, not a failed file). Lines with the
     wrong number of columns are returned as :class:`BadLine`. Line numbers are
     the physical 1-based lines of the file (the header is line 1); values may
-    not contain newlines, which holds for FEC and SAP exports.
+    not contain newlines, which holds for FEC and SAP exports. A trailing
+    Ctrl-Z is not read (see :func:`without_dos_eof`).
     """
     names = [f"c{i}" for i in range(len(header))]
     bad: list[BadLine] = []
@@ -241,7 +270,7 @@ def read_delimited(
 
     pa_encoding = "utf8" if encoding.replace("-", "").lower() in ("utf8", "utf8sig") else encoding
     reader = pacsv.open_csv(
-        str(path),
+        without_dos_eof(path),
         read_options=pacsv.ReadOptions(
             use_threads=False, block_size=CSV_BLOCK_SIZE, skip_rows=1, column_names=names,
             encoding=pa_encoding,
@@ -285,6 +314,27 @@ def read_delimited(
         if not pending:
             pending = [pa.RecordBatch.from_pydict({n: pa.array([], pa.string()) for n in names})]
         yield flush()
+
+
+def without_dos_eof(path: Path) -> str | pa.NativeFile:
+    """``path`` to read, or, when it ends with a Ctrl-Z, its bytes before that mark.
+
+    Some Sage and other Windows exports still end with 0x1A, the DOS
+    end-of-file mark, alone on the last line or right after the last value;
+    read as data it would be a one-column line (or a damaged last value) in
+    quarantine. Only a 0x1A at the very end (optionally followed by a line
+    ending) is cut: anywhere else it is data. The file is memory-mapped, so
+    the cut copies nothing.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - 3))
+        tail = fh.read()
+    found = _DOS_EOF.search(tail)
+    if found is None:
+        return str(path)
+    log.info("%s ends with a Ctrl-Z (DOS end-of-file mark), not read as data", path.name)
+    return pa.BufferReader(pa.memory_map(str(path)).read_buffer(size - len(tail) + found.start()))
 
 
 def row_texts(table: pa.Table, rows: np.ndarray, delimiter: str) -> list[str]:

@@ -120,9 +120,10 @@ def test_seen_keys() -> None:
     [
         (b"\xef\xbb\xbfJournalCode\tx\n", 16, "utf-8-sig"), ("Soci\u00e9t\u00e9;x\n".encode(), 12, "utf-8"),
         ("Soci\u00e9t\u00e9;x\n".encode("iso-8859-15"), 10, "iso-8859-15"),
+        ("\u0152uvre \u20ac;x\n".encode("cp1252"), 10, "cp1252"),
         (b"a" * 9 + "\u00e9".encode(), 10, "utf-8"),  # a character cut by the limit is not an error
     ],
-    ids=["bom", "utf8", "latin9", "cut-character"],
+    ids=["bom", "utf8", "latin9", "windows-1252", "cut-character"],
 )
 def test_sniff_encoding_reads_only_the_head(tmp_path: Path, data: bytes, limit: int, expected: str) -> None:
     from connectors._files import sniff_encoding
@@ -149,3 +150,18 @@ def test_files_a_source_does_not_read_are_named_in_a_warning(tmp_path: Path, cap
     assert [p.name for p in unread] == ["FBL5N_old.xls", "statements.zip"]
     assert "sap_export: 2 file(s)" in caplog.text and "FBL5N_old.xls, statements.zip" in caplog.text
     assert warn_unread("sap_export", tmp_path / "FBL5N.xlsx", []) == []  # a file or glob: nothing to warn about
+
+
+@pytest.mark.parametrize(
+    ("c1", "expected"),
+    [(b"", "iso-8859-15"), (b"\x80", "cp1252"), (b"\x92\x8c\x96", "cp1252"), (b"\x80\x81", "iso-8859-15")],
+    ids=["no-c1-bytes", "euro", "quote-oe-dash", "undefined-in-cp1252"],
+)
+def test_legacy_encoding_from_c1_bytes(tmp_path: Path, c1: bytes, expected: str) -> None:
+    """Not UTF-8: a byte 0x80-0x9F means Windows-1252, unless cp1252 cannot decode it."""
+    from connectors._files import legacy_encoding, scan_file
+
+    assert legacy_encoding(c1) == expected
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"a;\xe9;" + c1 + b"\n")  # 0xE9 alone is not UTF-8
+    assert scan_file(path).encoding == expected

@@ -55,6 +55,17 @@ def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, drop: Pat
     assert scalar(warehouse_config, "SELECT count(*) FROM raw_loaded_files") == 3
 
 
+def test_windows_export_ledger_records_cp1252(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """A FEC saved by Sage on Windows: cp1252 (’ Œ – €) and a closing Ctrl-Z load clean."""
+    drop = copy_samples(FIXTURES / "sage_fec", tmp_path / "FR01" / "sage_fec",
+                        ["123456789FEC20251231_windows_cp1252.txt"])
+    _, stats = run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
+    assert (stats.rows_loaded, stats.rows_quarantined) == (5, 0)
+    assert rows(warehouse_config, "SELECT encoding, rows_quarantined FROM raw_loaded_files") == [("cp1252", 0)]
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_fec_lines "
+                  "WHERE comp_aux_lib = '\u0152uvres d\u2019Art \u2013 Atelier'") == 2
+
+
 def test_columns_follow_the_readme(warehouse_config: WarehouseConfig, drop: Path) -> None:
     run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
     lines = columns(warehouse_config, "raw_sage_fec_lines")

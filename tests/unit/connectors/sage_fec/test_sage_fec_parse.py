@@ -104,8 +104,9 @@ def test_wrong_format_names_expected_and_found_columns(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("encoding", "bom", "expected"),
-    [("utf-8", b"", "utf-8"), ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"), ("iso-8859-15", b"", "iso-8859-15")],
-    ids=["utf8", "utf8-bom", "latin9"],
+    [("utf-8", b"", "utf-8"), ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"), ("iso-8859-15", b"", "iso-8859-15"),
+     ("cp1252", b"", "cp1252")],
+    ids=["utf8", "utf8-bom", "latin9", "windows-1252"],
 )
 def test_encoding_is_detected_and_text_decoded(tmp_path: Path, encoding: str, bom: bytes, expected: str) -> None:
     path = tmp_path / "e.txt"
@@ -117,6 +118,41 @@ def test_encoding_is_detected_and_text_decoded(tmp_path: Path, encoding: str, bo
     assert scan_file(path).encoding == expected
     rows, q, _ = _parse(path)
     assert not q.rows and rows[0]["compte_lib"] == "Établissements €"
+
+
+def test_windows_1252_punctuation_is_decoded(tmp_path: Path) -> None:
+    """Excel/Windows exports write ’ Œ – € as bytes 0x80-0x9F: control codes if read as ISO-8859-15."""
+    lib = "\u0152uvres d\u2019art \u2013 50 \u20ac"
+    path = _fec(tmp_path, [_line("VE", "1", "411000", "10,00", "0", aux="C1").replace("\tL\t", f"\t{lib}\t", 1),
+                           _line("VE", "1", "706000", "0", "10,00")], encoding="cp1252", newline="\r\n")
+    assert scan_file(path).encoding == "cp1252"
+    assert scan_file(path, encoding="iso-8859-15").encoding == "iso-8859-15"  # an explicit encoding still wins
+    rows, q, _ = _parse(path)
+    assert not q.rows and rows[0]["compte_lib"] == lib
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [b"\x1a", b"\x1a\r\n", b"\r\n\x1a", b"\r\n\x1a\r\n"],
+    ids=["after-last-value", "after-last-value-then-eol", "alone-on-last-line", "alone-then-eol"],
+)
+def test_trailing_ctrl_z_is_not_read(tmp_path: Path, ending: bytes) -> None:
+    """Some Sage/Windows exports end with 0x1A, the DOS end-of-file mark; it is not a line of the FEC."""
+    path = tmp_path / "z.txt"
+    path.write_bytes("\r\n".join([HEADER, _line("VE", "1", "411000", "10,00", "0", aux="C1"),
+                                   _line("VE", "1", "706000", "0", "10,00")]).encode() + ending)
+    rows, q, _ = _parse(path)
+    assert not q.rows and len(rows) == 2 and rows[-1]["idevise"] is None
+
+
+def test_ctrl_z_before_the_end_is_data(tmp_path: Path) -> None:
+    path = _fec(tmp_path, [_line("VE", "1", "411000", "10,00", "0", aux="C1").replace("\tlib\t", "\tlib\x1a\t", 1),
+                           _line("VE", "1", "706000", "0", "10,00"), "\x1a",
+                           _line("VE", "2", "411000", "5,00", "0", aux="C2"), _line("VE", "2", "706000", "0", "5,00")])
+    rows, q, _ = _parse(path)
+    assert rows[0]["ecriture_lib"] == "lib\x1a" and len(rows) == 4
+    assert [(line, text) for line, _, _, text in q.rows] == [(4, "\x1a")]
+    assert "expected 18 columns" in q.rows[0][2] and "found 1" in q.rows[0][2]
 
 
 @pytest.mark.parametrize(

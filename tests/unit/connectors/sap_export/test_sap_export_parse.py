@@ -277,6 +277,18 @@ def test_fbl5n_list_with_title_lines_totals_and_residual_item(tmp_path: Path) ->
     assert {(line, fld) for line, fld, _, _ in q.rows} == {(11, "BLDAT"), (11, "GJAHR")}
 
 
+def test_fbl5n_saved_by_windows_in_cp1252_with_ctrl_z(tmp_path: Path) -> None:
+    """A list saved by Excel/Windows: cp1252 punctuation (bytes 0x80-0x9F) and a closing Ctrl-Z."""
+    text = "Kunde\u2019s Zahlung \u2013 50 \u20ac \u0152uvre"
+    match, rows, q = _fbl5n(tmp_path, [
+        FBL5N_HEADER,
+        f"1000;100238;;1400000500;DZ;05.02.2024;05.02.2024;50,00;EUR;50,00;EUR;;;{text};",
+        "\x1a",
+    ])
+    assert scan_file(tmp_path / "FBL5N_1000.txt").encoding == "cp1252"
+    assert [r["text"] for r in rows] == [text] and not q.rows
+
+
 def test_line_numbering_continues_across_batches(tmp_path: Path) -> None:
     path = tmp_path / "fbl5n.csv"
     doc = "1000;100238;;1400000500;DZ;05.02.2024;05.02.2024;1,00;EUR;1,00;EUR;;;;"
