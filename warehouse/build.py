@@ -18,6 +18,7 @@ from datetime import date
 from functools import partial
 
 from mappings.providers import load_provider_metadata
+from mappings.sage_fec import load_fec_conventions
 from warehouse import sql
 from warehouse.contract import BY_NAME
 from warehouse.engine import Engine
@@ -88,6 +89,7 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     context["has_column"] = lambda table, column: column in engine.columns(table)
     context["metadata_cols"] = partial(_metadata_columns, engine)
     context["providers"] = load_provider_metadata()
+    context["fec_conventions"] = load_fec_conventions()
     context["union"] = union_of
     context.update(extra)
     return context

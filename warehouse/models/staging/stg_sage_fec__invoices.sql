@@ -1,14 +1,19 @@
 -- Invoices and credit notes of a FEC: the customer-account lines (411…; the customer is
--- CompAuxNum, or an individual account itself: see _fec.jinja)
--- of entries that also post revenue (70…). One document per PieceRef; credit notes
--- come out negative. FEC has no due date: it is the issue date plus the customer's
--- terms from the customers export, else the entity default from mappings.
+-- CompAuxNum, or an individual account itself: see _fec.jinja) of
+--   * sales entries, those that also post revenue (70…): one document per PieceRef;
+--   * opening-balance (à-nouveaux) entries, in an opening journal of mappings/sage_fec/conventions.yaml
+--     (AN, RAN …): the previous year's open invoices and credits carried forward, one document per
+--     customer and PieceRef. Only the book's first opening counts: a later year's à-nouveaux carry
+--     forward what the earlier year's lines, loaded too, already hold.
+-- Debit is an invoice, credit a credit note (negative). FEC has no due date: it is the issue
+-- date (PieceDate, else the entry date) plus the customer's terms from the customers export,
+-- else the entity default from mappings.
 -- shape: invoices
 -- requires: raw_sage_fec_lines
 WITH sales_entries AS (
-    SELECT DISTINCT entity, journal_code, ecriture_num
-    FROM raw_sage_fec_lines
-    WHERE compte_num LIKE '70%'
+    SELECT DISTINCT l.entity, l.journal_code, l.ecriture_num
+    FROM raw_sage_fec_lines AS l
+    WHERE l.compte_num LIKE '70%' AND NOT {{ fec_is_opening('l') }}
 ),
 customer_lines AS (
     SELECT l.*, {{ fec_customer('l') }} AS customer
@@ -17,9 +22,10 @@ customer_lines AS (
       ON s.entity = l.entity AND s.journal_code = l.journal_code AND s.ecriture_num = l.ecriture_num
     WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
 ),
-documents AS (
+sales_documents AS (
     SELECT
         entity,
+        piece_ref AS invoice_id,
         piece_ref AS invoice_number,
         min(customer) AS customer_id,
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
@@ -28,10 +34,49 @@ documents AS (
         min(journal_code || '-' || ecriture_num) AS source_id
     FROM customer_lines
     GROUP BY entity, piece_ref
+),
+first_opening AS (
+    SELECT l.entity, min(l.ecriture_date) AS opened_on
+    FROM raw_sage_fec_lines AS l
+    WHERE {{ fec_is_opening('l') }}
+    GROUP BY l.entity
+),
+opening_lines AS (
+    SELECT
+        l.*,
+        {{ fec_customer('l') }} AS customer,
+        -- a line without PieceRef is a document of its own, named by its place in the entry
+        coalesce(nullif(l.piece_ref, ''), l.journal_code || '-' || l.ecriture_num || '-' || CAST(l.line_in_entry AS TEXT)) AS doc_ref
+    FROM raw_sage_fec_lines AS l
+    JOIN first_opening AS f ON f.entity = l.entity AND f.opened_on = l.ecriture_date
+    WHERE {{ fec_is_opening('l') }} AND l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
+),
+opening_documents AS (
+    SELECT
+        entity,
+        -- its own namespace: the PieceRef of a carried-forward invoice may also be a sales entry's
+        -- (a credit note booked on the invoice's number) or another customer's (one line per
+        -- customer under the entry's own reference)
+        'AN/' || customer || '/' || doc_ref AS invoice_id,
+        min(nullif(piece_ref, '')) AS invoice_number,
+        customer AS customer_id,
+        min(coalesce(piece_date, ecriture_date)) AS issue_date,
+        sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
+        max(nullif(ecriture_let, '')) AS erp_lettrage,
+        min(journal_code || '-' || ecriture_num) AS source_id
+    FROM opening_lines
+    GROUP BY entity, customer, doc_ref
+    -- an invoice and its part payment carried forward under one PieceRef net; at nil nothing is open
+    HAVING sum(coalesce(debit, 0) - coalesce(credit, 0)) <> 0
+),
+documents AS (
+    SELECT * FROM sales_documents
+    UNION ALL
+    SELECT * FROM opening_documents
 )
 SELECT
     d.entity,
-    d.invoice_number AS invoice_id,
+    d.invoice_id,
     d.invoice_number,
     d.customer_id,
     CASE WHEN d.amount_total < 0 THEN 'credit_note' ELSE 'invoice' END AS doc_type,

@@ -1,12 +1,14 @@
 -- Receipts the accountant booked in a bank journal (512… against 411…): the ERP's
 -- own view of customer payments. They are evidence for reconciliation (with their
 -- EcritureLet lettrage), not cash to apply again: the same money is a bank line.
+-- An opening (à-nouveaux) entry posts the bank balance (512…) beside the customers' balances
+-- (411…) but receives nothing: its 411 lines are invoices (stg_sage_fec__invoices), not receipts.
 -- shape: payments
 -- requires: raw_sage_fec_lines
 WITH bank_entries AS (
-    SELECT DISTINCT entity, journal_code, ecriture_num
-    FROM raw_sage_fec_lines
-    WHERE compte_num LIKE '512%'
+    SELECT DISTINCT l.entity, l.journal_code, l.ecriture_num
+    FROM raw_sage_fec_lines AS l
+    WHERE l.compte_num LIKE '512%' AND NOT {{ fec_is_opening('l') }}
 )
 SELECT
     l.entity,
