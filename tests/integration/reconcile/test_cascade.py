@@ -223,6 +223,22 @@ def test_reference_not_corroborated_by_payer_or_amount_is_only_suggested(book: B
     assert book.invoice_state("I40")[1] == Decimal("1200.00")
 
 
+def test_a_payer_named_as_a_customer_typing_another_customer_s_invoice_is_not_a_partial_payment(book: Book) -> None:
+    """Helvetia (no IBAN in the master) pays its own FA2024-0028 but types FA2024-0082, another
+    customer's larger invoice. As an unknown payer paying less than owed, the reference would be
+    trusted as a partial payment of the wrong invoice; its name is exactly one customer's, so the
+    residue looks among that customer's invoices for the one a typo away with the amount."""
+    book.customer("C7", "Helvetia Consulting AG")
+    book.customer("C22", "Rhone Outillage SAS")
+    book.invoice("I28", "6062.47", number="FA2024-0028", customer="C7")
+    book.invoice("I82", "9239.81", number="FA2024-0082", customer="C22")
+    book.payment("P1", "6062.47", "FACTURE FA2024-0082", payer_name="HELVETIA CONSULTING AG")
+    book.payment("P2", "4000.00", "FA2024-0082 acompte", payer_name="RHONE OUTILLAGE")  # its own: a partial
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I28", Decimal("6062.47")), ("P2", "I82", Decimal("4000.00"))}
+    assert _rules(book) == {"P1>I28": "fuzzy_reference", "P2>I82": "exact_reference"}
+
+
 def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-1", due=date(2024, 7, 15))
     book.invoice("I2", "200.00", number="FA-2", due=date(2024, 6, 1))

@@ -42,11 +42,35 @@ FROM rc_alloc_all GROUP BY entity, payment_id;
 -- same_cust = 1: the payer's own invoices but another amount (partial, over- or short
 -- payment, or a typo naming another of its invoices): the residue first looks for an
 -- invoice one typo away that owes exactly the amount, else applies the reference.
+-- An unknown payer paying less is trusted as a partial payment unless its name, as written, is
+-- exactly one customer's (case and punctuation aside) and that customer owns none of the named
+-- invoices: then it is that customer typing another customer's number, and the residue looks
+-- among its own invoices for the one a typo away.
+{% macro plain_name(col) -%}
+trim(regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]+', ' ', 'g'))
+{%- endmacro %}
 DROP TABLE IF EXISTS rc_uncorr;
 CREATE TEMP TABLE rc_uncorr AS
+WITH partial_unknown AS (
+    SELECT c.payment_id, {{ plain_name('p.payer_name') }} AS payer
+    FROM rc_corr AS c JOIN rc_pay AS p ON p.payment_id = c.payment_id
+    WHERE c.known = 0 AND c.remaining < c.owed AND p.payer_name IS NOT NULL
+), named AS (
+    SELECT u.payment_id, n.customer_id
+    FROM partial_unknown AS u
+    JOIN (
+        SELECT {{ plain_name('name') }} AS plain, min(customer_id) AS customer_id FROM dim_customer
+        WHERE entity = :entity AND name IS NOT NULL AND customer_id IS NOT NULL
+          AND {{ plain_name('name') }} IN (SELECT payer FROM partial_unknown)
+        GROUP BY {{ plain_name('name') }} HAVING min(customer_id) = max(customer_id)
+    ) AS n ON n.plain = u.payer
+    WHERE u.payer <> ''
+      AND NOT EXISTS (SELECT 1 FROM rc_alloc_all AS a JOIN rc_inv AS i ON i.invoice_id = a.invoice_id
+                      WHERE a.payment_id = u.payment_id AND i.customer_id = n.customer_id)
+)
 SELECT entity, payment_id, CASE WHEN all_same = 1 AND owed > 0 THEN 1 ELSE 0 END AS same_cust FROM rc_corr
 WHERE NOT (remaining = owed OR {{ within_tolerance('owed - remaining', 'total', 'paid_on', 'issued') }}
-           OR (known = 0 AND remaining < owed));
+           OR (known = 0 AND remaining < owed AND payment_id NOT IN (SELECT payment_id FROM named)));
 {% if engine == 'postgres' %}ANALYZE rc_uncorr;{% endif %}
 
 -- rc_alloc_all becomes rc_alloc by moving the (few) uncorroborated rows out, rather than
