@@ -21,7 +21,7 @@ DEFAULT_PATH = Path(__file__).with_name("matching.yaml")
 
 RULE_NAMES: tuple[str, ...] = (
     "exact_reference", "normalized_reference", "reference_groups", "reference_tail", "fuzzy_reference",
-    "learned_alias", "customer_amount", "subset_sum", "amount_only", "credit_note",
+    "learned_alias", "customer_amount", "subset_sum", "amount_only", "credit_note", "erp_lettrage",
 )
 
 
@@ -95,6 +95,10 @@ class SubsetSum(_Strict):
 class Erp(_Strict):
     agreement_confidence: Decimal = Field(default=Decimal("0.99"), ge=0, le=1)
     confirm_on_agreement: bool = False
+    # An invoice the ERP settled with its own receipt is settled by the ERP's lettrage alone only when
+    # the receipt is older, by this many days, than the first bank line or provider payment: a more
+    # recent one should be on the statements, where the bank line is the evidence.
+    receipt_before_data_days: int = Field(default=5, ge=0)
 
 
 class MatchingRules(_Strict):

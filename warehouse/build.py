@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # Core models run in this order; each fills the table of the same name.
 CORE_ORDER: tuple[str, ...] = (
     "int_invoices",
+    "int_erp_settlements",
     "dim_customer",
     "fct_bank_line",
     "int_payout_bank_links",
@@ -38,7 +39,7 @@ CORE_ORDER: tuple[str, ...] = (
     "fct_payment",
 )
 # Core models that are not contract tables get their columns from a shape.
-CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices"}
+CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_erp_settlements": "erp_settlements"}
 
 
 @dataclass

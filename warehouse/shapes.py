@@ -42,6 +42,10 @@ SHAPES: dict[str, Shape] = {
         ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),
         ("provenance", TEXT), ("source_system", TEXT), ("source_id", TEXT),
     ),
+    # int_erp_settlements: invoices the ERP settled with its own receipts (one row per invoice)
+    "erp_settlements": (
+        ("entity", TEXT), ("invoice_id", TEXT), ("payment_id", TEXT), ("settled_on", DATE), ("erp_lettrage", TEXT),
+    ),
     "bank_lines": (
         ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
         ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache, partial
 from pathlib import Path
@@ -360,7 +360,10 @@ def _fill_scope(engine: Engine, entity: str) -> tuple[str, str, bool]:
         "INSERT INTO rc_scope (entity, payment_id) "
         "SELECT entity, payment_id FROM decision WHERE entity = :entity AND payment_id IS NOT NULL "
         + ("UNION SELECT m.entity, m.payment_id FROM fct_match AS m JOIN rc_inv_changed AS c "
-           "ON c.invoice_id = m.invoice_id WHERE m.entity = :entity" if invoices_moved else ""), p)
+           "ON c.invoice_id = m.invoice_id WHERE m.entity = :entity "
+           # an invoice the ERP now shows settled by a receipt (16_erp_settled): the receipt is redone
+           "UNION SELECT entity, payment_id FROM int_erp_settlements WHERE entity = :entity "
+           "AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed)" if invoices_moved else ""), p)
     # a changed invoice may now fit a payment that is unresolved: those are in scope above
     engine.execute(
         "CREATE TEMP TABLE rc_scope_d AS SELECT DISTINCT entity, payment_id FROM rc_scope")
@@ -393,6 +396,10 @@ def _fill_scope(engine: Engine, entity: str) -> tuple[str, str, bool]:
     context = _context_hash(engine, entity)
     last_context = engine.query("SELECT context_hash FROM reconcile_run WHERE entity = :entity", p)
     moved = not last_context or last_context[0][0] != context
+    if moved:  # the bank data may now begin earlier or later: every ERP settlement is weighed again
+        engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT entity, payment_id "
+                       "FROM int_erp_settlements WHERE entity = :entity "
+                       "AND payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
     _add_reached(engine, entity, everything=moved)
     return context, inv_digest, moved
 
@@ -476,15 +483,30 @@ def _set_hash(engine: Engine, table: str, cols: tuple[str, ...], where: str) -> 
 
 def _context_hash(engine: Engine, entity: str) -> str:
     """What identifies payers and nets payments besides the payments themselves: customers (names,
-    IBANs), payer aliases, refunds and banked payouts. When it changes, any unresolved payment may
-    now be identified, so all of them are re-run."""
+    IBANs), payer aliases, refunds and banked payouts; and the day the bank and provider data begin,
+    which says which ERP settlements stand on the ERP's word (16_erp_settled). When it changes, any
+    unresolved payment may now be identified, so all of them are re-run, and every ERP settlement."""
     parts = [
         _set_hash(engine, "dim_customer", ("customer_id", "name", "iban"), "entity = :entity"),
         _set_hash(engine, "payer_alias", ("customer_id", "kind", "value"), "entity = :entity"),
         _set_hash(engine, "fct_payout_component", ("payment_id", "amount"), "entity = :entity AND kind = 'refund'"),
         _set_hash(engine, "fct_payout", ("payout_id", "bank_line_id"), "entity = :entity"),
     ]
-    return str(engine.query("SELECT " + " || '#' || ".join(parts), {"entity": entity})[0][0])
+    sets = str(engine.query("SELECT " + " || '#' || ".join(parts), {"entity": entity})[0][0])
+    return f"{sets}#{_data_start(engine, entity)}"
+
+
+def _data_start(engine: Engine, entity: str) -> date | None:
+    """The first day of ``entity``'s bank and provider data (bank lines, non-ERP payments), or None.
+
+    Money the ERP shows received before it cannot be on any statement loaded: for those receipts
+    the ERP's lettrage is the only evidence there is (16_erp_settled.sql).
+    """
+    firsts = engine.query(
+        "SELECT (SELECT min(booking_date) FROM fct_bank_line WHERE entity = :entity), "
+        "(SELECT min(paid_on) FROM fct_payment WHERE entity = :entity AND channel <> 'erp')", {"entity": entity})[0]
+    days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in firsts if d is not None]
+    return min(days) if days else None
 
 
 def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str, as_of: date, now: datetime,
@@ -546,6 +568,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         summary.timings["05_scope"] = summary.timings.get("05_scope", 0.0) + time.perf_counter() - t
     conf = {name: r.confidence for name, r in rules.rules.items()}
     state = {name: ("auto" if r.auto else "suggested") for name, r in rules.rules.items()}
+    data_start = _data_start(engine, entity)
     kinds = ", ".join(str(k) for k, rule in KIND_RULE.items() if rules.rule(rule).enabled)
     context = {
         "incremental": incremental, "invoices_table": "int_invoices", "min_len": rules.reference.min_key_length,
@@ -553,11 +576,16 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "conf": conf, "state": state, "kinds": kinds or "0", "tol": rules.tolerances, "erp": rules.erp,
         "payout_days": rules.windows.payout_to_bank_days, "rows_of": partial(_rows_of, engine.name),
         "affected_only": incremental and bool(last_as_of) and str(last_as_of[0][0]) == as_of.isoformat(),
+        "erp_settle": rules.rule("erp_lettrage").enabled, "settle_bound": data_start is not None,
     }
-    params = {"entity": entity, "as_of": as_of.isoformat(), "now": now}
+    params: dict[str, Any] = {"entity": entity, "as_of": as_of.isoformat(), "now": now}
+    if data_start is not None:
+        params["data_start"] = data_start.isoformat()
+        params["settle_before"] = (data_start - timedelta(days=rules.erp.receipt_before_data_days)).isoformat()
     runner = _Runner(engine, rules, context, params, summary)
     for attempt in range(_MAX_CLOSURE_PASSES + 1):
-        for name in ("10_inputs.sql", "15_credit_notes.sql", "20_candidates.sql", "30_allocate.sql"):
+        for name in ("10_inputs.sql", "15_credit_notes.sql", "16_erp_settled.sql", "20_candidates.sql",
+                     "30_allocate.sql"):
             runner.run_file(name)
         t = time.perf_counter()
         outcome = residue.load_and_run(engine, lambda _e: rules, max_inv=rules.reference.max_invoices_per_payment,

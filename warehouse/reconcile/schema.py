@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from warehouse.contract import BOOL, CONTRACT, DATE, INT, MONEY, RATIO, TEXT, TS
 from warehouse.engine import Engine
 from warehouse.schema import ensure_contract, ensure_table
+from warehouse.shapes import SHAPES
 
 # Bookkeeping for incremental runs: what each payment and invoice looked like last time, as a
 # 63-bit hash of the row with its id (run._row_hash). A ``fingerprint`` column left by an older
@@ -92,7 +93,8 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 def _tables() -> dict[str, Sequence[tuple[str, str]]]:
     from warehouse.reconcile.decisions import Decision, PayerAlias, model_columns
 
-    return {**{t.name: t.columns for t in CONTRACT}, "reconcile_payment_state": PAYMENT_STATE,
+    return {**{t.name: t.columns for t in CONTRACT}, "int_erp_settlements": SHAPES["erp_settlements"],
+            "reconcile_payment_state": PAYMENT_STATE,
             "reconcile_invoice_state": INVOICE_STATE, "reconcile_run": RUN_STATE, "reconcile_invoice_key": INVOICE_KEY,
             "reconcile_payment_reach": PAYMENT_REACH, "reconcile_customer_name": CUSTOMER_NAME,
             "decision": model_columns(Decision), "payer_alias": model_columns(PayerAlias)}
@@ -117,6 +119,8 @@ def ensure_reconcile_tables(engine: Engine) -> None:
     if _all_present(engine):
         return
     ensure_contract(engine)
+    # built by warehouse/models/core; empty until a build ran (a book written straight to the tables)
+    ensure_table(engine, "int_erp_settlements", SHAPES["erp_settlements"])
     ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)
     ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)
     ensure_table(engine, "reconcile_run", RUN_STATE)

@@ -174,7 +174,7 @@ def score(engine: Engine, truth: GroundTruth) -> QualityScore:
     rows = engine.query(
         "SELECT m.entity, m.payment_id, i.invoice_number, i.doc_type, m.amount_applied, m.rule "
         "FROM fct_match AS m JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
-        "WHERE m.state IN ('auto', 'confirmed') AND m.rule <> 'credit_note'")
+        "WHERE m.state IN ('auto', 'confirmed') AND m.rule NOT IN ('credit_note', 'erp_lettrage')")
     for entity, payment, number, doc_type, amount, rule in rows:
         amount = Decimal(amount)
         s.auto_pairs += 1

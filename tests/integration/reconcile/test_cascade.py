@@ -239,6 +239,30 @@ def test_a_payer_named_as_a_customer_typing_another_customer_s_invoice_is_not_a_
     assert _rules(book) == {"P1>I28": "fuzzy_reference", "P2>I82": "exact_reference"}
 
 
+def test_an_invoice_the_erp_settled_before_the_bank_data_begin_is_paid_on_the_erp_s_word(book: Book) -> None:
+    """History older than the statements: I1 was lettered in January with the ERP's receipt, the bank
+    lines start in June. I2's receipt is dated within the statements' period, where the bank line is
+    the evidence: without one, the ERP and Lettrage disagree. A later payment naming I1 is a second one."""
+    book.customer("C1", "ACME SARL")
+    book.invoice("I1", "500.00", number="FA-2024-0001", erp_lettrage="AA", erp_open="0")
+    book.invoice("I2", "300.00", number="FA-2024-0002", erp_lettrage="AB", erp_open="0")
+    book.invoice("I3", "200.00", number="FA-2024-0003")
+    book.payment("R1", "500.00", "VIR ACME", customer="C1", channel="erp", paid_on=date(2024, 1, 15))
+    book.payment("R2", "300.00", "VIR ACME", customer="C1", channel="erp", paid_on=date(2024, 6, 12))
+    book.erp_settled("I1", "R1", date(2024, 1, 15), "AA")
+    book.erp_settled("I2", "R2", date(2024, 6, 12), "AB")
+    book.payment("P1", "200.00", "FA-2024-0003", customer="C1", paid_on=date(2024, 6, 3))  # the bank data begin
+    book.payment("P2", "500.00", "FA-2024-0001", customer="C1", paid_on=date(2024, 6, 20))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("R1", "I1", Decimal("500.00")), ("P1", "I3", Decimal("200.00"))}
+    assert _rules(book)["R1>I1"] == "erp_lettrage"
+    assert "lettrage AA, receipt of 2024-01-15" in book.matches()[1]["explanation"]
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    kinds = book.exception_kinds()
+    assert kinds["I2"] == "erp_disagreement" and "I1" not in kinds
+    assert kinds["P2"] == "amount_mismatch" and not any(m["payment_id"] == "P2" for m in book.matches())
+
+
 def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-1", due=date(2024, 7, 15))
     book.invoice("I2", "200.00", number="FA-2", due=date(2024, 6, 1))

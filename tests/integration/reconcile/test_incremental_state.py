@@ -236,3 +236,28 @@ def test_an_unmatched_payment_gets_a_second_chance_once_a_later_payment_leaves_i
     assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
     assert book.invoice_state("I2")[1] == Decimal("2497.34")
     _assert_a_full_run_agrees(book)  # a full run meets PA before PC and must say the same
+
+
+def test_an_erp_settlement_arriving_later_is_applied_incrementally_as_a_full_run_would(book: Book) -> None:
+    """The ERP's export of last year arrives after the first runs: I1 now lettered with a receipt
+    older than the bank data. The incremental run takes the receipt into scope (it is new) and then,
+    when the bank data reach further back, weighs every settlement again."""
+    book.customer("C1", "ACME SARL")
+    book.invoice("I1", "500.00", number="FA-2024-0001")
+    book.payment("P1", "80.00", "virement", customer="C1", paid_on=date(2024, 3, 10))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I1")[1] == Decimal("500.00")
+
+    book.engine.execute("UPDATE int_invoices SET erp_lettrage = 'AA', erp_amount_open = 0 WHERE invoice_id = 'I1'")
+    book.payment("R1", "500.00", "VIR ACME", customer="C1", channel="erp", paid_on=date(2024, 2, 1))
+    book.erp_settled("I1", "R1", date(2024, 2, 1), "AA")
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert book.pairs() == {("R1", "I1", Decimal("500.00"))}
+    _assert_a_full_run_agrees(book)
+
+    # a bank statement of January is loaded: the receipt is now within the bank data's period
+    book.payment("P0", "10.00", "frais", customer="C1", paid_on=date(2024, 1, 5))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert ("R1", "I1", Decimal("500.00")) not in book.pairs()
+    assert book.exception_kinds()["I1"] == "erp_disagreement"
+    _assert_a_full_run_agrees(book)

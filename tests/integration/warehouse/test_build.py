@@ -165,3 +165,16 @@ def test_a_collection_re_presented_under_the_same_end_to_end_id_after_a_return_s
     with _built_after(warehouse_config, first, more_bank_lines=(returned, again)) as engine:
         statuses = dict(engine.query("SELECT payment_id, status FROM fct_payment WHERE payment_id IN ('B1', 'B4')"))
     assert statuses == {"B1": "failed", "B4": "succeeded"}
+
+
+def test_erp_settlements_need_a_receipt_and_a_balanced_lettrage_code(warehouse_config: WarehouseConfig) -> None:
+    """The tiny book letters the invoice (1,200) with its receipt (1,080) but not the credit note (120):
+    a partial lettering, no settlement. Lettered with the credit note too, code AA balances."""
+    with _built_after(warehouse_config) as engine:
+        partial = engine.query("SELECT count(*) FROM int_erp_settlements")[0][0]
+    with _built_after(warehouse_config,
+                      "UPDATE raw_sage_fec_lines SET ecriture_let = 'AA' "
+                      "WHERE piece_ref = 'AV-2025-000001' AND compte_num LIKE '411%'") as engine:
+        settled = engine.query("SELECT invoice_id, payment_id, settled_on, erp_lettrage FROM int_erp_settlements")
+    assert partial == 0
+    assert settled == [("FA-2025-000001", "FEC-BQ-3-2", date(2025, 2, 9), "AA")]

@@ -10,7 +10,7 @@ SELECT
     -amount AS amount,
     0 AS fee,
     upper(currency) AS currency,
-    posting_date AS paid_on,
+    coalesce(posting_date, document_date) AS paid_on,  -- (an FBL5N list may carry the document date alone)
     'succeeded' AS status,
     concat_ws(' ', reference, assignment, text) AS reference,
     CAST(NULL AS TEXT) AS payer_name,

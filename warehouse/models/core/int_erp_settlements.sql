@@ -1,0 +1,36 @@
+-- Invoices the ERP settled with its own receipts: ERP-channel payments (a FEC bank-journal line
+-- on 411, a SAP DZ document) sharing the invoice's lettrage code (EcritureLet, the clearing
+-- document AUGBL), the code balanced (its invoices and credit notes total what its receipts
+-- total: a partial lettering is not a settlement) and nothing open in the ERP. One row per
+-- invoice, with the code's latest receipt and its date. The reconciliation settles such an
+-- invoice on the ERP's word only when that receipt predates the bank and provider data
+-- (warehouse/reconcile/sql/16_erp_settled.sql); within their period the bank line is the evidence.
+-- (ERPs whose payments list the invoices they pay, rather than share a code with them, link
+-- nothing here: equal codes are required.)
+WITH receipts AS (
+    SELECT entity, payment_id, erp_lettrage, upper(currency) AS currency, amount, paid_on
+    FROM ({{ union('payments') }}) AS p
+    WHERE channel = 'erp' AND status = 'succeeded' AND erp_lettrage IS NOT NULL AND erp_lettrage <> ''
+), codes AS (
+    SELECT entity, erp_lettrage, currency, sum(amount) AS received, max(paid_on) AS settled_on
+    FROM receipts GROUP BY entity, erp_lettrage, currency
+), latest AS (
+    SELECT entity, erp_lettrage, currency, payment_id
+    FROM (
+        SELECT r.*, row_number() OVER (PARTITION BY entity, erp_lettrage, currency
+                                       ORDER BY paid_on DESC, payment_id DESC) AS rn
+        FROM receipts AS r
+    ) AS x
+    WHERE rn = 1
+), billed AS (
+    SELECT entity, erp_lettrage, upper(currency) AS currency, sum(amount_total) AS billed
+    FROM int_invoices WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
+    GROUP BY entity, erp_lettrage, upper(currency)
+)
+SELECT i.entity, i.invoice_id, l.payment_id, c.settled_on, i.erp_lettrage
+FROM int_invoices AS i
+JOIN codes AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
+JOIN billed AS b ON b.entity = c.entity AND b.erp_lettrage = c.erp_lettrage AND b.currency = c.currency
+JOIN latest AS l ON l.entity = c.entity AND l.erp_lettrage = c.erp_lettrage AND l.currency = c.currency
+WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND coalesce(i.erp_amount_open, 0) = 0
+  AND b.billed = c.received

@@ -1,0 +1,37 @@
+-- Invoices the ERP settled with its own receipt before Lettrage's bank and provider data begin
+-- (int_erp_settlements; the bound is the first bank line or provider payment, run._data_start,
+-- less erp.receipt_before_data_days): no statement line can show that money, so the ERP's lettrage is
+-- the evidence, applied for what the invoice still owes after its credit notes. Within the
+-- statements' period the bank line is the evidence instead, and an ERP-settled invoice Lettrage
+-- finds no payment for is an erp_disagreement (62). Applied before the cascade, so a payment that
+-- names such an invoice later is a second payment (an overpayment), in full and incremental runs
+-- alike. The match is the receipt's: an incremental run redoes it when the receipt is in scope
+-- (new or changed, or its invoice changed: run._fill_scope), else keeps it.
+{% if erp_settle %}
+{% if incremental %}
+INSERT INTO rc_inv
+{{ invoice_rows("SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity
+                 AND s.payment_id IN (SELECT payment_id FROM rc_scope)
+                 AND s.invoice_id NOT IN (SELECT invoice_id FROM rc_inv)") }};
+{% endif %}
+
+INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
+                      currency, rule, confidence, explanation, state, paid_on)
+SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '|erp_lettrage'), s.payment_id,
+       i.invoice_id, CAST(i.open0 AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR), i.currency,
+       'erp_lettrage', {{ conf.erp_lettrage }},
+       'settled in the ERP (lettrage ' || s.erp_lettrage || ', receipt of ' || CAST(s.settled_on AS VARCHAR)
+       || ') before the bank and provider data begin ('
+       || {% if settle_bound %}CAST(CAST(:data_start AS DATE) AS VARCHAR){% else %}'none loaded'{% endif %} || ')',
+       '{{ state.erp_lettrage }}', s.settled_on
+FROM int_erp_settlements AS s
+JOIN rc_inv AS i ON i.invoice_id = s.invoice_id
+WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 > 0
+  {% if settle_bound %}AND s.settled_on < CAST(:settle_before AS DATE){% endif %}
+  {% if incremental %}AND s.payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
+  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = s.payment_id AND r.invoice_id = s.invoice_id);
+
+UPDATE rc_inv SET open0 = rc_inv.open0 - m.amount_applied
+FROM rc_match AS m
+WHERE m.rule = 'erp_lettrage' AND m.state = 'auto' AND m.invoice_id = rc_inv.invoice_id;
+{% endif %}
