@@ -36,6 +36,11 @@ YEAR_TAIL = "^(19|20)?[0-9][0-9][^A-Z0-9]+0*([0-9]+)$"
 # ("12 500,00" -> 12-500), whose digits can be another invoice's normalized number.
 SPACED_DIGITS = "(^|[^0-9A-Z])((?:19|20)[0-9][0-9]) +([0-9])"
 SPACED_JOINED = r"\1\2-\3"
+# A list of invoice numbers written with slashes ("RE 90001341/90001342", "FA2024-001/FA2024-002"):
+# its parts are tokens too, after the whole. A number written with slashes (INV/2024/00123, a year
+# and its number 2024/00123, 12/03/2024) is not a list: a part without a digit, shorter than four
+# characters, or a year says so (each pattern finds such a part).
+SLASH_NOT_A_LIST = ("(^|/)[^/]{0,3}(/|$)", "(^|/)[^/0-9]*(/|$)", "(^|/)(19|20)[0-9][0-9](/|$)")
 
 
 def tag_regex(tags: Iterable[str]) -> str | None:
@@ -75,7 +80,8 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
 
     Bank field codes (``tags``, such as ``/INV/``) are separators, so ``/INV/FA-2024-00123``
     yields ``FA-2024-00123``. A year and the number after it separated by spaces (``2024 00123``)
-    also yield the two joined by a dash (``2024-00123``), after the tokens as written.
+    also yield the two joined by a dash (``2024-00123``), after the tokens as written; a list
+    written with slashes (``90001341/90001342``) also yields its parts (see SLASH_NOT_A_LIST).
     """
     ref = fold(text)
     pattern = tag_regex(tags)
@@ -89,6 +95,8 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
             token = raw.strip(TOKEN_TRIM)
             if token and any(ch.isdigit() for ch in token) and token not in out:
                 out.append(token)
+    for token in [t for t in out if "/" in t and not any(_compiled(p).search(t) for p in SLASH_NOT_A_LIST)]:
+        out.extend(part for part in (p.strip(TOKEN_TRIM) for p in token.split("/")) if part and part not in out)
     return out
 
 
@@ -191,4 +199,10 @@ ltrim(regexp_replace('-' || {{ dashed }}, '-0+([0-9])', '-\1', 'g'), '-')
 {% if engine == 'duckdb' %}unnest(string_split_regex({{ col }}, '""" + TOKEN_SPLIT + r"""')){% else %}regexp_split_to_table({{ col }}, '""" + TOKEN_SPLIT + r"""'){% endif %}
 {%- endmacro %}
 {% macro year_tail() %}""" + YEAR_TAIL + r"""{% endmacro %}
+{% macro slash_list(col) -%}
+(strpos({{ col }}, '/') > 0""" + "".join(f" AND NOT {{{{ re_match(col, '{p}') }}}}" for p in SLASH_NOT_A_LIST) + r""")
+{%- endmacro %}
+{% macro split_slash(col) -%}
+{% if engine == 'duckdb' %}unnest(string_split({{ col }}, '/')){% else %}regexp_split_to_table({{ col }}, '/'){% endif %}
+{%- endmacro %}
 """

@@ -52,6 +52,15 @@ def test_references_as_banks_and_other_erps_write_them(book: Book) -> None:
     assert book.exceptions() == []
 
 
+def test_a_list_of_invoice_numbers_written_with_slashes_pays_each(book: Book) -> None:
+    book.customer("C1", "Mueller GmbH", IBAN)
+    book.invoice("I1", "1190.00", number="0090001341")
+    book.invoice("I2", "2380.00", number="0090001342")
+    book.payment("P1", "3570.00", "SAMMELZAHLUNG 90001341/90001342", payer_iban=IBAN)
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("1190.00")), ("P1", "I2", Decimal("2380.00"))}
+
+
 def test_tail_reference_needs_same_customer(book: Book) -> None:
     book.invoice("I1", "30.00", number="FA-2024-00125", customer="C1")
     book.payment("P1", "30.00", "payment 00125", customer="C2")

@@ -46,6 +46,10 @@ REMITTANCES = [
     ("Paiement 12 500,00 EUR", ["12", "500", "00"]),  # an amount with a space is not a number to join
     ("X12024 5", ["X12024", "5"]),  # 2024 inside a longer token is not a year
     ("/NAME/ACME/ 42/", ["42"]),  # a code not listed stays text (here without a digit: no token)
+    ("SAMMELZAHLUNG 90001341/90001342", ["90001341/90001342", "90001341", "90001342"]),  # a list: its parts too
+    ("FACT FA2024-001/FA2024-002/FA2024-003", ["FA2024-001/FA2024-002/FA2024-003", "FA2024-001", "FA2024-002",
+                                               "FA2024-003"]),
+    ("REF 2024/00123 DU 12/03/2024", ["2024/00123", "12/03/2024"]),  # a year and its number, a date: not lists
 ]
 
 
@@ -62,9 +66,11 @@ def test_sql_tokens_equal_python(text: str, expected: list[str]) -> None:
     one AS (SELECT ref, {{ re_match('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole FROM r),
     spaced AS (SELECT ref, {{ join_spaced_digits('ref') }} AS joined FROM one WHERE NOT whole),
     raw AS (SELECT {{ split_tokens('ref') }} AS t FROM spaced
-            UNION ALL SELECT {{ split_tokens('joined') }} AS t FROM spaced WHERE joined <> ref)
-    SELECT trim(both '/._-' from ref) FROM one WHERE whole
-    UNION SELECT trim(both '/._-' from t) FROM raw WHERE {{ re_match('t', '[0-9]') }}"""
+            UNION ALL SELECT {{ split_tokens('joined') }} AS t FROM spaced WHERE joined <> ref),
+    toks AS (SELECT trim(both '/._-' from ref) AS tok FROM one WHERE whole
+             UNION SELECT trim(both '/._-' from t) FROM raw WHERE {{ re_match('t', '[0-9]') }})
+    SELECT tok FROM toks
+    UNION SELECT trim(both '/._-' from {{ split_slash('tok') }}) FROM toks WHERE {{ slash_list('tok') }}"""
     rendered = sqlmod.render(sql, "duckdb").replace(":n", "$n")
     got = {r[0] for r in duckdb.connect().execute(rendered, {"n": text}).fetchall()}
     assert got == set(tokens(text, TAGS)) == set(expected)

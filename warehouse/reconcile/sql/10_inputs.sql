@@ -123,3 +123,12 @@ SELECT entity, payment_id, currency, customer_id, trim(both '/._-' from ref) AS 
 UNION ALL
 SELECT DISTINCT entity, payment_id, currency, customer_id, trim(both '/._-' from t) AS token
 FROM raw WHERE {{ re_match('t', '[0-9]') }};
+
+-- a list written with slashes (90001341/90001342) also names its parts (references.SLASH_NOT_A_LIST)
+INSERT INTO rc_tok (entity, payment_id, currency, customer_id, token)
+SELECT DISTINCT entity, payment_id, currency, customer_id, part
+FROM (
+    SELECT entity, payment_id, currency, customer_id, trim(both '/._-' from {{ split_slash('token') }}) AS part
+    FROM rc_tok WHERE {{ slash_list('token') }}
+) AS s
+WHERE part <> '' AND NOT EXISTS (SELECT 1 FROM rc_tok AS t WHERE t.payment_id = s.payment_id AND t.token = s.part);
