@@ -36,7 +36,7 @@ from warehouse.reconcile import fuzzy
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import normalize_name
 from warehouse.reconcile.names import CustomerNames, customer_names
-from warehouse.reconcile.references import KIND_RULE, normalized, tokens
+from warehouse.reconcile.references import KIND_RULE, TAIL, invoice_keys, normalized, token_keys, tokens
 from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
 CENT = Decimal("0.01")
@@ -509,6 +509,35 @@ class Residue:
             return True
         return False
 
+    def _tail_reference(self, p: Payment, pool: list[Item]) -> bool:
+        """A bare number naming one open invoice of the payer by its number without the year part
+        (``PAIEMENT PARTIEL FACT 0050`` for FA2024-0050), partial payments included.
+
+        What the SQL cascade's tail key does for a payer known before the run (payment, IBAN,
+        alias), here for one the residue identified (name, customer number in the remittance):
+        ``pool`` holds that customer's open items only, as the cascade's same-customer condition.
+        """
+        if not pool or not self.rules.rule("reference_tail").enabled:
+            return False
+        ref = self.rules.reference
+        tails = {keys[TAIL] for t in _payment_tokens(p, self.rules)
+                 if TAIL in (keys := token_keys(t, ref.prefixes, ref.min_key_length, ref.min_tail_length))}
+        if not tails:
+            return False
+        hits = [i for i in pool if i.doc_type == "invoice" and i.open > 0
+                and invoice_keys(i.invoice_number, ref.prefixes, ref.min_key_length, ref.min_tail_length).get(TAIL)
+                in tails]
+        if len(hits) == 1:
+            item = hits[0]
+            self._apply(p, item, min(item.open, p.remaining), "reference_tail",
+                        f"'{(p.reference or '')[:60]}' names invoice {item.invoice_number} without its year part; "
+                        "payer identified by the residue")
+            return True
+        if len(hits) > 1:
+            self._suggest(p, hits, "reference_tail", "the number without its year part fits several invoices")
+            return True
+        return False
+
     def _by_customer(self, p: Payment, cid: str, via: str, decision: str | None) -> bool:
         # Hot path (every residue payment of a known customer): the exact amount is a look-up in the
         # customer's index, the other tests run over its open items in one pass, cheapest first, and
@@ -662,6 +691,8 @@ class Residue:
             pool = [i for i in self.by_amount.get(p.remaining, [])
                     if i.open == p.remaining and self._usable(p, i)]
         if self._fuzzy_reference(p, pool, allow_partial=bool(customers)):
+            return True
+        if customers and self._tail_reference(p, pool):
             return True
         if any(self._by_customer(p, cid, via, dec) for cid, via, dec in customers):
             return True

@@ -61,6 +61,19 @@ def test_a_list_of_invoice_numbers_written_with_slashes_pays_each(book: Book) ->
     assert book.pairs() == {("P1", "I1", Decimal("1190.00")), ("P1", "I2", Decimal("2380.00"))}
 
 
+def test_a_payer_known_by_name_paying_part_of_an_invoice_named_without_its_year(book: Book) -> None:
+    """No IBAN in the master: the residue finds the customer by name, then its invoice by the number
+    without the year part, as the cascade does for a payer known by IBAN (partial payment)."""
+    book.customer("C12", "Imprimerie Girard SARL")
+    book.invoice("I50", "9512.90", number="FA2024-0050", customer="C12")
+    book.invoice("I51", "4756.45", number="FA2024-0051", customer="C12")  # the amount is not the rule here
+    book.payment("P1", "4756.45", "PAIEMENT PARTIEL FACT 0050", payer_name="IMPRIMERIE GIRARD")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I50", Decimal("4756.45"))}
+    assert _rules(book) == {"P1>I50": "reference_tail"}
+    assert book.invoice_state("I50") == ("partially_paid", Decimal("4756.45"))
+
+
 def test_tail_reference_needs_same_customer(book: Book) -> None:
     book.invoice("I1", "30.00", number="FA-2024-00125", customer="C1")
     book.payment("P1", "30.00", "payment 00125", customer="C2")
