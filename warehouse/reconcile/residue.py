@@ -511,7 +511,8 @@ class Residue:
 
     def _tail_reference(self, p: Payment, pool: list[Item]) -> bool:
         """A bare number naming one open invoice of the payer by its number without the year part
-        (``PAIEMENT PARTIEL FACT 0050`` for FA2024-0050), partial payments included.
+        (``PAIEMENT PARTIEL FACT 0050`` for FA2024-0050), partial payments included; several such
+        numbers when the payment is what they owe together.
 
         What the SQL cascade's tail key does for a payer known before the run (payment, IBAN,
         alias), here for one the residue identified (name, customer number in the remittance):
@@ -527,16 +528,21 @@ class Residue:
         hits = [i for i in pool if i.doc_type == "invoice" and i.open > 0
                 and invoice_keys(i.invoice_number, ref.prefixes, ref.min_key_length, ref.min_tail_length).get(TAIL)
                 in tails]
-        if len(hits) == 1:
+        if len(hits) == 1 and not any(c.doc_type == "credit_note" and c.open < 0 and hits[0].open + c.open == p.remaining
+                                      for c in pool):  # netted with a credit note: the subset rule says so
             item = hits[0]
             self._apply(p, item, min(item.open, p.remaining), "reference_tail",
                         f"'{(p.reference or '')[:60]}' names invoice {item.invoice_number} without its year part; "
                         "payer identified by the residue")
             return True
-        if len(hits) > 1:
-            self._suggest(p, hits, "reference_tail", "the number without its year part fits several invoices")
+        if len(hits) > 1 and sum(i.open for i in hits) == p.remaining:  # "Fact. n°15 et 25", paid in full
+            numbers = ", ".join(i.invoice_number or i.invoice_id for i in hits)
+            for item in sorted(hits, key=lambda i: i.sort_key):
+                self._apply(p, item, item.open, "reference_tail",
+                            f"'{(p.reference or '')[:60]}' names invoices {numbers} without their year part, "
+                            "and pays what they owe; payer identified by the residue")
             return True
-        return False
+        return False  # several, another amount (a credit note netted, a short payment): the amount rules decide
 
     def _by_customer(self, p: Payment, cid: str, via: str, decision: str | None) -> bool:
         # Hot path (every residue payment of a known customer): the exact amount is a look-up in the

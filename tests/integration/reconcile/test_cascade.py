@@ -74,6 +74,24 @@ def test_a_payer_known_by_name_paying_part_of_an_invoice_named_without_its_year(
     assert book.invoice_state("I50") == ("partially_paid", Decimal("4756.45"))
 
 
+def test_a_payer_known_by_name_listing_invoices_without_their_year(book: Book) -> None:
+    """Two numbers paid in full are applied; listed with a credit note the tail keys do not read
+    (AVOIR 0006), the amount rules net them (subset sum), as before the tail keys were read here."""
+    book.customer("C5", "Batiments Oeuvre SA")
+    book.invoice("I15", "4668.41", number="FA2024-0015", customer="C5")
+    book.invoice("I25", "9003.35", number="FA2024-0025", customer="C5")
+    book.invoice("I24", "1978.62", number="FA2024-0024", customer="C5", issue=date(2024, 4, 1))
+    book.invoice("A6", "-989.32", number="AV2024-0006", customer="C5", doc_type="credit_note", issue=date(2024, 4, 2))
+    book.payment("P1", "13671.76", "Fact. n°15 et 25", payer_name="BATIMENTS OEUVRE")
+    book.payment("P2", "989.30", "FACTURES 0024 MOINS AVOIR 0006", payer_name="BATIMENTS OEUVRE",
+                 paid_on=date(2024, 6, 12))
+    reconcile(book.engine, as_of=AS_OF)
+    assert {k: v for k, v in _rules(book).items() if k.startswith("P1")} == {"P1>I15": "reference_tail",
+                                                                             "P1>I25": "reference_tail"}
+    assert book.invoice_state("I15")[0] == book.invoice_state("I25")[0] == "paid"
+    assert book.invoice_state("I24") == ("paid", Decimal("0.00"))
+
+
 def test_tail_reference_needs_same_customer(book: Book) -> None:
     book.invoice("I1", "30.00", number="FA-2024-00125", customer="C1")
     book.payment("P1", "30.00", "payment 00125", customer="C2")
