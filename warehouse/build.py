@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 
+from mappings.bank_codes import load_bank_codes
 from mappings.providers import load_provider_metadata
 from mappings.sage_fec import load_fec_conventions
 from warehouse import sql
@@ -90,6 +91,7 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     context["has_column"] = lambda table, column: column in engine.columns(table)
     context["metadata_cols"] = partial(_metadata_columns, engine)
     context["providers"] = load_provider_metadata()
+    context["not_customer_money"] = load_bank_codes().not_customer_money
     context["fec_conventions"] = load_fec_conventions()
     context["union"] = union_of
     context.update(extra)

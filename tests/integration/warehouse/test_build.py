@@ -178,3 +178,22 @@ def test_erp_settlements_need_a_receipt_and_a_balanced_lettrage_code(warehouse_c
         settled = engine.query("SELECT invoice_id, payment_id, settled_on, erp_lettrage FROM int_erp_settlements")
     assert partial == 0
     assert settled == [("FA-2025-000001", "FEC-BQ-3-2", date(2025, 2, 9), "AA")]
+
+
+def test_loans_and_interest_on_the_statement_are_not_customer_payments(warehouse_config: WarehouseConfig) -> None:
+    """mappings/bank_codes.yaml: a loan drawdown (LDAS domain) and interest (INTR sub-family) stay bank
+    lines but are no payment to reconcile; a plain credit transfer, whoever sent it, is one."""
+    line = {**BANK[0], "remittance_unstructured": "x", "counterparty_iban": None, "end_to_end_id": None}
+    lines = (
+        {**line, "bank_line_id": "L1", "amount": Decimal("50000.00"), "bank_tx_code": "LDAS/CSLN/DDWN",
+         "counterparty_name": "BPIFRANCE", "remittance_unstructured": "DEBLOCAGE PRET 2024-118"},
+        {**line, "bank_line_id": "L2", "amount": Decimal("12.40"), "bank_tx_code": "PMNT/MCOP/INTR",
+         "counterparty_name": "BANQUE", "remittance_unstructured": "INTERETS CREDITEURS"},
+        {**line, "bank_line_id": "L3", "amount": Decimal("4210.00"), "bank_tx_code": "PMNT/RCDT/ESCT",
+         "counterparty_name": "DGFIP", "remittance_unstructured": "REMBOURSEMENT CREDIT TVA"},
+    )
+    with _built_after(warehouse_config, more_bank_lines=lines) as engine:
+        banked = {r[0] for r in engine.query("SELECT bank_line_id FROM fct_bank_line")}
+        paid = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE channel = 'bank_transfer'")}
+    assert {"L1", "L2", "L3"} <= banked
+    assert "L3" in paid and not {"L1", "L2"} & paid

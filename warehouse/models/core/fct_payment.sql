@@ -1,6 +1,6 @@
 -- Every incoming money movement from a customer: provider payments and ERP receipts
 -- from staging, plus the bank statement's customer credits (a credit that is neither
--- a provider payout nor a return). Bank transfers find their customer by IBAN here;
+-- a provider payout, a return, nor by its transaction code a loan, interest or the like). Bank transfers find their customer by IBAN here;
 -- reconciliation finds the rest. A credit the bank later returned (a direct debit sent
 -- back AC04, MD06, ...: same EndToEndId) is a failed payment: it settles nothing, and the
 -- reconciliation reopens the invoice it named and raises a failed_debit exception.
@@ -42,6 +42,13 @@ bank_transfers AS (
     ) AS c ON c.entity = b.entity AND c.iban = b.counterparty_iban
     WHERE b.amount > 0
       AND b.return_reason IS NULL
+      -- loans drawn, interest, the bank's own corrections: not customer money (mappings/bank_codes.yaml)
+      {% for code in not_customer_money.domains %}
+      AND coalesce(b.bank_tx_code, '') NOT LIKE '{{ code }}/%'
+      {% endfor %}
+      {% for code in not_customer_money.subfamilies %}
+      AND coalesce(b.bank_tx_code, '') NOT LIKE '%/{{ code }}'
+      {% endfor %}
       AND b.bank_line_id NOT IN (SELECT bank_line_id FROM provider_lines)
       {% for name in provider_payer_names %}
       AND upper(coalesce(b.counterparty_name, '')) NOT LIKE '%{{ name }}%'

@@ -1,0 +1,45 @@
+"""Bank transaction codes that are not customer money, as data (``mappings/bank_codes.yaml``).
+
+Why data: which ISO 20022 codes a bank uses for a loan drawdown or interest is a fact about
+banks, not about Lettrage; a finance team that sees another kind of credit in its unapplied
+cash adds its code here. The build reads it into ``fct_payment`` (warehouse/models/core).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from mappings._loader import MAPPINGS_DIR, load_model
+
+DEFAULT_PATH = MAPPINGS_DIR / "bank_codes.yaml"
+_CODE = re.compile(r"^[A-Z]{4}$")
+
+
+class NotCustomerMoney(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    domains: tuple[str, ...] = ()
+    subfamilies: tuple[str, ...] = ()
+
+    @field_validator("domains", "subfamilies")
+    @classmethod
+    def _iso_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not _CODE.match(code):
+                raise ValueError(f"bank transaction code {code!r} must be four capital letters (ISO 20022)")
+        return tuple(dict.fromkeys(value))
+
+
+class BankCodes(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    not_customer_money: NotCustomerMoney = NotCustomerMoney()
+
+
+@lru_cache(maxsize=8)
+def load_bank_codes(path: Path = DEFAULT_PATH) -> BankCodes:
+    return load_model(BankCodes, path)
