@@ -1,6 +1,8 @@
 -- Invoices and credit notes of the SAP customer line items (BSID open, BSAD cleared).
 -- Payment documents (BLART in the layout's payment types) are left to the payments
--- model. The printed number is XBLNR when filled, else the document number; the
+-- model, except their debit lines: a residual item (Restposten: the part a partial payment
+-- left open, posted as a new debit in the payment document) or money paid back to the
+-- customer is owed by the customer like an invoice, not money received. The printed number is XBLNR when filled, else the document number; the
 -- clearing document (AUGBL) is SAP's own lettrage, kept as evidence.
 -- shape: invoices
 -- requires: raw_sap_export_items
@@ -20,7 +22,7 @@ WITH documents AS (
         max(nullif(clearing_document, '')) AS erp_lettrage,
         min(company_code) AS company_code
     FROM raw_sap_export_items
-    WHERE document_type NOT IN ({{ sap_payment_doc_types }})
+    WHERE document_type NOT IN ({{ sap_payment_doc_types }}) OR amount > 0
     GROUP BY entity, fiscal_year, document_number
 )
 SELECT

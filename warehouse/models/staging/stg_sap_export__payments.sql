@@ -1,5 +1,5 @@
--- Incoming payments posted in SAP (BLART in the payment document types): the ERP's own
--- receipts, evidence for reconciliation through their clearing document (AUGBL).
+-- Incoming payments posted in SAP (BLART in the payment document types, credit lines): the
+-- ERP's own receipts, evidence for reconciliation through their clearing document (AUGBL).
 -- shape: payments
 -- requires: raw_sap_export_items
 SELECT
@@ -22,3 +22,4 @@ SELECT
     company_code || '/' || CAST(fiscal_year AS TEXT) || '/' || document_number AS source_id
 FROM raw_sap_export_items
 WHERE document_type IN ({{ sap_payment_doc_types }})
+  AND amount <= 0  -- a debit line of a payment document (residual item, money paid back) is an invoice

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from lettrage.errors import WrongFormat
 from tests.fixtures.golden import FIXTURES
 from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
 from tests.fixtures.sap_workbook import workbook_of
+from warehouse.build import build_core, build_staging
+from warehouse.engine import connect
 
 README_ITEM_COLUMNS = (
     "entity company_code customer document_number fiscal_year line_item document_type document_date posting_date "
@@ -106,3 +109,27 @@ def test_workbook_export_loads_like_its_text(warehouse_config: WarehouseConfig, 
         ("0090000002", "23800.50", "2025-03-06", "FBL5N_DE01.xlsx"), ("0090000003", "-119.00", "2025-01-25", "FBL5N_DE01.xlsx")]
     _, again = run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
     assert (again.files_loaded, again.files_skipped) == (0, 1)
+
+
+def test_a_residual_item_left_by_a_partial_payment_stays_owed(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """Invoice 1,000 cleared by payment document 14...20, which received 950 and posted the 50 still
+    owed as a new debit line (residual item, open): the receipt is 1,000 - 50 = 950 of cash, and the
+    customer still owes 50 (an invoice of the payment document), not a payment of -50."""
+    header = "BUKRS;KUNNR;GJAHR;BELNR;BUZEI;BLART;BLDAT;BUDAT;ZFBDT;ZBD1T;ZBD2T;ZBD3T;WAERS;WRBTR;DMBTR;SHKZG;XBLNR;ZUONR;AUGBL;AUGDT;SGTXT"
+    lines = [
+        "DE01;0001000003;2025;0090000020;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;1000,00;1000,00;S;RE-20;;0014000020;28.02.2025;Rechnung",
+        "DE01;0001000003;2025;0014000020;001;DZ;28.02.2025;28.02.2025;28.02.2025;0;0;0;EUR;1000,00;1000,00;H;RE-20;;0014000020;28.02.2025;Zahlung",
+        "DE01;0001000003;2025;0014000020;002;DZ;28.02.2025;28.02.2025;28.02.2025;0;0;0;EUR;50,00;50,00;S;RE-20;;;;Restposten",
+    ]
+    drop = tmp_path / "DE01" / "sap_export"
+    drop.mkdir(parents=True)
+    (drop / "BSID_DE01_residual.csv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=date(2025, 3, 31), report=build_staging(engine))
+        invoices = engine.query("SELECT invoice_id, doc_type, amount_total, erp_amount_open FROM int_invoices "
+                                "ORDER BY invoice_id")
+        receipts = engine.query("SELECT payment_id, amount FROM fct_payment WHERE channel = 'erp'")
+    assert [(i, d, str(a), str(o)) for i, d, a, o in invoices] == [
+        ("2025-0014000020", "invoice", "50.00", "50.00"), ("2025-0090000020", "invoice", "1000.00", "0.00")]
+    assert [(p, str(a)) for p, a in receipts] == [("SAP-2025-0014000020-1", "1000.00")]
