@@ -42,7 +42,7 @@ ENTRIES_SCHEMA = non_null(pa.schema([
     ("amount", MONEY_TYPE), ("currency", pa.string()), ("status", pa.string()), ("credit_debit", pa.string()),
     ("bank_tx_code", pa.string()), ("counterparty_name", pa.string()), ("counterparty_iban", pa.string()),
     ("remittance_unstructured", pa.string()), ("creditor_reference", pa.string()),
-    ("referred_documents", pa.string()),
+    ("referred_documents", pa.string()), ("remittance_rejoined", pa.string()),
     ("end_to_end_id", pa.string()), ("return_reason", pa.string()), ("batch_size", pa.int64()),
     ("additional_info", pa.string()), ("source_file", pa.string()), ("file_hash", pa.string()),
     ("entry_ref", pa.string()), ("line_no", pa.int64()), ("camt_version", pa.string()),
@@ -281,11 +281,26 @@ def _entry_rows(ntry: etree._Element, stmt_id: str | None, seq: int, stmt_ccy: s
     return rows
 
 
+# Banks that carry MT940 / DTAUS habits into camt.053 cut the remittance into lines of a fixed width
+# (27 or 35 characters; 140, a whole Ustrd) without regard for words: "... RE-NR 900" + "01334 VIELEN
+# DANK". A word cut that way is rejoined in a column of its own (90001334); the lines joined by a
+# space stay the remittance as the bank wrote it, since a cut may also fall between two words.
+CUT_WIDTHS = frozenset({27, 35, 140})
+
+
+def _rejoined(lines: list[str]) -> str | None:
+    """The words a fixed-width cut split across two remittance lines, rejoined (or None)."""
+    words = [first.split()[-1] + second.split()[0] for first, second in zip(lines, lines[1:], strict=False)
+             if len(first) in CUT_WIDTHS and first[-1:].isalnum() and second[:1].isalnum()]
+    return " ".join(words) or None
+
+
 def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | None = None) -> dict[str, Any]:
     # For money coming in the counterparty is the debtor; for money going out, the creditor; except
     # where the family says otherwise (a returned collection: a debit whose counterparty is the debtor).
     name, iban = _party(tx, _counterparty_role(indicator, bank_tx_code))
-    ustrd = [t.text.strip() for t in tx.findall("RmtInf/Ustrd") if t.text and t.text.strip()]
+    lines = [t.text.strip("\r\n") for t in tx.findall("RmtInf/Ustrd") if t.text and t.text.strip()]
+    ustrd = [line.strip() for line in lines]
     e2e = _text(tx, "Refs/EndToEndId")
     # structured remittance: one Strd per settled document in corporate payments (pain.001 with
     # RfrdDocInf/Nb = the invoice number), or an ISO 11649 creditor reference (CdtrRefInf/Ref)
@@ -297,6 +312,7 @@ def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | No
         "remittance_unstructured": " ".join(ustrd) or None,
         "creditor_reference": " ".join(creditor_refs) or None,
         "referred_documents": " ".join(dict.fromkeys(documents)) or None,
+        "remittance_rejoined": _rejoined(lines),
         "end_to_end_id": None if e2e is None or e2e.upper() == "NOTPROVIDED" else e2e,
         "return_reason": _text(tx, "RtrInf/Rsn/Cd") or _text(tx, "RtrInf/Rsn/Prtry"),
     }

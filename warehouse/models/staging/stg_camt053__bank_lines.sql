@@ -11,11 +11,13 @@ SELECT
     upper(currency) AS currency,
     counterparty_name,
     upper(replace(counterparty_iban, ' ', '')) AS counterparty_iban,
-    -- (referred_documents came with a later version of the connector: a table loaded before has none).
+    -- (referred_documents and remittance_rejoined came with later versions of the connector: a table
+    -- loaded before has none).
     -- A transaction without any RmtInf: the entry's additional information, where some banks write
     -- the payer's words ("VIR SEPA RECU /DE ACME /MOTIF FACTURE FA-2024-00123").
     coalesce(nullif(concat_ws(' ', remittance_unstructured, creditor_reference
-              {%- if has_column('raw_camt053_entries', 'referred_documents') %}, referred_documents{% endif %}), ''),
+              {%- if has_column('raw_camt053_entries', 'referred_documents') %}, referred_documents{% endif %}
+              {%- if has_column('raw_camt053_entries', 'remittance_rejoined') %}, remittance_rejoined{% endif %}), ''),
              additional_info) AS remittance,
     nullif(end_to_end_id, 'NOTPROVIDED') AS end_to_end_id,
     bank_tx_code,

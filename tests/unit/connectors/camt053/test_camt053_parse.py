@@ -120,11 +120,17 @@ def test_counterparty_follows_the_transaction_family(tmp_path: Path, indicator: 
          "referred_documents", "FA-2024-00123 FA-2024-00124"),
         ("<RmtInf><Ustrd>merci</Ustrd></RmtInf>", "referred_documents", None),
         ("<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>", "return_reason", "AC04"),
+        # lines cut at a fixed width (35 characters) in the middle of a number: rejoined apart
+        ("<RmtInf><Ustrd>ZAHLUNG FUER BESTELLUNG 7 RE-NR 900</Ustrd><Ustrd>01334 VIELEN DANK</Ustrd></RmtInf>",
+         "remittance_rejoined", "90001334"),
+        ("<RmtInf><Ustrd>ZAHLUNG FUER BESTELLUNG 7 RE-NR 900</Ustrd><Ustrd>01334 VIELEN DANK</Ustrd></RmtInf>",
+         "remittance_unstructured", "ZAHLUNG FUER BESTELLUNG 7 RE-NR 900 01334 VIELEN DANK"),
+        ("<RmtInf><Ustrd>RE 4711</Ustrd><Ustrd>4712</Ustrd></RmtInf>", "remittance_rejoined", None),  # not full width
         ("<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>",
          "bank_tx_code", "PMNT/RCDT/ESCT"),
     ],
     ids=["e2e-notprovided", "e2e", "ustrd-joined", "structured-ref", "referred-documents", "no-referred-documents",
-         "return-reason", "tx-level-bank-code"],
+         "return-reason", "cut-line-rejoined", "cut-line-as-written", "short-line-not-rejoined", "tx-level-bank-code"],
 )
 def test_transaction_fields(tmp_path: Path, tx: str, field: str, expected: str | None) -> None:
     rows, _ = _rows(tmp_path, "08", _entry(tx=f"<TxDtls>{tx}</TxDtls>"))
