@@ -193,6 +193,21 @@ def test_remittance_listing_several_invoices_with_credit_note(book: Book) -> Non
     assert book.exceptions() == []
 
 
+def test_an_early_payment_discount_on_several_listed_invoices_is_taken_on_each(book: Book) -> None:
+    """RE 90001337 90001338 ./. 2% SKONTO: 2,940 for 1,000 + 2,000, within the discount days. Each
+    invoice closes with its own 2 % (20 and 40), not 60 booked on the last one as a 3 % discount."""
+    book.customer("C1", "Mueller GmbH", IBAN)
+    book.invoice("I1", "1000.00", number="0090001337", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.invoice("I2", "2000.00", number="0090001338", issue=date(2024, 6, 2), due=date(2024, 7, 2))
+    book.payment("P1", "2940.00", "RE 90001337 90001338 ./. 2% SKONTO", payer_iban=IBAN, paid_on=date(2024, 6, 8))
+    reconcile(book.engine, as_of=AS_OF)
+    got = {m["invoice_id"]: (m["amount_applied"], m["adjustment"], m["adjustment_reason"]) for m in book.matches()}
+    assert got == {"I1": (Decimal("980.00"), Decimal("20.00"), "early-payment discount 2.0%"),
+                   "I2": (Decimal("1960.00"), Decimal("40.00"), "early-payment discount 2.0%")}
+    assert book.invoice_state("I1") == book.invoice_state("I2") == ("paid", Decimal("0.00"))
+    assert book.exceptions() == []
+
+
 def test_subset_sum_of_customer_open_items_oldest_first(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "100.00", issue=date(2024, 3, 1), due=date(2024, 3, 31))

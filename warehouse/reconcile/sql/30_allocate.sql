@@ -113,20 +113,50 @@ WITH single AS (
     FROM rc_alloc AS a
     WHERE a.n_inv = 1
       AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.payment_id = a.payment_id)
-), multi AS (
+), multi_in AS (
     SELECT a.*,
-           CASE WHEN a.open0 < 0 THEN a.open0
-                ELSE greatest(0, least(a.open0, a.remaining - coalesce(sum(a.open0) OVER (
-                    PARTITION BY a.payment_id
-                    ORDER BY CASE WHEN a.open0 < 0 THEN 0 ELSE 1 END, a.due_date, a.invoice_id
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) END AS applied
+           sum(CASE WHEN a.open0 > 0 THEN a.amount_total ELSE 0 END) OVER (PARTITION BY a.payment_id) AS billed,
+           sum(a.open0) OVER (PARTITION BY a.payment_id) AS owed_net,
+           min(a.issue_date) OVER (PARTITION BY a.payment_id) AS issued_first
     FROM rc_alloc AS a
     WHERE a.n_inv > 1
       AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.payment_id = a.payment_id)
+), multi_d AS (
+    -- A remittance listing several invoices, short by exactly an early-payment discount of their
+    -- total and in time for all of them ("RE 1337 1338 ./. 2% SKONTO"): the discount is taken on
+    -- each invoice (40_adjust explains each), not all of it on the last one. The last invoice takes
+    -- the cents the per-invoice rounding leaves, so exactly the money received is applied.
+    SELECT m.*,
+           CASE WHEN m.open0 > 0 THEN m.open0 - round(m.amount_total * m.pct / 100, 2) ELSE m.open0 END AS net_i,
+           row_number() OVER (PARTITION BY m.payment_id ORDER BY CASE WHEN m.open0 > 0 THEN 0 ELSE 1 END,
+                              m.due_date DESC, m.invoice_id DESC) AS rn_last
+    FROM (
+        SELECT i.*,
+               {% if tol.early_discount_pct %}CASE
+               {% for pct in tol.early_discount_pct %}
+               WHEN i.owed_net > i.remaining AND i.paid_on <= i.issued_first + {{ tol.early_discount_days }}
+                    AND abs((i.owed_net - i.remaining) - round(i.billed * {{ pct }} / 100, 2)) <= {{ tol.discount_slack_abs }}
+                   THEN {{ pct }}
+               {% endfor %} END{% else %}CAST(NULL AS DECIMAL(9,4)){% endif %} AS pct
+        FROM multi_in AS i
+    ) AS m
+), multi AS (
+    SELECT d.*,
+           CASE WHEN d.pct IS NOT NULL
+                THEN d.net_i + CASE WHEN d.rn_last = 1
+                                    THEN d.remaining - sum(d.net_i) OVER (PARTITION BY d.payment_id) ELSE 0 END
+                WHEN d.open0 < 0 THEN d.open0
+                ELSE greatest(0, least(d.open0, d.remaining - coalesce(sum(d.open0) OVER (
+                    PARTITION BY d.payment_id
+                    ORDER BY CASE WHEN d.open0 < 0 THEN 0 ELSE 1 END, d.due_date, d.invoice_id
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) END AS applied
+    FROM multi_d AS d
 ), both_ AS (
-    SELECT * FROM single WHERE applied > 0
+    SELECT entity, payment_id, invoice_id, kind, token, n_inv, paid_on, currency, open0, invoice_number, applied
+    FROM single WHERE applied > 0
     UNION ALL
-    SELECT * FROM multi WHERE applied <> 0
+    SELECT entity, payment_id, invoice_id, kind, token, n_inv, paid_on, currency, open0, invoice_number, applied
+    FROM multi WHERE applied <> 0
 ), ruled AS (
     SELECT b.*,
            CASE b.kind WHEN 1 THEN 'exact_reference' WHEN 2 THEN 'normalized_reference'
