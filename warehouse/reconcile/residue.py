@@ -470,8 +470,8 @@ class Residue:
         """A reference one typo away from one open invoice, corroborated by the amount.
 
         ``allow_partial``: the pool is the payer's own customer, so a payment below the
-        invoice's open amount is a partial payment of it (customer and near-reference
-        together); for an unknown payer only the amount can corroborate.
+        invoice's open amount may be a partial payment of it: suggested, never applied (neither
+        the reference nor the amount is exact); for an unknown payer only the amount can corroborate.
         """
         rule = self.rules.rule("fuzzy_reference")
         if not rule.enabled or not p.reference:
@@ -493,10 +493,15 @@ class Residue:
                 elif allow_partial and short > 0:
                     partial.append(item)
         if not hits and len(partial) == 1:
+            # Neither the reference nor the amount is right: with sequential numbering one digit away
+            # is as often another invoice as a typo (FA-0050 paid, FA-0080 open), so a person confirms.
             item = partial[0]
-            self._apply(p, item, p.remaining, "fuzzy_reference",
-                        f"reference in '{(p.reference or '')[:60]}' is one typo away from invoice "
-                        f"{item.invoice_number} of the payer's own customer; partial payment")
+            why = (f"reference in '{(p.reference or '')[:60]}' is one typo away from invoice {item.invoice_number} "
+                   f"of the payer's own customer, which owes {item.open} {p.currency}, but the payment is {p.remaining}")
+            self._apply(p, item, p.remaining, "fuzzy_reference", f"{why}; partial payment? suggestion, not applied",
+                        suggest=True)
+            self._exception(p, "amount_mismatch", why + "; confirm the invoice or correct the reference",
+                            invoice_id=item.invoice_id)
             return True
         if len(hits) == 1:
             item = hits[0]

@@ -109,6 +109,19 @@ def test_fuzzy_reference_one_typo_same_amount(book: Book) -> None:
     assert _rules(book) == {"P1>I1": "fuzzy_reference"}
 
 
+def test_a_reference_one_typo_away_with_another_amount_is_only_suggested(book: Book) -> None:
+    """FA-2024-0050 was paid; FA-2024-0080 of the same customer is open for more. One digit away and
+    a smaller amount: a partial payment of 0080 or a second payment of 0050, so a person decides."""
+    book.customer("C1", "ACME SARL", IBAN)
+    book.invoice("I80", "12847.34", number="FA-2024-0080")
+    book.payment("P1", "9063.28", "FA-2024-0050", payer_iban=IBAN)
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    assert book.pairs(states=("suggested",)) == {("P1", "I80", Decimal("9063.28"))}
+    assert book.exception_kinds()["P1"] == "amount_mismatch"
+    assert book.invoice_state("I80")[1] == Decimal("12847.34")
+
+
 def test_customer_and_amount_from_iban_and_from_fuzzy_name(book: Book) -> None:
     book.customer("C1", "ACME SARL", IBAN)
     book.customer("C2", "Boulangerie Dupont", None)
