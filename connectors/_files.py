@@ -604,6 +604,7 @@ class FileResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     skipped: bool = False
+    rejected: bool = False  # not in the source's format: nothing read (see reject_file)
 
     def to_table(self) -> pa.Table:
         return pa.Table.from_pylist([{
@@ -633,7 +634,11 @@ class FileLoadStats:
 
     @property
     def files_loaded(self) -> int:
-        return sum(1 for f in self.files if not f.skipped)
+        return sum(1 for f in self.files if not f.skipped and not f.rejected)
+
+    @property
+    def files_rejected(self) -> int:
+        return sum(1 for f in self.files if f.rejected)
 
     @property
     def files_skipped(self) -> int:
@@ -791,6 +796,43 @@ def finish_file(state: dict[str, Any], result: FileResult, quarantine: Quarantin
     )
 
 
+REJECTED_FORMAT = "rejected"
+
+
+def wrong_file_fails_source(files: Sequence[Path]) -> bool:
+    """Whether a file in the wrong format fails the whole source (raises) rather than being rejected alone.
+
+    Only when the source has that one file: nothing else is held back, and a failed
+    source is louder than a logged rejection. Among several files, one stray export
+    (a customer list in the line-item folder, a pain.001 among statements) must not stop
+    the good files, so it is rejected and the others load.
+    """
+    return len(files) <= 1
+
+
+def reject_file(scanned: ScannedFile, source_system: str, entity: str | None, error: WrongFormat,
+                stats: FileLoadStats | None, *, fail: bool) -> Iterator[Any]:
+    """Record a file that is not in the source's format, or raise ``error`` when ``fail``.
+
+    Call it before any row of the file is emitted. The file gets a ``raw_loaded_files``
+    row with ``format = 'rejected'`` and no rows, and one ``raw_quarantine`` row at line 0
+    (no field) whose reason says what was expected and what was found. Its hash is not
+    remembered: once a layout or mapping for it is added, the next run loads it.
+    """
+    if fail:
+        raise error
+    log.error("%s: %s rejected, nothing loaded from it: expected %s, found %s", source_system, scanned.name,
+              error.expected, error.found)
+    quarantine = Quarantine(source_system, entity, scanned.name)
+    quarantine.add(0, None, f"file rejected: expected {error.expected}, found {error.found}", None)
+    result = FileResult(source_system, entity, scanned.name, scanned.file_hash, scanned.encoding, REJECTED_FORMAT,
+                        scanned.size, rejected=True)
+    yield to_table(quarantine.to_table(), QUARANTINE_TABLE)
+    yield to_table(result.to_table(), LOADED_FILES_TABLE)
+    if stats is not None:
+        stats.files.append(result)
+
+
 def skip_if_loaded(state: dict[str, Any], scanned: ScannedFile, source_system: str,
                    stats: FileLoadStats | None) -> bool:
     """True (and logged) when a file with the same content hash was loaded before."""
@@ -814,17 +856,56 @@ def wrong_format(path: Path, expected: str, found: str) -> WrongFormat:
 # ---------------------------------------------------------------------------
 
 
+# Separators a small export (customer master) may use, tried after the mapping's own: the same master
+# arrives as ';' from a German or French spreadsheet, ',' from an English one, TAB or '|' from SAP.
+EXPORT_DELIMITERS = (";", ",", "\t", "|")
+
+
 def read_export_header(path: Path, mapping: CsvColumnMapping, encoding: str) -> dict[str, int]:
     """Resolve the mapping against the file's header; WrongFormat lists the columns found."""
-    names = split_header(read_first_line(path, encoding), mapping.delimiter)
-    found = mapping.resolve(names)
-    missing = [f for f in mapping.required if f not in found]
-    if missing:
-        raise wrong_format(
-            path, f"a customer export with columns for {list(mapping.required)} "
-            f"(accepted headers: {[list(mapping.columns[f]) for f in missing]})", f"columns {names}",
-        )
-    return found
+    return sniff_export_header(path, mapping, encoding)[0]
+
+
+def sniff_export_header(path: Path, mapping: CsvColumnMapping, encoding: str) -> tuple[dict[str, int], str]:
+    """The mapping's columns in the file's header and the delimiter that splits it.
+
+    The mapping's delimiter is tried first, then the others of ``EXPORT_DELIMITERS``; the
+    first under which every required column is found wins. WrongFormat lists the columns
+    as split by the delimiter that gives the most.
+    """
+    line = read_first_line(path, encoding)
+    tried = [mapping.delimiter, *(d for d in EXPORT_DELIMITERS if d != mapping.delimiter)]
+    for delimiter in tried:
+        if delimiter not in line and delimiter != mapping.delimiter:
+            continue
+        found = mapping.resolve(split_header(line, delimiter))
+        if all(f in found for f in mapping.required):
+            return found, delimiter
+    names = max((split_header(line, d) for d in tried), key=len)
+    missing = [f for f in mapping.required if f not in mapping.resolve(names)]
+    raise wrong_format(
+        path, f"a customer export with columns for {list(mapping.required)} separated by one of {tried} "
+        f"(accepted headers: {[list(mapping.columns[f]) for f in missing]})", f"columns {names}",
+    )
+
+
+def number_convention(values: Iterable[str], mapping: CsvColumnMapping) -> tuple[str, str]:
+    """(decimal, group) separators of a file's amounts: the mapping's, unless its values say otherwise.
+
+    A customer master's credit limits are written as the exporting user's locale has
+    them: ``50.000,00`` from a German spreadsheet, ``50,000.00`` from an English one.
+    Read with the wrong convention, ``50,000.00`` silently becomes 50. So the first of
+    the mapping's convention, ``1,234.56`` and ``1.234,56`` under which *every* value is
+    well formed is used (a file of plain ``50000`` keeps the mapping's); when none fits
+    all values, the mapping's, and the values it refuses are quarantined.
+    """
+    own = (mapping.decimal_separator, mapping.group_separator)
+    texts = [v.strip() for v in values if v and v.strip()]
+    for decimal_sep, group_sep in dict.fromkeys([own, (".", ","), (",", ".")]):
+        pattern = re.compile(amount_pattern(decimal_sep, group_sep, 2))
+        if all(pattern.match(t.replace("\u00a0", "").replace("\u202f", "")) for t in texts):
+            return decimal_sep, group_sep
+    return own
 
 
 def parse_customer_export(
@@ -834,55 +915,63 @@ def parse_customer_export(
     """Read a (small) customer export into ``schema``; bad rows go to ``quarantine``.
 
     Customer masters hold thousands of rows, not millions, so a plain csv reader
-    is simple and fast enough here.
+    is simple and fast enough here. The delimiter is sniffed from the header and the
+    number format of credit limits from the values (see :func:`number_convention`).
     """
-    positions = read_export_header(path, mapping, encoding)
-    cols: dict[str, list[object]] = {n: [] for n in schema.names}
+    positions, delimiter = sniff_export_header(path, mapping, encoding)
     with path.open("r", encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=mapping.delimiter)
-        next(reader, None)
-        for row in reader:
-            line = reader.line_num
-            if not any(v.strip() for v in row):
-                continue
-            raw = mapping.delimiter.join(row)
+        reader = csv.reader(fh, delimiter=delimiter)
+        rows = [(reader.line_num, row) for row in reader][1:]  # (physical line, cells), header left out
+    limit_pos = positions.get("credit_limit")
+    decimal_sep, group_sep = number_convention(
+        (r[limit_pos] for _, r in rows if limit_pos is not None and limit_pos < len(r)), mapping)
+    if (decimal_sep, group_sep) != (mapping.decimal_separator, mapping.group_separator):
+        log.info("%s: credit limits read with decimal %r and grouping %r (the mapping says %r and %r)",
+                 path.name, decimal_sep, group_sep, mapping.decimal_separator, mapping.group_separator)
+    well_formed = re.compile(amount_pattern(decimal_sep, group_sep, 2))
+    cols: dict[str, list[object]] = {n: [] for n in schema.names}
+    for line, row in rows:
+        if not any(v.strip() for v in row):
+            continue
+        raw = delimiter.join(row)
 
-            def get(fld: str, row: list[str] = row) -> str | None:
-                pos = positions.get(fld)
-                value = row[pos].strip() if pos is not None and pos < len(row) else ""
-                return value or None
+        def get(fld: str, row: list[str] = row) -> str | None:
+            pos = positions.get(fld)
+            value = row[pos].strip() if pos is not None and pos < len(row) else ""
+            return value or None
 
-            record: dict[str, object] = {}
-            bad = False
-            for fld in mapping.required:
-                if get(fld) is None:
-                    quarantine.add(line, fld, f"{fld} is required", raw)
-                    bad = True
-            terms = get("payment_terms_days")
-            if terms is not None and not terms.isdigit():
-                quarantine.add(line, "payment_terms_days", "not a whole number of days", raw)
+        record: dict[str, object] = {}
+        bad = False
+        for fld in mapping.required:
+            if get(fld) is None:
+                quarantine.add(line, fld, f"{fld} is required", raw)
                 bad = True
-            limit = get("credit_limit")
-            credit_limit = None
-            if limit is not None:
-                try:
-                    credit_limit = parse_decimal(limit, decimal_sep=mapping.decimal_separator,
-                                                 group_sep=mapping.group_separator)
-                except InvalidAmount as exc:
-                    quarantine.add(line, "credit_limit", exc.reason, raw)
-                    bad = True
-            if bad:
-                continue
-            for name in schema.names:
-                record[name] = get(name)
-                if normalize and name in normalize and record[name] is not None:
-                    record[name] = normalize[name](str(record[name]))
-            record.update(
-                entity=entity, payment_terms_days=int(terms) if terms else None, credit_limit=credit_limit,
-                source_file=path.name, line_no=line,
-            )
-            if record.get("country"):
-                record["country"] = str(record["country"]).upper()
-            for name in schema.names:
-                cols[name].append(record.get(name))
+        terms = get("payment_terms_days")
+        if terms is not None and not terms.isdigit():
+            quarantine.add(line, "payment_terms_days", "not a whole number of days", raw)
+            bad = True
+        limit = get("credit_limit")
+        credit_limit = None
+        if limit is not None:
+            try:
+                if not well_formed.match(limit.replace("\u00a0", "").replace("\u202f", "")):
+                    raise InvalidAmount(limit, f"not an amount with decimal {decimal_sep!r} and grouping {group_sep!r}")
+                credit_limit = parse_decimal(limit, decimal_sep=decimal_sep, group_sep=group_sep)
+            except InvalidAmount as exc:
+                quarantine.add(line, "credit_limit", exc.reason, raw)
+                bad = True
+        if bad:
+            continue
+        for name in schema.names:
+            record[name] = get(name)
+            if normalize and name in normalize and record[name] is not None:
+                record[name] = normalize[name](str(record[name]))
+        record.update(
+            entity=entity, payment_terms_days=int(terms) if terms else None, credit_limit=credit_limit,
+            source_file=path.name, line_no=line,
+        )
+        if record.get("country"):
+            record["country"] = str(record["country"]).upper()
+        for name in schema.names:
+            cols[name].append(record.get(name))
     return pa.Table.from_pydict(cols, schema=schema)

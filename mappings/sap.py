@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mappings._loader import MAPPINGS_DIR, load_model
 from mappings.csv_export import CsvColumnMapping
@@ -32,6 +32,7 @@ DATE_FIELDS = frozenset({"BLDAT", "BUDAT", "ZFBDT", "AUGDT", "NETDT"})
 DATE_FORMATS: dict[str, str] = {
     "dd.mm.yyyy": "%d.%m.%Y",
     "mm/dd/yyyy": "%m/%d/%Y",
+    "dd/mm/yyyy": "%d/%m/%Y",
     "yyyy-mm-dd": "%Y-%m-%d",
     "yyyy.mm.dd": "%Y.%m.%d",
     "yyyy/mm/dd": "%Y/%m/%d",
@@ -46,7 +47,7 @@ NUMBER_FORMATS: dict[str, tuple[str, str]] = {
     "internal": (".", ""),
 }
 NumberFormat = Literal["1.234,56", "1,234.56", "1 234,56", "internal"]
-DateFormat = Literal["dd.mm.yyyy", "mm/dd/yyyy", "yyyy-mm-dd", "yyyy.mm.dd", "yyyy/mm/dd", "mm-dd-yyyy", "YYYYMMDD"]
+DateFormat = Literal["dd.mm.yyyy", "mm/dd/yyyy", "dd/mm/yyyy", "yyyy-mm-dd", "yyyy.mm.dd", "yyyy/mm/dd", "mm-dd-yyyy", "YYYYMMDD"]
 
 
 class SapLayout(BaseModel):
@@ -56,7 +57,10 @@ class SapLayout(BaseModel):
 
     name: str
     description: str = ""
-    delimiter: str = Field(default=";", min_length=1, max_length=1)
+    # Accepted separators, the first being the layout's own (written back for workbooks). One SAP list
+    # arrives both as a spreadsheet CSV (',' or ';') and as the GUI's "text with tabs" download, so a
+    # layout may accept several; ``delimiter: ";"`` in the YAML is the one-item short form.
+    delimiters: tuple[str, ...] = (";",)
     quote_char: str | None = '"'
     encoding: str = "utf-8-sig"
     number_format: NumberFormat
@@ -67,6 +71,29 @@ class SapLayout(BaseModel):
     columns: dict[str, str | tuple[str, ...]]
     # Values for fields the file does not carry (e.g. the company code of an FBL5N list).
     defaults: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_delimiter(cls, data: Any) -> Any:
+        """``delimiter: x`` is ``delimiters: [x]``; both at once would be ambiguous."""
+        if isinstance(data, dict) and "delimiter" in data:
+            if "delimiters" in data:
+                raise ValueError("give either delimiter or delimiters, not both")
+            data = {**data, "delimiters": (data["delimiter"],)}
+            del data["delimiter"]
+        return data
+
+    @field_validator("delimiters")
+    @classmethod
+    def _check_delimiters(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("a layout needs at least one delimiter")
+        wrong = [d for d in value if len(d) != 1]
+        if wrong:
+            raise ValueError(f"each delimiter is one character, found {wrong}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"delimiters repeated: {list(value)}")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> SapLayout:
@@ -81,6 +108,8 @@ class SapLayout(BaseModel):
             raise ValueError(f"layout {self.name!r} needs BUKRS as a column or a default")
         if self.sign == "shkzg" and "SHKZG" not in self.columns:
             raise ValueError(f"layout {self.name!r} uses sign 'shkzg' but maps no SHKZG column")
+        if self.quote_char is not None and self.quote_char in self.delimiters:
+            raise ValueError(f"layout {self.name!r}: the quote character {self.quote_char!r} cannot be a delimiter")
         if not ({"ZFBDT", "BLDAT", "NETDT"} & set(self.columns)):
             raise ValueError(f"layout {self.name!r} needs NETDT, ZFBDT or BLDAT to compute the due date")
         return self
@@ -106,6 +135,11 @@ class SapLayout(BaseModel):
         if not {"KUNNR", "BELNR", "WRBTR"} <= set(found):
             return 0.0
         return len(found) / len(self.columns)
+
+    @property
+    def delimiter(self) -> str:
+        """The layout's own separator (the first accepted), used when writing its text."""
+        return self.delimiters[0]
 
     @property
     def strptime_format(self) -> str:

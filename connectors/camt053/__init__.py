@@ -22,13 +22,15 @@ from connectors._files import (
     entity_from_path,
     finish_file,
     list_files,
+    reject_file,
     scan_file,
     skip_if_loaded,
     warn_unread,
     with_shared_tables,
+    wrong_file_fails_source,
 )
 from connectors.camt053.parse import Camt053ParseResult, detect_version, identify, iter_entries
-from lettrage.errors import ConfigurationError
+from lettrage.errors import ConfigurationError, WrongFormat
 from mappings.entities import load_entities
 
 __all__ = ["FileLoadStats", "camt053_source", "identify"]
@@ -63,11 +65,14 @@ def camt053_source(
 
     The entity is ``entity`` if given, else the account IBAN's entry in
     ``mappings/entities.yaml`` (``bank_ibans``), else a parent folder named
-    after the entity code.
+    after the entity code. A file that is not a camt.053 statement (a pain.001 in the
+    folder) is rejected and the others load; it raises :class:`WrongFormat` only when it
+    is the source's one file.
     """
     files = list_files(location, "*.xml")
     warn_unread(SOURCE_SYSTEM, location, files)
-    return with_shared_tables(entries(files, entity, stats, batch_rows))
+    return with_shared_tables(entries(files, entity, stats, batch_rows,
+                                      fail_on_wrong_file=wrong_file_fails_source(files)))
 
 
 @dlt.resource(
@@ -79,8 +84,13 @@ def camt053_source(
 )
 def entries(
     files: list[Path], entity: str | None = None, stats: FileLoadStats | None = None, batch_rows: int = 50_000,
+    *, fail_on_wrong_file: bool = True,
 ) -> Iterator[Any]:
-    """Booked (and pending) statement entries; merge so a re-delivered statement updates in place."""
+    """Booked (and pending) statement entries; merge so a re-delivered statement updates in place.
+
+    A file that is not camt.053 raises :class:`WrongFormat` when ``fail_on_wrong_file``, else
+    is rejected on its own (:func:`connectors._files.reject_file`).
+    """
     state = dlt.current.resource_state()
     entities = load_entities()
     by_iban = entities.by_iban()
@@ -88,8 +98,13 @@ def entries(
         scanned = scan_file(path, "utf-8")  # XML declares its own encoding; lxml honours it
         if skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):
             continue
-        version = detect_version(path)
         folder_entity = entity_from_path(path, entities.codes())
+        try:
+            version = detect_version(path)
+        except WrongFormat as exc:
+            yield from reject_file(scanned, SOURCE_SYSTEM, entity or folder_entity, exc, stats,
+                                   fail=fail_on_wrong_file)
+            continue
 
         def entity_for_iban(iban: str | None, folder_entity: str | None = folder_entity,
                             path: Path = path) -> str | None:

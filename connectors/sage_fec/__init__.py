@@ -28,11 +28,13 @@ from connectors._files import (
     entity_from_path,
     finish_file,
     list_files,
+    reject_file,
     scan_file,
     skip_if_loaded,
     to_table,
     warn_unread,
     with_shared_tables,
+    wrong_file_fails_source,
 )
 from connectors.sage_fec.parse import (
     FecParseResult,
@@ -44,7 +46,7 @@ from connectors.sage_fec.parse import (
     read_customers_header,
     read_fec_header,
 )
-from lettrage.errors import ConfigurationError
+from lettrage.errors import ConfigurationError, WrongFormat
 from mappings.entities import load_entities
 from mappings.sage_fec import load_fec_conventions, load_fec_customers_mapping
 
@@ -116,7 +118,9 @@ def sage_fec_source(
     """FEC files and customer exports found at ``location`` (folder, file or glob).
 
     ``encoding`` forces a file encoding instead of detecting it. ``stats``
-    (a :class:`FileLoadStats`) is filled with per-file counts for reporting.
+    (a :class:`FileLoadStats`) is filled with per-file counts for reporting. A file that is
+    not a FEC (or customer export) is rejected and the others load; it raises
+    :class:`WrongFormat` only when it is the source's one file.
     """
     conventions = load_fec_conventions()
     files = list_files(location, "*")
@@ -128,9 +132,10 @@ def sage_fec_source(
         mapping = load_fec_customers_mapping()
         customer_files = [p for p in files if identify_customers(p, mapping) and not identify(p)]
         fec_files = [p for p in files if p not in customer_files]
+    fail = wrong_file_fails_source(fec_files + customer_files)
     return (
-        with_shared_tables(fec_lines(fec_files, entity, encoding, batch_rows, stats)),
-        with_shared_tables(customers(customer_files, entity, encoding, stats)),
+        with_shared_tables(fec_lines(fec_files, entity, encoding, batch_rows, stats, fail_on_wrong_file=fail)),
+        with_shared_tables(customers(customer_files, entity, encoding, stats, fail_on_wrong_file=fail)),
     )
 
 
@@ -152,9 +157,13 @@ def _glob(path: Path, pattern: str) -> bool:
 )
 def fec_lines(
     files: list[Path], entity: str | None = None, encoding: str | None = None, batch_rows: int = BATCH_ROWS,
-    stats: FileLoadStats | None = None,
+    stats: FileLoadStats | None = None, *, fail_on_wrong_file: bool = True,
 ) -> Iterator[Any]:
-    """Every line of every new FEC; merge because a re-export of a year replaces its lines."""
+    """Every line of every new FEC; merge because a re-export of a year replaces its lines.
+
+    A file that is not a FEC raises :class:`WrongFormat` when ``fail_on_wrong_file``, else is
+    rejected on its own (:func:`connectors._files.reject_file`).
+    """
     state = dlt.current.resource_state()
     conventions = load_fec_conventions()
     run_entries = RunEntries()  # (journal, entry) of earlier files in this run, per entity
@@ -162,7 +171,11 @@ def fec_lines(
         scanned = scan_file(path, encoding)
         if skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):
             continue
-        read_fec_header(path, scanned.encoding)  # WrongFormat before anything is emitted
+        try:
+            read_fec_header(path, scanned.encoding)  # WrongFormat before anything is emitted
+        except WrongFormat as exc:
+            yield from reject_file(scanned, SOURCE_SYSTEM, entity, exc, stats, fail=fail_on_wrong_file)
+            continue
         ent = resolve_entity(path, entity)
         quarantine = Quarantine(SOURCE_SYSTEM, ent, path.name)
         parsed = FecParseResult()
@@ -186,16 +199,23 @@ def fec_lines(
 )
 def customers(
     files: list[Path], entity: str | None = None, encoding: str | None = None,
-    stats: FileLoadStats | None = None,
+    stats: FileLoadStats | None = None, *, fail_on_wrong_file: bool = True,
 ) -> Iterator[Any]:
-    """The Sage customer export: terms, contact, IBAN, credit limit; merge as the master changes."""
+    """The Sage customer export: terms, contact, IBAN, credit limit; merge as the master changes.
+
+    A file without the mapped columns raises or is rejected as in :func:`fec_lines`.
+    """
     state = dlt.current.resource_state()
     mapping = load_fec_customers_mapping()
     for path in files:
         scanned = scan_file(path, encoding)
         if skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):
             continue
-        read_customers_header(path, mapping, scanned.encoding)
+        try:
+            read_customers_header(path, mapping, scanned.encoding)
+        except WrongFormat as exc:
+            yield from reject_file(scanned, SOURCE_SYSTEM, entity, exc, stats, fail=fail_on_wrong_file)
+            continue
         ent = resolve_entity(path, entity)
         quarantine = Quarantine(SOURCE_SYSTEM, ent, path.name)
         table = parse_customers(path, entity=ent, encoding=scanned.encoding, mapping=mapping,

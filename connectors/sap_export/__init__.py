@@ -29,11 +29,13 @@ from connectors._files import (
     entity_from_path,
     finish_file,
     list_files,
+    reject_file,
     scan_file,
     skip_if_loaded,
     to_table,
     warn_unread,
     with_shared_tables,
+    wrong_file_fails_source,
 )
 from connectors.sap_export.parse import (
     SapParseResult,
@@ -45,7 +47,7 @@ from connectors.sap_export.parse import (
     parse_customers,
 )
 from connectors.sap_export.workbook import is_workbook, workbook_as_text
-from lettrage.errors import ConfigurationError
+from lettrage.errors import ConfigurationError, WrongFormat
 from mappings.entities import load_entities
 from mappings.sap import load_layouts, load_sap_customers_mapping
 
@@ -90,10 +92,11 @@ CUSTOMERS_COLUMNS: dict[str, Any] = {
 
 
 def _customers_entity(path: Path, explicit: str | None) -> str:
+    """The entity a customer master belongs to (it carries no company code): ``entity=``, a folder, or the only SAP one."""
     entities = load_entities()
     if explicit:
         if explicit not in entities.codes():
-            raise ConfigurationError(f"entity {explicit!r} is not in mappings/entities.yaml")
+            raise ConfigurationError(_missing_entity_message(explicit, sorted(entities.codes())))
         return explicit
     found = entity_from_path(path, entities.codes())
     if found:
@@ -107,6 +110,22 @@ def _customers_entity(path: Path, explicit: str | None) -> str:
     )
 
 
+def _missing_entity_message(code: str, known: list[str]) -> str:
+    """What to add to mappings/entities.yaml for ``entity=code``: items map to it by company code,
+    statements by IBAN, so both belong in the entry (placeholders in <>)."""
+    return (
+        f"entity {code!r} (entity= of the sap_export source) is not in mappings/entities.yaml "
+        f"(it lists {known}); add it under 'entities:':\n"
+        f"  - code: {code}\n"
+        "    name: <legal name>\n"
+        "    country: <ISO country, e.g. GB>\n"
+        "    currency: <ISO currency of its books, e.g. GBP>\n"
+        "    erp: sap_export\n"
+        f"    sap_company_code: <the company code (BUKRS) its SAP files carry, e.g. {code}>\n"
+        "    bank_ibans: [<IBAN of each of its bank accounts, so its camt.053 statements map to it>]"
+    )
+
+
 @dlt.source(name="sap_export")
 def sap_export_source(
     location: str = dlt.config.value,
@@ -117,20 +136,27 @@ def sap_export_source(
 ) -> Any:
     """Line-item exports and customer masters found at ``location`` (folder, file or glob).
 
-    Files are routed by header: a customer master (``mappings/sap/customers.yaml``)
-    or a line-item layout; anything else is rejected with :class:`WrongFormat`.
+    Files are routed by header: a customer master (``mappings/sap/customers.yaml``, any of
+    the usual delimiters) that is not also a line-item layout, else a line-item layout. A file
+    in neither format is rejected (logged, recorded in ``raw_loaded_files`` and
+    ``raw_quarantine``) and the other files load; it raises :class:`WrongFormat` only when it
+    is the source's one file (:func:`connectors._files.wrong_file_fails_source`).
     ``entity`` is used for rows whose company code is not in ``mappings/entities.yaml``.
     """
     mapping = load_sap_customers_mapping()
+    layouts = load_layouts()
     folder = Path(str(location)).is_dir()
     files = list_files(location, "*.csv") + (
         list_files(location, "*.txt") + list_files(location, "*.xlsx") if folder else []
     )
-    customer_files = [p for p in files if not is_workbook(p) and identify_customers(p, mapping)]
+    # (an FBL5N list may carry a "Name 1" column next to "Customer": its layout decides)
+    customer_files = [p for p in files if not is_workbook(p) and identify_customers(p, mapping)
+                      and not identify(p, layouts)]
     item_files = [p for p in files if p not in customer_files]
     warn_unread(SOURCE_SYSTEM, location, files)
+    fail = wrong_file_fails_source(files)
     return (
-        with_shared_tables(items(item_files, entity, encoding, batch_rows, stats)),
+        with_shared_tables(items(item_files, entity, encoding, batch_rows, stats, fail_on_wrong_file=fail)),
         with_shared_tables(customers(customer_files, entity, encoding, stats)),
     )
 
@@ -146,9 +172,13 @@ def sap_export_source(
 )
 def items(
     files: list[Path], entity: str | None = None, encoding: str | None = None, batch_rows: int = BATCH_ROWS,
-    stats: FileLoadStats | None = None,
+    stats: FileLoadStats | None = None, *, fail_on_wrong_file: bool = True,
 ) -> Iterator[Any]:
-    """Customer line items; merge so a cleared item (BSAD) overwrites its open version (BSID)."""
+    """Customer line items; merge so a cleared item (BSAD) overwrites its open version (BSID).
+
+    A file no layout recognises raises :class:`WrongFormat` when ``fail_on_wrong_file``,
+    else is rejected on its own (:func:`connectors._files.reject_file`).
+    """
     state = dlt.current.resource_state()
     layouts = load_layouts()
     company_codes = load_entities().by_company_code()
@@ -165,8 +195,12 @@ def items(
         ents: set[str] = set()
         rows_loaded = 0
         with tempfile.TemporaryDirectory(prefix="lettrage-sap-") as tmp:
-            text = workbook_as_text(path, layouts, Path(tmp)) if workbook else path
-            match = detect_layout(text, layouts, scanned.encoding)
+            try:
+                text = workbook_as_text(path, layouts, Path(tmp)) if workbook else path
+                match = detect_layout(text, layouts, scanned.encoding)
+            except WrongFormat as exc:
+                yield from reject_file(scanned, SOURCE_SYSTEM, entity, exc, stats, fail=fail_on_wrong_file)
+                continue
             for table in iter_items(text, file_hash=scanned.file_hash, encoding=scanned.encoding, match=match,
                                     company_codes=company_codes, quarantine=quarantine, default_entity=entity,
                                     result=parsed, batch_rows=batch_rows):

@@ -1,7 +1,9 @@
 """Parsing SAP customer line-item exports (BSID/BSAD, FBL5N) by declared layout.
 
 The layout (``mappings/sap/layouts/*.yaml``) is recognised from the file's
-header; columns are then parsed vectorised. Rules that are SAP's, not the
+header, split by one of the layout's delimiters; layouts that share a header
+(English FBL5N with US or UK dates) are told apart by the dates of the rows
+below it. Columns are then parsed vectorised. Rules that are SAP's, not the
 layout's, live here:
 
 - amounts are signed from SHKZG (S debit +, H credit −) when the file has it,
@@ -23,6 +25,8 @@ layout's, live here:
 
 from __future__ import annotations
 
+import csv
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -57,7 +61,9 @@ from connectors._files import (
 )
 from lettrage.money import KNOWN_CURRENCIES
 from mappings.csv_export import CsvColumnMapping
-from mappings.sap import SapLayout
+from mappings.sap import DATE_FIELDS, SapLayout
+
+log = logging.getLogger("lettrage.connectors.sap_export")
 
 ITEMS_SCHEMA = non_null(pa.schema([
     ("entity", pa.string()), ("company_code", pa.string()), ("customer", pa.string()),
@@ -79,6 +85,9 @@ CUSTOMERS_SCHEMA = non_null(pa.schema([
 _SNIFF_DELIMITERS = (";", "\t", ",", "|")
 # Title lines a list export may carry before its header (list name, company code, key date, blank lines).
 HEADER_SEARCH_LINES = 30
+# Rows read below the header to decide the date order: with a few hundred dates a day above 12 shows up
+# unless the file is tiny. Read lazily (a multi-million-line export costs the same as a small one).
+SAMPLE_ROWS = 300
 _AMOUNT_FIELDS = ("WRBTR", "DMBTR")
 
 
@@ -101,34 +110,65 @@ class LayoutMatch:
     layout: SapLayout
     positions: dict[str, int]
     header: list[str]
+    delimiter: str  # the one of the layout's accepted delimiters that splits this file
     header_line: int = 1  # 1-based physical line of the header (after any title lines)
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A layout (with one of its delimiters) that recognises a header line, and how its dates fit the sample."""
+
+    layout: SapLayout
+    delimiter: str
+    names: list[str]
+    score: float
+    dates_good: int
+    dates_total: int
+
+    @property
+    def date_share(self) -> float:
+        return self.dates_good / self.dates_total if self.dates_total else 1.0
+
+    @property
+    def dates_fit(self) -> bool:
+        """False when most sample dates fail the layout's format: such a layout must not win."""
+        return self.dates_total == 0 or self.dates_good * 2 > self.dates_total
+
+
 def detect_layout(path: Path, layouts: tuple[SapLayout, ...], encoding: str) -> LayoutMatch:
-    """The layout whose headers best match the file's; sample rows break ties on date format.
+    """The layout whose headers best match the file's, decided between equals by the dates of the rows.
 
     The header is the first of the first ``HEADER_SEARCH_LINES`` lines that a layout
-    recognises: an FBL5N list saved to a file often opens with its title, company
-    code and key date. Raises :class:`WrongFormat` naming the file's columns when no
-    layout fits.
+    recognises with one of its delimiters: an FBL5N list saved to a file often opens
+    with its title, company code and key date. Several layouts share a header (the
+    English FBL5N of a US and of a UK user differ only in date order), so up to
+    ``SAMPLE_ROWS`` rows below it are read and each layout's date format tried on them:
+    a layout whose dates fail on most of the sample is out, and among layouts that fit
+    the header equally the one parsing the most dates wins. Raises :class:`WrongFormat`
+    naming the file's columns when no layout fits, or its dates when none parses them.
     """
-    lines = read_lines(path, encoding, HEADER_SEARCH_LINES + 5)
+    lines = read_lines(path, encoding, HEADER_SEARCH_LINES + SAMPLE_ROWS)
     for index, head in enumerate(lines[:HEADER_SEARCH_LINES]):
-        scored: list[tuple[float, int, str, SapLayout, list[str]]] = []
-        for layout in layouts:
-            if layout.delimiter not in head:
-                continue
-            names = split_header(head, layout.delimiter)
-            score = layout.score(names)
-            if score > 0:
-                sample = lines[index + 1:index + 6]
-                scored.append((score, _sample_fit(layout, names, sample), layout.name, layout, names))
-        if scored:
-            scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
-            _, _, _, layout, names = scored[0]
-            return LayoutMatch(layout=layout, positions=layout.resolve(names), header=names, header_line=index + 1)
-    head = next((line for line in lines if line.strip()), "")
-    delim = max(_SNIFF_DELIMITERS, key=head.count)
+        sample = lines[index + 1:index + 1 + SAMPLE_ROWS]
+        candidates = [_candidate(layout, delim, head, sample) for layout in layouts for delim in layout.delimiters
+                      if delim in head]
+        candidates = [c for c in candidates if c.score > 0]
+        if not candidates:
+            continue
+        fitting = [c for c in candidates if c.dates_fit]
+        if not fitting:
+            raise wrong_format(
+                path, "dates in the format of a layout that fits its header "
+                f"({', '.join(f'{c.layout.name}: {c.layout.date_format}' for c in candidates)}); "
+                "add a layout with this date format (mappings/sap/layouts/*.yaml)",
+                f"dates such as {_sample_dates(candidates[0], sample)[:3]} (header on line {index + 1})",
+            )
+        fitting.sort(key=lambda c: (-c.score, -c.date_share, c.layout.name))
+        best = fitting[0]
+        _warn_if_date_order_ambiguous(path, best, fitting[1:])
+        return LayoutMatch(layout=best.layout, positions=best.layout.resolve(best.names), header=best.names,
+                           delimiter=best.delimiter, header_line=index + 1)
+    head, delim = _header_like_line(lines[:HEADER_SEARCH_LINES])
     raise wrong_format(
         path, f"a SAP line-item export matching one of the layouts {[la.name for la in layouts]} "
         "(mappings/sap/layouts/*.yaml); add a layout for this header",
@@ -136,20 +176,62 @@ def detect_layout(path: Path, layouts: tuple[SapLayout, ...], encoding: str) -> 
     )
 
 
-def _sample_fit(layout: SapLayout, names: list[str], sample: list[str]) -> int:
-    """How many date values of the first rows parse with the layout's date format."""
-    positions = layout.resolve(names)
-    values = []
-    for line in sample:
-        cells = [c.strip().strip('"') for c in line.split(layout.delimiter)]
-        for fld in ("BLDAT", "BUDAT", "ZFBDT"):
-            pos = positions.get(fld)
-            if pos is not None and pos < len(cells) and cells[pos]:
-                values.append(cells[pos])
+def _candidate(layout: SapLayout, delimiter: str, head: str, sample: list[str]) -> _Candidate:
+    names = split_header(head, delimiter)
+    score = layout.score(names)
+    good, total = _sample_fit(layout, delimiter, names, sample) if score > 0 else (0, 0)
+    return _Candidate(layout, delimiter, names, score, good, total)
+
+
+def _sample_cells(layout: SapLayout, delimiter: str, sample: list[str]) -> Iterator[list[str]]:
+    """The sample lines split as the layout reads them (quoted ``"1,234.56"`` stays one cell)."""
+    if layout.quote_char:
+        return csv.reader(sample, delimiter=delimiter, quotechar=layout.quote_char)
+    return csv.reader(sample, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+
+
+def _sample_dates(candidate: _Candidate, sample: list[str]) -> list[str]:
+    positions = candidate.layout.resolve(candidate.names)
+    wanted = [positions[f] for f in sorted(DATE_FIELDS) if f in positions]
+    return [cells[pos].strip() for cells in _sample_cells(candidate.layout, candidate.delimiter, sample)
+            for pos in wanted if pos < len(cells) and cells[pos].strip()]
+
+
+def _sample_fit(layout: SapLayout, delimiter: str, names: list[str], sample: list[str]) -> tuple[int, int]:
+    """(parsed, total) date values of the sample rows in the layout's date format."""
+    values = _sample_dates(_Candidate(layout, delimiter, names, 0.0, 0, 0), sample)
     if not values:
-        return 0
+        return 0, 0
     _, bad = parse_dates(pa.array(values, pa.string()), layout.strptime_format)
-    return int((~bad).sum())
+    return int((~bad).sum()), len(values)
+
+
+def _warn_if_date_order_ambiguous(path: Path, best: _Candidate, others: list[_Candidate]) -> None:
+    """A small file whose days are all 12 or less reads both day- and month-first: say which was chosen."""
+    rival = next((c for c in others if c.score == best.score and c.date_share == best.date_share
+                  and c.layout.date_format != best.layout.date_format and c.dates_total), None)
+    if rival is not None:
+        log.warning("%s: its %d sample dates read both as %s (layout %s) and as %s (layout %s); read as %s. "
+                    "If that is wrong, add a row with a day above 12 or drop the other layout",
+                    path.name, best.dates_total, best.layout.date_format, best.layout.name,
+                    rival.layout.date_format, rival.layout.name, best.layout.date_format)
+
+
+def _header_like_line(lines: list[str]) -> tuple[str, str]:
+    """The line most like a header (most columns, quotes respected; the first of equals) and its delimiter.
+
+    For error messages: a list's title line ("Customer Line Item Display") says nothing
+    about the columns the file has, and a data row's quoted "50,000.00" is one column.
+    """
+    best, best_count, best_delim = "", 0, _SNIFF_DELIMITERS[0]
+    for line in lines:
+        if not line.strip():
+            continue
+        for delim in _SNIFF_DELIMITERS:
+            count = len(next(csv.reader([line], delimiter=delim)))
+            if count > best_count:
+                best, best_count, best_delim = line, count, delim
+    return best, best_delim
 
 
 def identify(path: Path, layouts: tuple[SapLayout, ...] | None = None) -> bool:
@@ -191,7 +273,7 @@ def iter_items(
     offset = match.header_line - 1
     line_counts: dict[str, int] = {}
     with _from_header(path, match.header_line) as text:
-        for batch in read_delimited(text, encoding=encoding, delimiter=match.layout.delimiter,
+        for batch in read_delimited(text, encoding=encoding, delimiter=match.delimiter,
                                     quote_char=match.layout.quote_char, header=match.header, batch_rows=batch_rows):
             for bad in batch.bad_lines:
                 quarantine.add(bad.line + offset if bad.line > 0 else bad.line, None, bad.reason, bad.text)
@@ -352,7 +434,7 @@ def _parse_block(
         row_bad |= mask
     if row_bad.any():
         rows = np.flatnonzero(row_bad)
-        texts = dict(zip(rows.tolist(), row_texts(table, rows, layout.delimiter), strict=True))
+        texts = dict(zip(rows.tolist(), row_texts(table, rows, match.delimiter), strict=True))
         for mask, fld, reason in problems:
             for r in np.flatnonzero(mask).tolist():
                 quarantine.add(int(line_no[r]), fld, reason, texts[r])

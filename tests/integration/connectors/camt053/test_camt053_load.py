@@ -46,6 +46,18 @@ def test_wrong_format_is_rejected(warehouse_config: WarehouseConfig, tmp_path: P
     assert "pain.001.001.03" in str(info.value) and "camt.053 statement" in str(info.value)
 
 
+def test_a_wrong_file_among_statements_is_rejected_alone(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """A pain.001 dropped with the statements: the statement loads, the pain.001 is recorded as rejected."""
+    drop = copy_samples(FIXTURES / "camt053", tmp_path / "FR01" / "camt053",
+                        ["statement_v02.xml", "pain001_not_a_statement.xml"])
+    _, stats = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (stats.files_loaded, stats.files_rejected, stats.rows_loaded) == (1, 1, 3)
+    assert rows(warehouse_config, "SELECT file, format, entity FROM raw_loaded_files WHERE format = 'rejected'") == [
+        ("pain001_not_a_statement.xml", "rejected", "FR01")]
+    reason = scalar(warehouse_config, "SELECT reason FROM raw_quarantine WHERE file = 'pain001_not_a_statement.xml'")
+    assert "camt.053 statement" in reason and "pain.001.001.03" in reason
+
+
 def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
     world = small_world()
     for entity in ("FR01", "DE01"):

@@ -87,6 +87,19 @@ def test_wrong_format_file_is_rejected(warehouse_config: WarehouseConfig, tmp_pa
     assert isinstance(cause, WrongFormat) and "Date;Libellé;Montant" in str(cause)
 
 
+def test_a_wrong_file_among_good_ones_is_rejected_alone(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """One file named like a FEC but not one: the good FEC still loads; the other is in the ledger as rejected."""
+    drop = copy_samples(FIXTURES / "sage_fec", tmp_path / "FR01" / "sage_fec",
+                        ["123456789FEC20251231_pipe_latin9.txt", "not_a_fec.txt"])
+    (drop / "not_a_fec.txt").rename(drop / "984492926FEC20251231.txt")
+    _, stats = run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
+    assert (stats.files_loaded, stats.files_rejected, stats.rows_loaded) == (1, 1, 6)
+    assert rows(warehouse_config, "SELECT file, format, rows_loaded FROM raw_loaded_files ORDER BY file") == [
+        ("123456789FEC20251231_pipe_latin9.txt", "fec", 6), ("984492926FEC20251231.txt", "rejected", 0)]
+    reason = scalar(warehouse_config, "SELECT reason FROM raw_quarantine WHERE file = '984492926FEC20251231.txt' AND line = 0")
+    assert reason.startswith("file rejected: expected") and "Date;Libellé;Montant" in reason
+
+
 def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
     folder = small_world() / "FR01" / "sage_fec"
     _, stats = run(sage_fec_source, folder, warehouse_config, "sage_fec_FR01")

@@ -71,6 +71,33 @@ def test_unknown_layout_is_rejected_with_its_columns(warehouse_config: Warehouse
     assert any(isinstance(e, WrongFormat) for e in _chain(info.value))
 
 
+def test_uk_folder_loads_and_a_wrong_file_is_rejected_alone(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """A UK drop: day-first CSV, a "text with tabs" list, an English comma-separated customer master,
+    and one file of no known layout, which is rejected on its own while the others load."""
+    drop = copy_samples(FIXTURES / "sap_export", tmp_path / "DE01" / "sap_export", [
+        "fbl5n_en_gb_export.csv", "fbl5n_en_tabs_export.txt", "customers_en_comma.csv", "unknown_layout.csv"])
+    _, stats = run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    assert (stats.files_loaded, stats.files_rejected, stats.rows_loaded) == (3, 1, 4 + 2 + 2)
+    assert dict(rows(warehouse_config, "SELECT file, format FROM raw_loaded_files")) == {
+        "fbl5n_en_gb_export.csv": "sap:fbl5n_en_gb", "fbl5n_en_tabs_export.txt": "sap:fbl5n_en_dotted",
+        "customers_en_comma.csv": "sap_customers", "unknown_layout.csv": "rejected"}
+    reason = rows(warehouse_config, "SELECT line, field, reason FROM raw_quarantine WHERE file = 'unknown_layout.csv'")
+    assert len(reason) == 1 and reason[0][:2] == (0, None)
+    assert "file rejected: expected a SAP line-item export" in reason[0][2] and "['Datum', 'Kunde', 'Betrag']" in reason[0][2]
+    dates = rows(warehouse_config, "SELECT document_number, document_date, clearing_date FROM raw_sap_export_items "
+                 "WHERE document_number IN ('1800000101', '0090000031') ORDER BY 1")
+    assert [(d[0], d[1].isoformat(), d[2] and d[2].isoformat()) for d in dates] == [
+        ("0090000031", "2025-03-05", None), ("1800000101", "2025-02-05", "2025-03-15")]
+    assert rows(warehouse_config, "SELECT customer, credit_limit FROM raw_sap_export_customers ORDER BY 1") == [
+        ("0001000003", scalar(warehouse_config, "SELECT CAST(50000 AS DECIMAL(18, 2))")),
+        ("0001000009", scalar(warehouse_config, "SELECT CAST(100000 AS DECIMAL(18, 2))"))]
+
+    # the rejected file is not remembered: it is rejected again (and loads once a layout is added)
+    _, again = run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    assert (again.files_loaded, again.files_skipped, again.files_rejected) == (0, 3, 1)
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_quarantine WHERE file = 'unknown_layout.csv'") == 1
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     out: list[BaseException] = []
     cur: BaseException | None = exc

@@ -54,8 +54,10 @@ def test_sample_matches_golden(sample: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "layout"),
     [("BSID_DE01_20250331.csv", "technical"), ("fbl5n_de_export.csv", "fbl5n_de"),
-     ("fbl5n_en_export.csv", "fbl5n_en"), ("bsid_se16n_download.txt", "internal")],
-    ids=["technical", "fbl5n-german", "fbl5n-english", "internal-table-download"],
+     ("fbl5n_en_export.csv", "fbl5n_en"), ("bsid_se16n_download.txt", "internal"),
+     ("fbl5n_en_gb_export.csv", "fbl5n_en_gb"), ("fbl5n_en_tabs_export.txt", "fbl5n_en_dotted")],
+    ids=["technical", "fbl5n-german", "fbl5n-english", "internal-table-download", "fbl5n-english-uk-day-first",
+         "fbl5n-english-text-with-tabs"],
 )
 def test_layout_recognised_from_header(name: str, layout: str) -> None:
     path = SAP / name
@@ -108,13 +110,14 @@ def test_number_formats(fmt: str, text: str, expected: str | None) -> None:
     ("fmt", "text", "expected"),
     [
         ("dd.mm.yyyy", "31.12.2025", "2025-12-31"), ("mm/dd/yyyy", "12/31/2025", "2025-12-31"),
+        ("dd/mm/yyyy", "31/12/2025", "2025-12-31"), ("dd/mm/yyyy", "12/31/2025", None),
         ("yyyy-mm-dd", "2025-12-31", "2025-12-31"), ("yyyy.mm.dd", "2025.12.31", "2025-12-31"),
         ("yyyy/mm/dd", "2025/12/31", "2025-12-31"), ("mm-dd-yyyy", "12-31-2025", "2025-12-31"),
         ("YYYYMMDD", "20251231", "2025-12-31"), ("YYYYMMDD", "00000000", ""), ("dd.mm.yyyy", "", ""),
         ("dd.mm.yyyy", "31.02.2025", None), ("mm/dd/yyyy", "31/12/2025", None), ("YYYYMMDD", "2025123", None),
     ],
-    ids=["de", "us", "iso", "dots", "slashes", "us-dashes", "internal", "internal-empty", "empty",
-         "impossible-day", "swapped-day-month", "short"],
+    ids=["de", "us", "uk", "uk-refuses-us", "iso", "dots", "slashes", "us-dashes", "internal", "internal-empty",
+         "empty", "impossible-day", "swapped-day-month", "short"],
 )
 def test_date_formats(fmt: str, text: str, expected: str | None) -> None:
     from mappings.sap import DATE_FORMATS
@@ -184,14 +187,30 @@ BASE_LAYOUT: dict[str, Any] = {
         ({"columns": {k: v for k, v in BASE_LAYOUT["columns"].items() if k != "SHKZG"}}, "maps no SHKZG"),
         ({"date_format": "dd/mm/yy"}, "date_format"),
         ({"number_format": "1'234.56"}, "number_format"),
+        ({"delimiter": ",", "delimiters": [",", "\t"]}, "either delimiter or delimiters"),
+        ({"delimiters": []}, "at least one delimiter"),
+        ({"delimiters": [",", ";;"]}, "one character"),
+        ({"delimiters": [",", ","]}, "delimiters repeated"),
+        ({"delimiters": [",", '"']}, "quote character"),
     ],
     ids=["unknown-field", "missing-customer", "missing-company-code", "shkzg-sign-without-column",
-         "unknown-date-format", "unknown-number-format"],
+         "unknown-date-format", "unknown-number-format", "delimiter-and-delimiters", "no-delimiter",
+         "long-delimiter", "repeated-delimiter", "quote-as-delimiter"],
 )
 def test_invalid_layouts_are_refused(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError) as info:
         SapLayout.model_validate({**BASE_LAYOUT, **change})
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "delimiters"),
+    [({}, (";",)), ({"delimiter": ","}, (",",)), ({"delimiters": [",", "\t"]}, (",", "\t"))],
+    ids=["default", "one-delimiter-short-form", "several"],
+)
+def test_layout_delimiters(change: dict[str, Any], delimiters: tuple[str, ...]) -> None:
+    layout = SapLayout.model_validate({**BASE_LAYOUT, **change})
+    assert layout.delimiters == delimiters and layout.delimiter == delimiters[0]
 
 
 def test_company_code_default_makes_a_layout_valid() -> None:
@@ -201,7 +220,9 @@ def test_company_code_default_makes_a_layout_valid() -> None:
 
 
 def test_shipped_layouts_load() -> None:
-    assert {la.name for la in load_layouts()} >= {"technical", "fbl5n_de", "fbl5n_en", "internal"}
+    layouts = {la.name: la for la in load_layouts()}
+    assert set(layouts) >= {"technical", "fbl5n_de", "fbl5n_en", "fbl5n_en_gb", "fbl5n_en_dotted", "internal"}
+    assert all("\t" in layouts[n].delimiters for n in ("fbl5n_en", "fbl5n_en_gb", "fbl5n_en_dotted"))
 
 
 def _keys_table(docs: list[str], lines: list[int]) -> pa.Table:
@@ -306,3 +327,112 @@ def test_no_header_in_the_first_lines_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WrongFormat) as info:
         detect_layout(path, load_layouts(), "utf-8")
     assert "['Debitoren Einzelpostenliste']" in str(info.value)
+
+
+EN_HEADER = ("Company Code,Customer,Document Number,Document Type,Document Date,Posting Date,Net due date,"
+             "Amount in doc. curr.,Currency,Clearing date,Text")
+
+
+def _en_rows(dates: list[str], delimiter: str = ",") -> list[str]:
+    """English FBL5N rows, one per document date (the net due date and clearing date are the same)."""
+    return [delimiter.join(["DE01", "1000003", f"9000{i:04d}", "RV", d, d, d, '"1,234.56"', "GBP", d, '"Invoice, net"'])
+            for i, d in enumerate(dates)]
+
+
+def _en_file(tmp_path: Path, rows: list[str], delimiter: str = ",", title: list[str] | None = None) -> Path:
+    path = tmp_path / "FBL5N_UK01.txt"
+    header = EN_HEADER.replace(",", delimiter)
+    path.write_text("\n".join([*(title or []), header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("dates", "layout"),
+    [
+        # the first 120 rows read both ways; row 121 has a day above 12 and decides
+        (["03/04/2026"] * 120 + ["03/15/2026"], "fbl5n_en"),
+        (["03/04/2026"] * 120 + ["15/03/2026"], "fbl5n_en_gb"),
+        (["15.03.2026", "01.04.2026"], "fbl5n_en_dotted"),
+        # a stray US date among UK ones: the format that parses most of the sample wins
+        (["15/03/2026"] * 10 + ["03/31/2026"], "fbl5n_en_gb"),
+    ],
+    ids=["us-decided-deep-in-the-sample", "uk-decided-deep-in-the-sample", "uk-dotted", "most-dates-win"],
+)
+def test_date_order_is_decided_by_the_rows(tmp_path: Path, dates: list[str], layout: str) -> None:
+    path = _en_file(tmp_path, _en_rows(dates))
+    assert detect_layout(path, load_layouts(), "utf-8").layout.name == layout
+
+
+def test_uk_dates_load_day_first(tmp_path: Path) -> None:
+    path = _en_file(tmp_path, _en_rows(["05/03/2026", "15/03/2026"]))
+    match = detect_layout(path, load_layouts(), "utf-8")
+    q = Quarantine("sap_export", "DE01", path.name)
+    rows = [r for t in iter_items(path, file_hash="h", encoding="utf-8", match=match, company_codes={"DE01": "DE01"},
+                                  quarantine=q) for r in t.to_pylist()]
+    assert [r["document_date"].isoformat() for r in rows] == ["2026-03-05", "2026-03-15"] and not q.rows
+
+
+def test_tab_separated_list_with_title_lines(tmp_path: Path) -> None:
+    """The GUI's "text with tabs" download of an English FBL5N: title lines, TAB, a quoted amount."""
+    rows = [r.replace('"1,234.56"', "1,234.56-") for r in _en_rows(["15.03.2026", "01.04.2026"], "\t")]
+    path = _en_file(tmp_path, rows, "\t", title=["Customer Line Item Display", "", "Company Code\tDE01", ""])
+    match = detect_layout(path, load_layouts(), "utf-8")
+    assert (match.layout.name, match.delimiter, match.header_line) == ("fbl5n_en_dotted", "\t", 5)
+    q = Quarantine("sap_export", "DE01", path.name)
+    out = [r for t in iter_items(path, file_hash="h", encoding="utf-8", match=match, company_codes={"DE01": "DE01"},
+                                 quarantine=q) for r in t.to_pylist()]
+    assert [(str(r["amount"]), r["line_no"], r["text"]) for r in out] == [
+        ("-1234.56", 6, "Invoice, net"), ("-1234.56", 7, "Invoice, net")] and not q.rows
+
+
+def test_a_layout_whose_dates_fail_does_not_win(tmp_path: Path) -> None:
+    """ISO dates under English headers: every English layout fits the header, none the dates."""
+    path = _en_file(tmp_path, _en_rows(["2026-03-15", "2026-04-01"]))
+    with pytest.raises(WrongFormat) as info:
+        detect_layout(path, load_layouts(), "utf-8")
+    assert "fbl5n_en_gb: dd/mm/yyyy" in str(info.value) and "'2026-03-15'" in str(info.value)
+
+
+def test_ambiguous_date_order_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _en_file(tmp_path, _en_rows(["03/04/2026", "05/06/2026"]))
+    with caplog.at_level("WARNING", logger="lettrage.connectors.sap_export"):
+        assert detect_layout(path, load_layouts(), "utf-8").layout.name == "fbl5n_en"
+    assert "read both as mm/dd/yyyy (layout fbl5n_en) and as dd/mm/yyyy (layout fbl5n_en_gb)" in caplog.text
+
+
+def test_wrong_format_names_the_header_like_line_not_the_title(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("Customer Line Item Display\n\nCompany Code\tUK01\n\nDate\tCustomer\tAmount\tNote\n"
+                    "15.03.2026\t100001\t1,00\tx\n", encoding="utf-8")
+    with pytest.raises(WrongFormat) as info:
+        detect_layout(path, load_layouts(), "utf-8")
+    assert "['Date', 'Customer', 'Amount', 'Note']" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Customer;Name 1;Credit limit\n100001;Harrow Ltd;50.000,00\n",
+     'Customer,Name 1,Credit limit\n100001,Harrow Ltd,"50,000.00"\n',
+     "Customer\tName 1\tCredit limit\n100001\tHarrow Ltd\t50,000.00\n",
+     "Customer|Name 1|Credit limit\n100001|Harrow Ltd|50000\n"],
+    ids=["semicolon-german-numbers", "comma-english-numbers", "tab", "pipe"],
+)
+def test_customer_master_delimiter_and_numbers_are_sniffed(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text(text, encoding="utf-8")
+    mapping = load_sap_customers_mapping()
+    assert identify_customers(path, mapping) and not identify(path, load_layouts())
+    q = Quarantine("sap_export", "DE01", path.name)
+    rows = parse_customers(path, entity="DE01", encoding="utf-8", mapping=mapping, quarantine=q).to_pylist()
+    assert [(r["customer"], r["name"], str(r["credit_limit"])) for r in rows] == [("0000100001", "Harrow Ltd", "50000.00")]
+
+
+def test_unknown_entity_message_says_what_to_add(tmp_path: Path) -> None:
+    from connectors.sap_export import _customers_entity
+    from lettrage.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as info:
+        _customers_entity(tmp_path / "customers.csv", "UK01")
+    message = str(info.value)
+    assert all(part in message for part in ("mappings/entities.yaml", "- code: UK01", "currency: <", "sap_company_code:",
+                                            "bank_ibans: [", "erp: sap_export"))
