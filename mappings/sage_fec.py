@@ -1,14 +1,16 @@
 """Sage FEC conventions and the customer-export column mapping, as data.
 
 ``mappings/sage_fec/conventions.yaml`` says which journals are sales, bank or
-opening (à-nouveaux) journals, which accounts are customer accounts and which payment terms to
-assume per entity; ``mappings/sage_fec/customers.yaml`` maps a customer
-export's headers to canonical fields, so a differently named export needs no code.
+opening (à-nouveaux) journals, which accounts are customer accounts, which payment terms to
+assume per entity and where a package that numbers pieces itself prints the invoice number;
+``mappings/sage_fec/customers.yaml`` maps a customer export's headers to canonical fields, so a
+differently named export needs no code.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +34,59 @@ FEC_OPTIONAL: frozenset[str] = frozenset({"Montantdevise", "Idevise"})
 FEC_SIGNED: tuple[str, ...] = ("Montant", "Sens")
 # A journal code as FEC exports spell them (VE, BQ1, RAN, A-NOUV); the staging SQL quotes them as literals.
 _JOURNAL = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+# The invoice number in an entry's label (EcritureLib "Facture F2026-0031 DUPONT", "Avoir A2026-0172
+# s/ F2026-0063", "Fact. n° 2026/0042"): a keyword, then the number as the first group.
+INVOICE_NUMBER_IN_LABEL = (
+    r"(?i)\b(?:factures?|fact|fac|fa|avoirs?|av)\b\.?\s*(?:n[°ºo]\.?\s*)?"
+    r"((?:[A-Z]{1,4}[-/]?)?\d{2,4}[-/]?\d{2,6})\b"
+)
+# Escapes DuckDB's RE2 and Postgres read alike (\b and \B reach Postgres as \y and \Y: warehouse/sql.py).
+_PORTABLE_ESCAPES = frozenset("dDsSwWbBtnr")
+
+
+def _portable_regex(pattern: str, groups: int | None = None) -> str:
+    """``pattern`` if DuckDB (RE2) and Postgres (ARE) read it alike, else ValueError saying what is not
+    portable; ``groups``: how many capturing groups it must have. Python's ``re`` checks the syntax and
+    counts the groups (its FutureWarning on POSIX classes such as ``[[:alpha:]]``, which both engines
+    read, is silenced); the walk below refuses what the engines read apart."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"regular expression {pattern!r} does not compile: {exc}") from exc
+    if groups is not None and compiled.groups != groups:
+        raise ValueError(f"regular expression {pattern!r} has {compiled.groups} groups, expected exactly {groups}")
+    i, in_class = 0, False
+    while i < len(pattern):
+        c, nxt = pattern[i], pattern[i + 1:i + 2]
+        if c == "\\":
+            if nxt.isalnum() and (nxt not in _PORTABLE_ESCAPES or (in_class and nxt in "DSWbB")):
+                raise ValueError(f"regular expression {pattern!r}: escape \\{nxt} at {i} is not read alike by "
+                                 "DuckDB and Postgres (portable: \\d \\s \\w \\b \\D \\S \\W \\B \\t \\n \\r "
+                                 "and escaped punctuation)")
+            i += 2
+            continue
+        if in_class:
+            if pattern.startswith("[:", i):  # a POSIX class such as [:alpha:]
+                i = pattern.index(":]", i + 2) + 2
+                continue
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 2 if nxt == "^" else 1
+            if pattern[i:i + 1] == "]":  # a leading ] is a member
+                i += 1
+            continue
+        elif c == "(" and nxt == "?" and not pattern.startswith("(?:", i) and not (i == 0 and pattern.startswith("(?i)")):
+            raise ValueError(f"regular expression {pattern!r}: group {pattern[i:i + 3]!r}… at {i} is not portable "
+                             "(lookarounds, named and atomic groups and inline flags differ between DuckDB and "
+                             "Postgres: use (?:…), and (?i) only at the start)")
+        elif c in "*+?}" and nxt in ("?", "+") and pattern[i - 1:i] != "(":
+            raise ValueError(f"regular expression {pattern!r}: lazy or possessive quantifier {c + nxt!r} at {i} "
+                             "is not portable (DuckDB and Postgres choose different matches)")
+        i += 1
+    return pattern
 
 
 class FecConventions(BaseModel):
@@ -49,6 +104,11 @@ class FecConventions(BaseModel):
     balance_tolerance: Decimal = Decimal("0.00")
     default_payment_terms_days: dict[str, int] = Field(default_factory=dict)
     default_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    # Packages other than Sage (Cegid, EBP…) may number pieces themselves (PieceRef 001031) and print the
+    # invoice number only in the label: when the PieceRef matches piece_number_pattern, the printed number
+    # is the first group of invoice_number_in_label in EcritureLib (None: the PieceRef always is).
+    piece_number_pattern: str = r"^[0-9]+$"
+    invoice_number_in_label: str | None = INVOICE_NUMBER_IN_LABEL
 
     @field_validator("sales_journals", "bank_journals", "opening_journals")
     @classmethod
@@ -57,6 +117,16 @@ class FecConventions(BaseModel):
             if not _JOURNAL.match(code):
                 raise ValueError(f"journal code {code!r} must be 1 to 20 letters, digits, '-' or '_'")
         return tuple(dict.fromkeys(value))
+
+    @field_validator("piece_number_pattern")
+    @classmethod
+    def _piece_number(cls, value: str) -> str:
+        return _portable_regex(value)
+
+    @field_validator("invoice_number_in_label")
+    @classmethod
+    def _number_in_label(cls, value: str | None) -> str | None:
+        return None if value is None else _portable_regex(value, groups=1)
 
     @model_validator(mode="after")
     def _opening_is_its_own_journal(self) -> FecConventions:

@@ -42,6 +42,14 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}
+{#- Regular expressions from mappings (validated as read alike by both engines, e.g. mappings/sage_fec.py):
+    whether `col` matches `pattern` somewhere, and the text of its first group (NULL without a match). -#}
+{% macro regex_matches(col, pattern) -%}
+{% if engine == 'duckdb' %}regexp_matches({{ col }}, {{ pattern | regex_literal(engine) }}){% else %}({{ col }} ~ {{ pattern | regex_literal(engine) }}){% endif %}
+{%- endmacro %}
+{% macro regex_group(col, pattern) -%}
+{% if engine == 'duckdb' %}nullif(regexp_extract({{ col }}, {{ pattern | regex_literal(engine) }}, 1), ''){% else %}(regexp_match({{ col }}, {{ pattern | regex_literal(engine) }}))[1]{% endif %}
+{%- endmacro %}
 {#- Bank returns (SEPA R-transactions: a collection sent back AC04, MD06, ...) paired with the credit they
     return: same EndToEndId and currency, the credit booked on or before the return, the return at least
     the credit's amount (banks add their fee to it), the same counterparty IBAN when both carry one. Each
@@ -106,8 +114,18 @@ def template_globals() -> dict[str, object]:
     return mart_globals()
 
 
+def regex_literal(pattern: str, engine: str) -> str:
+    """``pattern`` as a SQL string literal for ``engine``: quotes doubled, and RE2's word boundaries
+    ``\\b``/``\\B`` spelled as Postgres reads them (``\\y``/``\\Y``; its ``\\b`` is a backspace)."""
+    if engine == "postgres":
+        pattern = re.sub(r"\\(.)", lambda m: {"b": r"\y", "B": r"\Y"}.get(m.group(1), m.group(0)), pattern,
+                         flags=re.DOTALL)
+    return "'" + pattern.replace("'", "''") + "'"
+
+
 def render(text: str, engine: str, **context: object) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["regex_literal"] = regex_literal
     env.globals.update(template_globals())
     template = env.from_string(MACROS + layer_macros() + text)
     return template.render(engine=engine, **context)

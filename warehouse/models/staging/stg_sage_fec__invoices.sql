@@ -1,10 +1,16 @@
 -- Invoices and credit notes of a FEC: the customer-account lines (411…; the customer is
 -- CompAuxNum, or an individual account itself: see _fec.jinja) of
---   * sales entries, those that also post revenue (70…): one document per PieceRef;
+--   * sales entries, those that also post revenue (70…): one document per journal and PieceRef (Cegid
+--     and EBP number pieces per journal: sales VT 001002 and credit notes AV 001002 are two documents).
+--     Its id is the PieceRef; where several journals use one PieceRef, the document of a sales journal
+--     (conventions.yaml), else the first booked, keeps it and the others are <journal>/<PieceRef>, so
+--     an id does not move when a later entry reuses its PieceRef;
 --   * opening-balance (à-nouveaux) entries, in an opening journal of mappings/sage_fec/conventions.yaml
 --     (AN, RAN …): the previous year's open invoices and credits carried forward, one document per
 --     customer and PieceRef. Only the book's first opening counts: a later year's à-nouveaux carry
 --     forward what the earlier year's lines, loaded too, already hold.
+-- The printed number is the PieceRef, or the number in the label when the PieceRef is the package's
+-- piece number (fec_number_in_label in _fec.jinja).
 -- Debit is an invoice, credit a credit note (negative). FEC has no due date: it is the issue
 -- date (PieceDate, else the entry date) plus the customer's terms from the customers export,
 -- else the entity default from mappings.
@@ -16,24 +22,41 @@ WITH sales_entries AS (
     WHERE l.compte_num LIKE '70%' AND NOT {{ fec_is_opening('l') }}
 ),
 customer_lines AS (
-    SELECT l.*, {{ fec_customer('l') }} AS customer
+    SELECT l.*, {{ fec_customer('l') }} AS customer, {{ fec_number_in_label('l') }} AS number_in_label
     FROM raw_sage_fec_lines AS l
     JOIN sales_entries AS s
       ON s.entity = l.entity AND s.journal_code = l.journal_code AND s.ecriture_num = l.ecriture_num
     WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
 ),
-sales_documents AS (
+sales_pieces AS (
     SELECT
         entity,
-        piece_ref AS invoice_id,
-        piece_ref AS invoice_number,
+        journal_code,
+        piece_ref,
+        coalesce(min(number_in_label), piece_ref) AS invoice_number,
         min(customer) AS customer_id,
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
+        min(ecriture_date) AS booked_on,
         sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
         max(nullif(ecriture_let, '')) AS erp_lettrage,
         min(journal_code || '-' || ecriture_num) AS source_id
     FROM customer_lines
-    GROUP BY entity, piece_ref
+    GROUP BY entity, journal_code, piece_ref
+),
+sales_documents AS (
+    SELECT
+        entity,
+        CASE WHEN row_number() OVER (
+                      PARTITION BY entity, piece_ref
+                      ORDER BY CASE WHEN {{ fec_is_sales_journal('journal_code') }} THEN 0 ELSE 1 END, booked_on, journal_code) = 1
+             THEN piece_ref ELSE journal_code || '/' || piece_ref END AS invoice_id,
+        invoice_number,
+        customer_id,
+        issue_date,
+        amount_total,
+        erp_lettrage,
+        source_id
+    FROM sales_pieces
 ),
 first_opening AS (
     SELECT l.entity, min(l.ecriture_date) AS opened_on
@@ -45,6 +68,7 @@ opening_lines AS (
     SELECT
         l.*,
         {{ fec_customer('l') }} AS customer,
+        {{ fec_number_in_label('l') }} AS number_in_label,
         -- a line without PieceRef is a document of its own, named by its place in the entry
         coalesce(nullif(l.piece_ref, ''), l.journal_code || '-' || l.ecriture_num || '-' || CAST(l.line_in_entry AS TEXT)) AS doc_ref
     FROM raw_sage_fec_lines AS l
@@ -58,7 +82,7 @@ opening_documents AS (
         -- (a credit note booked on the invoice's number) or another customer's (one line per
         -- customer under the entry's own reference)
         'AN/' || customer || '/' || doc_ref AS invoice_id,
-        min(nullif(piece_ref, '')) AS invoice_number,
+        coalesce(min(number_in_label), min(nullif(piece_ref, ''))) AS invoice_number,
         customer AS customer_id,
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
         sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
