@@ -45,6 +45,7 @@ SHAPES: dict[str, Shape] = {
     # int_erp_settlements: invoices the ERP settled with its own receipts (one row per invoice)
     "erp_settlements": (
         ("entity", TEXT), ("invoice_id", TEXT), ("payment_id", TEXT), ("settled_on", DATE), ("erp_lettrage", TEXT),
+        ("received", MONEY),
     ),
     "bank_lines": (
         ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),

@@ -55,10 +55,12 @@ class Book:
             "status": status, "reference": reference, "payer_name": payer_name, "payer_iban": payer_iban,
             "failure_reason": failure_reason, "source_system": "test", "source_id": payment_id})
 
-    def erp_settled(self, invoice_id: str, receipt_id: str, settled_on: date, code: str) -> None:
+    def erp_settled(self, invoice_id: str, receipt_id: str, settled_on: date, code: str,
+                    received: str | None = None) -> None:
         """What warehouse/models/core/int_erp_settlements.sql derives from the ERP's receipts and lettrage."""
         self._insert("int_erp_settlements", {"entity": self.entity, "invoice_id": invoice_id, "payment_id": receipt_id,
-                                             "settled_on": settled_on, "erp_lettrage": code})
+                                             "settled_on": settled_on, "erp_lettrage": code,
+                                             "received": Decimal(received) if received else None})
 
     def payout(self, payout_id: str, amount: str, *, bank_line_id: str | None = None, status: str = "paid",
                arrival: date = date(2024, 6, 1), components: list[tuple[str, str]] | None = None) -> None:

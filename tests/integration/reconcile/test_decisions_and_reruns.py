@@ -134,6 +134,8 @@ def test_erp_lettrage_agreement_disagreement_and_proposal(book: Book, tmp_path: 
     book.payment("P1", "100.00", "FA-1")
     book.payment("P2", "250.00", "FA-2 FA-3")   # ERP settled them separately: disagreement
     book.payment("P4", "70.00", "FA-4")          # ERP lacks it: proposal
+    book.payment("R1", "100.00", "VIR", channel="erp", paid_on=date(2024, 6, 11))  # the ERP's receipt of FA-1
+    book.erp_settled("I1", "R1", date(2024, 6, 11), "AA", received="100.00")
     reconcile(book.engine, as_of=AS_OF)
     by_payment = {m["payment_id"]: m for m in book.matches()}
     assert Decimal(by_payment["P1"]["confidence"]) == Decimal("0.99") or by_payment["P1"]["confidence"] == 1
@@ -157,6 +159,25 @@ def test_erp_settled_invoice_without_payment_is_flagged(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-1", erp_lettrage="ZZ", erp_open="0")
     reconcile(book.engine, as_of=AS_OF)
     assert book.exception_kinds() == {"I1": "erp_disagreement"}
+
+
+def test_a_lettrage_code_without_a_balanced_erp_receipt_is_no_settlement(book: Book) -> None:
+    """A FEC gives no open amount: an invoice is settled in the ERP only when its code balances with
+    the ERP's receipt (int_erp_settlements). A partial lettering (lowercase `ab` in many packages)
+    is not, so no disagreement; and a match to an invoice the ERP settled with a receipt of another
+    amount does not "agree" with the ERP."""
+    book.invoice("I1", "100.00", number="FA-1", erp_lettrage="ab")             # partially lettered
+    book.invoice("I2", "300.00", number="FA-2", erp_lettrage="AC")             # settled by R2 (300)
+    book.invoice("I3", "400.00", number="FA-3", erp_lettrage="AD")             # settled by R3 (400)
+    book.payment("R2", "300.00", "VIR", channel="erp", paid_on=date(2024, 6, 11))
+    book.payment("R3", "400.00", "VIR", channel="erp", paid_on=date(2024, 6, 11))
+    book.erp_settled("I2", "R2", date(2024, 6, 11), "AC", received="300.00")
+    book.erp_settled("I3", "R3", date(2024, 6, 11), "AD", received="400.00")
+    book.payment("P3", "150.00", "FA-3")                                       # a partial payment of FA-3
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"I2": "erp_disagreement"}
+    p3 = book.matches()[0]
+    assert p3["payment_id"] == "P3" and "agrees with ERP" not in p3["explanation"]
 
 
 def test_payout_composition_and_missing_deposit(book: Book) -> None:

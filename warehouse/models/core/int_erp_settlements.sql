@@ -2,7 +2,7 @@
 -- on 411, a SAP DZ document) sharing the invoice's lettrage code (EcritureLet, the clearing
 -- document AUGBL), the code balanced (its invoices and credit notes total what its receipts
 -- total: a partial lettering is not a settlement) and nothing open in the ERP. One row per
--- invoice, with the code's latest receipt and its date. The reconciliation settles such an
+-- invoice, with the code's latest receipt, its date and what the code's receipts total. The reconciliation settles such an
 -- invoice on the ERP's word only when that receipt predates the bank and provider data
 -- (warehouse/reconcile/sql/16_erp_settled.sql); within their period the bank line is the evidence.
 -- (ERPs whose payments list the invoices they pay, rather than share a code with them, link
@@ -27,7 +27,7 @@ WITH receipts AS (
     FROM int_invoices WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
     GROUP BY entity, erp_lettrage, upper(currency)
 )
-SELECT i.entity, i.invoice_id, l.payment_id, c.settled_on, i.erp_lettrage
+SELECT i.entity, i.invoice_id, l.payment_id, c.settled_on, i.erp_lettrage, c.received
 FROM int_invoices AS i
 JOIN codes AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
 JOIN billed AS b ON b.entity = c.entity AND b.erp_lettrage = c.erp_lettrage AND b.currency = c.currency

@@ -1,11 +1,14 @@
--- The ERP's own lettrage as evidence. A payment whose invoices the ERP lettered under
--- one code agrees with the ERP: confidence rises. Invoices of one payment lettered under
--- different codes disagree: a person looks.
+-- The ERP's own lettrage as evidence. A payment whose invoices the ERP lettered under one
+-- code, settled by the ERP's own receipt(s) of what this payment settles (int_erp_settlements),
+-- agrees with the ERP: confidence rises. A code alone is no evidence: every lettered invoice has
+-- one, whoever paid it (a wrong match to an invoice the ERP settled with another receipt would
+-- "agree"). Invoices of one payment lettered under different codes disagree: a person looks.
 DROP TABLE IF EXISTS rc_erp;
 CREATE TEMP TABLE rc_erp AS
 SELECT m.entity, m.payment_id, count(DISTINCT i.erp_lettrage) AS n_codes,
        min(i.erp_lettrage) AS code_min, max(i.erp_lettrage) AS code_max,
-       sum(CASE WHEN i.erp_lettrage IS NULL THEN 1 ELSE 0 END) AS n_unlettered
+       sum(CASE WHEN i.erp_lettrage IS NULL THEN 1 ELSE 0 END) AS n_unlettered,
+       sum(m.amount_applied + coalesce(m.adjustment, 0)) AS settled
 FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
 WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage')
   -- only payments touching at least one lettered invoice can agree or disagree
@@ -21,7 +24,9 @@ UPDATE rc_match SET
     explanation = rc_match.explanation || ' ; agrees with ERP lettrage ' || e.code_min
 FROM rc_erp AS e
 WHERE e.entity = rc_match.entity AND e.payment_id = rc_match.payment_id AND rc_match.state = 'auto'
-  AND e.n_codes = 1 AND e.n_unlettered = 0;
+  AND e.n_codes = 1 AND e.n_unlettered = 0
+  AND EXISTS (SELECT 1 FROM int_erp_settlements AS s
+              WHERE s.entity = e.entity AND s.erp_lettrage = e.code_min AND abs(s.received - e.settled) <= 0.01);
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 SELECT e.entity, 'erp_disagreement', e.payment_id, NULL, NULL, NULL, NULL, NULL,
