@@ -18,6 +18,7 @@ from datetime import date
 from functools import partial
 
 from mappings.bank_codes import load_bank_codes
+from mappings.entities import load_entities
 from mappings.providers import load_provider_metadata
 from mappings.sage_fec import load_fec_conventions
 from warehouse import sql
@@ -92,6 +93,8 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     context["metadata_cols"] = partial(_metadata_columns, engine)
     context["providers"] = load_provider_metadata()
     context["not_customer_money"] = load_bank_codes().not_customer_money
+    # every entity's own bank accounts (compacted IBANs, letters and digits only: safe as SQL literals)
+    context["own_ibans"] = sorted(i for i in load_entities().by_iban() if i.isalnum())
     context["fec_conventions"] = load_fec_conventions()
     context["union"] = union_of
     context.update(extra)

@@ -197,3 +197,26 @@ def test_loans_and_interest_on_the_statement_are_not_customer_payments(warehouse
         paid = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE channel = 'bank_transfer'")}
     assert {"L1", "L2", "L3"} <= banked
     assert "L3" in paid and not {"L1", "L2"} & paid
+
+
+def test_money_from_the_group_s_own_accounts_is_no_customer_payment(warehouse_config: WarehouseConfig) -> None:
+    """A cash-pool sweep from DE01's account (mappings/entities.yaml bank_ibans) to FR01's is a bank line,
+    not a customer's payment."""
+    sweep = {**BANK[0], "bank_line_id": "G1", "amount": Decimal("250000.00"), "counterparty_name": "LETTRAGE DEMO GMBH",
+             "counterparty_iban": "DE75701500002665916458", "remittance_unstructured": "CASH POOL SWEEP",
+             "end_to_end_id": None}
+    with _built_after(warehouse_config, more_bank_lines=(sweep,)) as engine:
+        banked = {r[0] for r in engine.query("SELECT bank_line_id FROM fct_bank_line")}
+        paid = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment")}
+    assert "G1" in banked and "G1" not in paid and "B1" in paid
+
+
+def test_a_provider_payout_without_that_provider_s_data_is_kept_as_money_to_look_at(
+        warehouse_config: WarehouseConfig) -> None:
+    """With Stripe loaded, its payout line B2 is the payout's (paired, or not yet): no payment. For an
+    entity without any Stripe data, the same line is a credit a person must place, not a silent drop."""
+    with _built_after(warehouse_config) as engine:
+        with_stripe = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment")}
+    with _built_after(warehouse_config, "DELETE FROM raw_stripe_payouts") as engine:
+        without = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE channel = 'bank_transfer'")}
+    assert "B2" not in with_stripe and "B2" in without

@@ -1,6 +1,7 @@
 -- Every incoming money movement from a customer: provider payments and ERP receipts
 -- from staging, plus the bank statement's customer credits (a credit that is neither
--- a provider payout, a return, nor by its transaction code a loan, interest or the like). Bank transfers find their customer by IBAN here;
+-- a provider payout, a return, a transfer from the group's own accounts, nor by its
+-- transaction code a loan, interest or the like). Bank transfers find their customer by IBAN here;
 -- reconciliation finds the rest. A credit the bank later returned (a direct debit sent
 -- back AC04, MD06, ...: same EndToEndId) is a failed payment: it settles nothing, and the
 -- reconciliation reopens the invoice it named and raises a failed_debit exception.
@@ -50,9 +51,17 @@ bank_transfers AS (
       AND coalesce(b.bank_tx_code, '') NOT LIKE '%/{{ code }}'
       {% endfor %}
       AND b.bank_line_id NOT IN (SELECT bank_line_id FROM provider_lines)
+      -- a provider's payout not yet paired with its payout data (a few days late) is not a customer
+      -- payment; for an entity without that provider's data it is money to look at, not to drop
       {% for name in provider_payer_names %}
-      AND upper(coalesce(b.counterparty_name, '')) NOT LIKE '%{{ name }}%'
+      AND NOT (upper(coalesce(b.counterparty_name, '')) LIKE '%{{ name }}%'
+               AND EXISTS (SELECT 1 FROM fct_payout AS fp
+                           WHERE fp.entity = b.entity AND fp.source_system = '{{ name | lower }}'))
       {% endfor %}
+      -- money from the group's own accounts (cash pooling, a transfer between our banks): mappings/entities.yaml
+      {% if own_ibans %}
+      AND coalesce(b.counterparty_iban, '') NOT IN ({% for iban in own_ibans %}'{{ iban }}'{% if not loop.last %}, {% endif %}{% endfor %})
+      {% endif %}
 )
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
        payer_name, payer_iban, payout_id, failure_reason, source_system, source_id, now() AS _loaded_at
