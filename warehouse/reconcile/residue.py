@@ -367,6 +367,8 @@ class Residue:
                 self._apply(p, item, take, rule, f"reference names invoice {item.invoice_number or item.invoice_id}"
                             f" (shared with other payments, allocated in date order)")
                 applied = True
+            if applied and p.remaining > 0 and p.uncorroborated:  # (its payer's items are loaded: needs())
+                self._rest_by_amount(p, {it.invoice_id for it, _ in cands})
             if p.remaining > self.rules.tolerances.overpayment_ignore_abs:
                 self._exception(p, "overpayment", ("payment exceeds what its invoice(s) still owe" if applied else
                                 "the invoice(s) this payment names are already settled")
@@ -388,6 +390,24 @@ class Residue:
             return
         self._suggest(p, sorted(items, key=lambda i: i.sort_key), KIND_RULE[min(k for _, k in cands)],
                       "reference matches several invoices")
+
+    def _rest_by_amount(self, p: Payment, named: set[str]) -> None:
+        """What a payment has left after the invoices it names, when it is exactly what one other open
+        invoice of the payer owes: that invoice too, before calling the rest an overpayment.
+
+        A reference cut short (BACS keeps 18 characters: ``INV 90012140 90012``) or a second invoice
+        the payer did not write: only the payer's own customer, only an exact amount, only one item.
+        """
+        rule = "learned_alias" if any(via == "alias" for _, via, _ in self._customers(p)) else "customer_amount"
+        if not self.rules.rule(rule).enabled:
+            return
+        fits = [i for cid, _, _ in self._customers(p) for i in self._open_items(cid)[1].get(p.remaining, ())
+                if i.invoice_id not in named and i.open == p.remaining and i.doc_type == "invoice" and self._usable(p, i)]
+        if len(fits) == 1:
+            item = fits[0]
+            self._apply(p, item, p.remaining, rule,
+                        f"after the invoice(s) its reference names, the rest {p.remaining} {p.currency} is exactly "
+                        f"what {item.invoice_number or item.invoice_id}, another open item of the payer, owes")
 
     def _customers(self, p: Payment) -> list[tuple[str, str, str | None]]:
         """Candidate customers in trust order: (customer_id, via, decision_id); computed once per payment."""

@@ -264,6 +264,20 @@ def test_short_payment_beyond_tolerance_stays_partial(book: Book) -> None:
     assert book.invoice_state("I1") == ("partially_paid", Decimal("100.00"))
 
 
+def test_a_reference_cut_short_pays_the_invoice_it_names_and_the_one_the_rest_fits(book: Book) -> None:
+    """BACS keeps 18 characters: "INV 90012140 90012" for two invoices. The named one is paid; the rest
+    is exactly another open invoice of the payer, so it is that one, not customer credit."""
+    book.customer("C1", "Harrow Tools Ltd", IBAN)
+    book.invoice("I1", "6188.02", number="90012140")
+    book.invoice("I2", "6268.62", number="90012038")
+    book.invoice("I3", "999.00", number="90012041")
+    book.payment("P1", "12456.64", "INV 90012140 90012", payer_iban=IBAN)
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("6188.02")), ("P1", "I2", Decimal("6268.62"))}
+    assert _rules(book)["P1>I2"] == "customer_amount"
+    assert book.exceptions() == []
+
+
 def test_overpayment_leaves_credit_and_exception(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-900")
     book.payment("P1", "150.00", "FA-900", customer="C1")
