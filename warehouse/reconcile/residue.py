@@ -40,6 +40,8 @@ from warehouse.reconcile.references import KIND_RULE, TAIL, invoice_keys, normal
 from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
 CENT = Decimal("0.01")
+# Rules whose matches 15_credit_notes and 16_erp_settled already take off rc_inv.open0 (SQL list).
+NETTED_IN_OPEN0 = "('credit_note', 'erp_lettrage')"
 MAX_SUGGESTIONS = 5
 
 
@@ -391,6 +393,14 @@ class Residue:
         self._suggest(p, sorted(items, key=lambda i: i.sort_key), KIND_RULE[min(k for _, k in cands)],
                       "reference matches several invoices")
 
+    def _names_own_invoices(self, p: Payment, customers: list[tuple[str, str, str | None]]) -> bool:
+        """Whether every invoice the reference names belongs to a customer the residue found for the
+        payer (by name, alias or customer number): then it is the payer's own reference, as for a payer
+        the cascade knew by IBAN (``own_reference``)."""
+        ids = {c for c, _, _ in customers}
+        named = [self.items[i] for i, _ in p.candidates if i in self.items]
+        return bool(named) and all(it.customer_id in ids for it in named)
+
     def _rest_by_amount(self, p: Payment, named: set[str]) -> None:
         """What a payment has left after the invoices it names, when it is exactly what one other open
         invoice of the payer owes: that invoice too, before calling the rest an overpayment.
@@ -713,7 +723,8 @@ class Residue:
         fuzzy = self.rules.rule("fuzzy_reference").enabled and bool(_payment_tokens(p, self.rules))
         pool = [i for cid, _, _ in customers for i in self.by_customer.get(cid, [])
                 if self._usable(p, i)] if fuzzy else []
-        if p.own_reference:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
+        own = p.own_reference or (p.uncorroborated and bool(customers) and self._names_own_invoices(p, customers))
+        if own:  # the payer's own invoice, another amount: a typo of an exact fit, else as named
             named = frozenset(i for i, _ in p.candidates)
             if not self._fuzzy_reference(p, pool, exclude=named):
                 self._references(p)
@@ -899,10 +910,10 @@ def _load_items(engine: Engine, entity: str, customers: set[str], amounts: set[D
                 invoices: set[str], *, widen: Callable[[], None] | None = None) -> dict[str, Item]:
     """Open items (after this run's set-based matches) the batch can touch, and no others.
 
-    ``open0`` already nets the credit notes 15_credit_notes applied (it updates rc_inv), so
-    their ``credit_note`` matches are not subtracted a second time here: doing so made an
-    invoice partly closed by its credit note look smaller than it is, and the payment of
-    exactly what it still owed then found no open item of its amount.
+    ``open0`` already nets the credit notes 15_credit_notes applied and the ERP settlements of
+    16_erp_settled (both update rc_inv), so their matches (NETTED_IN_OPEN0) are not subtracted a
+    second time here: doing so made an invoice partly closed by its credit note look smaller than
+    it is, and the payment of exactly what it still owed then found no open item of its amount.
     """
     for table, col, values in (("rc_need_cust", "customer_id", customers), ("rc_need_amt", "amount", amounts),
                                ("rc_need_inv", "invoice_id", invoices)):
@@ -921,7 +932,8 @@ def _load_items(engine: Engine, entity: str, customers: set[str], amounts: set[D
     rows = engine.query(
         f"WITH i AS (SELECT * FROM rc_inv WHERE entity = :entity{book}), m AS ("
         "  SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match "
-        f"  WHERE entity = :entity AND state IN ('auto', 'confirmed') AND rule <> 'credit_note'{mine} GROUP BY invoice_id"
+        f"  WHERE entity = :entity AND state IN ('auto', 'confirmed') AND rule NOT IN {NETTED_IN_OPEN0}{mine} "
+        "  GROUP BY invoice_id"
         "), o AS ("
         "  SELECT i.*, i.open0 - coalesce(m.applied, 0) AS open_now FROM i LEFT JOIN m ON m.invoice_id = i.invoice_id"
         ") "

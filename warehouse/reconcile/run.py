@@ -452,7 +452,7 @@ def _touched_by_run(engine: Engine, entity: str) -> None:
         "  UNION SELECT invoice_id FROM rc_old"
         "), applied AS ("
         "  SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match "
-        "  WHERE state IN ('auto', 'confirmed') AND rule <> 'credit_note' GROUP BY invoice_id"
+        f"  WHERE state IN ('auto', 'confirmed') AND rule NOT IN {residue.NETTED_IN_OPEN0} GROUP BY invoice_id"
         "), released AS ("
         "  SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS released FROM rc_old "
         "  WHERE state = 'auto' AND rule <> 'credit_note' GROUP BY invoice_id"

@@ -278,6 +278,18 @@ def test_a_reference_cut_short_pays_the_invoice_it_names_and_the_one_the_rest_fi
     assert book.exceptions() == []
 
 
+def test_a_payer_found_by_name_paying_its_named_invoice_and_another(book: Book) -> None:
+    """The same without the payer's IBAN in the master: the residue finds it by name, the named invoice
+    is its own, so it is paid, and the rest pays the invoice it fits."""
+    book.customer("C7", "Clyde Fabrication Ltd")
+    book.invoice("I1", "4127.90", number="90012228", customer="C7")
+    book.invoice("I2", "4911.38", number="90012014", customer="C7")
+    book.payment("P1", "9039.28", "INV 90012228 90012", payer_name="CLYDE FABRICATION")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("4127.90")), ("P1", "I2", Decimal("4911.38"))}
+    assert book.exceptions() == []
+
+
 def test_overpayment_leaves_credit_and_exception(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-900")
     book.payment("P1", "150.00", "FA-900", customer="C1")
