@@ -24,20 +24,27 @@ WITH documents AS (
     FROM raw_sap_export_items
     WHERE document_type NOT IN ({{ sap_payment_doc_types }}) OR amount > 0
     GROUP BY entity, fiscal_year, document_number
+),
+invoice_numbers AS (
+    -- a credit memo's XBLNR often names the invoice it credits: then its own number is the
+    -- document number (a remittance "INV 90012167 LESS CN 1700000052" names both)
+    SELECT DISTINCT entity, coalesce(reference, document_number) AS number FROM documents WHERE amount_total > 0
 )
 SELECT
-    entity,
-    CAST(fiscal_year AS TEXT) || '-' || document_number AS invoice_id,
-    coalesce(reference, document_number) AS invoice_number,
-    customer_id,
-    CASE WHEN amount_total < 0 THEN 'credit_note' ELSE 'invoice' END AS doc_type,
-    issue_date,
-    coalesce(due_date, issue_date) AS due_date,
-    upper(currency) AS currency,
-    amount_total,
-    erp_amount_open,
+    d.entity,
+    CAST(d.fiscal_year AS TEXT) || '-' || d.document_number AS invoice_id,
+    CASE WHEN d.amount_total < 0 AND n.number IS NOT NULL THEN d.document_number
+         ELSE coalesce(d.reference, d.document_number) END AS invoice_number,
+    d.customer_id,
+    CASE WHEN d.amount_total < 0 THEN 'credit_note' ELSE 'invoice' END AS doc_type,
+    d.issue_date,
+    coalesce(d.due_date, d.issue_date) AS due_date,
+    upper(d.currency) AS currency,
+    d.amount_total,
+    d.erp_amount_open,
     FALSE AS disputed,
-    erp_lettrage,
+    d.erp_lettrage,
     'sap_export' AS source_system,
-    company_code || '/' || CAST(fiscal_year AS TEXT) || '/' || document_number AS source_id
-FROM documents
+    d.company_code || '/' || CAST(d.fiscal_year AS TEXT) || '/' || d.document_number AS source_id
+FROM documents AS d
+LEFT JOIN invoice_numbers AS n ON n.entity = d.entity AND n.number = d.reference

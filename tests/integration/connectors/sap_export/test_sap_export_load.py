@@ -160,3 +160,23 @@ def test_a_residual_item_left_by_a_partial_payment_stays_owed(warehouse_config: 
     assert [(i, d, str(a), str(o)) for i, d, a, o in invoices] == [
         ("2025-0014000020", "invoice", "50.00", "50.00"), ("2025-0090000020", "invoice", "1000.00", "0.00")]
     assert [(p, str(a)) for p, a in receipts] == [("SAP-2025-0014000020-1", "1000.00")]
+
+
+def test_a_credit_memo_naming_its_invoice_in_xblnr_is_printed_with_its_own_number(
+        warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """DG 1700000052 carries XBLNR 90012167, the invoice it credits: its printed number is its own
+    document number, so a remittance "INV 90012167 LESS CN 1700000052" names both documents."""
+    header = "BUKRS;KUNNR;GJAHR;BELNR;BUZEI;BLART;BLDAT;BUDAT;ZFBDT;ZBD1T;ZBD2T;ZBD3T;WAERS;WRBTR;DMBTR;SHKZG;XBLNR;ZUONR;AUGBL;AUGDT;SGTXT"
+    lines = [
+        "DE01;0001000003;2025;0090012167;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;8428,65;8428,65;S;90012167;;;;Rechnung",
+        "DE01;0001000003;2025;1700000052;001;DG;05.02.2025;05.02.2025;05.02.2025;0;0;0;EUR;136,38;136,38;H;90012167;;;;Gutschrift",
+        "DE01;0001000003;2025;1700000053;001;DG;06.02.2025;06.02.2025;06.02.2025;0;0;0;EUR;50,00;50,00;H;GS-2025-7;;;;Gutschrift",
+    ]
+    drop = tmp_path / "DE01" / "sap_export"
+    drop.mkdir(parents=True)
+    (drop / "BSID_DE01_credit_memos.csv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=date(2025, 3, 31), report=build_staging(engine))
+        numbers = dict(engine.query("SELECT invoice_id, invoice_number FROM int_invoices"))
+    assert numbers == {"2025-0090012167": "90012167", "2025-1700000052": "1700000052", "2025-1700000053": "GS-2025-7"}
