@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from tests.fixtures.golden import FIXTURES
 from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
 from tests.fixtures.sap_workbook import workbook_of
 from warehouse.build import build_core, build_staging
-from warehouse.engine import connect
+from warehouse.engine import Engine, connect
 
 README_ITEM_COLUMNS = (
     "entity company_code customer document_number fiscal_year line_item document_type document_date posting_date "
@@ -138,22 +140,30 @@ def test_workbook_export_loads_like_its_text(warehouse_config: WarehouseConfig, 
     assert (again.files_loaded, again.files_skipped) == (0, 1)
 
 
+BSID_HEADER = "BUKRS;KUNNR;GJAHR;BELNR;BUZEI;BLART;BLDAT;BUDAT;ZFBDT;ZBD1T;ZBD2T;ZBD3T;WAERS;WRBTR;DMBTR;SHKZG;XBLNR;ZUONR;AUGBL;AUGDT;SGTXT"
+
+
+@contextmanager
+def _built_from(config: WarehouseConfig, tmp_path: Path, lines: list[str]) -> Iterator[Engine]:
+    """BSID lines (technical layout) dropped, loaded and built into ``config``'s warehouse."""
+    drop = tmp_path / "DE01" / "sap_export"
+    drop.mkdir(parents=True)
+    (drop / "BSID_DE01.csv").write_text("\n".join([BSID_HEADER, *lines]) + "\n", encoding="utf-8")
+    run(sap_export_source, drop, config, "sap_export_DE01")
+    with connect(config) as engine:
+        build_core(engine, as_of=date(2025, 3, 31), report=build_staging(engine))
+        yield engine
+
+
 def test_a_residual_item_left_by_a_partial_payment_stays_owed(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
     """Invoice 1,000 cleared by payment document 14...20, which received 950 and posted the 50 still
     owed as a new debit line (residual item, open): the receipt is 1,000 - 50 = 950 of cash, and the
     customer still owes 50 (an invoice of the payment document), not a payment of -50."""
-    header = "BUKRS;KUNNR;GJAHR;BELNR;BUZEI;BLART;BLDAT;BUDAT;ZFBDT;ZBD1T;ZBD2T;ZBD3T;WAERS;WRBTR;DMBTR;SHKZG;XBLNR;ZUONR;AUGBL;AUGDT;SGTXT"
-    lines = [
+    with _built_from(warehouse_config, tmp_path, [
         "DE01;0001000003;2025;0090000020;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;1000,00;1000,00;S;RE-20;;0014000020;28.02.2025;Rechnung",
         "DE01;0001000003;2025;0014000020;001;DZ;28.02.2025;28.02.2025;28.02.2025;0;0;0;EUR;1000,00;1000,00;H;RE-20;;0014000020;28.02.2025;Zahlung",
         "DE01;0001000003;2025;0014000020;002;DZ;28.02.2025;28.02.2025;28.02.2025;0;0;0;EUR;50,00;50,00;S;RE-20;;;;Restposten",
-    ]
-    drop = tmp_path / "DE01" / "sap_export"
-    drop.mkdir(parents=True)
-    (drop / "BSID_DE01_residual.csv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
-    run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
-    with connect(warehouse_config) as engine:
-        build_core(engine, as_of=date(2025, 3, 31), report=build_staging(engine))
+    ]) as engine:
         invoices = engine.query("SELECT invoice_id, doc_type, amount_total, erp_amount_open FROM int_invoices "
                                 "ORDER BY invoice_id")
         receipts = engine.query("SELECT payment_id, amount FROM fct_payment WHERE channel = 'erp'")
@@ -166,17 +176,10 @@ def test_a_credit_memo_naming_its_invoice_in_xblnr_is_printed_with_its_own_numbe
         warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
     """DG 1700000052 carries XBLNR 90012167, the invoice it credits: its printed number is its own
     document number, so a remittance "INV 90012167 LESS CN 1700000052" names both documents."""
-    header = "BUKRS;KUNNR;GJAHR;BELNR;BUZEI;BLART;BLDAT;BUDAT;ZFBDT;ZBD1T;ZBD2T;ZBD3T;WAERS;WRBTR;DMBTR;SHKZG;XBLNR;ZUONR;AUGBL;AUGDT;SGTXT"
-    lines = [
+    with _built_from(warehouse_config, tmp_path, [
         "DE01;0001000003;2025;0090012167;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;8428,65;8428,65;S;90012167;;;;Rechnung",
         "DE01;0001000003;2025;1700000052;001;DG;05.02.2025;05.02.2025;05.02.2025;0;0;0;EUR;136,38;136,38;H;90012167;;;;Gutschrift",
         "DE01;0001000003;2025;1700000053;001;DG;06.02.2025;06.02.2025;06.02.2025;0;0;0;EUR;50,00;50,00;H;GS-2025-7;;;;Gutschrift",
-    ]
-    drop = tmp_path / "DE01" / "sap_export"
-    drop.mkdir(parents=True)
-    (drop / "BSID_DE01_credit_memos.csv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
-    run(sap_export_source, drop, warehouse_config, "sap_export_DE01")
-    with connect(warehouse_config) as engine:
-        build_core(engine, as_of=date(2025, 3, 31), report=build_staging(engine))
+    ]) as engine:
         numbers = dict(engine.query("SELECT invoice_id, invoice_number FROM int_invoices"))
     assert numbers == {"2025-0090012167": "90012167", "2025-1700000052": "1700000052", "2025-1700000053": "GS-2025-7"}
