@@ -95,9 +95,9 @@ class SubsetSum(_Strict):
 class Erp(_Strict):
     agreement_confidence: Decimal = Field(default=Decimal("0.99"), ge=0, le=1)
     confirm_on_agreement: bool = False
-    # An invoice the ERP settled with its own receipt is settled by the ERP's lettrage alone only when
-    # the receipt is older, by this many days, than the first bank line or provider payment: a more
-    # recent one should be on the statements, where the bank line is the evidence.
+    # An invoice the ERP settled with its own receipt is settled by the ERP's lettrage alone when the
+    # receipt is older than the first bank line or provider payment; in this many days before it,
+    # only when no bank credit of its amount follows (the ERP may book a receipt before the bank).
     receipt_before_data_days: int = Field(default=5, ge=0)
 
 

@@ -338,7 +338,7 @@ def _changed_rows(engine: Engine, entity: str, t: _Hashed) -> None:
             f"  SELECT 1 FROM ({t.rows(engine)}) AS r WHERE r.h = s.row_hash)", p)
 
 
-def _fill_scope(engine: Engine, entity: str) -> tuple[str, str, bool]:
+def _fill_scope(engine: Engine, entity: str, receipt_margin_days: int) -> tuple[str, str, bool]:
     """Payments to reconcile again and invoices changed since the last run of ``entity``.
 
     Payments are compared row by row every run (new ones come nearly every night). Invoices are
@@ -396,10 +396,16 @@ def _fill_scope(engine: Engine, entity: str) -> tuple[str, str, bool]:
     context = _context_hash(engine, entity)
     last_context = engine.query("SELECT context_hash FROM reconcile_run WHERE entity = :entity", p)
     moved = not last_context or last_context[0][0] != context
-    if moved:  # the bank data may now begin earlier or later: every ERP settlement is weighed again
+    # ERP settlements weighed again: all of them when the bank data may now begin earlier or later;
+    # else those whose receipt is just before the data begin, which a new bank line can still claim
+    start = _data_start(engine, entity)
+    near_start = (None if moved or start is None else
+                  {"lo": (start - timedelta(days=receipt_margin_days)).isoformat(), "hi": start.isoformat()})
+    if moved or near_start:
         engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT entity, payment_id "
                        "FROM int_erp_settlements WHERE entity = :entity "
-                       "AND payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
+                       + ("AND settled_on >= CAST(:lo AS DATE) AND settled_on < CAST(:hi AS DATE) " if near_start else "")
+                       + "AND payment_id NOT IN (SELECT payment_id FROM rc_scope)", {**p, **(near_start or {})})
     _add_reached(engine, entity, everything=moved)
     return context, inv_digest, moved
 
@@ -564,7 +570,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
     context_moved = True  # customers (their names among them) may have changed since the last run
     if incremental:
         t = time.perf_counter()
-        context_hash, invoices_digest, context_moved = _fill_scope(engine, entity)
+        context_hash, invoices_digest, context_moved = _fill_scope(engine, entity, rules.erp.receipt_before_data_days)
         summary.timings["05_scope"] = summary.timings.get("05_scope", 0.0) + time.perf_counter() - t
     conf = {name: r.confidence for name, r in rules.rules.items()}
     state = {name: ("auto" if r.auto else "suggested") for name, r in rules.rules.items()}

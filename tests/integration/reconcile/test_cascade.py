@@ -357,6 +357,24 @@ def test_an_invoice_the_erp_settled_before_the_bank_data_begin_is_paid_on_the_er
     assert kinds["P2"] == "amount_mismatch" and not any(m["payment_id"] == "P2" for m in book.matches())
 
 
+def test_a_receipt_just_before_the_bank_data_counts_unless_a_bank_credit_of_its_amount_follows(book: Book) -> None:
+    """Two receipts booked in the ERP two days before the first bank line: one the statements show
+    (a credit of its amount follows within the margin: the bank line is the evidence), one they
+    cannot (no such credit: the ERP's word)."""
+    book.customer("C1", "ACME SARL")
+    book.invoice("I4", "70.00", number="FA-2024-0004", erp_lettrage="AC", erp_open="0")
+    book.invoice("I5", "90.00", number="FA-2024-0005", erp_lettrage="AD", erp_open="0")
+    book.payment("R4", "70.00", "VIR ACME", customer="C1", channel="erp", paid_on=date(2024, 6, 1))
+    book.payment("R5", "90.00", "VIR ACME", customer="C1", channel="erp", paid_on=date(2024, 6, 1))
+    book.erp_settled("I4", "R4", date(2024, 6, 1), "AC", received="70.00")
+    book.erp_settled("I5", "R5", date(2024, 6, 1), "AD", received="90.00")
+    book.payment("P0", "10.00", "frais", customer="C1", paid_on=date(2024, 6, 3))  # the bank data begin
+    book.payment("P4", "70.00", "VIREMENT ACME", customer="C1", paid_on=date(2024, 6, 4))
+    reconcile(book.engine, as_of=AS_OF)
+    assert {k: v for k, v in _rules(book).items() if not k.startswith("P0")} == {
+        "R5>I5": "erp_lettrage", "P4>I4": "customer_amount"}
+
+
 def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-1", due=date(2024, 7, 15))
     book.invoice("I2", "200.00", number="FA-2", due=date(2024, 6, 1))

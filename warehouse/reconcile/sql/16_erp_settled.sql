@@ -1,6 +1,7 @@
 -- Invoices the ERP settled with its own receipt before Lettrage's bank and provider data begin
--- (int_erp_settlements; the bound is the first bank line or provider payment, run._data_start,
--- less erp.receipt_before_data_days): no statement line can show that money, so the ERP's lettrage is
+-- (int_erp_settlements; the bound is the first bank line or provider payment, run._data_start; a
+-- receipt of the erp.receipt_before_data_days before it counts unless a bank credit of its amount
+-- follows): no statement line can show that money, so the ERP's lettrage is
 -- the evidence, applied for what the invoice still owes after its credit notes. Within the
 -- statements' period the bank line is the evidence instead, and an ERP-settled invoice Lettrage
 -- finds no payment for is an erp_disagreement (62). Applied before the cascade, so a payment that
@@ -27,7 +28,15 @@ SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '
 FROM int_erp_settlements AS s
 JOIN rc_inv AS i ON i.invoice_id = s.invoice_id
 WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 > 0
-  {% if settle_bound %}AND s.settled_on < CAST(:settle_before AS DATE){% endif %}
+  {% if settle_bound %}
+  -- before the bank data begin; in the last days before, only when no bank credit of the receipts'
+  -- amount follows within those days (the ERP may book a receipt before the bank does)
+  AND s.settled_on < CAST(:data_start AS DATE)
+  AND (s.settled_on < CAST(:settle_before AS DATE) OR NOT EXISTS (
+       SELECT 1 FROM fct_payment AS b
+       WHERE b.entity = :entity AND b.channel <> 'erp' AND b.amount = s.received
+         AND b.paid_on >= s.settled_on AND b.paid_on < CAST(:data_start AS DATE) + {{ erp.receipt_before_data_days }}))
+  {% endif %}
   {% if incremental %}AND s.payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = s.payment_id AND r.invoice_id = s.invoice_id);
 
