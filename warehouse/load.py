@@ -10,6 +10,7 @@ without loss or duplicates.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from dlt.common.runtime.collector import NULL_COLLECTOR
 from dlt.pipeline.progress import TCollectorArg
 
 from lettrage.config import WarehouseConfig, load_warehouse_config
+from warehouse.engine import connect
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PIPELINES_DIR = Path("var") / "dlt"
 
@@ -75,12 +79,37 @@ def run_pipeline(name: str, source: Any, config: WarehouseConfig | None = None, 
                  **run_kwargs: Any) -> LoadResult:
     """Extract, normalize and load ``source``; return rows written per table."""
     config = config or load_warehouse_config()
-    pipeline = make_pipeline(name, config, progress=progress)
+    pipeline = _without_stale_state(make_pipeline(name, config, progress=progress), config)
     if config.engine == "postgres":
         run_kwargs.setdefault("loader_file_format", "csv")  # COPY: ~4x faster than insert_values
     with batch_gc():
         info = pipeline.run(source, **run_kwargs)
     return LoadResult(pipeline=name, rows=extracted_rows(pipeline), load_ids=list(info.loads_ids))
+
+
+def _without_stale_state(pipeline: dlt.Pipeline, config: WarehouseConfig) -> dlt.Pipeline:
+    """``pipeline``, with its local state forgotten when the warehouse holds none for it.
+
+    dlt keeps what a pipeline has loaded (the files' hashes, the API cursors) in a local working
+    folder and in the warehouse (``_dlt_pipeline_state``). When the warehouse was replaced or emptied
+    (a new DuckDB file at the same path, a fresh Postgres schema), the local state still says
+    "loaded": every file was skipped, the new warehouse stayed empty, and the run said nothing. dlt
+    wipes local state only when the dataset does not exist at all, and the contract's tables create
+    it. A state the warehouse lacks is stale: the run starts over from the sources, and the merge
+    dispositions keep what it reloads free of duplicates.
+    """
+    if pipeline.first_run:
+        return pipeline
+
+    with connect(config) as engine:
+        kept = engine.table_exists("_dlt_pipeline_state") and bool(engine.query(
+            "SELECT 1 FROM _dlt_pipeline_state WHERE pipeline_name = :name LIMIT 1",
+            {"name": pipeline.pipeline_name}))
+    if kept:
+        return pipeline
+    log.warning("pipeline %s: the warehouse holds no state of it (replaced or emptied since the last run): "
+                "its local state is dropped and its sources are read again from the start", pipeline.pipeline_name)
+    return pipeline.drop()
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from connectors.camt053 import camt053_source
 from lettrage.config import WarehouseConfig
 from tests.fixtures.golden import FIXTURES
 from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
+from warehouse.engine import connect
 
 README_COLUMNS = (
     "bank_line_id entity account_iban statement_id booking_date value_date amount currency status credit_debit "
@@ -69,3 +70,19 @@ def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
     loaded = {r[0] for r in rows(warehouse_config, "SELECT bank_line_id FROM raw_camt053_entries")}
     assert refs and refs <= loaded
     assert scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries WHERE end_to_end_id = 'NOTPROVIDED'") == 0
+
+
+def test_a_replaced_warehouse_gets_the_files_again(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """The warehouse is replaced (a new DuckDB file at the same path, a fresh Postgres schema) but dlt's
+    local state still lists the files as loaded: they are read again, not silently skipped."""
+    drop = copy_samples(FIXTURES / "camt053", tmp_path / "FR01" / "camt053", ["statement_v02.xml"])
+    _, first = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    with connect(warehouse_config) as engine:
+        tables = engine.query("SELECT table_name FROM information_schema.tables WHERE table_schema = :s",
+                              {"s": engine.dataset})
+        for (table,) in tables:
+            if str(table).startswith(("raw_", "_dlt")):
+                engine.execute(f'DROP TABLE "{table}"')
+    _, again = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert first.files_loaded == again.files_loaded == 1
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries") == first.rows_loaded
