@@ -36,6 +36,11 @@ YEAR_TAIL = "^(19|20)?[0-9][0-9][^A-Z0-9]+0*([0-9]+)$"
 # ("12 500,00" -> 12-500), whose digits can be another invoice's normalized number.
 SPACED_DIGITS = "(^|[^0-9A-Z])((?:19|20)[0-9][0-9]) +([0-9])"
 SPACED_JOINED = r"\1\2-\3"
+# A structured reference written in groups of four, as banking apps print it: an ISO 11649 creditor
+# reference (RF18 5390 0754 7034) or a Dutch payment reference (1234 5678 9012 3456). Also read run
+# together, after the tokens as written (up to four groups: longer ones keep their first sixteen).
+GROUPED_REFERENCE = "(^|[^0-9A-Z])(RF[0-9][0-9]|[0-9]{4}) ([0-9A-Z]{4}) ([0-9A-Z]{4}) ([0-9A-Z]{1,4})($|[^0-9A-Z])"
+GROUPED_JOINED = r"\1\2\3\4\5\6"
 # A list of invoice numbers written with slashes ("RE 90001341/90001342", "FA2024-001/FA2024-002"):
 # its parts are tokens too, after the whole. A number written with slashes (INV/2024/00123, a year
 # and its number 2024/00123, 12/03/2024) is not a list: a part without a digit, shorter than four
@@ -80,7 +85,8 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
 
     Bank field codes (``tags``, such as ``/INV/``) are separators, so ``/INV/FA-2024-00123``
     yields ``FA-2024-00123``. A year and the number after it separated by spaces (``2024 00123``)
-    also yield the two joined by a dash (``2024-00123``), after the tokens as written; a list
+    also yield the two joined by a dash (``2024-00123``), and a structured reference in groups of four
+    (``RF18 5390 0754 7034``) run together, after the tokens as written; a list
     written with slashes (``90001341/90001342``) also yields its parts (see SLASH_NOT_A_LIST).
     """
     ref = fold(text)
@@ -88,7 +94,7 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
     if pattern and "/" in ref:
         tag = _compiled(pattern)
         ref = tag.sub(" /", tag.sub(" /", ref))
-    joined = _compiled(SPACED_DIGITS).sub(SPACED_JOINED, ref)
+    joined = _compiled(GROUPED_REFERENCE).sub(GROUPED_JOINED, _compiled(SPACED_DIGITS).sub(SPACED_JOINED, ref))
     out: list[str] = []
     for source in (ref, joined) if joined != ref else (ref,):
         for raw in re.split(TOKEN_SPLIT, source):
@@ -167,7 +173,8 @@ CASE WHEN strpos({{ col }}, '/') > 0
 {% macro strip_tags(col) %}{{ col }}{% endmacro %}""")
     return untag + r"""
 {% macro join_spaced_digits(col) -%}
-regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '""" + SPACED_JOINED + r"""', 'g')
+regexp_replace(regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '""" + SPACED_JOINED + r"""', 'g'),
+               '""" + GROUPED_REFERENCE + r"""', '""" + GROUPED_JOINED + r"""', 'g')
 {%- endmacro %}
 {% macro strip_prefix(col) -%}
 regexp_replace({{ col }}, '""" + pre + r"""', '\3')

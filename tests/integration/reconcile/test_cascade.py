@@ -92,6 +92,16 @@ def test_a_payer_known_by_name_listing_invoices_without_their_year(book: Book) -
     assert book.invoice_state("I24") == ("paid", Decimal("0.00"))
 
 
+def test_a_structured_reference_printed_in_groups_of_four(book: Book) -> None:
+    """A creditor reference and a Dutch payment reference as banking apps print them."""
+    book.invoice("I1", "120.00", number="RF18539007547034")
+    book.invoice("I2", "80.00", number="1234567890123456")
+    book.payment("P1", "120.00", "RF18 5390 0754 7034")
+    book.payment("P2", "80.00", "BETALINGSKENMERK 1234 5678 9012 3456 BEDANKT")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("120.00")), ("P2", "I2", Decimal("80.00"))}
+
+
 def test_tail_reference_needs_same_customer(book: Book) -> None:
     book.invoice("I1", "30.00", number="FA-2024-00125", customer="C1")
     book.payment("P1", "30.00", "payment 00125", customer="C2")

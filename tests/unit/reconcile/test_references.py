@@ -50,6 +50,10 @@ REMITTANCES = [
     ("FACT FA2024-001/FA2024-002/FA2024-003", ["FA2024-001/FA2024-002/FA2024-003", "FA2024-001", "FA2024-002",
                                                "FA2024-003"]),
     ("REF 2024/00123 DU 12/03/2024", ["2024/00123", "12/03/2024"]),  # a year and its number, a date: not lists
+    # structured references printed in groups of four: also read run together
+    ("BETALINGSKENMERK 1234 5678 9012 3456 BEDANKT", ["1234", "5678", "9012", "3456", "1234567890123456"]),
+    ("RF18 5390 0754 7034", ["RF18", "5390", "0754", "7034", "RF18539007547034"]),
+    ("FACTUUR 2024 0001 2024 0002", ["2024", "0001", "0002", "2024-0001", "2024-0002"]),  # years join first
 ]
 
 
