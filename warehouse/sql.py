@@ -42,13 +42,14 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}
-{#- Regular expressions from mappings (validated as read alike by both engines, e.g. mappings/sage_fec.py):
-    whether `col` matches `pattern` somewhere, and the text of its first group (NULL without a match). -#}
+{#- Regular expressions (from mappings, validated as read alike by both engines, e.g. mappings/sage_fec.py,
+    or the reconciliation's reference patterns): whether `col` matches `pattern` somewhere, and the text of
+    its group `n` (NULL without a match). -#}
 {% macro regex_matches(col, pattern) -%}
 {% if engine == 'duckdb' %}regexp_matches({{ col }}, {{ pattern | regex_literal(engine) }}){% else %}({{ col }} ~ {{ pattern | regex_literal(engine) }}){% endif %}
 {%- endmacro %}
-{% macro regex_group(col, pattern) -%}
-{% if engine == 'duckdb' %}nullif(regexp_extract({{ col }}, {{ pattern | regex_literal(engine) }}, 1), ''){% else %}(regexp_match({{ col }}, {{ pattern | regex_literal(engine) }}))[1]{% endif %}
+{% macro regex_group(col, pattern, n=1) -%}
+{% if engine == 'duckdb' %}nullif(regexp_extract({{ col }}, {{ pattern | regex_literal(engine) }}, {{ n }}), ''){% else %}(regexp_match({{ col }}, {{ pattern | regex_literal(engine) }}))[{{ n }}]{% endif %}
 {%- endmacro %}
 {#- Bank returns (SEPA R-transactions: a collection sent back AC04, MD06, ...) paired with the credit they
     return: same EndToEndId and currency, the credit booked on or before the return, the return at least
@@ -123,9 +124,15 @@ def regex_literal(pattern: str, engine: str) -> str:
     return "'" + pattern.replace("'", "''") + "'"
 
 
-def render(text: str, engine: str, **context: object) -> str:
+def environment() -> jinja2.Environment:
+    """The Jinja environment SQL templates compile in: strict, and with the filters MACROS use."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["regex_literal"] = regex_literal
+    return env
+
+
+def render(text: str, engine: str, **context: object) -> str:
+    env = environment()
     env.globals.update(template_globals())
     template = env.from_string(MACROS + layer_macros() + text)
     return template.render(engine=engine, **context)

@@ -196,18 +196,12 @@ ltrim(replace({{ dashed }}, '-', ''), '0')
 {% macro k_groups_of_dashed(dashed) -%}
 ltrim(regexp_replace('-' || {{ dashed }}, '-0+([0-9])', '-\1', 'g'), '-')
 {%- endmacro %}
-{% macro re_match(col, pattern) -%}
-{% if engine == 'duckdb' %}regexp_matches({{ col }}, '{{ pattern }}'){% else %}({{ col }} ~ '{{ pattern }}'){% endif %}
-{%- endmacro %}
-{% macro re_group(col, pattern, n) -%}
-{% if engine == 'duckdb' %}regexp_extract({{ col }}, '{{ pattern }}', {{ n }}){% else %}(regexp_match({{ col }}, '{{ pattern }}'))[{{ n }}]{% endif %}
-{%- endmacro %}
 {% macro split_tokens(col) -%}
 {% if engine == 'duckdb' %}unnest(string_split_regex({{ col }}, '""" + TOKEN_SPLIT + r"""')){% else %}regexp_split_to_table({{ col }}, '""" + TOKEN_SPLIT + r"""'){% endif %}
 {%- endmacro %}
 {% macro year_tail() %}""" + YEAR_TAIL + r"""{% endmacro %}
 {% macro slash_list(col) -%}
-(strpos({{ col }}, '/') > 0""" + "".join(f" AND NOT {{{{ re_match(col, '{p}') }}}}" for p in SLASH_NOT_A_LIST) + r""")
+(strpos({{ col }}, '/') > 0""" + "".join(f" AND NOT {{{{ regex_matches(col, '{p}') }}}}" for p in SLASH_NOT_A_LIST) + r""")
 {%- endmacro %}
 {% macro split_slash(col) -%}
 {% if engine == 'duckdb' %}unnest(string_split({{ col }}, '/')){% else %}regexp_split_to_table({{ col }}, '/'){% endif %}

@@ -147,7 +147,7 @@ class _Runner:
         self.summary.timings[step] = self.summary.timings.get(step, 0.0) + time.perf_counter() - started
 
 
-_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_JINJA = sqlmod.environment()
 
 
 @lru_cache(maxsize=16)
@@ -338,7 +338,7 @@ def _changed_rows(engine: Engine, entity: str, t: _Hashed) -> None:
             f"  SELECT 1 FROM ({t.rows(engine)}) AS r WHERE r.h = s.row_hash)", p)
 
 
-def _fill_scope(engine: Engine, entity: str, receipt_margin_days: int) -> tuple[str, str, bool]:
+def _fill_scope(engine: Engine, entity: str, data_start: date | None, receipt_margin_days: int) -> tuple[str, str, bool]:
     """Payments to reconcile again and invoices changed since the last run of ``entity``.
 
     Payments are compared row by row every run (new ones come nearly every night). Invoices are
@@ -393,14 +393,13 @@ def _fill_scope(engine: Engine, entity: str, receipt_margin_days: int) -> tuple[
         "UNION SELECT 'customer', customer_id FROM int_invoices WHERE entity = :entity AND invoice_id IN ("
         "  SELECT invoice_id FROM fct_match WHERE entity = :entity AND payment_id IN (SELECT payment_id FROM rc_scope)) "
         + (changed_invoices if invoices_moved else ""), p)
-    context = _context_hash(engine, entity)
+    context = _context_hash(engine, entity, data_start)
     last_context = engine.query("SELECT context_hash FROM reconcile_run WHERE entity = :entity", p)
     moved = not last_context or last_context[0][0] != context
     # ERP settlements weighed again: all of them when the bank data may now begin earlier or later;
     # else those whose receipt is just before the data begin, which a new bank line can still claim
-    start = _data_start(engine, entity)
-    near_start = (None if moved or start is None else
-                  {"lo": (start - timedelta(days=receipt_margin_days)).isoformat(), "hi": start.isoformat()})
+    near_start = (None if moved or data_start is None else
+                  {"lo": (data_start - timedelta(days=receipt_margin_days)).isoformat(), "hi": data_start.isoformat()})
     if moved or near_start:
         engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT entity, payment_id "
                        "FROM int_erp_settlements WHERE entity = :entity "
@@ -487,7 +486,7 @@ def _set_hash(engine: Engine, table: str, cols: tuple[str, ...], where: str) -> 
     return f"(SELECT coalesce(md5(string_agg(md5({row}), ',' ORDER BY md5({row}))), '') FROM {table} WHERE {where})"
 
 
-def _context_hash(engine: Engine, entity: str) -> str:
+def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
     """What identifies payers and nets payments besides the payments themselves: customers (names,
     IBANs), payer aliases, refunds and banked payouts; and the day the bank and provider data begin,
     which says which ERP settlements stand on the ERP's word (16_erp_settled). When it changes, any
@@ -499,7 +498,7 @@ def _context_hash(engine: Engine, entity: str) -> str:
         _set_hash(engine, "fct_payout", ("payout_id", "bank_line_id"), "entity = :entity"),
     ]
     sets = str(engine.query("SELECT " + " || '#' || ".join(parts), {"entity": entity})[0][0])
-    return f"{sets}#{_data_start(engine, entity)}"
+    return f"{sets}#{data_start}"
 
 
 def _data_start(engine: Engine, entity: str) -> date | None:
@@ -516,7 +515,7 @@ def _data_start(engine: Engine, entity: str) -> date | None:
 
 
 def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str, as_of: date, now: datetime,
-                context: str | None = None, invoices_digest: str | None = None) -> None:
+                context: str, invoices_digest: str | None = None) -> None:
     p = {"entity": entity, "now": now}
     if not incremental:  # an incremental run hashed the rows new, changed or gone when it looked for changes
         _hash_rows(engine, entity)
@@ -550,7 +549,7 @@ def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str,
                    "invoices_digest) VALUES (:entity, CAST(:as_of AS DATE), :rules_hash, "
                    "CAST(:now AS TIMESTAMP WITH TIME ZONE), :context, :pay_digest, :inv_digest)",
                    {"entity": entity, "as_of": as_of.isoformat(), "rules_hash": rules_hash, "now": now,
-                    "context": context or _context_hash(engine, entity), "pay_digest": pay_digest,
+                    "context": context, "pay_digest": pay_digest,
                     "inv_digest": inv_digest})
 
 
@@ -568,13 +567,14 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
     context_hash: str | None = None  # customers, aliases, refunds, payouts as of the run (computed once)
     invoices_digest: str | None = None
     context_moved = True  # customers (their names among them) may have changed since the last run
+    data_start = _data_start(engine, entity)  # (the run's inputs do not change while it runs: read once)
     if incremental:
         t = time.perf_counter()
-        context_hash, invoices_digest, context_moved = _fill_scope(engine, entity, rules.erp.receipt_before_data_days)
+        context_hash, invoices_digest, context_moved = _fill_scope(engine, entity, data_start,
+                                                                    rules.erp.receipt_before_data_days)
         summary.timings["05_scope"] = summary.timings.get("05_scope", 0.0) + time.perf_counter() - t
     conf = {name: r.confidence for name, r in rules.rules.items()}
     state = {name: ("auto" if r.auto else "suggested") for name, r in rules.rules.items()}
-    data_start = _data_start(engine, entity)
     kinds = ", ".join(str(k) for k, rule in KIND_RULE.items() if rules.rule(rule).enabled)
     context = {
         "incremental": incremental, "invoices_table": "int_invoices", "min_len": rules.reference.min_key_length,
@@ -620,7 +620,8 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
                      "62_erp_invoices.sql", "64_write_exceptions.sql", "70_invoice.sql"):
             runner.run_file(name)
         t = time.perf_counter()
-        _save_state(engine, entity, incremental, rules_hash, as_of, now, context_hash, invoices_digest)
+        _save_state(engine, entity, incremental, rules_hash, as_of, now,
+                    context_hash or _context_hash(engine, entity, data_start), invoices_digest)
         summary.timings["80_state"] = summary.timings.get("80_state", 0.0) + time.perf_counter() - t
     drop_work_tables(engine)
 

@@ -67,12 +67,12 @@ def test_sql_tokens_equal_python(text: str, expected: list[str]) -> None:
     """10_inputs reads a remittance's tokens as references.tokens does (the same macros, composed as rc_tok)."""
     sql = sql_key_macros(PREFIXES, TAGS) + """
     WITH r AS (SELECT {{ strip_tags('upper(:n)') }} AS ref),
-    one AS (SELECT ref, {{ re_match('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole FROM r),
+    one AS (SELECT ref, {{ regex_matches('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole FROM r),
     spaced AS (SELECT ref, {{ join_spaced_digits('ref') }} AS joined FROM one WHERE NOT whole),
     raw AS (SELECT {{ split_tokens('ref') }} AS t FROM spaced
             UNION ALL SELECT {{ split_tokens('joined') }} AS t FROM spaced WHERE joined <> ref),
     toks AS (SELECT trim(both '/._-' from ref) AS tok FROM one WHERE whole
-             UNION SELECT trim(both '/._-' from t) FROM raw WHERE {{ re_match('t', '[0-9]') }})
+             UNION SELECT trim(both '/._-' from t) FROM raw WHERE {{ regex_matches('t', '[0-9]') }})
     SELECT tok FROM toks
     UNION SELECT trim(both '/._-' from {{ split_slash('tok') }}) FROM toks WHERE {{ slash_list('tok') }}"""
     rendered = sqlmod.render(sql, "duckdb").replace(":n", "$n")
@@ -119,7 +119,7 @@ def test_sql_invoice_keys_equal_python(number: str) -> None:
     text = sql_key_macros(PREFIXES) + """
     WITH s AS (SELECT upper(trim(:n)) AS num_u), t AS (SELECT num_u, {{ strip_prefix('num_u') }} AS stripped FROM s)
     SELECT num_u, {{ k_norm('stripped') }}, {{ k_groups('stripped') }},
-           CASE WHEN {{ re_match('stripped', year_tail()) }} THEN {{ re_group('stripped', year_tail(), 2) }} END
+           CASE WHEN {{ regex_matches('stripped', year_tail()) }} THEN {{ regex_group('stripped', year_tail(), 2) }} END
     FROM t"""
     rendered = sqlmod.render(text, "duckdb").replace(":n", "$n")
     exact, norm, groups, tail = duckdb.connect().execute(rendered, {"n": number}).fetchone()

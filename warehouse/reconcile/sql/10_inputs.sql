@@ -45,7 +45,7 @@ WITH s AS (
     SELECT entity, invoice_id, customer_id, currency, num_u, stripped, {{ k_dashed('stripped') }} AS dashed FROM s
 ), k AS (
     SELECT entity, invoice_id, customer_id, currency, num_u, {{ k_norm_of_dashed('dashed') }} AS k2,
-           {{ k_groups_of_dashed('dashed') }} AS k3, nullif({{ re_group('stripped', year_tail(), 2) }}, '') AS k4
+           {{ k_groups_of_dashed('dashed') }} AS k3, {{ regex_group('stripped', year_tail(), 2) }} AS k4
     FROM d
 )
 SELECT entity, invoice_id, customer_id, currency, num_u,
@@ -109,7 +109,7 @@ WITH r0 AS (
     SELECT entity, payment_id, currency, customer_id, {{ strip_tags('ref0') }} AS ref FROM r0
 ), one AS (
     SELECT entity, payment_id, currency, customer_id, ref,
-           {{ re_match('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole
+           {{ regex_matches('ref', '^[A-Z0-9/._-]*[0-9][A-Z0-9/._-]*$') }} AS whole
     FROM r
 ), spaced AS (
     SELECT entity, payment_id, currency, customer_id, ref, {{ join_spaced_digits('ref') }} AS joined
@@ -122,7 +122,7 @@ WITH r0 AS (
 SELECT entity, payment_id, currency, customer_id, trim(both '/._-' from ref) AS token FROM one WHERE whole
 UNION ALL
 SELECT DISTINCT entity, payment_id, currency, customer_id, trim(both '/._-' from t) AS token
-FROM raw WHERE {{ re_match('t', '[0-9]') }};
+FROM raw WHERE {{ regex_matches('t', '[0-9]') }};
 
 -- a list written with slashes (90001341/90001342) also names its parts (references.SLASH_NOT_A_LIST)
 INSERT INTO rc_tok (entity, payment_id, currency, customer_id, token)
