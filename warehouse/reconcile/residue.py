@@ -411,13 +411,19 @@ class Residue:
         rule = "learned_alias" if any(via == "alias" for _, via, _ in self._customers(p)) else "customer_amount"
         if not self.rules.rule(rule).enabled:
             return
-        fits = [i for cid, _, _ in self._customers(p) for i in self._open_items(cid)[1].get(p.remaining, ())
-                if i.invoice_id not in named and i.open == p.remaining and i.doc_type == "invoice" and self._usable(p, i)]
+        fits = [i for cid, _, _ in self._customers(p) for i in self._owing_exactly(p, cid, p.remaining)
+                if i.invoice_id not in named]
         if len(fits) == 1:
             item = fits[0]
             self._apply(p, item, p.remaining, rule,
                         f"after the invoice(s) its reference names, the rest {p.remaining} {p.currency} is exactly "
                         f"what {item.invoice_number or item.invoice_id}, another open item of the payer, owes")
+
+    def _owing_exactly(self, p: Payment, cid: str, amount: Decimal) -> list[Item]:
+        """The open invoices of customer ``cid`` owing exactly ``amount`` that ``p`` may pay: a look-up in
+        the customer's index by open amount, not a scan."""
+        return [i for i in self._open_items(cid)[1].get(amount, ())
+                if i.open > 0 and i.doc_type == "invoice" and self._usable(p, i)]
 
     def _customers(self, p: Payment) -> list[tuple[str, str, str | None]]:
         """Candidate customers in trust order: (customer_id, via, decision_id); computed once per payment."""
@@ -587,11 +593,11 @@ class Residue:
         rule = "learned_alias" if via == "alias" else "customer_amount"
         if not self.rules.rule(rule).enabled:
             return False
-        live, by_open = self._open_items(cid)
+        live, _ = self._open_items(cid)
         if not live:
             return False
         rem = p.remaining
-        exact = [i for i in by_open.get(rem, ()) if i.open > 0 and i.doc_type == "invoice" and self._usable(p, i)]
+        exact = self._owing_exactly(p, cid, rem)
         if len(exact) == 1:
             self._apply(p, exact[0], p.remaining, rule,
                         f"{_who(cid, via, decision)}: only open item of {p.remaining} {p.currency}")
