@@ -6,6 +6,7 @@ names itself and the failing field.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,3 +45,12 @@ def only_known(values: tuple[str, ...], known: tuple[str, ...] | frozenset[str],
     if unknown:
         raise ValueError(f"unknown {what} {unknown}; expected some of {list(known)}")
     return values
+
+
+def each_matching(values: tuple[str, ...], pattern: re.Pattern[str], message: str) -> tuple[str, ...]:
+    """``values`` without repeats when each matches ``pattern``; else ``message`` (``{!r}``: the value) as
+    the validation error. Codes that reach SQL as literals (journal, bank or metadata codes) go through here."""
+    for value in values:
+        if not pattern.match(value):
+            raise ValueError(message.format(value))
+    return tuple(dict.fromkeys(values))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, each_matching, load_model
 
 DEFAULT_PATH = MAPPINGS_DIR / "bank_codes.yaml"
 _CODE = re.compile(r"^[A-Z]{4}$")
@@ -28,10 +28,7 @@ class NotCustomerMoney(BaseModel):
     @field_validator("domains", "subfamilies")
     @classmethod
     def _iso_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for code in value:
-            if not _CODE.match(code):
-                raise ValueError(f"bank transaction code {code!r} must be four capital letters (ISO 20022)")
-        return tuple(dict.fromkeys(value))
+        return each_matching(value, _CODE, "bank transaction code {!r} must be four capital letters (ISO 20022)")
 
 
 class BankCodes(BaseModel):

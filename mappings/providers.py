@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, each_matching, load_model
 
 DEFAULT_PATH = MAPPINGS_DIR / "providers.yaml"
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -28,10 +28,7 @@ class ProviderKeys(BaseModel):
     @field_validator("invoice_keys", "customer_keys")
     @classmethod
     def _snake_case(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for key in value:
-            if not _KEY.match(key):
-                raise ValueError(f"metadata key {key!r} must be snake_case, as dlt names the column")
-        return tuple(dict.fromkeys(value))
+        return each_matching(value, _KEY, "metadata key {!r} must be snake_case, as dlt names the column")
 
 
 class ProviderMetadata(BaseModel):

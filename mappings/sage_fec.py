@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, each_matching, load_model
 from mappings.csv_export import CsvColumnMapping
 
 CONVENTIONS_PATH = MAPPINGS_DIR / "sage_fec" / "conventions.yaml"
@@ -113,10 +113,7 @@ class FecConventions(BaseModel):
     @field_validator("sales_journals", "bank_journals", "opening_journals")
     @classmethod
     def _journal_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for code in value:
-            if not _JOURNAL.match(code):
-                raise ValueError(f"journal code {code!r} must be 1 to 20 letters, digits, '-' or '_'")
-        return tuple(dict.fromkeys(value))
+        return each_matching(value, _JOURNAL, "journal code {!r} must be 1 to 20 letters, digits, '-' or '_'")
 
     @field_validator("piece_number_pattern")
     @classmethod
