@@ -841,7 +841,8 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
         "JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id "
         "LEFT JOIN rc_complex AS x ON x.entity = c.entity AND x.payment_id = c.payment_id "
         "LEFT JOIN rc_uncorr AS u ON u.entity = c.entity AND u.payment_id = c.payment_id "
-        f"WHERE s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL OR u.payment_id IS NOT NULL"
+        f"WHERE s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL OR u.payment_id IS NOT NULL "
+        "ORDER BY c.payment_id, c.kind, c.invoice_id"  # (a payment's candidates in one order on every engine)
     )
     by_payment: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for ent, pid, iid, kind in cands:
@@ -867,7 +868,8 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
         names[entity] = (CustomerNames(engine, entity) if names_fresh
                          else customer_names(engine, entity, rules_for(entity).fuzzy.legal_forms))
         aliases[entity] = engine.query_dicts(
-            "SELECT entity, customer_id, kind, value, decision_id FROM payer_alias WHERE entity = :entity", p_ent)
+            "SELECT entity, customer_id, kind, value, decision_id FROM payer_alias WHERE entity = :entity "
+            "ORDER BY customer_id, kind, value, decision_id", p_ent)
     blocked = {(e, p, i) for e, p, i in engine.query("SELECT entity, payment_id, invoice_id FROM rc_blocked")}
     for entity, plist in payments.items():
         ent_blocked = {(p, i) for e, p, i in blocked if e == entity}
