@@ -21,7 +21,7 @@ DEFAULT_PATH = Path(__file__).with_name("matching.yaml")
 
 RULE_NAMES: tuple[str, ...] = (
     "exact_reference", "normalized_reference", "reference_groups", "reference_tail", "fuzzy_reference",
-    "learned_alias", "customer_amount", "subset_sum", "amount_only", "credit_note", "erp_lettrage",
+    "learned_alias", "customer_amount", "subset_sum", "amount_only", "credit_note", "erp_lettrage", "erp_receipt",
 )
 
 
@@ -99,6 +99,12 @@ class Erp(_Strict):
     # receipt is older than the first bank line or provider payment; in this many days before it,
     # only when no bank credit of its amount follows (the ERP may book a receipt before the bank).
     receipt_before_data_days: int = Field(default=5, ge=0)
+    # Within the bank data's period, a bank credit the cascade could not place is the ERP's receipt (its
+    # bank-journal entry or payment document) of exactly that amount booked this many days before or
+    # after it, when no other bank credit fits that receipt (rule erp_receipt): the accountant's lettrage
+    # of that receipt names the invoices, and its customer is the payer.
+    receipt_days_before_bank: int = Field(default=7, ge=0)
+    receipt_days_after_bank: int = Field(default=5, ge=0)
 
 
 class MatchingRules(_Strict):

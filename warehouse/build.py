@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 CORE_ORDER: tuple[str, ...] = (
     "int_invoices",
     "int_erp_settlements",
+    "int_erp_receipts",
     "dim_customer",
     "fct_bank_line",
     "int_payout_bank_links",
@@ -41,7 +42,8 @@ CORE_ORDER: tuple[str, ...] = (
     "fct_payment",
 )
 # Core models that are not contract tables get their columns from a shape.
-CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_erp_settlements": "erp_settlements"}
+CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_erp_settlements": "erp_settlements",
+                               "int_erp_receipts": "erp_receipts"}
 
 
 @dataclass

@@ -47,6 +47,17 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("invoice_id", TEXT), ("payment_id", TEXT), ("settled_on", DATE), ("erp_lettrage", TEXT),
         ("received", MONEY),
     ),
+    # the bank side of the ERP's bank-journal entries: what the bank moved, as the ERP booked it (a card
+    # settlement's entry books the bank net, its customer lines gross); one row per entry
+    "erp_movements": (
+        ("entity", TEXT), ("source_system", TEXT), ("source_id", TEXT), ("amount", MONEY), ("booked_on", DATE),
+    ),
+    # int_erp_receipts: the ERP's own receipts (FEC bank-journal lines on 411, SAP payment documents), each
+    # with the bank movement it belongs to (its journal entry / document) and its lettrage code
+    "erp_receipts": (
+        ("entity", TEXT), ("payment_id", TEXT), ("movement_id", TEXT), ("customer_id", TEXT), ("currency", TEXT),
+        ("amount", MONEY), ("paid_on", DATE), ("erp_lettrage", TEXT), ("reference", TEXT), ("movement_amount", MONEY),
+    ),
     "bank_lines": (
         ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
         ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),

@@ -6,8 +6,8 @@ function cannot allocate. They are read in one batch, worked in payment-date
 order against an in-memory book of open items (so two payments never take the
 same money), and written back in one batch.
 
-Rules, in order: ambiguous/complex references, fuzzy reference (same customer
-or same amount), then per candidate customer (from the payment, IBAN, learned
+Rules, in order: ambiguous/complex references, the ERP's receipt of the same money (its
+lettrage names the invoices), fuzzy reference (same customer or same amount), then per candidate customer (from the payment, IBAN, learned
 aliases, fuzzy name): one open item of the amount (``customer_amount`` or
 ``learned_alias``), one item within short-payment tolerance, the oldest items
 summing to the amount, a bounded subset-sum. Two or more equal fits are never
@@ -98,6 +98,37 @@ class Item:
         return (self.due_date or date.min, self.issue_date or date.min, self.invoice_id)
 
 
+@dataclass(frozen=True)
+class ErpLine:
+    """One customer line of the ERP's receipt: who paid how much, under which lettrage code (and the
+    documents that code names for that customer), and the label the accountant wrote."""
+
+    customer_id: str
+    amount: Decimal
+    code: str | None
+    label: str | None
+    invoices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErpHint:
+    """The ERP's receipt of a bank credit: the one bank movement the ERP booked (a journal entry, a payment
+    document) of exactly its amount within a few days, fitting no other bank credit (see _erp_hints)."""
+
+    movement_id: str
+    booked_on: date | None
+    lines: tuple[ErpLine, ...]
+    fees: Decimal  # what the entry books besides the bank and the customers (a card commission): lines - bank
+
+    @property
+    def customers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(line.customer_id for line in self.lines))
+
+    @property
+    def invoices(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(i for line in self.lines for i in line.invoices))
+
+
 @dataclass
 class Payment:
     entity: str
@@ -116,6 +147,7 @@ class Payment:
     complex_: bool = False
     uncorroborated: bool = False  # its reference names invoices neither its payer nor its amount confirms
     own_reference: bool = False   # ... the payer's own invoices, but the amount does not fit
+    erp: ErpHint | None = None    # the ERP's receipt of this money, when one fits it alone
 
 
 @dataclass
@@ -276,6 +308,9 @@ class Residue:
             if p.remaining <= 0:
                 continue
             invoices.update(i for i, _ in p.candidates)
+            if p.erp is not None:
+                invoices.update(p.erp.invoices)
+                customers.update(line.customer_id for line in p.erp.lines if not line.invoices)
             if p.candidates and not p.uncorroborated:
                 continue
             found = self._customers(p)
@@ -286,19 +321,20 @@ class Residue:
 
     # -- writing -------------------------------------------------------------------------
     def _apply(self, p: Payment, item: Item, amount: Decimal, rule: str, explanation: str,
-               *, confidence: Decimal | None = None, suggest: bool = False) -> None:
+               *, confidence: Decimal | None = None, suggest: bool = False,
+               adjustment: Decimal = Decimal("0"), adjustment_reason: str | None = None) -> None:
         r = self.rules.rule(rule)
         state = "suggested" if suggest or not r.auto else "auto"
         self.out.matches.append({
             "entity": p.entity, "match_id": match_id(p.entity, p.payment_id, item.invoice_id, rule),
             "payment_id": p.payment_id, "invoice_id": item.invoice_id, "amount_applied": amount,
-            "adjustment": Decimal("0"), "adjustment_reason": None, "currency": p.currency, "rule": rule,
+            "adjustment": adjustment, "adjustment_reason": adjustment_reason, "currency": p.currency, "rule": rule,
             "confidence": confidence if confidence is not None else r.confidence, "explanation": explanation,
             "state": state, "paid_on": p.paid_on,
         })
         if state == "auto":
             before = item.open
-            item.open -= amount
+            item.open -= amount + adjustment
             item._cents = int(item.open * 100)
             p.remaining -= amount
             self._moved[item.customer_id] += 1
@@ -441,6 +477,8 @@ class Residue:
             out.extend((cid, "alias", dec) for cid, dec in self.alias_name.get(name, []))
             if not out and len(self.exact_name.get(name, [])) == 1:
                 out.append((self.exact_name[name][0], "name", None))
+        if not out and p.erp is not None and len(p.erp.customers) == 1:  # the customer the ERP booked it for
+            out.append((p.erp.customers[0], "ERP receipt", None))
         if not out:  # the payer wrote its customer number (Kd-Nr. 10042, Client C0042): before a fuzzy name
             numbered = self._numbered_customer(p)
             if numbered:
@@ -585,6 +623,74 @@ class Residue:
             return True
         return False  # several, another amount (a credit note netted, a short payment): the amount rules decide
 
+    def _erp_receipt(self, p: Payment) -> bool:
+        """What the ERP's receipt of this money says it pays, line by line.
+
+        The accountant booked this bank credit (same amount, a few days apart, no other credit fits that
+        entry). Each of its customer lines pays, up to the line's amount: the documents its lettrage code
+        names for that customer still open (credit notes netted first, then invoices by due date), else
+        the one open invoice of that customer its label names, else the one owing exactly the line's
+        amount. The commission an entry books beside them (a card settlement: the bank net, the customer
+        lines gross) closes the last document as an adjustment. A line none of these places leaves its
+        money unapplied (an exception says so); nothing at all placed, and the customer rules look.
+        Not when the payer is known and is none of the receipt's customers.
+        """
+        hint = p.erp
+        rule = "erp_receipt"
+        if hint is None or not self.rules.rule(rule).enabled:
+            return False
+        if p.customer_id and p.customer_id not in hint.customers:
+            return False
+        plan: list[tuple[Item, Decimal, str]] = []
+        taken: dict[str, Decimal] = defaultdict(Decimal)  # per item, what earlier lines of this receipt took
+        for line in hint.lines:
+            rest = line.amount
+            for item, why in self._erp_line_items(p, line):
+                left = item.open - taken[item.invoice_id]
+                if left == 0 or (left > 0 and rest <= 0):
+                    continue
+                take = left if left < 0 else min(left, rest)
+                plan.append((item, take, why))
+                taken[item.invoice_id] += take
+                rest -= take
+        if not plan:
+            return False
+        gross = sum((take for _, take, _ in plan), Decimal("0"))
+        fee = hint.fees if 0 < hint.fees and gross - p.remaining == hint.fees else Decimal("0")
+        last = max((k for k, (_, take, _) in enumerate(plan) if take > 0), default=None)
+        for k, (item, take, why) in enumerate(plan):
+            money = take - (fee if k == last else 0)
+            if money > p.remaining and take > 0:
+                money = p.remaining
+            if take > 0 and money <= 0:
+                break
+            note = f" ; commission {fee} booked by the ERP with it" if k == last and fee else ""
+            self._apply(p, item, money, rule, why + note, adjustment=fee if k == last else Decimal("0"),
+                        adjustment_reason="fees the ERP booked with the receipt" if k == last and fee else None)
+        return True
+
+    def _erp_line_items(self, p: Payment, line: ErpLine) -> list[tuple[Item, str]]:
+        """The open documents one line of the ERP's receipt pays, in the order they take its money."""
+        head = f"the ERP booked this credit ({p.erp.movement_id if p.erp else ''}, {p.erp.booked_on if p.erp else ''})"
+        if line.invoices:
+            items = [self.items[i] for i in line.invoices if i in self.items]
+            items = sorted((i for i in items if i.open != 0 and self._usable(p, i)), key=lambda i: (i.open >= 0, i.sort_key))
+            numbers = ", ".join(i.invoice_number or i.invoice_id for i in items)
+            return [(i, f"{head} and lettered {line.customer_id}'s line {line.code} with {numbers}") for i in items]
+        own = [i for i in self._open_items(line.customer_id)[0] if i.open > 0 and i.doc_type == "invoice"
+               and self._usable(p, i)]
+        prefixes = self.rules.reference.prefixes
+        keys = {normalized(t, prefixes) for t in _tokens(line.label, self.rules.reference.remittance_tags)} - {""}
+        named = [i for i in own if i.key(prefixes) in keys]
+        if len(named) == 1:
+            return [(named[0], f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
+                               f"{named[0].invoice_number or named[0].invoice_id}")]
+        exact = [i for i in own if i.open == line.amount]
+        if len(exact) == 1:
+            return [(exact[0], f"{head}: {line.customer_id}'s line of {line.amount} is the only open item "
+                               "of that amount")]
+        return []
+
     def _by_customer(self, p: Payment, cid: str, via: str, decision: str | None) -> bool:
         # Hot path (every residue payment of a known customer): the exact amount is a look-up in the
         # customer's index, the other tests run over its open items in one pass, cheapest first, and
@@ -715,7 +821,7 @@ class Residue:
         """What ``p``'s last failed attempt read, as move counts of its customers; None when it also
         reads items beyond them (references it names, an unknown payer's items of its amount)."""
         customers = self._customers(p)
-        if p.candidates or not customers:
+        if p.candidates or not customers or p.erp is not None:
             return None
         return tuple(self._moved[c] for c, _, _ in customers)
 
@@ -723,6 +829,8 @@ class Residue:
         """Try every rule on ``p``; False only when nothing applies (the payment is still unmatched)."""
         if p.candidates and not p.uncorroborated:
             self._references(p)
+            return True
+        if p.erp is not None and not p.candidates and self._erp_receipt(p):
             return True
         customers = self._customers(p)
         # the fuzzy-reference pool is only worth building when the remittance holds a reference token
@@ -874,6 +982,9 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
     for entity, plist in payments.items():
         ent_blocked = {(p, i) for e, p, i in blocked if e == entity}
         rules = rules_for(entity)
+        hints = _erp_hints(engine, entity, rules)
+        for p in plist:
+            p.erp = hints.get(p.payment_id)
         batch = Residue(rules, plist, {}, {}, aliases.get(entity, []), ent_blocked, names=names[entity],
                         numbers=_customer_numbers(engine, entity, plist, rules))
         batch.set_items(_load_items(engine, entity, *batch.needs(), widen=widen))
@@ -882,6 +993,61 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
         outcome.exceptions.extend(res.exceptions)
         outcome.reach.extend(res.reach)
     return outcome
+
+
+def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, ErpHint]:
+    """``payment_id -> ErpHint`` for this run's payments that the ERP booked, as far as it says so alone.
+
+    A bank movement the ERP booked (the customer lines of one journal entry or payment document; its
+    amount what the entry books on the bank, else those lines summed) pairs with a bank credit of exactly
+    its amount and currency when the ERP's date is at most ``erp.receipt_days_before_bank`` before or
+    ``receipt_days_after_bank`` after the bank's. A pair counts only when each side has no other: every
+    credit of the entity is weighed, the ones the cascade already placed included, so a movement that
+    could be another credit's is nobody's. Nothing is read for an entity whose ERP data hold no receipt
+    (most books without a FEC or SAP source).
+    """
+    p = {"entity": entity}
+    if not engine.query("SELECT 1 FROM int_erp_receipts WHERE entity = :entity LIMIT 1", p):
+        return {}
+    w = rules.erp
+    rows = engine.query(
+        "WITH mv AS ("
+        "  SELECT movement_id, currency, coalesce(max(movement_amount), sum(amount)) AS amount, "
+        "         sum(amount) AS lines, max(paid_on) AS booked_on "
+        "  FROM int_erp_receipts WHERE entity = :entity GROUP BY movement_id, currency"
+        "), bank AS ("
+        "  SELECT payment_id, upper(currency) AS currency, amount, paid_on FROM fct_payment "
+        "  WHERE entity = :entity AND channel <> 'erp' AND status = 'succeeded' AND amount > 0 "
+        "    AND amount IN (SELECT amount FROM mv)"
+        "), pairs AS ("
+        "  SELECT b.payment_id, m.movement_id, m.booked_on, m.lines - m.amount AS fees FROM bank AS b JOIN mv AS m "
+        "    ON m.currency = b.currency AND m.amount = b.amount "
+        f"   AND m.booked_on >= b.paid_on - {int(w.receipt_days_before_bank)} "
+        f"   AND m.booked_on <= b.paid_on + {int(w.receipt_days_after_bank)}"
+        "), alone AS ("
+        "  SELECT payment_id, min(movement_id) AS movement_id, min(booked_on) AS booked_on, min(fees) AS fees "
+        "  FROM pairs WHERE payment_id IN (SELECT payment_id FROM rc_pay) "
+        "    AND movement_id IN (SELECT movement_id FROM pairs GROUP BY movement_id HAVING count(*) = 1) "
+        "  GROUP BY payment_id HAVING count(*) = 1"
+        ") "
+        "SELECT a.payment_id, a.movement_id, a.booked_on, a.fees, r.payment_id, r.customer_id, r.amount, "
+        "       r.erp_lettrage, r.reference, i.invoice_id "
+        "FROM alone AS a JOIN int_erp_receipts AS r ON r.entity = :entity AND r.movement_id = a.movement_id "
+        # (a FEC letters per account, so codes repeat across customers: the receipt line's customer's documents)
+        "LEFT JOIN int_invoices AS i ON i.entity = :entity AND i.erp_lettrage = r.erp_lettrage "
+        "  AND i.customer_id = r.customer_id AND upper(i.currency) = upper(r.currency) "
+        "WHERE r.customer_id IS NOT NULL "
+        "ORDER BY a.payment_id, r.customer_id, r.erp_lettrage, r.payment_id, i.invoice_id", p)
+    heads: dict[str, tuple[str, date | None, Decimal]] = {}
+    lines: dict[str, dict[str, tuple[str, Decimal, str | None, str | None, list[str]]]] = defaultdict(dict)
+    for payment_id, movement_id, booked_on, fees, line_id, customer_id, amount, code, label, invoice_id in rows:
+        heads[payment_id] = (movement_id, booked_on, Decimal(fees or 0))
+        line = lines[payment_id].setdefault(line_id, (str(customer_id), Decimal(amount), code, label, []))
+        if invoice_id is not None:
+            line[4].append(str(invoice_id))
+    return {pid: ErpHint(mid, on, tuple(ErpLine(c, a, k, lab, tuple(ivs)) for c, a, k, lab, ivs in lines[pid].values()),
+                         fees)
+            for pid, (mid, on, fees) in heads.items()}
 
 
 def _customer_numbers(engine: Engine, entity: str, payments: list[Payment], rules: MatchingRules) -> dict[str, list[str]]:

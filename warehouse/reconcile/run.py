@@ -459,7 +459,7 @@ def _touched_by_run(engine: Engine, entity: str) -> None:
         "  SELECT invoice_id FROM rc_match WHERE rule <> 'credit_note' "
         "  UNION SELECT invoice_id FROM rc_old"
         "), applied AS ("
-        "  SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match "
+        "  SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS applied FROM rc_match "
         f"  WHERE state IN ('auto', 'confirmed') AND rule NOT IN {residue.NETTED_IN_OPEN0} GROUP BY invoice_id"
         "), released AS ("
         "  SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS released FROM rc_old "
@@ -491,7 +491,7 @@ def _set_hash(engine: Engine, table: str, cols: tuple[str, ...], where: str) -> 
 
 def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
     """What identifies payers and nets payments besides the payments themselves: customers (names,
-    IBANs), payer aliases, refunds and banked payouts; and the day the bank and provider data begin,
+    IBANs), payer aliases, refunds, banked payouts and the ERP's receipts; and the day the bank and provider data begin,
     which says which ERP settlements stand on the ERP's word (16_erp_settled). When it changes, any
     unresolved payment may now be identified, so all of them are re-run, and every ERP settlement."""
     parts = [
@@ -499,6 +499,9 @@ def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
         _set_hash(engine, "payer_alias", ("customer_id", "kind", "value"), "entity = :entity"),
         _set_hash(engine, "fct_payout_component", ("payment_id", "amount"), "entity = :entity AND kind = 'refund'"),
         _set_hash(engine, "fct_payout", ("payout_id", "bank_line_id"), "entity = :entity"),
+        # the ERP's receipts identify payers and name invoices for bank credits no other rule placed
+        _set_hash(engine, "int_erp_receipts", ("payment_id", "amount", "paid_on", "erp_lettrage", "customer_id"),
+                  "entity = :entity"),
     ]
     sets = str(engine.query("SELECT " + " || '#' || ".join(parts), {"entity": entity})[0][0])
     return f"{sets}#{data_start}"

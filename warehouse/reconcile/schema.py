@@ -94,7 +94,7 @@ def _tables() -> dict[str, Sequence[tuple[str, str]]]:
     from warehouse.reconcile.decisions import Decision, PayerAlias, model_columns
 
     return {**{t.name: t.columns for t in CONTRACT}, "int_erp_settlements": SHAPES["erp_settlements"],
-            "reconcile_payment_state": PAYMENT_STATE,
+            "int_erp_receipts": SHAPES["erp_receipts"], "reconcile_payment_state": PAYMENT_STATE,
             "reconcile_invoice_state": INVOICE_STATE, "reconcile_run": RUN_STATE, "reconcile_invoice_key": INVOICE_KEY,
             "reconcile_payment_reach": PAYMENT_REACH, "reconcile_customer_name": CUSTOMER_NAME,
             "decision": model_columns(Decision), "payer_alias": model_columns(PayerAlias)}
@@ -121,6 +121,7 @@ def ensure_reconcile_tables(engine: Engine) -> None:
     ensure_contract(engine)
     # built by warehouse/models/core; empty until a build ran (a book written straight to the tables)
     ensure_table(engine, "int_erp_settlements", SHAPES["erp_settlements"])
+    ensure_table(engine, "int_erp_receipts", SHAPES["erp_receipts"])
     ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)
     ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)
     ensure_table(engine, "reconcile_run", RUN_STATE)

@@ -62,6 +62,19 @@ class Book:
                                              "settled_on": settled_on, "erp_lettrage": code,
                                              "received": Decimal(received) if received else None})
 
+    def erp_receipt(self, receipt_id: str, amount: str, *, customer: str, movement: str, booked: date,
+                    code: str | None = None, label: str | None = None, bank: str | None = None) -> None:
+        """One customer line of a receipt the ERP booked (a FEC bank-journal line on 411): in fct_payment as
+        the ERP's payment, and in int_erp_receipts with its bank movement (``bank``: what the entry books on
+        the bank account, when it differs from its customer lines), label and lettrage code, as the build
+        (warehouse/models/core/int_erp_receipts.sql) writes them."""
+        label = label or f"VIR {customer}"
+        self.payment(receipt_id, amount, label, customer=customer, channel="erp", paid_on=booked)
+        self._insert("int_erp_receipts", {"entity": self.entity, "payment_id": receipt_id, "movement_id": movement,
+                                          "customer_id": customer, "currency": "EUR", "amount": Decimal(amount),
+                                          "paid_on": booked, "erp_lettrage": code, "reference": label,
+                                          "movement_amount": Decimal(bank) if bank else None})
+
     def payout(self, payout_id: str, amount: str, *, bank_line_id: str | None = None, status: str = "paid",
                arrival: date = date(2024, 6, 1), components: list[tuple[str, str]] | None = None) -> None:
         self._insert("fct_payout", {"entity": self.entity, "payout_id": payout_id, "amount": Decimal(amount),

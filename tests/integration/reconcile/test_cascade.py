@@ -385,6 +385,84 @@ def test_a_receipt_just_before_the_bank_data_counts_unless_a_bank_credit_of_its_
         "R5>I5": "erp_lettrage", "P4>I4": "customer_amount"}
 
 
+def test_a_bank_credit_the_erp_booked_pays_what_the_erp_lettered_it_with(book: Book) -> None:
+    """Within the statements' period the accountant booked these credits, line by line.
+
+    P1 (no reference, a payer the book does not know) is the ERP's receipt R1 of exactly its amount a
+    day later, lettered AA with I1: it pays I1, not I4 of the same amount. The FEC letters per account:
+    C2's code AA names C2's own I2, not C1's. P2, a cheque remittance, is one bank-journal entry of two
+    customers' lines: C2's lettered, C3's not but its label names FA-0003. P3 is C3's receipt the
+    accountant neither lettered nor labelled: C3's one open item of that amount. P4 is a card settlement,
+    the bank net of the commission the entry books beside the customer's gross line: the invoice is
+    paid, the commission its adjustment."""
+    for cid, name in (("C1", "ALPHA SARL"), ("C2", "BETA SA"), ("C3", "GAMMA SAS"), ("C4", "DELTA SNC")):
+        book.customer(cid, name)
+    book.invoice("I1", "100.00", number="FA-0001", customer="C1", erp_lettrage="AA", erp_open="0")
+    book.invoice("I4", "100.00", number="FA-0004", customer="C1")
+    book.invoice("I2", "250.00", number="FA-0002", customer="C2", erp_lettrage="AA", erp_open="0")
+    book.invoice("I3", "80.00", number="FA-0003", customer="C3")
+    book.invoice("I5", "70.00", number="FA-0005", customer="C3")
+    book.invoice("I6", "404.74", number="FA-0006", customer="C4", erp_lettrage="AC", erp_open="0")
+    book.payment("P1", "100.00", "VIREMENT", payer_name="M DUPONT", paid_on=date(2024, 6, 10))
+    book.payment("P2", "330.00", "REMISE CHEQUES 123", paid_on=date(2024, 6, 12))
+    book.payment("P3", "70.00", None, payer_name="COMPTE JOINT", paid_on=date(2024, 6, 14))
+    book.payment("P4", "399.78", "REMISE CB 4587213 DU 150624 NB 1", payer_name="CB REMISES", paid_on=date(2024, 6, 17))
+    book.erp_receipt("R1", "100.00", customer="C1", movement="BQ-1", booked=date(2024, 6, 11), code="AA")
+    book.erp_receipt("R2", "250.00", customer="C2", movement="BQ-2", booked=date(2024, 6, 11), code="AA")
+    book.erp_receipt("R3", "80.00", customer="C3", movement="BQ-2", booked=date(2024, 6, 11),
+                     label="Chq GAMMA FA-0003")
+    book.erp_receipt("R5", "70.00", customer="C3", movement="BQ-3", booked=date(2024, 6, 14))
+    book.erp_receipt("R6", "404.74", customer="C4", movement="BQ-4", booked=date(2024, 6, 16), code="AC",
+                     bank="399.78")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("100.00")), ("P2", "I2", Decimal("250.00")),
+                            ("P2", "I3", Decimal("80.00")), ("P3", "I5", Decimal("70.00")),
+                            ("P4", "I6", Decimal("399.78"))}
+    assert set(_rules(book).values()) == {"erp_receipt"}
+    explained = {m["payment_id"] + ">" + m["invoice_id"]: m for m in book.matches()}
+    assert "the ERP booked this credit (BQ-1, 2024-06-11) and lettered C1's line AA with FA-0001" in (
+        explained["P1>I1"]["explanation"])
+    assert "line 'Chq GAMMA FA-0003' names FA-0003" in explained["P2>I3"]["explanation"]
+    assert "line of 70.00 is the only open item of that amount" in explained["P3>I5"]["explanation"]
+    assert Decimal(explained["P4>I6"]["adjustment"]) == Decimal("4.96")
+    assert explained["P4>I6"]["adjustment_reason"] == "fees the ERP booked with the receipt"
+    assert book.invoice_state("I6") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("I4") == ("overdue", Decimal("100.00"))
+    assert book.exceptions() == []
+
+
+def test_an_erp_receipt_names_the_payer_when_its_line_names_no_invoice(book: Book) -> None:
+    """C1 owes two invoices of 100: the ERP's unlettered receipt says C1 paid, not which invoice, so the
+    customer rules suggest both, as for any payer known to owe two equal items."""
+    book.customer("C1", "ALPHA SARL")
+    book.invoice("I1", "100.00", number="FA-0001", customer="C1")
+    book.invoice("I2", "100.00", number="FA-0002", customer="C1")
+    book.payment("P1", "100.00", "VIREMENT", payer_name="M DUPONT", paid_on=date(2024, 6, 10))
+    book.erp_receipt("R1", "100.00", customer="C1", movement="BQ-1", booked=date(2024, 6, 10))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    suggested = book.matches(states=("suggested",))
+    assert {m["invoice_id"] for m in suggested} == {"I1", "I2"}
+    assert all("ERP receipt" in m["explanation"] for m in suggested)
+
+
+def test_an_erp_receipt_that_could_be_another_credit_or_is_far_off_names_nothing(book: Book) -> None:
+    """Two credits of 100 the same week and one receipt of 100: which one the ERP booked is not known,
+    so neither takes its invoice. A receipt booked three weeks after a credit is not that credit."""
+    book.customer("C1", "ALPHA SARL")
+    book.invoice("I1", "100.00", number="FA-0001", customer="C1", erp_lettrage="AA", erp_open="0")
+    book.invoice("I2", "60.00", number="FA-0002", customer="C1", erp_lettrage="AB", erp_open="0")
+    book.invoice("I9", "999.00", number="FA-0009", customer="C1")  # (C1 owes more: no oldest-items fit)
+    book.payment("P1", "100.00", "VIREMENT", payer_name="X", paid_on=date(2024, 6, 10))
+    book.payment("P2", "100.00", "VIREMENT", payer_name="Y", paid_on=date(2024, 6, 12))
+    book.payment("P3", "60.00", "VIREMENT", payer_name="Z", paid_on=date(2024, 6, 1))
+    book.erp_receipt("R1", "100.00", customer="C1", movement="BQ-1", booked=date(2024, 6, 11), code="AA")
+    book.erp_receipt("R2", "60.00", customer="C1", movement="BQ-2", booked=date(2024, 6, 22), code="AB")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == set()
+    assert book.exception_kinds()["P1"] == book.exception_kinds()["P2"] == "unmatched_payment"
+
+
 def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-1", due=date(2024, 7, 15))
     book.invoice("I2", "200.00", number="FA-2", due=date(2024, 6, 1))

@@ -261,3 +261,22 @@ def test_an_erp_settlement_arriving_later_is_applied_incrementally_as_a_full_run
     assert ("R1", "I1", Decimal("500.00")) not in book.pairs()
     assert book.exception_kinds()["I1"] == "erp_disagreement"
     _assert_a_full_run_agrees(book)
+
+
+def test_an_erp_receipt_booked_after_the_bank_line_places_it_in_the_next_incremental_run(book: Book) -> None:
+    """The bank credit comes first (no reference, a payer the book does not know: unmatched); the FEC
+    with the accountant's receipt and lettering arrives a night later. The unresolved credit is weighed
+    again (the ERP's receipts are part of what identifies payers) and pays I1, as a full run would."""
+    book.customer("C1", "ALPHA SARL")
+    book.invoice("I1", "100.00", number="FA-0001", customer="C1")
+    book.invoice("I2", "100.00", number="FA-0002", customer="C1")
+    book.payment("P1", "100.00", "VIREMENT", payer_name="M DUPONT", paid_on=date(2024, 6, 10))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds()["P1"] == "unmatched_payment"
+
+    book.engine.execute("UPDATE int_invoices SET erp_lettrage = 'AA', erp_amount_open = 0 WHERE invoice_id = 'I2'")
+    book.erp_receipt("R1", "100.00", customer="C1", movement="BQ-1", booked=date(2024, 6, 12), code="AA")
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert book.pairs() == {("P1", "I2", Decimal("100.00"))}
+    assert "P1" not in book.exception_kinds()
+    _assert_a_full_run_agrees(book)

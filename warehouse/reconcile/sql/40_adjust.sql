@@ -4,7 +4,8 @@
 DROP TABLE IF EXISTS rc_short;
 CREATE TEMP TABLE rc_short AS
 WITH applied AS (
-    SELECT entity, invoice_id, sum(amount_applied) AS applied
+    -- (an adjustment a rule already made counts: the ERP's card commission, see residue._erp_receipt)
+    SELECT entity, invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS applied
     FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id
 ), short AS (
     -- invoices this run left with a remainder (few): only their matches are ranked

@@ -10,7 +10,8 @@ SELECT m.entity, m.payment_id, count(DISTINCT i.erp_lettrage) AS n_codes,
        sum(CASE WHEN i.erp_lettrage IS NULL THEN 1 ELSE 0 END) AS n_unlettered,
        sum(m.amount_applied + coalesce(m.adjustment, 0)) AS settled
 FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
-WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage')
+-- (the ERP's own lettrage made erp_lettrage and erp_receipt matches: nothing to compare them with)
+WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt')
   -- only payments touching at least one lettered invoice can agree or disagree
   AND m.payment_id IN (SELECT l.payment_id FROM rc_match AS l
                        JOIN rc_inv AS li ON li.entity = l.entity AND li.invoice_id = l.invoice_id

@@ -1,0 +1,15 @@
+-- The bank side of each bank-journal entry (its 512… lines, summed): the money the bank moved, as
+-- the ERP booked it. A card acquirer's settlement is booked 512 net, 627 commission, 411 gross;
+-- a cheque remittance 512 for the deposit, 411 per cheque: the bank statement shows the 512 amount,
+-- which the entry's customer lines (stg_sage_fec__payments) alone do not give.
+-- shape: erp_movements
+-- requires: raw_sage_fec_lines
+SELECT
+    l.entity,
+    'sage_fec' AS source_system,
+    l.journal_code || '-' || l.ecriture_num AS source_id,
+    sum(coalesce(l.debit, 0) - coalesce(l.credit, 0)) AS amount,
+    max(l.ecriture_date) AS booked_on
+FROM raw_sage_fec_lines AS l
+WHERE l.compte_num LIKE '512%' AND NOT {{ fec_is_opening('l') }}
+GROUP BY l.entity, l.journal_code, l.ecriture_num
