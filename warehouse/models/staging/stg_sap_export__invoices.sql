@@ -4,6 +4,14 @@
 -- left open, posted as a new debit in the payment document) or money paid back to the
 -- customer is owed by the customer like an invoice, not money received. The printed number is XBLNR when filled, else the document number; the
 -- clearing document (AUGBL) is SAP's own lettrage, kept as evidence.
+-- A residual item continues the one invoice its payment document cleared for that customer: SAP
+-- closed the invoice (BSAD) and carried what the payment left owing to the new item, often under the
+-- invoice's own XBLNR. Lettrage keeps the invoice as the document owed, folding the residual item in:
+-- the bank's partial payment pays the invoice (which the remittance names), and what the residual
+-- item still has open in SAP is what the ERP says the invoice still owes. Two documents under one
+-- number made that payment ambiguous and counted the debt twice. A residual item whose payment
+-- document cleared no invoice of its customer (or several) stays a document of its own.
+-- A payment's reversal document (a returned direct debit) is no invoice: see staging/_sap.jinja.
 -- shape: invoices
 -- requires: raw_sap_export_items
 WITH documents AS (
@@ -22,13 +30,46 @@ WITH documents AS (
         max(nullif(clearing_document, '')) AS erp_lettrage,
         min(company_code) AS company_code
     FROM raw_sap_export_items
-    WHERE document_type NOT IN ({{ sap_payment_doc_types }}) OR amount > 0
+    WHERE (document_type NOT IN ({{ sap_payment_doc_types }}) OR amount > 0)
+      -- a reversal of a payment (a returned direct debit) is owed by nobody (staging/_sap.jinja)
+      AND NOT EXISTS (SELECT 1 FROM ({{ sap_reversals() }}) AS rv
+                      WHERE rv.entity = raw_sap_export_items.entity
+                        AND rv.document_number = raw_sap_export_items.document_number)
     GROUP BY entity, fiscal_year, document_number
+),
+continued AS (
+    -- residual items (debit lines of a payment document) and the one invoice that document cleared
+    SELECT r.entity, r.fiscal_year AS r_year, r.document_number AS r_number,
+           min(o.fiscal_year) AS o_year, min(o.document_number) AS o_number
+    FROM documents AS r
+    JOIN documents AS o
+      ON o.entity = r.entity AND o.customer_id = r.customer_id AND o.erp_lettrage = r.document_number
+     AND o.amount_total > 0 AND o.document_type NOT IN ({{ sap_payment_doc_types }})
+     AND upper(o.currency) = upper(r.currency)
+    WHERE r.document_type IN ({{ sap_payment_doc_types }}) AND r.amount_total > 0
+    GROUP BY r.entity, r.fiscal_year, r.document_number
+    HAVING count(*) = 1
+),
+carried AS (
+    -- per continued invoice, what its residual items still have open in SAP
+    SELECT c.entity, c.o_year, c.o_number, sum(r.erp_amount_open) AS still_open
+    FROM continued AS c
+    JOIN documents AS r ON r.entity = c.entity AND r.fiscal_year = c.r_year AND r.document_number = c.r_number
+    GROUP BY c.entity, c.o_year, c.o_number
+),
+kept AS (
+    SELECT d.entity, d.fiscal_year, d.document_number, d.customer_id, d.reference, d.document_type, d.issue_date,
+           d.due_date, d.currency, d.amount_total, d.erp_amount_open + coalesce(k.still_open, 0) AS erp_amount_open,
+           d.erp_lettrage, d.company_code
+    FROM documents AS d
+    LEFT JOIN carried AS k ON k.entity = d.entity AND k.o_year = d.fiscal_year AND k.o_number = d.document_number
+    WHERE NOT EXISTS (SELECT 1 FROM continued AS c
+                      WHERE c.entity = d.entity AND c.r_year = d.fiscal_year AND c.r_number = d.document_number)
 ),
 invoice_numbers AS (
     -- a credit memo's XBLNR often names the invoice it credits: then its own number is the
     -- document number (a remittance "INV 90012167 LESS CN 1700000052" names both)
-    SELECT DISTINCT entity, coalesce(reference, document_number) AS number FROM documents WHERE amount_total > 0
+    SELECT DISTINCT entity, coalesce(reference, document_number) AS number FROM kept WHERE amount_total > 0
 )
 SELECT
     d.entity,
@@ -46,5 +87,5 @@ SELECT
     d.erp_lettrage,
     'sap_export' AS source_system,
     d.company_code || '/' || CAST(d.fiscal_year AS TEXT) || '/' || d.document_number AS source_id
-FROM documents AS d
+FROM kept AS d
 LEFT JOIN invoice_numbers AS n ON n.entity = d.entity AND n.number = d.reference

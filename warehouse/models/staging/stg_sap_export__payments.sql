@@ -23,3 +23,7 @@ SELECT
 FROM raw_sap_export_items
 WHERE document_type IN ({{ sap_payment_doc_types }})
   AND amount <= 0  -- a debit line of a payment document (residual item, money paid back) is an invoice
+  -- a payment a reversal cancelled (a returned direct debit) received nothing (staging/_sap.jinja)
+  AND NOT EXISTS (SELECT 1 FROM ({{ sap_reversals() }}) AS rv
+                  WHERE rv.entity = raw_sap_export_items.entity
+                    AND rv.document_number = raw_sap_export_items.clearing_document)

@@ -155,21 +155,41 @@ def _built_from(config: WarehouseConfig, tmp_path: Path, lines: list[str]) -> It
         yield engine
 
 
-def test_a_residual_item_left_by_a_partial_payment_stays_owed(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
-    """Invoice 1,000 cleared by payment document 14...20, which received 950 and posted the 50 still
-    owed as a new debit line (residual item, open): the receipt is 1,000 - 50 = 950 of cash, and the
-    customer still owes 50 (an invoice of the payment document), not a payment of -50."""
+def test_a_residual_item_left_by_a_partial_payment_continues_its_invoice(warehouse_config: WarehouseConfig,
+                                                                        tmp_path: Path) -> None:
+    """Invoice RE-20 (1,000) cleared by payment document 14...20, which received 950 and posted the 50
+    still owed as a new debit line under the same XBLNR (residual item, open). The invoice stays the
+    document owed, with SAP's open 50 (the residual item folded in): one RE-20, not two, so the bank's
+    950 naming RE-20 pays it partially. The receipt is the payment's credit line. A residual item whose
+    payment document cleared no invoice of that customer stays a document of its own (RE-30)."""
     with _built_from(warehouse_config, tmp_path, [
         "DE01;0001000003;2025;0090000020;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;1000,00;1000,00;S;RE-20;;0014000020;28.02.2025;Rechnung",
         "DE01;0001000003;2025;0014000020;001;DZ;28.02.2025;28.02.2025;28.02.2025;0;0;0;EUR;1000,00;1000,00;H;RE-20;;0014000020;28.02.2025;Zahlung",
         "DE01;0001000003;2025;0014000020;002;DZ;28.02.2025;28.02.2025;28.02.2025;0;0;0;EUR;50,00;50,00;S;RE-20;;;;Restposten",
+        "DE01;0001000003;2025;0014000030;001;DZ;28.02.2025;28.02.2025;28.02.2025;0;0;0;EUR;70,00;70,00;S;RE-30;;;;Restposten",
     ]) as engine:
-        invoices = engine.query("SELECT invoice_id, doc_type, amount_total, erp_amount_open FROM int_invoices "
-                                "ORDER BY invoice_id")
+        invoices = engine.query("SELECT invoice_id, invoice_number, doc_type, amount_total, erp_amount_open "
+                                "FROM int_invoices ORDER BY invoice_id")
         receipts = engine.query("SELECT payment_id, amount FROM fct_payment WHERE channel = 'erp'")
-    assert [(i, d, str(a), str(o)) for i, d, a, o in invoices] == [
-        ("2025-0014000020", "invoice", "50.00", "50.00"), ("2025-0090000020", "invoice", "1000.00", "0.00")]
+    assert [(i, n, d, str(a), str(o)) for i, n, d, a, o in invoices] == [
+        ("2025-0014000030", "RE-30", "invoice", "70.00", "70.00"),
+        ("2025-0090000020", "RE-20", "invoice", "1000.00", "50.00")]
     assert [(p, str(a)) for p, a in receipts] == [("SAP-2025-0014000020-1", "1000.00")]
+
+
+def test_a_reversed_payment_is_neither_owed_nor_received(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """A direct debit of RE-8 came back (AM04): SAP reversed the collection (ZP 2000000010) with document
+    100000005, which clears the collection and itself, and RE-8 is open again. The reversal is owed by
+    nobody and the collection received nothing: RE-8 is the only document, and there is no ERP receipt."""
+    with _built_from(warehouse_config, tmp_path, [
+        "DE01;0001000007;2025;0090000008;001;RV;01.03.2025;01.03.2025;01.03.2025;0;0;14;EUR;2340,06;2340,06;S;RE-8;;;;Rechnung",
+        "DE01;0001000007;2025;2000000010;001;ZP;20.03.2025;20.03.2025;20.03.2025;0;0;0;EUR;2340,06;2340,06;H;;;0100000005;24.03.2025;Lastschrift",
+        "DE01;0001000007;2025;0100000005;001;AB;24.03.2025;24.03.2025;24.03.2025;0;0;0;EUR;2340,06;2340,06;S;;;0100000005;24.03.2025;Storno Rücklastschrift AM04",
+    ]) as engine:
+        invoices = engine.query("SELECT invoice_number, amount_total, erp_amount_open FROM int_invoices")
+        receipts = engine.query("SELECT payment_id FROM fct_payment WHERE channel = 'erp'")
+    assert [(n, str(a), str(o)) for n, a, o in invoices] == [("RE-8", "2340.06", "2340.06")]
+    assert receipts == []
 
 
 def test_a_credit_memo_naming_its_invoice_in_xblnr_is_printed_with_its_own_number(
