@@ -65,6 +65,9 @@ class Tolerances(_Strict):
     early_discount_days: int = Field(default=0, ge=0)
     discount_slack_abs: Decimal = Field(default=Decimal("0.01"), ge=0)
     overpayment_ignore_abs: Decimal = Field(default=Decimal("0"), ge=0)
+    # A remainder beyond the other tolerances on an invoice the ERP shows settled is closed on the ERP's
+    # word up to this share of the invoice, in percent (0: never).
+    erp_settled_pct: Decimal = Field(default=Decimal("0"), ge=0, le=100)
 
 
 class Windows(_Strict):

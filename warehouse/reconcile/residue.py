@@ -443,6 +443,9 @@ class Residue:
 
         A reference cut short (BACS keeps 18 characters: ``INV 90012140 90012``) or a second invoice
         the payer did not write: only the payer's own customer, only an exact amount, only one item.
+        Else the one combination of the payer's other open invoices that owes exactly the rest (a
+        remittance naming the credit note it nets and writing its invoices in a way no key reads,
+        "FRAS 777-771 ABONO AB25-000010"): those invoices.
         """
         rule = "learned_alias" if any(via == "alias" for _, via, _ in self._customers(p)) else "customer_amount"
         if not self.rules.rule(rule).enabled:
@@ -454,6 +457,23 @@ class Residue:
             self._apply(p, item, p.remaining, rule,
                         f"after the invoice(s) its reference names, the rest {p.remaining} {p.currency} is exactly "
                         f"what {item.invoice_number or item.invoice_id}, another open item of the payer, owes")
+            return
+        cfg = self.rules.subset_sum
+        if fits or not self.rules.rule("subset_sum").enabled:
+            return
+        pool = [i for cid, _, _ in self._customers(p) for i in self._open_items(cid)[0]
+                if i.open > 0 and i.doc_type == "invoice" and i.invoice_id not in named and self._usable(p, i)]
+        pool = pool[: cfg.max_items]
+        found = subset_sum([int(i.open * 100) for i in pool], int(p.remaining * 100), max_size=cfg.max_subset_size,
+                           max_nodes=cfg.max_nodes).unique
+        if found is None or len(found) < 2:
+            return
+        chosen = [pool[k] for k in found]
+        numbers = ", ".join(i.invoice_number or i.invoice_id for i in chosen)
+        why = (f"after the document(s) its reference names, the rest {p.remaining} {p.currency} is exactly what the "
+               f"payer's open invoices {numbers} owe, and no other combination of them")
+        for item in chosen:
+            self._apply(p, item, item.open, "subset_sum", why)
 
     def _owing_exactly(self, p: Payment, cid: str, amount: Decimal) -> list[Item]:
         """The open invoices of customer ``cid`` owing exactly ``amount`` that ``p`` may pay: a look-up in
@@ -588,7 +608,7 @@ class Residue:
             return True
         return False
 
-    def _tail_reference(self, p: Payment, pool: list[Item]) -> bool:
+    def _tail_reference(self, p: Payment, pool: list[Item], *, payer_known: bool = True) -> bool:
         """A bare number naming one open invoice of the payer by its number without the year part
         (``PAIEMENT PARTIEL FACT 0050`` for FA2024-0050), partial payments included; several such
         numbers when the payment is what they owe together.
@@ -596,6 +616,8 @@ class Residue:
         What the SQL cascade's tail key does for a payer known before the run (payment, IBAN,
         alias), here for one the residue identified (name, customer number in the remittance):
         ``pool`` holds that customer's open items only, as the cascade's same-customer condition.
+        For a payer nobody knows (a parent company: "PAGO FACTURA N. 211"), ``pool`` holds the open
+        items owing exactly the payment: the number and the amount, two facts that agree, name it.
         """
         if not pool or not self.rules.rule("reference_tail").enabled:
             return False
@@ -612,7 +634,8 @@ class Residue:
             item = hits[0]
             self._apply(p, item, min(item.open, p.remaining), "reference_tail",
                         f"'{(p.reference or '')[:60]}' names invoice {item.invoice_number} without its year part; "
-                        "payer identified by the residue")
+                        + ("payer identified by the residue" if payer_known
+                           else "payer unknown, the payment is exactly what it owes"))
             return True
         if len(hits) > 1 and sum(i.open for i in hits) == p.remaining:  # "Fact. n°15 et 25", paid in full
             numbers = ", ".join(i.invoice_number or i.invoice_id for i in hits)
@@ -735,7 +758,26 @@ class Residue:
         if target > 0 and least is not None and least > target:
             return False  # what _subset concludes too: every item alone owes more than the payment
         items = [i for i in live if self._usable(p, i)]
-        return bool(items) and self._subset(p, items, _who(cid, via, decision))
+        if items and self._subset(p, items, _who(cid, via, decision)):
+            return True
+        return self._overpaid(p, items, rule, _who(cid, via, decision))
+
+    def _overpaid(self, p: Payment, items: list[Item], rule: str, who: str) -> bool:
+        """A payer who owes one invoice and pays more, up to twice it: the invoice is paid, the rest stays
+        as customer credit (an overpayment exception says how much, for a person to refund or apply).
+
+        Only then: with two open items the excess may be part of the other one's payment, and a payment
+        of more than twice the only invoice is more likely for something the book does not hold yet. Never
+        for a remittance naming invoices (settled ones, typically: a second payment, not this invoice's).
+        """
+        if len(items) != 1 or p.candidates:
+            return False
+        item = items[0]
+        if item.doc_type != "invoice" or item.open <= 0 or not item.open < p.remaining <= 2 * item.open:
+            return False
+        self._apply(p, item, item.open, rule, f"{who}: its only open item owes {item.open} {p.currency}, the "
+                    f"payment is {p.remaining}; the rest stays as customer credit")
+        return True
 
     def _subset(self, p: Payment, items: list[Item], who: str) -> bool:
         cfg = self.rules.subset_sum
@@ -848,7 +890,7 @@ class Residue:
                     if i.open == p.remaining and self._usable(p, i)]
         if self._fuzzy_reference(p, pool, allow_partial=bool(customers)):
             return True
-        if customers and self._tail_reference(p, pool):
+        if (customers or pool) and self._tail_reference(p, pool, payer_known=bool(customers)):
             return True
         if any(self._by_customer(p, cid, via, dec) for cid, via, dec in customers):
             return True

@@ -463,6 +463,77 @@ def test_an_erp_receipt_that_could_be_another_credit_or_is_far_off_names_nothing
     assert book.exception_kinds()["P1"] == book.exception_kinds()["P2"] == "unmatched_payment"
 
 
+def test_a_payer_paying_more_than_its_only_invoice_pays_it_and_keeps_the_rest_as_credit(book: Book) -> None:
+    """C1 owes one invoice and pays 100 more: the invoice is paid, 100 stays as customer credit. Not when
+    the payment is more than twice the only invoice (more likely for something not in the book yet), nor
+    when the payer owes two invoices (the excess may be part of the other's payment)."""
+    book.customer("C1", "CHAUDRONNERIE NGUYEN SA", iban=IBAN)
+    book.customer("C2", "TRANSPORTS LOUIS", iban="FR7630001007941234567890999")
+    book.customer("C3", "PLOMBERIE SUD", iban="FR7630001007941234567890777")
+    book.invoice("I1", "846.36", customer="C1")
+    book.invoice("I2", "300.00", customer="C2")
+    book.invoice("I3", "500.00", customer="C3")
+    book.invoice("I4", "400.00", customer="C3")
+    book.payment("P1", "946.36", "PAIEMENT CHAUDRONNERIE NGUYEN SA", payer_iban=IBAN)
+    book.payment("P2", "700.00", "VIR SEPA TRANSPORTS LOUIS", payer_iban="FR7630001007941234567890999")
+    book.payment("P3", "950.00", "VIR PLOMBERIE SUD", payer_iban="FR7630001007941234567890777")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("846.36"))}
+    assert "the rest stays as customer credit" in book.matches()[0]["explanation"]
+    kinds = book.exception_kinds()
+    assert kinds == {"P1": "overpayment", "P2": "unmatched_payment", "P3": "unmatched_payment"}
+    assert Decimal(next(e["amount"] for e in book.exceptions() if e["payment_id"] == "P1")) == Decimal("100.00")
+
+
+def test_a_remainder_the_erp_shows_settled_is_closed_on_its_word(book: Book) -> None:
+    """Both invoices were paid 25.00 short (bank charges a SWIFT transfer deducted, beyond the 15.00
+    tolerance). SAP cleared I1: the remainder closes on the ERP's word. I2 is still open in SAP: it
+    stays partially paid. I3, cleared too, was paid far too little for the ERP's word to cover it."""
+    book.invoice("I1", "1000.00", number="FV25-000101", erp_lettrage="1400000501", erp_open="0")
+    book.invoice("I2", "1000.00", number="FV25-000102", erp_open="1000.00")
+    book.invoice("I3", "1000.00", number="FV25-000103", erp_lettrage="1400000503", erp_open="0")
+    book.payment("P1", "975.00", "FV25-000101")
+    book.payment("P2", "975.00", "FV25-000102")
+    book.payment("P3", "600.00", "FV25-000103")
+    reconcile(book.engine, as_of=AS_OF)
+    by_invoice = {m["invoice_id"]: m for m in book.matches()}
+    assert Decimal(by_invoice["I1"]["adjustment"]) == Decimal("25.00")
+    assert by_invoice["I1"]["adjustment_reason"] == "settled in the ERP (lettrage 1400000501)"
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("I2")[0] == "partially_paid" and book.invoice_state("I3")[0] == "partially_paid"
+
+
+def test_the_rest_after_a_named_credit_note_pays_the_one_combination_of_invoices_it_equals(book: Book) -> None:
+    """"LIQUIDACION FRAS 777-771 ABONO AB25-000010": the credit note is named, the invoices are written in a
+    way no key reads. What the payment has left after netting the credit note is exactly I771 + I777 and
+    no other combination of the payer's open invoices: those two are paid, nothing is left over."""
+    book.customer("C1", "CEMENTOS BETICA SA", iban=IBAN)
+    book.invoice("I771", "44898.31", number="FV24-000771", customer="C1")
+    book.invoice("I777", "10946.47", number="FV24-000777", customer="C1")
+    book.invoice("I790", "3000.00", number="FV24-000790", customer="C1")
+    book.invoice("CN10", "-6734.75", number="AB25-000010", customer="C1", doc_type="credit_note")
+    book.payment("P1", "49110.03", "LIQUIDACION FRAS 777-771 ABONO AB25-000010", payer_iban=IBAN)
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "CN10", Decimal("-6734.75")), ("P1", "I771", Decimal("44898.31")),
+                            ("P1", "I777", Decimal("10946.47"))}
+    assert _rules(book)["P1>I771"] == "subset_sum"
+    assert "P1" not in book.exception_kinds()
+
+
+def test_an_unknown_payer_naming_an_invoice_without_its_year_and_paying_exactly_it_pays_it(book: Book) -> None:
+    """A holding company the book does not know writes "PAGO FACTURA N. 211" and pays exactly what
+    FV25-000211 owes: the number and the amount agree. P2 pays another amount: the number alone, from a
+    stranger, is not enough (FV25-000212 stays open)."""
+    book.invoice("I211", "10375.63", number="FV25-000211", customer="C1")
+    book.invoice("I212", "500.00", number="FV25-000212", customer="C2")
+    book.invoice("I311", "10375.63", number="FV25-000311", customer="C3")
+    book.payment("P1", "10375.63", "PAGO FACTURA N. 211 DE 16/05/2025", payer_name="GRUPO MEDITERRANEA HOLDING SL")
+    book.payment("P2", "480.00", "PAGO FACTURA N. 212", payer_name="OTRA SOCIEDAD SL")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I211", Decimal("10375.63"))}
+    assert _rules(book)["P1>I211"] == "reference_tail"
+
+
 def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-1", due=date(2024, 7, 15))
     book.invoice("I2", "200.00", number="FA-2", due=date(2024, 6, 1))

@@ -1,6 +1,7 @@
 -- Short payments within tolerance: when an invoice's last auto/confirmed payment leaves
 -- a small remainder, that match closes it and says why (rounding, early-payment
--- discount, bank charges). Tolerances come from mappings/matching.yaml.
+-- discount, bank charges, or the ERP showing the invoice settled). Tolerances come from
+-- mappings/matching.yaml.
 DROP TABLE IF EXISTS rc_short;
 CREATE TEMP TABLE rc_short AS
 WITH applied AS (
@@ -9,7 +10,11 @@ WITH applied AS (
     FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id
 ), short AS (
     -- invoices this run left with a remainder (few): only their matches are ranked
-    SELECT i.entity, i.invoice_id, i.amount_total, i.issue_date, CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r
+    SELECT i.entity, i.invoice_id, i.amount_total, i.issue_date, CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r,
+           -- settled in the ERP: nothing open there (SAP), or a balanced lettrage (a FEC, which gives no open amount)
+           CASE WHEN i.erp_amount_open = 0 OR (i.erp_amount_open IS NULL AND i.invoice_id IN (
+                     SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity))
+                THEN i.erp_lettrage END AS erp_code
     FROM rc_inv AS i
     JOIN applied AS a ON a.invoice_id = i.invoice_id
     WHERE i.doc_type = 'invoice' AND i.open0 - a.applied > 0
@@ -20,7 +25,7 @@ WITH applied AS (
     JOIN short AS s ON s.invoice_id = m.invoice_id
     WHERE m.state IN ('auto', 'confirmed')
 ), rem AS (
-    SELECT s.entity, s.invoice_id, s.amount_total, s.issue_date, l.match_id, l.paid_on, s.r
+    SELECT s.entity, s.invoice_id, s.amount_total, s.issue_date, l.match_id, l.paid_on, s.r, s.erp_code
     FROM short AS s
     JOIN last_match AS l ON l.invoice_id = s.invoice_id AND l.rn = 1
 )
@@ -33,6 +38,10 @@ SELECT match_id, r,
             {% endfor %}
             WHEN r <= {{ tol.bank_charges_abs }} AND r <= amount_total * {{ tol.bank_charges_pct }} / 100
                 THEN 'bank charges within tolerance'
+            -- beyond the tolerances, the ERP's word: it shows the invoice settled (bank charges the payer
+            -- deducted, a discount or small write-off the accountant booked), up to a share of the invoice
+            WHEN erp_code IS NOT NULL AND r <= amount_total * {{ tol.erp_settled_pct }} / 100
+                THEN 'settled in the ERP (lettrage ' || erp_code || ')'
        END AS reason
 FROM rem;
 
