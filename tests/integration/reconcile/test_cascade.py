@@ -231,6 +231,24 @@ def test_an_early_payment_discount_on_several_listed_invoices_is_taken_on_each(b
     assert book.exceptions() == []
 
 
+def test_a_credit_note_lettered_with_two_invoices_nets_them_before_the_payment(book: Book) -> None:
+    """The accountant lettered CN with I1 and I2 and the transfer that paid their net (AAC): the credit
+    note is applied to them by due date, and the transfer naming both pays what is left. Every document
+    ends settled, not I2 half open beside an open credit note."""
+    book.customer("C1", "MENUISERIE DUPUIS SASU")
+    book.invoice("I1", "400.00", number="F2025-0301", customer="C1", erp_lettrage="AAC", due=date(2024, 5, 10))
+    book.invoice("I2", "529.20", number="F2025-0328", customer="C1", erp_lettrage="AAC", due=date(2024, 5, 20))
+    book.invoice("CN", "-529.20", number="AV2025-0010", customer="C1", doc_type="credit_note", erp_lettrage="AAC")
+    book.payment("P1", "400.00", "FACT F2025-0301 F2025-0328 MOINS AVOIR")
+    reconcile(book.engine, as_of=AS_OF)
+    credits = {(m["invoice_id"], Decimal(m["amount_applied"])) for m in book.matches() if m["rule"] == "credit_note"}
+    assert credits == {("I1", Decimal("400.00")), ("I2", Decimal("129.20"))}
+    assert book.invoice_state("I1") == ("credited", Decimal("0.00"))
+    assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("CN")[1] == Decimal("0.00")
+    assert book.exceptions() == []
+
+
 def test_subset_sum_of_customer_open_items_oldest_first(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "100.00", issue=date(2024, 3, 1), due=date(2024, 3, 31))
