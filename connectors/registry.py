@@ -23,13 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lettrage.errors import ConfigurationError
 from lettrage.logging import register_secret
+
+if TYPE_CHECKING:  # (the file machinery imports pyarrow: only when a job is built)
+    from connectors._files import FileLoadStats
 
 DEFAULT_SOURCES_FILE = Path("sources.yaml")
 FILE_SOURCES = ("sage_fec", "sap_export", "camt053")
@@ -113,15 +116,26 @@ def secret(source: str, entity: str, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SourceJob:
-    """A ready-to-run dlt source and the pipeline name that keeps its state."""
+    """A ready-to-run dlt source and the pipeline name that keeps its state.
+
+    ``stats`` (file sources): filled while the source runs with what each file gave, so the run can
+    say which files were rejected (not in the source's format: nothing read from them).
+    """
 
     entity: str
     source: str
     pipeline_name: str
     dlt_source: Any
+    stats: FileLoadStats | None = None
+
+    @property
+    def rejected_files(self) -> list[str]:
+        """Files of this run rejected as not in the source's format (after the source ran)."""
+        return [f.file for f in self.stats.files if f.rejected] if self.stats is not None else []
 
 
-Builder = Callable[[str, SourceSettings, Path, date | None, date | None], Any]
+# (entity, settings, drop-folder root, window start, window end, file stats for file sources)
+Builder = Callable[[str, SourceSettings, Path, date | None, date | None, "FileLoadStats"], Any]
 
 
 def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
@@ -131,25 +145,29 @@ def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _sage_fec(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _sage_fec(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+              stats: FileLoadStats) -> Any:
     from connectors.sage_fec import sage_fec_source
 
-    return sage_fec_source(location=str(_resolve(root, s.path, "sage_fec", entity)), entity=entity)
+    return sage_fec_source(location=str(_resolve(root, s.path, "sage_fec", entity)), entity=entity, stats=stats)
 
 
-def _sap_export(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _sap_export(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+                stats: FileLoadStats) -> Any:
     from connectors.sap_export import sap_export_source
 
-    return sap_export_source(location=str(_resolve(root, s.path, "sap_export", entity)), entity=entity)
+    return sap_export_source(location=str(_resolve(root, s.path, "sap_export", entity)), entity=entity, stats=stats)
 
 
-def _camt053(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _camt053(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+             stats: FileLoadStats) -> Any:
     from connectors.camt053 import camt053_source
 
-    return camt053_source(location=str(_resolve(root, s.path, "camt053", entity)), entity=entity)
+    return camt053_source(location=str(_resolve(root, s.path, "camt053", entity)), entity=entity, stats=stats)
 
 
-def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+            stats: FileLoadStats) -> Any:
     from connectors.stripe import stripe_source
 
     return stripe_source(
@@ -158,7 +176,8 @@ def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end:
     )
 
 
-def _gocardless(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _gocardless(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+                stats: FileLoadStats) -> Any:
     from connectors.gocardless import gocardless_source
 
     return gocardless_source(
@@ -171,14 +190,16 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+                     stats: FileLoadStats) -> Any:
     from connectors.sage_accounting import sage_accounting_source
 
     return sage_accounting_source(entity=entity, access_token=secret("sage_accounting", entity, "access_token"),
                                   base_url=s.base_url, start_date=_iso(start), end_date=_iso(end))
 
 
-def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+              stats: FileLoadStats) -> Any:
     from connectors.netsuite import netsuite_source
 
     extra = {k: v for k, v in (s.model_extra or {}).items() if k == "concurrency"}
@@ -190,7 +211,8 @@ def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, en
                            token_secret=secret("netsuite", entity, "token_secret"), **extra)
 
 
-def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
+def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
+            stats: FileLoadStats) -> Any:
     from connectors.sap_b1 import sap_b1_source
 
     if not s.base_url:
@@ -214,8 +236,12 @@ BUILDERS: dict[str, Builder] = {
 
 def build_job(config: SourcesConfig, entity: str, source: str, *, start: date | None = None,
               end: date | None = None) -> SourceJob:
+    from connectors._files import FileLoadStats
+
     settings = config.settings(entity, source)
-    dlt_source = BUILDERS[source](entity, settings, config.root, start, end)
+    stats = FileLoadStats()
+    dlt_source = BUILDERS[source](entity, settings, config.root, start, end, stats)
     # A backfill shares the pipeline (and so the state) of the nightly sync: a bounded
     # incremental window (end_value) does not move the nightly cursor in dlt.
-    return SourceJob(entity, source, f"lettrage_{source}_{entity.lower()}", dlt_source)
+    return SourceJob(entity, source, f"lettrage_{source}_{entity.lower()}", dlt_source,
+                     stats if source in FILE_SOURCES else None)

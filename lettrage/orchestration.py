@@ -152,22 +152,32 @@ def failure_message(failed: Mapping[str, str]) -> str:
     return mask_text(f"{len(failed)} source(s) failed: {parts}")
 
 
+def rejected_message(files: Iterable[str]) -> str:
+    """``2 file(s) rejected, nothing read from them: a.txt, b.txt (raw_quarantine line 0 says why)``."""
+    names = sorted(files)
+    return f"{len(names)} file(s) rejected, nothing read from them: {', '.join(names)} (raw_quarantine line 0 says why)"
+
+
 @dataclass
 class RunOutcome:
-    """What a sync did per source: the loaded ones with counts, the failed ones with a reason."""
+    """What a sync did per source: the loaded ones with counts, the failed ones with a reason, and the
+    files a loaded source rejected (not in its format): the run goes on, then ends failed saying so."""
 
     loaded: list[dict[str, Any]] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, list[str]] = field(default_factory=dict)
 
     def add_loaded(self, result: Mapping[str, Any]) -> None:
         self.loaded.append(dict(result))
+        if result.get("rejected_files"):
+            self.rejected[source_key(str(result["source"]), str(result["entity"]))] = list(result["rejected_files"])
 
     def add_failed(self, source: str, entity: str, reason: str) -> None:
         self.failed[source_key(source, entity)] = mask_text(reason)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.rejected
 
     @property
     def rows(self) -> int:
@@ -175,7 +185,9 @@ class RunOutcome:
 
     def failure_message(self) -> str:
         total = len(self.loaded) + len(self.failed)
-        return failure_message(self.failed).replace(" source(s)", f" of {total} source(s)", 1)
+        parts = [failure_message(self.failed).replace(" source(s)", f" of {total} source(s)", 1)] if self.failed else []
+        parts += [f"{key}: {rejected_message(files)}" for key, files in sorted(self.rejected.items())]
+        return mask_text("; ".join(parts))
 
 
 def rows_loaded_table(loaded: Iterable[Mapping[str, Any]], failed: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -186,7 +198,8 @@ def rows_loaded_table(loaded: Iterable[Mapping[str, Any]], failed: Mapping[str, 
         rows.append({
             "source": source_key(r["source"], r["entity"]), "status": "loaded", "rows": int(r["rows"]),
             "quarantined": int(r.get("quarantined") or 0), "seconds": round(seconds, 2),
-            "rows_per_s": int(r["rows"] / seconds) if seconds > 0 else 0, "detail": "",
+            "rows_per_s": int(r["rows"] / seconds) if seconds > 0 else 0,
+            "detail": rejected_message(r["rejected_files"]) if r.get("rejected_files") else "",
         })
     for key, reason in sorted(failed.items()):
         rows.append({"source": key, "status": "FAILED", "rows": 0, "quarantined": 0, "seconds": 0,

@@ -123,12 +123,14 @@ class ProgressBoard:
                 item.total = total
             self._emit("update", item)
 
-    def finish(self, key: str, rows: int | None = None) -> None:
+    def finish(self, key: str, rows: int | None = None, message: str | None = None) -> None:
         with self._lock:
             item = self._get(key)
             item.status, item.finished, item.phase = DONE, time.monotonic(), ""
             if rows is not None:
                 item.rows = rows
+            if message:
+                item.message = mask_text(message)
             self._emit("done", item)
 
     def fail(self, key: str, message: str) -> None:

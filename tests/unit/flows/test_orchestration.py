@@ -105,6 +105,20 @@ def test_outcome_keeps_loaded_sources_and_names_the_failed_ones() -> None:
     assert outcome.failure_message() == "1 of 2 source(s) failed: stripe/FR01 (AuthenticationExpired: 401)"
 
 
+def test_a_loaded_source_that_rejected_files_fails_the_run_naming_them() -> None:
+    """The good files of sap_export/DE01 loaded and the run went on; the one not in a SAP format was
+    rejected: the run ends failed so ops see it, and says which file and where to read why."""
+    outcome = orch.RunOutcome()
+    outcome.add_loaded({"entity": "DE01", "source": "sap_export", "rows": 600, "quarantined": 1, "seconds": 2.0,
+                        "rejected_files": ["BSID_ES10.txt"]})
+    outcome.add_loaded({"entity": "DE01", "source": "camt053", "rows": 120, "quarantined": 0, "seconds": 1.0})
+    assert not outcome.ok and outcome.rows == 720
+    assert outcome.failure_message() == ("sap_export/DE01: 1 file(s) rejected, nothing read from them: "
+                                         "BSID_ES10.txt (raw_quarantine line 0 says why)")
+    rows = orch.rows_loaded_table(outcome.loaded, outcome.failed)
+    assert rows[0]["status"] == "loaded" and rows[0]["detail"].startswith("1 file(s) rejected")
+
+
 def test_rows_loaded_table_lists_failed_sources_with_their_reason() -> None:
     rows = orch.rows_loaded_table(
         [{"entity": "FR01", "source": "camt053", "rows": 300, "quarantined": 2, "seconds": 1.5}],

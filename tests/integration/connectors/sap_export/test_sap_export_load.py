@@ -155,6 +155,21 @@ def _built_from(config: WarehouseConfig, tmp_path: Path, lines: list[str]) -> It
         yield engine
 
 
+def test_a_sync_job_names_the_files_its_source_rejected(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """What the nightly flow reads to end a run failed when a file was rejected (flows/steps.py): the
+    job built from the sources file reports which of its files were not in a SAP format."""
+    from connectors.registry import SourcesConfig, SourceSettings, build_job
+    from warehouse.load import run_pipeline
+
+    drop = copy_samples(FIXTURES / "sap_export", tmp_path / "DE01" / "sap_export",
+                        ["fbl5n_de_export.csv", "unknown_layout.csv"])
+    config = SourcesConfig(entities={"DE01": {"sap_export": SourceSettings(path=str(drop))}})
+    job = build_job(config, "DE01", "sap_export")
+    assert job.rejected_files == []
+    run_pipeline(job.pipeline_name, job.dlt_source, warehouse_config)
+    assert job.rejected_files == ["unknown_layout.csv"]
+
+
 def test_a_residual_item_left_by_a_partial_payment_continues_its_invoice(warehouse_config: WarehouseConfig,
                                                                         tmp_path: Path) -> None:
     """Invoice RE-20 (1,000) cleared by payment document 14...20, which received 950 and posted the 50
