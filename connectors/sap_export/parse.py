@@ -15,8 +15,8 @@ layout's, live here:
   extract "0001000123" are the same customer;
 - the entity is the company code mapped through ``mappings/entities.yaml``;
 - a list export may open with title lines (list name, company code, key date)
-  before its header, and carries ALV total lines (``*``/``**`` in an amount
-  cell, no document number): the header is searched in the first lines and
+  before its header, and carries ALV total lines (``*``/``**`` in a cell, no
+  document number): the header is searched in the first lines and
   total lines are skipped, neither loaded nor quarantined;
 - a layout without a line-item column (FBL5N) numbers the lines of one
   document 1, 2, ... in file order, so a payment document with a residual item
@@ -307,7 +307,8 @@ def _from_header(path: Path, header_line: int) -> Iterator[Path]:
 
 
 def _is_total_row(table: pa.Table, match: LayoutMatch) -> np.ndarray:
-    """ALV total and subtotal lines: no document number, and an amount (or the first cell) starting with '*'."""
+    """ALV total and subtotal lines: no document number, and a cell starting with '*' (in the amount, the
+    first cell, or the status column some lists mark them in: any cell of such a line)."""
     n = table.num_rows
     belnr = match.positions.get("BELNR")
     if n == 0 or belnr is None:
@@ -317,8 +318,7 @@ def _is_total_row(table: pa.Table, match: LayoutMatch) -> np.ndarray:
     if not no_document.any():
         return no_document
     starred = np.zeros(n, dtype=bool)
-    positions = {match.positions[f] for f in _AMOUNT_FIELDS if f in match.positions} | {0}
-    for pos in positions:
+    for pos in range(table.num_columns):
         starts = pc.starts_with(pc.utf8_trim_whitespace(table.column(pos)), "*")
         starred |= np.asarray(pc.fill_null(starts, False).to_numpy(zero_copy_only=False), dtype=bool)
     return no_document & starred

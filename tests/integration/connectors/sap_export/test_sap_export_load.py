@@ -200,10 +200,15 @@ def test_a_reversed_payment_is_neither_owed_nor_received(warehouse_config: Wareh
         "DE01;0001000007;2025;0090000008;001;RV;01.03.2025;01.03.2025;01.03.2025;0;0;14;EUR;2340,06;2340,06;S;RE-8;;;;Rechnung",
         "DE01;0001000007;2025;2000000010;001;ZP;20.03.2025;20.03.2025;20.03.2025;0;0;0;EUR;2340,06;2340,06;H;;;0100000005;24.03.2025;Lastschrift",
         "DE01;0001000007;2025;0100000005;001;AB;24.03.2025;24.03.2025;24.03.2025;0;0;0;EUR;2340,06;2340,06;S;;;0100000005;24.03.2025;Storno Rücklastschrift AM04",
+        # the same, the reversal posted as a payment document (DZ) of its own
+        "DE01;0001000008;2025;0090000009;001;RV;01.03.2025;01.03.2025;01.03.2025;0;0;14;EUR;302,26;302,26;S;RE-9;;;;Rechnung",
+        "DE01;0001000008;2025;2000000080;001;DZ;20.03.2025;20.03.2025;20.03.2025;0;0;0;EUR;302,26;302,26;H;;;1400000326;26.03.2025;Lastschrift",
+        "DE01;0001000008;2025;1400000326;001;DZ;26.03.2025;26.03.2025;26.03.2025;0;0;0;EUR;302,26;302,26;S;;;1400000326;26.03.2025;Storno 2000000080 Rücklastschrift",
     ]) as engine:
         invoices = engine.query("SELECT invoice_number, amount_total, erp_amount_open FROM int_invoices")
         receipts = engine.query("SELECT payment_id FROM fct_payment WHERE channel = 'erp'")
-    assert [(n, str(a), str(o)) for n, a, o in invoices] == [("RE-8", "2340.06", "2340.06")]
+    assert sorted((n, str(a), str(o)) for n, a, o in invoices) == [
+        ("RE-8", "2340.06", "2340.06"), ("RE-9", "302.26", "302.26")]
     assert receipts == []
 
 

@@ -298,6 +298,18 @@ def test_fbl5n_list_with_title_lines_totals_and_residual_item(tmp_path: Path) ->
     assert {(line, fld) for line, fld, _, _ in q.rows} == {(11, "BLDAT"), (11, "GJAHR")}
 
 
+def test_fbl5n_subtotal_lines_marked_in_another_column_are_skipped(tmp_path: Path) -> None:
+    """Some lists mark a customer's subtotal with '*' in a column of its own (here the assignment column,
+    where a status icon column would be) and print the amount plainly: still a total line, not a row."""
+    match, rows, q = _fbl5n(tmp_path, [
+        FBL5N_HEADER,
+        "1000;100238;90001273;1800000173;RV;10.01.2024;09.02.2024;2.050,00;EUR;2.050,00;EUR;;;;0090001273",
+        ";100238;;;;;;2.050,00;EUR;2.050,00;EUR;;;;*",
+        ";;;;;;;2.050,00;EUR;;;;;;**",
+    ])
+    assert [r["document_number"] for r in rows] == ["1800000173"] and not q.rows
+
+
 def test_fbl5n_saved_by_windows_in_cp1252_with_ctrl_z(tmp_path: Path) -> None:
     """A list saved by Excel/Windows: cp1252 punctuation (bytes 0x80-0x9F) and a closing Ctrl-Z."""
     text = "Kunde\u2019s Zahlung \u2013 50 \u20ac \u0152uvre"
