@@ -106,8 +106,8 @@ class Erp(_Strict):
     # bank-journal entry or payment document) of exactly that amount booked this many days before or
     # after it, when no other bank credit fits that receipt (rule erp_receipt): the accountant's lettrage
     # of that receipt names the invoices, and its customer is the payer.
-    receipt_days_before_bank: int = Field(default=7, ge=0)
-    receipt_days_after_bank: int = Field(default=5, ge=0)
+    receipt_days_before_bank: int = Field(default=10, ge=0)
+    receipt_days_after_bank: int = Field(default=15, ge=0)
 
 
 class MatchingRules(_Strict):

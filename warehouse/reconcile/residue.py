@@ -768,9 +768,11 @@ class Residue:
 
         Only then: with two open items the excess may be part of the other one's payment, and a payment
         of more than twice the only invoice is more likely for something the book does not hold yet. Never
-        for a remittance naming invoices (settled ones, typically: a second payment, not this invoice's).
+        for a remittance naming invoices (settled ones, typically: a second payment, not this invoice's),
+        nor one holding any reference at all: "Anzahlung lt. AB zu Auftrag 4500084436" is a payment on
+        account of an order, and the invoice it would take is paid three days later by its own transfer.
         """
-        if len(items) != 1 or p.candidates:
+        if len(items) != 1 or p.candidates or _payment_tokens(p, self.rules):
             return False
         item = items[0]
         if item.doc_type != "invoice" or item.open <= 0 or not item.open < p.remaining <= 2 * item.open:

@@ -481,6 +481,26 @@ def test_an_erp_receipt_that_could_be_another_credit_or_is_far_off_names_nothing
     assert book.exception_kinds()["P1"] == book.exception_kinds()["P2"] == "unmatched_payment"
 
 
+def test_a_discount_the_erp_booked_with_the_receipt_closes_the_invoice_it_names(book: Book) -> None:
+    """"REGLEMENT FACTURE FA01601 ESC 1%": the payer took a 1 % discount the tolerances do not grant, and the
+    accountant booked the receipt as 512 3,543.91, 665 35.80, 411 3,579.71 without lettering it. The
+    remittance pays FA01601; the discount the ERP booked beside the receipt closes it. A payment short by
+    the same amount that the ERP booked otherwise (FA01602) stays partially paid."""
+    book.customer("C1", "AGENCEMENT BENOIT SAS")
+    book.invoice("I1", "3579.71", number="FA01601", customer="C1")
+    book.invoice("I2", "3579.71", number="FA01602", customer="C1")
+    book.payment("P1", "3543.91", "REGLEMENT FACTURE FA01601 ESC 1%", paid_on=date(2024, 6, 3))
+    book.payment("P2", "3543.91", "REGLEMENT FACTURE FA01602", paid_on=date(2024, 6, 24))
+    book.erp_receipt("R1", "3579.71", customer="C1", movement="BQ1-771", booked=date(2024, 6, 4), bank="3543.91")
+    reconcile(book.engine, as_of=AS_OF)
+    by_invoice = {m["invoice_id"]: m for m in book.matches()}
+    assert by_invoice["I1"]["rule"] == "exact_reference"
+    assert Decimal(by_invoice["I1"]["adjustment"]) == Decimal("35.80")
+    assert by_invoice["I1"]["adjustment_reason"] == "discount or charges the ERP booked with the receipt"
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("I2") == ("partially_paid", Decimal("35.80"))
+
+
 def test_a_payer_paying_more_than_its_only_invoice_pays_it_and_keeps_the_rest_as_credit(book: Book) -> None:
     """C1 owes one invoice and pays 100 more: the invoice is paid, 100 stays as customer credit. Not when
     the payment is more than twice the only invoice (more likely for something not in the book yet), nor
@@ -495,11 +515,16 @@ def test_a_payer_paying_more_than_its_only_invoice_pays_it_and_keeps_the_rest_as
     book.payment("P1", "946.36", "PAIEMENT CHAUDRONNERIE NGUYEN SA", payer_iban=IBAN)
     book.payment("P2", "700.00", "VIR SEPA TRANSPORTS LOUIS", payer_iban="FR7630001007941234567890999")
     book.payment("P3", "950.00", "VIR PLOMBERIE SUD", payer_iban="FR7630001007941234567890777")
+    # a payment on account of an order, not this invoice's: it holds a reference
+    book.customer("C4", "GUENTHER MASCHINENBAU GMBH", iban="DE89370400440532013000")
+    book.invoice("I5", "6976.38", customer="C4")
+    book.payment("P4", "10000.00", "Anzahlung lt. AB zu Auftrag 4500084436", payer_iban="DE89370400440532013000")
     reconcile(book.engine, as_of=AS_OF)
     assert book.pairs() == {("P1", "I1", Decimal("846.36"))}
     assert "the rest stays as customer credit" in book.matches()[0]["explanation"]
     kinds = book.exception_kinds()
-    assert kinds == {"P1": "overpayment", "P2": "unmatched_payment", "P3": "unmatched_payment"}
+    assert kinds == {"P1": "overpayment", "P2": "unmatched_payment", "P3": "unmatched_payment",
+                     "P4": "unmatched_payment"}
     assert Decimal(next(e["amount"] for e in book.exceptions() if e["payment_id"] == "P1")) == Decimal("100.00")
 
 

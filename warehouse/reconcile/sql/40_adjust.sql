@@ -1,6 +1,7 @@
 -- Short payments within tolerance: when an invoice's last auto/confirmed payment leaves
 -- a small remainder, that match closes it and says why (rounding, early-payment
--- discount, bank charges, or the ERP showing the invoice settled). Tolerances come from
+-- discount, bank charges, what the ERP booked beside the receipt, or the ERP showing the
+-- invoice settled). Tolerances come from
 -- mappings/matching.yaml.
 DROP TABLE IF EXISTS rc_short;
 CREATE TEMP TABLE rc_short AS
@@ -10,7 +11,8 @@ WITH applied AS (
     FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id
 ), short AS (
     -- invoices this run left with a remainder (few): only their matches are ranked
-    SELECT i.entity, i.invoice_id, i.amount_total, i.issue_date, CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r,
+    SELECT i.entity, i.invoice_id, i.customer_id, i.amount_total, i.issue_date,
+           CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r,
            -- settled in the ERP: nothing open there (SAP), or a balanced lettrage (a FEC, which gives no open amount)
            CASE WHEN i.erp_amount_open = 0 OR (i.erp_amount_open IS NULL AND i.invoice_id IN (
                      SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity))
@@ -19,17 +21,35 @@ WITH applied AS (
     JOIN applied AS a ON a.invoice_id = i.invoice_id
     WHERE i.doc_type = 'invoice' AND i.open0 - a.applied > 0
 ), last_match AS (
-    SELECT m.entity, m.invoice_id, m.match_id, m.paid_on,
+    SELECT m.entity, m.invoice_id, m.match_id, m.payment_id, m.paid_on,
            row_number() OVER (PARTITION BY m.invoice_id ORDER BY m.paid_on DESC, m.payment_id DESC) AS rn
     FROM rc_match AS m
     JOIN short AS s ON s.invoice_id = m.invoice_id
     WHERE m.state IN ('auto', 'confirmed')
 ), rem AS (
-    SELECT s.entity, s.invoice_id, s.amount_total, s.issue_date, l.match_id, l.paid_on, s.r, s.erp_code
+    SELECT s.entity, s.invoice_id, s.customer_id, s.amount_total, s.issue_date, l.match_id, l.payment_id, l.paid_on,
+           s.r, s.erp_code
     FROM short AS s
     JOIN last_match AS l ON l.invoice_id = s.invoice_id AND l.rn = 1
+), erp_fee AS (
+    -- The ERP booked this bank credit as one entry (same amount on the bank, a few days apart, a line of
+    -- the invoice's customer) whose other lines are exactly the remainder: a discount the payer took
+    -- (665 escompte), a factor's commission, charges (627). What the accountant wrote off closes it.
+    SELECT rm.match_id
+    FROM rem AS rm
+    JOIN rc_pay AS p ON p.payment_id = rm.payment_id
+    JOIN (SELECT movement_id, max(movement_amount) AS bank, sum(amount) AS lines, max(paid_on) AS booked
+          FROM int_erp_receipts WHERE entity = :entity AND movement_amount IS NOT NULL
+          GROUP BY movement_id) AS mv
+      ON mv.bank = p.amount AND mv.lines - mv.bank = rm.r
+     AND mv.booked >= p.paid_on - {{ erp.receipt_days_before_bank }}
+     AND mv.booked <= p.paid_on + {{ erp.receipt_days_after_bank }}
+    WHERE EXISTS (SELECT 1 FROM int_erp_receipts AS x
+                  WHERE x.entity = :entity AND x.movement_id = mv.movement_id AND x.customer_id = rm.customer_id)
+    GROUP BY rm.match_id
+    HAVING count(*) = 1
 )
-SELECT match_id, r,
+SELECT rem.match_id, r,
        CASE WHEN r <= {{ tol.rounding_abs }} THEN 'rounding difference'
             {% for pct in tol.early_discount_pct %}
             WHEN paid_on <= issue_date + {{ tol.early_discount_days }}
@@ -38,12 +58,14 @@ SELECT match_id, r,
             {% endfor %}
             WHEN r <= {{ tol.bank_charges_abs }} AND r <= amount_total * {{ tol.bank_charges_pct }} / 100
                 THEN 'bank charges within tolerance'
+            WHEN f.match_id IS NOT NULL THEN 'discount or charges the ERP booked with the receipt'
             -- beyond the tolerances, the ERP's word: it shows the invoice settled (bank charges the payer
             -- deducted, a discount or small write-off the accountant booked), up to a share of the invoice
             WHEN erp_code IS NOT NULL AND r <= amount_total * {{ tol.erp_settled_pct }} / 100
                 THEN 'settled in the ERP (lettrage ' || erp_code || ')'
        END AS reason
-FROM rem;
+FROM rem
+LEFT JOIN erp_fee AS f ON f.match_id = rem.match_id;
 
 UPDATE rc_match SET adjustment = s.r,
        adjustment_reason = s.reason,
