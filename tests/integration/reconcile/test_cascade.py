@@ -249,6 +249,26 @@ def test_a_credit_note_lettered_with_two_invoices_nets_them_before_the_payment(b
     assert book.exceptions() == []
 
 
+def test_two_credit_notes_lettered_with_two_invoices_net_them_in_order(book: Book) -> None:
+    """SAP cleared two invoices and two credit notes with one transfer (one clearing document): the credit
+    notes, in date order, are laid against the invoices by due date, and the transfer pays the rest."""
+    book.invoice("I1", "1000.00", number="FT 2025/0144", erp_lettrage="1400000300", due=date(2024, 5, 10))
+    book.invoice("I2", "800.00", number="FT 2025/0237", erp_lettrage="1400000300", due=date(2024, 5, 20))
+    book.invoice("CN1", "-150.00", number="NC 2025/011", doc_type="credit_note", erp_lettrage="1400000300",
+                 issue=date(2024, 5, 2))
+    book.invoice("CN2", "-900.00", number="NC 2025/024", doc_type="credit_note", erp_lettrage="1400000300",
+                 issue=date(2024, 5, 3))
+    book.payment("P1", "750.00", "SALDO FT 2025/0144 E 2025/0237")
+    reconcile(book.engine, as_of=AS_OF)
+    credits = {(m["payment_id"], m["invoice_id"], Decimal(m["amount_applied"]))
+               for m in book.matches() if m["rule"] == "credit_note"}
+    assert credits == {("CN1", "I1", Decimal("150.00")), ("CN2", "I1", Decimal("850.00")),
+                       ("CN2", "I2", Decimal("50.00"))}
+    assert book.pairs() >= {("P1", "I2", Decimal("750.00"))}
+    assert all(book.invoice_state(i)[1] == Decimal("0.00") for i in ("I1", "I2", "CN1", "CN2"))
+    assert book.exceptions() == []
+
+
 def test_subset_sum_of_customer_open_items_oldest_first(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "100.00", issue=date(2024, 3, 1), due=date(2024, 3, 31))

@@ -1,30 +1,27 @@
--- A credit note the ERP lettered with invoices (same lettrage code, same customer and
--- currency; one credit note in the code) is applied to them first, so the payment then meets
--- the net: to the one invoice, or to several by due date as far as it reaches (a transfer for
--- two invoices net of a credit note, all three lettered together with the receipt).
+-- Credit notes the ERP lettered with invoices (same lettrage code, same customer and currency)
+-- are applied to them first, so the payment then meets the net: credit notes in date order laid
+-- against invoices by due date, each credit note taking what overlaps it (one credit note and one
+-- invoice; one for two invoices; two for two, as a transfer net of both, all lettered together).
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
                       currency, rule, confidence, explanation, state, paid_on)
-WITH grp AS (
-    SELECT entity, erp_lettrage, customer_id, currency,
-           sum(CASE WHEN doc_type = 'invoice' THEN 1 ELSE 0 END) AS n_inv,
-           sum(CASE WHEN doc_type = 'credit_note' THEN 1 ELSE 0 END) AS n_cn
-    FROM rc_inv WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
-    GROUP BY entity, erp_lettrage, customer_id, currency
-), ranked AS (
-    SELECT i.entity, c.invoice_id AS cn_id, i.invoice_id, i.currency, i.erp_lettrage, c.invoice_number AS cn_number,
-           -c.open0 AS credit, i.open0, c.issue_date,
-           coalesce(sum(i.open0) OVER (PARTITION BY c.invoice_id ORDER BY i.due_date, i.invoice_id
-                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-    FROM grp AS g
-    JOIN rc_inv AS i ON i.entity = g.entity AND i.erp_lettrage = g.erp_lettrage AND i.customer_id = g.customer_id
-                    AND i.currency = g.currency AND i.doc_type = 'invoice'
-    JOIN rc_inv AS c ON c.entity = g.entity AND c.erp_lettrage = g.erp_lettrage AND c.customer_id = g.customer_id
-                    AND c.currency = g.currency AND c.doc_type = 'credit_note'
-    WHERE g.n_inv >= 1 AND g.n_cn = 1 AND c.open0 < 0 AND i.open0 > 0
+WITH docs AS (
+    SELECT d.*,
+           -- where each document's amount sits on the code's line of credits (credit notes) or debts (invoices)
+           coalesce(sum(abs(d.open0)) OVER (PARTITION BY d.entity, d.erp_lettrage, d.customer_id, d.currency, d.doc_type
+                                            ORDER BY CASE WHEN d.doc_type = 'invoice' THEN d.due_date ELSE d.issue_date END,
+                                                     d.invoice_id
+                                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
+    FROM rc_inv AS d
+    WHERE d.erp_lettrage IS NOT NULL AND d.erp_lettrage <> ''
+      AND ((d.doc_type = 'invoice' AND d.open0 > 0) OR (d.doc_type = 'credit_note' AND d.open0 < 0))
 ), pair AS (
-    SELECT entity, cn_id, invoice_id, currency, erp_lettrage, cn_number, issue_date,
-           greatest(0, least(open0, credit - before)) AS applied
-    FROM ranked
+    SELECT i.entity, c.invoice_id AS cn_id, i.invoice_id, i.currency, i.erp_lettrage, c.invoice_number AS cn_number,
+           c.issue_date,
+           least(c.start_at - c.open0, i.start_at + i.open0) - greatest(c.start_at, i.start_at) AS applied
+    FROM docs AS i
+    JOIN docs AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.customer_id = i.customer_id
+                  AND c.currency = i.currency AND c.doc_type = 'credit_note'
+    WHERE i.doc_type = 'invoice'
 )
 SELECT entity, md5(entity || '|' || cn_id || '|' || invoice_id || '|credit_note'), cn_id, invoice_id,
        CAST(applied AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR), currency, 'credit_note',
@@ -33,10 +30,14 @@ SELECT entity, md5(entity || '|' || cn_id || '|' || invoice_id || '|credit_note'
        '{{ state.credit_note }}', issue_date
 FROM pair WHERE applied > 0;
 
-UPDATE rc_inv SET open0 = rc_inv.open0 - m.amount_applied
-FROM rc_match AS m
-WHERE m.rule = 'credit_note' AND m.invoice_id = rc_inv.invoice_id;
+-- (summed first: an invoice may take two credit notes and a credit note serve two invoices, and an
+-- UPDATE ... FROM applies one joined row per target row)
+UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
+FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match WHERE rule = 'credit_note'
+      GROUP BY invoice_id) AS m
+WHERE m.invoice_id = rc_inv.invoice_id;
 
-UPDATE rc_inv SET open0 = rc_inv.open0 + m.amount_applied
-FROM rc_match AS m
-WHERE m.rule = 'credit_note' AND m.payment_id = rc_inv.invoice_id;
+UPDATE rc_inv SET open0 = rc_inv.open0 + m.used
+FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match WHERE rule = 'credit_note'
+      GROUP BY payment_id) AS m
+WHERE m.payment_id = rc_inv.invoice_id;
