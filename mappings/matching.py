@@ -36,18 +36,22 @@ class Rule(_Strict):
 
 
 _NOT_ALNUM = {"prefixes": "reference prefix {!r} must be letters/digits only",
-              "remittance_tags": "remittance tag {!r} must be letters/digits only (written without its slashes)"}
+              "remittance_tags": "remittance tag {!r} must be letters/digits only (written without its slashes)",
+              "credit_note_words": "credit-note word {!r} must be letters/digits only"}
 
 
 class ReferenceSettings(_Strict):
     prefixes: tuple[str, ...] = ()
     remittance_tags: tuple[str, ...] = ()
+    # words a remittance writes before a credit note's number ("AL NETTO NS NC 2025/008"): the number
+    # after one names a credit note, never an invoice (it may equal another customer's invoice number)
+    credit_note_words: tuple[str, ...] = ()
     customer_number_min_length: int = Field(default=4, ge=1)
     min_key_length: int = Field(default=4, ge=1)
     min_tail_length: int = Field(default=2, ge=1)
     max_invoices_per_payment: int = Field(default=25, ge=1)
 
-    @field_validator("prefixes", "remittance_tags")
+    @field_validator("prefixes", "remittance_tags", "credit_note_words")
     @classmethod
     def _upper_alnum(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         for v in value:

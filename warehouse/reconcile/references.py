@@ -29,6 +29,7 @@ KIND_RULE: dict[int, str] = {
     EXACT: "exact_reference", NORMALIZED: "normalized_reference", GROUPS: "reference_groups", TAIL: "reference_tail",
 }
 TOKEN_SPLIT = "[^A-Z0-9/._-]+"
+TOKEN_CHARS = "[A-Z0-9/._-]"
 TOKEN_TRIM = "/._-"
 YEAR_TAIL = "^(19|20)?[0-9][0-9][^A-Z0-9]+0*([0-9]+)$"
 # A year and the number after it, separated with spaces ("FACTURE 2024 00123"): also read joined by
@@ -160,10 +161,25 @@ def normalized(value: str | None, prefixes: Iterable[str]) -> str:
     return re.sub("[^A-Z0-9]", "", strip_prefix(fold(value).strip(), prefixes)).lstrip("0")
 
 
-def sql_key_macros(prefixes: Iterable[str], tags: Iterable[str] = ()) -> str:
+def credit_note_regex(words: Iterable[str]) -> str | None:
+    """Regex whose 3rd group is the number written after a credit-note word (``NC 2025/008``); None without words."""
+    words = tuple(words)
+    return ("(^|[^A-Z0-9])(" + "|".join(words) + ")[ .:#°º]*(" + TOKEN_CHARS + "*[0-9]" + TOKEN_CHARS + "*)"
+            if words else None)
+
+
+def sql_key_macros(prefixes: Iterable[str], tags: Iterable[str] = (), credit_note_words: Iterable[str] = ()) -> str:
     """Jinja macros computing the same keys in SQL (DuckDB and Postgres share this regex subset)."""
     pre = prefix_regex(prefixes).replace("'", "''")
     tag = tag_regex(tags)
+    cn = credit_note_regex(credit_note_words)
+    credit_notes = (r"""
+{% macro credit_note_tokens(col) -%}
+{% if engine == 'duckdb' %}unnest(regexp_extract_all({{ col }}, '""" + cn + r"""', 3)){% else %}(regexp_matches({{ col }}, '""" + cn + r"""', 'g'))[3]{% endif %}
+{%- endmacro %}
+{% macro may_name_credit_note(col) -%}
+(""" + " OR ".join(f"strpos({{{{ col }}}}, '{w}') > 0" for w in credit_note_words) + r""")
+{%- endmacro %}""" if cn else "")
     untag = (r"""
 {% macro strip_tags(col) -%}
 CASE WHEN strpos({{ col }}, '/') > 0
@@ -171,7 +187,7 @@ CASE WHEN strpos({{ col }}, '/') > 0
      ELSE {{ col }} END
 {%- endmacro %}""" if tag else """
 {% macro strip_tags(col) %}{{ col }}{% endmacro %}""")
-    return untag + r"""
+    return untag + credit_notes + r"""
 {% macro join_spaced_digits(col) -%}
 regexp_replace(regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '""" + SPACED_JOINED + r"""', 'g'),
                '""" + GROUPED_REFERENCE + r"""', '""" + GROUPED_JOINED + r"""', 'g')

@@ -132,7 +132,8 @@ class _Runner:
     def __init__(self, engine: Engine, rules: MatchingRules, context: dict[str, Any], params: dict[str, Any],
                  summary: ReconcileSummary) -> None:
         self.engine, self.rules, self.context, self.params, self.summary = engine, rules, context, params, summary
-        self.macros = sql_key_macros(rules.reference.prefixes, rules.reference.remittance_tags)
+        self.macros = sql_key_macros(rules.reference.prefixes, rules.reference.remittance_tags,
+                                     rules.reference.credit_note_words)
 
     def run_file(self, name: str) -> None:
         started = time.perf_counter()
@@ -588,6 +589,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "conf": conf, "state": state, "kinds": kinds or "0", "tol": rules.tolerances, "erp": rules.erp,
         "payout_days": rules.windows.payout_to_bank_days, "rows_of": partial(_rows_of, engine.name),
         "affected_only": incremental and bool(last_as_of) and str(last_as_of[0][0]) == as_of.isoformat(),
+        "credit_note_words": bool(rules.reference.credit_note_words),
         "erp_settle": rules.rule("erp_lettrage").enabled, "settle_bound": data_start is not None,
     }
     params: dict[str, Any] = {"entity": entity, "as_of": as_of.isoformat(), "now": now}

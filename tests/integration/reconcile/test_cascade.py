@@ -269,6 +269,19 @@ def test_two_credit_notes_lettered_with_two_invoices_net_them_in_order(book: Boo
     assert book.exceptions() == []
 
 
+def test_a_number_written_after_a_credit_note_word_never_names_an_invoice(book: Book) -> None:
+    """"PAGAMENTO FT 2025/0347 AL NETTO NS NC 2025/008" from a payer the book does not know: 2025/008 is the
+    payer's credit note and, read by its digit groups, also another customer's older invoice 2025/0008.
+    After "NC" it names a credit note only: without that, the partial payment paid 2025/0008 first."""
+    book.invoice("I347", "14457.46", number="2025/0347", customer="C1")
+    book.invoice("CN8", "-4337.24", number="NC-8", customer="C1", doc_type="credit_note")
+    book.invoice("I8", "3889.87", number="2025/0008", customer="C2", due=date(2024, 2, 28))
+    book.payment("P1", "10120.22", "PAGAMENTO FT 2025/0347 AL NETTO NS NC 2025/008", payer_name="MORETTI OLEODINAMICA")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I347", Decimal("10120.22"))}
+    assert book.invoice_state("I8") == ("overdue", Decimal("3889.87"))
+
+
 def test_subset_sum_of_customer_open_items_oldest_first(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "100.00", issue=date(2024, 3, 1), due=date(2024, 3, 31))

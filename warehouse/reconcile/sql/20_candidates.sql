@@ -46,6 +46,29 @@ WHERE k.entity = :entity AND k.currency = t.currency
   AND NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.payment_id = t.payment_id AND h.token = t.token);
 {% endfor %}
 
+{% if credit_note_words %}
+-- A number written after a credit-note word ("AL NETTO NS NC 2025/008") names a credit note: its hits on
+-- invoices go (it may equal another customer's invoice number, 2025/0008). Only references holding
+-- such a word are read (a plain search first).
+DROP TABLE IF EXISTS rc_tok_cn;
+CREATE TEMP TABLE rc_tok_cn AS
+SELECT DISTINCT payment_id, token
+FROM (
+    SELECT payment_id, trim(both '/._-' from {{ credit_note_tokens('ref') }}) AS token
+    FROM (SELECT payment_id, upper(coalesce(reference, '')) AS ref FROM rc_pay) AS r
+    WHERE {{ may_name_credit_note('ref') }}
+) AS t
+WHERE token <> '';
+
+DELETE FROM rc_hit
+WHERE EXISTS (SELECT 1 FROM rc_tok_cn AS c WHERE c.payment_id = rc_hit.payment_id AND c.token = rc_hit.token)
+  AND invoice_id IN (SELECT i.invoice_id FROM {{ invoices_table }} AS i
+                     WHERE i.entity = :entity AND i.doc_type = 'invoice'
+                       AND i.invoice_id IN (SELECT h.invoice_id FROM rc_hit AS h
+                                            JOIN rc_tok_cn AS c ON c.payment_id = h.payment_id AND c.token = h.token));
+DROP TABLE IF EXISTS rc_tok_cn;
+{% endif %}
+
 -- (grouped aggregates rather than window functions: the same result, a fraction of the cost at volume;
 -- a token's hits are of one kind, its strongest, so no "best kind" pass is needed)
 DROP TABLE IF EXISTS rc_cand;
