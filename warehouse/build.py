@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Core models run in this order; each fills the table of the same name.
 CORE_ORDER: tuple[str, ...] = (
     "int_invoices",
+    "int_invoice_aliases",
     "int_erp_settlements",
     "int_erp_receipts",
     "dim_customer",
@@ -42,7 +43,8 @@ CORE_ORDER: tuple[str, ...] = (
     "fct_payment",
 )
 # Core models that are not contract tables get their columns from a shape.
-CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_erp_settlements": "erp_settlements",
+CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_invoice_aliases": "invoice_aliases",
+                               "int_erp_settlements": "erp_settlements",
                                "int_erp_receipts": "erp_receipts"}
 
 

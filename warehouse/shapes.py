@@ -47,6 +47,8 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("invoice_id", TEXT), ("payment_id", TEXT), ("settled_on", DATE), ("erp_lettrage", TEXT),
         ("received", MONEY),
     ),
+    # other numbers the ERP keeps for a document (int_invoice_aliases): payers quote them too
+    "invoice_aliases": (("entity", TEXT), ("invoice_id", TEXT), ("alias", TEXT), ("source_system", TEXT)),
     # the bank side of the ERP's bank-journal entries: what the bank moved, as the ERP booked it (a card
     # settlement's entry books the bank net, its customer lines gross); one row per entry
     "erp_movements": (

@@ -14,6 +14,9 @@ Key kinds, strongest first:
                 removed, leading zeros stripped: ``202400123``
 3   groups      digit groups without their zero padding: ``2024-123``
 4   tail        the number without its year part: ``123`` (same customer only)
+5   alias       another number the ERP keeps for the document (SAP's document number when XBLNR holds
+                something else, a unique assignment such as a QR reference), exact or normalized; looked
+                up only for tokens that named no invoice number
 ==  ==========  =============================================================
 """
 
@@ -24,9 +27,10 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-EXACT, NORMALIZED, GROUPS, TAIL = 1, 2, 3, 4
+EXACT, NORMALIZED, GROUPS, TAIL, ALIAS = 1, 2, 3, 4, 5
 KIND_RULE: dict[int, str] = {
     EXACT: "exact_reference", NORMALIZED: "normalized_reference", GROUPS: "reference_groups", TAIL: "reference_tail",
+    ALIAS: "alias_reference",
 }
 TOKEN_SPLIT = "[^A-Z0-9/._-]+"
 TOKEN_CHARS = "[A-Z0-9/._-]"

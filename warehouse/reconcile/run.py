@@ -500,6 +500,8 @@ def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
         _set_hash(engine, "payer_alias", ("customer_id", "kind", "value"), "entity = :entity"),
         _set_hash(engine, "fct_payout_component", ("payment_id", "amount"), "entity = :entity AND kind = 'refund'"),
         _set_hash(engine, "fct_payout", ("payout_id", "bank_line_id"), "entity = :entity"),
+        # the other numbers the ERP keeps for invoices (a reference token may name one only now)
+        _set_hash(engine, "int_invoice_aliases", ("invoice_id", "alias"), "entity = :entity"),
         # the ERP's receipts identify payers and name invoices for bank credits no other rule placed
         _set_hash(engine, "int_erp_receipts", ("payment_id", "amount", "paid_on", "erp_lettrage", "customer_id"),
                   "entity = :entity"),

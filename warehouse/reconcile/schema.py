@@ -29,6 +29,11 @@ INVOICE_STATE: tuple[tuple[str, str], ...] = (
 # run keys only new or changed invoices instead of a regular-expression pass over the book.
 # One row per invoice, one column per key kind (k1 exact .. k4 tail, references.py), NULL when
 # the number has none: a layout stacked by kind (columns ``kind``, ``k``) wrote four times the rows.
+# Keys of the other numbers the ERP keeps for a document (int_invoice_aliases): exact and normalized,
+# rebuilt every run (few rows), looked up only for tokens that named no invoice number (kind 5).
+INVOICE_ALIAS_KEY: tuple[tuple[str, str], ...] = (
+    ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT), ("k1", TEXT), ("k2", TEXT),
+)
 INVOICE_KEY: tuple[tuple[str, str], ...] = (
     ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT),
     ("k1", TEXT), ("k2", TEXT), ("k3", TEXT), ("k4", TEXT),
@@ -94,7 +99,8 @@ def _tables() -> dict[str, Sequence[tuple[str, str]]]:
     from warehouse.reconcile.decisions import Decision, PayerAlias, model_columns
 
     return {**{t.name: t.columns for t in CONTRACT}, "int_erp_settlements": SHAPES["erp_settlements"],
-            "int_erp_receipts": SHAPES["erp_receipts"], "reconcile_payment_state": PAYMENT_STATE,
+            "int_erp_receipts": SHAPES["erp_receipts"], "int_invoice_aliases": SHAPES["invoice_aliases"],
+            "reconcile_invoice_alias_key": INVOICE_ALIAS_KEY, "reconcile_payment_state": PAYMENT_STATE,
             "reconcile_invoice_state": INVOICE_STATE, "reconcile_run": RUN_STATE, "reconcile_invoice_key": INVOICE_KEY,
             "reconcile_payment_reach": PAYMENT_REACH, "reconcile_customer_name": CUSTOMER_NAME,
             "decision": model_columns(Decision), "payer_alias": model_columns(PayerAlias)}
@@ -122,6 +128,8 @@ def ensure_reconcile_tables(engine: Engine) -> None:
     # built by warehouse/models/core; empty until a build ran (a book written straight to the tables)
     ensure_table(engine, "int_erp_settlements", SHAPES["erp_settlements"])
     ensure_table(engine, "int_erp_receipts", SHAPES["erp_receipts"])
+    ensure_table(engine, "int_invoice_aliases", SHAPES["invoice_aliases"])
+    ensure_table(engine, "reconcile_invoice_alias_key", INVOICE_ALIAS_KEY)
     ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)
     ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)
     ensure_table(engine, "reconcile_run", RUN_STATE)

@@ -282,6 +282,24 @@ def test_a_number_written_after_a_credit_note_word_never_names_an_invoice(book: 
     assert book.invoice_state("I8") == ("overdue", Decimal("3889.87"))
 
 
+def test_other_numbers_the_erp_keeps_for_an_invoice_are_read_last(book: Book) -> None:
+    """SAP keeps the customer's order 4500065326 in XBLNR (Lettrage's printed number) and the invoice's own
+    document number 90012078 beside it; a Swiss QR reference sits in the assignment. "Rg. 90012063 /
+    90012078" names two invoices, the second by its document number; a QR payment names the third."""
+    book.invoice("I0", "500.00", number="90012063")
+    book.invoice("I1", "908.65", number="4500065326")
+    book.invoice("I2", "1200.00", number="RE-55")
+    for invoice_id, alias in (("I1", "90012078"), ("I2", "000000000001001459001200947")):
+        book._insert("int_invoice_aliases", {"entity": book.entity, "invoice_id": invoice_id, "alias": alias,
+                                             "source_system": "test"})
+    book.payment("P1", "1408.65", "Rg. 90012063 / 90012078")
+    book.payment("P2", "1200.00", "000000000001001459001200947")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I0", Decimal("500.00")), ("P1", "I1", Decimal("908.65")),
+                            ("P2", "I2", Decimal("1200.00"))}
+    assert _rules(book) == {"P1>I0": "exact_reference", "P1>I1": "alias_reference", "P2>I2": "alias_reference"}
+
+
 def test_subset_sum_of_customer_open_items_oldest_first(book: Book) -> None:
     book.customer("C1", "ACME", IBAN)
     book.invoice("I1", "100.00", issue=date(2024, 3, 1), due=date(2024, 3, 31))

@@ -55,6 +55,20 @@ SELECT entity, invoice_id, customer_id, currency, num_u,
 FROM k;
 
 
+-- The other numbers the ERP keeps for a document (int_invoice_aliases), exact and normalized: few rows,
+-- rebuilt every run, full or incremental. 20_candidates looks them up last (kind 5).
+DELETE FROM reconcile_invoice_alias_key WHERE entity = :entity;
+INSERT INTO reconcile_invoice_alias_key (entity, invoice_id, customer_id, currency, k1, k2)
+WITH a AS (
+    SELECT a.entity, a.invoice_id, i.customer_id, upper(i.currency) AS currency, upper(trim(a.alias)) AS k1
+    FROM int_invoice_aliases AS a
+    JOIN {{ invoices_table }} AS i ON i.entity = a.entity AND i.invoice_id = a.invoice_id
+    WHERE a.entity = :entity AND upper(trim(a.alias)) <> upper(trim(coalesce(i.invoice_number, '')))
+)
+SELECT DISTINCT entity, invoice_id, customer_id, currency, k1,
+       CASE WHEN length({{ k_norm(strip_prefix('k1')) }}) >= {{ min_len }} THEN {{ k_norm(strip_prefix('k1')) }} END
+FROM a WHERE k1 <> '';
+
 DROP TABLE IF EXISTS rc_pay;
 CREATE TEMP TABLE rc_pay AS
 SELECT

@@ -45,6 +45,26 @@ WHERE k.entity = :entity AND k.currency = t.currency
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id)
   AND NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.payment_id = t.payment_id AND h.token = t.token);
 {% endfor %}
+{% if '5' in enabled %}
+-- Kind 5, last: a token that named no invoice number may be another number the ERP keeps for one
+-- (its SAP document number, a QR reference in the assignment), exact or normalized.
+INSERT INTO rc_hit (entity, payment_id, token, kind, invoice_id, same_cust)
+SELECT DISTINCT h.entity, h.payment_id, h.token, 5, h.invoice_id, h.same_cust
+FROM (
+    SELECT t.entity, t.payment_id, t.token, t.currency, k.currency AS k_currency, k.invoice_id,
+           CASE WHEN k.customer_id = t.customer_id THEN 1 ELSE 0 END AS same_cust
+    FROM rc_tok_k AS t JOIN reconcile_invoice_alias_key AS k ON k.k1 = t.token
+    WHERE k.entity = :entity
+    UNION ALL
+    SELECT t.entity, t.payment_id, t.token, t.currency, k.currency, k.invoice_id,
+           CASE WHEN k.customer_id = t.customer_id THEN 1 ELSE 0 END
+    FROM rc_tok_k AS t JOIN reconcile_invoice_alias_key AS k ON k.k2 = t.k2
+    WHERE k.entity = :entity
+) AS h
+WHERE h.k_currency = h.currency
+  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = h.payment_id AND r.invoice_id = h.invoice_id)
+  AND NOT EXISTS (SELECT 1 FROM rc_hit AS x WHERE x.payment_id = h.payment_id AND x.token = h.token);
+{% endif %}
 
 {% if credit_note_words %}
 -- A number written after a credit-note word ("AL NETTO NS NC 2025/008") names a credit note: its hits on

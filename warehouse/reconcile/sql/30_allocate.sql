@@ -161,7 +161,7 @@ WITH single AS (
 ), ruled AS (
     SELECT b.*,
            CASE b.kind WHEN 1 THEN 'exact_reference' WHEN 2 THEN 'normalized_reference'
-                       WHEN 3 THEN 'reference_groups' ELSE 'reference_tail' END AS rule
+                       WHEN 3 THEN 'reference_groups' WHEN 5 THEN 'alias_reference' ELSE 'reference_tail' END AS rule
     FROM both_ AS b
 )
 SELECT entity,
@@ -169,12 +169,14 @@ SELECT entity,
        payment_id, invoice_id, CAST(applied AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR),
        currency, rule,
        CASE kind WHEN 1 THEN {{ conf.exact_reference }} WHEN 2 THEN {{ conf.normalized_reference }}
-                 WHEN 3 THEN {{ conf.reference_groups }} ELSE {{ conf.reference_tail }} END,
+                 WHEN 3 THEN {{ conf.reference_groups }} WHEN 5 THEN {{ conf.alias_reference }}
+                 ELSE {{ conf.reference_tail }} END,
        'reference ' || token || ' names invoice ' || coalesce(invoice_number, invoice_id)
            || CASE WHEN n_inv > 1 THEN ' (one of ' || CAST(n_inv AS VARCHAR) || ' listed)' ELSE '' END
            || CASE WHEN applied < open0 AND applied > 0 THEN ' ; partial payment' ELSE '' END,
        CASE kind WHEN 1 THEN '{{ state.exact_reference }}' WHEN 2 THEN '{{ state.normalized_reference }}'
-                 WHEN 3 THEN '{{ state.reference_groups }}' ELSE '{{ state.reference_tail }}' END,
+                 WHEN 3 THEN '{{ state.reference_groups }}' WHEN 5 THEN '{{ state.alias_reference }}'
+                 ELSE '{{ state.reference_tail }}' END,
        paid_on
 FROM ruled;
 

@@ -192,6 +192,22 @@ def test_a_residual_item_left_by_a_partial_payment_continues_its_invoice(warehou
     assert [(p, str(a)) for p, a in receipts] == [("SAP-2025-0014000020-1", "1000.00")]
 
 
+def test_an_invoice_keeps_its_document_number_and_a_unique_assignment_as_other_numbers(
+        warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """XBLNR holds the customer's order on 90012078: its document number is another number payers quote,
+    as is the QR reference in its assignment. An assignment shared by documents (the customer number,
+    SAP's default) or a date is none; a document printed with its own number needs no alias."""
+    with _built_from(warehouse_config, tmp_path, [
+        "DE01;0001000003;2025;0090012078;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;908,65;908,65;S;4500065326;000000000001001459001200947;;;Rechnung",
+        "DE01;0001000003;2025;0090012079;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;100,00;100,00;S;;0001000003;;;Rechnung",
+        "DE01;0001000003;2025;0090012080;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;100,00;100,00;S;RE-80;0001000003;;;Rechnung",
+        "DE01;0001000003;2025;0090012081;001;RV;01.02.2025;01.02.2025;01.02.2025;0;0;30;EUR;100,00;100,00;S;;20250201;;;Rechnung",
+    ]) as engine:
+        aliases = engine.query("SELECT invoice_id, alias FROM int_invoice_aliases ORDER BY 1, 2")
+    assert aliases == [("2025-0090012078", "000000000001001459001200947"), ("2025-0090012078", "90012078"),
+                       ("2025-0090012080", "90012080")]
+
+
 def test_a_reversed_payment_is_neither_owed_nor_received(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
     """A direct debit of RE-8 came back (AM04): SAP reversed the collection (ZP 2000000010) with document
     100000005, which clears the collection and itself, and RE-8 is open again. The reversal is owed by
