@@ -158,7 +158,8 @@ def _header(macros: str) -> jinja2.Template:
     Compiled in front of each of the twelve files, they were ~80 ms of jinja per process,
     more than some of the steps themselves in an incremental run.
     """
-    return _JINJA.from_string(sqlmod.MACROS + macros + _TOLERANCE_MACRO + _INVOICE_MACRO + _PAIR_MACRO)
+    return _JINJA.from_string(sqlmod.MACROS + macros + _TOLERANCE_MACRO + _INVOICE_MACRO + _PAIR_MACRO
+                              + _ERP_SETTLED_MACRO)
 
 
 @lru_cache(maxsize=64)
@@ -197,6 +198,16 @@ LEFT JOIN (
     GROUP BY invoice_id
 ) AS f ON f.invoice_id = i.invoice_id
 WHERE i.invoice_id IS NOT NULL AND i.entity = :entity
+{%- endmacro %}
+"""
+
+# Whether the ERP shows invoice ``i`` settled: nothing open there (SAP), or, for an ERP that gives no
+# open amount (a FEC), a balanced lettrage code with its receipt (int_erp_settlements; a partial
+# lettering is not a settlement). One definition for 40_adjust and 62_erp_invoices.
+_ERP_SETTLED_MACRO = r"""
+{% macro erp_settled(i) -%}
+({{ i }}.erp_amount_open = 0 OR ({{ i }}.erp_amount_open IS NULL AND {{ i }}.invoice_id IN (
+    SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity)))
 {%- endmacro %}
 """
 
@@ -323,8 +334,9 @@ def _changed_rows(engine: Engine, entity: str, t: _Hashed) -> None:
     One anti-join that hashes each row as it is read: writing a million row hashes to a work
     table first cost as much as the comparison itself. Written as an outer join keeping the rows
     without a partner: DuckDB runs it in half the time of the same ``NOT EXISTS`` (0.09 s
-    against 0.18 s over a million payments, measured; a kept hash pairs with at most one row). Gone ids are looked for only when the
-    counts say some are: every kept hash still there pairs with one current row, so
+    against 0.18 s over a million payments, measured; a kept hash pairs with at most one row).
+    Gone ids are looked for only when the counts say some are: every kept hash still there pairs
+    with one current row, so
     ``kept - (rows - new or changed)`` is how many kept rows lost their row or its old look.
     """
     p = {"entity": entity}
@@ -492,8 +504,9 @@ def _set_hash(engine: Engine, table: str, cols: tuple[str, ...], where: str) -> 
 
 def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
     """What identifies payers and nets payments besides the payments themselves: customers (names,
-    IBANs), payer aliases, refunds, banked payouts and the ERP's receipts; and the day the bank and provider data begin,
-    which says which ERP settlements stand on the ERP's word (16_erp_settled). When it changes, any
+    IBANs), payer aliases, refunds, banked payouts, the ERP's receipts and invoices' other numbers;
+    and the day the bank and provider data begin, which says which ERP settlements stand on the
+    ERP's word (16_erp_settled). When it changes, any
     unresolved payment may now be identified, so all of them are re-run, and every ERP settlement."""
     parts = [
         _set_hash(engine, "dim_customer", ("customer_id", "name", "iban"), "entity = :entity"),
@@ -646,8 +659,8 @@ _RUN_SETTINGS = {
     "force_compression": "uncompressed",
     # No statement of a run relies on the order rows come back in without an ORDER BY (the residue
     # sorts what it reads, and reads lists in a stated order): DuckDB then writes and scans work
-    # tables in parallel without keeping the input's order, ~0.7 s of a 1M x 1M full run (measured,
-    # alternating runs: 9.23-9.44 s against 9.99-10.21 s).
+    # tables in parallel without keeping the input's order. Measured at 1M x 1M: from no gain to
+    # ~0.7 s of a full run depending on the hour, within the shared machine's noise.
     "preserve_insertion_order": "false",
 }
 

@@ -1,8 +1,7 @@
 -- Short payments within tolerance: when an invoice's last auto/confirmed payment leaves
 -- a small remainder, that match closes it and says why (rounding, early-payment
 -- discount, bank charges, what the ERP booked beside the receipt, or the ERP showing the
--- invoice settled). Tolerances come from
--- mappings/matching.yaml.
+-- invoice settled). Tolerances come from mappings/matching.yaml.
 DROP TABLE IF EXISTS rc_short;
 CREATE TEMP TABLE rc_short AS
 WITH applied AS (
@@ -13,10 +12,7 @@ WITH applied AS (
     -- invoices this run left with a remainder (few): only their matches are ranked
     SELECT i.entity, i.invoice_id, i.customer_id, i.amount_total, i.issue_date,
            CAST(i.open0 - a.applied AS DECIMAL(18,2)) AS r,
-           -- settled in the ERP: nothing open there (SAP), or a balanced lettrage (a FEC, which gives no open amount)
-           CASE WHEN i.erp_amount_open = 0 OR (i.erp_amount_open IS NULL AND i.invoice_id IN (
-                     SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity))
-                THEN i.erp_lettrage END AS erp_code
+           CASE WHEN {{ erp_settled('i') }} THEN i.erp_lettrage END AS erp_code
     FROM rc_inv AS i
     JOIN applied AS a ON a.invoice_id = i.invoice_id
     WHERE i.doc_type = 'invoice' AND i.open0 - a.applied > 0

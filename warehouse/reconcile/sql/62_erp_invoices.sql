@@ -10,10 +10,8 @@ SELECT i.entity, 'erp_disagreement', NULL, i.invoice_id, NULL, NULL, CAST(i.amou
 FROM {{ invoices_table }} AS i
 WHERE i.invoice_id IS NOT NULL AND i.entity = :entity
   AND i.doc_type = 'invoice' AND i.erp_lettrage IS NOT NULL AND i.erp_lettrage <> ''
-  -- settled: nothing open in the ERP, or, for an ERP that gives no open amount (a FEC), a balanced
-  -- lettrage code with the ERP's receipt (int_erp_settlements; a partial lettering is not a settlement)
-  AND (i.erp_amount_open = 0 OR (i.erp_amount_open IS NULL AND i.invoice_id IN (
-        SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity)))
+  -- settled in the ERP (run._ERP_SETTLED_MACRO: nothing open there, or a FEC's balanced lettrage)
+  AND {{ erp_settled('i') }}
   AND i.amount_total > 0
   AND NOT EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id
                   AND m.state IN ('auto', 'confirmed', 'suggested'))
