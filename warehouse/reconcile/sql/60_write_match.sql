@@ -40,14 +40,11 @@ UNION SELECT invoice_id FROM rc_inv_changed
 UNION SELECT invoice_id FROM decision WHERE entity = :entity AND invoice_id IS NOT NULL
 UNION SELECT invoice_id FROM fct_factoring_assignment WHERE entity = :entity AND invoice_id IS NOT NULL;
 
+-- the rows just read, in the same transaction (by row id on DuckDB, without looking for them again)
 {% if engine == 'duckdb' %}
--- (by row id: the rows just read, in the same transaction, without looking for them again)
 DELETE FROM fct_match WHERE rowid IN (SELECT rid FROM rc_gone);
 {% else %}
-DELETE FROM fct_match
-WHERE (rule = 'credit_note' OR state IN ('confirmed', 'rejected')
-       OR payment_id IN (SELECT payment_id FROM rc_scope))
-  AND entity = :entity;
+DELETE FROM fct_match WHERE entity = :entity AND match_id IN (SELECT match_id FROM rc_gone);
 {% endif %}
 {% else %}
 DROP TABLE IF EXISTS rc_old_match;
