@@ -668,7 +668,7 @@ class Residue:
         taken: dict[str, Decimal] = defaultdict(Decimal)  # per item, what earlier lines of this receipt took
         for line in hint.lines:
             rest = line.amount
-            for item, why in self._erp_line_items(p, line):
+            for item, why in self._erp_line_items(p, hint, line):
                 left = item.open - taken[item.invoice_id]
                 if left == 0 or (left > 0 and rest <= 0):
                     continue
@@ -692,9 +692,9 @@ class Residue:
                         adjustment_reason="fees the ERP booked with the receipt" if k == last and fee else None)
         return True
 
-    def _erp_line_items(self, p: Payment, line: ErpLine) -> list[tuple[Item, str]]:
+    def _erp_line_items(self, p: Payment, hint: ErpHint, line: ErpLine) -> list[tuple[Item, str]]:
         """The open documents one line of the ERP's receipt pays, in the order they take its money."""
-        head = f"the ERP booked this credit ({p.erp.movement_id if p.erp else ''}, {p.erp.booked_on if p.erp else ''})"
+        head = f"the ERP booked this credit ({hint.movement_id}, {hint.booked_on})"
         if line.invoices:
             items = [self.items[i] for i in line.invoices if i in self.items]
             items = sorted((i for i in items if i.open != 0 and self._usable(p, i)), key=lambda i: (i.open >= 0, i.sort_key))
@@ -758,9 +758,10 @@ class Residue:
         if target > 0 and least is not None and least > target:
             return False  # what _subset concludes too: every item alone owes more than the payment
         items = [i for i in live if self._usable(p, i)]
-        if items and self._subset(p, items, _who(cid, via, decision)):
+        who = _who(cid, via, decision)
+        if items and self._subset(p, items, who):
             return True
-        return self._overpaid(p, items, rule, _who(cid, via, decision))
+        return self._overpaid(p, items, rule, who)
 
     def _overpaid(self, p: Payment, items: list[Item], rule: str, who: str) -> bool:
         """A payer who owes one invoice and pays more, up to twice it: the invoice is paid, the rest stays

@@ -29,14 +29,14 @@ INVOICE_STATE: tuple[tuple[str, str], ...] = (
 # run keys only new or changed invoices instead of a regular-expression pass over the book.
 # One row per invoice, one column per key kind (k1 exact .. k4 tail, references.py), NULL when
 # the number has none: a layout stacked by kind (columns ``kind``, ``k``) wrote four times the rows.
+INVOICE_KEY: tuple[tuple[str, str], ...] = (
+    ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT),
+    ("k1", TEXT), ("k2", TEXT), ("k3", TEXT), ("k4", TEXT),
+)
 # Keys of the other numbers the ERP keeps for a document (int_invoice_aliases): exact and normalized,
 # rebuilt every run (few rows), looked up only for tokens that named no invoice number (kind 5).
 INVOICE_ALIAS_KEY: tuple[tuple[str, str], ...] = (
     ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT), ("k1", TEXT), ("k2", TEXT),
-)
-INVOICE_KEY: tuple[tuple[str, str], ...] = (
-    ("entity", TEXT), ("invoice_id", TEXT), ("customer_id", TEXT), ("currency", TEXT),
-    ("k1", TEXT), ("k2", TEXT), ("k3", TEXT), ("k4", TEXT),
 )
 # What an unresolved payment (open exception or suggestion) could reach when it was last
 # reconciled: its candidate customers ('customer'), its payer's account ('iban'), the amount an

@@ -64,10 +64,11 @@ WITH a AS (
     FROM int_invoice_aliases AS a
     JOIN {{ invoices_table }} AS i ON i.entity = a.entity AND i.invoice_id = a.invoice_id
     WHERE a.entity = :entity AND upper(trim(a.alias)) <> upper(trim(coalesce(i.invoice_number, '')))
+), k AS (
+    SELECT entity, invoice_id, customer_id, currency, k1, {{ k_norm(strip_prefix('k1')) }} AS k2 FROM a WHERE k1 <> ''
 )
-SELECT DISTINCT entity, invoice_id, customer_id, currency, k1,
-       CASE WHEN length({{ k_norm(strip_prefix('k1')) }}) >= {{ min_len }} THEN {{ k_norm(strip_prefix('k1')) }} END
-FROM a WHERE k1 <> '';
+SELECT DISTINCT entity, invoice_id, customer_id, currency, k1, CASE WHEN length(k2) >= {{ min_len }} THEN k2 END
+FROM k;
 
 DROP TABLE IF EXISTS rc_pay;
 CREATE TEMP TABLE rc_pay AS
