@@ -134,8 +134,9 @@ class SourceJob:
         return [f.file for f in self.stats.files if f.rejected] if self.stats is not None else []
 
 
-# (entity, settings, drop-folder root, window start, window end, file stats for file sources)
-Builder = Callable[[str, SourceSettings, Path, date | None, date | None, "FileLoadStats"], Any]
+Builder = Callable[[str, SourceSettings, Path, date | None, date | None], Any]
+# a file source: (entity, settings, drop-folder root, the stats it fills with what each file gave)
+FileBuilder = Callable[[str, SourceSettings, Path, "FileLoadStats"], Any]
 
 
 def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
@@ -145,29 +146,25 @@ def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _sage_fec(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-              stats: FileLoadStats) -> Any:
+def _sage_fec(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats) -> Any:
     from connectors.sage_fec import sage_fec_source
 
     return sage_fec_source(location=str(_resolve(root, s.path, "sage_fec", entity)), entity=entity, stats=stats)
 
 
-def _sap_export(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-                stats: FileLoadStats) -> Any:
+def _sap_export(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats) -> Any:
     from connectors.sap_export import sap_export_source
 
     return sap_export_source(location=str(_resolve(root, s.path, "sap_export", entity)), entity=entity, stats=stats)
 
 
-def _camt053(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-             stats: FileLoadStats) -> Any:
+def _camt053(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats) -> Any:
     from connectors.camt053 import camt053_source
 
     return camt053_source(location=str(_resolve(root, s.path, "camt053", entity)), entity=entity, stats=stats)
 
 
-def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-            stats: FileLoadStats) -> Any:
+def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.stripe import stripe_source
 
     return stripe_source(
@@ -176,8 +173,7 @@ def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end:
     )
 
 
-def _gocardless(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-                stats: FileLoadStats) -> Any:
+def _gocardless(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.gocardless import gocardless_source
 
     return gocardless_source(
@@ -190,16 +186,14 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-                     stats: FileLoadStats) -> Any:
+def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.sage_accounting import sage_accounting_source
 
     return sage_accounting_source(entity=entity, access_token=secret("sage_accounting", entity, "access_token"),
                                   base_url=s.base_url, start_date=_iso(start), end_date=_iso(end))
 
 
-def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-              stats: FileLoadStats) -> Any:
+def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.netsuite import netsuite_source
 
     extra = {k: v for k, v in (s.model_extra or {}).items() if k == "concurrency"}
@@ -211,8 +205,7 @@ def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, en
                            token_secret=secret("netsuite", entity, "token_secret"), **extra)
 
 
-def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None,
-            stats: FileLoadStats) -> Any:
+def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.sap_b1 import sap_b1_source
 
     if not s.base_url:
@@ -222,10 +215,12 @@ def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end:
                          password=secret("sap_b1", entity, "password"))
 
 
-BUILDERS: dict[str, Builder] = {
+FILE_BUILDERS: dict[str, FileBuilder] = {
     "sage_fec": _sage_fec,
     "sap_export": _sap_export,
     "camt053": _camt053,
+}
+BUILDERS: dict[str, Builder] = {
     "stripe": _stripe,
     "gocardless": _gocardless,
     "sage_accounting": _sage_accounting,
@@ -236,12 +231,13 @@ BUILDERS: dict[str, Builder] = {
 
 def build_job(config: SourcesConfig, entity: str, source: str, *, start: date | None = None,
               end: date | None = None) -> SourceJob:
-    from connectors._files import FileLoadStats
-
     settings = config.settings(entity, source)
-    stats = FileLoadStats()
-    dlt_source = BUILDERS[source](entity, settings, config.root, start, end, stats)
+    name = f"lettrage_{source}_{entity.lower()}"
+    if source in FILE_BUILDERS:
+        from connectors._files import FileLoadStats
+
+        stats = FileLoadStats()
+        return SourceJob(entity, source, name, FILE_BUILDERS[source](entity, settings, config.root, stats), stats)
     # A backfill shares the pipeline (and so the state) of the nightly sync: a bounded
     # incremental window (end_value) does not move the nightly cursor in dlt.
-    return SourceJob(entity, source, f"lettrage_{source}_{entity.lower()}", dlt_source,
-                     stats if source in FILE_SOURCES else None)
+    return SourceJob(entity, source, name, BUILDERS[source](entity, settings, config.root, start, end))
