@@ -1,4 +1,8 @@
-"""Matches the ERP lacks, exported as a lettrage proposal it can import back.
+"""The ERP's side of the reconciliation: its receipts as bank movements, and the matches it lacks.
+
+:data:`ERP_MOVEMENTS` is how the run reads the receipts the ERP booked (``int_erp_receipts``).
+
+Matches the ERP lacks are exported as a lettrage proposal it can import back.
 
 One CSV row per applied match (auto or confirmed) whose invoice the ERP has not
 lettered yet. Rows of one payment share a proposed lettrage code, derived from
@@ -16,6 +20,16 @@ from datetime import date
 from pathlib import Path
 
 from warehouse.engine import Engine
+
+# One row per bank movement the ERP booked (a FEC entry's customer lines, an SAP payment document): its
+# amount on the bank (the bank line the entry books, else its customer lines summed), the customer
+# lines' total and its booking date. ``lines - bank`` is what the entry books beside the bank and the
+# customers: a card commission, a discount the payer took, charges. One definition for the residue's
+# ERP receipt rule and for 40_adjust's discount or charges booked with the receipt.
+ERP_MOVEMENTS = (
+    "SELECT movement_id, upper(currency) AS currency, coalesce(max(movement_amount), sum(amount)) AS bank, "
+    "sum(amount) AS lines, max(paid_on) AS booked_on "
+    "FROM int_erp_receipts WHERE entity = :entity GROUP BY movement_id, upper(currency)")
 
 COLUMNS = ("entity", "lettrage_code", "invoice_id", "invoice_number", "invoice_source_system", "invoice_source_id",
            "customer_id", "payment_id", "paid_on", "payment_channel", "payment_reference", "amount_applied",

@@ -35,6 +35,7 @@ from warehouse.engine import Engine
 from warehouse.reconcile import fuzzy
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import normalize_name
+from warehouse.reconcile.erp import ERP_MOVEMENTS
 from warehouse.reconcile.names import CustomerNames, customer_names
 from warehouse.reconcile.references import KIND_RULE, TAIL, invoice_keys, normalized, token_keys, tokens
 from warehouse.reconcile.subset import oldest_prefix, subset_sum
@@ -1056,17 +1057,14 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
         return {}
     w = rules.erp
     rows = engine.query(
-        "WITH mv AS ("
-        "  SELECT movement_id, currency, coalesce(max(movement_amount), sum(amount)) AS amount, "
-        "         sum(amount) AS lines, max(paid_on) AS booked_on "
-        "  FROM int_erp_receipts WHERE entity = :entity GROUP BY movement_id, currency"
+        f"WITH mv AS ({ERP_MOVEMENTS}"
         "), bank AS ("
         "  SELECT payment_id, upper(currency) AS currency, amount, paid_on FROM fct_payment "
         "  WHERE entity = :entity AND channel <> 'erp' AND status = 'succeeded' AND amount > 0 "
-        "    AND amount IN (SELECT amount FROM mv)"
+        "    AND amount IN (SELECT bank FROM mv)"
         "), pairs AS ("
-        "  SELECT b.payment_id, m.movement_id, m.booked_on, m.lines - m.amount AS fees FROM bank AS b JOIN mv AS m "
-        "    ON m.currency = b.currency AND m.amount = b.amount "
+        "  SELECT b.payment_id, m.movement_id, m.booked_on, m.lines - m.bank AS fees FROM bank AS b JOIN mv AS m "
+        "    ON m.currency = b.currency AND m.bank = b.amount "
         f"   AND m.booked_on >= b.paid_on - {int(w.receipt_days_before_bank)} "
         f"   AND m.booked_on <= b.paid_on + {int(w.receipt_days_after_bank)}"
         "), alone AS ("

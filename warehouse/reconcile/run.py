@@ -41,6 +41,7 @@ from warehouse.engine import Engine
 from warehouse.reconcile import residue
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import load_decisions
+from warehouse.reconcile.erp import ERP_MOVEMENTS
 from warehouse.reconcile.references import KIND_RULE, sql_key_macros
 from warehouse.reconcile.schema import create_work_tables, drop_work_tables, ensure_reconcile_tables
 
@@ -602,6 +603,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "incremental": incremental, "invoices_table": "int_invoices", "min_len": rules.reference.min_key_length,
         "min_tail": rules.reference.min_tail_length, "max_inv": rules.reference.max_invoices_per_payment,
         "conf": conf, "state": state, "kinds": kinds or "0", "tol": rules.tolerances, "erp": rules.erp,
+        "erp_movements": ERP_MOVEMENTS,
         "payout_days": rules.windows.payout_to_bank_days, "rows_of": partial(_rows_of, engine.name),
         "affected_only": incremental and bool(last_as_of) and str(last_as_of[0][0]) == as_of.isoformat(),
         "credit_note_words": bool(rules.reference.credit_note_words),

@@ -34,12 +34,11 @@ WITH applied AS (
     SELECT rm.match_id
     FROM rem AS rm
     JOIN rc_pay AS p ON p.payment_id = rm.payment_id
-    JOIN (SELECT movement_id, max(movement_amount) AS bank, sum(amount) AS lines, max(paid_on) AS booked
-          FROM int_erp_receipts WHERE entity = :entity AND movement_amount IS NOT NULL
-          GROUP BY movement_id) AS mv
-      ON mv.bank = p.amount AND mv.lines - mv.bank = rm.r
-     AND mv.booked >= p.paid_on - {{ erp.receipt_days_before_bank }}
-     AND mv.booked <= p.paid_on + {{ erp.receipt_days_after_bank }}
+    -- (a movement without its bank line books nothing beside the customers: lines - bank = 0)
+    JOIN ({{ erp_movements }}) AS mv
+      ON mv.currency = p.currency AND mv.bank = p.amount AND mv.lines - mv.bank = rm.r
+     AND mv.booked_on >= p.paid_on - {{ erp.receipt_days_before_bank }}
+     AND mv.booked_on <= p.paid_on + {{ erp.receipt_days_after_bank }}
     WHERE EXISTS (SELECT 1 FROM int_erp_receipts AS x
                   WHERE x.entity = :entity AND x.movement_id = mv.movement_id AND x.customer_id = rm.customer_id)
     GROUP BY rm.match_id
