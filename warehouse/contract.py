@@ -63,7 +63,10 @@ CANONICAL: tuple[Table, ...] = (
        ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
        ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),
        ("counterparty_iban", TEXT), ("remittance", TEXT), ("end_to_end_id", TEXT),
-       ("bank_tx_code", TEXT), ("return_reason", TEXT)),
+       ("bank_tx_code", TEXT), ("return_reason", TEXT),
+       # extension: what the payer instructed when it paid in another currency than the account's
+       # (camt AmtDtls/InstdAmt); fct_payment takes it when the entity invoices in that currency
+       ("instructed_amount", MONEY), ("instructed_currency", TEXT)),
     _t("fct_match", ("entity", "match_id"), "one application of a payment (or bank line) to an invoice",
        ("entity", TEXT), ("match_id", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT),
        ("amount_applied", MONEY), ("currency", TEXT), ("rule", TEXT), ("confidence", RATIO),

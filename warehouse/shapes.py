@@ -64,6 +64,7 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
         ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),
         ("counterparty_iban", TEXT), ("remittance", TEXT), ("end_to_end_id", TEXT),
-        ("bank_tx_code", TEXT), ("return_reason", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+        ("bank_tx_code", TEXT), ("return_reason", TEXT), ("instructed_amount", MONEY), ("instructed_currency", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
     ),
 }

@@ -51,6 +51,8 @@ ENTRIES_COLUMNS: dict[str, Any] = {
     "additional_info": {"data_type": "text"}, "source_file": {"data_type": "text"},
     "file_hash": {"data_type": "text"}, "entry_ref": {"data_type": "text"}, "line_no": {"data_type": "bigint"},
     "camt_version": {"data_type": "text"},
+    "instructed_amount": {"data_type": "decimal", "precision": 18, "scale": 2},
+    "instructed_currency": {"data_type": "text"}, "exchange_rate": {"data_type": "text"},
 }
 
 

@@ -16,6 +16,10 @@ bolted on; the official element names below are short enough to own.
 
 One row per entry, or per transaction of a batch entry (``NtryDtls`` with
 several ``TxDtls``), whose ``bank_line_id`` is ``<AcctSvcrRef>/<n>``.
+
+A payment made in another currency than the account's (a customer paying a USD invoice into a EUR
+account) is booked converted; the amount the payer instructed is kept beside it
+(``AmtDtls/InstdAmt/Amt``, with the rate of ``CcyXchg``), since that is the amount its invoice owes.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ ENTRIES_SCHEMA = non_null(pa.schema([
     ("end_to_end_id", pa.string()), ("return_reason", pa.string()), ("batch_size", pa.int64()),
     ("additional_info", pa.string()), ("source_file", pa.string()), ("file_hash", pa.string()),
     ("entry_ref", pa.string()), ("line_no", pa.int64()), ("camt_version", pa.string()),
+    ("instructed_amount", MONEY_TYPE), ("instructed_currency", pa.string()), ("exchange_rate", pa.string()),
 ]), "bank_line_id")
 
 
@@ -302,6 +307,7 @@ def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | No
     lines = [t.text.strip("\r\n") for t in tx.findall("RmtInf/Ustrd") if t.text and t.text.strip()]
     ustrd = [line.strip() for line in lines]
     e2e = _text(tx, "Refs/EndToEndId")
+    instructed, instructed_ccy, rate = _instructed(tx)
     # structured remittance: one Strd per settled document in corporate payments (pain.001 with
     # RfrdDocInf/Nb = the invoice number), or an ISO 11649 creditor reference (CdtrRefInf/Ref)
     strd = tx.findall("RmtInf/Strd")
@@ -315,4 +321,19 @@ def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | No
         "remittance_rejoined": _rejoined(lines),
         "end_to_end_id": None if e2e is None or e2e.upper() == "NOTPROVIDED" else e2e,
         "return_reason": _text(tx, "RtrInf/Rsn/Cd") or _text(tx, "RtrInf/Rsn/Prtry"),
+        "instructed_amount": instructed, "instructed_currency": instructed_ccy, "exchange_rate": rate,
     }
+
+
+def _instructed(tx: etree._Element) -> tuple[Decimal | None, str | None, str | None]:
+    """The amount and currency the payer instructed (``AmtDtls/InstdAmt``), and the exchange rate the bank
+    applied (``CcyXchg/XchgRate`` of the instructed or the transaction amount), as written.
+
+    Unsigned: the line's own amount carries the direction. An instructed amount that cannot be read
+    raises, like the booked one, so the entry goes to quarantine rather than losing its currency.
+    """
+    if tx.find("AmtDtls/InstdAmt/Amt") is None:
+        return None, None, None
+    amount, ccy = _amount(tx, "AmtDtls/InstdAmt/Amt", "instructed amount")
+    rate = _text(tx, "AmtDtls/InstdAmt/CcyXchg/XchgRate") or _text(tx, "AmtDtls/TxAmt/CcyXchg/XchgRate")
+    return amount, ccy, rate

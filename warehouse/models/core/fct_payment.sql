@@ -17,9 +17,13 @@ bank_transfers AS (
         b.bank_line_id AS payment_id,
         'bank_transfer' AS channel,
         c.customer_id,
-        b.amount,
+        -- Paid in another currency than the account's (a USD invoice paid into a EUR account): what the
+        -- payer instructed is what its invoice owes, when the entity invoices in that currency (an ERP
+        -- keeping the document currency, as SAP does); the amount as booked stays on fct_bank_line. An
+        -- entity whose books are all in the account's currency (a FEC) matches the booked amount.
+        CASE WHEN fx.currency IS NOT NULL THEN b.instructed_amount ELSE b.amount END AS amount,
         0 AS fee,
-        b.currency,
+        CASE WHEN fx.currency IS NOT NULL THEN b.instructed_currency ELSE b.currency END AS currency,
         b.booking_date AS paid_on,
         CASE WHEN rt.credit_line_id IS NULL THEN 'succeeded' ELSE 'failed' END AS status,
         concat_ws(' ', b.remittance, b.end_to_end_id) AS reference,
@@ -41,6 +45,9 @@ bank_transfers AS (
         GROUP BY entity, iban
         HAVING count(*) = 1
     ) AS c ON c.entity = b.entity AND c.iban = b.counterparty_iban
+    LEFT JOIN (SELECT DISTINCT entity, upper(currency) AS currency FROM int_invoices) AS fx
+      ON fx.entity = b.entity AND fx.currency = b.instructed_currency
+     AND b.instructed_currency <> b.currency AND b.instructed_amount > 0
     WHERE b.amount > 0
       AND b.return_reason IS NULL
       -- loans drawn, interest, the bank's own corrections: not customer money (mappings/bank_codes.yaml)

@@ -22,6 +22,15 @@ SELECT
     nullif(end_to_end_id, 'NOTPROVIDED') AS end_to_end_id,
     bank_tx_code,
     return_reason,
+    -- a payment in another currency than the account's: what the payer instructed (AmtDtls/InstdAmt;
+    -- a table loaded by an older connector has no such column)
+    {% if has_column('raw_camt053_entries', 'instructed_amount') -%}
+    CAST(instructed_amount AS DECIMAL(18,2)) AS instructed_amount,
+    upper(instructed_currency) AS instructed_currency,
+    {%- else -%}
+    CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
+    CAST(NULL AS TEXT) AS instructed_currency,
+    {%- endif %}
     'camt053' AS source_system,
     bank_line_id AS source_id
 FROM raw_camt053_entries

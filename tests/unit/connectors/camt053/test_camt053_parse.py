@@ -137,6 +137,30 @@ def test_transaction_fields(tmp_path: Path, tx: str, field: str, expected: str |
     assert rows[0][field] == expected
 
 
+FX_TX = ('<TxDtls><AmtDtls><InstdAmt><Amt Ccy="USD">1000.00</Amt><CcyXchg><SrcCcy>USD</SrcCcy>'
+         '<TrgtCcy>EUR</TrgtCcy><UnitCcy>USD</UnitCcy><XchgRate>0.9214</XchgRate></CcyXchg></InstdAmt>'
+         '<TxAmt><Amt Ccy="EUR">921.40</Amt></TxAmt></AmtDtls></TxDtls>')
+
+
+def test_a_payment_in_another_currency_keeps_what_the_payer_instructed(tmp_path: Path) -> None:
+    """A customer paying a USD invoice into a EUR account: the line is booked in EUR, the USD amount of
+    the invoice is kept beside it with the bank's rate (AmtDtls/InstdAmt, CcyXchg)."""
+    rows, q = _rows(tmp_path, "08", _entry(tx=FX_TX, amount='<Amt Ccy="EUR">921.40</Amt>')
+                    + _entry(ref="R2", tx="<TxDtls><RmtInf><Ustrd>FA-1</Ustrd></RmtInf></TxDtls>"))
+    assert not q.rows
+    fx, plain = rows
+    assert (str(fx["amount"]), fx["currency"], str(fx["instructed_amount"]), fx["instructed_currency"],
+            fx["exchange_rate"]) == ("921.40", "EUR", "1000.00", "USD", "0.9214")
+    assert (plain["instructed_amount"], plain["instructed_currency"], plain["exchange_rate"]) == (None, None, None)
+
+
+def test_an_unreadable_instructed_amount_quarantines_its_entry(tmp_path: Path) -> None:
+    rows, q = _rows(tmp_path, "08", _entry(tx=FX_TX.replace('Ccy="USD"', 'Ccy="US$"'))
+                    + _entry(ref="GOOD", tx=FX_TX))
+    assert [r["bank_line_id"] for r in rows] == ["GOOD"]
+    assert len(q.rows) == 1 and "instructed amount" in q.rows[0][2] and q.rows[0][1] == "AmtDtls/InstdAmt/Amt"
+
+
 def test_batch_entry_gives_one_row_per_transaction(tmp_path: Path) -> None:
     txs = "".join(f'<TxDtls><Amt Ccy="EUR">{a}</Amt><RmtInf><Ustrd>FA-{i}</Ustrd></RmtInf></TxDtls>'
                   for i, a in enumerate(["3.00", "7.00"], start=1))
