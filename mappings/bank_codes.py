@@ -8,12 +8,11 @@ cash adds its code here. The build reads it into ``fct_payment`` (warehouse/mode
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from mappings._loader import MAPPINGS_DIR, each_matching, load_model
+from mappings._loader import MAPPINGS_DIR, each_matching, load_model, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "bank_codes.yaml"
 _CODE = re.compile(r"^[A-Z]{4}$")
@@ -37,6 +36,6 @@ class BankCodes(BaseModel):
     not_customer_money: NotCustomerMoney = NotCustomerMoney()
 
 
-@lru_cache(maxsize=8)
-def load_bank_codes(path: Path = DEFAULT_PATH) -> BankCodes:
+@overridable("bank_codes.yaml")
+def load_bank_codes(path: Path) -> BankCodes:
     return load_model(BankCodes, path)

@@ -8,12 +8,11 @@ This module only validates.
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, load_model, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "credit_policy.yaml"
 SEGMENTS: tuple[str, ...] = ("punctual", "occasional_late", "chronic_late", "at_risk")
@@ -79,6 +78,6 @@ class CreditPolicy(_Strict):
         return self
 
 
-@lru_cache(maxsize=8)
-def load_credit_policy(path: Path = DEFAULT_PATH) -> CreditPolicy:
+@overridable("credit_policy.yaml")
+def load_credit_policy(path: Path) -> CreditPolicy:
     return load_model(CreditPolicy, path)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, load_model, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "dunning.yaml"
 CHANNELS = ("email", "task")
@@ -248,6 +247,6 @@ class DunningRules(_Strict):
         return rule.scenario, self.scenarios[rule.scenario]
 
 
-@lru_cache(maxsize=8)
-def load_dunning_rules(path: Path = DEFAULT_PATH) -> DunningRules:
+@overridable("dunning.yaml")
+def load_dunning_rules(path: Path) -> DunningRules:
     return load_model(DunningRules, path)

@@ -7,12 +7,11 @@ those into entity codes, so adding an entity is a data change.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import DEPLOYMENT_DIR_ENV, MAPPINGS_DIR, load_model, mapping_file, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "entities.yaml"
 
@@ -53,6 +52,15 @@ class Entities(BaseModel):
         return {iban: e.code for e in self.entities for iban in e.bank_ibans}
 
 
-@lru_cache(maxsize=8)
-def load_entities(path: Path = DEFAULT_PATH) -> Entities:
+def entities_file() -> str:
+    """Where the entity list is read from, for messages that ask to add an entity: the deployment's
+    own list when it has one, else the packaged file and how to keep one outside the install."""
+    path = mapping_file("entities.yaml")
+    if path.parent != MAPPINGS_DIR:
+        return str(path)
+    return f"{path} (or your own list: ${DEPLOYMENT_DIR_ENV}/entities.yaml)"
+
+
+@overridable("entities.yaml")
+def load_entities(path: Path) -> Entities:
     return load_model(Entities, path)

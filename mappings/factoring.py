@@ -10,13 +10,12 @@ validated values. This module only validates.
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model, only_known
+from mappings._loader import MAPPINGS_DIR, load_model, only_known, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "factoring.yaml"
 SEGMENTS: tuple[str, ...] = ("punctual", "occasional_late", "chronic_late", "at_risk")
@@ -229,6 +228,6 @@ class FactoringMapping(_Strict):
         raise KeyError(f"no factoring contract {contract_id or ''} for entity {entity or 'any'}; known: {known}")
 
 
-@lru_cache(maxsize=8)
-def load_factoring(path: Path = DEFAULT_PATH) -> FactoringMapping:
+@overridable("factoring.yaml")
+def load_factoring(path: Path) -> FactoringMapping:
     return load_model(FactoringMapping, path)

@@ -7,12 +7,11 @@ accountant edits the matrix, the mart applies it. This module only validates.
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, load_model, overridable
 from mappings.credit_policy import SEGMENTS
 
 DEFAULT_PATH = MAPPINGS_DIR / "impairment.yaml"
@@ -46,6 +45,6 @@ class ImpairmentPolicy(_Strict):
         return self
 
 
-@lru_cache(maxsize=8)
-def load_impairment_policy(path: Path = DEFAULT_PATH) -> ImpairmentPolicy:
+@overridable("impairment.yaml")
+def load_impairment_policy(path: Path) -> ImpairmentPolicy:
     return load_model(ImpairmentPolicy, path)

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from mappings._loader import mapping_file
+
 DEFAULT_PATH = Path(__file__).with_name("matching.yaml")
 
 RULE_NAMES: tuple[str, ...] = (
@@ -169,7 +171,7 @@ def load_matching_rules(path: Path | str | None = None) -> MatchingRules:
     run asks for them, and reading the YAML and validating it cost ~12 ms, a fiftieth of an
     incremental run. The models are frozen, so callers share one instance safely.
     """
-    file = Path(path) if path else DEFAULT_PATH
+    file = Path(path) if path else mapping_file("matching.yaml")
     stat = file.stat()
     return _load_matching_rules(file.resolve(), stat.st_mtime_ns, stat.st_size)
 

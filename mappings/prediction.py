@@ -8,12 +8,11 @@ controller tunes per book; ``warehouse.predict`` only reads the validated values
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, load_model, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "prediction.yaml"
 
@@ -30,6 +29,6 @@ class PredictionSettings(BaseModel):
     max_training_invoices: int = Field(ge=10)
 
 
-@lru_cache(maxsize=4)
-def load_prediction_settings(path: Path = DEFAULT_PATH) -> PredictionSettings:
+@overridable("prediction.yaml")
+def load_prediction_settings(path: Path) -> PredictionSettings:
     return load_model(PredictionSettings, path)

@@ -8,12 +8,11 @@ listed here that the loaded payments actually carry; a new name is one line of Y
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mappings._loader import MAPPINGS_DIR, each_matching, load_model
+from mappings._loader import MAPPINGS_DIR, each_matching, load_model, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "providers.yaml"
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -38,6 +37,6 @@ class ProviderMetadata(BaseModel):
     gocardless: ProviderKeys
 
 
-@lru_cache(maxsize=8)
-def load_provider_metadata(path: Path = DEFAULT_PATH) -> ProviderMetadata:
+@overridable("providers.yaml")
+def load_provider_metadata(path: Path) -> ProviderMetadata:
     return load_model(ProviderMetadata, path)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 import warnings
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mappings._loader import MAPPINGS_DIR, each_matching, load_model
+from mappings._loader import MAPPINGS_DIR, each_matching, load_model, overridable
 from mappings.csv_export import CsvColumnMapping
 
 CONVENTIONS_PATH = MAPPINGS_DIR / "sage_fec" / "conventions.yaml"
@@ -134,11 +133,11 @@ class FecConventions(BaseModel):
         return self
 
 
-@lru_cache(maxsize=8)
-def load_fec_conventions(path: Path = CONVENTIONS_PATH) -> FecConventions:
+@overridable("sage_fec/conventions.yaml")
+def load_fec_conventions(path: Path) -> FecConventions:
     return load_model(FecConventions, path)
 
 
-@lru_cache(maxsize=8)
-def load_fec_customers_mapping(path: Path = CUSTOMERS_PATH) -> CsvColumnMapping:
+@overridable("sage_fec/customers.yaml")
+def load_fec_customers_mapping(path: Path) -> CsvColumnMapping:
     return load_model(CsvColumnMapping, path)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mappings._loader import MAPPINGS_DIR, load_model
+from mappings._loader import MAPPINGS_DIR, deployment_dir, load_model, overridable
 from mappings.csv_export import CsvColumnMapping
 
 LAYOUTS_DIR = MAPPINGS_DIR / "sap" / "layouts"
@@ -154,16 +154,28 @@ def _norm(name: str) -> str:
     return " ".join(name.replace("\ufeff", "").split()).casefold()
 
 
+def load_layouts(directory: Path | None = None) -> tuple[SapLayout, ...]:
+    """Every layout in ``directory``, sorted by file name (the order breaks score ties).
+
+    Without a directory: the packaged layouts and the deployment's (``$LETTRAGE__MAPPINGS_DIR/sap/layouts``),
+    a deployment file replacing the packaged file of the same name.
+    """
+    if directory is not None:
+        return _load_layouts((Path(directory),))
+    own = deployment_dir()
+    return _load_layouts((LAYOUTS_DIR,) if own is None else (LAYOUTS_DIR, own / "sap" / "layouts"))
+
+
 @lru_cache(maxsize=8)
-def load_layouts(directory: Path = LAYOUTS_DIR) -> tuple[SapLayout, ...]:
-    """Every layout in ``directory``, sorted by name (the order breaks score ties)."""
-    layouts = tuple(load_model(SapLayout, p) for p in sorted(directory.glob("*.yaml")))
+def _load_layouts(directories: tuple[Path, ...]) -> tuple[SapLayout, ...]:
+    files = {p.name: p for d in directories for p in sorted(d.glob("*.yaml"))}  # (later folders win)
+    layouts = tuple(load_model(SapLayout, files[name]) for name in sorted(files))
     names = [la.name for la in layouts]
     if len(set(names)) != len(names):
-        raise ValueError(f"duplicate SAP layout names in {directory}: {names}")
+        raise ValueError(f"duplicate SAP layout names in {', '.join(map(str, directories))}: {names}")
     return layouts
 
 
-@lru_cache(maxsize=8)
-def load_sap_customers_mapping(path: Path = CUSTOMERS_PATH) -> CsvColumnMapping:
+@overridable("sap/customers.yaml")
+def load_sap_customers_mapping(path: Path) -> CsvColumnMapping:
     return load_model(CsvColumnMapping, path)

@@ -31,7 +31,7 @@ from connectors._files import (
 )
 from connectors.camt053.parse import Camt053ParseResult, detect_version, identify, iter_entries
 from lettrage.errors import ConfigurationError, WrongFormat
-from mappings.entities import load_entities
+from mappings.entities import entities_file, load_entities
 
 __all__ = ["FileLoadStats", "camt053_source", "identify"]
 
@@ -115,7 +115,7 @@ def entries(
             found = by_iban.get((iban or "").replace(" ", "").upper()) or folder_entity
             if found is None:
                 raise ConfigurationError(
-                    f"{path}: account {iban} is in no entity's bank_ibans (mappings/entities.yaml); "
+                    f"{path}: account {iban} is in no entity's bank_ibans ({entities_file()}); "
                     "pass entity=... or put the file under a folder named after the entity code"
                 )
             return found

@@ -47,7 +47,7 @@ from connectors.sage_fec.parse import (
     read_fec_header,
 )
 from lettrage.errors import ConfigurationError, WrongFormat
-from mappings.entities import load_entities
+from mappings.entities import entities_file, load_entities
 from mappings.sage_fec import load_fec_conventions, load_fec_customers_mapping
 
 __all__ = ["FileLoadStats", "identify", "identify_customers", "resolve_entity", "sage_fec_source"]
@@ -92,7 +92,7 @@ def resolve_entity(path: Path, explicit: str | None = None) -> str:
     entities = load_entities()
     if explicit:
         if explicit not in entities.codes():
-            raise ConfigurationError(f"entity {explicit!r} is not in mappings/entities.yaml ({sorted(entities.codes())})")
+            raise ConfigurationError(f"entity {explicit!r} is not in {entities_file()} ({sorted(entities.codes())})")
         return explicit
     match = _FEC_NAME.match(path.name)
     if match and match.group(1) in entities.by_siren():
@@ -102,7 +102,7 @@ def resolve_entity(path: Path, explicit: str | None = None) -> str:
         return found
     raise ConfigurationError(
         f"{path}: cannot tell which entity this file belongs to; pass entity=..., name the FEC "
-        "<SIREN>FEC<AAAAMMJJ>.txt with a SIREN listed in mappings/entities.yaml, or put it under a folder "
+        f"<SIREN>FEC<AAAAMMJJ>.txt with a SIREN listed in {entities_file()}, or put it under a folder "
         "named after the entity code"
     )
 

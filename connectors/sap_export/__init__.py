@@ -48,7 +48,7 @@ from connectors.sap_export.parse import (
 )
 from connectors.sap_export.workbook import is_workbook, workbook_as_text
 from lettrage.errors import ConfigurationError, WrongFormat
-from mappings.entities import load_entities
+from mappings.entities import entities_file, load_entities
 from mappings.sap import load_layouts, load_sap_customers_mapping
 
 __all__ = ["FileLoadStats", "identify", "identify_customers", "sap_export_source"]
@@ -114,7 +114,7 @@ def _missing_entity_message(code: str, known: list[str]) -> str:
     """What to add to mappings/entities.yaml for ``entity=code``: items map to it by company code,
     statements by IBAN, so both belong in the entry (placeholders in <>)."""
     return (
-        f"entity {code!r} (entity= of the sap_export source) is not in mappings/entities.yaml "
+        f"entity {code!r} (entity= of the sap_export source) is not in {entities_file()} "
         f"(it lists {known}); add it under 'entities:':\n"
         f"  - code: {code}\n"
         "    name: <legal name>\n"
