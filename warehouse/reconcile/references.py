@@ -46,6 +46,11 @@ SPACED_JOINED = r"\1\2-\3"
 # together, after the tokens as written (up to four groups: longer ones keep their first sixteen).
 GROUPED_REFERENCE = "(^|[^0-9A-Z])(RF[0-9][0-9]|[0-9]{4}) ([0-9A-Z]{4}) ([0-9A-Z]{4}) ([0-9A-Z]{1,4})($|[^0-9A-Z])"
 GROUPED_JOINED = r"\1\2\3\4\5\6"
+# A Finnish reference number (viitenumero) as printed on a giro slip and retyped by the payer: groups of
+# five digits counted from the right, the first holding the rest ("9 00100 03670"). Also read run
+# together (up to four groups of five after the first).
+FIVE_GROUPS = "(^|[^0-9A-Z])([0-9]{1,5}) ([0-9]{5})(?: ([0-9]{5}))?(?: ([0-9]{5}))?(?: ([0-9]{5}))?($|[^0-9A-Z])"
+FIVE_JOINED = r"\1\2\3\4\5\6\7"
 # A list of invoice numbers written with slashes ("RE 90001341/90001342", "FA2024-001/FA2024-002"):
 # its parts are tokens too, after the whole. A number written with slashes (INV/2024/00123, a year
 # and its number 2024/00123, 12/03/2024) is not a list: a part without a digit, shorter than four
@@ -91,7 +96,8 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
     Bank field codes (``tags``, such as ``/INV/``) are separators, so ``/INV/FA-2024-00123``
     yields ``FA-2024-00123``. A year and the number after it separated by spaces (``2024 00123``)
     also yield the two joined by a dash (``2024-00123``), and a structured reference in groups of four
-    (``RF18 5390 0754 7034``) run together, after the tokens as written; a list
+    (``RF18 5390 0754 7034``) or a Finnish reference in groups of five (``9 00100 03670``) run together,
+    after the tokens as written; a list
     written with slashes (``90001341/90001342``) also yields its parts (see SLASH_NOT_A_LIST).
     """
     ref = fold(text)
@@ -99,7 +105,8 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
     if pattern and "/" in ref:
         tag = _compiled(pattern)
         ref = tag.sub(" /", tag.sub(" /", ref))
-    joined = _compiled(GROUPED_REFERENCE).sub(GROUPED_JOINED, _compiled(SPACED_DIGITS).sub(SPACED_JOINED, ref))
+    joined = _compiled(SPACED_DIGITS).sub(SPACED_JOINED, ref)
+    joined = _compiled(FIVE_GROUPS).sub(FIVE_JOINED, _compiled(GROUPED_REFERENCE).sub(GROUPED_JOINED, joined))
     out: list[str] = []
     for source in (ref, joined) if joined != ref else (ref,):
         for raw in re.split(TOKEN_SPLIT, source):
@@ -109,6 +116,28 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
     for token in [t for t in out if "/" in t and not any(_compiled(p).search(t) for p in SLASH_NOT_A_LIST)]:
         out.extend(part for part in (p.strip(TOKEN_TRIM) for p in token.split("/")) if part and part not in out)
     return out
+
+
+def _luhn_digit(base: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(base)):
+        n = int(ch) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return str((10 - total % 10) % 10)
+
+
+def check_digit_references(number: str) -> tuple[str, ...]:
+    """The references a Nordic payer quotes for an all-digit document number of 4 to 19 digits: the Finnish
+    reference number (7-3-1 check digit), the Norwegian KID or Swedish OCR number (Luhn) and the OCR number
+    with its length digit. The warehouse computes the same in SQL (models/core/int_invoice_aliases.sql);
+    this is the statement of the schemes the tests hold it to.
+    """
+    num = number.strip()
+    if not (4 <= len(num) <= 19 and num.isdigit()):
+        return ()
+    finnish = num + str((10 - sum(int(ch) * (7, 3, 1)[i % 3] for i, ch in enumerate(reversed(num))) % 10) % 10)
+    with_length = num + str((len(num) + 2) % 10)
+    return tuple(dict.fromkeys((finnish, num + _luhn_digit(num), with_length + _luhn_digit(with_length))))
 
 
 def strip_prefix(value: str, prefixes: Iterable[str]) -> str:
@@ -193,8 +222,9 @@ CASE WHEN strpos({{ col }}, '/') > 0
 {% macro strip_tags(col) %}{{ col }}{% endmacro %}""")
     return untag + credit_notes + r"""
 {% macro join_spaced_digits(col) -%}
-regexp_replace(regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '""" + SPACED_JOINED + r"""', 'g'),
-               '""" + GROUPED_REFERENCE + r"""', '""" + GROUPED_JOINED + r"""', 'g')
+regexp_replace(regexp_replace(regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '""" + SPACED_JOINED + r"""', 'g'),
+               '""" + GROUPED_REFERENCE + r"""', '""" + GROUPED_JOINED + r"""', 'g'),
+               '""" + FIVE_GROUPS + r"""', '""" + FIVE_JOINED + r"""', 'g')
 {%- endmacro %}
 {% macro strip_prefix(col) -%}
 regexp_replace({{ col }}, '""" + pre + r"""', '\3')

@@ -54,6 +54,10 @@ REMITTANCES = [
     ("BETALINGSKENMERK 1234 5678 9012 3456 BEDANKT", ["1234", "5678", "9012", "3456", "1234567890123456"]),
     ("RF18 5390 0754 7034", ["RF18", "5390", "0754", "7034", "RF18539007547034"]),
     ("FACTUUR 2024 0001 2024 0002", ["2024", "0001", "0002", "2024-0001", "2024-0002"]),  # years join first
+    # a Finnish reference in groups of five from the right, as a giro slip prints it: also read run together
+    ("VIITE 9 00100 03670", ["9", "00100", "03670", "90010003670"]),
+    ("MAKSU 1 23456 78901 23452", ["1", "23456", "78901", "23452", "1234567890123452"]),
+    ("MONTANT 12 500,00", ["12", "500", "00"]),  # an amount's thousands are groups of three: not joined
 ]
 
 
