@@ -106,3 +106,14 @@ def test_a_bank_payment_naming_a_carried_forward_invoice_pays_it(warehouse_confi
         invoice = engine.query("SELECT status, amount_open FROM fct_invoice WHERE invoice_id = 'AN/C001/FA2024-0870'")
     assert matches == [("AN/C001/FA2024-0870", Decimal("500.00"), "auto")]
     assert invoice == [("paid", Decimal("0.00"))]
+
+
+def test_an_opening_is_not_carried_forward_when_the_previous_year_is_loaded(warehouse_config: WarehouseConfig) -> None:
+    """The 2024 FEC (no à-nouveaux of its own) is loaded with 2025's: FA2024-0870 is already a document of
+    2024, and the 2025 opening that carries it forward would count it twice."""
+    sale_2024 = [_fec("90", "VE", 1, "411000", "C001", "FA2024-0870", date(2024, 12, 15), "500.00", "0.00"),
+                 _fec("90", "VE", 2, "706000", "", "FA2024-0870", date(2024, 12, 15), "0.00", "500.00")]
+    with _built_with(warehouse_config, sale_2024 + OPENING + RECEIPT) as engine:
+        documents = engine.query("SELECT invoice_id, amount_total FROM int_invoices WHERE invoice_id LIKE '%2024%' "
+                                 "ORDER BY invoice_id")
+    assert documents == [("FA2024-0870", Decimal("500.00"))]

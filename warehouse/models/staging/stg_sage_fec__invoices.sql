@@ -7,8 +7,9 @@
 --     an id does not move when a later entry reuses its PieceRef;
 --   * opening-balance (à-nouveaux) entries, in an opening journal of mappings/sage_fec/conventions.yaml
 --     (AN, RAN …): the previous year's open invoices and credits carried forward, one document per
---     customer and PieceRef. Only the book's first opening counts: a later year's à-nouveaux carry
---     forward what the earlier year's lines, loaded too, already hold.
+--     customer and PieceRef. Only the book's first opening counts, and only when no entry precedes
+--     it: a later year's à-nouveaux carry forward what the earlier year's lines, loaded too, already
+--     hold.
 -- The printed number is the PieceRef, or the number in the label when the PieceRef is the package's
 -- piece number (fec_number_in_label in _fec.jinja).
 -- Debit is an invoice, credit a credit note (negative). FEC has no due date: it is the issue
@@ -58,11 +59,20 @@ sales_documents AS (
         source_id
     FROM sales_pieces
 ),
-first_opening AS (
+earliest_opening AS (
     SELECT l.entity, min(l.ecriture_date) AS opened_on
     FROM raw_sage_fec_lines AS l
     WHERE {{ fec_is_opening('l') }}
     GROUP BY l.entity
+),
+first_opening AS (
+    -- carried forward only when the book holds nothing before it: with the previous year's entries
+    -- loaded (a 2025 FEC without à-nouveaux, then the 2026 one that opens with them), its open items
+    -- are already documents of that year, and its receipts already lines
+    SELECT o.entity, o.opened_on
+    FROM earliest_opening AS o
+    WHERE NOT EXISTS (SELECT 1 FROM raw_sage_fec_lines AS e
+                      WHERE e.entity = o.entity AND e.ecriture_date < o.opened_on AND NOT {{ fec_is_opening('e') }})
 ),
 opening_lines AS (
     SELECT
