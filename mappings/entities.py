@@ -7,6 +7,7 @@ those into entity codes, so adding an entity is a data change.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,6 +28,24 @@ class Entity(BaseModel):
     sap_company_code: str | None = None
     fec_siren: str | None = Field(default=None, pattern=r"^\d{9}$")
     bank_ibans: tuple[str, ...] = ()
+    # the last day of its fiscal year, MM-DD: a FEC numbers its entries anew each year, so an entry is
+    # known by its fiscal year as much as by its journal and number
+    fiscal_year_end: str = "12-31"
+
+    @field_validator("fiscal_year_end")
+    @classmethod
+    def _month_day(cls, v: str) -> str:
+        try:
+            date.fromisoformat(f"2001-{v}")  # (not a leap year: a year cannot end on 29 February)
+        except ValueError as exc:
+            raise ValueError(f"fiscal_year_end must be a day of the year as MM-DD, found {v!r}") from exc
+        return v
+
+    def closing_date(self, day: date) -> date:
+        """The last day of the fiscal year ``day`` belongs to."""
+        month, dom = (int(x) for x in self.fiscal_year_end.split("-"))
+        end = date(day.year, month, dom)
+        return end if day <= end else date(day.year + 1, month, dom)
 
     @field_validator("bank_ibans")
     @classmethod
@@ -47,6 +66,9 @@ class Entities(BaseModel):
 
     def by_siren(self) -> dict[str, str]:
         return {e.fec_siren: e.code for e in self.entities if e.fec_siren}
+
+    def get(self, code: str) -> Entity | None:
+        return next((e for e in self.entities if e.code == code), None)
 
     def by_iban(self) -> dict[str, str]:
         return {iban: e.code for e in self.entities for iban in e.bank_ibans}

@@ -24,6 +24,7 @@ from mappings.sage_fec import load_fec_conventions
 from warehouse import sql
 from warehouse.contract import BY_NAME
 from warehouse.engine import Engine
+from warehouse.migrations import migrate_raw
 from warehouse.schema import ensure_contract
 from warehouse.shapes import SHAPES
 
@@ -120,6 +121,7 @@ def staging_models(shape: str | None = None) -> list[sql.Model]:
 def build_staging(engine: Engine, report: BuildReport | None = None) -> BuildReport:
     """Materialise every ``stg_*`` model, typed to its shape; empty when its source never loaded."""
     report = report or BuildReport()
+    migrate_raw(engine)  # raw tables loaded by an older connector get the columns the models read
     for model in staging_models():
         if model.shape is None:
             raise ValueError(f"{model.path}: staging model declares no '-- shape:'")

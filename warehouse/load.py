@@ -25,6 +25,7 @@ from dlt.pipeline.progress import TCollectorArg
 
 from lettrage.config import WarehouseConfig, load_warehouse_config
 from warehouse.engine import connect
+from warehouse.migrations import migrate_raw
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def run_pipeline(name: str, source: Any, config: WarehouseConfig | None = None, 
     """Extract, normalize and load ``source``; return rows written per table."""
     config = config or load_warehouse_config()
     pipeline = _without_stale_state(make_pipeline(name, config, progress=progress), config)
+    with connect(config) as engine:
+        migrate_raw(engine)  # columns dlt cannot add itself to a table it loaded before
     if config.engine == "postgres":
         run_kwargs.setdefault("loader_file_format", "csv")  # COPY: ~4x faster than insert_values
     with batch_gc():

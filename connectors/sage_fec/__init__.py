@@ -3,7 +3,8 @@
 Resources (see README.md):
 
 - ``fec_lines`` -> ``raw_sage_fec_lines``, merge on (entity, journal_code,
-  ecriture_num, line_in_entry): a re-export of a fiscal year replaces its lines.
+  fiscal_year, ecriture_num, line_in_entry): a re-export of a fiscal year replaces its lines, and the
+  next year's entries, numbered anew, are entries of their own.
 - ``customers`` -> ``raw_sage_fec_customers``, merge on (entity, customer_account).
 
 Both also write ``raw_quarantine`` (bad rows) and ``raw_loaded_files`` (one row
@@ -55,7 +56,8 @@ __all__ = ["FileLoadStats", "identify", "identify_customers", "resolve_entity", 
 SOURCE_SYSTEM = "sage_fec"
 _FEC_NAME = re.compile(r"^(\d{9})FEC(\d{8})", re.IGNORECASE)
 
-LINES_KEY = ("entity", "journal_code", "ecriture_num", "line_in_entry")
+# An entry is its journal and number in its fiscal year: packages number entries anew each year.
+LINES_KEY = ("entity", "fiscal_year", "journal_code", "ecriture_num", "line_in_entry")
 LINES_COLUMNS: dict[str, Any] = {
     "entity": {"data_type": "text", "nullable": False},
     "journal_code": {"data_type": "text", "nullable": False},
@@ -73,6 +75,8 @@ LINES_COLUMNS: dict[str, Any] = {
     "montant_devise": {"data_type": "decimal", "precision": 18, "scale": 2},
     "idevise": {"data_type": "text"},
     "line_in_entry": {"data_type": "bigint", "nullable": False},
+    # (nullable: a table loaded before the fiscal year was kept has none in its older rows)
+    "fiscal_year": {"data_type": "date"},
     "source_file": {"data_type": "text"}, "line_no": {"data_type": "bigint"}, "file_hash": {"data_type": "text"},
 }
 CUSTOMERS_COLUMNS: dict[str, Any] = {
@@ -180,9 +184,11 @@ def fec_lines(
         quarantine = Quarantine(SOURCE_SYSTEM, ent, path.name)
         parsed = FecParseResult()
         rows_loaded = 0
+        known = load_entities().get(ent)
         for table in iter_fec_lines(path, entity=ent, file_hash=scanned.file_hash, encoding=scanned.encoding,
                                     conventions=conventions, quarantine=quarantine, result=parsed,
-                                    batch_rows=batch_rows, run_entries=run_entries):
+                                    batch_rows=batch_rows, run_entries=run_entries,
+                                    fiscal_year_end=known.fiscal_year_end if known else "12-31"):
             rows_loaded += table.num_rows
             yield table
         result = FileResult(SOURCE_SYSTEM, ent, path.name, scanned.file_hash, scanned.encoding, "fec",

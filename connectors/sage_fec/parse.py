@@ -64,7 +64,7 @@ LINES_SCHEMA = pa.schema([
     ("debit", MONEY_TYPE), ("credit", MONEY_TYPE), ("ecriture_let", pa.string()), ("date_let", pa.date32()),
     ("valid_date", pa.date32()), ("montant_devise", MONEY_TYPE), ("idevise", pa.string()),
     ("line_in_entry", pa.int64()), ("source_file", pa.string()), ("line_no", pa.int64()),
-    ("file_hash", pa.string()),
+    ("file_hash", pa.string()), ("fiscal_year", pa.date32()),
 ])
 LINES_SCHEMA = non_null(LINES_SCHEMA, "entity", "journal_code", "ecriture_num", "line_in_entry")
 CUSTOMERS_SCHEMA = pa.schema([
@@ -186,14 +186,17 @@ def iter_fec_lines(
     result: FecParseResult | None = None,
     batch_rows: int = BATCH_ROWS,
     run_entries: RunEntries | None = None,
+    fiscal_year_end: str = "12-31",
 ) -> Iterator[pa.Table]:
     """Yield the good lines of a FEC as arrow tables (``LINES_SCHEMA``); bad ones go to ``quarantine``.
 
     ``run_entries`` holds the entries of files loaded earlier in the same run
     (updated here): an entry met again is quarantined whole, so one load never
     carries two versions of an entry and the loader need not deduplicate.
+    ``fiscal_year_end`` (MM-DD, the entity's) dates each line's fiscal year (``fiscal_year``: its closing date).
     """
     result = result if result is not None else FecParseResult()
+    year_end = (int(fiscal_year_end[:2]), int(fiscal_year_end[3:]))
     header = read_fec_header(path, encoding)
     closed = SeenKeys()  # entries of this file so far
     earlier = (run_entries if run_entries is not None else RunEntries()).of(entity)
@@ -223,7 +226,7 @@ def iter_fec_lines(
             table, line_no, keys = table.slice(0, cut), line_no[:cut], keys.slice(0, cut)
         if table.num_rows:
             out = _parse_block(path, table, line_no, keys, header, entity, file_hash, conventions,
-                               quarantine, closed, earlier, result)
+                               quarantine, closed, earlier, result, year_end)
             if out.num_rows:
                 result.rows_loaded += out.num_rows
                 yield out
@@ -245,6 +248,21 @@ def _entry_keys(table: pa.Table, header: FecHeader) -> pa.Array:
     num = pc.utf8_trim_whitespace(_col(table, header, "EcritureNum"))
     joined = pc.binary_join_element_wise(journal, num, "\x1f")
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def _fiscal_years(entry_dates: pa.Array | pa.ChunkedArray, year_end: tuple[int, int]) -> pa.Array:
+    """The closing date of the fiscal year of each entry date (null where the date is): the fiscal year
+    ends on ``year_end`` (month, day), the entity's ``fiscal_year_end`` in mappings/entities.yaml."""
+    days = np.asarray(_combined(entry_dates).to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+    valid = ~np.isnat(days)
+    month_start = days.astype("datetime64[M]")
+    month = month_start.astype(np.int64) % 12 + 1
+    dom = (days - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+    year = days.astype("datetime64[Y]").astype(np.int64)  # years since 1970
+    after = (month > year_end[0]) | ((month == year_end[0]) & (dom > year_end[1]))
+    closing = ((year + after).astype("datetime64[Y]").astype("datetime64[M]") + (year_end[0] - 1)).astype(
+        "datetime64[D]") + (year_end[1] - 1)
+    return pa.array(np.where(valid, closing, np.datetime64("NaT")), type=pa.date32(), mask=~valid)
 
 
 def _run_starts(keys: pa.Array) -> np.ndarray:
@@ -275,7 +293,7 @@ def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 def _parse_block(
     path: Path, table: pa.Table, line_no: np.ndarray, keys: pa.Array, header: FecHeader, entity: str,
     file_hash: str, conventions: FecConventions, quarantine: Quarantine, closed: SeenKeys, earlier: SeenKeys,
-    result: FecParseResult,
+    result: FecParseResult, year_end: tuple[int, int],
 ) -> pa.Table:
     n = table.num_rows
     problems: list[tuple[np.ndarray, str, str]] = []  # (bad mask, field, reason)
@@ -320,12 +338,16 @@ def _parse_block(
                          f"collective customer account line ({'/'.join(conventions.customer_account_prefixes)} "
                          "and zeros) without CompAuxNum: cannot tell which customer"))
 
-    # Entries: runs of equal (JournalCode, EcritureNum).
+    # Entries: runs of equal (JournalCode, EcritureNum), known across files by their fiscal year too
+    # (packages number entries anew each year: VT 1 of 2025 and VT 1 of 2026 are two entries).
+    fiscal_year = _fiscal_years(cols["ecriture_date"], year_end)
     starts = _run_starts(keys)
     run_id = np.cumsum(starts) - 1
     start_idx = np.flatnonzero(starts)
     line_in_entry = np.arange(n, dtype=np.int64) - start_idx[run_id] + 1
-    run_keys = keys.take(pa.array(start_idx))
+    run_keys = pc.binary_join_element_wise(
+        keys.take(pa.array(start_idx)),
+        pc.fill_null(pc.cast(fiscal_year.take(pa.array(start_idx)), pa.string()), ""), "\x1f")
     row_bad = np.zeros(n, dtype=bool)
     for mask, _, _ in problems:
         row_bad |= mask
@@ -365,15 +387,16 @@ def _parse_block(
             run = run_id[r]
             if row_bad[r]:
                 continue
-            journal, num = run_keys[int(run)].as_py().split("\x1f")
+            journal, num, year = run_keys[int(run)].as_py().split("\x1f")
             if run_bad_row[run]:
                 reason = f"entry {journal} {num} has a bad line; all its lines are quarantined"
             elif unbalanced[run]:
                 reason = (f"entry {journal} {num} is unbalanced: debit - credit = {diff_by_run[int(run)].as_py()}; "
                           "all its lines are quarantined")
             elif elsewhere[run]:
-                reason = (f"entry {journal} {num} was already loaded from another file in this run; the first "
-                          "file wins. Drop the newer export in a later run for it to replace the entry")
+                reason = (f"entry {journal} {num} of the fiscal year ending {year} was already loaded from another "
+                          "file in this run; the first file wins. Drop the newer export in a later run for it to "
+                          "replace the entry")
             elif reopened[run]:
                 reason = (f"entry {journal} {num} continues at line {first_line[run]} after other entries; "
                           "FEC lines of one entry must be contiguous")
@@ -389,6 +412,7 @@ def _parse_block(
         "entity": constant_column(entity, m),
         **{name: cols[name] for name in LINES_SCHEMA.names if name in cols},
         "line_in_entry": pa.array(line_in_entry),
+        "fiscal_year": fiscal_year,
         "source_file": constant_column(path.name, n),
         "line_no": pa.array(line_no.astype(np.int64)),
         "file_hash": constant_column(file_hash, n),

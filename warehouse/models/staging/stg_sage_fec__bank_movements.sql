@@ -7,9 +7,9 @@
 SELECT
     l.entity,
     'sage_fec' AS source_system,
-    l.journal_code || '-' || l.ecriture_num AS source_id,
+    l.journal_code || '-' || l.ecriture_num || l.year_tag AS source_id,
     sum(coalesce(l.debit, 0) - coalesce(l.credit, 0)) AS amount,
     max(l.ecriture_date) AS booked_on
-FROM raw_sage_fec_lines AS l
+FROM {{ fec_lines() }} AS l
 WHERE l.compte_num LIKE '512%' AND NOT {{ fec_is_opening('l') }}
-GROUP BY l.entity, l.journal_code, l.ecriture_num
+GROUP BY l.entity, l.fiscal_year, l.journal_code, l.ecriture_num, l.year_tag

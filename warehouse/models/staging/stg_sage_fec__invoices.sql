@@ -17,16 +17,20 @@
 -- else the entity default from mappings.
 -- shape: invoices
 -- requires: raw_sage_fec_lines
-WITH sales_entries AS (
-    SELECT DISTINCT l.entity, l.journal_code, l.ecriture_num
-    FROM raw_sage_fec_lines AS l
+WITH lines AS (
+    SELECT * FROM {{ fec_lines() }} AS f
+),
+sales_entries AS (
+    SELECT DISTINCT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
+    FROM lines AS l
     WHERE l.compte_num LIKE '70%' AND NOT {{ fec_is_opening('l') }}
 ),
 customer_lines AS (
     SELECT l.*, {{ fec_customer('l') }} AS customer, {{ fec_number_in_label('l') }} AS number_in_label
-    FROM raw_sage_fec_lines AS l
+    FROM lines AS l
     JOIN sales_entries AS s
-      ON s.entity = l.entity AND s.journal_code = l.journal_code AND s.ecriture_num = l.ecriture_num
+      ON s.entity = l.entity AND s.fiscal_year = l.fiscal_year AND s.journal_code = l.journal_code
+     AND s.ecriture_num = l.ecriture_num
     WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
 ),
 sales_pieces AS (
@@ -40,7 +44,7 @@ sales_pieces AS (
         min(ecriture_date) AS booked_on,
         sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
         max(nullif(ecriture_let, '')) AS erp_lettrage,
-        min(journal_code || '-' || ecriture_num) AS source_id
+        min(journal_code || '-' || ecriture_num || year_tag) AS source_id
     FROM customer_lines
     GROUP BY entity, journal_code, piece_ref
 ),
@@ -61,7 +65,7 @@ sales_documents AS (
 ),
 earliest_opening AS (
     SELECT l.entity, min(l.ecriture_date) AS opened_on
-    FROM raw_sage_fec_lines AS l
+    FROM lines AS l
     WHERE {{ fec_is_opening('l') }}
     GROUP BY l.entity
 ),
@@ -71,7 +75,7 @@ first_opening AS (
     -- are already documents of that year, and its receipts already lines
     SELECT o.entity, o.opened_on
     FROM earliest_opening AS o
-    WHERE NOT EXISTS (SELECT 1 FROM raw_sage_fec_lines AS e
+    WHERE NOT EXISTS (SELECT 1 FROM lines AS e
                       WHERE e.entity = o.entity AND e.ecriture_date < o.opened_on AND NOT {{ fec_is_opening('e') }})
 ),
 opening_lines AS (
@@ -80,8 +84,8 @@ opening_lines AS (
         {{ fec_customer('l') }} AS customer,
         {{ fec_number_in_label('l') }} AS number_in_label,
         -- a line without PieceRef is a document of its own, named by its place in the entry
-        coalesce(nullif(l.piece_ref, ''), l.journal_code || '-' || l.ecriture_num || '-' || CAST(l.line_in_entry AS TEXT)) AS doc_ref
-    FROM raw_sage_fec_lines AS l
+        coalesce(nullif(l.piece_ref, ''), l.journal_code || '-' || l.ecriture_num || l.year_tag || '-' || CAST(l.line_in_entry AS TEXT)) AS doc_ref
+    FROM lines AS l
     JOIN first_opening AS f ON f.entity = l.entity AND f.opened_on = l.ecriture_date
     WHERE {{ fec_is_opening('l') }} AND l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
 ),
@@ -97,7 +101,7 @@ opening_documents AS (
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
         sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
         max(nullif(ecriture_let, '')) AS erp_lettrage,
-        min(journal_code || '-' || ecriture_num) AS source_id
+        min(journal_code || '-' || ecriture_num || year_tag) AS source_id
     FROM opening_lines
     GROUP BY entity, customer, doc_ref
     -- an invoice and its part payment carried forward under one PieceRef net; at nil nothing is open

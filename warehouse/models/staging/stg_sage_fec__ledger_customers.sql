@@ -18,6 +18,6 @@ SELECT
     CAST(NULL AS TEXT) AS account_owner,
     'sage_fec' AS source_system,
     {{ fec_customer('l') }} AS source_id
-FROM raw_sage_fec_lines AS l
+FROM {{ fec_lines() }} AS l
 WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
 GROUP BY l.entity, {{ fec_customer('l') }}

@@ -5,14 +5,17 @@
 -- (411…) but receives nothing: its 411 lines are invoices (stg_sage_fec__invoices), not receipts.
 -- shape: payments
 -- requires: raw_sage_fec_lines
-WITH bank_entries AS (
-    SELECT DISTINCT l.entity, l.journal_code, l.ecriture_num
-    FROM raw_sage_fec_lines AS l
+WITH lines AS (
+    SELECT * FROM {{ fec_lines() }} AS f
+),
+bank_entries AS (
+    SELECT DISTINCT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
+    FROM lines AS l
     WHERE l.compte_num LIKE '512%' AND NOT {{ fec_is_opening('l') }}
 )
 SELECT
     l.entity,
-    'FEC-' || l.journal_code || '-' || l.ecriture_num || '-' || CAST(l.line_in_entry AS TEXT) AS payment_id,
+    'FEC-' || l.journal_code || '-' || l.ecriture_num || l.year_tag || '-' || CAST(l.line_in_entry AS TEXT) AS payment_id,
     'erp' AS channel,
     {{ fec_customer('l') }} AS customer_id,
     coalesce(l.credit, 0) - coalesce(l.debit, 0) AS amount,
@@ -27,8 +30,8 @@ SELECT
     CAST(NULL AS TEXT) AS failure_reason,
     nullif(l.ecriture_let, '') AS erp_lettrage,
     'sage_fec' AS source_system,
-    l.journal_code || '-' || l.ecriture_num AS source_id
-FROM raw_sage_fec_lines AS l
+    l.journal_code || '-' || l.ecriture_num || l.year_tag AS source_id
+FROM lines AS l
 JOIN bank_entries AS b
-  ON b.entity = l.entity AND b.journal_code = l.journal_code AND b.ecriture_num = l.ecriture_num
+  ON b.entity = l.entity AND b.fiscal_year = l.fiscal_year AND b.journal_code = l.journal_code AND b.ecriture_num = l.ecriture_num
 WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL

@@ -17,7 +17,7 @@ from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, sma
 README_LINE_COLUMNS = (
     "entity journal_code journal_lib ecriture_num ecriture_date compte_num compte_lib comp_aux_num comp_aux_lib "
     "piece_ref piece_date ecriture_lib debit credit ecriture_let date_let valid_date montant_devise idevise "
-    "line_in_entry source_file line_no file_hash").split()
+    "line_in_entry source_file line_no file_hash fiscal_year").split()
 README_CUSTOMER_COLUMNS = (
     "entity customer_account name email vat_id siren payment_terms_days iban credit_limit country account_owner "
     "source_file line_no").split()
@@ -113,3 +113,43 @@ def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
                                  "WHERE journal_code = 'VE'")}
     assert loaded == invoices
     assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_fec_customers") == 40
+
+
+HEADER = ("JournalCode\tJournalLib\tEcritureNum\tEcritureDate\tCompteNum\tCompteLib\tCompAuxNum\tCompAuxLib\t"
+          "PieceRef\tPieceDate\tEcritureLib\tDebit\tCredit\tEcritureLet\tDateLet\tValidDate\tMontantdevise\tIdevise")
+
+
+def _fec_file(path: Path, entries: list[tuple[str, str, str, str, str]]) -> None:
+    """A FEC of sales entries (journal, number, date, piece, amount), each 411 / 706."""
+    lines = [HEADER]
+    for journal, num, day, piece, amount in entries:
+        lines.append(f"{journal}\tVentes\t{num}\t{day}\t411000\tClients\tC1\tACME\t{piece}\t{day}\tFacture {piece}\t"
+                     f"{amount}\t0,00\t\t\t{day}\t\t")
+        lines.append(f"{journal}\tVentes\t{num}\t{day}\t706000\tVentes\t\t\t{piece}\t{day}\tFacture {piece}\t"
+                     f"0,00\t{amount}\t\t\t{day}\t\t")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_each_fiscal_year_numbers_its_entries_anew(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """VT 1 of 2025 and VT 1 of 2026 are two entries: the 2026 FEC adds its year, and its re-export
+    replaces only its own year's lines."""
+    folder = tmp_path / "FR01" / "sage_fec"
+    folder.mkdir(parents=True)
+    _fec_file(folder / "123456789FEC20251231.txt", [("VT", "1", "20250110", "FA-2025-0001", "100,00"),
+                                                    ("VT", "2", "20251220", "FA-2025-0002", "200,00")])
+    run(sage_fec_source, folder, warehouse_config, "sage_fec_FR01")
+    _fec_file(folder / "123456789FEC20261231.txt", [("VT", "1", "20260105", "FA-2026-0001", "300,00")])
+    _, stats = run(sage_fec_source, folder, warehouse_config, "sage_fec_FR01")
+    assert (stats.rows_loaded, stats.rows_quarantined) == (2, 0)
+    by_year = "SELECT fiscal_year, ecriture_num, piece_ref FROM raw_sage_fec_lines WHERE compte_num = '411000' ORDER BY 1, 2"
+    assert [(str(y), n, p) for y, n, p in rows(warehouse_config, by_year)] == [
+        ("2025-12-31", "1", "FA-2025-0001"), ("2025-12-31", "2", "FA-2025-0002"), ("2026-12-31", "1", "FA-2026-0001")]
+
+    # the 2026 FEC exported again on 15 January: VT 1 corrected, VT 2 added; 2025 untouched
+    _fec_file(folder / "123456789FEC20261231.txt", [("VT", "1", "20260105", "FA-2026-0001", "310,00"),
+                                                    ("VT", "2", "20260112", "FA-2026-0002", "50,00")])
+    run(sage_fec_source, folder, warehouse_config, "sage_fec_FR01")
+    assert [(str(y), n, p) for y, n, p in rows(warehouse_config, by_year)] == [
+        ("2025-12-31", "1", "FA-2025-0001"), ("2025-12-31", "2", "FA-2025-0002"),
+        ("2026-12-31", "1", "FA-2026-0001"), ("2026-12-31", "2", "FA-2026-0002")]
+    assert scalar(warehouse_config, "SELECT sum(debit) FROM raw_sage_fec_lines WHERE piece_ref = 'FA-2026-0001'") == 310

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from connectors._files import Quarantine, scan_file
 from connectors.sage_fec.parse import (
     FecParseResult,
+    _fiscal_years,
     identify,
     identify_customers,
     iter_fec_lines,
@@ -17,6 +20,7 @@ from connectors.sage_fec.parse import (
     read_fec_header,
 )
 from lettrage.errors import WrongFormat
+from mappings.entities import Entity
 from mappings.sage_fec import FEC_COLUMNS, load_fec_conventions, load_fec_customers_mapping
 from tests.fixtures.golden import FIXTURES, assert_golden, plain, samples
 
@@ -299,3 +303,15 @@ def test_individual_customer_account_needs_no_compauxnum(tmp_path: Path) -> None
     rows, q, _ = _parse(path)
     assert sorted({r["ecriture_num"] for r in rows}) == ["1", "2"]
     assert {(line_no, fld) for line_no, fld, _, _ in q.rows} >= {(6, "CompAuxNum")}
+
+
+def test_each_line_is_dated_in_its_fiscal_year() -> None:
+    """A company closing on 30 June: an entry of 1 July belongs to the year that closes the next June."""
+    days = pa.array([date(2025, 6, 30), date(2025, 7, 1), date(2026, 2, 28), None], pa.date32())
+    closing = _fiscal_years(days, (6, 30)).to_pylist()
+    assert closing == [date(2025, 6, 30), date(2026, 6, 30), date(2026, 6, 30), None]
+    assert _fiscal_years(days, (12, 31)).to_pylist() == [date(2025, 12, 31), date(2025, 12, 31), date(2026, 12, 31), None]
+    june = Entity(code="FR02", name="X", country="FR", currency="EUR", erp="sage_fec", fiscal_year_end="06-30")
+    assert [june.closing_date(d) for d in days.to_pylist()[:3]] == closing[:3]
+    with pytest.raises(ValueError, match="fiscal_year_end"):
+        Entity(code="FR02", name="X", country="FR", currency="EUR", erp="sage_fec", fiscal_year_end="02-29")

@@ -1,0 +1,48 @@
+"""Two fiscal years of a FEC in one warehouse, on DuckDB and Postgres: packages number entries anew each
+year, so BQ 3 of 2025 and BQ 3 of 2026 are two receipts and VE 1 of each year two sales."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import dlt
+
+from lettrage.config import WarehouseConfig
+from warehouse.build import build_core, build_staging
+from warehouse.engine import connect
+from warehouse.load import run_pipeline
+
+from .raw_book import _fec, load_raw_book
+
+AS_OF = date(2026, 2, 1)
+YEAR_2026 = date(2026, 12, 31)
+
+
+def _of_2026(*args: Any) -> dict[str, Any]:
+    return {**_fec(*args), "fiscal_year": YEAR_2026, "source_file": "123456789FEC20261231.txt"}
+
+
+LINES_2026 = [
+    _of_2026("1", "VE", 1, "411000", "C001", "FA-2026-000001", date(2026, 1, 5), "600.00", "0.00"),
+    _of_2026("1", "VE", 2, "706000", "", "FA-2026-000001", date(2026, 1, 5), "0.00", "600.00"),
+    _of_2026("3", "BQ", 1, "512000", "", "VIR", date(2026, 1, 20), "600.00", "0.00"),
+    _of_2026("3", "BQ", 2, "411000", "C001", "VIR", date(2026, 1, 20), "0.00", "600.00"),
+]
+
+
+def test_entries_of_two_fiscal_years_stay_apart(warehouse_config: WarehouseConfig) -> None:
+    load_raw_book(warehouse_config)  # fiscal 2025, loaded as an older connector did: no fiscal_year column
+    run_pipeline("test_raw_book", [dlt.resource(LINES_2026, name="raw_sage_fec_lines", write_disposition="append")],
+                 warehouse_config)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        invoices = engine.query("SELECT invoice_id, amount_total, source_id FROM int_invoices "
+                                "WHERE doc_type = 'invoice' ORDER BY invoice_id")
+        receipts = engine.query("SELECT payment_id, amount, paid_on FROM fct_payment WHERE channel = 'erp' "
+                                "ORDER BY payment_id")
+    # the first year's ids stay as they were; the next year's entries carry their year
+    assert invoices == [("FA-2025-000001", Decimal("1200.00"), "VE-1"), ("FA-2026-000001", Decimal("600.00"), "VE-1/2026")]
+    assert receipts == [("FEC-BQ-3-2", Decimal("1080.00"), date(2025, 2, 9)),
+                        ("FEC-BQ-3/2026-2", Decimal("600.00"), date(2026, 1, 20))]

@@ -1,0 +1,69 @@
+"""Changes to raw tables that dlt cannot make on its own, run before every load and every build.
+
+dlt adds a new column to a table it loaded before, but not one it must keep non-null (a primary key
+column): ``ALTER TABLE ... ADD COLUMN ... NOT NULL`` fails on the rows already there. Each migration
+here adds such a column as nullable and fills it from what the rows hold, so the next load finds it
+and merges on it. Each is a no-op once done (one catalogue look-up), so calling them before every
+pipeline run costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mappings.entities import load_entities
+from warehouse.engine import Engine
+
+log = logging.getLogger("lettrage.warehouse")
+
+
+def _closing_date(day: str, year_end: str) -> str:
+    """SQL: the last day of the fiscal year ending on ``year_end`` (MM-DD) that the date ``day`` falls in."""
+    month_day = int(year_end.replace("-", ""))
+    return (f"CAST(CAST(CAST(extract(year FROM {day}) AS INTEGER) + CASE WHEN "
+            f"CAST(extract(month FROM {day}) AS INTEGER) * 100 + CAST(extract(day FROM {day}) AS INTEGER) > {month_day} "
+            f"THEN 1 ELSE 0 END AS TEXT) || '-{year_end}' AS DATE)")
+
+
+def fec_fiscal_year(engine: Engine) -> None:
+    """``raw_sage_fec_lines.fiscal_year`` (part of the key since FEC entries are numbered anew each year):
+    for lines loaded before, the closing date of the fiscal year their entry date falls in, by the
+    entity's ``fiscal_year_end`` (mappings/entities.yaml), as the connector dates new lines."""
+    if not engine.table_exists("raw_sage_fec_lines"):
+        return
+    _drop_stale_staging_table(engine, "raw_sage_fec_lines", "fiscal_year")
+    if "fiscal_year" not in engine.columns("raw_sage_fec_lines"):
+        engine.execute(f'ALTER TABLE raw_sage_fec_lines ADD COLUMN fiscal_year {engine.type_of("date")}')
+    elif not engine.query("SELECT 1 FROM raw_sage_fec_lines WHERE fiscal_year IS NULL LIMIT 1"):
+        return
+    ends = {e.code: e.fiscal_year_end for e in load_entities().entities if e.fiscal_year_end != "12-31"}
+    closing = (" ".join(["CASE entity", *(f"WHEN '{code}' THEN {_closing_date('ecriture_date', end)}"
+                                         for code, end in sorted(ends.items())),
+                         f"ELSE {_closing_date('ecriture_date', '12-31')} END"])
+               if ends else _closing_date("ecriture_date", "12-31"))
+    engine.execute(f"UPDATE raw_sage_fec_lines SET fiscal_year = {closing} WHERE fiscal_year IS NULL")
+    log.info("raw_sage_fec_lines: fiscal_year filled in for lines loaded before it was kept")
+
+
+def _drop_stale_staging_table(engine: Engine, table: str, column: str) -> None:
+    """dlt merges through a copy of ``table`` in the ``<dataset>_staging`` schema, which it keeps between
+    loads; one made before ``column`` existed would refuse it just the same. It is scratch space, made
+    again by the next load: dropped."""
+    staging = f"{engine.dataset}_staging"
+    found = engine.query(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
+        "AND column_name = :c UNION ALL "
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t",
+        {"s": staging, "t": table, "c": column})
+    has_column, exists = (int(r[0]) for r in found)
+    if exists and not has_column:
+        engine.execute(f'DROP TABLE "{staging}"."{table}"')
+
+
+MIGRATIONS = (fec_fiscal_year,)
+
+
+def migrate_raw(engine: Engine) -> None:
+    """Run every migration (each a no-op once done)."""
+    for migration in MIGRATIONS:
+        migration(engine)
