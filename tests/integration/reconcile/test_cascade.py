@@ -33,8 +33,11 @@ def test_normalized_groups_and_tail_references(book: Book) -> None:
     book.payment("P1", "10.00", "fa2024.00123")
     book.payment("P2", "20.00", "Invoice 2024/124")
     book.payment("P3", "30.00", "payment 00125", customer="C1")
+    book.invoice("I4", "40.00", number="FA-2025-0123")
+    book.payment("P4", "40.00", "ACOMPTE F2025/123")  # a one-letter prefix, the year and the number unpadded
     reconcile(book.engine, as_of=AS_OF)
-    assert _rules(book) == {"P1>I1": "normalized_reference", "P2>I2": "reference_groups", "P3>I3": "reference_tail"}
+    assert _rules(book) == {"P1>I1": "normalized_reference", "P2>I2": "reference_groups", "P3>I3": "reference_tail",
+                            "P4>I4": "reference_groups"}
 
 
 def test_references_as_banks_and_other_erps_write_them(book: Book) -> None:
