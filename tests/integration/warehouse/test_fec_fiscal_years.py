@@ -46,3 +46,34 @@ def test_entries_of_two_fiscal_years_stay_apart(warehouse_config: WarehouseConfi
     assert invoices == [("FA-2025-000001", Decimal("1200.00"), "VE-1"), ("FA-2026-000001", Decimal("600.00"), "VE-1/2026")]
     assert receipts == [("FEC-BQ-3-2", Decimal("1080.00"), date(2025, 2, 9)),
                         ("FEC-BQ-3/2026-2", Decimal("600.00"), date(2026, 1, 20))]
+
+
+def test_a_lettering_code_names_one_group_per_customer_and_year(warehouse_config: WarehouseConfig) -> None:
+    """A FEC letters per account: AC is C009's first lettering of 2025, C010's too, and C009 starts its
+    codes again in 2026. Each group settles its own invoice with its own receipt."""
+    lines = [
+        _fec("70", "VE", 1, "411000", "C009", "FA-2025-000009", date(2025, 2, 1), "300.00", "0.00", "AC"),
+        _fec("70", "VE", 2, "706000", "", "FA-2025-000009", date(2025, 2, 1), "0.00", "300.00"),
+        _fec("71", "BQ", 1, "512000", "", "VIR", date(2025, 3, 1), "300.00", "0.00"),
+        _fec("71", "BQ", 2, "411000", "C009", "VIR", date(2025, 3, 1), "0.00", "300.00", "AC"),
+        _fec("72", "VE", 1, "411000", "C010", "FA-2025-000010", date(2025, 2, 3), "200.00", "0.00", "AC"),
+        _fec("72", "VE", 2, "706000", "", "FA-2025-000010", date(2025, 2, 3), "0.00", "200.00"),
+        _fec("73", "BQ", 1, "512000", "", "VIR", date(2025, 3, 5), "200.00", "0.00"),
+        _fec("73", "BQ", 2, "411000", "C010", "VIR", date(2025, 3, 5), "0.00", "200.00", "AC"),
+        _of_2026("5", "VE", 1, "411000", "C009", "FA-2026-000009", date(2026, 1, 6), "90.00", "0.00", "AC"),
+        _of_2026("5", "VE", 2, "706000", "", "FA-2026-000009", date(2026, 1, 6), "0.00", "90.00"),
+        _of_2026("6", "BQ", 1, "512000", "", "VIR", date(2026, 1, 25), "90.00", "0.00"),
+        _of_2026("6", "BQ", 2, "411000", "C009", "VIR", date(2026, 1, 25), "0.00", "90.00", "AC"),
+    ]
+    load_raw_book(warehouse_config)
+    run_pipeline("test_raw_book", [dlt.resource(lines, name="raw_sage_fec_lines", write_disposition="append")],
+                 warehouse_config)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        codes = engine.query("SELECT invoice_id, erp_lettrage FROM int_invoices WHERE customer_id IN ('C009', 'C010') "
+                             "ORDER BY invoice_id")
+        settled = engine.query("SELECT s.invoice_id, s.settled_on FROM int_erp_settlements AS s "
+                               "WHERE s.invoice_id IN ('FA-2025-000009', 'FA-2025-000010', 'FA-2026-000009') ORDER BY 1")
+    assert codes == [("FA-2025-000009", "AC/C009"), ("FA-2025-000010", "AC/C010"), ("FA-2026-000009", "AC/C009/2026")]
+    assert settled == [("FA-2025-000009", date(2025, 3, 1)), ("FA-2025-000010", date(2025, 3, 5)),
+                       ("FA-2026-000009", date(2026, 1, 25))]

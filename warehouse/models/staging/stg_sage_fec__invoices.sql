@@ -18,7 +18,7 @@
 -- shape: invoices
 -- requires: raw_sage_fec_lines
 WITH lines AS (
-    SELECT * FROM {{ fec_lines() }} AS f
+    SELECT * FROM {{ fec_lines(with_lettrage=True) }} AS f
 ),
 sales_entries AS (
     SELECT DISTINCT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
@@ -43,7 +43,7 @@ sales_pieces AS (
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
         min(ecriture_date) AS booked_on,
         sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
-        max(nullif(ecriture_let, '')) AS erp_lettrage,
+        max(lettrage) AS erp_lettrage,
         min(journal_code || '-' || ecriture_num || year_tag) AS source_id
     FROM customer_lines
     GROUP BY entity, journal_code, piece_ref
@@ -100,7 +100,7 @@ opening_documents AS (
         customer AS customer_id,
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
         sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
-        max(nullif(ecriture_let, '')) AS erp_lettrage,
+        max(lettrage) AS erp_lettrage,
         min(journal_code || '-' || ecriture_num || year_tag) AS source_id
     FROM opening_lines
     GROUP BY entity, customer, doc_ref

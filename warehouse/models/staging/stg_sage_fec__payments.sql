@@ -6,7 +6,7 @@
 -- shape: payments
 -- requires: raw_sage_fec_lines
 WITH lines AS (
-    SELECT * FROM {{ fec_lines() }} AS f
+    SELECT * FROM {{ fec_lines(with_lettrage=True) }} AS f
 ),
 bank_entries AS (
     SELECT DISTINCT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
@@ -28,7 +28,7 @@ SELECT
     CAST(NULL AS TEXT) AS payer_iban,
     CAST(NULL AS TEXT) AS payout_id,
     CAST(NULL AS TEXT) AS failure_reason,
-    nullif(l.ecriture_let, '') AS erp_lettrage,
+    l.lettrage AS erp_lettrage,
     'sage_fec' AS source_system,
     l.journal_code || '-' || l.ecriture_num || l.year_tag AS source_id
 FROM lines AS l
