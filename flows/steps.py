@@ -69,12 +69,15 @@ def _load(entity: str, source: str, start: date | None, end: date | None) -> dic
     quarantined = result.rows.get("raw_quarantine", 0)
     pages = next((s.pages for s in BOARD.snapshot() if s.key == key), 0)
     rejected = job.rejected_files
-    BOARD.finish(key, rows=result.total_rows, message=orch.rejected_message(rejected) if rejected else None)
+    detail = orch.load_detail(source, entity, rejected, quarantined)
+    BOARD.finish(key, rows=result.total_rows, message=detail or None)
     logger.info("%s: %d rows into %d tables in %.1fs (%d pages, %d quarantined)%s",
                 key, result.total_rows, len(result.rows), elapsed, pages, quarantined,
                 f", window {start}..{end}" if start or end else "")
     if rejected:
         logger.error("%s: %s", key, orch.rejected_message(rejected))
+    if quarantined > len(rejected):
+        logger.warning("%s: %s", key, orch.quarantined_message(source, entity, quarantined - len(rejected)))
     return {"entity": entity, "source": source, "rows": result.total_rows, "tables": result.rows,
             "quarantined": quarantined, "pages": pages, "seconds": round(elapsed, 2), "rejected_files": rejected}
 

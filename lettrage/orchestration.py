@@ -158,6 +158,23 @@ def rejected_message(files: Iterable[str]) -> str:
     return f"{len(names)} file(s) rejected, nothing read from them: {', '.join(names)} (raw_quarantine line 0 says why)"
 
 
+def quarantined_message(source: str, entity: str, rows: int) -> str:
+    """``102 row(s) quarantined: lettrage sql "SELECT ... FROM raw_quarantine ..."``: bad rows do not fail a
+    load (their neighbours load), but whoever runs it must see that some were set aside, and where."""
+    return (f"{rows:,} row(s) quarantined: lettrage sql \"SELECT file, line, field, reason FROM raw_quarantine "
+            f"WHERE source_system = '{source}' AND entity = '{entity}' ORDER BY file, line\"")
+
+
+def load_detail(source: str, entity: str, rejected_files: Iterable[str], quarantined: int) -> str:
+    """What a source's line of the run summary says beyond its counts: rejected files, quarantined rows."""
+    files = list(rejected_files)
+    parts = [rejected_message(files)] if files else []
+    rejected_rows = len(files)  # (each rejected file has its line-0 quarantine row)
+    if quarantined > rejected_rows:
+        parts.append(quarantined_message(source, entity, quarantined - rejected_rows))
+    return "; ".join(parts)
+
+
 @dataclass
 class RunOutcome:
     """What a sync did per source: the loaded ones with counts, the failed ones with a reason, and the
@@ -199,7 +216,8 @@ def rows_loaded_table(loaded: Iterable[Mapping[str, Any]], failed: Mapping[str, 
             "source": source_key(r["source"], r["entity"]), "status": "loaded", "rows": int(r["rows"]),
             "quarantined": int(r.get("quarantined") or 0), "seconds": round(seconds, 2),
             "rows_per_s": int(r["rows"] / seconds) if seconds > 0 else 0,
-            "detail": rejected_message(r["rejected_files"]) if r.get("rejected_files") else "",
+            "detail": load_detail(r["source"], r["entity"], r.get("rejected_files") or (),
+                                  int(r.get("quarantined") or 0)),
         })
     for key, reason in sorted(failed.items()):
         rows.append({"source": key, "status": "FAILED", "rows": 0, "quarantined": 0, "seconds": 0,

@@ -117,6 +117,16 @@ def test_a_loaded_source_that_rejected_files_fails_the_run_naming_them() -> None
                                          "BSID_ES10.txt (raw_quarantine line 0 says why)")
     rows = orch.rows_loaded_table(outcome.loaded, outcome.failed)
     assert rows[0]["status"] == "loaded" and rows[0]["detail"].startswith("1 file(s) rejected")
+    assert "quarantined" not in rows[0]["detail"]  # (its one quarantine row is the rejected file's)
+
+
+def test_quarantined_rows_are_said_with_where_to_read_them() -> None:
+    """Bad rows do not fail a load, but the run summary says how many were set aside and how to list them."""
+    message = orch.load_detail("sage_fec", "FR01", [], 102)
+    assert message.startswith("102 row(s) quarantined: lettrage sql ")
+    assert "FROM raw_quarantine WHERE source_system = 'sage_fec' AND entity = 'FR01'" in message
+    assert orch.load_detail("sage_fec", "FR01", ["customers.csv"], 3).startswith("1 file(s) rejected")
+    assert orch.load_detail("sage_fec", "FR01", [], 0) == ""
 
 
 def test_rows_loaded_table_lists_failed_sources_with_their_reason() -> None:
@@ -126,7 +136,7 @@ def test_rows_loaded_table_lists_failed_sources_with_their_reason() -> None:
     )
     assert rows == [
         {"source": "camt053/FR01", "status": "loaded", "rows": 300, "quarantined": 2, "seconds": 1.5,
-         "rows_per_s": 200, "detail": ""},
+         "rows_per_s": 200, "detail": orch.quarantined_message("camt053", "FR01", 2)},
         {"source": "stripe/FR01", "status": "FAILED", "rows": 0, "quarantined": 0, "seconds": 0, "rows_per_s": 0,
          "detail": "AuthenticationExpired: 401"},
     ]
