@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PIPELINES_DIR = Path("var") / "dlt"
 
+# Every raw row carries the load that wrote it (``_dlt_load_id``), arrow tables too: dlt adds it only
+# to rows it normalises itself unless told, and the file connectors yield arrow tables. The build
+# fingerprint (warehouse/freshness.py) reads each raw table's newest load: without the column a file
+# dropped and loaded later the same day left the fingerprint as it was, and the sync skipped the build
+# ("nothing new"), leaving the warehouse without what it had just loaded. An environment variable, so
+# dlt's normalizer processes see it too; one set by the deployment wins.
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+
 # Python's garbage collector thresholds while a load runs (default 700, 10, 10): the young
 # generation collected every 50,000 allocations instead of 700, older ones half as often.
 LOAD_GC_THRESHOLDS: tuple[int, int, int] = (50_000, 20, 20)
