@@ -55,9 +55,11 @@ CAST({{ expr }} AS DECIMAL(18,2))
     return: same EndToEndId and currency, the credit booked on or before the return, the return at least
     the credit's amount (banks add their fee to it), the same counterparty IBAN when both carry one. Each
     return takes the latest such credit and each credit its first return: a collection re-presented under
-    the same EndToEndId after a return stays paid. One definition for fct_payment (the credit fails) and
+    the same EndToEndId after a return stays paid. A return without EndToEndId (a transfer we received and
+    sent back, PMNT/ICDT/RRTN: banks write NOTPROVIDED) pairs with the credit of exactly its amount from the
+    same account within return_days before it. One definition for fct_payment (the credit fails) and
     the reconciliation (the return line raises no second exception). -#}
-{% macro bank_returns(bank_lines) -%}
+{% macro bank_returns(bank_lines, return_days=40) -%}
 SELECT entity, return_line_id, credit_line_id, return_reason, returned_on FROM (
     SELECT k.*, row_number() OVER (PARTITION BY entity, credit_line_id ORDER BY returned_on, return_line_id) AS rn_c
     FROM (
@@ -72,6 +74,18 @@ SELECT entity, return_line_id, credit_line_id, return_reason, returned_on FROM (
          AND -r.amount >= c.amount
          AND (r.counterparty_iban IS NULL OR c.counterparty_iban IS NULL OR r.counterparty_iban = c.counterparty_iban)
         WHERE r.return_reason IS NOT NULL AND r.amount < 0 AND r.end_to_end_id IS NOT NULL
+        UNION ALL
+        -- a return without EndToEndId (a transfer we received and sent back, PMNT/ICDT/RRTN, "NOTPROVIDED"):
+        -- the credit of exactly its amount from the same account, in the {{ return_days }} days before it
+        SELECT r.entity, r.bank_line_id, c.bank_line_id, r.return_reason, r.booking_date,
+               row_number() OVER (PARTITION BY r.entity, r.bank_line_id
+                                  ORDER BY c.booking_date DESC, c.bank_line_id DESC)
+        FROM {{ bank_lines }} AS r
+        JOIN {{ bank_lines }} AS c
+          ON c.entity = r.entity AND c.counterparty_iban = r.counterparty_iban AND upper(c.currency) = upper(r.currency)
+         AND c.amount = -r.amount AND c.return_reason IS NULL AND c.booking_date <= r.booking_date
+         AND c.booking_date >= {{ add_days('r.booking_date', -return_days) }}
+        WHERE r.return_reason IS NOT NULL AND r.amount < 0 AND r.end_to_end_id IS NULL
     ) AS k WHERE rn_r = 1
 ) AS p WHERE rn_c = 1
 {%- endmacro %}

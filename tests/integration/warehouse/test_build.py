@@ -167,6 +167,23 @@ def test_a_collection_re_presented_under_the_same_end_to_end_id_after_a_return_s
     assert statuses == {"B1": "failed", "B4": "succeeded"}
 
 
+def test_a_transfer_sent_back_without_end_to_end_id_fails_the_credit_it_returns(
+        warehouse_config: WarehouseConfig) -> None:
+    """A transfer we received and returned (PMNT/ICDT/RRTN, EndToEndId NOTPROVIDED): the credit of exactly
+    its amount from the same account, a few days before, is the money returned; another credit of the
+    same amount from another account is not."""
+    returned = {**BANK[0], "bank_line_id": "B3", "booking_date": date(2025, 2, 14), "value_date": date(2025, 2, 14),
+                "amount": Decimal("-1080.00"), "credit_debit": "DBIT", "bank_tx_code": "PMNT/ICDT/RRTN",
+                "end_to_end_id": "NOTPROVIDED", "return_reason": "FOCR", "remittance_unstructured": "RETURN"}
+    other = {**BANK[0], "bank_line_id": "B5", "booking_date": date(2025, 2, 10), "value_date": date(2025, 2, 10),
+             "counterparty_iban": "DE89370400440532013000", "counterparty_name": "OTHER GMBH"}
+    with _built_after(warehouse_config, more_bank_lines=(returned, other)) as engine:
+        statuses = dict(engine.query("SELECT payment_id, status FROM fct_payment WHERE payment_id IN ('B1', 'B5')"))
+        reason = engine.query("SELECT failure_reason FROM fct_payment WHERE payment_id = 'B1'")[0][0]
+    assert statuses == {"B1": "failed", "B5": "succeeded"}
+    assert reason == "returned FOCR on 2025-02-14, bank line B3"
+
+
 def test_erp_settlements_need_a_receipt_and_a_balanced_lettrage_code(warehouse_config: WarehouseConfig) -> None:
     """The tiny book letters the invoice (1,200) with its receipt (1,080) but not the credit note (120):
     a partial lettering, no settlement. Lettered with the credit note too, code AA balances."""
