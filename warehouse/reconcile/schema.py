@@ -71,6 +71,9 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "rc_exc": (
         ("entity", TEXT), ("kind", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT), ("payout_id", TEXT),
         ("bank_line_id", TEXT), ("amount", MONEY), ("currency", TEXT), ("detail", TEXT),
+        # raised and at once closed: what it was about has since been settled (a failed debit whose
+        # invoice the customer paid again); the payment still ends in its exception, resolved
+        ("settled", BOOL),
     ),
     "rc_blocked": (("entity", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT), ("rejected", BOOL)),
     "rc_resolved": (("exception_id", TEXT), ("resolved_at", TS)),

@@ -14,7 +14,8 @@ and answers the questions of issue 6:
 * **line recall**: share of the key's (payment, invoice) applications found;
 * **outcomes**: every money-moving payment in exactly one of fully applied,
   partially applied with its remainder explained by an open exception, or an
-  exception; anything else is ``unexplained`` and must be zero;
+  exception (for a failed payment, also one closed because its invoice was since
+  paid: there is nothing left to chase); anything else is ``unexplained`` and must be zero;
 * **open amount** per entity, warehouse against key: equal when every payment
   is applied; the difference is then exactly the cash not (yet) applied, so the
   **balance net of unapplied cash** (what the customer ledger shows whatever the
@@ -212,7 +213,7 @@ def _outcomes(engine: Engine, s: QualityScore, truth: GroundTruth) -> None:
     """Classify every payment that moved money (failed card attempts and pending ones did not)."""
     rows = engine.query(
         "SELECT p.entity, p.payment_id, p.amount - coalesce(r.refunded, 0), p.status, coalesce(a.applied, 0), "
-        "CASE WHEN e.payment_id IS NULL THEN 0 ELSE 1 END "
+        "CASE WHEN e.payment_id IS NULL THEN 0 ELSE 1 END, CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END "
         "FROM fct_payment AS p "
         "LEFT JOIN (SELECT entity, payment_id, sum(amount_applied) AS applied FROM fct_match "
         "           WHERE state IN ('auto', 'confirmed') AND rule <> 'credit_note' GROUP BY entity, payment_id) AS a "
@@ -220,6 +221,10 @@ def _outcomes(engine: Engine, s: QualityScore, truth: GroundTruth) -> None:
         "LEFT JOIN (SELECT DISTINCT entity, payment_id FROM fct_reconciliation_exception "
         "           WHERE resolved_at IS NULL AND payment_id IS NOT NULL) AS e "
         "  ON e.entity = p.entity AND e.payment_id = p.payment_id "
+        # (a failed payment's exception closed because its invoice was since paid still ends it)
+        "LEFT JOIN (SELECT DISTINCT entity, payment_id FROM fct_reconciliation_exception "
+        "           WHERE payment_id IS NOT NULL AND detail LIKE '%[closed: settled since]') AS x "
+        "  ON x.entity = p.entity AND x.payment_id = p.payment_id "
         "LEFT JOIN (SELECT entity, payment_id, -sum(amount) AS refunded FROM fct_payout_component "
         "           WHERE kind = 'refund' GROUP BY entity, payment_id) AS r "
         "  ON r.entity = p.entity AND r.payment_id = p.payment_id "
@@ -229,13 +234,13 @@ def _outcomes(engine: Engine, s: QualityScore, truth: GroundTruth) -> None:
     counts = dict.fromkeys(OUTCOMES, 0)
     unapplied_wh: dict[str, Decimal] = defaultdict(lambda: ZERO)
     unapplied_gt: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for entity, payment, amount, status, applied, has_exc in rows:
+    for entity, payment, amount, status, applied, has_exc, settled_since in rows:
         amount, applied = Decimal(amount), Decimal(applied)
         if status == "succeeded" and amount > 0:
             unapplied_wh[entity] += amount - applied
             unapplied_gt[entity] += amount - sum(truth.allocations.get((entity, payment), {}).values(), ZERO)
         if status != "succeeded" or amount <= 0:   # failed, charged back, refunded in full
-            outcome = "exception" if has_exc else "unexplained"
+            outcome = "exception" if has_exc or settled_since else "unexplained"
         elif applied == amount and applied > 0:
             outcome = "fully_applied"
         elif ZERO < applied < amount and has_exc:

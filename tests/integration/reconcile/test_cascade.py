@@ -644,6 +644,27 @@ def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     assert book.invoice_state("I2") == ("overdue", Decimal("200.00"))
 
 
+def test_a_failed_debit_is_nothing_to_chase_once_the_customer_paid_again(book: Book) -> None:
+    """The collection of FA-1 came back; the customer then paid it by transfer: FA-1 is paid and the
+    failed debit closes, saying why, in a full run and in the incremental run of the day the transfer
+    arrives. The failed payment still ends in its exception, resolved."""
+    book.invoice("I1", "100.00", number="FA-1", due=date(2024, 7, 15))
+    book.invoice("I2", "40.00", number="FA-2", due=date(2024, 7, 15))
+    book.payment("P1", "100.00", "FA-1", channel="gocardless", status="failed", failure_reason="insufficient_funds")
+    book.payment("P3", "40.00", "FA-2", channel="gocardless", status="failed", failure_reason="insufficient_funds")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P1": "failed_debit", "P3": "failed_debit"}
+    book.payment("P2", "100.00", "REGUL IMPAYE PRLV FA-1", paid_on=date(2024, 6, 20))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.exception_kinds() == {"P3": "failed_debit"}  # FA-2 is still to chase
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P3": "failed_debit"}
+    closed = [e for e in book.exceptions(open_only=False) if e["payment_id"] == "P1"]
+    assert len(closed) == 1 and closed[0]["resolved_at"] is not None
+    assert closed[0]["detail"].endswith("invoice FA-1 since paid [closed: settled since]")
+
+
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
     book.invoice("I1", "321.00")
     book.payment("P1", "321.00", "virement", payer_name="SOMEONE")

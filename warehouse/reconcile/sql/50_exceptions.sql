@@ -49,14 +49,30 @@ WHERE NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.payment_id = c.payment_id)
 GROUP BY c.entity, c.payment_id
 HAVING sum(CASE WHEN f.left_open > 0 THEN f.left_open ELSE 0 END) > 0;
 
-INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+-- A failed, charged-back or refunded payment is a person's to chase while the invoice it named stays
+-- open; once another payment settled that invoice (the customer paid again by transfer), there is
+-- nothing left to chase: the exception is raised closed, saying so (64_write_exceptions).
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail, settled)
+WITH settled AS (
+    SELECT i.invoice_id
+    FROM rc_inv AS i
+    JOIN rc_match AS m ON m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
+    WHERE i.doc_type = 'invoice'
+      AND i.invoice_id IN (SELECT c.invoice_id FROM rc_cand AS c
+                           JOIN rc_pay AS q ON q.payment_id = c.payment_id
+                           WHERE q.status IN ('charged_back', 'refunded', 'failed'))
+    GROUP BY i.invoice_id, i.open0
+    HAVING i.open0 - sum(m.amount_applied + coalesce(m.adjustment, 0)) <= 0
+)
 SELECT p.entity,
        CASE p.status WHEN 'failed' THEN 'failed_debit' WHEN 'charged_back' THEN 'chargeback' ELSE 'refund' END,
        p.payment_id, n.invoice_id, NULL, NULL, p.amount, p.currency,
        CASE p.status WHEN 'failed' THEN 'direct debit failed' WHEN 'charged_back' THEN 'payment charged back'
                      ELSE 'payment refunded' END
        || coalesce(' (' || f.failure_reason || ')', '')
-       || coalesce('; invoice ' || n.invoice_number || ' stays open', '')
+       || CASE WHEN st.invoice_id IS NOT NULL THEN '; invoice ' || n.invoice_number || ' since paid'
+               ELSE coalesce('; invoice ' || n.invoice_number || ' stays open', '') END,
+       st.invoice_id IS NOT NULL
 FROM rc_pay AS p
 JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
 LEFT JOIN (
@@ -65,6 +81,7 @@ LEFT JOIN (
     WHERE c.payment_id IN (SELECT payment_id FROM rc_pay WHERE status IN ('charged_back', 'refunded', 'failed'))
     GROUP BY c.entity, c.payment_id
 ) AS n ON n.payment_id = p.payment_id
+LEFT JOIN settled AS st ON st.invoice_id = n.invoice_id
 WHERE p.status IN ('charged_back', 'refunded') OR (p.status = 'failed' AND p.channel <> 'stripe');
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)

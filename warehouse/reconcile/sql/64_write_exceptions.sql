@@ -1,6 +1,7 @@
 -- Write fct_reconciliation_exception. Ids are deterministic (kind + object), so a
 -- re-run keeps opened_at; an exception no longer raised is closed, not deleted;
--- a person's resolve_exception decision closes it for good.
+-- a person's resolve_exception decision closes it for good; one raised settled (50_exceptions: a failed
+-- debit whose invoice was since paid) is written closed.
 DROP TABLE IF EXISTS rc_exc_final;
 CREATE TEMP TABLE rc_exc_final AS
 WITH ided AS (
@@ -13,7 +14,10 @@ WITH ided AS (
 SELECT one.entity, one.exception_id, one.kind, one.payment_id, one.invoice_id, one.payout_id, one.bank_line_id,
        one.amount, one.currency, one.detail,
        coalesce(old.opened_at, CAST(:now AS TIMESTAMP WITH TIME ZONE)) AS opened_at,
-       r.resolved_at AS resolved_at
+       coalesce(r.resolved_at,
+                CASE WHEN one.settled THEN coalesce(old.resolved_at, CAST(:now AS TIMESTAMP WITH TIME ZONE)) END)
+           AS resolved_at,
+       r.resolved_at IS NOT NULL AS by_decision
 FROM one
 LEFT JOIN fct_reconciliation_exception AS old ON old.exception_id = one.exception_id
 LEFT JOIN rc_resolved AS r ON r.exception_id = one.exception_id
@@ -37,7 +41,8 @@ DELETE FROM fct_reconciliation_exception WHERE exception_id IN (SELECT exception
 INSERT INTO fct_reconciliation_exception (entity, exception_id, kind, payment_id, invoice_id, payout_id, bank_line_id,
                                           amount, currency, detail, opened_at, resolved_at, source_system, source_id, _loaded_at)
 SELECT entity, exception_id, kind, payment_id, invoice_id, payout_id, bank_line_id, CAST(amount AS DECIMAL(18,2)),
-       currency, detail || CASE WHEN resolved_at IS NOT NULL THEN ' [resolved by decision]' ELSE '' END,
+       currency, detail || CASE WHEN by_decision THEN ' [resolved by decision]'
+                                WHEN resolved_at IS NOT NULL THEN ' [closed: settled since]' ELSE '' END,
        opened_at, resolved_at, 'lettrage', exception_id,
        CAST(:now AS TIMESTAMP WITH TIME ZONE)
 FROM rc_exc_final;
