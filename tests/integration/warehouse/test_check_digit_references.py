@@ -23,6 +23,10 @@ from warehouse.reconcile.references import check_digit_references
 from .raw_book import BANK, load_raw_book
 
 AS_OF = date(2025, 3, 1)
+
+
+def doc_of(numbers: list[tuple[str, str]], number: str) -> str:
+    return next(d for d, n in numbers if n == number)
 IBAN = "FI2112345600000785"
 
 
@@ -74,8 +78,10 @@ def test_nordic_references_name_their_invoices(warehouse_config: WarehouseConfig
         _credit("PADDED", "60.00", scor=finnish("9001000500").zfill(20)),            # zero padded to 20 digits
         _credit("PART", "100.00", ustrd=f"KID: {luhn('9001000600')}"),               # a partial payment
     ))
+    # a credit note of 9001000367 whose assignment names the invoice it credits (its references stay the invoice's)
+    credit_note = {**_item("9002000007", "-10.00", kind="DG"), "debit_credit": "H", "assignment": "9001000367"}
     items = [_item("9001000035", "250.00"), _item("9001000426", "400.00"), _item("9001000367", "120.00"),
-             _item("9001000401", "75.00"), _item("9001000500", "60.00"), _item("9001000600", "300.00")]
+             _item("9001000401", "75.00"), _item("9001000500", "60.00"), _item("9001000600", "300.00"), credit_note]
     customers = [{"entity": "DE01", "customer": "K100", "name": "Nordhavn Suomi Oy", "email": None, "vat_id": None,
                   "payment_terms_days": 30, "iban": IBAN, "credit_limit": None, "country": "FI",
                   "account_owner": None, "source_file": "customers.csv", "line_no": 2}]
@@ -108,4 +114,7 @@ def test_nordic_references_name_their_invoices(warehouse_config: WarehouseConfig
     assert open_part == [(Decimal("200.00"),)]
     assert rules == {"alias_reference"}  # read as the invoice's reference, not one typo or an amount away
     # the SQL of int_invoice_aliases computes what references.check_digit_references says, on either engine
-    assert aliases == {(doc, ref) for doc, number in numbers for ref in check_digit_references(number)}
+    # the credit note keeps the number its assignment gives, not that number's references
+    cn = doc_of(numbers, "9002000007")
+    assert aliases == {(d, ref) for d, number in numbers for ref in check_digit_references(number)} | {
+        (cn, "9001000367")}

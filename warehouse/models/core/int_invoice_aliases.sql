@@ -17,7 +17,12 @@ numbers AS (
     FROM (
         SELECT entity, invoice_id, trim(invoice_number) AS num, source_system FROM int_invoices
         UNION ALL
-        SELECT entity, invoice_id, trim(alias) AS num, source_system FROM given
+        -- (not an alias that is another document's own number: a credit note whose assignment names the
+        -- invoice it credits would take that invoice's references too)
+        SELECT g.entity, g.invoice_id, trim(g.alias) AS num, g.source_system FROM given AS g
+        WHERE NOT EXISTS (SELECT 1 FROM int_invoices AS o
+                          WHERE o.entity = g.entity AND o.invoice_id <> g.invoice_id
+                            AND trim(o.invoice_number) = trim(g.alias))
     ) AS n
     WHERE length(num) BETWEEN 4 AND 19 AND ltrim(num, '0123456789') = ''
 ),
