@@ -160,13 +160,42 @@ def confirm_match(engine: Engine, match_id: str, actor: str, reason: str | None 
 
 
 def reject_match(engine: Engine, match_id: str, actor: str, reason: str | None = None) -> Decision:
-    """Reject a match: the pair is never proposed again."""
+    """Reject a match: the pair is never proposed again, and what an earlier confirmation of it taught
+    about the payer is unlearnt (:func:`revoke_aliases`)."""
     match = _match(engine, match_id)
-    return record_decision(
+    decision = record_decision(
         engine, entity=match["entity"], kind="reject_match", actor=actor, reason=reason, match_id=match_id,
         payment_id=match["payment_id"], invoice_id=match["invoice_id"], amount=match["amount_applied"],
         before=match, after=dict(match, state="rejected"),
     )
+    revoke_aliases(engine, decision)
+    return decision
+
+
+def revoke_aliases(engine: Engine, rejection: Decision) -> int:
+    """Delete the payer aliases the confirmations of the rejected pair taught; returns how many.
+
+    A person who takes back "this payer pays for that customer" takes back what Lettrage learnt from it:
+    the alias goes, and so must the matches the ``learned_alias`` rule made with it. Those are kept
+    matches of payments an incremental run would not look at again, so the entity's next run is a full
+    one (its run state is made stale): every payment is judged again without the alias.
+    """
+    taught = [str(r[0]) for r in engine.query(
+        "SELECT id FROM decision WHERE entity = :entity AND kind = 'confirm_match' AND payment_id = :payment "
+        "AND invoice_id = :invoice", {"entity": rejection.entity, "payment": rejection.payment_id,
+                                      "invoice": rejection.invoice_id})]
+    if not taught:
+        return 0
+    marks = ", ".join(f":d{i}" for i in range(len(taught)))
+    params: dict[str, Any] = {"entity": rejection.entity, **{f"d{i}": d for i, d in enumerate(taught)}}
+    count = int(engine.query(f"SELECT count(*) FROM payer_alias WHERE entity = :entity AND decision_id IN ({marks})",
+                             params)[0][0])
+    if count:
+        engine.execute(f"DELETE FROM payer_alias WHERE entity = :entity AND decision_id IN ({marks})", params)
+        if engine.table_exists("reconcile_run"):
+            engine.execute("UPDATE reconcile_run SET rules_hash = 'aliases revoked' WHERE entity = :entity",
+                           {"entity": rejection.entity})
+    return count
 
 
 def normalize_name(name: str | None, legal_forms: tuple[str, ...] = ()) -> str:

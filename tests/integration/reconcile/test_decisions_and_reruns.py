@@ -90,6 +90,36 @@ def test_confirmed_match_teaches_parent_alias(book: Book) -> None:
     assert learned["P1"]["state"] == "confirmed"
 
 
+def test_rejecting_a_confirmed_match_unlearns_its_payer_and_what_that_matched(book: Book) -> None:
+    """Someone confirmed that GROUPE HOLDING's payment pays SUB's I1 (an alias is learnt, and June's
+    payment is matched with it), then took it back: the alias goes, and June's payment, matched only
+    through it, is judged again without it, in the very next incremental run."""
+    book.customer("SUB", "Filiale Nord", None)
+    book.customer("PARENT", "Groupe Holding", PARENT_IBAN)
+    book.invoice("I1", "500.00", customer="SUB", issue=date(2024, 5, 1))
+    book.invoice("I2", "640.00", customer="SUB", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.payment("P1", "500.00", "april", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING")
+    reconcile(book.engine, as_of=AS_OF)
+    decision = record_decision(book.engine, entity="FR01", kind="confirm_match", actor="alice",
+                               payment_id="P1", invoice_id="I1", amount=Decimal("500.00"),
+                               before={"rule": "manual", "currency": "EUR"})
+    from warehouse.reconcile.decisions import Decision, learn_aliases
+    learn_aliases(book.engine, Decision.model_validate(decision.model_dump()))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    book.payment("P2", "640.00", "june", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING",
+                 paid_on=date(2024, 6, 20))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert {m["payment_id"]: m["rule"] for m in book.matches()}["P2"] == "learned_alias"
+    confirmed = next(m for m in book.matches() if m["payment_id"] == "P1")
+    reject_match(book.engine, confirmed["match_id"], "bob", "Groupe Holding does not pay for Filiale Nord")
+    assert book.engine.query("SELECT count(*) FROM payer_alias")[0][0] == 0
+    summary = reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert not summary.incremental  # the run state was made stale: every payment judged again
+    auto = {(m["payment_id"], m["rule"]) for m in book.matches() if m["state"] in ("auto", "confirmed")}
+    assert ("P2", "learned_alias") not in auto and not any(p == "P1" for p, _ in auto)
+    assert book.invoice_state("I2")[1] == Decimal("640.00")
+
+
 def test_dispute_write_off_and_resolve_exception_decisions(book: Book) -> None:
     book.invoice("I1", "100.00")
     book.invoice("I2", "50.00")
