@@ -343,8 +343,10 @@ def print_headline() -> None:
 from lettrage.cli_access import access_app, audit_app  # noqa: E402
 from lettrage.cli_desk import app as desk_app  # noqa: E402
 from lettrage.cli_factoring import app as factoring_app  # noqa: E402
+from lettrage.cli_matches import app as matches_app  # noqa: E402
 from lettrage.cli_reminders import app as reminders_app  # noqa: E402
 
+app.add_typer(matches_app, name="matches", help="Matches: list them, confirm or reject one (kept through every run).")
 app.add_typer(reminders_app, name="reminders", help="Reminders (dunning), statements of account, promises to pay.")
 app.add_typer(factoring_app, name="factoring", help="Factoring hand-off: propose, send and follow bordereaux.")
 app.add_typer(access_app, name="access", help="Postgres roles, per-entity row-level security, user grants.")

@@ -234,3 +234,38 @@ def test_cli_writes_the_proposal_of_each_entity(warehouse_config: WarehouseConfi
     path = tmp_path / f"lettrage-proposal-FR01-{AS_OF.isoformat()}.csv"
     assert f"FR01: 1 match(es) to letter in the ERP -> {path}" in result.output
     assert [r["invoice_id"] for r in csv.DictReader(path.open(encoding="utf-8"), delimiter=";")] == ["I4"]
+
+
+def test_cli_lists_confirms_and_rejects_matches(warehouse_config: WarehouseConfig) -> None:
+    """`lettrage matches`: the suggestion to look at, confirmed from a terminal and applied at once; an
+    auto match rejected and never proposed again; both kept through the next run."""
+    from typer.testing import CliRunner
+
+    from lettrage.cli import app
+
+    with open_book(warehouse_config) as book:
+        book.invoice("I1", "321.00", number="FA-1")
+        book.payment("P1", "321.00", "virement", payer_name="SOMEONE")  # amount only: a suggestion
+        book.invoice("I2", "70.00", number="FA-2")
+        book.payment("P2", "70.00", "FA-2")
+        reconcile(book.engine, as_of=AS_OF)
+        suggested = next(m["match_id"] for m in book.matches(states=("suggested",)) if m["payment_id"] == "P1")
+        auto = next(m["match_id"] for m in book.matches() if m["payment_id"] == "P2")
+    runner, env = CliRunner(), {"COLUMNS": "250"}
+    listed = runner.invoke(app, ["matches", "list", "--entity", "FR01"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert suggested in listed.output and "FA-1" in listed.output and auto not in listed.output
+    confirmed = runner.invoke(app, ["matches", "confirm", suggested, "--by", "alice", "--reason", "remittance by mail"],
+                              env=env)
+    assert confirmed.exit_code == 0, confirmed.output
+    assert f"confirmed match {suggested} (FR01) as decision" in confirmed.output and "reconciled in" in confirmed.output
+    rejected = runner.invoke(app, ["matches", "reject", auto, "--by", "bob", "--no-apply"], env=env)
+    assert rejected.exit_code == 0 and "applied by the next sync" in rejected.output
+    unknown = runner.invoke(app, ["matches", "reject", "nope", "--by", "bob"], env=env)
+    assert unknown.exit_code == 2 and "no match 'nope'" in unknown.output
+    with open_book(warehouse_config) as book:
+        reconcile(book.engine, as_of=AS_OF, incremental=True)
+        states = {m["payment_id"]: m["state"] for m in book.matches(states=("auto", "confirmed", "suggested"))}
+        assert states == {"P1": "confirmed"}
+        assert book.invoice_state("I1")[1] == Decimal("0.00") and book.invoice_state("I2")[1] == Decimal("70.00")
+        assert {d["actor"] for d in book.engine.query_dicts("SELECT actor FROM decision")} == {"alice", "bob"}
