@@ -115,3 +115,20 @@ def test_stale_reconciliation_refuses(book: WarehouseConfig) -> None:
         rows = {r["invoice_number"]: r for r in dry.rows()}
         assert rows["FA-71"]["reason"].startswith("money on its way: GoCardless payment PM7 submitted")
         assert rows["FA-41"]["reason"] == "promise to pay until 2026-12-05"
+
+
+def test_a_payment_rejected_for_an_invoice_is_no_money_on_its_way_to_it(book: WarehouseConfig) -> None:
+    """A transfer naming FA-21 is money on its way to FA-21, until someone rejects it for FA-21 (the
+    customer meant another invoice): then FA-21 is chased again."""
+    from warehouse.reconcile import record_decision
+
+    with connect(book) as engine:
+        engine.execute(
+            "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
+            "reference, source_system, source_id) VALUES ('FR01', 'B9', 'bank_transfer', 'C2', 3000.00, 0, 'EUR', "
+            "DATE '2026-11-24', 'succeeded', 'VIR FA-21', 'camt053', 'B9')")
+        before = {r["invoice_number"]: r["reason"] for r in run_reminders(engine, "FR01", as_of=AS_OF, dry_run=True).rows()}
+        record_decision(engine, entity="FR01", kind="reject_match", actor="rita", payment_id="B9", invoice_id="I21")
+        after = {r["invoice_number"]: r["reason"] for r in run_reminders(engine, "FR01", as_of=AS_OF, dry_run=True).rows()}
+    assert before["FA-21"].startswith("money on its way: bank line B9 received 2026-11-24")
+    assert not after["FA-21"].startswith("money on its way")
