@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console
+from lettrage.terminal import make_console, require_warehouse
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DLT_TELEMETRY_DISABLED", "1")
@@ -235,6 +235,7 @@ def report(
     as_of: AsOfOpt = None,
 ) -> None:
     """Print the headline figures from the warehouse; with --out, write the HTML reports and the workbook too."""
+    require_warehouse(console)
     print_headline()
     if out is not None:
         from reports import render_reports
@@ -255,6 +256,7 @@ def proposals(
     as_of: AsOfOpt = None,
 ) -> None:
     """Write the lettrage proposal for each ERP: the matches it has not lettered, one CSV per entity."""
+    require_warehouse(console)
     from lettrage import orchestration as orch
     from warehouse.engine import connect
     from warehouse.reconcile import export_lettrage_proposals
@@ -270,10 +272,16 @@ def proposals(
 @app.command()
 def sql(query: Annotated[str, typer.Argument(help="A SQL query against the warehouse dataset.")]) -> None:
     """Run a read-only SQL query against the warehouse and print the result."""
+    from lettrage.errors import WarehouseError
     from warehouse.engine import connect
 
-    with connect(read_only=True) as engine:
-        rows = engine.query_dicts(query)
+    require_warehouse(console)
+    try:
+        with connect(read_only=True) as engine:
+            rows = engine.query_dicts(query)
+    except WarehouseError as exc:
+        console.print(f"[red]{str(exc).split(chr(10))[0]}[/]")  # the engine's message, not a traceback
+        raise typer.Exit(code=2) from None
     table = Table(show_lines=False)
     for col in rows[0].keys() if rows else []:
         table.add_column(col)

@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 
 from lettrage.errors import LettrageError
-from lettrage.terminal import make_console
+from lettrage.terminal import make_console, require_warehouse
 
 access_app = typer.Typer(help="Postgres roles, login users and per-entity row-level security.",
                          no_args_is_help=True, add_completion=False)
@@ -167,6 +167,7 @@ def invoice(
     invoice_id: Annotated[str, typer.Argument(help="Invoice id as in fct_invoice (not the printed number).")],
 ) -> None:
     """The whole story of one invoice, in order: ERP lines, matches, decisions, reminders, factoring."""
+    require_warehouse(console)
     from warehouse.access import invoice_history, render_history
 
     def run() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console
+from lettrage.terminal import make_console, require_warehouse
 
 app = typer.Typer(help="Factoring (affacturage): propose and send bordereaux, follow the factor's money.",
                   no_args_is_help=True, add_completion=False)
@@ -36,6 +36,7 @@ def _date(value: str | None) -> date | None:
 @app.command()
 def propose(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfOpt = None) -> None:
     """Show the batch each contract would take today and the cash it would bring (writes nothing)."""
+    require_warehouse(console)
     from actions.factoring.demo import demo_proposals, format_proposals
     from lettrage import orchestration as orch
     from mappings.factoring import load_factoring

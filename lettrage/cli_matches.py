@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console
+from lettrage.terminal import make_console, require_warehouse
 
 app = typer.Typer(help="Matches: list them, confirm or reject one (a decision kept through every run).",
                   no_args_is_help=True, add_completion=False)
@@ -34,6 +34,7 @@ def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", hel
           invoice: Annotated[str | None, typer.Option("--invoice", help="Only this invoice (id or number).")] = None,
           limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 50) -> None:
     """The matches to look at (suggestions by default), with the id to confirm or reject them by."""
+    require_warehouse(console)
     from warehouse.engine import connect
 
     if state != "all" and state not in STATES:
@@ -88,6 +89,7 @@ def _decide(match_id: str, verdict: str, actor: str, reason: str | None, apply: 
     from lettrage.errors import DataError
     from warehouse.engine import connect
 
+    require_warehouse(console)
     with connect() as engine:
         found = engine.query("SELECT entity, state FROM fct_match WHERE match_id = :m", {"m": match_id})
         if not found:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console
+from lettrage.terminal import make_console, require_warehouse
 
 app = typer.Typer(help="Reminders (relances): list or send today's reminders and statements, exactly once; record promises to pay.", no_args_is_help=True)
 console = make_console()
@@ -26,6 +26,7 @@ def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = 
           as_of: Annotated[str | None, typer.Option("--as-of")] = None,
           all_rows: Annotated[bool, typer.Option("--all", help="Also list skipped invoices.")] = False) -> None:
     """Dry run: what would be sent today, with step and reason (reads only)."""
+    require_warehouse(console)
     from actions.dunning.demo import print_dry_run
 
     print_dry_run(entity, _date(as_of), show_skipped=all_rows, console=console)

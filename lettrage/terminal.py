@@ -21,3 +21,17 @@ def make_console(*, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     wide = not stream.isatty() and "COLUMNS" not in os.environ
     return Console(stderr=stderr, width=WIDTH_OFF_TERMINAL if wide else None)
+
+
+def require_warehouse(console: Console) -> None:
+    """For a command that only reads: stop with a clear message (exit 2) when there is no warehouse to read."""
+    import typer
+
+    from warehouse.engine import WarehouseMissing
+    from warehouse.engine import require_warehouse as check
+
+    try:
+        check()
+    except WarehouseMissing as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(code=2) from None

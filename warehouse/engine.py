@@ -218,6 +218,23 @@ class PostgresEngine(_Base):
         self._conn.close()
 
 
+class WarehouseMissing(WarehouseError):
+    """A reader asked for a DuckDB warehouse file that does not exist (a command run from another folder)."""
+
+
+def require_warehouse(config: WarehouseConfig | None = None) -> None:
+    """Raise :class:`WarehouseMissing` when the configured DuckDB file is not there.
+
+    Opening it would create an empty warehouse where the command was run, and a read-only command would
+    then print empty figures and exit 0 (or fail on a missing table), saying nothing of the real cause.
+    """
+    config = config or load_warehouse_config()
+    if config.engine == "duckdb" and not config.duckdb_path.exists():
+        raise WarehouseMissing(
+            f"no warehouse at {config.duckdb_path.resolve()}: run `lettrage sync` (or scripts/demo) first, run this command "
+            "from the folder that holds warehouse.duckdb, or point LETTRAGE__WAREHOUSE_URL at it")
+
+
 def open_engine(config: WarehouseConfig | None = None, *, read_only: bool = False) -> Engine:
     config = config or load_warehouse_config()
     if config.engine == "duckdb":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -46,3 +47,28 @@ def test_first_ctrl_c_interrupts_and_second_stops_at_once(monkeypatch: pytest.Mo
 
 def test_exit_code_for_an_interrupted_run_is_130() -> None:
     assert cli.EXIT_INTERRUPTED == 130
+
+
+@pytest.mark.parametrize(
+    "args", [["report"], ["sql", "select 1"], ["reminders", "list"], ["factoring", "propose"], ["matches", "list"],
+             ["matches", "confirm", "m1", "--by", "alice"], ["audit", "invoice", "FR01", "I1"], ["proposals"]],
+    ids=["report", "sql", "reminders-list", "factoring-propose", "matches-list", "matches-confirm", "audit",
+         "proposals"])
+def test_a_command_run_where_there_is_no_warehouse_says_so_and_creates_none(
+        args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "elsewhere" / "warehouse.duckdb"
+    monkeypatch.setenv("LETTRAGE__WAREHOUSE_URL", f"duckdb:///{missing}")
+    result = CliRunner().invoke(cli.app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert f"no warehouse at {missing}" in result.output and "lettrage sync" in result.output
+    assert not missing.exists()
+
+
+def test_a_bad_query_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from warehouse.engine import connect
+
+    monkeypatch.setenv("LETTRAGE__WAREHOUSE_URL", f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    with connect() as engine:
+        engine.execute("CREATE TABLE t (a INTEGER)")
+    result = CliRunner().invoke(cli.app, ["sql", "select nope from t"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "nope" in result.output and "Traceback" not in result.output
