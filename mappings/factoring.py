@@ -71,6 +71,9 @@ class Exclusions(_Strict):
     already_assigned: bool = True  # always enforced; kept visible so the YAML reads as the contract does
     partially_paid: bool = True
     intra_group: bool = True
+    # money on its way to it (a transfer naming it received, a direct debit submitted): it is being paid,
+    # and reminders say so too (actions/in_transit.py)
+    money_in_transit: bool = True
 
     @field_validator("already_assigned")
     @classmethod

@@ -14,12 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from actions.dunning.model import InvoiceFacts
+from actions.in_transit import for_invoice, transit_sql
 from lettrage.errors import ConfigurationError
 from mappings.dunning import DunningRules
 from warehouse.engine import Engine
 from warehouse.reconcile.decisions import pending_write_off_sql
 
-GC_IN_TRANSIT = ("pending_submission", "submitted", "confirmed")
 MANDATE_LIVE = ("active", "pending_submission", "submitted")
 
 
@@ -52,46 +52,6 @@ def _cols(engine: Engine, table: str) -> set[str]:
     return set(engine.columns(table))
 
 
-def _transit_sql(engine: Engine) -> str:
-    """Money on its way (or credit not yet applied), one row each: what, reference text, customer, amount, currency,
-    and the payment's id (``pid``: a person's rejection of that payment for an invoice is heeded)."""
-    parts = []
-    if engine.table_exists("raw_gocardless_payments"):
-        cols = _cols(engine, "raw_gocardless_payments")
-        inv = "g.metadata__invoice_number" if "metadata__invoice_number" in cols else "NULL"
-        cust = "g.metadata__erp_customer_id" if "metadata__erp_customer_id" in cols else "NULL"
-        statuses = ", ".join(f"'{s}'" for s in GC_IN_TRANSIT)
-        parts.append(
-            f"SELECT 'GoCardless payment ' || g.id || ' ' || g.status AS what, "
-            f"coalesce({inv}, '') || ' ' || coalesce(g.reference, '') || ' ' || coalesce(g.description, '') AS ref, "
-            f"{cust} AS customer_id, CAST(g.amount AS DECIMAL(18,2)) / 100 AS amount, upper(g.currency) AS currency, "
-            f"g.id AS pid FROM raw_gocardless_payments AS g WHERE g.entity = :entity AND g.status IN ({statuses})")
-    if engine.table_exists("fct_payment"):
-        applied = ("NOT EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = p.entity AND m.payment_id = p.payment_id "
-                   "AND m.state IN ('auto', 'confirmed'))") if engine.table_exists("fct_match") else "TRUE"
-        parts.append(
-            "SELECT 'Stripe charge ' || p.payment_id || ' not yet paid out' AS what, coalesce(p.reference, '') AS ref, "
-            "p.customer_id, p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
-            "AND p.channel = 'stripe' AND p.status IN ('succeeded', 'pending') AND p.payout_id IS NULL "
-            "AND p.paid_on >= :lookback")
-        parts.append(
-            "SELECT 'bank line ' || p.payment_id || ' received ' || CAST(p.paid_on AS VARCHAR) || ', not yet applied' "
-            "AS what, coalesce(p.reference, '') || ' ' || coalesce(p.payer_name, '') AS ref, p.customer_id, p.amount, "
-            f"p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
-            f"AND p.channel = 'bank_transfer' "
-            f"AND p.status = 'succeeded' AND p.paid_on >= :lookback AND {applied}")
-    if engine.table_exists("fct_invoice"):
-        # a credit note issued but not yet applied (no lettrage in the ERP, none by the cascade) that fits an
-        # invoice closes it in substance: asking for that money would be asking for it twice
-        parts.append(
-            "SELECT 'credit note ' || cn.invoice_number || ' of ' || CAST(cn.issue_date AS VARCHAR) || ' not yet "
-            "applied' AS what, coalesce(cn.invoice_number, '') AS ref, cn.customer_id, -cn.amount_open AS amount, "
-            "cn.currency, CAST(NULL AS VARCHAR) AS pid FROM fct_invoice AS cn WHERE cn.entity = :entity "
-            "AND cn.doc_type = 'credit_note' "
-            "AND cn.amount_open < 0")
-    return " UNION ALL ".join(parts)
-
-
 def facts_sql(engine: Engine) -> str:
     has_decision = engine.table_exists("decision")
     dispute = ("EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = i.invoice_id "
@@ -113,16 +73,10 @@ def facts_sql(engine: Engine) -> str:
         if has_decision:
             matched += (" OR EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = "
                         "i.invoice_id AND d.kind = 'confirm_match' AND d.created_at > :last_sync)")
-    transit = _transit_sql(engine)
+    transit = transit_sql(engine)
     in_transit_parts = []
     if transit:
-        # (not a payment someone rejected for this invoice: it is no money on its way to it)
-        rejected = (" AND NOT EXISTS (SELECT 1 FROM decision AS rj WHERE rj.entity = i.entity AND rj.kind = "
-                    "'reject_match' AND rj.payment_id = t.pid AND rj.invoice_id = i.invoice_id)") if has_decision else ""
-        in_transit_parts.append(
-            "(SELECT min(t.what) FROM transit AS t WHERE t.currency = i.currency AND "
-            "(strpos(upper(t.ref), upper(i.invoice_number)) > 0 "
-            f" OR (t.customer_id = i.customer_id AND t.amount = i.amount_open)){rejected})")
+        in_transit_parts.append(f"(SELECT min(t.what) FROM transit AS t WHERE {for_invoice(engine, 't', 'i')})")
     if engine.table_exists("fct_match"):
         in_transit_parts.append(
             "(SELECT min('payment ' || m.payment_id || ' matched, awaiting confirmation') FROM fct_match AS m "

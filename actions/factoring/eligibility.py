@@ -21,7 +21,8 @@ ZERO = Decimal("0")
 # Every reason a candidate can be refused, in the order the rules are tested.
 REASONS: tuple[str, ...] = (
     "not_open", "currency", "entity", "intra_group", "customer_excluded", "customer_not_listed", "country",
-    "not_targeted", "segment", "score", "unscored", "already_assigned", "write_off_requested", "disputed", "credit_noted",
+    "not_targeted", "segment", "score", "unscored", "already_assigned", "write_off_requested", "money_in_transit",
+    "disputed", "credit_noted",
     "partially_paid", "too_old", "overdue_too_long", "amount_below_min", "amount_above_max", "concentration",
 )
 
@@ -51,6 +52,7 @@ class Candidate:
     partially_paid: bool = False
     already_assigned: bool = False
     write_off_requested: bool = False  # a pending write-off request (desk): never hand it to the factor
+    in_transit: str | None = None  # its money on its way (actions.in_transit): it is being paid
     reason: str | None = None  # set once decided: None = eligible
 
 
@@ -104,6 +106,8 @@ def exclusion_reason(c: Candidate, contract: FactorContract, as_of: date) -> str
         return "already_assigned"
     if c.write_off_requested:
         return "write_off_requested"
+    if ex.money_in_transit and c.in_transit:
+        return "money_in_transit"
     if ex.disputed and c.disputed:
         return "disputed"
     if ex.credit_noted and c.credit_noted:

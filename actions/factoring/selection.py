@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from actions.factoring.eligibility import Candidate, decide
 from actions.factoring.pricing import BatchPrice, LinePrice, price_line, total
 from actions.factoring.schema import ensure_factoring_tables
+from actions.in_transit import invoices_in_transit
+from mappings.dunning import load_dunning_rules
 from mappings.factoring import FactorContract
 from warehouse.engine import Engine
 from warehouse.reconcile.decisions import pending_write_off_sql
@@ -39,6 +41,8 @@ def gather_candidates(engine: Engine, entity: str, as_of: date) -> list[Candidat
         pending = {str(r[0]) for r in engine.query(
             f"SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :entity AND {pending_write_off_sql('i')}",
             {"entity": entity})}
+    lookback = as_of - timedelta(days=load_dunning_rules().thresholds.in_transit_lookback_days)
+    coming = invoices_in_transit(engine, entity, lookback)
     return [
         Candidate(
             entity=r["entity"], invoice_id=r["invoice_id"], invoice_number=r["invoice_number"],
@@ -49,6 +53,7 @@ def gather_candidates(engine: Engine, entity: str, as_of: date) -> list[Candidat
             amount_open=Decimal(str(r["amount_open"])), disputed=bool(r["disputed"]),
             credit_noted=bool(r["credit_noted"]), partially_paid=bool(r["partially_paid"]),
             already_assigned=bool(r["already_assigned"]), write_off_requested=r["invoice_id"] in pending,
+            in_transit=coming.get(r["invoice_id"]),
         )
         for r in rows
     ]

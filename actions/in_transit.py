@@ -1,0 +1,77 @@
+"""Money on its way to an invoice: one definition for the flows that must not ask for it again.
+
+Reminders do not chase an invoice whose money is on its way (a transfer naming it received but not yet
+applied, a direct debit submitted, a card charge not yet paid out, a credit note not yet applied), and
+factoring does not hand such an invoice to the factor: it is being paid. The SQL reads ``:entity`` and
+``:lookback`` (the oldest receipt still "on its way": ``mappings/dunning.yaml``
+``thresholds.in_transit_lookback_days``).
+"""
+
+from __future__ import annotations
+
+from warehouse.engine import Engine
+
+GC_IN_TRANSIT = ("pending_submission", "submitted", "confirmed")
+
+
+def transit_sql(engine: Engine) -> str:
+    """Money on its way (or credit not yet applied), one row each: what, reference text, customer, amount, currency,
+    and the payment's id (``pid``: a person's rejection of that payment for an invoice is heeded)."""
+    parts = []
+    if engine.table_exists("raw_gocardless_payments"):
+        cols = set(engine.columns("raw_gocardless_payments"))
+        inv = "g.metadata__invoice_number" if "metadata__invoice_number" in cols else "NULL"
+        cust = "g.metadata__erp_customer_id" if "metadata__erp_customer_id" in cols else "NULL"
+        statuses = ", ".join(f"'{s}'" for s in GC_IN_TRANSIT)
+        parts.append(
+            f"SELECT 'GoCardless payment ' || g.id || ' ' || g.status AS what, "
+            f"coalesce({inv}, '') || ' ' || coalesce(g.reference, '') || ' ' || coalesce(g.description, '') AS ref, "
+            f"{cust} AS customer_id, CAST(g.amount AS DECIMAL(18,2)) / 100 AS amount, upper(g.currency) AS currency, "
+            f"g.id AS pid FROM raw_gocardless_payments AS g WHERE g.entity = :entity AND g.status IN ({statuses})")
+    if engine.table_exists("fct_payment"):
+        applied = ("NOT EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = p.entity AND m.payment_id = p.payment_id "
+                   "AND m.state IN ('auto', 'confirmed'))") if engine.table_exists("fct_match") else "TRUE"
+        parts.append(
+            "SELECT 'Stripe charge ' || p.payment_id || ' not yet paid out' AS what, coalesce(p.reference, '') AS ref, "
+            "p.customer_id, p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
+            "AND p.channel = 'stripe' AND p.status IN ('succeeded', 'pending') AND p.payout_id IS NULL "
+            "AND p.paid_on >= :lookback")
+        parts.append(
+            "SELECT 'bank line ' || p.payment_id || ' received ' || CAST(p.paid_on AS VARCHAR) || ', not yet applied' "
+            "AS what, coalesce(p.reference, '') || ' ' || coalesce(p.payer_name, '') AS ref, p.customer_id, p.amount, "
+            f"p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
+            f"AND p.channel = 'bank_transfer' "
+            f"AND p.status = 'succeeded' AND p.paid_on >= :lookback AND {applied}")
+    if engine.table_exists("fct_invoice"):
+        # a credit note issued but not yet applied (no lettrage in the ERP, none by the cascade) that fits an
+        # invoice closes it in substance: asking for that money would be asking for it twice
+        parts.append(
+            "SELECT 'credit note ' || cn.invoice_number || ' of ' || CAST(cn.issue_date AS VARCHAR) || ' not yet "
+            "applied' AS what, coalesce(cn.invoice_number, '') AS ref, cn.customer_id, -cn.amount_open AS amount, "
+            "cn.currency, CAST(NULL AS VARCHAR) AS pid FROM fct_invoice AS cn WHERE cn.entity = :entity "
+            "AND cn.doc_type = 'credit_note' "
+            "AND cn.amount_open < 0")
+    return " UNION ALL ".join(parts)
+
+
+def for_invoice(engine: Engine, t: str, i: str) -> str:
+    """SQL: transit row ``t`` is money on its way to invoice ``i`` (its number in the reference, or its
+    customer and exactly its open amount), unless a person rejected that payment for that invoice."""
+    rejected = (f" AND NOT EXISTS (SELECT 1 FROM decision AS rj WHERE rj.entity = {i}.entity AND rj.kind = "
+                f"'reject_match' AND rj.payment_id = {t}.pid AND rj.invoice_id = {i}.invoice_id)"
+                if engine.table_exists("decision") else "")
+    return (f"{t}.currency = {i}.currency AND (strpos(upper({t}.ref), upper({i}.invoice_number)) > 0 "
+            f"OR ({t}.customer_id = {i}.customer_id AND {t}.amount = {i}.amount_open)){rejected}")
+
+
+def invoices_in_transit(engine: Engine, entity: str, lookback: object) -> dict[str, str]:
+    """``invoice_id -> what is on its way`` for the open invoices of ``entity`` whose money is coming."""
+    transit = transit_sql(engine)
+    if not transit or not engine.table_exists("fct_invoice"):
+        return {}
+    rows = engine.query(
+        f"WITH transit AS ({transit}) SELECT i.invoice_id, min(t.what) FROM fct_invoice AS i "
+        f"JOIN transit AS t ON {for_invoice(engine, 't', 'i')} "
+        "WHERE i.entity = :entity AND i.amount_open > 0 GROUP BY i.invoice_id",
+        {"entity": entity, "lookback": lookback})
+    return {str(r[0]): str(r[1]) for r in rows}

@@ -1,0 +1,32 @@
+"""Money on its way, one definition for reminders and factoring, on DuckDB and Postgres."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from actions.factoring.schema import ensure_factoring_tables
+from actions.factoring.selection import gather_candidates
+from actions.in_transit import invoices_in_transit
+from lettrage.config import WarehouseConfig
+from warehouse.engine import connect
+from warehouse.reconcile import record_decision
+
+from .conftest import AS_OF
+
+
+def test_invoices_whose_money_is_coming_are_named_with_what_is_coming(book: WarehouseConfig) -> None:
+    """PM7, a direct debit submitted for FA-71; B9, a transfer naming FA-21 not yet applied: both are being
+    paid, so factoring leaves them out as reminders do, until someone rejects B9 for FA-21."""
+    with connect(book) as engine:
+        ensure_factoring_tables(engine)
+        engine.execute(
+            "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
+            "reference, source_system, source_id) VALUES ('FR01', 'B9', 'bank_transfer', 'C2', 3000.00, 0, 'EUR', "
+            "DATE '2026-11-24', 'succeeded', 'VIR FA-21', 'camt053', 'B9')")
+        coming = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
+        in_transit = {c.invoice_number: c.in_transit for c in gather_candidates(engine, "FR01", AS_OF) if c.in_transit}
+        record_decision(engine, entity="FR01", kind="reject_match", actor="rita", payment_id="B9", invoice_id="I21")
+        after = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
+    assert coming == {"I71": "GoCardless payment PM7 submitted", "I21": "bank line B9 received 2026-11-24, not yet applied"}
+    assert in_transit == {"FA-71": coming["I71"], "FA-21": coming["I21"]}
+    assert after == {"I71": "GoCardless payment PM7 submitted"}
