@@ -34,7 +34,8 @@ def _date(value: str | None) -> date | None:
 
 
 @app.command()
-def propose(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfOpt = None) -> None:
+def propose(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfOpt = None,
+            all_lines: Annotated[bool, typer.Option("--all", help="List every invoice of each batch.")] = False) -> None:
     """Show the batch each contract would take today and the cash it would bring (writes nothing)."""
     require_warehouse(console)
     from actions.factoring.demo import demo_proposals, format_proposals
@@ -48,7 +49,8 @@ def propose(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfO
     with connect() as engine:
         proposals = demo_proposals(engine, _date(as_of) or orch.today(), mapping)
     proposals = [p for p in proposals if not entity or p["entity"] in entity]
-    console.print(format_proposals(proposals) or "no invoices in the warehouse for any factoring contract")
+    console.print(format_proposals(proposals, max_lines=None if all_lines else 10)
+                  or "no invoices in the warehouse for any factoring contract")
 
 
 @app.command()

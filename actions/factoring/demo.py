@@ -40,8 +40,8 @@ def demo_proposals(engine: Engine, as_of: date, mapping: FactoringMapping | None
     return out
 
 
-def format_proposals(proposals: list[dict[str, Any]]) -> str:
-    """Plain text for the demo's console."""
+def format_proposals(proposals: list[dict[str, Any]], *, max_lines: int | None = 10) -> str:
+    """Plain text for the console: each batch, its first ``max_lines`` invoices (None: all) and what was left out."""
     lines: list[str] = []
     for p in proposals:
         lines.append(
@@ -49,9 +49,12 @@ def format_proposals(proposals: list[dict[str, Any]]) -> str:
             f"{p['invoices']} invoices of {p['customers']} customers, {p['amount']} {p['currency']}; "
             f"advance {p['advance_amount']}, fees {p['commission']} + {p['financing_fee']}, "
             f"expected cash {p['net_advance']} {p['currency']}")
-        for line in p.get("lines", [])[:10]:
+        shown = p.get("lines", []) if max_lines is None else p.get("lines", [])[:max_lines]
+        for line in shown:
             lines.append(f"   {line['invoice_number']:<14} {line['customer_id']:<12} {line['segment'] or '-':<16} "
                          f"{line['payment_terms_days'] or '-':>3}d  {line['amount']:>12}  advance {line['advance_amount']:>12}")
+        if len(shown) < len(p.get("lines", [])):
+            lines.append(f"   … and {len(p['lines']) - len(shown)} more (--all lists every invoice)")
         if p["refused"]:
             lines.append("   left out: " + ", ".join(f"{k} {v}" for k, v in sorted(p["refused"].items())))
     return "\n".join(lines)

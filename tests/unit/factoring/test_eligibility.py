@@ -114,3 +114,18 @@ def test_decide_orders_batch_and_explains_refusals() -> None:
     selected, refused = decide(cands, CONTRACT, AS_OF, {})
     assert [c.invoice_id for c in selected] == ["early", "late"]
     assert [(c.invoice_id, c.reason) for c in refused] == [("d", "disputed")]
+
+
+def test_a_proposal_printed_short_says_how_many_lines_it_leaves_out() -> None:
+    from actions.factoring.demo import format_proposals
+
+    line = {"invoice_number": "F-1", "customer_id": "C1", "segment": "at_risk", "payment_terms_days": 30,
+            "amount": "100.00", "advance_amount": "85.00"}
+    proposal = {"entity": "FR01", "factor": "Factor", "contract_id": "K", "batch_id": "B", "invoices": 12,
+                "customers": 1, "amount": "1200.00", "currency": "EUR", "advance_amount": "1020.00",
+                "commission": "9.00", "financing_fee": "5.00", "net_advance": "1006.00", "refused": {},
+                "lines": [dict(line, invoice_number=f"F-{n}") for n in range(12)]}
+    short = format_proposals([proposal])
+    assert "F-9 " in short and "F-10" not in short and "… and 2 more (--all lists every invoice)" in short
+    assert "F-11" in format_proposals([proposal], max_lines=None) and "more" not in format_proposals(
+        [proposal], max_lines=None)
