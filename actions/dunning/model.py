@@ -33,6 +33,7 @@ class InvoiceFacts:
     mandate_id: str | None = None
     matched_since_sync: bool = False
     in_transit: str | None = None
+    write_off_requested: bool = False  # someone asked to write it off (desk): not chased while that is pending
     steps_done: frozenset[str] = field(default_factory=frozenset)
     # email steps that actually left (fct_dunning_action.sent_at), oldest first: what wording may refer to
     reminders_sent: tuple[tuple[str, date], ...] = ()

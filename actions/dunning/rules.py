@@ -4,7 +4,8 @@ The warehouse gathers facts set-based (:mod:`actions.dunning.select`); these
 functions decide, in a fixed order, so that a skipped invoice always carries the
 first reason that stops it:
 
-    paid/credited/written off ─▶ disputed ─▶ factored ─▶ promise to pay ─▶ matched since the last sync
+    paid/credited/written off ─▶ disputed ─▶ write-off requested ─▶ factored ─▶ promise to pay
+    ─▶ matched since the last sync
     ─▶ money on its way ─▶ direct-debit mandate (collect instead, from the due date) ─▶ not yet in the window
     ─▶ step due (or already sent) ─▶ customer under threshold (over the customer's total)
 
@@ -36,6 +37,8 @@ def exclusion(f: InvoiceFacts, as_of: date) -> str | None:
         return "disputed"
     if f.dispute_decision:
         return "disputed (decision)"
+    if f.write_off_requested:
+        return "write-off requested (pending)"
     if f.factored or f.status == "factored":
         return "assigned to a factor"
     if f.promise_until is not None and f.promise_until >= as_of:

@@ -57,7 +57,7 @@ def facts_sql(engine: Engine) -> str:
     dispute = ("EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = i.invoice_id "
                "AND d.kind = 'dispute')") if has_decision else "FALSE"
     # an invoice someone asked to write off is not chased while the request is pending (the desk's action)
-    write_off = f"AND NOT {pending_write_off_sql('i')}" if has_decision else ""
+    write_off = pending_write_off_sql("i") if has_decision else "FALSE"
     mandate = "CAST(NULL AS VARCHAR)"
     if engine.table_exists("raw_gocardless_mandates") and engine.table_exists("raw_gocardless_customers") \
             and "metadata__erp_customer_id" in _cols(engine, "raw_gocardless_customers"):
@@ -96,11 +96,11 @@ def facts_sql(engine: Engine) -> str:
         "i.currency, i.amount_total, i.amount_open, i.status, coalesce(i.disputed, FALSE) AS disputed, "
         "coalesce(i.factored, FALSE) AS factored, c.name AS customer_name, c.email, c.country, c.segment, "
         f"c.account_owner, {dispute} AS dispute_decision, {mandate} AS mandate_id, ({matched}) AS matched_since_sync, "
-        f"{in_transit} AS in_transit, {predicted} "
+        f"{in_transit} AS in_transit, {write_off} AS write_off_requested, {predicted} "
         "FROM fct_invoice AS i LEFT JOIN dim_customer AS c ON c.entity = i.entity AND c.customer_id = i.customer_id"
         f"{predicted_join} WHERE i.entity = :entity AND i.doc_type = 'invoice' AND i.amount_open > 0 "
         "AND i.due_date <= :horizon "
-        f"{write_off} ORDER BY i.customer_id, i.due_date, i.invoice_number"
+        "ORDER BY i.customer_id, i.due_date, i.invoice_number"
     )
 
 
@@ -171,6 +171,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
             disputed=bool(r["disputed"]), factored=bool(r["factored"]), dispute_decision=bool(r["dispute_decision"]),
             promise_until=promised.get(str(r["invoice_id"])), mandate_id=r["mandate_id"],
             matched_since_sync=bool(r["matched_since_sync"]), in_transit=r["in_transit"],
+            write_off_requested=bool(r["write_off_requested"]),
             steps_done=frozenset(done.get(str(r["invoice_id"]), ())),
             reminders_sent=sent.get(str(r["invoice_id"]), ()),
             probability_late=None if r["probability_late"] is None else Decimal(r["probability_late"]),

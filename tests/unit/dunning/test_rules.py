@@ -26,6 +26,7 @@ CASES = [
     ("disputed_flag", {"disputed": True}, "skip", None, "disputed"),
     ("disputed_status", {"status": "disputed"}, "skip", None, "disputed"),
     ("disputed_decision", {"dispute_decision": True}, "skip", None, "disputed (decision)"),
+    ("write_off_requested", {"write_off_requested": True}, "skip", None, "write-off requested (pending)"),
     ("factored_flag", {"factored": True}, "skip", None, "assigned to a factor"),
     ("factored_status", {"status": "factored"}, "skip", None, "assigned to a factor"),
     ("promise_holds", {"promise_until": date(2026, 11, 30)}, "skip", None, "promise to pay until 2026-11-30"),
