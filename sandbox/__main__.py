@@ -31,7 +31,7 @@ def world(out: Annotated[Path, typer.Option(help="Folder to write the world to."
 
 
 @app.command()
-def serve(root: Path = Path("sample_data"), port: int = 8765) -> None:
+def serve(root: Path = Path("sample_data"), port: int = 8766) -> None:
     """Serve a world's Stripe and GoCardless APIs on 127.0.0.1 until Ctrl-C."""
     import time
 
@@ -52,6 +52,14 @@ def demo(seed: int = 42, size: str = "small") -> None:
     from sandbox.demo import run_demo
 
     raise typer.Exit(code=run_demo(seed=seed, size=size))
+
+
+@app.command()
+def sync(as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")] = None) -> None:
+    """The nightly sync again on the demo's world and warehouse as they are (files dropped since, decisions kept)."""
+    from sandbox.demo import resync_demo
+
+    raise typer.Exit(code=resync_demo(as_of=date.fromisoformat(as_of) if as_of else None))
 
 
 if __name__ == "__main__":

@@ -95,6 +95,34 @@ def print_actions(as_of: date) -> None:
         console.print(format_proposals(demo_proposals(engine, as_of)))
 
 
+def resync_demo(root: Path = Path("sample_data"), *, as_of: date | None = None) -> int:
+    """The nightly sync again on the demo's world and warehouse, as they are: what was dropped into
+    ``sample_data`` since (a statement, say) is loaded, decisions taken in the desk are kept. The world's
+    API sources are served on 127.0.0.1 for the length of the sync, with their secrets."""
+    from lettrage.cli import print_headline
+    from sandbox.server import serve
+
+    if not (root / "world.json").exists() or not Path("warehouse.duckdb").exists():
+        console.print(f"[red]no demo here[/]: {root}/world.json or warehouse.duckdb is missing; run scripts/demo first")
+        return 2
+    as_of = as_of or date.today()
+    os.environ["LETTRAGE__REPORTS_DIR"] = str((Path("var") / "reports").resolve())
+    os.environ["LETTRAGE__PROPOSALS_DIR"] = str((Path("var") / "erp").resolve())
+    os.environ["LETTRAGE__WAREHOUSE_URL"] = "duckdb:///warehouse.duckdb"
+    os.environ["LETTRAGE__PIPELINES_DIR"] = str((Path("var") / "dlt").resolve())
+    world = json.loads((root / "world.json").read_text(encoding="utf-8"))
+    with serve(root) as sandbox:
+        sources_file = write_sources_file(root, world, sandbox.stripe_base, sandbox.gocardless_base)
+        os.environ["LETTRAGE__SOURCES_FILE"] = str(sources_file.resolve())
+        from flows.nightly_sync import nightly_sync
+
+        state = nightly_sync(as_of=as_of, return_state=True)
+    if not state.is_completed():
+        console.print(f"[bold red]The sync reported failures:[/] {state.message}")
+    print_headline()
+    return 0 if state.is_completed() else 1
+
+
 def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "small",
              as_of: date | None = None) -> int:
     from lettrage.cli import print_headline

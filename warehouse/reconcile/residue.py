@@ -936,6 +936,13 @@ class Residue:
         for p in unmatched:
             customers = self._customers(p)
             who = ", ".join(c[0] for c in customers) if customers else "unknown payer"
+            # a match a person rejected is why its invoice was not taken: say so, not "no invoice found"
+            refused = sorted(i for q, i in self.blocked if q == p.payment_id) if self.blocked else []
+            if refused:
+                numbers = ", ".join(self.items[i].invoice_number or i if i in self.items else i for i in refused)
+                self._exception(p, "unmatched_payment", f"its match to {numbers} was rejected by a person and no "
+                                f"other invoice fits ({who}); reference '{(p.reference or '')[:80]}'")
+                continue
             self._exception(p, "unmatched_payment", f"no invoice found ({who}); reference "
                             f"'{(p.reference or '')[:80]}'")
         return self.out

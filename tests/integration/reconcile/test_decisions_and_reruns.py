@@ -66,6 +66,8 @@ def test_confirmed_suggestion_survives_and_rejected_is_never_proposed_again(book
         assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
         assert book.invoice_state("I3")[1] == Decimal("75.00")
         assert book.exception_kinds() == {"P2": "unmatched_payment"}  # its only candidate was rejected
+        detail = book.exceptions()[0]["detail"]
+        assert detail.startswith("its match to FA-3 was rejected by a person and no other invoice fits"), detail
 
 
 def test_confirmed_match_teaches_parent_alias(book: Book) -> None:
