@@ -661,10 +661,13 @@ async def erp_mark(request: Request) -> Response:
 
 async def erp_list(request: Request) -> Response:
     desk, sess, user = await run_in_threadpool(_need_user, request)
+    only = request.query_params.get("entity")
+    if only:  # one entity's list: out of scope is 404, as every entity URL
+        _scoped(desk, user, only)
 
     def load() -> dict[str, Any]:
         with _as_user(desk, user) as engine:
-            scope = user.scope(queries.entities(engine))
+            scope = [only] if only else user.scope(queries.entities(engine))
             with service(engine):  # decision rows: page-scoped on the desk's login (readers see the list too)
                 return {"rows": actions.erp_queue(engine, scope), "scope": scope}
 

@@ -50,6 +50,9 @@ def test_a_reviewer_may_not_request_a_write_off_nor_a_reader_split_or_mark(clien
                        ).status_code == 403
     assert reader.post("/e/FR01/erp", data={"csrf": token, "payment_id": pid, "reason": "x"}).status_code == 403
     assert reader.post("/e/DE01/erp", data={"csrf": token, "payment_id": pid, "reason": "x"}).status_code == 404
+    # the ERP list of one entity, as every entity URL: out of scope is 404, in scope is that entity's list
+    assert reader.get("/erp?entity=DE01").status_code == 404 and reader.get("/erp.csv?entity=DE01").status_code == 404
+    assert reader.get("/erp?entity=FR01").status_code == 200
 
 
 def test_split_form_refuses_more_than_the_payment(client_for: Any, desk_world: Any) -> None:
