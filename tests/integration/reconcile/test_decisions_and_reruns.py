@@ -6,6 +6,7 @@ import csv
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from lettrage.config import WarehouseConfig
 from warehouse.reconcile import (
@@ -70,19 +71,31 @@ def test_confirmed_suggestion_survives_and_rejected_is_never_proposed_again(book
         assert detail.startswith("its match to FA-3 was rejected by a person and no other invoice fits"), detail
 
 
-def test_confirmed_match_teaches_parent_alias(book: Book) -> None:
+def _confirmed_by_hand(book: Book, payment: str, invoice: str, amount: str) -> Any:
+    """What the desk writes when a person pairs a payment with an invoice: the decision, and the aliases
+    it teaches."""
+    from warehouse.reconcile.decisions import Decision, learn_aliases
+
+    decision = record_decision(book.engine, entity="FR01", kind="confirm_match", actor="alice", payment_id=payment,
+                               invoice_id=invoice, amount=Decimal(amount), before={"rule": "manual", "currency": "EUR"})
+    learn_aliases(book.engine, Decision.model_validate(decision.model_dump()))
+    return decision
+
+
+def _parent_pays_for_its_subsidiary(book: Book) -> None:
+    """SUB owes I1 and I2; GROUPE HOLDING, its parent, pays I1 from its own account without a reference."""
     book.customer("SUB", "Filiale Nord", None)
     book.customer("PARENT", "Groupe Holding", PARENT_IBAN)
     book.invoice("I1", "500.00", customer="SUB", issue=date(2024, 5, 1))
     book.invoice("I2", "640.00", customer="SUB", issue=date(2024, 6, 1), due=date(2024, 7, 1))
     book.payment("P1", "500.00", "april", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING")
     reconcile(book.engine, as_of=AS_OF)
+
+
+def test_confirmed_match_teaches_parent_alias(book: Book) -> None:
+    _parent_pays_for_its_subsidiary(book)
     assert book.exception_kinds() == {"P1": "unmatched_payment"}
-    decision = record_decision(book.engine, entity="FR01", kind="confirm_match", actor="alice",
-                               payment_id="P1", invoice_id="I1", amount=Decimal("500.00"),
-                               before={"rule": "manual", "currency": "EUR"})
-    from warehouse.reconcile.decisions import Decision, learn_aliases
-    learn_aliases(book.engine, Decision.model_validate(decision.model_dump()))
+    decision = _confirmed_by_hand(book, "P1", "I1", "500.00")
     book.payment("P2", "640.00", "june", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING",
                  paid_on=date(2024, 6, 20))
     reconcile(book.engine, as_of=AS_OF)
@@ -96,17 +109,8 @@ def test_rejecting_a_confirmed_match_unlearns_its_payer_and_what_that_matched(bo
     """Someone confirmed that GROUPE HOLDING's payment pays SUB's I1 (an alias is learnt, and June's
     payment is matched with it), then took it back: the alias goes, and June's payment, matched only
     through it, is judged again without it, in the very next incremental run."""
-    book.customer("SUB", "Filiale Nord", None)
-    book.customer("PARENT", "Groupe Holding", PARENT_IBAN)
-    book.invoice("I1", "500.00", customer="SUB", issue=date(2024, 5, 1))
-    book.invoice("I2", "640.00", customer="SUB", issue=date(2024, 6, 1), due=date(2024, 7, 1))
-    book.payment("P1", "500.00", "april", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING")
-    reconcile(book.engine, as_of=AS_OF)
-    decision = record_decision(book.engine, entity="FR01", kind="confirm_match", actor="alice",
-                               payment_id="P1", invoice_id="I1", amount=Decimal("500.00"),
-                               before={"rule": "manual", "currency": "EUR"})
-    from warehouse.reconcile.decisions import Decision, learn_aliases
-    learn_aliases(book.engine, Decision.model_validate(decision.model_dump()))
+    _parent_pays_for_its_subsidiary(book)
+    _confirmed_by_hand(book, "P1", "I1", "500.00")
     reconcile(book.engine, as_of=AS_OF, incremental=True)
     book.payment("P2", "640.00", "june", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING",
                  paid_on=date(2024, 6, 20))

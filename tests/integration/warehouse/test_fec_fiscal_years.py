@@ -3,6 +3,8 @@ year, so BQ 3 of 2025 and BQ 3 of 2026 are two receipts and VE 1 of each year tw
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,7 +13,7 @@ import dlt
 
 from lettrage.config import WarehouseConfig
 from warehouse.build import build_core, build_staging
-from warehouse.engine import connect
+from warehouse.engine import Engine, connect
 from warehouse.load import run_pipeline
 
 from .raw_book import _fec, load_raw_book
@@ -32,12 +34,19 @@ LINES_2026 = [
 ]
 
 
-def test_entries_of_two_fiscal_years_stay_apart(warehouse_config: WarehouseConfig) -> None:
-    load_raw_book(warehouse_config)  # fiscal 2025, loaded as an older connector did: no fiscal_year column
-    run_pipeline("test_raw_book", [dlt.resource(LINES_2026, name="raw_sage_fec_lines", write_disposition="append")],
-                 warehouse_config)
-    with connect(warehouse_config) as engine:
+@contextmanager
+def _built_with(config: WarehouseConfig, lines: list[dict[str, Any]]) -> Iterator[Engine]:
+    """The tiny book (fiscal 2025, loaded as an older connector did: no fiscal_year column), ``lines``
+    appended to its FEC lines, then built."""
+    load_raw_book(config)
+    run_pipeline("test_raw_book", [dlt.resource(lines, name="raw_sage_fec_lines", write_disposition="append")], config)
+    with connect(config) as engine:
         build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        yield engine
+
+
+def test_entries_of_two_fiscal_years_stay_apart(warehouse_config: WarehouseConfig) -> None:
+    with _built_with(warehouse_config, LINES_2026) as engine:
         invoices = engine.query("SELECT invoice_id, amount_total, source_id FROM int_invoices "
                                 "WHERE doc_type = 'invoice' ORDER BY invoice_id")
         receipts = engine.query("SELECT payment_id, amount, paid_on FROM fct_payment WHERE channel = 'erp' "
@@ -65,11 +74,7 @@ def test_a_lettering_code_names_one_group_per_customer_and_year(warehouse_config
         _of_2026("6", "BQ", 1, "512000", "", "VIR", date(2026, 1, 25), "90.00", "0.00"),
         _of_2026("6", "BQ", 2, "411000", "C009", "VIR", date(2026, 1, 25), "0.00", "90.00", "AC"),
     ]
-    load_raw_book(warehouse_config)
-    run_pipeline("test_raw_book", [dlt.resource(lines, name="raw_sage_fec_lines", write_disposition="append")],
-                 warehouse_config)
-    with connect(warehouse_config) as engine:
-        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+    with _built_with(warehouse_config, lines) as engine:
         codes = engine.query("SELECT invoice_id, erp_lettrage FROM int_invoices WHERE customer_id IN ('C009', 'C010') "
                              "ORDER BY invoice_id")
         settled = engine.query("SELECT s.invoice_id, s.settled_on FROM int_erp_settlements AS s "
