@@ -233,6 +233,17 @@ def test_customers_mapping_accepts_other_headers(tmp_path: Path) -> None:
         "C9", "ACME SAS", 60, "1000.50")
 
 
+def test_a_customer_list_headed_numero_and_intitule_is_read(tmp_path: Path) -> None:
+    """A Sage list of accounts as the desk exports it: "Numéro" and "Intitulé" only."""
+    path = tmp_path / "customers_FR01.csv"
+    path.write_text("Numéro;Intitulé;IBAN\nCLI001;Laboratoire Perrin;FR76 3000 6000 0112 3456 7890 189\n",
+                    encoding="utf-8")
+    q = Quarantine("sage_fec", "FR01", path.name)
+    rows = parse_customers(path, entity="FR01", encoding="utf-8", mapping=load_fec_customers_mapping(), quarantine=q)
+    assert not q.rows and [(r["customer_account"], r["name"]) for r in rows.to_pylist()] == [
+        ("CLI001", "Laboratoire Perrin")]
+
+
 def test_entry_of_an_earlier_file_in_the_run_is_refused(tmp_path: Path) -> None:
     """Entries are remembered per entity across the files of one run; the first file wins."""
     from connectors.sage_fec.parse import RunEntries
