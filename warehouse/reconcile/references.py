@@ -51,6 +51,11 @@ GROUPED_JOINED = r"\1\2\3\4\5\6"
 # together (up to four groups of five after the first).
 FIVE_GROUPS = "(^|[^0-9A-Z])([0-9]{1,5}) ([0-9]{5})(?: ([0-9]{5}))?(?: ([0-9]{5}))?(?: ([0-9]{5}))?($|[^0-9A-Z])"
 FIVE_JOINED = r"\1\2\3\4\5\6\7"
+# The ways a remittance's spaced digits are also read run together, applied in this order (the years
+# first: "2024 00123" is a year and its number, not a Finnish reference); one list for the Python
+# tokens and the SQL macro ``join_spaced_digits``.
+SPACED_JOINS: tuple[tuple[str, str], ...] = (
+    (SPACED_DIGITS, SPACED_JOINED), (GROUPED_REFERENCE, GROUPED_JOINED), (FIVE_GROUPS, FIVE_JOINED))
 # A list of invoice numbers written with slashes ("RE 90001341/90001342", "FA2024-001/FA2024-002"):
 # its parts are tokens too, after the whole. A number written with slashes (INV/2024/00123, a year
 # and its number 2024/00123, 12/03/2024) is not a list: a part without a digit, shorter than four
@@ -105,8 +110,9 @@ def tokens(text: str | None, tags: Iterable[str] = ()) -> list[str]:
     if pattern and "/" in ref:
         tag = _compiled(pattern)
         ref = tag.sub(" /", tag.sub(" /", ref))
-    joined = _compiled(SPACED_DIGITS).sub(SPACED_JOINED, ref)
-    joined = _compiled(FIVE_GROUPS).sub(FIVE_JOINED, _compiled(GROUPED_REFERENCE).sub(GROUPED_JOINED, joined))
+    joined = ref
+    for spaced, run_together in SPACED_JOINS:
+        joined = _compiled(spaced).sub(run_together, joined)
     out: list[str] = []
     for source in (ref, joined) if joined != ref else (ref,):
         for raw in re.split(TOKEN_SPLIT, source):
@@ -201,6 +207,13 @@ def credit_note_regex(words: Iterable[str]) -> str | None:
             if words else None)
 
 
+def _nested_replace(col: str, joins: tuple[tuple[str, str], ...]) -> str:
+    """SQL applying each (pattern, replacement) of ``joins`` to ``col`` in turn, as :func:`tokens` does."""
+    for pattern, replacement in joins:
+        col = f"regexp_replace({col}, '{pattern}', '{replacement}', 'g')"
+    return col
+
+
 def sql_key_macros(prefixes: Iterable[str], tags: Iterable[str] = (), credit_note_words: Iterable[str] = ()) -> str:
     """Jinja macros computing the same keys in SQL (DuckDB and Postgres share this regex subset)."""
     pre = prefix_regex(prefixes).replace("'", "''")
@@ -222,9 +235,7 @@ CASE WHEN strpos({{ col }}, '/') > 0
 {% macro strip_tags(col) %}{{ col }}{% endmacro %}""")
     return untag + credit_notes + r"""
 {% macro join_spaced_digits(col) -%}
-regexp_replace(regexp_replace(regexp_replace({{ col }}, '""" + SPACED_DIGITS + r"""', '""" + SPACED_JOINED + r"""', 'g'),
-               '""" + GROUPED_REFERENCE + r"""', '""" + GROUPED_JOINED + r"""', 'g'),
-               '""" + FIVE_GROUPS + r"""', '""" + FIVE_JOINED + r"""', 'g')
+""" + _nested_replace("{{ col }}", SPACED_JOINS) + r"""
 {%- endmacro %}
 {% macro strip_prefix(col) -%}
 regexp_replace({{ col }}, '""" + pre + r"""', '\3')
