@@ -24,7 +24,7 @@ from dlt.common.runtime.collector import NULL_COLLECTOR
 from dlt.pipeline.progress import TCollectorArg
 
 from lettrage.config import WarehouseConfig, load_warehouse_config
-from warehouse.engine import connect
+from warehouse.engine import Engine, connect
 from warehouse.migrations import migrate_raw
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,9 @@ def run_pipeline(name: str, source: Any, config: WarehouseConfig | None = None, 
                  **run_kwargs: Any) -> LoadResult:
     """Extract, normalize and load ``source``; return rows written per table."""
     config = config or load_warehouse_config()
-    pipeline = _without_stale_state(make_pipeline(name, config, progress=progress), config)
     with connect(config) as engine:
         migrate_raw(engine)  # columns dlt cannot add itself to a table it loaded before
+        pipeline = _without_stale_state(make_pipeline(name, config, progress=progress), engine)
     if config.engine == "postgres":
         run_kwargs.setdefault("loader_file_format", "csv")  # COPY: ~4x faster than insert_values
     with batch_gc():
@@ -98,7 +98,7 @@ def run_pipeline(name: str, source: Any, config: WarehouseConfig | None = None, 
     return LoadResult(pipeline=name, rows=extracted_rows(pipeline), load_ids=list(info.loads_ids))
 
 
-def _without_stale_state(pipeline: dlt.Pipeline, config: WarehouseConfig) -> dlt.Pipeline:
+def _without_stale_state(pipeline: dlt.Pipeline, engine: Engine) -> dlt.Pipeline:
     """``pipeline``, with its local state forgotten when the warehouse holds none for it.
 
     dlt keeps what a pipeline has loaded (the files' hashes, the API cursors) in a local working
@@ -111,11 +111,9 @@ def _without_stale_state(pipeline: dlt.Pipeline, config: WarehouseConfig) -> dlt
     """
     if pipeline.first_run:
         return pipeline
-
-    with connect(config) as engine:
-        kept = engine.table_exists("_dlt_pipeline_state") and bool(engine.query(
-            "SELECT 1 FROM _dlt_pipeline_state WHERE pipeline_name = :name LIMIT 1",
-            {"name": pipeline.pipeline_name}))
+    kept = engine.table_exists("_dlt_pipeline_state") and bool(engine.query(
+        "SELECT 1 FROM _dlt_pipeline_state WHERE pipeline_name = :name LIMIT 1",
+        {"name": pipeline.pipeline_name}))
     if kept:
         return pipeline
     log.warning("pipeline %s: the warehouse holds no state of it (replaced or emptied since the last run): "

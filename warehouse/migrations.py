@@ -3,8 +3,8 @@
 dlt adds a new column to a table it loaded before, but not one it must keep non-null (a primary key
 column): ``ALTER TABLE ... ADD COLUMN ... NOT NULL`` fails on the rows already there. Each migration
 here adds such a column as nullable and fills it from what the rows hold, so the next load finds it
-and merges on it. Each is a no-op once done (one catalogue look-up), so calling them before every
-pipeline run costs nothing.
+and merges on it. Once done, each costs a catalogue look-up and a probe for rows still to fill, so
+calling them before every pipeline run costs next to nothing.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ def fec_fiscal_year(engine: Engine) -> None:
     entity's ``fiscal_year_end`` (mappings/entities.yaml), as the connector dates new lines."""
     if not engine.table_exists("raw_sage_fec_lines"):
         return
-    _drop_stale_staging_table(engine, "raw_sage_fec_lines", "fiscal_year")
     if "fiscal_year" not in engine.columns("raw_sage_fec_lines"):
         engine.execute(f'ALTER TABLE raw_sage_fec_lines ADD COLUMN fiscal_year {engine.type_of("date")}')
     elif not engine.query("SELECT 1 FROM raw_sage_fec_lines WHERE fiscal_year IS NULL LIMIT 1"):
         return
+    _drop_stale_staging_table(engine, "raw_sage_fec_lines", "fiscal_year")
     ends = {e.code: e.fiscal_year_end for e in load_entities().entities if e.fiscal_year_end != "12-31"}
     closing = (" ".join(["CASE entity", *(f"WHEN '{code}' THEN {_closing_date('ecriture_date', end)}"
                                          for code, end in sorted(ends.items())),
@@ -50,12 +50,10 @@ def _drop_stale_staging_table(engine: Engine, table: str, column: str) -> None:
     loads; one made before ``column`` existed would refuse it just the same. It is scratch space, made
     again by the next load: dropped."""
     staging = f"{engine.dataset}_staging"
-    found = engine.query(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
-        "AND column_name = :c UNION ALL "
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t",
-        {"s": staging, "t": table, "c": column})
-    has_column, exists = (int(r[0]) for r in found)
+    exists, has_column = (int(n) for n in engine.query(
+        "SELECT (SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t), "
+        "(SELECT count(*) FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
+        "AND column_name = :c)", {"s": staging, "t": table, "c": column})[0])
     if exists and not has_column:
         engine.execute(f'DROP TABLE "{staging}"."{table}"')
 
