@@ -53,14 +53,17 @@ HAVING sum(CASE WHEN f.left_open > 0 THEN f.left_open ELSE 0 END) > 0;
 -- open; once another payment settled that invoice (the customer paid again by transfer), there is
 -- nothing left to chase: the exception is raised closed, saying so (64_write_exceptions).
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail, settled)
-WITH settled AS (
+WITH named AS (
+    -- the invoice each such payment named
+    SELECT c.entity, c.payment_id, min(c.invoice_id) AS invoice_id, min(i.invoice_number) AS invoice_number
+    FROM rc_cand AS c JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
+    WHERE c.payment_id IN (SELECT payment_id FROM rc_pay WHERE status IN ('charged_back', 'refunded', 'failed'))
+    GROUP BY c.entity, c.payment_id
+), settled AS (
     SELECT i.invoice_id
     FROM rc_inv AS i
     JOIN rc_match AS m ON m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
-    WHERE i.doc_type = 'invoice'
-      AND i.invoice_id IN (SELECT c.invoice_id FROM rc_cand AS c
-                           JOIN rc_pay AS q ON q.payment_id = c.payment_id
-                           WHERE q.status IN ('charged_back', 'refunded', 'failed'))
+    WHERE i.doc_type = 'invoice' AND i.invoice_id IN (SELECT invoice_id FROM named)
     GROUP BY i.invoice_id, i.open0
     HAVING i.open0 - sum(m.amount_applied + coalesce(m.adjustment, 0)) <= 0
 )
@@ -75,12 +78,7 @@ SELECT p.entity,
        st.invoice_id IS NOT NULL
 FROM rc_pay AS p
 JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
-LEFT JOIN (
-    SELECT c.entity, c.payment_id, min(c.invoice_id) AS invoice_id, min(i.invoice_number) AS invoice_number
-    FROM rc_cand AS c JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
-    WHERE c.payment_id IN (SELECT payment_id FROM rc_pay WHERE status IN ('charged_back', 'refunded', 'failed'))
-    GROUP BY c.entity, c.payment_id
-) AS n ON n.payment_id = p.payment_id
+LEFT JOIN named AS n ON n.payment_id = p.payment_id
 LEFT JOIN settled AS st ON st.invoice_id = n.invoice_id
 WHERE p.status IN ('charged_back', 'refunded') OR (p.status = 'failed' AND p.channel <> 'stripe');
 
