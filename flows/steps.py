@@ -76,8 +76,8 @@ def _load(entity: str, source: str, start: date | None, end: date | None) -> dic
                 f", window {start}..{end}" if start or end else "")
     if rejected:
         logger.error("%s: %s", key, orch.rejected_message(rejected))
-    if quarantined > len(rejected):
-        logger.warning("%s: %s", key, orch.quarantined_message(source, entity, quarantined - len(rejected)))
+    if set_aside := orch.rows_set_aside(rejected, quarantined):
+        logger.warning("%s: %s", key, orch.quarantined_message(source, entity, set_aside))
     return {"entity": entity, "source": source, "rows": result.total_rows, "tables": result.rows,
             "quarantined": quarantined, "pages": pages, "seconds": round(elapsed, 2), "rejected_files": rejected}
 

@@ -165,13 +165,16 @@ def quarantined_message(source: str, entity: str, rows: int) -> str:
             f"WHERE source_system = '{source}' AND entity = '{entity}' ORDER BY file, line\"")
 
 
-def load_detail(source: str, entity: str, rejected_files: Iterable[str], quarantined: int) -> str:
+def rows_set_aside(rejected_files: Sequence[str], quarantined: int) -> int:
+    """Quarantined rows that are bad rows of loaded files: each rejected file has its own line-0 row."""
+    return max(quarantined - len(rejected_files), 0)
+
+
+def load_detail(source: str, entity: str, rejected_files: Sequence[str], quarantined: int) -> str:
     """What a source's line of the run summary says beyond its counts: rejected files, quarantined rows."""
-    files = list(rejected_files)
-    parts = [rejected_message(files)] if files else []
-    rejected_rows = len(files)  # (each rejected file has its line-0 quarantine row)
-    if quarantined > rejected_rows:
-        parts.append(quarantined_message(source, entity, quarantined - rejected_rows))
+    parts = [rejected_message(rejected_files)] if rejected_files else []
+    if set_aside := rows_set_aside(rejected_files, quarantined):
+        parts.append(quarantined_message(source, entity, set_aside))
     return "; ".join(parts)
 
 
@@ -216,7 +219,7 @@ def rows_loaded_table(loaded: Iterable[Mapping[str, Any]], failed: Mapping[str, 
             "source": source_key(r["source"], r["entity"]), "status": "loaded", "rows": int(r["rows"]),
             "quarantined": int(r.get("quarantined") or 0), "seconds": round(seconds, 2),
             "rows_per_s": int(r["rows"] / seconds) if seconds > 0 else 0,
-            "detail": load_detail(r["source"], r["entity"], r.get("rejected_files") or (),
+            "detail": load_detail(r["source"], r["entity"], list(r.get("rejected_files") or ()),
                                   int(r.get("quarantined") or 0)),
         })
     for key, reason in sorted(failed.items()):

@@ -220,28 +220,30 @@ def test_line_numbers_survive_blank_and_malformed_lines(tmp_path: Path) -> None:
     assert [(r[0], r[1]) for r in q.rows] == [(4, None)]
 
 
-def test_customers_mapping_accepts_other_headers(tmp_path: Path) -> None:
-    """Another export's header names need only the YAML, not code."""
-    path = tmp_path / "customers_other.csv"
-    path.write_text("Compte;Raison sociale;E-mail;Délai de paiement;Encours maximum\nC9;ACME SAS;a@b.fr;60;1 000,50\n",
-                    encoding="utf-8")
+def _customers(tmp_path: Path, name: str, text: str) -> tuple[list[dict[str, Any]], Quarantine]:
+    """A customer export written as ``text`` and read with the packaged header mapping."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     q = Quarantine("sage_fec", "FR01", path.name)
     rows = parse_customers(path, entity="FR01", encoding="utf-8", mapping=load_fec_customers_mapping(), quarantine=q)
+    return rows.to_pylist(), q
+
+
+def test_customers_mapping_accepts_other_headers(tmp_path: Path) -> None:
+    """Another export's header names need only the YAML, not code."""
+    rows, q = _customers(tmp_path, "customers_other.csv",
+                         "Compte;Raison sociale;E-mail;Délai de paiement;Encours maximum\nC9;ACME SAS;a@b.fr;60;1 000,50\n")
     assert not q.rows
-    row = rows.to_pylist()[0]
+    row = rows[0]
     assert (row["customer_account"], row["name"], row["payment_terms_days"], str(row["credit_limit"])) == (
         "C9", "ACME SAS", 60, "1000.50")
 
 
 def test_a_customer_list_headed_numero_and_intitule_is_read(tmp_path: Path) -> None:
     """A Sage list of accounts as the desk exports it: "Numéro" and "Intitulé" only."""
-    path = tmp_path / "customers_FR01.csv"
-    path.write_text("Numéro;Intitulé;IBAN\nCLI001;Laboratoire Perrin;FR76 3000 6000 0112 3456 7890 189\n",
-                    encoding="utf-8")
-    q = Quarantine("sage_fec", "FR01", path.name)
-    rows = parse_customers(path, entity="FR01", encoding="utf-8", mapping=load_fec_customers_mapping(), quarantine=q)
-    assert not q.rows and [(r["customer_account"], r["name"]) for r in rows.to_pylist()] == [
-        ("CLI001", "Laboratoire Perrin")]
+    rows, q = _customers(tmp_path, "customers_FR01.csv",
+                         "Numéro;Intitulé;IBAN\nCLI001;Laboratoire Perrin;FR76 3000 6000 0112 3456 7890 189\n")
+    assert not q.rows and [(r["customer_account"], r["name"]) for r in rows] == [("CLI001", "Laboratoire Perrin")]
 
 
 def test_entry_of_an_earlier_file_in_the_run_is_refused(tmp_path: Path) -> None:
