@@ -52,7 +52,8 @@ SHAPES: dict[str, Shape] = {
     # the bank side of the ERP's bank-journal entries: what the bank moved, as the ERP booked it (a card
     # settlement's entry books the bank net, its customer lines gross); one row per entry
     "erp_movements": (
-        ("entity", TEXT), ("source_system", TEXT), ("source_id", TEXT), ("amount", MONEY), ("booked_on", DATE),
+        ("entity", TEXT), ("source_system", TEXT), ("source_id", TEXT), ("currency", TEXT), ("amount", MONEY),
+        ("booked_on", DATE),
     ),
     # int_erp_receipts: the ERP's own receipts (FEC bank-journal lines on 411, SAP payment documents), each
     # with the bank movement it belongs to (its journal entry / document) and its lettrage code

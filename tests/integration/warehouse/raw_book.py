@@ -18,13 +18,15 @@ from warehouse.load import run_pipeline
 
 
 def _fec(entry: str, journal: str, line: int, compte: str, aux: str, piece: str, d: date,
-         debit: str, credit: str, let: str = "") -> dict[str, Any]:
+         debit: str, credit: str, let: str = "", devise: tuple[str, str] | None = None) -> dict[str, Any]:
+    """One raw FEC line; ``devise`` is (Montantdevise, Idevise) for a line booked in another currency."""
     return {
         "entity": "FR01", "journal_code": journal, "journal_lib": journal, "ecriture_num": entry,
         "ecriture_date": d, "compte_num": compte, "compte_lib": compte, "comp_aux_num": aux,
         "comp_aux_lib": "ACME SAS" if aux else "", "piece_ref": piece, "piece_date": d,
         "ecriture_lib": f"Facture {piece}", "debit": D(debit), "credit": D(credit), "ecriture_let": let,
-        "date_let": None, "valid_date": d, "montant_devise": None, "idevise": "", "line_in_entry": line,
+        "date_let": None, "valid_date": d, "montant_devise": D(devise[0]) if devise else None, "idevise": devise[1] if devise else "",
+        "line_in_entry": line,
         "source_file": "FEC.txt", "line_no": 1, "file_hash": "h",
     }
 
@@ -89,10 +91,12 @@ def _hints_for_empty_columns(rows: list[dict[str, Any]]) -> dict[str, dict[str, 
     return {c: {"data_type": _EMPTY_TYPES.get(c, "text")} for c in empty}
 
 
-def load_raw_book(config: WarehouseConfig, *, more_bank_lines: Sequence[dict[str, Any]] = ()) -> None:
-    """Write the tiny book's raw tables into ``config``'s warehouse (``more_bank_lines``: rows shaped as BANK's)."""
+def load_raw_book(config: WarehouseConfig, *, more_bank_lines: Sequence[dict[str, Any]] = (),
+                  more_fec_lines: Sequence[dict[str, Any]] = ()) -> None:
+    """Write the tiny book's raw tables into ``config``'s warehouse (``more_bank_lines``: rows shaped as BANK's,
+    ``more_fec_lines`` as FEC_LINES')."""
     tables = {
-        "raw_sage_fec_lines": FEC_LINES,
+        "raw_sage_fec_lines": FEC_LINES + list(more_fec_lines),
         "raw_sage_fec_customers": FEC_CUSTOMERS,
         "raw_camt053_entries": BANK + list(more_bank_lines),
         "raw_stripe_charges": STRIPE_CHARGES,

@@ -22,4 +22,7 @@ SELECT
 FROM ({{ union('payments') }}) AS p
 LEFT JOIN ({{ union('erp_movements') }}) AS m
   ON m.entity = p.entity AND m.source_system = p.source_system AND m.source_id = p.source_id
+ -- an entry that booked a converted receipt (a USD invoice paid into a EUR account: the 512 line in euros,
+ -- the customer line in USD) says nothing the lines do not: the bank credit is found by what was instructed
+ AND upper(m.currency) = upper(p.currency)
 WHERE p.channel = 'erp' AND p.status = 'succeeded' AND p.amount <> 0 AND p.payment_id IS NOT NULL

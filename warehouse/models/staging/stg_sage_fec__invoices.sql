@@ -12,7 +12,8 @@
 --     hold.
 -- The printed number is the PieceRef, or the number in the label when the PieceRef is the package's
 -- piece number (fec_number_in_label in _fec.jinja).
--- Debit is an invoice, credit a credit note (negative). FEC has no due date: it is the issue
+-- Debit is an invoice, credit a credit note (negative). A document booked in another currency (Montantdevise,
+-- Idevise on its customer lines: an export invoice in USD) is owed in that currency (_fec.jinja fec_doc_amount). FEC has no due date: it is the issue
 -- date (PieceDate, else the entry date) plus the customer's terms from the customers export,
 -- else the entity default from mappings.
 -- shape: invoices
@@ -42,10 +43,11 @@ sales_pieces AS (
         min(customer) AS customer_id,
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
         min(ecriture_date) AS booked_on,
-        sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
+        {{ fec_group_currency('c') }} AS currency,
+        {{ fec_group_amount('c') }} AS amount_total,
         max(lettrage) AS erp_lettrage,
         min(journal_code || '-' || ecriture_num || year_tag) AS source_id
-    FROM customer_lines
+    FROM customer_lines AS c
     GROUP BY entity, journal_code, piece_ref
 ),
 sales_documents AS (
@@ -58,6 +60,7 @@ sales_documents AS (
         invoice_number,
         customer_id,
         issue_date,
+        currency,
         amount_total,
         erp_lettrage,
         source_id
@@ -99,13 +102,14 @@ opening_documents AS (
         coalesce(min(number_in_label), min(nullif(piece_ref, ''))) AS invoice_number,
         customer AS customer_id,
         min(coalesce(piece_date, ecriture_date)) AS issue_date,
-        sum(coalesce(debit, 0) - coalesce(credit, 0)) AS amount_total,
+        {{ fec_group_currency('o') }} AS currency,
+        {{ fec_group_amount('o') }} AS amount_total,
         max(lettrage) AS erp_lettrage,
         min(journal_code || '-' || ecriture_num || year_tag) AS source_id
-    FROM opening_lines
+    FROM opening_lines AS o
     GROUP BY entity, customer, doc_ref
     -- an invoice and its part payment carried forward under one PieceRef net; at nil nothing is open
-    HAVING sum(coalesce(debit, 0) - coalesce(credit, 0)) <> 0
+    HAVING {{ fec_group_amount('o') }} <> 0
 ),
 documents AS (
     SELECT * FROM sales_documents
@@ -120,7 +124,7 @@ SELECT
     CASE WHEN d.amount_total < 0 THEN 'credit_note' ELSE 'invoice' END AS doc_type,
     d.issue_date,
     {{ add_days('d.issue_date', 'coalesce(c.payment_terms_days, ' ~ fec_default_terms ~ ')') }} AS due_date,
-    'EUR' AS currency,
+    d.currency,
     d.amount_total,
     CAST(NULL AS DECIMAL(18,2)) AS erp_amount_open,
     FALSE AS disputed,

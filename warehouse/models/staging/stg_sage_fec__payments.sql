@@ -1,6 +1,7 @@
 -- Receipts the accountant booked in a bank journal (512… against 411…): the ERP's
 -- own view of customer payments. They are evidence for reconciliation (with their
--- EcritureLet lettrage), not cash to apply again: the same money is a bank line.
+-- EcritureLet lettrage), not cash to apply again: the same money is a bank line. A receipt of an
+-- invoice in another currency is in that currency, as the invoice is (_fec.jinja fec_doc_amount).
 -- An opening (à-nouveaux) entry posts the bank balance (512…) beside the customers' balances
 -- (411…) but receives nothing: its 411 lines are invoices (stg_sage_fec__invoices), not receipts.
 -- shape: payments
@@ -18,9 +19,9 @@ SELECT
     'FEC-' || l.journal_code || '-' || l.ecriture_num || l.year_tag || '-' || CAST(l.line_in_entry AS TEXT) AS payment_id,
     'erp' AS channel,
     {{ fec_customer('l') }} AS customer_id,
-    coalesce(l.credit, 0) - coalesce(l.debit, 0) AS amount,
+    -{{ fec_doc_amount('l') }} AS amount,
     0 AS fee,
-    'EUR' AS currency,
+    {{ fec_doc_currency('l') }} AS currency,
     l.ecriture_date AS paid_on,
     'succeeded' AS status,
     concat_ws(' ', l.piece_ref, l.ecriture_lib) AS reference,
