@@ -33,6 +33,7 @@ FEC_OPTIONAL: frozenset[str] = frozenset({"Montantdevise", "Idevise"})
 FEC_SIGNED: tuple[str, ...] = ("Montant", "Sens")
 # A journal code as FEC exports spell them (VE, BQ1, RAN, A-NOUV); the staging SQL quotes them as literals.
 _JOURNAL = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+_ACCOUNT_PREFIX = re.compile(r"^[0-9]{1,8}$")
 # The invoice number in an entry's label (EcritureLib "Facture F2026-0031 DUPONT", "Avoir A2026-0172
 # s/ F2026-0063", "Fact. n° 2026/0042"): a keyword, then the number as the first group.
 INVOICE_NUMBER_IN_LABEL = (
@@ -103,6 +104,11 @@ class FecConventions(BaseModel):
     balance_tolerance: Decimal = Decimal("0.00")
     default_payment_terms_days: dict[str, int] = Field(default_factory=dict)
     default_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    # A bank-journal entry that credits the bank against none of these accounts (a VAT refund on 44567, a
+    # deposit returned on 275, a supplier's refund on 401) is not a customer's money: the bank credit it
+    # books is left out of fct_payment. Customers (41…), other debtors (46…) and suspense accounts (47…,
+    # where an accountant parks a receipt not yet identified) may be.
+    customer_money_account_prefixes: tuple[str, ...] = ("41", "46", "47")
     # Packages other than Sage (Cegid, EBP…) may number pieces themselves (PieceRef 001031) and print the
     # invoice number only in the label: when the PieceRef matches piece_number_pattern, the printed number
     # is the first group of invoice_number_in_label in EcritureLib (None: the PieceRef always is).
@@ -113,6 +119,11 @@ class FecConventions(BaseModel):
     @classmethod
     def _journal_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _JOURNAL, "journal code {!r} must be 1 to 20 letters, digits, '-' or '_'")
+
+    @field_validator("customer_money_account_prefixes")
+    @classmethod
+    def _account_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return each_matching(value, _ACCOUNT_PREFIX, "account prefix {!r} must be 1 to 8 digits")
 
     @field_validator("piece_number_pattern")
     @classmethod

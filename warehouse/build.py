@@ -19,6 +19,7 @@ from functools import partial
 
 from mappings.bank_codes import load_bank_codes
 from mappings.entities import load_entities
+from mappings.matching import MatchingRules, load_matching_rules
 from mappings.providers import load_provider_metadata
 from mappings.sage_fec import load_fec_conventions
 from warehouse import sql
@@ -101,9 +102,21 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     # every entity's own bank accounts (compacted IBANs, letters and digits only: safe as SQL literals)
     context["own_ibans"] = sorted(i for i in load_entities().by_iban() if i.isalnum())
     context["fec_conventions"] = load_fec_conventions()
+    context["erp_window"] = partial(_erp_window, load_matching_rules())
     context["union"] = union_of
     context.update(extra)
     return context
+
+
+def _erp_window(rules: MatchingRules, entity_col: str, side: str) -> str:
+    """Days the ERP may book a receipt ``before`` or ``after`` the bank (matching.yaml erp.receipt_days_*_bank)
+    as SQL: a literal, or a CASE over the entities whose override changes it."""
+    attr = {"before": "receipt_days_before_bank", "after": "receipt_days_after_bank"}[side]
+    default = int(getattr(rules.erp, attr))
+    own = {e: int(getattr(rules.for_entity(e).erp, attr)) for e in sorted(rules.entities)}
+    cases = " ".join(f"WHEN {entity_col} = '{e.replace(chr(39), chr(39) * 2)}' THEN {n}"
+                     for e, n in own.items() if n != default)
+    return f"(CASE {cases} ELSE {default} END)" if cases else str(default)
 
 
 def _metadata_columns(engine: Engine, table: str, alias: str, keys: tuple[str, ...]) -> list[str]:

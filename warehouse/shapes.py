@@ -50,10 +50,11 @@ SHAPES: dict[str, Shape] = {
     # other numbers the ERP keeps for a document (int_invoice_aliases): payers quote them too
     "invoice_aliases": (("entity", TEXT), ("invoice_id", TEXT), ("alias", TEXT), ("source_system", TEXT)),
     # the bank side of the ERP's bank-journal entries: what the bank moved, as the ERP booked it (a card
-    # settlement's entry books the bank net, its customer lines gross); one row per entry
+    # settlement's entry books the bank net, its customer lines gross); one row per entry, with whether
+    # it may be a customer's money (else counter_account says where the ERP booked it: a VAT refund)
     "erp_movements": (
         ("entity", TEXT), ("source_system", TEXT), ("source_id", TEXT), ("currency", TEXT), ("amount", MONEY),
-        ("booked_on", DATE),
+        ("booked_on", DATE), ("customer_money", BOOL), ("counter_account", TEXT),
     ),
     # int_erp_receipts: the ERP's own receipts (FEC bank-journal lines on 411, SAP payment documents), each
     # with the bank movement it belongs to (its journal entry / document) and its lettrage code

@@ -1,8 +1,8 @@
 -- Every incoming money movement from a customer: provider payments and ERP receipts
 -- from staging, plus the bank statement's customer credits (a credit that is neither
--- a provider payout, a return, a transfer from the group's own accounts, nor by its
--- transaction code a loan, interest or the like). Bank transfers find their customer by IBAN here;
--- reconciliation finds the rest. A credit the bank later returned (a direct debit sent
+-- a provider payout, a return, a transfer from the group's own accounts, by its transaction
+-- code a loan, interest or the like, nor money the ERP booked to no customer account). Bank
+-- transfers find their customer by IBAN here; reconciliation finds the rest. A credit the bank later returned (a direct debit sent
 -- back AC04, MD06, ...: same EndToEndId) is a failed payment: it settles nothing, and the
 -- reconciliation reopens the invoice it named and raises a failed_debit exception.
 WITH provider_and_erp AS (
@@ -10,6 +10,24 @@ WITH provider_and_erp AS (
 ),
 provider_lines AS (
     SELECT bank_line_id FROM int_payout_bank_links
+),
+not_customer_money AS (
+    -- credits the ERP booked against no customer account (a VAT refund on 44567, a deposit returned on
+    -- 275: stg_*__bank_movements customer_money): the one bank movement of exactly the credit's amount and
+    -- currency within the ERP receipt window of mappings/matching.yaml (erp.receipt_days_*_bank), when no
+    -- other credit fits that movement. A credit another movement could be stays a payment.
+    SELECT bank_line_id FROM (
+        SELECT b.bank_line_id, m.customer_money,
+               count(*) OVER (PARTITION BY b.entity, b.bank_line_id) AS movements,
+               count(*) OVER (PARTITION BY m.entity, m.source_system, m.source_id) AS credits
+        FROM fct_bank_line AS b
+        JOIN ({{ union('erp_movements') }}) AS m
+          ON m.entity = b.entity AND upper(m.currency) = upper(b.currency) AND m.amount = b.amount
+         AND m.booked_on >= b.booking_date - {{ erp_window('b.entity', 'before') }}
+         AND m.booked_on <= b.booking_date + {{ erp_window('b.entity', 'after') }}
+        WHERE b.amount > 0 AND b.return_reason IS NULL
+    ) AS pairs
+    WHERE movements = 1 AND credits = 1 AND NOT customer_money
 ),
 bank_transfers AS (
     SELECT
@@ -58,6 +76,7 @@ bank_transfers AS (
       AND coalesce(b.bank_tx_code, '') NOT LIKE '%/{{ code }}'
       {% endfor %}
       AND b.bank_line_id NOT IN (SELECT bank_line_id FROM provider_lines)
+      AND b.bank_line_id NOT IN (SELECT bank_line_id FROM not_customer_money)
       -- a provider's payout not yet paired with its payout data (a few days late) is not a customer
       -- payment; for an entity without that provider's data it is money to look at, not to drop
       {% for name in provider_payer_names %}

@@ -3,15 +3,35 @@
 -- a cheque remittance 512 for the deposit, 411 per cheque: the bank statement shows the 512 amount,
 -- which the entry's customer lines (stg_sage_fec__payments) alone do not give. A foreign-currency
 -- account's lines carry their amount in its currency (Montantdevise): the movement is in that currency.
+-- customer_money says whether the entry books it against an account that may hold a customer's money
+-- (conventions.yaml customer_money_account_prefixes: 41…, 46…, 47…); a VAT refund (44567), a deposit
+-- returned (275) or a supplier's refund (401) does not, and counter_account names where it went.
 -- shape: erp_movements
 -- requires: raw_sage_fec_lines
+WITH lines AS (
+    SELECT l.*, l.compte_num LIKE '512%' AS on_bank FROM {{ fec_lines() }} AS l
+    WHERE NOT {{ fec_is_opening('l') }}
+),
+entries AS (
+    SELECT entity, fiscal_year, journal_code, ecriture_num,
+           max(CASE WHEN {% for p in fec_conventions.customer_money_account_prefixes %}compte_num LIKE '{{ p }}%'{{ ' OR ' if not loop.last }}{% endfor %}{% if not fec_conventions.customer_money_account_prefixes %}FALSE{% endif %} THEN 1 ELSE 0 END) AS customer_lines,
+           min(CASE WHEN NOT on_bank THEN compte_num END) AS counter_account
+    FROM lines
+    GROUP BY entity, fiscal_year, journal_code, ecriture_num
+    HAVING max(CASE WHEN on_bank THEN 1 ELSE 0 END) = 1
+)
 SELECT
     l.entity,
     'sage_fec' AS source_system,
     l.journal_code || '-' || l.ecriture_num || l.year_tag AS source_id,
     {{ fec_group_currency('l') }} AS currency,
     {{ fec_group_amount('l') }} AS amount,
-    max(l.ecriture_date) AS booked_on
-FROM {{ fec_lines() }} AS l
-WHERE l.compte_num LIKE '512%' AND NOT {{ fec_is_opening('l') }}
+    max(l.ecriture_date) AS booked_on,
+    max(e.customer_lines) = 1 AS customer_money,
+    max(e.counter_account) AS counter_account
+FROM lines AS l
+JOIN entries AS e
+  ON e.entity = l.entity AND e.fiscal_year = l.fiscal_year AND e.journal_code = l.journal_code
+ AND e.ecriture_num = l.ecriture_num
+WHERE l.on_bank
 GROUP BY l.entity, l.fiscal_year, l.journal_code, l.ecriture_num, l.year_tag
