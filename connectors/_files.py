@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lettrage.errors import InvalidAmount, WrongFormat
-from lettrage.money import parse_decimal
+from lettrage.money import KNOWN_CURRENCIES, parse_decimal
 from mappings.csv_export import CsvColumnMapping
 
 log = logging.getLogger("lettrage.connectors.files")
@@ -960,6 +960,10 @@ def parse_customer_export(
             except InvalidAmount as exc:
                 quarantine.add(line, "credit_limit", exc.reason, raw)
                 bad = True
+        currency = get("currency")
+        if currency is not None and currency.upper() not in KNOWN_CURRENCIES:
+            quarantine.add(line, "currency", "unknown currency (expected an ISO 4217 code)", raw)
+            bad = True
         if bad:
             continue
         for name in schema.names:
@@ -970,8 +974,9 @@ def parse_customer_export(
             entity=entity, payment_terms_days=int(terms) if terms else None, credit_limit=credit_limit,
             source_file=path.name, line_no=line,
         )
-        if record.get("country"):
-            record["country"] = str(record["country"]).upper()
+        for upper in ("country", "currency"):
+            if record.get(upper):
+                record[upper] = str(record[upper]).upper()
         for name in schema.names:
             cols[name].append(record.get(name))
     return pa.Table.from_pydict(cols, schema=schema)

@@ -13,12 +13,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import dlt
+
 from lettrage.config import WarehouseConfig
 from warehouse.build import build_core, build_staging
 from warehouse.engine import connect
+from warehouse.load import run_pipeline
 from warehouse.reconcile import reconcile
 
-from .raw_book import BANK, _fec, load_raw_book
+from .raw_book import BANK, FEC_CUSTOMERS, _fec, load_raw_book
 
 AS_OF = date(2025, 3, 1)
 USD_ACCOUNT = "FR7630004000010009999999901"
@@ -100,3 +103,16 @@ def test_an_export_invoice_is_owed_and_paid_in_its_own_currency(warehouse_config
         ("USD", Decimal("900.00"), Decimal("900.00")), ("GBP", Decimal("1000.00"), None)}
     assert exceptions == []
     assert [(b["currency"], b["open"]) for b in book] == [("GBP", Decimal("0.00")), ("USD", Decimal("0.00"))]
+
+
+def test_a_customers_invoicing_currency_comes_from_its_export(warehouse_config: WarehouseConfig) -> None:
+    """The customer list's Devise column is the customer's currency (dim_customer.currency)."""
+    load_raw_book(warehouse_config)
+    customers = [{**FEC_CUSTOMERS[0], "currency": "USD"},
+                 {**FEC_CUSTOMERS[0], "customer_account": "C002", "name": "Beta SARL", "iban": None, "currency": None}]
+    run_pipeline("test_fx_customers", [dlt.resource(customers, name="raw_sage_fec_customers",
+                                                    write_disposition="replace")], warehouse_config)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        currencies = dict(engine.query("SELECT customer_id, currency FROM dim_customer WHERE source_system = 'sage_fec'"))
+    assert currencies == {"C001": "USD", "C002": None}

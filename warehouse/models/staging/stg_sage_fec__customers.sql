@@ -1,4 +1,5 @@
--- The Sage customer export: the customer master of a French entity.
+-- The Sage customer export: the customer master of a French entity (its invoicing currency when the
+-- export has a Devise column; a customers file loaded before it was read has none).
 -- shape: customers
 -- requires: raw_sage_fec_customers
 SELECT
@@ -12,7 +13,7 @@ SELECT
     upper(country) AS country,
     payment_terms_days,
     credit_limit,
-    CAST(NULL AS TEXT) AS currency,
+    {% if has_column('raw_sage_fec_customers', 'currency') %}upper(nullif(trim(currency), '')){% else %}CAST(NULL AS TEXT){% endif %} AS currency,
     account_owner,
     'sage_fec' AS source_system,
     customer_account AS source_id

@@ -246,6 +246,15 @@ def test_a_customer_list_headed_numero_and_intitule_is_read(tmp_path: Path) -> N
     assert not q.rows and [(r["customer_account"], r["name"]) for r in rows] == [("CLI001", "Laboratoire Perrin")]
 
 
+def test_a_customers_invoicing_currency_is_read_and_an_unknown_one_set_aside(tmp_path: Path) -> None:
+    """An exporter's list says in which currency each customer is invoiced (Devise); a typo is quarantined
+    with its line and field, its neighbours still load."""
+    rows, q = _customers(tmp_path, "customers_FR01.csv",
+                         "Numéro;Intitulé;Devise\nC1;Globex Corp;usd\nC2;Acme UK;GBX\nC3;Dupont SA;\n")
+    assert [(r["customer_account"], r["currency"]) for r in rows] == [("C1", "USD"), ("C3", None)]
+    assert [(line, fld) for line, fld, _, _ in q.rows] == [(3, "currency")]
+
+
 def test_entry_of_an_earlier_file_in_the_run_is_refused(tmp_path: Path) -> None:
     """Entries are remembered per entity across the files of one run; the first file wins."""
     from connectors.sage_fec.parse import RunEntries
