@@ -106,9 +106,10 @@ class FecConventions(BaseModel):
     default_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     # A bank-journal entry that credits the bank against none of these accounts (a VAT refund on 44567, a
     # deposit returned on 275, a supplier's refund on 401) is not a customer's money: the bank credit it
-    # books is left out of fct_payment. Customers (41…), other debtors (46…) and suspense accounts (47…,
-    # where an accountant parks a receipt not yet identified) may be.
-    customer_money_account_prefixes: tuple[str, ...] = ("41", "46", "47")
+    # books is left out of fct_payment. Customers (41…, bills of exchange 413 included), other debtors (46…),
+    # suspense accounts (47…, where an accountant parks a receipt not yet identified) and cheques or bills
+    # remitted for collection (511…: 5112, 5113, the way a cheque remittance or an LCR reaches the bank) may be.
+    customer_money_account_prefixes: tuple[str, ...] = ("41", "46", "47", "511")
     # Packages other than Sage (Cegid, EBP…) may number pieces themselves (PieceRef 001031) and print the
     # invoice number only in the label: when the PieceRef matches piece_number_pattern, the printed number
     # is the first group of invoice_number_in_label in EcritureLib (None: the PieceRef always is).

@@ -4,7 +4,8 @@
 -- which the entry's customer lines (stg_sage_fec__payments) alone do not give. A foreign-currency
 -- account's lines carry their amount in its currency (Montantdevise): the movement is in that currency.
 -- customer_money says whether the entry books it against an account that may hold a customer's money
--- (conventions.yaml customer_money_account_prefixes: 41…, 46…, 47…); a VAT refund (44567), a deposit
+-- (conventions.yaml customer_money_account_prefixes: 41…, 46…, 47…, cheques and bills remitted for
+-- collection 511…); a VAT refund (44567), a deposit
 -- returned (275) or a supplier's refund (401) does not, and counter_account names where it went.
 -- shape: erp_movements
 -- requires: raw_sage_fec_lines
