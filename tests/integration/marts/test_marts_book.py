@@ -149,6 +149,22 @@ def test_match_rate(book: Engine) -> None:
             for r in got] == [(5, 3, 1, 1, D("0.6"))]
 
 
+def test_unapplied_cash_of_a_payer_the_bank_did_not_name_is_its_customers(book: Engine) -> None:
+    """P7 (no customer on the payment: no IBAN on file) pays C1's I10 and 250.00 more: that is C1's credit,
+    not an unknown payer's."""
+    book.execute("INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, "
+                 "status, source_system, source_id) VALUES ('FR01', 'P7', 'bank_transfer', NULL, 350.00, 0, 'EUR', "
+                 "DATE '2024-03-12', 'succeeded', 'test', 'P7')")
+    book.execute("INSERT INTO fct_match (entity, match_id, payment_id, invoice_id, amount_applied, currency, rule, "
+                 "confidence, state) VALUES ('FR01', 'M8', 'P7', 'I10', 100.00, 'EUR', 'test', 1, 'auto')")
+    build_marts(book, as_of=date(2024, 3, 15))
+    got = rows(book, "SELECT customer_id, amount_unapplied, payment_count FROM mart_unapplied_cash "
+                     "WHERE entity = 'FR01' ORDER BY customer_id")
+    # C1 already had P6's 300.00 (only suggested): 300 + 250
+    assert ("C1", D("550"), 2) in [(r["customer_id"], r["amount_unapplied"], r["payment_count"]) for r in got]
+    assert all(r["customer_id"] is not None for r in got)
+
+
 def test_marts_as_of_a_past_date(book: Engine) -> None:
     build_marts(book, as_of=date(2024, 2, 29))
     got = {(r["customer_id"], r["bucket"]): r["amount_open"] for r in rows(

@@ -8,19 +8,25 @@
 -- Card and debit payments count net of their refunds; failed, pending and charged-back
 -- payments moved no money; a payout's bank line is the provider's money, not a customer's
 -- (its payments count); the ERP's own receipts (channel erp) are evidence of bank money
--- already counted. customer_id is NULL for a payer no rule could identify.
+-- already counted. customer_id is the payment's, else the one customer whose invoices it paid; NULL for a
+-- payer no rule could identify.
 WITH refunds AS (
     SELECT entity, payment_id, -sum(amount) AS refunded
     FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL
     GROUP BY entity, payment_id
 ),
 applied AS (
-    SELECT entity, payment_id, sum(amount_applied) AS applied
-    FROM fct_match WHERE state IN ('auto', 'confirmed') AND rule <> 'credit_note'
-    GROUP BY entity, payment_id
+    -- and whose invoices it paid: a payer the bank did not name (no IBAN on file) is the customer its
+    -- remittance's invoices belong to, and what it paid beyond them is that customer's credit
+    SELECT m.entity, m.payment_id, sum(m.amount_applied) AS applied,
+           CASE WHEN min(i.customer_id) = max(i.customer_id) THEN min(i.customer_id) END AS paid_for
+    FROM fct_match AS m
+    LEFT JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
+    WHERE m.state IN ('auto', 'confirmed') AND m.rule <> 'credit_note'
+    GROUP BY m.entity, m.payment_id
 ),
 received AS (
-    SELECT p.entity, p.payment_id, p.customer_id, p.currency,
+    SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for) AS customer_id, p.currency,
            p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) AS unapplied
     FROM fct_payment AS p
     LEFT JOIN refunds AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
