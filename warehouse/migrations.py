@@ -58,7 +58,30 @@ def _drop_stale_staging_table(engine: Engine, table: str, column: str) -> None:
         engine.execute(f'DROP TABLE "{staging}"."{table}"')
 
 
-MIGRATIONS = (fec_fiscal_year,)
+# Nullable columns a connector declares since a later version: dlt adds them at the next load that writes
+# the table, but the build runs on what is there (a night with nothing new from B1 writes no invoice).
+NEW_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "raw_sap_b1_invoices": (("doc_total_fc", "money"), ("paid_to_date_fc", "money"), ("cancel_status", "text")),
+    "raw_sap_b1_credit_notes": (("doc_total_fc", "money"), ("paid_to_date_fc", "money"), ("cancel_status", "text")),
+    "raw_sap_b1_incoming_payments": (("cash_sum", "money"), ("checks_sum", "money"), ("cards_sum", "money")),
+    "raw_sap_b1_business_partners": (("iban", "text"),),
+    "raw_sage_fec_customers": (("currency", "text"),),
+}
+
+
+def new_nullable_columns(engine: Engine) -> None:
+    """Add :data:`NEW_COLUMNS` missing from raw tables loaded before (NULL: what the old rows did not say)."""
+    for table, columns in NEW_COLUMNS.items():
+        if not engine.table_exists(table):
+            continue
+        have = engine.columns(table)
+        for name, logical in columns:
+            if name not in have:
+                engine.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {engine.type_of(logical)}')
+                log.info("%s: column %s added (loaded before the connector read it)", table, name)
+
+
+MIGRATIONS = (fec_fiscal_year, new_nullable_columns)
 
 
 def migrate_raw(engine: Engine) -> None:

@@ -28,21 +28,28 @@ __all__ = ["B1Client", "B1SessionAuth", "ODataNextLinkPaginator", "sap_b1_source
 TEXT, BIGINT, DATE = "text", "bigint", "date"
 
 
+# DocTotal and PaidToDate are in the company's local currency; a document in another currency also carries
+# them in its own (DocTotalFc, PaidToDateFC: 0 for a local one). CancelStatus csCancellation marks the
+# document B1 adds to cancel another (the original then reads Cancelled tYES): neither is owed.
 DOC = dict(DocEntry=BIGINT, entity=TEXT, DocNum=BIGINT, DocDate=DATE, DocDueDate=DATE, CardCode=TEXT,
            CardName=TEXT, NumAtCard=TEXT, Reference1=TEXT, DocCurrency=TEXT, DocTotal="money", VatSum="money",
-           PaidToDate="money", DocumentStatus=TEXT, Cancelled=TEXT, BaseEntry=BIGINT, updated_at=TEXT)
+           PaidToDate="money", DocTotalFc="money", PaidToDateFC="money", DocumentStatus=TEXT, Cancelled=TEXT,
+           CancelStatus=TEXT, BaseEntry=BIGINT, updated_at=TEXT)
 COLUMNS: dict[str, dict[str, TColumnSchema]] = {
     "invoices": _cols(**DOC),
     "credit_notes": _cols(**DOC),
+    # a receipt is paid by transfer, cash, cheques and cards at once (TransferSum, CashSum, PaymentChecks,
+    # PaymentCreditCards), in its DocCurrency: ChecksSum and CardsSum are its lists summed (to_row)
     "incoming_payments": _cols(DocEntry=BIGINT, entity=TEXT, DocNum=BIGINT, DocDate=DATE, CardCode=TEXT,
-                               CardName=TEXT, DocCurrency=TEXT, TransferSum="money", TransferDate=DATE,
+                               CardName=TEXT, DocCurrency=TEXT, TransferSum="money", CashSum="money",
+                               ChecksSum="money", CardsSum="money", TransferDate=DATE,
                                TransferReference=TEXT, Remarks=TEXT, OpenBalance="money", Cancelled=TEXT,
                                updated_at=TEXT),
     "payment_invoices": _cols(PaymentDocEntry=BIGINT, LineNum=BIGINT, entity=TEXT, DocEntry=BIGINT,
                               SumApplied="money", InvoiceType=TEXT, CardCode=TEXT, PaymentDate=DATE),
     "business_partners": _cols(CardCode=TEXT, entity=TEXT, CardName=TEXT, CardType=TEXT, EmailAddress=TEXT,
                                FederalTaxID=TEXT, Currency=TEXT, CreditLimit="money", PayTermsGrpCode=BIGINT,
-                               U_PaymentTermsDays=BIGINT, Country=TEXT, updated_at=TEXT),
+                               U_PaymentTermsDays=BIGINT, Country=TEXT, IBAN=TEXT, updated_at=TEXT),
 }
 NAMES = {"business_partners": "BusinessPartners", "invoices": "Invoices", "credit_notes": "CreditNotes",
          "incoming_payments": "IncomingPayments"}
@@ -50,9 +57,44 @@ KEYS = {"business_partners": "CardCode", "invoices": "DocEntry", "credit_notes":
         "incoming_payments": "DocEntry"}
 
 
+def _sum(lines: Any, key: str) -> Decimal | None:
+    amounts = [Decimal(str(x[key])) for x in lines or [] if isinstance(x, dict) and x.get(key) is not None]
+    return sum(amounts, Decimal("0")) if amounts else None
+
+
+def _from_lists(obj: dict[str, Any]) -> dict[str, Any]:
+    """What a raw row needs from an object's lists, which are not kept as columns.
+
+    * a receipt's cheques and card payments, summed (``PaymentChecks[].CheckSum``,
+      ``PaymentCreditCards[].CreditSum``), unless the header already carries them;
+    * a credit memo's base invoice: B1 keeps it on the lines (``DocumentLines[].BaseEntry`` with
+      ``BaseType`` 13, an A/R invoice), the header has none; taken when all lines name one invoice;
+    * a business partner's IBAN: its default bank account's (``BPBankAccounts``), else its first.
+    """
+    out: dict[str, Any] = {}
+    if "PaymentChecks" in obj and obj.get("CheckSum") is None:
+        out["ChecksSum"] = _sum(obj["PaymentChecks"], "CheckSum")
+    elif obj.get("CheckSum") is not None:
+        out["ChecksSum"] = obj["CheckSum"]
+    if "PaymentCreditCards" in obj:
+        out["CardsSum"] = _sum(obj["PaymentCreditCards"], "CreditSum")
+    if obj.get("BaseEntry") is None and obj.get("DocumentLines"):
+        bases = {line.get("BaseEntry") for line in obj["DocumentLines"]
+                 if isinstance(line, dict) and str(line.get("BaseType")) == "13" and line.get("BaseEntry") is not None}
+        if len(bases) == 1:
+            out["BaseEntry"] = bases.pop()
+    accounts = [a for a in obj.get("BPBankAccounts") or [] if isinstance(a, dict) and (a.get("IBAN") or "").strip()]
+    if accounts:
+        default = [a for a in accounts if obj.get("DefaultAccount") and a.get("AccountNo") == obj.get("DefaultAccount")]
+        out["IBAN"] = str((default or accounts)[0]["IBAN"]).strip()
+    return out
+
+
 def to_row(obj: dict[str, Any], entity: str) -> dict[str, Any]:
-    """One B1 object as a raw row: dates as ``YYYY-MM-DD``, ``updated_at`` from UpdateDate + UpdateTime."""
+    """One B1 object as a raw row: dates as ``YYYY-MM-DD``, ``updated_at`` from UpdateDate + UpdateTime; what
+    its lists say that a row needs (:func:`_from_lists`)."""
     row = {k: v for k, v in obj.items() if not isinstance(v, list) and not k.startswith("@")}
+    row.update(_from_lists(obj))
     for k, v in list(row.items()):
         if k.endswith("Date") and isinstance(v, str):
             row[k] = v[:10]

@@ -299,6 +299,9 @@ def _b1(w: EntityWorld, allocs: Any, outstanding: dict[int, int], rng: random.Ra
             "FederalTaxID": c.vat_id or None, "Currency": w.entity.currency, "CreditLimit": money(c.credit_limit_cents),
             "PayTermsGrpCode": {30: 1, 45: 2, 60: 3}[c.terms_days], "U_PaymentTermsDays": c.terms_days,
             "Country": c.country, "City": c.city, "ZipCode": c.postcode, "Valid": "tYES",
+            "DefaultAccount": "1" if c.iban else None,
+            "BPBankAccounts": [{"BPCode": c.customer_id, "AccountNo": "1", "IBAN": c.iban, "Country": c.country}]
+            if c.iban else [],
             "CreateDate": f"{first.isoformat()}T00:00:00Z", "UpdateDate": f"{first.isoformat()}T00:00:00Z",
             "UpdateTime": hms(n),
         })
@@ -313,10 +316,16 @@ def _b1(w: EntityWorld, allocs: Any, outstanding: dict[int, int], rng: random.Ra
             "DocEntry": entry[d.doc_type], "DocNum": entry[d.doc_type], "DocType": "dDocument_Items",
             "DocDate": f"{d.issue_date.isoformat()}T00:00:00Z", "DocDueDate": f"{d.due_date.isoformat()}T00:00:00Z",
             "CardCode": d.customer.customer_id, "CardName": d.customer.name, "NumAtCard": d.po_number,
-            "Reference1": d.number, "DocCurrency": w.entity.currency, "DocTotal": money(abs(d.total_cents)),
+            "Reference1": d.number, "DocCurrency": w.entity.currency, "DocRate": 1.0,
+            "DocTotal": money(abs(d.total_cents)), "DocTotalFc": 0.0,  # local currency: no foreign amounts
             "VatSum": money(abs(d.vat_cents)), "PaidToDate": money(abs(d.total_cents) - outstanding[id(d)]),
+            "PaidToDateFC": 0.0,
             "DocumentStatus": "bost_Close" if outstanding[id(d)] == 0 else "bost_Open", "Cancelled": "tNO",
-            "Comments": None, "BaseEntry": entries[id(d.credits)] if d.credits is not None else None,
+            "CancelStatus": "csNo", "Comments": None,
+            # B1 keeps a credit memo's base invoice on its lines (BaseType 13: A/R invoice), not its header
+            "DocumentLines": [{"LineNum": 0, "ItemDescription": "Credit", "LineTotal": money(abs(d.net_cents)),
+                               "BaseType": 13 if d.credits is not None else -1,
+                               "BaseEntry": entries[id(d.credits)] if d.credits is not None else None}],
             "CreationDate": f"{d.issue_date.isoformat()}T00:00:00Z", "UpdateDate": f"{touched.isoformat()}T00:00:00Z",
             "UpdateTime": hms(n),
         }
@@ -326,7 +335,8 @@ def _b1(w: EntityWorld, allocs: Any, outstanding: dict[int, int], rng: random.Ra
         payments.append({
             "DocEntry": n + 1, "DocNum": n + 1, "DocType": "rCustomer", "DocDate": f"{rc.booking_date.isoformat()}T00:00:00Z",
             "CardCode": rc.customer.customer_id, "CardName": rc.customer.name, "DocCurrency": w.entity.currency,
-            "TransferSum": money(rc.amount_cents), "TransferDate": f"{rc.booking_date.isoformat()}T00:00:00Z",
+            "CashSum": 0.0, "TransferSum": money(rc.amount_cents), "PaymentChecks": [], "PaymentCreditCards": [],
+            "TransferDate": f"{rc.booking_date.isoformat()}T00:00:00Z",
             "TransferReference": (rc.tx.ustrd or rc.tx.creditor_ref)[:27] or None,
             "Remarks": rc.tx.ustrd or None, "JournalRemarks": f"Incoming Payments - {rc.customer.customer_id}",
             "OpenBalance": money(rc.amount_cents - allocated), "Cancelled": "tNO",

@@ -1,5 +1,5 @@
 -- The Sage customer export: the customer master of a French entity (its invoicing currency when the
--- export has a Devise column; a customers file loaded before it was read has none).
+-- export has a Devise column).
 -- shape: customers
 -- requires: raw_sage_fec_customers
 SELECT
@@ -13,7 +13,7 @@ SELECT
     upper(country) AS country,
     payment_terms_days,
     credit_limit,
-    {% if has_column('raw_sage_fec_customers', 'currency') %}upper(nullif(trim(currency), '')){% else %}CAST(NULL AS TEXT){% endif %} AS currency,
+    upper(nullif(trim(currency), '')) AS currency,
     account_owner,
     'sage_fec' AS source_system,
     customer_account AS source_id

@@ -1,4 +1,4 @@
--- SAP Business One business partners of type customer.
+-- SAP Business One business partners of type customer, with the IBAN of their default bank account.
 -- shape: customers
 -- requires: raw_sap_b1_business_partners
 SELECT
@@ -8,11 +8,12 @@ SELECT
     federal_tax_id AS vat_id,
     CAST(NULL AS TEXT) AS siren,
     lower(email_address) AS email,
-    CAST(NULL AS TEXT) AS iban,
+    upper(replace(iban, ' ', '')) AS iban,
     upper(country) AS country,
     u_payment_terms_days AS payment_terms_days,
     credit_limit,
-    upper(currency) AS currency,
+    -- '##' is B1's "all currencies": no invoicing currency
+    CASE WHEN currency = '##' THEN NULL ELSE upper(currency) END AS currency,
     CAST(NULL AS TEXT) AS account_owner,
     'sap_b1' AS source_system,
     card_code AS source_id

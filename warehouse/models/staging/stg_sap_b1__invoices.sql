@@ -4,6 +4,9 @@
 -- the credit memos based on it ('CN-<DocEntry>', BaseEntry), kept as evidence. A credit
 -- memo carries the code of its base invoice, so the two share one code as a lettered FEC
 -- pair does and reconciliation nets them (rule credit_note).
+-- A document in a foreign currency is owed in it: DocTotalFc and PaidToDateFC, not DocTotal and PaidToDate
+-- (the local currency's). A cancelled document (Cancelled tYES) and the cancellation document B1 adds for it
+-- (CancelStatus csCancellation) are owed by nobody (staging/_b1.jinja).
 -- shape: invoices
 -- requires: raw_sap_b1_invoices
 WITH applied AS (
@@ -21,24 +24,24 @@ WITH applied AS (
         UNION ALL
         SELECT entity, base_entry, 'CN-' || CAST(doc_entry AS TEXT)
         FROM raw_sap_b1_credit_notes
-        WHERE base_entry IS NOT NULL AND coalesce(cancelled, 'tNO') = 'tNO'
+        WHERE base_entry IS NOT NULL AND {{ b1_owed() }}
         {% endif %}
     ) AS s
     GROUP BY entity, doc_entry
 ),
 documents AS (
     SELECT entity, 'INV-' || CAST(doc_entry AS TEXT) AS invoice_id, doc_entry, doc_num, reference1, card_code,
-           'invoice' AS doc_type, doc_date, doc_due_date, doc_currency, doc_total AS amount_total,
-           doc_total - coalesce(paid_to_date, 0) AS erp_amount_open, CAST(NULL AS BIGINT) AS base_entry
+           'invoice' AS doc_type, doc_date, doc_due_date, doc_currency, {{ b1_total() }} AS amount_total,
+           {{ b1_total() }} - {{ b1_paid() }} AS erp_amount_open, CAST(NULL AS BIGINT) AS base_entry
     FROM raw_sap_b1_invoices
-    WHERE coalesce(cancelled, 'tNO') = 'tNO'
+    WHERE {{ b1_owed() }}
     {% if has('raw_sap_b1_credit_notes') %}
     UNION ALL
     SELECT entity, 'CN-' || CAST(doc_entry AS TEXT) AS invoice_id, CAST(NULL AS BIGINT) AS doc_entry, doc_num,
            reference1, card_code, 'credit_note' AS doc_type, doc_date, doc_date AS doc_due_date, doc_currency,
-           -doc_total AS amount_total, -(doc_total - coalesce(paid_to_date, 0)) AS erp_amount_open, base_entry
+           -{{ b1_total() }} AS amount_total, -({{ b1_total() }} - {{ b1_paid() }}) AS erp_amount_open, base_entry
     FROM raw_sap_b1_credit_notes
-    WHERE coalesce(cancelled, 'tNO') = 'tNO'
+    WHERE {{ b1_owed() }}
     {% endif %}
 )
 SELECT

@@ -18,7 +18,8 @@ SELECT
     'B1-PAY-' || CAST(p.doc_entry AS TEXT) AS payment_id,
     'erp' AS channel,
     p.card_code AS customer_id,
-    p.transfer_sum AS amount,
+    -- paid by transfer, cash, cheques and cards at once, all in the receipt's currency
+    coalesce(p.transfer_sum, 0) + coalesce(p.cash_sum, 0) + coalesce(p.checks_sum, 0) + coalesce(p.cards_sum, 0) AS amount,
     0 AS fee,
     upper(p.doc_currency) AS currency,
     coalesce(p.transfer_date, p.doc_date) AS paid_on,

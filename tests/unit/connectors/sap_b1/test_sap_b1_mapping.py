@@ -38,3 +38,24 @@ def test_to_row_dates_cursor_and_no_floats() -> None:
                   "UpdateDate": "2025-02-03T00:00:00Z", "UpdateTime": "10:11:12", "PaymentInvoices": [{}]}, "ES01")
     assert row["DocDate"] == "2025-01-02" and row["updated_at"] == "2025-02-03T10:11:12"
     assert row["Weird"] == Decimal("0.1") and "PaymentInvoices" not in row and row["entity"] == "ES01"
+
+
+def test_to_row_reads_what_b1_keeps_in_lists() -> None:
+    """A receipt's cheques and cards, a credit memo's base invoice (on its lines) and a partner's default IBAN."""
+    payment = to_row({"DocEntry": 9, "CashSum": Decimal("10.00"), "TransferSum": Decimal("0"),
+                      "PaymentChecks": [{"CheckNumber": 1, "CheckSum": Decimal("100.50")},
+                                        {"CheckNumber": 2, "CheckSum": Decimal("20.00")}],
+                      "PaymentCreditCards": [{"CreditSum": 5.25}]}, "ES01")
+    assert (payment["ChecksSum"], payment["CardsSum"]) == (Decimal("120.50"), Decimal("5.25"))
+    assert "PaymentChecks" not in payment
+    note = to_row({"DocEntry": 3, "DocumentLines": [{"BaseType": 13, "BaseEntry": 41}, {"BaseType": 13, "BaseEntry": 41}]},
+                  "ES01")
+    assert note["BaseEntry"] == 41
+    mixed = to_row({"DocEntry": 4, "DocumentLines": [{"BaseType": 13, "BaseEntry": 41}, {"BaseType": 13, "BaseEntry": 42}]},
+                   "ES01")
+    assert mixed.get("BaseEntry") is None  # two invoices: none of them is the base
+    partner = to_row({"CardCode": "C1", "DefaultAccount": "2",
+                      "BPBankAccounts": [{"AccountNo": "1", "IBAN": "ES00 1111"}, {"AccountNo": "2", "IBAN": " ES00 2222 "}]},
+                     "ES01")
+    assert partner["IBAN"] == "ES00 2222"
+    assert "IBAN" not in to_row({"CardCode": "C2", "BPBankAccounts": [{"AccountNo": "1", "IBAN": ""}]}, "ES01")
