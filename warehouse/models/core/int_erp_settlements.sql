@@ -5,12 +5,16 @@
 -- invoice, with the code's latest receipt, its date and what the code's receipts total. The reconciliation settles such an
 -- invoice on the ERP's word only when that receipt predates the bank and provider data
 -- (warehouse/reconcile/sql/16_erp_settled.sql); within their period the bank line is the evidence.
--- (ERPs whose payments list the invoices they pay, rather than share a code with them, link
--- nothing here: equal codes are required.)
-WITH receipts AS (
-    SELECT entity, payment_id, erp_lettrage, upper(currency) AS currency, amount, paid_on
+-- An ERP whose invoice lists the receipts that settle it (SAP Business One: 'PAY-12,CN-3', each the
+-- source_id of a receipt or credit memo of the same system) settles it when nothing is open in the ERP
+-- and a receipt is listed: the latest listed receipt, what the listed receipts total.
+WITH all_receipts AS (
+    SELECT entity, payment_id, source_system, source_id, erp_lettrage, upper(currency) AS currency, amount, paid_on
     FROM ({{ union('payments') }}) AS p
-    WHERE channel = 'erp' AND status = 'succeeded' AND erp_lettrage IS NOT NULL AND erp_lettrage <> ''
+    WHERE channel = 'erp' AND status = 'succeeded'
+), receipts AS (
+    SELECT entity, payment_id, erp_lettrage, currency, amount, paid_on
+    FROM all_receipts WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
 ), codes AS (
     SELECT entity, erp_lettrage, currency, sum(amount) AS received, max(paid_on) AS settled_on
     FROM receipts GROUP BY entity, erp_lettrage, currency
@@ -26,11 +30,30 @@ WITH receipts AS (
     SELECT entity, erp_lettrage, upper(currency) AS currency, sum(amount_total) AS billed
     FROM int_invoices WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
     GROUP BY entity, erp_lettrage, upper(currency)
+), by_code AS (
+    SELECT i.entity, i.invoice_id, l.payment_id, c.settled_on, i.erp_lettrage, c.received
+    FROM int_invoices AS i
+    JOIN codes AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
+    JOIN billed AS b ON b.entity = c.entity AND b.erp_lettrage = c.erp_lettrage AND b.currency = c.currency
+    JOIN latest AS l ON l.entity = c.entity AND l.erp_lettrage = c.erp_lettrage AND l.currency = c.currency
+    WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND coalesce(i.erp_amount_open, 0) = 0
+      AND b.billed = c.received
+), listed AS (
+    -- the receipts an invoice lists, one row each (only invoices the ERP shows settled), latest first
+    SELECT i.entity, i.invoice_id, i.erp_lettrage, r.payment_id, r.amount, r.paid_on,
+           row_number() OVER (PARTITION BY i.entity, i.invoice_id ORDER BY r.paid_on DESC, r.payment_id DESC) AS rn
+    FROM (
+        SELECT entity, invoice_id, source_system, erp_lettrage, upper(currency) AS currency,
+               {% if engine == 'duckdb' %}unnest(string_split(erp_lettrage, ',')){% else %}regexp_split_to_table(erp_lettrage, ','){% endif %} AS listed_id
+        FROM int_invoices
+        WHERE doc_type = 'invoice' AND amount_total > 0 AND erp_amount_open = 0 AND erp_lettrage <> ''
+    ) AS i
+    JOIN all_receipts AS r
+      ON r.entity = i.entity AND r.source_system = i.source_system AND r.source_id = i.listed_id AND r.currency = i.currency
 )
-SELECT i.entity, i.invoice_id, l.payment_id, c.settled_on, i.erp_lettrage, c.received
-FROM int_invoices AS i
-JOIN codes AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
-JOIN billed AS b ON b.entity = c.entity AND b.erp_lettrage = c.erp_lettrage AND b.currency = c.currency
-JOIN latest AS l ON l.entity = c.entity AND l.erp_lettrage = c.erp_lettrage AND l.currency = c.currency
-WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND coalesce(i.erp_amount_open, 0) = 0
-  AND b.billed = c.received
+SELECT entity, invoice_id, payment_id, settled_on, erp_lettrage, received FROM by_code
+UNION ALL
+SELECT entity, invoice_id, max(CASE WHEN rn = 1 THEN payment_id END), max(paid_on), max(erp_lettrage), sum(amount)
+FROM listed AS b
+WHERE NOT EXISTS (SELECT 1 FROM by_code AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
+GROUP BY entity, invoice_id

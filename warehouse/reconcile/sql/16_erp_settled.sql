@@ -1,4 +1,5 @@
--- Invoices the ERP settled with its own receipt before Lettrage's bank and provider data begin
+-- Invoices the ERP settled with its own receipt before Lettrage's bank and provider data begin, or in a
+-- currency none of them shows
 -- (int_erp_settlements; the bound is the first bank line or provider payment, run._data_start; a
 -- receipt of the erp.receipt_before_data_days before it counts unless a bank credit of its amount
 -- follows): no statement line can show that money, so the ERP's lettrage is
@@ -18,24 +19,41 @@ INSERT INTO rc_inv
 
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
                       currency, rule, confidence, explanation, state, paid_on)
+{% if settle_bound %}
+WITH seen AS (
+    -- the currencies the bank and provider data show: the accounts' (not what a payer instructed) and
+    -- the other payments'
+    SELECT DISTINCT upper(currency) AS currency FROM fct_bank_line WHERE entity = :entity AND currency IS NOT NULL
+    UNION
+    SELECT DISTINCT upper(p.currency) FROM fct_payment AS p
+    WHERE p.entity = :entity AND p.channel <> 'erp' AND p.currency IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM fct_bank_line AS b WHERE b.entity = p.entity AND b.bank_line_id = p.payment_id)
+)
+{% endif %}
 SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '|erp_lettrage'), s.payment_id,
        i.invoice_id, CAST(i.open0 AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR), i.currency,
        'erp_lettrage', {{ conf.erp_lettrage }},
-       'settled in the ERP (lettrage ' || s.erp_lettrage || ', receipt of ' || CAST(s.settled_on AS VARCHAR)
-       || ') before the bank and provider data begin ('
-       || {% if settle_bound %}CAST(CAST(:data_start AS DATE) AS VARCHAR){% else %}'none loaded'{% endif %} || ')',
+       'settled in the ERP (lettrage ' || s.erp_lettrage || ', receipt of ' || CAST(s.settled_on AS VARCHAR) || ') '
+       || {% if settle_bound %}CASE WHEN i.currency IN (SELECT currency FROM seen) THEN
+          'before the bank and provider data begin (' || CAST(CAST(:data_start AS DATE) AS VARCHAR) || ')'
+          ELSE 'in ' || i.currency || ', which no bank statement or provider loaded shows' END{% else %}
+          'before the bank and provider data begin (none loaded)'{% endif %},
        '{{ state.erp_lettrage }}', s.settled_on
 FROM int_erp_settlements AS s
 JOIN rc_inv AS i ON i.invoice_id = s.invoice_id
 WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 > 0
   {% if settle_bound %}
-  -- before the bank data begin; in the last days before, only when no bank credit of the receipts'
-  -- amount follows within those days (the ERP may book a receipt before the bank does)
-  AND s.settled_on < CAST(:data_start AS DATE)
-  AND (s.settled_on < CAST(:settle_before AS DATE) OR NOT EXISTS (
-       SELECT 1 FROM fct_payment AS b
-       WHERE b.entity = :entity AND b.channel <> 'erp' AND b.amount = s.received
-         AND b.paid_on >= s.settled_on AND b.paid_on < CAST(:data_start AS DATE) + {{ erp.receipt_before_data_days }}))
+  AND (
+      -- in a currency of no bank account loaded nor provider (a USD account whose statements Lettrage
+      -- does not receive): no bank line will ever show that money
+      i.currency NOT IN (SELECT currency FROM seen)
+      -- before the bank data begin; in the last days before, only when no bank credit of the receipts'
+      -- amount follows within those days (the ERP may book a receipt before the bank does)
+      OR (s.settled_on < CAST(:data_start AS DATE)
+          AND (s.settled_on < CAST(:settle_before AS DATE) OR NOT EXISTS (
+               SELECT 1 FROM fct_payment AS b
+               WHERE b.entity = :entity AND b.channel <> 'erp' AND b.amount = s.received
+                 AND b.paid_on >= s.settled_on AND b.paid_on < CAST(:data_start AS DATE) + {{ erp.receipt_before_data_days }}))))
   {% endif %}
   {% if incremental %}AND s.payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = s.payment_id AND r.invoice_id = s.invoice_id);
