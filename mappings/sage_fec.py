@@ -110,6 +110,10 @@ class FecConventions(BaseModel):
     # suspense accounts (47…, where an accountant parks a receipt not yet identified) and cheques or bills
     # remitted for collection (511…: 5112, 5113, the way a cheque remittance or an LCR reaches the bank) may be.
     customer_money_account_prefixes: tuple[str, ...] = ("41", "46", "47", "511")
+    # Accounts money crosses between the customer's account and the bank, lettered at each step: cheques to
+    # deposit (5112), bills remitted for collection (5113), bills of exchange accepted (413). A bank entry
+    # against one of them pays what the entries lettered with it received (stg_sage_fec__payments).
+    transit_account_prefixes: tuple[str, ...] = ("511", "413")
     # Packages other than Sage (Cegid, EBP…) may number pieces themselves (PieceRef 001031) and print the
     # invoice number only in the label: when the PieceRef matches piece_number_pattern, the printed number
     # is the first group of invoice_number_in_label in EcritureLib (None: the PieceRef always is).
@@ -121,7 +125,7 @@ class FecConventions(BaseModel):
     def _journal_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _JOURNAL, "journal code {!r} must be 1 to 20 letters, digits, '-' or '_'")
 
-    @field_validator("customer_money_account_prefixes")
+    @field_validator("customer_money_account_prefixes", "transit_account_prefixes")
     @classmethod
     def _account_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _ACCOUNT_PREFIX, "account prefix {!r} must be 1 to 8 digits")

@@ -4,6 +4,12 @@
 -- invoice in another currency is in that currency, as the invoice is (_fec.jinja fec_doc_amount).
 -- An opening (à-nouveaux) entry posts the bank balance (512…) beside the customers' balances
 -- (411…) but receives nothing: its 411 lines are invoices (stg_sage_fec__invoices), not receipts.
+-- Money that reaches the bank through a transit account (conventions.yaml transit_account_prefixes):
+-- cheques booked 5112/411 per cheque then deposited 512/5112, bills of exchange (LCR) accepted 413/411,
+-- remitted 5113/413 and collected 512/5113. The bank entry holds no customer line; the accountant's
+-- lettering of the transit account links it to the entries that do (one hop for a cheque deposit, two
+-- for an LCR): their 411 lines are the bank entry's receipts (its id, its date), so the bank credit of
+-- a deposit or a bordereau pays what each cheque or bill settled.
 -- shape: payments
 -- requires: raw_sage_fec_lines
 WITH lines AS (
@@ -13,6 +19,77 @@ bank_entries AS (
     SELECT DISTINCT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
     FROM lines AS l
     WHERE l.compte_num LIKE '512%' AND NOT {{ fec_is_opening('l') }}
+),
+transit AS (
+    -- lettered lines of transit accounts; a code letters one account in one fiscal year
+    SELECT entity, fiscal_year, journal_code, ecriture_num, compte_num, ecriture_let,
+           {{ fec_is_opening('l') }} AS opening
+    FROM raw_sage_fec_lines AS l
+    WHERE coalesce(ecriture_let, '') <> ''
+      AND ({% for p in fec_conventions.transit_account_prefixes %}compte_num LIKE '{{ p }}%'{{ ' OR ' if not loop.last }}{% endfor %}{% if not fec_conventions.transit_account_prefixes %}FALSE{% endif %})
+),
+hop1 AS (
+    -- entries lettered with a bank entry's transit line (a cheque deposit's cheques, an LCR bordereau's remittance)
+    SELECT DISTINCT b.entity, b.fiscal_year AS b_year, b.journal_code AS b_journal, b.ecriture_num AS b_num,
+           t2.fiscal_year, t2.journal_code, t2.ecriture_num, t2.opening, t1.compte_num AS via
+    FROM bank_entries AS b
+    JOIN transit AS t1
+      ON t1.entity = b.entity AND t1.fiscal_year = b.fiscal_year AND t1.journal_code = b.journal_code
+     AND t1.ecriture_num = b.ecriture_num
+    JOIN transit AS t2
+      ON t2.entity = t1.entity AND t2.fiscal_year = t1.fiscal_year AND t2.compte_num = t1.compte_num
+     AND t2.ecriture_let = t1.ecriture_let
+     AND NOT (t2.journal_code = t1.journal_code AND t2.ecriture_num = t1.ecriture_num)
+),
+hop2 AS (
+    -- entries lettered with those on another transit account (the remitted bills' acceptances)
+    SELECT DISTINCT h.entity, h.b_year, h.b_journal, h.b_num, t4.fiscal_year, t4.journal_code, t4.ecriture_num, t4.opening
+    FROM hop1 AS h
+    JOIN transit AS t3
+      ON t3.entity = h.entity AND t3.fiscal_year = h.fiscal_year AND t3.journal_code = h.journal_code
+     AND t3.ecriture_num = h.ecriture_num AND t3.compte_num <> h.via
+    JOIN transit AS t4
+      ON t4.entity = t3.entity AND t4.fiscal_year = t3.fiscal_year AND t4.compte_num = t3.compte_num
+     AND t4.ecriture_let = t3.ecriture_let
+     AND NOT (t4.journal_code = t3.journal_code AND t4.ecriture_num = t3.ecriture_num)
+),
+reached AS (
+    -- each customer entry reached from one bank entry only (the first, should a code letter two)
+    SELECT entity, b_year, b_journal, b_num, fiscal_year, journal_code, ecriture_num
+    FROM (
+        SELECT r.*, row_number() OVER (PARTITION BY r.entity, r.fiscal_year, r.journal_code, r.ecriture_num
+                                       ORDER BY r.b_year, r.b_journal, r.b_num) AS rn
+        FROM (
+            SELECT entity, b_year, b_journal, b_num, fiscal_year, journal_code, ecriture_num, opening FROM hop1
+            UNION
+            SELECT entity, b_year, b_journal, b_num, fiscal_year, journal_code, ecriture_num, opening FROM hop2
+        ) AS r
+        WHERE NOT r.opening
+          AND NOT EXISTS (SELECT 1 FROM bank_entries AS e
+                          WHERE e.entity = r.entity AND e.fiscal_year = r.fiscal_year
+                            AND e.journal_code = r.journal_code AND e.ecriture_num = r.ecriture_num)
+    ) AS ranked
+    WHERE rn = 1
+),
+receipt_lines AS (
+    -- a bank entry's own customer lines, then those reached through transit accounts (the bank entry's id
+    -- and date: what the bank moved for them)
+    SELECT l.*, l.journal_code || '-' || l.ecriture_num || l.year_tag AS bank_entry_id, l.ecriture_date AS banked_on
+    FROM lines AS l
+    JOIN bank_entries AS b
+      ON b.entity = l.entity AND b.fiscal_year = l.fiscal_year AND b.journal_code = l.journal_code
+     AND b.ecriture_num = l.ecriture_num
+    UNION ALL
+    SELECT l.*, bank.journal_code || '-' || bank.ecriture_num || bank.year_tag, bank.ecriture_date
+    FROM lines AS l
+    JOIN reached AS r
+      ON r.entity = l.entity AND r.fiscal_year = l.fiscal_year AND r.journal_code = l.journal_code
+     AND r.ecriture_num = l.ecriture_num
+    JOIN (SELECT entity, fiscal_year, journal_code, ecriture_num, min(year_tag) AS year_tag,
+                 max(ecriture_date) AS ecriture_date
+          FROM lines GROUP BY entity, fiscal_year, journal_code, ecriture_num) AS bank
+      ON bank.entity = r.entity AND bank.fiscal_year = r.b_year AND bank.journal_code = r.b_journal
+     AND bank.ecriture_num = r.b_num
 )
 SELECT
     l.entity,
@@ -22,7 +99,7 @@ SELECT
     -{{ fec_doc_amount('l') }} AS amount,
     0 AS fee,
     {{ fec_doc_currency('l') }} AS currency,
-    l.ecriture_date AS paid_on,
+    l.banked_on AS paid_on,
     'succeeded' AS status,
     concat_ws(' ', l.piece_ref, l.ecriture_lib) AS reference,
     {{ fec_customer_name('l') }} AS payer_name,
@@ -31,8 +108,6 @@ SELECT
     CAST(NULL AS TEXT) AS failure_reason,
     l.lettrage AS erp_lettrage,
     'sage_fec' AS source_system,
-    l.journal_code || '-' || l.ecriture_num || l.year_tag AS source_id
-FROM lines AS l
-JOIN bank_entries AS b
-  ON b.entity = l.entity AND b.fiscal_year = l.fiscal_year AND b.journal_code = l.journal_code AND b.ecriture_num = l.ecriture_num
+    l.bank_entry_id AS source_id
+FROM receipt_lines AS l
 WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
