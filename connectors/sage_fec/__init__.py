@@ -87,6 +87,7 @@ CUSTOMERS_COLUMNS: dict[str, Any] = {
     "iban": {"data_type": "text"},
     "credit_limit": {"data_type": "decimal", "precision": 18, "scale": 2},
     "country": {"data_type": "text"}, "account_owner": {"data_type": "text"}, "currency": {"data_type": "text"},
+    "payment_terms": {"data_type": "text"},
     "source_file": {"data_type": "text"}, "line_no": {"data_type": "bigint"},
 }
 

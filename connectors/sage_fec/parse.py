@@ -71,8 +71,8 @@ CUSTOMERS_SCHEMA = pa.schema([
     ("entity", pa.string()), ("customer_account", pa.string()), ("name", pa.string()), ("email", pa.string()),
     ("vat_id", pa.string()), ("siren", pa.string()), ("payment_terms_days", pa.int64()),
     ("iban", pa.string()), ("credit_limit", MONEY_TYPE), ("country", pa.string()),
-    ("account_owner", pa.string()), ("currency", pa.string()), ("source_file", pa.string()),
-    ("line_no", pa.int64()),
+    ("account_owner", pa.string()), ("currency", pa.string()), ("payment_terms", pa.string()),
+    ("source_file", pa.string()), ("line_no", pa.int64()),
 ])
 CUSTOMERS_SCHEMA = non_null(CUSTOMERS_SCHEMA, "entity", "customer_account")
 _MANDATORY = [c for c in FEC_COLUMNS if c not in FEC_OPTIONAL]

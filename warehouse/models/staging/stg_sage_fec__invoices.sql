@@ -13,9 +13,10 @@
 -- The printed number is the PieceRef, or the number in the label when the PieceRef is the package's
 -- piece number (fec_number_in_label in _fec.jinja).
 -- Debit is an invoice, credit a credit note (negative). A document booked in another currency (Montantdevise,
--- Idevise on its customer lines: an export invoice in USD) is owed in that currency (_fec.jinja fec_doc_amount). FEC has no due date: it is the issue
--- date (PieceDate, else the entry date) plus the customer's terms from the customers export,
--- else the entity default from mappings.
+-- Idevise on its customer lines: an export invoice in USD) is owed in that currency (_fec.jinja fec_doc_amount).
+-- FEC has no due date: it is the issue date (PieceDate, else the entry date) plus the customer's terms from
+-- the customers export ("45J FDM": end of month), else the entity default from mappings (_fec.jinja
+-- fec_due_date).
 -- shape: invoices
 -- requires: raw_sage_fec_lines
 WITH lines AS (
@@ -123,7 +124,7 @@ SELECT
     d.customer_id,
     CASE WHEN d.amount_total < 0 THEN 'credit_note' ELSE 'invoice' END AS doc_type,
     d.issue_date,
-    {{ add_days('d.issue_date', 'coalesce(c.payment_terms_days, ' ~ fec_default_terms ~ ')') }} AS due_date,
+    {{ fec_due_date('d.issue_date', 'c', 'd.entity') }} AS due_date,
     d.currency,
     d.amount_total,
     CAST(NULL AS DECIMAL(18,2)) AS erp_amount_open,
@@ -132,5 +133,5 @@ SELECT
     'sage_fec' AS source_system,
     d.source_id
 FROM documents AS d
-LEFT JOIN {% if has('raw_sage_fec_customers') %}raw_sage_fec_customers{% else %}(SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS customer_account, CAST(NULL AS BIGINT) AS payment_terms_days WHERE 1 = 0){% endif %} AS c
+LEFT JOIN {% if has('raw_sage_fec_customers') %}raw_sage_fec_customers{% else %}(SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS customer_account, CAST(NULL AS BIGINT) AS payment_terms_days, CAST(NULL AS TEXT) AS payment_terms WHERE 1 = 0){% endif %} AS c
   ON c.entity = d.entity AND c.customer_account = d.customer_id
