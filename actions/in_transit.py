@@ -1,7 +1,8 @@
 """Money on its way to an invoice: one definition for the flows that must not ask for it again.
 
 Reminders do not chase an invoice whose money is on its way (a transfer naming it received but not yet
-applied, a direct debit submitted, a card charge not yet paid out, a credit note not yet applied), and
+applied, a direct debit submitted, a card charge not yet paid out, a bill of exchange accepted and not yet
+collected, a credit note not yet applied), and
 factoring does not hand such an invoice to the factor: it is being paid. The SQL reads ``:entity`` and
 ``:lookback`` (the oldest receipt still "on its way": ``mappings/dunning.yaml``
 ``thresholds.in_transit_lookback_days``).
@@ -42,6 +43,14 @@ def transit_sql(engine: Engine) -> str:
             f"p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
             f"AND p.channel = 'bank_transfer' "
             f"AND p.status = 'succeeded' AND p.paid_on >= :lookback AND {applied}")
+    if engine.table_exists("stg_sage_fec__bills") and engine.table_exists("fct_payment"):
+        # a bill of exchange the customer accepted (LCR), until the bank credits it: its customer line becomes a
+        # receipt of the bordereau's bank entry, under the same id, once the ERP letters the collection
+        parts.append(
+            "SELECT 'bill of exchange accepted ' || CAST(b.accepted_on AS VARCHAR) || ', not yet collected' AS what, "
+            "coalesce(b.reference, '') AS ref, b.customer_id, b.amount, b.currency, b.bill_id AS pid "
+            "FROM stg_sage_fec__bills AS b WHERE b.entity = :entity "
+            "AND NOT EXISTS (SELECT 1 FROM fct_payment AS c WHERE c.entity = b.entity AND c.payment_id = b.bill_id)")
     if engine.table_exists("fct_invoice"):
         # a credit note issued but not yet applied (no lettrage in the ERP, none by the cascade) that fits an
         # invoice closes it in substance: asking for that money would be asking for it twice

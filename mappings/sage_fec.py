@@ -114,6 +114,9 @@ class FecConventions(BaseModel):
     # deposit (5112), bills remitted for collection (5113), bills of exchange accepted (413). A bank entry
     # against one of them pays what the entries lettered with it received (stg_sage_fec__payments).
     transit_account_prefixes: tuple[str, ...] = ("511", "413")
+    # Bills of exchange receivable (413: an LCR the customer accepted): the customer line of an entry that
+    # debits one is a bill on its way to the bank, not yet money (stg_sage_fec__bills).
+    bills_account_prefixes: tuple[str, ...] = ("413",)
     # Packages other than Sage (Cegid, EBP…) may number pieces themselves (PieceRef 001031) and print the
     # invoice number only in the label: when the PieceRef matches piece_number_pattern, the printed number
     # is the first group of invoice_number_in_label in EcritureLib (None: the PieceRef always is).
@@ -125,7 +128,7 @@ class FecConventions(BaseModel):
     def _journal_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _JOURNAL, "journal code {!r} must be 1 to 20 letters, digits, '-' or '_'")
 
-    @field_validator("customer_money_account_prefixes", "transit_account_prefixes")
+    @field_validator("customer_money_account_prefixes", "transit_account_prefixes", "bills_account_prefixes")
     @classmethod
     def _account_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _ACCOUNT_PREFIX, "account prefix {!r} must be 1 to 8 digits")

@@ -62,6 +62,12 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("payment_id", TEXT), ("movement_id", TEXT), ("customer_id", TEXT), ("currency", TEXT),
         ("amount", MONEY), ("paid_on", DATE), ("erp_lettrage", TEXT), ("reference", TEXT), ("movement_amount", MONEY),
     ),
+    # bills of exchange a customer accepted (an LCR: FEC 413/411), not yet collected: money on its way to the
+    # invoice their label names (actions/in_transit.py)
+    "bills": (
+        ("entity", TEXT), ("bill_id", TEXT), ("customer_id", TEXT), ("amount", MONEY), ("currency", TEXT),
+        ("accepted_on", DATE), ("reference", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+    ),
     "bank_lines": (
         ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
         ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),

@@ -30,3 +30,25 @@ def test_invoices_whose_money_is_coming_are_named_with_what_is_coming(book: Ware
     assert coming == {"I71": "GoCardless payment PM7 submitted", "I21": "bank line B9 received 2026-11-24, not yet applied"}
     assert in_transit == {"FA-71": coming["I71"], "FA-21": coming["I21"]}
     assert after == {"I71": "GoCardless payment PM7 submitted"}
+
+
+def test_a_bill_of_exchange_accepted_is_money_on_its_way_until_collected(book: WarehouseConfig) -> None:
+    """C4 accepted an LCR for FA-41 (FEC 413/411): not paid until the bank credits the bordereau, but not to be
+    chased either. Once the ERP letters the collection, the bill's line is a receipt of that bank entry."""
+    from warehouse.schema import ensure_table
+    from warehouse.shapes import SHAPES
+
+    with connect(book) as engine:
+        ensure_table(engine, "stg_sage_fec__bills", SHAPES["bills"])
+        engine.execute(
+            "INSERT INTO stg_sage_fec__bills (entity, bill_id, customer_id, amount, currency, accepted_on, reference, "
+            "source_system, source_id) VALUES ('FR01', 'FEC-EF-4-2', 'C4', 700.00, 'EUR', DATE '2026-10-31', "
+            "'000003 LCR FA-41 CLIENT PROMESSE', 'sage_fec', 'EF-4')")
+        accepted = invoices_in_transit(engine, "FR01", date(2026, 11, 1))
+        engine.execute(
+            "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
+            "reference, source_system, source_id) VALUES ('FR01', 'FEC-EF-4-2', 'erp', 'C4', 700.00, 0, 'EUR', "
+            "DATE '2026-11-30', 'succeeded', '000003 LCR FA-41', 'sage_fec', 'BQ-9')")
+        collected = invoices_in_transit(engine, "FR01", date(2026, 11, 1))
+    assert accepted["I41"] == "bill of exchange accepted 2026-10-31, not yet collected"
+    assert "I41" not in collected

@@ -66,6 +66,8 @@ def test_a_deposit_and_a_bordereau_pay_what_their_cheques_and_bills_settled(ware
                     for r in engine.query_dicts("SELECT payment_id, movement_id, customer_id, amount, erp_lettrage "
                                                 "FROM int_erp_receipts WHERE movement_id IN "
                                                 "('sage_fec:BQ-40', 'sage_fec:BQ-41')")}
+        bills = {r[0]: r[1] for r in engine.query("SELECT bill_id, amount FROM stg_sage_fec__bills")}
+        collected = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE payment_id LIKE 'FEC-EF-%'")}
         reconcile(engine, as_of=AS_OF)
         matches = {(r["payment_id"], r["invoice_id"], r["amount_applied"], r["rule"]) for r in engine.query_dicts(
             "SELECT payment_id, invoice_id, amount_applied, rule FROM fct_match WHERE payment_id IN ('LCR-1', 'CHQ-1') "
@@ -81,6 +83,8 @@ def test_a_deposit_and_a_bordereau_pay_what_their_cheques_and_bills_settled(ware
         ("FEC-EF-2-2", "sage_fec:BQ-40", "C002", Decimal("500.00"), "AA/C002"),  # AA is also C001's code
         ("FEC-RCH-1-2", "sage_fec:BQ-41", "C001", Decimal("300.00"), "AC"),
     }
+    # the acceptances are bills (money on its way until collected), and both are collected
+    assert bills == {"FEC-EF-1-2": Decimal("1000.00"), "FEC-EF-2-2": Decimal("500.00")} and set(bills) == collected
     assert matches == {("LCR-1", "FA-2025-000301", Decimal("1000.00"), "erp_receipt"),
                        ("LCR-1", "FA-2025-000302", Decimal("500.00"), "erp_receipt"),
                        ("CHQ-1", "FA-2025-000303", Decimal("300.00"), "erp_receipt")}
