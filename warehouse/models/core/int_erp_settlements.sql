@@ -5,9 +5,10 @@
 -- invoice, with the code's latest receipt, its date and what the code's receipts total. The reconciliation settles such an
 -- invoice on the ERP's word only when that receipt predates the bank and provider data
 -- (warehouse/reconcile/sql/16_erp_settled.sql); within their period the bank line is the evidence.
--- An ERP whose invoice lists the receipts that settle it (SAP Business One: 'PAY-12,CN-3', each the
--- source_id of a receipt or credit memo of the same system) settles it when nothing is open in the ERP
--- and a receipt is listed: the latest listed receipt, what the listed receipts total.
+-- An ERP whose invoice lists the receipts that settle it (SAP Business One 'PAY-12,CN-3', NetSuite's
+-- applying payments, Sage Accounting's allocations: each the source_id of a receipt or credit note of the
+-- same system) settles it when nothing is open in the ERP and a receipt is listed: the latest listed
+-- receipt, what the listed receipts total.
 WITH all_receipts AS (
     SELECT entity, payment_id, source_system, source_id, erp_lettrage, upper(currency) AS currency, amount, paid_on
     FROM ({{ union('payments') }}) AS p
