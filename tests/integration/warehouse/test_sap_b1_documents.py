@@ -94,8 +94,9 @@ def test_b1_documents_read_as_the_customer_owes_them(warehouse_config: Warehouse
 
 def test_a_receipt_in_a_currency_no_statement_shows_settles_on_the_erp_s_word(warehouse_config: WarehouseConfig) -> None:
     """B1 lists the receipts that settled each invoice. Lettrage loads the EUR account's statements only:
-    a USD receipt (paid into a USD account) can never show there, so B1's word settles its invoice; a EUR
-    receipt within the statements' period without its bank line stays a disagreement for a person."""
+    a USD receipt (paid into a USD account) can never show there, so B1's word settles its invoice, in part
+    when B1 still shows some open; a EUR receipt within the statements' period without its bank line stays a
+    disagreement for a person."""
     from datetime import date
 
     from tests.integration.warehouse.raw_book import BANK, _hints_for_empty_columns
@@ -103,13 +104,16 @@ def test_a_receipt_in_a_currency_no_statement_shows_settles_on_the_erp_s_word(wa
     from warehouse.reconcile import reconcile
 
     invoices = [_doc(5, "C2", "USD", "918.87", "918.87", total_fc="1000.00", paid_fc="1000.00"),
-                _doc(6, "C1", "EUR", "800.00", "800.00")]
+                _doc(6, "C1", "EUR", "800.00", "800.00"),
+                # paid in part in USD: 600.00 of 1,000.00, 400.00 still open in B1
+                _doc(7, "C2", "USD", "918.87", "551.32", total_fc="1000.00", paid_fc="600.00")]
     payments = [{"DocEntry": n, "DocNum": n, "DocDate": "2026-03-15T00:00:00Z", "CardCode": card, "CardName": card,
                  "DocCurrency": cur, "TransferSum": D(amount), "Cancelled": "tNO", "UpdateDate": "2026-03-15T00:00:00Z"}
-                for n, card, cur, amount in ((2, "C2", "USD", "1000.00"), (3, "C1", "EUR", "800.00"))]
+                for n, card, cur, amount in ((2, "C2", "USD", "1000.00"), (3, "C1", "EUR", "800.00"),
+                                             (4, "C2", "USD", "600.00"))]
     lines = [{"PaymentDocEntry": n, "LineNum": 0, "entity": "ES01", "DocEntry": inv, "SumApplied": D(a),
               "InvoiceType": "it_Invoice", "CardCode": c, "PaymentDate": "2026-03-15"}
-             for n, inv, a, c in ((2, 5, "918.87", "C2"), (3, 6, "800.00", "C1"))]
+             for n, inv, a, c in ((2, 5, "918.87", "C2"), (3, 6, "800.00", "C1"), (4, 7, "551.32", "C2"))]
     bank = [{**BANK[0], "entity": "ES01", "bank_line_id": "ES-B1", "booking_date": date(2026, 3, 1),
              "value_date": date(2026, 3, 1), "amount": D("50.00"), "remittance_unstructured": "INTERESES"}]
 
@@ -135,7 +139,8 @@ def test_a_receipt_in_a_currency_no_statement_shows_settles_on_the_erp_s_word(wa
         kinds = {r[0]: r[1] for r in engine.query(
             "SELECT invoice_id, kind FROM fct_reconciliation_exception WHERE resolved_at IS NULL AND invoice_id IS NOT NULL")}
 
-    assert settled == {"INV-5": "B1-PAY-2", "INV-6": "B1-PAY-3"}
+    assert settled == {"INV-5": "B1-PAY-2", "INV-6": "B1-PAY-3", "INV-7": "B1-PAY-4"}
     assert state["INV-5"] == ("paid", D("0.00")) and state["INV-6"][1] == D("800.00")
+    assert state["INV-7"] == ("partially_paid", D("400.00"))  # what B1 still shows open stays owed
     assert explained[0][0] == "erp_lettrage" and "in USD, which no bank statement or provider loaded shows" in explained[0][1]
     assert kinds.get("INV-6") == "erp_disagreement" and "INV-5" not in kinds

@@ -7,8 +7,8 @@
 -- (warehouse/reconcile/sql/16_erp_settled.sql); within their period the bank line is the evidence.
 -- An ERP whose invoice lists the receipts that settle it (SAP Business One 'PAY-12,CN-3', NetSuite's
 -- applying payments, Sage Accounting's allocations: each the source_id of a receipt or credit note of the
--- same system) settles it when nothing is open in the ERP and a receipt is listed: the latest listed
--- receipt, what the listed receipts total.
+-- same system) settles it, in full or in part (what the ERP still shows open stays owed: 16_erp_settled),
+-- when a receipt is listed: the latest listed receipt, what the listed receipts total.
 WITH all_receipts AS (
     SELECT entity, payment_id, source_system, source_id, erp_lettrage, upper(currency) AS currency, amount, paid_on
     FROM ({{ union('payments') }}) AS p
@@ -47,7 +47,7 @@ WITH all_receipts AS (
         SELECT entity, invoice_id, source_system, erp_lettrage, upper(currency) AS currency,
                {% if engine == 'duckdb' %}unnest(string_split(erp_lettrage, ',')){% else %}regexp_split_to_table(erp_lettrage, ','){% endif %} AS listed_id
         FROM int_invoices
-        WHERE doc_type = 'invoice' AND amount_total > 0 AND erp_amount_open = 0 AND erp_lettrage <> ''
+        WHERE doc_type = 'invoice' AND amount_total > 0 AND erp_amount_open < amount_total AND erp_lettrage <> ''
     ) AS i
     JOIN all_receipts AS r
       ON r.entity = i.entity AND r.source_system = i.source_system AND r.source_id = i.listed_id AND r.currency = i.currency

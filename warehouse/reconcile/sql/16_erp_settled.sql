@@ -3,7 +3,8 @@
 -- (int_erp_settlements; the bound is the first bank line or provider payment, run._data_start; a
 -- receipt of the erp.receipt_before_data_days before it counts unless a bank credit of its amount
 -- follows): no statement line can show that money, so the ERP's lettrage is
--- the evidence, applied for what the invoice still owes after its credit notes. Within the
+-- the evidence, applied for what the invoice still owes after its credit notes, less what the ERP still shows
+-- open (an ERP whose invoices list their receipts says what a partial payment left). Within the
 -- statements' period the bank line is the evidence instead, and an ERP-settled invoice Lettrage
 -- finds no payment for is an erp_disagreement (62). Applied before the cascade, so a payment that
 -- names such an invoice later is a second payment (an overpayment), in full and incremental runs
@@ -31,9 +32,13 @@ WITH seen AS (
 )
 {% endif %}
 SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '|erp_lettrage'), s.payment_id,
-       i.invoice_id, CAST(i.open0 AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR), i.currency,
+       i.invoice_id, CAST(i.open0 - coalesce(i.erp_amount_open, 0) AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)),
+       CAST(NULL AS VARCHAR), i.currency,
        'erp_lettrage', {{ conf.erp_lettrage }},
-       'settled in the ERP (lettrage ' || s.erp_lettrage || ', receipt of ' || CAST(s.settled_on AS VARCHAR) || ') '
+       CASE WHEN coalesce(i.erp_amount_open, 0) > 0
+            THEN 'paid in part in the ERP, ' || CAST(i.erp_amount_open AS VARCHAR) || ' still open there ('
+            ELSE 'settled in the ERP (' END
+       || 'lettrage ' || s.erp_lettrage || ', receipt of ' || CAST(s.settled_on AS VARCHAR) || ') '
        || {% if settle_bound %}CASE WHEN i.currency IN (SELECT currency FROM seen) THEN
           'before the bank and provider data begin (' || CAST(CAST(:data_start AS DATE) AS VARCHAR) || ')'
           ELSE 'in ' || i.currency || ', which no bank statement or provider loaded shows' END{% else %}
@@ -41,7 +46,7 @@ SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '
        '{{ state.erp_lettrage }}', s.settled_on
 FROM int_erp_settlements AS s
 JOIN rc_inv AS i ON i.invoice_id = s.invoice_id
-WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 > 0
+WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 - coalesce(i.erp_amount_open, 0) > 0
   {% if settle_bound %}
   AND (
       -- in a currency of no bank account loaded nor provider (a USD account whose statements Lettrage
