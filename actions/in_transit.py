@@ -43,13 +43,13 @@ def transit_sql(engine: Engine) -> str:
             f"p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
             f"AND p.channel = 'bank_transfer' "
             f"AND p.status = 'succeeded' AND p.paid_on >= :lookback AND {applied}")
-    if engine.table_exists("stg_sage_fec__bills") and engine.table_exists("fct_payment"):
+    if engine.table_exists("int_bills") and engine.table_exists("fct_payment"):
         # a bill of exchange the customer accepted (LCR), until the bank credits it: its customer line becomes a
         # receipt of the bordereau's bank entry, under the same id, once the ERP letters the collection
         parts.append(
             "SELECT 'bill of exchange accepted ' || CAST(b.accepted_on AS VARCHAR) || ', not yet collected' AS what, "
             "coalesce(b.reference, '') AS ref, b.customer_id, b.amount, b.currency, b.bill_id AS pid "
-            "FROM stg_sage_fec__bills AS b WHERE b.entity = :entity "
+            "FROM int_bills AS b WHERE b.entity = :entity "
             "AND NOT EXISTS (SELECT 1 FROM fct_payment AS c WHERE c.entity = b.entity AND c.payment_id = b.bill_id)")
     if engine.table_exists("fct_invoice"):
         # a credit note issued but not yet applied (no lettrage in the ERP, none by the cascade) that fits an

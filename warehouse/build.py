@@ -37,6 +37,7 @@ CORE_ORDER: tuple[str, ...] = (
     "int_invoice_aliases",
     "int_erp_settlements",
     "int_erp_receipts",
+    "int_bills",
     "dim_customer",
     "fct_bank_line",
     "int_payout_bank_links",
@@ -47,7 +48,7 @@ CORE_ORDER: tuple[str, ...] = (
 # Core models that are not contract tables get their columns from a shape.
 CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_invoice_aliases": "invoice_aliases",
                                "int_erp_settlements": "erp_settlements",
-                               "int_erp_receipts": "erp_receipts"}
+                               "int_erp_receipts": "erp_receipts", "int_bills": "bills"}
 
 
 @dataclass

@@ -63,7 +63,7 @@ SHAPES: dict[str, Shape] = {
         ("amount", MONEY), ("paid_on", DATE), ("erp_lettrage", TEXT), ("reference", TEXT), ("movement_amount", MONEY),
     ),
     # bills of exchange a customer accepted (an LCR: FEC 413/411), not yet collected: money on its way to the
-    # invoice their label names (actions/in_transit.py)
+    # invoice their label names (int_bills, read by actions/in_transit.py)
     "bills": (
         ("entity", TEXT), ("bill_id", TEXT), ("customer_id", TEXT), ("amount", MONEY), ("currency", TEXT),
         ("accepted_on", DATE), ("reference", TEXT), ("source_system", TEXT), ("source_id", TEXT),

@@ -39,9 +39,9 @@ def test_a_bill_of_exchange_accepted_is_money_on_its_way_until_collected(book: W
     from warehouse.shapes import SHAPES
 
     with connect(book) as engine:
-        ensure_table(engine, "stg_sage_fec__bills", SHAPES["bills"])
+        ensure_table(engine, "int_bills", SHAPES["bills"])
         engine.execute(
-            "INSERT INTO stg_sage_fec__bills (entity, bill_id, customer_id, amount, currency, accepted_on, reference, "
+            "INSERT INTO int_bills (entity, bill_id, customer_id, amount, currency, accepted_on, reference, "
             "source_system, source_id) VALUES ('FR01', 'FEC-EF-4-2', 'C4', 700.00, 'EUR', DATE '2026-10-31', "
             "'000003 LCR FA-41 CLIENT PROMESSE', 'sage_fec', 'EF-4')")
         accepted = invoices_in_transit(engine, "FR01", date(2026, 11, 1))

@@ -66,7 +66,7 @@ def test_a_deposit_and_a_bordereau_pay_what_their_cheques_and_bills_settled(ware
                     for r in engine.query_dicts("SELECT payment_id, movement_id, customer_id, amount, erp_lettrage "
                                                 "FROM int_erp_receipts WHERE movement_id IN "
                                                 "('sage_fec:BQ-40', 'sage_fec:BQ-41')")}
-        bills = {r[0]: r[1] for r in engine.query("SELECT bill_id, amount FROM stg_sage_fec__bills")}
+        bills = {r[0]: r[1] for r in engine.query("SELECT bill_id, amount FROM int_bills")}
         collected = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE payment_id LIKE 'FEC-EF-%'")}
         reconcile(engine, as_of=AS_OF)
         matches = {(r["payment_id"], r["invoice_id"], r["amount_applied"], r["rule"]) for r in engine.query_dicts(
