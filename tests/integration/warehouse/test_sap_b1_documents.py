@@ -106,16 +106,23 @@ def test_a_receipt_in_a_currency_no_statement_shows_settles_on_the_erp_s_word(wa
     invoices = [_doc(5, "C2", "USD", "918.87", "918.87", total_fc="1000.00", paid_fc="1000.00"),
                 _doc(6, "C1", "EUR", "800.00", "800.00"),
                 # paid in part in USD: 600.00 of 1,000.00, 400.00 still open in B1
-                _doc(7, "C2", "USD", "918.87", "551.32", total_fc="1000.00", paid_fc="600.00")]
+                _doc(7, "C2", "USD", "918.87", "551.32", total_fc="1000.00", paid_fc="600.00"),
+                # paid in GBP, which the bank converted into the EUR account: the statement shows it
+                _doc(8, "C2", "GBP", "580.00", "580.00", total_fc="500.00", paid_fc="500.00")]
     payments = [{"DocEntry": n, "DocNum": n, "DocDate": "2026-03-15T00:00:00Z", "CardCode": card, "CardName": card,
                  "DocCurrency": cur, "TransferSum": D(amount), "Cancelled": "tNO", "UpdateDate": "2026-03-15T00:00:00Z"}
                 for n, card, cur, amount in ((2, "C2", "USD", "1000.00"), (3, "C1", "EUR", "800.00"),
-                                             (4, "C2", "USD", "600.00"))]
+                                             (4, "C2", "USD", "600.00"), (5, "C2", "GBP", "500.00"))]
     lines = [{"PaymentDocEntry": n, "LineNum": 0, "entity": "ES01", "DocEntry": inv, "SumApplied": D(a),
               "InvoiceType": "it_Invoice", "CardCode": c, "PaymentDate": "2026-03-15"}
-             for n, inv, a, c in ((2, 5, "918.87", "C2"), (3, 6, "800.00", "C1"), (4, 7, "551.32", "C2"))]
+             for n, inv, a, c in ((2, 5, "918.87", "C2"), (3, 6, "800.00", "C1"), (4, 7, "551.32", "C2"),
+                                  (5, 8, "580.00", "C2"))]
     bank = [{**BANK[0], "entity": "ES01", "bank_line_id": "ES-B1", "booking_date": date(2026, 3, 1),
-             "value_date": date(2026, 3, 1), "amount": D("50.00"), "remittance_unstructured": "INTERESES"}]
+             "value_date": date(2026, 3, 1), "amount": D("50.00"), "remittance_unstructured": "INTERESES",
+             "instructed_amount": None, "instructed_currency": None},
+            {**BANK[0], "entity": "ES01", "bank_line_id": "ES-B2", "booking_date": date(2026, 3, 16),
+             "value_date": date(2026, 3, 16), "amount": D("579.10"), "remittance_unstructured": "INVOICE 26000008",
+             "counterparty_name": "GLOBEX UK", "instructed_amount": D("500.00"), "instructed_currency": "GBP"}]
 
     def resource(name: str, rows: list[dict[str, Any]], table: str | None = None) -> Any:
         return dlt.resource(rows, name=name, table_name=table or f"raw_sap_b1_{name}", write_disposition="replace",
@@ -136,11 +143,14 @@ def test_a_receipt_in_a_currency_no_statement_shows_settles_on_the_erp_s_word(wa
         state = {r["invoice_id"]: (r["status"], r["amount_open"]) for r in engine.query_dicts(
             "SELECT invoice_id, status, amount_open FROM fct_invoice WHERE entity = 'ES01'")}
         explained = engine.query("SELECT rule, explanation FROM fct_match WHERE invoice_id = 'INV-5'")
+        gbp = engine.query("SELECT payment_id, rule, amount_applied FROM fct_match WHERE invoice_id = 'INV-8'")
         kinds = {r[0]: r[1] for r in engine.query(
             "SELECT invoice_id, kind FROM fct_reconciliation_exception WHERE resolved_at IS NULL AND invoice_id IS NOT NULL")}
 
-    assert settled == {"INV-5": "B1-PAY-2", "INV-6": "B1-PAY-3", "INV-7": "B1-PAY-4"}
+    assert settled == {"INV-5": "B1-PAY-2", "INV-6": "B1-PAY-3", "INV-7": "B1-PAY-4", "INV-8": "B1-PAY-5"}
     assert state["INV-5"] == ("paid", D("0.00")) and state["INV-6"][1] == D("800.00")
     assert state["INV-7"] == ("partially_paid", D("400.00"))  # what B1 still shows open stays owed
     assert explained[0][0] == "erp_lettrage" and "in USD, which no bank statement or provider loaded shows" in explained[0][1]
     assert kinds.get("INV-6") == "erp_disagreement" and "INV-5" not in kinds
+    # GBP shows on the statement (instructed on a EUR line): the bank line is the evidence, not B1's word
+    assert gbp == [("ES-B2", "exact_reference", D("500.00"))] and state["INV-8"] == ("paid", D("0.00"))

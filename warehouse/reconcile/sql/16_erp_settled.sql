@@ -22,9 +22,12 @@ INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, 
                       currency, rule, confidence, explanation, state, paid_on)
 {% if settle_bound %}
 WITH seen AS (
-    -- the currencies the bank and provider data show: the accounts' (not what a payer instructed) and
-    -- the other payments'
+    -- the currencies the bank and provider data show: the accounts', what payers instructed in another
+    -- (a GBP payment the bank converted into the EUR account shows GBP payments), the other payments'
     SELECT DISTINCT upper(currency) AS currency FROM fct_bank_line WHERE entity = :entity AND currency IS NOT NULL
+    UNION
+    SELECT DISTINCT upper(instructed_currency) FROM fct_bank_line
+    WHERE entity = :entity AND instructed_currency IS NOT NULL
     UNION
     SELECT DISTINCT upper(p.currency) FROM fct_payment AS p
     WHERE p.entity = :entity AND p.channel <> 'erp' AND p.currency IS NOT NULL
