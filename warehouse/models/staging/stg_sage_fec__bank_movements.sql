@@ -5,8 +5,8 @@
 -- account's lines carry their amount in its currency (Montantdevise): the movement is in that currency.
 -- customer_money says whether the entry books it against an account that may hold a customer's money
 -- (conventions.yaml customer_money_account_prefixes: 41…, 46…, 47…, cheques and bills remitted for
--- collection 511…); a VAT refund (44567), a deposit
--- returned (275) or a supplier's refund (401) does not, and counter_account names where it went.
+-- collection 511…); a VAT refund (44567), a deposit returned (275) or a supplier's refund (401) does
+-- not, and counter_account names where it went.
 -- shape: erp_movements
 -- requires: raw_sage_fec_lines
 WITH lines AS (
@@ -15,7 +15,8 @@ WITH lines AS (
 ),
 entries AS (
     SELECT entity, fiscal_year, journal_code, ecriture_num,
-           max(CASE WHEN {% for p in fec_conventions.customer_money_account_prefixes %}compte_num LIKE '{{ p }}%'{{ ' OR ' if not loop.last }}{% endfor %}{% if not fec_conventions.customer_money_account_prefixes %}FALSE{% endif %} THEN 1 ELSE 0 END) AS customer_lines,
+           max(CASE WHEN {{ fec_account_in('compte_num', fec_conventions.customer_money_account_prefixes) }} THEN 1 ELSE 0 END)
+               AS customer_lines,
            min(CASE WHEN NOT on_bank THEN compte_num END) AS counter_account
     FROM lines
     GROUP BY entity, fiscal_year, journal_code, ecriture_num
@@ -24,7 +25,7 @@ entries AS (
 SELECT
     l.entity,
     'sage_fec' AS source_system,
-    l.journal_code || '-' || l.ecriture_num || l.year_tag AS source_id,
+    {{ fec_entry_id('l') }} AS source_id,
     {{ fec_group_currency('l') }} AS currency,
     {{ fec_group_amount('l') }} AS amount,
     max(l.ecriture_date) AS booked_on,

@@ -12,18 +12,18 @@ acceptances AS (
     SELECT DISTINCT entity, fiscal_year, journal_code, ecriture_num
     FROM lines
     WHERE coalesce(debit, 0) > 0
-      AND ({% for p in fec_conventions.bills_account_prefixes %}compte_num LIKE '{{ p }}%'{{ ' OR ' if not loop.last }}{% endfor %}{% if not fec_conventions.bills_account_prefixes %}FALSE{% endif %})
+      AND {{ fec_account_in('compte_num', fec_conventions.bills_account_prefixes) }}
 )
 SELECT
     l.entity,
-    'FEC-' || l.journal_code || '-' || l.ecriture_num || l.year_tag || '-' || CAST(l.line_in_entry AS TEXT) AS bill_id,
+    {{ fec_line_id('l') }} AS bill_id,
     {{ fec_customer('l') }} AS customer_id,
     -{{ fec_doc_amount('l') }} AS amount,
     {{ fec_doc_currency('l') }} AS currency,
     l.ecriture_date AS accepted_on,
     concat_ws(' ', l.piece_ref, l.ecriture_lib) AS reference,
     'sage_fec' AS source_system,
-    l.journal_code || '-' || l.ecriture_num || l.year_tag AS source_id
+    {{ fec_entry_id('l') }} AS source_id
 FROM lines AS l
 JOIN acceptances AS a
   ON a.entity = l.entity AND a.fiscal_year = l.fiscal_year AND a.journal_code = l.journal_code

@@ -47,7 +47,7 @@ sales_pieces AS (
         {{ fec_group_currency('c') }} AS currency,
         {{ fec_group_amount('c') }} AS amount_total,
         max(lettrage) AS erp_lettrage,
-        min(journal_code || '-' || ecriture_num || year_tag) AS source_id
+        min({{ fec_entry_id('c') }}) AS source_id
     FROM customer_lines AS c
     GROUP BY entity, journal_code, piece_ref
 ),
@@ -88,7 +88,7 @@ opening_lines AS (
         {{ fec_customer('l') }} AS customer,
         {{ fec_number_in_label('l') }} AS number_in_label,
         -- a line without PieceRef is a document of its own, named by its place in the entry
-        coalesce(nullif(l.piece_ref, ''), l.journal_code || '-' || l.ecriture_num || l.year_tag || '-' || CAST(l.line_in_entry AS TEXT)) AS doc_ref
+        coalesce(nullif(l.piece_ref, ''), {{ fec_entry_id('l') }} || '-' || CAST(l.line_in_entry AS TEXT)) AS doc_ref
     FROM lines AS l
     JOIN first_opening AS f ON f.entity = l.entity AND f.opened_on = l.ecriture_date
     WHERE {{ fec_is_opening('l') }} AND l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
@@ -106,7 +106,7 @@ opening_documents AS (
         {{ fec_group_currency('o') }} AS currency,
         {{ fec_group_amount('o') }} AS amount_total,
         max(lettrage) AS erp_lettrage,
-        min(journal_code || '-' || ecriture_num || year_tag) AS source_id
+        min({{ fec_entry_id('o') }}) AS source_id
     FROM opening_lines AS o
     GROUP BY entity, customer, doc_ref
     -- an invoice and its part payment carried forward under one PieceRef net; at nil nothing is open

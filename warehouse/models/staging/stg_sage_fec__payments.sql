@@ -16,9 +16,13 @@ WITH lines AS (
     SELECT * FROM {{ fec_lines(with_lettrage=True) }} AS f
 ),
 bank_entries AS (
-    SELECT DISTINCT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
+    -- entries that move the bank, with the id and date their receipts take
+    SELECT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num, min({{ fec_entry_id('l') }}) AS entry_id,
+           max(l.ecriture_date) AS booked_on
     FROM lines AS l
-    WHERE l.compte_num LIKE '512%' AND NOT {{ fec_is_opening('l') }}
+    WHERE NOT {{ fec_is_opening('l') }}
+    GROUP BY l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
+    HAVING max(CASE WHEN l.compte_num LIKE '512%' THEN 1 ELSE 0 END) = 1
 ),
 transit AS (
     -- lettered lines of transit accounts; a code letters one account in one fiscal year
@@ -26,7 +30,7 @@ transit AS (
            {{ fec_is_opening('l') }} AS opening
     FROM raw_sage_fec_lines AS l
     WHERE coalesce(ecriture_let, '') <> ''
-      AND ({% for p in fec_conventions.transit_account_prefixes %}compte_num LIKE '{{ p }}%'{{ ' OR ' if not loop.last }}{% endfor %}{% if not fec_conventions.transit_account_prefixes %}FALSE{% endif %})
+      AND {{ fec_account_in('compte_num', fec_conventions.transit_account_prefixes) }}
 ),
 hop1 AS (
     -- entries lettered with a bank entry's transit line (a cheque deposit's cheques, an LCR bordereau's remittance)
@@ -74,26 +78,24 @@ reached AS (
 receipt_lines AS (
     -- a bank entry's own customer lines, then those reached through transit accounts (the bank entry's id
     -- and date: what the bank moved for them)
-    SELECT l.*, l.journal_code || '-' || l.ecriture_num || l.year_tag AS bank_entry_id, l.ecriture_date AS banked_on
+    SELECT l.*, {{ fec_entry_id('l') }} AS bank_entry_id, l.ecriture_date AS banked_on
     FROM lines AS l
     JOIN bank_entries AS b
       ON b.entity = l.entity AND b.fiscal_year = l.fiscal_year AND b.journal_code = l.journal_code
      AND b.ecriture_num = l.ecriture_num
     UNION ALL
-    SELECT l.*, bank.journal_code || '-' || bank.ecriture_num || bank.year_tag, bank.ecriture_date
+    SELECT l.*, b.entry_id, b.booked_on
     FROM lines AS l
     JOIN reached AS r
       ON r.entity = l.entity AND r.fiscal_year = l.fiscal_year AND r.journal_code = l.journal_code
      AND r.ecriture_num = l.ecriture_num
-    JOIN (SELECT entity, fiscal_year, journal_code, ecriture_num, min(year_tag) AS year_tag,
-                 max(ecriture_date) AS ecriture_date
-          FROM lines GROUP BY entity, fiscal_year, journal_code, ecriture_num) AS bank
-      ON bank.entity = r.entity AND bank.fiscal_year = r.b_year AND bank.journal_code = r.b_journal
-     AND bank.ecriture_num = r.b_num
+    JOIN bank_entries AS b
+      ON b.entity = r.entity AND b.fiscal_year = r.b_year AND b.journal_code = r.b_journal
+     AND b.ecriture_num = r.b_num
 )
 SELECT
     l.entity,
-    'FEC-' || l.journal_code || '-' || l.ecriture_num || l.year_tag || '-' || CAST(l.line_in_entry AS TEXT) AS payment_id,
+    {{ fec_line_id('l') }} AS payment_id,
     'erp' AS channel,
     {{ fec_customer('l') }} AS customer_id,
     -{{ fec_doc_amount('l') }} AS amount,
