@@ -72,9 +72,9 @@ NEW_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 def new_nullable_columns(engine: Engine) -> None:
     """Add :data:`NEW_COLUMNS` missing from raw tables loaded before (NULL: what the old rows did not say)."""
     for table, columns in NEW_COLUMNS.items():
-        if not engine.table_exists(table):
+        have = engine.columns(table)  # (empty: the table does not exist, nothing to migrate)
+        if not have:
             continue
-        have = engine.columns(table)
         for name, logical in columns:
             if name not in have:
                 engine.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {engine.type_of(logical)}')

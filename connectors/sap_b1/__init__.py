@@ -72,10 +72,8 @@ def _from_lists(obj: dict[str, Any]) -> dict[str, Any]:
     * a business partner's IBAN: its default bank account's (``BPBankAccounts``), else its first.
     """
     out: dict[str, Any] = {}
-    if "PaymentChecks" in obj and obj.get("CheckSum") is None:
-        out["ChecksSum"] = _sum(obj["PaymentChecks"], "CheckSum")
-    elif obj.get("CheckSum") is not None:
-        out["ChecksSum"] = obj["CheckSum"]
+    if "PaymentChecks" in obj or obj.get("CheckSum") is not None:
+        out["ChecksSum"] = obj["CheckSum"] if obj.get("CheckSum") is not None else _sum(obj["PaymentChecks"], "CheckSum")
     if "PaymentCreditCards" in obj:
         out["CardsSum"] = _sum(obj["PaymentCreditCards"], "CreditSum")
     if obj.get("BaseEntry") is None and obj.get("DocumentLines"):

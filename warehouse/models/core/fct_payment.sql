@@ -2,9 +2,10 @@
 -- from staging, plus the bank statement's customer credits (a credit that is neither
 -- a provider payout, a return, a transfer from the group's own accounts, by its transaction
 -- code a loan, interest or the like, nor money the ERP booked to no customer account). Bank
--- transfers find their customer by IBAN here; reconciliation finds the rest. A credit the bank later returned (a direct debit sent
--- back AC04, MD06, ...: same EndToEndId) is a failed payment: it settles nothing, and the
--- reconciliation reopens the invoice it named and raises a failed_debit exception.
+-- transfers find their customer by IBAN here; reconciliation finds the rest. A credit the bank
+-- later returned (a direct debit sent back AC04, MD06, ...: same EndToEndId) is a failed payment:
+-- it settles nothing, and the reconciliation reopens the invoice it named and raises a
+-- failed_debit exception.
 WITH provider_and_erp AS (
     {{ union('payments') }}
 ),
