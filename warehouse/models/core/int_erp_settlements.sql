@@ -40,7 +40,8 @@ WITH all_receipts AS (
     WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND coalesce(i.erp_amount_open, 0) = 0
       AND b.billed = c.received
 ), listed AS (
-    -- the receipts an invoice lists, one row each (only invoices the ERP shows settled), latest first
+    -- the receipts an invoice lists, one row each (only invoices the ERP shows paid, in full or in part),
+    -- latest first
     SELECT i.entity, i.invoice_id, i.erp_lettrage, r.payment_id, r.amount, r.paid_on,
            row_number() OVER (PARTITION BY i.entity, i.invoice_id ORDER BY r.paid_on DESC, r.payment_id DESC) AS rn
     FROM (
