@@ -115,9 +115,7 @@ def _erp_window(rules: MatchingRules, entity_col: str, side: str) -> str:
     attr = {"before": "receipt_days_before_bank", "after": "receipt_days_after_bank"}[side]
     default = int(getattr(rules.erp, attr))
     own = {e: int(getattr(rules.for_entity(e).erp, attr)) for e in sorted(rules.entities)}
-    cases = " ".join(f"WHEN {entity_col} = '{e.replace(chr(39), chr(39) * 2)}' THEN {n}"
-                     for e, n in own.items() if n != default)
-    return f"(CASE {cases} ELSE {default} END)" if cases else str(default)
+    return sql.per_entity(entity_col, {e: n for e, n in own.items() if n != default}, default)
 
 
 def _metadata_columns(engine: Engine, table: str, alias: str, keys: tuple[str, ...]) -> list[str]:

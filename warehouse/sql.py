@@ -12,6 +12,7 @@ Header comments declare what the build needs to know::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,10 +139,27 @@ def regex_literal(pattern: str, engine: str) -> str:
     return "'" + pattern.replace("'", "''") + "'"
 
 
+def per_entity(entity_col: str, values: Mapping[str, object], default: object, *, quote: bool = False) -> str:
+    """SQL choosing a value by entity from a mapping (an entity's override, its currency, its default terms):
+    ``(CASE <entity_col> WHEN '<entity>' THEN <value> ... ELSE <default> END)``, or ``default`` alone when no
+    entity has one. Entity codes are quoted as literals; values too with ``quote`` (text), else written as
+    they are (numbers); ``default`` is SQL as written."""
+    if not values:
+        return str(default)
+
+    def literal(text: object) -> str:
+        return "'" + str(text).replace("'", "''") + "'"
+
+    cases = " ".join(f"WHEN {literal(e)} THEN {literal(v) if quote else v}" for e, v in values.items())
+    return f"(CASE {entity_col} {cases} ELSE {default} END)"
+
+
 def environment() -> jinja2.Environment:
-    """The Jinja environment SQL templates compile in: strict, and with the filters MACROS use."""
+    """The Jinja environment SQL templates compile in: strict, with the filters MACROS use and
+    :func:`per_entity`."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["regex_literal"] = regex_literal
+    env.globals["per_entity"] = per_entity
     return env
 
 
