@@ -115,6 +115,9 @@ class Erp(_Strict):
     # of that receipt names the invoices, and its customer is the payer.
     receipt_days_before_bank: int = Field(default=10, ge=0)
     receipt_days_after_bank: int = Field(default=15, ge=0)
+    # An entry booking a customer's money back out of the bank (an unpaid LCR) returns the latest bill of
+    # that customer and amount collected up to this many days before it (int_erp_receipts.returned_on).
+    bill_return_days: int = Field(default=90, ge=0)
 
 
 class MatchingRules(_Strict):

@@ -36,8 +36,8 @@ CORE_ORDER: tuple[str, ...] = (
     "int_invoices",
     "int_invoice_aliases",
     "int_erp_settlements",
-    "int_erp_receipts",
     "int_bills",
+    "int_erp_receipts",
     "dim_customer",
     "fct_bank_line",
     "int_payout_bank_links",
@@ -110,9 +110,11 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
 
 
 def _erp_window(rules: MatchingRules, entity_col: str, side: str) -> str:
-    """Days the ERP may book a receipt ``before`` or ``after`` the bank (matching.yaml erp.receipt_days_*_bank)
-    as SQL: a literal, or a CASE over the entities whose override changes it."""
-    attr = {"before": "receipt_days_before_bank", "after": "receipt_days_after_bank"}[side]
+    """Days the ERP may book a receipt ``before`` or ``after`` the bank (matching.yaml erp.receipt_days_*_bank),
+    or return a collected bill (``bill_return``: erp.bill_return_days), as SQL: a literal, or a CASE over the
+    entities whose override changes it."""
+    attr = {"before": "receipt_days_before_bank", "after": "receipt_days_after_bank",
+            "bill_return": "bill_return_days"}[side]
     default = int(getattr(rules.erp, attr))
     own = {e: int(getattr(rules.for_entity(e).erp, attr)) for e in sorted(rules.entities)}
     return sql.per_entity(entity_col, {e: n for e, n in own.items() if n != default}, default)

@@ -57,10 +57,12 @@ SHAPES: dict[str, Shape] = {
         ("booked_on", DATE), ("customer_money", BOOL), ("counter_account", TEXT),
     ),
     # int_erp_receipts: the ERP's own receipts (FEC bank-journal lines on 411, SAP payment documents), each
-    # with the bank movement it belongs to (its journal entry / document) and its lettrage code
+    # with the bank movement it belongs to (its journal entry / document) and its lettrage code; a bill of
+    # exchange the bank returned unpaid names the entry that sent it back (returned_on, returned_by)
     "erp_receipts": (
         ("entity", TEXT), ("payment_id", TEXT), ("movement_id", TEXT), ("customer_id", TEXT), ("currency", TEXT),
         ("amount", MONEY), ("paid_on", DATE), ("erp_lettrage", TEXT), ("reference", TEXT), ("movement_amount", MONEY),
+        ("returned_on", DATE), ("returned_by", TEXT),
     ),
     # bills of exchange a customer accepted (an LCR: FEC 413/411), not yet collected: money on its way to the
     # invoice their label names (int_bills, read by actions/in_transit.py)

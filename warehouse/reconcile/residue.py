@@ -102,13 +102,15 @@ class Item:
 @dataclass(frozen=True)
 class ErpLine:
     """One customer line of the ERP's receipt: who paid how much, under which lettrage code (and the
-    documents that code names for that customer), and the label the accountant wrote."""
+    documents that code names for that customer), and the label the accountant wrote. ``returned`` says
+    when and by which entry the bank sent a collected bill back unpaid (int_erp_receipts.returned_on)."""
 
     customer_id: str
     amount: Decimal
     code: str | None
     label: str | None
     invoices: tuple[str, ...]
+    returned: str | None = None
 
 
 @dataclass(frozen=True)
@@ -360,11 +362,11 @@ class Residue:
             del live[_position(live, item)]
 
     def _exception(self, p: Payment, kind: str, detail: str, invoice_id: str | None = None,
-                   amount: Decimal | None = None) -> None:
+                   amount: Decimal | None = None, settled: bool = False) -> None:
         self.out.exceptions.append({
             "entity": p.entity, "kind": kind, "payment_id": p.payment_id, "invoice_id": invoice_id,
             "payout_id": None, "bank_line_id": None, "amount": amount if amount is not None else p.remaining,
-            "currency": p.currency, "detail": detail,
+            "currency": p.currency, "detail": detail, "settled": settled,
         })
 
     def _suggest(self, p: Payment, items: list[Item], rule: str, why: str) -> None:
@@ -667,7 +669,10 @@ class Residue:
             return False
         plan: list[tuple[Item, Decimal, str]] = []
         taken: dict[str, Decimal] = defaultdict(Decimal)  # per item, what earlier lines of this receipt took
+        returned = [line for line in hint.lines if line.returned]
         for line in hint.lines:
+            if line.returned:
+                continue
             rest = line.amount
             for item, why in self._erp_line_items(p, hint, line):
                 left = item.open - taken[item.invoice_id]
@@ -677,10 +682,12 @@ class Residue:
                 plan.append((item, take, why))
                 taken[item.invoice_id] += take
                 rest -= take
-        if not plan:
+        if not plan and not returned:
             return False
         gross = sum((take for _, take, _ in plan), Decimal("0"))
         fee = hint.fees if 0 < hint.fees and gross - p.remaining == hint.fees else Decimal("0")
+        if returned:
+            self._returned_bills(p, hint, returned)
         last = max((k for k, (_, take, _) in enumerate(plan) if take > 0), default=None)
         for k, (item, take, why) in enumerate(plan):
             money = take - (fee if k == last else 0)
@@ -692,6 +699,25 @@ class Residue:
             self._apply(p, item, money, rule, why + note, adjustment=fee if k == last else Decimal("0"),
                         adjustment_reason="fees the ERP booked with the receipt" if k == last and fee else None)
         return True
+
+    def _returned_bills(self, p: Payment, hint: ErpHint, lines: list[ErpLine]) -> None:
+        """Bills this credit collected that the bank then sent back unpaid: their money pays nothing (it left
+        again), so it comes off what the credit can apply, and the invoices they had paid are owed again. One
+        failed_debit exception for the credit says which; it is raised closed when every one of those invoices
+        has since been paid (the customer paid again by transfer), as 50_exceptions does for a failed debit."""
+        back = sum((line.amount for line in lines), Decimal("0"))
+        p.remaining = max(p.remaining - back, Decimal("0"))
+        invoices = [i for line in lines for i in line.invoices]
+        still = [self.items[i] for i in invoices if i in self.items and self.items[i].open > 0]
+        parts = []
+        for line in lines:
+            named = ", ".join(line.invoices) or f"{line.customer_id}'s line '{(line.label or '')[:40]}'"
+            parts.append(f"{line.amount} {p.currency} for {named} {line.returned}")
+        state = ("; invoice(s) still owed: " + ", ".join(i.invoice_number or i.invoice_id for i in still)) if still \
+            else ("; since paid" if invoices else "")
+        self._exception(p, "failed_debit", f"bill(s) collected in this credit returned unpaid ({hint.movement_id}): "
+                        + "; ".join(parts) + state, invoice_id=invoices[0] if invoices else None, amount=back,
+                        settled=bool(invoices) and not still)
 
     def _erp_line_items(self, p: Payment, hint: ErpHint, line: ErpLine) -> list[tuple[Item, str]]:
         """The open documents one line of the ERP's receipt pays, in the order they take its money."""
@@ -1081,7 +1107,7 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
         "  GROUP BY payment_id HAVING count(*) = 1"
         ") "
         "SELECT a.payment_id, a.movement_id, a.booked_on, a.fees, r.payment_id, r.customer_id, r.amount, "
-        "       r.erp_lettrage, r.reference, i.invoice_id "
+        "       r.erp_lettrage, r.reference, r.returned_on, r.returned_by, i.invoice_id "
         "FROM alone AS a JOIN int_erp_receipts AS r ON r.entity = :entity AND r.movement_id = a.movement_id "
         # (a FEC letters per account, so codes repeat across customers: the receipt line's customer's documents)
         "LEFT JOIN int_invoices AS i ON i.entity = :entity AND i.erp_lettrage = r.erp_lettrage "
@@ -1089,14 +1115,16 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
         "WHERE r.customer_id IS NOT NULL "
         "ORDER BY a.payment_id, r.customer_id, r.erp_lettrage, r.payment_id, i.invoice_id", p)
     heads: dict[str, tuple[str, date | None, Decimal]] = {}
-    lines: dict[str, dict[str, tuple[str, Decimal, str | None, str | None, list[str]]]] = defaultdict(dict)
-    for payment_id, movement_id, booked_on, fees, line_id, customer_id, amount, code, label, invoice_id in rows:
+    lines: dict[str, dict[str, tuple[str, Decimal, str | None, str | None, list[str], str | None]]] = defaultdict(dict)
+    for (payment_id, movement_id, booked_on, fees, line_id, customer_id, amount, code, label, returned_on, returned_by,
+         invoice_id) in rows:
         heads[payment_id] = (movement_id, booked_on, Decimal(fees or 0))
-        line = lines[payment_id].setdefault(line_id, (str(customer_id), Decimal(amount), code, label, []))
+        back = f"returned unpaid on {returned_on} ({returned_by})" if returned_by else None
+        line = lines[payment_id].setdefault(line_id, (str(customer_id), Decimal(amount), code, label, [], back))
         if invoice_id is not None:
             line[4].append(str(invoice_id))
-    return {pid: ErpHint(mid, on, tuple(ErpLine(c, a, k, lab, tuple(ivs)) for c, a, k, lab, ivs in lines[pid].values()),
-                         fees)
+    return {pid: ErpHint(mid, on, tuple(ErpLine(c, a, k, lab, tuple(ivs), back)
+                                        for c, a, k, lab, ivs, back in lines[pid].values()), fees)
             for pid, (mid, on, fees) in heads.items()}
 
 

@@ -282,7 +282,8 @@ _INSERT = {
                  "currency", "rule", "confidence", "explanation", "state", "paid_on", "origin"),
     "rc_match": ("entity", "match_id", "payment_id", "invoice_id", "amount_applied", "adjustment", "adjustment_reason",
                  "currency", "rule", "confidence", "explanation", "state", "paid_on"),
-    "rc_exc": ("entity", "kind", "payment_id", "invoice_id", "payout_id", "bank_line_id", "amount", "currency", "detail"),
+    "rc_exc": ("entity", "kind", "payment_id", "invoice_id", "payout_id", "bank_line_id", "amount", "currency", "detail",
+               "settled"),
     "rc_blocked": ("entity", "payment_id", "invoice_id", "rejected"),
     "rc_resolved": ("exception_id", "resolved_at"),
 }
@@ -422,6 +423,10 @@ def _fill_scope(engine: Engine, entity: str, data_start: date | None, receipt_ma
                        "FROM int_erp_settlements WHERE entity = :entity "
                        + ("AND settled_on >= CAST(:lo AS DATE) AND settled_on < CAST(:hi AS DATE) " if near_start else "")
                        + "AND payment_id NOT IN (SELECT payment_id FROM rc_scope)", {**p, **(near_start or {})})
+    if moved:  # the credits the ERP's receipts placed are placed again (a bill since returned unpaid, a line re-lettered)
+        engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT entity, payment_id FROM fct_match "
+                       "WHERE entity = :entity AND rule = 'erp_receipt' "
+                       "AND payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
     _add_reached(engine, entity, everything=moved)
     return context, inv_digest, moved
 
@@ -517,8 +522,8 @@ def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
         # the other numbers the ERP keeps for invoices (a reference token may name one only now)
         _set_hash(engine, "int_invoice_aliases", ("invoice_id", "alias"), "entity = :entity"),
         # the ERP's receipts identify payers and name invoices for bank credits no other rule placed
-        _set_hash(engine, "int_erp_receipts", ("payment_id", "amount", "paid_on", "erp_lettrage", "customer_id"),
-                  "entity = :entity"),
+        _set_hash(engine, "int_erp_receipts", ("payment_id", "amount", "paid_on", "erp_lettrage", "customer_id",
+                                               "returned_by"), "entity = :entity"),
     ]
     sets = str(engine.query("SELECT " + " || '#' || ".join(parts), {"entity": entity})[0][0])
     return f"{sets}#{data_start}"

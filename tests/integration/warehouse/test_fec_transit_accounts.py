@@ -90,3 +90,90 @@ def test_a_deposit_and_a_bordereau_pay_what_their_cheques_and_bills_settled(ware
                        ("CHQ-1", "FA-2025-000303", Decimal("300.00"), "erp_receipt")}
     assert set(open_.values()) == {Decimal("0.00")}
     assert exceptions == []
+
+
+# C002's bill (FA-2025-000302, collected in the bordereau of 31 March) comes back unpaid on 4 April: the bank
+# debits 500.00 and the accountant books the customer's 411 back against the bank (lettered AE, open in the ERP).
+RETURNED = [
+    _fec("42", "BQ", 1, "411000", "C002", "IMPLCR2", date(2025, 4, 4), "500.00", "0.00", "AE"),
+    _fec("42", "BQ", 2, "512000", "", "IMPLCR2", date(2025, 4, 4), "0.00", "500.00"),
+]
+RETURN_LINE = {**_credit("RET-1", "500.00", date(2025, 4, 4), "LCR IMPAYEE BRD001"), "amount": Decimal("-500.00"),
+               "credit_debit": "DBIT", "bank_tx_code": "PMNT/DRFT/UDFT"}
+# ... and C002 pays it again by transfer on 20 April, lettered with the reinstated line
+PAID_AGAIN = [
+    _fec("43", "BQ", 1, "512000", "", "VIR", date(2025, 4, 20), "500.00", "0.00"),
+    _fec("43", "BQ", 2, "411000", "C002", "VIR", date(2025, 4, 20), "0.00", "500.00", "AE"),
+]
+TRANSFER = {**_credit("VIR-9", "500.00", date(2025, 4, 20), "REGLEMENT FA-2025-000302"),
+            "bank_tx_code": "PMNT/RCDT/ESCT"}
+BORDEREAU = (_credit("LCR-1", "1500.00", date(2025, 3, 31), "REMISE LCR BRD001"),
+             _credit("CHQ-1", "300.00", date(2025, 3, 12), "REMISE CHEQUES 4726"))
+
+
+def _state(engine) -> tuple[dict, set, list]:  # type: ignore[no-untyped-def]
+    open_ = dict(engine.query("SELECT invoice_id, amount_open FROM fct_invoice WHERE invoice_id LIKE 'FA-2025-0003%'"))
+    matches = {(r[0], r[1], r[2]) for r in engine.query(
+        "SELECT payment_id, invoice_id, amount_applied FROM fct_match WHERE state = 'auto' "
+        "AND payment_id IN ('LCR-1', 'VIR-9')")}
+    exceptions = engine.query_dicts(
+        "SELECT kind, payment_id, invoice_id, amount, detail, resolved_at IS NOT NULL AS closed "
+        "FROM fct_reconciliation_exception WHERE payment_id IN ('LCR-1', 'VIR-9') ORDER BY kind")
+    return open_, matches, exceptions
+
+
+def test_a_bill_returned_unpaid_pays_nothing_and_its_invoice_is_owed_again(warehouse_config: WarehouseConfig) -> None:
+    load_raw_book(warehouse_config, more_fec_lines=ENTRIES + RETURNED, more_bank_lines=(*BORDEREAU, RETURN_LINE))
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        returned = engine.query("SELECT payment_id, returned_on, returned_by FROM int_erp_receipts "
+                                "WHERE returned_by IS NOT NULL")
+        reconcile(engine, as_of=AS_OF)
+        open_, matches, exceptions = _state(engine)
+
+    # the return names the bill it sends back: C002's, of its amount, collected before it
+    assert returned == [("FEC-EF-2-2", date(2025, 4, 4), "sage_fec:BQ-42")]
+    # the bordereau pays the bill that was honoured, not the one that came back; no overpayment either
+    assert matches == {("LCR-1", "FA-2025-000301", Decimal("1000.00"))}
+    assert open_ == {"FA-2025-000301": Decimal("0.00"), "FA-2025-000302": Decimal("500.00"),
+                     "FA-2025-000303": Decimal("0.00")}
+    [exc] = exceptions
+    assert (exc["kind"], exc["invoice_id"], exc["amount"], exc["closed"]) == (
+        "failed_debit", "FA-2025-000302", Decimal("500.00"), False)
+    assert "returned unpaid on 2025-04-04 (sage_fec:BQ-42)" in exc["detail"]
+    assert "still owed: FA-2025-000302" in exc["detail"]
+
+
+def test_a_returned_bill_paid_again_closes_its_exception(warehouse_config: WarehouseConfig) -> None:
+    load_raw_book(warehouse_config, more_fec_lines=ENTRIES + RETURNED + PAID_AGAIN,
+                  more_bank_lines=(*BORDEREAU, RETURN_LINE, TRANSFER))
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        reconcile(engine, as_of=AS_OF)
+        open_, matches, exceptions = _state(engine)
+
+    assert matches == {("LCR-1", "FA-2025-000301", Decimal("1000.00")),
+                       ("VIR-9", "FA-2025-000302", Decimal("500.00"))}
+    assert set(open_.values()) == {Decimal("0.00")}
+    # raised closed: nothing left to chase, and the bordereau's 500.00 is not customer credit
+    assert [(e["kind"], e["closed"]) for e in exceptions] == [("failed_debit", True)]
+    assert exceptions[0]["detail"].endswith("since paid [closed: settled since]")
+
+
+def test_a_return_booked_after_the_last_run_reopens_the_invoice_incrementally(warehouse_config: WarehouseConfig) -> None:
+    load_raw_book(warehouse_config, more_fec_lines=ENTRIES, more_bank_lines=BORDEREAU)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        reconcile(engine, as_of=AS_OF)
+        assert _state(engine)[0]["FA-2025-000302"] == Decimal("0.00")
+    load_raw_book(warehouse_config, more_fec_lines=ENTRIES + RETURNED, more_bank_lines=(*BORDEREAU, RETURN_LINE))
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        summary = reconcile(engine, as_of=AS_OF, incremental=True)
+        incremental = _state(engine)
+        reconcile(engine, as_of=AS_OF)
+        full = _state(engine)
+
+    assert summary.incremental
+    assert incremental[0]["FA-2025-000302"] == Decimal("500.00")
+    assert incremental == full
