@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -129,6 +131,9 @@ def _only_comments(stmt: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in stmt.splitlines())
 
 
+_PROFILE = bool(os.environ.get('LETTRAGE_PROFILE_SQL'))
+
+
 class _Runner:
     def __init__(self, engine: Engine, rules: MatchingRules, context: dict[str, Any], params: dict[str, Any],
                  summary: ReconcileSummary) -> None:
@@ -144,7 +149,10 @@ class _Runner:
         rendered = _template(name).render(**context, **macros)
         for stmt in _statements(rendered):
             used = {k: v for k, v in self.params.items() if k in set(_PARAM.findall(stmt))}
+            t0 = time.perf_counter()
             self.engine.execute(stmt, used or None)
+            if _PROFILE:
+                print(f"    {time.perf_counter() - t0:7.3f}s {name}: {' '.join(stmt.split())[:110]}", file=sys.stderr)
         step = name.split(".")[0]
         self.summary.timings[step] = self.summary.timings.get(step, 0.0) + time.perf_counter() - started
 
