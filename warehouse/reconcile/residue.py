@@ -102,15 +102,17 @@ class Item:
 @dataclass(frozen=True)
 class ErpLine:
     """One customer line of the ERP's receipt: who paid how much, under which lettrage code (and the
-    documents that code names for that customer), and the label the accountant wrote. ``returned`` says
-    when and by which entry the bank sent a collected bill back unpaid (int_erp_receipts.returned_on)."""
+    documents that code names for that customer), and the label the accountant wrote. ``returned_on`` and
+    ``returned_by`` say when and by which entry the bank sent a collected bill back unpaid
+    (int_erp_receipts)."""
 
     customer_id: str
     amount: Decimal
     code: str | None
     label: str | None
     invoices: tuple[str, ...]
-    returned: str | None = None
+    returned_on: date | None = None
+    returned_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -669,9 +671,9 @@ class Residue:
             return False
         plan: list[tuple[Item, Decimal, str]] = []
         taken: dict[str, Decimal] = defaultdict(Decimal)  # per item, what earlier lines of this receipt took
-        returned = [line for line in hint.lines if line.returned]
+        returned = [line for line in hint.lines if line.returned_by]
         for line in hint.lines:
-            if line.returned:
+            if line.returned_by:
                 continue
             rest = line.amount
             for item, why in self._erp_line_items(p, hint, line):
@@ -706,13 +708,16 @@ class Residue:
         failed_debit exception for the credit says which; it is raised closed when every one of those invoices
         has since been paid (the customer paid again by transfer), as 50_exceptions does for a failed debit."""
         back = sum((line.amount for line in lines), Decimal("0"))
-        p.remaining = max(p.remaining - back, Decimal("0"))
+        # (a return the bank netted from this very credit is a line of its own movement, already netted)
+        gone = sum((line.amount for line in lines if line.returned_by != hint.movement_id), Decimal("0"))
+        p.remaining = max(p.remaining - gone, Decimal("0"))
         invoices = [i for line in lines for i in line.invoices]
         still = [self.items[i] for i in invoices if i in self.items and self.items[i].open > 0]
         parts = []
         for line in lines:
             named = ", ".join(line.invoices) or f"{line.customer_id}'s line '{(line.label or '')[:40]}'"
-            parts.append(f"{line.amount} {p.currency} for {named} {line.returned}")
+            parts.append(f"{line.amount} {p.currency} for {named} returned unpaid on {line.returned_on} "
+                         f"({line.returned_by})")
         state = ("; invoice(s) still owed: " + ", ".join(i.invoice_number or i.invoice_id for i in still)) if still \
             else ("; since paid" if invoices else "")
         self._exception(p, "failed_debit", f"bill(s) collected in this credit returned unpaid ({hint.movement_id}): "
@@ -1115,16 +1120,17 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
         "WHERE r.customer_id IS NOT NULL "
         "ORDER BY a.payment_id, r.customer_id, r.erp_lettrage, r.payment_id, i.invoice_id", p)
     heads: dict[str, tuple[str, date | None, Decimal]] = {}
-    lines: dict[str, dict[str, tuple[str, Decimal, str | None, str | None, list[str], str | None]]] = defaultdict(dict)
+    lines: dict[str, dict[str, tuple[str, Decimal, str | None, str | None, list[str], Any, str | None]]] = \
+        defaultdict(dict)
     for (payment_id, movement_id, booked_on, fees, line_id, customer_id, amount, code, label, returned_on, returned_by,
          invoice_id) in rows:
         heads[payment_id] = (movement_id, booked_on, Decimal(fees or 0))
-        back = f"returned unpaid on {returned_on} ({returned_by})" if returned_by else None
-        line = lines[payment_id].setdefault(line_id, (str(customer_id), Decimal(amount), code, label, [], back))
+        line = lines[payment_id].setdefault(
+            line_id, (str(customer_id), Decimal(amount), code, label, [], returned_on, returned_by))
         if invoice_id is not None:
             line[4].append(str(invoice_id))
-    return {pid: ErpHint(mid, on, tuple(ErpLine(c, a, k, lab, tuple(ivs), back)
-                                        for c, a, k, lab, ivs, back in lines[pid].values()), fees)
+    return {pid: ErpHint(mid, on, tuple(ErpLine(c, a, k, lab, tuple(ivs), ron, rby)
+                                        for c, a, k, lab, ivs, ron, rby in lines[pid].values()), fees)
             for pid, (mid, on, fees) in heads.items()}
 
 

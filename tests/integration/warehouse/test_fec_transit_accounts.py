@@ -177,3 +177,24 @@ def test_a_return_booked_after_the_last_run_reopens_the_invoice_incrementally(wa
     assert summary.incremental
     assert incremental[0]["FA-2025-000302"] == Decimal("500.00")
     assert incremental == full
+
+
+def test_a_bill_the_bank_nets_from_the_bordereau_is_returned_without_counting_twice(
+        warehouse_config: WarehouseConfig) -> None:
+    # the bank credits the bordereau net of the unpaid bill (1,000.00), and the accountant books the return
+    # in the collection's own entry: 512 1,000.00 and 411 C002 500.00 in debit against 5113 1,500.00
+    netted = [e for e in ENTRIES if not (e["journal_code"] == "BQ" and e["ecriture_num"] == "40")] + [
+        _fec("40", "BQ", 1, "512000", "", "BRD001", date(2025, 3, 31), "1000.00", "0.00"),
+        _fec("40", "BQ", 2, "411000", "C002", "BRD001", date(2025, 3, 31), "500.00", "0.00", "AE"),
+        _fec("40", "BQ", 3, "511300", "", "BRD001", date(2025, 3, 31), "0.00", "1500.00", "YA"),
+    ]
+    load_raw_book(warehouse_config, more_fec_lines=netted, more_bank_lines=(
+        _credit("LCR-1", "1000.00", date(2025, 3, 31), "REMISE LCR BRD001"), BORDEREAU[1]))
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        reconcile(engine, as_of=AS_OF)
+        open_, matches, exceptions = _state(engine)
+
+    assert matches == {("LCR-1", "FA-2025-000301", Decimal("1000.00"))}
+    assert open_["FA-2025-000302"] == Decimal("500.00")
+    assert [(e["kind"], e["amount"], e["closed"]) for e in exceptions] == [("failed_debit", Decimal("500.00"), False)]
