@@ -1,8 +1,8 @@
 """Money on its way to an invoice: one definition for the flows that must not ask for it again.
 
 Reminders do not chase an invoice whose money is on its way (a transfer naming it received but not yet
-applied, a direct debit submitted, a card charge not yet paid out, a bill of exchange accepted and not yet
-collected, a credit note not yet applied), and
+applied, a direct debit submitted, a card charge not yet paid out, a bill of exchange accepted or a cheque received and
+not yet collected, a credit note not yet applied), and
 factoring does not hand such an invoice to the factor: it is being paid. The SQL reads ``:entity`` and
 ``:lookback`` (the oldest receipt still "on its way": ``mappings/dunning.yaml``
 ``thresholds.in_transit_lookback_days``).
@@ -44,10 +44,13 @@ def transit_sql(engine: Engine) -> str:
             f"AND p.channel = 'bank_transfer' "
             f"AND p.status = 'succeeded' AND p.paid_on >= :lookback AND {applied}")
     if engine.table_exists("int_bills") and engine.table_exists("fct_payment"):
-        # a bill of exchange the customer accepted (LCR), until the bank credits it: its customer line becomes a
-        # receipt of the bordereau's bank entry, under the same id, once the ERP letters the collection
+        # a bill of exchange the customer accepted (LCR) or a cheque received, until the bank credits it: its
+        # customer line becomes a receipt of the bordereau's or the deposit's bank entry, under the same id,
+        # once the ERP letters the collection
         parts.append(
-            "SELECT 'bill of exchange accepted ' || CAST(b.accepted_on AS VARCHAR) || ', not yet collected' AS what, "
+            "SELECT CASE WHEN b.kind = 'cheque' THEN 'cheque received ' || CAST(b.accepted_on AS VARCHAR) "
+            "|| ', not yet deposited' ELSE 'bill of exchange accepted ' || CAST(b.accepted_on AS VARCHAR) "
+            "|| ', not yet collected' END AS what, "
             "coalesce(b.reference, '') AS ref, b.customer_id, b.amount, b.currency, b.bill_id AS pid "
             "FROM int_bills AS b WHERE b.entity = :entity "
             "AND NOT EXISTS (SELECT 1 FROM fct_payment AS c WHERE c.entity = b.entity AND c.payment_id = b.bill_id)")

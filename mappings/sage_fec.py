@@ -117,6 +117,9 @@ class FecConventions(BaseModel):
     # Bills of exchange receivable (413: an LCR the customer accepted): the customer line of an entry that
     # debits one is a bill on its way to the bank, not yet money (stg_sage_fec__bills).
     bills_account_prefixes: tuple[str, ...] = ("413",)
+    # Cheques received and not yet deposited (5112: the accountant books 5112/411 when the cheque arrives):
+    # the same, a cheque on its way to the bank until the deposit is credited (stg_sage_fec__bills, kind cheque).
+    cheques_account_prefixes: tuple[str, ...] = ("5112",)
     # Packages other than Sage (Cegid, EBP…) may number pieces themselves (PieceRef 001031) and print the
     # invoice number only in the label: when the PieceRef matches piece_number_pattern, the printed number
     # is the first group of invoice_number_in_label in EcritureLib (None: the PieceRef always is).
@@ -128,7 +131,8 @@ class FecConventions(BaseModel):
     def _journal_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _JOURNAL, "journal code {!r} must be 1 to 20 letters, digits, '-' or '_'")
 
-    @field_validator("customer_money_account_prefixes", "transit_account_prefixes", "bills_account_prefixes")
+    @field_validator("customer_money_account_prefixes", "transit_account_prefixes", "bills_account_prefixes",
+                     "cheques_account_prefixes")
     @classmethod
     def _account_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _ACCOUNT_PREFIX, "account prefix {!r} must be 1 to 8 digits")

@@ -64,11 +64,12 @@ SHAPES: dict[str, Shape] = {
         ("amount", MONEY), ("paid_on", DATE), ("erp_lettrage", TEXT), ("reference", TEXT), ("movement_amount", MONEY),
         ("returned_on", DATE), ("returned_by", TEXT),
     ),
-    # bills of exchange a customer accepted (an LCR: FEC 413/411), not yet collected: money on its way to the
-    # invoice their label names (int_bills, read by actions/in_transit.py)
+    # bills of exchange a customer accepted (an LCR: FEC 413/411) and cheques received (5112/411): money on its
+    # way to the invoice their label names until the bank credits it (int_bills, read by actions/in_transit.py);
+    # kind 'bill' or 'cheque'
     "bills": (
         ("entity", TEXT), ("bill_id", TEXT), ("customer_id", TEXT), ("amount", MONEY), ("currency", TEXT),
-        ("accepted_on", DATE), ("reference", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+        ("accepted_on", DATE), ("reference", TEXT), ("source_system", TEXT), ("source_id", TEXT), ("kind", TEXT),
     ),
     "bank_lines": (
         ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),

@@ -52,3 +52,18 @@ def test_a_bill_of_exchange_accepted_is_money_on_its_way_until_collected(book: W
         collected = invoices_in_transit(engine, "FR01", date(2026, 11, 1))
     assert accepted["I41"] == "bill of exchange accepted 2026-10-31, not yet collected"
     assert "I41" not in collected
+
+
+def test_a_cheque_received_is_money_on_its_way_until_deposited(book: WarehouseConfig) -> None:
+    """C6's cheque for FA-61 is booked 5112/411 on arrival: not chased until the deposit is credited."""
+    from warehouse.schema import ensure_table
+    from warehouse.shapes import SHAPES
+
+    with connect(book) as engine:
+        ensure_table(engine, "int_bills", SHAPES["bills"])
+        engine.execute(
+            "INSERT INTO int_bills (entity, bill_id, customer_id, amount, currency, accepted_on, reference, "
+            "source_system, source_id, kind) VALUES ('FR01', 'FEC-RCH-7-2', 'C6', 5.00, 'EUR', DATE '2026-11-20', "
+            "'CHQ 0012345 FA-61', 'sage_fec', 'RCH-7', 'cheque')")
+        coming = invoices_in_transit(engine, "FR01", date(2026, 11, 1))
+    assert coming["I61"] == "cheque received 2026-11-20, not yet deposited"

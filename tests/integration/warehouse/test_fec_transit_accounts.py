@@ -66,8 +66,9 @@ def test_a_deposit_and_a_bordereau_pay_what_their_cheques_and_bills_settled(ware
                     for r in engine.query_dicts("SELECT payment_id, movement_id, customer_id, amount, erp_lettrage "
                                                 "FROM int_erp_receipts WHERE movement_id IN "
                                                 "('sage_fec:BQ-40', 'sage_fec:BQ-41')")}
-        bills = {r[0]: r[1] for r in engine.query("SELECT bill_id, amount FROM int_bills")}
-        collected = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE payment_id LIKE 'FEC-EF-%'")}
+        bills = {r[0]: (r[1], r[2]) for r in engine.query("SELECT bill_id, amount, kind FROM int_bills")}
+        collected = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE payment_id LIKE 'FEC-EF-%' "
+                                                "OR payment_id LIKE 'FEC-RCH-%'")}
         reconcile(engine, as_of=AS_OF)
         matches = {(r["payment_id"], r["invoice_id"], r["amount_applied"], r["rule"]) for r in engine.query_dicts(
             "SELECT payment_id, invoice_id, amount_applied, rule FROM fct_match WHERE payment_id IN ('LCR-1', 'CHQ-1') "
@@ -83,8 +84,10 @@ def test_a_deposit_and_a_bordereau_pay_what_their_cheques_and_bills_settled(ware
         ("FEC-EF-2-2", "sage_fec:BQ-40", "C002", Decimal("500.00"), "AA/C002"),  # AA is also C001's code
         ("FEC-RCH-1-2", "sage_fec:BQ-41", "C001", Decimal("300.00"), "AC"),
     }
-    # the acceptances are bills (money on its way until collected), and both are collected
-    assert bills == {"FEC-EF-1-2": Decimal("1000.00"), "FEC-EF-2-2": Decimal("500.00")} and set(bills) == collected
+    # the acceptances are bills and the cheque received a cheque (money on its way until collected), all collected
+    assert bills == {"FEC-EF-1-2": (Decimal("1000.00"), "bill"), "FEC-EF-2-2": (Decimal("500.00"), "bill"),
+                     "FEC-RCH-1-2": (Decimal("300.00"), "cheque")}
+    assert set(bills) == collected
     assert matches == {("LCR-1", "FA-2025-000301", Decimal("1000.00"), "erp_receipt"),
                        ("LCR-1", "FA-2025-000302", Decimal("500.00"), "erp_receipt"),
                        ("CHQ-1", "FA-2025-000303", Decimal("300.00"), "erp_receipt")}
@@ -198,3 +201,24 @@ def test_a_bill_the_bank_nets_from_the_bordereau_is_returned_without_counting_tw
     assert matches == {("LCR-1", "FA-2025-000301", Decimal("1000.00"))}
     assert open_["FA-2025-000302"] == Decimal("500.00")
     assert [(e["kind"], e["amount"], e["closed"]) for e in exceptions] == [("failed_debit", Decimal("500.00"), False)]
+
+
+def test_a_cheque_returned_unpaid_reopens_its_invoice(warehouse_config: WarehouseConfig) -> None:
+    # C001's cheque for FA-2025-000303, deposited on 12 March, bounces on 20 March (chèque impayé)
+    bounced = [_fec("44", "BQ", 1, "411000", "C001", "CHQIMP", date(2025, 3, 20), "300.00", "0.00"),
+               _fec("44", "BQ", 2, "512000", "", "CHQIMP", date(2025, 3, 20), "0.00", "300.00")]
+    back = {**_credit("RET-2", "300.00", date(2025, 3, 20), "CHEQUE IMPAYE 0004726"), "amount": Decimal("-300.00"),
+            "credit_debit": "DBIT", "bank_tx_code": "PMNT/RCHQ/UPCQ"}
+    load_raw_book(warehouse_config, more_fec_lines=ENTRIES + bounced, more_bank_lines=(*BORDEREAU, back))
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        reconcile(engine, as_of=AS_OF)
+        open_ = dict(engine.query("SELECT invoice_id, amount_open FROM fct_invoice WHERE invoice_id LIKE 'FA-2025-0003%'"))
+        matches = engine.query("SELECT invoice_id FROM fct_match WHERE payment_id = 'CHQ-1'")
+        exceptions = engine.query("SELECT kind, invoice_id, amount FROM fct_reconciliation_exception "
+                                  "WHERE payment_id = 'CHQ-1' AND resolved_at IS NULL")
+
+    assert open_ == {"FA-2025-000301": Decimal("0.00"), "FA-2025-000302": Decimal("0.00"),
+                     "FA-2025-000303": Decimal("300.00")}
+    assert matches == []
+    assert exceptions == [("failed_debit", "FA-2025-000303", Decimal("300.00"))]

@@ -8,8 +8,9 @@
 -- Within the bank data's period a bank credit no rule placed is looked up here by amount and date
 -- (rule erp_receipt, warehouse/reconcile/residue.py): the ERP booked that money, so its lettrage
 -- says which invoices it pays and its customers who paid.
--- A bill of exchange the bank collected and then returned unpaid (an LCR impayée: the accountant books the
--- customer's 411 back in debit against the bank, and the invoice is owed again) is marked on its receipt line:
+-- A bill of exchange or a cheque the bank collected and then returned unpaid (an LCR or a cheque impayé: the
+-- accountant books the customer's 411 back in debit against the bank, and the invoice is owed again; int_bills)
+-- is marked on its receipt line:
 -- returned_on / returned_by name the entry that sent it back, the latest bill of that customer, amount and
 -- currency collected up to erp.bill_return_days before it (matching.yaml), each bill returned once. The
 -- reconciliation then applies none of its money and reopens what it paid (residue._erp_receipt).

@@ -1,18 +1,24 @@
 -- Bills of exchange the customers accepted (an LCR: the accountant debits 413 and credits the customer's
--- 411, lettering it with the invoice): one row per customer line of such an entry. The invoice is not paid
--- until the bank credits the bordereau (stg_sage_fec__payments follows the lettering from that bank entry
--- back to this line, under the same id), but its money is on its way: reminders do not chase it
--- (actions/in_transit.py). Opening (à-nouveaux) entries carry balances, not acceptances.
+-- 411, lettering it with the invoice) and cheques received (5112/411 when the cheque arrives): one row per
+-- customer line of such an entry, kind 'bill' or 'cheque'. The invoice is not paid until the bank credits
+-- the bordereau or the deposit (stg_sage_fec__payments follows the lettering from that bank entry back to
+-- this line, under the same id), but its money is on its way: reminders do not chase it
+-- (actions/in_transit.py); and should the bank send it back unpaid, int_erp_receipts knows which it was.
+-- Opening (à-nouveaux) entries carry balances, not acceptances.
 -- shape: bills
 -- requires: raw_sage_fec_lines
 WITH lines AS (
     SELECT * FROM {{ fec_lines() }} AS f WHERE NOT {{ fec_is_opening('f') }}
 ),
 acceptances AS (
-    SELECT DISTINCT entity, fiscal_year, journal_code, ecriture_num
+    SELECT entity, fiscal_year, journal_code, ecriture_num,
+           CASE WHEN max(CASE WHEN {{ fec_account_in('compte_num', fec_conventions.bills_account_prefixes) }}
+                              THEN 1 ELSE 0 END) = 1 THEN 'bill' ELSE 'cheque' END AS kind
     FROM lines
     WHERE coalesce(debit, 0) > 0
-      AND {{ fec_account_in('compte_num', fec_conventions.bills_account_prefixes) }}
+      AND ({{ fec_account_in('compte_num', fec_conventions.bills_account_prefixes) }}
+           OR {{ fec_account_in('compte_num', fec_conventions.cheques_account_prefixes) }})
+    GROUP BY entity, fiscal_year, journal_code, ecriture_num
 )
 SELECT
     l.entity,
@@ -23,7 +29,8 @@ SELECT
     l.ecriture_date AS accepted_on,
     concat_ws(' ', l.piece_ref, l.ecriture_lib) AS reference,
     'sage_fec' AS source_system,
-    {{ fec_entry_id('l') }} AS source_id
+    {{ fec_entry_id('l') }} AS source_id,
+    a.kind
 FROM lines AS l
 JOIN acceptances AS a
   ON a.entity = l.entity AND a.fiscal_year = l.fiscal_year AND a.journal_code = l.journal_code
