@@ -237,3 +237,42 @@ def test_a_provider_payout_without_that_provider_s_data_is_kept_as_money_to_look
     with _built_after(warehouse_config, "DELETE FROM raw_stripe_payouts") as engine:
         without = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE channel = 'bank_transfer'")}
     assert "B2" not in with_stripe and "B2" in without
+
+
+def _second_payout(payout_id: str, amount_minor: int) -> tuple[str, ...]:
+    """SQL edits adding a Stripe payout like po_1 (same arrival day), of another id and amount."""
+    return ("CREATE TEMP TABLE po_copy AS SELECT * FROM raw_stripe_payouts",
+            f"UPDATE po_copy SET id = '{payout_id}', amount = {amount_minor}, statement_descriptor = 'STRIPE {payout_id}', "
+            f"balance_transaction = 'txn_{payout_id}', _dlt_id = 'dlt_{payout_id}'",
+            "INSERT INTO raw_stripe_payouts SELECT * FROM po_copy",
+            "DROP TABLE po_copy")
+
+
+def test_payouts_the_bank_credited_as_one_entry_are_each_that_line_s(warehouse_config: WarehouseConfig) -> None:
+    """Two Stripe payouts arriving the same day (97.30 and 50.00) credited as one line of 147.30 naming Stripe."""
+    with _built_after(warehouse_config, *_second_payout("po_2", 5000),
+                      "UPDATE raw_camt053_entries SET amount = 147.30, remittance_unstructured = 'STRIPE PAYOUTS' "
+                      "WHERE bank_line_id = 'B2'") as engine:
+        links = set(engine.query("SELECT payout_id, bank_line_id FROM int_payout_bank_links"))
+        payouts = dict(engine.query("SELECT payout_id, bank_line_id FROM fct_payout"))
+        payments = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment")}
+    assert links == {("po_1", "B2"), ("po_2", "B2")}
+    assert payouts == {"po_1": "B2", "po_2": "B2"}
+    assert "B2" not in payments
+
+
+def test_a_payout_the_bank_split_in_two_lines_is_both_of_them(warehouse_config: WarehouseConfig) -> None:
+    """po_1 (97.30) credited as 60.00 and 37.30, both lines naming it; a line of another amount that names
+    no payout is left alone."""
+    second = {**BANK[1], "bank_line_id": "B3", "amount": Decimal("37.30"), "remittance_unstructured": "STRIPE po_1 2/2"}
+    with _built_after(warehouse_config, "UPDATE raw_camt053_entries SET amount = 60.00 WHERE bank_line_id = 'B2'",
+                      more_bank_lines=(second,)) as engine:
+        links = set(engine.query("SELECT payout_id, bank_line_id FROM int_payout_bank_links"))
+        payout = engine.query_dicts("SELECT * FROM fct_payout")
+        payments = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment")}
+        reconcile(engine, as_of=AS_OF)
+        not_banked = engine.query("SELECT count(*) FROM fct_reconciliation_exception WHERE kind = 'payout_not_banked'")
+    assert links == {("po_1", "B2"), ("po_1", "B3")}
+    assert [(p["payout_id"], p["bank_line_id"]) for p in payout] == [("po_1", "B2")]
+    assert not {"B2", "B3"} & payments
+    assert not_banked == [(0,)]
