@@ -65,6 +65,7 @@ NEW_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "raw_sap_b1_credit_notes": (("doc_total_fc", "money"), ("paid_to_date_fc", "money"), ("cancel_status", "text")),
     "raw_sap_b1_incoming_payments": (("cash_sum", "money"), ("checks_sum", "money"), ("cards_sum", "money")),
     "raw_sap_b1_business_partners": (("iban", "text"),),
+    "raw_sap_b1_payment_invoices": (("applied_fc", "money"),),
     "raw_sage_fec_customers": (("currency", "text"), ("payment_terms", "text")),
 }
 

@@ -42,10 +42,16 @@ SHAPES: dict[str, Shape] = {
         ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),
         ("provenance", TEXT), ("source_system", TEXT), ("source_id", TEXT),
     ),
-    # int_erp_settlements: invoices the ERP settled with its own receipts (one row per invoice)
+    # int_erp_settlements: invoices the ERP settled with its own receipts (one row per invoice, or per invoice and
+    # receipt when the ERP says what each receipt applied: applied)
     "erp_settlements": (
         ("entity", TEXT), ("invoice_id", TEXT), ("payment_id", TEXT), ("settled_on", DATE), ("erp_lettrage", TEXT),
-        ("received", MONEY),
+        ("received", MONEY), ("applied", MONEY),
+    ),
+    # what an ERP whose receipts list their invoices says each receipt applied to each invoice (NetSuite's
+    # applications, Sage Accounting's allocations, SAP Business One's PaymentInvoices), in the invoice's currency
+    "erp_applications": (
+        ("entity", TEXT), ("invoice_id", TEXT), ("payment_id", TEXT), ("amount", MONEY), ("source_system", TEXT),
     ),
     # other numbers the ERP keeps for a document (int_invoice_aliases): payers quote them too
     "invoice_aliases": (("entity", TEXT), ("invoice_id", TEXT), ("alias", TEXT), ("source_system", TEXT)),

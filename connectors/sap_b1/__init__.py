@@ -46,7 +46,8 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
                                TransferReference=TEXT, Remarks=TEXT, OpenBalance="money", Cancelled=TEXT,
                                updated_at=TEXT),
     "payment_invoices": _cols(PaymentDocEntry=BIGINT, LineNum=BIGINT, entity=TEXT, DocEntry=BIGINT,
-                              SumApplied="money", InvoiceType=TEXT, CardCode=TEXT, PaymentDate=DATE),
+                              SumApplied="money", AppliedFC="money", InvoiceType=TEXT, CardCode=TEXT,
+                              PaymentDate=DATE),
     "business_partners": _cols(CardCode=TEXT, entity=TEXT, CardName=TEXT, CardType=TEXT, EmailAddress=TEXT,
                                FederalTaxID=TEXT, Currency=TEXT, CreditLimit="money", PayTermsGrpCode=BIGINT,
                                U_PaymentTermsDays=BIGINT, Country=TEXT, IBAN=TEXT, updated_at=TEXT),
@@ -154,6 +155,7 @@ def sap_b1_source(
             for line in p.pop("_lines", []):
                 out.append({"PaymentDocEntry": p["DocEntry"], "LineNum": line.get("LineNum"), "entity": entity,
                             "DocEntry": line.get("DocEntry"), "SumApplied": line.get("SumApplied"),
+                            "AppliedFC": line.get("AppliedFC"),
                             "InvoiceType": line.get("InvoiceType"), "CardCode": p.get("CardCode"),
                             "PaymentDate": p.get("DocDate")})
         yield out

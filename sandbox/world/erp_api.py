@@ -341,7 +341,7 @@ def _b1(w: EntityWorld, allocs: Any, outstanding: dict[int, int], rng: random.Ra
             "Remarks": rc.tx.ustrd or None, "JournalRemarks": f"Incoming Payments - {rc.customer.customer_id}",
             "OpenBalance": money(rc.amount_cents - allocated), "Cancelled": "tNO",
             "PaymentInvoices": [{"LineNum": i, "DocEntry": entries[id(d)], "SumApplied": money(a),
-                                 "InvoiceType": "it_Invoice"} for i, (d, a) in enumerate(lines)],
+                                 "AppliedFC": 0.0, "InvoiceType": "it_Invoice"} for i, (d, a) in enumerate(lines)],
             "UpdateDate": f"{rc.booking_date.isoformat()}T00:00:00Z", "UpdateTime": hms(n),
         })
     return {"BusinessPartners": partners, "Invoices": invoices, "CreditNotes": notes, "IncomingPayments": payments}

@@ -8,8 +8,10 @@ from actions.factoring.schema import ensure_factoring_tables
 from actions.factoring.selection import gather_candidates
 from actions.in_transit import invoices_in_transit
 from lettrage.config import WarehouseConfig
-from warehouse.engine import connect
+from warehouse.engine import Engine, connect
 from warehouse.reconcile import record_decision
+from warehouse.schema import ensure_table
+from warehouse.shapes import SHAPES
 
 from .conftest import AS_OF
 
@@ -32,18 +34,23 @@ def test_invoices_whose_money_is_coming_are_named_with_what_is_coming(book: Ware
     assert after == {"I71": "GoCardless payment PM7 submitted"}
 
 
+def _received(engine: Engine, bill_id: str, customer_id: str, amount: str, on: str, reference: str,
+              kind: str | None) -> None:
+    """A bill accepted or a cheque received (int_bills), as stg_sage_fec__bills writes it."""
+    ensure_table(engine, "int_bills", SHAPES["bills"])
+    engine.execute(
+        "INSERT INTO int_bills (entity, bill_id, customer_id, amount, currency, accepted_on, reference, source_system, "
+        "source_id, kind) VALUES ('FR01', :bill_id, :customer_id, CAST(:amount AS DECIMAL(18,2)), 'EUR', "
+        "CAST(:on AS DATE), :reference, 'sage_fec', :bill_id, :kind)",
+        {"bill_id": bill_id, "customer_id": customer_id, "amount": amount, "on": on, "reference": reference,
+         "kind": kind})
+
+
 def test_a_bill_of_exchange_accepted_is_money_on_its_way_until_collected(book: WarehouseConfig) -> None:
     """C4 accepted an LCR for FA-41 (FEC 413/411): not paid until the bank credits the bordereau, but not to be
     chased either. Once the ERP letters the collection, the bill's line is a receipt of that bank entry."""
-    from warehouse.schema import ensure_table
-    from warehouse.shapes import SHAPES
-
     with connect(book) as engine:
-        ensure_table(engine, "int_bills", SHAPES["bills"])
-        engine.execute(
-            "INSERT INTO int_bills (entity, bill_id, customer_id, amount, currency, accepted_on, reference, "
-            "source_system, source_id) VALUES ('FR01', 'FEC-EF-4-2', 'C4', 700.00, 'EUR', DATE '2026-10-31', "
-            "'000003 LCR FA-41 CLIENT PROMESSE', 'sage_fec', 'EF-4')")
+        _received(engine, "FEC-EF-4-2", "C4", "700.00", "2026-10-31", "000003 LCR FA-41 CLIENT PROMESSE", None)
         accepted = invoices_in_transit(engine, "FR01", date(2026, 11, 1))
         engine.execute(
             "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
@@ -56,14 +63,7 @@ def test_a_bill_of_exchange_accepted_is_money_on_its_way_until_collected(book: W
 
 def test_a_cheque_received_is_money_on_its_way_until_deposited(book: WarehouseConfig) -> None:
     """C6's cheque for FA-61 is booked 5112/411 on arrival: not chased until the deposit is credited."""
-    from warehouse.schema import ensure_table
-    from warehouse.shapes import SHAPES
-
     with connect(book) as engine:
-        ensure_table(engine, "int_bills", SHAPES["bills"])
-        engine.execute(
-            "INSERT INTO int_bills (entity, bill_id, customer_id, amount, currency, accepted_on, reference, "
-            "source_system, source_id, kind) VALUES ('FR01', 'FEC-RCH-7-2', 'C6', 5.00, 'EUR', DATE '2026-11-20', "
-            "'CHQ 0012345 FA-61', 'sage_fec', 'RCH-7', 'cheque')")
+        _received(engine, "FEC-RCH-7-2", "C6", "5.00", "2026-11-20", "CHQ 0012345 FA-61", "cheque")
         coming = invoices_in_transit(engine, "FR01", date(2026, 11, 1))
     assert coming["I61"] == "cheque received 2026-11-20, not yet deposited"

@@ -113,10 +113,11 @@ def test_a_receipt_in_a_currency_no_statement_shows_settles_on_the_erp_s_word(wa
                  "DocCurrency": cur, "TransferSum": D(amount), "Cancelled": "tNO", "UpdateDate": "2026-03-15T00:00:00Z"}
                 for n, card, cur, amount in ((2, "C2", "USD", "1000.00"), (3, "C1", "EUR", "800.00"),
                                              (4, "C2", "USD", "600.00"), (5, "C2", "GBP", "500.00"))]
+    # (SumApplied in the company's euros, AppliedFC in the document's currency, 0 for a euro document)
     lines = [{"PaymentDocEntry": n, "LineNum": 0, "entity": "ES01", "DocEntry": inv, "SumApplied": D(a),
-              "InvoiceType": "it_Invoice", "CardCode": c, "PaymentDate": "2026-03-15"}
-             for n, inv, a, c in ((2, 5, "918.87", "C2"), (3, 6, "800.00", "C1"), (4, 7, "551.32", "C2"),
-                                  (5, 8, "580.00", "C2"))]
+              "AppliedFC": D(fc), "InvoiceType": "it_Invoice", "CardCode": c, "PaymentDate": "2026-03-15"}
+             for n, inv, a, fc, c in ((2, 5, "918.87", "1000.00", "C2"), (3, 6, "800.00", "0", "C1"),
+                                      (4, 7, "551.32", "600.00", "C2"), (5, 8, "580.00", "500.00", "C2"))]
     bank = [{**BANK[0], "entity": "ES01", "bank_line_id": "ES-B1", "booking_date": date(2026, 3, 1),
              "value_date": date(2026, 3, 1), "amount": D("50.00"), "remittance_unstructured": "INTERESES",
              "instructed_amount": None, "instructed_currency": None},
@@ -154,3 +155,47 @@ def test_a_receipt_in_a_currency_no_statement_shows_settles_on_the_erp_s_word(wa
     assert kinds.get("INV-6") == "erp_disagreement" and "INV-5" not in kinds
     # GBP shows on the statement (instructed on a EUR line): the bank line is the evidence, not B1's word
     assert gbp == [("ES-B2", "exact_reference", D("500.00"))] and state["INV-8"] == ("paid", D("0.00"))
+
+
+def test_each_receipt_b1_applied_settles_its_own_part(warehouse_config: WarehouseConfig) -> None:
+    """Two USD receipts close INV-9 (400.00 and 600.00 of 1,000.00); INV-10 (1,000.00 USD) is closed in B1 by a
+    receipt applying 980.00: each receipt is matched for what B1 says it applied, and the 20.00 B1 wrote off
+    closes INV-10 on B1's word (within erp_settled_pct), not as money received."""
+    from datetime import date
+
+    from warehouse.build import build_core
+    from warehouse.reconcile import reconcile
+
+    invoices = [_doc(9, "C2", "USD", "918.87", "918.87", total_fc="1000.00", paid_fc="1000.00"),
+                _doc(10, "C2", "USD", "918.87", "918.87", total_fc="1000.00", paid_fc="1000.00")]
+    payments = [{"DocEntry": n, "DocNum": n, "DocDate": f"2026-03-{day}T00:00:00Z", "CardCode": "C2", "CardName": "C2",
+                 "DocCurrency": "USD", "TransferSum": D(amount), "Cancelled": "tNO",
+                 "UpdateDate": "2026-03-20T00:00:00Z"}
+                for n, day, amount in ((6, "10", "400.00"), (7, "20", "600.00"), (8, "25", "980.00"))]
+    lines = [{"PaymentDocEntry": n, "LineNum": 0, "entity": "ES01", "DocEntry": inv, "SumApplied": D(local),
+              "AppliedFC": D(fc), "InvoiceType": "it_Invoice", "CardCode": "C2", "PaymentDate": "2026-03-20"}
+             for n, inv, local, fc in ((6, 9, "367.55", "400.00"), (7, 9, "551.32", "600.00"),
+                                       (8, 10, "900.49", "980.00"))]
+
+    def resource(name: str, rows: list[dict[str, Any]]) -> Any:
+        return dlt.resource(rows, name=name, table_name=f"raw_sap_b1_{name}", write_disposition="replace",
+                            columns=COLUMNS[name])
+
+    run_pipeline("test_b1_applied", [
+        resource("invoices", [to_row(o, "ES01") for o in invoices]),
+        resource("incoming_payments", [to_row(o, "ES01") for o in payments]),
+        resource("payment_invoices", lines),
+        resource("business_partners", [to_row(o, "ES01") for o in PARTNERS]),
+    ], warehouse_config)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=date(2026, 4, 30), report=build_staging(engine))
+        reconcile(engine, as_of=date(2026, 4, 30))
+        matches = set(engine.query("SELECT payment_id, invoice_id, amount_applied, adjustment FROM fct_match"))
+        state = dict(engine.query("SELECT invoice_id, amount_open FROM fct_invoice WHERE entity = 'ES01'"))
+        reconcile(engine, as_of=date(2026, 4, 30), incremental=True)
+        again = set(engine.query("SELECT payment_id, invoice_id, amount_applied, adjustment FROM fct_match"))
+
+    assert matches == {("B1-PAY-6", "INV-9", D("400.00"), D("0.00")), ("B1-PAY-7", "INV-9", D("600.00"), D("0.00")),
+                       ("B1-PAY-8", "INV-10", D("980.00"), D("20.00"))}
+    assert state == {"INV-9": D("0.00"), "INV-10": D("0.00")}
+    assert again == matches

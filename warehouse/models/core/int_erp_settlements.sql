@@ -8,7 +8,11 @@
 -- An ERP whose invoice lists the receipts that settle it (SAP Business One 'PAY-12,CN-3', NetSuite's
 -- applying payments, Sage Accounting's allocations: each the source_id of a receipt or credit note of the
 -- same system) settles it, in full or in part (what the ERP still shows open stays owed: 16_erp_settled),
--- when a receipt is listed: the latest listed receipt, what the listed receipts total.
+-- when a receipt is listed: the latest listed receipt, what the listed receipts total. When the ERP also
+-- says what each listed receipt applied to the invoice (int_erp_applications' shape: NetSuite, Sage
+-- Accounting, SAP Business One), one row per receipt instead, with what it applied (applied): two payments
+-- closing one invoice each settle their part, and a receipt applied short of an invoice the ERP shows paid
+-- (a discount taken) leaves the difference to the tolerances (40_adjust).
 WITH all_receipts AS (
     SELECT entity, payment_id, source_system, source_id, erp_lettrage, upper(currency) AS currency, amount, paid_on
     FROM ({{ union('payments') }}) AS p
@@ -39,11 +43,18 @@ WITH all_receipts AS (
     JOIN latest AS l ON l.entity = c.entity AND l.erp_lettrage = c.erp_lettrage AND l.currency = c.currency
     WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND coalesce(i.erp_amount_open, 0) = 0
       AND b.billed = c.received
+), applications AS (
+    SELECT entity, invoice_id, payment_id, sum(amount) AS amount
+    FROM ({{ union('erp_applications') }}) AS a
+    GROUP BY entity, invoice_id, payment_id
 ), listed AS (
     -- the receipts an invoice lists, one row each (only invoices the ERP shows paid, in full or in part),
     -- latest first
-    SELECT i.entity, i.invoice_id, i.erp_lettrage, r.payment_id, r.amount, r.paid_on,
-           row_number() OVER (PARTITION BY i.entity, i.invoice_id ORDER BY r.paid_on DESC, r.payment_id DESC) AS rn
+    SELECT i.entity, i.invoice_id, i.erp_lettrage, r.payment_id, r.amount, r.paid_on, ap.amount AS applied,
+           row_number() OVER (PARTITION BY i.entity, i.invoice_id ORDER BY r.paid_on DESC, r.payment_id DESC) AS rn,
+           count(ap.amount) OVER (PARTITION BY i.entity, i.invoice_id) AS n_applied,
+           count(*) OVER (PARTITION BY i.entity, i.invoice_id) AS n_listed,
+           sum(r.amount) OVER (PARTITION BY i.entity, i.invoice_id) AS received
     FROM (
         SELECT entity, invoice_id, source_system, erp_lettrage, upper(currency) AS currency,
                {% if engine == 'duckdb' %}unnest(string_split(erp_lettrage, ',')){% else %}regexp_split_to_table(erp_lettrage, ','){% endif %} AS listed_id
@@ -52,10 +63,21 @@ WITH all_receipts AS (
     ) AS i
     JOIN all_receipts AS r
       ON r.entity = i.entity AND r.source_system = i.source_system AND r.source_id = i.listed_id AND r.currency = i.currency
+    LEFT JOIN applications AS ap
+      ON ap.entity = i.entity AND ap.invoice_id = i.invoice_id AND ap.payment_id = r.payment_id
 )
-SELECT entity, invoice_id, payment_id, settled_on, erp_lettrage, received FROM by_code
+SELECT entity, invoice_id, payment_id, settled_on, erp_lettrage, received, CAST(NULL AS DECIMAL(18,2)) AS applied
+FROM by_code
 UNION ALL
-SELECT entity, invoice_id, max(CASE WHEN rn = 1 THEN payment_id END), max(paid_on), max(erp_lettrage), sum(amount)
+-- each listed receipt with what it applied, when the ERP says so for every one of them
+SELECT entity, invoice_id, payment_id, paid_on, erp_lettrage, received, applied
 FROM listed AS b
-WHERE NOT EXISTS (SELECT 1 FROM by_code AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
+WHERE n_applied = n_listed
+  AND NOT EXISTS (SELECT 1 FROM by_code AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
+UNION ALL
+SELECT entity, invoice_id, max(CASE WHEN rn = 1 THEN payment_id END), max(paid_on), max(erp_lettrage), sum(amount),
+       CAST(NULL AS DECIMAL(18,2))
+FROM listed AS b
+WHERE n_applied < n_listed
+  AND NOT EXISTS (SELECT 1 FROM by_code AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
 GROUP BY entity, invoice_id

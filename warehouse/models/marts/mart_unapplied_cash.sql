@@ -8,8 +8,12 @@
 -- Card and debit payments count net of their refunds; failed, pending and charged-back
 -- payments moved no money; a payout's bank line is the provider's money, not a customer's
 -- (its payments count); the ERP's own receipts (channel erp) are evidence of bank money
--- already counted. customer_id is the payment's, else the one customer whose invoices it paid; NULL for a
--- payer no rule could identify.
+-- already counted, except where no bank statement or provider loaded can show that money (a receipt
+-- before the entity's bank and provider data begin, or in a currency none of them shows: an ERP-only
+-- entity such as a NetSuite book without statements): there the ERP is the only evidence, and what it
+-- left unapplied (a payment on account, an overpayment) is the customer's credit, as 16_erp_settled
+-- settles such receipts' invoices on its word. customer_id is the payment's, else the one customer whose
+-- invoices it paid; NULL for a payer no rule could identify.
 WITH refunds AS (
     SELECT entity, payment_id, -sum(amount) AS refunded
     FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL
@@ -25,14 +29,27 @@ applied AS (
     WHERE m.state IN ('auto', 'confirmed') AND m.rule <> 'credit_note'
     GROUP BY m.entity, m.payment_id
 ),
+seen AS (
+    -- what the bank and provider data show, per entity and currency: from which day
+    SELECT entity, upper(currency) AS currency, min(booking_date) AS since FROM fct_bank_line
+    WHERE currency IS NOT NULL GROUP BY entity, upper(currency)
+    UNION ALL
+    SELECT entity, upper(instructed_currency), min(booking_date) FROM fct_bank_line
+    WHERE instructed_currency IS NOT NULL GROUP BY entity, upper(instructed_currency)
+    UNION ALL
+    SELECT entity, upper(currency), min(paid_on) FROM fct_payment
+    WHERE channel <> 'erp' AND currency IS NOT NULL GROUP BY entity, upper(currency)
+),
 received AS (
     SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for) AS customer_id, p.currency,
            p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) AS unapplied
     FROM fct_payment AS p
     LEFT JOIN refunds AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
     LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
-    WHERE p.channel <> 'erp' AND p.status = 'succeeded' AND p.paid_on <= {{ d(as_of) }}
+    WHERE p.status = 'succeeded' AND p.paid_on <= {{ d(as_of) }}
       AND NOT EXISTS (SELECT 1 FROM fct_payout AS o WHERE o.entity = p.entity AND o.bank_line_id = p.payment_id)
+      AND (p.channel <> 'erp' OR NOT EXISTS (
+          SELECT 1 FROM seen AS s WHERE s.entity = p.entity AND s.currency = upper(p.currency) AND s.since <= p.paid_on))
 ),
 grouped AS (
     SELECT entity, customer_id, currency, sum(unapplied) AS amount_unapplied, count(*) AS payment_count

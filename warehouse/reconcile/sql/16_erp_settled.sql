@@ -11,6 +11,8 @@
 -- alike. The match is the receipt's: an incremental run redoes it when the receipt is in scope
 -- (new or changed, or its invoice changed: run._fill_scope), else keeps it.
 {% if erp_settle %}
+{% set write_off %}s.applied IS NOT NULL AND s.from_last = 1 AND coalesce(i.erp_amount_open, 0) = 0
+    AND i.open0 - s.applied_all > 0 AND i.open0 - s.applied_all <= i.amount_total * {{ tol.erp_settled_pct }} / 100{% endset %}
 {% if incremental %}
 INSERT INTO rc_inv
 {{ invoice_rows("SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity
@@ -35,8 +37,15 @@ WITH seen AS (
 )
 {% endif %}
 SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '|erp_lettrage'), s.payment_id,
-       i.invoice_id, CAST(i.open0 - coalesce(i.erp_amount_open, 0) AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)),
-       CAST(NULL AS VARCHAR), i.currency,
+       i.invoice_id,
+       -- what the ERP says this receipt applied, within what the invoice still owes after the receipts before it
+       -- (in date order); else all the ERP settled of it
+       CAST(CASE WHEN s.applied IS NULL THEN i.open0 - coalesce(i.erp_amount_open, 0)
+                 ELSE least(s.applied, greatest(i.open0 - coalesce(s.applied_before, 0), 0)) END AS DECIMAL(18,2)),
+       -- the last receipt of an invoice the ERP shows settled closes what the receipts did not pay (a discount
+       -- taken, a small write-off), up to erp_settled_pct of the invoice: the ERP's word, not money received
+       CAST(CASE WHEN {{ write_off }} THEN i.open0 - s.applied_all ELSE 0 END AS DECIMAL(18,2)),
+       CASE WHEN {{ write_off }} THEN 'settled in the ERP (lettrage ' || s.erp_lettrage || ')' END, i.currency,
        'erp_lettrage', {{ conf.erp_lettrage }},
        CASE WHEN coalesce(i.erp_amount_open, 0) > 0
             THEN 'paid in part in the ERP, ' || CAST(i.erp_amount_open AS VARCHAR) || ' still open there ('
@@ -47,9 +56,18 @@ SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '
           ELSE 'in ' || i.currency || ', which no bank statement or provider loaded shows' END{% else %}
           'before the bank and provider data begin (none loaded)'{% endif %},
        '{{ state.erp_lettrage }}', s.settled_on
-FROM int_erp_settlements AS s
+FROM (
+    SELECT x.*, sum(x.applied) OVER (PARTITION BY x.invoice_id ORDER BY x.settled_on, x.payment_id
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS applied_before,
+           sum(x.applied) OVER (PARTITION BY x.invoice_id) AS applied_all,
+           row_number() OVER (PARTITION BY x.invoice_id ORDER BY x.settled_on DESC, x.payment_id DESC) AS from_last
+    FROM int_erp_settlements AS x
+    -- (an incremental run's open0 already nets the receipts it keeps: only those it redoes come before)
+    WHERE x.entity = :entity {% if incremental %}AND x.payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
+) AS s
 JOIN rc_inv AS i ON i.invoice_id = s.invoice_id
 WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 - coalesce(i.erp_amount_open, 0) > 0
+  AND (s.applied IS NULL OR i.open0 - coalesce(s.applied_before, 0) > 0)
   {% if settle_bound %}
   AND (
       -- in a currency of no bank account loaded nor provider (a USD account whose statements Lettrage
@@ -66,7 +84,8 @@ WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 - coalesce(i.erp
   {% if incremental %}AND s.payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = s.payment_id AND r.invoice_id = s.invoice_id);
 
-UPDATE rc_inv SET open0 = rc_inv.open0 - m.amount_applied
-FROM rc_match AS m
-WHERE m.rule = 'erp_lettrage' AND m.state = 'auto' AND m.invoice_id = rc_inv.invoice_id;
+UPDATE rc_inv SET open0 = rc_inv.open0 - m.settled
+FROM (SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS settled FROM rc_match
+      WHERE rule = 'erp_lettrage' AND state = 'auto' GROUP BY invoice_id) AS m
+WHERE m.invoice_id = rc_inv.invoice_id;
 {% endif %}
