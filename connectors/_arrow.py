@@ -154,12 +154,17 @@ def oldest_first(pages: Iterable[list[dict[str, Any]]]) -> pa.Table:
 def join_tables(tables: list[pa.Table]) -> pa.Table:
     """Raw tables of pages one after the other, as one page of all their rows would have been.
 
-    A column null or missing on a page takes the others' type; structs get the union of
-    their fields, in the order first seen.
+    A column null or missing on a page takes the others' type. Pages whose shapes differ (Stripe
+    events: each page holds other kinds of objects) are flattened first, then joined: pyarrow's
+    permissive promotion of struct columns holding lists wrote invalid arrays (a dispute's
+    ``balance_transactions`` beside charges without them: "index out of bounds" when read).
     """
     if len(tables) == 1:
         return tables[0]
-    return pa.concat_tables(tables, promote_options="permissive")
+    first = tables[0].schema
+    if all(t.schema.equals(first) for t in tables[1:]):
+        return pa.concat_tables(tables)
+    return pa.concat_tables([_flatten(t) for t in tables], promote_options="permissive")
 
 
 def shape_table(

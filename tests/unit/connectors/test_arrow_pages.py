@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from connectors._arrow import join_tables, page_table, rows_table, shape_table
+from connectors._arrow import join_tables, oldest_first, page_table, rows_table, shape_table
 from connectors._http import Windows
 
 DECLARED = {
@@ -132,3 +133,26 @@ def test_a_key_the_first_object_lacks_is_kept_for_the_objects_that_have_it() -> 
     assert [r["description"] for r in out] == [None, "INV-7", "INV-8"]
     assert [r["links__payout"] for r in out] == [None, "PO2", None]
     assert [r["amount"] for r in out] == [100, 200, None]
+
+
+def test_pages_of_other_kinds_of_objects_join_into_a_valid_table() -> None:
+    """Stripe events, one per page: a dispute's (its balance_transactions a list of objects, each with its own
+    list of fee_details, nulls among their fields) and a charge's. Joined by pyarrow's struct promotion, the
+    list column was invalid and reading it failed ("index with value of 2 is out-of-bounds"): the whole Stripe
+    source failed on such a mix of events."""
+    def txn(n: str, amount: int, fees: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"id": n, "object": "balance_transaction", "amount": amount, "available_on": 1792886400,
+                "created": 1792915200, "currency": "eur", "description": "Chargeback", "exchange_rate": None,
+                "fee": sum(f["amount"] for f in fees), "fee_details": fees, "net": amount,
+                "reporting_category": "dispute", "source": "dp_1", "status": "available", "type": "adjustment"}
+
+    fee = {"amount": 1500, "application": None, "currency": "eur", "description": "Dispute fee", "type": "stripe_fee"}
+    dispute = {"id": "evt_d", "data": {"object": {"balance_transactions": [
+        txn("txn_1", -466465, [fee]), txn("txn_2", 466465, [])]}}}
+    charge = {"id": "evt_c", "data": {"object": {"transfer_group": None}}}
+    table = shape_table(oldest_first([[dispute], [charge]]), {"id": {"data_type": "text", "nullable": False}},
+                        {"entity": "FR01"})
+    table.validate(full=True)
+    rows = {r["id"]: r for r in table.to_pylist()}
+    assert json.loads(rows["evt_d"]["data__object__balance_transactions"])[1]["amount"] == 466465
+    assert rows["evt_c"]["data__object__balance_transactions"] is None
