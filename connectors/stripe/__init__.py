@@ -51,6 +51,7 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
         payment_intent=TEXT,
         failure_code=TEXT,
         billing_details__name=TEXT,
+        payment_method_details__type=TEXT,
         metadata__invoice_number=TEXT,
         metadata__erp_customer_id=TEXT,
     ),
@@ -103,8 +104,11 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
     "customers": _cols(
         id=TEXT, entity=TEXT, email=TEXT, name=TEXT, created=BIGINT, metadata__erp_customer_id=TEXT
     ),
+    # (the object as it was when the event happened: its status and refunded flag say what changed since the
+    # object itself was listed, which list resources walked by created never re-read)
     "events": _cols(
-        id=TEXT, entity=TEXT, type=TEXT, created=BIGINT, data__object__id=TEXT, data__object__object=TEXT
+        id=TEXT, entity=TEXT, type=TEXT, created=BIGINT, data__object__id=TEXT, data__object__object=TEXT,
+        data__object__status=TEXT, data__object__refunded=BOOL, data__object__failure_code=TEXT,
     ),
 }
 for _cols_of in COLUMNS.values():

@@ -276,3 +276,42 @@ def test_a_payout_the_bank_split_in_two_lines_is_both_of_them(warehouse_config: 
     assert [(p["payout_id"], p["bank_line_id"]) for p in payout] == [("po_1", "B2")]
     assert not {"B2", "B3"} & payments
     assert not_banked == [(0,)]
+
+
+_EVENTS = ("CREATE TABLE raw_stripe_events (id TEXT, entity TEXT, type TEXT, created BIGINT, data__object__id TEXT, "
+           "data__object__object TEXT, data__object__status TEXT, data__object__refunded BOOLEAN, "
+           "data__object__failure_code TEXT)")
+
+
+def test_a_sepa_debit_stripe_later_failed_is_a_failed_debit(warehouse_config: WarehouseConfig) -> None:
+    """ch_1 was listed pending (a SEPA debit takes days); its charge.failed event came later. Charges are
+    walked by created date and not re-read: the event says what it became, and a bank debit that failed
+    (unlike a declined card) is a failed_debit to chase."""
+    with _built_after(
+            warehouse_config,
+            "ALTER TABLE raw_stripe_charges ADD COLUMN payment_method_details__type TEXT",
+            "UPDATE raw_stripe_charges SET status = 'pending', payment_method_details__type = 'sepa_debit'",
+            _EVENTS,
+            "INSERT INTO raw_stripe_events VALUES ('evt_1', 'FR01', 'charge.pending', 1739001600, 'ch_1', 'charge', "
+            "'pending', false, NULL), ('evt_2', 'FR01', 'charge.failed', 1739260800, 'ch_1', 'charge', 'failed', "
+            "false, 'insufficient_funds')") as engine:
+        payment = engine.query_dicts("SELECT status, failure_reason FROM fct_payment WHERE payment_id = 'ch_1'")[0]
+        reconcile(engine, as_of=AS_OF)
+        raised = engine.query("SELECT kind FROM fct_reconciliation_exception WHERE payment_id = 'ch_1'")
+    assert payment == {"status": "failed", "failure_reason": "sepa_debit: insufficient_funds"}
+    assert raised == [("failed_debit",)]
+
+
+def test_a_dispute_won_after_it_was_listed_is_no_chargeback(warehouse_config: WarehouseConfig) -> None:
+    """dp_1 was listed under review; charge.dispute.closed (won) came later: ch_1 stands."""
+    disputes = ("DROP TABLE IF EXISTS raw_stripe_disputes", "CREATE TABLE raw_stripe_disputes (id TEXT, entity TEXT, amount BIGINT, currency TEXT, charge TEXT, "
+                "created BIGINT, status TEXT, reason TEXT)",
+                "INSERT INTO raw_stripe_disputes VALUES ('dp_1', 'FR01', 10000, 'eur', 'ch_1', 1739100000, "
+                "'under_review', 'fraudulent')")
+    with _built_after(warehouse_config, *disputes) as engine:
+        before = engine.query("SELECT status FROM fct_payment WHERE payment_id = 'ch_1'")
+    with _built_after(warehouse_config, *disputes, _EVENTS,
+                      "INSERT INTO raw_stripe_events VALUES ('evt_3', 'FR01', 'charge.dispute.closed', 1739900000, "
+                      "'dp_1', 'dispute', 'won', NULL, NULL)") as engine:
+        after = engine.query("SELECT status FROM fct_payment WHERE payment_id = 'ch_1'")
+    assert before == [("charged_back",)] and after == [("succeeded",)]

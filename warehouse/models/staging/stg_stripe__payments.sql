@@ -1,9 +1,17 @@
 -- Stripe charges as customer payments. Fees and the payout come from the charge's
 -- balance transaction; the ERP customer from metadata (charge first, then customer), the
 -- invoice number from metadata too: the keys are mappings/providers.yaml's.
--- A charge with an open or lost dispute counts as charged back.
+-- A charge with an open or lost dispute counts as charged back. A charge or a dispute is as its latest
+-- event shows it (charge.failed after a SEPA debit was pending, charge.refunded, charge.dispute.closed won):
+-- the list resources are walked by created date and never re-read what changed after. A bank debit
+-- (SEPA, Bacs ...) that failed says so in failure_reason ('sepa_debit: insufficient_funds'): the money was
+-- counted on, unlike a declined card, so the reconciliation raises a failed_debit for it.
 -- shape: payments
 -- requires: raw_stripe_charges, raw_stripe_balance_transactions
+{% set events = has('raw_stripe_events') and has_column('raw_stripe_events', 'data__object__status') %}
+{% set refunded_event = events and has_column('raw_stripe_events', 'data__object__refunded') %}
+{% set failure_event = events and has_column('raw_stripe_events', 'data__object__failure_code') %}
+{% set method = has_column('raw_stripe_charges', 'payment_method_details__type') %}
 {% set invoice_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.invoice_keys) %}
 {% set customer_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.customer_keys)
       + (metadata_cols('raw_stripe_customers', 'cu', providers.stripe.customer_keys) if has('raw_stripe_customers') else []) %}
@@ -12,9 +20,27 @@ WITH charge_bt AS (
     FROM raw_stripe_balance_transactions
     WHERE reporting_category = 'charge'
     GROUP BY source
+),
+latest AS (
+    -- each charge's and dispute's newest state Stripe sent (events: the last 30 days)
+    {% if events %}
+    SELECT object_id, status, refunded, failure_code FROM (
+        SELECT data__object__id AS object_id, data__object__status AS status,
+               {% if refunded_event %}data__object__refunded{% else %}CAST(NULL AS BOOLEAN){% endif %} AS refunded,
+               {% if failure_event %}data__object__failure_code{% else %}CAST(NULL AS TEXT){% endif %} AS failure_code,
+               row_number() OVER (PARTITION BY data__object__id ORDER BY created DESC, id DESC) AS rn
+        FROM raw_stripe_events
+        WHERE data__object__object IN ('charge', 'dispute') AND data__object__status IS NOT NULL
+    ) AS e WHERE rn = 1
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS object_id, CAST(NULL AS TEXT) AS status, CAST(NULL AS BOOLEAN) AS refunded,
+           CAST(NULL AS TEXT) AS failure_code WHERE 1 = 0
+    {% endif %}
 ){% if has('raw_stripe_disputes') %},
 lost AS (
-    SELECT DISTINCT charge FROM raw_stripe_disputes WHERE status NOT IN ('won', 'warning_closed')
+    SELECT DISTINCT d.charge FROM raw_stripe_disputes AS d
+    LEFT JOIN latest AS l ON l.object_id = d.id
+    WHERE coalesce(l.status, d.status) NOT IN ('won', 'warning_closed')
 ){% endif %}
 SELECT
     c.entity,
@@ -26,21 +52,26 @@ SELECT
     upper(c.currency) AS currency,
     {{ unix_to_date('c.created') }} AS paid_on,
     CASE
-        WHEN c.status = 'failed' THEN 'failed'
-        WHEN c.status = 'pending' THEN 'pending'
+        WHEN coalesce(ev.status, c.status) = 'failed' THEN 'failed'
+        WHEN coalesce(ev.status, c.status) = 'pending' THEN 'pending'
         {% if has('raw_stripe_disputes') %}WHEN lost.charge IS NOT NULL THEN 'charged_back'{% endif %}
-        WHEN c.refunded THEN 'refunded'
+        WHEN coalesce(ev.refunded, c.refunded) THEN 'refunded'
         ELSE 'succeeded'
     END AS status,
     concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}c.description) AS reference,
     c.billing_details__name AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     bt.payout AS payout_id,
-    c.failure_code AS failure_reason,
+    {% if method %}CASE WHEN coalesce(ev.status, c.status) = 'failed'
+                         AND (c.payment_method_details__type LIKE '%debit'
+                              OR c.payment_method_details__type = 'us_bank_account')
+                        THEN c.payment_method_details__type || ': ' || coalesce(ev.failure_code, c.failure_code, 'failed')
+                        ELSE coalesce(ev.failure_code, c.failure_code) END{% else %}coalesce(ev.failure_code, c.failure_code){% endif %} AS failure_reason,
     CAST(NULL AS TEXT) AS erp_lettrage,
     'stripe' AS source_system,
     c.id AS source_id
 FROM raw_stripe_charges AS c
 LEFT JOIN charge_bt AS bt ON bt.source = c.id
+LEFT JOIN latest AS ev ON ev.object_id = c.id
 {% if has('raw_stripe_customers') %}LEFT JOIN raw_stripe_customers AS cu ON cu.id = c.customer{% endif %}
 {% if has('raw_stripe_disputes') %}LEFT JOIN lost ON lost.charge = c.id{% endif %}

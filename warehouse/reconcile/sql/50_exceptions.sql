@@ -80,7 +80,11 @@ FROM rc_pay AS p
 JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
 LEFT JOIN named AS n ON n.payment_id = p.payment_id
 LEFT JOIN settled AS st ON st.invoice_id = n.invoice_id
-WHERE p.status IN ('charged_back', 'refunded') OR (p.status = 'failed' AND p.channel <> 'stripe');
+-- (a declined card moved no money and was not counted on; a Stripe bank debit that failed was: failure_reason
+-- names its method, stg_stripe__payments)
+WHERE p.status IN ('charged_back', 'refunded')
+   OR (p.status = 'failed' AND (p.channel <> 'stripe' OR f.failure_reason LIKE '%debit: %'
+                                OR f.failure_reason LIKE 'us_bank_account: %'));
 
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 SELECT b.entity, 'failed_debit', NULL, NULL, NULL, b.bank_line_id, b.amount, upper(b.currency),
