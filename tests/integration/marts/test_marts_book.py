@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from tests.integration.marts.conftest import D, rows
 from warehouse.build import build_marts
@@ -163,6 +164,31 @@ def test_unapplied_cash_of_a_payer_the_bank_did_not_name_is_its_customers(book: 
     # C1 already had P6's 300.00 (only suggested): 300 + 250
     assert ("C1", D("550"), 2) in [(r["customer_id"], r["amount_unapplied"], r["payment_count"]) for r in got]
     assert all(r["customer_id"] is not None for r in got)
+
+
+def test_an_erp_receipt_no_statement_can_show_left_unapplied_is_customer_credit(book: Engine) -> None:
+    """US01 has no bank or provider data: its ERP (NetSuite) is the only evidence. A payment of 500.00 left on
+    account there, and 50.00 beyond the invoice another one paid, are its customers' credit. FR01's ERP receipt
+    within the statements' period is evidence of a bank line already counted: not counted again."""
+    def fr01_c1() -> list[dict[str, Any]]:
+        return rows(book, "SELECT amount_unapplied FROM mart_unapplied_cash WHERE entity = 'FR01' AND customer_id = 'C1'")
+
+    build_marts(book, as_of=date(2024, 3, 15))
+    before = fr01_c1()
+    for pid, entity, customer, amount, currency in (("NS-1", "US01", "U1", "500.00", "USD"),
+                                                   ("NS-2", "US01", "U2", "350.00", "USD"),
+                                                   ("FEC-9", "FR01", "C1", "120.00", "EUR")):
+        book.execute("INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, "
+                     "paid_on, status, source_system, source_id) VALUES (:e, :p, 'erp', :c, "
+                     "CAST(:a AS DECIMAL(18,2)), 0, :cur, DATE '2024-03-10', 'succeeded', 'test', :p)",
+                     {"e": entity, "p": pid, "c": customer, "a": amount, "cur": currency})
+    book.execute("INSERT INTO fct_match (entity, match_id, payment_id, invoice_id, amount_applied, currency, rule, "
+                 "confidence, state) VALUES ('US01', 'M9', 'NS-2', 'U-I1', 300.00, 'USD', 'erp_lettrage', 1, 'auto')")
+    build_marts(book, as_of=date(2024, 3, 15))
+    got = {(r["entity"], r["customer_id"]): r["amount_unapplied"] for r in rows(
+        book, "SELECT entity, customer_id, amount_unapplied FROM mart_unapplied_cash WHERE entity = 'US01'")}
+    assert got == {("US01", "U1"): D("500"), ("US01", "U2"): D("50")}
+    assert fr01_c1() == before
 
 
 def test_marts_as_of_a_past_date(book: Engine) -> None:
