@@ -166,6 +166,25 @@ def test_unapplied_cash_of_a_payer_the_bank_did_not_name_is_its_customers(book: 
     assert all(r["customer_id"] is not None for r in got)
 
 
+def test_unapplied_cash_of_a_transfer_for_an_invoice_already_paid_is_that_invoice_s_customer(book: Engine) -> None:
+    """P9 (no customer on the payment) names I9, which C2 had already paid by card: nothing applied, an open
+    overpayment exception names I9, so the 700.00 is C2's credit rather than an unknown payer's."""
+    def c2() -> Any:
+        got = rows(book, "SELECT amount_unapplied FROM mart_unapplied_cash WHERE entity = 'FR01' AND customer_id = 'C2'")
+        return got[0]["amount_unapplied"] if got else D("0")
+
+    before = c2()
+    book.execute("INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, "
+                 "status, source_system, source_id) VALUES ('FR01', 'P9', 'bank_transfer', NULL, 700.00, 0, 'EUR', "
+                 "DATE '2024-03-12', 'succeeded', 'test', 'P9')")
+    book.execute("INSERT INTO fct_reconciliation_exception (entity, exception_id, kind, payment_id, invoice_id, amount, "
+                 "currency, detail, opened_at) VALUES ('FR01', 'E9', 'overpayment', 'P9', 'I9', 700.00, 'EUR', "
+                 "'the invoice(s) this payment names are already settled', TIMESTAMP '2024-03-12 08:00:00')")
+    build_marts(book, as_of=date(2024, 3, 15))
+    assert c2() == before + D("700")
+    assert rows(book, "SELECT count(*) AS n FROM mart_unapplied_cash WHERE customer_id IS NULL")[0]["n"] == 0
+
+
 def test_an_erp_receipt_no_statement_can_show_left_unapplied_is_customer_credit(book: Engine) -> None:
     """US01 has no bank or provider data: its ERP (NetSuite) is the only evidence. A payment of 500.00 left on
     account there, and 50.00 beyond the invoice another one paid, are its customers' credit. FR01's ERP receipt

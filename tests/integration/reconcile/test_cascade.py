@@ -644,6 +644,26 @@ def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     assert book.invoice_state("I2") == ("overdue", Decimal("200.00"))
 
 
+def test_a_card_payment_refunded_in_full_says_how_much_went_back(book: Book) -> None:
+    """P3 paid FA-3 by card and was refunded in full: it nets to nothing, and its refund exception says the
+    100.00 handed back (not 0.00); a declined card (P4) raises nothing, a failed SEPA debit through Stripe (P5)
+    does."""
+    book.invoice("I3", "100.00", number="FA-3")
+    book.invoice("I5", "60.00", number="FA-5")
+    book.payment("P3", "100.00", "FA-3", channel="stripe", status="refunded")
+    book.payment("P4", "100.00", "FA-3", channel="stripe", status="failed", failure_reason="card_declined")
+    book.payment("P5", "60.00", "FA-5", channel="stripe", status="failed",
+                 failure_reason="sepa_debit: insufficient_funds")
+    book.payout("po_9", "-100.00")
+    book._insert("fct_payout_component", {"entity": "FR01", "payout_id": "po_9", "component_id": "re_1",
+                                          "kind": "refund", "payment_id": "P3", "amount": Decimal("-100.00"),
+                                          "fee": Decimal("0"), "currency": "EUR", "source_system": "test",
+                                          "source_id": "re_1"})
+    reconcile(book.engine, as_of=AS_OF)
+    exceptions = {e["payment_id"]: (e["kind"], e["amount"]) for e in book.exceptions() if e["payment_id"]}
+    assert exceptions == {"P3": ("refund", Decimal("100.00")), "P5": ("failed_debit", Decimal("60.00"))}
+
+
 def test_a_failed_debit_is_nothing_to_chase_once_the_customer_paid_again(book: Book) -> None:
     """The collection of FA-1 came back; the customer then paid it by transfer: FA-1 is paid and the
     failed debit closes, saying why, in a full run and in the incremental run of the day the transfer

@@ -315,3 +315,28 @@ def test_a_dispute_won_after_it_was_listed_is_no_chargeback(warehouse_config: Wa
                       "'dp_1', 'dispute', 'won', NULL, NULL)") as engine:
         after = engine.query("SELECT status FROM fct_payment WHERE payment_id = 'ch_1'")
     assert before == [("charged_back",)] and after == [("succeeded",)]
+
+
+def test_a_gocardless_late_failure_keeps_its_reason(warehouse_config: WarehouseConfig) -> None:
+    """PM1 was paid out, then failed late (the payer's account closed): the event giving the reason code is the
+    failure's, whatever its action is named; PM2's failure event gives only a cause."""
+    with _built_after(
+            warehouse_config,
+            "DROP TABLE IF EXISTS raw_gocardless_payments", "DROP TABLE IF EXISTS raw_gocardless_events",
+            "CREATE TABLE raw_gocardless_payments (id TEXT, entity TEXT, amount BIGINT, currency TEXT, "
+            "charge_date DATE, status TEXT, reference TEXT, description TEXT, links__payout TEXT, links__mandate TEXT)",
+            "INSERT INTO raw_gocardless_payments VALUES "
+            "('PM1', 'FR01', 12000, 'EUR', DATE '2025-02-03', 'failed', 'FA-2025-000001', NULL, 'PO1', 'MD1'), "
+            "('PM2', 'FR01', 5000, 'EUR', DATE '2025-02-04', 'failed', 'FA-2025-000001', NULL, NULL, 'MD1')",
+            "CREATE TABLE raw_gocardless_events (id TEXT, entity TEXT, created_at TIMESTAMP, action TEXT, "
+            "resource_type TEXT, links__payment TEXT, details__cause TEXT, details__reason_code TEXT)",
+            "INSERT INTO raw_gocardless_events VALUES "
+            "('EV1', 'FR01', TIMESTAMP '2025-02-03 09:00:00', 'paid_out', 'payments', 'PM1', 'payment_paid_out', NULL), "
+            "('EV2', 'FR01', TIMESTAMP '2025-02-10 09:00:00', 'late_failure', 'payments', 'PM1', "
+            "'bank_account_closed', 'AC04'), "
+            "('EV3', 'FR01', TIMESTAMP '2025-02-11 09:00:00', 'late_failure_settled', 'payments', 'PM1', "
+            "'late_failure_settled', NULL), "
+            "('EV4', 'FR01', TIMESTAMP '2025-02-06 09:00:00', 'failed', 'payments', 'PM2', 'insufficient_funds', NULL)",
+    ) as engine:
+        reasons = dict(engine.query("SELECT payment_id, failure_reason FROM fct_payment WHERE channel = 'gocardless'"))
+    assert reasons == {"PM1": "AC04", "PM2": "insufficient_funds"}

@@ -13,7 +13,8 @@
 -- entity such as a NetSuite book without statements): there the ERP is the only evidence, and what it
 -- left unapplied (a payment on account, an overpayment) is the customer's credit, as 16_erp_settled
 -- settles such receipts' invoices on its word. customer_id is the payment's, else the one customer whose
--- invoices it paid; NULL for a payer no rule could identify.
+-- invoices it paid, else the customer of the invoice its open overpayment exception names (a transfer for an
+-- invoice already paid by card); NULL for a payer no rule could identify.
 WITH refunds AS (
     SELECT entity, payment_id, -sum(amount) AS refunded
     FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL
@@ -40,12 +41,20 @@ seen AS (
     SELECT entity, upper(currency), min(paid_on) FROM fct_payment
     WHERE channel <> 'erp' AND currency IS NOT NULL GROUP BY entity, upper(currency)
 ),
+named AS (
+    SELECT e.entity, e.payment_id, min(i.customer_id) AS customer_id
+    FROM fct_reconciliation_exception AS e
+    JOIN fct_invoice AS i ON i.entity = e.entity AND i.invoice_id = e.invoice_id
+    WHERE e.kind = 'overpayment' AND e.resolved_at IS NULL AND e.payment_id IS NOT NULL
+    GROUP BY e.entity, e.payment_id
+),
 received AS (
-    SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for) AS customer_id, p.currency,
+    SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for, n.customer_id) AS customer_id, p.currency,
            p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) AS unapplied
     FROM fct_payment AS p
     LEFT JOIN refunds AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
     LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
+    LEFT JOIN named AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
     WHERE p.status = 'succeeded' AND p.paid_on <= {{ d(as_of) }}
       AND NOT EXISTS (SELECT 1 FROM fct_payout AS o WHERE o.entity = p.entity AND o.bank_line_id = p.payment_id)
       AND (p.channel <> 'erp' OR NOT EXISTS (

@@ -1,6 +1,7 @@
 -- GoCardless SEPA direct debits. The customer comes from metadata, else through the
 -- mandate; failures and chargebacks keep their SEPA reason code (AM04, MD06…) from
--- the payment's latest failure event.
+-- the payment's latest event giving one (failed, charged_back, a late failure after the payout), else
+-- that event's cause (bank_account_closed).
 -- shape: payments
 -- requires: raw_gocardless_payments
 {% set joined = has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}
@@ -19,10 +20,17 @@ WITH fees AS (
 ),
 reasons AS (
     {% if has('raw_gocardless_events') %}
-    SELECT links__payment AS payment_id, max(details__reason_code) AS reason_code
-    FROM raw_gocardless_events
-    WHERE resource_type = 'payments' AND action IN ('failed', 'charged_back', 'late_failure_settled')
-    GROUP BY links__payment
+    SELECT payment_id, reason_code FROM (
+        SELECT links__payment AS payment_id,
+               coalesce(nullif(details__reason_code, ''), details__cause) AS reason_code,
+               row_number() OVER (PARTITION BY links__payment
+                                  ORDER BY CASE WHEN nullif(details__reason_code, '') IS NULL THEN 1 ELSE 0 END,
+                                           created_at DESC, id DESC) AS rn
+        FROM raw_gocardless_events
+        WHERE resource_type = 'payments'
+          AND (action IN ('failed', 'charged_back', 'late_failure', 'late_failure_settled')
+               OR nullif(details__reason_code, '') IS NOT NULL)
+    ) AS e WHERE rn = 1
     {% else %}
     SELECT CAST(NULL AS TEXT) AS payment_id, CAST(NULL AS TEXT) AS reason_code WHERE 1 = 0
     {% endif %}

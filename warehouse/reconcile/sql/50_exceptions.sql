@@ -69,7 +69,9 @@ WITH named AS (
 )
 SELECT p.entity,
        CASE p.status WHEN 'failed' THEN 'failed_debit' WHEN 'charged_back' THEN 'chargeback' ELSE 'refund' END,
-       p.payment_id, n.invoice_id, NULL, NULL, p.amount, p.currency,
+       -- (a refunded payment nets to nothing: the exception says what was handed back)
+       p.payment_id, n.invoice_id, NULL, NULL, CASE WHEN p.status = 'refunded' THEN f.amount - p.amount ELSE p.amount END,
+       p.currency,
        CASE p.status WHEN 'failed' THEN 'direct debit failed' WHEN 'charged_back' THEN 'payment charged back'
                      ELSE 'payment refunded' END
        || coalesce(' (' || f.failure_reason || ')', '')
