@@ -67,6 +67,8 @@ NEW_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "raw_sap_b1_business_partners": (("iban", "text"),),
     "raw_sap_b1_payment_invoices": (("applied_fc", "money"),),
     "raw_sage_fec_customers": (("currency", "text"), ("payment_terms", "text")),
+    "raw_netsuite_customers": (("firstname", "text"), ("lastname", "text"), ("isperson", "text")),
+    "raw_netsuite_transactions": (("posting", "text"), ("voided", "text")),
 }
 
 

@@ -33,12 +33,14 @@ SINCE = "lastmodifieddate >= TO_TIMESTAMP('{since}', 'YYYY-MM-DD HH24:MI:SS')"
 
 
 COLUMNS: dict[str, dict[str, TColumnSchema]] = {
-    "customers": _cols(id=TEXT, entity=TEXT, entityid=TEXT, companyname=TEXT, email=TEXT, creditlimit="money",
-                       terms=TEXT, terms_days=BIGINT, currency=TEXT, currency_code=TEXT, lastmodified=TEXT),
+    # an individual (isperson 'T') has no companyname: firstname and lastname are its name
+    "customers": _cols(id=TEXT, entity=TEXT, entityid=TEXT, companyname=TEXT, firstname=TEXT, lastname=TEXT,
+                       isperson=TEXT, email=TEXT, creditlimit="money", terms=TEXT, terms_days=BIGINT, currency=TEXT,
+                       currency_code=TEXT, lastmodified=TEXT),
     "transactions": _cols(id=TEXT, entity=TEXT, tranid=TEXT, type=TEXT, trandate=DATE, duedate=DATE,
                           customer_id=TEXT, currency=TEXT, currency_code=TEXT, foreigntotal="money",
                           foreignamountremaining="money", status=TEXT, otherrefnum=TEXT, memo=TEXT,
-                          lastmodified=TEXT),
+                          posting=TEXT, voided=TEXT, lastmodified=TEXT),
     "payment_applications": _cols(previousdoc=TEXT, nextdoc=TEXT, entity=TEXT, foreignamount="money",
                                   linktype=TEXT, previoustype=TEXT, nexttype=TEXT),
 }
@@ -101,7 +103,8 @@ def netsuite_source(
     def customers(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[list[dict[str, Any]]]:
         """Customers; merge because terms, limits and e-mails change."""
         since = str(updated.last_value or initial).replace("T", " ")
-        q = (f"SELECT id, entityid, companyname, email, creditlimit, terms, currency, {LASTMOD} FROM customer "
+        q = (f"SELECT id, entityid, companyname, firstname, lastname, isperson, email, creditlimit, terms, currency, "
+             f"{LASTMOD} FROM customer "
              f"WHERE {SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
         for page in client.walk(q):
             currencies, terms = lookup("currency"), lookup("term")
@@ -120,7 +123,7 @@ def netsuite_source(
         since = str(updated.last_value or initial).replace("T", " ")
         types = ", ".join(f"'{t}'" for t in settings.TRANSACTION_TYPES)
         q = ("SELECT id, tranid, type, trandate, duedate, entity, currency, foreigntotal, foreignamountremaining, "
-             f"status, otherrefnum, memo, {LASTMOD} FROM transaction WHERE type IN ({types}) "
+             f"status, otherrefnum, memo, posting, voided, {LASTMOD} FROM transaction WHERE type IN ({types}) "
              f"AND {SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
         for page in client.walk(q):
             currencies = lookup("currency")
@@ -135,9 +138,11 @@ def netsuite_source(
 
     @dlt.transformer(data_from=transactions, name="payment_applications",
                      table_name="raw_netsuite_payment_applications", primary_key=("previousdoc", "nextdoc"),
-                     write_disposition="merge", columns=COLUMNS["payment_applications"])
+                     merge_key="nextdoc", write_disposition="merge", columns=COLUMNS["payment_applications"])
     def payment_applications(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        """Which invoices each payment or credit memo applies to; merge, re-read whenever its payment changes."""
+        """Which invoices each payment or credit memo applies to, re-read whenever its payment changes: merged by
+        payment (``merge_key``), so a payment's applications are replaced as a whole and one moved to another
+        invoice leaves no stale link behind."""
         ids = [r["id"] for r in page if r.get("type") in ("CustPymt", "CustCred")]
         chunks = [ids[i : i + settings.APPLICATION_CHUNK] for i in range(0, len(ids), settings.APPLICATION_CHUNK)]
 

@@ -116,10 +116,11 @@ def sage_accounting_source(
 
     @dlt.transformer(data_from=payments, name="payment_allocations",
                      table_name="raw_sage_accounting_payment_allocations",
-                     primary_key=("payment_id", "artefact_id"), write_disposition="merge",
+                     primary_key=("payment_id", "artefact_id"), merge_key="payment_id", write_disposition="merge",
                      columns=COLUMNS["payment_allocations"])
     def payment_allocations(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        """The invoices each receipt settles (Sage's ``allocated_artefacts``); merge, re-read with their payment."""
+        """The invoices each receipt settles (Sage's ``allocated_artefacts``), re-read with their payment and
+        merged by payment (``merge_key``): an allocation moved to another invoice leaves no stale row."""
         yield [a for p in page for a in _allocations(p)]
 
     return [contacts, invoices, notes, payments, payment_allocations]

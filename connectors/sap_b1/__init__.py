@@ -146,10 +146,11 @@ def sap_b1_source(
     payments = listing("incoming_payments", "Incoming payments; merge because they can be cancelled.")
 
     @dlt.transformer(data_from=payments, name="payment_invoices", table_name="raw_sap_b1_payment_invoices",
-                     primary_key=("PaymentDocEntry", "LineNum"), write_disposition="merge",
-                     columns=COLUMNS["payment_invoices"])
+                     primary_key=("PaymentDocEntry", "LineNum"), merge_key="PaymentDocEntry",
+                     write_disposition="merge", columns=COLUMNS["payment_invoices"])
     def payment_invoices(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        """The invoices each payment settles (``PaymentInvoices``); merge, re-read with their payment."""
+        """The invoices each payment settles (``PaymentInvoices``), re-read with their payment and merged by
+        payment (``merge_key``): a line removed from the payment leaves no stale row."""
         out = []
         for p in page:
             for line in p.pop("_lines", []):

@@ -237,7 +237,7 @@ def _netsuite(w: EntityWorld, allocs: Any, outstanding: dict[int, int], rng: ran
         customers.append({
             "id": c.customer_id, "entityid": f"CUST-{c.customer_id}", "companyname": c.name, "email": c.email,
             "creditlimit": dec(c.credit_limit_cents), "terms": terms[c.terms_days], "currency": "2",
-            "isperson": "F", "isinactive": "F", "datecreated": _ts(first, n), "lastmodifieddate": _ts(first, n),
+            "firstname": None, "lastname": None, "isperson": "F", "isinactive": "F", "datecreated": _ts(first, n), "lastmodifieddate": _ts(first, n),
         })
     tx_id = 5000
     ids_of: dict[int, str] = {}
@@ -253,7 +253,7 @@ def _netsuite(w: EntityWorld, allocs: Any, outstanding: dict[int, int], rng: ran
             "entity": d.customer.customer_id, "currency": "2", "foreigntotal": dec(d.total_cents),
             "foreignamountremaining": dec(outstanding[id(d)]), "status": status,
             "otherrefnum": d.po_number if invoice else d.credits.number if d.credits else None,
-            "memo": None, "lastmodifieddate": _ts(_touched(d, allocs) if invoice else d.issue_date, n),
+            "memo": None, "posting": "T", "voided": "F", "lastmodifieddate": _ts(_touched(d, allocs) if invoice else d.issue_date, n),
         })
         if not invoice and d.credits is not None:
             links.append({"previousdoc": None, "nextdoc": str(tx_id), "foreignamount": dec(-d.total_cents),
@@ -270,6 +270,7 @@ def _netsuite(w: EntityWorld, allocs: Any, outstanding: dict[int, int], rng: ran
             "duedate": None, "entity": rc.customer.customer_id, "currency": "2",
             "foreigntotal": dec(rc.amount_cents), "foreignamountremaining": dec(rc.amount_cents - allocated),
             "status": "C", "otherrefnum": None, "memo": (rc.tx.ustrd or rc.tx.creditor_ref) or None,
+            "posting": "T", "voided": "F",
             "lastmodifieddate": _ts(rc.booking_date, n),
         })
         for d, amount in lines:

@@ -340,3 +340,33 @@ def test_a_gocardless_late_failure_keeps_its_reason(warehouse_config: WarehouseC
     ) as engine:
         reasons = dict(engine.query("SELECT payment_id, failure_reason FROM fct_payment WHERE channel = 'gocardless'"))
     assert reasons == {"PM1": "AC04", "PM2": "insufficient_funds"}
+
+
+def test_netsuite_individuals_are_named_and_only_posted_documents_are_owed(warehouse_config: WarehouseConfig) -> None:
+    """An individual customer has no company name; an invoice pending approval (posting F) and a voided one are
+    no receivable, a voided payment received nothing."""
+    with connect(warehouse_config) as engine:
+        engine.execute("CREATE TABLE raw_netsuite_customers (id TEXT, entity TEXT, entityid TEXT, companyname TEXT, "
+                       "firstname TEXT, lastname TEXT, isperson TEXT, email TEXT, creditlimit DECIMAL(18,2), "
+                       "terms_days BIGINT, currency_code TEXT)")
+        engine.execute("INSERT INTO raw_netsuite_customers VALUES "
+                       "('1', 'US01', 'CUST-1', 'Acme Inc', NULL, NULL, 'F', NULL, NULL, 30, 'USD'), "
+                       "('2', 'US01', 'CUST-2', NULL, 'Dana', 'Whitaker', 'T', NULL, NULL, 30, 'USD')")
+        engine.execute("CREATE TABLE raw_netsuite_transactions (id TEXT, entity TEXT, tranid TEXT, type TEXT, "
+                       "trandate DATE, duedate DATE, customer_id TEXT, currency_code TEXT, foreigntotal DECIMAL(18,2), "
+                       "foreignamountremaining DECIMAL(18,2), status TEXT, memo TEXT, posting TEXT, voided TEXT)")
+        engine.execute("INSERT INTO raw_netsuite_transactions VALUES "
+                       "('10', 'US01', 'INV10', 'CustInvc', DATE '2026-10-01', DATE '2026-10-31', '1', 'USD', 100, 100, "
+                       "'A', NULL, 'T', 'F'), "
+                       "('11', 'US01', 'INV11', 'CustInvc', DATE '2026-10-02', DATE '2026-11-01', '1', 'USD', 5125, 5125, "
+                       "'D', NULL, 'F', 'F'), "
+                       "('12', 'US01', 'INV12', 'CustInvc', DATE '2026-10-03', DATE '2026-11-02', '2', 'USD', 0, 0, "
+                       "'V', NULL, 'T', 'T'), "
+                       "('20', 'US01', 'PYMT20', 'CustPymt', DATE '2026-10-05', NULL, '2', 'USD', 0, 0, "
+                       "'C', NULL, 'T', 'T')")
+        build_staging(engine)
+        names = dict(engine.query("SELECT customer_id, name FROM stg_netsuite__customers"))
+        invoices = [r[0] for r in engine.query("SELECT invoice_number FROM stg_netsuite__invoices")]
+        payments = engine.query("SELECT payment_id FROM stg_netsuite__payments")
+    assert names == {"1": "Acme Inc", "2": "Dana Whitaker"}
+    assert invoices == ["INV10"] and payments == []

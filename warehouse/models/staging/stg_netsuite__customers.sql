@@ -1,10 +1,11 @@
--- NetSuite customer records (terms resolved to days and currency to ISO by the connector).
+-- NetSuite customer records (terms resolved to days and currency to ISO by the connector). An individual
+-- (isperson) has no company name: its first and last names are its name, else its entity id.
 -- shape: customers
 -- requires: raw_netsuite_customers
 SELECT
     entity,
     id AS customer_id,
-    companyname AS name,
+    coalesce(nullif(trim(companyname), ''), nullif(trim(concat_ws(' ', firstname, lastname)), ''), entityid) AS name,
     CAST(NULL AS TEXT) AS vat_id,
     CAST(NULL AS TEXT) AS siren,
     lower(email) AS email,

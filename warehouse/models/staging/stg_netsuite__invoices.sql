@@ -4,6 +4,8 @@
 -- A credit memo carries the code of the invoice it is applied to, so the two share one
 -- code as a lettered FEC pair does and reconciliation nets them (rule credit_note):
 -- without it a credited invoice stayed overdue beside its open credit memo.
+-- Only what NetSuite posted is owed: an invoice pending approval or rejected (posting 'F') and a voided
+-- document are no receivable.
 -- shape: invoices
 -- requires: raw_netsuite_transactions
 WITH applications AS (
@@ -46,3 +48,4 @@ LEFT JOIN applications AS a ON a.entity = t.entity AND a.previousdoc = t.id
 LEFT JOIN credit_memo_of AS c ON c.entity = t.entity AND c.credit_memo = t.id AND t.type = 'CustCred'
 LEFT JOIN applications AS ca ON ca.entity = c.entity AND ca.previousdoc = c.invoice
 WHERE t.type IN ('CustInvc', 'CustCred')
+  AND coalesce(t.posting, 'T') = 'T' AND coalesce(t.voided, 'F') = 'F'

@@ -1,5 +1,6 @@
 -- NetSuite customer payments (CustPymt): evidence for reconciliation. erp_lettrage lists
--- the invoice ids NetSuite applied the payment to; an unapplied payment has none.
+-- the invoice ids NetSuite applied the payment to; an unapplied payment has none. A voided payment (a cheque
+-- that bounced: NetSuite zeroes it) received nothing.
 -- shape: payments
 -- requires: raw_netsuite_transactions
 WITH applications AS (
@@ -31,4 +32,4 @@ SELECT
     t.id AS source_id
 FROM raw_netsuite_transactions AS t
 LEFT JOIN applications AS a ON a.entity = t.entity AND a.nextdoc = t.id
-WHERE t.type = 'CustPymt'
+WHERE t.type = 'CustPymt' AND coalesce(t.voided, 'F') = 'F'

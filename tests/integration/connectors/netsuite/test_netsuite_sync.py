@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -107,3 +108,24 @@ def test_second_sync_reads_only_changes(sandbox: RunningSandbox, tmp_path: Path)
     again = run_pipeline("ns_incr", _source(sandbox), config)
     assert again.rows.get("raw_netsuite_transactions") == 1 and "raw_netsuite_customers" not in again.rows
     assert scalar(config, f"SELECT status FROM raw_netsuite_transactions WHERE id = '{tx['id']}'") == "B"
+
+
+def test_an_application_moved_to_another_invoice_leaves_no_stale_link(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """A payment re-applied from one invoice to another: its applications are replaced as a whole."""
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    run_pipeline("ns_moved", _source(sandbox), config)
+    root = sandbox.state.root / ENTITY / "netsuite"
+    links = [json.loads(line) for line in (root / "nexttransactionlinelink.jsonl").read_text().splitlines() if line]
+    moved = next(k for k in links if k.get("nexttype") == "CustPymt")
+    other = next(k["previousdoc"] for k in links if k["previousdoc"] != moved["previousdoc"])
+    old_invoice, payment = moved["previousdoc"], moved["nextdoc"]
+    moved["previousdoc"] = other
+    (root / "nexttransactionlinelink.jsonl").write_text("".join(json.dumps(k) + "\n" for k in links))
+    tx = next(json.loads(line) for line in (root / "transaction.jsonl").read_text().splitlines()
+              if line and json.loads(line)["id"] == payment)
+    tx.update(lastmodifieddate="2025-07-01T10:00:00Z")
+    append_jsonl(root / "transaction.jsonl", tx)
+    run_pipeline("ns_moved", _source(sandbox), config)
+    pairs = {(r[0], r[1]) for r in rows(config, "SELECT previousdoc, nextdoc FROM raw_netsuite_payment_applications "
+                                                 f"WHERE nextdoc = '{payment}'")}
+    assert (other, payment) in pairs and (old_invoice, payment) not in pairs
