@@ -49,7 +49,7 @@ from sandbox.server.state import SandboxState
 MAX_LIMIT = 1000
 ROW_CAP = 100_000
 CONCURRENCY_LIMIT = 5
-TABLES = ("transaction", "customer", "nexttransactionlinelink", "currency", "term")
+TABLES = ("transaction", "customer", "nexttransactionlinelink", "currency", "term", "deletedrecord")
 NUMERIC = {"id", "entity", "previousdoc", "nextdoc", "currency", "terms"}
 
 
@@ -333,6 +333,8 @@ class NetSuiteAPI:
 
 
 def _row_key(obj: dict[str, Any]) -> str:
+    if "recordid" in obj:  # a DeletedRecord row
+        return f"deleted:{obj.get('type')}:{obj['recordid']}"
     if "id" in obj:
         return str(obj["id"])
     return f"{obj.get('previousdoc')}>{obj.get('nextdoc')}"

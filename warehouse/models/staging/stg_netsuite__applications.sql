@@ -11,3 +11,4 @@ SELECT
     'netsuite' AS source_system
 FROM raw_netsuite_payment_applications AS a
 WHERE coalesce(a.nexttype, 'CustPymt') = 'CustPymt' AND a.foreignamount IS NOT NULL
+  AND {{ ns_not_deleted('a.nextdoc') }} AND {{ ns_not_deleted('a.previousdoc') }}

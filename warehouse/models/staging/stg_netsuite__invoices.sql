@@ -5,13 +5,14 @@
 -- code as a lettered FEC pair does and reconciliation nets them (rule credit_note):
 -- without it a credited invoice stayed overdue beside its open credit memo.
 -- Only what NetSuite posted is owed: an invoice pending approval or rejected (posting 'F') and a voided
--- document are no receivable.
+-- document are no receivable, nor one NetSuite deleted (raw_netsuite_deleted_records).
 -- shape: invoices
 -- requires: raw_netsuite_transactions
 WITH applications AS (
     {% if has('raw_netsuite_payment_applications') %}
     SELECT entity, previousdoc, string_agg(nextdoc, ',' ORDER BY nextdoc) AS applied_by
     FROM raw_netsuite_payment_applications
+    WHERE {{ ns_not_deleted('nextdoc') }}
     GROUP BY entity, previousdoc
     {% else %}
     SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS previousdoc, CAST(NULL AS TEXT) AS applied_by WHERE 1 = 0
@@ -48,4 +49,4 @@ LEFT JOIN applications AS a ON a.entity = t.entity AND a.previousdoc = t.id
 LEFT JOIN credit_memo_of AS c ON c.entity = t.entity AND c.credit_memo = t.id AND t.type = 'CustCred'
 LEFT JOIN applications AS ca ON ca.entity = c.entity AND ca.previousdoc = c.invoice
 WHERE t.type IN ('CustInvc', 'CustCred')
-  AND coalesce(t.posting, 'T') = 'T' AND coalesce(t.voided, 'F') = 'F'
+  AND coalesce(t.posting, 'T') = 'T' AND coalesce(t.voided, 'F') = 'F' AND {{ ns_not_deleted('t.id') }}

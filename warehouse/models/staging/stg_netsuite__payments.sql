@@ -1,12 +1,13 @@
 -- NetSuite customer payments (CustPymt): evidence for reconciliation. erp_lettrage lists
 -- the invoice ids NetSuite applied the payment to; an unapplied payment has none. A voided payment (a cheque
--- that bounced: NetSuite zeroes it) received nothing.
+-- that bounced: NetSuite zeroes it) received nothing; nor did one NetSuite deleted.
 -- shape: payments
 -- requires: raw_netsuite_transactions
 WITH applications AS (
     {% if has('raw_netsuite_payment_applications') %}
     SELECT entity, nextdoc, string_agg(previousdoc, ',' ORDER BY previousdoc) AS invoice_ids
     FROM raw_netsuite_payment_applications
+    WHERE {{ ns_not_deleted('previousdoc') }}
     GROUP BY entity, nextdoc
     {% else %}
     SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS nextdoc, CAST(NULL AS TEXT) AS invoice_ids WHERE 1 = 0
@@ -32,4 +33,4 @@ SELECT
     t.id AS source_id
 FROM raw_netsuite_transactions AS t
 LEFT JOIN applications AS a ON a.entity = t.entity AND a.nextdoc = t.id
-WHERE t.type = 'CustPymt' AND coalesce(t.voided, 'F') = 'F'
+WHERE t.type = 'CustPymt' AND coalesce(t.voided, 'F') = 'F' AND {{ ns_not_deleted('t.id') }}

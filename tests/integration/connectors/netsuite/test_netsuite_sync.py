@@ -129,3 +129,20 @@ def test_an_application_moved_to_another_invoice_leaves_no_stale_link(sandbox: R
     pairs = {(r[0], r[1]) for r in rows(config, "SELECT previousdoc, nextdoc FROM raw_netsuite_payment_applications "
                                                  f"WHERE nextdoc = '{payment}'")}
     assert (other, payment) in pairs and (old_invoice, payment) not in pairs
+
+
+def test_a_payment_deleted_in_netsuite_is_no_longer_received(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """A payment entered on the wrong customer is deleted: DeletedRecord names it, and the next sync's staging
+    leaves it and its applications out."""
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    run_pipeline("ns_deleted", _source(sandbox), config)
+    payment = scalar(config, "SELECT min(id) FROM raw_netsuite_transactions WHERE type = 'CustPymt'")
+    append_jsonl(sandbox.state.root / ENTITY / "netsuite" / "deletedrecord.jsonl",
+                 {"recordid": payment, "type": "customerpayment", "deleteddate": "2025-07-02T08:00:00Z"})
+    again = run_pipeline("ns_deleted", _source(sandbox), config)
+    assert again.rows.get("raw_netsuite_deleted_records") == 1
+    with connect(config) as engine:
+        build_staging(engine)
+        kept = engine.query(f"SELECT count(*) FROM stg_netsuite__payments WHERE source_id = '{payment}'")[0][0]
+        applied = engine.query(f"SELECT count(*) FROM stg_netsuite__applications WHERE payment_id = 'NS-{payment}'")[0][0]
+    assert kept == 0 and applied == 0
