@@ -30,7 +30,7 @@ TEXT, BIGINT, DATE, TS = "text", "bigint", "date", "timestamp"
 COLUMNS: dict[str, dict[str, TColumnSchema]] = {
     "contacts": _cols(id=TEXT, entity=TEXT, name=TEXT, reference=TEXT, email=TEXT, tax_number=TEXT,
                       credit_limit="money", credit_days=BIGINT, currency__id=TEXT, main_address__country__id=TEXT,
-                      bank_account_details__iban=TEXT, created_at=TEXT, updated_at=TEXT),
+                      bank_account_details__iban=TEXT, contact_types=TEXT, created_at=TEXT, updated_at=TEXT),
     "sales_invoices": _cols(id=TEXT, entity=TEXT, invoice_number=TEXT, contact__id=TEXT, date=DATE, due_date=DATE,
                             reference=TEXT, net_amount="money", tax_amount="money", total_amount="money",
                             outstanding_amount="money", currency__id=TEXT, status__id=TEXT, created_at=TEXT,

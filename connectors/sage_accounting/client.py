@@ -56,7 +56,7 @@ class SageClient:
     def pages(self, resource: str, since: str | None) -> Iterator[list[dict[str, Any]]]:
         """Every page of ``resource`` changed since ``since`` (Sage's ``updated_or_created_since``)."""
         paginator = SageNextPaginator(self.api_root)
-        params: dict[str, Any] | None = {"items_per_page": self.page_size, "page": 1}
+        params: dict[str, Any] | None = {"items_per_page": self.page_size, "page": 1, **settings.LIST_PARAMS}
         if since:
             assert params is not None
             params["updated_or_created_since"] = since
@@ -65,7 +65,9 @@ class SageClient:
             body = self._get(url, params)
             yield list(body.get("$items") or [])
             paginator.update(body)
-            url, params = paginator.next_url, None
+            # ($next repeats the query it was given; should it drop the attributes, they are asked again)
+            url = paginator.next_url
+            params = ({k: v for k, v in settings.LIST_PARAMS.items() if f"{k}=" not in url} or None) if url else None
 
     def close(self) -> None:
         self.http.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-BASE_URL = "https://api.accounting.sage.com/v3.1"  # the live API root; the sandbox serves <url>/sage/accounts/v3.1
-API_PATH = "/accounts/v3.1"
+BASE_URL = "https://api.accounting.sage.com/v3.1"  # the live API root; the sandbox serves <url>/sage/v3.1
+API_PATH = "/v3.1"  # a base_url (a proxy, the sandbox) is the host the live root is written on
+# list items carry only id, displayed_as and $path unless every attribute is asked for
+LIST_PARAMS = {"attributes": "all"}
 ITEMS_PER_PAGE = 200  # Sage's maximum
 DEFAULT_SINCE = "2000-01-01T00:00:00Z"
 TIMEOUT_S = 60.0

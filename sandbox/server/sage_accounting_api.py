@@ -1,8 +1,9 @@
-"""Sage Accounting v3.1 under ``/sage/accounts/v3.1``, plus the JSONL books shared by the ERP emulations.
+"""Sage Accounting v3.1 under ``/sage/v3.1``, plus the JSONL books shared by the ERP emulations.
 
 Wire format: ``GET /sales_invoices?page=2&items_per_page=200&updated_or_created_since=...``
 answers ``{"$total", "$page", "$next", "$back", "$itemsPerPage", "$items"}``; ``$next``
-is a path relative to ``/accounts/v3.1`` (``null`` on the last page). OAuth2 bearer
+is a path relative to ``/v3.1`` (``null`` on the last page). As the live API, list items carry only
+``id``, ``displayed_as`` and ``$path`` unless ``attributes=all`` is asked for. OAuth2 bearer
 tokens come from ``world.json`` (``sage_accounting.access_token``); a wrong or revoked
 token answers 401 with Sage's error array. Faults (429 with ``Retry-After``, 5xx) come
 from the sandbox's fault plan with provider ``sage_accounting``.
@@ -107,7 +108,7 @@ class SageAccountingAPI:
         self.tokens = {c["access_token"]: code for code, c in credentials(state.root, "sage_accounting").items()}
 
     def routes(self) -> list[Route]:
-        return [Route("/accounts/v3.1/{resource}", self.list, methods=["GET"])]
+        return [Route("/v3.1/{resource}", self.list, methods=["GET"])]
 
     def list(self, request: Request) -> Response:
         injected = fault(self.state, "sage_accounting", request.url.path, rate_limited, server_error)
@@ -138,6 +139,9 @@ class SageAccountingAPI:
         rows = sorted(rows, key=lambda r: (_norm(r.get("updated_at", "")), r["id"]))
         start = (page - 1) * per_page
         items = rows[start : start + per_page]
+        if q.get("attributes") != "all":  # Sage's default list view
+            items = [{"id": r["id"], "displayed_as": r.get("displayed_as"), "$path": f"/{resource}/{r['id']}"}
+                     for r in items]
 
         def link(p: int) -> str:
             params = {k: v for k, v in q.items() if k not in ("page", "items_per_page")}

@@ -370,3 +370,22 @@ def test_netsuite_individuals_are_named_and_only_posted_documents_are_owed(wareh
         payments = engine.query("SELECT payment_id FROM stg_netsuite__payments")
     assert names == {"1": "Acme Inc", "2": "Dana Whitaker"}
     assert invoices == ["INV10"] and payments == []
+
+
+def test_sage_accounting_suppliers_are_not_customers(warehouse_config: WarehouseConfig) -> None:
+    """Sage keeps customers and suppliers as contacts: only those of type CUSTOMER are the customer master."""
+    with connect(warehouse_config) as engine:
+        engine.execute("CREATE TABLE raw_sage_accounting_contacts (id TEXT, entity TEXT, name TEXT, reference TEXT, "
+                       "email TEXT, tax_number TEXT, credit_limit DECIMAL(18,2), credit_days BIGINT, "
+                       "currency__id TEXT, main_address__country__id TEXT, bank_account_details__iban TEXT, "
+                       "contact_types TEXT)")
+        engine.execute("INSERT INTO raw_sage_accounting_contacts VALUES "
+                       "('c1', 'UK01', 'Juniper Ltd', 'JUN001', NULL, NULL, NULL, 30, 'GBP', 'GB', NULL, "
+                       "'[{\"id\":\"CUSTOMER\",\"displayed_as\":\"Customer\"}]'), "
+                       "('v1', 'UK01', 'Office Landlord Ltd', 'OFF001', NULL, NULL, NULL, 30, 'GBP', 'GB', NULL, "
+                       "'[{\"id\":\"VENDOR\",\"displayed_as\":\"Supplier\"}]'), "
+                       "('b1', 'UK01', 'Both Ways Ltd', 'BOT001', NULL, NULL, NULL, 30, 'GBP', 'GB', NULL, "
+                       "'[{\"id\":\"VENDOR\"},{\"id\":\"CUSTOMER\"}]')")
+        build_staging(engine)
+        names = sorted(r[0] for r in engine.query("SELECT name FROM stg_sage_accounting__customers"))
+    assert names == ["Both Ways Ltd", "Juniper Ltd"]

@@ -1,4 +1,5 @@
--- Sage Accounting contacts of type customer: the customer master of a UK entity.
+-- Sage Accounting contacts of type customer: the customer master of a UK entity. Suppliers (contact_types
+-- VENDOR only: a landlord, a stationer) are not customers; a contact without types is kept.
 -- shape: customers
 -- requires: raw_sage_accounting_contacts
 SELECT
@@ -17,3 +18,6 @@ SELECT
     'sage_accounting' AS source_system,
     id AS source_id
 FROM raw_sage_accounting_contacts
+{% if has_column('raw_sage_accounting_contacts', 'contact_types') %}
+WHERE contact_types IS NULL OR contact_types NOT LIKE '%"id"%' OR contact_types LIKE '%"CUSTOMER"%'
+{% endif %}

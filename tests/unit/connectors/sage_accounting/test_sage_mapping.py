@@ -13,12 +13,12 @@ from connectors.sage_accounting.client import SageClient
 @pytest.mark.parametrize(
     ("body", "expected"),
     [({"$next": "/sales_invoices?page=2&items_per_page=200"},
-      "http://h/sage/accounts/v3.1/sales_invoices?page=2&items_per_page=200"),
+      "http://h/sage/v3.1/sales_invoices?page=2&items_per_page=200"),
      ({"$next": None}, None)],
     ids=["relative-next", "last-page"],
 )
 def test_next_paginator(body: dict[str, object], expected: str | None) -> None:
-    pager = SageNextPaginator("http://h/sage/accounts/v3.1")
+    pager = SageNextPaginator("http://h/sage/v3.1")
     pager.update(body)
     assert pager.next_url == expected and pager.has_next == (expected is not None)
 
@@ -34,5 +34,5 @@ def test_flatten_keeps_money_exact_and_links_flat() -> None:
 
 def test_client_caps_items_per_page_at_sages_maximum() -> None:
     client = SageClient("t", "http://h/sage", page_size=500)
-    assert client.page_size == 200 and client.api_root == "http://h/sage/accounts/v3.1"
+    assert client.page_size == 200 and client.api_root == "http://h/sage/v3.1"
     client.close()
