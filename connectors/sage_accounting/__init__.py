@@ -41,11 +41,18 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
                                 currency__id=TEXT, status__id=TEXT, created_at=TEXT, updated_at=TEXT),
     "contact_payments": _cols(id=TEXT, entity=TEXT, contact__id=TEXT, date=DATE, total_amount="money",
                               net_amount="money", currency__id=TEXT, reference=TEXT, transaction_type__id=TEXT,
-                              payment_method__id=TEXT, payment_on_account__total_amount="money",
+                              payment_method__id=TEXT, payment_on_account__id=TEXT,
+                              payment_on_account__total_amount="money",
                               allocated_artefacts_json=TEXT, created_at=TEXT, updated_at=TEXT),
     "payment_allocations": _cols(payment_id=TEXT, artefact_id=TEXT, entity=TEXT, allocation_id=TEXT,
                                  artefact_number=TEXT, amount="money", discount="money", contact_id=TEXT,
                                  payment_date=DATE, currency=TEXT),
+    # allocations made apart from a receipt (Sage's /contact_allocations): a credit note set against an invoice,
+    # a payment on account later allocated to one; a line per artefact, its kind from the artefact's $path
+    "contact_allocations": _cols(id=TEXT, entity=TEXT, date=DATE, contact__id=TEXT, transaction_type__id=TEXT,
+                                 allocated_artefacts_json=TEXT, created_at=TEXT, updated_at=TEXT),
+    "contact_allocation_lines": _cols(allocation_id=TEXT, artefact_id=TEXT, entity=TEXT, artefact_kind=TEXT,
+                                      artefact_number=TEXT, amount="money", contact_id=TEXT, date=DATE),
 }
 
 
@@ -65,6 +72,21 @@ def flatten(obj: dict[str, Any], entity: str) -> dict[str, Any]:
 
     walk("", obj)
     return row
+
+
+def _allocation_lines(allocation: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per artefact of a contact allocation: what it is (``sales_invoices``, ``sales_credit_notes``,
+    ``payments_on_account``: the first part of its ``$path``) and the amount set against it (negative for
+    the credit note or the payment on account that gives)."""
+    out = []
+    for a in json.loads(allocation.get("allocated_artefacts_json") or "[]"):
+        art = a.get("artefact") or {}
+        kind = str(art.get("$path") or "").strip("/").split("/")[0] or None
+        out.append({"allocation_id": allocation["id"], "artefact_id": art.get("id"), "entity": allocation["entity"],
+                    "artefact_kind": kind, "artefact_number": art.get("displayed_as"),
+                    "amount": Decimal(a["amount"]) if a.get("amount") is not None else None,
+                    "contact_id": allocation.get("contact__id"), "date": allocation.get("date")})
+    return out
 
 
 def _allocations(payment: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,4 +145,15 @@ def sage_accounting_source(
         merged by payment (``merge_key``): an allocation moved to another invoice leaves no stale row."""
         yield [a for p in page for a in _allocations(p)]
 
-    return [contacts, invoices, notes, payments, payment_allocations]
+    allocations = listing("contact_allocations",
+                          "Allocations apart from receipts (credit notes, payments on account); merge, they are edited.")
+
+    @dlt.transformer(data_from=allocations, name="contact_allocation_lines",
+                     table_name="raw_sage_accounting_contact_allocation_lines",
+                     primary_key=("allocation_id", "artefact_id"), merge_key="allocation_id",
+                     write_disposition="merge", columns=COLUMNS["contact_allocation_lines"])
+    def contact_allocation_lines(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """The artefacts each contact allocation sets against each other, merged by allocation."""
+        yield [line for a in page for line in _allocation_lines(a)]
+
+    return [contacts, invoices, notes, payments, payment_allocations, allocations, contact_allocation_lines]

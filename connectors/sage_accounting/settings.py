@@ -9,7 +9,7 @@ LIST_PARAMS = {"attributes": "all"}
 ITEMS_PER_PAGE = 200  # Sage's maximum
 DEFAULT_SINCE = "2000-01-01T00:00:00Z"
 TIMEOUT_S = 60.0
-RESOURCES = ("contacts", "sales_invoices", "sales_credit_notes", "contact_payments")
+RESOURCES = ("contacts", "sales_invoices", "sales_credit_notes", "contact_payments", "contact_allocations")
 # money fields sent as decimal strings, stored as Decimal
 MONEY = ("net_amount", "tax_amount", "total_amount", "outstanding_amount", "credit_limit", "amount", "discount",
          "payment_on_account__total_amount", "payment_on_account__outstanding_amount")

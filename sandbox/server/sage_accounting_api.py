@@ -29,7 +29,7 @@ from starlette.routing import Route
 from sandbox.server.http import DroppedResponse, json_response
 from sandbox.server.state import SandboxState
 
-RESOURCES = ("contacts", "sales_invoices", "sales_credit_notes", "contact_payments")
+RESOURCES = ("contacts", "sales_invoices", "sales_credit_notes", "contact_payments", "contact_allocations")
 MAX_ITEMS_PER_PAGE = 200
 DEFAULT_ITEMS_PER_PAGE = 20
 

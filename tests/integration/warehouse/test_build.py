@@ -389,3 +389,49 @@ def test_sage_accounting_suppliers_are_not_customers(warehouse_config: Warehouse
         build_staging(engine)
         names = sorted(r[0] for r in engine.query("SELECT name FROM stg_sage_accounting__customers"))
     assert names == ["Both Ways Ltd", "Juniper Ltd"]
+
+
+def test_sage_accounting_contact_allocations_net_credit_notes_and_place_payments_on_account(
+        warehouse_config: WarehouseConfig) -> None:
+    """Sage sets a credit note against an invoice, and a payment on account against another, through
+    /contact_allocations (not a receipt's allocated_artefacts): the credit note shares its invoice's code, and
+    the receipt that made the payment on account applies its part to the invoice."""
+    tables = (
+        "CREATE TABLE raw_sage_accounting_sales_invoices (id TEXT, entity TEXT, invoice_number TEXT, contact__id TEXT, "
+        "date DATE, due_date DATE, total_amount DECIMAL(18,2), outstanding_amount DECIMAL(18,2), currency__id TEXT, "
+        "status__id TEXT)",
+        "INSERT INTO raw_sage_accounting_sales_invoices VALUES "
+        "('i1', 'UK01', 'SI-1024', 'c1', DATE '2026-10-01', DATE '2026-10-31', 1200.00, 0.00, 'GBP', 'PAID'), "
+        "('i2', 'UK01', 'SI-1080', 'c2', DATE '2026-11-01', DATE '2026-12-01', 7122.02, 6622.02, 'GBP', 'PART_PAID')",
+        "CREATE TABLE raw_sage_accounting_sales_credit_notes (id TEXT, entity TEXT, credit_note_number TEXT, "
+        "contact__id TEXT, date DATE, original_invoice_number TEXT, total_amount DECIMAL(18,2), "
+        "outstanding_amount DECIMAL(18,2), currency__id TEXT, status__id TEXT)",
+        "INSERT INTO raw_sage_accounting_sales_credit_notes VALUES "
+        "('n1', 'UK01', 'SCN-11', 'c1', DATE '2026-10-05', NULL, 300.00, 0.00, 'GBP', 'PAID')",
+        "CREATE TABLE raw_sage_accounting_contact_payments (id TEXT, entity TEXT, contact__id TEXT, date DATE, "
+        "total_amount DECIMAL(18,2), currency__id TEXT, reference TEXT, transaction_type__id TEXT, "
+        "payment_on_account__id TEXT)",
+        "INSERT INTO raw_sage_accounting_contact_payments VALUES "
+        "('p1', 'UK01', 'c2', DATE '2026-11-12', 500.00, 'GBP', 'JUNIPER', 'CUSTOMER_RECEIPT', 'poa1')",
+        "CREATE TABLE raw_sage_accounting_payment_allocations (payment_id TEXT, artefact_id TEXT, entity TEXT, "
+        "amount DECIMAL(18,2))",
+        "CREATE TABLE raw_sage_accounting_contact_allocations (id TEXT, entity TEXT, date DATE, contact__id TEXT, "
+        "transaction_type__id TEXT)",
+        "INSERT INTO raw_sage_accounting_contact_allocations VALUES "
+        "('a1', 'UK01', DATE '2026-10-05', 'c1', 'CUSTOMER_ALLOCATION'), "
+        "('a2', 'UK01', DATE '2026-11-26', 'c2', 'CUSTOMER_ALLOCATION')",
+        "CREATE TABLE raw_sage_accounting_contact_allocation_lines (allocation_id TEXT, artefact_id TEXT, entity TEXT, "
+        "artefact_kind TEXT, amount DECIMAL(18,2))",
+        "INSERT INTO raw_sage_accounting_contact_allocation_lines VALUES "
+        "('a1', 'i1', 'UK01', 'sales_invoices', 300.00), ('a1', 'n1', 'UK01', 'sales_credit_notes', -300.00), "
+        "('a2', 'i2', 'UK01', 'sales_invoices', 500.00), ('a2', 'poa1', 'UK01', 'payments_on_account', -500.00)",
+    )
+    with connect(warehouse_config) as engine:
+        for statement in tables:
+            engine.execute(statement)
+        build_staging(engine)
+        codes = dict(engine.query("SELECT invoice_id, erp_lettrage FROM stg_sage_accounting__invoices"))
+        applied = engine.query("SELECT invoice_id, payment_id, amount FROM stg_sage_accounting__applications")
+        listed = engine.query("SELECT erp_lettrage FROM stg_sage_accounting__payments WHERE source_id = 'p1'")
+    assert codes["n1"] == codes["i1"] == "n1"  # the credit note and its invoice share one code
+    assert applied == [("i2", "SAGEACC-p1", Decimal("500.00"))] and codes["i2"] == "p1" and listed == [("i2",)]

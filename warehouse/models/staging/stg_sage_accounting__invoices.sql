@@ -1,20 +1,30 @@
 -- Sage Accounting sales invoices and credit notes (credit notes negative). Sage's own
--- lettrage is the receipts allocated to each invoice (allocated_artefacts) and the credit
--- notes raised against it (original_invoice_number), kept as evidence: their ids, comma
--- separated. A credit note carries the code of its original invoice, so the two share one
+-- lettrage is the receipts allocated to each invoice (allocated_artefacts, and a payment on account
+-- allocated later through /contact_allocations) and the credit notes raised against it
+-- (original_invoice_number, or a contact allocation setting it against the invoice), kept as
+-- evidence: their ids, comma separated. A credit note carries the code of its original invoice, so the two share one
 -- code as a lettered FEC pair does and reconciliation nets them (rule credit_note).
 -- shape: invoices
 -- requires: raw_sage_accounting_sales_invoices
+{% set lines = (has('raw_sage_accounting_contact_allocation_lines') and has('raw_sage_accounting_contact_allocations')) %}
+{% set on_account = lines and has_column('raw_sage_accounting_contact_payments', 'payment_on_account__id') %}
 WITH credit_of AS (
     {% if has('raw_sage_accounting_sales_credit_notes') %}
-    SELECT c.entity, c.id AS credit_note_id, min(i.id) AS invoice_id
-    FROM raw_sage_accounting_sales_credit_notes AS c
-    JOIN raw_sage_accounting_sales_invoices AS i
-      ON i.entity = c.entity AND i.invoice_number = c.original_invoice_number
-     AND coalesce(i.status__id, '') <> 'VOID'
-    WHERE coalesce(c.status__id, '') <> 'VOID'
-    GROUP BY c.entity, c.id
-    HAVING count(DISTINCT i.id) = 1
+    SELECT entity, credit_note_id, min(invoice_id) AS invoice_id
+    FROM (
+        SELECT c.entity, c.id AS credit_note_id, i.id AS invoice_id
+        FROM raw_sage_accounting_sales_credit_notes AS c
+        JOIN raw_sage_accounting_sales_invoices AS i
+          ON i.entity = c.entity AND i.invoice_number = c.original_invoice_number
+         AND coalesce(i.status__id, '') <> 'VOID'
+        WHERE coalesce(c.status__id, '') <> 'VOID'
+        {% if lines %}
+        UNION
+        {{ sa_credit_note_allocations() }}
+        {% endif %}
+    ) AS x
+    GROUP BY entity, credit_note_id
+    HAVING count(DISTINCT invoice_id) = 1
     {% else %}
     SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS credit_note_id, CAST(NULL AS TEXT) AS invoice_id
     WHERE 1 = 0
@@ -25,6 +35,10 @@ allocations AS (
     FROM (
         {% if has('raw_sage_accounting_payment_allocations') %}
         SELECT entity, artefact_id, payment_id AS settled_by FROM raw_sage_accounting_payment_allocations
+        UNION ALL
+        {% endif %}
+        {% if on_account %}
+        SELECT entity, invoice_id, payment_id FROM ({{ sa_account_allocations() }}) AS poa
         UNION ALL
         {% endif %}
         SELECT entity, invoice_id, credit_note_id FROM credit_of

@@ -1,12 +1,20 @@
 -- Customer receipts booked in Sage Accounting: the ERP's view of payments, evidence for
 -- reconciliation (the same money is a bank line). erp_lettrage lists the invoice ids the
--- receipt is allocated to; a receipt left on account has none.
+-- receipt is allocated to (a payment on account allocated later through /contact_allocations included);
+-- a receipt left on account has none.
 -- shape: payments
 -- requires: raw_sage_accounting_contact_payments
+{% set on_account = (has('raw_sage_accounting_contact_allocation_lines') and has('raw_sage_accounting_contact_allocations')) and has_column('raw_sage_accounting_contact_payments', 'payment_on_account__id') %}
 WITH allocations AS (
     {% if has('raw_sage_accounting_payment_allocations') %}
     SELECT entity, payment_id, string_agg(artefact_id, ',' ORDER BY artefact_id) AS invoice_ids
-    FROM raw_sage_accounting_payment_allocations
+    FROM (
+        SELECT entity, payment_id, artefact_id FROM raw_sage_accounting_payment_allocations
+        {% if on_account %}
+        UNION
+        SELECT entity, payment_id, invoice_id FROM ({{ sa_account_allocations() }}) AS poa
+        {% endif %}
+    ) AS a
     GROUP BY entity, payment_id
     {% else %}
     SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS payment_id, CAST(NULL AS TEXT) AS invoice_ids WHERE 1 = 0

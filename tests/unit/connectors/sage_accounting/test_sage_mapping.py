@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.sage_accounting import SageNextPaginator, flatten
+from connectors.sage_accounting import SageNextPaginator, _allocation_lines, flatten
 from connectors.sage_accounting.client import SageClient
 
 
@@ -36,3 +36,18 @@ def test_client_caps_items_per_page_at_sages_maximum() -> None:
     client = SageClient("t", "http://h/sage", page_size=500)
     assert client.page_size == 200 and client.api_root == "http://h/sage/v3.1"
     client.close()
+
+
+def test_a_contact_allocation_is_a_line_per_artefact_with_its_kind() -> None:
+    allocation = flatten({
+        "id": "a1", "date": "2026-10-05", "contact": {"id": "c1", "$path": "/contacts/c1"},
+        "transaction_type": {"id": "CUSTOMER_ALLOCATION"},
+        "allocated_artefacts": [
+            {"id": "x1", "artefact": {"id": "i1", "displayed_as": "SI-1024", "$path": "/sales_invoices/i1"},
+             "amount": "300.00"},
+            {"id": "x2", "artefact": {"id": "n1", "displayed_as": "SCN-11", "$path": "/sales_credit_notes/n1"},
+             "amount": "-300.00"}]}, "UK01")
+    lines = _allocation_lines(allocation)
+    assert [(x["artefact_id"], x["artefact_kind"], x["amount"]) for x in lines] == [
+        ("i1", "sales_invoices", Decimal("300.00")), ("n1", "sales_credit_notes", Decimal("-300.00"))]
+    assert {x["allocation_id"] for x in lines} == {"a1"} and lines[0]["contact_id"] == "c1"
