@@ -32,8 +32,6 @@ SELECT
     max(e.customer_lines) = 1 AS customer_money,
     max(e.counter_account) AS counter_account
 FROM lines AS l
-JOIN entries AS e
-  ON e.entity = l.entity AND e.fiscal_year = l.fiscal_year AND e.journal_code = l.journal_code
- AND e.ecriture_num = l.ecriture_num
+JOIN entries AS e ON {{ fec_same_entry('e', 'l') }}
 WHERE l.on_bank
 GROUP BY l.entity, l.fiscal_year, l.journal_code, l.ecriture_num, l.year_tag

@@ -32,7 +32,5 @@ SELECT
     {{ fec_entry_id('l') }} AS source_id,
     a.kind
 FROM lines AS l
-JOIN acceptances AS a
-  ON a.entity = l.entity AND a.fiscal_year = l.fiscal_year AND a.journal_code = l.journal_code
- AND a.ecriture_num = l.ecriture_num
+JOIN acceptances AS a ON {{ fec_same_entry('a', 'l') }}
 WHERE l.compte_num LIKE '411%' AND coalesce(l.credit, 0) > 0 AND {{ fec_customer('l') }} IS NOT NULL

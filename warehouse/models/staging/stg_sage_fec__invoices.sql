@@ -30,9 +30,7 @@ sales_entries AS (
 customer_lines AS (
     SELECT l.*, {{ fec_customer('l') }} AS customer, {{ fec_number_in_label('l') }} AS number_in_label
     FROM lines AS l
-    JOIN sales_entries AS s
-      ON s.entity = l.entity AND s.fiscal_year = l.fiscal_year AND s.journal_code = l.journal_code
-     AND s.ecriture_num = l.ecriture_num
+    JOIN sales_entries AS s ON {{ fec_same_entry('s', 'l') }}
     WHERE l.compte_num LIKE '411%' AND {{ fec_customer('l') }} IS NOT NULL
 ),
 sales_pieces AS (

@@ -37,25 +37,15 @@ hop1 AS (
     SELECT DISTINCT b.entity, b.fiscal_year AS b_year, b.journal_code AS b_journal, b.ecriture_num AS b_num,
            t2.fiscal_year, t2.journal_code, t2.ecriture_num, t2.opening, t1.compte_num AS via
     FROM bank_entries AS b
-    JOIN transit AS t1
-      ON t1.entity = b.entity AND t1.fiscal_year = b.fiscal_year AND t1.journal_code = b.journal_code
-     AND t1.ecriture_num = b.ecriture_num
-    JOIN transit AS t2
-      ON t2.entity = t1.entity AND t2.fiscal_year = t1.fiscal_year AND t2.compte_num = t1.compte_num
-     AND t2.ecriture_let = t1.ecriture_let
-     AND NOT (t2.journal_code = t1.journal_code AND t2.ecriture_num = t1.ecriture_num)
+    JOIN transit AS t1 ON {{ fec_same_entry('t1', 'b') }}
+    JOIN transit AS t2 ON {{ fec_lettered_with('t2', 't1') }}
 ),
 hop2 AS (
     -- entries lettered with those on another transit account (the remitted bills' acceptances)
     SELECT DISTINCT h.entity, h.b_year, h.b_journal, h.b_num, t4.fiscal_year, t4.journal_code, t4.ecriture_num, t4.opening
     FROM hop1 AS h
-    JOIN transit AS t3
-      ON t3.entity = h.entity AND t3.fiscal_year = h.fiscal_year AND t3.journal_code = h.journal_code
-     AND t3.ecriture_num = h.ecriture_num AND t3.compte_num <> h.via
-    JOIN transit AS t4
-      ON t4.entity = t3.entity AND t4.fiscal_year = t3.fiscal_year AND t4.compte_num = t3.compte_num
-     AND t4.ecriture_let = t3.ecriture_let
-     AND NOT (t4.journal_code = t3.journal_code AND t4.ecriture_num = t3.ecriture_num)
+    JOIN transit AS t3 ON {{ fec_same_entry('t3', 'h') }} AND t3.compte_num <> h.via
+    JOIN transit AS t4 ON {{ fec_lettered_with('t4', 't3') }}
 ),
 reached AS (
     -- each customer entry reached from one bank entry only (the first, should a code letter two)
@@ -69,9 +59,7 @@ reached AS (
             SELECT entity, b_year, b_journal, b_num, fiscal_year, journal_code, ecriture_num, opening FROM hop2
         ) AS r
         WHERE NOT r.opening
-          AND NOT EXISTS (SELECT 1 FROM bank_entries AS e
-                          WHERE e.entity = r.entity AND e.fiscal_year = r.fiscal_year
-                            AND e.journal_code = r.journal_code AND e.ecriture_num = r.ecriture_num)
+          AND NOT EXISTS (SELECT 1 FROM bank_entries AS e WHERE {{ fec_same_entry('e', 'r') }})
     ) AS ranked
     WHERE rn = 1
 ),
@@ -80,15 +68,11 @@ receipt_lines AS (
     -- and date: what the bank moved for them)
     SELECT l.*, {{ fec_entry_id('l') }} AS bank_entry_id, l.ecriture_date AS banked_on
     FROM lines AS l
-    JOIN bank_entries AS b
-      ON b.entity = l.entity AND b.fiscal_year = l.fiscal_year AND b.journal_code = l.journal_code
-     AND b.ecriture_num = l.ecriture_num
+    JOIN bank_entries AS b ON {{ fec_same_entry('b', 'l') }}
     UNION ALL
     SELECT l.*, b.entry_id, b.booked_on
     FROM lines AS l
-    JOIN reached AS r
-      ON r.entity = l.entity AND r.fiscal_year = l.fiscal_year AND r.journal_code = l.journal_code
-     AND r.ecriture_num = l.ecriture_num
+    JOIN reached AS r ON {{ fec_same_entry('r', 'l') }}
     JOIN bank_entries AS b
       ON b.entity = r.entity AND b.fiscal_year = r.b_year AND b.journal_code = r.b_journal
      AND b.ecriture_num = r.b_num
