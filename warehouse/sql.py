@@ -43,6 +43,23 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}
+{#- What the bank and provider data show, per entity and currency, and from which day: the accounts' currencies,
+    those payers instructed in another (a GBP payment converted into a EUR account), the provider payments'.
+    Money in a currency none shows, or from before that day, can only be known from the ERP (16_erp_settled
+    settles on its word, mart_unapplied_cash counts what it left unapplied). ``where``: a filter on both
+    tables (``entity = :entity``). -#}
+{% macro shown_money(where='TRUE') -%}
+SELECT entity, currency, min(since) AS since FROM (
+    SELECT entity, upper(currency) AS currency, min(booking_date) AS since FROM fct_bank_line
+    WHERE currency IS NOT NULL AND {{ where }} GROUP BY entity, upper(currency)
+    UNION ALL
+    SELECT entity, upper(instructed_currency), min(booking_date) FROM fct_bank_line
+    WHERE instructed_currency IS NOT NULL AND {{ where }} GROUP BY entity, upper(instructed_currency)
+    UNION ALL
+    SELECT entity, upper(currency), min(paid_on) FROM fct_payment
+    WHERE channel <> 'erp' AND currency IS NOT NULL AND {{ where }} GROUP BY entity, upper(currency)
+) AS shown GROUP BY entity, currency
+{%- endmacro %}
 {#- Regular expressions (from mappings, validated as read alike by both engines, e.g. mappings/sage_fec.py,
     or the reconciliation's reference patterns): whether `col` matches `pattern` somewhere, and the text of
     its group `n` (NULL without a match). -#}

@@ -31,15 +31,8 @@ applied AS (
     GROUP BY m.entity, m.payment_id
 ),
 seen AS (
-    -- what the bank and provider data show, per entity and currency: from which day
-    SELECT entity, upper(currency) AS currency, min(booking_date) AS since FROM fct_bank_line
-    WHERE currency IS NOT NULL GROUP BY entity, upper(currency)
-    UNION ALL
-    SELECT entity, upper(instructed_currency), min(booking_date) FROM fct_bank_line
-    WHERE instructed_currency IS NOT NULL GROUP BY entity, upper(instructed_currency)
-    UNION ALL
-    SELECT entity, upper(currency), min(paid_on) FROM fct_payment
-    WHERE channel <> 'erp' AND currency IS NOT NULL GROUP BY entity, upper(currency)
+    -- what the bank and provider data show, per entity and currency: from which day (warehouse.sql shown_money)
+    {{ shown_money() }}
 ),
 named AS (
     SELECT e.entity, e.payment_id, min(i.customer_id) AS customer_id

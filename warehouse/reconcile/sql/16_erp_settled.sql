@@ -24,16 +24,8 @@ INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, 
                       currency, rule, confidence, explanation, state, paid_on)
 {% if settle_bound %}
 WITH seen AS (
-    -- the currencies the bank and provider data show: the accounts', what payers instructed in another
-    -- (a GBP payment the bank converted into the EUR account shows GBP payments), the other payments'
-    SELECT DISTINCT upper(currency) AS currency FROM fct_bank_line WHERE entity = :entity AND currency IS NOT NULL
-    UNION
-    SELECT DISTINCT upper(instructed_currency) FROM fct_bank_line
-    WHERE entity = :entity AND instructed_currency IS NOT NULL
-    UNION
-    SELECT DISTINCT upper(p.currency) FROM fct_payment AS p
-    WHERE p.entity = :entity AND p.channel <> 'erp' AND p.currency IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM fct_bank_line AS b WHERE b.entity = p.entity AND b.bank_line_id = p.payment_id)
+    -- the currencies the bank and provider data show (warehouse.sql shown_money)
+    SELECT currency FROM ({{ shown_money("entity = :entity") }}) AS s
 )
 {% endif %}
 SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '|erp_lettrage'), s.payment_id,
