@@ -617,6 +617,8 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "min_tail": rules.reference.min_tail_length, "max_inv": rules.reference.max_invoices_per_payment,
         "conf": conf, "state": state, "kinds": kinds or "0", "tol": rules.tolerances, "erp": rules.erp,
         "erp_movements": ERP_MOVEMENTS,
+        # matches 15_credit_notes and 16_erp_settled already took off rc_inv.open0: never subtracted again
+        "netted": residue.NETTED_IN_OPEN0,
         "payout_days": rules.windows.payout_to_bank_days, "rows_of": partial(_rows_of, engine.name),
         "affected_only": incremental and bool(last_as_of) and str(last_as_of[0][0]) == as_of.isoformat(),
         "credit_note_words": bool(rules.reference.credit_note_words),

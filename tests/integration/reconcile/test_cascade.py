@@ -685,6 +685,37 @@ def test_a_failed_debit_is_nothing_to_chase_once_the_customer_paid_again(book: B
     assert closed[0]["detail"].endswith("invoice FA-1 since paid [closed: settled since]")
 
 
+def test_a_failed_debit_stays_to_chase_while_a_lettered_credit_note_and_a_part_payment_leave_money_owed(
+        book: Book) -> None:
+    """FA-1 (500.00) less its lettered credit note (100.00) owes 400.00; the debit of 400.00 failed and the
+    customer then transferred 300.00. 100.00 is still owed: the failed debit stays open. (The credit note,
+    already taken off what FA-1 owed, was once counted again and the exception raised closed.)"""
+    book.invoice("I1", "500.00", number="FA-1", erp_lettrage="AB")
+    book.invoice("CN", "-100.00", number="AV-1", doc_type="credit_note", erp_lettrage="AB")
+    book.payment("P1", "400.00", "FA-1", channel="gocardless", status="failed", failure_reason="insufficient_funds")
+    book.payment("P2", "300.00", "FA-1", paid_on=date(2024, 6, 20))
+    for incremental in (False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.invoice_state("I1") == ("partially_paid", Decimal("100.00"))
+        assert book.exception_kinds() == {"P1": "failed_debit"}
+
+
+def test_a_short_payment_after_a_lettered_credit_note_closes_the_invoice(book: Book) -> None:
+    """FA-1 (500.00) less its lettered credit note (100.00) owes 400.00; the transfer of 395.00 is short by
+    5.00, within the bank-charges tolerance: FA-1 closes with the shortfall explained on the payment's match,
+    not on the credit note's."""
+    book.invoice("I1", "500.00", number="FA-1", erp_lettrage="AB")
+    book.invoice("CN", "-100.00", number="AV-1", doc_type="credit_note", erp_lettrage="AB", issue=date(2024, 6, 25))
+    book.payment("P1", "395.00", "FA-1")
+    for incremental in (False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("CN")[1] == Decimal("0.00")
+        adjusted = {(m["payment_id"], m["rule"]): Decimal(m["adjustment"]) for m in book.matches()}
+        assert adjusted == {("P1", "exact_reference"): Decimal("5.00"), ("CN", "credit_note"): Decimal("0.00")}
+        assert book.exceptions() == []
+
+
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
     book.invoice("I1", "321.00")
     book.payment("P1", "321.00", "virement", payer_name="SOMEONE")

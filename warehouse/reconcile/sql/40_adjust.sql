@@ -7,7 +7,9 @@ CREATE TEMP TABLE rc_short AS
 WITH applied AS (
     -- (an adjustment a rule already made counts: the ERP's card commission, see residue._erp_receipt)
     SELECT entity, invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS applied
-    FROM rc_match WHERE state IN ('auto', 'confirmed') GROUP BY entity, invoice_id
+    -- (credit notes and ERP settlements are already off open0: counted again, a short payment
+    -- after a lettered credit note looked settled and kept its remainder open)
+    FROM rc_match WHERE state IN ('auto', 'confirmed') AND rule NOT IN {{ netted }} GROUP BY entity, invoice_id
 ), short AS (
     -- invoices this run left with a remainder (few): only their matches are ranked
     SELECT i.entity, i.invoice_id, i.customer_id, i.amount_total, i.issue_date,
@@ -21,7 +23,7 @@ WITH applied AS (
            row_number() OVER (PARTITION BY m.invoice_id ORDER BY m.paid_on DESC, m.payment_id DESC) AS rn
     FROM rc_match AS m
     JOIN short AS s ON s.invoice_id = m.invoice_id
-    WHERE m.state IN ('auto', 'confirmed')
+    WHERE m.state IN ('auto', 'confirmed') AND m.rule NOT IN {{ netted }}
 ), rem AS (
     SELECT s.entity, s.invoice_id, s.customer_id, s.amount_total, s.issue_date, l.match_id, l.payment_id, l.paid_on,
            s.r, s.erp_code

@@ -31,6 +31,7 @@ WITH after AS (
     SELECT i.entity, i.invoice_id, i.open0 - coalesce(sum(m.amount_applied + coalesce(m.adjustment, 0)), 0) AS left_open
     FROM rc_inv AS i
     LEFT JOIN rc_match AS m ON m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
+                           AND m.rule NOT IN {{ netted }}  -- (already off open0)
     WHERE i.doc_type = 'invoice'
       -- only invoices a multi-invoice remittance names
       AND i.invoice_id IN (SELECT c.invoice_id FROM rc_cand AS c
@@ -63,6 +64,7 @@ WITH named AS (
     SELECT i.invoice_id
     FROM rc_inv AS i
     JOIN rc_match AS m ON m.invoice_id = i.invoice_id AND m.state IN ('auto', 'confirmed')
+                      AND m.rule NOT IN {{ netted }}  -- (already off open0)
     WHERE i.doc_type = 'invoice' AND i.invoice_id IN (SELECT invoice_id FROM named)
     GROUP BY i.invoice_id, i.open0
     HAVING i.open0 - sum(m.amount_applied + coalesce(m.adjustment, 0)) <= 0
