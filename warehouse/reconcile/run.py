@@ -626,6 +626,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "erp_settle": rules.rule("erp_lettrage").enabled and bool(engine.query(
             "SELECT 1 FROM int_erp_settlements WHERE entity = :entity LIMIT 1", {"entity": entity})),
         "settle_bound": data_start is not None,
+        # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
+        "refunds": bool(engine.query(
+            "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind = 'refund' LIMIT 1",
+            {"entity": entity})),
     }
     params: dict[str, Any] = {"entity": entity, "as_of": as_of.isoformat(), "now": now}
     if data_start is not None:

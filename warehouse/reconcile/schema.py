@@ -95,6 +95,10 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "rc_inv_h": (("invoice_id", TEXT), ("h", INT)),
     # invoices an incremental run's partial rc_inv must hold or gain (10_inputs, 20_candidates, 34_residue_book)
     "rc_inv_need": (("invoice_id", TEXT),),
+    # credit notes issued for a refund that the ERP did not letter, with the invoice the refunded
+    # payment paid (10_inputs; 15_credit_notes applies them, 50_exceptions closes the refund)
+    "rc_refund_cn": (("payment_id", TEXT), ("refunded", MONEY), ("invoice_id", TEXT), ("cn_id", TEXT),
+                     ("cn_number", TEXT)),
 }
 
 

@@ -87,6 +87,13 @@ class Book:
                 "kind": "charge", "payment_id": None, "amount": Decimal(amt), "fee": Decimal(fee), "currency": "EUR",
                 "source_system": "test", "source_id": f"{payout_id}/{n}"})
 
+    def refund(self, refund_id: str, payment_id: str, amount: str, *, payout_id: str = "po_refunds") -> None:
+        """A refund of ``payment_id`` in a provider's payout, as fct_payout_component holds it (negative)."""
+        self._insert("fct_payout_component", {
+            "entity": self.entity, "payout_id": payout_id, "component_id": refund_id, "kind": "refund",
+            "payment_id": payment_id, "amount": -Decimal(amount), "fee": Decimal("0"), "currency": "EUR",
+            "source_system": "test", "source_id": refund_id})
+
     # -- reading ---------------------------------------------------------------------
     def matches(self, *, states: tuple[str, ...] = ("auto", "confirmed")) -> list[dict[str, Any]]:
         marks = ", ".join(f"'{s}'" for s in states)

@@ -716,6 +716,56 @@ def test_a_short_payment_after_a_lettered_credit_note_closes_the_invoice(book: B
         assert book.exceptions() == []
 
 
+def test_a_credit_note_issued_for_a_part_refund_settles_what_the_refund_took_back(book: Book) -> None:
+    """P1 paid FA-1 (100.00) by card; 30.00 was refunded and the ERP issued credit note AV-1 for it without
+    lettering it. The credit note settles the 30.00 the refund took back: FA-1 and AV-1 both close, in a
+    full run, in an incremental one, and when the credit note arrives a day after the refund."""
+    book.customer("C1", "ACME")
+    book.invoice("I1", "100.00", number="FA-1", customer="C1")
+    book.payment("P1", "100.00", "Invoice FA-1", channel="stripe")
+    book.refund("re_1", "P1", "30.00")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I1") == ("partially_paid", Decimal("30.00"))   # no credit note yet
+    book.invoice("CN", "-30.00", number="AV-1", customer="C1", doc_type="credit_note", issue=date(2024, 6, 12))
+    for incremental in (True, False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.pairs() == {("P1", "I1", Decimal("70.00")), ("CN", "I1", Decimal("30.00"))}
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+        assert book.exceptions() == []
+    (credit,) = [m for m in book.matches() if m["payment_id"] == "CN"]
+    assert credit["rule"] == "credit_note"
+    assert credit["explanation"] == ("credit note AV-1 issued for the refund of 30.00 EUR on payment P1, which named "
+                                     "this invoice (not lettered in the ERP)")
+
+
+def test_a_card_payment_refunded_in_full_with_its_credit_note_leaves_nothing_to_chase(book: Book) -> None:
+    """P1 paid FA-1 by card and was refunded in full; the ERP cancelled FA-1 with credit note AV-1 (not
+    lettered). FA-1 is credited, AV-1 used up, and the refund exception is raised closed, naming the credit
+    note. A refund whose customer has two credit notes of its amount (P2) pairs with neither."""
+    book.customer("C1", "ACME")
+    book.customer("C2", "BETA")
+    book.invoice("I1", "100.00", number="FA-1", customer="C1")
+    book.invoice("CN", "-100.00", number="AV-1", customer="C1", doc_type="credit_note", issue=date(2024, 6, 12))
+    book.invoice("I2", "80.00", number="FA-2", customer="C2")
+    book.invoice("CN2a", "-80.00", number="AV-2", customer="C2", doc_type="credit_note", issue=date(2024, 6, 12))
+    book.invoice("CN2b", "-80.00", number="AV-3", customer="C2", doc_type="credit_note", issue=date(2024, 6, 13))
+    book.payment("P1", "100.00", "FA-1", channel="stripe", status="refunded")
+    book.payment("P2", "80.00", "FA-2", channel="stripe", status="refunded")
+    book.refund("re_1", "P1", "100.00")
+    book.refund("re_2", "P2", "80.00")
+    for incremental in (False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.invoice_state("I1") == ("credited", Decimal("0.00"))
+        assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("I2")[1] == Decimal("80.00")
+        assert book.invoice_state("CN2a") == ("open", Decimal("-80.00"))
+        assert book.exception_kinds() == {"P2": "refund"}
+        (p1,) = [e for e in book.exceptions(open_only=False) if e["payment_id"] == "P1"]
+        assert p1["kind"] == "refund" and p1["resolved_at"] is not None
+        assert "credit note AV-1 issued for it" in p1["detail"]
+
+
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
     book.invoice("I1", "321.00")
     book.payment("P1", "321.00", "virement", payer_name="SOMEONE")

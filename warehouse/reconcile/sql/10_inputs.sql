@@ -1,5 +1,46 @@
 -- Inputs of one run: invoices with what is already consumed, payments in scope,
 -- and the reference keys of both sides. Temp tables (rc_*) live for the run only.
+{% if refunds %}
+-- A refund the ERP answered with a credit note it did not letter (a card refund booked as a credit note
+-- on the customer's account and left there; NetSuite or Sage credit notes without an allocation): the
+-- credit note settles what the refund took back from the invoice the refunded payment named
+-- (15_credit_notes). Paired from the inputs alone, so every run, full or incremental, pairs alike: the
+-- payment names exactly one invoice by its number (one word of its reference), and that invoice's
+-- customer has exactly one credit note of the refunded amount, in its currency, not lettered, issued on
+-- or after the invoice, that no other refund claims. Anything less certain stays as it was: the refund
+-- an exception, the credit note open.
+DELETE FROM rc_refund_cn;
+INSERT INTO rc_refund_cn (payment_id, refunded, invoice_id, cn_id, cn_number)
+WITH r AS (
+    SELECT payment_id, CAST(-sum(amount) AS DECIMAL(18,2)) AS refunded
+    FROM fct_payout_component
+    WHERE entity = :entity AND kind = 'refund' AND payment_id IS NOT NULL
+    GROUP BY payment_id HAVING -sum(amount) > 0
+), words AS (
+    SELECT r.payment_id, r.refunded, upper(p.currency) AS currency,
+           unnest(regexp_split_to_array(upper(coalesce(p.reference, '')), '[^A-Z0-9/._-]+')) AS word
+    FROM r JOIN fct_payment AS p ON p.entity = :entity AND p.payment_id = r.payment_id
+    WHERE p.status IN ('succeeded', 'refunded')
+), named AS (
+    SELECT w.payment_id, min(w.refunded) AS refunded, min(i.invoice_id) AS invoice_id,
+           min(i.customer_id) AS customer_id, min(w.currency) AS currency, min(i.issue_date) AS issue_date
+    FROM words AS w
+    JOIN {{ invoices_table }} AS i ON i.entity = :entity AND i.doc_type = 'invoice'
+         AND upper(trim(i.invoice_number)) = trim(both '/._-' from w.word) AND upper(i.currency) = w.currency
+    WHERE length(trim(both '/._-' from w.word)) >= {{ min_len }}
+    GROUP BY w.payment_id HAVING count(DISTINCT i.invoice_id) = 1
+), pair AS (
+    SELECT n.payment_id, n.refunded, n.invoice_id, c.invoice_id AS cn_id, c.invoice_number AS cn_number,
+           count(*) OVER (PARTITION BY n.payment_id) AS n_cn, count(*) OVER (PARTITION BY c.invoice_id) AS n_pay
+    FROM named AS n
+    JOIN {{ invoices_table }} AS c ON c.entity = :entity AND c.doc_type = 'credit_note'
+         AND c.customer_id = n.customer_id AND upper(c.currency) = n.currency
+         AND c.amount_total = -n.refunded AND c.issue_date >= n.issue_date
+         AND coalesce(c.erp_lettrage, '') = ''
+)
+SELECT payment_id, refunded, invoice_id, cn_id, cn_number FROM pair WHERE n_cn = 1 AND n_pay = 1;
+
+{% endif %}
 {% if incremental %}
 -- An incremental run reads the open amounts of what it can touch, not of the whole book: the
 -- invoices changed, netted by credit notes (15_credit_notes re-applies them all), fixed by a
@@ -15,6 +56,9 @@ UNION SELECT id FROM (
     SELECT unnest({{ pair('invoice_id', "CASE WHEN rule = 'credit_note' THEN payment_id END") }}) AS id FROM fct_match
     WHERE entity = :entity AND (rule = 'credit_note' OR payment_id IN (SELECT payment_id FROM rc_scope))
 ) AS m WHERE id IS NOT NULL
+-- (both sides of a refund's credit note: re-applied every run, as lettered credit notes are)
+UNION SELECT invoice_id FROM rc_refund_cn
+UNION SELECT cn_id FROM rc_refund_cn
 UNION SELECT invoice_id FROM {{ invoices_table }}
 WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices_table }}
                                             WHERE entity = :entity AND doc_type = 'credit_note' AND erp_lettrage <> '');

@@ -41,3 +41,33 @@ UPDATE rc_inv SET open0 = rc_inv.open0 + m.used
 FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match WHERE rule = 'credit_note'
       GROUP BY payment_id) AS m
 WHERE m.payment_id = rc_inv.invoice_id;
+{% if refunds %}
+
+-- Credit notes issued for a refund and not lettered (10_inputs: rc_refund_cn): each settles what the
+-- refund took back from the invoice the refunded payment named, at most what either still owes. The
+-- refunded payment then meets its net (10_inputs) and the invoice closes: paid by the payment and
+-- the credit note (a part refund), or credited (a full one).
+INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
+                      currency, rule, confidence, explanation, state, paid_on)
+SELECT i.entity, md5(i.entity || '|' || r.cn_id || '|' || r.invoice_id || '|credit_note'), r.cn_id, r.invoice_id,
+       CAST(least(r.refunded, -c.open0, i.open0) AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR),
+       i.currency, 'credit_note', {{ conf.credit_note }},
+       'credit note ' || coalesce(r.cn_number, r.cn_id) || ' issued for the refund of '
+       || CAST(r.refunded AS VARCHAR) || ' ' || i.currency || ' on payment ' || r.payment_id
+       || ', which named this invoice (not lettered in the ERP)',
+       '{{ state.credit_note }}', c.issue_date
+FROM rc_refund_cn AS r
+JOIN rc_inv AS i ON i.invoice_id = r.invoice_id
+JOIN rc_inv AS c ON c.invoice_id = r.cn_id
+WHERE least(r.refunded, -c.open0, i.open0) > 0;
+
+UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
+FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match
+      WHERE rule = 'credit_note' AND payment_id IN (SELECT cn_id FROM rc_refund_cn) GROUP BY invoice_id) AS m
+WHERE m.invoice_id = rc_inv.invoice_id;
+
+UPDATE rc_inv SET open0 = rc_inv.open0 + m.used
+FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match
+      WHERE rule = 'credit_note' AND payment_id IN (SELECT cn_id FROM rc_refund_cn) GROUP BY payment_id) AS m
+WHERE m.payment_id = rc_inv.invoice_id;
+{% endif %}

@@ -77,13 +77,18 @@ SELECT p.entity,
        CASE p.status WHEN 'failed' THEN 'direct debit failed' WHEN 'charged_back' THEN 'payment charged back'
                      ELSE 'payment refunded' END
        || coalesce(' (' || f.failure_reason || ')', '')
-       || CASE WHEN st.invoice_id IS NOT NULL THEN '; invoice ' || n.invoice_number || ' since paid'
+       || CASE WHEN rcn.cn_id IS NOT NULL THEN '; credit note ' || coalesce(rcn.cn_number, rcn.cn_id) || ' issued for it'
+               WHEN st.invoice_id IS NOT NULL THEN '; invoice ' || n.invoice_number || ' since paid'
                ELSE coalesce('; invoice ' || n.invoice_number || ' stays open', '') END,
-       st.invoice_id IS NOT NULL
+       -- (a refund the ERP answered with its credit note is accounted for: nothing to chase)
+       st.invoice_id IS NOT NULL OR rcn.cn_id IS NOT NULL
 FROM rc_pay AS p
 JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
 LEFT JOIN named AS n ON n.payment_id = p.payment_id
 LEFT JOIN settled AS st ON st.invoice_id = n.invoice_id
+LEFT JOIN (SELECT r.payment_id, r.cn_id, r.cn_number FROM rc_refund_cn AS r
+           WHERE r.cn_id IN (SELECT payment_id FROM rc_match WHERE rule = 'credit_note')) AS rcn
+       ON p.status = 'refunded' AND rcn.payment_id = p.payment_id
 -- (a declined card moved no money and was not counted on; a Stripe bank debit that failed was: failure_reason
 -- names its method, stg_stripe__payments)
 WHERE p.status IN ('charged_back', 'refunded')
