@@ -280,3 +280,26 @@ def test_an_erp_receipt_booked_after_the_bank_line_places_it_in_the_next_increme
     assert book.pairs() == {("P1", "I2", Decimal("100.00"))}
     assert "P1" not in book.exception_kinds()
     _assert_a_full_run_agrees(book)
+
+
+def test_a_refund_after_the_payment_was_applied_applies_it_again_net(book: Book) -> None:
+    """P1 paid FA-1 and P2 paid FA-2 by card, both applied in full. Days later P1 is refunded 30.00 with
+    credit note AV-1 (not lettered), and P2 20.00 with none: the next incremental run applies each payment
+    again, net (the charges' own rows did not change), AV-1 closes what P1's refund took back, and FA-2
+    owes the 20.00 handed back. A full run says the same."""
+    book.customer("C1", "ACME")
+    book.invoice("I1", "100.00", number="FA-1", customer="C1")
+    book.invoice("I2", "50.00", number="FA-2", customer="C1")
+    book.payment("P1", "100.00", "Invoice FA-1", channel="stripe")
+    book.payment("P2", "50.00", "Invoice FA-2", channel="stripe")
+    reconcile(book.engine, as_of=AS_OF)
+    book.refund("re_1", "P1", "30.00")
+    book.refund("re_2", "P2", "20.00")
+    book.invoice("CN", "-30.00", number="AV-1", customer="C1", doc_type="credit_note", issue=date(2024, 6, 12))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert book.pairs() == {("P1", "I1", Decimal("70.00")), ("CN", "I1", Decimal("30.00")),
+                            ("P2", "I2", Decimal("30.00"))}
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("I2") == ("partially_paid", Decimal("20.00"))
+    _assert_a_full_run_agrees(book)
