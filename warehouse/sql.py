@@ -19,6 +19,8 @@ from pathlib import Path
 import jinja2
 
 MODELS_DIR = Path(__file__).parent / "models"
+# (the SQL list the refund_kinds macro gives, for SQL written in Python)
+REFUND_KINDS = "('refund', 'refund_failure', 'payment_refunded', 'refund_funds_returned')"
 _HEADER_RE = re.compile(r"^--\s*(shape|requires|optional):\s*(.*)$", re.MULTILINE)
 
 MACROS = r"""
@@ -42,6 +44,13 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {%- endmacro %}
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
+{%- endmacro %}
+{#- Payout components that hand a payment's money back (negative) or bring a failed refund back (positive), in the
+    providers' own words: Stripe's reporting categories refund / refund_failure, GoCardless's payout-item types
+    payment_refunded / refund_funds_returned (its `refund` item names no payment). What was refunded of a payment
+    is minus their sum. Kept in one place with REFUND_KINDS below, for the Python side. -#}
+{% macro refund_kinds() -%}
+('refund', 'refund_failure', 'payment_refunded', 'refund_funds_returned')
 {%- endmacro %}
 {#- What the bank and provider data show, per entity and currency, and from which day: the accounts' currencies,
     those payers instructed in another (a GBP payment converted into a EUR account), the provider payments'.

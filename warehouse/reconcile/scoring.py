@@ -40,6 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from warehouse.engine import Engine
+from warehouse.sql import REFUND_KINDS
 
 ZERO = Decimal("0")
 OUTCOMES = ("fully_applied", "partially_applied_explained", "exception", "unexplained")
@@ -226,7 +227,7 @@ def _outcomes(engine: Engine, s: QualityScore, truth: GroundTruth) -> None:
         "           WHERE payment_id IS NOT NULL AND detail LIKE '%[closed: settled since]') AS x "
         "  ON x.entity = p.entity AND x.payment_id = p.payment_id "
         "LEFT JOIN (SELECT entity, payment_id, -sum(amount) AS refunded FROM fct_payout_component "
-        "           WHERE kind = 'refund' GROUP BY entity, payment_id) AS r "
+        "           WHERE kind IN " + REFUND_KINDS + " GROUP BY entity, payment_id) AS r "
         "  ON r.entity = p.entity AND r.payment_id = p.payment_id "
         "WHERE p.channel <> 'erp' AND p.payment_id NOT IN "
         "  (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL) "

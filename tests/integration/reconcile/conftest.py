@@ -87,10 +87,13 @@ class Book:
                 "kind": "charge", "payment_id": None, "amount": Decimal(amt), "fee": Decimal(fee), "currency": "EUR",
                 "source_system": "test", "source_id": f"{payout_id}/{n}"})
 
-    def refund(self, refund_id: str, payment_id: str, amount: str, *, payout_id: str = "po_refunds") -> None:
-        """A refund of ``payment_id`` in a provider's payout, as fct_payout_component holds it (negative)."""
+    def refund(self, refund_id: str, payment_id: str, amount: str, *, payout_id: str = "po_refunds",
+               kind: str = "refund") -> None:
+        """A refund of ``payment_id`` in a provider's payout, as fct_payout_component holds it (negative; a
+        negative ``amount`` for money coming back: Stripe's ``refund_failure``, GoCardless's
+        ``refund_funds_returned``)."""
         self._insert("fct_payout_component", {
-            "entity": self.entity, "payout_id": payout_id, "component_id": refund_id, "kind": "refund",
+            "entity": self.entity, "payout_id": payout_id, "component_id": refund_id, "kind": kind,
             "payment_id": payment_id, "amount": -Decimal(amount), "fee": Decimal("0"), "currency": "EUR",
             "source_system": "test", "source_id": refund_id})
 

@@ -766,6 +766,23 @@ def test_a_card_payment_refunded_in_full_with_its_credit_note_leaves_nothing_to_
         assert "credit note AV-1 issued for it" in p1["detail"]
 
 
+def test_refunds_are_read_in_each_providers_words(book: Book) -> None:
+    """A GoCardless payout item ``payment_refunded`` hands 40.00 of P1 back: P1 applies its net 60.00 and FA-1
+    owes 40.00. Stripe refunded P2 in full, then the refund failed (``refund_failure``, the money came back):
+    P2 applies all of it and FA-2 is paid."""
+    book.invoice("I1", "100.00", number="FA-1")
+    book.invoice("I2", "100.00", number="FA-2")
+    book.payment("P1", "100.00", "FA-1", channel="gocardless")
+    book.payment("P2", "100.00", "FA-2", channel="stripe")
+    book.refund("PO1/3", "P1", "40.00", kind="payment_refunded")
+    book.refund("txn_1", "P2", "100.00")
+    book.refund("txn_2", "P2", "-100.00", kind="refund_failure")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("60.00")), ("P2", "I2", Decimal("100.00"))}
+    assert book.invoice_state("I1") == ("partially_paid", Decimal("40.00"))
+    assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+
+
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
     book.invoice("I1", "321.00")
     book.payment("P1", "321.00", "virement", payer_name="SOMEONE")

@@ -17,7 +17,7 @@
 -- invoice already paid by card); NULL for a payer no rule could identify.
 WITH refunds AS (
     SELECT entity, payment_id, -sum(amount) AS refunded
-    FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL
+    FROM fct_payout_component WHERE kind IN {{ refund_kinds() }} AND payment_id IS NOT NULL
     GROUP BY entity, payment_id
 ),
 applied AS (

@@ -14,7 +14,7 @@ INSERT INTO rc_refund_cn (payment_id, refunded, invoice_id, cn_id, cn_number)
 WITH r AS (
     SELECT payment_id, CAST(-sum(amount) AS DECIMAL(18,2)) AS refunded
     FROM fct_payout_component
-    WHERE entity = :entity AND kind = 'refund' AND payment_id IS NOT NULL
+    WHERE entity = :entity AND kind IN {{ refund_kinds() }} AND payment_id IS NOT NULL
     GROUP BY payment_id HAVING -sum(amount) > 0
 ), words AS (
     SELECT r.payment_id, r.refunded, upper(p.currency) AS currency,
@@ -134,7 +134,7 @@ LEFT JOIN (
 LEFT JOIN (
     -- money handed back (card refunds) is not money received: only the net settles invoices
     SELECT entity, payment_id, -sum(amount) AS refunded
-    FROM fct_payout_component WHERE kind = 'refund' AND payment_id IS NOT NULL AND entity = :entity
+    FROM fct_payout_component WHERE kind IN {{ refund_kinds() }} AND payment_id IS NOT NULL AND entity = :entity
     {% if incremental %}AND payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
     GROUP BY entity, payment_id
 ) AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
