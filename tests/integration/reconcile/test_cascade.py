@@ -783,6 +783,37 @@ def test_refunds_are_read_in_each_providers_words(book: Book) -> None:
     assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
 
 
+def test_a_payer_deducting_its_credit_note_without_naming_it_settles_both(book: Book) -> None:
+    """ACME's transfer names FA-38 only and pays 3,597.47 less its credit note AV-2 (843.37, not lettered) and
+    5.21 of bank charges: the credit note is netted in the payment and the 5.21 closed within tolerance, so
+    FA-38 and AV-2 both end settled, in a full run and an incremental one. BETA has two credit notes either of
+    which would fit: neither is taken, FA-40 stays partially paid."""
+    book.customer("C1", "ACME", IBAN)
+    book.customer("C2", "BETA", "DE89370400440532013000")
+    book.invoice("I1", "3597.47", number="FA-38", customer="C1")
+    book.invoice("CN", "-843.37", number="AV-2", customer="C1", doc_type="credit_note", issue=date(2024, 5, 20))
+    book.invoice("I2", "1000.00", number="FA-40", customer="C2")
+    book.invoice("CNa", "-100.00", number="AV-3", customer="C2", doc_type="credit_note", issue=date(2024, 5, 20))
+    book.invoice("CNb", "-100.00", number="AV-4", customer="C2", doc_type="credit_note", issue=date(2024, 5, 21))
+    reconcile(book.engine, as_of=AS_OF)
+    book.payment("P1", "2748.89", "FA-38", payer_iban=IBAN)
+    book.payment("P2", "900.00", "FA-40", payer_iban="DE89370400440532013000")
+    for incremental in (True, False):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        got = {(m["payment_id"], m["invoice_id"]): (Decimal(m["amount_applied"]), Decimal(m["adjustment"]))
+               for m in book.matches()}
+        assert got == {("P1", "CN"): (Decimal("-843.37"), Decimal("0.00")),
+                       ("P1", "I1"): (Decimal("3592.26"), Decimal("5.21")),
+                       ("P2", "I2"): (Decimal("900.00"), Decimal("0.00"))}
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("I2") == ("partially_paid", Decimal("100.00"))
+        assert book.invoice_state("CNa")[1] == book.invoice_state("CNb")[1] == Decimal("-100.00")
+    explained = {m["invoice_id"]: m["explanation"] for m in book.matches() if m["payment_id"] == "P1"}
+    assert explained["CN"] == "credit note AV-2 deducted by the payer: the payment is what invoice FA-38 owes less it"
+    assert explained["I1"].startswith("reference names invoice FA-38, paid less credit note AV-2")
+
+
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
     book.invoice("I1", "321.00")
     book.payment("P1", "321.00", "virement", payer_name="SOMEONE")
