@@ -39,10 +39,6 @@ WRITE_OFF_POLICY: dict[str, dict[str, object]] = {
 }
 
 
-# ERPs whose data say which invoice a credit note credits (see settle_bank_transfers)
-CREDIT_NOTE_LINKING_ERPS = ("sage_accounting", "netsuite", "sap_b1")
-
-
 def written_off(country: str, inv: Document, short: int, paid_on: date) -> bool:
     """True when a shortfall of ``short`` cents on ``inv`` is closed by the entity's policy."""
     policy = WRITE_OFF_POLICY.get(country)
@@ -172,13 +168,9 @@ def settle_bank_transfers(
             tx = _tx(cust, day, paid, [inv], rng)
             _write_reference(tx, inv.number, style, entity.country, rng)
             inv.allocations.append(Allocation("bank", tx, inv, paid, "short" if paid < due else "full"))
-            # A shortfall on what an invoice owes after its credit notes is closed by the same policy where the
-            # ERP links a credit note to its invoice (the API ERPs: Sage Accounting's original invoice, NetSuite's
-            # credit-memo application, B1's base document): the accountant sees the net. In a FEC or an SAP export
-            # the link is only a lettering code, which a short payment never gets (erp.match_in_erp): the books
-            # show the invoice and the credit note apart, and the shortfall stays open there.
-            linked = not inv.credit_notes or entity.erp in CREDIT_NOTE_LINKING_ERPS
-            if linked and written_off(entity.country, inv, due - paid, day):
+            # (a credit note changes what is due, not the policy: the shortfall on the net is closed alike, by
+            # accountants who see the net, and by Lettrage, which nets the credit note the payer deducted)
+            if written_off(entity.country, inv, due - paid, day):
                 inv.allocations.append(Allocation("erp", tx, inv, due - paid, "write_off"))
             txs.append(tx)
             continue

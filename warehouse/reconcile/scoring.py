@@ -177,6 +177,7 @@ def score(engine: Engine, truth: GroundTruth) -> QualityScore:
         "SELECT m.entity, m.payment_id, i.invoice_number, i.doc_type, m.amount_applied, m.rule "
         "FROM fct_match AS m JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
         "WHERE m.state IN ('auto', 'confirmed') AND m.rule NOT IN ('credit_note', 'erp_lettrage')")
+    netted: list[tuple[str, str, str, Decimal]] = []
     for entity, payment, number, doc_type, amount, rule in rows:
         amount = Decimal(amount)
         s.auto_pairs += 1
@@ -187,6 +188,13 @@ def score(engine: Engine, truth: GroundTruth) -> QualityScore:
             s.wrong.append((entity, payment, number, amount, rule))
         if doc_type != "credit_note":
             found[(entity, payment)][number] = found[(entity, payment)].get(number, ZERO) + amount
+        elif right:
+            netted.append((entity, payment, truth.credited[(entity, number)], amount))
+    # A credit note the payment netted (a remittance naming it, a payer deducting it) is, in the key, the credit
+    # note crediting that invoice and the payment paying its net: the same money. The payment's application to
+    # the invoice is compared net of it.
+    for entity, payment, invoice, amount in netted:
+        found[(entity, payment)][invoice] = found[(entity, payment)].get(invoice, ZERO) + amount
     for (entity, payment), want in truth.allocations.items():
         if entity not in entities:
             continue
