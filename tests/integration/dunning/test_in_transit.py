@@ -34,6 +34,25 @@ def test_invoices_whose_money_is_coming_are_named_with_what_is_coming(book: Ware
     assert after == {"I71": "GoCardless payment PM7 submitted"}
 
 
+def test_a_credit_note_not_yet_applied_that_fits_an_invoice_is_money_on_its_way(book: WarehouseConfig) -> None:
+    """C2 was issued AV-21 for exactly what FA-21 owes, and nothing applied it yet (no lettering, no payment
+    netting it): asking for FA-21's money would be asking for it twice. A credit note of another amount names
+    nothing, and one already used up neither."""
+    with connect(book) as engine:
+        for cn_id, number, customer, total, open_ in (("CN21", "AV-21", "C2", "-3000.00", "-3000.00"),
+                                                      ("CN11", "AV-11", "C1", "-10.00", "-10.00"),
+                                                      ("CN12", "AV-12", "C1", "-250.00", "0.00")):
+            engine.execute(
+                "INSERT INTO fct_invoice (entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, "
+                "due_date, currency, amount_total, amount_open, status, disputed, factored) VALUES ('FR01', :i, :n, "
+                ":c, 'credit_note', DATE '2026-11-15', DATE '2026-11-15', 'EUR', CAST(:t AS DECIMAL(18,2)), "
+                "CAST(:o AS DECIMAL(18,2)), 'open', false, false)", {"i": cn_id, "n": number, "c": customer, "t": total,
+                                                                     "o": open_})
+        coming = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
+    assert coming["I21"] == "credit note AV-21 of 2026-11-15 not yet applied"
+    assert "I12" not in coming and "I11" not in coming
+
+
 def _received(engine: Engine, bill_id: str, customer_id: str, amount: str, on: str, reference: str,
               kind: str | None) -> None:
     """A bill accepted or a cheque received (int_bills), as stg_sage_fec__bills writes it."""

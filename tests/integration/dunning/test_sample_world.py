@@ -70,8 +70,13 @@ def test_nobody_is_chased_who_should_not_be(sample_world: dict[str, Any], dry: t
         assert by_number[invoices[invoice_id]["invoice_number"]]["reason"] == "disputed (decision)"
     for invoice_id in sample_world["factored"]:
         assert by_number[invoices[invoice_id]["invoice_number"]]["reason"] == "assigned to a factor"
-    # credit notes issued but not applied by the reconciliation close their invoice in substance
-    assert any(r["reason"].startswith("money on its way: credit note AV-") for r in report.rows())
+    # credit notes issued but not applied by the reconciliation close their invoice in substance: an invoice held
+    # back for one has a credit note of its customer still open for what it owes (the reconciliation nets most
+    # of the world's credit notes itself; test_in_transit has the case on its own)
+    for r in report.rows():
+        if r["reason"].startswith("money on its way: credit note"):
+            inv = next(v for v in invoices.values() if v["invoice_number"] == r["invoice_number"])
+            assert inv["status"] not in ("paid", "credited") and Decimal(inv["amount_open"]) > 0, r
     # against the generator's ground truth: what the warehouse cannot know yet stays a small residue
     truth = {r["invoice_number"]: r["status"] for r in csv.DictReader(
         (sample_world["root"] / "ground_truth" / "invoices.csv").open(encoding="utf-8")) if r["entity"] == "FR01"}
