@@ -398,10 +398,17 @@ class Residue:
         cands = [(self.items[i], k) for i, k in p.candidates if i in self.items]
         cands = [(it, k) for it, k in cands if it.currency == p.currency]
         if not p.ambiguous:  # complex: sequential allocation, credit notes first, then by due date
-            deducted = self._deducted_credit_note(p, cands)
-            named = cands[0][0] if deducted is not None else None
+            deductible = self._deducted_credit_notes(p, cands)
+            deducted = deductible[0] if len(deductible) == 1 else None
+            named = cands[0][0] if deductible else None
             if deducted is not None:
                 cands.append((deducted, cands[0][1]))
+            elif deductible and named is not None:  # two credit notes fit: a person says which the payer deducted
+                numbers = ", ".join(c.invoice_number or c.invoice_id for c in deductible)
+                self._exception(p, "ambiguous", f"pays invoice {named.invoice_number or named.invoice_id} less a "
+                                f"credit note, and {len(deductible)} of the customer's fit ({numbers}): letter the one "
+                                "deducted with the invoice in the ERP and the next run nets it",
+                                invoice_id=named.invoice_id, amount=named.open - p.remaining)
             cands.sort(key=lambda c: (c[0].open >= 0, c[0].sort_key))
             applied = False
             for item, kind in cands:
@@ -444,28 +451,29 @@ class Residue:
         self._suggest(p, sorted(items, key=lambda i: i.sort_key), KIND_RULE[min(k for _, k in cands)],
                       "reference matches several invoices")
 
-    def _deducted_credit_note(self, p: Payment, cands: list[tuple[Item, int]]) -> Item | None:
-        """The one open credit note the payer took off the invoice its reference names, or None.
+    def _deducted_credit_notes(self, p: Payment, cands: list[tuple[Item, int]]) -> list[Item]:
+        """The open credit notes the payer may have taken off the invoice its reference names.
 
         A payer paying an invoice less its credit note often names the invoice only ("FA-38", 2,748.89 for
         3,597.47 with an unlettered credit note of 843.37). When the reference names one invoice of the
         payer's, the payment is short of it, and exactly one open credit note of that customer (in its
         currency, not named, not lettered elsewhere in this run) brings the shortfall to nothing or to what
         the short-payment tolerances close, the credit note is netted in the payment, as a remittance naming
-        it would be (40_adjust then closes the rest, saying why). Two that fit: neither (a person decides).
+        it would be (40_adjust then closes the rest, saying why). Two that fit: neither is netted, and an
+        ``ambiguous`` exception asks a person which one (the caller).
         """
         if len(cands) != 1 or not p.customer_id:
-            return None
+            return []
         inv = cands[0][0]
         if inv.doc_type != "invoice" or inv.customer_id != p.customer_id or inv.open <= p.remaining:
-            return None
+            return []
         short = inv.open - p.remaining
         fits = [c for c in self.by_customer.get(inv.customer_id, [])
                 if c.doc_type == "credit_note" and c.open < 0 and c.currency == p.currency and -c.open <= short
                 and self._usable(p, c)
                 and (short + c.open == 0
                      or within_tolerance(self.rules, short + c.open, inv.amount_total, p.paid_on, inv.issue_date))]
-        return fits[0] if len(fits) == 1 else None
+        return fits
 
     def _names_own_invoices(self, p: Payment, customers: list[tuple[str, str, str | None]]) -> bool:
         """Whether every invoice the reference names belongs to a customer the residue found for the

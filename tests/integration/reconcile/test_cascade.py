@@ -769,25 +769,33 @@ def test_a_card_payment_refunded_in_full_with_its_credit_note_leaves_nothing_to_
 def test_refunds_are_read_in_each_providers_words(book: Book) -> None:
     """A GoCardless payout item ``payment_refunded`` hands 40.00 of P1 back: P1 applies its net 60.00 and FA-1
     owes 40.00. Stripe refunded P2 in full, then the refund failed (``refund_failure``, the money came back):
-    P2 applies all of it and FA-2 is paid."""
+    P2 applies all of it and FA-2 is paid (the incremental run of the day the failure arrives too), and an
+    exception says the customer is still owed the 100.00."""
     book.invoice("I1", "100.00", number="FA-1")
     book.invoice("I2", "100.00", number="FA-2")
     book.payment("P1", "100.00", "FA-1", channel="gocardless")
     book.payment("P2", "100.00", "FA-2", channel="stripe")
     book.refund("PO1/3", "P1", "40.00", kind="payment_refunded")
     book.refund("txn_1", "P2", "100.00")
-    book.refund("txn_2", "P2", "-100.00", kind="refund_failure")
     reconcile(book.engine, as_of=AS_OF)
-    assert book.pairs() == {("P1", "I1", Decimal("60.00")), ("P2", "I2", Decimal("100.00"))}
-    assert book.invoice_state("I1") == ("partially_paid", Decimal("40.00"))
-    assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+    assert book.pairs() == {("P1", "I1", Decimal("60.00"))}
+    book.refund("txn_2", "P2", "-100.00", kind="refund_failure")   # days later, the refund comes back
+    for incremental in (True, False):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.pairs() == {("P1", "I1", Decimal("60.00")), ("P2", "I2", Decimal("100.00"))}
+        assert book.invoice_state("I1") == ("partially_paid", Decimal("40.00"))
+        assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+        # the customer never got its 100.00 back: a person pays it another way
+        (owed,) = book.exceptions()
+        assert (owed["kind"], owed["payment_id"], Decimal(owed["amount"])) == ("refund", "P2", Decimal("100.00"))
+        assert owed["detail"] == "refund of 100.00 EUR failed and the money came back: the customer is still owed it"
 
 
 def test_a_payer_deducting_its_credit_note_without_naming_it_settles_both(book: Book) -> None:
     """ACME's transfer names FA-38 only and pays 3,597.47 less its credit note AV-2 (843.37, not lettered) and
     5.21 of bank charges: the credit note is netted in the payment and the 5.21 closed within tolerance, so
     FA-38 and AV-2 both end settled, in a full run and an incremental one. BETA has two credit notes either of
-    which would fit: neither is taken, FA-40 stays partially paid."""
+    which would fit: neither is taken, FA-40 stays partially paid, and an exception asks which one."""
     book.customer("C1", "ACME", IBAN)
     book.customer("C2", "BETA", "DE89370400440532013000")
     book.invoice("I1", "3597.47", number="FA-38", customer="C1")
@@ -809,6 +817,11 @@ def test_a_payer_deducting_its_credit_note_without_naming_it_settles_both(book: 
         assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
         assert book.invoice_state("I2") == ("partially_paid", Decimal("100.00"))
         assert book.invoice_state("CNa")[1] == book.invoice_state("CNb")[1] == Decimal("-100.00")
+        assert book.exception_kinds() == {"P2": "ambiguous"}
+    (asked,) = book.exceptions()
+    assert asked["detail"] == ("pays invoice FA-40 less a credit note, and 2 of the customer's fit (AV-3, AV-4): "
+                               "letter the one deducted with the invoice in the ERP and the next run nets it")
+    assert Decimal(asked["amount"]) == Decimal("100.00")
     explained = {m["invoice_id"]: m["explanation"] for m in book.matches() if m["payment_id"] == "P1"}
     assert explained["CN"] == "credit note AV-2 deducted by the payer: the payment is what invoice FA-38 owes less it"
     assert explained["I1"].startswith("reference names invoice FA-38, paid less credit note AV-2")
