@@ -436,18 +436,19 @@ def _fill_scope(engine: Engine, entity: str, data_start: date | None, receipt_ma
         engine.execute("INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT entity, payment_id FROM fct_match "
                        "WHERE entity = :entity AND rule = 'erp_receipt' "
                        "AND payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
-        # a refund since the last run: the payment it refunds still applies more than its net (its own row
-        # did not change: a part refund leaves a charge succeeded), so it is applied again, net
+        # a refund (or a refund failed and come back) since the last run: the payment applies other than its net
+        # now (its own row did not change: a part refund leaves a charge succeeded), so it is applied again
         engine.execute(
             "INSERT INTO rc_scope (entity, payment_id) "
             "WITH r AS (SELECT payment_id, -sum(amount) AS refunded FROM fct_payout_component "
             "           WHERE entity = :entity AND kind IN " + REFUND_KINDS + " AND payment_id IS NOT NULL GROUP BY payment_id) "
             "SELECT :entity, r.payment_id FROM r "
-            "JOIN (SELECT payment_id, sum(amount_applied) AS applied FROM fct_match "
+            "LEFT JOIN (SELECT payment_id, sum(amount_applied) AS applied FROM fct_match "
             "      WHERE entity = :entity AND state = 'auto' AND payment_id IN (SELECT payment_id FROM r) "
             "      GROUP BY payment_id) AS m ON m.payment_id = r.payment_id "
             "JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = r.payment_id "
-            "WHERE m.applied > f.amount - r.refunded AND r.payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
+            "WHERE coalesce(m.applied, 0) <> f.amount - r.refunded "
+            "AND r.payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
     _add_reached(engine, entity, everything=moved)
     return context, inv_digest, moved
 

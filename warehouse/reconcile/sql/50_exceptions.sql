@@ -95,6 +95,21 @@ WHERE p.status IN ('charged_back', 'refunded')
    OR (p.status = 'failed' AND (p.channel <> 'stripe' OR f.failure_reason LIKE '%debit: %'
                                 OR f.failure_reason LIKE 'us_bank_account: %'));
 
+{% if refunds %}
+-- A refund that failed and came back (Stripe's refund_failure, GoCardless's refund_funds_returned): the payment
+-- counts whole again (10_inputs nets the two), and the customer is still owed what the refund was to hand back
+-- (its credit note stays open): a person pays it another way.
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT p.entity, 'refund', p.payment_id, NULL, NULL, NULL, CAST(f.back AS DECIMAL(18,2)), p.currency,
+       'refund of ' || CAST(CAST(f.back AS DECIMAL(18,2)) AS VARCHAR) || ' ' || p.currency
+       || ' failed and the money came back: the customer is still owed it'
+FROM rc_pay AS p
+JOIN (SELECT payment_id, sum(amount) AS back FROM fct_payout_component
+      WHERE entity = :entity AND kind IN ('refund_failure', 'refund_funds_returned') AND payment_id IS NOT NULL
+      GROUP BY payment_id HAVING sum(amount) > 0) AS f ON f.payment_id = p.payment_id
+WHERE NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.payment_id = p.payment_id AND e.kind = 'refund');
+
+{% endif %}
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 SELECT b.entity, 'failed_debit', NULL, NULL, NULL, b.bank_line_id, b.amount, upper(b.currency),
        'returned on the bank statement (' || coalesce(b.return_reason, 'no reason') || '): '
