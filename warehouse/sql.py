@@ -19,8 +19,14 @@ from pathlib import Path
 import jinja2
 
 MODELS_DIR = Path(__file__).parent / "models"
-# (the SQL list the refund_kinds macro gives, for SQL written in Python)
-REFUND_KINDS = "('refund', 'refund_failure', 'payment_refunded', 'refund_funds_returned')"
+# Payout components that hand a payment's money back (negative) or bring a failed refund back (positive), in the
+# providers' own words: Stripe's reporting categories refund / refund_failure, GoCardless's payout-item types
+# payment_refunded / refund_funds_returned (its `refund` item names no payment). What was refunded of a payment
+# is minus their sum. The macros refund_kinds and refunded_by_payment give the same lists to the SQL templates.
+_REFUNDS_OUT = ("refund", "payment_refunded")
+_REFUNDS_CAME_BACK = ("refund_failure", "refund_funds_returned")
+REFUND_KINDS = "(" + ", ".join(f"'{k}'" for k in _REFUNDS_OUT + _REFUNDS_CAME_BACK) + ")"
+REFUNDS_CAME_BACK = "(" + ", ".join(f"'{k}'" for k in _REFUNDS_CAME_BACK) + ")"
 _HEADER_RE = re.compile(r"^--\s*(shape|requires|optional):\s*(.*)$", re.MULTILINE)
 
 MACROS = r"""
@@ -45,12 +51,14 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}
-{#- Payout components that hand a payment's money back (negative) or bring a failed refund back (positive), in the
-    providers' own words: Stripe's reporting categories refund / refund_failure, GoCardless's payout-item types
-    payment_refunded / refund_funds_returned (its `refund` item names no payment). What was refunded of a payment
-    is minus their sum. Kept in one place with REFUND_KINDS below, for the Python side. -#}
-{% macro refund_kinds() -%}
-('refund', 'refund_failure', 'payment_refunded', 'refund_funds_returned')
+{#- The payout components of refunds (REFUND_KINDS above), or of refunds that failed and came back only; and what was
+    refunded of each payment they name (``where``: a filter such as ``entity = :entity``). -#}
+{% macro refund_kinds(came_back=False) -%}
+{% if came_back %}@REFUNDS_CAME_BACK@{% else %}@REFUND_KINDS@{% endif %}
+{%- endmacro %}
+{% macro refunded_by_payment(where='TRUE') -%}
+SELECT entity, payment_id, -sum(amount) AS refunded FROM fct_payout_component
+WHERE kind IN @REFUND_KINDS@ AND payment_id IS NOT NULL AND {{ where }} GROUP BY entity, payment_id
 {%- endmacro %}
 {#- What the bank and provider data show, per entity and currency, and from which day: the accounts' currencies,
     those payers instructed in another (a GBP payment converted into a EUR account), the provider payments'.
@@ -116,7 +124,7 @@ SELECT entity, return_line_id, credit_line_id, return_reason, returned_on FROM (
     ) AS k WHERE rn_r = 1
 ) AS p WHERE rn_c = 1
 {%- endmacro %}
-"""
+""".replace("@REFUND_KINDS@", REFUND_KINDS).replace("@REFUNDS_CAME_BACK@", REFUNDS_CAME_BACK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,7 @@
 -- invoices it paid, else the customer of the invoice its open overpayment exception names (a transfer for an
 -- invoice already paid by card); NULL for a payer no rule could identify.
 WITH refunds AS (
-    SELECT entity, payment_id, -sum(amount) AS refunded
-    FROM fct_payout_component WHERE kind IN {{ refund_kinds() }} AND payment_id IS NOT NULL
-    GROUP BY entity, payment_id
+    {{ refunded_by_payment() }}
 ),
 applied AS (
     -- and whose invoices it paid: a payer the bank did not name (no IBAN on file) is the customer its

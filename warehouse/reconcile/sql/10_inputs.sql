@@ -12,10 +12,8 @@
 DELETE FROM rc_refund_cn;
 INSERT INTO rc_refund_cn (payment_id, refunded, invoice_id, cn_id, cn_number)
 WITH r AS (
-    SELECT payment_id, CAST(-sum(amount) AS DECIMAL(18,2)) AS refunded
-    FROM fct_payout_component
-    WHERE entity = :entity AND kind IN {{ refund_kinds() }} AND payment_id IS NOT NULL
-    GROUP BY payment_id HAVING -sum(amount) > 0
+    SELECT payment_id, CAST(refunded AS DECIMAL(18,2)) AS refunded
+    FROM ({{ refunded_by_payment("entity = :entity") }}) AS x WHERE refunded > 0
 ), words AS (
     SELECT r.payment_id, r.refunded, upper(p.currency) AS currency,
            unnest(regexp_split_to_array(upper(coalesce(p.reference, '')), '[^A-Z0-9/._-]+')) AS word
@@ -133,10 +131,8 @@ LEFT JOIN (
 ) AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
 LEFT JOIN (
     -- money handed back (card refunds) is not money received: only the net settles invoices
-    SELECT entity, payment_id, -sum(amount) AS refunded
-    FROM fct_payout_component WHERE kind IN {{ refund_kinds() }} AND payment_id IS NOT NULL AND entity = :entity
-    {% if incremental %}AND payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
-    GROUP BY entity, payment_id
+    {{ refunded_by_payment("entity = :entity" + (" AND payment_id IN (SELECT payment_id FROM rc_scope)"
+                                                 if incremental else "")) }}
 ) AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
 LEFT JOIN (
     -- (one customer per account: min = max is a third of the cost of count(DISTINCT) over 50,000 customers)

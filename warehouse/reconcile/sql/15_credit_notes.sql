@@ -30,17 +30,21 @@ SELECT entity, md5(entity || '|' || cn_id || '|' || invoice_id || '|credit_note'
        '{{ state.credit_note }}', issue_date
 FROM pair WHERE applied > 0;
 
--- (summed first: an invoice may take two credit notes and a credit note serve two invoices, and an
--- UPDATE ... FROM applies one joined row per target row)
+-- Both sides of the credit notes' matches ``only`` selects come off open0 (summed first: an invoice may take
+-- two credit notes and a credit note serve two invoices, and an UPDATE ... FROM applies one joined row per
+-- target row).
+{% macro net_in_open0(only='TRUE') -%}
 UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
-FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match WHERE rule = 'credit_note'
+FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match WHERE rule = 'credit_note' AND {{ only }}
       GROUP BY invoice_id) AS m
 WHERE m.invoice_id = rc_inv.invoice_id;
 
 UPDATE rc_inv SET open0 = rc_inv.open0 + m.used
-FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match WHERE rule = 'credit_note'
+FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match WHERE rule = 'credit_note' AND {{ only }}
       GROUP BY payment_id) AS m
 WHERE m.payment_id = rc_inv.invoice_id;
+{%- endmacro %}
+{{ net_in_open0() }}
 {% if refunds %}
 
 -- Credit notes issued for a refund and not lettered (10_inputs: rc_refund_cn): each settles what the
@@ -61,13 +65,5 @@ JOIN rc_inv AS i ON i.invoice_id = r.invoice_id
 JOIN rc_inv AS c ON c.invoice_id = r.cn_id
 WHERE least(r.refunded, -c.open0, i.open0) > 0;
 
-UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
-FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match
-      WHERE rule = 'credit_note' AND payment_id IN (SELECT cn_id FROM rc_refund_cn) GROUP BY invoice_id) AS m
-WHERE m.invoice_id = rc_inv.invoice_id;
-
-UPDATE rc_inv SET open0 = rc_inv.open0 + m.used
-FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match
-      WHERE rule = 'credit_note' AND payment_id IN (SELECT cn_id FROM rc_refund_cn) GROUP BY payment_id) AS m
-WHERE m.payment_id = rc_inv.invoice_id;
+{{ net_in_open0("payment_id IN (SELECT cn_id FROM rc_refund_cn)") }}
 {% endif %}

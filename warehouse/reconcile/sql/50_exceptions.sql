@@ -105,7 +105,7 @@ SELECT p.entity, 'refund', p.payment_id, NULL, NULL, NULL, CAST(f.back AS DECIMA
        || ' failed and the money came back: the customer is still owed it'
 FROM rc_pay AS p
 JOIN (SELECT payment_id, sum(amount) AS back FROM fct_payout_component
-      WHERE entity = :entity AND kind IN ('refund_failure', 'refund_funds_returned') AND payment_id IS NOT NULL
+      WHERE entity = :entity AND kind IN {{ refund_kinds(came_back=True) }} AND payment_id IS NOT NULL
       GROUP BY payment_id HAVING sum(amount) > 0) AS f ON f.payment_id = p.payment_id
 WHERE NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.payment_id = p.payment_id AND e.kind = 'refund');
 
