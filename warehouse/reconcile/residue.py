@@ -148,8 +148,10 @@ class Payment:
     customer_via: str | None
     alias_decision: str | None
     candidates: list[tuple[str, int]] = field(default_factory=list)  # (invoice_id, kind)
+    named_customers: tuple[str, ...] = ()  # the customers owning what it names (their credit notes may be deducted)
     ambiguous: bool = False
     complex_: bool = False
+    deducts: bool = False  # complex only because it may have deducted a credit note (30_allocate), not shared
     uncorroborated: bool = False  # its reference names invoices neither its payer nor its amount confirms
     own_reference: bool = False   # ... the payer's own invoices, but the amount does not fit
     erp: ErpHint | None = None    # the ERP's receipt of this money, when one fits it alone
@@ -317,6 +319,8 @@ class Residue:
                 invoices.update(p.erp.invoices)
                 customers.update(line.customer_id for line in p.erp.lines if not line.invoices)
             if p.candidates and not p.uncorroborated:
+                if len(p.candidates) == 1:  # one invoice named, maybe paid less a credit note of its customer's
+                    customers.update(p.named_customers)
                 continue
             found = self._customers(p)
             customers.update(c for c, _, _ in found)
@@ -422,6 +426,9 @@ class Residue:
                     cn, inv = deducted.invoice_number or deducted.invoice_id, named.invoice_number or named.invoice_id
                     why = (f"credit note {cn} deducted by the payer: the payment is what invoice {inv} owes less it"
                            if item is deducted else f"reference names invoice {inv}, paid less credit note {cn}")
+                elif p.deducts:  # no credit note fits after all: a partial payment, as 30_allocate writes it
+                    why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
+                           + (" ; partial payment" if take < item.open else ""))
                 else:
                     why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
                            f" (shared with other payments, allocated in date order)")
@@ -461,18 +468,24 @@ class Residue:
         the short-payment tolerances close, the credit note is netted in the payment, as a remittance naming
         it would be (40_adjust then closes the rest, saying why). Two that fit: neither is netted, and an
         ``ambiguous`` exception asks a person which one (the caller).
+
+        A payer we cannot identify (no IBAN or alias on file) is taken to be the named invoice's customer,
+        as the reference says, but only when the credit note fits to the cent: the amount is then the
+        only evidence that the payer meant that credit note (30_allocate sends only such payments here).
         """
-        if len(cands) != 1 or not p.customer_id:
+        if len(cands) != 1:
             return []
         inv = cands[0][0]
-        if inv.doc_type != "invoice" or inv.customer_id != p.customer_id or inv.open <= p.remaining:
+        payer = p.customer_id or inv.customer_id
+        if not payer or inv.doc_type != "invoice" or inv.customer_id != payer or inv.open <= p.remaining:
             return []
         short = inv.open - p.remaining
         fits = [c for c in self.by_customer.get(inv.customer_id, [])
                 if c.doc_type == "credit_note" and c.open < 0 and c.currency == p.currency and -c.open <= short
                 and self._usable(p, c)
                 and (short + c.open == 0
-                     or within_tolerance(self.rules, short + c.open, inv.amount_total, p.paid_on, inv.issue_date))]
+                     or (p.customer_id is not None and within_tolerance(
+                         self.rules, short + c.open, inv.amount_total, p.paid_on, inv.issue_date)))]
         return fits
 
     def _names_own_invoices(self, p: Payment, customers: list[tuple[str, str, str | None]]) -> bool:
@@ -1056,7 +1069,7 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
     rows = engine.query(
         "SELECT p.entity, p.payment_id, p.currency, p.paid_on, p.remaining, p.reference, p.payer_name, "
         "p.payer_iban, p.customer_id, p.customer_via, p.alias_decision, s.n_inv, s.n_key, "
-        "CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END AS is_complex, "
+        "CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END AS is_complex, coalesce(x.deducts, 0) AS deducts, "
         "CASE WHEN u.payment_id IS NULL THEN 0 ELSE 1 END AS is_uncorr, coalesce(u.same_cust, 0) AS own_ref "
         "FROM rc_pay AS p "
         "LEFT JOIN rc_pstat AS s ON s.entity = p.entity AND s.payment_id = p.payment_id "
@@ -1070,27 +1083,33 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
     if not rows:
         return outcome
     cands = engine.query(
-        "SELECT c.entity, c.payment_id, c.invoice_id, c.kind FROM rc_cand AS c "
+        "SELECT c.entity, c.payment_id, c.invoice_id, c.kind, i.customer_id FROM rc_cand AS c "
         "JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id "
+        "LEFT JOIN rc_inv AS i ON i.invoice_id = c.invoice_id "
         "LEFT JOIN rc_complex AS x ON x.entity = c.entity AND x.payment_id = c.payment_id "
         "LEFT JOIN rc_uncorr AS u ON u.entity = c.entity AND u.payment_id = c.payment_id "
         f"WHERE s.n_key > 1 OR s.n_inv > {int(max_inv)} OR x.payment_id IS NOT NULL OR u.payment_id IS NOT NULL "
         "ORDER BY c.payment_id, c.kind, c.invoice_id"  # (a payment's candidates in one order on every engine)
     )
     by_payment: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-    for ent, pid, iid, kind in cands:
+    owners: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for ent, pid, iid, kind, owner in cands:
         by_payment[(ent, pid)].append((iid, int(kind)))
+        if owner is not None:
+            owners[(ent, pid)].add(str(owner))
     payments: dict[str, list[Payment]] = defaultdict(list)
     for (entity, payment_id, currency, paid_on, remaining, reference, payer_name, payer_iban, customer_id,
-         customer_via, alias_decision, n_inv, n_key, is_complex, is_uncorr, own_ref) in rows:
+         customer_via, alias_decision, n_inv, n_key, is_complex, deducts, is_uncorr, own_ref) in rows:
         p = Payment(
             entity=entity, payment_id=payment_id, currency=currency, paid_on=paid_on, remaining=Decimal(remaining),
             reference=reference, payer_name=payer_name, payer_iban=payer_iban, customer_id=customer_id,
             customer_via=customer_via, alias_decision=alias_decision,
             candidates=by_payment.get((entity, payment_id), []),
+            named_customers=tuple(sorted(owners.get((entity, payment_id), ()))),
         )
         p.ambiguous = bool(n_key and int(n_key) > 1) or bool(n_inv and int(n_inv) > max_inv)
         p.complex_ = bool(is_complex)
+        p.deducts = bool(deducts)
         p.uncorroborated = bool(is_uncorr) and not p.ambiguous and not p.complex_
         p.own_reference = p.uncorroborated and bool(own_ref)
         payments[entity].append(p)

@@ -275,14 +275,17 @@ def test_two_credit_notes_lettered_with_two_invoices_net_them_in_order(book: Boo
 def test_a_number_written_after_a_credit_note_word_never_names_an_invoice(book: Book) -> None:
     """"PAGAMENTO FT 2025/0347 AL NETTO NS NC 2025/008" from a payer the book does not know: 2025/008 is the
     payer's credit note and, read by its digit groups, also another customer's older invoice 2025/0008.
-    After "NC" it names a credit note only: without that, the partial payment paid 2025/0008 first."""
+    After "NC" it names a credit note only: without that, the partial payment paid 2025/0008 first. The amount
+    is the invoice less NC-8 to the cent, so NC-8 (which the remittance writes in a way no key reads) is netted
+    in the payment and both documents close."""
     book.invoice("I347", "14457.46", number="2025/0347", customer="C1")
     book.invoice("CN8", "-4337.24", number="NC-8", customer="C1", doc_type="credit_note")
     book.invoice("I8", "3889.87", number="2025/0008", customer="C2", due=date(2024, 2, 28))
     book.payment("P1", "10120.22", "PAGAMENTO FT 2025/0347 AL NETTO NS NC 2025/008", payer_name="MORETTI OLEODINAMICA")
     reconcile(book.engine, as_of=AS_OF)
-    assert book.pairs() == {("P1", "I347", Decimal("10120.22"))}
+    assert book.pairs() == {("P1", "I347", Decimal("14457.46")), ("P1", "CN8", Decimal("-4337.24"))}
     assert book.invoice_state("I8") == ("overdue", Decimal("3889.87"))
+    assert book.invoice_state("I347") == ("paid", Decimal("0.00"))
 
 
 def test_other_numbers_the_erp_keeps_for_an_invoice_are_read_last(book: Book) -> None:
@@ -825,6 +828,59 @@ def test_a_payer_deducting_its_credit_note_without_naming_it_settles_both(book: 
     explained = {m["invoice_id"]: m["explanation"] for m in book.matches() if m["payment_id"] == "P1"}
     assert explained["CN"] == "credit note AV-2 deducted by the payer: the payment is what invoice FA-38 owes less it"
     assert explained["I1"].startswith("reference names invoice FA-38, paid less credit note AV-2")
+
+
+def test_an_unknown_payer_deducting_a_credit_note_to_the_cent_settles_both(book: Book) -> None:
+    """A transfer from an account nobody has on file names FA-38 and pays it less AV-2 exactly: the credit note
+    is netted (the amount is the evidence), in a full run and an incremental one. Short by a credit note's
+    amount plus bank charges, an unknown payer's payment stays a partial payment (only the cent-exact fit is
+    taken without knowing the payer), and a partial payment of an invoice whose customer has no such credit
+    note is applied as before, with the words 30_allocate writes."""
+    book.customer("C1", "ACME", IBAN)
+    book.customer("C2", "BETA")
+    book.invoice("I1", "3597.47", number="FA-38", customer="C1")
+    book.invoice("CN", "-843.37", number="AV-2", customer="C1", doc_type="credit_note", issue=date(2024, 5, 20))
+    book.invoice("I2", "1000.00", number="FA-40", customer="C2")
+    book.invoice("CN2", "-100.00", number="AV-3", customer="C2", doc_type="credit_note", issue=date(2024, 5, 20))
+    book.invoice("I3", "500.00", number="FA-41", customer="C2")
+    reconcile(book.engine, as_of=AS_OF)
+    book.payment("P1", "2754.10", "FA-38", payer_name="ACME HOLDING")
+    book.payment("P2", "894.79", "FA-40", payer_name="SOMEONE")   # 1,000 - 100 - 5.21 of charges
+    book.payment("P3", "200.00", "FA-41", payer_name="SOMEONE")
+    for incremental in (True, False):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        got = {(m["payment_id"], m["invoice_id"]): Decimal(m["amount_applied"]) for m in book.matches()}
+        assert got == {("P1", "CN"): Decimal("-843.37"), ("P1", "I1"): Decimal("3597.47"),
+                       ("P2", "I2"): Decimal("894.79"), ("P3", "I3"): Decimal("200.00")}
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("I2") == ("partially_paid", Decimal("105.21"))
+        assert book.invoice_state("CN2") == ("open", Decimal("-100.00"))
+    explained = {(m["payment_id"], m["invoice_id"]): m["explanation"] for m in book.matches()}
+    assert explained[("P1", "CN")] == ("credit note AV-2 deducted by the payer: the payment is what invoice "
+                                       "FA-38 owes less it")
+    assert explained[("P3", "I3")] == "reference FA-41 names invoice FA-41 ; partial payment"
+
+
+def test_a_payer_deducting_a_credit_note_from_an_invoice_it_shares_settles_both(book: Book) -> None:
+    """A transfer from an account not on file pays FA-52 less AV-5, naming FA-52 only; a later remittance
+    names FA-52 and FA-53 together, so FA-52 is shared and the residue allocates both payments in date order:
+    the credit note the first deducted is netted there too (the residue loads the credit notes of the named
+    invoice's customer, which it did not before)."""
+    book.customer("C1", "ACME", IBAN)
+    book.invoice("I52", "1000.00", number="FA-52")
+    book.invoice("I53", "300.00", number="FA-53")
+    book.invoice("CN", "-150.00", number="AV-5", doc_type="credit_note", issue=date(2024, 5, 20))
+    book.payment("P1", "850.00", "FA-52", payer_name="ACME HOLDING", paid_on=date(2024, 6, 10))
+    book.payment("P2", "300.00", "FA-52 FA-53", payer_name="ACME HOLDING", paid_on=date(2024, 6, 12))
+    reconcile(book.engine, as_of=AS_OF)
+    got = {(m["payment_id"], m["invoice_id"]): Decimal(m["amount_applied"]) for m in book.matches()}
+    assert got[("P1", "CN")] == Decimal("-150.00")
+    assert got[("P1", "I52")] == Decimal("1000.00")
+    assert got[("P2", "I53")] == Decimal("300.00")
+    assert book.invoice_state("I52") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("I53") == ("paid", Decimal("0.00"))
 
 
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
