@@ -551,17 +551,27 @@ def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
     return f"{sets}#{data_start}"
 
 
-def _data_start(engine: Engine, entity: str) -> date | None:
-    """The first day of ``entity``'s bank and provider data (bank lines, non-ERP payments), or None.
+def _data_start(engine: Engine, entity: str) -> tuple[date | None, bool]:
+    """The first day of ``entity``'s bank statements (else of its provider payments), or None; and whether
+    provider payments begin before it.
 
     Money the ERP shows received before it cannot be on any statement loaded: for those receipts
-    the ERP's lettrage is the only evidence there is (16_erp_settled.sql).
+    the ERP's lettrage is the only evidence there is (16_erp_settled.sql). The bound is the bank's, not
+    the earliest of bank and provider data: a transfer the ERP booked after the provider data begin but
+    before the first statement is on no statement either (a GoCardless export from 8 August, statements
+    from 1 September). Such a receipt stands on the ERP's word unless the provider data show its money
+    (a payment or payout of its amount near its date): the second value says whether to look.
     """
-    firsts = engine.query(
-        "SELECT (SELECT min(booking_date) FROM fct_bank_line WHERE entity = :entity), "
-        "(SELECT min(paid_on) FROM fct_payment WHERE entity = :entity AND channel <> 'erp')", {"entity": entity})[0]
-    days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in firsts if d is not None]
-    return min(days) if days else None
+    lines, transfers, provider = (
+        d if d is None or isinstance(d, date) else date.fromisoformat(str(d)) for d in engine.query(
+            "SELECT (SELECT min(booking_date) FROM fct_bank_line WHERE entity = :entity), "
+            "(SELECT min(paid_on) FROM fct_payment WHERE entity = :entity AND channel = 'bank_transfer'), "
+            "(SELECT min(paid_on) FROM fct_payment WHERE entity = :entity AND channel NOT IN ('erp', 'bank_transfer'))",
+            {"entity": entity})[0])
+    bank = min((d for d in (lines, transfers) if d is not None), default=None)
+    if bank is None:
+        return provider, False
+    return bank, provider is not None and provider < bank
 
 
 def _save_state(engine: Engine, entity: str, incremental: bool, rules_hash: str, as_of: date, now: datetime,
@@ -617,7 +627,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
     context_hash: str | None = None  # customers, aliases, refunds, payouts as of the run (computed once)
     invoices_digest: str | None = None
     context_moved = True  # customers (their names among them) may have changed since the last run
-    data_start = _data_start(engine, entity)  # (the run's inputs do not change while it runs: read once)
+    data_start, provider_before = _data_start(engine, entity)  # (the run's inputs do not change while it runs)
     if incremental:
         t = time.perf_counter()
         context_hash, invoices_digest, context_moved = _fill_scope(engine, entity, data_start,
@@ -640,6 +650,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "erp_settle": rules.rule("erp_lettrage").enabled and bool(engine.query(
             "SELECT 1 FROM int_erp_settlements WHERE entity = :entity LIMIT 1", {"entity": entity})),
         "settle_bound": data_start is not None,
+        "provider_before": provider_before,
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
             "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS + " LIMIT 1",

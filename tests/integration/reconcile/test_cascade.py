@@ -460,6 +460,32 @@ def test_a_receipt_just_before_the_bank_data_counts_unless_a_bank_credit_of_its_
         "R5>I5": "erp_lettrage", "P4>I4": "customer_amount"}
 
 
+def test_a_transfer_the_erp_booked_before_the_statements_but_after_the_provider_data_begin(book: Book) -> None:
+    """GoCardless data begin on 8 August, the statements on 1 September. The ERP lettered I1 with a transfer
+    it booked on 25 August: no statement can show it, so I1 is paid on the ERP's word (it used to stand
+    open, an erp_disagreement, because the bound was the provider's first payment). I2's receipt of 12 August
+    is a collection the GoCardless data show (same amount, days before): the collection pays I2, not the
+    ERP's word, and no second payment appears."""
+    book.customer("C1", "ACME SL")
+    book.invoice("I1", "968.00", number="260102", erp_lettrage="PAY-7041", erp_open="0")
+    book.invoice("I2", "250.00", number="260104", erp_lettrage="PAY-7042", erp_open="0")
+    book.payment("R1", "968.00", "TRANSFER", customer="C1", channel="erp", paid_on=date(2024, 8, 25))
+    book.payment("R2", "250.00", "PM0001", customer="C1", channel="erp", paid_on=date(2024, 8, 15))
+    book.erp_settled("I1", "R1", date(2024, 8, 25), "PAY-7041", received="968.00")
+    book.erp_settled("I2", "R2", date(2024, 8, 15), "PAY-7042", received="250.00")
+    book.payment("G1", "250.00", "260104", customer="C1", channel="gocardless", paid_on=date(2024, 8, 8))
+    book.payment("P0", "10.00", "frais", customer="C1", paid_on=date(2024, 9, 1))  # the statements begin
+    for incremental in (False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert {k: v for k, v in _rules(book).items() if not k.startswith("P0")} == {
+            "R1>I1": "erp_lettrage", "G1>I2": "exact_reference"}
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+        assert "I1" not in book.exception_kinds()
+    (settled,) = [m for m in book.matches() if m["payment_id"] == "R1"]
+    assert settled["explanation"].endswith("before the bank statements begin (2024-09-01)")
+
+
 def test_a_bank_credit_the_erp_booked_pays_what_the_erp_lettered_it_with(book: Book) -> None:
     """Within the statements' period the accountant booked these credits, line by line.
 

@@ -1,8 +1,9 @@
 -- Invoices the ERP settled with its own receipt before Lettrage's bank and provider data begin, or in a
 -- currency none of them shows
--- (int_erp_settlements; the bound is the first bank line or provider payment, run._data_start; a
+-- (int_erp_settlements; the bound is the first bank line, else the first provider payment, run._data_start; a
 -- receipt of the erp.receipt_before_data_days before it counts unless a bank credit of its amount
--- follows): no statement line can show that money, so the ERP's lettrage is
+-- follows, and, when provider data begin earlier, unless they show a payment or payout of its amount
+-- near its date): no statement line can show that money, so the ERP's lettrage is
 -- the evidence, applied for what the invoice still owes after its credit notes, less what the ERP still shows
 -- open (an ERP whose invoices list their receipts says what a partial payment left). Within the
 -- statements' period the bank line is the evidence instead, and an ERP-settled invoice Lettrage
@@ -44,7 +45,8 @@ SELECT i.entity, md5(i.entity || '|' || s.payment_id || '|' || i.invoice_id || '
             ELSE 'settled in the ERP (' END
        || 'lettrage ' || s.erp_lettrage || ', receipt of ' || CAST(s.settled_on AS VARCHAR) || ') '
        || {% if settle_bound %}CASE WHEN i.currency IN (SELECT currency FROM seen) THEN
-          'before the bank and provider data begin (' || CAST(CAST(:data_start AS DATE) AS VARCHAR) || ')'
+          'before the bank {% if provider_before %}statements{% else %}and provider data{% endif %} begin ('
+          || CAST(CAST(:data_start AS DATE) AS VARCHAR) || ')'
           ELSE 'in ' || i.currency || ', which no bank statement or provider loaded shows' END{% else %}
           'before the bank and provider data begin (none loaded)'{% endif %},
        '{{ state.erp_lettrage }}', s.settled_on
@@ -71,7 +73,21 @@ WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 - coalesce(i.erp
           AND (s.settled_on < CAST(:settle_before AS DATE) OR NOT EXISTS (
                SELECT 1 FROM fct_payment AS b
                WHERE b.entity = :entity AND b.channel <> 'erp' AND b.amount = s.received
-                 AND b.paid_on >= s.settled_on AND b.paid_on < CAST(:data_start AS DATE) + {{ erp.receipt_before_data_days }}))))
+                 AND b.paid_on >= s.settled_on AND b.paid_on < CAST(:data_start AS DATE) + {{ erp.receipt_before_data_days }}))
+          {% if provider_before %}
+          -- provider data begin before the statements: a receipt they show (a collection or card payment of its
+          -- amount, or a payout of it net or gross, in the ERP receipt window around its date) is theirs to match
+          AND NOT EXISTS (
+               SELECT 1 FROM fct_payment AS q
+               WHERE q.entity = :entity AND q.channel NOT IN ('erp', 'bank_transfer') AND q.amount = s.received
+                 AND s.settled_on >= q.paid_on - {{ erp.receipt_days_before_bank }}
+                 AND s.settled_on <= q.paid_on + {{ erp.receipt_days_after_bank }})
+          AND NOT EXISTS (
+               SELECT 1 FROM fct_payout AS o
+               WHERE o.entity = :entity AND (o.amount = s.received OR o.amount + coalesce(o.fees, 0) = s.received)
+                 AND s.settled_on >= o.arrival_date - {{ erp.receipt_days_before_bank }}
+                 AND s.settled_on <= o.arrival_date + {{ erp.receipt_days_after_bank }})
+          {% endif %}))
   {% endif %}
   {% if incremental %}AND s.payment_id IN (SELECT payment_id FROM rc_scope){% endif %}
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = s.payment_id AND r.invoice_id = s.invoice_id);
