@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mappings._loader import MAPPINGS_DIR, each_matching, load_model, overridable
 
 DEFAULT_PATH = MAPPINGS_DIR / "bank_codes.yaml"
 _CODE = re.compile(r"^[A-Z]{4}$")
+_WORD = re.compile(r"^[A-Za-z0-9 ]+$")
 
 
 class NotCustomerMoney(BaseModel):
@@ -30,10 +31,31 @@ class NotCustomerMoney(BaseModel):
         return each_matching(value, _CODE, "bank transaction code {!r} must be four capital letters (ISO 20022)")
 
 
+class Refunds(BaseModel):
+    """Outgoing transfers that pay a customer's credit back (``warehouse/sql.py`` bank_refunds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    days: int = Field(90, ge=1, le=366)
+    words: tuple[str, ...] = ()
+
+    @field_validator("words")
+    @classmethod
+    def _plain_upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # compared with LIKE '%word%' on the upper-cased remittance, on both engines: no quotes, no wildcards
+        out = []
+        for word in value:
+            if not word.strip() or not _WORD.match(word):
+                raise ValueError(f"refund word {word!r}: letters, digits and spaces only")
+            out.append(word.upper())
+        return tuple(out)
+
+
 class BankCodes(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     not_customer_money: NotCustomerMoney = NotCustomerMoney()
+    refunds: Refunds = Refunds()
 
 
 @overridable("bank_codes.yaml")

@@ -124,6 +124,29 @@ SELECT entity, return_line_id, credit_line_id, return_reason, returned_on FROM (
     ) AS k WHERE rn_r = 1
 ) AS p WHERE rn_c = 1
 {%- endmacro %}
+{#- Credits we paid back by an ordinary outgoing transfer (a duplicate payment refunded: "DEVOLUCION PAGO
+    DUPLICADO", "REMBOURSEMENT TROP PERCU"), not a return: a debit whose remittance holds one of ``words``
+    (mappings/bank_codes.yaml refunds.words, upper case), to the account a credit of exactly its amount and
+    currency came from in the ``refund_days`` before it. Each debit takes the latest such credit, each credit
+    its first debit. fct_payment marks the credit refunded: it settles nothing and is no customer credit. -#}
+{% macro bank_refunds(bank_lines, words, refund_days=90) -%}
+SELECT entity, refund_line_id, credit_line_id, refunded_on FROM (
+    SELECT k.*, row_number() OVER (PARTITION BY entity, credit_line_id ORDER BY refunded_on, refund_line_id) AS rn_c
+    FROM (
+        SELECT r.entity, r.bank_line_id AS refund_line_id, c.bank_line_id AS credit_line_id,
+               r.booking_date AS refunded_on,
+               row_number() OVER (PARTITION BY r.entity, r.bank_line_id
+                                  ORDER BY c.booking_date DESC, c.bank_line_id DESC) AS rn_r
+        FROM {{ bank_lines }} AS r
+        JOIN {{ bank_lines }} AS c
+          ON c.entity = r.entity AND c.counterparty_iban = r.counterparty_iban AND upper(c.currency) = upper(r.currency)
+         AND c.amount = -r.amount AND c.return_reason IS NULL AND c.booking_date <= r.booking_date
+         AND c.booking_date >= {{ add_days('r.booking_date', -refund_days) }}
+        WHERE r.amount < 0 AND r.return_reason IS NULL AND r.counterparty_iban IS NOT NULL
+          AND ({% for w in words %}upper(coalesce(r.remittance, '')) LIKE '%{{ w }}%'{% if not loop.last %} OR {% endif %}{% else %}FALSE{% endfor %})
+    ) AS k WHERE rn_r = 1
+) AS p WHERE rn_c = 1
+{%- endmacro %}
 """.replace("@REFUND_KINDS@", REFUND_KINDS).replace("@REFUNDS_CAME_BACK@", REFUNDS_CAME_BACK)
 
 

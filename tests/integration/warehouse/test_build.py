@@ -184,6 +184,36 @@ def test_a_transfer_sent_back_without_end_to_end_id_fails_the_credit_it_returns(
     assert reason == "returned FOCR on 2025-02-14, bank line B3"
 
 
+def test_a_duplicate_payment_paid_back_by_transfer_is_refunded_not_customer_credit(
+        warehouse_config: WarehouseConfig) -> None:
+    """ACME paid FA-2025-000001 twice (B1, then B6 of the same amount from the same account); we sent the second
+    back by an ordinary transfer naming a refund ("DEVOLUCION PAGO DUPLICADO", no return code). The later
+    credit is refunded: it settles nothing, is no unapplied cash, and its exception is raised closed. A debit
+    of the same amount to that account without a refund word (a supplier paid) marks nothing."""
+    duplicate = {**BANK[0], "bank_line_id": "B6", "booking_date": date(2025, 2, 12), "value_date": date(2025, 2, 12)}
+    paid_back = {**BANK[0], "bank_line_id": "B7", "booking_date": date(2025, 2, 20), "value_date": date(2025, 2, 20),
+                 "amount": Decimal("-1080.00"), "credit_debit": "DBIT", "bank_tx_code": "PMNT/ICDT/ESCT",
+                 "end_to_end_id": "DEV-FA1", "remittance_unstructured": "DEVOLUCION PAGO DUPLICADO FA-2025-000001"}
+    with _built_after(warehouse_config, more_bank_lines=(duplicate, paid_back)) as engine:
+        statuses = dict(engine.query("SELECT payment_id, status FROM fct_payment WHERE payment_id IN ('B1', 'B6')"))
+        reason = engine.query("SELECT failure_reason FROM fct_payment WHERE payment_id = 'B6'")[0][0]
+        reconcile(engine, as_of=AS_OF, entity="FR01")
+        build_core(engine, as_of=AS_OF)
+        exceptions = engine.query_dicts("SELECT kind, payment_id, amount, detail, resolved_at "
+                                        "FROM fct_reconciliation_exception WHERE payment_id = 'B6'")
+        b6_applied = engine.query("SELECT count(*) FROM fct_match WHERE payment_id = 'B6'")[0][0]
+    assert statuses == {"B1": "succeeded", "B6": "refunded"}
+    assert reason == "paid back on 2025-02-20, bank line B7"
+    assert b6_applied == 0
+    assert [(e["kind"], Decimal(e["amount"])) for e in exceptions] == [("refund", Decimal("1080.00"))]
+    assert exceptions[0]["resolved_at"] is not None
+    assert exceptions[0]["detail"].startswith("payment refunded (paid back on 2025-02-20, bank line B7)")
+    supplier = {**paid_back, "remittance_unstructured": "FACTURA PROVEEDOR 2025-17"}
+    with _built_after(warehouse_config, more_bank_lines=(duplicate, supplier)) as engine:
+        statuses = dict(engine.query("SELECT payment_id, status FROM fct_payment WHERE payment_id IN ('B1', 'B6')"))
+    assert statuses == {"B1": "succeeded", "B6": "succeeded"}
+
+
 def test_erp_settlements_need_a_receipt_and_a_balanced_lettrage_code(warehouse_config: WarehouseConfig) -> None:
     """The tiny book letters the invoice (1,200) with its receipt (1,080) but not the credit note (120):
     a partial lettering, no settlement. Lettered with the credit note too, code AA balances."""

@@ -5,7 +5,8 @@
 -- transfers find their customer by IBAN here; reconciliation finds the rest. A credit the bank
 -- later returned (a direct debit sent back AC04, MD06, ...: same EndToEndId) is a failed payment:
 -- it settles nothing, and the reconciliation reopens the invoice it named and raises a
--- failed_debit exception.
+-- failed_debit exception. A credit we paid back by an ordinary outgoing transfer naming a refund (a
+-- duplicate payment sent back) is refunded: it settles nothing and is no customer credit either.
 WITH provider_and_erp AS (
     {{ union('payments') }}
 ),
@@ -44,19 +45,25 @@ bank_transfers AS (
         0 AS fee,
         CASE WHEN fx.currency IS NOT NULL THEN b.instructed_currency ELSE b.currency END AS currency,
         b.booking_date AS paid_on,
-        CASE WHEN rt.credit_line_id IS NULL THEN 'succeeded' ELSE 'failed' END AS status,
+        CASE WHEN rt.credit_line_id IS NOT NULL THEN 'failed' WHEN rf.credit_line_id IS NOT NULL THEN 'refunded'
+             ELSE 'succeeded' END AS status,
         concat_ws(' ', b.remittance, b.end_to_end_id) AS reference,
         b.counterparty_name AS payer_name,
         b.counterparty_iban AS payer_iban,
         CAST(NULL AS TEXT) AS payout_id,
         CASE WHEN rt.credit_line_id IS NOT NULL THEN
             'returned ' || coalesce(rt.return_reason, '') || ' on ' || CAST(rt.returned_on AS TEXT)
-            || ', bank line ' || rt.return_line_id END AS failure_reason,
+            || ', bank line ' || rt.return_line_id
+             WHEN rf.credit_line_id IS NOT NULL THEN
+            'paid back on ' || CAST(rf.refunded_on AS TEXT) || ', bank line ' || rf.refund_line_id END AS failure_reason,
         b.source_system,
         b.source_id
     FROM fct_bank_line AS b
     LEFT JOIN ({{ bank_returns('fct_bank_line') }}) AS rt
       ON rt.entity = b.entity AND rt.credit_line_id = b.bank_line_id
+    -- a credit we paid back by an ordinary transfer (a duplicate payment refunded): mappings/bank_codes.yaml refunds
+    LEFT JOIN ({{ bank_refunds('fct_bank_line', refund_transfers.words, refund_transfers.days) }}) AS rf
+      ON rf.entity = b.entity AND rf.credit_line_id = b.bank_line_id
     LEFT JOIN (
         SELECT entity, iban, min(customer_id) AS customer_id
         FROM dim_customer

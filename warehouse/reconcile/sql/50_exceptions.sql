@@ -72,7 +72,9 @@ WITH named AS (
 SELECT p.entity,
        CASE p.status WHEN 'failed' THEN 'failed_debit' WHEN 'charged_back' THEN 'chargeback' ELSE 'refund' END,
        -- (a refunded payment nets to nothing: the exception says what was handed back)
-       p.payment_id, n.invoice_id, NULL, NULL, CASE WHEN p.status = 'refunded' THEN f.amount - p.amount ELSE p.amount END,
+       -- (a bank credit we paid back by transfer keeps its amount in rc_pay: that amount went back)
+       p.payment_id, n.invoice_id, NULL, NULL,
+       CASE WHEN p.status = 'refunded' AND f.amount > p.amount THEN f.amount - p.amount ELSE p.amount END,
        p.currency,
        CASE p.status WHEN 'failed' THEN 'direct debit failed' WHEN 'charged_back' THEN 'payment charged back'
                      ELSE 'payment refunded' END
@@ -80,8 +82,9 @@ SELECT p.entity,
        || CASE WHEN rcn.cn_id IS NOT NULL THEN '; credit note ' || coalesce(rcn.cn_number, rcn.cn_id) || ' issued for it'
                WHEN st.invoice_id IS NOT NULL THEN '; invoice ' || n.invoice_number || ' since paid'
                ELSE coalesce('; invoice ' || n.invoice_number || ' stays open', '') END,
-       -- (a refund the ERP answered with its credit note is accounted for: nothing to chase)
-       st.invoice_id IS NOT NULL OR rcn.cn_id IS NOT NULL
+       -- (a refund the ERP answered with its credit note is accounted for: nothing to chase; so is a bank
+       -- credit we sent back by transfer, the customer having its money)
+       st.invoice_id IS NOT NULL OR rcn.cn_id IS NOT NULL OR (p.status = 'refunded' AND p.channel = 'bank_transfer')
 FROM rc_pay AS p
 JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
 LEFT JOIN named AS n ON n.payment_id = p.payment_id
