@@ -43,12 +43,43 @@ class Refunds(BaseModel):
     @classmethod
     def _plain_upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # compared with LIKE '%word%' on the upper-cased remittance, on both engines: no quotes, no wildcards
-        out = []
-        for word in value:
-            if not word.strip() or not _WORD.match(word):
-                raise ValueError(f"refund word {word!r}: letters, digits and spaces only")
-            out.append(word.upper())
-        return tuple(out)
+        return _plain_words(value, "refund")
+
+
+class TaxRefunds(BaseModel):
+    """Credits from a tax office paying tax back: a payer name of ``payers`` and a word of ``words``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    payers: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+
+    @field_validator("payers", "words")
+    @classmethod
+    def _plain_upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _plain_words(value, "tax refund")
+
+    @staticmethod
+    def _whole_words(words: tuple[str, ...]) -> str:
+        # (letters, digits and single spaces only, validated: the same pattern on DuckDB's RE2 and Postgres)
+        return "(^|[^A-Z0-9])(" + "|".join(" +".join(w.split()) for w in words) + ")([^A-Z0-9]|$)"
+
+    @property
+    def payer_pattern(self) -> str:
+        return self._whole_words(self.payers)
+
+    @property
+    def word_pattern(self) -> str:
+        return self._whole_words(self.words)
+
+
+def _plain_words(value: tuple[str, ...], what: str) -> tuple[str, ...]:
+    out = []
+    for word in value:
+        if not word.strip() or not _WORD.match(word):
+            raise ValueError(f"{what} word {word!r}: letters, digits and spaces only")
+        out.append(" ".join(word.upper().split()))
+    return tuple(out)
 
 
 class BankCodes(BaseModel):
@@ -56,6 +87,7 @@ class BankCodes(BaseModel):
 
     not_customer_money: NotCustomerMoney = NotCustomerMoney()
     refunds: Refunds = Refunds()
+    tax_refunds: TaxRefunds = TaxRefunds()
 
 
 @overridable("bank_codes.yaml")

@@ -228,8 +228,9 @@ def test_erp_settlements_need_a_receipt_and_a_balanced_lettrage_code(warehouse_c
 
 
 def test_loans_and_interest_on_the_statement_are_not_customer_payments(warehouse_config: WarehouseConfig) -> None:
-    """mappings/bank_codes.yaml: a loan drawdown (LDAS domain) and interest (INTR sub-family) stay bank
-    lines but are no payment to reconcile; a plain credit transfer, whoever sent it, is one."""
+    """mappings/bank_codes.yaml: a loan drawdown (LDAS domain), interest (INTR sub-family) and a tax office
+    paying VAT back (its name and a tax word: tax_refunds) stay bank lines but are no payment to reconcile. A
+    plain credit transfer otherwise is one, the treasury paying a public customer's invoice included."""
     line = {**BANK[0], "remittance_unstructured": "x", "counterparty_iban": None, "end_to_end_id": None}
     lines = (
         {**line, "bank_line_id": "L1", "amount": Decimal("50000.00"), "bank_tx_code": "LDAS/CSLN/DDWN",
@@ -238,12 +239,19 @@ def test_loans_and_interest_on_the_statement_are_not_customer_payments(warehouse
          "counterparty_name": "BANQUE", "remittance_unstructured": "INTERETS CREDITEURS"},
         {**line, "bank_line_id": "L3", "amount": Decimal("4210.00"), "bank_tx_code": "PMNT/RCDT/ESCT",
          "counterparty_name": "DGFIP", "remittance_unstructured": "REMBOURSEMENT CREDIT TVA"},
+        {**line, "bank_line_id": "L4", "amount": Decimal("3412.57"), "bank_tx_code": "PMNT/RCDT/ESCT",
+         "counterparty_name": "AGENCIA ESTATAL DE ADMINISTRACION TRIBUTARIA",
+         "remittance_unstructured": "DEVOLUCION IVA MODELO 303 3T 2026"},
+        {**line, "bank_line_id": "L5", "amount": Decimal("1200.00"), "bank_tx_code": "PMNT/RCDT/ESCT",
+         "counterparty_name": "DRFIP GRAND EST", "remittance_unstructured": "MANDAT 2025-118 FACTURE FA-2025-000001"},
+        {**line, "bank_line_id": "L6", "amount": Decimal("80.00"), "bank_tx_code": "PMNT/RCDT/ESCT",
+         "counterparty_name": "TAXIS DU RHONE", "remittance_unstructured": "REFUND TAXI FARE"},
     )
     with _built_after(warehouse_config, more_bank_lines=lines) as engine:
         banked = {r[0] for r in engine.query("SELECT bank_line_id FROM fct_bank_line")}
         paid = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment WHERE channel = 'bank_transfer'")}
-    assert {"L1", "L2", "L3"} <= banked
-    assert "L3" in paid and not {"L1", "L2"} & paid
+    assert {"L1", "L2", "L3", "L4", "L5", "L6"} <= banked
+    assert {"L5", "L6"} <= paid and not {"L1", "L2", "L3", "L4"} & paid
 
 
 def test_money_from_the_group_s_own_accounts_is_no_customer_payment(warehouse_config: WarehouseConfig) -> None:

@@ -6,7 +6,8 @@
 -- later returned (a direct debit sent back AC04, MD06, ...: same EndToEndId) is a failed payment:
 -- it settles nothing, and the reconciliation reopens the invoice it named and raises a
 -- failed_debit exception. A credit we paid back by an ordinary outgoing transfer naming a refund (a
--- duplicate payment sent back) is refunded: it settles nothing and is no customer credit either.
+-- duplicate payment sent back) is refunded: it settles nothing and is no customer credit either. A tax
+-- office paying tax back is no customer (mappings/bank_codes.yaml tax_refunds).
 WITH provider_and_erp AS (
     {{ union('payments') }}
 ),
@@ -83,6 +84,11 @@ bank_transfers AS (
       {% for code in not_customer_money.subfamilies %}
       AND coalesce(b.bank_tx_code, '') NOT LIKE '%/{{ code }}'
       {% endfor %}
+      -- a tax office paying tax back (its name and a tax word in the remittance): mappings/bank_codes.yaml
+      {% if tax_refunds.payers and tax_refunds.words %}
+      AND NOT ({{ regex_matches("upper(coalesce(b.counterparty_name, ''))", tax_refunds.payer_pattern) }}
+               AND {{ regex_matches("upper(coalesce(b.remittance, ''))", tax_refunds.word_pattern) }})
+      {% endif %}
       AND b.bank_line_id NOT IN (SELECT bank_line_id FROM provider_lines)
       AND b.bank_line_id NOT IN (SELECT bank_line_id FROM not_customer_money)
       -- a provider's payout not yet paired with its payout data (a few days late) is not a customer
