@@ -1174,8 +1174,12 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
         "SELECT a.payment_id, a.movement_id, a.booked_on, a.fees, r.payment_id, r.customer_id, r.amount, "
         "       r.erp_lettrage, r.reference, r.returned_on, r.returned_by, i.invoice_id "
         "FROM alone AS a JOIN int_erp_receipts AS r ON r.entity = :entity AND r.movement_id = a.movement_id "
-        # (a FEC letters per account, so codes repeat across customers: the receipt line's customer's documents)
-        "LEFT JOIN int_invoices AS i ON i.entity = :entity AND i.erp_lettrage = r.erp_lettrage "
+        # (a FEC letters per account, so codes repeat across customers: the receipt line's customer's documents;
+        # an ERP whose receipt lists the invoices it applied to, NetSuite, SAP Business One, Sage Accounting
+        # "5056,5231": those invoices of the same system)
+        "LEFT JOIN int_invoices AS i ON i.entity = :entity "
+        "  AND (i.erp_lettrage = r.erp_lettrage OR (r.movement_id LIKE i.source_system || ':%' "
+        "       AND ',' || replace(r.erp_lettrage, ' ', '') || ',' LIKE '%,' || i.invoice_id || ',%')) "
         "  AND i.customer_id = r.customer_id AND upper(i.currency) = upper(r.currency) "
         "WHERE r.customer_id IS NOT NULL "
         "ORDER BY a.payment_id, r.customer_id, r.erp_lettrage, r.payment_id, i.invoice_id", p)

@@ -486,6 +486,24 @@ def test_a_transfer_the_erp_booked_before_the_statements_but_after_the_provider_
     assert settled["explanation"].endswith("before the bank statements begin (2024-09-01)")
 
 
+def test_a_bank_credit_pays_the_invoice_the_erp_receipt_lists(book: Book) -> None:
+    """NetSuite, SAP Business One and Sage Accounting list on a receipt the invoices it applied to ("5056"):
+    HARBORVIEW's ACH credit of 2,500 names nothing and HARBORVIEW owes two invoices of 2,500. NetSuite's receipt
+    7248 of that amount, two days later, applied to INV-1009: the credit pays INV-1009 (rule erp_receipt), where
+    it used to be a suggestion of both."""
+    book.customer("308", "Harborview Hotel")
+    book.invoice("5056", "2500.00", number="INV-1009", customer="308", issue=date(2024, 4, 3), erp_lettrage="7248")
+    book.invoice("5231", "2500.00", number="INV-1034", customer="308", issue=date(2024, 5, 2))
+    book.erp_receipt("NS-7248", "2500.00", customer="308", movement="test:7248", booked=date(2024, 6, 12),
+                     code="5056", label="PYMT01248 ACH")
+    book.payment("B1", "2500.00", "ORIG CO NAME:HARBORVIEW HOTEL CO ENTRY DESCR:AP PAYMENT",
+                 payer_name="HARBORVIEW HOTEL", paid_on=date(2024, 6, 10))
+    reconcile(book.engine, as_of=AS_OF)
+    assert {(m["payment_id"], m["invoice_id"], m["rule"], m["state"]) for m in book.matches()} == {
+        ("B1", "5056", "erp_receipt", "auto")}
+    assert book.invoice_state("5231")[1] == Decimal("2500.00")
+
+
 def test_a_bank_credit_the_erp_booked_pays_what_the_erp_lettered_it_with(book: Book) -> None:
     """Within the statements' period the accountant booked these credits, line by line.
 
