@@ -158,7 +158,7 @@ def create_work_tables(engine: Engine) -> None:
 
 def drop_work_tables(engine: Engine) -> None:
     for name in (*WORK_TABLES, "rc_inv", "rc_inv_key", "rc_pay", "rc_tok", "rc_hit", "rc_cand", "rc_pstat",
-                 "rc_alloc", "rc_alloc_all", "rc_corr", "rc_uncorr", "rc_payer", "rc_complex", "rc_short", "rc_erp",
+                 "rc_alloc", "rc_alloc_all", "rc_corr", "rc_uncorr", "rc_payer", "rc_complex", "rc_short", "rc_erp", "rc_erp_listed",
                  "rc_exc_final", "rc_old_match", "rc_open", "rc_residue", "rc_alloc_x",
                  "rc_payer_f", "rc_tok_k", "rc_old", "rc_moved", "rc_gone", "rc_tok_cn"):
         engine.execute(f'DROP TABLE IF EXISTS "{name}"')

@@ -191,6 +191,20 @@ def test_erp_lettrage_agreement_disagreement_and_proposal(book: Book, tmp_path: 
     assert files["FR01"][0].name == f"lettrage-proposal-FR01-{AS_OF.isoformat()}.csv"
 
 
+def test_invoices_listing_the_same_receipt_agree_whatever_else_they_list(book: Book) -> None:
+    """NetSuite lists what settled each invoice: INV-1 by receipt 7040, INV-2 by 7040 and credit memo 9033. A
+    transfer paying both (less the memo) agrees with the ERP: no erp_disagreement. INV-3 and INV-4, settled by
+    two different receipts, still disagree with a payment paying both."""
+    book.invoice("I1", "100.00", number="INV-1", erp_lettrage="7040", erp_open="0")
+    book.invoice("I2", "200.00", number="INV-2", erp_lettrage="7040,9033", erp_open="0")
+    book.invoice("I3", "50.00", number="INV-3", erp_lettrage="7050", erp_open="0")
+    book.invoice("I4", "60.00", number="INV-4", erp_lettrage="7051", erp_open="0")
+    book.payment("P1", "300.00", "INV-1 INV-2")
+    book.payment("P2", "110.00", "INV-3 INV-4")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P2": "erp_disagreement"}
+
+
 def test_erp_settled_invoice_without_payment_is_flagged(book: Book) -> None:
     book.invoice("I1", "100.00", number="FA-1", erp_lettrage="ZZ", erp_open="0")
     reconcile(book.engine, as_of=AS_OF)

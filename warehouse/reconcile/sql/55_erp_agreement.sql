@@ -29,8 +29,29 @@ WHERE e.entity = rc_match.entity AND e.payment_id = rc_match.payment_id AND rc_m
   AND EXISTS (SELECT 1 FROM int_erp_settlements AS s
               WHERE s.entity = e.entity AND s.erp_lettrage = e.code_min AND abs(s.received - e.settled) <= 0.01);
 
+-- An ERP whose invoices list the receipts and credit notes that settle them (NetSuite, SAP Business One, Sage
+-- Accounting: "7040" and "7040,9033" for two invoices one payment settled, the second with a credit memo too)
+-- agrees when one receipt is listed on every invoice the payment pays: the codes differ, the receipt is the same.
+-- A FEC's or SAP's code is one value (its own list of one): two codes still disagree.
+DROP TABLE IF EXISTS rc_erp_listed;
+CREATE TEMP TABLE rc_erp_listed AS
+SELECT payment_id, listed_id, count(DISTINCT invoice_id) AS n_inv FROM (
+    SELECT m.payment_id, m.invoice_id,
+           trim({% if engine == 'duckdb' %}unnest(string_split(i.erp_lettrage, ',')){% else %}regexp_split_to_table(i.erp_lettrage, ','){% endif %}) AS listed_id
+    FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
+    WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt')
+      AND i.erp_lettrage IS NOT NULL
+      AND m.payment_id IN (SELECT payment_id FROM rc_erp WHERE n_codes > 1)
+) AS l GROUP BY payment_id, listed_id;
+
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 SELECT e.entity, 'erp_disagreement', e.payment_id, NULL, NULL, NULL, NULL, NULL,
        'Lettrage applies this payment to invoices the ERP settled under different lettrage codes ('
        || e.code_min || ' ... ' || e.code_max || ')'
-FROM rc_erp AS e WHERE e.n_codes > 1;
+FROM rc_erp AS e WHERE e.n_codes > 1
+  AND NOT EXISTS (SELECT 1 FROM rc_erp_listed AS x WHERE x.payment_id = e.payment_id AND x.listed_id <> ''
+                  AND x.n_inv = (SELECT count(DISTINCT m.invoice_id) FROM rc_match AS m
+                                 JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
+                                 WHERE m.payment_id = e.payment_id AND m.state IN ('auto', 'suggested')
+                                   AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt')
+                                   AND i.erp_lettrage IS NOT NULL));
