@@ -76,7 +76,10 @@ CANONICAL: tuple[Table, ...] = (
     _t("fct_reconciliation_exception", ("entity", "exception_id"), "one item that needs a person",
        ("entity", TEXT), ("exception_id", TEXT), ("kind", TEXT), ("payment_id", TEXT),
        ("invoice_id", TEXT), ("payout_id", TEXT), ("bank_line_id", TEXT), ("amount", MONEY),
-       ("currency", TEXT), ("detail", TEXT), ("opened_at", TS), ("resolved_at", TS)),
+       ("currency", TEXT), ("detail", TEXT), ("opened_at", TS), ("resolved_at", TS),
+       # extension: the customer the reconciliation found the payer to be (its name, alias or remittance) when the
+       # payment names none; mart_unapplied_cash files the payment's unapplied money under it
+       ("customer_id", TEXT)),
     _t("fct_dunning_action", ("entity", "invoice_id", "step"), "one reminder step taken or planned",
        ("entity", TEXT), ("invoice_id", TEXT), ("step", TEXT), ("customer_id", TEXT), ("channel", TEXT),
        ("planned_on", DATE), ("sent_at", TS), ("outcome", TEXT)),

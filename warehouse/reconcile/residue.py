@@ -369,10 +369,13 @@ class Residue:
 
     def _exception(self, p: Payment, kind: str, detail: str, invoice_id: str | None = None,
                    amount: Decimal | None = None, settled: bool = False) -> None:
+        # who pays, when the payment does not say and exactly one customer was found for the payer
+        found = {c for c, _, _ in self._customers(p)} if not p.customer_id else set()
         self.out.exceptions.append({
             "entity": p.entity, "kind": kind, "payment_id": p.payment_id, "invoice_id": invoice_id,
             "payout_id": None, "bank_line_id": None, "amount": amount if amount is not None else p.remaining,
             "currency": p.currency, "detail": detail, "settled": settled,
+            "customer_id": p.customer_id or (next(iter(found)) if len(found) == 1 else None),
         })
 
     def _suggest(self, p: Payment, items: list[Item], rule: str, why: str) -> None:

@@ -292,7 +292,7 @@ _INSERT = {
     "rc_match": ("entity", "match_id", "payment_id", "invoice_id", "amount_applied", "adjustment", "adjustment_reason",
                  "currency", "rule", "confidence", "explanation", "state", "paid_on"),
     "rc_exc": ("entity", "kind", "payment_id", "invoice_id", "payout_id", "bank_line_id", "amount", "currency", "detail",
-               "settled"),
+               "settled", "customer_id"),
     "rc_blocked": ("entity", "payment_id", "invoice_id", "rejected"),
     "rc_resolved": ("exception_id", "resolved_at"),
 }

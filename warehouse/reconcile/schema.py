@@ -74,6 +74,9 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         # raised and at once closed: what it was about has since been settled (a failed debit whose
         # invoice the customer paid again); the payment still ends in its exception, resolved
         ("settled", BOOL),
+        # the one customer the residue found the payer to be, when the payment itself names none (an unknown
+        # account whose name or remittance says who pays): its unapplied cash is that customer's credit
+        ("customer_id", TEXT),
     ),
     "rc_blocked": (("entity", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT), ("rejected", BOOL)),
     "rc_resolved": (("exception_id", TEXT), ("resolved_at", TS)),

@@ -185,6 +185,23 @@ def test_unapplied_cash_of_a_transfer_for_an_invoice_already_paid_is_that_invoic
     assert rows(book, "SELECT count(*) AS n FROM mart_unapplied_cash WHERE customer_id IS NULL")[0]["n"] == 0
 
 
+def test_unapplied_cash_of_a_payer_the_reconciliation_identified_is_that_customer_s(book: Engine) -> None:
+    """P11 (no customer on the payment: an account nobody has on file) paid 5,000.00 on account; the
+    reconciliation found the payer to be C3 by its name and raised unmatched_payment naming C3 (customer_id):
+    the 5,000.00 is C3's credit, not an unknown payer's."""
+    book.execute("INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, "
+                 "status, source_system, source_id) VALUES ('FR01', 'P11', 'bank_transfer', NULL, 5000.00, 0, 'EUR', "
+                 "DATE '2024-03-12', 'succeeded', 'test', 'P11')")
+    book.execute("INSERT INTO fct_reconciliation_exception (entity, exception_id, kind, payment_id, customer_id, "
+                 "amount, currency, detail, opened_at) VALUES ('FR01', 'E11', 'unmatched_payment', 'P11', 'C3', "
+                 "5000.00, 'EUR', 'no invoice found (C3)', TIMESTAMP '2024-03-12 08:00:00')")
+    build_marts(book, as_of=date(2024, 3, 15))
+    got = rows(book, "SELECT customer_id, amount_unapplied FROM mart_unapplied_cash WHERE entity = 'FR01' "
+                     "AND customer_id = 'C3'")
+    assert [r["amount_unapplied"] for r in got] == [D("5000")]
+    assert rows(book, "SELECT count(*) AS n FROM mart_unapplied_cash WHERE customer_id IS NULL")[0]["n"] == 0
+
+
 def test_an_erp_receipt_no_statement_can_show_left_unapplied_is_customer_credit(book: Engine) -> None:
     """US01 has no bank or provider data: its ERP (NetSuite) is the only evidence. A payment of 500.00 left on
     account there, and 50.00 beyond the invoice another one paid, are its customers' credit. FR01's ERP receipt

@@ -927,6 +927,19 @@ def test_a_payer_deducting_a_credit_note_from_an_invoice_it_shares_settles_both(
     assert book.invoice_state("I53") == ("paid", Decimal("0.00"))
 
 
+def test_an_unmatched_payment_names_the_customer_the_payer_was_found_to_be(book: Book) -> None:
+    """KEYSTONE pays 5,000.00 on account from an account not on file: nothing fits, the payment is
+    unmatched, and the exception carries the customer found by the payer's name (mart_unapplied_cash files the
+    money under it); an unknown payer's exception carries none."""
+    book.customer("C1", "KEYSTONE AUTO PARTS")
+    book.invoice("I1", "1234.00", number="INV-1", customer="C1")
+    book.payment("P1", "5000.00", "ADVANCE PAYMENT", payer_name="KEYSTONE AUTO PARTS")
+    book.payment("P2", "77.00", "xyz", payer_name="NOBODY KNOWN")
+    reconcile(book.engine, as_of=AS_OF)
+    got = {e["payment_id"]: (e["kind"], e["customer_id"]) for e in book.exceptions()}
+    assert got == {"P1": ("unmatched_payment", "C1"), "P2": ("unmatched_payment", None)}
+
+
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
     book.invoice("I1", "321.00")
     book.payment("P1", "321.00", "virement", payer_name="SOMEONE")

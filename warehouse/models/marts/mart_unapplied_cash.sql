@@ -14,7 +14,8 @@
 -- left unapplied (a payment on account, an overpayment) is the customer's credit, as 16_erp_settled
 -- settles such receipts' invoices on its word. customer_id is the payment's, else the one customer whose
 -- invoices it paid, else the customer of the invoice its open overpayment exception names (a transfer for an
--- invoice already paid by card); NULL for a payer no rule could identify.
+-- invoice already paid by card), else the one customer its open exception found the payer to be (an unknown
+-- account whose name or remittance says who pays: a payment on account); NULL for a payer no rule could identify.
 WITH refunds AS (
     {{ refunded_by_payment() }}
 ),
@@ -39,13 +40,22 @@ named AS (
     WHERE e.kind = 'overpayment' AND e.resolved_at IS NULL AND e.payment_id IS NOT NULL
     GROUP BY e.entity, e.payment_id
 ),
+found AS (
+    -- the one customer the reconciliation found the payer to be (name, alias, remittance) on an open exception
+    SELECT entity, payment_id, min(customer_id) AS customer_id
+    FROM fct_reconciliation_exception
+    WHERE resolved_at IS NULL AND payment_id IS NOT NULL AND customer_id IS NOT NULL
+    GROUP BY entity, payment_id HAVING min(customer_id) = max(customer_id)
+),
 received AS (
-    SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for, n.customer_id) AS customer_id, p.currency,
+    SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for, n.customer_id, f.customer_id) AS customer_id,
+           p.currency,
            p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) AS unapplied
     FROM fct_payment AS p
     LEFT JOIN refunds AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
     LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
     LEFT JOIN named AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
+    LEFT JOIN found AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
     WHERE p.status = 'succeeded' AND p.paid_on <= {{ d(as_of) }}
       AND NOT EXISTS (SELECT 1 FROM fct_payout AS o WHERE o.entity = p.entity AND o.bank_line_id = p.payment_id)
       AND (p.channel <> 'erp' OR NOT EXISTS (

@@ -12,7 +12,7 @@ WITH ided AS (
     SELECT ided.*, row_number() OVER (PARTITION BY exception_id ORDER BY invoice_id) AS rn FROM ided
 )
 SELECT one.entity, one.exception_id, one.kind, one.payment_id, one.invoice_id, one.payout_id, one.bank_line_id,
-       one.amount, one.currency, one.detail,
+       one.amount, one.currency, one.detail, one.customer_id,
        coalesce(old.opened_at, CAST(:now AS TIMESTAMP WITH TIME ZONE)) AS opened_at,
        coalesce(r.resolved_at,
                 CASE WHEN one.settled THEN coalesce(old.resolved_at, CAST(:now AS TIMESTAMP WITH TIME ZONE)) END)
@@ -39,10 +39,11 @@ WHERE resolved_at IS NULL AND entity = :entity
 DELETE FROM fct_reconciliation_exception WHERE exception_id IN (SELECT exception_id FROM rc_exc_final);
 
 INSERT INTO fct_reconciliation_exception (entity, exception_id, kind, payment_id, invoice_id, payout_id, bank_line_id,
-                                          amount, currency, detail, opened_at, resolved_at, source_system, source_id, _loaded_at)
+                                          amount, currency, detail, opened_at, resolved_at, source_system, source_id, _loaded_at,
+                                          customer_id)
 SELECT entity, exception_id, kind, payment_id, invoice_id, payout_id, bank_line_id, CAST(amount AS DECIMAL(18,2)),
        currency, detail || CASE WHEN by_decision THEN ' [resolved by decision]'
                                 WHEN resolved_at IS NOT NULL THEN ' [closed: settled since]' ELSE '' END,
        opened_at, resolved_at, 'lettrage', exception_id,
-       CAST(:now AS TIMESTAMP WITH TIME ZONE)
+       CAST(:now AS TIMESTAMP WITH TIME ZONE), customer_id
 FROM rc_exc_final;
