@@ -36,7 +36,7 @@ class Refunds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    days: int = Field(90, ge=1, le=366)
+    days: int = Field(default=90, ge=1, le=366)
     words: tuple[str, ...] = ()
 
     @field_validator("words")
