@@ -211,6 +211,26 @@ def test_erp_settled_invoice_without_payment_is_flagged(book: Book) -> None:
     assert book.exception_kinds() == {"I1": "erp_disagreement"}
 
 
+def test_an_invoice_the_erp_shows_paid_beyond_what_lettrage_applied_is_flagged(book: Book) -> None:
+    """NetSuite applied receipt 7092 (11,985.34) to INV-1012 though the bank line's remittance names INV-1042,
+    which Lettrage pays: INV-1012, partly paid in the ERP and not at all here, is an erp_disagreement saying how
+    much the ERP shows paid. INV-1050, paid in part in both by the same amount, and INV-1060, which the ERP shows
+    settled and Lettrage paid short within tolerance, are not."""
+    book.invoice("I12", "13474.00", number="INV-1012", erp_lettrage="7092", erp_open="1488.66")
+    book.invoice("I42", "11985.34", number="INV-1042")
+    book.invoice("I50", "1000.00", number="INV-1050", erp_lettrage="7100", erp_open="600.00")
+    book.invoice("I60", "500.00", number="INV-1060", erp_lettrage="7101", erp_open="0")
+    book.payment("P1", "11985.34", "INV-1042")
+    book.payment("P2", "400.00", "INV-1050")
+    book.payment("P3", "499.98", "INV-1060")
+    for incremental in (False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.exception_kinds() == {"I12": "erp_disagreement"}
+    (flagged,) = book.exceptions()
+    assert flagged["detail"].startswith("ERP shows 11985.34 of invoice INV-1012 paid (7092) but Lettrage applied 0.00")
+    assert Decimal(flagged["amount"]) == Decimal("11985.34")
+
+
 def test_a_lettrage_code_without_a_balanced_erp_receipt_is_no_settlement(book: Book) -> None:
     """A FEC gives no open amount: an invoice is settled in the ERP only when its code balances with
     the ERP's receipt (int_erp_settlements). A partial lettering (lowercase `ab` in many packages)
