@@ -78,6 +78,11 @@ def main() -> None:
             _, summary = build_all(engine, as_of=AS_OF)
             truth = read_ground_truth(root / "ground_truth", warehouse_entities(engine))
             result = score(engine, truth)
+            exceptions = engine.query("SELECT entity, kind, count(*) FROM fct_reconciliation_exception "
+                                      "WHERE resolved_at IS NULL GROUP BY entity, kind ORDER BY entity, kind")
+            disagreements = engine.query("SELECT entity, invoice_id, payment_id, detail FROM fct_reconciliation_exception "
+                                         "WHERE resolved_at IS NULL AND kind = 'erp_disagreement' "
+                                         "ORDER BY entity, invoice_id, payment_id")
         print(f"world seed {args.seed} size {args.size}: loaded in {loaded:.1f} s, "
               f"reconciled in {summary.seconds:.2f} s")  # type: ignore[attr-defined]
         print(result.table())
@@ -88,6 +93,9 @@ def main() -> None:
                 print("MISSED", m)
             for u in result.unexplained:
                 print("UNEXPLAINED", u)
+            print("open exceptions:", ", ".join(f"{e} {k} {n}" for e, k, n in exceptions))
+            for d in disagreements:
+                print("ERP_DISAGREEMENT", *d)
         ok = (result.precision >= 0.995 and result.envelope_recall >= 0.97 and result.outcomes["unexplained"] == 0
               and result.balance_equal and result.as_read_equal)
         print("targets:", "met" if ok else "MISSED")
