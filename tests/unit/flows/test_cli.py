@@ -72,3 +72,14 @@ def test_a_bad_query_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: p
         engine.execute("CREATE TABLE t (a INTEGER)")
     result = CliRunner().invoke(cli.app, ["sql", "select nope from t"], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "nope" in result.output and "Traceback" not in result.output
+
+
+def test_python_dash_m_lettrage_runs_the_same_command_line() -> None:
+    """``python -m lettrage`` for an interpreter whose scripts directory is not on PATH."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lettrage", "--help"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: lettrage" in done.stdout and "sync" in done.stdout
