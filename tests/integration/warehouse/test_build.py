@@ -8,6 +8,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from lettrage.config import WarehouseConfig
 from warehouse.build import build_core, build_staging
 from warehouse.engine import Engine, connect
@@ -410,20 +412,23 @@ def test_netsuite_individuals_are_named_and_only_posted_documents_are_owed(wareh
     assert invoices == ["INV10"] and payments == []
 
 
-def test_sage_accounting_suppliers_are_not_customers(warehouse_config: WarehouseConfig) -> None:
-    """Sage keeps customers and suppliers as contacts: only those of type CUSTOMER are the customer master."""
+@pytest.mark.parametrize("column", ["contact_types", "contact_types_json"])
+def test_sage_accounting_suppliers_are_not_customers(warehouse_config: WarehouseConfig, column: str) -> None:
+    """Sage keeps customers and suppliers as contacts: only those of type CUSTOMER are the customer master. The
+    connector keeps Sage's list of types as JSON text in contact_types_json (its declared contact_types column
+    stays empty); an older load held it in contact_types."""
+    contacts = (("c1", "Juniper Ltd", '[{"id":"CUSTOMER","displayed_as":"Customer"}]'),
+                ("v1", "Office Landlord Ltd", '[{"id":"VENDOR","displayed_as":"Supplier"}]'),
+                ("b1", "Both Ways Ltd", '[{"id":"VENDOR"},{"id":"CUSTOMER"}]'))
     with connect(warehouse_config) as engine:
         engine.execute("CREATE TABLE raw_sage_accounting_contacts (id TEXT, entity TEXT, name TEXT, reference TEXT, "
                        "email TEXT, tax_number TEXT, credit_limit DECIMAL(18,2), credit_days BIGINT, "
                        "currency__id TEXT, main_address__country__id TEXT, bank_account_details__iban TEXT, "
-                       "contact_types TEXT)")
-        engine.execute("INSERT INTO raw_sage_accounting_contacts VALUES "
-                       "('c1', 'UK01', 'Juniper Ltd', 'JUN001', NULL, NULL, NULL, 30, 'GBP', 'GB', NULL, "
-                       "'[{\"id\":\"CUSTOMER\",\"displayed_as\":\"Customer\"}]'), "
-                       "('v1', 'UK01', 'Office Landlord Ltd', 'OFF001', NULL, NULL, NULL, 30, 'GBP', 'GB', NULL, "
-                       "'[{\"id\":\"VENDOR\",\"displayed_as\":\"Supplier\"}]'), "
-                       "('b1', 'UK01', 'Both Ways Ltd', 'BOT001', NULL, NULL, NULL, 30, 'GBP', 'GB', NULL, "
-                       "'[{\"id\":\"VENDOR\"},{\"id\":\"CUSTOMER\"}]')")
+                       "contact_types TEXT, contact_types_json TEXT)")
+        for cid, name, types in contacts:
+            engine.execute(f"INSERT INTO raw_sage_accounting_contacts (id, entity, name, credit_days, currency__id, "
+                           f"{column}) VALUES (:id, 'UK01', :name, 30, 'GBP', :types)",
+                           {"id": cid, "name": name, "types": types})
         build_staging(engine)
         names = sorted(r[0] for r in engine.query("SELECT name FROM stg_sage_accounting__customers"))
     assert names == ["Both Ways Ltd", "Juniper Ltd"]

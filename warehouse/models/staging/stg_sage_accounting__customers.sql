@@ -18,6 +18,13 @@ SELECT
     'sage_accounting' AS source_system,
     id AS source_id
 FROM raw_sage_accounting_contacts
-{% if has_column('raw_sage_accounting_contacts', 'contact_types') %}
-WHERE contact_types IS NULL OR contact_types NOT LIKE '%"id"%' OR contact_types LIKE '%"CUSTOMER"%'
+{#- the connector writes Sage's list of types as JSON text in contact_types_json (connectors/sage_accounting:
+    lists are kept as JSON); an older load may hold it in contact_types -#}
+{% set has_json = has_column('raw_sage_accounting_contacts', 'contact_types_json') %}
+{% set has_text = has_column('raw_sage_accounting_contacts', 'contact_types') %}
+{% if has_json and has_text %}{% set types = 'coalesce(contact_types_json, contact_types)' %}
+{% elif has_json %}{% set types = 'contact_types_json' %}{% elif has_text %}{% set types = 'contact_types' %}
+{% else %}{% set types = '' %}{% endif %}
+{% if types %}
+WHERE {{ types }} IS NULL OR {{ types }} NOT LIKE '%"id"%' OR {{ types }} LIKE '%"CUSTOMER"%'
 {% endif %}
