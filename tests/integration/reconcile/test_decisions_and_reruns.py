@@ -259,6 +259,18 @@ def test_payout_composition_and_missing_deposit(book: Book) -> None:
     assert book.exception_kinds() == {"po_bad": "payout_mismatch", "po_lost": "payout_not_banked"}
 
 
+def test_a_payout_that_arrived_before_the_first_statement_is_not_missing(book: Book) -> None:
+    """The statements begin on 1 June (a bank line loaded that day): a payout that arrived on 12 May cannot be on
+    them, so it raises no payout_not_banked; one of 3 June, not found, still does."""
+    book._insert("fct_bank_line", {"entity": book.entity, "bank_line_id": "B0", "booking_date": date(2024, 6, 1),
+                                   "amount": Decimal("10.00"), "currency": "EUR", "source_system": "test",
+                                   "source_id": "B0"})
+    book.payout("po_before", "40.00", arrival=date(2024, 5, 12), components=[("40.00", "0.00")])
+    book.payout("po_lost", "50.00", arrival=date(2024, 6, 3), components=[("50.00", "0.00")])
+    reconcile(book.engine, as_of=AS_OF)
+    assert {k: v for k, v in book.exception_kinds().items() if k.startswith("po_")} == {"po_lost": "payout_not_banked"}
+
+
 def test_cli_writes_the_proposal_of_each_entity(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

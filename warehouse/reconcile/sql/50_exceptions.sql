@@ -141,4 +141,7 @@ SELECT p.entity, 'payout_not_banked', NULL, NULL, p.payout_id, NULL, p.amount, u
        || CAST({{ payout_days }} AS VARCHAR) || ' days'
 FROM fct_payout AS p
 WHERE p.bank_line_id IS NULL AND p.status = 'paid' AND p.amount > 0
-  AND p.arrival_date + {{ payout_days }} < CAST(:as_of AS DATE) AND p.entity = :entity;
+  AND p.arrival_date + {{ payout_days }} < CAST(:as_of AS DATE) AND p.entity = :entity
+  -- (a payout that arrived before the first statement loaded cannot be on one)
+  AND p.arrival_date >= coalesce((SELECT min(b.booking_date) FROM fct_bank_line AS b WHERE b.entity = :entity),
+                                 p.arrival_date);
