@@ -47,7 +47,7 @@ def _receivables_markdown(title: str, summary: dict[str, Any], encours: list[dic
         cash = unapplied.get((r["entity"], r["currency"]), Decimal(0))
         lines.append(f"| {r['entity']} | {r['currency']} | {fmt_money(r['not_due'])} | {fmt_money(r['overdue'])} | "
                      f"{fmt_money(r['partially_paid'])} | {fmt_money(r['disputed'])} | {fmt_money(r['total'])} | "
-                     f"{fmt_money(-cash)} | {fmt_money(r['total'] - cash)} |")
+                     f"{fmt_money(cash)} | {fmt_money(r['total'] - cash)} |")
     lines += ["", "## Aged balance", "", "| entity | currency | not due | 1-30 | 31-60 | 61-90 | >90 |",
               "|---|---|---:|---:|---:|---:|---:|"]
     for r in aged:

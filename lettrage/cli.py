@@ -335,7 +335,7 @@ def print_headline() -> None:
         cash = unapplied.get((r["entity"], r["currency"]), Decimal(0))
         t.add_row(r["entity"], r["currency"], fmt_money(r["not_due"]), fmt_money(r["overdue"]),
                   fmt_money(r["partially_paid"]), fmt_money(r["disputed"]), fmt_money(r["total"]),
-                  fmt_money(-cash), fmt_money(r["total"] - cash))
+                  fmt_money(cash), fmt_money(r["total"] - cash))
     console.print(t)
 
     t = Table(title="Aged balance (balance âgée)", title_justify="left")
