@@ -39,7 +39,10 @@ CANONICAL: tuple[Table, ...] = (
        ("entity", TEXT), ("customer_id", TEXT), ("name", TEXT), ("vat_id", TEXT), ("siren", TEXT),
        ("email", TEXT), ("iban", TEXT), ("country", TEXT), ("payment_terms_days", INT),
        ("credit_limit", MONEY), ("currency", TEXT), ("account_owner", TEXT), ("segment", TEXT),
-       ("score", RATIO)),
+       ("score", RATIO),
+       # extension: the number people and integrations write when the ERP keys customers otherwise (NetSuite's
+       # entityid, Sage Accounting's contact reference); provider payments naming it find the customer
+       ("customer_number", TEXT)),
     _t("fct_invoice", ("entity", "invoice_id"), "one invoice or credit note",
        ("entity", TEXT), ("invoice_id", TEXT), ("invoice_number", TEXT), ("customer_id", TEXT),
        ("doc_type", TEXT), ("issue_date", DATE), ("due_date", DATE), ("currency", TEXT),

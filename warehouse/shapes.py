@@ -18,6 +18,9 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("customer_id", TEXT), ("name", TEXT), ("vat_id", TEXT), ("siren", TEXT),
         ("email", TEXT), ("iban", TEXT), ("country", TEXT), ("payment_terms_days", INT),
         ("credit_limit", MONEY), ("currency", TEXT), ("account_owner", TEXT),
+        # the number people and integrations write when the ERP keys customers otherwise (NetSuite's entityid,
+        # Sage Accounting's contact reference); NULL where the id is that number
+        ("customer_number", TEXT),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
     "invoices": (

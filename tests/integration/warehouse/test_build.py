@@ -216,6 +216,27 @@ def test_a_duplicate_payment_paid_back_by_transfer_is_refunded_not_customer_cred
     assert statuses == {"B1": "succeeded", "B6": "succeeded"}
 
 
+@pytest.mark.parametrize(("written", "customers", "expected"), [
+    ("10010", "UPDATE raw_sage_fec_customers SET customer_account = '0000010010'", "0000010010"),
+    (" c001", "SELECT 1", "C001"),
+    ("jun001", "INSERT INTO raw_sage_accounting_contacts (id, entity, name, reference) "
+               "VALUES ('7f3c9a', 'FR01', 'Juniper Events Ltd', 'JUN001')", "7f3c9a"),
+    ("C999", "SELECT 1", "C999"),
+], ids=["sap-zero-padding", "case-and-spaces", "sage-contact-reference", "unknown-kept"])
+def test_a_provider_payment_finds_its_customer_as_the_erp_keys_it(
+        warehouse_config: WarehouseConfig, written: str, customers: str, expected: str) -> None:
+    """Stripe metadata carries the customer as people write it: SAP's number without its zeros, another case,
+    Sage Accounting's contact reference (Sage keys contacts by a GUID). fct_payment takes the ERP's key when one
+    customer answers to it; a number nobody answers to is kept as written."""
+    sage = ("CREATE TABLE raw_sage_accounting_contacts (id TEXT, entity TEXT, name TEXT, reference TEXT, email TEXT, "
+            "tax_number TEXT, credit_limit DECIMAL(18,2), credit_days BIGINT, currency__id TEXT, "
+            "main_address__country__id TEXT, bank_account_details__iban TEXT)")
+    with _built_after(warehouse_config, sage, customers,
+                      f"UPDATE raw_stripe_charges SET metadata__erp_customer_id = '{written}'") as engine:
+        got = engine.query("SELECT customer_id FROM fct_payment WHERE channel = 'stripe'")
+    assert got == [(expected,)]
+
+
 def test_erp_settlements_need_a_receipt_and_a_balanced_lettrage_code(warehouse_config: WarehouseConfig) -> None:
     """The tiny book letters the invoice (1,200) with its receipt (1,080) but not the credit note (120):
     a partial lettering, no settlement. Lettered with the credit note too, code AA balances."""

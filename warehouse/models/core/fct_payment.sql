@@ -8,8 +8,43 @@
 -- failed_debit exception. A credit we paid back by an ordinary outgoing transfer naming a refund (a
 -- duplicate payment sent back) is refunded: it settles nothing and is no customer credit either. A tax
 -- office paying tax back is no customer (mappings/bank_codes.yaml tax_refunds).
-WITH provider_and_erp AS (
+WITH staged AS (
     {{ union('payments') }}
+),
+customer_keys AS (
+    -- how a provider's metadata may write an ERP customer (erp_customer_id, customer_number: providers.yaml):
+    -- its id, the number people use where the ERP keys customers otherwise (NetSuite's entityid, Sage
+    -- Accounting's contact reference), either without the zeros SAP pads numbers with ('10010' for 0000010010);
+    -- a key that names one customer only
+    SELECT entity, k, min(customer_id) AS customer_id FROM (
+        SELECT entity, customer_id, upper(trim(coalesce(number, ''))) AS k FROM (
+            SELECT entity, customer_id, customer_id AS number FROM dim_customer
+            UNION ALL
+            SELECT entity, customer_id, customer_number FROM dim_customer WHERE customer_number IS NOT NULL
+        ) AS n
+        UNION ALL
+        SELECT entity, customer_id, ltrim(trim(number), '0') FROM (
+            SELECT entity, customer_id, customer_id AS number FROM dim_customer
+            UNION ALL
+            SELECT entity, customer_id, customer_number FROM dim_customer WHERE customer_number IS NOT NULL
+        ) AS n
+        WHERE ltrim(trim(number), '0123456789') = '' AND ltrim(trim(number), '0') <> ''
+    ) AS keys
+    WHERE k <> ''
+    GROUP BY entity, k HAVING min(customer_id) = max(customer_id)
+),
+provider_and_erp AS (
+    -- a provider payment's customer as the ERP keys it (the ERP's own receipts already are)
+    SELECT s.entity, s.payment_id, s.channel,
+           CASE WHEN s.channel = 'erp' OR s.customer_id IS NULL OR c.customer_id IS NOT NULL THEN s.customer_id
+                ELSE coalesce(k.customer_id, z.customer_id, s.customer_id) END AS customer_id,
+           s.amount, s.fee, s.currency, s.paid_on, s.status, s.reference, s.payer_name, s.payer_iban, s.payout_id,
+           s.failure_reason, s.erp_lettrage, s.source_system, s.source_id
+    FROM staged AS s
+    LEFT JOIN dim_customer AS c ON c.entity = s.entity AND c.customer_id = s.customer_id
+    LEFT JOIN customer_keys AS k ON k.entity = s.entity AND k.k = upper(trim(s.customer_id))
+    LEFT JOIN customer_keys AS z ON z.entity = s.entity AND z.k = ltrim(trim(s.customer_id), '0')
+     AND ltrim(trim(s.customer_id), '0123456789') = ''
 ),
 provider_lines AS (
     SELECT bank_line_id FROM int_payout_bank_links

@@ -15,6 +15,8 @@ SELECT
     creditlimit AS credit_limit,
     upper(currency_code) AS currency,
     CAST(NULL AS TEXT) AS account_owner,
+    -- the number people and integrations write (Stripe metadata): NetSuite keys customers by internal id
+    nullif(trim(entityid), '') AS customer_number,
     'netsuite' AS source_system,
     id AS source_id
 FROM raw_netsuite_customers

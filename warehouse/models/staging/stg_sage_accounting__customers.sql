@@ -15,6 +15,8 @@ SELECT
     credit_limit,
     upper(currency__id) AS currency,
     CAST(NULL AS TEXT) AS account_owner,
+    -- the contact reference people and integrations write (JUN001): Sage keys contacts by a GUID
+    nullif(trim(reference), '') AS customer_number,
     'sage_accounting' AS source_system,
     id AS source_id
 FROM raw_sage_accounting_contacts

@@ -15,6 +15,7 @@ SELECT
     credit_limit,
     upper(nullif(trim(currency), '')) AS currency,
     account_owner,
+    CAST(NULL AS TEXT) AS customer_number,  -- (the customer id is the number)
     'sage_fec' AS source_system,
     customer_account AS source_id
 FROM raw_sage_fec_customers

@@ -14,6 +14,7 @@ SELECT
     credit_limit,
     CAST(NULL AS TEXT) AS currency,
     account_owner,
+    CAST(NULL AS TEXT) AS customer_number,  -- (the customer id is the number)
     'sap_export' AS source_system,
     customer AS source_id
 FROM raw_sap_export_customers
