@@ -504,6 +504,24 @@ def test_a_bank_credit_pays_the_invoice_the_erp_receipt_lists(book: Book) -> Non
     assert book.invoice_state("5231")[1] == Decimal("2500.00")
 
 
+def test_a_deposit_the_erp_later_allocated_to_its_invoice_pays_it(book: Book) -> None:
+    """JUNIPER paid a 3,000 deposit on 21 September; the invoice of 3,600 was issued on 20 November and the ERP
+    (Sage's payment on account, allocated then) lettered its receipt with it. The bank credit pays the invoice
+    by the ERP's word, though a payment made two months before an invoice is outside the matching rules' date
+    window: 600 stays open."""
+    book.customer("C1", "JUNIPER EVENTS LTD")
+    book.invoice("I37", "3600.00", number="SI-12037", customer="C1", issue=date(2024, 11, 20), due=date(2024, 12, 20),
+                 erp_lettrage="AA", erp_open="600.00")
+    book.erp_receipt("R1", "3000.00", customer="C1", movement="test:poa1", booked=date(2024, 9, 21), code="AA",
+                     label="DEPOSIT PO7781")
+    book.payment("B1", "3000.00", "DEPOSIT PO7781 FP66E859B98C", payer_name="JUNIPER EVENTS LTD",
+                 paid_on=date(2024, 9, 21))
+    reconcile(book.engine, as_of=date(2024, 12, 31))
+    assert {(m["payment_id"], m["invoice_id"], Decimal(m["amount_applied"]), m["rule"]) for m in book.matches()} == {
+        ("B1", "I37", Decimal("3000.00"), "erp_receipt")}
+    assert book.invoice_state("I37")[1] == Decimal("600.00")
+
+
 def test_a_bank_credit_the_erp_booked_pays_what_the_erp_lettered_it_with(book: Book) -> None:
     """Within the statements' period the accountant booked these credits, line by line.
 
