@@ -459,7 +459,8 @@ def test_sage_accounting_contact_allocations_net_credit_notes_and_place_payments
         warehouse_config: WarehouseConfig) -> None:
     """Sage sets a credit note against an invoice, and a payment on account against another, through
     /contact_allocations (not a receipt's allocated_artefacts): the credit note shares its invoice's code, and
-    the receipt that made the payment on account applies its part to the invoice."""
+    the receipt that made the payment on account applies its part to the invoice. A credit note naming its
+    original invoice but left wholly outstanding in Sage (raised after the invoice was paid) shares nothing."""
     tables = (
         "CREATE TABLE raw_sage_accounting_sales_invoices (id TEXT, entity TEXT, invoice_number TEXT, contact__id TEXT, "
         "date DATE, due_date DATE, total_amount DECIMAL(18,2), outstanding_amount DECIMAL(18,2), currency__id TEXT, "
@@ -471,7 +472,9 @@ def test_sage_accounting_contact_allocations_net_credit_notes_and_place_payments
         "contact__id TEXT, date DATE, original_invoice_number TEXT, total_amount DECIMAL(18,2), "
         "outstanding_amount DECIMAL(18,2), currency__id TEXT, status__id TEXT)",
         "INSERT INTO raw_sage_accounting_sales_credit_notes VALUES "
-        "('n1', 'UK01', 'SCN-11', 'c1', DATE '2026-10-05', NULL, 300.00, 0.00, 'GBP', 'PAID')",
+        "('n1', 'UK01', 'SCN-11', 'c1', DATE '2026-10-05', NULL, 300.00, 0.00, 'GBP', 'PAID'), "
+        # raised against SI-1024 once it was paid: Sage left it wholly outstanding, the customer's credit
+        "('n2', 'UK01', 'SCN-12', 'c1', DATE '2026-10-20', 'SI-1024', 95.40, 95.40, 'GBP', 'UNPAID')",
         "CREATE TABLE raw_sage_accounting_contact_payments (id TEXT, entity TEXT, contact__id TEXT, date DATE, "
         "total_amount DECIMAL(18,2), currency__id TEXT, reference TEXT, transaction_type__id TEXT, "
         "payment_on_account__id TEXT)",
@@ -498,4 +501,5 @@ def test_sage_accounting_contact_allocations_net_credit_notes_and_place_payments
         applied = engine.query("SELECT invoice_id, payment_id, amount FROM stg_sage_accounting__applications")
         listed = engine.query("SELECT erp_lettrage FROM stg_sage_accounting__payments WHERE source_id = 'p1'")
     assert codes["n1"] == codes["i1"] == "n1"  # the credit note and its invoice share one code
+    assert codes["n2"] is None  # not set against its original invoice in Sage: not lettered with it
     assert applied == [("i2", "SAGEACC-p1", Decimal("500.00"))] and codes["i2"] == "p1" and listed == [("i2",)]

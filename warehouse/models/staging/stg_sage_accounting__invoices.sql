@@ -1,7 +1,7 @@
 -- Sage Accounting sales invoices and credit notes (credit notes negative). Sage's own
 -- lettrage is the receipts allocated to each invoice (allocated_artefacts, and a payment on account
 -- allocated later through /contact_allocations) and the credit notes raised against it
--- (original_invoice_number, or a contact allocation setting it against the invoice), kept as
+-- (original_invoice_number when Sage set it against that invoice, or a contact allocation), kept as
 -- evidence: their ids, comma separated. A credit note carries the code of its original invoice, so the two share one
 -- code as a lettered FEC pair does and reconciliation nets them (rule credit_note).
 -- shape: invoices
@@ -18,6 +18,9 @@ WITH credit_of AS (
           ON i.entity = c.entity AND i.invoice_number = c.original_invoice_number
          AND coalesce(i.status__id, '') <> 'VOID'
         WHERE coalesce(c.status__id, '') <> 'VOID'
+          -- (a credit note Sage left wholly outstanding was not set against its original invoice: raised after
+          -- the invoice was paid, it is the customer's credit, not a reduction of that invoice)
+          AND (c.outstanding_amount IS NULL OR c.outstanding_amount < c.total_amount)
         {% if lines %}
         UNION
         {{ sa_credit_note_allocations() }}
