@@ -651,6 +651,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
             "SELECT 1 FROM int_erp_settlements WHERE entity = :entity LIMIT 1", {"entity": entity})),
         "settle_bound": data_start is not None,
         "provider_before": provider_before,
+        # (a book without unlettered credit notes skips looking for payers who deducted one: 30_allocate)
+        "loose_credit_notes": bool(engine.query(
+            "SELECT 1 FROM int_invoices WHERE entity = :entity AND doc_type = 'credit_note' "
+            "AND coalesce(erp_lettrage, '') = '' LIMIT 1", {"entity": entity})),
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
             "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS + " LIMIT 1",

@@ -103,6 +103,7 @@ SELECT a.entity, a.payment_id, 0
 FROM rc_alloc AS a
 JOIN rc_alloc_x AS x ON x.invoice_id = a.invoice_id
 JOIN rc_uncorr AS u ON u.payment_id = x.payment_id AND u.same_cust = 1
+{% if loose_credit_notes %}
 UNION ALL
 -- an unknown payer paying the one invoice it names, alone, less exactly an unlettered credit note of
 -- that customer: the payer deducted it without naming it ("FA-38", 2,748.89 for 3,597.47 with AV-2 of
@@ -117,6 +118,7 @@ WHERE a.n_inv = 1 AND a.known = 0 AND a.doc_type = 'invoice' AND a.remaining < a
               WHERE c.entity = :entity AND c.customer_id = i.customer_id AND c.doc_type = 'credit_note'
                 AND upper(c.currency) = a.currency AND c.amount_total = a.remaining - a.open0
                 AND coalesce(c.erp_lettrage, '') = '')
+{% endif %}
 )
 SELECT entity, payment_id, min(deducts) AS deducts FROM why GROUP BY entity, payment_id;
 {% if engine == 'postgres' %}ANALYZE rc_complex;{% endif %}
