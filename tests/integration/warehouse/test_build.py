@@ -221,12 +221,14 @@ def test_a_duplicate_payment_paid_back_by_transfer_is_refunded_not_customer_cred
     (" c001", "SELECT 1", "C001"),
     ("jun001", "INSERT INTO raw_sage_accounting_contacts (id, entity, name, reference) "
                "VALUES ('7f3c9a', 'FR01', 'Juniper Events Ltd', 'JUN001')", "7f3c9a"),
+    ("32", "INSERT INTO raw_sage_accounting_contacts (id, entity, name, reference) "
+           "VALUES ('1006', 'FR01', 'Harbour Dental', 'CUST00032')", "1006"),
     ("C999", "SELECT 1", "C999"),
-], ids=["sap-zero-padding", "case-and-spaces", "sage-contact-reference", "unknown-kept"])
+], ids=["sap-zero-padding", "case-and-spaces", "sage-contact-reference", "prefixed-number-digits", "unknown-kept"])
 def test_a_provider_payment_finds_its_customer_as_the_erp_keys_it(
         warehouse_config: WarehouseConfig, written: str, customers: str, expected: str) -> None:
     """Stripe metadata carries the customer as people write it: SAP's number without its zeros, another case,
-    Sage Accounting's contact reference (Sage keys contacts by a GUID). fct_payment takes the ERP's key when one
+    Sage Accounting's contact reference (Sage keys contacts by a GUID), a prefixed number by its digits. fct_payment takes the ERP's key when one
     customer answers to it; a number nobody answers to is kept as written."""
     sage = ("CREATE TABLE raw_sage_accounting_contacts (id TEXT, entity TEXT, name TEXT, reference TEXT, email TEXT, "
             "tax_number TEXT, credit_limit DECIMAL(18,2), credit_days BIGINT, currency__id TEXT, "

@@ -14,8 +14,8 @@ WITH staged AS (
 customer_keys AS (
     -- how a provider's metadata may write an ERP customer (erp_customer_id, customer_number: providers.yaml):
     -- its id, the number people use where the ERP keys customers otherwise (NetSuite's entityid, Sage
-    -- Accounting's contact reference), either without the zeros SAP pads numbers with ('10010' for 0000010010);
-    -- a key that names one customer only
+    -- Accounting's contact reference), either without the zeros SAP pads numbers with ('10010' for 0000010010),
+    -- a prefixed number by its digits ('32' for CUST00032); a key that names one customer only
     SELECT entity, k, min(customer_id) AS customer_id FROM (
         SELECT entity, customer_id, upper(trim(coalesce(number, ''))) AS k FROM (
             SELECT entity, customer_id, customer_id AS number FROM dim_customer
@@ -29,8 +29,12 @@ customer_keys AS (
             SELECT entity, customer_id, customer_number FROM dim_customer WHERE customer_number IS NOT NULL
         ) AS n
         WHERE ltrim(trim(number), '0123456789') = '' AND ltrim(trim(number), '0') <> ''
+        UNION ALL
+        -- a number with a letter prefix ("CUST00032") as its digits alone ("32")
+        SELECT entity, customer_id, ltrim({{ regex_group('upper(trim(customer_number))', '^[A-Z]+[-_ ]?([0-9]+)$') }}, '0')
+        FROM dim_customer WHERE customer_number IS NOT NULL
     ) AS keys
-    WHERE k <> ''
+    WHERE coalesce(k, '') <> ''
     GROUP BY entity, k HAVING min(customer_id) = max(customer_id)
 ),
 provider_and_erp AS (
