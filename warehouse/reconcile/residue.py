@@ -429,12 +429,12 @@ class Residue:
                     cn, inv = deducted.invoice_number or deducted.invoice_id, named.invoice_number or named.invoice_id
                     why = (f"credit note {cn} deducted by the payer: the payment is what invoice {inv} owes less it"
                            if item is deducted else f"reference names invoice {inv}, paid less credit note {cn}")
-                elif p.deducts:  # no credit note fits after all: a partial payment, as 30_allocate writes it
-                    why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
-                           + (" ; partial payment" if take < item.open else ""))
-                else:
+                elif p.complex_ and not p.deducts:
                     why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
                            f" (shared with other payments, allocated in date order)")
+                else:  # (its own invoice, another amount; or no credit note fits after all): as 30_allocate writes it
+                    why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
+                           + (" ; partial payment" if take < item.open else ""))
                 self._apply(p, item, take, rule, why)
                 applied = True
             if applied and p.remaining > 0 and p.uncorroborated:  # (its payer's items are loaded: needs())

@@ -804,6 +804,24 @@ def test_a_credit_note_issued_for_a_part_refund_settles_what_the_refund_took_bac
                                      "this invoice (not lettered in the ERP)")
 
 
+def test_a_credit_note_the_erp_lettered_with_its_own_refund_entry_settles_what_the_refund_took_back(
+        book: Book) -> None:
+    """A FEC letters credit note AV2026-0007 with the entry booking the Stripe refund (code AAE, shared with no
+    other document); the charge wrote the invoice "FA2026/0020". The credit note still settles the 604.80 the
+    refund took back: both documents close and the partial payment is explained as such."""
+    book.customer("C1", "ACME SAS")
+    book.invoice("I1", "3024.00", number="FA2026-0020", customer="C1", erp_lettrage="AAB")
+    book.invoice("CN", "-604.80", number="AV2026-0007", customer="C1", doc_type="credit_note",
+                 issue=date(2024, 6, 12), erp_lettrage="AAE")
+    book.payment("P1", "3024.00", "FA2026/0020 Nuagique - abonnement", channel="stripe", customer="C1")
+    book.refund("re_1", "P1", "604.80")
+    for incremental in (False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.pairs() == {("P1", "I1", Decimal("2419.20")), ("CN", "I1", Decimal("604.80"))}
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+
+
 def test_a_card_payment_refunded_in_full_with_its_credit_note_leaves_nothing_to_chase(book: Book) -> None:
     """P1 paid FA-1 by card and was refunded in full; the ERP cancelled FA-1 with credit note AV-1 (not
     lettered). FA-1 is credited, AV-1 used up, and the refund exception is raised closed, naming the credit

@@ -6,7 +6,8 @@
 -- credit note settles what the refund took back from the invoice the refunded payment named
 -- (15_credit_notes). Paired from the inputs alone, so every run, full or incremental, pairs alike: the
 -- payment names exactly one invoice by its number (one word of its reference), and that invoice's
--- customer has exactly one credit note of the refunded amount, in its currency, not lettered, issued on
+-- customer has exactly one credit note of the refunded amount, in its currency, not lettered with another
+-- document (the ERP may letter it with its own entry of the refund), issued on
 -- or after the invoice, that no other refund claims. Anything less certain stays as it was: the refund
 -- an exception, the credit note open.
 DELETE FROM rc_refund_cn;
@@ -23,8 +24,10 @@ WITH r AS (
     SELECT w.payment_id, min(w.refunded) AS refunded, min(i.invoice_id) AS invoice_id,
            min(i.customer_id) AS customer_id, min(w.currency) AS currency, min(i.issue_date) AS issue_date
     FROM words AS w
+    -- (separators aside: "FA2026/0020" names FA2026-0020)
     JOIN {{ invoices_table }} AS i ON i.entity = :entity AND i.doc_type = 'invoice'
-         AND upper(trim(i.invoice_number)) = trim(both '/._-' from w.word) AND upper(i.currency) = w.currency
+         AND translate(upper(trim(i.invoice_number)), '/._- ', '') = translate(w.word, '/._-', '')
+         AND upper(i.currency) = w.currency
     WHERE length(trim(both '/._-' from w.word)) >= {{ min_len }}
     GROUP BY w.payment_id HAVING count(DISTINCT i.invoice_id) = 1
 ), pair AS (
@@ -34,7 +37,11 @@ WITH r AS (
     JOIN {{ invoices_table }} AS c ON c.entity = :entity AND c.doc_type = 'credit_note'
          AND c.customer_id = n.customer_id AND upper(c.currency) = n.currency
          AND c.amount_total = -n.refunded AND c.issue_date >= n.issue_date
-         AND coalesce(c.erp_lettrage, '') = ''
+         -- not lettered with another document (a FEC may letter it with the entry booking the refund itself)
+         AND (coalesce(c.erp_lettrage, '') = ''
+              OR NOT EXISTS (SELECT 1 FROM {{ invoices_table }} AS o
+                             WHERE o.entity = :entity AND o.customer_id = c.customer_id
+                               AND o.erp_lettrage = c.erp_lettrage AND o.invoice_id <> c.invoice_id))
 )
 SELECT payment_id, refunded, invoice_id, cn_id, cn_number FROM pair WHERE n_cn = 1 AND n_pay = 1;
 
