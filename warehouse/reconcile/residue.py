@@ -791,7 +791,10 @@ class Residue:
             items = sorted((i for i in items if i.open != 0 and self._usable(p, i, window=False)),
                            key=lambda i: (i.open >= 0, i.sort_key))
             numbers = ", ".join(i.invoice_number or i.invoice_id for i in items)
-            return [(i, f"{head} and lettered {line.customer_id}'s line {line.code} with {numbers}") for i in items]
+            # (an ERP whose receipt lists the invoices it applied to: its "code" is their ids, not worth repeating)
+            how = ("applied it to" if line.code and set(line.invoices) & set(line.code.replace(" ", "").split(","))
+                   else f"lettered {line.customer_id}'s line {line.code} with")
+            return [(i, f"{head} and {how} {numbers}") for i in items]
         own = [i for i in self._open_items(line.customer_id)[0] if i.open > 0 and i.doc_type == "invoice"
                and self._usable(p, i)]
         prefixes = self.rules.reference.prefixes

@@ -502,6 +502,8 @@ def test_a_bank_credit_pays_the_invoice_the_erp_receipt_lists(book: Book) -> Non
     assert {(m["payment_id"], m["invoice_id"], m["rule"], m["state"]) for m in book.matches()} == {
         ("B1", "5056", "erp_receipt", "auto")}
     assert book.invoice_state("5231")[1] == Decimal("2500.00")
+    assert book.matches()[0]["explanation"] == ("the ERP booked this credit (test:7248, 2024-06-12) and applied it to "
+                                                "INV-1009")
 
 
 def test_a_deposit_the_erp_later_allocated_to_its_invoice_pays_it(book: Book) -> None:
