@@ -387,11 +387,11 @@ class Residue:
                         "confirm the right one", invoice_id=items[0].invoice_id)
 
     # -- rules ---------------------------------------------------------------------------
-    def _usable(self, p: Payment, item: Item, *, window: bool = True) -> bool:
+    def _usable(self, p: Payment, item: Item, *, dated: bool = True) -> bool:
         # hot path (every open item of every candidate customer): the date window is computed once per payment
         if item.currency != p.currency or (self.blocked and (p.payment_id, item.invoice_id) in self.blocked):
             return False
-        if window and p.paid_on and item.issue_date:
+        if dated and p.paid_on and item.issue_date:
             window = self._windows.get(p.payment_id)
             if window is None:
                 w = self.rules.windows
@@ -788,7 +788,7 @@ class Residue:
             items = [self.items[i] for i in line.invoices if i in self.items]
             # (the ERP itself lettered these with the receipt: a deposit received before its invoice was issued,
             # a payment on account allocated later, is theirs whatever the date window of the matching rules)
-            items = sorted((i for i in items if i.open != 0 and self._usable(p, i, window=False)),
+            items = sorted((i for i in items if i.open != 0 and self._usable(p, i, dated=False)),
                            key=lambda i: (i.open >= 0, i.sort_key))
             numbers = ", ".join(i.invoice_number or i.invoice_id for i in items)
             # (an ERP whose receipt lists the invoices it applied to: its "code" is their ids, not worth repeating)
