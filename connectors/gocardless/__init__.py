@@ -298,5 +298,26 @@ def gocardless_source(
             fresh = [api.get("payments", pid) for pid in sorted(seen)]
             yield page_table(fresh, COLUMNS["payments"], {"entity": entity}, load_id=current_load_id())
 
-    resources = [customers, mandates, payments, payouts, payout_items, events, payment_updates]
+    @dlt.transformer(
+        data_from=events,
+        name="payout_updates",
+        table_name="raw_gocardless_payouts",
+        primary_key="id",
+        write_disposition="merge",
+        columns=COLUMNS["payouts"],
+    )
+    def payout_updates(event_page: Any) -> Iterator[Any]:
+        """Re-read payouts that new events touched (paid, bounced): a payout first seen ``pending`` is
+        never listed again by the ``created_at`` cursor, and stayed pending in the warehouse while a
+        fresh load said ``paid``. Skipped while ``payouts`` reads its whole history in the same run."""
+        if "payouts" in listed_from_start:
+            return
+        kinds = column_values(event_page, "resource_type")
+        seen = {pid for kind, pid in zip(kinds, column_values(event_page, "links__payout"), strict=True)
+                if kind == "payouts" and pid}
+        if seen:
+            fresh = [api.get("payouts", pid) for pid in sorted(seen)]
+            yield page_table(fresh, COLUMNS["payouts"], {"entity": entity}, load_id=current_load_id())
+
+    resources = [customers, mandates, payments, payouts, payout_items, events, payment_updates, payout_updates]
     return resources

@@ -289,6 +289,39 @@ def test_events_bring_later_status_changes_of_old_payments(
     assert count == (len(payments), len(payments))
 
 
+def test_events_bring_a_payout_first_seen_pending_to_paid(
+    tmp_path: Path, gc_world: tuple[Path, dict], warehouse_config: WarehouseConfig
+) -> None:
+    """A payout listed while ``pending`` is never listed again by its ``created_at`` cursor: the next night's
+    ``payouts paid`` event re-reads it, as a fresh load would see it."""
+    import shutil
+
+    root = tmp_path / "world"
+    shutil.copytree(gc_world[0], root)
+    path = root / "DE01" / "gocardless"
+    payouts = world_rows(root, "payouts")
+    late = max(payouts, key=lambda p: p["created_at"])
+    late["status"] = "pending"
+    (path / "payouts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in payouts))
+    with serve(root) as sandbox:
+        run_pipeline("gocardless_DE01", source(sandbox.gocardless_base), warehouse_config)
+    late["status"] = "paid"
+    (path / "payouts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in payouts))
+    event = {"id": "EVPAYOUTPAID1", "created_at": "2026-01-31T12:00:00.000Z", "action": "paid",
+             "resource_type": "payouts", "links": {"payout": late["id"]},
+             "details": {"cause": "payout_paid", "origin": "gocardless", "description": "Payout sent."},
+             "metadata": {}}
+    with (path / "events.jsonl").open("a") as fh:
+        fh.write(json.dumps(event) + "\n")
+    with serve(root) as sandbox:  # the next night
+        run_pipeline("gocardless_DE01", source(sandbox.gocardless_base), warehouse_config)
+    with connect(warehouse_config) as engine:
+        status = engine.query("SELECT status FROM raw_gocardless_payouts WHERE id = :id", {"id": late["id"]})
+        count = engine.query("SELECT count(*), count(DISTINCT id) FROM raw_gocardless_payouts")[0]
+    assert status == [("paid",)]
+    assert count == (len(payouts), len(payouts))
+
+
 def test_an_empty_creditor_still_gets_every_table_with_its_columns(
     gc_sandbox: RunningSandbox, warehouse_config: WarehouseConfig
 ) -> None:
