@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
+import re
 from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -37,7 +38,15 @@ from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import normalize_name
 from warehouse.reconcile.erp import ERP_MOVEMENTS
 from warehouse.reconcile.names import CustomerNames, customer_names
-from warehouse.reconcile.references import KIND_RULE, TAIL, invoice_keys, normalized, token_keys, tokens
+from warehouse.reconcile.references import (
+    KIND_RULE,
+    TAIL,
+    YEAR_TAIL,
+    invoice_keys,
+    normalized,
+    token_keys,
+    tokens,
+)
 from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
 CENT = Decimal("0.01")
@@ -684,18 +693,32 @@ class Residue:
         if not pool or not self.rules.rule("reference_tail").enabled:
             return False
         ref = self.rules.reference
-        tails = {keys[TAIL] for t in _payment_tokens(p, self.rules)
+        words = _payment_tokens(p, self.rules)
+        tails = {keys[TAIL] for t in words
                  if TAIL in (keys := token_keys(t, ref.prefixes, ref.min_key_length, ref.min_tail_length))}
-        if not tails:
+        # An invoice numbered with digits alone (SAP Business One's DocNum 10303) is also named with a year
+        # before it ("FACTUUR 2026-10303") or zero-padded at the end of a long structured number (a Dutch
+        # payment reference "2100060000010304": check digit, customer number, invoice number).
+        after_year = {m.group(2).lstrip("0") for t in words if (m := re.match(YEAR_TAIL, t))}
+        structured = [t for t in words if t.isdigit() and len(t) >= 12]
+        if not tails and not after_year and not structured:
             return False
+
+        def digits_named(item: Item) -> bool:
+            n = (item.invoice_number or "").strip().lstrip("0")
+            return (n.isdigit() and len(n) >= ref.min_tail_length
+                    and (n in after_year or any(t.endswith("0" + n) for t in structured)))
+
         hits = [i for i in pool if i.doc_type == "invoice" and i.open > 0
-                and invoice_keys(i.invoice_number, ref.prefixes, ref.min_key_length, ref.min_tail_length).get(TAIL)
-                in tails]
+                and (invoice_keys(i.invoice_number, ref.prefixes, ref.min_key_length, ref.min_tail_length).get(TAIL)
+                     in tails or digits_named(i))]
         if len(hits) == 1 and not any(c.doc_type == "credit_note" and c.open < 0 and hits[0].open + c.open == p.remaining
                                       for c in pool):  # netted with a credit note: the subset rule says so
             item = hits[0]
+            how = ("after a year or at the end of a structured reference" if digits_named(item)
+                   else "without its year part")
             self._apply(p, item, min(item.open, p.remaining), "reference_tail",
-                        f"'{(p.reference or '')[:60]}' names invoice {item.invoice_number} without its year part; "
+                        f"'{(p.reference or '')[:60]}' names invoice {item.invoice_number} {how}; "
                         + ("payer identified by the residue" if payer_known
                            else "payer unknown, the payment is exactly what it owes"))
             return True

@@ -978,6 +978,25 @@ def test_an_unmatched_payment_names_the_customer_the_payer_was_found_to_be(book:
     assert got == {"P1": ("unmatched_payment", "C1"), "P2": ("unmatched_payment", None)}
 
 
+def test_an_invoice_numbered_with_digits_alone_is_named_after_a_year_or_in_a_structured_reference(
+        book: Book) -> None:
+    """SAP Business One numbers invoices 10303, 10304, 10305 (three rents of 1,210.00 to MEIJER). "FACTUUR
+    2026-10303" names the first with a year before it; the Dutch payment reference "2100060000010304" (check
+    digit, customer number, invoice number zero-padded) names the second. Each pays its own invoice rather
+    than being a suggestion of all three; a long number ending otherwise ("2100060000010399") names nothing, and
+    that payment takes the one rent left by the customer-and-amount rule."""
+    book.customer("C1", "MEIJER LOGISTIEK B.V.", IBAN)
+    for n in ("10303", "10304", "10305"):
+        book.invoice(f"I{n}", "1210.00", number=n, customer="C1")
+    book.payment("P1", "1210.00", "FACTUUR 2026-10303 HUUR SEPT", payer_iban=IBAN)
+    book.payment("P2", "1210.00", "2100060000010304", payer_iban=IBAN, paid_on=date(2024, 6, 11))
+    book.payment("P3", "1210.00", "2100060000010399", payer_iban=IBAN, paid_on=date(2024, 6, 12))
+    reconcile(book.engine, as_of=AS_OF)
+    auto = {(m["payment_id"], m["invoice_id"], m["rule"]) for m in book.matches() if m["state"] == "auto"}
+    assert auto == {("P1", "I10303", "reference_tail"), ("P2", "I10304", "reference_tail"),
+                    ("P3", "I10305", "customer_amount")}
+
+
 def test_unknown_payer_amount_only_is_a_suggestion(book: Book) -> None:
     book.invoice("I1", "321.00")
     book.payment("P1", "321.00", "virement", payer_name="SOMEONE")
