@@ -53,6 +53,8 @@ ENTRIES_COLUMNS: dict[str, Any] = {
     "camt_version": {"data_type": "text"},
     "instructed_amount": {"data_type": "decimal", "precision": 18, "scale": 2},
     "instructed_currency": {"data_type": "text"}, "exchange_rate": {"data_type": "text"},
+    # a statement and its correction in one load: the entry of the later delivery is kept (parse.ENTRIES_SCHEMA)
+    "delivered": {"data_type": "text", "dedup_sort": "desc"},
 }
 
 

@@ -51,6 +51,9 @@ ENTRIES_SCHEMA = non_null(pa.schema([
     ("additional_info", pa.string()), ("source_file", pa.string()), ("file_hash", pa.string()),
     ("entry_ref", pa.string()), ("line_no", pa.int64()), ("camt_version", pa.string()),
     ("instructed_amount", MONEY_TYPE), ("instructed_currency", pa.string()), ("exchange_rate", pa.string()),
+    # when the bank made the statement (Stmt/CreDtTm, else GrpHdr/CreDtTm) and the file's name: of two deliveries
+    # of one entry in one load (a statement and its correction), the later is kept (the resource's dedup_sort)
+    ("delivered", pa.string()),
 ]), "bank_line_id")
 
 
@@ -186,6 +189,7 @@ def iter_entries(
     iban: str | None = None
     stmt_ccy: str | None = None
     entity: str | None = None
+    message_created = stmt_created = ""
     seq = 0
     context = etree.iterparse(str(path), events=("end",), resolve_entities=False, no_network=True, huge_tree=True)
     for _event, elem in context:
@@ -193,8 +197,14 @@ def iter_entries(
         parent = elem.getparent()
         pname = _local(parent.tag) if parent is not None else ""
         if pname == "Stmt" and name == "Id":
-            stmt_id, seq = (elem.text or "").strip(), 0
+            stmt_id, seq, stmt_created = (elem.text or "").strip(), 0, ""
             result.statements += 1
+        elif name == "CreDtTm" and pname in ("Stmt", "GrpHdr"):
+            created = (elem.text or "").strip()
+            if pname == "Stmt":
+                stmt_created = created
+            else:
+                message_created = created
         elif pname == "Stmt" and name == "Acct":
             _strip_ns(elem)
             iban = _text(elem, "Id/IBAN") or _text(elem, "Id/Othr/Id")
@@ -214,7 +224,8 @@ def iter_entries(
                 rows = []
             for row in rows:
                 row.update(entity=entity, account_iban=iban, statement_id=stmt_id, source_file=path.name,
-                           file_hash=file_hash, line_no=elem.sourceline, camt_version=result.version)
+                           file_hash=file_hash, line_no=elem.sourceline, camt_version=result.version,
+                           delivered=f"{stmt_created or message_created}|{path.name}")
                 out.add(row)
             elem.clear()
             while elem.getprevious() is not None:

@@ -40,6 +40,25 @@ def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, tmp_path:
     assert scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries") == 7
 
 
+@pytest.mark.parametrize("corrected_name", ["A_corrected.xml", "Z_corrected.xml"])
+def test_a_corrected_statement_delivered_with_the_original_wins(warehouse_config: WarehouseConfig,
+                                                                 tmp_path: Path, corrected_name: str) -> None:
+    """The bank re-sends a statement corrected (same entries, one remittance completed, a later CreDtTm) and both
+    files land before the night's load: the corrected entry is kept, whichever file the folder lists first."""
+    drop = tmp_path / "FR01" / "camt053"
+    drop.mkdir(parents=True)
+    original = (FIXTURES / "camt053" / "FR7630006000011234567890189_2025-01.xml").read_text(encoding="utf-8")
+    corrected = original.replace("<Ustrd>FACTURE FA-2025-000001</Ustrd>", "<Ustrd>FACTURE FA-2025-000001 CORRIGE</Ustrd>")
+    corrected = corrected.replace("<CreDtTm>2025-02-01T06:00:00</CreDtTm>", "<CreDtTm>2025-02-02T07:30:00</CreDtTm>")
+    assert corrected != original
+    (drop / corrected_name).write_text(corrected, encoding="utf-8")  # listed before or after the original
+    (drop / "M_original.xml").write_text(original, encoding="utf-8")
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    got = rows(warehouse_config, "SELECT remittance_unstructured FROM raw_camt053_entries "
+                                 "WHERE bank_line_id LIKE 'BNK-2025-000001%'")
+    assert len(got) == 1 and "CORRIGE" in got[0][0]
+
+
 def test_wrong_format_is_rejected(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
     drop = copy_samples(FIXTURES / "camt053", tmp_path / "FR01", ["pain001_not_a_statement.xml"])
     with pytest.raises(PipelineStepFailed) as info:
