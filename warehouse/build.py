@@ -113,10 +113,11 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
 
 def _erp_window(rules: MatchingRules, entity_col: str, side: str) -> str:
     """Days the ERP may book a receipt ``before`` or ``after`` the bank (matching.yaml erp.receipt_days_*_bank),
-    or return a collected bill (``bill_return``: erp.bill_return_days), as SQL: a literal, or a CASE over the
+    return a collected bill (``bill_return``: erp.bill_return_days), or book a receipt in the last days before
+    the bank and provider data begin whose bank credit follows (``before_data``: erp.receipt_before_data_days), as SQL: a literal, or a CASE over the
     entities whose override changes it."""
     attr = {"before": "receipt_days_before_bank", "after": "receipt_days_after_bank",
-            "bill_return": "bill_return_days"}[side]
+            "bill_return": "bill_return_days", "before_data": "receipt_before_data_days"}[side]
     default = int(getattr(rules.erp, attr))
     own = {e: int(getattr(rules.for_entity(e).erp, attr)) for e in sorted(rules.entities)}
     return sql.per_entity(entity_col, {e: n for e, n in own.items() if n != default}, default)

@@ -227,6 +227,32 @@ def test_an_erp_receipt_no_statement_can_show_left_unapplied_is_customer_credit(
     assert fr01_c1() == before
 
 
+def test_an_erp_receipt_just_before_the_data_begin_whose_bank_credit_follows_is_not_counted_twice(
+        book: Engine) -> None:
+    """FR01's bank and provider data begin on day D. Two ERP receipts booked two days before it: one whose bank
+    credit of the same amount follows on D+1 (that credit is the money, 16_erp_settled leaves it to the bank line),
+    one no credit follows (the ERP is the only evidence: the customer's credit)."""
+    from datetime import timedelta
+
+    since = rows(book, "SELECT min(paid_on) AS d FROM fct_payment WHERE entity = 'FR01' AND channel <> 'erp'")[0]["d"]
+
+    def c3() -> Any:
+        got = rows(book, "SELECT amount_unapplied FROM mart_unapplied_cash WHERE entity = 'FR01' AND customer_id = 'C3'")
+        return got[0]["amount_unapplied"] if got else D("0")
+
+    build_marts(book, as_of=date(2024, 3, 15))
+    before = c3()
+    for pid, channel, amount, day in (("FEC-7", "erp", "777.00", since - timedelta(days=2)),
+                                      ("B-7", "bank_transfer", "777.00", since + timedelta(days=1)),
+                                      ("FEC-8", "erp", "888.00", since - timedelta(days=2))):
+        book.execute("INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, "
+                     "paid_on, status, source_system, source_id) VALUES ('FR01', :p, :ch, 'C3', "
+                     "CAST(:a AS DECIMAL(18,2)), 0, 'EUR', :d, 'succeeded', 'test', :p)",
+                     {"p": pid, "ch": channel, "a": amount, "d": day})
+    build_marts(book, as_of=date(2024, 3, 15))
+    assert c3() == before + D("777") + D("888")  # B-7 unapplied and FEC-8 ERP-only; FEC-7 is B-7's money
+
+
 def test_marts_as_of_a_past_date(book: Engine) -> None:
     build_marts(book, as_of=date(2024, 2, 29))
     got = {(r["customer_id"], r["bucket"]): r["amount_open"] for r in rows(
