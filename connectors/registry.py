@@ -94,9 +94,31 @@ def load_sources_config(path: Path | None = None) -> SourcesConfig:
                 raise ConfigurationError(
                     f"{path}: entity {entity} names unknown sources {sorted(unknown)}; known: {list(ALL_SOURCES)}"
                 )
+            for source, settings in (sources or {}).items():
+                _check_settings(path, entity, source, settings)
         return SourcesConfig.model_validate({**data, "root": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigurationError(f"{path}: {exc}") from exc
+
+
+# Settings a source takes beyond path, base_url and enabled (each builder below passes these, and only these, on).
+SOURCE_OPTIONS: dict[str, frozenset[str]] = {"netsuite": frozenset({"concurrency"})}
+
+
+def _check_settings(path: Path, entity: str, source: str, settings: object) -> None:
+    """A setting no builder reads is refused by name: ignored, it would sync something else than what the file
+    says (``subsidiary: 3`` on a NetSuite OneWorld account loaded every subsidiary into the entity)."""
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise ConfigurationError(f"{path}: {entity}.{source} must be a mapping of settings, found {settings!r}")
+    known = {"path", "base_url", "enabled"} | SOURCE_OPTIONS.get(source, frozenset())
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        hint = ("; a NetSuite OneWorld account is not split by subsidiary: give each entity its own account "
+                "(connectors/netsuite/README.md)" if source == "netsuite" and "subsidiary" in unknown else "")
+        raise ConfigurationError(f"{path}: {entity}.{source} has settings no source reads {unknown}; "
+                                 f"known: {sorted(known)}{hint}")
 
 
 def secret(source: str, entity: str, name: str) -> str:
@@ -196,7 +218,7 @@ def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | N
 def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.netsuite import netsuite_source
 
-    extra = {k: v for k, v in (s.model_extra or {}).items() if k == "concurrency"}
+    extra = {k: v for k, v in (s.model_extra or {}).items() if k in SOURCE_OPTIONS["netsuite"]}
     return netsuite_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(end),
                            account_id=secret("netsuite", entity, "account_id"),
                            consumer_key=secret("netsuite", entity, "consumer_key"),

@@ -19,8 +19,9 @@ from lettrage.errors import ConfigurationError
         ("entities:\n  FR01:\n    sage_fec: {path: fec}\n    stripe: {}\n", [("FR01", "sage_fec"), ("FR01", "stripe")]),
         ("entities:\n  DE01:\n    sap_export: {path: sap, enabled: false}\n    camt053: {path: bank}\n",
          [("DE01", "camt053")]),
+        ("entities:\n  US01:\n    netsuite: {concurrency: 4}\n", [("US01", "netsuite")]),
     ],
-    ids=["empty", "two-sources", "disabled-source"],
+    ids=["empty", "two-sources", "disabled-source", "netsuite-concurrency"],
 )
 def test_valid_sources_files(tmp_path: Path, text: str, jobs: list[tuple[str, str]]) -> None:
     path = tmp_path / "sources.yaml"
@@ -34,8 +35,12 @@ def test_valid_sources_files(tmp_path: Path, text: str, jobs: list[tuple[str, st
         ("entities:\n  FR01:\n    quickbooks: {}\n", "unknown sources ['quickbooks']"),
         ("entities:\n  FR01:\n    stripe: {enabled: maybe}\n", "enabled"),
         ("other: 1\n", "Extra inputs are not permitted"),
+        ("entities:\n  US01:\n    netsuite: {subsidiary: 1}\n",
+         "US01.netsuite has settings no source reads ['subsidiary']; known: ['base_url', 'concurrency', 'enabled', "
+         "'path']; a NetSuite OneWorld account is not split by subsidiary"),
+        ("entities:\n  FR01:\n    camt053: {path: bank, iban: FR76}\n", "FR01.camt053 has settings no source reads ['iban']"),
     ],
-    ids=["unknown-source", "bad-bool", "unknown-top-level-key"],
+    ids=["unknown-source", "bad-bool", "unknown-top-level-key", "netsuite-subsidiary", "unknown-setting"],
 )
 def test_invalid_sources_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "sources.yaml"
