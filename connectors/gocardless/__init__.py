@@ -273,51 +273,39 @@ def gocardless_source(
             except ResourceGone:
                 log.info("payout items of %s are no longer served (410); keeping what was loaded", payout_id)
 
-    @dlt.transformer(
-        data_from=events,
-        name="payment_updates",
-        table_name="raw_gocardless_payments",
-        primary_key="id",
-        write_disposition="merge",
-        columns=COLUMNS["payments"],
-    )
-    def payment_updates(event_page: Any) -> Iterator[Any]:
-        """Re-read payments that new events touched (failed, charged_back, paid_out …).
+    def updates(resource: str, name: str, link: str, doc: str) -> DltResource:
+        """Re-read the ``name`` objects that new events link through ``link`` (``links__payment``...).
 
-        The ``created_at`` cursor never revisits an old payment, so its later status
-        changes arrive only through events; merge on ``id`` overwrites the stale row.
-        Skipped while ``payments`` reads its whole history in the same run: every
-        payment is then fresh already, and one GET per payment would burn the rate limit.
+        The ``created_at`` cursor never revisits an old object, so its later status changes arrive
+        only through events; merge on ``id`` overwrites the stale row. Skipped while ``name`` reads
+        its whole history in the same run: every object is then fresh already, and one GET per
+        object would burn the rate limit.
         """
-        if "payments" in listed_from_start:
-            return
-        kinds = column_values(event_page, "resource_type")
-        seen = {pid for kind, pid in zip(kinds, column_values(event_page, "links__payment"), strict=True)
-                if kind == "payments" and pid}
-        if seen:
-            fresh = [api.get("payments", pid) for pid in sorted(seen)]
-            yield page_table(fresh, COLUMNS["payments"], {"entity": entity}, load_id=current_load_id())
+        def rows(event_page: Any) -> Iterator[Any]:
+            if name in listed_from_start:
+                return
+            kinds = column_values(event_page, "resource_type")
+            seen = {oid for kind, oid in zip(kinds, column_values(event_page, link), strict=True)
+                    if kind == name and oid}
+            if seen:
+                fresh = [api.get(name, oid) for oid in sorted(seen)]
+                yield page_table(fresh, COLUMNS[name], {"entity": entity}, load_id=current_load_id())
 
-    @dlt.transformer(
-        data_from=events,
-        name="payout_updates",
-        table_name="raw_gocardless_payouts",
-        primary_key="id",
-        write_disposition="merge",
-        columns=COLUMNS["payouts"],
-    )
-    def payout_updates(event_page: Any) -> Iterator[Any]:
-        """Re-read payouts that new events touched (paid, bounced): a payout first seen ``pending`` is
-        never listed again by the ``created_at`` cursor, and stayed pending in the warehouse while a
-        fresh load said ``paid``. Skipped while ``payouts`` reads its whole history in the same run."""
-        if "payouts" in listed_from_start:
-            return
-        kinds = column_values(event_page, "resource_type")
-        seen = {pid for kind, pid in zip(kinds, column_values(event_page, "links__payout"), strict=True)
-                if kind == "payouts" and pid}
-        if seen:
-            fresh = [api.get("payouts", pid) for pid in sorted(seen)]
-            yield page_table(fresh, COLUMNS["payouts"], {"entity": entity}, load_id=current_load_id())
+        rows.__doc__ = doc
+        return dlt.transformer(
+            rows,
+            data_from=events,
+            name=resource,
+            table_name=f"raw_gocardless_{name}",
+            primary_key="id",
+            write_disposition="merge",
+            columns=COLUMNS[name],
+        )
+
+    payment_updates = updates("payment_updates", "payments", "links__payment",
+                              "Payments that new events touched (failed, charged_back, paid_out ...).")
+    payout_updates = updates("payout_updates", "payouts", "links__payout",
+                             "Payouts that new events touched (paid, bounced): one first seen pending becomes paid.")
 
     resources = [customers, mandates, payments, payouts, payout_items, events, payment_updates, payout_updates]
     return resources
