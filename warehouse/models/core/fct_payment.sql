@@ -11,28 +11,25 @@
 WITH staged AS (
     {{ union('payments') }}
 ),
+numbers AS (
+    -- each customer's id and, where the ERP keys customers otherwise, the number people use (NetSuite's entityid,
+    -- Sage Accounting's contact reference)
+    SELECT entity, customer_id, upper(trim(customer_id)) AS number, FALSE AS is_customer_number FROM dim_customer
+    UNION ALL
+    SELECT entity, customer_id, upper(trim(customer_number)), TRUE FROM dim_customer WHERE customer_number IS NOT NULL
+),
 customer_keys AS (
     -- how a provider's metadata may write an ERP customer (erp_customer_id, customer_number: providers.yaml):
-    -- its id, the number people use where the ERP keys customers otherwise (NetSuite's entityid, Sage
-    -- Accounting's contact reference), either without the zeros SAP pads numbers with ('10010' for 0000010010),
-    -- a prefixed number by its digits ('32' for CUST00032); a key that names one customer only
+    -- a number as it is, without the zeros SAP pads numbers with ('10010' for 0000010010), or a prefixed number
+    -- by its digits ('32' for CUST00032); a key that names one customer only
     SELECT entity, k, min(customer_id) AS customer_id FROM (
-        SELECT entity, customer_id, upper(trim(coalesce(number, ''))) AS k FROM (
-            SELECT entity, customer_id, customer_id AS number FROM dim_customer
-            UNION ALL
-            SELECT entity, customer_id, customer_number FROM dim_customer WHERE customer_number IS NOT NULL
-        ) AS n
+        SELECT entity, customer_id, number AS k FROM numbers
         UNION ALL
-        SELECT entity, customer_id, ltrim(trim(number), '0') FROM (
-            SELECT entity, customer_id, customer_id AS number FROM dim_customer
-            UNION ALL
-            SELECT entity, customer_id, customer_number FROM dim_customer WHERE customer_number IS NOT NULL
-        ) AS n
-        WHERE ltrim(trim(number), '0123456789') = '' AND ltrim(trim(number), '0') <> ''
+        SELECT entity, customer_id, ltrim(number, '0') FROM numbers
+        WHERE ltrim(number, '0123456789') = '' AND ltrim(number, '0') <> ''
         UNION ALL
-        -- a number with a letter prefix ("CUST00032") as its digits alone ("32")
-        SELECT entity, customer_id, ltrim({{ regex_group('upper(trim(customer_number))', '^[A-Z]+[-_ ]?([0-9]+)$') }}, '0')
-        FROM dim_customer WHERE customer_number IS NOT NULL
+        SELECT entity, customer_id, ltrim({{ regex_group('number', '^[A-Z]+[-_ ]?([0-9]+)$') }}, '0')
+        FROM numbers WHERE is_customer_number
     ) AS keys
     WHERE coalesce(k, '') <> ''
     GROUP BY entity, k HAVING min(customer_id) = max(customer_id)
