@@ -48,6 +48,11 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {% macro add_days(d, n) -%}
 (CAST({{ d }} AS DATE) + CAST({{ n }} AS INTEGER))
 {%- endmacro %}
+{#- One row per item of a ``sep``-separated list in ``col`` (a set-returning expression for a SELECT list): the
+    receipts an ERP lists on an invoice ("7040,9033"), a remittance's slash-separated numbers. -#}
+{% macro split_list(col, sep=',') -%}
+{% if engine == 'duckdb' %}unnest(string_split({{ col }}, '{{ sep }}')){% else %}regexp_split_to_table({{ col }}, '{{ sep }}'){% endif %}
+{%- endmacro %}
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}

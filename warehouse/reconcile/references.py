@@ -265,6 +265,6 @@ ltrim(regexp_replace('-' || {{ dashed }}, '-0+([0-9])', '-\1', 'g'), '-')
 (strpos({{ col }}, '/') > 0""" + "".join(f" AND NOT {{{{ regex_matches(col, '{p}') }}}}" for p in SLASH_NOT_A_LIST) + r""")
 {%- endmacro %}
 {% macro split_slash(col) -%}
-{% if engine == 'duckdb' %}unnest(string_split({{ col }}, '/')){% else %}regexp_split_to_table({{ col }}, '/'){% endif %}
+{{ split_list(col, '/') }}
 {%- endmacro %}
 """

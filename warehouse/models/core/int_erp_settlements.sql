@@ -57,7 +57,7 @@ WITH all_receipts AS (
            sum(r.amount) OVER (PARTITION BY i.entity, i.invoice_id) AS received
     FROM (
         SELECT entity, invoice_id, source_system, erp_lettrage, upper(currency) AS currency,
-               {% if engine == 'duckdb' %}unnest(string_split(erp_lettrage, ',')){% else %}regexp_split_to_table(erp_lettrage, ','){% endif %} AS listed_id
+               {{ split_list('erp_lettrage') }} AS listed_id
         FROM int_invoices
         WHERE doc_type = 'invoice' AND amount_total > 0 AND erp_amount_open < amount_total AND erp_lettrage <> ''
     ) AS i

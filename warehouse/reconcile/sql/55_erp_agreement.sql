@@ -8,6 +8,7 @@ CREATE TEMP TABLE rc_erp AS
 SELECT m.entity, m.payment_id, count(DISTINCT i.erp_lettrage) AS n_codes,
        min(i.erp_lettrage) AS code_min, max(i.erp_lettrage) AS code_max,
        sum(CASE WHEN i.erp_lettrage IS NULL THEN 1 ELSE 0 END) AS n_unlettered,
+       count(DISTINCT CASE WHEN i.erp_lettrage IS NOT NULL THEN m.invoice_id END) AS n_lettered,
        sum(m.amount_applied + coalesce(m.adjustment, 0)) AS settled
 FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
 -- (the ERP's own lettrage made erp_lettrage and erp_receipt matches: nothing to compare them with)
@@ -37,7 +38,7 @@ DROP TABLE IF EXISTS rc_erp_listed;
 CREATE TEMP TABLE rc_erp_listed AS
 SELECT payment_id, listed_id, count(DISTINCT invoice_id) AS n_inv FROM (
     SELECT m.payment_id, m.invoice_id,
-           trim({% if engine == 'duckdb' %}unnest(string_split(i.erp_lettrage, ',')){% else %}regexp_split_to_table(i.erp_lettrage, ','){% endif %}) AS listed_id
+           trim({{ split_list('i.erp_lettrage') }}) AS listed_id
     FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
     WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt')
       AND i.erp_lettrage IS NOT NULL
@@ -50,8 +51,4 @@ SELECT e.entity, 'erp_disagreement', e.payment_id, NULL, NULL, NULL, NULL, NULL,
        || e.code_min || ' ... ' || e.code_max || ')'
 FROM rc_erp AS e WHERE e.n_codes > 1
   AND NOT EXISTS (SELECT 1 FROM rc_erp_listed AS x WHERE x.payment_id = e.payment_id AND x.listed_id <> ''
-                  AND x.n_inv = (SELECT count(DISTINCT m.invoice_id) FROM rc_match AS m
-                                 JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
-                                 WHERE m.payment_id = e.payment_id AND m.state IN ('auto', 'suggested')
-                                   AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt')
-                                   AND i.erp_lettrage IS NOT NULL));
+                  AND x.n_inv = e.n_lettered);
