@@ -16,7 +16,7 @@ from mappings._loader import MAPPINGS_DIR, each_matching, load_model, overridabl
 
 DEFAULT_PATH = MAPPINGS_DIR / "bank_codes.yaml"
 _CODE = re.compile(r"^[A-Z]{4}$")
-_WORD = re.compile(r"^[A-Za-z0-9 ]+$")
+_WORD = re.compile(r"^ *[A-Za-z0-9][A-Za-z0-9 ]*$")
 
 
 class NotCustomerMoney(BaseModel):
@@ -74,12 +74,9 @@ class TaxRefunds(BaseModel):
 
 
 def _plain_words(value: tuple[str, ...], what: str) -> tuple[str, ...]:
-    out = []
-    for word in value:
-        if not word.strip() or not _WORD.match(word):
-            raise ValueError(f"{what} word {word!r}: letters, digits and spaces only")
-        out.append(" ".join(word.upper().split()))
-    return tuple(out)
+    """Words that reach SQL as literals: letters, digits and spaces only, upper case, single spaces."""
+    plain = each_matching(value, _WORD, what + " word {!r}: letters, digits and spaces only")
+    return tuple(" ".join(word.upper().split()) for word in plain)
 
 
 class BankCodes(BaseModel):

@@ -99,9 +99,10 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     context["has_column"] = lambda table, column: column in engine.columns(table)
     context["metadata_cols"] = partial(_metadata_columns, engine)
     context["providers"] = load_provider_metadata()
-    context["not_customer_money"] = load_bank_codes().not_customer_money
-    context["refund_transfers"] = load_bank_codes().refunds
-    context["tax_refunds"] = load_bank_codes().tax_refunds
+    bank_codes = load_bank_codes()
+    context["not_customer_money"] = bank_codes.not_customer_money
+    context["refund_transfers"] = bank_codes.refunds
+    context["tax_refunds"] = bank_codes.tax_refunds
     # every entity's own bank accounts (compacted IBANs, letters and digits only: safe as SQL literals)
     context["own_ibans"] = sorted(i for i in load_entities().by_iban() if i.isalnum())
     context["fec_conventions"] = load_fec_conventions()
