@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 __all__ = ["KeyRangePaginator", "NetSuiteClient", "NetSuiteOAuth1", "netsuite_source", "parse_ns_date"]
 
 TEXT, BIGINT, DATE = "text", "bigint", "date"
+# Internal ids are numbered per NetSuite account: two entities on two accounts both hold transaction 1001, and
+# keyed by the id alone the second account's load would replace the first's rows.
+KEY = ("entity", "id")
 LASTMOD = "TO_CHAR(lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS lastmodified"
 SINCE = "lastmodifieddate >= TO_TIMESTAMP('{since}', 'YYYY-MM-DD HH24:MI:SS')"
 
@@ -104,7 +107,7 @@ def netsuite_source(
         return dlt.sources.incremental("lastmodified", initial_value=initial, end_value=end_date,
                                        allow_external_schedulers=scheduled)
 
-    @dlt.resource(name="customers", table_name="raw_netsuite_customers", primary_key="id",
+    @dlt.resource(name="customers", table_name="raw_netsuite_customers", primary_key=KEY,
                   write_disposition="merge", columns=COLUMNS["customers"])
     def customers(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[list[dict[str, Any]]]:
         """Customers; merge because terms, limits and e-mails change."""
@@ -122,7 +125,7 @@ def netsuite_source(
                 r["terms_days"] = int(days) if days else None
             yield page
 
-    @dlt.resource(name="transactions", table_name="raw_netsuite_transactions", primary_key="id",
+    @dlt.resource(name="transactions", table_name="raw_netsuite_transactions", primary_key=KEY,
                   write_disposition="merge", columns=COLUMNS["transactions"])
     def transactions(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[list[dict[str, Any]]]:
         """Invoices, credit memos and payments; merge because amounts remaining and status move."""
@@ -143,8 +146,8 @@ def netsuite_source(
             yield page
 
     @dlt.transformer(data_from=transactions, name="payment_applications",
-                     table_name="raw_netsuite_payment_applications", primary_key=("previousdoc", "nextdoc"),
-                     merge_key="nextdoc", write_disposition="merge", columns=COLUMNS["payment_applications"])
+                     table_name="raw_netsuite_payment_applications", primary_key=("entity", "previousdoc", "nextdoc"),
+                     merge_key=("entity", "nextdoc"), write_disposition="merge", columns=COLUMNS["payment_applications"])
     def payment_applications(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Which invoices each payment or credit memo applies to, re-read whenever its payment changes: merged by
         payment (``merge_key``), so a payment's applications are replaced as a whole and one moved to another
@@ -165,7 +168,7 @@ def netsuite_source(
                 if rows:
                     yield rows
 
-    @dlt.resource(name="deleted_records", table_name="raw_netsuite_deleted_records", primary_key=("recordid", "type"),
+    @dlt.resource(name="deleted_records", table_name="raw_netsuite_deleted_records", primary_key=("entity", "recordid", "type"),
                   write_disposition="merge", columns=COLUMNS["deleted_records"])
     def deleted_records(
         deleted: dlt.sources.incremental[str] = dlt.sources.incremental(

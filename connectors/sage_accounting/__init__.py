@@ -128,7 +128,7 @@ def sage_accounting_source(
                 yield [flatten(obj, entity) for obj in page]
 
         rows.__doc__ = doc
-        return dlt.resource(rows, name=name, table_name=f"raw_sage_accounting_{name}", primary_key="id",
+        return dlt.resource(rows, name=name, table_name=f"raw_sage_accounting_{name}", primary_key=("entity", "id"),
                             write_disposition="merge", columns=COLUMNS[name])
 
     contacts = listing("contacts", "Customers; merge because names, terms and limits change.")
@@ -138,7 +138,7 @@ def sage_accounting_source(
 
     @dlt.transformer(data_from=payments, name="payment_allocations",
                      table_name="raw_sage_accounting_payment_allocations",
-                     primary_key=("payment_id", "artefact_id"), merge_key="payment_id", write_disposition="merge",
+                     primary_key=("entity", "payment_id", "artefact_id"), merge_key=("entity", "payment_id"), write_disposition="merge",
                      columns=COLUMNS["payment_allocations"])
     def payment_allocations(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """The invoices each receipt settles (Sage's ``allocated_artefacts``), re-read with their payment and
@@ -150,7 +150,7 @@ def sage_accounting_source(
 
     @dlt.transformer(data_from=allocations, name="contact_allocation_lines",
                      table_name="raw_sage_accounting_contact_allocation_lines",
-                     primary_key=("allocation_id", "artefact_id"), merge_key="allocation_id",
+                     primary_key=("entity", "allocation_id", "artefact_id"), merge_key=("entity", "allocation_id"),
                      write_disposition="merge", columns=COLUMNS["contact_allocation_lines"])
     def contact_allocation_lines(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """The artefacts each contact allocation sets against each other, merged by allocation."""

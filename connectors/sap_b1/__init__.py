@@ -54,8 +54,10 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
 }
 NAMES = {"business_partners": "BusinessPartners", "invoices": "Invoices", "credit_notes": "CreditNotes",
          "incoming_payments": "IncomingPayments"}
-KEYS = {"business_partners": "CardCode", "invoices": "DocEntry", "credit_notes": "DocEntry",
-        "incoming_payments": "DocEntry"}
+# Keys start with the entity: DocEntry and CardCode are numbered per company database, so two companies
+# (two entities) hold the same DocEntry 1 and, keyed by it alone, the second load would replace the first's rows.
+KEYS = {"business_partners": ("entity", "CardCode"), "invoices": ("entity", "DocEntry"),
+        "credit_notes": ("entity", "DocEntry"), "incoming_payments": ("entity", "DocEntry")}
 
 
 def _sum(lines: Any, key: str) -> Decimal | None:
@@ -146,7 +148,7 @@ def sap_b1_source(
     payments = listing("incoming_payments", "Incoming payments; merge because they can be cancelled.")
 
     @dlt.transformer(data_from=payments, name="payment_invoices", table_name="raw_sap_b1_payment_invoices",
-                     primary_key=("PaymentDocEntry", "LineNum"), merge_key="PaymentDocEntry",
+                     primary_key=("entity", "PaymentDocEntry", "LineNum"), merge_key=("entity", "PaymentDocEntry"),
                      write_disposition="merge", columns=COLUMNS["payment_invoices"])
     def payment_invoices(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """The invoices each payment settles (``PaymentInvoices``), re-read with their payment and merged by
