@@ -102,12 +102,12 @@ def load_sources_config(path: Path | None = None) -> SourcesConfig:
 
 
 # Settings a source takes beyond path, base_url and enabled (each builder below passes these, and only these, on).
-SOURCE_OPTIONS: dict[str, frozenset[str]] = {"netsuite": frozenset({"concurrency"})}
+SOURCE_OPTIONS: dict[str, frozenset[str]] = {"netsuite": frozenset({"concurrency", "subsidiary"})}
 
 
 def _check_settings(path: Path, entity: str, source: str, settings: object) -> None:
     """A setting no builder reads is refused by name: ignored, it would sync something else than what the file
-    says (``subsidiary: 3`` on a NetSuite OneWorld account loaded every subsidiary into the entity)."""
+    says (a misspelt ``subsidiarys: 3`` on a NetSuite OneWorld account would load every subsidiary into the entity)."""
     if settings is None:
         return
     if not isinstance(settings, dict):
@@ -115,10 +115,8 @@ def _check_settings(path: Path, entity: str, source: str, settings: object) -> N
     known = {"path", "base_url", "enabled"} | SOURCE_OPTIONS.get(source, frozenset())
     unknown = sorted(set(settings) - known)
     if unknown:
-        hint = ("; a NetSuite OneWorld account is not split by subsidiary: give each entity its own account "
-                "(connectors/netsuite/README.md)" if source == "netsuite" and "subsidiary" in unknown else "")
         raise ConfigurationError(f"{path}: {entity}.{source} has settings no source reads {unknown}; "
-                                 f"known: {sorted(known)}{hint}")
+                                 f"known: {sorted(known)}")
 
 
 def secret(source: str, entity: str, name: str) -> str:

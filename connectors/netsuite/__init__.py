@@ -25,16 +25,19 @@ from connectors._http import RetryPolicy, external_schedule
 from connectors.netsuite import settings
 from connectors.netsuite.auth import NetSuiteOAuth1
 from connectors.netsuite.client import KeyRangePaginator, NetSuiteClient
-from lettrage.errors import PermanentSourceError
+from lettrage.errors import ConfigurationError, PermanentSourceError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KeyRangePaginator", "NetSuiteClient", "NetSuiteOAuth1", "netsuite_source", "parse_ns_date"]
+__all__ = ["KeyRangePaginator", "NetSuiteClient", "NetSuiteOAuth1", "netsuite_source", "parse_ns_date", "subsidiaries"]
 
 TEXT, BIGINT, DATE = "text", "bigint", "date"
 # Internal ids are numbered per NetSuite account: two entities on two accounts both hold transaction 1001, and
 # keyed by the id alone the second account's load would replace the first's rows.
 KEY = ("entity", "id")
+CUSTOMER_COLUMNS = "id, entityid, companyname, firstname, lastname, isperson, email, creditlimit, terms, currency"
+TRANSACTION_COLUMNS = ("id", "tranid", "type", "trandate", "duedate", "entity", "currency", "foreigntotal",
+                       "foreignamountremaining", "status", "otherrefnum", "memo", "posting", "voided")
 LASTMOD = "TO_CHAR(lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS lastmodified"
 SINCE = "lastmodifieddate >= TO_TIMESTAMP('{since}', 'YYYY-MM-DD HH24:MI:SS')"
 
@@ -84,8 +87,14 @@ def netsuite_source(
     row_cap: int = settings.QUERY_ROW_CAP,
     concurrency: int = settings.CONCURRENCY,
     retry_policy: RetryPolicy | None = None,
+    subsidiary: int | str | list[int | str] | None = None,
 ) -> list[DltResource]:
-    """Customers, transactions and payment applications of one account, tagged with ``entity``."""
+    """Customers, transactions and payment applications of one account, tagged with ``entity``.
+
+    ``subsidiary`` (a NetSuite OneWorld account): the subsidiary ids this entity is. Transactions are read on
+    their main line's subsidiary; customers by their primary subsidiary, and a customer of another subsidiary
+    that this entity's transactions name (a multi-subsidiary customer) is read by id beside them."""
+    subs = subsidiaries(subsidiary)
     auth = NetSuiteOAuth1(account_id, consumer_key, consumer_secret, token_id, token_secret)
     client = NetSuiteClient(auth, base_url, policy=retry_policy, page_limit=page_limit, row_cap=row_cap,
                             concurrency=concurrency)
@@ -112,18 +121,22 @@ def netsuite_source(
     def customers(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[list[dict[str, Any]]]:
         """Customers; merge because terms, limits and e-mails change."""
         since = str(updated.last_value or initial).replace("T", " ")
-        q = (f"SELECT id, entityid, companyname, firstname, lastname, isperson, email, creditlimit, terms, currency, "
-             f"{LASTMOD} FROM customer "
-             f"WHERE {SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
+        of_subs = f"subsidiary IN ({', '.join(subs)}) AND " if subs else ""
+        q = (f"SELECT {CUSTOMER_COLUMNS}, {LASTMOD} FROM customer "
+             f"WHERE {of_subs}{SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
         for page in client.walk(q):
-            currencies, terms = lookup("currency"), lookup("term")
-            for r in page:
-                r["entity"] = entity
-                r["creditlimit"] = _money(r.get("creditlimit"))
-                r["currency_code"] = currencies.get(r.get("currency") or "")
-                days = terms.get(r.get("terms") or "")
-                r["terms_days"] = int(days) if days else None
-            yield page
+            yield customer_rows(page)
+
+    def customer_rows(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        currencies, terms = lookup("currency"), lookup("term")
+        for r in page:
+            r["entity"] = entity
+            r["creditlimit"] = _money(r.get("creditlimit"))
+            r["currency_code"] = currencies.get(r.get("currency") or "")
+            days = terms.get(r.get("terms") or "")
+            r["terms_days"] = int(days) if days else None
+            r.pop("subsidiary", None)
+        return page
 
     @dlt.resource(name="transactions", table_name="raw_netsuite_transactions", primary_key=KEY,
                   write_disposition="merge", columns=COLUMNS["transactions"])
@@ -131,9 +144,15 @@ def netsuite_source(
         """Invoices, credit memos and payments; merge because amounts remaining and status move."""
         since = str(updated.last_value or initial).replace("T", " ")
         types = ", ".join(f"'{t}'" for t in settings.TRANSACTION_TYPES)
-        q = ("SELECT id, tranid, type, trandate, duedate, entity, currency, foreigntotal, foreignamountremaining, "
-             f"status, otherrefnum, memo, posting, voided, {LASTMOD} FROM transaction WHERE type IN ({types}) "
-             f"AND {SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
+        if subs:  # OneWorld: a transaction's subsidiary is on its main line
+            cols = ", ".join(f"t.{c}" for c in TRANSACTION_COLUMNS)
+            q = (f"SELECT {cols}, {LASTMOD.replace('lastmodifieddate', 't.lastmodifieddate')} FROM transaction t "
+                 "INNER JOIN transactionline tl ON tl.transaction = t.id "
+                 f"WHERE tl.mainline = 'T' AND tl.subsidiary IN ({', '.join(subs)}) AND t.type IN ({types}) "
+                 f"AND t.{SINCE.format(since=since)} AND t.id > {{after}} ORDER BY t.id")
+        else:
+            q = (f"SELECT {', '.join(TRANSACTION_COLUMNS)}, {LASTMOD} FROM transaction WHERE type IN ({types}) "
+                 f"AND {SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
         for page in client.walk(q):
             currencies = lookup("currency")
             for r in page:
@@ -191,4 +210,34 @@ def netsuite_source(
         if rows:
             yield rows
 
-    return [customers, transactions, payment_applications, deleted_records]
+    seen_customers: set[str] = set()
+
+    @dlt.transformer(data_from=transactions, name="customers_of_other_subsidiaries",
+                     table_name="raw_netsuite_customers", primary_key=KEY, write_disposition="merge",
+                     columns=COLUMNS["customers"])
+    def customers_of_other_subsidiaries(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """OneWorld: a customer whose primary subsidiary is another one, named by this entity's transactions (a
+        multi-subsidiary customer), read by id so that its invoices are not without a customer."""
+        ids = sorted({r["customer_id"] for r in page if r.get("customer_id")} - seen_customers, key=int)
+        seen_customers.update(ids)
+        for i in range(0, len(ids), settings.APPLICATION_CHUNK):
+            chunk = ", ".join(ids[i : i + settings.APPLICATION_CHUNK])
+            rows = client.all_rows(f"SELECT {CUSTOMER_COLUMNS}, subsidiary, {LASTMOD} FROM customer WHERE id IN ({chunk})")
+            others = [r for r in rows if str(r.get("subsidiary") or "") not in subs]
+            if others:
+                yield customer_rows(others)
+
+    resources: list[DltResource] = [customers, transactions, payment_applications, deleted_records]
+    return [*resources, customers_of_other_subsidiaries] if subs else resources
+
+
+def subsidiaries(value: int | str | list[int | str] | None) -> tuple[str, ...]:
+    """``subsidiary`` as sources.yaml gives it (``3``, ``"3"``, ``[3, 4]``, ``"3,4"``) to internal ids."""
+    if value is None or value == "" or value == []:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    out = tuple(str(v).strip() for v in items)
+    bad = [v for v in out if not v.isdigit()]
+    if bad:
+        raise ConfigurationError(f"netsuite subsidiary must be internal ids (numbers), found {bad}")
+    return out

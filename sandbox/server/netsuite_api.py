@@ -14,12 +14,18 @@ What a real account does and this emulation keeps:
 
 SuiteQL is parsed only as far as the connector's query shapes need::
 
-    SELECT col, TO_CHAR(col, 'YYYY-MM-DD"T"HH24:MI:SS') AS alias FROM table
+    SELECT col, TO_CHAR(col, 'YYYY-MM-DD"T"HH24:MI:SS') AS alias FROM table [alias]
+    [INNER JOIN table [alias] ON a.col = b.col [AND cond ...]]
     [WHERE cond AND cond ...] [ORDER BY col, col]
 
 with conditions ``col IN ('a', 'b')``, ``col IN (1, 2)``, ``col >|>=|=|< value`` and
-``col >= TO_TIMESTAMP('2025-01-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')``. Anything
-else answers 400 the way NetSuite does, so the connector cannot drift silently.
+``col >= TO_TIMESTAMP('2025-01-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')``; columns may be
+qualified by their table's alias (``t.id``) and come back under their own name (``id``).
+Anything else answers 400 the way NetSuite does, so the connector cannot drift silently.
+
+OneWorld: a transaction's subsidiary is on its main line (``transactionline`` with
+``mainline = 'T'``), a customer's primary one on the customer; both default to ``1``
+when the world's rows do not say (a single-subsidiary account).
 
 ``POST /netsuite/_sandbox/settings`` (``concurrency_limit``, ``latency_s``, ``row_cap``)
 lets tests tighten the limits.
@@ -50,7 +56,7 @@ MAX_LIMIT = 1000
 ROW_CAP = 100_000
 CONCURRENCY_LIMIT = 5
 TABLES = ("transaction", "customer", "nexttransactionlinelink", "currency", "term", "deletedrecord")
-NUMERIC = {"id", "entity", "previousdoc", "nextdoc", "currency", "terms"}
+NUMERIC = {"id", "entity", "previousdoc", "nextdoc", "currency", "terms", "transaction", "subsidiary"}
 
 
 def ns_error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -103,11 +109,17 @@ def signature(method: str, url: str, params: list[tuple[str, str]], consumer_sec
 
 # ----------------------------------------------------------------------------- SuiteQL subset
 
-_SELECT = re.compile(r"^\s*SELECT\s+(?P<cols>.+?)\s+FROM\s+(?P<table>\w+)"
-                     r"(?:\s+WHERE\s+(?P<where>.+?))?(?:\s+ORDER\s+BY\s+(?P<order>[\w\s,]+?))?\s*$", re.I | re.S)
-_TO_CHAR = re.compile(r"^TO_CHAR\(\s*(\w+)\s*,\s*'([^']*)'\s*\)\s+AS\s+(\w+)$", re.I)
-_COND_IN = re.compile(r"^(\w+)\s+IN\s*\((.+)\)$", re.I)
-_COND_CMP = re.compile(r"^(\w+)\s*(>=|<=|>|<|=)\s*(.+)$")
+_SELECT = re.compile(r"^\s*SELECT\s+(?P<cols>.+?)\s+FROM\s+(?P<from>.+?)"
+                     r"(?:\s+WHERE\s+(?P<where>.+?))?(?:\s+ORDER\s+BY\s+(?P<order>[\w\s,.]+?))?\s*$", re.I | re.S)
+_KEYWORD = r"(?!(?:INNER|JOIN|ON)\b)"
+_FROM = re.compile(rf"^(?P<t1>\w+)(?:\s+(?:AS\s+)?{_KEYWORD}(?P<a1>\w+))?"
+                   rf"(?:\s+(?:INNER\s+)?JOIN\s+(?P<t2>\w+)(?:\s+(?:AS\s+)?{_KEYWORD}(?P<a2>\w+))?\s+ON\s+(?P<on>.+))?$",
+                   re.I | re.S)
+_TO_CHAR = re.compile(r"^TO_CHAR\(\s*([\w.]+)\s*,\s*'([^']*)'\s*\)\s+AS\s+(\w+)$", re.I)
+_COND_IN = re.compile(r"^([\w.]+)\s+IN\s*\((.+)\)$", re.I)
+_COND_CMP = re.compile(r"^([\w.]+)\s*(>=|<=|>|<|=)\s*(.+)$")
+_COND_JOIN = re.compile(r"^(\w+)\.(\w+)\s*=\s*(\w+)\.(\w+)$")
+_MISSING = object()
 _TO_TS = re.compile(r"^TO_TIMESTAMP\(\s*'([^']+)'\s*,\s*'YYYY-MM-DD HH24:MI:SS'\s*\)$", re.I)
 
 
@@ -165,52 +177,103 @@ def run_query(q: str, tables: dict[str, list[dict[str, Any]]]) -> list[dict[str,
     m = _SELECT.match(q)
     if not m:
         raise SuiteQLError("Invalid search query. Only SELECT ... FROM ... [WHERE ...] [ORDER BY ...] is supported.")
-    table = m.group("table").lower()
-    if table not in TABLES:
-        raise SuiteQLError(f"Record '{table}' was not found.")
-    rows = tables[table]
-    where = m.group("where")
-    if where:
-        for cond in _split_and(where):
-            if cond.startswith("(") and cond.endswith(")"):
-                cond = cond[1:-1].strip()
-            if mi := _COND_IN.match(cond):
-                col, values = mi.group(1).lower(), {_literal(v) for v in mi.group(2).split(",")}
-                rows = [r for r in rows if r.get(col) is not None and str(r.get(col)) in values]
-            elif mc := _COND_CMP.match(cond):
-                col, op, value = mc.group(1).lower(), mc.group(2), _literal(mc.group(3))
-                ok = {">": lambda c: c > 0, ">=": lambda c: c >= 0, "<": lambda c: c < 0, "<=": lambda c: c <= 0,
-                      "=": lambda c: c == 0}[op]
-                rows = [r for r in rows if r.get(col) is not None and ok(_compare(str(r.get(col)), value, col))]
-            else:
-                raise SuiteQLError(f"Invalid search query. Unsupported condition: {cond}")
+    rows, where_extra, table = _from(m.group("from").strip(), tables)
+    where = [*_split_and(m.group("where") or ""), *where_extra]
+    for cond in where:
+        if cond.startswith("(") and cond.endswith(")"):
+            cond = cond[1:-1].strip()
+        if mi := _COND_IN.match(cond):
+            col, values = mi.group(1).lower(), {_literal(v) for v in mi.group(2).split(",")}
+            rows = [r for r in rows if _get(r, col) not in (None, _MISSING) and str(_get(r, col)) in values]
+        elif mc := _COND_CMP.match(cond):
+            col, op, value = mc.group(1).lower(), mc.group(2), _literal(mc.group(3))
+            ok = {">": lambda c: c > 0, ">=": lambda c: c >= 0, "<": lambda c: c < 0, "<=": lambda c: c <= 0,
+                  "=": lambda c: c == 0}[op]
+            rows = [r for r in rows if _get(r, col) not in (None, _MISSING)
+                    and ok(_compare(str(_get(r, col)), value, _bare(col)))]
+        else:
+            raise SuiteQLError(f"Invalid search query. Unsupported condition: {cond}")
     order = m.group("order")
     if order:
         keys = [c.strip().lower() for c in order.split(",") if c.strip()]
 
         def sort_key(r: dict[str, Any]) -> tuple[Any, ...]:
-            return tuple((0, int(r[k])) if k in NUMERIC and r.get(k) is not None else (1, str(r.get(k) or ""))
-                         for k in keys)
+            out = []
+            for k in keys:
+                v = _get(r, k)
+                v = None if v is _MISSING else v
+                out.append((0, int(v)) if _bare(k) in NUMERIC and v is not None else (1, str(v or "")))
+            return tuple(out)
 
         rows = sorted(rows, key=sort_key)
     out_cols: list[tuple[str, str, str | None]] = []  # (alias, source column, to_char format)
     for raw in _split_cols(m.group("cols")):
         if tc := _TO_CHAR.match(raw):
             out_cols.append((tc.group(3).lower(), tc.group(1).lower(), tc.group(2)))
-        elif re.fullmatch(r"\w+", raw):
-            out_cols.append((raw.lower(), raw.lower(), None))
+        elif re.fullmatch(r"[\w.]+", raw):
+            out_cols.append((_bare(raw.lower()), raw.lower(), None))
         else:
             raise SuiteQLError(f"Invalid search query. Unsupported column expression: {raw}")
     result = []
     for r in rows:
         item: dict[str, Any] = {"links": []}
         for alias, col, fmt in out_cols:
-            if col not in r and col not in ("id",):
-                raise SuiteQLError(f"Invalid search query. Field '{col}' for record '{table}' was not found.")
-            value = r.get(col)
+            value = _get(r, col)
+            if value is _MISSING and _bare(col) != "id":
+                raise SuiteQLError(f"Invalid search query. Field '{_bare(col)}' for record '{table}' was not found.")
+            value = None if value is _MISSING else value
             item[alias] = _to_char(value, fmt) if fmt else (None if value is None else str(value))
         result.append(item)
     return result
+
+
+def _bare(col: str) -> str:
+    return col.rsplit(".", 1)[-1]
+
+
+def _get(row: dict[str, Any], col: str) -> Any:
+    """A column by its qualified name (``t.id``, in a join) or its own (``id``, the first table's first)."""
+    if col in row:
+        return row[col]
+    if "." in col:
+        bare = _bare(col)
+        return row[bare] if "__joined" not in row and bare in row else _MISSING
+    return _MISSING
+
+
+def _from(clause: str, tables: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[str], str]:
+    """Rows of ``FROM t [a] [INNER JOIN u [b] ON a.x = b.y [AND ...]]``, and the ON clause's other conditions."""
+    f = _FROM.match(clause)
+    if not f:
+        raise SuiteQLError(f"Invalid search query. Unsupported FROM clause: {clause}")
+    t1 = f.group("t1").lower()
+    for t in (t1, (f.group("t2") or "").lower()):
+        if t and t not in tables:
+            raise SuiteQLError(f"Record '{t}' was not found.")
+    if not f.group("t2"):
+        return list(tables[t1]), [], t1
+    t2, a1, a2 = f.group("t2").lower(), (f.group("a1") or t1).lower(), (f.group("a2") or f.group("t2")).lower()
+    keys: tuple[str, str] | None = None
+    extra: list[str] = []
+    for cond in _split_and(f.group("on")):
+        if (mj := _COND_JOIN.match(cond)) and {mj.group(1).lower(), mj.group(3).lower()} == {a1, a2}:
+            left, right = (mj.group(2), mj.group(4)) if mj.group(1).lower() == a1 else (mj.group(4), mj.group(2))
+            keys = (left.lower(), right.lower())
+        else:
+            extra.append(cond)
+    if keys is None:
+        raise SuiteQLError(f"Invalid search query. The join needs {a1}.col = {a2}.col: {clause}")
+    index: dict[str, list[dict[str, Any]]] = {}
+    for r2 in tables[t2]:
+        index.setdefault(str(r2.get(keys[1])), []).append(r2)
+    rows = []
+    for r1 in tables[t1]:
+        for r2 in index.get(str(r1.get(keys[0])), []):
+            row: dict[str, Any] = {"__joined": True, **r2, **r1}
+            row.update({f"{a2}.{k}": v for k, v in r2.items()})
+            row.update({f"{a1}.{k}": v for k, v in r1.items()})
+            rows.append(row)
+    return rows, extra, t1
 
 
 def _split_cols(cols: str) -> list[str]:
@@ -318,6 +381,9 @@ class NetSuiteAPI:
         try:
             body = json.loads(await request.body() or b"{}")
             tables = {t: self.books.rows(entity, t) for t in TABLES}
+            tables["customer"] = [r if "subsidiary" in r else {**r, "subsidiary": "1"} for r in tables["customer"]]
+            tables["transactionline"] = [{"id": "0", "transaction": t["id"], "mainline": "T",
+                                          "subsidiary": t.get("subsidiary") or "1"} for t in tables["transaction"]]
             rows = run_query(str(body.get("q", "")), tables)
         except (SuiteQLError, json.JSONDecodeError) as exc:
             return ns_error(400, "INVALID_PARAMETER", str(exc))

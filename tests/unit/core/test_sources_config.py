@@ -35,12 +35,12 @@ def test_valid_sources_files(tmp_path: Path, text: str, jobs: list[tuple[str, st
         ("entities:\n  FR01:\n    quickbooks: {}\n", "unknown sources ['quickbooks']"),
         ("entities:\n  FR01:\n    stripe: {enabled: maybe}\n", "enabled"),
         ("other: 1\n", "Extra inputs are not permitted"),
-        ("entities:\n  US01:\n    netsuite: {subsidiary: 1}\n",
-         "US01.netsuite has settings no source reads ['subsidiary']; known: ['base_url', 'concurrency', 'enabled', "
-         "'path']; a NetSuite OneWorld account is not split by subsidiary"),
+        ("entities:\n  US01:\n    netsuite: {subsidiaries: 1}\n",
+         "US01.netsuite has settings no source reads ['subsidiaries']; known: ['base_url', 'concurrency', 'enabled', "
+         "'path', 'subsidiary']"),
         ("entities:\n  FR01:\n    camt053: {path: bank, iban: FR76}\n", "FR01.camt053 has settings no source reads ['iban']"),
     ],
-    ids=["unknown-source", "bad-bool", "unknown-top-level-key", "netsuite-subsidiary", "unknown-setting"],
+    ids=["unknown-source", "bad-bool", "unknown-top-level-key", "netsuite-misspelt-subsidiary", "unknown-setting"],
 )
 def test_invalid_sources_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "sources.yaml"

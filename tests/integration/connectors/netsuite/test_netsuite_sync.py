@@ -146,3 +146,44 @@ def test_a_payment_deleted_in_netsuite_is_no_longer_received(sandbox: RunningSan
         kept = engine.query(f"SELECT count(*) FROM stg_netsuite__payments WHERE source_id = '{payment}'")[0][0]
         applied = engine.query(f"SELECT count(*) FROM stg_netsuite__applications WHERE payment_id = 'NS-{payment}'")[0][0]
     assert kept == 0 and applied == 0
+
+
+def test_oneworld_subsidiaries_are_entities_of_one_account(sandbox: RunningSandbox,
+                                                          warehouse_config: WarehouseConfig) -> None:
+    """One OneWorld account, two entities: each reads the transactions whose main line is of its subsidiary,
+    the customers whose primary subsidiary it is, and a customer of the other subsidiary its transactions name."""
+    books = sandbox.state.root / ENTITY / "netsuite"
+    customers = [json.loads(line) for line in (books / "customer.jsonl").read_text().splitlines() if line.strip()]
+    moved = {c["id"] for c in customers[::3]}  # a third of the customers belong to subsidiary 2 ...
+    shared = customers[1]["id"]  # ... and this one stays in 1 while its documents are booked by subsidiary 2
+    for c in customers:
+        if c["id"] in moved:
+            append_jsonl(books / "customer.jsonl", {**c, "subsidiary": "2"})
+    docs = [json.loads(line) for line in (books / "transaction.jsonl").read_text().splitlines() if line.strip()]
+    in_two = {d["id"] for d in docs if d["entity"] in moved | {shared}}
+    for d in docs:
+        if d["id"] in in_two:
+            append_jsonl(books / "transaction.jsonl", {**d, "subsidiary": "2"})
+    creds = credentials(sandbox.state.root, ENTITY, "netsuite")
+    for entity, sub in (("US01", 1), ("CA01", "2")):
+        source = netsuite_source(entity, base_url=f"{sandbox.url}/netsuite", retry_policy=FAST_RETRIES,
+                                 subsidiary=sub, page_limit=20, **creds)
+        run_pipeline(f"ns_{entity.lower()}", source, warehouse_config)
+    got = {e: set(ids.split(",")) for e, ids in rows(
+        warehouse_config, "SELECT entity, string_agg(id, ',') FROM raw_netsuite_transactions GROUP BY entity")}
+    assert got == {"CA01": in_two, "US01": {d["id"] for d in docs} - in_two}
+    got = {e: set(ids.split(",")) for e, ids in rows(
+        warehouse_config, "SELECT entity, string_agg(id, ',') FROM raw_netsuite_customers GROUP BY entity")}
+    assert got == {"CA01": moved | {shared}, "US01": {c["id"] for c in customers} - moved}
+    # the applications follow their payments: none crosses to the other entity's documents
+    crossing = rows(warehouse_config, "SELECT count(*) FROM raw_netsuite_payment_applications AS a "
+                                      "JOIN raw_netsuite_transactions AS t ON t.id = a.previousdoc AND t.entity <> a.entity")
+    assert crossing[0][0] == 0
+    assert rows(warehouse_config, "SELECT count(*) FROM raw_netsuite_payment_applications WHERE entity = 'CA01'")[0][0] > 0
+    with connect(warehouse_config) as engine:
+        build_staging(engine)
+    count, total = ground_truth(sandbox.state.root, ENTITY)
+    per = {e: (int(n), Decimal(t)) for e, n, t in rows(
+        warehouse_config, "SELECT entity, count(*), sum(amount_total) FROM stg_netsuite__invoices GROUP BY entity")}
+    assert sum(n for n, _ in per.values()) == count and sum(t for _, t in per.values()) == total
+    assert per["CA01"][0] > 0 and per["US01"][0] > 0

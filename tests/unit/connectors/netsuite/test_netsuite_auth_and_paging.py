@@ -7,8 +7,9 @@ from datetime import date
 import httpx
 import pytest
 
-from connectors.netsuite import KeyRangePaginator, NetSuiteOAuth1, parse_ns_date
+from connectors.netsuite import KeyRangePaginator, NetSuiteOAuth1, parse_ns_date, subsidiaries
 from connectors.netsuite.auth import base_string, sign
+from lettrage.errors import ConfigurationError
 from sandbox.server import netsuite_api
 
 RFC_PARAMS = [("file", "vacation.jpg"), ("size", "original"), ("oauth_consumer_key", "dpf43f3p2l4k3l03"),
@@ -73,17 +74,37 @@ def test_netsuite_dates(text: str | None, expected: date | None) -> None:
         ("SELECT id FROM transaction WHERE type IN ('CustInvc') AND id > 1 ORDER BY id", ["2"]),
         ("SELECT id FROM transaction WHERE lastmodifieddate >= TO_TIMESTAMP('2025-01-02 00:00:00', "
          "'YYYY-MM-DD HH24:MI:SS') ORDER BY id", ["3"]),
+        ("SELECT t.id, t.type FROM transaction t INNER JOIN transactionline tl ON tl.transaction = t.id "
+         "WHERE tl.mainline = 'T' AND tl.subsidiary IN (2) AND t.id > 1 ORDER BY t.id", ["3"]),
+        ("SELECT t.id FROM transaction AS t JOIN transactionline AS tl ON t.id = tl.transaction AND tl.mainline = 'T' "
+         "WHERE tl.subsidiary = 1 ORDER BY t.id", ["1", "2"]),
     ],
-    ids=["type-and-key", "modified-since"],
+    ids=["type-and-key", "modified-since", "oneworld-main-line", "oneworld-on-conditions"],
 )
 def test_suiteql_subset(query: str, ids: list[str]) -> None:
     rows = {"transaction": [
         {"id": "1", "type": "CustInvc", "lastmodifieddate": "2025-01-01T10:00:00Z"},
         {"id": "2", "type": "CustInvc", "lastmodifieddate": "2025-01-01T11:00:00Z"},
-        {"id": "3", "type": "CustPymt", "lastmodifieddate": "2025-01-02T09:00:00Z"}]}
+        {"id": "3", "type": "CustPymt", "lastmodifieddate": "2025-01-02T09:00:00Z"}],
+        "transactionline": [
+        {"id": "0", "transaction": "1", "mainline": "T", "subsidiary": "1"},
+        {"id": "1", "transaction": "1", "mainline": "F", "subsidiary": "2"},
+        {"id": "0", "transaction": "2", "mainline": "T", "subsidiary": "1"},
+        {"id": "0", "transaction": "3", "mainline": "T", "subsidiary": "2"}]}
     assert [r["id"] for r in netsuite_api.run_query(query, rows)] == ids
 
 
 def test_suiteql_refuses_what_it_does_not_understand() -> None:
     with pytest.raises(netsuite_api.SuiteQLError, match="Unsupported condition"):
         netsuite_api.run_query("SELECT id FROM transaction WHERE id LIKE '1%'", {"transaction": []})
+
+
+@pytest.mark.parametrize(("value", "ids"), [(None, ()), (3, ("3",)), ("3", ("3",)), ([3, "4"], ("3", "4")),
+                                            ("3, 4", ("3", "4"))])
+def test_subsidiary_setting_reads_as_internal_ids(value: object, ids: tuple[str, ...]) -> None:
+    assert subsidiaries(value) == ids  # type: ignore[arg-type]
+
+
+def test_a_subsidiary_named_instead_of_numbered_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"internal ids \(numbers\), found \['Canada'\]"):
+        subsidiaries("Canada")
