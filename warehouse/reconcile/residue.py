@@ -211,6 +211,38 @@ def within_tolerance(rules: MatchingRules, short: Decimal, total: Decimal, paid_
     return None
 
 
+def group_plan(rules: MatchingRules, paid: Decimal, paid_on: date | None,
+               items: list[Item]) -> tuple[str, dict[str, Decimal]] | None:
+    """What a payment naming several invoices applies to each (mirror of 30_allocate.sql's ``multi``), or None.
+
+    Exactly what they owe: each in full. Short by an early-payment discount of their total, in time for the
+    first issued: the discount is taken on each invoice (40_adjust explains each), the latest due taking the
+    cents the per-invoice rounding leaves. Short by what the tolerances accept on the last one (bank charges,
+    rounding): each in full by due date, the last short. Anything else is not this group's payment.
+    """
+    owed = sum((i.open for i in items), Decimal(0))
+    ordered = sorted(items, key=lambda i: i.sort_key)
+    if owed == paid:
+        return "", {i.invoice_id: i.open for i in items}
+    if owed < paid or paid <= 0:
+        return None
+    tol = rules.tolerances
+    billed = sum((i.amount_total for i in items), Decimal(0))
+    issued = [i.issue_date for i in items if i.issue_date]
+    if paid_on and issued and paid_on <= min(issued) + timedelta(days=tol.early_discount_days):
+        for pct in tol.early_discount_pct:
+            if abs((owed - paid) - (billed * pct / 100).quantize(CENT)) <= tol.discount_slack_abs:
+                net = {i.invoice_id: i.open - (i.amount_total * pct / 100).quantize(CENT) for i in items}
+                net[ordered[-1].invoice_id] += paid - sum(net.values(), Decimal(0))
+                return f" less an early-payment discount of {pct}%", net
+    last = ordered[-1]
+    if within_tolerance(rules, owed - paid, last.amount_total, paid_on, last.issue_date):
+        amounts = {i.invoice_id: i.open for i in ordered}
+        amounts[last.invoice_id] -= owed - paid
+        return (f" less {owed - paid} {items[0].currency}", amounts) if amounts[last.invoice_id] > 0 else None
+    return None
+
+
 class Residue:
     """One batch of residue payments of one entity against its book of open items."""
 
@@ -722,14 +754,16 @@ class Residue:
                         + ("payer identified by the residue" if payer_known
                            else "payer unknown, the payment is exactly what it owes"))
             return True
-        if len(hits) > 1 and sum(i.open for i in hits) == p.remaining:  # "Fact. n°15 et 25", paid in full
+        plan = group_plan(self.rules, p.remaining, p.paid_on, hits) if len(hits) > 1 else None
+        if plan is not None:  # "Fact. n°15 et 25" paid in full, or "Rg.-Nr. 00145, 00146 abzgl. 2% Skonto"
             numbers = ", ".join(i.invoice_number or i.invoice_id for i in hits)
+            how, amounts = plan
             for item in sorted(hits, key=lambda i: i.sort_key):
-                self._apply(p, item, item.open, "reference_tail",
+                self._apply(p, item, amounts[item.invoice_id], "reference_tail",
                             f"'{(p.reference or '')[:60]}' names invoices {numbers} without their year part, "
-                            "and pays what they owe; payer identified by the residue")
+                            f"and pays what they owe{how}; payer identified by the residue")
             return True
-        return False  # several, another amount (a credit note netted, a short payment): the amount rules decide
+        return False  # several, another amount (a credit note netted, a partial payment): the amount rules decide
 
     def _erp_receipt(self, p: Payment) -> bool:
         """What the ERP's receipt of this money says it pays, line by line.

@@ -95,6 +95,50 @@ def test_a_payer_known_by_name_listing_invoices_without_their_year(book: Book) -
     assert book.invoice_state("I24") == ("paid", Decimal("0.00"))
 
 
+def test_a_payer_known_by_name_listing_short_numbers_less_a_discount_or_charges(book: Book) -> None:
+    """"Rg.-Nr. 00145, 00146 abzgl. 2% Skonto": the short numbers name two invoices of the payer the residue
+    found by name, and the payment is what they owe less 2 % of each, in time: each closes with its own
+    discount, as a remittance with the full numbers would. Short by charges the tolerance accepts, the last
+    one closes with them; short by more, the numbers are not this group's payment and nothing is applied."""
+    book.customer("C1", "Weber Verpackungen GmbH")
+    for n, amount in ((145, "12362.00"), (146, "13930.00"), (147, "500.00"), (148, "700.00"),
+                      (149, "800.00"), (150, "900.00")):
+        book.invoice(f"I{n}", amount, number=f"RE-2026-00{n}", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.payment("P1", "25766.16", "Rg.-Nr. 00145, 00146 abzgl. 2% Skonto", payer_name="WEBER VERPACKUNGEN GMBH",
+                 paid_on=date(2024, 6, 5))
+    book.payment("P2", "1192.50", "Rg.-Nr. 00147, 00148", payer_name="WEBER VERPACKUNGEN GMBH",
+                 paid_on=date(2024, 6, 25))
+    book.payment("P3", "1500.00", "Rg.-Nr. 00149, 00150", payer_name="WEBER VERPACKUNGEN GMBH",
+                 paid_on=date(2024, 6, 26))
+    reconcile(book.engine, as_of=AS_OF)
+    assert {(p, i, a) for p, i, a in book.pairs() if p in ("P1", "P2")} == {
+        ("P1", "I145", Decimal("12114.76")), ("P1", "I146", Decimal("13651.40")),
+        ("P2", "I147", Decimal("500.00")), ("P2", "I148", Decimal("692.50"))}
+    assert {k for k, v in _rules(book).items() if v == "reference_tail"} == {"P1>I145", "P1>I146", "P2>I147", "P2>I148"}
+    reasons = {m["invoice_id"]: m["adjustment_reason"] for m in book.matches() if m["adjustment_reason"]}
+    assert reasons == {"I145": "early-payment discount 2.0%", "I146": "early-payment discount 2.0%",
+                       "I148": "bank charges within tolerance"}
+    for n in (145, 146, 147, 148):
+        assert book.invoice_state(f"I{n}") == ("paid", Decimal("0.00"))
+    assert [m for m in book.matches() if m["payment_id"] == "P3"] == []
+
+
+def test_a_discount_taken_after_its_term_stays_open_and_asks_a_person(book: Book) -> None:
+    """Paid 28 days after the invoice less exactly 2 %: the discount is granted within 10 days only, so the
+    95.20 stays open, and an amount_mismatch says why (a plain partial payment raises nothing)."""
+    book.invoice("I1", "4760.00", number="RE-2026-00170", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.invoice("I2", "4760.00", number="RE-2026-00171", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.payment("P1", "4664.80", "RE-2026-00170 abzgl. 2% Skonto", paid_on=date(2024, 6, 29))
+    book.payment("P2", "4000.00", "RE-2026-00171 Teilzahlung", paid_on=date(2024, 6, 29))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I1") == ("partially_paid", Decimal("95.20"))
+    assert book.invoice_state("I2") == ("partially_paid", Decimal("760.00"))
+    [exc] = book.exceptions()
+    assert (exc["kind"], exc["payment_id"], exc["invoice_id"], Decimal(exc["amount"])) == (
+        "amount_mismatch", "P1", "I1", Decimal("95.20"))
+    assert "28 days after the invoice date" in exc["detail"] and "(2.0%) granted only within 10 days" in exc["detail"]
+
+
 def test_a_structured_reference_printed_in_groups_of_four(book: Book) -> None:
     """A creditor reference and a Dutch payment reference as banking apps print them."""
     book.invoice("I1", "120.00", number="RF18539007547034")

@@ -46,7 +46,7 @@ WITH applied AS (
     GROUP BY rm.match_id
     HAVING count(*) = 1
 )
-SELECT rem.match_id, r,
+SELECT rem.match_id, r, rem.entity, rem.payment_id, rem.invoice_id, rem.paid_on, rem.issue_date, rem.amount_total,
        CASE WHEN r <= {{ tol.rounding_abs }} THEN 'rounding difference'
             {% for pct in tol.early_discount_pct %}
             WHEN paid_on <= issue_date + {{ tol.early_discount_days }}

@@ -1,6 +1,26 @@
 -- Exceptions raised set-based (the residue adds unmatched and ambiguous payments).
 -- Every succeeded payment ends fully applied, applied with its remainder explained
 -- (an exception saying so), or as an exception.
+{% if tol.early_discount_pct %}
+-- An early-payment discount taken after its term: what the last payment left open is exactly a discount
+-- the entity grants, but the payment came later than the days it is granted for. The invoice stays open by
+-- it (the tolerances do not close it), and a person decides: accept the discount and write it off, or chase
+-- it. A plain partial payment (any other remainder) raises nothing: the invoice's status says it.
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT s.entity, 'amount_mismatch', s.payment_id, s.invoice_id, NULL, NULL, s.r, p.currency,
+       'paid ' || CAST(s.paid_on - s.issue_date AS VARCHAR) || ' days after the invoice date, less '
+       || CAST(s.r AS VARCHAR) || ' ' || p.currency || ': an early-payment discount ('
+       || CASE {% for pct in tol.early_discount_pct %}WHEN abs(s.r - round(s.amount_total * {{ pct }} / 100, 2))
+                    <= {{ tol.discount_slack_abs }} THEN '{{ pct }}%' {% endfor %} END
+       || ') granted only within {{ tol.early_discount_days }} days; the remainder stays open: accept the discount '
+       || '(write it off) or ask the customer for it'
+FROM rc_short AS s
+JOIN rc_pay AS p ON p.payment_id = s.payment_id
+WHERE s.reason IS NULL AND s.issue_date IS NOT NULL AND s.paid_on > s.issue_date + {{ tol.early_discount_days }}
+  AND ({% for pct in tol.early_discount_pct %}{% if not loop.first %} OR {% endif %}abs(s.r - round(s.amount_total * {{ pct }} / 100, 2)) <= {{ tol.discount_slack_abs }}{% endfor %})
+  AND NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.payment_id = s.payment_id);
+{% endif %}
+
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 WITH applied AS (
     SELECT entity, payment_id, sum(amount_applied) AS applied, min(invoice_id) AS invoice_id
