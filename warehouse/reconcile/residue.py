@@ -190,6 +190,11 @@ def _position(items: list[Item], item: Item) -> int:
     raise ValueError(f"invoice {item.invoice_id} is not in its customer's open-item index")
 
 
+def _pays_for_others(customers: list[tuple[str, str, str | None]]) -> bool:
+    """People taught that this payer pays for other customers (a parent company for its subsidiaries)."""
+    return any(via == "alias" for _, via, _ in customers)
+
+
 def _who(cid: str, via: str, decision: str | None) -> str:
     return f"customer {cid} ({'payer alias taught by decision ' + str(decision) if via == 'alias' else 'from ' + via})"
 
@@ -365,7 +370,7 @@ class Residue:
                 continue
             found = self._customers(p)
             customers.update(c for c, _, _ in found)
-            if not found:
+            if not found or _pays_for_others(found):  # see _amount_only, _amount_beyond_taught
                 amounts.add(p.remaining)
         return customers, amounts, invoices
 
@@ -409,14 +414,17 @@ class Residue:
             del live[_position(live, item)]
 
     def _exception(self, p: Payment, kind: str, detail: str, invoice_id: str | None = None,
-                   amount: Decimal | None = None, settled: bool = False) -> None:
+                   amount: Decimal | None = None, settled: bool = False, customer_id: str | None | bool = True) -> None:
+        """``customer_id``: who the money is for, True to take the payer's one found customer (the default),
+        None when that would be a guess the detail says not to make."""
         # who pays, when the payment does not say and exactly one customer was found for the payer
-        found = {c for c, _, _ in self._customers(p)} if not p.customer_id else set()
+        if customer_id is True:
+            found = {c for c, _, _ in self._customers(p)} if not p.customer_id else set()
+            customer_id = p.customer_id or (next(iter(found)) if len(found) == 1 else None)
         self.out.exceptions.append({
             "entity": p.entity, "kind": kind, "payment_id": p.payment_id, "invoice_id": invoice_id,
             "payout_id": None, "bank_line_id": None, "amount": amount if amount is not None else p.remaining,
-            "currency": p.currency, "detail": detail, "settled": settled,
-            "customer_id": p.customer_id or (next(iter(found)) if len(found) == 1 else None),
+            "currency": p.currency, "detail": detail, "settled": settled, "customer_id": customer_id,
         })
 
     def _suggest(self, p: Payment, items: list[Item], rule: str, why: str) -> None:
@@ -982,6 +990,30 @@ class Residue:
             return True
         return False
 
+    def _amount_beyond_taught(self, p: Payment, customers: list[tuple[str, str, str | None]]) -> bool:
+        """A payer people taught pays for others (a parent company, confirmed once for one subsidiary) whose
+        customers, its own and the taught ones, owe nothing that fits: the only open item of its amount,
+        another customer's, is suggested, never applied. One confirmation teaches "this payer pays for C0011",
+        not "this payer is C0011": the parent paying its other subsidiary's invoice is as likely as money for
+        C0011 to come. The cash is not attributed to any of them while the suggestion stands."""
+        if not self.rules.rule("amount_only").enabled:
+            return False
+        taught = {cid for cid, _, _ in customers}  # the payer's own and those it was taught to pay for
+        pool = [i for i in self.by_amount.get(p.remaining, []) if i.doc_type == "invoice"
+                and i.open == p.remaining and i.customer_id not in taught and self._usable(p, i)]
+        if len(pool) != 1:
+            return False
+        item, decisions = pool[0], ", ".join(sorted({str(d) for _, _, d in customers if d}))
+        own = sorted(c for c, via, _ in customers if via != "alias")
+        others = sorted(c for c, via, _ in customers if via == "alias")
+        why = (f"payer{' (' + ', '.join(own) + ')' if own else ''} taught by decision {decisions} to pay for "
+               f"{', '.join(others)}, and none of their open items fits; invoice {item.invoice_number or item.invoice_id} "
+               f"of customer {item.customer_id} is the only open item of this amount")
+        self._apply(p, item, p.remaining, "amount_only", f"{why}; suggestion, not applied", suggest=True)
+        self._exception(p, "unmatched_payment", f"{why}: suggested; confirm it to teach that this payer also pays "
+                        f"for {item.customer_id}", invoice_id=item.invoice_id, customer_id=None)
+        return True
+
     def _unconfirmed_reference(self, p: Payment, customers: list[tuple[str, str, str | None]]) -> None:
         """A reference whose invoices neither the payer nor the amount confirms: suggest, never apply.
 
@@ -1011,14 +1043,14 @@ class Residue:
     def _record_reach(self, p: Payment) -> None:
         found = self._customers(p)
         self.out.reach.extend({"payment_id": p.payment_id, "kind": "customer", "value": cid} for cid, _, _ in found)
-        if not found:  # an unknown payer can take any open item of its amount
+        if not found or _pays_for_others(found):  # an unknown payer (or one paying for others) can take any item of its amount
             self.out.reach.append({"payment_id": p.payment_id, "kind": "amount", "value": str(p.remaining)})
 
     def _stamp(self, p: Payment) -> tuple[int, ...] | None:
         """What ``p``'s last failed attempt read, as move counts of its customers; None when it also
         reads items beyond them (references it names, an unknown payer's items of its amount)."""
         customers = self._customers(p)
-        if p.candidates or not customers or p.erp is not None:
+        if p.candidates or not customers or p.erp is not None or _pays_for_others(customers):
             return None
         return tuple(self._moved[c] for c, _, _ in customers)
 
@@ -1052,7 +1084,9 @@ class Residue:
         if p.uncorroborated:
             self._unconfirmed_reference(p, customers)
             return True
-        return bool(not customers and self._amount_only(p))
+        if not customers:
+            return self._amount_only(p)
+        return _pays_for_others(customers) and self._amount_beyond_taught(p, customers)
 
     def run(self) -> Outcome:
         unmatched: list[Payment] = []
