@@ -15,7 +15,7 @@ from rich.table import Table
 
 from lettrage.terminal import make_console, require_warehouse
 
-app = typer.Typer(help="Matches: list them, confirm or reject one (a decision kept through every run).",
+app = typer.Typer(help="Matches: list them, confirm or reject one, assign a payment (decisions kept through every run).",
                   no_args_is_help=True, add_completion=False)
 console = make_console()
 
@@ -82,6 +82,61 @@ def confirm(match_id: str, by: ActorOpt, reason: ReasonOpt = None, apply: ApplyO
 def reject(match_id: str, by: ActorOpt, reason: ReasonOpt = None, apply: ApplyOpt = True) -> None:
     """Reject a match: the pair is never proposed again (and what confirming it taught is unlearnt)."""
     _decide(match_id, "reject", by, reason, apply)
+
+
+@app.command()
+def assign(payment: Annotated[str, typer.Argument(help="The payment id (`lettrage matches list`, `lettrage sql`).")],
+           invoices: Annotated[list[str], typer.Argument(help="Invoice number or id, optionally =AMOUNT "
+                                                         "(FA-2025-0091=2268.00); several to split the payment.")],
+           by: ActorOpt, entity: Annotated[str | None, typer.Option("--entity", "-e", help="Entity code, when the "
+                                                                    "payment id is not unique across entities.")] = None,
+           reason: ReasonOpt = None, apply: ApplyOpt = True) -> None:
+    """Apply a payment to invoices a person chose (what no rule proposed: a parent company paying a subsidiary).
+
+    Each invoice takes the amount given, else what it still owes, up to what the payment has left. Kept through
+    every run as a confirmed match, like the desk's split; the payment's other suggestions are rejected, and a
+    payment applied to one customer's invoices teaches its payer."""
+    from decimal import Decimal, InvalidOperation
+
+    from desk.actions import refresh, split_payment
+    from lettrage.errors import DataError
+    from warehouse.engine import connect
+
+    require_warehouse(console)
+    with connect() as engine:
+        where, params = "payment_id = :p", {"p": payment}
+        if entity:
+            where, params = where + " AND entity = :e", {**params, "e": entity}
+        found = engine.query_dicts(f"SELECT entity, amount, currency FROM fct_payment WHERE {where}", params)
+        if len(found) != 1:
+            console.print(f"[red]{'no' if not found else 'more than one'} payment {payment!r}"
+                          f"{' in ' + entity if entity else ''}[/]" + (": give --entity" if found else ""))
+            raise typer.Exit(code=2)
+        code, left = str(found[0]["entity"]), Decimal(found[0]["amount"])
+        left -= Decimal(engine.query("SELECT coalesce(sum(amount_applied), 0) FROM fct_match WHERE entity = :e "
+                                     "AND payment_id = :p AND state IN ('auto', 'confirmed')",
+                                     {"e": code, "p": payment})[0][0] or 0)
+        parts: list[tuple[str, Decimal]] = []
+        try:
+            for arg in invoices:
+                ref, _, amount = arg.partition("=")
+                rows = engine.query_dicts("SELECT invoice_id, amount_open FROM fct_invoice WHERE entity = :e "
+                                          "AND (invoice_id = :r OR invoice_number = :r)", {"e": code, "r": ref.strip()})
+                if len(rows) != 1:
+                    raise DataError(f"{'no' if not rows else 'more than one'} invoice {ref!r} in {code}")
+                take = Decimal(amount) if amount else min(Decimal(rows[0]["amount_open"] or 0), left)
+                parts.append((str(rows[0]["invoice_id"]), take))
+                left -= take
+            decisions = split_payment(engine, code, payment, parts, by, reason)
+        except (DataError, InvalidOperation) as exc:
+            console.print(f"[red]{exc if isinstance(exc, DataError) else 'not an amount: ' + str(invoices)}[/]")
+            raise typer.Exit(code=2) from None
+        done: Any = refresh(engine, code) if apply else None
+    applied = ", ".join(f"{i} {a}" for i, a in parts)
+    console.print(f"assigned payment {payment} ({code}) to {applied} as decision(s) "
+                  f"{', '.join(d.id for d in decisions)}"
+                  + (f"; {code} reconciled in {done.reconcile_s:.1f}s, marts in {done.marts_s:.1f}s" if done
+                     else "; applied by the next sync or `lettrage reconcile`"))
 
 
 def _decide(match_id: str, verdict: str, actor: str, reason: str | None, apply: bool) -> None:

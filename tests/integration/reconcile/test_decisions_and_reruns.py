@@ -105,6 +105,33 @@ def test_confirmed_match_teaches_parent_alias(book: Book) -> None:
     assert learned["P1"]["state"] == "confirmed"
 
 
+def test_a_taught_parent_paying_another_subsidiary_is_suggested_not_filed_under_the_first(book: Book) -> None:
+    """One confirmation taught that GROUPE HOLDING pays for SUB. It then pays OTHER's invoice, without a
+    reference, an amount none of SUB's items owes: the only open item of that amount is suggested (never
+    applied), and the cash is not attributed to SUB while the suggestion stands. Confirming it teaches the
+    second subsidiary, and the next payment for OTHER matches by the learned alias; in an incremental run too."""
+    _parent_pays_for_its_subsidiary(book)
+    book.customer("OTHER", "Filiale Sud", None)
+    book.invoice("I3", "2268.00", customer="OTHER", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.invoice("I4", "310.00", customer="OTHER", issue=date(2024, 6, 2), due=date(2024, 7, 2))
+    _confirmed_by_hand(book, "P1", "I1", "500.00")
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    book.payment("P2", "2268.00", "VIREMENT GROUPE", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING",
+                 paid_on=date(2024, 6, 20))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    [suggestion] = [m for m in book.matches(states=("suggested",)) if m["payment_id"] == "P2"]
+    assert (suggestion["invoice_id"], suggestion["rule"]) == ("I3", "amount_only")
+    assert not [m for m in book.matches() if m["payment_id"] == "P2"]
+    [exc] = [e for e in book.exceptions() if e["payment_id"] == "P2"]
+    assert exc["kind"] == "unmatched_payment" and exc["customer_id"] is None and "I3" in exc["detail"]
+    confirm_match(book.engine, suggestion["match_id"], "alice", "the group pays Filiale Sud too")
+    book.payment("P3", "310.00", "VIREMENT GROUPE", payer_iban=PARENT_IBAN, payer_name="GROUPE HOLDING",
+                  paid_on=date(2024, 6, 25))
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert {(m["payment_id"], m["invoice_id"], m["rule"]) for m in book.matches() if m["payment_id"] == "P3"} == {
+        ("P3", "I4", "learned_alias")}
+
+
 def test_rejecting_a_confirmed_match_unlearns_its_payer_and_what_that_matched(book: Book) -> None:
     """Someone confirmed that GROUPE HOLDING's payment pays SUB's I1 (an alias is learnt, and June's
     payment is matched with it), then took it back: the alias goes, and June's payment, matched only
@@ -321,3 +348,34 @@ def test_cli_lists_confirms_and_rejects_matches(warehouse_config: WarehouseConfi
         assert states == {"P1": "confirmed"}
         assert book.invoice_state("I1")[1] == Decimal("0.00") and book.invoice_state("I2")[1] == Decimal("70.00")
         assert {d["actor"] for d in book.engine.query_dicts("SELECT actor FROM decision")} == {"alice", "bob"}
+
+
+def test_cli_assigns_a_payment_no_rule_proposed(warehouse_config: WarehouseConfig) -> None:
+    """`lettrage matches assign`: a person applies a payment nobody could place (no reference, an amount no
+    open item owes) to two invoices by number, one with the amount given, the other with what is left;
+    kept through the next run. A wrong invoice or an amount beyond what the invoice owes is refused."""
+    from typer.testing import CliRunner
+
+    from lettrage.cli import app
+
+    with open_book(warehouse_config) as book:
+        book.invoice("I1", "300.00", number="FA-10")
+        book.invoice("I2", "500.00", number="FA-11")
+        book.payment("P1", "450.00", "virement groupe", payer_name="HOLDING")
+        reconcile(book.engine, as_of=AS_OF)
+        assert book.exception_kinds() == {"P1": "unmatched_payment"}
+    runner, env = CliRunner(), {"COLUMNS": "250"}
+    refused = runner.invoke(app, ["matches", "assign", "P1", "FA-99", "--by", "alice"], env=env)
+    assert refused.exit_code == 2 and "no invoice 'FA-99' in FR01" in refused.output
+    too_much = runner.invoke(app, ["matches", "assign", "P1", "FA-10=350.00", "--by", "alice"], env=env)
+    assert too_much.exit_code == 2 and "more than invoice FA-10 still owes" in " ".join(too_much.output.split())
+    done = runner.invoke(app, ["matches", "assign", "P1", "FA-10=300.00", "FA-11", "--by", "alice",
+                               "--reason", "remittance by mail"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "assigned payment P1 (FR01) to I1 300.00, I2 150.00" in done.output and "reconciled in" in done.output
+    with open_book(warehouse_config) as book:
+        reconcile(book.engine, as_of=AS_OF, incremental=True)
+        assert book.pairs() == {("P1", "I1", Decimal("300.00")), ("P1", "I2", Decimal("150.00"))}
+        assert {m["state"] for m in book.matches()} == {"confirmed"}
+        assert book.invoice_state("I2") == ("partially_paid", Decimal("350.00"))
+        assert book.exceptions() == []
