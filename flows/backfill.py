@@ -34,6 +34,7 @@ def backfill(
     sources: list[SourceName] | None = None,
     start: date | None = None,
     end: date | None = None,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
     """Re-pull [start, end] from the chosen sources of one entity (or all) and re-reconcile.
 
@@ -42,10 +43,11 @@ def backfill(
         sources: Sources to re-pull. Empty means every source configured for the entity.
         start: First day of the window (inclusive). Empty means 7 days before the end.
         end: Last day of the window (inclusive). Empty means today (Paris time).
+        as_of: Date the statuses, ageing and marts are computed as of. Empty means today, as the nightly sync.
     """
     logger = get_run_logger()
     started_at = datetime.now(UTC)
-    today = orch.today()
+    today = as_of or orch.today()
     start, end = orch.backfill_window(start, end, today_=today)
     entities = as_codes(entity)
     jobs = load_sources_config().jobs(entities, as_codes(sources))

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from connectors.registry import ALL_SOURCES
 from lettrage.terminal import make_console, require_warehouse
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -42,7 +43,7 @@ app = typer.Typer(
 console = make_console()
 
 EntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", help="Entity code (e.g. FR01); repeat for several. Default: all.")]
-SourceOpt = Annotated[list[str] | None, typer.Option("--source", "-s", help="Source (sage_fec, sap_export, camt053, stripe, gocardless); repeat. Default: all configured.")]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", "-s", help="Source (" + ", ".join(ALL_SOURCES) + "); repeat. Default: all configured.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Reporting date YYYY-MM-DD (default: today).")]
 SourcesFileOpt = Annotated[Path | None, typer.Option("--sources-file", help="Sources configuration (default: ./sources.yaml or $LETTRAGE__SOURCES_FILE).")]
 
@@ -181,6 +182,8 @@ def backfill(
     end: Annotated[str, typer.Option("--to", help="Last day of the window, YYYY-MM-DD.")],
     entity: Annotated[str | None, typer.Option("--entity", "-e", help="Entity code (e.g. FR01). Default: all.")] = None,
     source: SourceOpt = None, sources_file: SourcesFileOpt = None, quiet: QuietOpt = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date the statuses and marts are computed as of, "
+                                              "YYYY-MM-DD (default: today, as the nightly sync).")] = None,
 ) -> None:
     """Re-pull a date window from the sources and re-reconcile it (confirmed matches are kept)."""
     _quiet_prefect_console(quiet)
@@ -190,7 +193,8 @@ def backfill(
     window = (_date(start), _date(end))
     state = _run_with_progress(
         "Backfill",
-        lambda: backfill_flow(entity=entity, sources=source, start=window[0], end=window[1], return_state=True), quiet)
+        lambda: backfill_flow(entity=entity, sources=source, start=window[0], end=window[1], as_of=_date(as_of),
+                              return_state=True), quiet)
     _finish(state, "Backfill")
 
 
@@ -234,15 +238,28 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="Also write the HTML report per entity and the Excel workbook here.")] = None,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Print the headline figures from the warehouse; with --out, write the HTML reports and the workbook too."""
+    """Print the headline figures from the warehouse; with --out, write the HTML reports and the workbook too.
+
+    The figures are those of the last sync, backfill or reconcile, as of its date: asked for another date,
+    the command says so and stops (run `lettrage reconcile --as-of DATE` first) rather than print them."""
     require_warehouse(console)
+    from warehouse.engine import connect
+    from warehouse.summary import marts_as_of
+
+    wanted = _date(as_of)
+    with connect(read_only=True) as engine:
+        held = marts_as_of(engine)
+    if wanted is not None and held is not None and wanted != held:
+        console.print(f"[red]The warehouse's figures are as of {held}, not {wanted}:[/red] statuses, ageing and "
+                      f"the marts are computed for one date at each refresh. Run `lettrage reconcile --as-of {wanted}` "
+                      "first (no source is read), then this report.")
+        raise typer.Exit(2)
     print_headline()
     if out is not None:
         from reports import render_reports
-        from warehouse.engine import connect
 
         with connect(read_only=True) as engine:
-            files = render_reports(engine, out, _date(as_of) or date.today())
+            files = render_reports(engine, out, wanted or held or date.today())
         for entity, path in sorted(files.html.items()):
             console.print(f"HTML report {entity}: {path}")
         if files.workbook:
@@ -297,6 +314,7 @@ def print_headline() -> None:
     from warehouse.summary import (
         aged_balance,
         fmt_money,
+        marts_as_of,
         match_stats,
         open_receivables,
         table_counts,
@@ -304,6 +322,7 @@ def print_headline() -> None:
     )
 
     with connect(read_only=True) as engine:
+        held = marts_as_of(engine)
         counts = table_counts(engine, ["dim_customer", "fct_invoice", "fct_payment", "fct_payout", "fct_bank_line",
                                        "fct_match", "fct_reconciliation_exception"])
         stats = match_stats(engine) if engine.table_exists("fct_match") else []
@@ -327,7 +346,7 @@ def print_headline() -> None:
                   f"{s['open_exceptions']:,}")
     console.print(t)
 
-    t = Table(title="Open receivables (encours)", title_justify="left")
+    t = Table(title="Open receivables (encours)" + (f" as of {held}" if held else ""), title_justify="left")
     for col in ("entity", "cur", "not due", "overdue", "partially paid", "disputed", "total", "unapplied cash",
                 "net of unapplied"):
         t.add_column(col, justify="left" if col in ("entity", "cur") else "right")
@@ -338,7 +357,7 @@ def print_headline() -> None:
                   fmt_money(cash), fmt_money(r["total"] - cash))
     console.print(t)
 
-    t = Table(title="Aged balance (balance âgée)", title_justify="left")
+    t = Table(title="Aged balance (balance âgée)" + (f" as of {held}" if held else ""), title_justify="left")
     for col in ("entity", "cur", "not due", "1-30", "31-60", "61-90", ">90", "total"):
         t.add_column(col, justify="left" if col in ("entity", "cur") else "right")
     for r in aged:

@@ -6,6 +6,7 @@ what a person sees and what the warehouse holds cannot disagree.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,19 @@ def _split_by_entity(engine: Engine, mart: str, column: str, split: dict[str, st
         f"SELECT entity, currency,\n{parts}sum(amount_open) AS total\n"
         f"FROM {mart}\nGROUP BY entity, currency\nORDER BY entity, currency"
     )
+
+
+def marts_as_of(engine: Engine) -> date | None:
+    """The date the marts' figures are as of (the last sync, backfill or reconcile), None before any.
+
+    Statuses, ageing and the marts are computed for one date at each refresh and kept for that date
+    only: a report for another date must say so rather than print these figures under its date."""
+    if not engine.table_exists("mart_open_receivables"):
+        return None
+    value = engine.query("SELECT max(as_of) FROM mart_open_receivables")[0][0]
+    if value is None:
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def open_receivables(engine: Engine) -> list[dict[str, Any]]:

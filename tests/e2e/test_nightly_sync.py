@@ -138,6 +138,7 @@ def test_backfill_keeps_confirmed_matches(                                    # 
     from sandbox.demo import write_sources_file
     from sandbox.server import serve
     from warehouse.reconcile import confirm_match
+    from warehouse.summary import marts_as_of
 
     world = json.loads((sample_world / "world.json").read_text(encoding="utf-8"))
     with serve(sample_world) as sandbox:
@@ -154,10 +155,12 @@ def test_backfill_keeps_confirmed_matches(                                    # 
                 "ORDER BY match_id LIMIT 1")
             confirm_match(engine, pick[0]["match_id"], actor="e2e", reason="checked the remittance")
             before = engine.query("SELECT count(*) FROM fct_match WHERE entity = 'FR01'")[0][0]
-        again = backfill(entity="FR01", sources=["stripe"], start=date(2025, 1, 1), end=E2E_AS_OF,
+        again = backfill(entity="FR01", sources=["stripe"], start=date(2025, 1, 1), end=E2E_AS_OF, as_of=E2E_AS_OF,
                          return_state=True)
     assert again.is_completed(), again.message
     with connect(warehouse_config) as engine:
+        # the backfill computed statuses and marts as of the date it was given, not the machine's
+        assert marts_as_of(engine) == E2E_AS_OF
         state = engine.query("SELECT state FROM fct_match WHERE entity = 'FR01' AND payment_id = :p AND invoice_id = :i",
                              {"p": pick[0]["payment_id"], "i": pick[0]["invoice_id"]})
         after = engine.query("SELECT count(*) FROM fct_match WHERE entity = 'FR01'")[0][0]

@@ -74,6 +74,25 @@ def test_a_bad_query_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: p
     assert result.exit_code == 2 and "nope" in result.output and "Traceback" not in result.output
 
 
+def test_a_report_for_another_date_than_the_figures_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The marts hold one date's figures: asked for another, the report stops and says how to get them,
+    instead of printing the held date's figures under the asked one; asked for their date, it prints them."""
+    from warehouse.engine import connect
+
+    monkeypatch.setenv("LETTRAGE__WAREHOUSE_URL", f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    with connect() as engine:
+        engine.execute("CREATE TABLE mart_open_receivables (entity VARCHAR, currency VARCHAR, status VARCHAR, "
+                       "amount_open DECIMAL(18,2), as_of DATE)")
+        engine.execute("INSERT INTO mart_open_receivables VALUES ('FR01', 'EUR', 'overdue', 120.00, DATE '2025-11-05')")
+    result = CliRunner().invoke(cli.app, ["report", "--as-of", "2025-11-30"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "as of 2025-11-05, not 2025-11-30" in said and "lettrage reconcile --as-of 2025-11-30" in said
+    result = CliRunner().invoke(cli.app, ["report", "--as-of", "2025-11-05"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "Open receivables (encours) as of 2025-11-05" in result.output
+
+
 def test_python_dash_m_lettrage_runs_the_same_command_line() -> None:
     """``python -m lettrage`` for an interpreter whose scripts directory is not on PATH."""
     import subprocess
