@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,7 +25,7 @@ class Entity(BaseModel):
     name: str
     country: str = Field(pattern=r"^[A-Z]{2}$")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    erp: str
+    erp: Literal["sage_fec", "sap_export", "sage_accounting", "netsuite", "sap_b1"]  # the source holding its books
     sap_company_code: str | None = None
     fec_siren: str | None = Field(default=None, pattern=r"^\d{9}$")
     bank_ibans: tuple[str, ...] = ()
