@@ -50,6 +50,8 @@ class Thresholds(_Strict):
     alert_overdue_above: dict[str, Decimal]
     in_transit_lookback_days: int = Field(ge=0)
     promise_default_days: int = Field(ge=0)
+    min_days_before_formal_step: int = Field(default=8, ge=0)
+    direct_debit_lookback_days: int = Field(default=100, ge=0)
 
     @field_validator("min_customer_open", "alert_overdue_above")
     @classmethod

@@ -31,6 +31,8 @@ class InvoiceFacts:
     dispute_decision: bool = False
     promise_until: date | None = None
     mandate_id: str | None = None
+    # the customer's last SEPA direct debit the entity collected (bank statements), when not returned since
+    direct_debit_on: date | None = None
     matched_since_sync: bool = False
     in_transit: str | None = None
     write_off_requested: bool = False  # someone asked to write it off (desk): not chased while that is pending

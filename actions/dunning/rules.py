@@ -47,30 +47,47 @@ def exclusion(f: InvoiceFacts, as_of: date) -> str | None:
         return "matched since the last sync (amount_open may be stale)"
     if f.in_transit:
         return f"money on its way: {f.in_transit}"
+    if f.direct_debit_on is not None and not f.mandate_id:  # (a GoCardless mandate collects instead: plan_invoice)
+        return (f"pays by direct debit (collected {f.direct_debit_on.isoformat()}, bank statements): "
+                "the next collection takes it")
     return None
 
 
 def step_due(scenario: Scenario, days_past_due: int, steps_done: frozenset[str],
-             steps_sent: frozenset[str] | None = None) -> tuple[Step | None, str]:
+             steps_sent: frozenset[str] | None = None, *, days_since_sent: int | None = None,
+             min_gap_days: int = 0) -> tuple[Step | None, str]:
     """The latest step whose offset is reached; a formal step needs an earlier email step *sent* first.
 
     ``steps_sent`` are the steps the mail server accepted (history); recorded but
     unsent steps (failed, in review) do not count as a prior reminder. Without it,
     ``steps_done`` stands in (pure callers that have no history).
+
+    A formal step (``requires_prior``) escalates one rung at a time: it never skips an earlier formal
+    email step not yet sent (no agency review before the formal notice), and it waits ``min_gap_days``
+    after the invoice's last email (``days_since_sent``), so a second run the same day, or an invoice
+    first reached long overdue, does not send a formal notice minutes after the firmer reminder.
+    Ordinary steps keep the cadence their offsets give.
     """
     prior = steps_done if steps_sent is None else steps_sent
     reached = [s for s in scenario.steps if s.offset_days <= days_past_due]
     if not reached:
         first = scenario.steps[0]
         return None, f"not in the window yet ({-days_past_due} days before due, first step at {first.offset_days:+d})"
-    step = reached[-1]
+    step, note = reached[-1], ""
+    if step.requires_prior:
+        skipped = [s for s in reached[:-1] if s.requires_prior and s.channel == "email" and s.name not in prior]
+        if skipped:
+            step, note = skipped[0], f"{reached[-1].name} needs {skipped[0].name} sent first"
     if step.requires_prior:
         prior_sent = any(s.channel == "email" and not s.requires_prior and s.name in prior for s in reached)
         if not prior_sent:
             ordinary = [s for s in reached if not s.requires_prior and s.channel == "email"]
             if ordinary:
                 return ordinary[-1], f"{step.name} needs an earlier reminder first"
-    return step, ""
+        elif days_since_sent is not None and days_since_sent < min_gap_days and step.name not in steps_done:
+            return None, (f"{step.name} waits {min_gap_days} days after the last reminder, sent "
+                          f"{days_since_sent} day(s) ago")
+    return step, note
 
 
 def customer_probability_late(group: Iterable[InvoiceFacts], as_of: date) -> Decimal | None:
@@ -101,7 +118,8 @@ def scenario_why(rule: SelectionRule, group: list[InvoiceFacts], f: InvoiceFacts
     return why
 
 
-def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Scenario, why: str = "") -> Planned:
+def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Scenario, why: str = "",
+                 min_gap_days: int = 0) -> Planned:
     """Decide one invoice (the customer threshold is applied afterwards over the whole customer).
 
     ``why`` says what chose the scenario (empty for the default rule); it goes into the reason.
@@ -117,7 +135,9 @@ def plan_invoice(f: InvoiceFacts, as_of: date, scenario_name: str, scenario: Sce
             return Planned(f, "skip", "direct_debit", f"direct debit already requested (mandate {f.mandate_id})")
         return Planned(f, "collect", "direct_debit",
                        f"direct debit mandate {f.mandate_id} active: GoCardless payment instead of a reminder")
-    step, note = step_due(scenario, dpd, f.steps_done, f.steps_sent)
+    last = max((day for _, day in f.reminders_sent), default=None)
+    step, note = step_due(scenario, dpd, f.steps_done, f.steps_sent,
+                          days_since_sent=None if last is None else (as_of - last).days, min_gap_days=min_gap_days)
     if step is None:
         return Planned(f, "skip", None, note, scenario_name)
     if step.name in f.steps_done:
@@ -145,7 +165,8 @@ def plan(facts: Iterable[InvoiceFacts], as_of: date, rules: DunningRules) -> lis
         minimum = rules.thresholds.min_open(currency)
         for f in group:
             why = scenario_why(rule, group, f, segment, eligible_total, probability)
-            planned = plan_invoice(f, as_of, scenario_name, scenario, why)
+            planned = plan_invoice(f, as_of, scenario_name, scenario, why,
+                                   rules.thresholds.min_days_before_formal_step)
             if planned.sends and planned.action != "collect" and eligible_total < minimum:
                 planned = Planned(f, "skip", None,
                                   f"under threshold: customer owes {eligible_total} {currency} < {minimum}",

@@ -127,6 +127,31 @@ def promises(engine: Engine, entity: str, default_days: int) -> dict[str, date]:
     return out
 
 
+def direct_debit_payers(engine: Engine, entity: str, as_of: date, lookback_days: int) -> dict[str, date]:
+    """Customers the entity collects from by SEPA direct debit, from its bank statements: the day of each
+    one's last collection (a ``PMNT/IDDT`` credit, its customer the payment's or its matched invoices')
+    within ``lookback_days``, unless a later collection from it was returned.
+
+    Why the bank and not only GoCardless: a company collecting through its own bank (a FEC or SAP book with
+    SEPA batches on the statement) has no mandate table Lettrage reads, and reminding such a customer asks it
+    to pay what the next collection takes, twice."""
+    if not (engine.table_exists("fct_bank_line") and engine.table_exists("fct_payment")):
+        return {}
+    matched = ""
+    if engine.table_exists("fct_match"):
+        matched = (", (SELECT min(i.customer_id) FROM fct_match AS m JOIN fct_invoice AS i ON i.entity = m.entity "
+                   "AND i.invoice_id = m.invoice_id WHERE m.entity = p.entity AND m.payment_id = p.payment_id "
+                   "AND m.state IN ('auto', 'confirmed'))")
+    rows = engine.query(
+        f"SELECT coalesce(p.customer_id{matched}) AS customer_id, "
+        "max(CASE WHEN p.status = 'succeeded' THEN p.paid_on END), max(CASE WHEN p.status <> 'succeeded' "
+        "THEN p.paid_on END) FROM fct_payment AS p JOIN fct_bank_line AS b ON b.entity = p.entity "
+        "AND b.bank_line_id = p.payment_id WHERE p.entity = :entity AND b.bank_tx_code LIKE '%/IDDT/%' "
+        "AND p.paid_on > :since AND p.paid_on <= :as_of GROUP BY 1",
+        {"entity": entity, "since": as_of - timedelta(days=lookback_days), "as_of": as_of})
+    return {str(c): ok for c, ok, failed in rows if c is not None and ok is not None and (failed is None or failed < ok)}
+
+
 def sent_history(engine: Engine, entity: str) -> dict[str, tuple[tuple[str, date], ...]]:
     """Email steps that actually left, per invoice, oldest first (``fct_dunning_action.sent_at`` set).
 
@@ -160,6 +185,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
     rows = engine.query_dicts(sql, used)
     promised = promises(engine, entity, rules.thresholds.promise_default_days)
     sent = sent_history(engine, entity)
+    debited = direct_debit_payers(engine, entity, as_of, rules.thresholds.direct_debit_lookback_days)
     done = done or {}
     return [
         InvoiceFacts(
@@ -170,6 +196,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
             email=r["email"], country=r["country"], segment=r["segment"], account_owner=r["account_owner"],
             disputed=bool(r["disputed"]), factored=bool(r["factored"]), dispute_decision=bool(r["dispute_decision"]),
             promise_until=promised.get(str(r["invoice_id"])), mandate_id=r["mandate_id"],
+            direct_debit_on=debited.get(str(r["customer_id"])),
             matched_since_sync=bool(r["matched_since_sync"]), in_transit=r["in_transit"],
             write_off_requested=bool(r["write_off_requested"]),
             steps_done=frozenset(done.get(str(r["invoice_id"]), ())),

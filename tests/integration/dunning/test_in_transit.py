@@ -86,3 +86,25 @@ def test_a_cheque_received_is_money_on_its_way_until_deposited(book: WarehouseCo
         _received(engine, "FEC-RCH-7-2", "C6", "5.00", "2026-11-20", "CHQ 0012345 FA-61", "cheque")
         coming = invoices_in_transit(engine, "FR01", date(2026, 11, 1))
     assert coming["I61"] == "cheque received 2026-11-20, not yet deposited"
+
+
+def test_a_customer_collected_by_sepa_direct_debit_through_the_bank_is_not_reminded(book: WarehouseConfig) -> None:
+    """C2 pays by SEPA direct debit the entity collects through its own bank (no GoCardless): last month's
+    collection is on the statement (PMNT/IDDT/ESDD). Reminding it would ask for what the next collection
+    takes. C1's collection was returned since (a later failed one): it is reminded again."""
+    from actions.dunning.select import direct_debit_payers
+
+    with connect(book) as engine:
+        for line, customer, on, status in (("B1", "C2", "2026-10-28", "succeeded"), ("B2", "C1", "2026-10-05", "succeeded"),
+                                           ("B3", "C1", "2026-11-05", "failed")):
+            engine.execute(
+                "INSERT INTO fct_bank_line (entity, bank_line_id, account_iban, booking_date, value_date, amount, "
+                "currency, counterparty_name, counterparty_iban, remittance, end_to_end_id, bank_tx_code) "
+                "VALUES ('FR01', :b, 'FR7630004000031234567890143', CAST(:d AS DATE), CAST(:d AS DATE), 120.00, 'EUR', "
+                "'CLIENT', NULL, 'PRLV SEPA', NULL, 'PMNT/IDDT/ESDD')", {"b": line, "d": on})
+            engine.execute(
+                "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, "
+                "status, reference, source_system, source_id) VALUES ('FR01', :b, 'bank_transfer', :c, 120.00, 0, "
+                "'EUR', CAST(:d AS DATE), :s, 'PRLV SEPA', 'camt053', :b)", {"b": line, "c": customer, "d": on, "s": status})
+        assert direct_debit_payers(engine, "FR01", AS_OF, 100) == {"C2": date(2026, 10, 28)}
+        assert direct_debit_payers(engine, "FR01", AS_OF, 20) == {}  # too long ago to say

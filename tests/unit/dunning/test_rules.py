@@ -50,14 +50,28 @@ CASES = [
     ("formal_prior_recorded_not_sent", {"due_date": date(2026, 10, 20), "steps_done": frozenset({"reminder"})},
      "email", "firmer", "needs an earlier reminder first"),
     ("agency_review_task", {"due_date": date(2026, 10, 1), "steps_done": frozenset({"reminder", "formal_notice"}),
-                            "reminders_sent": (("reminder", date(2026, 10, 1)),)},
+                            "reminders_sent": (("reminder", date(2026, 10, 1)), ("formal_notice", date(2026, 11, 2)))},
      "task", "agency_review", "agency_review at +45"),
+    # a second run the same day, after the firmer reminder went: no formal notice minutes later
+    ("formal_waits_after_the_last_reminder", {"due_date": date(2026, 10, 20), "steps_done": frozenset({"firmer"}),
+                                              "reminders_sent": (("firmer", AS_OF),)},
+     "skip", None, "formal_notice waits 8 days after the last reminder, sent 0 day(s) ago"),
+    ("formal_after_the_wait", {"due_date": date(2026, 10, 20), "steps_done": frozenset({"firmer"}),
+                               "reminders_sent": (("firmer", date(2026, 11, 17)),)}, "email", "formal_notice",
+     "formal_notice at +30"),
+    # escalation does not skip the formal notice
+    ("agency_review_needs_the_formal_notice", {"due_date": date(2026, 10, 1), "steps_done": frozenset({"firmer"}),
+                                               "reminders_sent": (("firmer", date(2026, 11, 2)),)},
+     "email", "formal_notice", "agency_review needs formal_notice sent first"),
+    ("direct_debit_payer", {"direct_debit_on": date(2026, 11, 5)}, "skip", None,
+     "pays by direct debit (collected 2026-11-05, bank statements)"),
 ]
 
 
 @pytest.mark.parametrize(("changes", "action", "step", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_plan_invoice(changes: dict, action: str, step: str | None, reason: str) -> None:
-    planned = plan_invoice(replace(BASE, **changes), AS_OF, "standard", STANDARD)
+    planned = plan_invoice(replace(BASE, **changes), AS_OF, "standard", STANDARD,
+                           min_gap_days=RULES.thresholds.min_days_before_formal_step)
     assert (planned.action, planned.step) == (action, step)
     assert reason in planned.reason
 
