@@ -1,9 +1,10 @@
 """camt.053 bank statements -> ``raw_camt053_entries``.
 
 Resource (see README.md): ``entries`` -> ``raw_camt053_entries``, merge on
-``bank_line_id`` (the bank's AcctSvcrRef, ``/n`` for the n-th transaction of a
-batch): a statement delivered twice, or an intraday statement followed by the
-end-of-day one, updates rather than duplicates. Also writes ``raw_quarantine``
+``bank_line_id`` (the bank's AcctSvcrRef, ``#n`` for its n-th use within one
+statement, ``/n`` for the n-th transaction of a batch): a statement delivered
+twice, or an intraday statement followed by the end-of-day one, updates rather
+than duplicates, and two entries the bank gave one reference are both kept. Also writes ``raw_quarantine``
 and ``raw_loaded_files``; files already loaded (same sha256) are skipped.
 """
 

@@ -15,7 +15,14 @@ only the first structured reference. Both would need the fields we need
 bolted on; the official element names below are short enough to own.
 
 One row per entry, or per transaction of a batch entry (``NtryDtls`` with
-several ``TxDtls``), whose ``bank_line_id`` is ``<AcctSvcrRef>/<n>``.
+several ``TxDtls``), whose ``bank_line_id`` is ``<AcctSvcrRef>/<n>``. A reference
+the bank gives to several entries of one statement is told apart by the entry's
+rank among them (``<AcctSvcrRef>#2``, see :class:`_StatementRefs`): keyed by the
+reference alone, the merge kept one of two credits and the other was lost.
+
+An entry without ``BookgDt`` (optional in .001.02) is booked on its ``ValDt``;
+with neither date it is quarantined, since a payment without a date is counted
+paid by one table and open by another.
 
 A payment made in another currency than the account's (a customer paying a USD invoice into a EUR
 account) is booked converted; the amount the payer instructed is kept beside it
@@ -24,6 +31,7 @@ account) is booked converted; the amount the payer instructed is kept beside it
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +46,8 @@ from lxml import etree
 from connectors._files import BATCH_ROWS, MONEY_TYPE, Quarantine, non_null, wrong_format
 from lettrage.errors import DataError
 from lettrage.money import currency_code, parse_decimal
+
+log = logging.getLogger("lettrage.connectors.camt053")
 
 NAMESPACE_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(\d{2})")
 ENTRIES_SCHEMA = non_null(pa.schema([
@@ -154,6 +164,39 @@ def _signed(amount: Decimal, indicator: str | None) -> Decimal:
     return -amount if indicator == "DBIT" else amount
 
 
+@dataclass(slots=True)
+class _StatementRefs:
+    """The ``AcctSvcrRef`` of one statement's entries so far, so a reference the bank reuses keeps both entries.
+
+    ``bank_line_id`` is the merge key: two credits of one statement under one reference (a bank numbering
+    its references per batch, or reusing one) would collapse into a single row and the other credit be
+    lost in silence. The first use of a reference keeps it bare, so ids of statements without reuse
+    (and every id loaded before) stay as they were; the n-th use becomes ``<ref>#n``. The rank counts
+    every entry in document order, quarantined ones too, so the same statement re-sent, or corrected
+    with a later ``CreDtTm``, gives each entry the same id and the merge updates rather than duplicates.
+    Counting restarts with each statement: the same reference in two statements (an intraday and the
+    day's statement) is the same entry listed twice, and merges into one line.
+    """
+
+    file: str
+    statement: str | None
+    lines: dict[str, list[int]] = field(default_factory=dict)
+
+    def line_ref(self, ref: str | None, seq: int, line: int) -> str:
+        """The entry's ``bank_line_id`` (before any ``/n`` of a batch): its reference, ranked when reused."""
+        if ref is None:  # no reference from the bank: the entry's place in the statement
+            return f"{self.statement}/{seq:05d}"
+        uses = self.lines.setdefault(ref, [])
+        uses.append(line)
+        if len(uses) == 1:
+            return ref
+        ranked = f"{ref}#{len(uses)}"
+        log.warning("%s: statement %s gives AcctSvcrRef %s to %d entries (lines %s); the entry at line %d "
+                    "is loaded as bank line %s", self.file, self.statement, ref, len(uses),
+                    ", ".join(map(str, uses)), line, ranked)
+        return ranked
+
+
 class _Columns:
     def __init__(self) -> None:
         self.cols: dict[str, list[Any]] = {n: [] for n in ENTRIES_SCHEMA.names}
@@ -187,10 +230,10 @@ def iter_entries(
     out = _Columns()
     stmt_id: str | None = None
     iban: str | None = None
-    stmt_ccy: str | None = None
     entity: str | None = None
     message_created = stmt_created = ""
     seq = 0
+    refs = _StatementRefs(path.name, None)
     context = etree.iterparse(str(path), events=("end",), resolve_entities=False, no_network=True, huge_tree=True)
     for _event, elem in context:
         name = _local(elem.tag)
@@ -198,6 +241,7 @@ def iter_entries(
         pname = _local(parent.tag) if parent is not None else ""
         if pname == "Stmt" and name == "Id":
             stmt_id, seq, stmt_created = (elem.text or "").strip(), 0, ""
+            refs = _StatementRefs(path.name, stmt_id)
             result.statements += 1
         elif name == "CreDtTm" and pname in ("Stmt", "GrpHdr"):
             created = (elem.text or "").strip()
@@ -208,7 +252,6 @@ def iter_entries(
         elif pname == "Stmt" and name == "Acct":
             _strip_ns(elem)
             iban = _text(elem, "Id/IBAN") or _text(elem, "Id/Othr/Id")
-            stmt_ccy = _text(elem, "Ccy")
             entity = entity_for_iban(iban)
             if iban:
                 result.ibans.add(iban)
@@ -216,8 +259,9 @@ def iter_entries(
             seq += 1
             result.entries += 1
             _strip_ns(elem)
+            ref = refs.line_ref(_text(elem, "AcctSvcrRef"), seq, elem.sourceline or 0)
             try:
-                rows = _entry_rows(elem, stmt_id, seq, stmt_ccy)
+                rows = _entry_rows(elem, ref)
             except (DataError, ValueError) as exc:
                 raw = etree.tostring(elem, encoding="unicode")[:4000]
                 quarantine.add(elem.sourceline or 0, getattr(exc, "field", None) or "Ntry", str(exc), raw)
@@ -257,16 +301,34 @@ def _amount(elem: etree._Element, path: str, what: str) -> tuple[Decimal, str]:
     return value, ccy
 
 
-def _entry_rows(ntry: etree._Element, stmt_id: str | None, seq: int, stmt_ccy: str | None) -> list[dict[str, Any]]:
-    ref = _text(ntry, "AcctSvcrRef") or f"{stmt_id}/{seq:05d}"
+def _entry_dates(ntry: etree._Element, ref: str) -> tuple[date, date | None]:
+    """The entry's booking and value dates; the value date stands in for a missing booking date.
+
+    ``BookgDt`` is optional in camt.053.001.02 and some banks leave it out when it equals the value date.
+    Loaded without it, the payment had no ``paid_on``: the invoice it settles showed paid in one table
+    and open in ``mart_open_receivables``. An entry with neither date cannot be placed in time and raises,
+    so it goes to quarantine like any unreadable entry.
+    """
+    found: dict[str, date | None] = {}
+    for name in ("BookgDt", "ValDt"):
+        try:
+            found[name] = _date(ntry.find(name))
+        except ValueError as exc:
+            raise _EntryError(name, f"entry {ref}: bad date in {name}: {exc}") from exc
+    booking = found["BookgDt"] or found["ValDt"]
+    if booking is None:
+        raise _EntryError("BookgDt", f"entry {ref}: no booking date (BookgDt) and no value date (ValDt) "
+                                     "to book it on")
+    return booking, found["ValDt"]
+
+
+def _entry_rows(ntry: etree._Element, ref: str) -> list[dict[str, Any]]:
+    """The rows of one entry (one per transaction of a batch); ``ref`` is its ``bank_line_id`` (_StatementRefs)."""
     amount, ccy = _amount(ntry, "Amt", f"entry {ref}")
     indicator = _text(ntry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):
         raise _EntryError("CdtDbtInd", f"entry {ref}: CdtDbtInd must be CRDT or DBIT, found {indicator!r}")
-    try:
-        booking, value = _date(ntry.find("BookgDt")), _date(ntry.find("ValDt"))
-    except ValueError as exc:
-        raise _EntryError("BookgDt", f"entry {ref}: bad date: {exc}") from exc
+    booking, value = _entry_dates(ntry, ref)
     status = _text(ntry, "Sts/Cd") or _text(ntry, "Sts")
     entry_code = _bank_tx_code(ntry)
     base = {

@@ -89,6 +89,17 @@ def test_bank_line_remittance_holds_the_referred_documents(warehouse_config: War
     assert reference.startswith(line)
 
 
+def test_a_bank_line_an_older_connector_loaded_without_booking_date_is_paid_on_its_value_date(
+        warehouse_config: WarehouseConfig) -> None:
+    """BookgDt is optional in camt.053.001.02; before the connector booked such an entry on its ValDt it
+    loaded a NULL booking date, and the file is remembered so it is not read again: staging falls back."""
+    with _built_after(warehouse_config,
+                      "UPDATE raw_camt053_entries SET booking_date = NULL WHERE bank_line_id = 'B1'") as engine:
+        line = engine.query("SELECT booking_date FROM fct_bank_line WHERE bank_line_id = 'B1'")[0][0]
+        paid_on = engine.query("SELECT paid_on FROM fct_payment WHERE payment_id = 'B1'")[0][0]
+    assert line == paid_on == date(2025, 2, 9)
+
+
 def test_provider_metadata_keys_come_from_the_mapping(warehouse_config: WarehouseConfig) -> None:
     """A merchant whose Stripe charges say ``invoice`` and ``customer_number`` (mappings/providers.yaml)."""
     with _built_after(

@@ -5,7 +5,9 @@ SELECT
     entity,
     bank_line_id,
     upper(account_iban) AS account_iban,
-    booking_date,
+    -- BookgDt is optional in camt.053.001.02: the connector books such an entry on its ValDt; rows an older
+    -- connector loaded without a booking date (their file is remembered, so never read again) get it here
+    coalesce(booking_date, value_date) AS booking_date,
     coalesce(value_date, booking_date) AS value_date,
     amount,
     upper(currency) AS currency,

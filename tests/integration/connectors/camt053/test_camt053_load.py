@@ -10,6 +10,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from connectors.camt053 import camt053_source
 from lettrage.config import WarehouseConfig
+from tests.fixtures import camt053_v02 as v02
 from tests.fixtures.golden import FIXTURES
 from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
 from warehouse.engine import connect
@@ -105,3 +106,60 @@ def test_a_replaced_warehouse_gets_the_files_again(warehouse_config: WarehouseCo
     _, again = run(camt053_source, drop, warehouse_config, "camt053_FR01")
     assert first.files_loaded == again.files_loaded == 1
     assert scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries") == first.rows_loaded
+
+
+INTRADAY = [v02.entry("2025111100001", "1200.00", "ALPHA SA", "FA-2025-000101"),
+            v02.entry("2025111100003", "3634.75", "PAYER A SARL", "FA-2025-000117")]
+END_OF_DAY = [INTRADAY[0], v02.entry("2025111100002", "50.00", "BANQUE", "FRAIS", indicator="DBIT"), INTRADAY[1],
+              v02.entry("2025111100003", "9113.41", "PAYER B GMBH", "FA-2025-000121")]
+
+
+def test_a_reference_reused_in_a_statement_loses_no_credit(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """The bank gives reference 2025111100003 to two credits of the day's statement (3,634.75 from A, 9,113.41
+    from B): both are loaded, the ledger counts what the table holds, and neither the intraday statement that
+    listed A before nor a corrected re-send of the day's statement duplicates a line."""
+    drop = tmp_path / "FR01" / "camt053"
+    v02.write_statement(drop / "intraday.xml", v02.statement(INTRADAY, "STMT-2025-11-11-INTRA", "2025-11-11T13:00:00"))
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    v02.write_statement(drop / "eod.xml", v02.statement(END_OF_DAY, "STMT-2025-11-11", "2025-11-12T06:00:00"))
+    _, stats = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (stats.files_loaded, stats.rows_loaded, stats.rows_quarantined) == (1, 4, 0)
+    lines = "SELECT bank_line_id, amount, counterparty_name, remittance_unstructured FROM raw_camt053_entries " \
+            "ORDER BY bank_line_id"
+    assert [(r[0], str(r[1]), r[2]) for r in rows(warehouse_config, lines)] == [
+        ("2025111100001", "1200.00", "ALPHA SA"), ("2025111100002", "-50.00", "BANQUE"),
+        ("2025111100003", "3634.75", "PAYER A SARL"), ("2025111100003#2", "9113.41", "PAYER B GMBH")]
+    assert scalar(warehouse_config, "SELECT rows_loaded FROM raw_loaded_files WHERE file = 'eod.xml'") == \
+        scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries WHERE statement_id = 'STMT-2025-11-11'")
+
+    corrected = [e.replace("FA-2025-000121", "FA-2025-000121 FA-2025-000122") for e in END_OF_DAY]
+    v02.write_statement(drop / "eod_corrected.xml", v02.statement(corrected, "STMT-2025-11-11", "2025-11-12T09:30:00"))
+    _, again = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (again.files_loaded, again.rows_loaded) == (1, 4)
+    got = rows(warehouse_config, lines)
+    assert len(got) == 4 and got[3][3] == "FA-2025-000121 FA-2025-000122"
+    assert str(scalar(warehouse_config, "SELECT sum(amount) FROM raw_camt053_entries")) == "13898.16"
+
+
+def test_an_entry_without_booking_date_is_booked_on_its_value_date(warehouse_config: WarehouseConfig,
+                                                                   tmp_path: Path) -> None:
+    """BookgDt is optional in camt.053.001.02: ValDt stands in (Dt or DtTm), so no line loads without a date;
+    an entry with neither date is quarantined with its line and the rest of the file loads."""
+    xml = v02.statement([
+        v02.entry("WITH-BOTH", "100.00", "ALPHA SA", "FA-1"),
+        v02.entry("VALDT-ONLY", "200.00", "BETA SAS", "FA-2", booked=None, value="<Dt>2025-11-10</Dt>"),
+        v02.entry("VALDTTM-ONLY", "300.00", "GAMMA AG", "FA-3", booked=None, value="<DtTm>2025-11-09T23:10:00+01:00</DtTm>"),
+        v02.entry("NO-DATE", "400.00", "DELTA BV", "FA-4", booked=None, value=None)])
+    drop = tmp_path / "FR01" / "camt053"
+    v02.write_statement(drop / "stmt.xml", xml)
+    _, stats = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (stats.rows_loaded, stats.rows_quarantined) == (3, 1)
+    got = rows(warehouse_config, "SELECT bank_line_id, booking_date, value_date FROM raw_camt053_entries "
+                                 "ORDER BY bank_line_id")
+    assert [(r[0], str(r[1]), str(r[2])) for r in got] == [
+        ("VALDT-ONLY", "2025-11-10", "2025-11-10"), ("VALDTTM-ONLY", "2025-11-09", "2025-11-09"),
+        ("WITH-BOTH", "2025-11-11", "2025-11-11")]
+    quarantined = rows(warehouse_config, "SELECT file, line, field, reason FROM raw_quarantine")
+    assert [q[:3] for q in quarantined] == [("stmt.xml", v02.entry_line(xml, "NO-DATE"), "BookgDt")]
+    assert "NO-DATE" in quarantined[0][3]
+    assert rows(warehouse_config, "SELECT rows_loaded, rows_quarantined FROM raw_loaded_files") == [(3, 1)]

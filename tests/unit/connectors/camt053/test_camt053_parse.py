@@ -10,6 +10,7 @@ import pytest
 from connectors._files import Quarantine
 from connectors.camt053.parse import detect_version, identify, iter_entries
 from lettrage.errors import WrongFormat
+from tests.fixtures import camt053_v02 as v02
 from tests.fixtures.golden import FIXTURES, assert_golden, samples
 
 CAMT = FIXTURES / "camt053"
@@ -202,3 +203,112 @@ def test_wrong_format_is_rejected(tmp_path: Path, content: str, found: str) -> N
         detect_version(path)
     assert "camt.053 statement" in str(info.value) and found in str(info.value)
     assert not identify(path)
+
+
+# --- a reference the bank reuses within a statement; an entry without a booking date -------------------------
+# (statements written with tests/fixtures/camt053_v02.py, checked against the official camt.053.001.02 XSD)
+
+
+def _parse(path: Path) -> tuple[list[dict[str, Any]], Quarantine]:
+    q = Quarantine("camt053", "FR01", path.name)
+    rows = [r for t in iter_entries(path, file_hash="h", quarantine=q, entity_for_iban=lambda _: "FR01")
+            for r in t.to_pylist()]
+    return rows, q
+
+
+REUSED = [v02.entry("2025111100001", "1200.00", "ALPHA SA", "FA-2025-000101"),
+          v02.entry("2025111100002", "50.00", "BANQUE", "FRAIS", indicator="DBIT"),
+          v02.entry("2025111100003", "3634.75", "PAYER A SARL", "FA-2025-000117"),
+          v02.entry("2025111100003", "9113.41", "PAYER B GMBH", "FA-2025-000121")]
+
+
+def test_a_reference_reused_within_a_statement_keeps_both_entries(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Reference 2025111100003 given to two credits of one statement: both are bank lines, the second with
+    ``#2``; a reference the statement uses once keeps its bare id. The reuse is logged with file and lines."""
+    xml = v02.statement(REUSED)
+    path = v02.write_statement(tmp_path / "stmt.xml", xml)
+    with caplog.at_level("WARNING", logger="lettrage.connectors.camt053"):
+        rows, q = _parse(path)
+    assert not q.rows
+    assert [(r["bank_line_id"], str(r["amount"]), r["counterparty_name"]) for r in rows] == [
+        ("2025111100001", "1200.00", "ALPHA SA"), ("2025111100002", "-50.00", "BANQUE"),
+        ("2025111100003", "3634.75", "PAYER A SARL"), ("2025111100003#2", "9113.41", "PAYER B GMBH")]
+    lines = (v02.entry_line(xml, "3634.75"), v02.entry_line(xml, "9113.41"))
+    warned = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "stmt.xml" in warned and "2025111100003" in warned and "2025111100003#2" in warned
+    assert all(str(line) in warned for line in lines)
+
+
+def test_reused_reference_ids_are_stable_on_redelivery(tmp_path: Path) -> None:
+    """The same statement re-sent (a later CreDtTm, a remittance completed) gives the same ids, so the
+    merge updates the two lines instead of adding two more."""
+    first = v02.write_statement(tmp_path / "a.xml", v02.statement(REUSED))
+    again = v02.write_statement(tmp_path / "b.xml", v02.statement(
+        [e.replace("FA-2025-000121", "FA-2025-000121 FA-2025-000122") for e in REUSED], created="2025-11-12T09:30:00"))
+    assert [r["bank_line_id"] for r in _parse(first)[0]] == [r["bank_line_id"] for r in _parse(again)[0]]
+
+
+def test_a_third_use_and_a_reused_batch_reference(tmp_path: Path) -> None:
+    batch = ('<Ntry><Amt Ccy="EUR">30.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+             "<BookgDt><Dt>2025-11-11</Dt></BookgDt><AcctSvcrRef>R</AcctSvcrRef>" + v02.CREDIT_CODE +
+             '<NtryDtls><TxDtls><AmtDtls><TxAmt><Amt Ccy="EUR">10.00</Amt></TxAmt></AmtDtls></TxDtls>'
+             '<TxDtls><AmtDtls><TxAmt><Amt Ccy="EUR">20.00</Amt></TxAmt></AmtDtls></TxDtls></NtryDtls></Ntry>')
+    path = v02.write_statement(tmp_path / "s.xml", v02.statement(
+        [v02.entry("R", "1.00"), batch, v02.entry("R", "3.00")]))
+    assert [r["bank_line_id"] for r in _parse(path)[0]] == ["R", "R#2/1", "R#2/2", "R#3"]
+
+
+def test_a_quarantined_entry_still_takes_its_place_in_the_numbering(tmp_path: Path) -> None:
+    """Ids follow the entries' order in the statement, read or not: once the bank corrects the first
+    entry, the second keeps ``#2`` and the corrected one takes the bare reference."""
+    bad = v02.entry("R", "1.00").replace('Ccy="EUR"', 'Ccy="EUX"', 1)
+    path = v02.write_statement(tmp_path / "s.xml", v02.statement([bad, v02.entry("R", "2.00")]))
+    rows, q = _parse(path)
+    assert [r["bank_line_id"] for r in rows] == ["R#2"] and len(q.rows) == 1
+
+
+def test_the_same_reference_in_two_statements_is_one_entry(tmp_path: Path) -> None:
+    """Two statements of the account (an intraday one, then the day's) both list entry 2025111100001:
+    the reference is used once per statement, so both give the bare id and the merge keeps one line."""
+    xml = v02.document([
+        v02.statement_element([v02.entry("2025111100001", "1200.00")], "STMT-INTRADAY", "2025-11-11T12:00:00"),
+        v02.statement_element([v02.entry("2025111100001", "1200.00"), v02.entry("2025111100002", "80.00")],
+                              "STMT-EOD", "2025-11-12T06:00:00")])
+    rows, q = _parse(v02.write_statement(tmp_path / "s.xml", xml))
+    assert not q.rows
+    assert [(r["statement_id"], r["bank_line_id"]) for r in rows] == [
+        ("STMT-INTRADAY", "2025111100001"), ("STMT-EOD", "2025111100001"), ("STMT-EOD", "2025111100002")]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("<Dt>2025-11-10</Dt>", "2025-11-10"), ("<DtTm>2025-11-10T16:45:00+01:00</DtTm>", "2025-11-10")],
+    ids=["ValDt-Dt", "ValDt-DtTm"],
+)
+def test_an_entry_without_booking_date_is_booked_on_its_value_date(tmp_path: Path, value: str,
+                                                                   expected: str) -> None:
+    """BookgDt is optional in camt.053.001.02: the value date stands in, so the payment has a date."""
+    path = v02.write_statement(tmp_path / "s.xml", v02.statement([v02.entry("R1", "10.00", booked=None, value=value)]))
+    rows, q = _parse(path)
+    assert not q.rows
+    assert (str(rows[0]["booking_date"]), str(rows[0]["value_date"])) == (expected, expected)
+
+
+def test_an_entry_without_any_date_is_quarantined_and_the_rest_loads(tmp_path: Path) -> None:
+    xml = v02.statement([v02.entry("NODATE", "10.00", booked=None, value=None), v02.entry("GOOD", "20.00")])
+    rows, q = _parse(v02.write_statement(tmp_path / "s.xml", xml))
+    assert [r["bank_line_id"] for r in rows] == ["GOOD"]
+    assert len(q.rows) == 1
+    line, field, reason, raw = q.rows[0]
+    assert (line, field) == (v02.entry_line(xml, "NODATE"), "BookgDt")
+    assert "NODATE" in reason and "BookgDt" in reason and "ValDt" in reason and "<Ntry" in (raw or "")
+
+
+def test_a_bad_value_date_names_its_field(tmp_path: Path) -> None:
+    """The XSD refuses 30 February, so the valid statement is written first, then broken the way a bank's bug would."""
+    xml = v02.statement([v02.entry("BADVAL", "10.00", value="<Dt>2025-02-28</Dt>")])
+    path = v02.write_statement(tmp_path / "s.xml", xml)
+    path.write_text(xml.replace("<ValDt><Dt>2025-02-28</Dt>", "<ValDt><Dt>2025-02-30</Dt>"), encoding="utf-8")
+    rows, q = _parse(path)
+    assert rows == [] and [(r[1], "bad date" in r[2]) for r in q.rows] == [("ValDt", True)]
