@@ -41,7 +41,7 @@ from connectors._files import QUARANTINE_TABLE, Quarantine, to_table
 
 log = logging.getLogger("lettrage.connectors.records")
 
-__all__ = ["AMOUNT", "ISO_DATE", "FieldParser", "RecordChecks", "fields_of", "is_quarantine", "money"]
+__all__ = ["AMOUNT", "ISO_DATE", "FieldParser", "RecordChecks", "amount_or_as_is", "fields_of", "is_quarantine", "money"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,14 @@ def money(value: Any) -> Decimal | None:
     if not amount.is_finite():
         raise ValueError("not a finite number")
     return amount
+
+
+def amount_or_as_is(value: Any) -> Any:
+    """:func:`money`, or the value unchanged when it is no amount, for the field check to quarantine by name."""
+    try:
+        return money(value)
+    except ValueError:
+        return value
 
 
 def iso_date(value: Any) -> date | None:
@@ -121,9 +129,13 @@ class RecordChecks:
         good: list[dict[str, Any]] = []
         bad: list[dict[str, Any]] = []
         for obj in records:
-            row = convert(obj) if convert is not None else obj
+            try:
+                row = convert(obj) if convert is not None else obj
+            except (ValueError, TypeError, ArithmeticError) as exc:  # a value inside the object's lists
+                bad += self._quarantine(name(obj), obj, [(None, f"cannot be read: {exc or type(exc).__name__}")])
+                continue
             parsed: dict[str, Any] = {}
-            errors: list[tuple[str, str]] = []
+            errors: list[tuple[str | None, str]] = []
             for field, parser in fields.items():
                 value = row.get(field)
                 try:
@@ -148,7 +160,7 @@ class RecordChecks:
         if good:
             yield good
 
-    def _quarantine(self, record: str, obj: dict[str, Any], errors: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def _quarantine(self, record: str, obj: dict[str, Any], errors: list[tuple[str | None, str]]) -> list[dict[str, Any]]:
         self.quarantined += 1
         log.warning("%s %s: %s quarantined, not loaded: %s", self.source_system, self.entity, record,
                     "; ".join(reason for _, reason in errors))

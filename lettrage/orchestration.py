@@ -158,7 +158,8 @@ def root_cause(exc: BaseException) -> BaseException:
 
 def _resource(exc: BaseException) -> str | None:
     """The dlt resource whose extraction failed, when the chain says (``ResourceExtractionError.pipe_name``)."""
-    return next((str(e.pipe_name) for e in _chain(exc) if getattr(e, "pipe_name", None)), None)
+    names = (getattr(e, "pipe_name", None) for e in _chain(exc))
+    return next((str(name) for name in names if name), None)
 
 
 def describe_error(exc: BaseException | None, fallback: str = "failed") -> str:
