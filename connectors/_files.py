@@ -551,20 +551,21 @@ LOADED_FILES_SCHEMA = pa.schema([
 LOADED_FILES_SCHEMA = non_null(LOADED_FILES_SCHEMA, "file_hash")
 
 
-def quarantine_id(source_system: str, file: str, line: int, field: str | None) -> str:
+def quarantine_id(source_system: str, file: str, line: int | None, field: str | None) -> str:
     return hashlib.sha1(f"{source_system}\x1f{file}\x1f{line}\x1f{field or ''}".encode()).hexdigest()
 
 
 @dataclass(slots=True)
 class Quarantine:
-    """Bad rows of one file, collected as they are found."""
+    """Bad rows of one file (or of one API record: ``file`` names it, ``line`` is None), collected as they are
+    found."""
 
     source_system: str
     entity: str | None
     file: str
-    rows: list[tuple[int, str | None, str, str | None]] = field(default_factory=list)
+    rows: list[tuple[int | None, str | None, str, str | None]] = field(default_factory=list)
 
-    def add(self, line: int, field_name: str | None, reason: str, raw: str | None) -> None:
+    def add(self, line: int | None, field_name: str | None, reason: str, raw: str | None) -> None:
         self.rows.append((line, field_name, reason, raw))
 
     @property
@@ -761,10 +762,22 @@ def with_shared_tables(resource: Any) -> Any:
     of the same generator and are routed with :func:`to_table`.
     """
     for table, hints in ((QUARANTINE_TABLE, QUARANTINE_HINTS), (LOADED_FILES_TABLE, LOADED_FILES_HINTS)):
-        # A variant starts as a copy of the resource's hints; empty its columns first so the
-        # resource's own columns (and non-null keys) do not leak into the shared tables.
-        resource.apply_hints(table_name=table, create_table_variant=True, columns={})
-        resource.apply_hints(table_name=table, create_table_variant=True, **hints)
+        _variant(resource, table, hints)
+    return resource
+
+
+def with_quarantine_table(resource: Any) -> Any:
+    """Declare ``raw_quarantine`` as a table variant of an API resource (``connectors/_records.py``); a
+    transformer merged by its parent (``merge_key``) must not pass that key on to the quarantine."""
+    _variant(resource, QUARANTINE_TABLE, QUARANTINE_HINTS)
+    return resource.apply_hints(table_name=QUARANTINE_TABLE, create_table_variant=True, merge_key="")
+
+
+def _variant(resource: Any, table: str, hints: dict[str, Any]) -> Any:
+    # A variant starts as a copy of the resource's hints; empty its columns first so the
+    # resource's own columns (and non-null keys) do not leak into the shared tables.
+    resource.apply_hints(table_name=table, create_table_variant=True, columns={})
+    resource.apply_hints(table_name=table, create_table_variant=True, **hints)
     return resource
 
 

@@ -116,8 +116,27 @@ def is_retryable(exc: BaseException | None) -> bool:
             return True
     except ImportError:  # pragma: no cover - httpx is a dependency
         pass
-    cause = exc.__cause__ or exc.__context__
+    cause = _next_in_chain(exc)
     return is_retryable(cause) if cause is not None and cause is not exc else False
+
+
+# Exceptions that end iteration rather than report trouble: never the cause of an error raised after them.
+_CONTROL_FLOW: tuple[type[BaseException], ...] = (StopIteration, StopAsyncIteration, GeneratorExit)
+
+
+def _next_in_chain(exc: BaseException) -> BaseException | None:
+    """What ``exc`` came from: its explicit cause, else the exception being handled when it was raised.
+
+    The second is only a context, and an iterator running dry is not a cause: dlt's pipe iterator asks for
+    the next item while handling one resource's ``StopIteration``, so a parse error raised by another
+    resource carries that ``StopIteration`` as its context. Followed, it named the failure ``StopIteration``.
+    """
+    if exc.__cause__ is not None:
+        return exc.__cause__
+    context = exc.__context__
+    if context is None or exc.__suppress_context__ or isinstance(context, _CONTROL_FLOW):
+        return None
+    return context
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -125,7 +144,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
     current: BaseException | None = exc
     while current is not None and current not in seen and len(seen) < 20:
         seen.append(current)
-        current = current.__cause__ or current.__context__
+        current = _next_in_chain(current)
     return seen
 
 
@@ -137,13 +156,24 @@ def root_cause(exc: BaseException) -> BaseException:
     return next((e for e in chain if isinstance(e, LettrageError)), chain[-1])
 
 
+def _resource(exc: BaseException) -> str | None:
+    """The dlt resource whose extraction failed, when the chain says (``ResourceExtractionError.pipe_name``)."""
+    names = (getattr(e, "pipe_name", None) for e in _chain(exc))
+    return next((str(name) for name in names if name), None)
+
+
 def describe_error(exc: BaseException | None, fallback: str = "failed") -> str:
-    """One masked line for ops: the error's class and message, never a secret or a full IBAN."""
+    """One masked line for ops: the root cause's class and message, and the dlt resource it stopped (when one
+    did), never a secret or a full IBAN: ``ValueError: month must be in 1..12 (resource transactions)``."""
     if exc is None:
         return fallback
+    resource = _resource(exc)
     exc = root_cause(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return mask_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if resource and f"resource {resource}" not in line:
+        line += f" (resource {resource})"
+    return mask_text(line)
 
 
 def failure_message(failed: Mapping[str, str]) -> str:

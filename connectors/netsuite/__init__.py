@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import dlt
@@ -21,7 +20,9 @@ from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
 from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
+from connectors._files import with_quarantine_table
 from connectors._http import RetryPolicy, external_schedule
+from connectors._records import FieldParser, RecordChecks, fields_of, is_quarantine
 from connectors.netsuite import settings
 from connectors.netsuite.auth import NetSuiteOAuth1
 from connectors.netsuite.client import KeyRangePaginator, NetSuiteClient
@@ -63,13 +64,26 @@ def parse_ns_date(value: str | None) -> date | None:
     if not value:
         return None
     if "/" in value:
-        m, d, y = (int(p) for p in value.split("/"))
+        m, d, y = (int(p) for p in value.split("/"))  # three parts, or a ValueError
         return date(y, m, d)
     return date.fromisoformat(value[:10])
 
 
-def _money(value: Any) -> Decimal | None:
-    return None if value is None or value == "" else Decimal(str(value))
+NS_DATE = FieldParser("a date M/D/YYYY (NetSuite's default date format)", parse_ns_date)
+# What each resource's rows must read as (its date and money columns); a row that does not is quarantined.
+FIELDS = {name: fields_of(COLUMNS[name], NS_DATE) for name in ("customers", "transactions", "payment_applications")}
+
+
+def _transaction(r: dict[str, Any]) -> str:
+    return f"transaction {r.get('id')} ({r.get('tranid')})"
+
+
+def _customer(r: dict[str, Any]) -> str:
+    return f"customer {r.get('id')} ({r.get('entityid')})"
+
+
+def _application(r: dict[str, Any]) -> str:
+    return f"transaction {r.get('nextdoc')} application to {r.get('previousdoc')}"
 
 
 @dlt.source(name="netsuite", max_table_nesting=0)
@@ -101,6 +115,7 @@ def netsuite_source(
     scheduled = external_schedule()
     initial = (start_date or settings.DEFAULT_SINCE)[:19]
     lookups: dict[str, dict[str, str]] = {}
+    checks = RecordChecks("netsuite", entity)
 
     def lookup(name: str) -> dict[str, str]:
         if name not in lookups:
@@ -113,25 +128,36 @@ def netsuite_source(
         return lookups[name]
 
     def cursor() -> dlt.sources.incremental[str]:
+        # "include": a quarantine row (no lastmodified) passes without moving the cursor, so the record it sets
+        # aside is read again once it is corrected in NetSuite (its lastmodifieddate moves past the cursor)
         return dlt.sources.incremental("lastmodified", initial_value=initial, end_value=end_date,
-                                       allow_external_schedulers=scheduled)
+                                       allow_external_schedulers=scheduled, on_cursor_value_missing="include")
 
     @dlt.resource(name="customers", table_name="raw_netsuite_customers", primary_key=KEY,
                   write_disposition="merge", columns=COLUMNS["customers"])
-    def customers(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[list[dict[str, Any]]]:
-        """Customers; merge because terms, limits and e-mails change."""
+    def customers(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[Any]:
+        """Customers; merge because terms, limits and e-mails change. One whose credit limit does not read is
+        quarantined."""
         since = str(updated.last_value or initial).replace("T", " ")
         of_subs = f"subsidiary IN ({', '.join(subs)}) AND " if subs else ""
         q = (f"SELECT {CUSTOMER_COLUMNS}, {LASTMOD} FROM customer "
              f"WHERE {of_subs}{SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
         for page in client.walk(q):
-            yield customer_rows(page)
+            yield from customer_rows(page)
 
-    def customer_rows(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def customer_rows(page: list[dict[str, Any]]) -> Iterator[Any]:
+        """The page's quarantine rows (customers whose values do not read), then its good rows."""
         currencies, terms = lookup("currency"), lookup("term")
+        for item in checks.page(page, FIELDS["customers"], _customer):
+            if isinstance(item, list):
+                yield enrich_customers(item, currencies, terms)
+            else:
+                yield item
+
+    def enrich_customers(page: list[dict[str, Any]], currencies: dict[str, str],
+                         terms: dict[str, str]) -> list[dict[str, Any]]:
         for r in page:
             r["entity"] = entity
-            r["creditlimit"] = _money(r.get("creditlimit"))
             r["currency_code"] = currencies.get(r.get("currency") or "")
             days = terms.get(r.get("terms") or "")
             r["terms_days"] = int(days) if days else None
@@ -140,8 +166,9 @@ def netsuite_source(
 
     @dlt.resource(name="transactions", table_name="raw_netsuite_transactions", primary_key=KEY,
                   write_disposition="merge", columns=COLUMNS["transactions"])
-    def transactions(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[list[dict[str, Any]]]:
-        """Invoices, credit memos and payments; merge because amounts remaining and status move."""
+    def transactions(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[Any]:
+        """Invoices, credit memos and payments; merge because amounts remaining and status move. A transaction
+        whose dates or amounts do not read (``31/10/2025``, ``2,005.62``) is quarantined, the page loads."""
         since = str(updated.last_value or initial).replace("T", " ")
         types = ", ".join(f"'{t}'" for t in settings.TRANSACTION_TYPES)
         if subs:  # OneWorld: a transaction's subsidiary is on its main line
@@ -155,22 +182,22 @@ def netsuite_source(
                  f"AND {SINCE.format(since=since)} AND id > {{after}} ORDER BY id")
         for page in client.walk(q):
             currencies = lookup("currency")
-            for r in page:
-                r["customer_id"] = r.pop("entity")
-                r["entity"] = entity
-                r["trandate"], r["duedate"] = parse_ns_date(r.get("trandate")), parse_ns_date(r.get("duedate"))
-                r["foreigntotal"] = _money(r.get("foreigntotal"))
-                r["foreignamountremaining"] = _money(r.get("foreignamountremaining"))
-                r["currency_code"] = currencies.get(r.get("currency") or "")
-            yield page
+            for item in checks.page(page, FIELDS["transactions"], _transaction):
+                for r in item if isinstance(item, list) else ():
+                    r["customer_id"] = r.pop("entity")
+                    r["entity"] = entity
+                    r["currency_code"] = currencies.get(r.get("currency") or "")
+                yield item
 
     @dlt.transformer(data_from=transactions, name="payment_applications",
                      table_name="raw_netsuite_payment_applications", primary_key=("entity", "previousdoc", "nextdoc"),
                      merge_key=("entity", "nextdoc"), write_disposition="merge", columns=COLUMNS["payment_applications"])
-    def payment_applications(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def payment_applications(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
         """Which invoices each payment or credit memo applies to, re-read whenever its payment changes: merged by
         payment (``merge_key``), so a payment's applications are replaced as a whole and one moved to another
-        invoice leaves no stale link behind."""
+        invoice leaves no stale link behind. A quarantined payment's are read once it is corrected."""
+        if is_quarantine(meta):
+            return
         ids = [r["id"] for r in page if r.get("type") in ("CustPymt", "CustCred")]
         chunks = [ids[i : i + settings.APPLICATION_CHUNK] for i in range(0, len(ids), settings.APPLICATION_CHUNK)]
 
@@ -183,9 +210,7 @@ def netsuite_source(
             for rows in pool.map(fetch, chunks):
                 for r in rows:
                     r["entity"] = entity
-                    r["foreignamount"] = _money(r.get("foreignamount"))
-                if rows:
-                    yield rows
+                yield from checks.page(rows, FIELDS["payment_applications"], _application)
 
     @dlt.resource(name="deleted_records", table_name="raw_netsuite_deleted_records", primary_key=("entity", "recordid", "type"),
                   write_disposition="merge", columns=COLUMNS["deleted_records"])
@@ -215,9 +240,11 @@ def netsuite_source(
     @dlt.transformer(data_from=transactions, name="customers_of_other_subsidiaries",
                      table_name="raw_netsuite_customers", primary_key=KEY, write_disposition="merge",
                      columns=COLUMNS["customers"])
-    def customers_of_other_subsidiaries(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def customers_of_other_subsidiaries(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
         """OneWorld: a customer whose primary subsidiary is another one, named by this entity's transactions (a
         multi-subsidiary customer), read by id so that its invoices are not without a customer."""
+        if is_quarantine(meta):
+            return
         ids = sorted({r["customer_id"] for r in page if r.get("customer_id")} - seen_customers, key=int)
         seen_customers.update(ids)
         for i in range(0, len(ids), settings.APPLICATION_CHUNK):
@@ -225,8 +252,10 @@ def netsuite_source(
             rows = client.all_rows(f"SELECT {CUSTOMER_COLUMNS}, subsidiary, {LASTMOD} FROM customer WHERE id IN ({chunk})")
             others = [r for r in rows if str(r.get("subsidiary") or "") not in subs]
             if others:
-                yield customer_rows(others)
+                yield from customer_rows(others)
 
+    for resource in (customers, transactions, payment_applications, customers_of_other_subsidiaries):
+        with_quarantine_table(resource)
     resources: list[DltResource] = [customers, transactions, payment_applications, deleted_records]
     return [*resources, customers_of_other_subsidiaries] if subs else resources
 

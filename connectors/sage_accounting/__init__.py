@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import dlt
@@ -18,7 +17,9 @@ from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
 from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
+from connectors._files import with_quarantine_table
 from connectors._http import RetryPolicy, external_schedule
+from connectors._records import AMOUNT, RecordChecks, amount_or_as_is, fields_of, is_quarantine
 from connectors.sage_accounting import settings
 from connectors.sage_accounting.client import SageClient, SageNextPaginator
 
@@ -54,10 +55,18 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
     "contact_allocation_lines": _cols(allocation_id=TEXT, artefact_id=TEXT, entity=TEXT, artefact_kind=TEXT,
                                       artefact_number=TEXT, amount="money", contact_id=TEXT, date=DATE),
 }
+# What each resource's rows must read as (its dates, and every money field Sage sends); a row that does not is
+# quarantined, where a bad amount used to fail the source and a bad date to load into a variant column.
+FIELDS = {name: {**fields_of(cols), **{m: AMOUNT for m in settings.MONEY}} for name, cols in COLUMNS.items()}
+
+
+def _named(kind: str) -> Any:
+    return lambda obj: f"{kind} {obj.get('id')} ({obj.get('displayed_as')})"
 
 
 def flatten(obj: dict[str, Any], entity: str) -> dict[str, Any]:
-    """A Sage object as one raw row: nested links flattened (``contact__id``), money as Decimal."""
+    """A Sage object as one raw row: nested links flattened (``contact__id``), money as Decimal (a value that is
+    no amount is left as sent, for the row's check to quarantine it by name)."""
     row: dict[str, Any] = {"entity": entity}
 
     def walk(prefix: str, value: Any) -> None:
@@ -68,7 +77,7 @@ def flatten(obj: dict[str, Any], entity: str) -> dict[str, Any]:
         elif isinstance(value, list):
             row[prefix + "_json"] = json.dumps(value, separators=(",", ":"))
         else:
-            row[prefix] = Decimal(value) if prefix in settings.MONEY and value is not None else value
+            row[prefix] = amount_or_as_is(value) if prefix in settings.MONEY else value
 
     walk("", obj)
     return row
@@ -84,7 +93,7 @@ def _allocation_lines(allocation: dict[str, Any]) -> list[dict[str, Any]]:
         kind = str(art.get("$path") or "").strip("/").split("/")[0] or None
         out.append({"allocation_id": allocation["id"], "artefact_id": art.get("id"), "entity": allocation["entity"],
                     "artefact_kind": kind, "artefact_number": art.get("displayed_as"),
-                    "amount": Decimal(a["amount"]) if a.get("amount") is not None else None,
+                    "amount": amount_or_as_is(a.get("amount")),
                     "contact_id": allocation.get("contact__id"), "date": allocation.get("date")})
     return out
 
@@ -95,7 +104,7 @@ def _allocations(payment: dict[str, Any]) -> list[dict[str, Any]]:
         art = a.get("artefact") or {}
         out.append({"payment_id": payment["id"], "artefact_id": art.get("id"), "entity": payment["entity"],
                     "allocation_id": a.get("id"), "artefact_number": art.get("displayed_as"),
-                    "amount": Decimal(a["amount"]), "discount": Decimal(a.get("discount") or "0"),
+                    "amount": amount_or_as_is(a.get("amount")), "discount": amount_or_as_is(a.get("discount") or "0"),
                     "contact_id": payment.get("contact__id"), "payment_date": payment.get("date"),
                     "currency": payment.get("currency__id")})
     return out
@@ -116,20 +125,25 @@ def sage_accounting_source(
     ``start_date``/``end_date`` (ISO) bound a backfill; ``end_date`` set means dlt keeps no cursor.
     """
     client = SageClient(access_token, base_url, policy=retry_policy, page_size=page_size)
+    checks = RecordChecks("sage_accounting", entity)
     scheduled = external_schedule()
     initial = start_date or settings.DEFAULT_SINCE
 
     def listing(name: str, doc: str) -> DltResource:
+        # "include": a quarantine row (no updated_at) passes without moving the cursor; the object it sets aside
+        # is read again once corrected in Sage (its updated_at moves)
         def rows(cursor: dlt.sources.incremental[str] = dlt.sources.incremental(
-                "updated_at", initial_value=initial, end_value=end_date, allow_external_schedulers=scheduled),
-                 ) -> Iterator[list[dict[str, Any]]]:
+                "updated_at", initial_value=initial, end_value=end_date, allow_external_schedulers=scheduled,
+                on_cursor_value_missing="include"),
+                 ) -> Iterator[Any]:
             since = cursor.last_value or initial
             for page in client.pages(name, since):
-                yield [flatten(obj, entity) for obj in page]
+                yield from checks.page(page, FIELDS[name], _named(name), lambda obj: flatten(obj, entity))
 
-        rows.__doc__ = doc
-        return dlt.resource(rows, name=name, table_name=f"raw_sage_accounting_{name}", primary_key=("entity", "id"),
-                            write_disposition="merge", columns=COLUMNS[name])
+        rows.__doc__ = doc + " An object whose dates or amounts do not read is quarantined."
+        return with_quarantine_table(dlt.resource(
+            rows, name=name, table_name=f"raw_sage_accounting_{name}", primary_key=("entity", "id"),
+            write_disposition="merge", columns=COLUMNS[name]))
 
     contacts = listing("contacts", "Customers; merge because names, terms and limits change.")
     invoices = listing("sales_invoices", "Invoices; merge because outstanding_amount and status move as they are paid.")
@@ -140,10 +154,12 @@ def sage_accounting_source(
                      table_name="raw_sage_accounting_payment_allocations",
                      primary_key=("entity", "payment_id", "artefact_id"), merge_key=("entity", "payment_id"), write_disposition="merge",
                      columns=COLUMNS["payment_allocations"])
-    def payment_allocations(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def payment_allocations(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
         """The invoices each receipt settles (Sage's ``allocated_artefacts``), re-read with their payment and
         merged by payment (``merge_key``): an allocation moved to another invoice leaves no stale row."""
-        yield [a for p in page for a in _allocations(p)]
+        if not is_quarantine(meta):
+            yield from checks.page([a for p in page for a in _allocations(p)], FIELDS["payment_allocations"],
+                                   lambda a: f"contact_payments {a['payment_id']} allocation to {a['artefact_id']}")
 
     allocations = listing("contact_allocations",
                           "Allocations apart from receipts (credit notes, payments on account); merge, they are edited.")
@@ -152,8 +168,12 @@ def sage_accounting_source(
                      table_name="raw_sage_accounting_contact_allocation_lines",
                      primary_key=("entity", "allocation_id", "artefact_id"), merge_key=("entity", "allocation_id"),
                      write_disposition="merge", columns=COLUMNS["contact_allocation_lines"])
-    def contact_allocation_lines(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def contact_allocation_lines(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
         """The artefacts each contact allocation sets against each other, merged by allocation."""
-        yield [line for a in page for line in _allocation_lines(a)]
+        if not is_quarantine(meta):
+            yield from checks.page([line for a in page for line in _allocation_lines(a)],
+                                   FIELDS["contact_allocation_lines"],
+                                   lambda a: f"contact_allocations {a['allocation_id']} line for {a['artefact_id']}")
 
-    return [contacts, invoices, notes, payments, payment_allocations, allocations, contact_allocation_lines]
+    return [contacts, invoices, notes, payments, with_quarantine_table(payment_allocations), allocations,
+            with_quarantine_table(contact_allocation_lines)]

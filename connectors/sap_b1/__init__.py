@@ -18,7 +18,9 @@ from dlt.common.schema.typing import TColumnSchema
 from dlt.extract.resource import DltResource
 
 from connectors._columns import nullable_columns as _cols  # short: the tables below are read as declarations
+from connectors._files import with_quarantine_table
 from connectors._http import RetryPolicy, external_schedule
+from connectors._records import RecordChecks, fields_of, is_quarantine, money
 from connectors.sap_b1 import settings
 from connectors.sap_b1.auth import B1SessionAuth
 from connectors.sap_b1.client import B1Client, ODataNextLinkPaginator
@@ -56,12 +58,18 @@ NAMES = {"business_partners": "BusinessPartners", "invoices": "Invoices", "credi
          "incoming_payments": "IncomingPayments"}
 # Keys start with the entity: DocEntry and CardCode are numbered per company database, so two companies
 # (two entities) hold the same DocEntry 1 and, keyed by it alone, the second load would replace the first's rows.
+# What each resource's rows must read as (its date and money columns); a row that does not is quarantined rather
+# than loaded into a dlt variant column (doc_date__v_text) that leaves the real one NULL.
+FIELDS = {name: fields_of(cols) for name, cols in COLUMNS.items()}
+# How a quarantined object is named (raw_quarantine.file): kind, key and the number users know it by.
+KINDS = {"business_partners": "business partner", "invoices": "invoice", "credit_notes": "credit note",
+         "incoming_payments": "incoming payment"}
 KEYS = {"business_partners": ("entity", "CardCode"), "invoices": ("entity", "DocEntry"),
         "credit_notes": ("entity", "DocEntry"), "incoming_payments": ("entity", "DocEntry")}
 
 
 def _sum(lines: Any, key: str) -> Decimal | None:
-    amounts = [Decimal(str(x[key])) for x in lines or [] if isinstance(x, dict) and x.get(key) is not None]
+    amounts = [money(x[key]) or Decimal(0) for x in lines or [] if isinstance(x, dict) and x.get(key) is not None]
     return sum(amounts, Decimal("0")) if amounts else None
 
 
@@ -121,26 +129,36 @@ def sap_b1_source(
 ) -> list[DltResource]:
     """Customers, invoices, credit notes and incoming payments of one company database, tagged with ``entity``."""
     client = B1Client(base_url, company_db, user, password, policy=retry_policy, page_size=page_size)
+    checks = RecordChecks("sap_b1", entity)
     scheduled = external_schedule()
     initial = (start_date or settings.DEFAULT_SINCE)[:19]
 
     def listing(name: str, doc: str) -> DltResource:
+        def convert(obj: dict[str, Any]) -> dict[str, Any]:
+            row = to_row(obj, entity)
+            if name == "incoming_payments":
+                row["_lines"] = obj.get("PaymentInvoices") or []
+            return row
+
+        def named(obj: dict[str, Any]) -> str:
+            if name == "business_partners":
+                return f"business partner {obj.get('CardCode')}"
+            return f"{KINDS[name]} {obj.get('DocEntry')} (DocNum {obj.get('DocNum')})"
+
+        # "include": a quarantine row (no updated_at) passes without moving the cursor; the object it sets aside
+        # is read again once corrected in B1 (its UpdateDate moves)
         def rows(updated: dlt.sources.incremental[str] = dlt.sources.incremental(
-                "updated_at", initial_value=initial, end_value=end_date, allow_external_schedulers=scheduled),
-                 ) -> Iterator[list[dict[str, Any]]]:
+                "updated_at", initial_value=initial, end_value=end_date, allow_external_schedulers=scheduled,
+                on_cursor_value_missing="include"),
+                 ) -> Iterator[Any]:
             since_day = str(updated.last_value or initial)[:10]
             for page in client.pages(NAMES[name], since_day):
-                out = []
-                for obj in page:
-                    row = to_row(obj, entity)
-                    if name == "incoming_payments":
-                        row["_lines"] = obj.get("PaymentInvoices") or []
-                    out.append(row)
-                yield out
+                yield from checks.page(page, FIELDS[name], named, convert)
 
-        rows.__doc__ = doc
-        return dlt.resource(rows, name=name, table_name=f"raw_sap_b1_{name}", primary_key=KEYS[name],
-                            write_disposition="merge", columns=COLUMNS[name])
+        rows.__doc__ = doc + " An object whose dates or amounts do not read is quarantined."
+        return with_quarantine_table(dlt.resource(rows, name=name, table_name=f"raw_sap_b1_{name}",
+                                                  primary_key=KEYS[name], write_disposition="merge",
+                                                  columns=COLUMNS[name]))
 
     partners = listing("business_partners", "Customers (CardType cCustomer); merge because terms and limits change.")
     invoices = listing("invoices", "A/R invoices; merge because PaidToDate and DocumentStatus move.")
@@ -150,9 +168,11 @@ def sap_b1_source(
     @dlt.transformer(data_from=payments, name="payment_invoices", table_name="raw_sap_b1_payment_invoices",
                      primary_key=("entity", "PaymentDocEntry", "LineNum"), merge_key=("entity", "PaymentDocEntry"),
                      write_disposition="merge", columns=COLUMNS["payment_invoices"])
-    def payment_invoices(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    def payment_invoices(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
         """The invoices each payment settles (``PaymentInvoices``), re-read with their payment and merged by
         payment (``merge_key``): a line removed from the payment leaves no stale row."""
+        if is_quarantine(meta):
+            return
         out = []
         for p in page:
             for line in p.pop("_lines", []):
@@ -161,6 +181,7 @@ def sap_b1_source(
                             "AppliedFC": line.get("AppliedFC"),
                             "InvoiceType": line.get("InvoiceType"), "CardCode": p.get("CardCode"),
                             "PaymentDate": p.get("DocDate")})
-        yield out
+        yield from checks.page(out, FIELDS["payment_invoices"],
+                               lambda r: f"incoming payment {r['PaymentDocEntry']} line {r['LineNum']}")
 
-    return [partners, invoices, notes, payments, payment_invoices]
+    return [partners, invoices, notes, payments, with_quarantine_table(payment_invoices)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -94,6 +96,65 @@ def test_describe_error_names_the_connector_error_not_dlts_wrapper_and_masks_sec
     assert text.startswith("AuthenticationExpired: 401")
     assert "sk_test_orchestration_secret_123" not in text
     assert "FR7630004000031234567890143" not in text
+
+
+def _failed_extraction(tmp_path: Path) -> BaseException:
+    """A real dlt run whose second page fails to parse after another resource ran dry: dlt's pipe iterator
+    fetches the next item while handling that resource's ``StopIteration``, so the parse error's implicit
+    context is a ``StopIteration`` (what ``netsuite/US01 (StopIteration)`` came from)."""
+    import dlt
+
+    @dlt.resource(name="customers")
+    def customers() -> Iterator[list[dict[str, int]]]:
+        yield [{"id": 1}]
+
+    @dlt.resource(name="transactions")
+    def transactions() -> Iterator[list[dict[str, object]]]:
+        yield [{"id": 1}]
+        yield [{"id": 2, "trandate": date(2025, 31, 10)}]  # ValueError: month must be in 1..12
+
+    pipeline = dlt.pipeline("describe_error", destination=dlt.destinations.duckdb(str(tmp_path / "wh.duckdb")),
+                            pipelines_dir=str(tmp_path / "dlt"))
+    with pytest.raises(Exception) as info:
+        pipeline.extract([customers(), transactions()])
+    return info.value
+
+
+def test_describe_error_names_the_parse_error_and_its_resource_not_stopiteration(tmp_path: Path) -> None:
+    exc = _failed_extraction(tmp_path)
+    assert any(isinstance(e, StopIteration) for e in _contexts(exc)), "the run no longer reproduces the defect"
+    text = orch.describe_error(exc)
+    assert "StopIteration" not in text
+    assert text == "ValueError: month must be in 1..12 (resource transactions)"
+    assert isinstance(orch.root_cause(exc), ValueError)
+    outcome = orch.RunOutcome()
+    outcome.add_failed("netsuite", "US01", text)
+    assert outcome.failure_message() == ("1 of 1 source(s) failed: netsuite/US01 "
+                                         "(ValueError: month must be in 1..12 (resource transactions))")
+
+
+def test_describe_error_skips_a_stopiteration_context_but_keeps_explicit_causes() -> None:
+    try:
+        try:
+            next(iter([]))
+        except StopIteration:
+            raise ValueError("bad value '31/10/2025'")  # noqa: B904 - the implicit context is the point
+    except ValueError as exc:
+        assert orch.describe_error(exc) == "ValueError: bad value '31/10/2025'"
+    stop = StopIteration()
+    try:
+        raise RuntimeError("wrapper") from stop
+    except RuntimeError as exc:  # a StopIteration given as the explicit cause is still the root
+        assert orch.root_cause(exc) is stop
+
+
+def _contexts(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(out) < 20:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
 
 
 def test_outcome_keeps_loaded_sources_and_names_the_failed_ones() -> None:

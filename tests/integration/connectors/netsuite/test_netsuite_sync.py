@@ -187,3 +187,52 @@ def test_oneworld_subsidiaries_are_entities_of_one_account(sandbox: RunningSandb
         warehouse_config, "SELECT entity, count(*), sum(amount_total) FROM stg_netsuite__invoices GROUP BY entity")}
     assert sum(n for n, _ in per.values()) == count and sum(t for _, t in per.values()) == total
     assert per["CA01"][0] > 0 and per["US01"][0] > 0
+
+
+def test_a_transaction_with_an_unreadable_value_is_quarantined_and_the_others_load(
+        sandbox: RunningSandbox, warehouse_config: WarehouseConfig) -> None:
+    """One invoice dated 31/10/2025 (day and month swapped) and one payment of "2,005.62" among good
+    transactions: the other 107 load, each bad one is a raw_quarantine row naming it, its field and its value;
+    once the clerk corrects them in NetSuite (lastmodifieddate moves), the next sync loads them."""
+    path = sandbox.state.root / ENTITY / "netsuite" / "transaction.jsonl"
+    docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    invoice = next(d for d in docs if d["type"] == "CustInvc")
+    payment = next(d for d in docs if d["type"] == "CustPymt")
+    append_jsonl(path, {**invoice, "trandate": "31/10/2025"})
+    append_jsonl(path, {**payment, "foreigntotal": "2,005.62"})
+    first = run_pipeline("ns_quarantine", _source(sandbox, page_limit=10), warehouse_config)
+
+    assert first.rows.get("raw_quarantine") == 2
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_netsuite_transactions") == len(docs) - 2
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_netsuite_transactions "
+                                    f"WHERE id IN ('{invoice['id']}', '{payment['id']}')") == 0
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_netsuite_payment_applications "
+                                    f"WHERE nextdoc = '{payment['id']}'") == 0  # read with its payment, once fixed
+    quarantined = {r[1]: r for r in rows(warehouse_config, "SELECT file, field, reason, raw, source_system, entity "
+                                                          "FROM raw_quarantine ORDER BY field")}
+    assert set(quarantined) == {"trandate", "foreigntotal"}
+    file, _, reason, raw, system, entity = quarantined["trandate"]
+    assert (file, system, entity) == (f"transaction {invoice['id']} ({invoice['tranid']})", "netsuite", ENTITY)
+    assert "'31/10/2025'" in reason and "M/D/YYYY" in reason
+    assert json.loads(raw)["id"] == invoice["id"] and json.loads(raw)["trandate"] == "31/10/2025"
+    file, _, reason, raw, _, _ = quarantined["foreigntotal"]
+    assert file == f"transaction {payment['id']} ({payment['tranid']})" and "'2,005.62'" in reason
+
+    append_jsonl(path, {**invoice, "lastmodifieddate": "2025-07-02T09:00:00Z"})  # corrected in NetSuite
+    append_jsonl(path, {**payment, "lastmodifieddate": "2025-07-02T09:05:00Z"})
+    again = run_pipeline("ns_quarantine", _source(sandbox, page_limit=10), warehouse_config)
+    assert again.rows.get("raw_netsuite_transactions") == 2 and "raw_quarantine" not in again.rows
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_netsuite_transactions") == len(docs)
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_netsuite_payment_applications "
+                                    f"WHERE nextdoc = '{payment['id']}'") > 0
+
+
+def test_a_customer_with_an_unreadable_credit_limit_is_quarantined(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    path = sandbox.state.root / ENTITY / "netsuite" / "customer.jsonl"
+    customer = first_jsonl(path)
+    append_jsonl(path, {**customer, "creditlimit": "5.000,00"})
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    run_pipeline("ns_bad_customer", _source(sandbox), config)
+    assert scalar(config, "SELECT count(*) FROM raw_netsuite_customers") == 19
+    assert rows(config, "SELECT file, field FROM raw_quarantine") == [
+        (f"customer {customer['id']} ({customer['entityid']})", "creditlimit")]

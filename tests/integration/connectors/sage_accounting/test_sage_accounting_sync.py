@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -96,3 +97,22 @@ def test_second_sync_reads_only_changes(sandbox: RunningSandbox, warehouse_confi
     assert scalar(warehouse_config, f"SELECT outstanding_amount FROM raw_sage_accounting_sales_invoices "
                                     f"WHERE id = '{invoice['id']}'") == 0
     assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_accounting_sales_invoices") == 63
+
+
+def test_an_invoice_with_an_unreadable_value_is_quarantined_and_the_others_load(
+        sandbox: RunningSandbox, warehouse_config: WarehouseConfig) -> None:
+    """A total of "2,005.62" failed the whole source, a date of 31/10/2025 loaded into a variant column: both
+    invoices are quarantined and the other 61 load."""
+    path = sandbox.state.root / ENTITY / "sage_accounting" / "sales_invoices.jsonl"
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    first, second = lines[0], lines[1]
+    append_jsonl(path, {**first, "total_amount": "2,005.62"})
+    append_jsonl(path, {**second, "date": "31/10/2025"})
+    result = run_pipeline("sage_quarantine", _source(sandbox, page_size=7), warehouse_config)
+    assert result.rows.get("raw_quarantine") == 2
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_accounting_sales_invoices") == 61
+    got = rows(warehouse_config, "SELECT file, field, reason FROM raw_quarantine ORDER BY field")
+    assert [(r[0], r[1]) for r in got] == [
+        (f"sales_invoices {second['id']} ({second['displayed_as']})", "date"),
+        (f"sales_invoices {first['id']} ({first['displayed_as']})", "total_amount")]
+    assert "'31/10/2025'" in got[0][2] and "'2,005.62'" in got[1][2]

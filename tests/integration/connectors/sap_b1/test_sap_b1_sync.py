@@ -14,7 +14,7 @@ from connectors.sap_b1 import B1Client, sap_b1_source
 from lettrage.config import WarehouseConfig
 from lettrage.errors import AuthenticationExpired
 from sandbox.server import RunningSandbox
-from tests.fixtures.loading import rows, scalar
+from tests.fixtures.loading import columns, rows, scalar
 from tests.integration.connectors.sage_accounting.erp_world import (
     FAST_RETRIES,
     append_jsonl,
@@ -98,3 +98,23 @@ def test_second_sync_reads_only_changes(sandbox: RunningSandbox, tmp_path: Path)
     assert again.rows.get("raw_sap_b1_invoices") == 1 and "raw_sap_b1_business_partners" not in again.rows
     assert scalar(config, f"SELECT document_status FROM raw_sap_b1_invoices WHERE doc_entry = {inv['DocEntry']}") \
         == "bost_Close"
+
+
+def test_an_invoice_with_an_unreadable_value_is_quarantined_not_a_variant_column(sandbox: RunningSandbox,
+                                                                                 tmp_path: Path) -> None:
+    """DocDate 31/10/2025 and DocTotal "2,005.62" used to load into dlt variant columns (doc_date__v_text),
+    leaving doc_date NULL in silence: the invoice is quarantined instead and the others load."""
+    path = sandbox.state.root / ENTITY / "sap_b1" / "Invoices.jsonl"
+    inv = first_jsonl(path)
+    append_jsonl(path, {**inv, "DocDate": "31/10/2025", "DocTotal": "2,005.62"})
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    result = run_pipeline("b1_quarantine", _source(sandbox, page_size=9), config)
+    assert result.rows.get("raw_quarantine") == 2
+    assert scalar(config, f"SELECT count(*) FROM raw_sap_b1_invoices WHERE doc_entry = {inv['DocEntry']}") == 0
+    assert scalar(config, "SELECT count(*) FROM raw_sap_b1_invoices") > 0
+    assert "doc_date__v_text" not in columns(config, "raw_sap_b1_invoices")
+    got = rows(config, "SELECT file, field, reason, source_system, entity FROM raw_quarantine ORDER BY field")
+    name = f"invoice {inv['DocEntry']} (DocNum {inv['DocNum']})"
+    assert [(r[0], r[1], r[3], r[4]) for r in got] == [(name, "DocDate", "sap_b1", ENTITY),
+                                                       (name, "DocTotal", "sap_b1", ENTITY)]
+    assert "'31/10/2025'" in got[0][2] and "'2,005.62'" in got[1][2]
