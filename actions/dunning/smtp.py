@@ -67,6 +67,11 @@ def load_smtp_settings() -> SmtpSettings:
                         username=get("username", secret=True) or get("username"), password=password)
 
 
+# CRLF line ends; headers folded only beyond RFC 5322's 998 characters: Python's folding at 78 splits a subject's
+# non-ASCII words into encoded-words on two lines, and a reader drops the space between them ("échéance— Garage")
+WIRE = email.policy.SMTP.clone(max_line_length=998)
+
+
 def build_email(*, message_id: str, sender: str, recipients: list[str], subject: str, body: str,
                 reply_to: str | None = None, language: str = "en") -> EmailMessage:
     msg = EmailMessage()
@@ -136,7 +141,7 @@ class SmtpSender:
         if not accepted:
             conn.rset()
             raise PermanentSourceError(f"SMTP refused every recipient of {msg['Message-ID']}: {recipients}")
-        code, resp = conn.data(msg.as_bytes(policy=email.policy.SMTP))  # CRLF line ends
+        code, resp = conn.data(msg.as_bytes(policy=WIRE))
         if code != 250:
             raise PermanentSourceError(f"SMTP refused the data of {msg['Message-ID']}: {code} {resp!r}")
         crash_point("after_smtp_accept")

@@ -47,6 +47,9 @@ def test_right_recipients_languages_amounts_links_and_nothing_for_excluded(
     fr, en = mails["compta@client-un.fr"], mails["ap@client-two.example"]
     assert fr["Subject"].startswith("Relance : règlement en retard") and fr["Content-Language"] == "fr"  # no earlier mail
     assert en["Subject"].startswith("Reminder: payment overdue") and en["Content-Language"] == "en"
+    # the subject as a mail reader decodes it: no space lost between non-ASCII words ("retard— Client")
+    assert f" — {fr['Subject'].split(' — ')[-1]}" in fr["Subject"] and "— " in fr["Subject"]
+    assert not any(c + "—" in fr["Subject"] for c in "abcdefghijklmnopqrstuvwxyzéè")
     assert "Malgré" not in fr.get_content() and "Despite" not in en.get_content()
     fr_body, en_body = fr.get_content(), en.get_content()
     assert "FA-11" in fr_body and "FA-12" in fr_body and "650,00 €" in fr_body  # 400 open of 1000 + 250

@@ -111,3 +111,18 @@ def test_formal_notice_step_without_a_sent_reminder_gets_no_despite_wording() ->
     render_message(msg, AS_OF, RULES)
     assert msg.kind == "reminder" and msg.step == "firmer"
     assert "Malgré" not in msg.body and "précédent" not in msg.body
+
+
+def test_a_long_french_subject_reaches_the_reader_with_its_spaces() -> None:
+    """Folded at 78 characters, Python splits the subject's non-ASCII words into encoded-words on two lines and
+    a mail reader drops the space between them ("à échéance— Garage Moreau SARL"): the wire policy does not fold."""
+    import email
+    import email.policy
+
+    from actions.dunning.smtp import WIRE, build_email
+
+    subject = "Relance : facture(s) arrivée(s) à échéance — Garage Moreau SARL"
+    msg = build_email(message_id="m1", sender="relances@example.fr", recipients=["ap@example.fr"], subject=subject,
+                      body="Bonjour")
+    read = email.message_from_bytes(msg.as_bytes(policy=WIRE), policy=email.policy.default)
+    assert read["Subject"] == subject

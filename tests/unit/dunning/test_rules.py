@@ -143,3 +143,4 @@ def test_probability_rules_are_validated(selection: list[dict[str, str]], messag
     data["selection"] = selection
     with pytest.raises(ValueError, match=message):
         type(RULES).model_validate(data)
+
