@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from warehouse.reconcile import reconcile
+from warehouse.reconcile import reconcile, record_decision
 
 from .conftest import AS_OF, Book
 
@@ -504,6 +504,24 @@ def test_a_receipt_just_before_the_bank_data_counts_unless_a_bank_credit_of_its_
         "R5>I5": "erp_lettrage", "P4>I4": "customer_amount"}
 
 
+def test_a_receipt_just_before_the_bank_data_is_not_taken_for_another_customer_s_credit(book: Book) -> None:
+    """The ERP settled C5's FA-18 with a receipt the day before the first bank line; a credit of the same
+    amount follows, but from C1's known account, paying C1's own invoice: that is C1's money, so FA-18 is
+    settled on the ERP's word (it was reminded as unpaid), and C1's credit pays C1's invoice."""
+    book.customer("C1", "ACME SARL", "FR7630001007941234567890185")
+    book.customer("C5", "BETA SAS")
+    book.invoice("I18", "6302.40", number="FA-2026-00018", customer="C5", erp_lettrage="AE", erp_open="0")
+    book.invoice("I30", "6302.40", number="FA-2026-00030", customer="C1")
+    book.payment("R18", "6302.40", "VIR BETA", customer="C5", channel="erp", paid_on=date(2024, 6, 1))
+    book.erp_settled("I18", "R18", date(2024, 6, 1), "AE", received="6302.40")
+    book.payment("P0", "10.00", "frais", customer="C1", paid_on=date(2024, 6, 2))  # the bank data begin
+    book.payment("P30", "6302.40", "FA-2026-00030", customer="C1", paid_on=date(2024, 6, 4))
+    reconcile(book.engine, as_of=AS_OF)
+    assert {k: v for k, v in _rules(book).items() if not k.startswith("P0")} == {
+        "R18>I18": "erp_lettrage", "P30>I30": "exact_reference"}
+    assert book.invoice_state("I18") == ("paid", Decimal("0.00"))
+
+
 def test_a_transfer_the_erp_booked_before_the_statements_but_after_the_provider_data_begin(book: Book) -> None:
     """GoCardless data begin on 8 August, the statements on 1 September. The ERP lettered I1 with a transfer
     it booked on 25 August: no statement can show it, so I1 is paid on the ERP's word (it used to stand
@@ -752,6 +770,13 @@ def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     assert book.exception_kinds() == {"P1": "failed_debit", "P2": "chargeback"}
     assert {e["invoice_id"] for e in book.exceptions()} == {"I1", "I2"}
     assert book.invoice_state("I1") == ("open", Decimal("100.00"))
+    # the customer disputed the card payment with its bank: the invoice is in dispute (nobody chases it) until
+    # a person resolves the chargeback exception
+    assert book.invoice_state("I2") == ("disputed", Decimal("200.00"))
+    [chargeback] = [e for e in book.exceptions() if e["kind"] == "chargeback"]
+    record_decision(book.engine, entity="FR01", kind="resolve_exception", actor="carol",
+                    exception_id=chargeback["exception_id"], reason="customer agreed to pay by transfer")
+    reconcile(book.engine, as_of=AS_OF)
     assert book.invoice_state("I2") == ("overdue", Decimal("200.00"))
 
 

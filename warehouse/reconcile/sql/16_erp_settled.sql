@@ -73,6 +73,8 @@ WHERE s.entity = :entity AND i.doc_type = 'invoice' AND i.open0 - coalesce(i.erp
           AND (s.settled_on < CAST(:settle_before AS DATE) OR NOT EXISTS (
                SELECT 1 FROM fct_payment AS b
                WHERE b.entity = :entity AND b.channel <> 'erp' AND b.amount = s.received
+                 -- (a credit from another customer's known account is that customer's money, not this receipt's)
+                 AND (b.customer_id IS NULL OR b.customer_id = i.customer_id)
                  AND b.paid_on >= s.settled_on AND b.paid_on < CAST(:data_start AS DATE) + {{ erp.receipt_before_data_days }}))
           {% if provider_before %}
           -- provider data begin before the statements: a receipt they show (a collection or card payment of its

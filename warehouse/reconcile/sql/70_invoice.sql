@@ -27,13 +27,19 @@ WITH m AS (
            sum(CASE WHEN kind = 'write_off' THEN amount END) AS write_off_amount,
            sum(CASE WHEN kind = 'write_off' AND amount IS NULL THEN 1 ELSE 0 END) AS write_off_all
     FROM decision WHERE invoice_id IS NOT NULL AND entity = :entity GROUP BY entity, invoice_id
+), cb AS (
+    -- a card or direct-debit payment of it the customer disputed with its bank (Stripe dispute, GoCardless
+    -- chargeback): the invoice is in dispute until a person resolves the chargeback exception (nobody chases it)
+    SELECT DISTINCT invoice_id FROM fct_reconciliation_exception
+    WHERE entity = :entity AND kind = 'chargeback' AND resolved_at IS NULL AND invoice_id IS NOT NULL
 ), f AS (
     SELECT DISTINCT entity, invoice_id FROM fct_factoring_assignment
     WHERE entity = :entity AND coalesce(status, '') NOT IN ('repurchased', 'cancelled', 'rejected', 'recourse')
 ), base AS (
     SELECT i.*,
            coalesce(m.paid, 0) AS paid, coalesce(m.credited, 0) AS credited, coalesce(cn.used, 0) AS used,
-           coalesce(d.disputed, 0) AS d_disputed, coalesce(d.written_off, 0) AS written_off,
+           greatest(coalesce(d.disputed, 0), CASE WHEN cb.invoice_id IS NOT NULL THEN 1 ELSE 0 END) AS d_disputed,
+           coalesce(d.written_off, 0) AS written_off,
            CASE WHEN coalesce(d.write_off_all, 0) > 0 THEN NULL ELSE coalesce(d.write_off_amount, 0) END AS wo_amount,
            CASE WHEN f.invoice_id IS NOT NULL THEN 1 ELSE 0 END AS is_factored
     FROM {{ invoices_table }} AS i
@@ -41,6 +47,7 @@ WITH m AS (
     LEFT JOIN m ON m.invoice_id = i.invoice_id
     LEFT JOIN cn ON cn.invoice_id = i.invoice_id
     LEFT JOIN d ON d.invoice_id = i.invoice_id
+    LEFT JOIN cb ON cb.invoice_id = i.invoice_id
     LEFT JOIN f ON f.invoice_id = i.invoice_id
     WHERE i.invoice_id IS NOT NULL AND i.entity = :entity
     {% if affected_only %}AND i.invoice_id IN (SELECT invoice_id FROM rc_affected){% endif %}
