@@ -540,6 +540,9 @@ QUARANTINE_SCHEMA = pa.schema([
     ("quarantine_id", pa.string()), ("source_system", pa.string()), ("entity", pa.string()),
     ("file", pa.string()), ("line", pa.int64()), ("field", pa.string()), ("reason", pa.string()),
     ("raw", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    # dlt's row id, which Arrow rows do not get: an API source's quarantine rows are dicts, and the table they
+    # create first has a NOT NULL _dlt_id that a file's rows must then fill (the quarantine_id, unique already)
+    ("_dlt_id", pa.string()),
 ])
 QUARANTINE_SCHEMA = non_null(QUARANTINE_SCHEMA, "quarantine_id")
 LOADED_FILES_SCHEMA = pa.schema([
@@ -585,7 +588,7 @@ class Quarantine:
             for name, value in (
                 ("quarantine_id", qid), ("source_system", self.source_system), ("entity", self.entity),
                 ("file", self.file), ("line", line), ("field", fld), ("reason", reason), ("raw", raw),
-                ("quarantined_at", now),
+                ("quarantined_at", now), ("_dlt_id", qid),
             ):
                 cols[name].append(value)
         return pa.Table.from_pydict(cols, schema=QUARANTINE_SCHEMA)

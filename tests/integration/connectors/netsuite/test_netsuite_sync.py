@@ -236,3 +236,23 @@ def test_a_customer_with_an_unreadable_credit_limit_is_quarantined(sandbox: Runn
     assert scalar(config, "SELECT count(*) FROM raw_netsuite_customers") == 19
     assert rows(config, "SELECT file, field FROM raw_quarantine") == [
         (f"customer {customer['id']} ({customer['entityid']})", "creditlimit")]
+
+
+def test_an_api_source_quarantining_first_leaves_raw_quarantine_to_the_file_sources_too(
+        sandbox: RunningSandbox, warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """NetSuite sets a bad record aside before any file source ever did: raw_quarantine takes the shape every
+    writer gives it, so a bank statement with a bad amount, loaded next, quarantines its entry too (it failed
+    the whole camt053 source with "NOT NULL constraint failed: raw_quarantine._dlt_id")."""
+    from connectors.camt053 import camt053_source
+    from tests.fixtures.golden import FIXTURES
+    from tests.fixtures.loading import copy_samples, run
+
+    path = sandbox.state.root / ENTITY / "netsuite" / "transaction.jsonl"
+    invoice = next(d for d in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if d["type"] == "CustInvc")
+    append_jsonl(path, {**invoice, "trandate": "31/10/2025"})
+    run_pipeline("ns_first", _source(sandbox), warehouse_config)
+    drop = copy_samples(FIXTURES / "camt053", tmp_path / "FR01" / "camt053", ["FR7630006000011234567890189_2025-01.xml"])
+    _, stats = run(camt053_source, drop, warehouse_config, "camt053_after_ns")
+    assert stats.rows_quarantined == 1 and stats.files_loaded == 1
+    assert {r[0] for r in rows(warehouse_config, "SELECT DISTINCT source_system FROM raw_quarantine")} == {
+        "netsuite", "camt053"}
