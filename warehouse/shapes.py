@@ -33,7 +33,11 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("payment_id", TEXT), ("channel", TEXT), ("customer_id", TEXT),
         ("amount", MONEY), ("fee", MONEY), ("currency", TEXT), ("paid_on", DATE), ("status", TEXT),
         ("reference", TEXT), ("payer_name", TEXT), ("payer_iban", TEXT), ("payout_id", TEXT),
-        ("failure_reason", TEXT), ("erp_lettrage", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+        ("failure_reason", TEXT), ("erp_lettrage", TEXT),
+        # what the payer was charged or instructed in another currency than the money settled (a Stripe charge
+        # its balance transaction converted); fct_payment chooses which of the two its amount is
+        ("instructed_amount", MONEY), ("instructed_currency", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
     ),
     "payouts": (
         ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
