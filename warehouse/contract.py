@@ -52,7 +52,10 @@ CANONICAL: tuple[Table, ...] = (
        ("entity", TEXT), ("payment_id", TEXT), ("channel", TEXT), ("customer_id", TEXT),
        ("amount", MONEY), ("fee", MONEY), ("currency", TEXT), ("paid_on", DATE), ("status", TEXT),
        ("reference", TEXT), ("payer_name", TEXT), ("payer_iban", TEXT), ("payout_id", TEXT),
-       ("failure_reason", TEXT)),
+       ("failure_reason", TEXT),
+       # extension: what the payer was charged or instructed in another currency than the money settled (a
+       # Stripe charge its balance transaction converted, camt AmtDtls/InstdAmt); amount is one of the two
+       ("instructed_amount", MONEY), ("instructed_currency", TEXT)),
     _t("fct_payout", ("entity", "payout_id"), "one provider payout to the bank",
        ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
        ("arrival_date", DATE), ("status", TEXT), ("reference", TEXT), ("bank_line_id", TEXT)),

@@ -33,13 +33,26 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("payment_id", TEXT), ("channel", TEXT), ("customer_id", TEXT),
         ("amount", MONEY), ("fee", MONEY), ("currency", TEXT), ("paid_on", DATE), ("status", TEXT),
         ("reference", TEXT), ("payer_name", TEXT), ("payer_iban", TEXT), ("payout_id", TEXT),
-        ("failure_reason", TEXT), ("erp_lettrage", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+        ("failure_reason", TEXT), ("erp_lettrage", TEXT),
+        # what the payer was charged or instructed in another currency than the money settled (a Stripe charge
+        # its balance transaction converted); fct_payment chooses which of the two its amount is
+        ("instructed_amount", MONEY), ("instructed_currency", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
     ),
     "payouts": (
         ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
         ("arrival_date", DATE), ("status", TEXT), ("reference", TEXT),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
+    # refunds as the provider knows them before any payout nets them (Stripe's refund objects): status is the
+    # latest the provider sent (pending, requires_action, succeeded, failed, canceled); amount in currency
+    "refunds": (
+        ("entity", TEXT), ("refund_id", TEXT), ("payment_id", TEXT), ("amount", MONEY), ("currency", TEXT),
+        ("status", TEXT), ("created_on", DATE), ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    # int_payment_refunds: what the provider's refunds still standing took back of each payment, in the
+    # payment's currency (refunded_by_payment in warehouse/sql.py weighs it against the payouts' refund lines)
+    "payment_refunds": (("entity", TEXT), ("payment_id", TEXT), ("refunded", MONEY)),
     "payout_components": (
         ("entity", TEXT), ("payout_id", TEXT), ("component_id", TEXT), ("kind", TEXT),
         ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),

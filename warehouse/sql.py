@@ -22,11 +22,31 @@ MODELS_DIR = Path(__file__).parent / "models"
 # Payout components that hand a payment's money back (negative) or bring a failed refund back (positive), in the
 # providers' own words: Stripe's reporting categories refund / refund_failure, GoCardless's payout-item types
 # payment_refunded / refund_funds_returned (its `refund` item names no payment). What was refunded of a payment
-# is minus their sum. The macros refund_kinds and refunded_by_payment give the same lists to the SQL templates.
+# is minus their sum (or more: a refund counts before its payout, int_payment_refunds). The macros refund_kinds and
+# refunded_by_payment give the same lists to the SQL templates.
 _REFUNDS_OUT = ("refund", "payment_refunded")
 _REFUNDS_CAME_BACK = ("refund_failure", "refund_funds_returned")
 REFUND_KINDS = "(" + ", ".join(f"'{k}'" for k in _REFUNDS_OUT + _REFUNDS_CAME_BACK) + ")"
 REFUNDS_CAME_BACK = "(" + ", ".join(f"'{k}'" for k in _REFUNDS_CAME_BACK) + ")"
+
+
+def refunded_by_payment(where: str = "TRUE") -> str:
+    """SQL: what was refunded of each payment (entity, payment_id, refunded), ``where`` filtering both sources.
+
+    The larger of what the payouts' refund lines net (REFUND_KINDS) and what the provider's standing refunds
+    took back (int_payment_refunds): a refund counts from the night it exists, not from the night a payout
+    nets it, and a refund that failed after its payout counts until its refund_failure line brings it back.
+    """
+    return (
+        "SELECT entity, payment_id, max(refunded) AS refunded FROM (\n"
+        "    SELECT entity, payment_id, -sum(amount) AS refunded FROM fct_payout_component\n"
+        f"    WHERE kind IN {REFUND_KINDS} AND payment_id IS NOT NULL AND {where} GROUP BY entity, payment_id\n"
+        "    UNION ALL\n"
+        f"    SELECT entity, payment_id, refunded FROM int_payment_refunds WHERE refunded IS NOT NULL AND {where}\n"
+        ") AS refunds GROUP BY entity, payment_id"
+    )
+
+
 _HEADER_RE = re.compile(r"^--\s*(shape|requires|optional):\s*(.*)$", re.MULTILINE)
 
 MACROS = r"""
@@ -62,8 +82,7 @@ CAST({{ expr }} AS DECIMAL(18,2))
 {% if came_back %}@REFUNDS_CAME_BACK@{% else %}@REFUND_KINDS@{% endif %}
 {%- endmacro %}
 {% macro refunded_by_payment(where='TRUE') -%}
-SELECT entity, payment_id, -sum(amount) AS refunded FROM fct_payout_component
-WHERE kind IN @REFUND_KINDS@ AND payment_id IS NOT NULL AND {{ where }} GROUP BY entity, payment_id
+@REFUNDED_BY_PAYMENT@
 {%- endmacro %}
 {#- What the bank and provider data show, per entity and currency, and from which day: the accounts' currencies,
     those payers instructed in another (a GBP payment converted into a EUR account), the provider payments'.
@@ -152,7 +171,8 @@ SELECT entity, refund_line_id, credit_line_id, refunded_on FROM (
     ) AS k WHERE rn_r = 1
 ) AS p WHERE rn_c = 1
 {%- endmacro %}
-""".replace("@REFUND_KINDS@", REFUND_KINDS).replace("@REFUNDS_CAME_BACK@", REFUNDS_CAME_BACK)
+""".replace("@REFUND_KINDS@", REFUND_KINDS).replace("@REFUNDS_CAME_BACK@", REFUNDS_CAME_BACK).replace(
+    "@REFUNDED_BY_PAYMENT@", refunded_by_payment("{{ where }}"))
 
 
 @dataclass(frozen=True, slots=True)

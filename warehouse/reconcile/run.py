@@ -46,7 +46,7 @@ from warehouse.reconcile.decisions import load_decisions
 from warehouse.reconcile.erp import ERP_MOVEMENTS
 from warehouse.reconcile.references import KIND_RULE, sql_key_macros
 from warehouse.reconcile.schema import create_work_tables, drop_work_tables, ensure_reconcile_tables
-from warehouse.sql import REFUND_KINDS
+from warehouse.sql import REFUND_KINDS, refunded_by_payment
 
 log = logging.getLogger("lettrage.reconcile")
 SQL_DIR = Path(__file__).parent / "sql"
@@ -440,8 +440,7 @@ def _fill_scope(engine: Engine, entity: str, data_start: date | None, receipt_ma
         # now (its own row did not change: a part refund leaves a charge succeeded), so it is applied again
         engine.execute(
             "INSERT INTO rc_scope (entity, payment_id) "
-            "WITH r AS (SELECT payment_id, -sum(amount) AS refunded FROM fct_payout_component "
-            "           WHERE entity = :entity AND kind IN " + REFUND_KINDS + " AND payment_id IS NOT NULL GROUP BY payment_id) "
+            "WITH r AS (" + refunded_by_payment("entity = :entity") + ") "
             "SELECT :entity, r.payment_id FROM r "
             "LEFT JOIN (SELECT payment_id, sum(amount_applied) AS applied FROM fct_match "
             "      WHERE entity = :entity AND state = 'auto' AND payment_id IN (SELECT payment_id FROM r) "
@@ -540,6 +539,7 @@ def _context_hash(engine: Engine, entity: str, data_start: date | None) -> str:
         _set_hash(engine, "dim_customer", ("customer_id", "name", "iban"), "entity = :entity"),
         _set_hash(engine, "payer_alias", ("customer_id", "kind", "value"), "entity = :entity"),
         _set_hash(engine, "fct_payout_component", ("payment_id", "amount"), "entity = :entity AND kind IN " + REFUND_KINDS),
+        _set_hash(engine, "int_payment_refunds", ("payment_id", "refunded"), "entity = :entity"),
         _set_hash(engine, "fct_payout", ("payout_id", "bank_line_id"), "entity = :entity"),
         # the other numbers the ERP keeps for invoices (a reference token may name one only now)
         _set_hash(engine, "int_invoice_aliases", ("invoice_id", "alias"), "entity = :entity"),
@@ -657,7 +657,8 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
             "AND coalesce(erp_lettrage, '') = '' LIMIT 1", {"entity": entity})),
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
-            "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS + " LIMIT 1",
+            "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS
+            + " UNION ALL SELECT 1 FROM int_payment_refunds WHERE entity = :entity LIMIT 1",
             {"entity": entity})),
     }
     params: dict[str, Any] = {"entity": entity, "as_of": as_of.isoformat(), "now": now}

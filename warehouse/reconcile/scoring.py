@@ -40,7 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from warehouse.engine import Engine
-from warehouse.sql import REFUND_KINDS
+from warehouse.sql import refunded_by_payment
 
 ZERO = Decimal("0")
 OUTCOMES = ("fully_applied", "partially_applied_explained", "exception", "unexplained")
@@ -234,8 +234,7 @@ def _outcomes(engine: Engine, s: QualityScore, truth: GroundTruth) -> None:
         "LEFT JOIN (SELECT DISTINCT entity, payment_id FROM fct_reconciliation_exception "
         "           WHERE payment_id IS NOT NULL AND detail LIKE '%[closed: settled since]') AS x "
         "  ON x.entity = p.entity AND x.payment_id = p.payment_id "
-        "LEFT JOIN (SELECT entity, payment_id, -sum(amount) AS refunded FROM fct_payout_component "
-        "           WHERE kind IN " + REFUND_KINDS + " GROUP BY entity, payment_id) AS r "
+        "LEFT JOIN (" + refunded_by_payment() + ") AS r "
         "  ON r.entity = p.entity AND r.payment_id = p.payment_id "
         "WHERE p.channel <> 'erp' AND p.payment_id NOT IN "
         "  (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL) "

@@ -34,14 +34,52 @@ customer_keys AS (
     WHERE coalesce(k, '') <> ''
     GROUP BY entity, k HAVING min(customer_id) = max(customer_id)
 ),
+converted AS (
+    -- provider payments charged in another currency than the money settled (a EUR card charge Stripe settled
+    -- in GBP): the staged amount is what settled, instructed_amount/_currency what was charged
+    SELECT entity, payment_id, upper(currency) AS currency, upper(instructed_currency) AS instructed_currency,
+           reference
+    FROM staged
+    WHERE channel <> 'erp' AND instructed_amount > 0 AND upper(instructed_currency) <> upper(currency)
+),
+named_currencies AS (
+    -- the currencies of the invoices such a payment names (a word of its reference is the invoice's number,
+    -- separators aside)
+    SELECT DISTINCT w.entity, w.payment_id, upper(i.currency) AS currency
+    FROM (SELECT entity, payment_id,
+                 unnest(regexp_split_to_array(upper(coalesce(reference, '')), '[^A-Z0-9/._-]+')) AS word
+          FROM converted) AS w
+    JOIN int_invoices AS i ON i.entity = w.entity AND i.doc_type = 'invoice'
+     AND translate(upper(trim(i.invoice_number)), '/._- ', '') = translate(w.word, '/._-', '')
+    WHERE length(translate(w.word, '/._-', '')) >= 4
+),
+as_charged AS (
+    -- paid as charged when it names an invoice in the charged currency; when it names none in either, when
+    -- the entity invoices in the charged currency (as bank transfers take the instructed currency below):
+    -- else the money settled is what the books can match (a GBP book's invoice charged in EUR)
+    SELECT v.entity, v.payment_id FROM converted AS v
+    WHERE EXISTS (SELECT 1 FROM named_currencies AS n
+                  WHERE n.entity = v.entity AND n.payment_id = v.payment_id AND n.currency = v.instructed_currency)
+       OR (NOT EXISTS (SELECT 1 FROM named_currencies AS n
+                       WHERE n.entity = v.entity AND n.payment_id = v.payment_id AND n.currency = v.currency)
+           AND EXISTS (SELECT 1 FROM int_invoices AS i
+                       WHERE i.entity = v.entity AND upper(i.currency) = v.instructed_currency))
+),
 provider_and_erp AS (
     -- a provider payment's customer as the ERP keys it (the ERP's own receipts already are)
     SELECT s.entity, s.payment_id, s.channel,
            CASE WHEN s.channel = 'erp' OR s.customer_id IS NULL OR c.customer_id IS NOT NULL THEN s.customer_id
                 ELSE coalesce(k.customer_id, z.customer_id, s.customer_id) END AS customer_id,
-           s.amount, s.fee, s.currency, s.paid_on, s.status, s.reference, s.payer_name, s.payer_iban, s.payout_id,
-           s.failure_reason, s.erp_lettrage, s.source_system, s.source_id
+           CASE WHEN ac.payment_id IS NOT NULL THEN s.instructed_amount ELSE s.amount END AS amount,
+           -- (the fee at the charge's own rate when the payment is as charged)
+           CASE WHEN ac.payment_id IS NOT NULL THEN round(s.fee * s.instructed_amount / nullif(s.amount, 0), 2)
+                ELSE s.fee END AS fee,
+           CASE WHEN ac.payment_id IS NOT NULL THEN upper(s.instructed_currency) ELSE s.currency END AS currency,
+           s.paid_on, s.status, s.reference, s.payer_name, s.payer_iban, s.payout_id,
+           s.failure_reason, s.erp_lettrage, s.instructed_amount, upper(s.instructed_currency) AS instructed_currency,
+           s.source_system, s.source_id
     FROM staged AS s
+    LEFT JOIN as_charged AS ac ON ac.entity = s.entity AND ac.payment_id = s.payment_id
     LEFT JOIN dim_customer AS c ON c.entity = s.entity AND c.customer_id = s.customer_id
     LEFT JOIN customer_keys AS k ON k.entity = s.entity AND k.k = upper(trim(s.customer_id))
     LEFT JOIN customer_keys AS z ON z.entity = s.entity AND z.k = ltrim(trim(s.customer_id), '0')
@@ -88,6 +126,10 @@ bank_transfers AS (
         b.counterparty_name AS payer_name,
         b.counterparty_iban AS payer_iban,
         CAST(NULL AS TEXT) AS payout_id,
+        CASE WHEN b.instructed_currency <> b.currency AND b.instructed_amount > 0 THEN b.instructed_amount END
+            AS instructed_amount,
+        CASE WHEN b.instructed_currency <> b.currency AND b.instructed_amount > 0 THEN b.instructed_currency END
+            AS instructed_currency,
         CASE WHEN rt.credit_line_id IS NOT NULL THEN
             'returned ' || coalesce(rt.return_reason, '') || ' on ' || CAST(rt.returned_on AS TEXT)
             || ', bank line ' || rt.return_line_id
@@ -140,9 +182,11 @@ bank_transfers AS (
       {% endif %}
 )
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
-       payer_name, payer_iban, payout_id, failure_reason, source_system, source_id, now() AS _loaded_at
+       payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, source_system,
+       source_id, now() AS _loaded_at
 FROM provider_and_erp
 UNION ALL
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
-       payer_name, payer_iban, payout_id, failure_reason, source_system, source_id, now() AS _loaded_at
+       payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, source_system,
+       source_id, now() AS _loaded_at
 FROM bank_transfers

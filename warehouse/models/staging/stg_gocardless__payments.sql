@@ -57,6 +57,8 @@ SELECT
     p.links__payout AS payout_id,
     r.reason_code AS failure_reason,
     CAST(NULL AS TEXT) AS erp_lettrage,
+    CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
+    CAST(NULL AS TEXT) AS instructed_currency,
     'gocardless' AS source_system,
     p.id AS source_id
 FROM raw_gocardless_payments AS p

@@ -29,6 +29,8 @@ SELECT
     CAST(NULL AS TEXT) AS payout_id,
     CAST(NULL AS TEXT) AS failure_reason,
     a.invoice_ids AS erp_lettrage,
+    CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
+    CAST(NULL AS TEXT) AS instructed_currency,
     'netsuite' AS source_system,
     t.id AS source_id
 FROM raw_netsuite_transactions AS t

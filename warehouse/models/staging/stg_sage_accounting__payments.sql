@@ -36,6 +36,8 @@ SELECT
     CAST(NULL AS TEXT) AS payout_id,
     CAST(NULL AS TEXT) AS failure_reason,
     a.invoice_ids AS erp_lettrage,
+    CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
+    CAST(NULL AS TEXT) AS instructed_currency,
     'sage_accounting' AS source_system,
     p.id AS source_id
 FROM raw_sage_accounting_contact_payments AS p

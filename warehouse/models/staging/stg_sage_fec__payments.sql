@@ -93,6 +93,8 @@ SELECT
     CAST(NULL AS TEXT) AS payout_id,
     CAST(NULL AS TEXT) AS failure_reason,
     l.lettrage AS erp_lettrage,
+    CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
+    CAST(NULL AS TEXT) AS instructed_currency,
     'sage_fec' AS source_system,
     l.bank_entry_id AS source_id
 FROM receipt_lines AS l

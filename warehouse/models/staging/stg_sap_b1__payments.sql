@@ -30,6 +30,8 @@ SELECT
     CAST(NULL AS TEXT) AS payout_id,
     CAST(NULL AS TEXT) AS failure_reason,
     l.invoice_ids AS erp_lettrage,
+    CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
+    CAST(NULL AS TEXT) AS instructed_currency,
     'sap_b1' AS source_system,
     'PAY-' || CAST(p.doc_entry AS TEXT) AS source_id
 FROM raw_sap_b1_incoming_payments AS p

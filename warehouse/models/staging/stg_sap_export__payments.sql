@@ -18,6 +18,8 @@ SELECT
     CAST(NULL AS TEXT) AS payout_id,
     CAST(NULL AS TEXT) AS failure_reason,
     nullif(clearing_document, '') AS erp_lettrage,
+    CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
+    CAST(NULL AS TEXT) AS instructed_currency,
     'sap_export' AS source_system,
     company_code || '/' || CAST(fiscal_year AS TEXT) || '/' || document_number AS source_id
 FROM raw_sap_export_items

@@ -6,17 +6,23 @@
 -- the list resources are walked by created date and never re-read what changed after. A bank debit
 -- (SEPA, Bacs ...) that failed says so in failure_reason ('sepa_debit: insufficient_funds'): the money was
 -- counted on, unlike a declined card, so the reconciliation raises a failed_debit for it.
+-- A charge in another currency than its balance transaction's was converted by Stripe (a GBP account's
+-- customer charged EUR): the money received is the balance transaction's amount, in its currency, and the
+-- fee is in that currency too; the charge's own amount and currency stay as instructed_amount/_currency
+-- (fct_payment takes them instead when the charge names an invoice in that currency). Until its payout
+-- lists the balance transaction, a charge is as charged.
 -- shape: payments
 -- requires: raw_stripe_charges, raw_stripe_balance_transactions
 {% set events = has('raw_stripe_events') and has_column('raw_stripe_events', 'data__object__status') %}
 {% set refunded_event = events and has_column('raw_stripe_events', 'data__object__refunded') %}
 {% set failure_event = events and has_column('raw_stripe_events', 'data__object__failure_code') %}
 {% set method = has_column('raw_stripe_charges', 'payment_method_details__type') %}
+{% set converted = "(bt.currency IS NOT NULL AND lower(bt.currency) <> lower(c.currency) AND bt.amount IS NOT NULL)" %}
 {% set invoice_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.invoice_keys) %}
 {% set customer_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.customer_keys)
       + (metadata_cols('raw_stripe_customers', 'cu', providers.stripe.customer_keys) if has('raw_stripe_customers') else []) %}
 WITH charge_bt AS (
-    SELECT source, max(payout) AS payout, sum(fee) AS fee
+    SELECT source, max(payout) AS payout, sum(amount) AS amount, sum(fee) AS fee, max(currency) AS currency
     FROM raw_stripe_balance_transactions
     WHERE reporting_category = 'charge'
     GROUP BY source
@@ -47,9 +53,10 @@ SELECT
     c.id AS payment_id,
     'stripe' AS channel,
     coalesce({% for col in customer_refs %}nullif({{ col }}, ''), {% endfor %}CAST(NULL AS TEXT)) AS customer_id,
-    {{ minor_to_decimal('c.amount', 'c.currency') }} AS amount,
-    {{ minor_to_decimal('coalesce(bt.fee, 0)', 'c.currency') }} AS fee,
-    upper(c.currency) AS currency,
+    CASE WHEN {{ converted }} THEN {{ minor_to_decimal('bt.amount', 'bt.currency') }}
+         ELSE {{ minor_to_decimal('c.amount', 'c.currency') }} END AS amount,
+    {{ minor_to_decimal('coalesce(bt.fee, 0)', 'coalesce(bt.currency, c.currency)') }} AS fee,
+    upper(CASE WHEN {{ converted }} THEN bt.currency ELSE c.currency END) AS currency,
     {{ unix_to_date('c.created') }} AS paid_on,
     CASE
         WHEN coalesce(ev.status, c.status) = 'failed' THEN 'failed'
@@ -68,6 +75,8 @@ SELECT
                         THEN c.payment_method_details__type || ': ' || coalesce(ev.failure_code, c.failure_code, 'failed')
                         ELSE coalesce(ev.failure_code, c.failure_code) END{% else %}coalesce(ev.failure_code, c.failure_code){% endif %} AS failure_reason,
     CAST(NULL AS TEXT) AS erp_lettrage,
+    CASE WHEN {{ converted }} THEN {{ minor_to_decimal('c.amount', 'c.currency') }} END AS instructed_amount,
+    CASE WHEN {{ converted }} THEN upper(c.currency) END AS instructed_currency,
     'stripe' AS source_system,
     c.id AS source_id
 FROM raw_stripe_charges AS c

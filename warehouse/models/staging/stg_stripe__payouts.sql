@@ -1,7 +1,26 @@
 -- Stripe payouts; fees are the sum of the fees of the balance transactions they settle.
+-- A payout is in its latest state: the object as loaded (payouts are walked by created date and not re-read),
+-- or a later payout.* event (payout.paid, payout.failed, payout.canceled: data.object is the payout), whichever
+-- is newer; the object's time is its load's (dlt's load id, unix seconds). A payout listed paid that failed
+-- days later is failed: its money came back to the Stripe balance and goes out in a later payout (a
+-- payout_failure balance transaction, reporting category payout_reversal, in that payout's composition).
 -- shape: payouts
 -- requires: raw_stripe_payouts, raw_stripe_balance_transactions
-WITH fees AS (
+{% set events = has('raw_stripe_events') and has_column('raw_stripe_events', 'data__object__status') %}
+{% set loaded_at = has_column('raw_stripe_payouts', '_dlt_load_id') %}
+WITH latest AS (
+    {% if events %}
+    SELECT object_id, status, created FROM (
+        SELECT data__object__id AS object_id, data__object__status AS status, created,
+               row_number() OVER (PARTITION BY data__object__id ORDER BY created DESC, id DESC) AS rn
+        FROM raw_stripe_events
+        WHERE data__object__object = 'payout' AND data__object__status IS NOT NULL
+    ) AS e WHERE rn = 1
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS object_id, CAST(NULL AS TEXT) AS status, CAST(NULL AS BIGINT) AS created WHERE 1 = 0
+    {% endif %}
+),
+fees AS (
     SELECT payout, sum(fee) AS fees
     FROM raw_stripe_balance_transactions
     WHERE reporting_category <> 'payout' AND payout IS NOT NULL
@@ -14,9 +33,12 @@ SELECT
     {{ minor_to_decimal('coalesce(f.fees, 0)', 'p.currency') }} AS fees,
     upper(p.currency) AS currency,
     {{ unix_to_date('p.arrival_date') }} AS arrival_date,
-    p.status,
+    CASE WHEN ev.status IS NOT NULL
+              {% if loaded_at %}AND (p._dlt_load_id IS NULL OR ev.created > CAST(p._dlt_load_id AS DECIMAL(20,6))){% endif %}
+         THEN ev.status ELSE p.status END AS status,
     coalesce(nullif(p.statement_descriptor, ''), p.id) AS reference,
     'stripe' AS source_system,
     p.id AS source_id
 FROM raw_stripe_payouts AS p
 LEFT JOIN fees AS f ON f.payout = p.id
+LEFT JOIN latest AS ev ON ev.object_id = p.id
