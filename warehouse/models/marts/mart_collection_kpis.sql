@@ -48,7 +48,7 @@ matching AS (
 ),
 reminders AS (
     SELECT me.d, r.entity, r.step,
-           CASE WHEN b.amount_open_now = 0 AND b.last_paid_on >= CAST(r.sent_at AS DATE)
+           CASE WHEN b.amount_open_now = 0 AND NOT b.credited AND b.last_paid_on >= CAST(r.sent_at AS DATE)
                      AND b.last_paid_on <= {{ add_days('CAST(r.sent_at AS DATE)', 7) }}
                      AND b.last_paid_on <= {{ d(as_of) }} THEN 1 ELSE 0 END AS paid_7d
     FROM meas AS me

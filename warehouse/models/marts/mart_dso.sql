@@ -1,6 +1,7 @@
 -- Days sales outstanding per entity, currency and month end, for the 24 month ends on or
 -- before the as-of date.
--- receivables: open at the month end (same definition as mart_aged_balance at that date).
+-- receivables: open at the month end (same definition as mart_aged_balance at that date: credit notes,
+--   payments and discounts count on their own dates, _marts.jinja open_ctes).
 -- credit sales: net amount_total (credit notes negative) of documents issued in the period.
 -- dso_countback: walk back from the month end, consuming each month's credit sales with the
 --   receivables; full months add their days, the last one its fraction (at most 24 months).
