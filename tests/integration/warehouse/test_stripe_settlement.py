@@ -174,14 +174,20 @@ def test_a_payout_that_failed_after_it_was_listed_is_failed_and_not_looked_for_o
              "statement_descriptor": "STRIPE po_15", "balance_transaction": "txn_po_15"}
     po_15_line = {**BANK[1], "bank_line_id": "B_PO15", "amount": Decimal("50.00"), "booking_date": date(2025, 2, 17),
                   "value_date": date(2025, 2, 17), "remittance_unstructured": "STRIPE po_15"}
+    # po_11's payout.failed carries an earlier time than the night that listed it paid (a replayed or backdated
+    # event): failed is final all the same
+    po_11 = {**po_10, "id": "po_11", "statement_descriptor": "STRIPE po_11", "balance_transaction": "txn_po_11"}
+    failed_early = {**failed, "id": "evt_po_11", "created": 1739000000,
+                    "data": {"object": {**po_11, "status": "failed", "failure_code": "could_not_process"}}}
     with _built(warehouse_config, bank=(po_15_line,),
-                stripe={"payouts": [po_10, po_15], "balance_transactions": [repaid], "events": [failed, stale]},
+                stripe={"payouts": [po_10, po_11, po_15], "balance_transactions": [repaid],
+                        "events": [failed, stale, failed_early]},
                 edits=(f"UPDATE raw_stripe_payouts SET _dlt_load_id = '{NIGHT_OF_2025_02_10}' "
-                       "WHERE id IN ('po_1', 'po_10')",)) as engine:
+                       "WHERE id IN ('po_1', 'po_10', 'po_11')",)) as engine:
         statuses = dict(engine.query("SELECT payout_id, status FROM fct_payout"))
         reconcile(engine, as_of=AS_OF)
         raised = engine.query("SELECT payout_id, kind FROM fct_reconciliation_exception WHERE payout_id IS NOT NULL")
         banked = dict(engine.query("SELECT payout_id, bank_line_id FROM fct_payout"))
-    assert statuses == {"po_1": "paid", "po_10": "failed", "po_15": "paid"}
+    assert statuses == {"po_1": "paid", "po_10": "failed", "po_11": "failed", "po_15": "paid"}
     assert raised == []
-    assert banked == {"po_1": "B2", "po_10": None, "po_15": "B_PO15"}
+    assert banked == {"po_1": "B2", "po_10": None, "po_11": None, "po_15": "B_PO15"}

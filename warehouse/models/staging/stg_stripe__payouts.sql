@@ -1,7 +1,8 @@
 -- Stripe payouts; fees are the sum of the fees of the balance transactions they settle.
 -- A payout is in its latest state: the object as loaded (payouts are walked by created date and not re-read),
 -- or a later payout.* event (payout.paid, payout.failed, payout.canceled: data.object is the payout), whichever
--- is newer; the object's time is its load's (dlt's load id, unix seconds). A payout listed paid that failed
+-- is newer (a failed or canceled one whatever its time: those are final); the object's time is its load's (dlt's
+-- load id, unix seconds). A payout listed paid that failed
 -- days later is failed: its money came back to the Stripe balance and goes out in a later payout (a
 -- payout_failure balance transaction, reporting category payout_reversal, in that payout's composition).
 -- shape: payouts
@@ -33,7 +34,11 @@ SELECT
     {{ minor_to_decimal('coalesce(f.fees, 0)', 'p.currency') }} AS fees,
     upper(p.currency) AS currency,
     {{ unix_to_date('p.arrival_date') }} AS arrival_date,
-    CASE WHEN ev.status IS NOT NULL
+    -- (failed and canceled are final: whichever says so wins, whatever the clocks; a replayed or backdated
+    -- event is older than the load that listed the payout paid, and still the truth)
+    CASE WHEN p.status IN ('failed', 'canceled') THEN p.status
+         WHEN ev.status IN ('failed', 'canceled') THEN ev.status
+         WHEN ev.status IS NOT NULL
               {% if loaded_at %}AND (p._dlt_load_id IS NULL OR ev.created > CAST(p._dlt_load_id AS DECIMAL(20,6))){% endif %}
          THEN ev.status ELSE p.status END AS status,
     coalesce(nullif(p.statement_descriptor, ''), p.id) AS reference,
