@@ -7,6 +7,7 @@ the ECB rate each half-year without touching code. This module only validates;
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +46,11 @@ class Languages(_Strict):
         return self.by_country.get((country or "").upper(), self.default)
 
 
+def _folded(text: str) -> str:
+    """Lower case without accents: "Prélèvement" and "PRELEVEMENT" are the same word in a customer master."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
 class Thresholds(_Strict):
     min_customer_open: dict[str, Decimal]
     alert_overdue_above: dict[str, Decimal]
@@ -52,6 +58,15 @@ class Thresholds(_Strict):
     promise_default_days: int = Field(ge=0)
     min_days_before_formal_step: int = Field(default=8, ge=0)
     direct_debit_lookback_days: int = Field(default=100, ge=0)
+    direct_debit_terms: tuple[str, ...] = ()
+
+    def names_direct_debit(self, terms: str | None) -> bool:
+        """Whether the customer master's terms say the customer pays by direct debit (a word of
+        ``direct_debit_terms`` in them, case and accents aside)."""
+        if not terms or not self.direct_debit_terms:
+            return False
+        text = _folded(terms)
+        return any(_folded(word) in text for word in self.direct_debit_terms)
 
     @field_validator("min_customer_open", "alert_overdue_above")
     @classmethod

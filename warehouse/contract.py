@@ -42,7 +42,10 @@ CANONICAL: tuple[Table, ...] = (
        ("score", RATIO),
        # extension: the number people and integrations write when the ERP keys customers otherwise (NetSuite's
        # entityid, Sage Accounting's contact reference); provider payments naming it find the customer
-       ("customer_number", TEXT)),
+       ("customer_number", TEXT),
+       # extension: the payment terms as the customer master writes them ("Prélèvement SEPA 30 jours"): reminders
+       # read a direct-debit payer there (mappings/dunning.yaml direct_debit_terms)
+       ("payment_terms", TEXT)),
     _t("fct_invoice", ("entity", "invoice_id"), "one invoice or credit note",
        ("entity", TEXT), ("invoice_id", TEXT), ("invoice_number", TEXT), ("customer_id", TEXT),
        ("doc_type", TEXT), ("issue_date", DATE), ("due_date", DATE), ("currency", TEXT),

@@ -21,6 +21,8 @@ SHAPES: dict[str, Shape] = {
         # the number people and integrations write when the ERP keys customers otherwise (NetSuite's entityid,
         # Sage Accounting's contact reference); NULL where the id is that number
         ("customer_number", TEXT),
+        # the payment terms as the master writes them ("Prélèvement SEPA 30 jours", "LCR 45J FDM"), where it does
+        ("payment_terms", TEXT),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
     "invoices": (

@@ -33,6 +33,8 @@ class InvoiceFacts:
     mandate_id: str | None = None
     # the customer's last SEPA direct debit the entity collected (bank statements), when not returned since
     direct_debit_on: date | None = None
+    # the customer master's payment terms, when they name a direct debit ("Prélèvement SEPA 30 jours")
+    direct_debit_terms: str | None = None
     matched_since_sync: bool = False
     in_transit: str | None = None
     write_off_requested: bool = False  # someone asked to write it off (desk): not chased while that is pending

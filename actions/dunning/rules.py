@@ -50,6 +50,8 @@ def exclusion(f: InvoiceFacts, as_of: date) -> str | None:
     if f.direct_debit_on is not None and not f.mandate_id:  # (a GoCardless mandate collects instead: plan_invoice)
         return (f"pays by direct debit (collected {f.direct_debit_on.isoformat()}, bank statements): "
                 "the next collection takes it")
+    if f.direct_debit_terms and not f.mandate_id:
+        return f"pays by direct debit (terms '{f.direct_debit_terms}'): the collection takes it"
     return None
 
 

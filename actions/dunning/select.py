@@ -91,11 +91,12 @@ def facts_sql(engine: Engine) -> str:
                           "i.invoice_id AND pr.as_of = (SELECT max(px.as_of) FROM mart_invoice_prediction AS px "
                           "WHERE px.entity = :entity AND px.as_of <= :as_of)")
     with_transit = f"WITH transit AS ({transit}) " if transit else ""
+    terms = "c.payment_terms" if "payment_terms" in _cols(engine, "dim_customer") else "CAST(NULL AS VARCHAR)"
     return (
         f"{with_transit}SELECT i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.issue_date, i.due_date, "
         "i.currency, i.amount_total, i.amount_open, i.status, coalesce(i.disputed, FALSE) AS disputed, "
         "coalesce(i.factored, FALSE) AS factored, c.name AS customer_name, c.email, c.country, c.segment, "
-        f"c.account_owner, {dispute} AS dispute_decision, {mandate} AS mandate_id, ({matched}) AS matched_since_sync, "
+        f"c.account_owner, {terms} AS payment_terms, {dispute} AS dispute_decision, {mandate} AS mandate_id, ({matched}) AS matched_since_sync, "
         f"{in_transit} AS in_transit, {write_off} AS write_off_requested, {predicted} "
         "FROM fct_invoice AS i LEFT JOIN dim_customer AS c ON c.entity = i.entity AND c.customer_id = i.customer_id"
         f"{predicted_join} WHERE i.entity = :entity AND i.doc_type = 'invoice' AND i.amount_open > 0 "
@@ -197,6 +198,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
             disputed=bool(r["disputed"]), factored=bool(r["factored"]), dispute_decision=bool(r["dispute_decision"]),
             promise_until=promised.get(str(r["invoice_id"])), mandate_id=r["mandate_id"],
             direct_debit_on=debited.get(str(r["customer_id"])),
+            direct_debit_terms=r["payment_terms"] if rules.thresholds.names_direct_debit(r["payment_terms"]) else None,
             matched_since_sync=bool(r["matched_since_sync"]), in_transit=r["in_transit"],
             write_off_requested=bool(r["write_off_requested"]),
             steps_done=frozenset(done.get(str(r["invoice_id"]), ())),

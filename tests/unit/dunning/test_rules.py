@@ -65,6 +65,8 @@ CASES = [
      "email", "formal_notice", "agency_review needs formal_notice sent first"),
     ("direct_debit_payer", {"direct_debit_on": date(2026, 11, 5)}, "skip", None,
      "pays by direct debit (collected 2026-11-05, bank statements)"),
+    ("direct_debit_terms", {"direct_debit_terms": "Prélèvement SEPA 30 jours"}, "skip", None,
+     "pays by direct debit (terms 'Prélèvement SEPA 30 jours')"),
 ]
 
 
@@ -144,3 +146,10 @@ def test_probability_rules_are_validated(selection: list[dict[str, str]], messag
     with pytest.raises(ValueError, match=message):
         type(RULES).model_validate(data)
 
+
+
+@pytest.mark.parametrize(("terms", "direct"), [("Prélèvement SEPA 30 jours", True), ("PRELEVEMENT A 45J", True),
+                                               ("SEPA Lastschrift 14 Tage", True), ("Virement 30 jours fin de mois", False),
+                                               ("LCR 45J FDM", False), (None, False)])
+def test_terms_that_name_a_direct_debit(terms: str | None, direct: bool) -> None:
+    assert RULES.thresholds.names_direct_debit(terms) is direct

@@ -14,7 +14,7 @@ ranked AS (
 )
 SELECT
     entity, customer_id, name, vat_id, siren, email, iban, country, payment_terms_days,
-    credit_limit, currency, account_owner, customer_number,
+    credit_limit, currency, account_owner, customer_number, payment_terms,
     CAST(NULL AS TEXT) AS segment,
     CAST(NULL AS DECIMAL(9,4)) AS score,
     source_system, source_id, now() AS _loaded_at

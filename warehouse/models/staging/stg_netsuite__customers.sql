@@ -17,6 +17,7 @@ SELECT
     CAST(NULL AS TEXT) AS account_owner,
     -- the number people and integrations write (Stripe metadata): NetSuite keys customers by internal id
     nullif(trim(entityid), '') AS customer_number,
+    CAST(NULL AS TEXT) AS payment_terms,
     'netsuite' AS source_system,
     id AS source_id
 FROM raw_netsuite_customers

@@ -17,6 +17,7 @@ SELECT
     CAST(NULL AS TEXT) AS account_owner,
     -- the contact reference people and integrations write (JUN001): Sage keys contacts by a GUID
     nullif(trim(reference), '') AS customer_number,
+    CAST(NULL AS TEXT) AS payment_terms,
     'sage_accounting' AS source_system,
     id AS source_id
 FROM raw_sage_accounting_contacts

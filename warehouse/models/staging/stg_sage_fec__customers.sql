@@ -16,6 +16,7 @@ SELECT
     upper(nullif(trim(currency), '')) AS currency,
     account_owner,
     CAST(NULL AS TEXT) AS customer_number,  -- (the customer id is the number)
+    nullif(trim(payment_terms), '') AS payment_terms,
     'sage_fec' AS source_system,
     customer_account AS source_id
 FROM raw_sage_fec_customers

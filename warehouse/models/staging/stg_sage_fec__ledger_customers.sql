@@ -17,6 +17,7 @@ SELECT
     CAST(NULL AS TEXT) AS currency,
     CAST(NULL AS TEXT) AS account_owner,
     CAST(NULL AS TEXT) AS customer_number,  -- (the customer id is the number)
+    CAST(NULL AS TEXT) AS payment_terms,
     'sage_fec' AS source_system,
     {{ fec_customer('l') }} AS source_id
 FROM {{ fec_lines() }} AS l

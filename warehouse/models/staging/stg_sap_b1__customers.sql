@@ -16,6 +16,7 @@ SELECT
     CASE WHEN currency = '##' THEN NULL ELSE upper(currency) END AS currency,
     CAST(NULL AS TEXT) AS account_owner,
     CAST(NULL AS TEXT) AS customer_number,  -- (the customer id is the number)
+    CAST(NULL AS TEXT) AS payment_terms,
     'sap_b1' AS source_system,
     card_code AS source_id
 FROM raw_sap_b1_business_partners

@@ -15,6 +15,7 @@ SELECT
     CAST(NULL AS TEXT) AS currency,
     account_owner,
     CAST(NULL AS TEXT) AS customer_number,  -- (the customer id is the number)
+    CAST(NULL AS TEXT) AS payment_terms,
     'sap_export' AS source_system,
     customer AS source_id
 FROM raw_sap_export_customers
