@@ -29,6 +29,9 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("invoice_id", TEXT), ("invoice_number", TEXT), ("customer_id", TEXT),
         ("doc_type", TEXT), ("issue_date", DATE), ("due_date", DATE), ("currency", TEXT),
         ("amount_total", MONEY), ("erp_amount_open", MONEY), ("disputed", BOOL), ("erp_lettrage", TEXT),
+        # the document's own text where the ERP gives one (a FEC credit note's label, "Avoir AV-10 sur facture
+        # FA-151"): a credit note naming its invoice there is set against it (10_inputs, rc_named_cn)
+        ("description", TEXT),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
     "payments": (

@@ -655,6 +655,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "loose_credit_notes": bool(engine.query(
             "SELECT 1 FROM int_invoices WHERE entity = :entity AND doc_type = 'credit_note' "
             "AND coalesce(erp_lettrage, '') = '' LIMIT 1", {"entity": entity})),
+        # (a book whose unlettered credit notes have no text of their own skips looking for the invoice they name)
+        "named_credit_notes": bool(engine.query(
+            "SELECT 1 FROM int_invoices WHERE entity = :entity AND doc_type = 'credit_note' "
+            "AND coalesce(erp_lettrage, '') = '' AND description IS NOT NULL LIMIT 1", {"entity": entity})),
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
             "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS

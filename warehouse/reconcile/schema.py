@@ -102,6 +102,8 @@ WORK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     # payment paid (10_inputs; 15_credit_notes applies them, 50_exceptions closes the refund)
     "rc_refund_cn": (("payment_id", TEXT), ("refunded", MONEY), ("invoice_id", TEXT), ("cn_id", TEXT),
                      ("cn_number", TEXT)),
+    # credit notes the ERP did not letter that name their invoice in their own text (10_inputs; 15_credit_notes)
+    "rc_named_cn": (("cn_id", TEXT), ("invoice_id", TEXT), ("cn_number", TEXT)),
 }
 
 

@@ -38,12 +38,13 @@ class Book:
     def invoice(self, invoice_id: str, amount: str, *, number: str | None = None, customer: str = "C1",
                 issue: date = date(2024, 5, 1), due: date = date(2024, 5, 31), doc_type: str = "invoice",
                 currency: str = "EUR", erp_lettrage: str | None = None, erp_open: str | None = None,
-                disputed: bool = False) -> None:
+                disputed: bool = False, description: str | None = None) -> None:
         self._insert("int_invoices", {
             "entity": self.entity, "invoice_id": invoice_id, "invoice_number": number or invoice_id,
             "customer_id": customer, "doc_type": doc_type, "issue_date": issue, "due_date": due, "currency": currency,
             "amount_total": Decimal(amount), "erp_amount_open": Decimal(erp_open) if erp_open else None,
-            "disputed": disputed, "erp_lettrage": erp_lettrage, "source_system": "test", "source_id": invoice_id})
+            "disputed": disputed, "erp_lettrage": erp_lettrage, "description": description, "source_system": "test",
+            "source_id": invoice_id})
 
     def payment(self, payment_id: str, amount: str, reference: str | None = None, *, customer: str | None = None,
                 channel: str = "bank_transfer", status: str = "succeeded", paid_on: date = date(2024, 6, 10),

@@ -139,6 +139,32 @@ def test_a_discount_taken_after_its_term_stays_open_and_asks_a_person(book: Book
     assert "28 days after the invoice date" in exc["detail"] and "(2.0%) granted only within 10 days" in exc["detail"]
 
 
+def test_an_unlettered_credit_note_naming_its_invoice_in_its_label_credits_it(book: Book) -> None:
+    """"Avoir AV-2026-00010 sur facture FA-2026-00151": the ERP did not letter the partial credit note, but its
+    label names the invoice, so the invoice owes the net (what a reminder asks, what the payer pays), in full and
+    incremental runs alike. A label naming two invoices, or another customer's, credits none."""
+    book.invoice("I151", "3081.60", number="FA-2026-00151", issue=date(2024, 5, 2))
+    book.invoice("A10", "-1232.64", number="AV-2026-00010", doc_type="credit_note", issue=date(2024, 5, 20),
+                 description="Avoir AV-2026-00010 sur facture FA-2026-00151")
+    book.invoice("I152", "500.00", number="FA-2026-00152", issue=date(2024, 5, 2))
+    book.invoice("I153", "600.00", number="FA-2026-00153", issue=date(2024, 5, 2))
+    book.invoice("A11", "-100.00", number="AV-2026-00011", doc_type="credit_note", issue=date(2024, 5, 20),
+                 description="Avoir sur factures FA-2026-00152 et FA-2026-00153")
+    book.invoice("I201", "900.00", number="FA-2026-00201", customer="C2", issue=date(2024, 5, 2))
+    book.invoice("A12", "-90.00", number="AV-2026-00012", doc_type="credit_note", issue=date(2024, 5, 20),
+                 description="Avoir sur facture FA-2026-00201")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I151") == ("partially_paid", Decimal("1848.96"))
+    assert book.invoice_state("A10")[1] == Decimal("0.00")
+    assert book.invoice_state("I152")[1] == Decimal("500.00") and book.invoice_state("I201")[1] == Decimal("900.00")
+    # the payer pays the net, by reference: the invoice closes; an incremental run keeps the credit note's match
+    book.payment("P1", "1848.96", "FA-2026-00151")
+    reconcile(book.engine, as_of=AS_OF, incremental=True)
+    assert book.invoice_state("I151") == ("paid", Decimal("0.00"))
+    assert {(m["payment_id"], m["rule"]) for m in book.matches() if m["invoice_id"] == "I151"} == {
+        ("A10", "credit_note"), ("P1", "exact_reference")}
+
+
 def test_a_structured_reference_printed_in_groups_of_four(book: Book) -> None:
     """A creditor reference and a Dutch payment reference as banking apps print them."""
     book.invoice("I1", "120.00", number="RF18539007547034")

@@ -42,6 +42,7 @@ SELECT
     CASE WHEN t.type = 'CustCred' THEN -abs(t.foreignamountremaining) ELSE t.foreignamountremaining END AS erp_amount_open,
     FALSE AS disputed,
     coalesce(a.applied_by, ca.applied_by) AS erp_lettrage,
+    CAST(NULL AS TEXT) AS description,
     'netsuite' AS source_system,
     t.id AS source_id
 FROM raw_netsuite_transactions AS t

@@ -78,6 +78,7 @@ SELECT
     d.erp_amount_open,
     FALSE AS disputed,
     a.payment_ids AS erp_lettrage,
+    CAST(NULL AS TEXT) AS description,
     'sage_accounting' AS source_system,
     d.id AS source_id
 FROM documents AS d

@@ -45,6 +45,7 @@ sales_pieces AS (
         {{ fec_group_currency('c') }} AS currency,
         {{ fec_group_amount('c') }} AS amount_total,
         max(lettrage) AS erp_lettrage,
+        min(nullif(trim(ecriture_lib), '')) AS description,
         min({{ fec_entry_id('c') }}) AS source_id
     FROM customer_lines AS c
     GROUP BY entity, journal_code, piece_ref
@@ -62,6 +63,7 @@ sales_documents AS (
         currency,
         amount_total,
         erp_lettrage,
+        description,
         source_id
     FROM sales_pieces
 ),
@@ -104,6 +106,7 @@ opening_documents AS (
         {{ fec_group_currency('o') }} AS currency,
         {{ fec_group_amount('o') }} AS amount_total,
         max(lettrage) AS erp_lettrage,
+        min(nullif(trim(ecriture_lib), '')) AS description,
         min({{ fec_entry_id('o') }}) AS source_id
     FROM opening_lines AS o
     GROUP BY entity, customer, doc_ref
@@ -128,6 +131,7 @@ SELECT
     CAST(NULL AS DECIMAL(18,2)) AS erp_amount_open,
     FALSE AS disputed,
     d.erp_lettrage,
+    d.description,
     'sage_fec' AS source_system,
     d.source_id
 FROM documents AS d

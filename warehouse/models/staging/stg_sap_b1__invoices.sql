@@ -57,6 +57,7 @@ SELECT
     d.erp_amount_open,
     FALSE AS disputed,
     a.payment_ids AS erp_lettrage,
+    CAST(NULL AS TEXT) AS description,
     'sap_b1' AS source_system,
     d.invoice_id AS source_id
 FROM documents AS d

@@ -85,6 +85,7 @@ SELECT
     d.erp_amount_open,
     FALSE AS disputed,
     d.erp_lettrage,
+    CAST(NULL AS TEXT) AS description,
     'sap_export' AS source_system,
     d.company_code || '/' || CAST(d.fiscal_year AS TEXT) || '/' || d.document_number AS source_id
 FROM kept AS d

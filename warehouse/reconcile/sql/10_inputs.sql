@@ -46,6 +46,30 @@ WITH r AS (
 SELECT payment_id, refunded, invoice_id, cn_id, cn_number FROM pair WHERE n_cn = 1 AND n_pay = 1;
 
 {% endif %}
+{% if named_credit_notes %}
+-- A credit note the ERP did not letter whose own text names its invoice ("Avoir AV-2026-00010 sur facture
+-- FA-2026-00151", a FEC label): it credits that invoice (15_credit_notes), as a lettered one would, so a reminder
+-- asks for the net and factoring does not assign the invoice at face value. Paired from the inputs alone, so
+-- every run, full or incremental, pairs alike: the text holds exactly one invoice number of the same customer and
+-- currency (separators aside), issued by the credit note's date and not lettered with anything else.
+DELETE FROM rc_named_cn;
+INSERT INTO rc_named_cn (cn_id, invoice_id, cn_number)
+WITH cn AS (
+    SELECT invoice_id AS cn_id, invoice_number AS cn_number, customer_id, upper(currency) AS currency, issue_date,
+           {{ norm_ref('description') }} AS said, {{ norm_ref('invoice_number') }} AS own
+    FROM {{ invoices_table }}
+    WHERE entity = :entity AND doc_type = 'credit_note' AND coalesce(erp_lettrage, '') = '' AND description IS NOT NULL
+), pair AS (
+    SELECT cn.cn_id, cn.cn_number, i.invoice_id, count(*) OVER (PARTITION BY cn.cn_id) AS n_inv
+    FROM cn
+    JOIN {{ invoices_table }} AS i ON i.entity = :entity AND i.doc_type = 'invoice' AND i.customer_id = cn.customer_id
+         AND upper(i.currency) = cn.currency AND i.issue_date <= cn.issue_date AND coalesce(i.erp_lettrage, '') = ''
+    WHERE length({{ norm_ref('i.invoice_number') }}) >= {{ min_len }}
+      AND strpos(cn.said, {{ norm_ref('i.invoice_number') }}) > 0 AND {{ norm_ref('i.invoice_number') }} <> cn.own
+)
+SELECT cn_id, invoice_id, cn_number FROM pair WHERE n_inv = 1;
+
+{% endif %}
 {% if incremental %}
 -- An incremental run reads the open amounts of what it can touch, not of the whole book: the
 -- invoices changed, netted by credit notes (15_credit_notes re-applies them all), fixed by a
@@ -64,6 +88,10 @@ UNION SELECT id FROM (
 -- (both sides of a refund's credit note: re-applied every run, as lettered credit notes are)
 UNION SELECT invoice_id FROM rc_refund_cn
 UNION SELECT cn_id FROM rc_refund_cn
+{% if named_credit_notes %}
+UNION SELECT invoice_id FROM rc_named_cn
+UNION SELECT cn_id FROM rc_named_cn
+{% endif %}
 UNION SELECT invoice_id FROM {{ invoices_table }}
 WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices_table }}
                                             WHERE entity = :entity AND doc_type = 'credit_note' AND erp_lettrage <> '');

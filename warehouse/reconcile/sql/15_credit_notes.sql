@@ -67,3 +67,22 @@ WHERE least(r.refunded, -c.open0, i.open0) > 0;
 
 {{ net_in_open0("payment_id IN (SELECT cn_id FROM rc_refund_cn)") }}
 {% endif %}
+{% if named_credit_notes %}
+
+-- Credit notes not lettered that name their invoice in their own text (10_inputs: rc_named_cn): each credits
+-- what the invoice still owes, at most its own amount.
+INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
+                      currency, rule, confidence, explanation, state, paid_on)
+SELECT i.entity, md5(i.entity || '|' || n.cn_id || '|' || n.invoice_id || '|credit_note'), n.cn_id, n.invoice_id,
+       CAST(least(-c.open0, i.open0) AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR),
+       i.currency, 'credit_note', {{ conf.credit_note }},
+       'credit note ' || coalesce(n.cn_number, n.cn_id) || ' names this invoice in its text (not lettered in the ERP)',
+       '{{ state.credit_note }}', c.issue_date
+FROM rc_named_cn AS n
+JOIN rc_inv AS i ON i.invoice_id = n.invoice_id
+JOIN rc_inv AS c ON c.invoice_id = n.cn_id
+WHERE least(-c.open0, i.open0) > 0
+  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = n.cn_id AND b.invoice_id = n.invoice_id);
+
+{{ net_in_open0("payment_id IN (SELECT cn_id FROM rc_named_cn)") }}
+{% endif %}
