@@ -96,3 +96,31 @@ def promise(entity: Annotated[str, typer.Option("--entity", "-e")],
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
     console.print(f"promise to pay recorded for {entity}/{invoice} until {on} (decision {decision.id})")
+
+
+@app.command()
+def dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
+            invoice: Annotated[str, typer.Option("--invoice", "-i", help="Invoice id or number.")],
+            reason: Annotated[str, typer.Option("--reason", help="What the customer contests.")],
+            actor: Annotated[str, typer.Option("--actor", help="Who recorded it.")],
+            department: Annotated[str, typer.Option("--department", help="Who handles it (as in the desk).")] = "sales",
+            ) -> None:
+    """Record a customer dispute, as the desk does: no reminder, no factoring, the invoice shows as disputed from
+    the next reconcile (a decision kept through every run)."""
+    from desk.actions import dispute as record_dispute
+    from lettrage.errors import DataError
+    from warehouse.engine import connect
+
+    try:
+        with connect() as engine:
+            found = engine.query("SELECT invoice_id FROM fct_invoice WHERE entity = :e AND (invoice_id = :i "
+                                 "OR invoice_number = :i)", {"e": entity, "i": invoice})
+            if len(found) != 1:
+                raise DataError(f"{'no' if not found else 'more than one'} invoice {invoice!r} in {entity}")
+            decision = record_dispute(engine, entity, str(found[0][0]), reason=reason, department=department,
+                                      actor=actor)
+    except DataError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    console.print(f"dispute recorded for {entity}/{invoice} (decision {decision.id}): `lettrage reconcile` or the next "
+                  "sync shows it disputed")

@@ -37,3 +37,23 @@ def test_promise_records_a_decision_or_says_why_not(book: WarehouseConfig) -> No
         rows = engine.query("SELECT invoice_id, actor, reason FROM decision WHERE kind = 'promise_to_pay' "
                             "ORDER BY created_at")
     assert rows[-1] == ("I21", "sophie", "phone call")
+
+
+def test_dispute_records_a_decision_that_stops_reminders(book: WarehouseConfig) -> None:
+    """`lettrage reminders dispute`: a customer contests FA-21 (named by its number); the decision the desk writes,
+    so the next planning skips the invoice as disputed. An unknown department or invoice says why."""
+    from actions.dunning.run import plan_run
+    from mappings.dunning import load_dunning_rules
+
+    ok = RUNNER.invoke(app, ["dispute", "-e", "FR01", "-i", "FA-21", "--reason", "goods damaged", "--actor", "sophie"])
+    assert ok.exit_code == 0, ok.output
+    assert "dispute recorded for FR01/FA-21" in ok.output
+    bad = RUNNER.invoke(app, ["dispute", "-e", "FR01", "-i", "FA-21", "--reason", "x", "--actor", "s",
+                              "--department", "legal"])
+    assert bad.exit_code == 2 and "unknown department 'legal'" in bad.output
+    with connect(book) as engine:
+        rows = engine.query("SELECT invoice_id, actor, reason FROM decision WHERE kind = 'dispute'")
+        planned = {p.facts.invoice_id: p for p in plan_run(engine, "FR01", date(2026, 11, 25), load_dunning_rules(),
+                                                            dry_run=True)[0]}
+    assert rows == [("I21", "sophie", "goods damaged")]
+    assert planned["I21"].reason == "disputed (decision)"
