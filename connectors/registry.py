@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -189,7 +189,7 @@ def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end:
 
     return stripe_source(
         entity=entity, api_key=secret("stripe", entity, "api_key"), base_url=s.base_url,
-        start_date=start, end_date=end,
+        start_date=start, end_date=window_end(end),
     )
 
 
@@ -198,7 +198,7 @@ def _gocardless(entity: str, s: SourceSettings, root: Path, start: date | None, 
 
     return gocardless_source(
         entity=entity, access_token=secret("gocardless", entity, "access_token"), base_url=s.base_url,
-        start_date=start, end_date=end,
+        start_date=start, end_date=window_end(end),
     )
 
 
@@ -206,18 +206,25 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def window_end(end: date | None) -> date | None:
+    """The cursor bound a backfill's last day gives the sources: the day after it. dlt's ``end_value`` is
+    exclusive, and a record changed at 15:00 on the window's last day ("2026-11-26T15:00:00") sorts after
+    "2026-11-26": passed as is, the last day's changes were left out of a backfill that names it."""
+    return end + timedelta(days=1) if end is not None else None
+
+
 def _sage_accounting(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.sage_accounting import sage_accounting_source
 
     return sage_accounting_source(entity=entity, access_token=secret("sage_accounting", entity, "access_token"),
-                                  base_url=s.base_url, start_date=_iso(start), end_date=_iso(end))
+                                  base_url=s.base_url, start_date=_iso(start), end_date=_iso(window_end(end)))
 
 
 def _netsuite(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
     from connectors.netsuite import netsuite_source
 
     extra = {k: v for k, v in (s.model_extra or {}).items() if k in SOURCE_OPTIONS["netsuite"]}
-    return netsuite_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(end),
+    return netsuite_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(window_end(end)),
                            account_id=secret("netsuite", entity, "account_id"),
                            consumer_key=secret("netsuite", entity, "consumer_key"),
                            consumer_secret=secret("netsuite", entity, "consumer_secret"),
@@ -230,7 +237,7 @@ def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end:
 
     if not s.base_url:
         raise ConfigurationError(f"sap_b1/{entity}: 'base_url' (https://<host>:50000) is required")
-    return sap_b1_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(end),
+    return sap_b1_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(window_end(end)),
                          company_db=secret("sap_b1", entity, "company_db"), user=secret("sap_b1", entity, "user"),
                          password=secret("sap_b1", entity, "password"))
 

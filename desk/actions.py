@@ -30,7 +30,9 @@ from warehouse.engine import Engine
 from warehouse.reconcile.decisions import (
     Decision,
     confirm_match,
+    confirmed_by_people,
     learn_aliases,
+    payment_decisions,
     record_decision,
     reject_match,
 )
@@ -220,30 +222,39 @@ def split_payment(engine: Engine, entity: str, payment_id: str, parts: Sequence[
     invoices = {r["invoice_id"]: r for r in engine.query_dicts(
         f"SELECT invoice_id, invoice_number, customer_id, currency, amount_open, doc_type FROM fct_invoice "
         f"WHERE entity = :e AND invoice_id IN ({marks})", {k: v for k, v in params.items() if k != "p"})}
-    for invoice_id, amount in amounts.items():
-        inv = invoices.get(invoice_id)
-        if inv is None:
-            raise DataError(f"no invoice {invoice_id!r} in {entity}")
-        if str(inv["currency"]).upper() != str(pay["currency"]).upper():
-            raise DataError(f"invoice {inv['invoice_number'] or invoice_id} is in {inv['currency']}, "
-                            f"the payment in {pay['currency']}")
-        if amount > Decimal(inv["amount_open"] or 0):
-            raise DataError(f"{amount} is more than invoice {inv['invoice_number'] or invoice_id} still owes "
-                            f"({inv['amount_open']})")
-    applied = engine.query("SELECT coalesce(sum(amount_applied), 0) FROM fct_match WHERE entity = :e "
-                           f"AND payment_id = :p AND state IN ('auto', 'confirmed') AND invoice_id NOT IN ({marks})",
-                           params)[0][0]
-    available = Decimal(pay["amount"]) - Decimal(applied or 0)
-    total = sum(amounts.values(), Decimal(0))
-    if total > available:
-        raise DataError(f"the amounts add up to {total}, more than the payment has to apply ({available} of "
-                        f"{pay['amount']} {pay['currency']})")
-    group = uuid.uuid4().hex
-    others = engine.query(f"SELECT match_id FROM fct_match WHERE entity = :e AND payment_id = :p "
-                          f"AND state = 'suggested' AND invoice_id NOT IN ({marks})", params)
     out: list[Decision] = []
-    with engine.transaction():
-        for (match_id,) in others:
+    # (checked and written as one step: a colleague splitting or confirming the same payment at the same moment
+    # waits, then sees what this one applied)
+    with payment_decisions(engine, entity, payment_id):
+        people = confirmed_by_people(engine, entity, payment_id)
+        for invoice_id, amount in amounts.items():
+            inv = invoices.get(invoice_id)
+            if inv is None:
+                raise DataError(f"no invoice {invoice_id!r} in {entity}")
+            if str(inv["currency"]).upper() != str(pay["currency"]).upper():
+                raise DataError(f"invoice {inv['invoice_number'] or invoice_id} is in {inv['currency']}, "
+                                f"the payment in {pay['currency']}")
+            held = people.get(invoice_id)
+            if held is not None and held[0] != amount:
+                raise DataError(f"invoice {inv['invoice_number'] or invoice_id} already holds {held[0]} of this payment "
+                                f"(confirmed by {held[1]}, decision {held[2]}): reject that match first to change it")
+            owed = Decimal(inv["amount_open"] or 0) + (held[0] if held is not None else Decimal(0))
+            if amount > owed:
+                raise DataError(f"{amount} is more than invoice {inv['invoice_number'] or invoice_id} still owes "
+                                f"({inv['amount_open']})")
+        applied = engine.query("SELECT coalesce(sum(amount_applied), 0) FROM fct_match WHERE entity = :e "
+                               f"AND payment_id = :p AND state IN ('auto', 'confirmed') AND invoice_id NOT IN ({marks})",
+                               params)[0][0]
+        others = sum((a for i, (a, _, _) in people.items() if i not in amounts), Decimal(0))
+        available = Decimal(pay["amount"]) - max(Decimal(applied or 0), others)
+        total = sum(amounts.values(), Decimal(0))
+        if total > available:
+            raise DataError(f"the amounts add up to {total}, more than the payment has to apply ({available} of "
+                            f"{pay['amount']} {pay['currency']})")
+        group = uuid.uuid4().hex
+        rivals = engine.query(f"SELECT match_id FROM fct_match WHERE entity = :e AND payment_id = :p "
+                              f"AND state = 'suggested' AND invoice_id NOT IN ({marks})", params)
+        for (match_id,) in rivals:
             reject_match(engine, str(match_id), actor, f"payment split across {', '.join(ids)}")
         for n, (invoice_id, amount) in enumerate(amounts.items(), start=1):
             inv = invoices[invoice_id]

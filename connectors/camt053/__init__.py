@@ -83,7 +83,9 @@ def camt053_source(
 @dlt.resource(
     name="entries",
     table_name="raw_camt053_entries",
-    primary_key="bank_line_id",
+    # (the entity first: two entities' banks number entries alike, "20261105000001", and keyed by the reference
+    # alone the second entity's load replaced the first's line)
+    primary_key=("entity", "bank_line_id"),
     write_disposition="merge",
     columns=ENTRIES_COLUMNS,
 )

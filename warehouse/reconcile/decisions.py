@@ -15,9 +15,14 @@ engine seam so they work identically on DuckDB and Postgres.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import threading
 import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -145,15 +150,73 @@ def _match(engine: Engine, match_id: str) -> dict[str, Any]:
     return rows[0]
 
 
+_PAYMENT_LOCKS: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+_PAYMENT_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def payment_decisions(engine: Engine, entity: str, payment_id: str) -> Iterator[None]:
+    """One transaction in which nobody else decides on this payment: what it has left is checked and the decision
+    written as one step. Two desk users confirming the payment's two rival suggestions at the same moment each saw
+    it free, and it was applied twice. A lock per payment in this process (the desk's threads, DuckDB's one
+    writer), and on Postgres a transaction-scoped advisory lock too (several desk workers)."""
+    with _PAYMENT_LOCKS_GUARD:
+        lock = _PAYMENT_LOCKS[(entity, payment_id)]
+    with lock, engine.transaction():
+        if engine.name == "postgres":
+            key = int(hashlib.sha1(f"{entity}|{payment_id}".encode()).hexdigest()[:15], 16)
+            engine.query("SELECT pg_advisory_xact_lock(:k)", {"k": key})
+        yield
+
+
+def confirmed_by_people(engine: Engine, entity: str, payment_id: str) -> dict[str, tuple[Decimal, str, str]]:
+    """invoice -> (amount, actor, decision id) of each application of the payment people confirmed and did not
+    take back since (the latest confirm or reject of each pair decides)."""
+    if not engine.table_exists("decision"):
+        return {}
+    out: dict[str, tuple[Decimal, str, str]] = {}
+    for r in engine.query_dicts(
+            "SELECT invoice_id, kind, amount, actor, id FROM decision WHERE entity = :e AND payment_id = :p "
+            "AND kind IN ('confirm_match', 'reject_match') AND invoice_id IS NOT NULL ORDER BY created_at, id",
+            {"e": entity, "p": payment_id}):
+        if r["kind"] == "confirm_match":
+            out[str(r["invoice_id"])] = (Decimal(r["amount"] or 0), str(r["actor"]), str(r["id"]))
+        else:
+            out.pop(str(r["invoice_id"]), None)
+    return out
+
+
+def _room_for(engine: Engine, match: dict[str, Any]) -> None:
+    """Refuse a confirmation that, with what people already confirmed of the same payment on other invoices,
+    applies more than the payment (a rival suggestion confirmed by someone else a moment before)."""
+    if match["rule"] == "credit_note":
+        return
+    pay = engine.query("SELECT amount, currency FROM fct_payment WHERE entity = :e AND payment_id = :p",
+                       {"e": match["entity"], "p": match["payment_id"]})
+    if not pay:
+        return
+    held = {i: v for i, v in confirmed_by_people(engine, match["entity"], match["payment_id"]).items()
+            if i != match["invoice_id"]}
+    taken = sum((a for a, _, _ in held.values()), Decimal(0))
+    amount, currency = Decimal(pay[0][0]), pay[0][1]
+    if taken + Decimal(match["amount_applied"] or 0) > amount:
+        who = ", ".join(f"{i} {a} by {actor}" for i, (a, actor, _) in sorted(held.items()))
+        raise DataError(f"payment {match['payment_id']} of {amount} {currency} is already applied by people ({who}): "
+                        f"confirming {match['amount_applied']} more on {match['invoice_id']} would apply more than it "
+                        "holds; reject that match first, or split the payment")
+
+
 def confirm_match(engine: Engine, match_id: str, actor: str, reason: str | None = None) -> Decision:
     """Confirm a match (auto or suggested) and learn how its payer pays."""
     match = _match(engine, match_id)
     after = dict(match, state="confirmed")
-    decision = record_decision(
-        engine, entity=match["entity"], kind="confirm_match", actor=actor, reason=reason, match_id=match_id,
-        payment_id=match["payment_id"], invoice_id=match["invoice_id"], amount=match["amount_applied"],
-        before=match, after=after,
-    )
+    with payment_decisions(engine, match["entity"], match["payment_id"]):
+        _room_for(engine, match)
+        decision = record_decision(
+            engine, entity=match["entity"], kind="confirm_match", actor=actor, reason=reason, match_id=match_id,
+            payment_id=match["payment_id"], invoice_id=match["invoice_id"], amount=match["amount_applied"],
+            before=match, after=after,
+        )
     if match["rule"] != "credit_note":
         learn_aliases(engine, decision)
     return decision

@@ -171,3 +171,59 @@ def test_forecast_versus_actual_reuses_the_backtest(book: Book) -> None:
     assert mine == [r for r in forecast_backtest(engine, on) if r["entity"] == "FR01"]
     assert all(isinstance(r["forecast"], Decimal) and isinstance(r["actual"], Decimal) for r in mine)
     assert queries.forecast_vs_actual(engine, "FR01", None) == []
+
+
+def test_a_second_split_does_not_silently_change_a_colleague_s(book: Book) -> None:
+    """Alice split P1 into I1 200 + I3 50; Bob then enters I1 = 100: refused, saying who confirmed what (he rejects
+    Alice's match first to change it). Re-sending Alice's own amounts changes nothing."""
+    engine = book.engine
+    actions.split_payment(engine, "FR01", "P1", [("I1", Decimal("200.00")), ("I3", Decimal("50.00"))], "alice")
+    actions.refresh(engine, "FR01")
+    with pytest.raises(DataError, match=r"invoice I1 already holds 200.00 of this payment \(confirmed by alice"):
+        actions.split_payment(engine, "FR01", "P1", [("I1", Decimal("100.00"))], "bob")
+    again = actions.split_payment(engine, "FR01", "P1", [("I1", Decimal("200.00"))], "alice")
+    actions.refresh(engine, "FR01")
+    assert len(again) == 1
+    assert book.pairs() == {("P1", "I1", Decimal("200.00")), ("P1", "I3", Decimal("50.00"))}
+
+
+def test_two_people_confirming_rival_suggestions_apply_the_payment_once(book: Book,
+                                                                      warehouse_config: WarehouseConfig) -> None:
+    """P2 (200) fits I1 and I2 equally: two suggestions. Alice confirms I1; Bob, who still sees both, confirms I2:
+    refused (it would apply 400 of a 200 payment). At the same moment, from two threads on two connections, one
+    wins and the other is refused, whichever comes first."""
+    import threading
+
+    from warehouse.engine import connect
+    from warehouse.reconcile import confirm_match
+
+    engine = book.engine
+    book.payment("P2", "200.00", "virement", payer_iban=IBAN)
+    reconcile(engine, as_of=AS_OF, entity="FR01")
+    rivals = {m["invoice_id"]: m["match_id"] for m in book.matches(states=("suggested",)) if m["payment_id"] == "P2"}
+    assert set(rivals) == {"I1", "I2"}
+    if engine.name == "duckdb":  # one process, one writer: the desk's threads share the lock
+        confirm_match(engine, rivals["I1"], "alice")
+        with pytest.raises(DataError, match=r"payment P2 of 200.00 EUR is already applied by people \(I1 200.00 by alice\)"):
+            confirm_match(engine, rivals["I2"], "bob")
+        return
+    outcome: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def confirm(invoice: str, who: str) -> None:
+        with connect(warehouse_config) as own:
+            start.wait()
+            try:
+                confirm_match(own, rivals[invoice], who)
+                outcome[who] = "confirmed"
+            except DataError as exc:
+                outcome[who] = str(exc)
+
+    threads = [threading.Thread(target=confirm, args=(i, w)) for i, w in (("I1", "alice"), ("I2", "bob"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(v == "confirmed" for v in outcome.values()) == [False, True], outcome
+    actions.refresh(engine, "FR01")
+    assert sum(m["amount_applied"] for m in book.matches() if m["payment_id"] == "P2") == Decimal("200.00")

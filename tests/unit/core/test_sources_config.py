@@ -73,3 +73,15 @@ def test_postgres_url_gets_a_placeholder_password_for_dlt() -> None:
     assert WarehouseConfig("postgresql://postgres@127.0.0.1:5432/test").postgres_url() == (
         "postgresql://postgres:placeholder@127.0.0.1:5432/test"
     )
+
+
+def test_a_backfill_s_last_day_is_in_its_window() -> None:
+    """`backfill --to 2026-11-26` re-reads what changed on the 26th: the sources' exclusive cursor bound is the
+    day after (a NetSuite correction at 15:00 that day was left out)."""
+    from datetime import date
+
+    from connectors.registry import window_end
+
+    bound = window_end(date(2026, 11, 26))
+    assert bound == date(2026, 11, 27) and "2026-11-26T15:00:00" < bound.isoformat()
+    assert window_end(None) is None

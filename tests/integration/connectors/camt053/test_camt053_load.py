@@ -163,3 +163,18 @@ def test_an_entry_without_booking_date_is_booked_on_its_value_date(warehouse_con
     assert [q[:3] for q in quarantined] == [("stmt.xml", v02.entry_line(xml, "NO-DATE"), "BookgDt")]
     assert "NO-DATE" in quarantined[0][3]
     assert rows(warehouse_config, "SELECT rows_loaded, rows_quarantined FROM raw_loaded_files") == [(3, 1)]
+
+
+def test_two_entities_banks_giving_the_same_reference_keep_both_lines(warehouse_config: WarehouseConfig,
+                                                                      tmp_path: Path) -> None:
+    """Two entities' banks number entries the same way (date and sequence: 20261105000001): each entity keeps its
+    own line (the raw key starts with the entity, as the ERPs' do), instead of the second load replacing the first."""
+    for entity, iban, payer in (("FR01", "FR7630004907725320579463053", "ACME"),
+                                ("DE01", "DE75701500002665916458", "MAPLE LEAF")):
+        drop = tmp_path / entity / "camt053"
+        v02.write_statement(drop / "stmt.xml", v02.statement([v02.entry("20261105000001", "300.00", payer, "INV 1")],
+                                                              f"STMT-{entity}", iban=iban))
+        run(camt053_source, drop, warehouse_config, f"camt053_{entity}")
+    assert rows(warehouse_config, "SELECT entity, bank_line_id, counterparty_name FROM raw_camt053_entries "
+                                  "ORDER BY entity") == [("DE01", "20261105000001", "MAPLE LEAF"),
+                                                         ("FR01", "20261105000001", "ACME")]
