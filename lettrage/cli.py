@@ -286,6 +286,25 @@ def proposals(
         console.print("no invoices in the warehouse: nothing to propose")
 
 
+@app.command("fx-rates")
+def fx_rates(path: Annotated[Path, typer.Argument(help="CSV with header rate_date,currency,entity_currency,rate "
+                                                      "(1 currency = rate entity_currency).")]) -> None:
+    """Load exchange rates: the marts' amounts in each entity's currency (``amount_open_entity``) use the latest rate
+    on or before their date. The next sync, or `lettrage reconcile`, refreshes the marts with them."""
+    require_warehouse(console)
+    from lettrage.errors import RowError
+    from warehouse.engine import connect
+    from warehouse.marts import load_fx_rates_csv
+
+    try:
+        with connect() as engine:
+            n = load_fx_rates_csv(engine, path)
+    except (RowError, ValueError, OSError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"{n} rate(s) loaded from {path}; `lettrage reconcile` refreshes the marts with them")
+
+
 @app.command()
 def sql(query: Annotated[str, typer.Argument(help="A SQL query against the warehouse dataset.")]) -> None:
     """Run a read-only SQL query against the warehouse and print the result."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,24 @@ def test_python_dash_m_lettrage_runs_the_same_command_line() -> None:
                           check=False)
     assert done.returncode == 0, done.stderr
     assert "Usage: lettrage" in done.stdout and "sync" in done.stdout
+
+
+def test_fx_rates_are_loaded_from_a_csv_or_the_bad_line_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from warehouse.engine import connect
+
+    monkeypatch.setenv("LETTRAGE__WAREHOUSE_URL", f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    with connect() as engine:
+        engine.execute("CREATE TABLE t (a INTEGER)")
+    good = tmp_path / "rates.csv"
+    good.write_text("rate_date,currency,entity_currency,rate\n2026-11-26,USD,EUR,0.9234\n2026-11-26,CAD,USD,0.7150\n",
+                    encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["fx-rates", str(good)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "2 rate(s) loaded" in result.output
+    with connect(read_only=True) as engine:
+        assert engine.query("SELECT currency, rate FROM fx_rates ORDER BY currency") == [
+            ("CAD", Decimal("0.7150")), ("USD", Decimal("0.9234"))]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("rate_date,currency,entity_currency,rate\n2026-11-26,USD,EUR,abc\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["fx-rates", str(bad)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "bad.csv" in result.output and "Traceback" not in result.output
