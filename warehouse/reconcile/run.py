@@ -24,10 +24,11 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -742,6 +743,30 @@ def _run_settings(engine: Engine) -> Iterator[None]:
             engine.execute(f"SET {name} = '{value}'")
 
 
+_RUN_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_RUN_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _one_run_of(engine: Engine, entity: str) -> Iterator[None]:
+    """One reconciliation of an entity at a time. Two desk users' decisions each start a run of the entity; run side
+    by side they both wrote the matches they found, and a payment's match stood twice in fct_match (applied twice,
+    and a later run that changes nothing rewrites nothing). A lock per entity in this process, and on Postgres a
+    session advisory lock (several desk workers, a sync and the desk)."""
+    with _RUN_LOCKS_GUARD:
+        lock = _RUN_LOCKS[entity]
+    with lock:
+        if engine.name != "postgres":
+            yield
+            return
+        key = int(hashlib.sha1(f"reconcile|{entity}".encode()).hexdigest()[:15], 16)
+        engine.query("SELECT pg_advisory_lock(:k)", {"k": key})
+        try:
+            yield
+        finally:
+            engine.query("SELECT pg_advisory_unlock(:k)", {"k": key})
+
+
 def reconcile(engine: Engine, *, as_of: date, rules: MatchingRules | None = None, entity: str | None = None,
               incremental: bool = False) -> ReconcileSummary:
     """Reconcile payments with invoices and write fct_match, exceptions and fct_invoice.
@@ -756,10 +781,13 @@ def reconcile(engine: Engine, *, as_of: date, rules: MatchingRules | None = None
     summary = ReconcileSummary()
     now = datetime.now(UTC)
     entities = [entity] if entity else _entities(engine)
-    decisions = load_decisions(engine, entity)
-    with _run_settings(engine):
-        for ent in entities:
-            _reconcile_entity(engine, ent, base.for_entity(ent), as_of, incremental, decisions, summary, now)
+    with ExitStack() as held:
+        for ent in sorted(entities):  # (always in one order: two runs never wait on each other crosswise)
+            held.enter_context(_one_run_of(engine, ent))
+        decisions = load_decisions(engine, entity)  # (read once the entity is ours: a waiting run sees the latest)
+        with _run_settings(engine):
+            for ent in entities:
+                _reconcile_entity(engine, ent, base.for_entity(ent), as_of, incremental, decisions, summary, now)
     summary.entities = entities
     where = " WHERE entity = :entity" if entity else ""
     p = {"entity": entity} if entity else None

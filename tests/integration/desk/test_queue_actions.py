@@ -227,3 +227,41 @@ def test_two_people_confirming_rival_suggestions_apply_the_payment_once(book: Bo
     assert sorted(v == "confirmed" for v in outcome.values()) == [False, True], outcome
     actions.refresh(engine, "FR01")
     assert sum(m["amount_applied"] for m in book.matches() if m["payment_id"] == "P2") == Decimal("200.00")
+
+
+def test_two_people_confirming_the_same_suggestion_at_once_apply_it_once(book: Book,
+                                                                          warehouse_config: WarehouseConfig) -> None:
+    """Alice and Bob confirm P2's suggestion for I1 at the same moment, each request then bringing the entity up to
+    date (a reconciliation each): the runs take turns, so the match stands once and I1 is paid once."""
+    import threading
+
+    from warehouse.engine import connect
+    from warehouse.reconcile import confirm_match
+
+    engine = book.engine
+    book.payment("P2", "200.00", "virement", payer_iban=IBAN)
+    reconcile(engine, as_of=AS_OF, entity="FR01")
+    match_id = next(m["match_id"] for m in book.matches(states=("suggested",))
+                    if m["payment_id"] == "P2" and m["invoice_id"] == "I1")
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def confirm(who: str) -> None:
+        try:
+            with connect(warehouse_config) as own:
+                start.wait()
+                confirm_match(own, match_id, who)
+                actions.refresh(own, "FR01")
+        except BaseException as exc:  # (reported below: a thread's exception is otherwise lost)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=confirm, args=(w,)) for w in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    rows = engine.query("SELECT match_id, amount_applied FROM fct_match WHERE entity = 'FR01' AND payment_id = 'P2' "
+                        "AND state IN ('auto', 'confirmed')")
+    assert rows == [(match_id, Decimal("200.00"))]
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00")) and book.invoice_state("I2")[1] == Decimal("200.00")
