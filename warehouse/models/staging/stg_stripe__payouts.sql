@@ -7,19 +7,8 @@
 -- payout_failure balance transaction, reporting category payout_reversal, in that payout's composition).
 -- shape: payouts
 -- requires: raw_stripe_payouts, raw_stripe_balance_transactions
-{% set events = has('raw_stripe_events') and has_column('raw_stripe_events', 'data__object__status') %}
-{% set loaded_at = has_column('raw_stripe_payouts', '_dlt_load_id') %}
 WITH latest AS (
-    {% if events %}
-    SELECT object_id, status, created FROM (
-        SELECT data__object__id AS object_id, data__object__status AS status, created,
-               row_number() OVER (PARTITION BY data__object__id ORDER BY created DESC, id DESC) AS rn
-        FROM raw_stripe_events
-        WHERE data__object__object = 'payout' AND data__object__status IS NOT NULL
-    ) AS e WHERE rn = 1
-    {% else %}
-    SELECT CAST(NULL AS TEXT) AS object_id, CAST(NULL AS TEXT) AS status, CAST(NULL AS BIGINT) AS created WHERE 1 = 0
-    {% endif %}
+    {{ stripe_latest_event('payout') }}
 ),
 fees AS (
     SELECT payout, sum(fee) AS fees
@@ -38,9 +27,7 @@ SELECT
     -- event is older than the load that listed the payout paid, and still the truth)
     CASE WHEN p.status IN ('failed', 'canceled') THEN p.status
          WHEN ev.status IN ('failed', 'canceled') THEN ev.status
-         WHEN ev.status IS NOT NULL
-              {% if loaded_at %}AND (p._dlt_load_id IS NULL OR ev.created > CAST(p._dlt_load_id AS DECIMAL(20,6))){% endif %}
-         THEN ev.status ELSE p.status END AS status,
+         ELSE {{ stripe_latest_status('p', 'raw_stripe_payouts') }} END AS status,
     coalesce(nullif(p.statement_descriptor, ''), p.id) AS reference,
     'stripe' AS source_system,
     p.id AS source_id
