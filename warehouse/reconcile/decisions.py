@@ -15,12 +15,9 @@ engine seam so they work identically on DuckDB and Postgres.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import threading
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +30,7 @@ from sqlmodel import Field, SQLModel
 from lettrage.errors import DataError
 from warehouse.contract import MONEY, TEXT, TS
 from warehouse.engine import Engine
+from warehouse.locks import advisory_key, local_lock
 from warehouse.reconcile.references import fold
 from warehouse.schema import ensure_table
 
@@ -150,22 +148,16 @@ def _match(engine: Engine, match_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-_PAYMENT_LOCKS: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
-_PAYMENT_LOCKS_GUARD = threading.Lock()
-
-
 @contextmanager
 def payment_decisions(engine: Engine, entity: str, payment_id: str) -> Iterator[None]:
     """One transaction in which nobody else decides on this payment: what it has left is checked and the decision
     written as one step. Two desk users confirming the payment's two rival suggestions at the same moment each saw
     it free, and it was applied twice. A lock per payment in this process (the desk's threads, DuckDB's one
     writer), and on Postgres a transaction-scoped advisory lock too (several desk workers)."""
-    with _PAYMENT_LOCKS_GUARD:
-        lock = _PAYMENT_LOCKS[(entity, payment_id)]
-    with lock, engine.transaction():
+    name = f"decisions|{entity}|{payment_id}"
+    with local_lock(name), engine.transaction():
         if engine.name == "postgres":
-            key = int(hashlib.sha1(f"{entity}|{payment_id}".encode()).hexdigest()[:15], 16)
-            engine.query("SELECT pg_advisory_xact_lock(:k)", {"k": key})
+            engine.query("SELECT pg_advisory_xact_lock(:k)", {"k": advisory_key(name)})
         yield
 
 

@@ -24,9 +24,8 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ import jinja2
 from mappings.matching import MatchingRules, load_matching_rules
 from warehouse import sql as sqlmod
 from warehouse.engine import Engine
+from warehouse.locks import advisory_key, local_lock
 from warehouse.reconcile import residue
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import load_decisions
@@ -743,28 +743,22 @@ def _run_settings(engine: Engine) -> Iterator[None]:
             engine.execute(f"SET {name} = '{value}'")
 
 
-_RUN_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-_RUN_LOCKS_GUARD = threading.Lock()
-
-
 @contextmanager
 def _one_run_of(engine: Engine, entity: str) -> Iterator[None]:
     """One reconciliation of an entity at a time. Two desk users' decisions each start a run of the entity; run side
     by side they both wrote the matches they found, and a payment's match stood twice in fct_match (applied twice,
     and a later run that changes nothing rewrites nothing). A lock per entity in this process, and on Postgres a
     session advisory lock (several desk workers, a sync and the desk)."""
-    with _RUN_LOCKS_GUARD:
-        lock = _RUN_LOCKS[entity]
-    with lock:
+    name = f"reconcile|{entity}"
+    with local_lock(name):
         if engine.name != "postgres":
             yield
             return
-        key = int(hashlib.sha1(f"reconcile|{entity}".encode()).hexdigest()[:15], 16)
-        engine.query("SELECT pg_advisory_lock(:k)", {"k": key})
+        engine.query("SELECT pg_advisory_lock(:k)", {"k": advisory_key(name)})
         try:
             yield
         finally:
-            engine.query("SELECT pg_advisory_unlock(:k)", {"k": key})
+            engine.query("SELECT pg_advisory_unlock(:k)", {"k": advisory_key(name)})
 
 
 def reconcile(engine: Engine, *, as_of: date, rules: MatchingRules | None = None, entity: str | None = None,
