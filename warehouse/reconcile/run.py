@@ -637,6 +637,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
     conf = {name: r.confidence for name, r in rules.rules.items()}
     state = {name: ("auto" if r.auto else "suggested") for name, r in rules.rules.items()}
     kinds = ", ".join(str(k) for k, rule in KIND_RULE.items() if rules.rule(rule).enabled)
+    # credit notes not lettered, and those of them with a text of their own, in one read of the book
+    loose, named = engine.query(
+        "SELECT count(*) > 0, count(description) > 0 FROM int_invoices WHERE entity = :entity "
+        "AND doc_type = 'credit_note' AND coalesce(erp_lettrage, '') = ''", {"entity": entity})[0]
     context = {
         "incremental": incremental, "invoices_table": "int_invoices", "min_len": rules.reference.min_key_length,
         "min_tail": rules.reference.min_tail_length, "max_inv": rules.reference.max_invoices_per_payment,
@@ -653,13 +657,9 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "settle_bound": data_start is not None,
         "provider_before": provider_before,
         # (a book without unlettered credit notes skips looking for payers who deducted one: 30_allocate)
-        "loose_credit_notes": bool(engine.query(
-            "SELECT 1 FROM int_invoices WHERE entity = :entity AND doc_type = 'credit_note' "
-            "AND coalesce(erp_lettrage, '') = '' LIMIT 1", {"entity": entity})),
+        "loose_credit_notes": bool(loose),
         # (a book whose unlettered credit notes have no text of their own skips looking for the invoice they name)
-        "named_credit_notes": bool(engine.query(
-            "SELECT 1 FROM int_invoices WHERE entity = :entity AND doc_type = 'credit_note' "
-            "AND coalesce(erp_lettrage, '') = '' AND description IS NOT NULL LIMIT 1", {"entity": entity})),
+        "named_credit_notes": bool(named),
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
             "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS
