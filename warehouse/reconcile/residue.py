@@ -974,10 +974,14 @@ class Residue:
             self._apply(p, item, item.open, "subset_sum", f"{who}: {how} sum to the amount ({numbers})")
         return True
 
+    def _invoices_owing(self, p: Payment, *, besides: frozenset[str] = frozenset()) -> list[Item]:
+        """The open invoices of the whole book owing exactly what ``p`` has left (of customers not in ``besides``)."""
+        return [i for i in self.by_amount.get(p.remaining, []) if i.doc_type == "invoice"
+                and i.open == p.remaining and i.customer_id not in besides and self._usable(p, i)]
+
     def _amount_only(self, p: Payment) -> bool:
         rule = self.rules.rule("amount_only")
-        pool = [i for i in self.by_amount.get(p.remaining, [])
-                if i.doc_type == "invoice" and i.open == p.remaining and self._usable(p, i)]
+        pool = self._invoices_owing(p)
         if len(pool) == 1 and rule.enabled:
             item = pool[0]
             self._apply(p, item, p.remaining, "amount_only",
@@ -998,9 +1002,8 @@ class Residue:
         C0011 to come. The cash is not attributed to any of them while the suggestion stands."""
         if not self.rules.rule("amount_only").enabled:
             return False
-        taught = {cid for cid, _, _ in customers}  # the payer's own and those it was taught to pay for
-        pool = [i for i in self.by_amount.get(p.remaining, []) if i.doc_type == "invoice"
-                and i.open == p.remaining and i.customer_id not in taught and self._usable(p, i)]
+        taught = frozenset(cid for cid, _, _ in customers)  # the payer's own and those it was taught to pay for
+        pool = self._invoices_owing(p, besides=taught)
         if len(pool) != 1:
             return False
         item, decisions = pool[0], ", ".join(sorted({str(d) for _, _, d in customers if d}))
