@@ -98,6 +98,16 @@ def decide_match(engine: Engine, entity: str, match_id: str, verdict: str, actor
     raise DataError(f"unknown verdict {verdict!r}; expected confirm or reject")
 
 
+def invoice_by_reference(engine: Engine, entity: str, reference: str) -> dict[str, Any]:
+    """The one invoice of ``entity`` a person names by its id or its number (invoice_id, amount_open), or a
+    :class:`DataError` saying there is none or several."""
+    rows = engine.query_dicts("SELECT invoice_id, amount_open FROM fct_invoice WHERE entity = :e "
+                              "AND (invoice_id = :r OR invoice_number = :r)", {"e": entity, "r": reference.strip()})
+    if len(rows) != 1:
+        raise DataError(f"{'no' if not rows else 'more than one'} invoice {reference!r} in {entity}")
+    return rows[0]
+
+
 def _open_invoice(engine: Engine, entity: str, invoice_id: str) -> dict[str, Any]:
     rows = engine.query_dicts("SELECT invoice_id, customer_id, status, amount_open, currency FROM fct_invoice "
                               "WHERE entity = :e AND invoice_id = :i", {"e": entity, "i": invoice_id})

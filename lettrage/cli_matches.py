@@ -98,7 +98,7 @@ def assign(payment: Annotated[str, typer.Argument(help="The payment id (`lettrag
     payment applied to one customer's invoices teaches its payer."""
     from decimal import Decimal, InvalidOperation
 
-    from desk.actions import refresh, split_payment
+    from desk.actions import invoice_by_reference, refresh, split_payment
     from lettrage.errors import DataError
     from warehouse.engine import connect
 
@@ -120,12 +120,9 @@ def assign(payment: Annotated[str, typer.Argument(help="The payment id (`lettrag
         try:
             for arg in invoices:
                 ref, _, amount = arg.partition("=")
-                rows = engine.query_dicts("SELECT invoice_id, amount_open FROM fct_invoice WHERE entity = :e "
-                                          "AND (invoice_id = :r OR invoice_number = :r)", {"e": code, "r": ref.strip()})
-                if len(rows) != 1:
-                    raise DataError(f"{'no' if not rows else 'more than one'} invoice {ref!r} in {code}")
-                take = Decimal(amount) if amount else min(Decimal(rows[0]["amount_open"] or 0), left)
-                parts.append((str(rows[0]["invoice_id"]), take))
+                inv = invoice_by_reference(engine, code, ref)
+                take = Decimal(amount) if amount else min(Decimal(inv["amount_open"] or 0), left)
+                parts.append((str(inv["invoice_id"]), take))
                 left -= take
             decisions = split_payment(engine, code, payment, parts, by, reason)
         except (DataError, InvalidOperation) as exc:

@@ -108,16 +108,14 @@ def dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
     """Record a customer dispute, as the desk does: no reminder, no factoring, the invoice shows as disputed from
     the next reconcile (a decision kept through every run)."""
     from desk.actions import dispute as record_dispute
+    from desk.actions import invoice_by_reference
     from lettrage.errors import DataError
     from warehouse.engine import connect
 
     try:
         with connect() as engine:
-            found = engine.query("SELECT invoice_id FROM fct_invoice WHERE entity = :e AND (invoice_id = :i "
-                                 "OR invoice_number = :i)", {"e": entity, "i": invoice})
-            if len(found) != 1:
-                raise DataError(f"{'no' if not found else 'more than one'} invoice {invoice!r} in {entity}")
-            decision = record_dispute(engine, entity, str(found[0][0]), reason=reason, department=department,
+            found = invoice_by_reference(engine, entity, invoice)
+            decision = record_dispute(engine, entity, str(found["invoice_id"]), reason=reason, department=department,
                                       actor=actor)
     except DataError as exc:
         console.print(f"[red]{exc}[/]")
