@@ -12,26 +12,21 @@ from __future__ import annotations
 
 from warehouse.engine import Engine
 
-GC_IN_TRANSIT = ("pending_submission", "submitted", "confirmed")
-
 
 def transit_sql(engine: Engine) -> str:
     """Money on its way (or credit not yet applied), one row each: what, reference text, customer, amount, currency,
     and the payment's id (``pid``: a person's rejection of that payment for an invoice is heeded)."""
     parts = []
-    if engine.table_exists("raw_gocardless_payments"):
-        cols = set(engine.columns("raw_gocardless_payments"))
-        inv = "g.metadata__invoice_number" if "metadata__invoice_number" in cols else "NULL"
-        cust = "g.metadata__erp_customer_id" if "metadata__erp_customer_id" in cols else "NULL"
-        statuses = ", ".join(f"'{s}'" for s in GC_IN_TRANSIT)
-        parts.append(
-            f"SELECT 'GoCardless payment ' || g.id || ' ' || g.status AS what, "
-            f"coalesce({inv}, '') || ' ' || coalesce(g.reference, '') || ' ' || coalesce(g.description, '') AS ref, "
-            f"{cust} AS customer_id, CAST(g.amount AS DECIMAL(18,2)) / 100 AS amount, upper(g.currency) AS currency, "
-            f"g.id AS pid FROM raw_gocardless_payments AS g WHERE g.entity = :entity AND g.status IN ({statuses})")
     if engine.table_exists("fct_payment"):
         applied = ("NOT EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = p.entity AND m.payment_id = p.payment_id "
                    "AND m.state IN ('auto', 'confirmed'))") if engine.table_exists("fct_match") else "TRUE"
+        # a direct debit submitted or collected and not yet paid out: its customer as fct_payment resolved it
+        # (the provider's metadata, the payer's email), its invoice named in its reference
+        parts.append(
+            "SELECT 'GoCardless payment ' || p.payment_id || CASE WHEN p.status = 'pending' THEN ' submitted' "
+            "ELSE ' collected, not yet paid out' END AS what, coalesce(p.reference, '') AS ref, p.customer_id, "
+            "p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
+            "AND p.channel = 'gocardless' AND (p.status = 'pending' OR (p.status = 'succeeded' AND p.payout_id IS NULL))")
         parts.append(
             "SELECT 'Stripe charge ' || p.payment_id || ' not yet paid out' AS what, coalesce(p.reference, '') AS ref, "
             "p.customer_id, p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "

@@ -58,7 +58,10 @@ CANONICAL: tuple[Table, ...] = (
        ("failure_reason", TEXT),
        # extension: what the payer was charged or instructed in another currency than the money settled (a
        # Stripe charge its balance transaction converted, camt AmtDtls/InstdAmt); amount is one of the two
-       ("instructed_amount", MONEY), ("instructed_currency", TEXT)),
+       ("instructed_amount", MONEY), ("instructed_currency", TEXT),
+       # extension: the direct-debit mandate a provider collected it under (GoCardless; Stripe SEPA debits):
+       # int_mandates finds a mandate's customer through its payments, reminders collect through it
+       ("mandate_id", TEXT)),
     _t("fct_payout", ("entity", "payout_id"), "one provider payout to the bank",
        ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
        ("arrival_date", DATE), ("status", TEXT), ("reference", TEXT), ("bank_line_id", TEXT)),

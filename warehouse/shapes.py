@@ -42,6 +42,17 @@ SHAPES: dict[str, Shape] = {
         # what the payer was charged or instructed in another currency than the money settled (a Stripe charge
         # its balance transaction converted); fct_payment chooses which of the two its amount is
         ("instructed_amount", MONEY), ("instructed_currency", TEXT),
+        # who paid as the provider knows them (a GoCardless or Stripe customer's email), and the direct-debit
+        # mandate the payment was collected under: a provider customer created without the ERP's customer id
+        # in its metadata is still found (fct_payment, int_mandates)
+        ("payer_email", TEXT), ("mandate_id", TEXT),
+        ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    # direct-debit mandates (GoCardless): customer_id is the ERP customer key the provider customer's metadata
+    # writes (staging) or the customer it resolves to (int_mandates), customer_via how it was found
+    "mandates": (
+        ("entity", TEXT), ("mandate_id", TEXT), ("status", TEXT), ("scheme", TEXT), ("customer_id", TEXT),
+        ("customer_via", TEXT), ("provider_customer_id", TEXT), ("payer_name", TEXT), ("payer_email", TEXT),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
     "payouts": (

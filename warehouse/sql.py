@@ -73,6 +73,44 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {% macro split_list(col, sep=',') -%}
 {% if engine == 'duckdb' %}unnest(string_split({{ col }}, '{{ sep }}')){% else %}regexp_split_to_table({{ col }}, '{{ sep }}'){% endif %}
 {%- endmacro %}
+{#- The ERP customer a provider's metadata key names (erp_customer_id, customer_number: providers.yaml), as
+    (entity, k, customer_id): a customer's id or the number people use (NetSuite's entityid, Sage Accounting's
+    contact reference), as it is, without the zeros SAP pads numbers with ('10010' for 0000010010), or a
+    prefixed number by its digits ('32' for CUST00032); a key that names one customer only. Look a key up as
+    upper(trim(key)), and a key of digits alone also as ltrim(trim(key), '0'). -#}
+{% macro customer_keys() -%}
+SELECT entity, k, min(customer_id) AS customer_id FROM (
+    SELECT entity, customer_id, number AS k FROM ({{ _customer_numbers() }}) AS n
+    UNION ALL
+    SELECT entity, customer_id, ltrim(number, '0') FROM ({{ _customer_numbers() }}) AS n
+    WHERE ltrim(number, '0123456789') = '' AND ltrim(number, '0') <> ''
+    UNION ALL
+    SELECT entity, customer_id, ltrim({{ regex_group('number', '^[A-Z]+[-_ ]?([0-9]+)$') }}, '0')
+    FROM ({{ _customer_numbers() }}) AS n WHERE is_customer_number
+) AS keys
+WHERE coalesce(k, '') <> ''
+GROUP BY entity, k HAVING min(customer_id) = max(customer_id)
+{%- endmacro %}
+{% macro _customer_numbers() -%}
+SELECT entity, customer_id, upper(trim(customer_id)) AS number, FALSE AS is_customer_number FROM dim_customer
+UNION ALL
+SELECT entity, customer_id, upper(trim(customer_number)), TRUE FROM dim_customer WHERE customer_number IS NOT NULL
+{%- endmacro %}
+{#- Each email address of the customer master that belongs to one customer of its entity, as (entity, email,
+    customer_id), lower case: a provider customer created without the ERP's id in its metadata (a GoCardless
+    mandate signed online, a Stripe checkout) is found by the address it paid from. A master may list several
+    addresses in one field ("compta@x.fr; ap@x.fr"); an address two customers share (a group's one accounts
+    payable mailbox) names neither. -#}
+{% macro customer_emails() -%}
+SELECT entity, email, min(customer_id) AS customer_id FROM (
+    SELECT entity, customer_id, lower(trim(translate(address, '<>', ''))) AS email FROM (
+        SELECT entity, customer_id, {{ split_list("replace(replace(email, ';', ','), ' ', ',')") }} AS address
+        FROM dim_customer WHERE email LIKE '%@%'
+    ) AS a
+) AS e
+WHERE email LIKE '%_@_%'
+GROUP BY entity, email HAVING min(customer_id) = max(customer_id)
+{%- endmacro %}
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}

@@ -31,7 +31,7 @@ class InvoiceFacts:
     dispute_decision: bool = False
     promise_until: date | None = None
     mandate_id: str | None = None
-    # the customer's last SEPA direct debit the entity collected (bank statements), when not returned since
+    # the customer's last direct debit the entity collected (bank statements, provider mandates), when not returned since
     direct_debit_on: date | None = None
     # the customer master's payment terms, when they name a direct debit ("Prélèvement SEPA 30 jours")
     direct_debit_terms: str | None = None

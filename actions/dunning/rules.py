@@ -48,7 +48,7 @@ def exclusion(f: InvoiceFacts, as_of: date) -> str | None:
     if f.in_transit:
         return f"money on its way: {f.in_transit}"
     if f.direct_debit_on is not None and not f.mandate_id:  # (a GoCardless mandate collects instead: plan_invoice)
-        return (f"pays by direct debit (collected {f.direct_debit_on.isoformat()}, bank statements): "
+        return (f"pays by direct debit (last collected {f.direct_debit_on.isoformat()}): "
                 "the next collection takes it")
     if f.direct_debit_terms and not f.mandate_id:
         return f"pays by direct debit (terms '{f.direct_debit_terms}'): the collection takes it"

@@ -48,6 +48,25 @@ def check_freshness(engine: Engine, entity: str, now: datetime, rules: DunningRu
     return None
 
 
+def live_mandate_sql(engine: Engine, invoice: str) -> str:
+    """SQL: the live GoCardless mandate (if any) that collects for the customer of the invoice aliased ``invoice``.
+
+    A mandate is the customer's when int_mandates resolved it so (metadata, its payments' customer, the signer's
+    email), or, when int_mandates could not tell, when the reconciliation applied one of its collections to an
+    invoice of that customer: a mandate signed online under another name than the ERP's still collects for it."""
+    statuses = ", ".join(f"'{s}'" for s in MANDATE_LIVE)
+    matched = ""
+    if engine.table_exists("fct_match") and engine.table_exists("fct_payment"):
+        matched = (
+            " OR (md.customer_id IS NULL AND EXISTS (SELECT 1 FROM fct_payment AS mp JOIN fct_match AS mm "
+            "ON mm.entity = mp.entity AND mm.payment_id = mp.payment_id JOIN fct_invoice AS mi "
+            "ON mi.entity = mm.entity AND mi.invoice_id = mm.invoice_id WHERE mp.entity = md.entity "
+            "AND mp.mandate_id = md.mandate_id AND mm.state IN ('auto', 'confirmed') "
+            f"AND mi.customer_id = {invoice}.customer_id))")
+    return (f"SELECT min(md.mandate_id) FROM int_mandates AS md WHERE md.entity = {invoice}.entity "
+            f"AND md.status IN ({statuses}) AND (md.customer_id = {invoice}.customer_id{matched})")
+
+
 def _cols(engine: Engine, table: str) -> set[str]:
     return set(engine.columns(table))
 
@@ -59,13 +78,8 @@ def facts_sql(engine: Engine) -> str:
     # an invoice someone asked to write off is not chased while the request is pending (the desk's action)
     write_off = pending_write_off_sql("i") if has_decision else "FALSE"
     mandate = "CAST(NULL AS VARCHAR)"
-    if engine.table_exists("raw_gocardless_mandates") and engine.table_exists("raw_gocardless_customers") \
-            and "metadata__erp_customer_id" in _cols(engine, "raw_gocardless_customers"):
-        statuses = ", ".join(f"'{s}'" for s in MANDATE_LIVE)
-        mandate = (
-            "(SELECT min(md.id) FROM raw_gocardless_mandates AS md JOIN raw_gocardless_customers AS gc "
-            "ON gc.id = md.links__customer AND gc.entity = md.entity WHERE md.entity = i.entity "
-            f"AND gc.metadata__erp_customer_id = i.customer_id AND md.status IN ({statuses}))")
+    if engine.table_exists("int_mandates"):
+        mandate = f"({live_mandate_sql(engine, 'i')})"
     matched = "FALSE"
     if engine.table_exists("fct_match"):
         matched = ("EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id "
@@ -129,26 +143,38 @@ def promises(engine: Engine, entity: str, default_days: int) -> dict[str, date]:
 
 
 def direct_debit_payers(engine: Engine, entity: str, as_of: date, lookback_days: int) -> dict[str, date]:
-    """Customers the entity collects from by SEPA direct debit, from its bank statements: the day of each
-    one's last collection (a ``PMNT/IDDT`` credit, its customer the payment's or its matched invoices')
-    within ``lookback_days``, unless a later collection from it was returned.
+    """Customers the entity collects from by direct debit: the day of each one's last collection within
+    ``lookback_days`` (its customer the payment's or its matched invoices'), unless a later collection from it
+    failed or was returned. A collection is a ``PMNT/IDDT`` credit on the bank statements or a provider payment
+    taken under a mandate (GoCardless, a Stripe SEPA debit).
 
-    Why the bank and not only GoCardless: a company collecting through its own bank (a FEC or SAP book with
+    Why the bank and not only the providers: a company collecting through its own bank (a FEC or SAP book with
     SEPA batches on the statement) has no mandate table Lettrage reads, and reminding such a customer asks it
-    to pay what the next collection takes, twice."""
-    if not (engine.table_exists("fct_bank_line") and engine.table_exists("fct_payment")):
+    to pay what the next collection takes, twice. Why the provider payments too: a customer whose mandate
+    Lettrage cannot tie to it (no ERP id in the provider's metadata) still pays by direct debit."""
+    if not engine.table_exists("fct_payment"):
+        return {}
+    bank = engine.table_exists("fct_bank_line")
+    mandates = "mandate_id" in engine.columns("fct_payment")
+    if not (bank or mandates):
         return {}
     matched = ""
     if engine.table_exists("fct_match"):
         matched = (", (SELECT min(i.customer_id) FROM fct_match AS m JOIN fct_invoice AS i ON i.entity = m.entity "
                    "AND i.invoice_id = m.invoice_id WHERE m.entity = p.entity AND m.payment_id = p.payment_id "
                    "AND m.state IN ('auto', 'confirmed'))")
+    collected = " OR ".join(
+        (["EXISTS (SELECT 1 FROM fct_bank_line AS b WHERE b.entity = p.entity AND b.bank_line_id = p.payment_id "
+          "AND b.bank_tx_code LIKE '%/IDDT/%')"] if bank else [])
+        # (a GoCardless mandate cancelled or expired since collects nothing more: int_mandates knows its status)
+        + ([f"(p.mandate_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM int_mandates AS md WHERE md.entity = p.entity "
+            f"AND md.mandate_id = p.mandate_id AND md.status NOT IN ({', '.join(repr(s) for s in MANDATE_LIVE)})))"
+            if engine.table_exists("int_mandates") else "p.mandate_id IS NOT NULL"] if mandates else []))
     rows = engine.query(
         f"SELECT coalesce(p.customer_id{matched}) AS customer_id, "
-        "max(CASE WHEN p.status = 'succeeded' THEN p.paid_on END), max(CASE WHEN p.status <> 'succeeded' "
-        "THEN p.paid_on END) FROM fct_payment AS p JOIN fct_bank_line AS b ON b.entity = p.entity "
-        "AND b.bank_line_id = p.payment_id WHERE p.entity = :entity AND b.bank_tx_code LIKE '%/IDDT/%' "
-        "AND p.paid_on > :since AND p.paid_on <= :as_of GROUP BY 1",
+        "max(CASE WHEN p.status = 'succeeded' THEN p.paid_on END), max(CASE WHEN p.status IN ('failed', "
+        "'charged_back') THEN p.paid_on END) FROM fct_payment AS p "
+        f"WHERE p.entity = :entity AND ({collected}) AND p.paid_on > :since AND p.paid_on <= :as_of GROUP BY 1",
         {"entity": entity, "since": as_of - timedelta(days=lookback_days), "as_of": as_of})
     return {str(c): ok for c, ok, failed in rows if c is not None and ok is not None and (failed is None or failed < ok)}
 

@@ -17,6 +17,7 @@ from warehouse.engine import Engine, connect
 from warehouse.reconcile.decisions import ensure_decision_tables, record_decision
 from warehouse.reconcile.schema import RUN_STATE
 from warehouse.schema import ensure_contract, ensure_table
+from warehouse.shapes import SHAPES
 
 AS_OF = date(2026, 11, 25)
 STRIPE_KEY, GC_TOKEN = "sk_test_dunning_FR01", "gc_dunning_FR01_token"
@@ -58,19 +59,14 @@ def seed(engine: Engine) -> None:
                 "disputed": extra.get("disputed", False), "factored": extra.get("factored", False)})
     record_decision(engine, entity="FR01", kind="promise_to_pay", actor="sophie", invoice_id="I41",
                     after={"promised_on": "2026-12-05"})
-    engine.execute("CREATE TABLE raw_gocardless_customers (id VARCHAR(40), entity VARCHAR(10), "
-                   "metadata__erp_customer_id VARCHAR(40))")
-    engine.execute("CREATE TABLE raw_gocardless_mandates (id VARCHAR(40), entity VARCHAR(10), status VARCHAR(40), "
-                   "links__customer VARCHAR(40))")
-    engine.execute("CREATE TABLE raw_gocardless_payments (id VARCHAR(40), entity VARCHAR(10), status VARCHAR(40), "
-                   "amount BIGINT, currency VARCHAR(3), reference VARCHAR(200), description VARCHAR(200), "
-                   "metadata__invoice_number VARCHAR(40), metadata__erp_customer_id VARCHAR(40))")
-    _insert(engine, "raw_gocardless_customers", {"id": "CU5", "entity": "FR01", "metadata__erp_customer_id": "C5"})
-    _insert(engine, "raw_gocardless_mandates", {"id": "MD5", "entity": "FR01", "status": "active",
-                                                "links__customer": "CU5"})
-    _insert(engine, "raw_gocardless_payments", {"id": "PM7", "entity": "FR01", "status": "submitted", "amount": 90000,
-                                                "currency": "EUR", "reference": "FA-71", "description": None,
-                                                "metadata__invoice_number": "FA-71", "metadata__erp_customer_id": "C7"})
+    # what the build makes of GoCardless: C5's live mandate, and PM7, a direct debit submitted for FA-71
+    ensure_table(engine, "int_mandates", SHAPES["mandates"])
+    _insert(engine, "int_mandates", {"entity": "FR01", "mandate_id": "MD5", "status": "active", "customer_id": "C5",
+                                     "customer_via": "metadata", "source_system": "gocardless", "source_id": "MD5"})
+    _insert(engine, "fct_payment", {"entity": "FR01", "payment_id": "PM7", "channel": "gocardless", "customer_id": "C7",
+                                    "amount": "900.00", "fee": "0", "currency": "EUR", "paid_on": date(2026, 11, 26),
+                                    "status": "pending", "reference": "FA-71", "mandate_id": "MD7",
+                                    "source_system": "gocardless", "source_id": "PM7"})
     _insert(engine, "reconcile_run", {"entity": "FR01", "as_of": AS_OF, "rules_hash": "x",
                                       "finished_at": datetime.now(UTC)})
 

@@ -64,7 +64,7 @@ CASES = [
                                                "reminders_sent": (("firmer", date(2026, 11, 2)),)},
      "email", "formal_notice", "agency_review needs formal_notice sent first"),
     ("direct_debit_payer", {"direct_debit_on": date(2026, 11, 5)}, "skip", None,
-     "pays by direct debit (collected 2026-11-05, bank statements)"),
+     "pays by direct debit (last collected 2026-11-05)"),
     ("direct_debit_terms", {"direct_debit_terms": "Prélèvement SEPA 30 jours"}, "skip", None,
      "pays by direct debit (terms 'Prélèvement SEPA 30 jours')"),
 ]

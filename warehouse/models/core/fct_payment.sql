@@ -11,28 +11,11 @@
 WITH staged AS (
     {{ union('payments') }}
 ),
-numbers AS (
-    -- each customer's id and, where the ERP keys customers otherwise, the number people use (NetSuite's entityid,
-    -- Sage Accounting's contact reference)
-    SELECT entity, customer_id, upper(trim(customer_id)) AS number, FALSE AS is_customer_number FROM dim_customer
-    UNION ALL
-    SELECT entity, customer_id, upper(trim(customer_number)), TRUE FROM dim_customer WHERE customer_number IS NOT NULL
-),
 customer_keys AS (
-    -- how a provider's metadata may write an ERP customer (erp_customer_id, customer_number: providers.yaml):
-    -- a number as it is, without the zeros SAP pads numbers with ('10010' for 0000010010), or a prefixed number
-    -- by its digits ('32' for CUST00032); a key that names one customer only
-    SELECT entity, k, min(customer_id) AS customer_id FROM (
-        SELECT entity, customer_id, number AS k FROM numbers
-        UNION ALL
-        SELECT entity, customer_id, ltrim(number, '0') FROM numbers
-        WHERE ltrim(number, '0123456789') = '' AND ltrim(number, '0') <> ''
-        UNION ALL
-        SELECT entity, customer_id, ltrim({{ regex_group('number', '^[A-Z]+[-_ ]?([0-9]+)$') }}, '0')
-        FROM numbers WHERE is_customer_number
-    ) AS keys
-    WHERE coalesce(k, '') <> ''
-    GROUP BY entity, k HAVING min(customer_id) = max(customer_id)
+    {{ customer_keys() }}
+),
+customer_emails AS (
+    {{ customer_emails() }}
 ),
 converted AS (
     -- provider payments charged in another currency than the money settled (a EUR card charge Stripe settled
@@ -68,7 +51,8 @@ as_charged AS (
 provider_and_erp AS (
     -- a provider payment's customer as the ERP keys it (the ERP's own receipts already are)
     SELECT s.entity, s.payment_id, s.channel,
-           CASE WHEN s.channel = 'erp' OR s.customer_id IS NULL OR c.customer_id IS NOT NULL THEN s.customer_id
+           CASE WHEN s.channel = 'erp' OR c.customer_id IS NOT NULL THEN s.customer_id
+                WHEN s.customer_id IS NULL THEN e.customer_id
                 ELSE coalesce(k.customer_id, z.customer_id, s.customer_id) END AS customer_id,
            CASE WHEN ac.payment_id IS NOT NULL THEN s.instructed_amount ELSE s.amount END AS amount,
            -- (the fee at the charge's own rate when the payment is as charged)
@@ -77,13 +61,15 @@ provider_and_erp AS (
            CASE WHEN ac.payment_id IS NOT NULL THEN upper(s.instructed_currency) ELSE s.currency END AS currency,
            s.paid_on, s.status, s.reference, s.payer_name, s.payer_iban, s.payout_id,
            s.failure_reason, s.erp_lettrage, s.instructed_amount, upper(s.instructed_currency) AS instructed_currency,
-           s.source_system, s.source_id
+           s.mandate_id, s.source_system, s.source_id
     FROM staged AS s
     LEFT JOIN as_charged AS ac ON ac.entity = s.entity AND ac.payment_id = s.payment_id
     LEFT JOIN dim_customer AS c ON c.entity = s.entity AND c.customer_id = s.customer_id
     LEFT JOIN customer_keys AS k ON k.entity = s.entity AND k.k = upper(trim(s.customer_id))
     LEFT JOIN customer_keys AS z ON z.entity = s.entity AND z.k = ltrim(trim(s.customer_id), '0')
      AND ltrim(trim(s.customer_id), '0123456789') = ''
+    -- a provider payment whose metadata names no customer: the customer paying from its master's email address
+    LEFT JOIN customer_emails AS e ON e.entity = s.entity AND e.email = s.payer_email AND s.channel <> 'erp'
 ),
 provider_lines AS (
     SELECT bank_line_id FROM int_payout_bank_links
@@ -130,6 +116,7 @@ bank_transfers AS (
             AS instructed_amount,
         CASE WHEN b.instructed_currency <> b.currency AND b.instructed_amount > 0 THEN b.instructed_currency END
             AS instructed_currency,
+        CAST(NULL AS TEXT) AS mandate_id,
         CASE WHEN rt.credit_line_id IS NOT NULL THEN
             'returned ' || coalesce(rt.return_reason, '') || ' on ' || CAST(rt.returned_on AS TEXT)
             || ', bank line ' || rt.return_line_id
@@ -182,11 +169,11 @@ bank_transfers AS (
       {% endif %}
 )
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
-       payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, source_system,
-       source_id, now() AS _loaded_at
+       payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, mandate_id,
+       source_system, source_id, now() AS _loaded_at
 FROM provider_and_erp
 UNION ALL
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
-       payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, source_system,
-       source_id, now() AS _loaded_at
+       payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, mandate_id,
+       source_system, source_id, now() AS _loaded_at
 FROM bank_transfers

@@ -1,5 +1,5 @@
 -- GoCardless SEPA direct debits. The customer comes from metadata, else through the
--- mandate; failures and chargebacks keep their SEPA reason code (AM04, MD06…) from
+-- mandate (its customer's metadata; fct_payment then tries the customer's email); failures and chargebacks keep their SEPA reason code (AM04, MD06…) from
 -- the payment's latest event giving one (failed, charged_back, a late failure after the payout), else
 -- that event's cause (bank_account_closed).
 -- shape: payments
@@ -52,19 +52,21 @@ SELECT
         ELSE p.status
     END AS status,
     concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}p.reference, p.description) AS reference,
-    {% if has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}coalesce(nullif(cu.company_name, ''), concat_ws(' ', cu.given_name, cu.family_name)){% else %}CAST(NULL AS TEXT){% endif %} AS payer_name,
+    {% if joined %}coalesce(nullif(cu.company_name, ''), concat_ws(' ', cu.given_name, cu.family_name)){% else %}CAST(NULL AS TEXT){% endif %} AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     p.links__payout AS payout_id,
     r.reason_code AS failure_reason,
     CAST(NULL AS TEXT) AS erp_lettrage,
     CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
     CAST(NULL AS TEXT) AS instructed_currency,
+    {% if joined %}nullif(lower(trim(cu.email)), ''){% else %}CAST(NULL AS TEXT){% endif %} AS payer_email,
+    p.links__mandate AS mandate_id,
     'gocardless' AS source_system,
     p.id AS source_id
 FROM raw_gocardless_payments AS p
 LEFT JOIN fees AS f ON f.payment_id = p.id
 LEFT JOIN reasons AS r ON r.payment_id = p.id
-{% if has('raw_gocardless_customers') and has('raw_gocardless_mandates') %}
+{% if joined %}
 LEFT JOIN raw_gocardless_mandates AS m ON m.id = p.links__mandate
 LEFT JOIN raw_gocardless_customers AS cu ON cu.id = m.links__customer
 {% endif %}

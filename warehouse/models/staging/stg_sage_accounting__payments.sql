@@ -38,6 +38,8 @@ SELECT
     a.invoice_ids AS erp_lettrage,
     CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
     CAST(NULL AS TEXT) AS instructed_currency,
+    CAST(NULL AS TEXT) AS payer_email,
+    CAST(NULL AS TEXT) AS mandate_id,
     'sage_accounting' AS source_system,
     p.id AS source_id
 FROM raw_sage_accounting_contact_payments AS p

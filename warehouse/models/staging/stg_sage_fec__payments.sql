@@ -95,6 +95,8 @@ SELECT
     l.lettrage AS erp_lettrage,
     CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
     CAST(NULL AS TEXT) AS instructed_currency,
+    CAST(NULL AS TEXT) AS payer_email,
+    CAST(NULL AS TEXT) AS mandate_id,
     'sage_fec' AS source_system,
     l.bank_entry_id AS source_id
 FROM receipt_lines AS l

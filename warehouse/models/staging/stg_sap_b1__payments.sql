@@ -32,6 +32,8 @@ SELECT
     l.invoice_ids AS erp_lettrage,
     CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
     CAST(NULL AS TEXT) AS instructed_currency,
+    CAST(NULL AS TEXT) AS payer_email,
+    CAST(NULL AS TEXT) AS mandate_id,
     'sap_b1' AS source_system,
     'PAY-' || CAST(p.doc_entry AS TEXT) AS source_id
 FROM raw_sap_b1_incoming_payments AS p

@@ -20,6 +20,8 @@ SELECT
     nullif(clearing_document, '') AS erp_lettrage,
     CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
     CAST(NULL AS TEXT) AS instructed_currency,
+    CAST(NULL AS TEXT) AS payer_email,
+    CAST(NULL AS TEXT) AS mandate_id,
     'sap_export' AS source_system,
     company_code || '/' || CAST(fiscal_year AS TEXT) || '/' || document_number AS source_id
 FROM raw_sap_export_items

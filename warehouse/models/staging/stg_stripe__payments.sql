@@ -18,9 +18,15 @@
 {% set failure_event = events and has_column('raw_stripe_events', 'data__object__failure_code') %}
 {% set method = has_column('raw_stripe_charges', 'payment_method_details__type') %}
 {% set converted = "(bt.currency IS NOT NULL AND lower(bt.currency) <> lower(c.currency) AND bt.amount IS NOT NULL)" %}
+{% set customers = has('raw_stripe_customers') %}
+{% set sepa_mandate = has_column('raw_stripe_charges', 'payment_method_details__sepa_debit__mandate') %}
+{#- who paid, by email: the charge's billing details or receipt address, else its customer's -#}
+{% set payer_emails = (['c.billing_details__email'] if has_column('raw_stripe_charges', 'billing_details__email') else [])
+      + (['c.receipt_email'] if has_column('raw_stripe_charges', 'receipt_email') else [])
+      + (['cu.email'] if customers and has_column('raw_stripe_customers', 'email') else []) + ['CAST(NULL AS TEXT)'] %}
 {% set invoice_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.invoice_keys) %}
 {% set customer_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.customer_keys)
-      + (metadata_cols('raw_stripe_customers', 'cu', providers.stripe.customer_keys) if has('raw_stripe_customers') else []) %}
+      + (metadata_cols('raw_stripe_customers', 'cu', providers.stripe.customer_keys) if customers else []) %}
 WITH charge_bt AS (
     SELECT source, max(payout) AS payout, sum(amount) AS amount, sum(fee) AS fee, max(currency) AS currency
     FROM raw_stripe_balance_transactions
@@ -66,7 +72,7 @@ SELECT
         ELSE 'succeeded'
     END AS status,
     concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}c.description) AS reference,
-    c.billing_details__name AS payer_name,
+    {% if customers and has_column('raw_stripe_customers', 'name') %}coalesce(nullif(c.billing_details__name, ''), cu.name){% else %}c.billing_details__name{% endif %} AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     bt.payout AS payout_id,
     {% if method %}CASE WHEN coalesce(ev.status, c.status) = 'failed'
@@ -77,10 +83,12 @@ SELECT
     CAST(NULL AS TEXT) AS erp_lettrage,
     CASE WHEN {{ converted }} THEN {{ minor_to_decimal('c.amount', 'c.currency') }} END AS instructed_amount,
     CASE WHEN {{ converted }} THEN upper(c.currency) END AS instructed_currency,
+    nullif(lower(trim(coalesce({{ payer_emails | join(', ') }}))), '') AS payer_email,
+    {% if sepa_mandate %}c.payment_method_details__sepa_debit__mandate{% else %}CAST(NULL AS TEXT){% endif %} AS mandate_id,
     'stripe' AS source_system,
     c.id AS source_id
 FROM raw_stripe_charges AS c
 LEFT JOIN charge_bt AS bt ON bt.source = c.id
 LEFT JOIN latest AS ev ON ev.object_id = c.id
-{% if has('raw_stripe_customers') %}LEFT JOIN raw_stripe_customers AS cu ON cu.id = c.customer{% endif %}
+{% if customers %}LEFT JOIN raw_stripe_customers AS cu ON cu.id = c.customer{% endif %}
 {% if has('raw_stripe_disputes') %}LEFT JOIN lost ON lost.charge = c.id{% endif %}
