@@ -866,8 +866,18 @@ class Residue:
         keys = {normalized(t, prefixes) for t in _tokens(line.label, self.rules.reference.remittance_tags)} - {""}
         named = [i for i in own if i.key(prefixes) in keys]
         if len(named) == 1:
-            return [(named[0], f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
-                               f"{named[0].invoice_number or named[0].invoice_id}")]
+            first = named[0]
+            out = [(first, f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
+                           f"{first.invoice_number or first.invoice_id}")]
+            # (a line of more than the invoice it names, the rest exactly what one other open invoice of the
+            # customer owes: the accountant labelled a payment of two invoices with the first)
+            rest = line.amount - first.open
+            other = [i for i in own if i is not first and i.open == rest] if rest > 0 else []
+            if len(other) == 1:
+                out.append((other[0], f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
+                                      f"{first.invoice_number or first.invoice_id}, and the rest, {rest}, is what "
+                                      f"{other[0].invoice_number or other[0].invoice_id} owes"))
+            return out
         exact = [i for i in own if i.open == line.amount]
         if len(exact) == 1:
             return [(exact[0], f"{head}: {line.customer_id}'s line of {line.amount} is the only open item "

@@ -1116,3 +1116,45 @@ def test_every_succeeded_payment_ends_applied_or_in_exception(book: Book) -> Non
     for pid, amount in (("P1", "100.00"), ("P2", "55.00"), ("P3", "130.00")):
         fully = applied.get(pid) == Decimal(amount)
         assert fully != (pid in exc), pid
+
+
+def test_an_account_paying_for_two_customers_in_one_remittance_teaches_neither(book: Book) -> None:
+    """A holding pays for its two subsidiaries: P1 names one invoice of each, P2 one invoice of Henry with exactly
+    its amount. The account pays for both, so it is nobody's payer: P3, without a remittance, is not judged as
+    Henry's (whose open item of that amount it would take), and the ERP's receipt booking it on Maes's account
+    places it on Maes's invoice."""
+    book.customer("C1", "HENRY SPRL")
+    book.customer("C2", "MAES BV")
+    book.invoice("I1", "100.00", number="FA-0001", customer="C1")
+    book.invoice("I2", "200.00", number="FA-0002", customer="C2")
+    book.invoice("I3", "150.00", number="FA-0003", customer="C1")
+    book.invoice("I4", "500.00", number="FA-0004", customer="C1")
+    book.invoice("I5", "500.00", number="FA-0005", customer="C2")
+    holding = "BE68539007547034"
+    book.payment("P1", "300.00", "FA-0001 FA-0002", payer_name="HOLDING VERSTRAETEN NV", payer_iban=holding,
+                 paid_on=date(2024, 6, 3))
+    book.payment("P2", "150.00", "FA-0003", payer_name="HOLDING VERSTRAETEN NV", payer_iban=holding,
+                 paid_on=date(2024, 6, 4))
+    book.payment("P3", "500.00", None, payer_name="HOLDING VERSTRAETEN NV", payer_iban=holding,
+                 paid_on=date(2024, 6, 10))
+    book.erp_receipt("R3", "500.00", customer="C2", movement="BQ-3", booked=date(2024, 6, 12),
+                     label="Rglt HOLDING VERSTRAETEN")
+    reconcile(book.engine, as_of=AS_OF)
+    assert ("P3", "I5", Decimal("500.00")) in book.pairs()
+    assert book.invoice_state("I4")[1] == Decimal("500.00")
+
+
+def test_an_erp_receipt_labelled_with_one_invoice_pays_the_other_its_rest_owes(book: Book) -> None:
+    """The accountant booked C1's 1,300.00 with the label of the first invoice it pays: the line pays FA-0001
+    (800.00), and its rest, 500.00, is exactly what FA-0002 owes, so it pays FA-0002 rather than stay unapplied."""
+    book.customer("C1", "ALPHA SARL")
+    book.invoice("I1", "800.00", number="FA-0001", customer="C1")
+    book.invoice("I2", "500.00", number="FA-0002", customer="C1")
+    book.invoice("I3", "700.00", number="FA-0003", customer="C1")
+    book.payment("P1", "1300.00", "VIREMENT", payer_name="M DUPONT", paid_on=date(2024, 6, 10))
+    book.erp_receipt("R1", "1300.00", customer="C1", movement="BQ-1", booked=date(2024, 6, 11),
+                     label="Rglt FA-0001")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("800.00")), ("P1", "I2", Decimal("500.00"))}
+    assert set(_rules(book).values()) == {"erp_receipt"}
+    assert book.exceptions() == []

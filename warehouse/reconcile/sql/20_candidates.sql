@@ -121,7 +121,7 @@ DROP TABLE IF EXISTS rc_tok_k;
 -- an incremental one) pays for that customer: a parent company, a factor, a shared
 -- service centre. Its other payments are then judged with that customer, as a credit
 -- controller who recognises the payer would. An account seen paying for two customers
--- teaches nothing.
+-- (in two remittances or in one) teaches nothing.
 {% if incremental %}
 -- the unknown payers' accounts first, materialised: a few payments, not the whole history (inline,
 -- DuckDB joined every payment with every match before filtering them)
@@ -133,7 +133,14 @@ WHERE entity = :entity
 {% endif %}
 DROP TABLE IF EXISTS rc_payer;
 CREATE TEMP TABLE rc_payer AS
-WITH seen AS (
+WITH named AS (
+    -- the customers whose invoices each remittance from a known account names by a strong reference
+    SELECT p.entity, p.payer_iban, c.payment_id, i.customer_id
+    FROM rc_cand AS c
+    JOIN rc_pay AS p ON p.payment_id = c.payment_id
+    JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
+    WHERE p.payer_iban <> '' AND p.status = 'succeeded' AND c.kind <= 2 AND c.n_key = 1 AND i.doc_type = 'invoice'
+), seen AS (
     SELECT p.entity, p.payer_iban, i.customer_id
     FROM rc_cand AS c
     JOIN rc_pay AS p ON p.payment_id = c.payment_id
@@ -141,6 +148,11 @@ WITH seen AS (
     WHERE p.payer_iban <> '' AND p.status = 'succeeded' AND c.kind <= 2 AND c.n_key = 1
       AND p.remaining = i.open0 AND i.doc_type = 'invoice'
       AND NOT EXISTS (SELECT 1 FROM rc_cand AS o WHERE o.payment_id = c.payment_id AND o.invoice_id <> c.invoice_id)
+    UNION ALL
+    -- a remittance naming invoices of two customers (a parent paying for both subsidiaries in one transfer): the
+    -- account pays for both, so it teaches neither (each customer counts below)
+    SELECT entity, payer_iban, customer_id FROM named
+    WHERE payment_id IN (SELECT payment_id FROM named GROUP BY payment_id HAVING min(customer_id) <> max(customer_id))
     {% if incremental %}
     UNION ALL
     SELECT m.entity, f.iban, i.customer_id
