@@ -78,7 +78,9 @@ CANONICAL: tuple[Table, ...] = (
        ("bank_tx_code", TEXT), ("return_reason", TEXT),
        # extension: what the payer instructed when it paid in another currency than the account's
        # (camt AmtDtls/InstdAmt); fct_payment takes it when the entity invoices in that currency
-       ("instructed_amount", MONEY), ("instructed_currency", TEXT)),
+       ("instructed_amount", MONEY), ("instructed_currency", TEXT),
+       # extension: the statement entry the line was booked in (a batch entry's id for each of its transactions)
+       ("entry_id", TEXT)),
     _t("fct_match", ("entity", "match_id"), "one application of a payment (or bank line) to an invoice",
        ("entity", TEXT), ("match_id", TEXT), ("payment_id", TEXT), ("invoice_id", TEXT),
        ("amount_applied", MONEY), ("currency", TEXT), ("rule", TEXT), ("confidence", RATIO),

@@ -114,6 +114,8 @@ SHAPES: dict[str, Shape] = {
         ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),
         ("counterparty_iban", TEXT), ("remittance", TEXT), ("end_to_end_id", TEXT),
         ("bank_tx_code", TEXT), ("return_reason", TEXT), ("instructed_amount", MONEY), ("instructed_currency", TEXT),
+        # the statement entry a line belongs to: its own id, or a batch entry's for each of its transactions
+        ("entry_id", TEXT),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
 }

@@ -1,9 +1,9 @@
 """Calls out to Stripe (pay-now links) and GoCardless (direct-debit payments) through their official SDKs.
 
 Credentials are the connectors' (``SOURCES__STRIPE__<ENTITY>__API_KEY``,
-``SOURCES__GOCARDLESS__<ENTITY>__ACCESS_TOKEN``); base URLs are configurable
-(``DUNNING__STRIPE_BASE_URL``, ``DUNNING__GOCARDLESS_BASE_URL``) so tests and the
-demo point at the local sandbox. Both calls carry idempotency keys derived from
+``SOURCES__GOCARDLESS__<ENTITY>__ACCESS_TOKEN``), and so is the API they reach: the entity's
+``base_url`` in the sources file, unless ``DUNNING__STRIPE_BASE_URL`` / ``DUNNING__GOCARDLESS_BASE_URL``
+say otherwise (a sandbox's key sent to the live API would be refused at best). Both calls carry idempotency keys derived from
 the outbox, so a replay after a crash returns what was created instead of a twin.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import stripe
 
+from connectors.registry import load_sources_config
 from lettrage.config import dlt_setting
 from lettrage.errors import ConfigurationError, PermanentSourceError, TransientSourceError
 from lettrage.logging import register_secret
@@ -29,6 +30,19 @@ def _secret(source: str, entity: str, name: str) -> str | None:
     if value is not None:
         register_secret(value)
     return value
+
+
+def _base_url(source: str, entity: str) -> str | None:
+    """Where the calls out for ``entity`` go: ``dunning.<source>_base_url``, else the base URL the entity's source
+    syncs from (sources file), else the provider's live API (None)."""
+    explicit = dlt_setting(f"dunning.{source}_base_url")
+    if explicit:
+        return str(explicit)
+    try:
+        settings = load_sources_config().entities.get(entity, {}).get(source)
+    except ConfigurationError:  # no sources file (a desk-only or test setup): the live API
+        return None
+    return settings.base_url if settings is not None else None
 
 
 def paylink_key(message_id: str) -> str:
@@ -55,7 +69,7 @@ class StripePayLinks:
     @classmethod
     def for_entity(cls, entity: str) -> StripePayLinks | None:
         key = _secret("stripe", entity, "api_key")
-        return cls(key, dlt_setting("dunning.stripe_base_url")) if key else None
+        return cls(key, _base_url("stripe", entity)) if key else None
 
     def create(self, *, message_id: str, entity: str, customer_id: str | None, invoice_numbers: list[str],
                amount: Decimal, currency: str, description: str) -> str:
@@ -102,7 +116,7 @@ class GoCardlessCollector:
     @classmethod
     def for_entity(cls, entity: str) -> GoCardlessCollector | None:
         token = _secret("gocardless", entity, "access_token")
-        return cls(token, dlt_setting("dunning.gocardless_base_url")) if token else None
+        return cls(token, _base_url("gocardless", entity)) if token else None
 
     def collect(self, *, entity: str, invoice_id: str, invoice_number: str, customer_id: str, mandate_id: str,
                 amount: Decimal, currency: str) -> str:

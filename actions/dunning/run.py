@@ -129,11 +129,17 @@ def record(engine: Engine, report: RunReport, rules: DunningRules, channels: Cha
         payable = [ln.invoice_number for ln in m.lines if ln.doc_type == "invoice" and ln.amount_open > 0]
         if m.kind in ("reminder", "formal_notice", "statement") and channels.paylinks and m.amount_total > 0 \
                 and payable:
-            m.pay_link = channels.paylinks.create(
-                message_id=m.message_id, entity=m.entity, customer_id=m.customer_id,
-                invoice_numbers=payable, amount=m.amount_total, currency=m.currency,
-                description=f"{m.payload.get('customer_name', m.customer_id)}: " + ", ".join(payable))
-            render_message(m, report.as_of, rules)
+            try:
+                m.pay_link = channels.paylinks.create(
+                    message_id=m.message_id, entity=m.entity, customer_id=m.customer_id,
+                    invoice_numbers=payable, amount=m.amount_total, currency=m.currency,
+                    description=f"{m.payload.get('customer_name', m.customer_id)}: " + ", ".join(payable))
+            except (TransientSourceError, PermanentSourceError) as exc:
+                # (the reminder matters more than its link: one Stripe outage must not hold back every message)
+                log.warning("no pay-now link for message %s (%s/%s), sent without one: %s", m.message_id, m.entity,
+                            m.customer_id, exc)
+            else:
+                render_message(m, report.as_of, rules)
         if outbox.record_intent(engine, m, report.as_of, _history(m, by_invoice, report.as_of)):
             report.recorded += 1
 

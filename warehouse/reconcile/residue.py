@@ -21,7 +21,7 @@ import hashlib
 import math
 import re
 from bisect import bisect_left, insort
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1269,10 +1269,17 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
     w = rules.erp
     rows = engine.query(
         f"WITH mv AS ({ERP_MOVEMENTS}"
+        "), credit AS ("
+        "  SELECT p.payment_id, upper(p.currency) AS currency, p.amount, p.paid_on, b.entry_id FROM fct_payment AS p "
+        "  LEFT JOIN fct_bank_line AS b ON b.entity = p.entity AND b.bank_line_id = p.payment_id "
+        "  WHERE p.entity = :entity AND p.channel <> 'erp' AND p.status = 'succeeded' AND p.amount > 0"
         "), bank AS ("
-        "  SELECT payment_id, upper(currency) AS currency, amount, paid_on FROM fct_payment "
-        "  WHERE entity = :entity AND channel <> 'erp' AND status = 'succeeded' AND amount > 0 "
-        "    AND amount IN (SELECT bank FROM mv)"
+        "  SELECT payment_id, currency, amount, paid_on FROM credit WHERE amount IN (SELECT bank FROM mv)"
+        # a batch entry's transactions (their entry the ERP may book as one bank line): the batch as one credit
+        "  UNION ALL"
+        "  SELECT '" + _BATCH + "' || entry_id, min(currency), sum(amount), min(paid_on) FROM credit"
+        "  WHERE entry_id <> payment_id GROUP BY entry_id HAVING min(currency) = max(currency)"
+        "    AND sum(amount) IN (SELECT bank FROM mv)"
         "), pairs AS ("
         "  SELECT b.payment_id, m.movement_id, m.booked_on, m.lines - m.bank AS fees FROM bank AS b JOIN mv AS m "
         "    ON m.currency = b.currency AND m.bank = b.amount "
@@ -1280,7 +1287,7 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
         f"   AND m.booked_on <= b.paid_on + {int(w.receipt_days_after_bank)}"
         "), alone AS ("
         "  SELECT payment_id, min(movement_id) AS movement_id, min(booked_on) AS booked_on, min(fees) AS fees "
-        "  FROM pairs WHERE payment_id IN (SELECT payment_id FROM rc_pay) "
+        "  FROM pairs WHERE (payment_id IN (SELECT payment_id FROM rc_pay) OR payment_id LIKE '" + _BATCH + "%') "
         "    AND movement_id IN (SELECT movement_id FROM pairs GROUP BY movement_id HAVING count(*) = 1) "
         "  GROUP BY payment_id HAVING count(*) = 1"
         ") "
@@ -1306,9 +1313,48 @@ def _erp_hints(engine: Engine, entity: str, rules: MatchingRules) -> dict[str, E
             line_id, (str(customer_id), Decimal(amount), code, label, [], returned_on, returned_by))
         if invoice_id is not None:
             line[4].append(str(invoice_id))
-    return {pid: ErpHint(mid, on, tuple(ErpLine(c, a, k, lab, tuple(ivs), ron, rby)
-                                        for c, a, k, lab, ivs, ron, rby in lines[pid].values()), fees)
-            for pid, (mid, on, fees) in heads.items()}
+    hints = {pid: ErpHint(mid, on, tuple(ErpLine(c, a, k, lab, tuple(ivs), ron, rby)
+                                         for c, a, k, lab, ivs, ron, rby in lines[pid].values()), fees)
+             for pid, (mid, on, fees) in heads.items()}
+    batches = {pid: hint for pid, hint in hints.items() if pid.startswith(_BATCH)}
+    for pid in batches:
+        del hints[pid]
+    if batches:
+        hints.update(_batch_hints(engine, entity, batches))
+    return hints
+
+
+# (the credit id _erp_hints gives a batch entry paired as a whole: never a payment id, which is a provider's or a
+# statement's reference)
+_BATCH = "~batch~"
+
+
+def _batch_hints(engine: Engine, entity: str, batches: dict[str, ErpHint]) -> dict[str, ErpHint]:
+    """The ERP booked a batch entry (a cheque remittance, a batch of transfers) as one bank line of its total with
+    one customer line per payer: each transaction is the receipt line of exactly its amount, when neither the
+    batch nor the receipt has another of that amount. A batch whose entry books anything beside the bank and the
+    customers (fees) is left alone, as is every transaction an amount does not tell apart."""
+    entries = {pid[len(_BATCH):]: hint for pid, hint in batches.items() if hint.fees == 0}
+    if not entries:
+        return {}
+    params: dict[str, Any] = {"entity": entity, **{f"e{i}": e for i, e in enumerate(entries)}}
+    marks = ", ".join(f":e{i}" for i in range(len(entries)))
+    txs: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for entry_id, payment_id, amount in engine.query(
+            "SELECT b.entry_id, p.payment_id, p.amount FROM fct_payment AS p JOIN fct_bank_line AS b "
+            "ON b.entity = p.entity AND b.bank_line_id = p.payment_id WHERE p.entity = :entity "
+            f"AND p.status = 'succeeded' AND p.amount > 0 AND b.entry_id IN ({marks}) "
+            "AND p.payment_id IN (SELECT payment_id FROM rc_pay) ORDER BY p.payment_id", params):
+        txs[str(entry_id)].append((str(payment_id), Decimal(amount)))
+    out: dict[str, ErpHint] = {}
+    for entry_id, hint in entries.items():
+        lines_of = Counter(line.amount for line in hint.lines)
+        txs_of = Counter(amount for _, amount in txs[entry_id])
+        for payment_id, amount in txs[entry_id]:
+            if txs_of[amount] == 1 and lines_of[amount] == 1:
+                line = next(line for line in hint.lines if line.amount == amount)
+                out[payment_id] = ErpHint(hint.movement_id, hint.booked_on, (line,), Decimal("0"))
+    return out
 
 
 def _customer_numbers(engine: Engine, entity: str, payments: list[Payment], rules: MatchingRules) -> dict[str, list[str]]:

@@ -135,3 +135,43 @@ def test_a_payment_rejected_for_an_invoice_is_no_money_on_its_way_to_it(book: Wa
         after = {r["invoice_number"]: r["reason"] for r in run_reminders(engine, "FR01", as_of=AS_OF, dry_run=True).rows()}
     assert before["FA-21"].startswith("money on its way: bank line B9 received 2026-11-24")
     assert not after["FA-21"].startswith("money on its way")
+
+
+def test_a_stripe_outage_sends_the_reminders_without_their_pay_now_link(
+        book: WarehouseConfig, smtp_server: Any, provider_sandbox: Any) -> None:
+    """Stripe unreachable (nothing listens on the port): each reminder leaves without its link, none is held back."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    box, port = smtp_server
+    with SmtpSender(SmtpSettings(port=port, security="none")) as smtp, connect(book) as engine:
+        report = run_reminders(engine, "FR01", as_of=AS_OF, channels=Channels(
+            smtp=smtp, paylinks=StripePayLinks(STRIPE_KEY, dead),
+            gocardless=GoCardlessCollector(GC_TOKEN, provider_sandbox.gocardless_base)))
+    mails = _to(box)
+    assert report.failed == 0
+    assert {"compta@client-un.fr", "ap@client-two.example"} <= set(mails)
+    assert "FA-11" in mails["compta@client-un.fr"].get_content()
+    assert "régler en ligne" not in mails["compta@client-un.fr"].get_content()
+    assert "pay online" not in mails["ap@client-two.example"].get_content()
+
+
+def test_calls_out_reach_the_api_the_entity_syncs_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Stripe and GoCardless base URLs of the sources file, unless the dunning settings name others."""
+    from actions.dunning.providers import _base_url
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("entities:\n  FR01:\n    stripe: {base_url: 'http://127.0.0.1:18302'}\n"
+                       "    gocardless: {base_url: 'http://127.0.0.1:18301'}\n", encoding="utf-8")
+    monkeypatch.setenv("LETTRAGE__SOURCES_FILE", str(sources))
+    monkeypatch.delenv("DUNNING__STRIPE_BASE_URL", raising=False)
+    monkeypatch.delenv("DUNNING__GOCARDLESS_BASE_URL", raising=False)
+    assert (_base_url("stripe", "FR01"), _base_url("gocardless", "FR01")) == (
+        "http://127.0.0.1:18302", "http://127.0.0.1:18301")
+    assert _base_url("stripe", "DE01") is None  # not configured: the live API
+    monkeypatch.setenv("DUNNING__STRIPE_BASE_URL", "http://127.0.0.1:9999")
+    assert _base_url("stripe", "FR01") == "http://127.0.0.1:9999"
+    monkeypatch.setenv("LETTRAGE__SOURCES_FILE", str(tmp_path / "missing.yaml"))
+    assert _base_url("gocardless", "FR01") is None

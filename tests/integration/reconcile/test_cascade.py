@@ -1158,3 +1158,32 @@ def test_an_erp_receipt_labelled_with_one_invoice_pays_the_other_its_rest_owes(b
     assert book.pairs() == {("P1", "I1", Decimal("800.00")), ("P1", "I2", Decimal("500.00"))}
     assert set(_rules(book).values()) == {"erp_receipt"}
     assert book.exceptions() == []
+
+
+def test_the_transactions_of_a_batch_the_erp_booked_as_one_entry_pay_its_lines(book: Book) -> None:
+    """The bank sent a cheque remittance as one batch entry E1 of three transactions (E1/1..3, no remittance
+    text); the accountant booked it as one bank line of 1,050.00 and one customer line per payer. Each
+    transaction is the receipt line of its amount: ALPHA's lettered with FA-0001, BETA's labelled with FA-0002.
+    GAMMA's two lines of 150.00 cannot be told apart by amount, so the receipt places neither."""
+    for cid, name in (("C1", "ALPHA SARL"), ("C2", "BETA SA"), ("C3", "GAMMA SAS")):
+        book.customer(cid, name)
+    book.invoice("I1", "300.00", number="FA-0001", customer="C1", erp_lettrage="AA", erp_open="0")
+    book.invoice("I2", "450.00", number="FA-0002", customer="C2")
+    book.invoice("I6", "450.00", number="FA-0006", customer="C2")
+    book.invoice("I3", "150.00", number="FA-0003", customer="C3")
+    book.invoice("I4", "150.00", number="FA-0004", customer="C3")
+    for n, amount in enumerate(("300.00", "450.00", "150.00", "150.00"), start=1):
+        book.payment(f"E1/{n}", amount, None, payer_name="REMISE CHEQUES", paid_on=date(2024, 6, 10))
+        book._insert("fct_bank_line", {
+            "entity": book.entity, "bank_line_id": f"E1/{n}", "account_iban": "FR7630004000010001234567890",
+            "booking_date": date(2024, 6, 10), "value_date": date(2024, 6, 10), "amount": Decimal(amount),
+            "currency": "EUR", "entry_id": "E1", "source_system": "camt053", "source_id": f"E1/{n}"})
+    book.erp_receipt("R1", "300.00", customer="C1", movement="BQ-9", booked=date(2024, 6, 11), code="AA")
+    book.erp_receipt("R2", "450.00", customer="C2", movement="BQ-9", booked=date(2024, 6, 11), label="Chq BETA FA-0002")
+    book.erp_receipt("R3", "150.00", customer="C3", movement="BQ-9", booked=date(2024, 6, 11), label="Chq GAMMA")
+    book.erp_receipt("R4", "150.00", customer="C3", movement="BQ-9", booked=date(2024, 6, 11), label="Chq GAMMA")
+    reconcile(book.engine, as_of=AS_OF)
+    rules = _rules(book)
+    assert {(p, i) for p, i, _ in book.pairs() if rules.get(f"{p}>{i}") == "erp_receipt"} == {("E1/1", "I1"),
+                                                                                                 ("E1/2", "I2")}
+    assert book.invoice_state("I6")[1] == Decimal("450.00")

@@ -33,6 +33,13 @@ SELECT
     CAST(NULL AS DECIMAL(18,2)) AS instructed_amount,
     CAST(NULL AS TEXT) AS instructed_currency,
     {%- endif %}
+    -- a batch entry's transactions are <entry>/<n> (connectors/camt053): the entry they were booked in, which an
+    -- ERP may book as one bank line with one customer line per payer (a cheque remittance, a batch of transfers)
+    {% if has_column('raw_camt053_entries', 'batch_size') -%}
+    CASE WHEN batch_size > 1 THEN regexp_replace(bank_line_id, '/[0-9]+$', '') ELSE bank_line_id END AS entry_id,
+    {%- else -%}
+    bank_line_id AS entry_id,
+    {%- endif %}
     'camt053' AS source_system,
     bank_line_id AS source_id
 FROM raw_camt053_entries

@@ -1,6 +1,7 @@
 -- Stripe charges as customer payments. Fees and the payout come from the charge's
 -- balance transaction; the ERP customer from metadata (charge first, then customer), the
--- invoice number from metadata too: the keys are mappings/providers.yaml's.
+-- invoice number from metadata too: the keys are mappings/providers.yaml's. The payer's name is the Stripe
+-- customer's (the name the merchant keeps, often the company's) before the cardholder's on the card.
 -- A charge with an open or lost dispute counts as charged back. A charge or a dispute is as its latest
 -- event shows it (charge.failed after a SEPA debit was pending, charge.refunded, charge.dispute.closed won):
 -- the list resources are walked by created date and never re-read what changed after. A bank debit
@@ -72,7 +73,7 @@ SELECT
         ELSE 'succeeded'
     END AS status,
     concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}c.description) AS reference,
-    {% if customers and has_column('raw_stripe_customers', 'name') %}coalesce(nullif(c.billing_details__name, ''), cu.name){% else %}c.billing_details__name{% endif %} AS payer_name,
+    {% if customers and has_column('raw_stripe_customers', 'name') %}coalesce(nullif(cu.name, ''), c.billing_details__name){% else %}c.billing_details__name{% endif %} AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     bt.payout AS payout_id,
     {% if method %}CASE WHEN coalesce(ev.status, c.status) = 'failed'
