@@ -88,8 +88,10 @@ class StripePayLinks:
                                                        options={"idempotency_key": paylink_key(message_id)})
         except stripe.AuthenticationError as exc:
             raise PermanentSourceError(f"Stripe refused the API key of {entity}: {exc}") from exc
-        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
             raise TransientSourceError(f"Stripe payment link for {message_id}: {exc}") from exc
+        except stripe.StripeError as exc:  # (refused as asked: an account without Payment Links, a bad parameter)
+            raise PermanentSourceError(f"Stripe refused the payment link for {message_id}: {exc}") from exc
         return str(link.url)
 
 
