@@ -365,7 +365,7 @@ class Residue:
                 invoices.update(p.erp.invoices)
                 customers.update(line.customer_id for line in p.erp.lines if not line.invoices)
             if p.candidates and not p.uncorroborated:
-                if len(p.candidates) == 1:  # one invoice named, maybe paid less a credit note of its customer's
+                if len(p.candidates) == 1 or p.deducts:  # maybe paid less a credit note of its customers'
                     customers.update(p.named_customers)
                 continue
             found = self._customers(p)
@@ -457,14 +457,17 @@ class Residue:
             deductible = self._deducted_credit_notes(p, cands)
             deducted = deductible[0] if len(deductible) == 1 else None
             named = cands[0][0] if deductible else None
+            # (the invoices the payment names, as a person reads them in the explanations)
+            inv = ("invoice " if len(cands) == 1 else "invoices ") + ", ".join(
+                it.invoice_number or it.invoice_id for it, _ in cands)
             if deducted is not None:
                 cands.append((deducted, cands[0][1]))
             elif deductible and named is not None:  # two credit notes fit: a person says which the payer deducted
                 numbers = ", ".join(c.invoice_number or c.invoice_id for c in deductible)
-                self._exception(p, "ambiguous", f"pays invoice {named.invoice_number or named.invoice_id} less a "
-                                f"credit note, and {len(deductible)} of the customer's fit ({numbers}): letter the one "
-                                "deducted with the invoice in the ERP and the next run nets it",
-                                invoice_id=named.invoice_id, amount=named.open - p.remaining)
+                self._exception(p, "ambiguous", f"pays {inv} less a credit note, and {len(deductible)} "
+                                f"of the customer's fit ({numbers}): letter the one deducted with the invoice in the "
+                                "ERP and the next run nets it", invoice_id=named.invoice_id,
+                                amount=sum((it.open for it, _ in cands), Decimal("0")) - p.remaining)
             cands.sort(key=lambda c: (c[0].open >= 0, c[0].sort_key))
             applied = False
             for item, kind in cands:
@@ -475,9 +478,12 @@ class Residue:
                     continue
                 rule = KIND_RULE[kind]
                 if deducted is not None and named is not None:
-                    cn, inv = deducted.invoice_number or deducted.invoice_id, named.invoice_number or named.invoice_id
-                    why = (f"credit note {cn} deducted by the payer: the payment is what invoice {inv} owes less it"
-                           if item is deducted else f"reference names invoice {inv}, paid less credit note {cn}")
+                    cn = deducted.invoice_number or deducted.invoice_id
+                    why = (f"credit note {cn} deducted by the payer: the payment is what {inv} "
+                           f"{'owes' if len(cands) == 2 else 'owe'} less it"
+                           if item is deducted else
+                           f"reference names invoice {item.invoice_number or item.invoice_id}, paid "
+                           + (f"less credit note {cn}" if len(cands) == 2 else f"as one of {inv} less credit note {cn}"))
                 elif p.complex_ and not p.deducts:
                     why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
                            f" (shared with other payments, allocated in date order)")
@@ -511,33 +517,38 @@ class Residue:
                       "reference matches several invoices")
 
     def _deducted_credit_notes(self, p: Payment, cands: list[tuple[Item, int]]) -> list[Item]:
-        """The open credit notes the payer may have taken off the invoice its reference names.
+        """The open credit notes the payer may have taken off the invoices its reference names.
 
         A payer paying an invoice less its credit note often names the invoice only ("FA-38", 2,748.89 for
-        3,597.47 with an unlettered credit note of 843.37). When the reference names one invoice of the
-        payer's, the payment is short of it, and exactly one open credit note of that customer (in its
-        currency, not named, not lettered elsewhere in this run) brings the shortfall to nothing or to what
-        the short-payment tolerances close, the credit note is netted in the payment, as a remittance naming
-        it would be (40_adjust then closes the rest, saying why). Two that fit: neither is netted, and an
-        ``ambiguous`` exception asks a person which one (the caller).
+        3,597.47 with an unlettered credit note of 843.37), or lists the invoices it pays and takes a credit
+        note off their total ("FA012685 FA012505", a parent paying two subsidiaries). When the reference names
+        only invoices (of the payer's, when the payer is known), the payment is short of what they owe, and
+        exactly one open credit note of their customers (in its currency, not named, not lettered elsewhere in
+        this run) brings the shortfall to nothing or to what the short-payment tolerances close, the credit note
+        is netted in the payment, as a remittance naming it would be (40_adjust then closes the rest, saying
+        why). Two that fit: neither is netted, and an ``ambiguous`` exception asks a person which one (the
+        caller).
 
-        A payer we cannot identify (no IBAN or alias on file) is taken to be the named invoice's customer,
-        as the reference says, but only when the credit note fits to the cent: the amount is then the
-        only evidence that the payer meant that credit note (30_allocate sends only such payments here).
+        A payer we cannot identify (no IBAN or alias on file) is taken to be the named invoices' customer(s),
+        as the reference says, but only when the credit note fits to the cent: the amount is then the only
+        evidence that the payer meant that credit note (30_allocate sends only such payments here).
         """
-        if len(cands) != 1:
+        invoices = [it for it, _ in cands]
+        if not invoices or any(it.doc_type != "invoice" or it.open <= 0 for it in invoices):
             return []
-        inv = cands[0][0]
-        payer = p.customer_id or inv.customer_id
-        if not payer or inv.doc_type != "invoice" or inv.customer_id != payer or inv.open <= p.remaining:
+        owners = {it.customer_id for it in invoices}
+        if p.customer_id and owners != {p.customer_id}:
             return []
-        short = inv.open - p.remaining
-        fits = [c for c in self.by_customer.get(inv.customer_id, [])
+        short = sum((it.open for it in invoices), Decimal("0")) - p.remaining
+        if short <= 0:
+            return []
+        first = min(invoices, key=lambda it: it.sort_key)
+        fits = [c for owner in sorted(o for o in owners if o) for c in self.by_customer.get(owner, [])
                 if c.doc_type == "credit_note" and c.open < 0 and c.currency == p.currency and -c.open <= short
                 and self._usable(p, c)
                 and (short + c.open == 0
                      or (p.customer_id is not None and within_tolerance(
-                         self.rules, short + c.open, inv.amount_total, p.paid_on, inv.issue_date)))]
+                         self.rules, short + c.open, first.amount_total, p.paid_on, first.issue_date)))]
         return fits
 
     def _names_own_invoices(self, p: Payment, customers: list[tuple[str, str, str | None]]) -> bool:
@@ -877,6 +888,16 @@ class Residue:
                 out.append((other[0], f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
                                       f"{first.invoice_number or first.invoice_id}, and the rest, {rest}, is what "
                                       f"{other[0].invoice_number or other[0].invoice_id} owes"))
+            # (a line of what the invoice owes less exactly one open credit note of the customer's: the payer
+            # deducted it, and the accountant booked the cash as received)
+            credits = [c for c in self._open_items(line.customer_id)[0] if c.doc_type == "credit_note"
+                       and c.open == rest and c.currency == p.currency and self._usable(p, c, dated=False)] \
+                if rest < 0 else []
+            if len(credits) == 1:
+                cn = credits[0]
+                out.insert(0, (cn, f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
+                                   f"{first.invoice_number or first.invoice_id} and is what it owes less credit note "
+                                   f"{cn.invoice_number or cn.invoice_id}"))
             return out
         exact = [i for i in own if i.open == line.amount]
         if len(exact) == 1:

@@ -1187,3 +1187,35 @@ def test_the_transactions_of_a_batch_the_erp_booked_as_one_entry_pay_its_lines(b
     assert {(p, i) for p, i, _ in book.pairs() if rules.get(f"{p}>{i}") == "erp_receipt"} == {("E1/1", "I1"),
                                                                                                  ("E1/2", "I2")}
     assert book.invoice_state("I6")[1] == Decimal("450.00")
+
+
+def test_a_remittance_listing_invoices_less_an_unnamed_credit_note_nets_it(book: Book) -> None:
+    """A parent pays its two subsidiaries' invoices in one transfer, "FA-0685 FA-0505", and takes off the credit
+    note one of them was issued (AV-0384, 649.28) without naming it: both invoices are paid and the credit note is
+    used, instead of FA-0685 left 649.28 open beside a credit note of -649.28."""
+    book.customer("C1", "LEMAIRE SA")
+    book.customer("C2", "HAVET DISTRIBUTION")
+    book.invoice("I1", "4328.55", number="FA-0685", customer="C1")
+    book.invoice("I2", "651.34", number="FA-0505", customer="C2")
+    book.invoice("CN", "-649.28", number="AV-0384", customer="C1", doc_type="credit_note")
+    book.payment("P1", "4330.61", "FA-0685 FA-0505", payer_name="GROUPE HAVET SA", paid_on=date(2024, 6, 10))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("4328.55")), ("P1", "I2", Decimal("651.34")),
+                            ("P1", "CN", Decimal("-649.28"))}
+    assert [book.invoice_state(i)[1] for i in ("I1", "I2", "CN")] == [Decimal("0.00")] * 3
+    assert book.exceptions() == []
+
+
+def test_an_erp_receipt_of_an_invoice_less_its_credit_note_nets_the_credit_note(book: Book) -> None:
+    """The payer deducted its credit note and wrote a purchase-order number; the accountant booked the cash on the
+    customer's account with the invoice in the label: the receipt pays FA-0228 and uses AV-0312."""
+    book.customer("C1", "CHAUFFAGE JANSSENS")
+    book.invoice("I1", "3889.01", number="FA-0228", customer="C1")
+    book.invoice("CN", "-1166.70", number="AV-0312", customer="C1", doc_type="credit_note")
+    book.payment("P1", "2722.31", "V/CDE 4500428920", payer_name="CHAUFFAGE JANSSENS SARL", paid_on=date(2024, 6, 10))
+    book.erp_receipt("R1", "2722.31", customer="C1", movement="BQ-1", booked=date(2024, 6, 11),
+                     label="Rglt FA-0228 Chauffage Janssens")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("3889.01")), ("P1", "CN", Decimal("-1166.70"))}
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    assert book.exceptions() == []

@@ -118,6 +118,27 @@ WHERE a.n_inv = 1 AND a.known = 0 AND a.doc_type = 'invoice' AND a.remaining < a
               WHERE c.entity = :entity AND c.customer_id = i.customer_id AND c.doc_type = 'credit_note'
                 AND upper(c.currency) = a.currency AND c.amount_total = a.remaining - a.open0
                 AND coalesce(c.erp_lettrage, '') = '')
+UNION ALL
+-- a payment listing several invoices, no other payment naming them, short of their total by exactly an unlettered
+-- credit note of their customers' ("FA012685 FA012505", a parent paying two subsidiaries, one of which deducted its
+-- credit note): the residue nets it in the payment, as for one invoice
+SELECT s.entity, s.payment_id, 1
+FROM (
+    SELECT a.entity, a.payment_id, min(a.remaining) AS remaining, sum(a.open0) AS owed, min(a.currency) AS currency
+    FROM rc_alloc AS a
+    WHERE a.n_inv > 1
+    GROUP BY a.entity, a.payment_id
+    HAVING min(CASE WHEN a.doc_type = 'invoice' AND a.open0 > 0 THEN 1 ELSE 0 END) = 1
+) AS s
+WHERE s.remaining < s.owed
+  AND NOT EXISTS (SELECT 1 FROM rc_alloc AS a JOIN rc_alloc AS o ON o.invoice_id = a.invoice_id
+                  AND o.payment_id <> a.payment_id WHERE a.payment_id = s.payment_id)
+  AND EXISTS (SELECT 1 FROM rc_alloc AS a
+              JOIN rc_inv AS i ON i.invoice_id = a.invoice_id
+              JOIN {{ invoices_table }} AS c ON c.entity = :entity AND c.customer_id = i.customer_id
+               AND c.doc_type = 'credit_note' AND upper(c.currency) = s.currency
+               AND c.amount_total = s.remaining - s.owed AND coalesce(c.erp_lettrage, '') = ''
+              WHERE a.payment_id = s.payment_id)
 {% endif %}
 )
 SELECT entity, payment_id, min(deducts) AS deducts FROM why GROUP BY entity, payment_id;
