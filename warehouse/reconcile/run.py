@@ -41,7 +41,7 @@ from mappings.matching import MatchingRules, load_matching_rules
 from warehouse import sql as sqlmod
 from warehouse.engine import Engine
 from warehouse.locks import advisory_key, local_lock
-from warehouse.reconcile import residue
+from warehouse.reconcile import residue, residue_load
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import load_decisions
 from warehouse.reconcile.erp import ERP_MOVEMENTS
@@ -676,7 +676,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
                      "30_allocate.sql"):
             runner.run_file(name)
         t = time.perf_counter()
-        outcome = residue.load_and_run(engine, lambda _e: rules, max_inv=rules.reference.max_invoices_per_payment,
+        outcome = residue_load.load_and_run(engine, lambda _e: rules, max_inv=rules.reference.max_invoices_per_payment,
                                        widen=(lambda: runner.run_file("34_residue_book.sql")) if incremental else None,
                                        names_fresh=not context_moved)
         _insert(engine, "rc_match", outcome.matches)
