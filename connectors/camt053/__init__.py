@@ -1,6 +1,6 @@
 """camt.053 bank statements -> ``raw_camt053_entries``.
 
-Resource (see README.md): ``entries`` -> ``raw_camt053_entries``, merge on
+Resource (see README.md): ``entries`` -> ``raw_camt053_entries``, merge on the entity, the account and
 ``bank_line_id`` (the bank's AcctSvcrRef, ``#n`` for its n-th use within one
 statement, ``/n`` for the n-th transaction of a batch): a statement delivered
 twice, or an intraday statement followed by the end-of-day one, updates rather
@@ -39,7 +39,7 @@ __all__ = ["FileLoadStats", "camt053_source", "identify"]
 SOURCE_SYSTEM = "camt053"
 ENTRIES_COLUMNS: dict[str, Any] = {
     "bank_line_id": {"data_type": "text", "nullable": False},
-    "entity": {"data_type": "text"}, "account_iban": {"data_type": "text"},
+    "entity": {"data_type": "text"}, "account_iban": {"data_type": "text", "nullable": False},
     "statement_id": {"data_type": "text"}, "booking_date": {"data_type": "date"},
     "value_date": {"data_type": "date"},
     "amount": {"data_type": "decimal", "precision": 18, "scale": 2},
@@ -83,9 +83,10 @@ def camt053_source(
 @dlt.resource(
     name="entries",
     table_name="raw_camt053_entries",
-    # (the entity first: two entities' banks number entries alike, "20261105000001", and keyed by the reference
-    # alone the second entity's load replaced the first's line)
-    primary_key=("entity", "bank_line_id"),
+    # (the entity and the account first: two banks number entries alike, "20261105000001", and keyed by the
+    # reference alone the second account's load replaced the first's line; stg_camt053__bank_lines tells the two
+    # apart in bank_line_id)
+    primary_key=("entity", "account_iban", "bank_line_id"),
     write_disposition="merge",
     columns=ENTRIES_COLUMNS,
 )

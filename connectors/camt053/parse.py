@@ -251,8 +251,9 @@ def iter_entries(
                 message_created = created
         elif pname == "Stmt" and name == "Acct":
             _strip_ns(elem)
-            iban = _text(elem, "Id/IBAN") or _text(elem, "Id/Othr/Id")
-            entity = entity_for_iban(iban)
+            # (part of the merge key: an account the statement does not identify, which its schema forbids, is "")
+            iban = _text(elem, "Id/IBAN") or _text(elem, "Id/Othr/Id") or ""
+            entity = entity_for_iban(iban or None)
             if iban:
                 result.ibans.add(iban)
         elif name == "Ntry":

@@ -1,10 +1,20 @@
 -- Booked entries of camt.053 statements, one row per transaction of a batch.
+-- Two accounts of one entity whose banks give an entry the same reference (banks numbering by date and sequence)
+-- are two lines: the account first in IBAN order keeps the bank's reference as bank_line_id, the other's is
+-- suffixed with a digest of its account ('@' and 8 hex digits: no IBAN in an id, ids are logged).
 -- shape: bank_lines
 -- requires: raw_camt053_entries
+WITH entries AS (
+    SELECT e.*,
+           CASE WHEN coalesce(account_iban, '') <> min(coalesce(account_iban, '')) OVER (PARTITION BY entity, bank_line_id)
+                THEN '@' || substr(md5(upper(coalesce(account_iban, ''))), 1, 8) ELSE '' END AS account_suffix
+    FROM raw_camt053_entries AS e
+    WHERE coalesce(status, 'BOOK') = 'BOOK'
+)
 SELECT
     entity,
-    bank_line_id,
-    upper(account_iban) AS account_iban,
+    bank_line_id || account_suffix AS bank_line_id,
+    nullif(upper(account_iban), '') AS account_iban,
     -- BookgDt is optional in camt.053.001.02: the connector books such an entry on its ValDt; rows an older
     -- connector loaded without a booking date (their file is remembered, so never read again) get it here
     coalesce(booking_date, value_date) AS booking_date,
@@ -36,11 +46,11 @@ SELECT
     -- a batch entry's transactions are <entry>/<n> (connectors/camt053): the entry they were booked in, which an
     -- ERP may book as one bank line with one customer line per payer (a cheque remittance, a batch of transfers)
     {% if has_column('raw_camt053_entries', 'batch_size') -%}
-    CASE WHEN batch_size > 1 THEN regexp_replace(bank_line_id, '/[0-9]+$', '') ELSE bank_line_id END AS entry_id,
+    CASE WHEN batch_size > 1 THEN regexp_replace(bank_line_id, '/[0-9]+$', '') ELSE bank_line_id END || account_suffix
+        AS entry_id,
     {%- else -%}
-    bank_line_id AS entry_id,
+    bank_line_id || account_suffix AS entry_id,
     {%- endif %}
     'camt053' AS source_system,
-    bank_line_id AS source_id
-FROM raw_camt053_entries
-WHERE coalesce(status, 'BOOK') = 'BOOK'
+    bank_line_id || account_suffix AS source_id
+FROM entries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,31 @@ def test_two_entities_banks_giving_the_same_reference_keep_both_lines(warehouse_
     assert rows(warehouse_config, "SELECT entity, bank_line_id, counterparty_name FROM raw_camt053_entries "
                                   "ORDER BY entity") == [("DE01", "20261105000001", "MAPLE LEAF"),
                                                          ("FR01", "20261105000001", "ACME")]
+
+
+def test_two_accounts_of_one_entity_giving_the_same_reference_keep_both_lines(warehouse_config: WarehouseConfig,
+                                                                              tmp_path: Path) -> None:
+    """One entity banks with two banks that both number entries by date and sequence: the second account's
+    statement adds its line instead of replacing the first's (the raw key holds the account), a re-delivery merges
+    as before, and fct_bank_line tells the two apart (the other account's id carries a digest of the account, never
+    the IBAN itself)."""
+    from warehouse.build import build_core, build_staging
+
+    drop = tmp_path / "FR01" / "camt053"
+    for name, iban, payer in (("bnp.xml", "FR7630004000031234567890143", "ACME"),
+                              ("sg.xml", "FR7630003000405678901234591", "BETA")):
+        v02.write_statement(drop / name, v02.statement([v02.entry("20261105000001", "300.00", payer, "INV 1")],
+                                                        f"STMT-{name}", iban=iban))
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    (drop / "sg_again.xml").write_text((drop / "sg.xml").read_text(encoding="utf-8").replace(
+        "2025-11-12T06:00:00", "2025-11-12T09:00:00"), encoding="utf-8")
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert sorted(rows(warehouse_config, "SELECT account_iban, counterparty_name FROM raw_camt053_entries")) == [
+        ("FR7630003000405678901234591", "BETA"), ("FR7630004000031234567890143", "ACME")]
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=date(2025, 12, 1), report=build_staging(engine))
+        lines = engine.query("SELECT bank_line_id, counterparty_name, entry_id FROM fct_bank_line ORDER BY 2")
+    (acme_id, _, acme_entry), (beta_id, _, beta_entry) = lines
+    # (BETA's account comes first in IBAN order: its line keeps the bank's reference)
+    assert beta_id == acme_id.split("@")[0] == "20261105000001" and acme_entry == acme_id and beta_entry == beta_id
+    assert len(acme_id) == len("20261105000001@") + 8 and "FR76" not in acme_id
