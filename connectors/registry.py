@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from lettrage.logging import register_secret
 
 if TYPE_CHECKING:  # (the file machinery imports pyarrow: only when a job is built)
     from connectors._files import FileLoadStats
+
+log = logging.getLogger("lettrage.connectors")
 
 DEFAULT_SOURCES_FILE = Path("sources.yaml")
 FILE_SOURCES = ("sage_fec", "sap_export", "camt053")
@@ -155,8 +158,9 @@ class SourceJob:
 
 
 Builder = Callable[[str, SourceSettings, Path, date | None, date | None], Any]
-# a file source: (entity, settings, drop-folder root, the stats it fills with what each file gave)
-FileBuilder = Callable[[str, SourceSettings, Path, "FileLoadStats"], Any]
+# a file source: (entity, settings, drop-folder root, the stats it fills with what each file gave, whether to read
+# again the files it loaded before)
+FileBuilder = Callable[[str, SourceSettings, Path, "FileLoadStats", bool], Any]
 
 
 def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
@@ -166,22 +170,34 @@ def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _sage_fec(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats) -> Any:
+def _sage_fec(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats, reread: bool = False) -> Any:
     from connectors.sage_fec import sage_fec_source
 
+    _exports_not_reread("sage_fec", entity, reread)
     return sage_fec_source(location=str(_resolve(root, s.path, "sage_fec", entity)), entity=entity, stats=stats)
 
 
-def _sap_export(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats) -> Any:
+def _sap_export(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats, reread: bool = False) -> Any:
     from connectors.sap_export import sap_export_source
 
+    _exports_not_reread("sap_export", entity, reread)
     return sap_export_source(location=str(_resolve(root, s.path, "sap_export", entity)), entity=entity, stats=stats)
 
 
-def _camt053(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats) -> Any:
+def _camt053(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats, reread: bool = False) -> Any:
     from connectors.camt053 import camt053_source
 
-    return camt053_source(location=str(_resolve(root, s.path, "camt053", entity)), entity=entity, stats=stats)
+    return camt053_source(location=str(_resolve(root, s.path, "camt053", entity)), entity=entity, stats=stats,
+                          reread=reread)
+
+
+def _exports_not_reread(source: str, entity: str, reread: bool) -> None:
+    """ERP exports are read when dropped, never again: each export of a year replaces that year's lines, so reading
+    every export a folder holds in one run would set older ones against the latest (the run quarantines an entry met
+    twice). A statement is one day's entries, and reads again safely (camt053)."""
+    if reread:
+        log.warning("%s/%s: exports are not read again (drop the export again to reload it); only bank statements are",
+                    source, entity)
 
 
 def _stripe(entity: str, s: SourceSettings, root: Path, start: date | None, end: date | None) -> Any:
@@ -257,14 +273,15 @@ BUILDERS: dict[str, Builder] = {
 
 
 def build_job(config: SourcesConfig, entity: str, source: str, *, start: date | None = None,
-              end: date | None = None) -> SourceJob:
+              end: date | None = None, reread_statements: bool = False) -> SourceJob:
     settings = config.settings(entity, source)
     name = f"lettrage_{source}_{entity.lower()}"
     if source in FILE_BUILDERS:
         from connectors._files import FileLoadStats
 
         stats = FileLoadStats()
-        return SourceJob(entity, source, name, FILE_BUILDERS[source](entity, settings, config.root, stats), stats)
+        return SourceJob(entity, source, name,
+                         FILE_BUILDERS[source](entity, settings, config.root, stats, reread_statements), stats)
     # A backfill shares the pipeline (and so the state) of the nightly sync: a bounded
     # incremental window (end_value) does not move the nightly cursor in dlt.
     return SourceJob(entity, source, name, BUILDERS[source](entity, settings, config.root, start, end))

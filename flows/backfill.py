@@ -2,8 +2,9 @@
 
 Re-pulling is safe: raw tables merge on their keys, dlt's bounded window does
 not move the nightly cursor, and confirmed/rejected matches are decisions that
-reconciliation never overwrites. File sources have no window: they re-read
-what is dropped (files already loaded are skipped by hash).
+reconciliation never overwrites. File sources have no window: they read what
+is dropped (files already loaded are skipped by hash); ``reread_statements``
+reads every bank statement again, to restore lines lost from the raw table.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def backfill(
     start: date | None = None,
     end: date | None = None,
     as_of: date | None = None,
+    reread_statements: bool = False,
 ) -> dict[str, Any]:
     """Re-pull [start, end] from the chosen sources of one entity (or all) and re-reconcile.
 
@@ -44,6 +46,8 @@ def backfill(
         start: First day of the window (inclusive). Empty means 7 days before the end.
         end: Last day of the window (inclusive). Empty means today (Paris time).
         as_of: Date the statuses, ageing and marts are computed as of. Empty means today, as the nightly sync.
+        reread_statements: Read every camt.053 statement of the chosen sources again, those loaded before too (bank
+            lines lost from the raw table come back; ERP exports are read again only when dropped again).
     """
     logger = get_run_logger()
     started_at = datetime.now(UTC)
@@ -53,7 +57,7 @@ def backfill(
     jobs = load_sources_config().jobs(entities, as_codes(sources))
     logger.info("backfilling %s..%s for %s", start, end, ", ".join(orch.source_key(s, e) for e, s in jobs))
 
-    outcome = load_sources(jobs, start=start, end=end)
+    outcome = load_sources(jobs, start=start, end=end, reread_statements=reread_statements)
     build = build_warehouse(today)
     reconciliation = reconcile_books(today, entity=entities[0] if entities and len(entities) == 1 else None)
     marts = refresh_marts(today)

@@ -15,14 +15,24 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
 
 from actions.dunning import Channels, run_reminders
 from actions.dunning.imap import checker_from_config
 from actions.dunning.providers import GoCardlessCollector, StripePayLinks
 from actions.dunning.run import RunReport, run_statements
 from actions.dunning.smtp import SmtpSender, load_smtp_settings
+from lettrage import orchestration as orch
 from mappings.dunning import load_dunning_rules
 from warehouse.engine import connect
+
+
+def _run_name(kind: str) -> Callable[[], str]:
+    """``reminders-all-2026-11-27``, ``statements-FR01-2026-12-01``: what ran, for whom, for which day."""
+    def name() -> str:
+        p = flow_run.parameters or {}
+        return orch.run_name(kind, p.get("entities"), p.get("as_of") or orch.today())
+    return name
 
 
 def _with_channels(entity: str, dry_run: bool, call: Callable[[Channels], RunReport]) -> RunReport:
@@ -65,7 +75,12 @@ def statements_entity(entity: str, as_of: date, dry_run: bool, customers: list[s
     report = _with_channels(entity, dry_run, call)
     for row in report.rows():
         logger.info("%(entity)s %(customer_id)s statement %(period)s %(action)s: %(reason)s", row)
-    return {"summary": report.summary(), "rows": report.rows()}
+    summary = report.summary()
+    # (one line whatever happened: "nothing due" and "did nothing" must not look alike to ops)
+    logger.info("%s: %d statement(s) %s, %d sent, %d failed, %d skipped%s", entity, summary["statements"],
+                "planned (dry run)" if dry_run else "due", summary["sent"], summary["failed"], summary["skipped"],
+                f"; {summary['stale']}" if summary["stale"] else "")
+    return {"summary": summary, "rows": report.rows()}
 
 
 def _entities(entities: list[str] | None) -> list[str]:
@@ -75,7 +90,7 @@ def _entities(entities: list[str] | None) -> list[str]:
         return [str(r[0]) for r in engine.query("SELECT DISTINCT entity FROM fct_invoice ORDER BY 1")]
 
 
-@flow(name="reminders")
+@flow(name="reminders", flow_run_name=_run_name("reminders"))
 def reminders(entities: list[str] | None = None, as_of: date | None = None, dry_run: bool = False,
               statements: bool = True) -> dict[str, Any]:
     """Send today's reminders (or list them with ``dry_run``).
@@ -86,7 +101,7 @@ def reminders(entities: list[str] | None = None, as_of: date | None = None, dry_
         dry_run: List what would be sent, with step and reason, and send nothing.
         statements: Also send the monthly statements of account when the entity's statement day has come.
     """
-    as_of = as_of or date.today()
+    as_of = as_of or orch.today()
     out: dict[str, Any] = {}
     for e in _entities(entities):
         out[e] = remind_entity(e, as_of, dry_run)
@@ -109,7 +124,7 @@ def reminders_table(out: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@flow(name="statements")
+@flow(name="statements", flow_run_name=_run_name("statements"))
 def statements(entities: list[str] | None = None, as_of: date | None = None, customers: list[str] | None = None,
                dry_run: bool = False) -> dict[str, Any]:
     """Statements of account: the scheduled monthly ones, or on demand for ``customers``.
@@ -120,5 +135,15 @@ def statements(entities: list[str] | None = None, as_of: date | None = None, cus
         customers: Customer ids for an on-demand statement (period = that day); empty means the monthly schedule.
         dry_run: List the statements that would be sent and send nothing.
     """
-    as_of = as_of or date.today()
-    return {e: statements_entity(e, as_of, dry_run, customers) for e in _entities(entities)}
+    as_of = as_of or orch.today()
+    out = {e: statements_entity(e, as_of, dry_run, customers) for e in _entities(entities)}
+    create_table_artifact(key="statements-sent", table=statements_table(out),
+                          description=f"Statements of account {'planned (dry run)' if dry_run else 'sent'} for {as_of}")
+    return out
+
+
+def statements_table(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per entity for ops: the period, statements due, sent, failed, skipped, stale guard."""
+    return [{"entity": entity, "dry_run": s["dry_run"], "period": s["period"] or "", "statements": s["statements"],
+             "sent": s["sent"], "failed": s["failed"], "skipped": s["skipped"], "stale": s["stale"] or ""}
+            for entity, s in ((e, r["summary"]) for e, r in sorted(out.items()))]

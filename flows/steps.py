@@ -50,13 +50,15 @@ def is_network(source: str) -> bool:
     return source in API_SOURCES or source in orch.DEFAULT_SOURCE_LIMITS
 
 
-def _load(entity: str, source: str, start: date | None, end: date | None) -> dict[str, Any]:
+def _load(entity: str, source: str, start: date | None, end: date | None,
+          reread_statements: bool = False) -> dict[str, Any]:
     logger = get_run_logger()
     key = orch.source_key(source, entity)
     BOARD.start(key)
     started = time.monotonic()
     try:
-        job = build_job(load_sources_config(), entity, source, start=start, end=end)
+        job = build_job(load_sources_config(), entity, source, start=start, end=end,
+                        reread_statements=reread_statements)
         if is_network(source):
             with _slot(orch.concurrency_limit_name(source)):
                 result = run_pipeline(job.pipeline_name, job.dlt_source, progress=DltProgress(key))
@@ -92,9 +94,11 @@ def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(task_run_name="load-{source}-{entity}", timeout_seconds=orch.FILE_LOAD_TIMEOUT)
-def load_source(entity: str, source: str, start: date | None = None, end: date | None = None) -> dict[str, Any]:
-    """Extract and load one source of one entity into ``raw_*`` (a window when start/end are given)."""
-    return _load(entity, source, start, end)
+def load_source(entity: str, source: str, start: date | None = None, end: date | None = None,
+                reread_statements: bool = False) -> dict[str, Any]:
+    """Extract and load one source of one entity into ``raw_*`` (a window when start/end are given; bank statements
+    loaded before read again with ``reread_statements``)."""
+    return _load(entity, source, start, end, reread_statements)
 
 
 def load_task(source: str) -> Any:
@@ -113,13 +117,14 @@ with_network_retries = load_task
 
 
 def load_sources(jobs: list[tuple[str, str]], *, start: date | None = None,
-                 end: date | None = None) -> orch.RunOutcome:
+                 end: date | None = None, reread_statements: bool = False) -> orch.RunOutcome:
     """Run one load task per (entity, source); a failure is recorded and the next source still runs."""
     logger = get_run_logger()
     BOARD.plan([orch.source_key(s, e) for e, s in jobs])
     outcome = orch.RunOutcome()
     for entity, source in jobs:
-        state = load_task(source)(entity, source, start=start, end=end, return_state=True)
+        state = load_task(source)(entity, source, start=start, end=end, reread_statements=reread_statements,
+                                  return_state=True)
         if state.is_completed():
             outcome.add_loaded(state.result())
         else:

@@ -184,6 +184,9 @@ def backfill(
     source: SourceOpt = None, sources_file: SourcesFileOpt = None, quiet: QuietOpt = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date the statuses and marts are computed as of, "
                                               "YYYY-MM-DD (default: today, as the nightly sync).")] = None,
+    reread_statements: Annotated[bool, typer.Option(
+        "--reread-statements", help="Read every camt.053 statement again, those loaded before too (restores bank "
+        "lines lost from the raw table; ERP exports are read again only when dropped again).")] = False,
 ) -> None:
     """Re-pull a date window from the sources and re-reconcile it (confirmed matches are kept)."""
     _quiet_prefect_console(quiet)
@@ -194,7 +197,7 @@ def backfill(
     state = _run_with_progress(
         "Backfill",
         lambda: backfill_flow(entity=entity, sources=source, start=window[0], end=window[1], as_of=_date(as_of),
-                              return_state=True), quiet)
+                              reread_statements=reread_statements, return_state=True), quiet)
     _finish(state, "Backfill")
 
 

@@ -30,7 +30,13 @@ from connectors._files import (
     with_shared_tables,
     wrong_file_fails_source,
 )
-from connectors.camt053.parse import Camt053ParseResult, detect_version, identify, iter_entries
+from connectors.camt053.parse import (
+    Camt053ParseResult,
+    check_well_formed,
+    detect_version,
+    identify,
+    iter_entries,
+)
 from lettrage.errors import ConfigurationError, WrongFormat
 from mappings.entities import entities_file, load_entities
 
@@ -65,8 +71,12 @@ def camt053_source(
     entity: str | None = None,
     stats: Any = None,
     batch_rows: int = 50_000,
+    reread: bool = False,
 ) -> Any:
     """Statements found at ``location`` (folder searched for ``*.xml``, a file, or a glob).
+
+    ``reread`` reads every statement again, those loaded before too (a backfill restoring lines lost from
+    ``raw_camt053_entries``): the merge key and the later delivery's precedence keep it idempotent.
 
     The entity is ``entity`` if given, else the account IBAN's entry in
     ``mappings/entities.yaml`` (``bank_ibans``), else a parent folder named
@@ -77,7 +87,7 @@ def camt053_source(
     files = list_files(location, "*.xml")
     warn_unread(SOURCE_SYSTEM, location, files)
     return with_shared_tables(entries(files, entity, stats, batch_rows,
-                                      fail_on_wrong_file=wrong_file_fails_source(files)))
+                                      fail_on_wrong_file=wrong_file_fails_source(files), reread=reread))
 
 
 @dlt.resource(
@@ -92,7 +102,7 @@ def camt053_source(
 )
 def entries(
     files: list[Path], entity: str | None = None, stats: FileLoadStats | None = None, batch_rows: int = 50_000,
-    *, fail_on_wrong_file: bool = True,
+    *, fail_on_wrong_file: bool = True, reread: bool = False,
 ) -> Iterator[Any]:
     """Booked (and pending) statement entries; merge so a re-delivered statement updates in place.
 
@@ -104,11 +114,12 @@ def entries(
     by_iban = entities.by_iban()
     for path in files:
         scanned = scan_file(path, "utf-8")  # XML declares its own encoding; lxml honours it
-        if skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):
+        if not reread and skip_if_loaded(state, scanned, SOURCE_SYSTEM, stats):
             continue
         folder_entity = entity_from_path(path, entities.codes())
         try:
             version = detect_version(path)
+            check_well_formed(path)
         except WrongFormat as exc:
             yield from reject_file(scanned, SOURCE_SYSTEM, entity or folder_entity, exc, stats,
                                    fail=fail_on_wrong_file)

@@ -102,6 +102,21 @@ def detect_version(path: Path) -> str:
                        "(namespace urn:iso:std:iso:20022:tech:xsd:camt.053.001.NN)", found)
 
 
+def check_well_formed(path: Path) -> None:
+    """WrongFormat, naming the line, for a statement that is not well-formed XML to its end: a file cut off in
+    transfer is rejected whole, before any of its entries loads, and the other statements of the folder load
+    (the entries stream in batches, so a fault met halfway would otherwise leave the first half loaded and fail
+    the whole source)."""
+    try:
+        for _event, elem in etree.iterparse(str(path), events=("end",), resolve_entities=False, no_network=True):
+            elem.clear()
+            parent = elem.getparent()
+            while parent is not None and elem.getprevious() is not None:
+                del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise wrong_format(path, "a complete, well-formed camt.053 statement", f"not well-formed XML ({exc})") from exc
+
+
 def identify(path: Path) -> bool:
     try:
         detect_version(path)

@@ -80,6 +80,21 @@ def test_a_wrong_file_among_statements_is_rejected_alone(warehouse_config: Wareh
     assert "camt.053 statement" in reason and "pain.001.001.03" in reason
 
 
+def test_a_statement_cut_off_in_transfer_is_rejected_alone(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """A statement truncated mid-entry beside a complete one: the complete one loads, the cut one is recorded as
+    rejected with the line where the XML stops, and none of its entries loads (not even those before the cut)."""
+    drop = tmp_path / "FR01" / "camt053"
+    v02.write_statement(drop / "complete.xml", v02.statement(INTRADAY, "STMT-A", "2025-11-11T13:00:00"))
+    whole = v02.statement(END_OF_DAY, "STMT-B", "2025-11-12T06:00:00")
+    cut = whole[:whole.index("2025111100003") + 200]
+    (drop / "cut.xml").write_text(cut, encoding="utf-8")
+    _, stats = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (stats.files_loaded, stats.files_rejected, stats.rows_loaded) == (1, 1, 2)
+    assert rows(warehouse_config, "SELECT file FROM raw_loaded_files WHERE format = 'rejected'") == [("cut.xml",)]
+    assert "not well-formed XML" in scalar(warehouse_config, "SELECT reason FROM raw_quarantine WHERE file = 'cut.xml'")
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_camt053_entries WHERE statement_id = 'STMT-B'") == 0
+
+
 def test_sample_world_loads_clean(warehouse_config: WarehouseConfig) -> None:
     world = small_world()
     for entity in ("FR01", "DE01"):
@@ -207,3 +222,25 @@ def test_two_accounts_of_one_entity_giving_the_same_reference_keep_both_lines(wa
     # (BETA's account comes first in IBAN order: its line keeps the bank's reference)
     assert beta_id == acme_id.split("@")[0] == "20261105000001" and acme_entry == acme_id and beta_entry == beta_id
     assert len(acme_id) == len("20261105000001@") + 8 and "FR76" not in acme_id
+
+
+def test_statements_read_again_restore_a_lost_line_and_duplicate_nothing(warehouse_config: WarehouseConfig,
+                                                                         tmp_path: Path) -> None:
+    """A line lost from the raw table (an older key merged two banks' lines into one) does not come back on the
+    next sync: its file is remembered as loaded. Read again (a backfill's ``reread_statements``), every statement
+    is loaded anew: the line is back, the others are merged in place, none twice."""
+    drop = tmp_path / "FR01" / "camt053"
+    v02.write_statement(drop / "a.xml", v02.statement(INTRADAY, "STMT-A", "2025-11-11T13:00:00"))
+    v02.write_statement(drop / "b.xml", v02.statement(END_OF_DAY, "STMT-B", "2025-11-12T06:00:00"))
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    count = "SELECT count(*) FROM raw_camt053_entries"
+    before = scalar(warehouse_config, count)
+    with connect(warehouse_config) as engine:
+        engine.execute("DELETE FROM raw_camt053_entries WHERE bank_line_id = '2025111100002'")
+    _, skipped = run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert (skipped.files_skipped, scalar(warehouse_config, count)) == (2, before - 1)
+    _, again = run(camt053_source, drop, warehouse_config, "camt053_FR01", reread=True)
+    assert (again.files_loaded, again.files_skipped) == (2, 0)
+    assert scalar(warehouse_config, count) == before
+    run(camt053_source, drop, warehouse_config, "camt053_FR01", reread=True)
+    assert scalar(warehouse_config, count) == before
