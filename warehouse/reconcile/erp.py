@@ -4,8 +4,9 @@
 
 Matches the ERP lacks are exported as a lettrage proposal it can import back.
 
-One CSV row per applied match (auto or confirmed) whose invoice the ERP has not
-lettered yet. Rows of one payment share a proposed lettrage code, derived from
+One CSV row per applied match (auto or confirmed) the ERP lacks: its invoice is not lettered in the ERP,
+or is lettered with a credit note only (no receipt of the ERP settles it) and still open there (a Sage
+invoice the ERP set a credit note against, whose balance a direct debit then paid). Rows of one payment share a proposed lettrage code, derived from
 the payment id so that a re-export proposes the same code. Each row carries what an
 accountant (or an import script) needs to find both sides in the ERP: the invoice's own
 document key (``invoice_source_id``: the FEC journal and entry, SAP's BELNR, the API's id)
@@ -55,8 +56,12 @@ def export_lettrage_proposal(engine: Engine, entity: str, path: Path | str) -> i
         "m.confidence, m.state, m.explanation "
         "FROM fct_match AS m JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
         "LEFT JOIN fct_payment AS p ON p.entity = m.entity AND p.payment_id = m.payment_id "
+        "LEFT JOIN int_invoices AS ii ON ii.entity = m.entity AND ii.invoice_id = m.invoice_id "
         "WHERE m.entity = :entity AND m.state IN ('auto', 'confirmed') "
-        "AND (i.erp_lettrage IS NULL OR i.erp_lettrage = '') "
+        "AND (coalesce(i.erp_lettrage, '') = '' "
+        # (lettered with a credit note only, still open in the ERP: the money Lettrage applied is not there yet)
+        "     OR (m.rule <> 'credit_note' AND ii.erp_amount_open > 0 AND NOT EXISTS ("
+        "         SELECT 1 FROM int_erp_settlements AS s WHERE s.entity = m.entity AND s.invoice_id = m.invoice_id))) "
         "ORDER BY m.payment_id, m.invoice_id",
         {"entity": entity},
     )

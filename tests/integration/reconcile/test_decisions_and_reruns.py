@@ -218,6 +218,26 @@ def test_erp_lettrage_agreement_disagreement_and_proposal(book: Book, tmp_path: 
     assert files["FR01"][0].name == f"lettrage-proposal-FR01-{AS_OF.isoformat()}.csv"
 
 
+def test_a_payment_of_an_invoice_the_erp_lettered_with_a_credit_note_only_is_proposed(book: Book, tmp_path: Path) -> None:
+    """Sage set credit note SCN-1 against SI-1042 (both carry its allocation code) and still shows 3,658.27 open;
+    a direct debit then paid exactly that, which Sage never recorded. The proposal holds that payment (the ERP
+    lacks it), not the credit note's application (the ERP made it). SI-1050, settled in the ERP by its own
+    receipt, proposes nothing."""
+    book.invoice("I1", "4877.70", number="SI-1042", erp_lettrage="ALLOC-7", erp_open="3658.27")
+    book.invoice("CN1", "-1219.43", number="SCN-1", doc_type="credit_note", erp_lettrage="ALLOC-7", erp_open="0")
+    book.invoice("I2", "500.00", number="SI-1050", erp_lettrage="ALLOC-8", erp_open="0")
+    book.payment("P1", "3658.27", "SI-1042", channel="gocardless")
+    book.payment("P2", "500.00", "SI-1050")
+    book.payment("R2", "500.00", "SI-1050", channel="erp", paid_on=date(2024, 6, 11))
+    book.erp_settled("I2", "R2", date(2024, 6, 11), "ALLOC-8", received="500.00")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+    path = tmp_path / "proposal.csv"
+    assert export_lettrage_proposal(book.engine, "FR01", path) == 1
+    (row,) = list(csv.DictReader(path.open(), delimiter=";"))
+    assert (row["payment_id"], row["invoice_number"], row["amount_applied"]) == ("P1", "SI-1042", "3658.27")
+
+
 def test_invoices_listing_the_same_receipt_agree_whatever_else_they_list(book: Book) -> None:
     """NetSuite lists what settled each invoice: INV-1 by receipt 7040, INV-2 by 7040 and credit memo 9033. A
     transfer paying both (less the memo) agrees with the ERP: no erp_disagreement. INV-3 and INV-4, settled by
