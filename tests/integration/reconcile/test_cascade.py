@@ -795,6 +795,8 @@ def test_failed_debit_and_chargeback_reopen_and_raise(book: Book) -> None:
     assert book.pairs() == set()
     assert book.exception_kinds() == {"P1": "failed_debit", "P2": "chargeback"}
     assert {e["invoice_id"] for e in book.exceptions()} == {"I1", "I2"}
+    # whose money it was: the customer of the invoice each named (the payer is unknown here)
+    assert {e["customer_id"] for e in book.exceptions()} == {"C1"}
     assert book.invoice_state("I1") == ("open", Decimal("100.00"))
     # the customer disputed the card payment with its bank: the invoice is in dispute (nobody chases it) until
     # a person resolves the chargeback exception

@@ -73,10 +73,12 @@ HAVING sum(CASE WHEN f.left_open > 0 THEN f.left_open ELSE 0 END) > 0;
 -- A failed, charged-back or refunded payment is a person's to chase while the invoice it named stays
 -- open; once another payment settled that invoice (the customer paid again by transfer), there is
 -- nothing left to chase: the exception is raised closed, saying so (64_write_exceptions).
-INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail, settled)
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail, settled,
+                    customer_id)
 WITH named AS (
     -- the invoice each such payment named
-    SELECT c.entity, c.payment_id, min(c.invoice_id) AS invoice_id, min(i.invoice_number) AS invoice_number
+    SELECT c.entity, c.payment_id, min(c.invoice_id) AS invoice_id, min(i.invoice_number) AS invoice_number,
+           min(i.customer_id) AS customer_id
     FROM rc_cand AS c JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
     WHERE c.payment_id IN (SELECT payment_id FROM rc_pay WHERE status IN ('charged_back', 'refunded', 'failed'))
     GROUP BY c.entity, c.payment_id
@@ -104,7 +106,9 @@ SELECT p.entity,
                ELSE coalesce('; invoice ' || n.invoice_number || ' stays open', '') END,
        -- (a refund the ERP answered with its credit note is accounted for: nothing to chase; so is a bank
        -- credit we sent back by transfer, the customer having its money)
-       st.invoice_id IS NOT NULL OR rcn.cn_id IS NOT NULL OR (p.status = 'refunded' AND p.channel = 'bank_transfer')
+       st.invoice_id IS NOT NULL OR rcn.cn_id IS NOT NULL OR (p.status = 'refunded' AND p.channel = 'bank_transfer'),
+       -- (whose money it was: the payer as known, else the customer of the invoice it named)
+       coalesce(p.customer_id, n.customer_id)
 FROM rc_pay AS p
 JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
 LEFT JOIN named AS n ON n.payment_id = p.payment_id
