@@ -154,7 +154,8 @@ def test_an_unlettered_credit_note_naming_its_invoice_in_its_label_credits_it(bo
     book.invoice("A12", "-90.00", number="AV-2026-00012", doc_type="credit_note", issue=date(2024, 5, 20),
                  description="Avoir sur facture FA-2026-00201")
     reconcile(book.engine, as_of=AS_OF)
-    assert book.invoice_state("I151") == ("partially_paid", Decimal("1848.96"))
+    # (credited in part, nothing paid yet: past due, it is overdue for the net)
+    assert book.invoice_state("I151") == ("overdue", Decimal("1848.96"))
     assert book.invoice_state("A10")[1] == Decimal("0.00")
     assert book.invoice_state("I152")[1] == Decimal("500.00") and book.invoice_state("I201")[1] == Decimal("900.00")
     # the payer pays the net, by reference: the invoice closes; an incremental run keeps the credit note's match

@@ -1,6 +1,7 @@
 -- The encours: what customers still owe as of a date, by entity, customer and status.
--- Status at the date: disputed first, then partially paid (an invoice with something
--- applied but not all), then overdue (due before the date) or not due (due today or later).
+-- Status at the date: disputed first, then partially paid (an invoice some money was applied to by
+-- the date, not all: a credit note alone pays nothing), then overdue (due before the date) or not due
+-- (due today or later).
 -- Unapplied credit notes count, negatively, because they reduce what is owed.
 -- amount_open_entity: in the entity's currency at the latest rate on or before the date
 -- (NULL when no rate is known; never defaulted).
@@ -10,7 +11,7 @@ asof_dates AS (SELECT {{ d(as_of) }} AS d),
 classified AS (
     SELECT o.entity, o.customer_id, o.currency, o.amount_open,
            CASE WHEN o.disputed THEN 'disputed'
-                WHEN o.doc_type = 'invoice' AND o.amount_open > 0 AND o.amount_open < o.amount_total THEN 'partially_paid'
+                WHEN o.doc_type = 'invoice' AND o.amount_open > 0 AND o.paid_by_date THEN 'partially_paid'
                 WHEN o.days_past_due > 0 THEN 'overdue'
                 ELSE 'not_due' END AS status
     FROM open_now AS o

@@ -69,7 +69,8 @@ SELECT entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, du
             WHEN doc_type = 'credit_note' AND open_now = 0 THEN 'paid'
             WHEN doc_type = 'credit_note' THEN 'open'
             WHEN coalesce(disputed, false) OR d_disputed = 1 THEN 'disputed'
-            WHEN doc_type = 'invoice' AND (paid > 0 OR credited > 0) THEN 'partially_paid'
+            -- (a credit note set against part of it pays nothing: nothing paid, it is open or overdue)
+            WHEN doc_type = 'invoice' AND paid > 0 THEN 'partially_paid'
             WHEN due_date < CAST(:as_of AS DATE) THEN 'overdue'
             ELSE 'open' END,
        coalesce(disputed, false) OR d_disputed = 1,
