@@ -76,8 +76,8 @@ regexp_replace(upper(coalesce({{ col }}, '')), '[^A-Z0-9]', '', 'g')
 {#- The ERP customer a provider's metadata key names (erp_customer_id, customer_number: providers.yaml), as
     (entity, k, customer_id): a customer's id or the number people use (NetSuite's entityid, Sage Accounting's
     contact reference), as it is, without the zeros SAP pads numbers with ('10010' for 0000010010), or a
-    prefixed number by its digits ('32' for CUST00032); a key that names one customer only. Look a key up as
-    upper(trim(key)), and a key of digits alone also as ltrim(trim(key), '0'). -#}
+    prefixed number by its digits ('32' for CUST00032); a key that names one customer only. Look keys up with
+    join_customer_keys below. -#}
 {% macro customer_keys() -%}
 SELECT entity, k, min(customer_id) AS customer_id FROM (
     SELECT entity, customer_id, number AS k FROM ({{ _customer_numbers() }}) AS n
@@ -90,6 +90,14 @@ SELECT entity, k, min(customer_id) AS customer_id FROM (
 ) AS keys
 WHERE coalesce(k, '') <> ''
 GROUP BY entity, k HAVING min(customer_id) = max(customer_id)
+{%- endmacro %}
+{#- The look-ups of a provider's customer key ``key`` in the CTE ``customer_keys`` above: as it is (``k``), and a key
+    of digits alone by its digits without SAP's zero padding (``z``); its customer is coalesce(k.customer_id,
+    z.customer_id). -#}
+{% macro join_customer_keys(key, entity) -%}
+LEFT JOIN customer_keys AS k ON k.entity = {{ entity }} AND k.k = upper(trim({{ key }}))
+LEFT JOIN customer_keys AS z ON z.entity = {{ entity }} AND z.k = ltrim(trim({{ key }}), '0')
+ AND ltrim(trim({{ key }}), '0123456789') = ''
 {%- endmacro %}
 {% macro _customer_numbers() -%}
 SELECT entity, customer_id, upper(trim(customer_id)) AS number, FALSE AS is_customer_number FROM dim_customer

@@ -865,33 +865,30 @@ class Residue:
             how = ("applied it to" if line.code and set(line.invoices) & set(line.code.replace(" ", "").split(","))
                    else f"lettered {line.customer_id}'s line {line.code} with")
             return [(i, f"{head} and {how} {numbers}") for i in items]
-        own = [i for i in self._open_items(line.customer_id)[0] if i.open > 0 and i.doc_type == "invoice"
-               and self._usable(p, i)]
+        live = self._open_items(line.customer_id)[0]
+        own = [i for i in live if i.open > 0 and i.doc_type == "invoice" and self._usable(p, i)]
         prefixes = self.rules.reference.prefixes
         keys = {normalized(t, prefixes) for t in _tokens(line.label, self.rules.reference.remittance_tags)} - {""}
         named = [i for i in own if i.key(prefixes) in keys]
         if len(named) == 1:
             first = named[0]
-            out = [(first, f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
-                           f"{first.invoice_number or first.invoice_id}")]
+            says = f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names {first.invoice_number or first.invoice_id}"
+            out = [(first, says)]
             # (a line of more than the invoice it names, the rest exactly what one other open invoice of the
             # customer owes: the accountant labelled a payment of two invoices with the first)
             rest = line.amount - first.open
             other = [i for i in own if i is not first and i.open == rest] if rest > 0 else []
             if len(other) == 1:
-                out.append((other[0], f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
-                                      f"{first.invoice_number or first.invoice_id}, and the rest, {rest}, is what "
+                out.append((other[0], f"{says}, and the rest, {rest}, is what "
                                       f"{other[0].invoice_number or other[0].invoice_id} owes"))
             # (a line of what the invoice owes less exactly one open credit note of the customer's: the payer
             # deducted it, and the accountant booked the cash as received)
-            credits = [c for c in self._open_items(line.customer_id)[0] if c.doc_type == "credit_note"
+            credits = [c for c in live if c.doc_type == "credit_note"
                        and c.open == rest and c.currency == p.currency and self._usable(p, c, dated=False)] \
                 if rest < 0 else []
             if len(credits) == 1:
                 cn = credits[0]
-                out.insert(0, (cn, f"{head}: {line.customer_id}'s line '{(line.label or '')[:60]}' names "
-                                   f"{first.invoice_number or first.invoice_id} and is what it owes less credit note "
-                                   f"{cn.invoice_number or cn.invoice_id}"))
+                out.insert(0, (cn, f"{says} and is what it owes less credit note {cn.invoice_number or cn.invoice_id}"))
             return out
         exact = [i for i in own if i.open == line.amount]
         if len(exact) == 1:

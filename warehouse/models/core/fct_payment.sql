@@ -65,9 +65,7 @@ provider_and_erp AS (
     FROM staged AS s
     LEFT JOIN as_charged AS ac ON ac.entity = s.entity AND ac.payment_id = s.payment_id
     LEFT JOIN dim_customer AS c ON c.entity = s.entity AND c.customer_id = s.customer_id
-    LEFT JOIN customer_keys AS k ON k.entity = s.entity AND k.k = upper(trim(s.customer_id))
-    LEFT JOIN customer_keys AS z ON z.entity = s.entity AND z.k = ltrim(trim(s.customer_id), '0')
-     AND ltrim(trim(s.customer_id), '0123456789') = ''
+    {{ join_customer_keys('s.customer_id', 's.entity') }}
     -- a provider payment whose metadata names no customer: the customer paying from its master's email address
     LEFT JOIN customer_emails AS e ON e.entity = s.entity AND e.email = s.payer_email AND s.channel <> 'erp'
 ),

@@ -27,8 +27,6 @@ SELECT s.entity, s.mandate_id, s.status, s.scheme,
        s.provider_customer_id, s.payer_name, s.payer_email, s.source_system, s.source_id
 FROM staged AS s
 LEFT JOIN dim_customer AS c ON c.entity = s.entity AND c.customer_id = s.customer_id
-LEFT JOIN customer_keys AS k ON k.entity = s.entity AND k.k = upper(trim(s.customer_id))
-LEFT JOIN customer_keys AS z ON z.entity = s.entity AND z.k = ltrim(trim(s.customer_id), '0')
- AND ltrim(trim(s.customer_id), '0123456789') = ''
+{{ join_customer_keys('s.customer_id', 's.entity') }}
 LEFT JOIN paid_by AS p ON p.entity = s.entity AND p.mandate_id = s.mandate_id
 LEFT JOIN customer_emails AS e ON e.entity = s.entity AND e.email = s.payer_email
