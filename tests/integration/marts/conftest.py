@@ -21,6 +21,13 @@ def book(warehouse_config: WarehouseConfig) -> Iterator[Engine]:
         yield engine
 
 
+def insert_dicts(engine: Engine, table: str, items: list[dict[str, Any]]) -> None:
+    """Insert ``items`` (dicts with the same keys) into ``table``, as a book written straight into the contract tables."""
+    cols = list(items[0])
+    engine.executemany(f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES ({", ".join(":" + c for c in cols)})',
+                       items)
+
+
 def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
     """Query rows with Decimals normalised (DuckDB and Postgres agree on values, not on scale)."""
     out = []

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
+from tests.integration.marts.conftest import insert_dicts
 from warehouse.engine import Engine
 from warehouse.schema import ensure_contract
 
@@ -24,12 +24,6 @@ HISTORY_AS_OF = date(2024, 6, 15)
 E = "FR01"
 DELAYS: dict[str, tuple[int, ...]] = {"C1": (-1, 0), "C2": (10, 12, 14, 16, 18, 20), "C3": (0, 6)}
 PAID_PER_CUSTOMER, OPEN_PER_CUSTOMER = 24, 2
-
-
-def _insert(engine: Engine, table: str, items: list[dict[str, Any]]) -> None:
-    cols = list(items[0])
-    engine.executemany(f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES ({", ".join(":" + c for c in cols)})',
-                       items)
 
 
 def load_history_book(engine: Engine) -> None:
@@ -58,7 +52,7 @@ def load_history_book(engine: Engine) -> None:
                                 "amount_applied": Decimal("1000.00"), "currency": "EUR", "rule": "test",
                                 "confidence": Decimal("1"), "matched_at": now, "state": "auto"})
     with engine.transaction():
-        _insert(engine, "dim_customer", customers)
-        _insert(engine, "fct_invoice", invoices)
-        _insert(engine, "fct_payment", payments)
-        _insert(engine, "fct_match", matches)
+        insert_dicts(engine, "dim_customer", customers)
+        insert_dicts(engine, "fct_invoice", invoices)
+        insert_dicts(engine, "fct_payment", payments)
+        insert_dicts(engine, "fct_match", matches)

@@ -19,12 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from lettrage.config import WarehouseConfig
-from tests.integration.marts.conftest import D, rows
+from tests.integration.marts.conftest import D, insert_dicts, rows
 from warehouse.build import build_marts
 from warehouse.checks import run_checks
 from warehouse.engine import Engine, connect
@@ -52,30 +51,24 @@ MATCHES = [
 ]
 
 
-def _insert(engine: Engine, table: str, items: list[dict[str, Any]]) -> None:
-    cols = list(items[0])
-    engine.executemany(f'INSERT INTO "{table}" ({", ".join(cols)}) VALUES ({", ".join(":" + c for c in cols)})',
-                       items)
-
-
 def load_credit_book(engine: Engine) -> None:
     ensure_contract(engine)
     # Lettrage matched everything on its last run, after the month ends asked about
     now = datetime(2025, 11, 14, 6, tzinfo=UTC)
     with engine.transaction():
-        _insert(engine, "dim_customer", [{"entity": E, "customer_id": "C1", "name": "Alpha SARL",
+        insert_dicts(engine, "dim_customer", [{"entity": E, "customer_id": "C1", "name": "Alpha SARL",
                                           "payment_terms_days": 30, "currency": "EUR", "_loaded_at": now}])
-        _insert(engine, "fct_invoice", [
+        insert_dicts(engine, "fct_invoice", [
             {"entity": E, "invoice_id": i, "invoice_number": i, "customer_id": "C1", "doc_type": k,
              "issue_date": date.fromisoformat(iss), "due_date": date.fromisoformat(due), "currency": "EUR",
              "amount_total": Decimal(tot), "amount_open": Decimal(op), "status": st, "disputed": False,
              "factored": False, "source_system": "test", "source_id": i, "_loaded_at": now}
             for i, k, iss, due, tot, op, st in DOCS])
-        _insert(engine, "fct_payment", [
+        insert_dicts(engine, "fct_payment", [
             {"entity": E, "payment_id": "P1", "channel": "bank_transfer", "customer_id": "C1",
              "amount": Decimal("980.00"), "fee": Decimal("0"), "currency": "EUR", "paid_on": date(2025, 10, 20),
              "status": "succeeded", "source_system": "test", "source_id": "P1", "_loaded_at": now}])
-        _insert(engine, "fct_match", [
+        insert_dicts(engine, "fct_match", [
             {"entity": E, "match_id": m, "payment_id": p, "invoice_id": i, "amount_applied": Decimal(a),
              "adjustment": Decimal(adj), "currency": "EUR", "rule": rule, "confidence": Decimal("1"),
              "matched_at": now, "state": "auto"}

@@ -6,7 +6,8 @@ connectors and the staging SQL without depending on any parser.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal as D
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import dlt
 
 from lettrage.config import WarehouseConfig
+from warehouse.build import build_core, build_staging
+from warehouse.engine import Engine, connect
 from warehouse.load import run_pipeline
 
 
@@ -108,3 +111,20 @@ def load_raw_book(config: WarehouseConfig, *, more_bank_lines: Sequence[dict[str
         for name, rows in tables.items()
     ]
     run_pipeline("test_raw_book", resources, config)
+
+
+@contextmanager
+def built_raw_book(config: WarehouseConfig, *, as_of: date, edits: Sequence[str] = (),
+                   more_fec_lines: Sequence[dict[str, Any]] = (), more_bank_lines: Sequence[dict[str, Any]] = (),
+                   more_rows: dict[str, list[dict[str, Any]]] | None = None) -> Iterator[Engine]:
+    """The tiny book loaded (``more_rows``: rows appended to other raw tables, by table name), its raw tables edited
+    by ``edits`` (another export's way), then staging and core built as of ``as_of``."""
+    load_raw_book(config, more_fec_lines=more_fec_lines, more_bank_lines=more_bank_lines)
+    resources = [dlt.resource(rows, name=table, write_disposition="append") for table, rows in (more_rows or {}).items()]
+    if resources:
+        run_pipeline("test_raw_book_more", resources, config)
+    with connect(config) as engine:
+        for statement in edits:
+            engine.execute(statement)
+        build_core(engine, as_of=as_of, report=build_staging(engine))
+        yield engine

@@ -15,7 +15,7 @@ from warehouse.build import build_core, build_staging
 from warehouse.engine import Engine, connect
 from warehouse.reconcile import reconcile
 
-from .raw_book import BANK, load_raw_book
+from .raw_book import BANK, built_raw_book, load_raw_book
 
 AS_OF = date(2025, 3, 1)
 
@@ -24,11 +24,7 @@ AS_OF = date(2025, 3, 1)
 def _built_after(config: WarehouseConfig, *edits: str, more_bank_lines: tuple[dict[str, Any], ...] = ()
                  ) -> Iterator[Engine]:
     """The tiny book loaded, its raw tables edited by ``edits`` (another export's way), then built."""
-    load_raw_book(config, more_bank_lines=more_bank_lines)
-    with connect(config) as engine:
-        for statement in edits:
-            engine.execute(statement)
-        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+    with built_raw_book(config, as_of=AS_OF, edits=edits, more_bank_lines=more_bank_lines) as engine:
         yield engine
 
 

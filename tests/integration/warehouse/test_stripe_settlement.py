@@ -12,16 +12,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import dlt
 import pytest
 
 from lettrage.config import WarehouseConfig
-from warehouse.build import build_core, build_marts, build_staging
-from warehouse.engine import Engine, connect
-from warehouse.load import run_pipeline
+from warehouse.build import build_marts
+from warehouse.engine import Engine
 from warehouse.reconcile import reconcile
 
-from .raw_book import BANK, _fec, load_raw_book
+from .raw_book import BANK, _fec, built_raw_book
 
 AS_OF = date(2025, 3, 1)
 NIGHT_OF_2025_02_10 = "1739232500.123456"  # a dlt load id: when the payouts were listed
@@ -58,16 +56,10 @@ def _built(config: WarehouseConfig, *, fec: Sequence[dict[str, Any]] = (),
            stripe: dict[str, list[dict[str, Any]]] | None = None, edits: tuple[str, ...] = (),
            bank: tuple[dict[str, Any], ...] = ()) -> Iterator[Engine]:
     """The tiny book plus ``stripe`` rows appended to ``raw_stripe_<table>``, raw tables edited, built."""
-    load_raw_book(config, more_fec_lines=fec, more_bank_lines=bank)
     # (the connector tags every row with its entity)
-    resources = [dlt.resource([{**row, "entity": "FR01"} for row in rows], name=f"raw_stripe_{table}",
-                              write_disposition="append") for table, rows in (stripe or {}).items()]
-    if resources:
-        run_pipeline("test_stripe_more", resources, config)
-    with connect(config) as engine:
-        for statement in edits:
-            engine.execute(statement)
-        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+    more = {f"raw_stripe_{table}": [{**row, "entity": "FR01"} for row in rows] for table, rows in (stripe or {}).items()}
+    with built_raw_book(config, as_of=AS_OF, edits=edits, more_fec_lines=fec, more_bank_lines=bank,
+                        more_rows=more) as engine:
         yield engine
 
 
