@@ -30,7 +30,7 @@ from sqlmodel import Field, SQLModel
 from lettrage.errors import DataError
 from warehouse.contract import MONEY, TEXT, TS
 from warehouse.engine import Engine
-from warehouse.locks import advisory_key, local_lock
+from warehouse.locks import named_lock
 from warehouse.reconcile.references import fold
 from warehouse.schema import ensure_table
 
@@ -154,10 +154,7 @@ def payment_decisions(engine: Engine, entity: str, payment_id: str) -> Iterator[
     written as one step. Two desk users confirming the payment's two rival suggestions at the same moment each saw
     it free, and it was applied twice. A lock per payment in this process (the desk's threads, DuckDB's one
     writer), and on Postgres a transaction-scoped advisory lock too (several desk workers)."""
-    name = f"decisions|{entity}|{payment_id}"
-    with local_lock(name), engine.transaction():
-        if engine.name == "postgres":
-            engine.query("SELECT pg_advisory_xact_lock(:k)", {"k": advisory_key(name)})
+    with named_lock(engine, f"decisions|{entity}|{payment_id}", transaction=True):
         yield
 
 

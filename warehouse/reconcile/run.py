@@ -40,7 +40,7 @@ import jinja2
 from mappings.matching import MatchingRules, load_matching_rules
 from warehouse import sql as sqlmod
 from warehouse.engine import Engine
-from warehouse.locks import advisory_key, local_lock
+from warehouse.locks import named_lock
 from warehouse.reconcile import residue, residue_load
 from warehouse.reconcile.bulk import insert_rows
 from warehouse.reconcile.decisions import load_decisions
@@ -749,16 +749,8 @@ def _one_run_of(engine: Engine, entity: str) -> Iterator[None]:
     by side they both wrote the matches they found, and a payment's match stood twice in fct_match (applied twice,
     and a later run that changes nothing rewrites nothing). A lock per entity in this process, and on Postgres a
     session advisory lock (several desk workers, a sync and the desk)."""
-    name = f"reconcile|{entity}"
-    with local_lock(name):
-        if engine.name != "postgres":
-            yield
-            return
-        engine.query("SELECT pg_advisory_lock(:k)", {"k": advisory_key(name)})
-        try:
-            yield
-        finally:
-            engine.query("SELECT pg_advisory_unlock(:k)", {"k": advisory_key(name)})
+    with named_lock(engine, f"reconcile|{entity}"):
+        yield
 
 
 def reconcile(engine: Engine, *, as_of: date, rules: MatchingRules | None = None, entity: str | None = None,
