@@ -21,6 +21,7 @@ from warehouse.engine import Engine
 from warehouse.reconcile.decisions import pending_write_off_sql
 
 MANDATE_LIVE = ("active", "pending_submission", "submitted")
+_LIVE_SQL = ", ".join(f"'{s}'" for s in MANDATE_LIVE)  # (as an SQL list)
 
 
 def last_reconcile(engine: Engine, entity: str) -> datetime | None:
@@ -54,7 +55,6 @@ def live_mandate_sql(engine: Engine, invoice: str) -> str:
     A mandate is the customer's when int_mandates resolved it so (metadata, its payments' customer, the signer's
     email), or, when int_mandates could not tell, when the reconciliation applied one of its collections to an
     invoice of that customer: a mandate signed online under another name than the ERP's still collects for it."""
-    statuses = ", ".join(f"'{s}'" for s in MANDATE_LIVE)
     matched = ""
     if engine.table_exists("fct_match") and engine.table_exists("fct_payment"):
         matched = (
@@ -64,7 +64,7 @@ def live_mandate_sql(engine: Engine, invoice: str) -> str:
             "AND mp.mandate_id = md.mandate_id AND mm.state IN ('auto', 'confirmed') "
             f"AND mi.customer_id = {invoice}.customer_id))")
     return (f"SELECT min(md.mandate_id) FROM int_mandates AS md WHERE md.entity = {invoice}.entity "
-            f"AND md.status IN ({statuses}) AND (md.customer_id = {invoice}.customer_id{matched})")
+            f"AND md.status IN ({_LIVE_SQL}) AND (md.customer_id = {invoice}.customer_id{matched})")
 
 
 def _cols(engine: Engine, table: str) -> set[str]:
@@ -168,7 +168,7 @@ def direct_debit_payers(engine: Engine, entity: str, as_of: date, lookback_days:
           "AND b.bank_tx_code LIKE '%/IDDT/%')"] if bank else [])
         # (a GoCardless mandate cancelled or expired since collects nothing more: int_mandates knows its status)
         + ([f"(p.mandate_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM int_mandates AS md WHERE md.entity = p.entity "
-            f"AND md.mandate_id = p.mandate_id AND md.status NOT IN ({', '.join(repr(s) for s in MANDATE_LIVE)})))"
+            f"AND md.mandate_id = p.mandate_id AND md.status NOT IN ({_LIVE_SQL})))"
             if engine.table_exists("int_mandates") else "p.mandate_id IS NOT NULL"] if mandates else []))
     rows = engine.query(
         f"SELECT coalesce(p.customer_id{matched}) AS customer_id, "
