@@ -850,6 +850,33 @@ def test_a_failed_debit_is_nothing_to_chase_once_the_customer_paid_again(book: B
     assert closed[0]["detail"].endswith("invoice FA-1 since paid [closed: settled since]")
 
 
+def test_a_failed_debit_naming_no_invoice_is_settled_by_the_customers_next_payment_of_its_amount(book: Book) -> None:
+    """Two monthly collections of 40.00 from C1 named no invoice and came back; the customer then transferred
+    40.00 for FA-1: one failed debit is settled (raised closed, naming the transfer), the other is still to chase.
+    A transfer of the same amount made before a failure (C2's) settles nothing, in a full run as in an incremental one."""
+    book.customer("C1", "Durand SARL")
+    book.customer("C2", "Martin SA")
+    book.invoice("I1", "40.00", number="FA-1", customer="C1")
+    book.invoice("I2", "40.00", number="FA-2", customer="C1")
+    book.invoice("I3", "75.00", number="FA-3", customer="C2")
+    for pid, on in (("P1", date(2024, 5, 2)), ("P2", date(2024, 6, 3))):
+        book.payment(pid, "40.00", "ABO MENSUEL", customer="C1", channel="gocardless", status="failed",
+                     failure_reason="insufficient_funds", paid_on=on)
+    book.payment("P4", "75.00", "FA-3", paid_on=date(2024, 6, 1))
+    book.payment("P5", "75.00", None, customer="C2", channel="gocardless", status="failed",
+                 failure_reason="insufficient_funds", paid_on=date(2024, 6, 5))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.exception_kinds() == {"P1": "failed_debit", "P2": "failed_debit", "P5": "failed_debit"}
+    book.payment("P3", "40.00", "FA-1", paid_on=date(2024, 6, 20))
+    for incremental in (True, False):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.exception_kinds() == {"P2": "failed_debit", "P5": "failed_debit"}
+        [closed] = [e for e in book.exceptions(open_only=False) if e["payment_id"] == "P1"]
+        assert closed["resolved_at"] is not None
+        assert closed["detail"].endswith("the customer paid the same amount since (P3) [closed: settled since]")
+
+
 def test_a_failed_debit_stays_to_chase_while_a_lettered_credit_note_and_a_part_payment_leave_money_owed(
         book: Book) -> None:
     """FA-1 (500.00) less its lettered credit note (100.00) owes 400.00; the debit of 400.00 failed and the

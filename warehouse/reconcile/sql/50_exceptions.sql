@@ -90,6 +90,34 @@ WITH named AS (
     WHERE i.doc_type = 'invoice' AND i.invoice_id IN (SELECT invoice_id FROM named)
     GROUP BY i.invoice_id, i.open0
     HAVING i.open0 - sum(m.amount_applied + coalesce(m.adjustment, 0)) <= 0
+), unnamed AS (
+    -- a failed debit or chargeback that named no invoice (a subscription collection, a payment on account) of a
+    -- known customer: it is settled once that customer paid the same amount again, on or after it, and that
+    -- payment went in full to the customer's invoices. Paired one to one in date order: two failed collections
+    -- of 40.00 are not both settled by one transfer of 40.00.
+    SELECT p.payment_id, p.customer_id, p.currency, p.amount, p.paid_on,
+           row_number() OVER (PARTITION BY p.customer_id, p.currency, p.amount ORDER BY p.paid_on, p.payment_id) AS rn
+    FROM rc_pay AS p
+    WHERE p.status IN ('failed', 'charged_back') AND p.customer_id IS NOT NULL
+      AND p.payment_id NOT IN (SELECT payment_id FROM named)
+), again AS (
+    SELECT a.payment_id, a.customer_id, q.currency, a.applied, q.paid_on,
+           row_number() OVER (PARTITION BY a.customer_id, q.currency, a.applied ORDER BY q.paid_on, a.payment_id) AS rn
+    FROM (
+        SELECT m.payment_id, min(i.customer_id) AS customer_id, sum(m.amount_applied + coalesce(m.adjustment, 0)) AS applied
+        FROM rc_match AS m JOIN rc_inv AS i ON i.invoice_id = m.invoice_id
+        WHERE m.state IN ('auto', 'confirmed') AND m.rule NOT IN {{ netted }} AND i.doc_type = 'invoice'
+          AND i.customer_id IN (SELECT customer_id FROM unnamed)
+        GROUP BY m.payment_id HAVING min(i.customer_id) = max(i.customer_id)
+    ) AS a
+    JOIN rc_pay AS q ON q.payment_id = a.payment_id
+    WHERE q.status = 'succeeded' AND a.applied >= q.amount
+), paid_again AS (
+    SELECT u.payment_id, min(g.payment_id) AS by_payment
+    FROM unnamed AS u
+    JOIN again AS g ON g.customer_id = u.customer_id AND g.currency = u.currency AND g.applied = u.amount
+                   AND g.rn = u.rn AND g.paid_on >= u.paid_on
+    GROUP BY u.payment_id
 )
 SELECT p.entity,
        CASE p.status WHEN 'failed' THEN 'failed_debit' WHEN 'charged_back' THEN 'chargeback' ELSE 'refund' END,
@@ -103,16 +131,18 @@ SELECT p.entity,
        || coalesce(' (' || f.failure_reason || ')', '')
        || CASE WHEN rcn.cn_id IS NOT NULL THEN '; credit note ' || coalesce(rcn.cn_number, rcn.cn_id) || ' issued for it'
                WHEN st.invoice_id IS NOT NULL THEN '; invoice ' || n.invoice_number || ' since paid'
+               WHEN pa.payment_id IS NOT NULL THEN '; the customer paid the same amount since (' || pa.by_payment || ')'
                ELSE coalesce('; invoice ' || n.invoice_number || ' stays open', '') END,
        -- (a refund the ERP answered with its credit note is accounted for: nothing to chase; so is a bank
        -- credit we sent back by transfer, the customer having its money)
-       st.invoice_id IS NOT NULL OR rcn.cn_id IS NOT NULL OR (p.status = 'refunded' AND p.channel = 'bank_transfer'),
+       st.invoice_id IS NOT NULL OR pa.payment_id IS NOT NULL OR rcn.cn_id IS NOT NULL OR (p.status = 'refunded' AND p.channel = 'bank_transfer'),
        -- (whose money it was: the payer as known, else the customer of the invoice it named)
        coalesce(p.customer_id, n.customer_id)
 FROM rc_pay AS p
 JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
 LEFT JOIN named AS n ON n.payment_id = p.payment_id
 LEFT JOIN settled AS st ON st.invoice_id = n.invoice_id
+LEFT JOIN paid_again AS pa ON pa.payment_id = p.payment_id
 LEFT JOIN (SELECT r.payment_id, r.cn_id, r.cn_number FROM rc_refund_cn AS r
            WHERE r.cn_id IN (SELECT payment_id FROM rc_match WHERE rule = 'credit_note')) AS rcn
        ON p.status = 'refunded' AND rcn.payment_id = p.payment_id
