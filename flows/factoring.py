@@ -13,19 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.runtime import flow_run
 
 from actions.factoring.mart import build_mart_factoring
 from actions.factoring.outbox import DEFAULT_OUT_DIR, run_contract
 from actions.factoring.settlement import reconcile_settlements
+from flows.params import run_namer
 from lettrage import orchestration as orch
 from mappings.factoring import load_factoring
 from warehouse.engine import connect
-
-
-def _run_name() -> str:
-    p = flow_run.parameters or {}
-    return orch.run_name("factoring", p.get("entities"), p.get("as_of") or orch.today())
 
 
 def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
@@ -69,7 +64,7 @@ def refresh_mart(as_of: date) -> int:
         return build_mart_factoring(engine, as_of)
 
 
-@flow(name="factoring", flow_run_name=_run_name)
+@flow(name="factoring", flow_run_name=run_namer("factoring"))
 def factoring(entities: list[str] | None = None, contract_id: str | None = None, as_of: date | None = None,
               dry_run: bool = False, out_dir: str | None = None) -> dict[str, Any]:
     """Hand eligible receivables to the factor and follow the money back.

@@ -17,11 +17,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 
 from connectors.registry import load_sources_config
 from flows.artifacts import publish_run_artifacts
-from flows.params import EntityCode, SourceName, as_codes
+from flows.params import EntityCode, SourceName, as_codes, run_namer
 from flows.steps import (
     build_warehouse,
     export_lettrage_proposals,
@@ -40,12 +39,7 @@ class SyncFailed(SourceError):
     """One or more sources failed; the rest of the run completed and was kept."""
 
 
-def _run_name() -> str:
-    params = flow_run.parameters or {}
-    return orch.run_name("nightly", as_codes(params.get("entities")), params.get("as_of") or orch.today())
-
-
-@flow(name="nightly-sync", flow_run_name=_run_name, log_prints=False)
+@flow(name="nightly-sync", flow_run_name=run_namer("nightly"), log_prints=False)
 def nightly_sync(
     entities: list[EntityCode] | None = None,
     sources: list[SourceName] | None = None,

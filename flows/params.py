@@ -9,9 +9,13 @@ UI's drop-downs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
+from prefect.runtime import flow_run
+
 from connectors.registry import ALL_SOURCES
+from lettrage import orchestration as orch
 from mappings.entities import load_entities
 
 
@@ -41,3 +45,14 @@ def as_codes(values: list[Any] | tuple[Any, ...] | str | None) -> list[str] | No
     if isinstance(values, str):
         return [values]
     return [str(getattr(v, "value", v)) for v in values]
+
+
+def run_namer(kind: str, entities_param: str | None = "entities") -> Callable[[], str]:
+    """A flow's ``flow_run_name``, ``nightly-FR01-2026-11-22``: what ran, for whom, for which day, read from the
+    run's own parameters (the entities in ``entities_param``, ``as_of``), so a run started from the UI or a
+    schedule is named like one started from the CLI. ``entities_param=None``: the flow is not per entity."""
+    def name() -> str:
+        p = flow_run.parameters or {}
+        who = as_codes(p.get(entities_param)) if entities_param else None
+        return orch.run_name(kind, who, p.get("as_of") or orch.today())
+    return name

@@ -7,20 +7,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow
-from prefect.runtime import flow_run
 
 from flows.artifacts import publish_run_artifacts
-from flows.params import EntityCode, as_codes
+from flows.params import EntityCode, run_namer
 from flows.steps import build_warehouse, export_lettrage_proposals, reconcile_books, refresh_marts
 from lettrage import orchestration as orch
 
 
-def _run_name() -> str:
-    p = flow_run.parameters or {}
-    return orch.run_name("reconcile", as_codes(p.get("entity")), p.get("as_of") or orch.today())
-
-
-@flow(name="reconcile", flow_run_name=_run_name)
+@flow(name="reconcile", flow_run_name=run_namer("reconcile", "entity"))
 def reconcile(as_of: date | None = None, entity: EntityCode | None = None) -> dict[str, Any]:
     """Rebuild the canonical model from what is loaded, reconcile and refresh the marts (no source is read).
 

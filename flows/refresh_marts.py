@@ -6,18 +6,13 @@ from datetime import date
 from typing import Any
 
 from prefect import flow
-from prefect.runtime import flow_run
 
+from flows.params import run_namer
 from flows.steps import refresh_marts as refresh_marts_task
 from lettrage import orchestration as orch
 
 
-def _run_name() -> str:
-    p = flow_run.parameters or {}
-    return orch.run_name("marts", None, p.get("as_of") or orch.today())
-
-
-@flow(name="refresh-marts", flow_run_name=_run_name)
+@flow(name="refresh-marts", flow_run_name=run_namer("marts", None))
 def refresh_marts(as_of: date | None = None) -> dict[str, Any]:
     """Recompute every mart_* (aged balance, DSO, forecast…) as of a date, without loading or reconciling.
 

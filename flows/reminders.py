@@ -15,24 +15,16 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
-from prefect.runtime import flow_run
 
 from actions.dunning import Channels, run_reminders
 from actions.dunning.imap import checker_from_config
 from actions.dunning.providers import GoCardlessCollector, StripePayLinks
 from actions.dunning.run import RunReport, run_statements
 from actions.dunning.smtp import SmtpSender, load_smtp_settings
+from flows.params import run_namer
 from lettrage import orchestration as orch
 from mappings.dunning import load_dunning_rules
 from warehouse.engine import connect
-
-
-def _run_name(kind: str) -> Callable[[], str]:
-    """``reminders-all-2026-11-27``, ``statements-FR01-2026-12-01``: what ran, for whom, for which day."""
-    def name() -> str:
-        p = flow_run.parameters or {}
-        return orch.run_name(kind, p.get("entities"), p.get("as_of") or orch.today())
-    return name
 
 
 def _with_channels(entity: str, dry_run: bool, call: Callable[[Channels], RunReport]) -> RunReport:
@@ -90,7 +82,7 @@ def _entities(entities: list[str] | None) -> list[str]:
         return [str(r[0]) for r in engine.query("SELECT DISTINCT entity FROM fct_invoice ORDER BY 1")]
 
 
-@flow(name="reminders", flow_run_name=_run_name("reminders"))
+@flow(name="reminders", flow_run_name=run_namer("reminders"))
 def reminders(entities: list[str] | None = None, as_of: date | None = None, dry_run: bool = False,
               statements: bool = True) -> dict[str, Any]:
     """Send today's reminders (or list them with ``dry_run``).
@@ -124,7 +116,7 @@ def reminders_table(out: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@flow(name="statements", flow_run_name=_run_name("statements"))
+@flow(name="statements", flow_run_name=run_namer("statements"))
 def statements(entities: list[str] | None = None, as_of: date | None = None, customers: list[str] | None = None,
                dry_run: bool = False) -> dict[str, Any]:
     """Statements of account: the scheduled monthly ones, or on demand for ``customers``.

@@ -36,6 +36,28 @@ def test_run_name_says_what_ran(kind: str, entities: list[str] | None, day: date
 
 
 @pytest.mark.parametrize(
+    ("kind", "entities_param", "params", "expected"),
+    [
+        ("nightly", "entities", {"entities": ["FR01"], "as_of": date(2026, 11, 22)}, "nightly-FR01-2026-11-22"),
+        ("reconcile", "entity", {"entity": "DE01", "as_of": "2026-11-21"}, "reconcile-DE01-2026-11-21"),
+        ("marts", None, {"as_of": date(2026, 11, 22), "entities": ["FR01"]}, "marts-all-2026-11-22"),
+        ("reminders", "entities", {}, "reminders-all-{today}"),
+    ],
+    ids=["a-list", "one-entity-parameter", "not-per-entity", "defaults"],
+)
+def test_a_flow_run_is_named_from_its_own_parameters(monkeypatch: pytest.MonkeyPatch, kind: str,
+                                                      entities_param: str | None, params: dict[str, object],
+                                                      expected: str) -> None:
+    from types import SimpleNamespace
+
+    from flows import params as flow_params
+
+    monkeypatch.setattr(flow_params, "flow_run", SimpleNamespace(parameters=params))
+    name = flow_params.run_namer(kind, entities_param)()
+    assert name == expected.format(today=orch.today())
+
+
+@pytest.mark.parametrize(
     ("start", "end", "expected"),
     [
         (None, None, (date(2026, 11, 15), date(2026, 11, 22))),
