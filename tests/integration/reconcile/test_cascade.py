@@ -413,6 +413,29 @@ def test_short_payment_within_tolerance_closes_with_reason(book: Book) -> None:
     assert book.exceptions() == []
 
 
+def test_a_duplicate_after_a_discount_taken_in_time_leaves_the_discount_and_the_duplicate_whole(book: Book) -> None:
+    """FA-501 (1,000.00) paid 980.00 within the discount days, then the same 980.00 again: the first payment closes
+    it with its 2 % discount and the duplicate stays the customer's money, whole (it once filled the 20.00 discount
+    and left 960.00), in a full run as in the incremental run of the day it arrives. FA-502, short 20.00 after its
+    discount term, is topped up by exactly 20.00: that payment completes it."""
+    book.invoice("I2", "1000.00", number="FA-501", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.invoice("I3", "1000.00", number="FA-502", issue=date(2024, 3, 1), due=date(2024, 3, 31))
+    book.payment("P2", "980.00", "FA-501", paid_on=date(2024, 6, 5))
+    book.payment("P4", "980.00", "FA-502", paid_on=date(2024, 6, 5))
+    reconcile(book.engine, as_of=AS_OF)
+    book.payment("P3", "980.00", "FA-501", paid_on=date(2024, 6, 12))
+    book.payment("P5", "20.00", "FA-502 solde", paid_on=date(2024, 6, 12))
+    for incremental in (True, False):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        got = {(m["payment_id"], m["invoice_id"]): (Decimal(m["amount_applied"]), Decimal(m["adjustment"] or 0))
+               for m in book.matches()}
+        assert got == {("P2", "I2"): (Decimal("980.00"), Decimal("20.00")),
+                       ("P4", "I3"): (Decimal("980.00"), Decimal("0")), ("P5", "I3"): (Decimal("20.00"), Decimal("0"))}
+        assert book.invoice_state("I2") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("I3") == ("paid", Decimal("0.00"))
+        assert [(e["payment_id"], Decimal(e["amount"])) for e in book.exceptions()] == [("P3", Decimal("980.00"))]
+
+
 def test_short_payment_beyond_tolerance_stays_partial(book: Book) -> None:
     book.invoice("I1", "1000.00", number="FA-500")
     book.payment("P1", "900.00", "FA-500")

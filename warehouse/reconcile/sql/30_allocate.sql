@@ -146,14 +146,24 @@ SELECT entity, payment_id, min(deducts) AS deducts FROM why GROUP BY entity, pay
 
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
                       currency, rule, confidence, explanation, state, paid_on)
-WITH single AS (
+WITH single_in AS (
     SELECT a.*,
-           greatest(0, least(a.remaining, a.open0 - coalesce(sum(a.remaining) OVER (
-               PARTITION BY a.invoice_id ORDER BY a.paid_on, a.payment_id
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS applied
+           a.open0 - coalesce(sum(a.remaining) OVER (PARTITION BY a.invoice_id ORDER BY a.paid_on, a.payment_id
+                                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS open_before,
+           lag(a.paid_on) OVER (PARTITION BY a.invoice_id ORDER BY a.paid_on, a.payment_id) AS earlier_paid_on
     FROM rc_alloc AS a
     WHERE a.n_inv = 1
       AND NOT EXISTS (SELECT 1 FROM rc_complex AS x WHERE x.payment_id = a.payment_id)
+), single AS (
+    -- An earlier payment left the invoice short by what the tolerances close (an early-payment discount taken in
+    -- time, bank charges): that payment settled it (40_adjust says why). A later payment of more than the
+    -- remainder is not a top-up but a duplicate or another debt: it takes nothing here and stays the customer's
+    -- money, as it would in the incremental run of the day it arrives (the invoice then owes nothing).
+    SELECT s.*,
+           CASE WHEN s.earlier_paid_on IS NOT NULL AND s.remaining > s.open_before
+                     AND {{ within_tolerance('s.open_before', 's.amount_total', 's.earlier_paid_on', 's.issue_date') }}
+                THEN 0 ELSE greatest(0, least(s.remaining, s.open_before)) END AS applied
+    FROM single_in AS s
 ), multi_in AS (
     SELECT a.*,
            sum(CASE WHEN a.open0 > 0 THEN a.amount_total ELSE 0 END) OVER (PARTITION BY a.payment_id) AS billed,
