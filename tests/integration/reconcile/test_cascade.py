@@ -954,6 +954,24 @@ def test_a_credit_note_issued_for_a_part_refund_settles_what_the_refund_took_bac
                                      "this invoice (not lettered in the ERP)")
 
 
+def test_a_credit_note_for_a_part_refund_naming_its_invoice_in_its_text_credits_it_once(book: Book) -> None:
+    """As above, with the credit note's FEC label naming the invoice ("Avoir AV-2026-0001 remboursement partiel
+    FA-2026-0018"): it is the refund's credit note, paired once. (Paired as a refund's and again as one naming its
+    invoice, it took the 200.00 off the invoice twice: the payment applied 800.00 and left 200.00 as customer credit.)"""
+    book.customer("C1", "ACME")
+    book.invoice("I1", "1200.00", number="FA-2026-0018", customer="C1")
+    book.invoice("CN", "-200.00", number="AV-2026-0001", customer="C1", doc_type="credit_note",
+                 issue=date(2024, 6, 12), description="Avoir AV-2026-0001 ACME remboursement partiel FA-2026-0018")
+    book.payment("P1", "1200.00", "FA-2026-0018 Paiement facture FA-2026-0018", channel="stripe")
+    book.refund("re_1", "P1", "200.00")
+    for incremental in (False, True):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.pairs() == {("P1", "I1", Decimal("1000.00")), ("CN", "I1", Decimal("200.00"))}
+        assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("CN") == ("paid", Decimal("0.00"))
+        assert book.exceptions() == []
+
+
 def test_a_credit_note_the_erp_lettered_with_its_own_refund_entry_settles_what_the_refund_took_back(
         book: Book) -> None:
     """A FEC letters credit note AV2026-0007 with the entry booking the Stripe refund (code AAE, shared with no

@@ -59,6 +59,11 @@ WITH cn AS (
            {{ norm_ref('description') }} AS said, {{ norm_ref('invoice_number') }} AS own
     FROM {{ invoices_table }}
     WHERE entity = :entity AND doc_type = 'credit_note' AND coalesce(erp_lettrage, '') = '' AND description IS NOT NULL
+    {% if refunds %}
+      -- (one issued for a refund is paired with its invoice above, for what the refund took back: its text naming
+      -- the invoice, "remboursement partiel FA-2026-0018", once credited the invoice a second time)
+      AND invoice_id NOT IN (SELECT cn_id FROM rc_refund_cn)
+    {% endif %}
 ), pair AS (
     SELECT cn.cn_id, cn.cn_number, i.invoice_id, count(*) OVER (PARTITION BY cn.cn_id) AS n_inv
     FROM cn
