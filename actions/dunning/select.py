@@ -92,9 +92,13 @@ def facts_sql(engine: Engine) -> str:
     if transit:
         in_transit_parts.append(f"(SELECT min(t.what) FROM transit AS t WHERE {for_invoice(engine, 't', 'i')})")
     if engine.table_exists("fct_match"):
+        # a payment suggested for the invoice, waiting for a person: on its way while it is recent; one received
+        # before the look-back is money nobody claimed (an unapplied line, dunning.yaml), not a reason to wait
+        stale = ("NOT EXISTS (SELECT 1 FROM fct_payment AS sp WHERE sp.entity = m.entity AND sp.payment_id = "
+                 "m.payment_id AND sp.paid_on < :lookback)") if engine.table_exists("fct_payment") else "TRUE"
         in_transit_parts.append(
             "(SELECT min('payment ' || m.payment_id || ' matched, awaiting confirmation') FROM fct_match AS m "
-            "WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state = 'suggested')")
+            f"WHERE m.entity = i.entity AND m.invoice_id = i.invoice_id AND m.state = 'suggested' AND {stale})")
     in_transit = f"coalesce({', '.join(in_transit_parts)}, NULL)" if in_transit_parts else "CAST(NULL AS VARCHAR)"
     # the latest late-payment predictions of the entity on or before the run's date (the scenario may use them)
     predicted = "CAST(NULL AS DECIMAL(9,4)) AS probability_late, CAST(NULL AS VARCHAR) AS late_factors"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from actions.factoring.schema import ensure_factoring_tables
 from actions.factoring.selection import gather_candidates
@@ -108,3 +108,27 @@ def test_a_customer_collected_by_sepa_direct_debit_through_the_bank_is_not_remin
                 "'EUR', CAST(:d AS DATE), :s, 'PRLV SEPA', 'camt053', :b)", {"b": line, "c": customer, "d": on, "s": status})
         assert direct_debit_payers(engine, "FR01", AS_OF, 100) == {"C2": date(2026, 10, 28)}
         assert direct_debit_payers(engine, "FR01", AS_OF, 20) == {}  # too long ago to say
+
+
+def test_a_suggested_payment_is_on_its_way_while_recent_and_not_once_past_the_look_back(
+        book: WarehouseConfig) -> None:
+    """B4, received 10 days ago from an unknown account, is suggested for FA-41 and waits for a person: the
+    reminder waits too. B2, received 100 days ago (dunning.yaml: unapplied lines older than 60 days no longer
+    count as on their way), is suggested for FA-21 and still unclaimed: FA-21 is chased."""
+    from actions.dunning.select import invoice_facts
+    from mappings.dunning import load_dunning_rules
+
+    with connect(book) as engine:
+        for pid, invoice_id, days in (("B4", "I41", 10), ("B2", "I21", 100)):
+            engine.execute(
+                "INSERT INTO fct_payment (entity, payment_id, channel, amount, fee, currency, paid_on, status, "
+                "reference, payer_name, source_system, source_id) VALUES ('FR01', :p, 'bank_transfer', 10.00, 0, "
+                "'EUR', CAST(:on AS DATE), 'succeeded', 'REGLEMENT', 'MRB TRESORERIE', 'camt053', :p)",
+                {"p": pid, "on": AS_OF - timedelta(days=days)})
+            engine.execute(
+                "INSERT INTO fct_match (entity, match_id, payment_id, invoice_id, amount_applied, currency, rule, "
+                "confidence, explanation, matched_at, state) VALUES ('FR01', :m, :p, :i, 10.00, 'EUR', 'amount_only', "
+                "0.5, 'unknown payer', CURRENT_TIMESTAMP, 'suggested')", {"m": "m" + pid, "p": pid, "i": invoice_id})
+        facts = {f.invoice_number: f.in_transit for f in invoice_facts(engine, "FR01", AS_OF, load_dunning_rules())}
+    assert facts["FA-41"] == "payment B4 matched, awaiting confirmation"
+    assert facts["FA-21"] is None
