@@ -215,6 +215,10 @@ def stripe_source(
     def balance_transactions(payout_page: Any) -> Iterator[Any]:
         """The composition of each new payout (``payout=`` filter), each row tagged with its ``payout``.
 
+        A failed payout's too (``settings.PAYOUT_STATUSES_WITH_COMPOSITION``): Stripe lists the charges and fees
+        it swept under it, and the later payout that sends that money again lists the ``payout_failure``
+        transaction returning it (its ``source`` the failed payout), so nothing of either is lost.
+
         One Arrow table per ``BATCH_ROWS`` transactions, not per payout: a payout nets a few
         dozen transactions, and a table per request would cost dlt more than the rows do.
         The dicts become Arrow ``ARROW_ROWS`` at a time, so they die young (see ``rows_table``).

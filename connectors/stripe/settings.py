@@ -24,5 +24,9 @@ ENDPOINTS = {
     "balance_transactions": "balance_transactions",
     "events": "events",
 }
-# payouts whose composition is final or on its way; failed/canceled ones never list transactions
-PAYOUT_STATUSES_WITH_COMPOSITION = frozenset({"paid", "in_transit", "pending"})
+# payouts whose balance transactions are listed (``GET /v1/balance_transactions?payout=<po>``): those paid, on
+# their way, and failed ones -- Stripe keeps an automatic payout's transactions under it when it fails (their
+# fees are Stripe's all the same) and returns the money to the balance as one ``payout_failure`` transaction
+# that a later payout lists. A canceled payout is a manual one (automatic payouts cannot be canceled): Stripe
+# lists no transactions for manual payouts, so it is not asked.
+PAYOUT_STATUSES_WITH_COMPOSITION = frozenset({"paid", "in_transit", "pending", "failed"})

@@ -2,8 +2,9 @@
 
 Why it exists beside the full generator: server and connector tests need a few
 hundred real-shaped objects with known counts and edge cases (a payout older than
-six months, refunds, a dispute, a failed debit) in milliseconds, and benchmarks
-need millions of them streamed to disk without building a whole world.
+six months, refunds, a dispute, a failed debit, a Stripe payout that failed and the
+later payout that sent its money again) in milliseconds, and benchmarks need millions
+of them streamed to disk without building a whole world.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ def _write(path: Path, rows: list[dict[str, Any]] | Iterator[dict[str, Any]]) ->
 def stripe_objects(
     entity: str, *, n_charges: int, as_of_ts: int, days: int, seed: int
 ) -> dict[str, list[dict[str, Any]]]:
-    """Customers, charges, refunds, a dispute, balance transactions, daily payouts and recent events."""
+    """Customers, charges, refunds, a dispute, balance transactions, daily payouts and recent events.
+
+    One automatic payout in the middle of the history failed (the bank could not process it), as Stripe shows
+    it: still listing the charges it swept (``balance_transactions?payout=`` answers them), its money back in
+    the balance as a ``payout_failure`` transaction (reporting category ``payout_reversal``, ``source`` the
+    failed payout) that the next daily payout sweeps with that day's charges.
+    """
     rng = random.Random(f"{seed}-{entity}-stripe")
     e = entity.lower()
     start = as_of_ts - days * DAY
@@ -191,10 +198,14 @@ def stripe_objects(
         by_day.setdefault(bt["created"] // DAY, []).append(bt)
     payouts = []
     last_day = as_of_ts // DAY
-    for day in sorted(by_day):
-        if day >= last_day - 1:  # the last day's activity is not paid out yet
-            continue
+    paid_days = [d for d in sorted(by_day) if d < last_day - 1]  # the last day's activity is not paid out yet
+    fail_day = next((d for d in paid_days[len(paid_days) // 2 : -1]
+                     if any(b["type"] == "charge" for b in by_day[d]) and sum(b["net"] for b in by_day[d]) > 0), None)
+    returned: dict[str, Any] | None = None  # the failed payout's money, back in the balance until swept again
+    for day in paid_days:
         members = by_day[day]
+        if returned is not None and returned["created"] < (day + 1) * DAY + 3600:
+            members, returned = [*members, returned], None
         net = sum(b["net"] for b in members)
         po_id = f"po_{e}{day:08d}"
         created = (day + 1) * DAY + 3600
@@ -217,25 +228,51 @@ def stripe_objects(
             "_payout": po_id,
         }
         bts.append(po_bt)
-        payouts.append(
-            {
-                "id": po_id,
-                "object": "payout",
+        payout = {
+            "id": po_id,
+            "object": "payout",
+            "amount": net,
+            "currency": "eur",
+            "created": created,
+            "arrival_date": created + 2 * DAY,
+            "status": "paid",
+            "automatic": True,
+            "method": "standard",
+            "type": "bank_account",
+            "statement_descriptor": f"STRIPE {entity}",
+            "balance_transaction": po_bt["id"],
+            "failure_balance_transaction": None,
+            "failure_code": None,
+            "failure_message": None,
+            "reconciliation_status": "completed",
+            "destination": f"ba_{e}",
+            "livemode": False,
+            "metadata": {},
+        }
+        payouts.append(payout)
+        if day == fail_day:
+            # the bank refused it the day after it was due: Stripe puts the money back in the balance
+            failed_at = payout["arrival_date"] + DAY
+            returned = {
+                "id": f"txn_pf_{e}{day:08d}",
+                "object": "balance_transaction",
                 "amount": net,
+                "fee": 0,
+                "net": net,
                 "currency": "eur",
-                "created": created,
-                "arrival_date": created + 2 * DAY,
-                "status": "paid",
-                "automatic": True,
-                "method": "standard",
-                "type": "bank_account",
-                "statement_descriptor": f"STRIPE {entity}",
-                "balance_transaction": po_bt["id"],
-                "destination": f"ba_{e}",
-                "livemode": False,
-                "metadata": {},
+                "created": failed_at,
+                "available_on": failed_at,
+                "reporting_category": "payout_reversal",
+                "type": "payout_failure",
+                "source": po_id,
+                "status": "available",
+                "description": "Payout failure",
+                "fee_details": [],
             }
-        )
+            bts.append(returned)
+            payout.update(status="failed", failure_balance_transaction=returned["id"],
+                          failure_code="could_not_process",
+                          failure_message="The bank could not process this payout.")
     for charge in charges:
         if charge["created"] >= as_of_ts - 30 * DAY and charge["status"] == "succeeded":
             events.append(
