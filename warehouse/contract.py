@@ -61,7 +61,11 @@ CANONICAL: tuple[Table, ...] = (
        ("instructed_amount", MONEY), ("instructed_currency", TEXT),
        # extension: the direct-debit mandate a provider collected it under (GoCardless; Stripe SEPA debits):
        # int_mandates finds a mandate's customer through its payments, reminders collect through it
-       ("mandate_id", TEXT)),
+       ("mandate_id", TEXT),
+       # extension: the payout whose bank credit carried the money: payout_id, or when that payout failed, the
+       # later payout that paid its money out again (its payout_failure line); null while it is back in the
+       # provider's balance
+       ("banked_payout_id", TEXT)),
     _t("fct_payout", ("entity", "payout_id"), "one provider payout to the bank",
        ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
        ("arrival_date", DATE), ("status", TEXT), ("reference", TEXT), ("bank_line_id", TEXT)),
@@ -70,7 +74,10 @@ CANONICAL: tuple[Table, ...] = (
        ("entity", TEXT), ("payout_id", TEXT), ("component_id", TEXT), ("kind", TEXT),
        ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),
        # extension: where the line was learnt (payout_items, events, payments, balance_transactions)
-       ("provenance", TEXT)),
+       ("provenance", TEXT),
+       # extension: on a line that pays out again the money of a payout that failed (Stripe's payout_failure
+       # transaction, reporting category payout_reversal), that failed payout
+       ("failed_payout_id", TEXT)),
     _t("fct_bank_line", ("entity", "bank_line_id"), "one booked bank statement entry or batch transaction",
        ("entity", TEXT), ("bank_line_id", TEXT), ("account_iban", TEXT), ("booking_date", DATE),
        ("value_date", DATE), ("amount", MONEY), ("currency", TEXT), ("counterparty_name", TEXT),

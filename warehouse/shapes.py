@@ -69,10 +69,12 @@ SHAPES: dict[str, Shape] = {
     # int_payment_refunds: what the provider's refunds still standing took back of each payment, in the
     # payment's currency (refunded_by_payment in warehouse/sql.py weighs it against the payouts' refund lines)
     "payment_refunds": (("entity", TEXT), ("payment_id", TEXT), ("refunded", MONEY)),
+    # failed_payout_id: on a line paying out again the money of a payout that failed (Stripe's payout_failure
+    # transaction, reporting category payout_reversal), that payout; fct_payment follows it to banked_payout_id
     "payout_components": (
         ("entity", TEXT), ("payout_id", TEXT), ("component_id", TEXT), ("kind", TEXT),
         ("payment_id", TEXT), ("amount", MONEY), ("fee", MONEY), ("currency", TEXT),
-        ("provenance", TEXT), ("source_system", TEXT), ("source_id", TEXT),
+        ("provenance", TEXT), ("failed_payout_id", TEXT), ("source_system", TEXT), ("source_id", TEXT),
     ),
     # int_erp_settlements: invoices the ERP settled with its own receipts (one row per invoice, or per invoice and
     # receipt when the ERP says what each receipt applied: applied)

@@ -183,3 +183,90 @@ def test_a_payout_that_failed_after_it_was_listed_is_failed_and_not_looked_for_o
     assert statuses == {"po_1": "paid", "po_10": "failed", "po_11": "failed", "po_15": "paid"}
     assert raised == []
     assert banked == {"po_1": "B2", "po_10": None, "po_11": None, "po_15": "B_PO15"}
+
+
+def _bt(txn: str, payout: str, amount: int, fee: int, category: str, type_: str, source: str,
+        created: int = 1739001600) -> dict[str, Any]:
+    return {"id": txn, "object": "balance_transaction", "payout": payout, "amount": amount, "fee": fee,
+            "net": amount - fee, "currency": "eur", "exchange_rate": None, "created": created,
+            "available_on": created + 172800, "reporting_category": category, "type": type_, "source": source,
+            "status": "available"}
+
+
+def _payout(po: str, amount: int, status: str, created: int) -> dict[str, Any]:
+    return {**FX_PAYOUT, "id": po, "amount": amount, "status": status, "created": created,
+            "arrival_date": created + 86400, "statement_descriptor": f"STRIPE {po}", "balance_transaction": f"txn_{po}",
+            "failure_code": "could_not_process" if status == "failed" else None}
+
+
+# po_7 (automatic, 2,393.59) swept ch_a (2,122.35, fee 32.09) and ch_b (308.20, fee 4.87), then failed: Stripe lists
+# both charges under po_7 and returned its money to the balance as a payout_failure transaction (source po_7) that
+# po_8 paid out again, alone, to the bank line B_PO8
+FAILED_PAYOUT = {
+    "charges": [_charge("ch_a", 212235, "eur", "FA-2025-000011", "txn_a"),
+                _charge("ch_b", 30820, "eur", "FA-2025-000012", "txn_b")],
+    "balance_transactions": [
+        _bt("txn_a", "po_7", 212235, 3209, "charge", "charge", "ch_a"),
+        _bt("txn_b", "po_7", 30820, 487, "charge", "charge", "ch_b"),
+        _bt("txn_po_7", "po_7", -239359, 0, "payout", "payout", "po_7", created=1739232000),
+        _bt("txn_po_7_failure", "po_8", 239359, 0, "payout_reversal", "payout_failure", "po_7", created=1739491200),
+        _bt("txn_po_8", "po_8", -239359, 0, "payout", "payout", "po_8", created=1739664000),
+    ],
+    "payouts": [_payout("po_7", 239359, "failed", 1739232000), _payout("po_8", 239359, "paid", 1739664000)],
+}
+PO_8_LINE = {**BANK[1], "bank_line_id": "B_PO8", "amount": Decimal("2393.59"), "booking_date": date(2025, 2, 17),
+             "value_date": date(2025, 2, 17), "remittance_unstructured": "STRIPE po_8"}
+
+
+def test_a_failed_payout_keeps_its_charges_and_fees_and_the_payout_that_sent_them_again_is_their_bank_credit(
+        warehouse_config: WarehouseConfig) -> None:
+    """The charges are paid out in po_7 (Stripe's own attribution: balance_transactions?payout=po_7), with their
+    fees; po_7 is failed and composed of them; po_8's one line is po_7's money coming back, naming po_7; the
+    charges' money reached the bank in po_8 (banked_payout_id). Nothing is a payout_mismatch or missing."""
+    fec = [*_invoice("23", "FA-2025-000011", "2122.35"), *_invoice("24", "FA-2025-000012", "308.20")]
+    with _built(warehouse_config, fec=fec, bank=(PO_8_LINE,), stripe=FAILED_PAYOUT) as engine:
+        payments = engine.query("SELECT payment_id, payout_id, fee, banked_payout_id, status FROM fct_payment "
+                                "WHERE payment_id IN ('ch_a', 'ch_b') ORDER BY payment_id")
+        payouts = engine.query("SELECT payout_id, status, amount, fees, bank_line_id FROM fct_payout "
+                               "WHERE payout_id IN ('po_7', 'po_8') ORDER BY payout_id")
+        components = engine.query("SELECT payout_id, kind, payment_id, amount, fee, failed_payout_id "
+                                  "FROM fct_payout_component WHERE payout_id IN ('po_7', 'po_8') "
+                                  "ORDER BY payout_id, component_id")
+        reconcile(engine, as_of=AS_OF)
+        raised = engine.query("SELECT kind, payout_id FROM fct_reconciliation_exception "
+                              "WHERE payout_id IN ('po_7', 'po_8') OR payment_id IN ('ch_a', 'ch_b')")
+        invoices = engine.query("SELECT invoice_number, status FROM fct_invoice "
+                                "WHERE invoice_number IN ('FA-2025-000011', 'FA-2025-000012') ORDER BY 1")
+    assert payments == [("ch_a", "po_7", Decimal("32.09"), "po_8", "succeeded"),
+                        ("ch_b", "po_7", Decimal("4.87"), "po_8", "succeeded")]
+    assert payouts == [("po_7", "failed", Decimal("2393.59"), Decimal("36.96"), None),
+                       ("po_8", "paid", Decimal("2393.59"), Decimal("0.00"), "B_PO8")]
+    assert components == [
+        ("po_7", "charge", "ch_a", Decimal("2122.35"), Decimal("32.09"), None),
+        ("po_7", "charge", "ch_b", Decimal("308.20"), Decimal("4.87"), None),
+        ("po_8", "payout_reversal", None, Decimal("2393.59"), Decimal("0.00"), "po_7"),
+    ]
+    assert raised == []
+    assert invoices == [("FA-2025-000011", "paid"), ("FA-2025-000012", "paid")]
+
+
+def test_money_of_a_payout_that_failed_twice_reaches_the_bank_with_the_third_and_not_before(
+        warehouse_config: WarehouseConfig) -> None:
+    """ch_c went out in po_20, which failed; po_21 sent it again and failed too; po_22 paid it. ch_d's po_30
+    failed and no payout has sent its money again yet: it is back in the Stripe balance, banked nowhere."""
+    stripe = {
+        "charges": [_charge("ch_c", 10000, "eur", "FA-2025-000013", "txn_c"),
+                    _charge("ch_d", 5000, "eur", "FA-2025-000014", "txn_d")],
+        "balance_transactions": [
+            _bt("txn_c", "po_20", 10000, 175, "charge", "charge", "ch_c"),
+            _bt("txn_po_20_failure", "po_21", 9825, 0, "payout_reversal", "payout_failure", "po_20", 1739300000),
+            _bt("txn_po_21_failure", "po_22", 9825, 0, "payout_reversal", "payout_failure", "po_21", 1739500000),
+            _bt("txn_d", "po_30", 5000, 100, "charge", "charge", "ch_d"),
+        ],
+        "payouts": [_payout("po_20", 9825, "failed", 1739232000), _payout("po_21", 9825, "failed", 1739400000),
+                    _payout("po_22", 9825, "paid", 1739600000), _payout("po_30", 4900, "failed", 1739232000)],
+    }
+    with _built(warehouse_config, stripe=stripe) as engine:
+        banked = engine.query("SELECT payment_id, payout_id, banked_payout_id FROM fct_payment "
+                              "WHERE payment_id IN ('ch_1', 'ch_c', 'ch_d') ORDER BY payment_id")
+    assert banked == [("ch_1", "po_1", "po_1"), ("ch_c", "po_20", "po_22"), ("ch_d", "po_30", None)]

@@ -8,8 +8,39 @@
 -- failed_debit exception. A credit we paid back by an ordinary outgoing transfer naming a refund (a
 -- duplicate payment sent back) is refunded: it settles nothing and is no customer credit either. A tax
 -- office paying tax back is no customer (mappings/bank_codes.yaml tax_refunds).
-WITH staged AS (
+-- payout_id is the payout whose composition lists the payment (the provider's own attribution: for Stripe,
+-- the payout whose balance transactions list its charge, a failed payout included); banked_payout_id the
+-- payout whose bank credit carried its money: the same, or when that payout failed, the later payout that
+-- sent the money again (its payout_failure line names the failed payout: fct_payout_component
+-- failed_payout_id), followed through repeated failures; null while the money is back in the balance.
+WITH RECURSIVE staged AS (
     {{ union('payments') }}
+),
+resent AS (
+    -- a failed payout -> the later payout that pays its money out again
+    SELECT entity, failed_payout_id, min(payout_id) AS payout_id
+    FROM fct_payout_component
+    WHERE failed_payout_id IS NOT NULL
+    GROUP BY entity, failed_payout_id
+),
+banked_chain (entity, payout_id, at_payout_id, hops) AS (
+    SELECT entity, payout_id, payout_id, 0 FROM fct_payout
+    UNION ALL
+    SELECT c.entity, c.payout_id, r.payout_id, c.hops + 1
+    FROM banked_chain AS c
+    JOIN fct_payout AS f ON f.entity = c.entity AND f.payout_id = c.at_payout_id AND f.status IN ('failed', 'canceled')
+    JOIN resent AS r ON r.entity = c.entity AND r.failed_payout_id = c.at_payout_id
+    WHERE c.hops < 20
+),
+banked AS (
+    -- each payout's last link: the payout that reached the bank, or none yet (still failed)
+    SELECT c.entity, c.payout_id,
+           CASE WHEN f.status IN ('failed', 'canceled') THEN NULL ELSE c.at_payout_id END AS banked_payout_id
+    FROM (SELECT entity, payout_id, at_payout_id,
+                 row_number() OVER (PARTITION BY entity, payout_id ORDER BY hops DESC) AS rn
+          FROM banked_chain) AS c
+    JOIN fct_payout AS f ON f.entity = c.entity AND f.payout_id = c.at_payout_id
+    WHERE c.rn = 1
 ),
 customer_keys AS (
     {{ customer_keys() }}
@@ -61,9 +92,13 @@ provider_and_erp AS (
            CASE WHEN ac.payment_id IS NOT NULL THEN upper(s.instructed_currency) ELSE s.currency END AS currency,
            s.paid_on, s.status, s.reference, s.payer_name, s.payer_iban, s.payout_id,
            s.failure_reason, s.erp_lettrage, s.instructed_amount, upper(s.instructed_currency) AS instructed_currency,
-           s.mandate_id, s.source_system, s.source_id
+           s.mandate_id,
+           -- (a payout not loaded yet: its own id)
+           CASE WHEN bk.payout_id IS NOT NULL THEN bk.banked_payout_id ELSE s.payout_id END AS banked_payout_id,
+           s.source_system, s.source_id
     FROM staged AS s
     LEFT JOIN as_charged AS ac ON ac.entity = s.entity AND ac.payment_id = s.payment_id
+    LEFT JOIN banked AS bk ON bk.entity = s.entity AND bk.payout_id = s.payout_id
     LEFT JOIN dim_customer AS c ON c.entity = s.entity AND c.customer_id = s.customer_id
     {{ join_customer_keys('s.customer_id', 's.entity') }}
     -- a provider payment whose metadata names no customer: the customer paying from its master's email address
@@ -115,6 +150,7 @@ bank_transfers AS (
         CASE WHEN b.instructed_currency <> b.currency AND b.instructed_amount > 0 THEN b.instructed_currency END
             AS instructed_currency,
         CAST(NULL AS TEXT) AS mandate_id,
+        CAST(NULL AS TEXT) AS banked_payout_id,
         CASE WHEN rt.credit_line_id IS NOT NULL THEN
             'returned ' || coalesce(rt.return_reason, '') || ' on ' || CAST(rt.returned_on AS TEXT)
             || ', bank line ' || rt.return_line_id
@@ -168,10 +204,10 @@ bank_transfers AS (
 )
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
        payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, mandate_id,
-       source_system, source_id, now() AS _loaded_at
+       banked_payout_id, source_system, source_id, now() AS _loaded_at
 FROM provider_and_erp
 UNION ALL
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
        payer_name, payer_iban, payout_id, failure_reason, instructed_amount, instructed_currency, mandate_id,
-       source_system, source_id, now() AS _loaded_at
+       banked_payout_id, source_system, source_id, now() AS _loaded_at
 FROM bank_transfers

@@ -87,6 +87,7 @@ SELECT
     0 AS fee,
     upper(p.currency) AS currency,
     'payout_items' AS provenance,
+    CAST(NULL AS TEXT) AS failed_payout_id,
     'gocardless' AS source_system,
     i.payout_id || '/' || CAST(i.item_index AS TEXT) AS source_id
 FROM items AS i
@@ -94,6 +95,7 @@ JOIN raw_gocardless_payouts AS p ON p.id = i.payout_id
 UNION ALL
 SELECT
     p.entity, r.payout_id, r.component_id, r.kind, r.payment_id, r.amount, 0 AS fee,
-    upper(p.currency) AS currency, r.provenance, 'gocardless' AS source_system, r.source_id
+    upper(p.currency) AS currency, r.provenance, CAST(NULL AS TEXT) AS failed_payout_id,
+    'gocardless' AS source_system, r.source_id
 FROM reconstructed AS r
 JOIN raw_gocardless_payouts AS p ON p.id = r.payout_id
