@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -346,6 +346,92 @@ def test_a_payout_the_bank_split_in_two_lines_is_both_of_them(warehouse_config: 
     assert [(p["payout_id"], p["bank_line_id"]) for p in payout] == [("po_1", "B2")]
     assert not {"B2", "B3"} & payments
     assert not_banked == [(0,)]
+
+
+def _payout_like_po_1(payout_id: str, amount_minor: int, arrival: date, status: str = "paid") -> tuple[str, ...]:
+    """SQL edits adding a Stripe payout like po_1 of another id, amount, arrival date (midnight UTC, as Stripe
+    sends it) and status, without a statement descriptor (its reference is its id)."""
+    arrival_unix = int(datetime(arrival.year, arrival.month, arrival.day, tzinfo=UTC).timestamp())
+    return ("CREATE TEMP TABLE po_copy AS SELECT * FROM raw_stripe_payouts WHERE id = 'po_1'",
+            f"UPDATE po_copy SET id = '{payout_id}', amount = {amount_minor}, arrival_date = {arrival_unix}, "
+            f"status = '{status}', statement_descriptor = NULL, balance_transaction = 'txn_{payout_id}', "
+            f"_dlt_id = 'dlt_{payout_id}'",
+            "INSERT INTO raw_stripe_payouts SELECT * FROM po_copy",
+            "DROP TABLE po_copy")
+
+
+def _stripe_line(line_id: str, booked: date, remittance: str = "STRIPE PAYMENTS LETTRAGE") -> dict[str, Any]:
+    """A credit of 1,227.06 from Stripe naming no payout (the bank kept only the provider's text)."""
+    return {**BANK[1], "bank_line_id": line_id, "amount": Decimal("1227.06"), "booking_date": booked,
+            "value_date": booked, "counterparty_name": "STRIPE PAYMENTS EUROPE LIMITED",
+            "remittance_unstructured": remittance}
+
+
+# Payouts of 1,227.06 each (id: arrival date, or (arrival date, status)) and lines of 1,227.06 from Stripe
+# naming no payout (id: booking date); the payout ids run against the dates, so that no tie falls right by luck.
+_FEB = {d: date(2025, 2, d) for d in range(1, 29)}
+_TWINS = {
+    "twins, the second's line a day late": (
+        {"po_z5": _FEB[17], "po_a6": _FEB[18]}, {"L1": _FEB[17], "L2": _FEB[19]},
+        {"po_z5": "L1", "po_a6": "L2"}),
+    "twins, both lines on time": (
+        {"po_z5": _FEB[17], "po_a6": _FEB[18]}, {"L1": _FEB[17], "L2": _FEB[18]},
+        {"po_z5": "L1", "po_a6": "L2"}),
+    "twins on one day": (
+        {"po_z5": _FEB[17], "po_a6": _FEB[17]}, {"L1": _FEB[17], "L2": _FEB[18]},
+        {"po_a6": "L1", "po_z5": "L2"}),
+    "three twins, the middle one's nearest line the last one's": (
+        {"po_z1": _FEB[17], "po_m2": _FEB[18], "po_a3": _FEB[19]}, {"L1": _FEB[17], "L2": _FEB[19], "L3": _FEB[20]},
+        {"po_z1": "L1", "po_m2": "L2", "po_a3": "L3"}),
+    "three twins, each line a day late": (
+        {"po_z1": _FEB[17], "po_m2": _FEB[18], "po_a3": _FEB[19]}, {"L1": _FEB[18], "L2": _FEB[19], "L3": _FEB[20]},
+        {"po_z1": "L1", "po_m2": "L2", "po_a3": "L3"}),
+    "twins a month apart and twins in between": (
+        {"po_z1": _FEB[3], "po_y2": _FEB[4], "po_m3": _FEB[17], "po_a4": _FEB[18]},
+        {"L1": _FEB[4], "L2": _FEB[5], "L3": _FEB[17], "L4": _FEB[19]},
+        {"po_z1": "L1", "po_y2": "L2", "po_m3": "L3", "po_a4": "L4"}),
+}
+_UNLINKED = {
+    # the second twin's line came after the window (7 days): neither it nor that line is paired
+    "a twin whose line came too late": (
+        {"po_z5": _FEB[10], "po_a6": _FEB[11]}, {"L1": _FEB[10], "L2": _FEB[19]},
+        {"po_z5": "L1", "po_a6": None}),
+    # one line, two payouts it could be: the nearest has it, the other is not banked
+    "two payouts and one line": (
+        {"po_z5": _FEB[10], "po_a6": _FEB[17]}, {"L1": _FEB[17]},
+        {"po_z5": None, "po_a6": "L1"}),
+    # one payout, two lines it could be: it keeps the nearest, the other line is no payout's
+    "one payout and two lines": (
+        {"po_z5": _FEB[17]}, {"L1": _FEB[15], "L2": _FEB[18]},
+        {"po_z5": "L2"}),
+    # a failed payout of the amount (never on the statement) does not take the line a twin was left with
+    "a failed twin": (
+        {"po_z5": _FEB[17], "po_m6": (_FEB[16], "failed"), "po_a7": _FEB[18]}, {"L1": _FEB[17], "L2": _FEB[19]},
+        {"po_z5": "L1", "po_m6": None, "po_a7": "L2"}),
+}
+
+
+@pytest.mark.parametrize("payouts, lines, expected", [pytest.param(*c, id=k) for k, c in {**_TWINS, **_UNLINKED}.items()])
+def test_payouts_of_one_amount_are_paired_with_their_lines_in_date_order(
+        warehouse_config: WarehouseConfig, payouts: dict[str, date | tuple[date, str]], lines: dict[str, date],
+        expected: dict[str, str | None]) -> None:
+    """Stripe payouts of the same amount, each credited by a line naming only Stripe: each payout with its own
+    line, one to one in date order, within the window (3 days before the arrival to 7 after); what is left
+    unpaired stays so (payout_not_banked), each line at most one payout's."""
+    edits = [e for po, on in payouts.items()
+             for e in (_payout_like_po_1(po, 122706, *on) if isinstance(on, tuple) else _payout_like_po_1(po, 122706, on))]
+    with _built_after(warehouse_config, *edits,
+                      more_bank_lines=tuple(_stripe_line(i, d) for i, d in lines.items())) as engine:
+        links = sorted(engine.query("SELECT payout_id, bank_line_id FROM int_payout_bank_links WHERE payout_id <> 'po_1'"))
+        banked = dict(engine.query("SELECT payout_id, bank_line_id FROM fct_payout WHERE payout_id <> 'po_1'"))
+        payments = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment")}
+        reconcile(engine, as_of=AS_OF)
+        not_banked = {r[0] for r in engine.query(
+            "SELECT payout_id FROM fct_reconciliation_exception WHERE kind = 'payout_not_banked'")}
+    assert banked == expected
+    assert links == sorted((po, line) for po, line in expected.items() if line)
+    assert not_banked == {po for po, line in expected.items() if line is None and not isinstance(payouts[po], tuple)}
+    assert not set(expected.values()) & payments
 
 
 _EVENTS = ("CREATE TABLE raw_stripe_events (id TEXT, entity TEXT, type TEXT, created BIGINT, data__object__id TEXT, "

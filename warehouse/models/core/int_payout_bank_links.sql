@@ -1,7 +1,17 @@
 -- Provider payouts found on the bank statement: same entity and amount, booked in a
 -- window around the arrival date (3 days before to 7 after: a deposit a weekend or a bank
 -- holiday delays), preferring lines whose text names the payout or the provider. Each payout
--- takes at most one line and each line at most one payout. Then, among what is left:
+-- takes at most one line and each line at most one payout:
+--  * first each payout's best line (naming it, then the nearest), when that payout is the line's best too;
+--  * twins: payouts of one amount (not failed or canceled) and lines naming their provider and no payout,
+--    nothing to tell them apart but the dates, go one to one in date order. The payouts and lines the
+--    first step left are paired k-th with k-th by date within each run of them (a gap longer than the
+--    window ends a run), when in each other's window; then all such pairs of one provider, currency and
+--    amount are put in date order, the k-th payout by arrival with the k-th line by booking date (still
+--    in each other's windows: the window is as long for every payout). So a payout whose nearest line is
+--    its twin's takes the next one instead of none, and no two pairs cross. A line two payouts could be,
+--    and no other line, stays the nearest payout's; a payout with two lines keeps the nearest.
+-- Then, among what is left:
 --  * grouped deposits: one line naming the provider that is the sum of that provider's payouts
 --    arriving the same day (the bank credited them as one entry): each of them is that line's;
 --  * split deposits: the lines naming one payout (its id or reference) that add up to it: all its.
@@ -22,7 +32,9 @@ candidates AS (
             WHEN upper(coalesce(b.counterparty_name, '') || ' ' || coalesce(b.remittance, '')) LIKE '%' || upper(p.source_system) || '%' THEN 1
             ELSE 2
         END AS strength,
-        abs({{ days_between('b.booking_date', 'p.arrival_date') }}) AS days_apart
+        abs({{ days_between('b.booking_date', 'p.arrival_date') }}) AS days_apart,
+        p.source_system, p.currency, p.amount, p.arrival_date, b.booking_date,
+        coalesce(p.status, '') NOT IN ('failed', 'canceled', 'bounced') AS may_arrive
     FROM payouts AS p
     JOIN fct_bank_line AS b
       ON b.entity = p.entity
@@ -41,8 +53,88 @@ best_per_line AS (
     FROM best_per_payout
     WHERE rn_p = 1
 ),
+best_pairs AS (
+    SELECT entity, payout_id, bank_line_id, strength, days_apart, source_system, currency, amount, arrival_date,
+           booking_date, may_arrive
+    FROM best_per_line WHERE rn_b = 1
+),
+naming_lines AS (
+    -- candidate lines naming a payout (any of the entity's, by its reference or id): never a twin
+    SELECT DISTINCT b.entity, b.bank_line_id
+    FROM (SELECT DISTINCT entity, bank_line_id FROM candidates WHERE strength = 1) AS c
+    JOIN fct_bank_line AS b ON b.entity = c.entity AND b.bank_line_id = c.bank_line_id
+    JOIN payouts AS p ON p.entity = b.entity AND {{ names_payout('b', 'p') }}
+),
+twin_edges AS (
+    -- a payout (not failed or canceled) and a line the first step left, the line naming the provider and no
+    -- payout, in the window
+    SELECT c.* FROM candidates AS c
+    WHERE c.strength = 1 AND c.may_arrive
+      AND NOT EXISTS (SELECT 1 FROM best_pairs AS o WHERE o.entity = c.entity AND o.payout_id = c.payout_id)
+      AND NOT EXISTS (SELECT 1 FROM best_pairs AS o WHERE o.entity = c.entity AND o.bank_line_id = c.bank_line_id)
+      AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = c.entity AND n.bank_line_id = c.bank_line_id)
+),
+twin_items AS (
+    -- those payouts (by arrival) and lines (by booking date) of one amount in runs, a gap of more than 7 days
+    -- (the window's longer side, so no pair spans it) starting another run
+    SELECT entity, kind, id, currency, amount, on_day,
+           sum(new_run) OVER (PARTITION BY entity, currency, amount ORDER BY on_day, kind, id
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
+    FROM (
+        SELECT t.*,
+               CASE WHEN {{ days_between('t.on_day', 'lag(t.on_day) OVER (PARTITION BY t.entity, t.currency, t.amount ORDER BY t.on_day, t.kind, t.id)') }} <= 7
+                    THEN 0 ELSE 1 END AS new_run
+        FROM (
+            SELECT DISTINCT entity, 'payout' AS kind, payout_id AS id, currency, amount, arrival_date AS on_day FROM twin_edges
+            UNION ALL
+            SELECT DISTINCT entity, 'line' AS kind, bank_line_id AS id, currency, amount, booking_date AS on_day FROM twin_edges
+        ) AS t
+    ) AS r
+),
+twin_ranks AS (
+    SELECT entity, kind, id,
+           row_number() OVER (PARTITION BY entity, currency, amount, run, kind ORDER BY on_day, id) AS rn, run
+    FROM twin_items
+),
+twins AS (
+    -- in each run, the k-th payout with the k-th line, when in each other's window
+    SELECT e.* FROM twin_edges AS e
+    JOIN twin_ranks AS tp ON tp.entity = e.entity AND tp.kind = 'payout' AND tp.id = e.payout_id
+    JOIN twin_ranks AS tl ON tl.entity = e.entity AND tl.kind = 'line' AND tl.id = e.bank_line_id
+                         AND tl.run = tp.run AND tl.rn = tp.rn
+),
+plain_pairs AS (
+    -- every pair of a line naming only the provider and a payout not failed or canceled, from either step
+    SELECT entity, payout_id, bank_line_id, source_system, currency, amount, arrival_date, booking_date
+    FROM best_pairs AS o
+    WHERE o.strength = 1 AND o.may_arrive
+      AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = o.entity AND n.bank_line_id = o.bank_line_id)
+    UNION ALL
+    SELECT entity, payout_id, bank_line_id, source_system, currency, amount, arrival_date, booking_date FROM twins
+),
+in_date_order AS (
+    -- the same payouts and lines, the k-th payout by arrival with the k-th line by booking date
+    SELECT p.entity, p.payout_id, l.bank_line_id, 1 AS strength,
+           abs({{ days_between('l.booking_date', 'p.arrival_date') }}) AS days_apart
+    FROM (SELECT entity, payout_id, arrival_date,
+                 row_number() OVER (PARTITION BY entity, source_system, currency, amount
+                                    ORDER BY arrival_date, payout_id) AS rn,
+                 source_system, currency, amount
+          FROM plain_pairs) AS p
+    JOIN (SELECT entity, bank_line_id, booking_date,
+                 row_number() OVER (PARTITION BY entity, source_system, currency, amount
+                                    ORDER BY booking_date, bank_line_id) AS rn,
+                 source_system, currency, amount
+          FROM plain_pairs) AS l
+      ON l.entity = p.entity AND l.source_system = p.source_system AND l.currency = p.currency
+     AND l.amount = p.amount AND l.rn = p.rn
+),
 one_to_one AS (
-    SELECT entity, payout_id, bank_line_id, strength, days_apart FROM best_per_line WHERE rn_b = 1
+    SELECT entity, payout_id, bank_line_id, strength, days_apart FROM best_pairs AS o
+    WHERE NOT (o.strength = 1 AND o.may_arrive
+               AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = o.entity AND n.bank_line_id = o.bank_line_id))
+    UNION ALL
+    SELECT entity, payout_id, bank_line_id, strength, days_apart FROM in_date_order
 ),
 payouts_left AS (
     SELECT p.* FROM payouts AS p
