@@ -348,13 +348,15 @@ def test_a_payout_the_bank_split_in_two_lines_is_both_of_them(warehouse_config: 
     assert not_banked == [(0,)]
 
 
-def _payout_like_po_1(payout_id: str, amount_minor: int, arrival: date, status: str = "paid") -> tuple[str, ...]:
+def _payout_like_po_1(payout_id: str, amount_minor: int, arrival: date, status: str = "paid",
+                      descriptor: str | None = None) -> tuple[str, ...]:
     """SQL edits adding a Stripe payout like po_1 of another id, amount, arrival date (midnight UTC, as Stripe
-    sends it) and status, without a statement descriptor (its reference is its id)."""
+    sends it), status and statement descriptor (none by default: its reference is its id)."""
     arrival_unix = int(datetime(arrival.year, arrival.month, arrival.day, tzinfo=UTC).timestamp())
+    described = f"'{descriptor}'" if descriptor else "NULL"
     return ("CREATE TEMP TABLE po_copy AS SELECT * FROM raw_stripe_payouts WHERE id = 'po_1'",
             f"UPDATE po_copy SET id = '{payout_id}', amount = {amount_minor}, arrival_date = {arrival_unix}, "
-            f"status = '{status}', statement_descriptor = NULL, balance_transaction = 'txn_{payout_id}', "
+            f"status = '{status}', statement_descriptor = {described}, balance_transaction = 'txn_{payout_id}', "
             f"_dlt_id = 'dlt_{payout_id}'",
             "INSERT INTO raw_stripe_payouts SELECT * FROM po_copy",
             "DROP TABLE po_copy")
@@ -367,8 +369,9 @@ def _stripe_line(line_id: str, booked: date, remittance: str = "STRIPE PAYMENTS 
             "remittance_unstructured": remittance}
 
 
-# Payouts of 1,227.06 each (id: arrival date, or (arrival date, status)) and lines of 1,227.06 from Stripe
-# naming no payout (id: booking date); the payout ids run against the dates, so that no tie falls right by luck.
+# Payouts of 1,227.06 each (id: arrival date, or (arrival date, status[, statement descriptor])) and lines of
+# 1,227.06 from Stripe (id: booking date, or (booking date, remittance); by default naming no payout); the payout
+# ids run against the dates, so that no tie falls right by luck.
 _FEB = {d: date(2025, 2, d) for d in range(1, 29)}
 _TWINS = {
     "twins, the second's line a day late": (
@@ -386,6 +389,13 @@ _TWINS = {
     "three twins, each line a day late": (
         {"po_z1": _FEB[17], "po_m2": _FEB[18], "po_a3": _FEB[19]}, {"L1": _FEB[18], "L2": _FEB[19], "L3": _FEB[20]},
         {"po_z1": "L1", "po_m2": "L2", "po_a3": "L3"}),
+    "twins carrying the account's statement descriptor, as their lines do": (
+        {"po_z5": (_FEB[17], "paid", "LETTRAGE"), "po_a6": (_FEB[18], "paid", "LETTRAGE")},
+        {"L1": _FEB[17], "L2": _FEB[19]},
+        {"po_z5": "L1", "po_a6": "L2"}),
+    "a line naming its payout stays that payout's, the twin takes the other": (
+        {"po_z5": _FEB[17], "po_a6": _FEB[18]}, {"L1": (_FEB[17], "STRIPE PAYMENTS po_a6"), "L2": _FEB[18]},
+        {"po_z5": "L2", "po_a6": "L1"}),
     "twins a month apart and twins in between": (
         {"po_z1": _FEB[3], "po_y2": _FEB[4], "po_m3": _FEB[17], "po_a4": _FEB[18]},
         {"L1": _FEB[4], "L2": _FEB[5], "L3": _FEB[17], "L4": _FEB[19]},
@@ -413,15 +423,16 @@ _UNLINKED = {
 
 @pytest.mark.parametrize("payouts, lines, expected", [pytest.param(*c, id=k) for k, c in {**_TWINS, **_UNLINKED}.items()])
 def test_payouts_of_one_amount_are_paired_with_their_lines_in_date_order(
-        warehouse_config: WarehouseConfig, payouts: dict[str, date | tuple[date, str]], lines: dict[str, date],
+        warehouse_config: WarehouseConfig, payouts: dict[str, Any], lines: dict[str, Any],
         expected: dict[str, str | None]) -> None:
     """Stripe payouts of the same amount, each credited by a line naming only Stripe: each payout with its own
     line, one to one in date order, within the window (3 days before the arrival to 7 after); what is left
     unpaired stays so (payout_not_banked), each line at most one payout's."""
-    edits = [e for po, on in payouts.items()
-             for e in (_payout_like_po_1(po, 122706, *on) if isinstance(on, tuple) else _payout_like_po_1(po, 122706, on))]
+    payouts = {po: on if isinstance(on, tuple) else (on,) for po, on in payouts.items()}
+    lines = {line: on if isinstance(on, tuple) else (on,) for line, on in lines.items()}
+    edits = [e for po, on in payouts.items() for e in _payout_like_po_1(po, 122706, *on)]
     with _built_after(warehouse_config, *edits,
-                      more_bank_lines=tuple(_stripe_line(i, d) for i, d in lines.items())) as engine:
+                      more_bank_lines=tuple(_stripe_line(i, *on) for i, on in lines.items())) as engine:
         links = sorted(engine.query("SELECT payout_id, bank_line_id FROM int_payout_bank_links WHERE payout_id <> 'po_1'"))
         banked = dict(engine.query("SELECT payout_id, bank_line_id FROM fct_payout WHERE payout_id <> 'po_1'"))
         payments = {r[0] for r in engine.query("SELECT payment_id FROM fct_payment")}
@@ -430,7 +441,7 @@ def test_payouts_of_one_amount_are_paired_with_their_lines_in_date_order(
             "SELECT payout_id FROM fct_reconciliation_exception WHERE kind = 'payout_not_banked'")}
     assert banked == expected
     assert links == sorted((po, line) for po, line in expected.items() if line)
-    assert not_banked == {po for po, line in expected.items() if line is None and not isinstance(payouts[po], tuple)}
+    assert not_banked == {po for po, line in expected.items() if line is None and payouts[po][1:2] in ((), ("paid",))}
     assert not set(expected.values()) & payments
 
 

@@ -3,7 +3,8 @@
 -- holiday delays), preferring lines whose text names the payout or the provider. Each payout
 -- takes at most one line and each line at most one payout:
 --  * first each payout's best line (naming it, then the nearest), when that payout is the line's best too;
---  * twins: payouts of one amount (not failed or canceled) and lines naming their provider and no payout,
+--  * twins: payouts of one amount (not failed or canceled) and lines naming their provider and no payout
+--    (by its id, or a reference only it has: a statement descriptor they all carry tells none apart),
 --    nothing to tell them apart but the dates, go one to one in date order. The payouts and lines the
 --    first step left are paired k-th with k-th by date within each run of them (a gap longer than the
 --    window ends a run), when in each other's window; then all such pairs of one provider, currency and
@@ -21,8 +22,16 @@
 (({{ norm_ref(p ~ '.reference') }} <> '' AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.reference') }}) > 0)
  OR ({{ norm_ref(p ~ '.payout_id') }} <> '' AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.payout_id') }}) > 0))
 {%- endmacro %}
+{#- the line's remittance holds the payout's id, or its reference when no other payout of the entity has it (a
+    statement descriptor every payout carries names the account, not one payout) -#}
+{% macro names_own(b, p) -%}
+(({{ p }}.sharing = 1 AND {{ norm_ref(p ~ '.reference') }} <> ''
+  AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.reference') }}) > 0)
+ OR ({{ norm_ref(p ~ '.payout_id') }} <> '' AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.payout_id') }}) > 0))
+{%- endmacro %}
 WITH payouts AS (
-    {{ union('payouts') }}
+    SELECT u.*, count(*) OVER (PARTITION BY u.entity, {{ norm_ref('u.reference') }}) AS sharing
+    FROM ({{ union('payouts') }}) AS u
 ),
 candidates AS (
     SELECT
@@ -34,6 +43,7 @@ candidates AS (
         END AS strength,
         abs({{ days_between('b.booking_date', 'p.arrival_date') }}) AS days_apart,
         p.source_system, p.currency, p.amount, p.arrival_date, b.booking_date,
+        upper(coalesce(b.counterparty_name, '') || ' ' || coalesce(b.remittance, '')) LIKE '%' || upper(p.source_system) || '%' AS names_provider,
         coalesce(p.status, '') NOT IN ('failed', 'canceled', 'bounced') AS may_arrive
     FROM payouts AS p
     JOIN fct_bank_line AS b
@@ -55,21 +65,24 @@ best_per_line AS (
 ),
 best_pairs AS (
     SELECT entity, payout_id, bank_line_id, strength, days_apart, source_system, currency, amount, arrival_date,
-           booking_date, may_arrive
+           booking_date, names_provider, may_arrive
     FROM best_per_line WHERE rn_b = 1
 ),
 naming_lines AS (
-    -- candidate lines naming a payout (any of the entity's, by its reference or id): never a twin
+    -- candidate lines naming a payout of the entity of their time (its id or own reference): never a twin's
     SELECT DISTINCT b.entity, b.bank_line_id
-    FROM (SELECT DISTINCT entity, bank_line_id FROM candidates WHERE strength = 1) AS c
+    FROM (SELECT DISTINCT entity, bank_line_id FROM candidates WHERE strength < 2) AS c
     JOIN fct_bank_line AS b ON b.entity = c.entity AND b.bank_line_id = c.bank_line_id
-    JOIN payouts AS p ON p.entity = b.entity AND {{ names_payout('b', 'p') }}
+    JOIN payouts AS p
+      ON p.entity = b.entity
+     AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -3) }} AND {{ add_days('p.arrival_date', 7) }}
+     AND {{ names_own('b', 'p') }}
 ),
 twin_edges AS (
     -- a payout (not failed or canceled) and a line the first step left, the line naming the provider and no
-    -- payout, in the window
+    -- payout of its own, in the window
     SELECT c.* FROM candidates AS c
-    WHERE c.strength = 1 AND c.may_arrive
+    WHERE c.strength < 2 AND c.names_provider AND c.may_arrive
       AND NOT EXISTS (SELECT 1 FROM best_pairs AS o WHERE o.entity = c.entity AND o.payout_id = c.payout_id)
       AND NOT EXISTS (SELECT 1 FROM best_pairs AS o WHERE o.entity = c.entity AND o.bank_line_id = c.bank_line_id)
       AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = c.entity AND n.bank_line_id = c.bank_line_id)
@@ -104,18 +117,18 @@ twins AS (
                          AND tl.run = tp.run AND tl.rn = tp.rn
 ),
 plain_pairs AS (
-    -- every pair of a line naming only the provider and a payout not failed or canceled, from either step
+    -- every pair of a line naming the provider and no payout of its own and a payout not failed or canceled,
+    -- from either step
     SELECT entity, payout_id, bank_line_id, source_system, currency, amount, arrival_date, booking_date
     FROM best_pairs AS o
-    WHERE o.strength = 1 AND o.may_arrive
+    WHERE o.names_provider AND o.may_arrive
       AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = o.entity AND n.bank_line_id = o.bank_line_id)
     UNION ALL
     SELECT entity, payout_id, bank_line_id, source_system, currency, amount, arrival_date, booking_date FROM twins
 ),
 in_date_order AS (
     -- the same payouts and lines, the k-th payout by arrival with the k-th line by booking date
-    SELECT p.entity, p.payout_id, l.bank_line_id, 1 AS strength,
-           abs({{ days_between('l.booking_date', 'p.arrival_date') }}) AS days_apart
+    SELECT c.entity, c.payout_id, c.bank_line_id, c.strength, c.days_apart
     FROM (SELECT entity, payout_id, arrival_date,
                  row_number() OVER (PARTITION BY entity, source_system, currency, amount
                                     ORDER BY arrival_date, payout_id) AS rn,
@@ -128,10 +141,12 @@ in_date_order AS (
           FROM plain_pairs) AS l
       ON l.entity = p.entity AND l.source_system = p.source_system AND l.currency = p.currency
      AND l.amount = p.amount AND l.rn = p.rn
+    -- (always a candidate pair, the window being as long for every payout; one that were not would be dropped)
+    JOIN candidates AS c ON c.entity = p.entity AND c.payout_id = p.payout_id AND c.bank_line_id = l.bank_line_id
 ),
 one_to_one AS (
     SELECT entity, payout_id, bank_line_id, strength, days_apart FROM best_pairs AS o
-    WHERE NOT (o.strength = 1 AND o.may_arrive
+    WHERE NOT (o.names_provider AND o.may_arrive
                AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = o.entity AND n.bank_line_id = o.bank_line_id))
     UNION ALL
     SELECT entity, payout_id, bank_line_id, strength, days_apart FROM in_date_order
