@@ -80,6 +80,10 @@ class Tolerances(_Strict):
 class Windows(_Strict):
     payment_before_issue_days: int = Field(default=5, ge=0)
     payout_to_bank_days: int = Field(default=5, ge=0)
+    # A payout's deposit is looked for on the statement from this many days before its arrival date to this many
+    # after (a weekend or a bank holiday delays it; a bank may book it a day early).
+    payout_bank_days_before: int = Field(default=3, ge=0, le=30)
+    payout_bank_days_after: int = Field(default=7, ge=0, le=30)
     max_invoice_age_days: int = Field(default=1100, ge=1)
 
 

@@ -93,6 +93,8 @@ DEFAULT_CONTEXT: dict[str, object] = {
     "fec_default_terms": 30,
     "sap_payment_doc_types": "'DZ', 'ZP', 'DA'",
     "provider_payer_names": ("STRIPE", "GOCARDLESS"),
+    "payout_days_before": 3,
+    "payout_days_after": 7,
 }
 
 
@@ -109,7 +111,10 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     # every entity's own bank accounts (compacted IBANs, letters and digits only: safe as SQL literals)
     context["own_ibans"] = sorted(i for i in load_entities().by_iban() if i.isalnum())
     context["fec_conventions"] = load_fec_conventions()
-    context["erp_window"] = partial(_erp_window, load_matching_rules())
+    rules = load_matching_rules()
+    context["erp_window"] = partial(_erp_window, rules)
+    context["payout_days_before"] = rules.windows.payout_bank_days_before
+    context["payout_days_after"] = rules.windows.payout_bank_days_after
     context["union"] = union_of
     context.update(extra)
     return context

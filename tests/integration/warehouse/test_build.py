@@ -445,6 +445,23 @@ def test_payouts_of_one_amount_are_paired_with_their_lines_in_date_order(
     assert not set(expected.values()) & payments
 
 
+def test_the_window_a_payout_s_deposit_is_looked_for_in_is_data(warehouse_config: WarehouseConfig,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The late twin's line came 8 days after its arrival: outside the shipped window (7 days after), inside one
+    an entity's matching.yaml widens to 10 (windows.payout_bank_days_after)."""
+    from mappings.matching import load_matching_rules
+
+    shipped = load_matching_rules()
+    wider = shipped.model_copy(update={"windows": shipped.windows.model_copy(update={"payout_bank_days_after": 10})})
+    monkeypatch.setattr("warehouse.build.load_matching_rules", lambda: wider)
+    payouts, lines, _ = _UNLINKED["a twin whose line came too late"]
+    edits = [e for po, on in payouts.items() for e in _payout_like_po_1(po, 122706, on)]
+    with _built_after(warehouse_config, *edits,
+                      more_bank_lines=tuple(_stripe_line(i, on) for i, on in lines.items())) as engine:
+        banked = dict(engine.query("SELECT payout_id, bank_line_id FROM fct_payout WHERE payout_id <> 'po_1'"))
+    assert banked == {"po_z5": "L1", "po_a6": "L2"}
+
+
 _EVENTS = ("CREATE TABLE raw_stripe_events (id TEXT, entity TEXT, type TEXT, created BIGINT, data__object__id TEXT, "
            "data__object__object TEXT, data__object__status TEXT, data__object__refunded BOOLEAN, "
            "data__object__failure_code TEXT)")

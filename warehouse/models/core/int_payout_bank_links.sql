@@ -1,5 +1,5 @@
 -- Provider payouts found on the bank statement: same entity and amount, booked in a
--- window around the arrival date (3 days before to 7 after: a deposit a weekend or a bank
+-- window around the arrival date (matching.yaml windows.payout_bank_days_*, 3 days before to 7 after: a deposit a weekend or a bank
 -- holiday delays), preferring lines whose text names the payout or the provider. Each payout
 -- takes at most one line and each line at most one payout:
 --  * first each payout's best line (naming it, then the nearest), when that payout is the line's best too;
@@ -50,7 +50,7 @@ candidates AS (
       ON b.entity = p.entity
      AND b.amount = p.amount
      AND b.currency = p.currency
-     AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -3) }} AND {{ add_days('p.arrival_date', 7) }}
+     AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -payout_days_before) }} AND {{ add_days('p.arrival_date', payout_days_after) }}
     WHERE p.amount > 0
 ),
 best_per_payout AS (
@@ -75,7 +75,7 @@ naming_lines AS (
     JOIN fct_bank_line AS b ON b.entity = c.entity AND b.bank_line_id = c.bank_line_id
     JOIN payouts AS p
       ON p.entity = b.entity
-     AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -3) }} AND {{ add_days('p.arrival_date', 7) }}
+     AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -payout_days_before) }} AND {{ add_days('p.arrival_date', payout_days_after) }}
      AND {{ names_own('b', 'p') }}
 ),
 twin_edges AS (
@@ -88,14 +88,14 @@ twin_edges AS (
       AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = c.entity AND n.bank_line_id = c.bank_line_id)
 ),
 twin_items AS (
-    -- those payouts (by arrival) and lines (by booking date) of one amount in runs, a gap of more than 7 days
-    -- (the window's longer side, so no pair spans it) starting another run
+    -- those payouts (by arrival) and lines (by booking date) of one amount in runs, a gap of more than the window's
+    -- longer side (7 days by default, so no pair spans it) starting another run
     SELECT entity, kind, id, currency, amount, on_day,
            sum(new_run) OVER (PARTITION BY entity, currency, amount ORDER BY on_day, kind, id
                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
     FROM (
         SELECT t.*,
-               CASE WHEN {{ days_between('t.on_day', 'lag(t.on_day) OVER (PARTITION BY t.entity, t.currency, t.amount ORDER BY t.on_day, t.kind, t.id)') }} <= 7
+               CASE WHEN {{ days_between('t.on_day', 'lag(t.on_day) OVER (PARTITION BY t.entity, t.currency, t.amount ORDER BY t.on_day, t.kind, t.id)') }} <= {{ [payout_days_before, payout_days_after] | max }}
                     THEN 0 ELSE 1 END AS new_run
         FROM (
             SELECT DISTINCT entity, 'payout' AS kind, payout_id AS id, currency, amount, arrival_date AS on_day FROM twin_edges
@@ -177,7 +177,7 @@ grouped AS (
         FROM same_day AS g
         JOIN lines_left AS b
           ON b.entity = g.entity AND b.currency = g.currency AND b.amount = g.amount
-         AND b.booking_date BETWEEN {{ add_days('g.arrival_date', -3) }} AND {{ add_days('g.arrival_date', 7) }}
+         AND b.booking_date BETWEEN {{ add_days('g.arrival_date', -payout_days_before) }} AND {{ add_days('g.arrival_date', payout_days_after) }}
          AND upper(coalesce(b.counterparty_name, '') || ' ' || coalesce(b.remittance, '')) LIKE '%' || upper(g.source_system) || '%'
     ) AS c
     WHERE lines = 1 AND groups = 1
@@ -193,7 +193,7 @@ naming AS (
         FROM payouts_left AS p
         JOIN lines_left AS b
           ON b.entity = p.entity AND b.currency = p.currency AND b.amount < p.amount
-         AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -3) }} AND {{ add_days('p.arrival_date', 7) }}
+         AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -payout_days_before) }} AND {{ add_days('p.arrival_date', payout_days_after) }}
          AND {{ names_payout('b', 'p') }}
     ) AS c
 ),
