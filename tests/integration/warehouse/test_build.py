@@ -418,6 +418,10 @@ _UNLINKED = {
     "a failed twin": (
         {"po_z5": _FEB[17], "po_m6": (_FEB[16], "failed"), "po_a7": _FEB[18]}, {"L1": _FEB[17], "L2": _FEB[19]},
         {"po_z5": "L1", "po_m6": None, "po_a7": "L2"}),
+    # a failed payout nearer to the line than the paid one does not take it from the payout that reached the bank
+    "a failed payout nearest to the line": (
+        {"po_z5": _FEB[17], "po_a6": (_FEB[18], "failed")}, {"L1": _FEB[18]},
+        {"po_z5": "L1", "po_a6": None}),
 }
 
 

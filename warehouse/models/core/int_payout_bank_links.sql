@@ -56,7 +56,8 @@ candidates AS (
 best_per_payout AS (
     SELECT *, row_number() OVER (PARTITION BY entity, payout_id ORDER BY strength, days_apart, bank_line_id) AS rn_p
     FROM candidates
-    WHERE strength < 2
+    -- (a failed or canceled payout never reached the bank: it takes a line only when the line names it)
+    WHERE strength < 2 AND (may_arrive OR strength = 0)
 ),
 best_per_line AS (
     SELECT *, row_number() OVER (PARTITION BY entity, bank_line_id ORDER BY strength, days_apart, payout_id) AS rn_b
