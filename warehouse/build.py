@@ -76,6 +76,7 @@ def _replace_table(engine: Engine, name: str, select_sql: str) -> int:
     with engine.transaction():
         engine.execute(f'DROP TABLE IF EXISTS "{name}"')
         engine.execute(f'CREATE TABLE "{name}" AS {select_sql}')
+    engine.analyze(name)
     return int(engine.query(f'SELECT count(*) FROM "{name}"')[0][0])
 
 
@@ -85,6 +86,7 @@ def _fill_contract_table(engine: Engine, name: str, select_sql: str) -> int:
     with engine.transaction():
         engine.execute(f'DELETE FROM "{name}"')
         engine.execute(f'INSERT INTO "{name}" ({cols}) {select_sql}')
+    engine.analyze(name)
     return int(engine.query(f'SELECT count(*) FROM "{name}"')[0][0])
 
 
@@ -148,7 +150,10 @@ def build_staging(engine: Engine, report: BuildReport | None = None) -> BuildRep
     """Materialise every ``stg_*`` model, typed to its shape; empty when its source never loaded."""
     report = report or BuildReport()
     migrate_raw(engine)  # raw tables loaded by an older connector get the columns the models read
-    for model in staging_models():
+    models = staging_models()
+    # (what the loads just wrote, with statistics before the models read it: engine.analyze)
+    engine.analyze(*sorted({t for m in models for t in m.requires}))
+    for model in models:
         if model.shape is None:
             raise ValueError(f"{model.path}: staging model declares no '-- shape:'")
         columns = SHAPES[model.shape]

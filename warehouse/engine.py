@@ -49,6 +49,7 @@ class Engine(Protocol):
     def columns(self, table: str) -> dict[str, str]: ...
     def type_of(self, logical: str) -> str: ...
     def transaction(self) -> Any: ...
+    def analyze(self, *tables: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -101,6 +102,9 @@ class _Base:
 
     def table_exists(self, table: str) -> bool:
         return bool(self.columns(table))
+
+    def analyze(self, *tables: str) -> None:
+        """Refresh the planner's statistics of tables just rewritten (nothing to do on this engine)."""
 
     def columns(self, table: str) -> dict[str, str]:
         rows = self.query(
@@ -213,6 +217,18 @@ class PostgresEngine(_Base):
             raise
         self._conn.commit()
         self._conn.autocommit = True
+
+    def analyze(self, *tables: str) -> None:
+        """ANALYZE tables a step just rewrote, before the next step reads them.
+
+        Autovacuum analyses a table a minute or so after it changed; a flow reads it at once. Without
+        statistics the planner takes a freshly filled table for a few rows and joins it by nested loops: at
+        120,000 invoices one statement of a night ran 7 minutes instead of half a second (measured on an
+        independent book). A table that does not exist is skipped.
+        """
+        for table in tables:
+            if self.table_exists(table):
+                self.execute(f'ANALYZE "{table}"')
 
     def close(self) -> None:
         self._conn.close()

@@ -64,13 +64,17 @@ WITH cn AS (
       -- the invoice, "remboursement partiel FA-2026-0018", once credited the invoice a second time)
       AND invoice_id NOT IN (SELECT cn_id FROM rc_refund_cn)
     {% endif %}
+), inv AS (
+    -- (the invoices of those customers only, each number normalised once)
+    SELECT invoice_id, customer_id, upper(currency) AS currency, issue_date, {{ norm_ref('invoice_number') }} AS num
+    FROM {{ invoices_table }}
+    WHERE entity = :entity AND doc_type = 'invoice' AND coalesce(erp_lettrage, '') = ''
+      AND customer_id IN (SELECT customer_id FROM cn)
 ), pair AS (
     SELECT cn.cn_id, cn.cn_number, i.invoice_id, count(*) OVER (PARTITION BY cn.cn_id) AS n_inv
     FROM cn
-    JOIN {{ invoices_table }} AS i ON i.entity = :entity AND i.doc_type = 'invoice' AND i.customer_id = cn.customer_id
-         AND upper(i.currency) = cn.currency AND i.issue_date <= cn.issue_date AND coalesce(i.erp_lettrage, '') = ''
-    WHERE length({{ norm_ref('i.invoice_number') }}) >= {{ min_len }}
-      AND strpos(cn.said, {{ norm_ref('i.invoice_number') }}) > 0 AND {{ norm_ref('i.invoice_number') }} <> cn.own
+    JOIN inv AS i ON i.customer_id = cn.customer_id AND i.currency = cn.currency AND i.issue_date <= cn.issue_date
+    WHERE length(i.num) >= {{ min_len }} AND strpos(cn.said, i.num) > 0 AND i.num <> cn.own
 )
 SELECT cn_id, invoice_id, cn_number FROM pair WHERE n_inv = 1;
 
@@ -135,6 +139,7 @@ SELECT entity, invoice_id, customer_id, currency, num_u,
        CASE WHEN k3 LIKE '%-%' THEN k3 END,
        CASE WHEN length(k4) >= {{ min_tail }} THEN k4 END
 FROM k;
+{% if engine == 'postgres' and not incremental %}ANALYZE reconcile_invoice_key;  -- (statistics for the steps that read it: engine.analyze){% endif %}
 
 
 -- The other numbers the ERP keeps for a document (int_invoice_aliases), exact and normalized: few rows,
