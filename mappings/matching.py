@@ -75,6 +75,9 @@ class Tolerances(_Strict):
     # A remainder beyond the other tolerances on an invoice the ERP shows settled is closed on the ERP's
     # word up to this share of the invoice, in percent (0: never).
     erp_settled_pct: Decimal = Field(default=Decimal("0"), ge=0, le=100)
+    # A payment naming nothing, of a payer with more open invoices than this, short of one of them within the
+    # tolerances, is only suggested for it: among many open items one falls that close by chance.
+    short_by_amount_max_open: int = Field(default=10, ge=1)
 
 
 class Windows(_Strict):

@@ -585,6 +585,10 @@ class Residue:
         if found is None or len(found) < 2:
             return
         chosen = [pool[k] for k in found]
+        if any(i.open != i.amount_total for i in chosen):
+            # a remainder some payment left (a few euros of charges, the rest of a part payment) summing with others
+            # to exactly what is left is more often chance than the payer's intent: the rest stays customer credit
+            return
         numbers = ", ".join(i.invoice_number or i.invoice_id for i in chosen)
         why = (f"after the document(s) its reference names, the rest {p.remaining} {p.currency} is exactly what the "
                f"payer's open invoices {numbers} owe, and no other combination of them")
@@ -930,11 +934,11 @@ class Residue:
                     and within_tolerance(self.rules, i.open - rem, i.amount_total, p.paid_on, i.issue_date)
                     and self._usable(p, i)):
                 tol.append(i)
-        if len(tol) == 1:
+        if len(tol) == 1 and sum(1 for i in live if i.doc_type == "invoice") <= self.rules.tolerances.short_by_amount_max_open:
             self._apply(p, tol[0], p.remaining, rule,
                         f"{_who(cid, via, decision)}: only open item within short-payment tolerance")
             return True
-        if len(tol) > 1:
+        if tol:
             self._suggest(p, tol, rule, f"{_who(cid, via, decision)}: amount within tolerance")
             return True
         if target > 0 and least is not None and least > target:
@@ -980,8 +984,15 @@ class Residue:
             chosen = tuple(range(n))
         else:
             result = subset_sum(cents, target, max_size=cfg.max_subset_size, max_nodes=cfg.max_nodes)
-            if result.unique and len(result.unique) > 1:
+            if result.unique and len(result.unique) > 1 and all(pool[k].open == pool[k].amount_total
+                                                                 for k in result.unique):
                 chosen, how = result.unique, "the only combination of open items"
+            elif result.unique and len(result.unique) > 1:
+                # remainders of invoices part paid summing with others to exactly the amount: as often chance as
+                # intent among a customer's leftovers, so a person says
+                self._suggest(p, [pool[k] for k in result.unique], "subset_sum", f"{who}: the only combination "
+                              f"of open items summing to {p.remaining} holds the rest of a part-paid invoice")
+                return True
             elif result.solutions:
                 first = [pool[k] for k in result.solutions[0]]
                 if len(first) > 1 or result.exhausted or len(result.solutions) > 1:

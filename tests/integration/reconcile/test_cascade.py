@@ -1290,3 +1290,52 @@ def test_an_erp_receipt_of_an_invoice_less_its_credit_note_nets_the_credit_note(
     assert book.pairs() == {("P1", "I1", Decimal("3889.01")), ("P1", "CN", Decimal("-1166.70"))}
     assert book.invoice_state("I1") == ("paid", Decimal("0.00"))
     assert book.exceptions() == []
+
+
+def test_a_payment_naming_nothing_short_of_one_of_many_open_invoices_is_only_suggested(book: Book) -> None:
+    """"VIREMENT" of 2,336.51 from C1's account: 12.95 short of FA-7 (2,349.46), within the bank-charges tolerance.
+    C1 owes eleven other invoices (more than tolerances.short_by_amount_max_open): among that many one falls so
+    close by chance, so it is only suggested. C2, owing two invoices, gets its short payment applied."""
+    other = "FR7610107001011234567890129"
+    book.customer("C1", "Durand SARL", IBAN)
+    book.customer("C2", "Martin SA", other)
+    for k in range(11):
+        book.invoice(f"I{k}", f"{5000 + 731 * k}.17", number=f"FA-{k}", customer="C1")
+    book.invoice("I7", "2349.46", number="FA-7", customer="C1")
+    book.invoice("J1", "990.00", number="FB-1", customer="C2")
+    book.invoice("J2", "4200.00", number="FB-2", customer="C2")
+    book.payment("P1", "2336.51", "VIREMENT", payer_iban=IBAN)
+    book.payment("P2", "4188.00", "VIREMENT", payer_iban=other)
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P2", "J2", Decimal("4188.00"))}
+    assert book.pairs(states=("suggested",)) == {("P1", "I7", Decimal("2336.51"))}
+
+
+def test_the_rest_of_an_overpayment_is_not_spread_over_remainders_that_happen_to_sum_to_it(book: Book) -> None:
+    """P9 names FA-9 (1,000.00) and pays 1,250.00. C1's other open items are two remainders part payments left
+    (228.17 of FA-1, 21.83 of FA-2) that sum to the 250.00 by chance: the rest stays customer credit."""
+    book.customer("C1", "Durand SARL", IBAN)
+    book.invoice("I1", "1228.17", number="FA-1", customer="C1")
+    book.invoice("I2", "521.83", number="FA-2", customer="C1")
+    book.invoice("I9", "1000.00", number="FA-9", customer="C1")
+    book.payment("P1", "1000.00", "FA-1 acompte", payer_iban=IBAN, paid_on=date(2024, 5, 20))
+    book.payment("P2", "500.00", "FA-2 acompte", payer_iban=IBAN, paid_on=date(2024, 5, 20))
+    book.payment("P9", "1250.00", "VIR SEPA REGLEMENT FA-9", payer_iban=IBAN)
+    reconcile(book.engine, as_of=AS_OF)
+    assert {(m[0], m[1]) for m in book.pairs() if m[0] == "P9"} == {("P9", "I9")}
+    assert book.exception_kinds()["P9"] == "overpayment"
+
+
+def test_a_combination_holding_the_rest_of_a_part_paid_invoice_is_only_suggested(book: Book) -> None:
+    """C1 pays 1,250.00 naming nothing; the only combination of its open items is FA-3 (1,000.00, owed in full) and
+    the 250.00 a part payment left of FA-1, not its oldest items (FA-4 is): suggested, not applied. (Its oldest
+    items in order, a remainder first, are how customers pay a statement: those are applied.)"""
+    book.customer("C1", "Durand SARL", IBAN)
+    book.invoice("I1", "1250.00", number="FA-1", customer="C1")
+    book.invoice("I3", "1000.00", number="FA-3", customer="C1")
+    book.invoice("I4", "3100.00", number="FA-4", customer="C1", issue=date(2024, 4, 1), due=date(2024, 4, 30))
+    book.payment("P1", "1000.00", "FA-1 acompte", payer_iban=IBAN, paid_on=date(2024, 5, 20))
+    book.payment("P2", "1250.00", "VIREMENT", payer_iban=IBAN)
+    reconcile(book.engine, as_of=AS_OF)
+    assert {m for m in book.pairs() if m[0] == "P2"} == set()
+    assert {(m[0], m[1]) for m in book.pairs(states=("suggested",))} == {("P2", "I1"), ("P2", "I3")}
