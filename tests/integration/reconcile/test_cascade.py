@@ -1339,3 +1339,17 @@ def test_a_combination_holding_the_rest_of_a_part_paid_invoice_is_only_suggested
     reconcile(book.engine, as_of=AS_OF)
     assert {m for m in book.pairs() if m[0] == "P2"} == set()
     assert {(m[0], m[1]) for m in book.pairs(states=("suggested",))} == {("P2", "I1"), ("P2", "I3")}
+
+
+def test_the_year_of_a_number_written_in_groups_is_no_tail_of_another_invoice(book: Book) -> None:
+    """"REF FA 2025 004142": the groups joined name FA-2025-004142 and the payment is exactly what it owes. The year
+    alone once read as the tail of the same customer's FA-2025-002025, which took 12,055.02 of the payment."""
+    book.customer("C1", "Durand SARL", IBAN)
+    book.invoice("I1", "16829.29", number="FA-2025-004142", customer="C1", issue=date(2024, 5, 20),
+                 due=date(2024, 6, 19))
+    book.invoice("I2", "12055.02", number="FA-2025-002025", customer="C1", issue=date(2024, 3, 1),
+                 due=date(2024, 3, 31))
+    book.payment("P1", "16829.29", "REF FA 2025 004142", payer_iban=IBAN, paid_on=date(2024, 6, 15))
+    book.payment("P2", "12055.02", "Facture n° 2025", payer_iban=IBAN, paid_on=date(2024, 6, 16))
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.pairs() == {("P1", "I1", Decimal("16829.29")), ("P2", "I2", Decimal("12055.02"))}

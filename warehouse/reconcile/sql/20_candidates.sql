@@ -45,6 +45,16 @@ WHERE k.entity = :entity AND k.currency = t.currency
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id)
   AND NOT EXISTS (SELECT 1 FROM rc_hit AS h WHERE h.payment_id = t.payment_id AND h.token = t.token);
 {% endfor %}
+{% if '4' in enabled %}
+-- A digit group read as the tail of a number is not one when it is part of a group that named an invoice: in
+-- "REF FA 2025 004142" the groups joined (2025-004142) name FA-2025-004142, and the year alone is no tail of
+-- FA-2025-002025 (it took 12,055.02 of the payment so).
+DELETE FROM rc_hit
+WHERE kind = 4 AND EXISTS (
+    SELECT 1 FROM rc_hit AS g
+    WHERE g.payment_id = rc_hit.payment_id AND g.kind < 4 AND g.token <> rc_hit.token
+      AND '-' || g.token || '-' LIKE '%-' || rc_hit.token || '-%');
+{% endif %}
 {% if '5' in enabled %}
 -- Kind 5, last: a token that named no invoice number may be another number the ERP keeps for one
 -- (its SAP document number, a QR reference in the assignment), exact or normalized.
