@@ -173,6 +173,7 @@ def shape_table(
     constants: Mapping[str, str],
     *,
     load_id: str | None = None,
+    key: tuple[str, ...] = ("id",),
 ) -> pa.Table:
     """A :func:`rows_table` (or several joined) shaped like the dict path's ``raw_*`` rows.
 
@@ -182,6 +183,8 @@ def shape_table(
     columns we add (``entity``).
     With ``load_id`` (see :func:`current_load_id`), rows get dlt's ``_dlt_load_id`` and
     a ``_dlt_id`` of ``<load_id>.<id>``, unique per row of a load as dlt's own.
+    The ``key`` columns (the resource's primary key: every object has its id) are non-nullable, as dlt's key
+    hints are: else dlt warns on every table it extracts that the two disagree.
     """
     table = _flatten(table)
     out: dict[str, pa.Array | pa.ChunkedArray] = {}
@@ -203,7 +206,10 @@ def shape_table(
     if load_id is not None:
         out["_dlt_load_id"] = pa.repeat(pa.scalar(load_id, pa.string()), n)
         out["_dlt_id"] = pc.binary_join_element_wise(pa.scalar(load_id), out["id"].cast(pa.string()), ".")
-    return pa.table(out)
+    shaped = pa.table(out)
+    fields = [f.with_nullable(False) if f.name in key and shaped.column(f.name).null_count == 0 else f
+              for f in shaped.schema]
+    return shaped.cast(pa.schema(fields, metadata=shaped.schema.metadata))
 
 
 def page_table(

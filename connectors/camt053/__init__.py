@@ -31,6 +31,7 @@ from connectors._files import (
     wrong_file_fails_source,
 )
 from connectors.camt053.parse import (
+    ENTRIES_KEY,
     Camt053ParseResult,
     check_well_formed,
     detect_version,
@@ -96,7 +97,7 @@ def camt053_source(
     # (the entity and the account first: two banks number entries alike, "20261105000001", and keyed by the
     # reference alone the second account's load replaced the first's line; stg_camt053__bank_lines tells the two
     # apart in bank_line_id)
-    primary_key=("entity", "account_iban", "bank_line_id"),
+    primary_key=ENTRIES_KEY,
     write_disposition="merge",
     columns=ENTRIES_COLUMNS,
 )

@@ -50,6 +50,8 @@ from lettrage.money import currency_code, parse_decimal
 log = logging.getLogger("lettrage.connectors.camt053")
 
 NAMESPACE_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(\d{2})")
+# (the entity and the account first: two banks number entries alike; connectors.camt053.entries's primary key)
+ENTRIES_KEY = ("entity", "account_iban", "bank_line_id")
 ENTRIES_SCHEMA = non_null(pa.schema([
     ("bank_line_id", pa.string()), ("entity", pa.string()), ("account_iban", pa.string()),
     ("statement_id", pa.string()), ("booking_date", pa.date32()), ("value_date", pa.date32()),
@@ -64,7 +66,7 @@ ENTRIES_SCHEMA = non_null(pa.schema([
     # when the bank made the statement (Stmt/CreDtTm, else GrpHdr/CreDtTm) and the file's name: of two deliveries
     # of one entry in one load (a statement and its correction), the later is kept (the resource's dedup_sort)
     ("delivered", pa.string()),
-]), "bank_line_id")
+]), *ENTRIES_KEY)
 
 
 def _local(tag: Any) -> str:

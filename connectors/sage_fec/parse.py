@@ -66,7 +66,7 @@ LINES_SCHEMA = pa.schema([
     ("line_in_entry", pa.int64()), ("source_file", pa.string()), ("line_no", pa.int64()),
     ("file_hash", pa.string()), ("fiscal_year", pa.date32()),
 ])
-LINES_SCHEMA = non_null(LINES_SCHEMA, "entity", "journal_code", "ecriture_num", "line_in_entry")
+LINES_SCHEMA = non_null(LINES_SCHEMA, "entity", "fiscal_year", "journal_code", "ecriture_num", "line_in_entry")
 CUSTOMERS_SCHEMA = pa.schema([
     ("entity", pa.string()), ("customer_account", pa.string()), ("name", pa.string()), ("email", pa.string()),
     ("vat_id", pa.string()), ("siren", pa.string()), ("payment_terms_days", pa.int64()),
