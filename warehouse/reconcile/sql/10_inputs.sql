@@ -112,6 +112,9 @@ WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices
 DROP TABLE IF EXISTS rc_inv;
 CREATE TEMP TABLE rc_inv AS
 {{ invoice_rows("SELECT invoice_id FROM rc_inv_need" if incremental else "") }};
+-- (work tables are temporary: autovacuum never analyses them, and without statistics Postgres
+-- nested-loops them; each is analysed once filled, like 30_allocate's)
+{% if engine == 'postgres' %}ANALYZE rc_inv;{% endif %}
 
 -- Keys of each invoice number, computed once per row in one statement (every regular
 -- expression runs once per invoice) and kept one row per invoice, a column per key kind
@@ -198,6 +201,7 @@ LEFT JOIN (
 WHERE p.channel <> 'erp' AND p.payment_id IS NOT NULL
   AND p.payment_id NOT IN (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL)
   AND p.entity = :entity;
+{% if engine == 'postgres' %}ANALYZE rc_pay;{% endif %}
 
 -- The distinct reference tokens of each payment (runs of letters, digits and separators holding
 -- a digit, outer separators trimmed), as references.tokens reads them: bank field codes
@@ -236,3 +240,4 @@ FROM (
     FROM rc_tok WHERE {{ slash_list('token') }}
 ) AS s
 WHERE part <> '' AND NOT EXISTS (SELECT 1 FROM rc_tok AS t WHERE t.payment_id = s.payment_id AND t.token = s.part);
+{% if engine == 'postgres' %}ANALYZE rc_tok;{% endif %}
