@@ -3,7 +3,8 @@
 1. Load every configured source of every entity (one task each; a failing source
    does not stop the others, and what loaded is kept).
 2. Build staging and the canonical model.
-3. Reconcile (confirmed and rejected matches are decisions and survive).
+3. Reconcile what changed since the last night and what it can reach (incremental; confirmed and
+   rejected matches are decisions and survive).
 4. Refresh the marts and render the reports.
    (Steps 2-4 are skipped when their inputs — loads, decisions, mappings, the date — are
    exactly those of the last complete build: they would produce the same rows.)
@@ -67,7 +68,9 @@ def nightly_sync(
         proposals: dict[str, int] = {}
     else:
         build = build_warehouse(as_of)
-        reconciliation = reconcile_books(as_of)
+        # (incremental: the night's cost follows the day's changes, not the book's history; the first
+        # night, or one after the matching rules changed, is a full run all the same)
+        reconciliation = reconcile_books(as_of, incremental=True)
         marts = refresh_marts(as_of)
         reports = render_reports(as_of, str(orch.reports_dir()))
         proposals = export_lettrage_proposals(as_of, str(orch.proposals_dir()))

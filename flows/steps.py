@@ -176,16 +176,20 @@ def _as_dict(summary: Any) -> dict[str, Any]:
 
 
 @task(task_run_name="reconcile", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
-def reconcile_books(as_of: date, entity: str | None = None) -> dict[str, Any]:
-    """Cash application and payout matching: fct_match, exceptions, invoice state (decisions kept)."""
+def reconcile_books(as_of: date, entity: str | None = None, incremental: bool = False) -> dict[str, Any]:
+    """Cash application and payout matching: fct_match, exceptions, invoice state (decisions kept).
+
+    ``incremental`` re-reconciles only what changed since the last run and what that can reach (the
+    nightly); an entity never reconciled, or whose matching rules changed, still gets a full run.
+    """
     from warehouse.reconcile import reconcile
 
     logger = get_run_logger()
     with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
-        summary = _as_dict(reconcile(engine, as_of=as_of, entity=entity))
-    logger.info("reconciliation%s: %d payments in scope, matches %s, open exceptions %s",
-                f" of {entity}" if entity else "", summary.get("payments_in_scope", 0),
-                summary.get("matches", {}), summary.get("exceptions", {}))
+        summary = _as_dict(reconcile(engine, as_of=as_of, entity=entity, incremental=incremental))
+    logger.info("reconciliation%s (%s): %d payments in scope, matches %s, open exceptions %s",
+                f" of {entity}" if entity else "", "incremental" if summary.get("incremental") else "full",
+                summary.get("payments_in_scope", 0), summary.get("matches", {}), summary.get("exceptions", {}))
     return summary
 
 
