@@ -27,10 +27,16 @@ def transit_sql(engine: Engine) -> str:
             "ELSE ' collected, not yet paid out' END AS what, coalesce(p.reference, '') AS ref, p.customer_id, "
             "p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
             "AND p.channel = 'gocardless' AND (p.status = 'pending' OR (p.status = 'succeeded' AND p.payout_id IS NULL))")
+        # a card charge not yet paid out, or swept by a payout that failed and not yet sent again (its money back in
+        # the Stripe balance: fct_payment.banked_payout_id null)
+        unbanked = "p.payout_id IS NULL"
+        if "banked_payout_id" in engine.columns("fct_payment"):
+            unbanked = ("(p.payout_id IS NULL OR (p.banked_payout_id IS NULL AND p.payout_id IN (SELECT f.payout_id "
+                        "FROM fct_payout AS f WHERE f.entity = :entity AND f.status IN ('failed', 'canceled'))))")
         parts.append(
             "SELECT 'Stripe charge ' || p.payment_id || ' not yet paid out' AS what, coalesce(p.reference, '') AS ref, "
             "p.customer_id, p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
-            "AND p.channel = 'stripe' AND p.status IN ('succeeded', 'pending') AND p.payout_id IS NULL "
+            f"AND p.channel = 'stripe' AND p.status IN ('succeeded', 'pending') AND {unbanked} "
             "AND p.paid_on >= :lookback")
         parts.append(
             "SELECT 'bank line ' || p.payment_id || ' received ' || CAST(p.paid_on AS VARCHAR) || ', not yet applied' "

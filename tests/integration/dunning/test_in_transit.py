@@ -132,3 +132,21 @@ def test_a_suggested_payment_is_on_its_way_while_recent_and_not_once_past_the_lo
         facts = {f.invoice_number: f.in_transit for f in invoice_facts(engine, "FR01", AS_OF, load_dunning_rules())}
     assert facts["FA-41"] == "payment B4 matched, awaiting confirmation"
     assert facts["FA-21"] is None
+
+
+def test_a_card_charge_swept_by_a_payout_that_failed_is_on_its_way_until_sent_again(book: WarehouseConfig) -> None:
+    """ch_7 (FA-21's money) was in po_9, which failed: the money is back in the Stripe balance, not yet sent again
+    (banked_payout_id null). It is on its way; once po_10 sends it again, it is banked and nothing is coming."""
+    with connect(book) as engine:
+        engine.execute(
+            "INSERT INTO fct_payout (entity, payout_id, amount, fees, currency, arrival_date, status) VALUES "
+            "('FR01', 'po_9', 3000.00, 0, 'EUR', DATE '2026-11-20', 'failed')")
+        engine.execute(
+            "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
+            "reference, payout_id, source_system, source_id) VALUES ('FR01', 'ch_7', 'stripe', 'C9', 3000.00, 0, "
+            "'EUR', DATE '2026-11-18', 'succeeded', 'FA-21', 'po_9', 'stripe', 'ch_7')")
+        swept = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
+        engine.execute("UPDATE fct_payment SET banked_payout_id = 'po_10' WHERE payment_id = 'ch_7'")
+        sent_again = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
+    assert swept["I21"] == "Stripe charge ch_7 not yet paid out"
+    assert "I21" not in sent_again
