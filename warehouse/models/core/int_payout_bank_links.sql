@@ -17,17 +17,21 @@
 --    arriving the same day (the bank credited them as one entry): each of them is that line's;
 --  * split deposits: the lines naming one payout (its id or reference) that add up to it: all its.
 -- One row per (payout, line); fct_payout keeps the payout's first line.
-{#- the line's remittance holds the payout's reference or id (an empty one names nothing) -#}
-{% macro names_payout(b, p) -%}
-(({{ norm_ref(p ~ '.reference') }} <> '' AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.reference') }}) > 0)
- OR ({{ norm_ref(p ~ '.payout_id') }} <> '' AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.payout_id') }}) > 0))
-{%- endmacro %}
-{#- the line's remittance holds the payout's id, or its reference when no other payout of the entity has it (a
-    statement descriptor every payout carries names the account, not one payout) -#}
-{% macro names_own(b, p) -%}
-(({{ p }}.sharing = 1 AND {{ norm_ref(p ~ '.reference') }} <> ''
+{#- the line's remittance holds the payout's reference or id (an empty one names nothing); with ``own``, its reference
+    only when no other payout of the entity has it (a statement descriptor every payout carries names the account,
+    not one payout: the payouts CTE counts them in ``sharing``) -#}
+{% macro names_payout(b, p, own=False) -%}
+(({% if own %}{{ p }}.sharing = 1 AND {% endif %}{{ norm_ref(p ~ '.reference') }} <> ''
   AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.reference') }}) > 0)
  OR ({{ norm_ref(p ~ '.payout_id') }} <> '' AND strpos({{ norm_ref(b ~ '.remittance') }}, {{ norm_ref(p ~ '.payout_id') }}) > 0))
+{%- endmacro %}
+{#- the line's counterparty or remittance names the provider (``system``: the payout's source_system) -#}
+{% macro names_provider(b, system) -%}
+upper(coalesce({{ b }}.counterparty_name, '') || ' ' || coalesce({{ b }}.remittance, '')) LIKE '%' || upper({{ system }}) || '%'
+{%- endmacro %}
+{#- the line was booked in the window around the payout's arrival date (matching.yaml windows.payout_bank_days_*) -#}
+{% macro in_window(b, p) -%}
+{{ b }}.booking_date BETWEEN {{ add_days(p ~ '.arrival_date', -payout_days_before) }} AND {{ add_days(p ~ '.arrival_date', payout_days_after) }}
 {%- endmacro %}
 WITH payouts AS (
     SELECT u.*, count(*) OVER (PARTITION BY u.entity, {{ norm_ref('u.reference') }}) AS sharing
@@ -38,19 +42,19 @@ candidates AS (
         p.entity, p.payout_id, b.bank_line_id,
         CASE
             WHEN {{ names_payout('b', 'p') }} THEN 0
-            WHEN upper(coalesce(b.counterparty_name, '') || ' ' || coalesce(b.remittance, '')) LIKE '%' || upper(p.source_system) || '%' THEN 1
+            WHEN {{ names_provider('b', 'p.source_system') }} THEN 1
             ELSE 2
         END AS strength,
         abs({{ days_between('b.booking_date', 'p.arrival_date') }}) AS days_apart,
         p.source_system, p.currency, p.amount, p.arrival_date, b.booking_date,
-        upper(coalesce(b.counterparty_name, '') || ' ' || coalesce(b.remittance, '')) LIKE '%' || upper(p.source_system) || '%' AS names_provider,
+        {{ names_provider('b', 'p.source_system') }} AS names_provider,
         coalesce(p.status, '') NOT IN ('failed', 'canceled', 'bounced') AS may_arrive
     FROM payouts AS p
     JOIN fct_bank_line AS b
       ON b.entity = p.entity
      AND b.amount = p.amount
      AND b.currency = p.currency
-     AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -payout_days_before) }} AND {{ add_days('p.arrival_date', payout_days_after) }}
+     AND {{ in_window('b', 'p') }}
     WHERE p.amount > 0
 ),
 best_per_payout AS (
@@ -64,11 +68,6 @@ best_per_line AS (
     FROM best_per_payout
     WHERE rn_p = 1
 ),
-best_pairs AS (
-    SELECT entity, payout_id, bank_line_id, strength, days_apart, source_system, currency, amount, arrival_date,
-           booking_date, names_provider, may_arrive
-    FROM best_per_line WHERE rn_b = 1
-),
 naming_lines AS (
     -- candidate lines naming a payout of the entity of their time (its id or own reference): never a twin's
     SELECT DISTINCT b.entity, b.bank_line_id
@@ -76,8 +75,18 @@ naming_lines AS (
     JOIN fct_bank_line AS b ON b.entity = c.entity AND b.bank_line_id = c.bank_line_id
     JOIN payouts AS p
       ON p.entity = b.entity
-     AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -payout_days_before) }} AND {{ add_days('p.arrival_date', payout_days_after) }}
-     AND {{ names_own('b', 'p') }}
+     AND {{ in_window('b', 'p') }}
+     AND {{ names_payout('b', 'p', own=True) }}
+),
+best_pairs AS (
+    -- ``plain``: a line naming the provider and no payout of its own, and a payout not failed or canceled (twins
+    -- are paired again in date order below)
+    SELECT o.entity, o.payout_id, o.bank_line_id, o.strength, o.days_apart, o.source_system, o.currency, o.amount,
+           o.arrival_date, o.booking_date,
+           o.names_provider AND o.may_arrive
+               AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = o.entity AND n.bank_line_id = o.bank_line_id)
+               AS plain
+    FROM best_per_line AS o WHERE o.rn_b = 1
 ),
 twin_edges AS (
     -- a payout (not failed or canceled) and a line the first step left, the line naming the provider and no
@@ -121,9 +130,7 @@ plain_pairs AS (
     -- every pair of a line naming the provider and no payout of its own and a payout not failed or canceled,
     -- from either step
     SELECT entity, payout_id, bank_line_id, source_system, currency, amount, arrival_date, booking_date
-    FROM best_pairs AS o
-    WHERE o.names_provider AND o.may_arrive
-      AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = o.entity AND n.bank_line_id = o.bank_line_id)
+    FROM best_pairs WHERE plain
     UNION ALL
     SELECT entity, payout_id, bank_line_id, source_system, currency, amount, arrival_date, booking_date FROM twins
 ),
@@ -146,9 +153,7 @@ in_date_order AS (
     JOIN candidates AS c ON c.entity = p.entity AND c.payout_id = p.payout_id AND c.bank_line_id = l.bank_line_id
 ),
 one_to_one AS (
-    SELECT entity, payout_id, bank_line_id, strength, days_apart FROM best_pairs AS o
-    WHERE NOT (o.names_provider AND o.may_arrive
-               AND NOT EXISTS (SELECT 1 FROM naming_lines AS n WHERE n.entity = o.entity AND n.bank_line_id = o.bank_line_id))
+    SELECT entity, payout_id, bank_line_id, strength, days_apart FROM best_pairs WHERE NOT plain
     UNION ALL
     SELECT entity, payout_id, bank_line_id, strength, days_apart FROM in_date_order
 ),
@@ -178,8 +183,8 @@ grouped AS (
         FROM same_day AS g
         JOIN lines_left AS b
           ON b.entity = g.entity AND b.currency = g.currency AND b.amount = g.amount
-         AND b.booking_date BETWEEN {{ add_days('g.arrival_date', -payout_days_before) }} AND {{ add_days('g.arrival_date', payout_days_after) }}
-         AND upper(coalesce(b.counterparty_name, '') || ' ' || coalesce(b.remittance, '')) LIKE '%' || upper(g.source_system) || '%'
+         AND {{ in_window('b', 'g') }}
+         AND {{ names_provider('b', 'g.source_system') }}
     ) AS c
     WHERE lines = 1 AND groups = 1
 ),
@@ -194,7 +199,7 @@ naming AS (
         FROM payouts_left AS p
         JOIN lines_left AS b
           ON b.entity = p.entity AND b.currency = p.currency AND b.amount < p.amount
-         AND b.booking_date BETWEEN {{ add_days('p.arrival_date', -payout_days_before) }} AND {{ add_days('p.arrival_date', payout_days_after) }}
+         AND {{ in_window('b', 'p') }}
          AND {{ names_payout('b', 'p') }}
     ) AS c
 ),
