@@ -101,6 +101,11 @@ class Item:
     def sort_key(self) -> tuple[Any, ...]:
         return (self.due_date or date.min, self.issue_date or date.min, self.invoice_id)
 
+    @property
+    def owed_in_full(self) -> bool:
+        """Nothing paid or credited of it yet: not a remainder some payment left (subset sums trust only these)."""
+        return self.open == self.amount_total
+
 
 @dataclass(frozen=True)
 class ErpLine:
@@ -585,7 +590,7 @@ class Residue:
         if found is None or len(found) < 2:
             return
         chosen = [pool[k] for k in found]
-        if any(i.open != i.amount_total for i in chosen):
+        if not all(i.owed_in_full for i in chosen):
             # a remainder some payment left (a few euros of charges, the rest of a part payment) summing with others
             # to exactly what is left is more often chance than the payer's intent: the rest stays customer credit
             return
@@ -984,15 +989,14 @@ class Residue:
             chosen = tuple(range(n))
         else:
             result = subset_sum(cents, target, max_size=cfg.max_subset_size, max_nodes=cfg.max_nodes)
-            if result.unique and len(result.unique) > 1 and all(pool[k].open == pool[k].amount_total
-                                                                 for k in result.unique):
+            if result.unique and len(result.unique) > 1:
+                if not all(pool[k].owed_in_full for k in result.unique):
+                    # remainders of invoices part paid summing with others to exactly the amount: as often chance
+                    # as intent among a customer's leftovers, so a person says
+                    self._suggest(p, [pool[k] for k in result.unique], "subset_sum", f"{who}: the only combination "
+                                  f"of open items summing to {p.remaining} holds the rest of a part-paid invoice")
+                    return True
                 chosen, how = result.unique, "the only combination of open items"
-            elif result.unique and len(result.unique) > 1:
-                # remainders of invoices part paid summing with others to exactly the amount: as often chance as
-                # intent among a customer's leftovers, so a person says
-                self._suggest(p, [pool[k] for k in result.unique], "subset_sum", f"{who}: the only combination "
-                              f"of open items summing to {p.remaining} holds the rest of a part-paid invoice")
-                return True
             elif result.solutions:
                 first = [pool[k] for k in result.solutions[0]]
                 if len(first) > 1 or result.exhausted or len(result.solutions) > 1:
