@@ -114,7 +114,7 @@ CREATE TEMP TABLE rc_inv AS
 {{ invoice_rows("SELECT invoice_id FROM rc_inv_need" if incremental else "") }};
 -- (work tables are temporary: autovacuum never analyses them, and without statistics Postgres
 -- nested-loops them; each is analysed once filled, like 30_allocate's)
-{% if engine == 'postgres' %}ANALYZE rc_inv;{% endif %}
+{{ analyze('rc_inv') }}
 
 -- Keys of each invoice number, computed once per row in one statement (every regular
 -- expression runs once per invoice) and kept one row per invoice, a column per key kind
@@ -146,7 +146,7 @@ SELECT entity, invoice_id, customer_id, currency, num_u,
        CASE WHEN k3 LIKE '%-%' THEN k3 END,
        CASE WHEN length(k4) >= {{ min_tail }} THEN k4 END
 FROM k;
-{% if engine == 'postgres' and not incremental %}ANALYZE reconcile_invoice_key;  -- (statistics for the steps that read it: engine.analyze){% endif %}
+{{ analyze('reconcile_invoice_key', full_only=True) }}
 
 
 -- The other numbers the ERP keeps for a document (int_invoice_aliases), exact and normalized: few rows,
@@ -201,7 +201,7 @@ LEFT JOIN (
 WHERE p.channel <> 'erp' AND p.payment_id IS NOT NULL
   AND p.payment_id NOT IN (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL)
   AND p.entity = :entity;
-{% if engine == 'postgres' %}ANALYZE rc_pay;{% endif %}
+{{ analyze('rc_pay') }}
 
 -- The distinct reference tokens of each payment (runs of letters, digits and separators holding
 -- a digit, outer separators trimmed), as references.tokens reads them: bank field codes
@@ -240,4 +240,4 @@ FROM (
     FROM rc_tok WHERE {{ slash_list('token') }}
 ) AS s
 WHERE part <> '' AND NOT EXISTS (SELECT 1 FROM rc_tok AS t WHERE t.payment_id = s.payment_id AND t.token = s.part);
-{% if engine == 'postgres' %}ANALYZE rc_tok;{% endif %}
+{{ analyze('rc_tok') }}

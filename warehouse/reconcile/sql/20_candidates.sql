@@ -15,7 +15,7 @@ WHERE k.entity = :entity AND k.currency = t.currency AND '1' IN ('{{ enabled | j
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS r WHERE r.payment_id = t.payment_id AND r.invoice_id = k.invoice_id);
 -- (temporary tables get no statistics but these: the weaker kinds' "NOT EXISTS rc_hit" was planned for an
 -- empty rc_hit and nested-looped 70,000 tokens over 63,000 hits, 90 s at 94,000 payments)
-{% if engine == 'postgres' %}ANALYZE rc_hit;{% endif %}
+{{ analyze('rc_hit') }}
 
 DROP TABLE IF EXISTS rc_tok_k;
 CREATE TEMP TABLE rc_tok_k AS
@@ -37,7 +37,7 @@ SELECT entity, payment_id, currency, customer_id, token,
        CASE WHEN k3 LIKE '%-%' THEN k3 END AS k3,
        CASE WHEN length(k4) >= {{ min_tail }} THEN k4 END AS k4
 FROM k;
-{% if engine == 'postgres' %}ANALYZE rc_tok_k;{% endif %}
+{{ analyze('rc_tok_k') }}
 {% for kind in ['2', '3', '4'] if kind in enabled %}
 INSERT INTO rc_hit (entity, payment_id, token, kind, invoice_id, same_cust)
 SELECT t.entity, t.payment_id, t.token, {{ kind }}, k.invoice_id,

@@ -9,7 +9,7 @@ DROP TABLE IF EXISTS rc_pstat;
 CREATE TEMP TABLE rc_pstat AS
 SELECT entity, payment_id, count(*) AS n_inv, max(n_key) AS n_key
 FROM rc_cand GROUP BY entity, payment_id;
-{% if engine == 'postgres' %}ANALYZE rc_pstat;{% endif %}
+{{ analyze('rc_pstat') }}
 
 DROP TABLE IF EXISTS rc_alloc_all;
 CREATE TEMP TABLE rc_alloc_all AS
@@ -22,7 +22,7 @@ JOIN rc_pstat AS s ON s.payment_id = c.payment_id
 JOIN rc_pay AS p ON p.payment_id = c.payment_id
 JOIN rc_inv AS i ON i.invoice_id = c.invoice_id
 WHERE p.status = 'succeeded' AND p.remaining > 0 AND s.n_key = 1 AND s.n_inv <= {{ max_inv }};
-{% if engine == 'postgres' %}ANALYZE rc_alloc_all;{% endif %}
+{{ analyze('rc_alloc_all') }}
 
 -- Corroboration: a reference alone never auto-applies. A remittance is trusted when the
 -- amount meets what the named invoices still owe (exactly or within the short-payment
@@ -37,7 +37,7 @@ SELECT entity, payment_id, min(same_cust) AS all_same, max(known) AS known, sum(
        max(remaining) AS remaining,
        sum(amount_total) AS total, max(issue_date) AS issued, max(paid_on) AS paid_on
 FROM rc_alloc_all GROUP BY entity, payment_id;
-{% if engine == 'postgres' %}ANALYZE rc_corr;{% endif %}
+{{ analyze('rc_corr') }}
 
 -- same_cust = 1: the payer's own invoices but another amount (partial, over- or short
 -- payment, or a typo naming another of its invoices): the residue first looks for an
@@ -72,7 +72,7 @@ WITH partial_unknown AS (
 SELECT entity, payment_id, CASE WHEN all_same = 1 AND owed > 0 THEN 1 ELSE 0 END AS same_cust FROM rc_corr
 WHERE NOT (remaining = owed OR {{ within_tolerance('owed - remaining', 'total', 'paid_on', 'issued') }}
            OR (known = 0 AND remaining < owed AND payment_id NOT IN (SELECT payment_id FROM named)));
-{% if engine == 'postgres' %}ANALYZE rc_uncorr;{% endif %}
+{{ analyze('rc_uncorr') }}
 
 -- rc_alloc_all becomes rc_alloc by moving the (few) uncorroborated rows out, rather than
 -- copying the (many) corroborated ones: rc_alloc_x keeps the moved rows for rc_complex.
@@ -86,7 +86,7 @@ WHERE EXISTS (SELECT 1 FROM rc_uncorr AS u WHERE u.payment_id = rc_alloc_all.pay
 
 DROP TABLE IF EXISTS rc_alloc;
 ALTER TABLE rc_alloc_all RENAME TO rc_alloc;
-{% if engine == 'postgres' %}ANALYZE rc_alloc;{% endif %}
+{{ analyze('rc_alloc') }}
 
 DROP TABLE IF EXISTS rc_complex;
 -- (deducts = 1: sent to the residue only for a credit note it may have deducted, see the last branch)
@@ -142,7 +142,7 @@ WHERE s.remaining < s.owed
 {% endif %}
 )
 SELECT entity, payment_id, min(deducts) AS deducts FROM why GROUP BY entity, payment_id;
-{% if engine == 'postgres' %}ANALYZE rc_complex;{% endif %}
+{{ analyze('rc_complex') }}
 
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
                       currency, rule, confidence, explanation, state, paid_on)

@@ -4,7 +4,7 @@
 -- invoice settled). Tolerances come from mappings/matching.yaml.
 -- (rc_match holds every match the cascade and the residue found: statistics before the steps read it, else
 -- Postgres takes it for 600 rows and 55_erp_agreement nested-loops it over itself, 10 s at 94,000 payments)
-{% if engine == 'postgres' %}ANALYZE rc_match;{% endif %}
+{{ analyze('rc_match') }}
 DROP TABLE IF EXISTS rc_short;
 CREATE TEMP TABLE rc_short AS
 WITH applied AS (

@@ -86,7 +86,7 @@ FROM (
 ) AS m
 LEFT JOIN rc_old_match AS o ON o.match_id = m.match_id
 {% if not incremental %}WHERE m.match_id NOT IN (SELECT match_id FROM rc_same_match){% endif %};
-{% if engine == 'postgres' and not incremental %}ANALYZE fct_match;  -- (statistics for the steps that read it: engine.analyze){% endif %}
+{{ analyze('fct_match', full_only=True) }}
 DROP TABLE IF EXISTS rc_old_match;
 DROP TABLE IF EXISTS rc_same_match;
 DROP TABLE IF EXISTS rc_gone;

@@ -47,4 +47,4 @@ SELECT entity, exception_id, kind, payment_id, invoice_id, payout_id, bank_line_
        opened_at, resolved_at, 'lettrage', exception_id,
        CAST(:now AS TIMESTAMP WITH TIME ZONE), customer_id
 FROM rc_exc_final;
-{% if engine == 'postgres' and not incremental %}ANALYZE fct_reconciliation_exception;  -- (statistics for the steps that read it: engine.analyze){% endif %}
+{{ analyze('fct_reconciliation_exception', full_only=True) }}

@@ -77,4 +77,4 @@ SELECT entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, du
        is_factored = 1,
        erp_lettrage, source_system, source_id, CAST(:now AS TIMESTAMP WITH TIME ZONE)
 FROM final;
-{% if engine == 'postgres' and not incremental %}ANALYZE fct_invoice;  -- (statistics for the steps that read it: engine.analyze){% endif %}
+{{ analyze('fct_invoice', full_only=True) }}
