@@ -11,6 +11,7 @@ factoring does not hand such an invoice to the factor: it is being paid. The SQL
 from __future__ import annotations
 
 from warehouse.engine import Engine
+from warehouse.sql import PAYOUT_NOT_BANKED
 
 
 def transit_sql(engine: Engine) -> str:
@@ -20,21 +21,24 @@ def transit_sql(engine: Engine) -> str:
     if engine.table_exists("fct_payment"):
         applied = ("NOT EXISTS (SELECT 1 FROM fct_match AS m WHERE m.entity = p.entity AND m.payment_id = p.payment_id "
                    "AND m.state IN ('auto', 'confirmed'))") if engine.table_exists("fct_match") else "TRUE"
-        # a direct debit submitted or collected and not yet paid out: its customer as fct_payment resolved it
-        # (the provider's metadata, the payer's email), its invoice named in its reference
-        parts.append(
-            "SELECT 'GoCardless payment ' || p.payment_id || CASE WHEN p.status = 'pending' THEN ' submitted' "
-            "ELSE ' collected, not yet paid out' END AS what, coalesce(p.reference, '') AS ref, p.customer_id, "
-            "p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
-            "AND p.channel = 'gocardless' AND (p.status = 'pending' OR (p.status = 'succeeded' AND p.payout_id IS NULL))")
-        # a card charge not yet paid out, or swept by a payout that failed and not yet sent again (its money back in
-        # the Stripe balance: fct_payment.banked_payout_id null)
+        # not yet paid out, or swept by a payout whose money never reached the bank (failed, canceled, bounced) and
+        # not yet sent again (its money back in the provider's balance: fct_payment.banked_payout_id null)
         unbanked = "p.payout_id IS NULL"
         if "banked_payout_id" in engine.columns("fct_payment"):
             unbanked = ("(p.payout_id IS NULL OR (p.banked_payout_id IS NULL AND p.payout_id IN (SELECT f.payout_id "
-                        "FROM fct_payout AS f WHERE f.entity = :entity AND f.status IN ('failed', 'canceled'))))")
+                        f"FROM fct_payout AS f WHERE f.entity = :entity AND f.status IN {PAYOUT_NOT_BANKED})))")
+        # a direct debit submitted, or collected and not yet banked: its customer as fct_payment resolved it
+        # (the provider's metadata, the payer's email), its invoice named in its reference
         parts.append(
-            "SELECT 'Stripe charge ' || p.payment_id || ' not yet paid out' AS what, coalesce(p.reference, '') AS ref, "
+            "SELECT 'GoCardless payment ' || p.payment_id || CASE WHEN p.status = 'pending' THEN ' submitted' "
+            "WHEN p.payout_id IS NULL THEN ' collected, not yet paid out' "
+            "ELSE ' collected, its payout ' || p.payout_id || ' never reached the bank' END AS what, coalesce(p.reference, '') AS ref, p.customer_id, "
+            "p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
+            f"AND p.channel = 'gocardless' AND (p.status = 'pending' OR (p.status = 'succeeded' AND {unbanked}))")
+        # a card charge not yet paid out (or swept by a payout that never reached the bank)
+        parts.append(
+            "SELECT 'Stripe charge ' || p.payment_id || CASE WHEN p.payout_id IS NULL THEN ' not yet paid out' "
+            "ELSE ', its payout ' || p.payout_id || ' never reached the bank' END AS what, coalesce(p.reference, '') AS ref, "
             "p.customer_id, p.amount, p.currency, p.payment_id AS pid FROM fct_payment AS p WHERE p.entity = :entity "
             f"AND p.channel = 'stripe' AND p.status IN ('succeeded', 'pending') AND {unbanked} "
             "AND p.paid_on >= :lookback")

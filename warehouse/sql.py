@@ -28,6 +28,12 @@ _REFUNDS_OUT = ("refund", "payment_refunded")
 _REFUNDS_CAME_BACK = ("refund_failure", "refund_funds_returned")
 REFUND_KINDS = "(" + ", ".join(f"'{k}'" for k in _REFUNDS_OUT + _REFUNDS_CAME_BACK) + ")"
 REFUNDS_CAME_BACK = "(" + ", ".join(f"'{k}'" for k in _REFUNDS_CAME_BACK) + ")"
+# A payout whose money never reached the bank, in the providers' own words: Stripe's failed and canceled, GoCardless's
+# bounced (the bank rejected it). Its payments are not banked (fct_payment.banked_payout_id), it takes a bank line only
+# when the line names it (int_payout_bank_links), and its charges are money still on its way (actions/in_transit.py).
+# The macro payout_not_banked gives the same list to the SQL templates.
+PAYOUT_NOT_BANKED_STATUSES = ("failed", "canceled", "bounced")
+PAYOUT_NOT_BANKED = "(" + ", ".join(f"'{k}'" for k in PAYOUT_NOT_BANKED_STATUSES) + ")"
 
 
 def refunded_by_payment(where: str = "TRUE") -> str:
@@ -127,6 +133,10 @@ CAST({{ expr }} AS DECIMAL(18,2))
 {% macro refund_kinds(came_back=False) -%}
 {% if came_back %}@REFUNDS_CAME_BACK@{% else %}@REFUND_KINDS@{% endif %}
 {%- endmacro %}
+{#- The statuses of a payout whose money never reached the bank (PAYOUT_NOT_BANKED above). -#}
+{% macro payout_not_banked() -%}
+@PAYOUT_NOT_BANKED@
+{%- endmacro %}
 {% macro refunded_by_payment(where='TRUE') -%}
 @REFUNDED_BY_PAYMENT@
 {%- endmacro %}
@@ -218,7 +228,7 @@ SELECT entity, refund_line_id, credit_line_id, refunded_on FROM (
 ) AS p WHERE rn_c = 1
 {%- endmacro %}
 """.replace("@REFUND_KINDS@", REFUND_KINDS).replace("@REFUNDS_CAME_BACK@", REFUNDS_CAME_BACK).replace(
-    "@REFUNDED_BY_PAYMENT@", refunded_by_payment("{{ where }}"))
+    "@PAYOUT_NOT_BANKED@", PAYOUT_NOT_BANKED).replace("@REFUNDED_BY_PAYMENT@", refunded_by_payment("{{ where }}"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,5 +148,20 @@ def test_a_card_charge_swept_by_a_payout_that_failed_is_on_its_way_until_sent_ag
         swept = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
         engine.execute("UPDATE fct_payment SET banked_payout_id = 'po_10' WHERE payment_id = 'ch_7'")
         sent_again = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
-    assert swept["I21"] == "Stripe charge ch_7 not yet paid out"
+    assert swept["I21"] == "Stripe charge ch_7, its payout po_9 never reached the bank"
     assert "I21" not in sent_again
+
+
+def test_a_direct_debit_collected_in_a_payout_the_bank_rejected_is_on_its_way(book: WarehouseConfig) -> None:
+    """PM8 (FA-21's money) was collected and paid out in PO3, which bounced (GoCardless: the bank rejected the
+    payout): the money never reached the account, so it is still on its way, as before it was paid out."""
+    with connect(book) as engine:
+        engine.execute(
+            "INSERT INTO fct_payout (entity, payout_id, amount, fees, currency, arrival_date, status) VALUES "
+            "('FR01', 'PO3', 3000.00, 0, 'EUR', DATE '2026-11-20', 'bounced')")
+        engine.execute(
+            "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
+            "reference, payout_id, source_system, source_id) VALUES ('FR01', 'PM8', 'gocardless', 'C2', 3000.00, 0, "
+            "'EUR', DATE '2026-11-18', 'succeeded', 'FA-21', 'PO3', 'gocardless', 'PM8')")
+        bounced = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
+    assert bounced["I21"] == "GoCardless payment PM8 collected, its payout PO3 never reached the bank"

@@ -28,14 +28,14 @@ banked_chain (entity, payout_id, at_payout_id, hops) AS (
     UNION ALL
     SELECT c.entity, c.payout_id, r.payout_id, c.hops + 1
     FROM banked_chain AS c
-    JOIN fct_payout AS f ON f.entity = c.entity AND f.payout_id = c.at_payout_id AND f.status IN ('failed', 'canceled')
+    JOIN fct_payout AS f ON f.entity = c.entity AND f.payout_id = c.at_payout_id AND f.status IN {{ payout_not_banked() }}
     JOIN resent AS r ON r.entity = c.entity AND r.failed_payout_id = c.at_payout_id
     WHERE c.hops < 20
 ),
 banked AS (
     -- each payout's last link: the payout that reached the bank, or none yet (still failed)
     SELECT c.entity, c.payout_id,
-           CASE WHEN f.status IN ('failed', 'canceled') THEN NULL ELSE c.at_payout_id END AS banked_payout_id
+           CASE WHEN f.status IN {{ payout_not_banked() }} THEN NULL ELSE c.at_payout_id END AS banked_payout_id
     FROM (SELECT entity, payout_id, at_payout_id,
                  row_number() OVER (PARTITION BY entity, payout_id ORDER BY hops DESC) AS rn
           FROM banked_chain) AS c

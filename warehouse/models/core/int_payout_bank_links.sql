@@ -48,7 +48,7 @@ candidates AS (
         abs({{ days_between('b.booking_date', 'p.arrival_date') }}) AS days_apart,
         p.source_system, p.currency, p.amount, p.arrival_date, b.booking_date,
         {{ names_provider('b', 'p.source_system') }} AS names_provider,
-        coalesce(p.status, '') NOT IN ('failed', 'canceled', 'bounced') AS may_arrive
+        coalesce(p.status, '') NOT IN {{ payout_not_banked() }} AS may_arrive
     FROM payouts AS p
     JOIN fct_bank_line AS b
       ON b.entity = p.entity
