@@ -1,8 +1,8 @@
 """Oracle NetSuite (SuiteQL) → ``raw_netsuite_*``: one dlt source per NetSuite account (one per entity).
 
 Resources (see README.md): customers, transactions (``CustInvc``, ``CustCred``,
-``CustPymt``) and payment_applications (``NextTransactionLineLink`` rows of each
-payment or credit memo: NetSuite's own allocation). Customers and transactions are
+``CustPymt``, ``CustDep``, ``DepAppl``) and payment_applications (``NextTransactionLineLink`` rows of each
+payment, credit memo or deposit application: NetSuite's own allocation). Customers and transactions are
 incremental on ``lastmodifieddate`` (as ``lastmodified``, text ``YYYY-MM-DDTHH:MM:SS``),
 walked in ``id`` order by key range under the 100,000-row query cap.
 """
@@ -198,13 +198,19 @@ def netsuite_source(
         invoice leaves no stale link behind. A quarantined payment's are read once it is corrected."""
         if is_quarantine(meta):
             return
-        ids = [r["id"] for r in page if r.get("type") in ("CustPymt", "CustCred")]
-        chunks = [ids[i : i + settings.APPLICATION_CHUNK] for i in range(0, len(ids), settings.APPLICATION_CHUNK)]
+        step = settings.APPLICATION_CHUNK
+        applying = [r["id"] for r in page if r.get("type") in ("CustPymt", "CustCred")]
+        # (a deposit application's links are read whatever their linktype: the deposit it applies and the invoices
+        # it pays, both with ``nextdoc`` the application; staging reads the deposit as the receipt)
+        deposits = [r["id"] for r in page if r.get("type") == "DepAppl"]
+        chunks = ([(applying[i : i + step], " AND linktype = 'Payment'") for i in range(0, len(applying), step)]
+                  + [(deposits[i : i + step], "") for i in range(0, len(deposits), step)])
 
-        def fetch(chunk: list[str]) -> list[dict[str, Any]]:
+        def fetch(chunk: tuple[list[str], str]) -> list[dict[str, Any]]:
+            ids, only_payments = chunk
             return client.all_rows(
                 "SELECT previousdoc, nextdoc, foreignamount, linktype, previoustype, nexttype "
-                f"FROM nexttransactionlinelink WHERE nextdoc IN ({', '.join(chunk)}) AND linktype = 'Payment'")
+                f"FROM nexttransactionlinelink WHERE nextdoc IN ({', '.join(ids)}){only_payments}")
 
         with ThreadPoolExecutor(max_workers=max(1, client.concurrency)) as pool:
             for rows in pool.map(fetch, chunks):

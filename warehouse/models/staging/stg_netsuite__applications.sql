@@ -1,6 +1,7 @@
--- What each NetSuite customer payment applied to each invoice (NextTransactionLineLink, foreignamount in the
--- invoice's currency): two payments closing one invoice each settle their own part of it, and a payment
--- applied short of an invoice NetSuite shows paid leaves the difference (a discount taken) to the tolerances.
+-- What each NetSuite customer payment or customer deposit applied to each invoice (NextTransactionLineLink,
+-- foreignamount in the invoice's currency; a deposit through its deposit applications): two payments closing one
+-- invoice each settle their own part of it, and a payment applied short of an invoice NetSuite shows paid leaves
+-- the difference (a discount taken) to the tolerances.
 -- shape: erp_applications
 -- requires: raw_netsuite_payment_applications
 SELECT
@@ -9,6 +10,6 @@ SELECT
     'NS-' || a.nextdoc AS payment_id,
     abs(a.foreignamount) AS amount,
     'netsuite' AS source_system
-FROM raw_netsuite_payment_applications AS a
-WHERE coalesce(a.nexttype, 'CustPymt') = 'CustPymt' AND a.foreignamount IS NOT NULL
-  AND {{ ns_not_deleted('a.nextdoc') }} AND {{ ns_not_deleted('a.previousdoc') }}
+FROM ({{ ns_links() }}) AS a
+WHERE a.nexttype IN ('CustPymt', 'CustDep') AND coalesce(a.previoustype, 'CustInvc') <> 'Journal'
+  AND a.foreignamount IS NOT NULL

@@ -1,33 +1,47 @@
--- NetSuite invoices (CustInvc) and credit memos (CustCred, negative foreigntotal).
--- NetSuite's own lettrage is the payments and credit memos applied to each invoice
--- (NextTransactionLineLink), kept as evidence: their transaction ids, comma separated.
--- A credit memo carries the code of the invoice it is applied to, so the two share one
--- code as a lettered FEC pair does and reconciliation nets them (rule credit_note):
--- without it a credited invoice stayed overdue beside its open credit memo.
+-- NetSuite invoices (CustInvc) and credit memos (CustCred, negative foreigntotal), and the credits of journal
+-- entries a payment applied to invoices (a write-off: NetSuite's way is a journal crediting A/R, applied to the
+-- invoice by a customer payment of 0.00, or beside the money of one).
+-- NetSuite's own lettrage is the payments, deposits and credit memos applied to each invoice
+-- (NextTransactionLineLink, macro ns_links), kept as evidence: their transaction ids, comma separated.
+-- A credit memo, or a journal entry's credit, carries the code of the invoices it is applied to when they share one,
+-- so they share one code as a lettered FEC group does and reconciliation nets them (rule credit_note, laid against
+-- the invoices by due date): without it a credited invoice stayed overdue beside its open credit memo, and an
+-- invoice written off beside its payment of nothing.
 -- Only what NetSuite posted is owed: an invoice pending approval or rejected (posting 'F') and a voided
 -- document are no receivable, nor one NetSuite deleted (raw_netsuite_deleted_records).
 -- shape: invoices
 -- requires: raw_netsuite_transactions
-WITH applications AS (
-    {% if has('raw_netsuite_payment_applications') %}
-    SELECT entity, previousdoc, string_agg(nextdoc, ',' ORDER BY nextdoc) AS applied_by
-    FROM raw_netsuite_payment_applications
-    WHERE {{ ns_not_deleted('nextdoc') }}
-    GROUP BY entity, previousdoc
-    {% else %}
-    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS previousdoc, CAST(NULL AS TEXT) AS applied_by WHERE 1 = 0
-    {% endif %}
+WITH links AS (
+    {{ ns_links() }}
 ),
-credit_memo_of AS (
-    {% if has('raw_netsuite_payment_applications') %}
-    SELECT entity, nextdoc AS credit_memo, min(previousdoc) AS invoice
-    FROM raw_netsuite_payment_applications
-    WHERE nexttype = 'CustCred'
-    GROUP BY entity, nextdoc
-    HAVING count(DISTINCT previousdoc) = 1
-    {% else %}
-    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS credit_memo, CAST(NULL AS TEXT) AS invoice WHERE 1 = 0
-    {% endif %}
+applications AS (
+    SELECT entity, previousdoc, string_agg(nextdoc, ',' ORDER BY nextdoc) AS applied_by
+    FROM links
+    WHERE coalesce(previoustype, 'CustInvc') <> 'Journal'
+    GROUP BY entity, previousdoc
+),
+credit_code AS (
+    -- a credit memo's code: the one code its invoices share
+    SELECT l.entity, l.nextdoc AS credit_memo, min(a.applied_by) AS code
+    FROM links AS l
+    JOIN applications AS a ON a.entity = l.entity AND a.previousdoc = l.previousdoc
+    WHERE l.nexttype = 'CustCred'
+    GROUP BY l.entity, l.nextdoc
+    HAVING count(DISTINCT a.applied_by) = 1
+),
+journal AS (
+    -- a journal entry's credit applied to invoices through customer payments: the payment's customer, currency
+    -- and date, and the one code the invoices of those payments share
+    SELECT j.entity, j.previousdoc AS journal_id, min(p.customer_id) AS customer_id,
+           min(p.currency_code) AS currency_code, min(p.trandate) AS applied_on,
+           sum(abs(j.foreignamount)) AS credit, min(a.applied_by) AS code,
+           count(DISTINCT a.applied_by) AS n_codes
+    FROM links AS j
+    JOIN raw_netsuite_transactions AS p ON p.entity = j.entity AND p.id = j.nextdoc AND p.type = 'CustPymt'
+    LEFT JOIN links AS i ON i.entity = j.entity AND i.nextdoc = j.nextdoc AND coalesce(i.previoustype, 'CustInvc') <> 'Journal'
+    LEFT JOIN applications AS a ON a.entity = i.entity AND a.previousdoc = i.previousdoc
+    WHERE j.previoustype = 'Journal' AND j.foreignamount IS NOT NULL AND coalesce(p.voided, 'F') = 'F'
+    GROUP BY j.entity, j.previousdoc
 )
 SELECT
     t.entity,
@@ -41,13 +55,31 @@ SELECT
     CASE WHEN t.type = 'CustCred' THEN -abs(t.foreigntotal) ELSE t.foreigntotal END AS amount_total,
     CASE WHEN t.type = 'CustCred' THEN -abs(t.foreignamountremaining) ELSE t.foreignamountremaining END AS erp_amount_open,
     FALSE AS disputed,
-    coalesce(a.applied_by, ca.applied_by) AS erp_lettrage,
+    coalesce(a.applied_by, c.code) AS erp_lettrage,
     CAST(NULL AS TEXT) AS description,
     'netsuite' AS source_system,
     t.id AS source_id
 FROM raw_netsuite_transactions AS t
 LEFT JOIN applications AS a ON a.entity = t.entity AND a.previousdoc = t.id
-LEFT JOIN credit_memo_of AS c ON c.entity = t.entity AND c.credit_memo = t.id AND t.type = 'CustCred'
-LEFT JOIN applications AS ca ON ca.entity = c.entity AND ca.previousdoc = c.invoice
+LEFT JOIN credit_code AS c ON c.entity = t.entity AND c.credit_memo = t.id AND t.type = 'CustCred'
 WHERE t.type IN ('CustInvc', 'CustCred')
   AND coalesce(t.posting, 'T') = 'T' AND coalesce(t.voided, 'F') = 'F' AND {{ ns_not_deleted('t.id') }}
+UNION ALL
+SELECT
+    j.entity,
+    j.journal_id AS invoice_id,
+    'Journal ' || j.journal_id AS invoice_number,
+    j.customer_id,
+    'credit_note' AS doc_type,
+    j.applied_on AS issue_date,
+    j.applied_on AS due_date,
+    upper(j.currency_code) AS currency,
+    -j.credit AS amount_total,
+    CAST(0 AS DECIMAL(18,2)) AS erp_amount_open,
+    FALSE AS disputed,
+    CASE WHEN j.n_codes = 1 THEN j.code END AS erp_lettrage,
+    CAST(NULL AS TEXT) AS description,
+    'netsuite' AS source_system,
+    j.journal_id AS source_id
+FROM journal AS j
+WHERE j.credit > 0

@@ -1,17 +1,15 @@
--- NetSuite customer payments (CustPymt): evidence for reconciliation. erp_lettrage lists
--- the invoice ids NetSuite applied the payment to; an unapplied payment has none. A voided payment (a cheque
--- that bounced: NetSuite zeroes it) received nothing; nor did one NetSuite deleted.
+-- NetSuite customer payments (CustPymt) and customer deposits (CustDep: money received before the invoice, applied
+-- to it later by a deposit application): evidence for reconciliation. erp_lettrage lists the invoice ids NetSuite
+-- applied the payment or deposit to; an unapplied one has none. A voided payment (a cheque that bounced: NetSuite
+-- zeroes it) received nothing; nor did one NetSuite deleted, nor a payment of 0.00 (one that only applies a
+-- journal entry's credit to an invoice: a write-off, stg_netsuite__invoices).
 -- shape: payments
 -- requires: raw_netsuite_transactions
 WITH applications AS (
-    {% if has('raw_netsuite_payment_applications') %}
     SELECT entity, nextdoc, string_agg(previousdoc, ',' ORDER BY previousdoc) AS invoice_ids
-    FROM raw_netsuite_payment_applications
-    WHERE {{ ns_not_deleted('previousdoc') }}
+    FROM ({{ ns_links() }}) AS l
+    WHERE coalesce(previoustype, 'CustInvc') <> 'Journal'
     GROUP BY entity, nextdoc
-    {% else %}
-    SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS nextdoc, CAST(NULL AS TEXT) AS invoice_ids WHERE 1 = 0
-    {% endif %}
 )
 SELECT
     t.entity,
@@ -37,4 +35,5 @@ SELECT
     t.id AS source_id
 FROM raw_netsuite_transactions AS t
 LEFT JOIN applications AS a ON a.entity = t.entity AND a.nextdoc = t.id
-WHERE t.type = 'CustPymt' AND coalesce(t.voided, 'F') = 'F' AND {{ ns_not_deleted('t.id') }}
+WHERE t.type IN ('CustPymt', 'CustDep') AND coalesce(t.voided, 'F') = 'F' AND (t.foreigntotal IS NULL OR t.foreigntotal <> 0)
+  AND {{ ns_not_deleted('t.id') }}
