@@ -25,6 +25,8 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "BUKRS", "KUNNR", "BELNR", "GJAHR", "BUZEI", "BLART", "BLDAT", "BUDAT", "ZFBDT",
     "ZBD1T", "ZBD2T", "ZBD3T", "WAERS", "WRBTR", "DMBTR", "SHKZG", "XBLNR", "ZUONR",
     "AUGBL", "AUGDT", "SGTXT", "NETDT",
+    # optional: special G/L indicator, document status, invoice reference (document and year)
+    "UMSKZ", "BSTAT", "REBZG", "REBZJ",
 )
 DATE_FIELDS = frozenset({"BLDAT", "BUDAT", "ZFBDT", "AUGDT", "NETDT"})
 

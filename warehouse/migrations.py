@@ -69,6 +69,8 @@ NEW_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "raw_sage_fec_customers": (("currency", "text"), ("payment_terms", "text")),
     "raw_netsuite_customers": (("firstname", "text"), ("lastname", "text"), ("isperson", "text")),
     "raw_netsuite_transactions": (("posting", "text"), ("voided", "text")),
+    "raw_sap_export_items": (("special_gl", "text"), ("doc_status", "text"), ("invoice_ref", "text"),
+                             ("invoice_ref_year", "bigint")),
 }
 
 

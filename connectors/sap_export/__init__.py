@@ -78,6 +78,10 @@ ITEMS_COLUMNS: dict[str, Any] = {
     "debit_credit": {"data_type": "text"}, "reference": {"data_type": "text"},
     "assignment": {"data_type": "text"}, "clearing_document": {"data_type": "text"},
     "clearing_date": {"data_type": "date"}, "text": {"data_type": "text"},
+    # special G/L indicator (UMSKZ: A down payment, F down-payment request), document status (BSTAT: S a noted
+    # item), and the invoice a partial payment or a credit refers to (REBZG / REBZJ)
+    "special_gl": {"data_type": "text"}, "doc_status": {"data_type": "text"},
+    "invoice_ref": {"data_type": "text"}, "invoice_ref_year": {"data_type": "bigint"},
     "source_file": {"data_type": "text"}, "line_no": {"data_type": "bigint"},
     "file_hash": {"data_type": "text"}, "layout": {"data_type": "text"},
 }

@@ -73,7 +73,8 @@ ITEMS_SCHEMA = non_null(pa.schema([
     ("terms_days_3", pa.int64()), ("net_due_date", pa.date32()), ("currency", pa.string()),
     ("amount", MONEY_TYPE), ("amount_local", MONEY_TYPE), ("debit_credit", pa.string()),
     ("reference", pa.string()), ("assignment", pa.string()), ("clearing_document", pa.string()),
-    ("clearing_date", pa.date32()), ("text", pa.string()), ("source_file", pa.string()),
+    ("clearing_date", pa.date32()), ("text", pa.string()), ("special_gl", pa.string()), ("doc_status", pa.string()),
+    ("invoice_ref", pa.string()), ("invoice_ref_year", pa.int64()), ("source_file", pa.string()),
     ("line_no", pa.int64()), ("file_hash", pa.string()), ("layout", pa.string()),
 ]), "entity", "company_code", "document_number", "fiscal_year", "line_item")
 CUSTOMERS_SCHEMA = non_null(pa.schema([
@@ -376,7 +377,7 @@ def _parse_block(
         problems.append((bad, fld, f"not an amount in the layout's number format {layout.number_format}"))
     problems.append((isnull(amounts["WRBTR"]) & ~problems[-2][0], "WRBTR", "amount in document currency is empty"))
     ints = {}
-    for fld in ("ZBD1T", "ZBD2T", "ZBD3T", "GJAHR", "BUZEI"):
+    for fld in ("ZBD1T", "ZBD2T", "ZBD3T", "GJAHR", "BUZEI", "REBZJ"):
         ints[fld], bad = parse_ints(raw(fld))
         problems.append((bad, fld, "not a whole number"))
 
@@ -449,6 +450,8 @@ def _parse_block(
         "amount_local": amounts["DMBTR"], "debit_credit": debit_credit, "reference": clean_text(raw("XBLNR")),
         "assignment": clean_text(raw("ZUONR")), "clearing_document": _alpha_column(raw("AUGBL")),
         "clearing_date": dates["AUGDT"], "text": clean_text(raw("SGTXT")),
+        "special_gl": pc.utf8_upper(clean_text(raw("UMSKZ"))), "doc_status": pc.utf8_upper(clean_text(raw("BSTAT"))),
+        "invoice_ref": _alpha_column(raw("REBZG")), "invoice_ref_year": ints["REBZJ"],
         "source_file": constant_column(path.name, n), "line_no": pa.array(line_no.astype(np.int64)),
         "file_hash": constant_column(file_hash, n), "layout": constant_column(layout.name, n),
     }

@@ -10,7 +10,7 @@ WITH docs AS (
            upper(trim(max(nullif(reference, '')))) AS reference,
            upper(trim(max(nullif(assignment, '')))) AS assignment
     FROM raw_sap_export_items
-    WHERE document_type NOT IN ({{ sap_payment_doc_types }})
+    WHERE document_type NOT IN ({{ sap_payment_doc_types }}) AND NOT {{ sap_noted() }}
     GROUP BY entity, fiscal_year, document_number
 ), shared AS (
     SELECT entity, assignment FROM docs WHERE assignment IS NOT NULL

@@ -11,7 +11,9 @@
 -- item still has open in SAP is what the ERP says the invoice still owes. Two documents under one
 -- number made that payment ambiguous and counted the debt twice. A residual item whose payment
 -- document cleared no invoice of its customer (or several) stays a document of its own.
--- A payment's reversal document (a returned direct debit) is no invoice: see staging/_sap.jinja.
+-- A payment's reversal document (a returned direct debit) is no invoice: see staging/_sap.jinja. Nor are noted
+-- items (a down-payment request, F-37), down payments received (special G/L A: stg_sap_export__payments) or the
+-- document clearing a down payment against its invoice (F-39).
 -- shape: invoices
 -- requires: raw_sap_export_items
 WITH documents AS (
@@ -31,6 +33,11 @@ WITH documents AS (
         min(company_code) AS company_code
     FROM raw_sap_export_items
     WHERE (document_type NOT IN ({{ sap_payment_doc_types }}) OR amount > 0)
+      -- noted items (a down-payment request) and down payments are not owed; nor is a down payment's clearing
+      AND NOT {{ sap_noted() }} AND coalesce(special_gl, '') <> 'A'
+      AND NOT EXISTS (SELECT 1 FROM ({{ sap_down_payment_clearings() }}) AS c
+                      WHERE c.entity = raw_sap_export_items.entity AND c.fiscal_year = raw_sap_export_items.fiscal_year
+                        AND c.document_number = raw_sap_export_items.document_number)
       -- a reversal of a payment (a returned direct debit) is owed by nobody (staging/_sap.jinja)
       AND NOT EXISTS (SELECT 1 FROM ({{ sap_reversals() }}) AS rv
                       WHERE rv.entity = raw_sap_export_items.entity

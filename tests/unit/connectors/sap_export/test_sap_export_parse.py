@@ -448,3 +448,19 @@ def test_unknown_entity_message_says_what_to_add(tmp_path: Path) -> None:
     message = str(info.value)
     assert all(part in message for part in ("mappings/entities.yaml", "- code: UK01", "currency: <", "sap_company_code:",
                                             "bank_ibans: [", "erp: sap_export"))
+
+
+def test_fbl5n_reads_special_gl_document_status_and_invoice_reference(tmp_path: Path) -> None:
+    """A list showing noted and special G/L items: the down-payment request (F, noted: S), the down payment (A), and
+    a partial payment referring to its invoice (Rechnungsbezug, ALPHA-converted like the document numbers)."""
+    _, rows, q = _fbl5n(tmp_path, [
+        FBL5N_HEADER + ";Sonderhauptbuchkennz.;Belegstatus;Rechnungsbezug",
+        "1000;10007;5000120;1600000001;DA;04.08.2026;04.08.2026;8.694,38;EUR;8.694,38;EUR;1400000166;11.08.2026;"
+        "Anzahlungsanforderung;5000120;F;S;",
+        "1000;10007;5000120;1400000166;DZ;11.08.2026;11.08.2026;8.694,38-;EUR;8.694,38-;EUR;;;Anzahlung;5000120;A;;",
+        "1000;10005;;1400000152;DZ;02.09.2026;02.09.2026;6.891,00-;EUR;6.891,00-;EUR;;;Akonto;;;;90000148",
+    ])
+    assert not q.rows
+    assert [(r["document_number"], r["special_gl"], r["doc_status"], r["invoice_ref"], r["invoice_ref_year"])
+            for r in rows] == [("1600000001", "F", "S", None, None), ("1400000166", "A", None, None, None),
+                               ("1400000152", None, None, "0090000148", None)]
