@@ -91,3 +91,33 @@ def test_down_payments_and_partial_payments_pay_the_invoices_sap_says(warehouse_
     assert [(p, n, a) for p, n, a, _ in paid] == [("DB1", "90000174", D("8694.38")), ("DB2", "90000148", D("6891.00")),
                                                   ("DB3", "90000174", D("20286.88"))]
     assert unapplied == [(0,)]
+
+
+BEFORE_STATEMENTS = [
+    # two partial payments posted in July, before the bank statements begin, both open beside their invoice
+    _item("0090000205", 1, "0000010029", "RV", date(2026, 7, 8), "10710.00"),
+    _item("1400000185", 2, "0000010029", "DZ", date(2026, 7, 24), "-4284.00", rebzg="0090000205", text="Teilzahlung"),
+    _item("1400000186", 2, "0000010029", "DZ", date(2026, 7, 29), "-3213.00", rebzg="0090000205", text="Teilzahlung"),
+    # a credit memo for part of an invoice, both open, the credit memo referring to the invoice
+    _item("0090000173", 1, "0000010016", "RV", date(2026, 9, 1), "4998.00"),
+    _item("0070000006", 1, "0000010016", "DG", date(2026, 9, 20), "-714.00", rebzg="0090000173", xblnr="70000006"),
+]
+
+
+def test_partial_payments_before_the_statements_and_a_credit_memo_referring_to_its_invoice(
+        warehouse_config: WarehouseConfig) -> None:
+    """Before the statements begin (the first bank line is of 11 August) SAP's word settles what the two partial
+    payments paid, each its own part, and what SAP still shows open stays owed; the credit memo referring to its
+    open invoice is netted with it."""
+    with built_raw_book(warehouse_config, as_of=AS_OF, more_bank_lines=BANK_LINES,
+                        more_rows={"raw_sap_export_items": ITEMS + BEFORE_STATEMENTS}) as engine:
+        reconcile(engine, as_of=AS_OF)
+        invoices = engine.query("SELECT invoice_number, amount_open FROM fct_invoice WHERE entity = 'DE01' "
+                                "AND invoice_number IN ('90000205', '90000173', '0070000006', '70000006') ORDER BY 1")
+        paid = engine.query("SELECT m.payment_id, m.amount_applied, m.rule FROM fct_match AS m "
+                            "JOIN fct_invoice AS i ON i.invoice_id = m.invoice_id WHERE m.entity = 'DE01' "
+                            "AND i.invoice_number IN ('90000205', '90000173') AND m.state = 'auto' ORDER BY 1")
+    assert invoices == [("70000006", D("0.00")), ("90000173", D("4284.00")), ("90000205", D("3213.00"))]
+    assert paid == [("2026-0070000006", D("714.00"), "credit_note"),
+                    ("SAP-2026-1400000185-2", D("4284.00"), "erp_lettrage"),
+                    ("SAP-2026-1400000186-2", D("3213.00"), "erp_lettrage")]

@@ -30,6 +30,7 @@ WITH documents AS (
         sum(amount) AS amount_total,
         sum(CASE WHEN coalesce(clearing_document, '') = '' THEN amount ELSE 0 END) AS erp_amount_open,
         max(nullif(clearing_document, '')) AS erp_lettrage,
+        max({{ sap_invoice_ref('raw_sap_export_items') }}) AS refers_to,
         min(company_code) AS company_code
     FROM raw_sap_export_items
     WHERE (document_type NOT IN ({{ sap_payment_doc_types }}) OR amount > 0)
@@ -67,11 +68,23 @@ carried AS (
 kept AS (
     SELECT d.entity, d.fiscal_year, d.document_number, d.customer_id, d.reference, d.document_type, d.issue_date,
            d.due_date, d.currency, d.amount_total, d.erp_amount_open + coalesce(k.still_open, 0) AS erp_amount_open,
-           d.erp_lettrage, d.company_code
+           d.erp_lettrage, d.refers_to, d.company_code
     FROM documents AS d
     LEFT JOIN carried AS k ON k.entity = d.entity AND k.o_year = d.fiscal_year AND k.o_number = d.document_number
     WHERE NOT EXISTS (SELECT 1 FROM continued AS c
                       WHERE c.entity = d.entity AND c.r_year = d.fiscal_year AND c.r_number = d.document_number)
+),
+referred AS (
+    -- the open credit items (partial payments, credit memos) that refer to an invoice SAP keeps open beside them
+    -- (the partial-payment method: both stay open until cleared together): what they take off it, and their
+    -- documents as the invoice's lettrage, a list as an ERP that names the receipts of an invoice writes it
+    SELECT x.entity, {{ sap_invoice_ref('x') }} AS invoice_id, sum(x.amount) AS credited,
+           string_agg(DISTINCT x.company_code || '/' || CAST(x.fiscal_year AS TEXT) || '/' || x.document_number, ','
+                      ORDER BY x.company_code || '/' || CAST(x.fiscal_year AS TEXT) || '/' || x.document_number) AS listed
+    FROM raw_sap_export_items AS x
+    WHERE x.amount < 0 AND coalesce(x.clearing_document, '') = '' AND nullif(x.invoice_ref, '') IS NOT NULL
+      AND NOT {{ sap_noted('x') }} AND coalesce(x.special_gl, '') = ''
+    GROUP BY x.entity, {{ sap_invoice_ref('x') }}
 ),
 invoice_numbers AS (
     -- a credit memo's XBLNR often names the invoice it credits: then its own number is the
@@ -89,11 +102,19 @@ SELECT
     coalesce(d.due_date, d.issue_date) AS due_date,
     upper(d.currency) AS currency,
     d.amount_total,
-    d.erp_amount_open,
+    -- (an open invoice net of the open credit items referring to it, as SAP's own balance of it says)
+    CASE WHEN d.amount_total > 0 AND d.erp_lettrage IS NULL AND r.credited IS NOT NULL
+         THEN greatest(d.erp_amount_open + r.credited, 0) ELSE d.erp_amount_open END AS erp_amount_open,
     FALSE AS disputed,
-    d.erp_lettrage,
+    -- (an open credit memo referring to an open invoice shares its lettrage: the reconciliation nets the two)
+    CASE WHEN d.erp_lettrage IS NOT NULL THEN d.erp_lettrage
+         WHEN d.amount_total > 0 THEN r.listed
+         ELSE c.listed END AS erp_lettrage,
     CAST(NULL AS TEXT) AS description,
     'sap_export' AS source_system,
     d.company_code || '/' || CAST(d.fiscal_year AS TEXT) || '/' || d.document_number AS source_id
 FROM kept AS d
 LEFT JOIN invoice_numbers AS n ON n.entity = d.entity AND n.number = d.reference
+LEFT JOIN referred AS r
+  ON r.entity = d.entity AND r.invoice_id = CAST(d.fiscal_year AS TEXT) || '-' || d.document_number
+LEFT JOIN referred AS c ON c.entity = d.entity AND c.invoice_id = d.refers_to AND d.amount_total < 0
