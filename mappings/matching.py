@@ -96,8 +96,13 @@ class Fuzzy(_Strict):
     reference_max_distance: int = Field(default=1, ge=0, le=3)
     reference_min_length: int = Field(default=5, ge=1)
     legal_forms: tuple[str, ...] = ()
+    # A payer name written in abbreviations ("ACME IND INTL" for Acme Industries International): each of its words
+    # the start, or the first letter and then some letters in order, of the customer's next word; words of at most
+    # this many letters of the customer's name (connectors: DE, ET, AND, UND...) may be left out. 0: off.
+    abbreviation_min_letters: int = Field(default=6, ge=0)
+    name_connectors: tuple[str, ...] = ()
 
-    @field_validator("legal_forms")
+    @field_validator("legal_forms", "name_connectors")
     @classmethod
     def _upper(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.upper() for v in value)

@@ -276,6 +276,8 @@ class Residue:
             for cid, name in self._names.items():
                 self.exact_name[name].append(cid)
         self._word_index: dict[str, list[str]] | None = None  # blocking for fuzzy names, built on first use
+        self._initial_index: dict[str, list[str]] | None = None  # and for abbreviated names
+        self._connectors = frozenset(rules.fuzzy.name_connectors)
         self.alias_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self.alias_parent: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for a in aliases:
@@ -633,6 +635,12 @@ class Residue:
                                    margin=self.rules.fuzzy.name_margin)
             if best:
                 out.append((best[0], "name", None))
+            else:
+                abbreviated = fuzzy.abbreviated_name(
+                    name, self._name_block(name, initials=True), min_letters=self.rules.fuzzy.abbreviation_min_letters,
+                    connectors=self._connectors)
+                if abbreviated:
+                    out.append((abbreviated, "name (abbreviated)", None))
         for cid, _, _ in list(out):
             out.extend((child, "alias", dec) for child, dec in self.alias_parent.get(cid, []))
         seen: set[str] = set()
@@ -668,10 +676,17 @@ class Residue:
             self._names = self._names_source.all()
         return self._names
 
-    def _name_block(self, name: str, max_df: int = 500) -> dict[str, str]:
-        """Customers sharing a distinctive word with ``name`` (all of them for small books)."""
+    def _name_block(self, name: str, max_df: int = 500, *, initials: bool = False) -> dict[str, str]:
+        """Customers sharing a distinctive word with ``name`` (all of them for small books); with ``initials``,
+        customers whose name starts with the letter ``name`` starts with (an abbreviated name shares no word)."""
         if len(self.names) <= 2000:
             return self.names
+        if initials:
+            if self._initial_index is None:
+                self._initial_index = defaultdict(list)
+                for cid, cname in self.names.items():
+                    self._initial_index[cname[:1]].append(cid)
+            return {cid: self.names[cid] for cid in self._initial_index.get(name[:1], [])}
         if self._word_index is None:
             self._word_index = defaultdict(list)
             for cid, cname in self.names.items():

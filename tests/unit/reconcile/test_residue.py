@@ -107,3 +107,25 @@ def test_open_item_index_drops_settled_items() -> None:
                          ids=["sap-padded", "as-written", "case-and-spaces", "only-zeros", "not-a-number"])
 def test_customer_number_key(written: str, key: str) -> None:
     assert customer_number_key(written) == key
+
+
+def _c_item(invoice_id: str, customer: str, open_: str) -> Item:
+    return Item(invoice_id, f"FA-{invoice_id}", customer, "EUR", "invoice", date(2025, 1, 5), date(2025, 2, 5),
+                Decimal(open_), Decimal(open_))
+
+
+def test_a_payer_name_in_abbreviations_is_its_customer() -> None:
+    """"ETS DUPONT CONSTR" is no fuzzy match for Etablissements Dupont Constructions (token ratio ~60), but each of
+    its words abbreviates the customer's next one: the payer is C2, and its one open item of the amount is paid.
+    "ACME" alone abbreviates nobody's whole name (Acme Industries and Acme Logistics both start so): unknown payer."""
+    customers = {"C1": "Acme Industries SA", "C2": "Etablissements Dupont Constructions SARL", "C3": "Acme Logistics"}
+    items = {i.invoice_id: i for i in (_c_item("I1", "C1", "480.00"), _c_item("I2", "C2", "480.00"),
+                                       _c_item("I3", "C3", "75.00"))}
+    pay = [Payment("FR01", "P1", "EUR", date(2025, 3, 1), Decimal("480.00"), "VIREMENT", "ETS DUPONT CONSTR", None,
+                   None, None, None),
+           Payment("FR01", "P2", "EUR", date(2025, 3, 1), Decimal("75.00"), "VIREMENT", "ACME", None, None, None,
+                   None)]
+    out = Residue(RULES, pay, items, customers, [], set()).run()
+    assert [(m["payment_id"], m["invoice_id"], m["rule"], m["state"]) for m in out.matches] == [
+        ("P1", "I2", "customer_amount", "auto"), ("P2", "I3", "amount_only", "suggested")]
+    assert "abbreviated" in out.matches[0]["explanation"]

@@ -9,7 +9,7 @@ import pytest
 
 from mappings.matching import load_matching_rules
 from warehouse.reconcile.decisions import normalize_name
-from warehouse.reconcile.fuzzy import best_name, reference_close
+from warehouse.reconcile.fuzzy import abbreviated_name, abbreviates, best_name, reference_close
 from warehouse.reconcile.residue import within_tolerance
 from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
@@ -75,3 +75,30 @@ def test_reference_close(a: str, b: str, close: bool) -> None:
 ], ids=["rounding", "discount", "bank-charges", "charges-too-large-share", "partial-payment"])
 def test_within_tolerance(short: str, total: str, paid: date, reason: str | None) -> None:
     assert within_tolerance(RULES, Decimal(short), Decimal(total), paid, date(2024, 5, 1)) == reason
+
+
+@pytest.mark.parametrize(("short", "word", "expected"), [
+    ("IND", "INDUSTRIES", True), ("INTL", "INTERNATIONAL", True), ("ETS", "ETABLISSEMENTS", True),
+    ("MGMT", "MANAGEMENT", True), ("ACME", "ACME", True), ("I", "INDUSTRIES", False), ("NDS", "INDUSTRIES", False),
+    ("INDUSTRIESX", "INDUSTRIES", False), ("2000", "20001", False), ("ISD", "INDUSTRIES", False)])
+def test_abbreviates(short: str, word: str, expected: bool) -> None:
+    assert abbreviates(short, word) is expected
+
+
+@pytest.mark.parametrize(("payer", "winner"), [
+    ("ACME IND INTL", "C1"), ("ETS DUPONT CONSTR", "C2"), ("GEN DE CONSTR", "C4"), ("GEN CONSTR", "C4"),
+    ("BETA MGMT SVCS", "C7"), ("ACME LOG", "C3"),
+    ("ACME", None),          # abbreviates nobody's whole name
+    ("ACME L", None),        # too few letters
+    ("MARTIN", None),        # an equal name is the exact look-up's, not this one's
+    ("MARTIN TRANSP", "C6"), ("AB", None)])
+def test_abbreviated_name(payer: str, winner: str | None) -> None:
+    names = {"C1": "ACME INDUSTRIES INTERNATIONAL", "C2": "ETABLISSEMENTS DUPONT CONSTRUCTIONS", "C3": "ACME LOGISTICS",
+             "C4": "GENERALE DE CONSTRUCTION", "C5": "MARTIN", "C6": "MARTIN TRANSPORTS",
+             "C7": "BETA MANAGEMENT SERVICES"}
+    assert abbreviated_name(payer, names, min_letters=6, connectors=frozenset({"DE", "AND"})) == winner
+
+
+def test_an_abbreviation_of_two_customers_names_neither() -> None:
+    names = {"C1": "ACME INDUSTRIES", "C2": "ACME INDUSTRIAL"}
+    assert abbreviated_name("ACME IND", names, min_letters=6, connectors=frozenset()) is None
