@@ -24,7 +24,8 @@ from warehouse.reconcile.references import check_digit_references
 README_ITEM_COLUMNS = (
     "entity company_code customer document_number fiscal_year line_item document_type document_date posting_date "
     "baseline_date terms_days_1 terms_days_2 terms_days_3 net_due_date currency amount amount_local debit_credit "
-    "reference assignment clearing_document clearing_date text source_file line_no file_hash").split()
+    "reference assignment clearing_document clearing_date text special_gl doc_status invoice_ref invoice_ref_year "
+    "source_file line_no file_hash").split()
 README_CUSTOMER_COLUMNS = ("entity customer name email vat_id payment_terms_days iban credit_limit country "
                            "account_owner source_file line_no").split()
 
