@@ -1,7 +1,8 @@
 """Stripe → ``raw_stripe_*``: one dlt source per Stripe account (one account per entity).
 
 Resources (see README.md): customers, charges, refunds, disputes, payouts,
-balance_transactions (per payout, with the ``payout`` column) and events (last
+balance_transactions (per payout, with the ``payout`` column), invoices,
+payment_intents and invoice_payments (where a charge's invoice number may be), and events (last
 30 days). Every list resource is incremental on ``created`` and yields rows in
 ascending ``created`` order, so ``max_pages`` (pages, counted by ``Windows.pages``) can cut a
 long sync into loads that each commit data and cursor together; the next run
@@ -11,6 +12,7 @@ resumes where the last committed one stopped. Pages are yielded as Arrow tables
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -27,6 +29,9 @@ from connectors._columns import nullable_columns as _cols  # short: the tables b
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.stripe import settings
 from connectors.stripe.client import StripeApi
+from lettrage.errors import AuthenticationExpired
+
+log = logging.getLogger(__name__)
 
 __all__ = ["stripe_source", "to_unix"]
 
@@ -49,6 +54,7 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
         disputed=BOOL,
         balance_transaction=TEXT,
         payment_intent=TEXT,
+        invoice=TEXT,
         failure_code=TEXT,
         billing_details__name=TEXT,
         payment_method_details__type=TEXT,
@@ -103,6 +109,22 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
     ),
     "customers": _cols(
         id=TEXT, entity=TEXT, email=TEXT, name=TEXT, created=BIGINT, metadata__erp_customer_id=TEXT
+    ),
+    # Stripe Invoicing: the ERP's invoice number in its metadata, description, custom fields (JSON text) or footer;
+    # ``charge``/``payment_intent`` on API versions before 2025-03-31 (since, ``invoice_payments`` links them)
+    "invoices": _cols(
+        id=TEXT, entity=TEXT, number=TEXT, customer=TEXT, status=TEXT, description=TEXT, footer=TEXT,
+        custom_fields=TEXT, created=BIGINT, currency=TEXT, amount_paid=BIGINT, charge=TEXT, payment_intent=TEXT,
+        metadata__invoice_number=TEXT, metadata__erp_customer_id=TEXT,
+    ),
+    "payment_intents": _cols(
+        id=TEXT, entity=TEXT, created=BIGINT, customer=TEXT, description=TEXT, status=TEXT, latest_charge=TEXT,
+        metadata__invoice_number=TEXT, metadata__erp_customer_id=TEXT,
+    ),
+    # which payment paid which Stripe invoice (API versions from 2025-03-31 on: a charge no longer names it)
+    "invoice_payments": _cols(
+        id=TEXT, entity=TEXT, invoice=TEXT, created=BIGINT, status=TEXT, amount_paid=BIGINT, payment__type=TEXT,
+        payment__payment_intent=TEXT, payment__charge=TEXT,
     ),
     # (the object as it was when the event happened: its status and refunded flag say what changed since the
     # object itself was listed, which list resources walked by created never re-read)
@@ -186,7 +208,16 @@ def stripe_source(
 
     def listing(name: str, doc: str) -> DltResource:
         def rows(cursor: incremental[int] = created()) -> Iterator[Any]:
-            yield from _list_by_created(api, name, entity, cursor, max_pages)
+            if name not in settings.OPTIONAL:
+                yield from _list_by_created(api, name, entity, cursor, max_pages)
+                return
+            try:
+                yield from _list_by_created(api, name, entity, cursor, max_pages)
+            except AuthenticationExpired as exc:  # (a restricted key without this permission: 403)
+                log.warning("stripe %s: %s cannot read %s (%s); synced without them: the key needs read access "
+                            "to Invoices and PaymentIntents for charges that name their invoice only there",
+                            entity, "the API key", name, exc)
+                yield dlt.mark.materialize_table_schema()
 
         rows.__doc__ = doc
         return dlt.resource(
@@ -203,6 +234,9 @@ def stripe_source(
     refunds = listing("refunds", "Refunds; merge because a pending refund later succeeds or fails.")
     disputes = listing("disputes", "Disputes; merge because their status moves until won or lost.")
     payouts = listing("payouts", "Payouts; merge because in_transit becomes paid (or failed).")
+    invoices = listing("invoices", "Stripe invoices; merge because they are paid, voided or credited later.")
+    payment_intents = listing("payment_intents", "PaymentIntents; merge because their status and metadata move.")
+    invoice_payments = listing("invoice_payments", "Which payment paid which Stripe invoice; merge (status moves).")
 
     @dlt.transformer(
         data_from=payouts,
@@ -253,7 +287,8 @@ def stripe_source(
             yield shape_table(join_tables(tables), COLUMNS["balance_transactions"], {"entity": entity},
                               load_id=current_load_id())
 
-    resources = [customers, charges, refunds, disputes, payouts, balance_transactions]
+    resources = [customers, charges, refunds, disputes, payouts, balance_transactions, invoices, payment_intents,
+                 invoice_payments]
     if with_events and (end is None or end > int(time.time()) - settings.EVENTS_LOOKBACK_S):
         events_start = max(initial, int(time.time()) - settings.EVENTS_LOOKBACK_S)
 

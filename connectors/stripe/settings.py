@@ -23,7 +23,15 @@ ENDPOINTS = {
     "payouts": "payouts",
     "balance_transactions": "balance_transactions",
     "events": "events",
+    "invoices": "invoices",
+    "payment_intents": "payment_intents",
+    "invoice_payments": "invoice_payments",
 }
+# Where a charge's invoice number may be when the charge's own metadata lacks it: the Stripe invoice it paid
+# (Stripe Invoicing: its metadata, description, custom fields, footer) and its PaymentIntent (Checkout, Payment
+# Links, a PaymentIntent created with metadata). Read with the same read key; an account whose restricted key
+# may not read them gets a warning and the sync goes on without them.
+OPTIONAL = ("invoices", "payment_intents", "invoice_payments")
 # payouts whose balance transactions are listed (``GET /v1/balance_transactions?payout=<po>``): those paid, on
 # their way, and failed ones -- Stripe keeps an automatic payout's transactions under it when it fails (their
 # fees are Stripe's all the same) and returns the money to the balance as one ``payout_failure`` transaction

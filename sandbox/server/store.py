@@ -24,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-STRIPE_TYPES = ("charges", "payouts", "balance_transactions", "refunds", "disputes", "customers", "events")
+STRIPE_TYPES = ("charges", "payouts", "balance_transactions", "refunds", "disputes", "customers", "events", "invoices",
+                "payment_intents", "invoice_payments")
 GOCARDLESS_TYPES = (
     "customers",
     "customer_bank_accounts",

@@ -12,6 +12,12 @@
 -- fee is in that currency too; the charge's own amount and currency stay as instructed_amount/_currency
 -- (fct_payment takes them instead when the charge names an invoice in that currency). Until its payout
 -- lists the balance transaction, a charge is as charged.
+-- A charge whose own metadata names no invoice may still say which through what it paid: its PaymentIntent
+-- (Checkout, Payment Links: metadata and description) and the Stripe invoice it settled (Stripe Invoicing: the
+-- invoice's metadata, description, custom fields and footer, where merchants write the ERP's number; found by
+-- the charge's invoice, the invoice payments listing its PaymentIntent or itself, or the invoice's own charge
+-- or PaymentIntent on older API versions). Their text joins the charge's reference and their customer keys its
+-- customer's.
 -- shape: payments
 -- requires: raw_stripe_charges, raw_stripe_balance_transactions
 {% set events = has('raw_stripe_events') and has_column('raw_stripe_events', 'data__object__status') %}
@@ -25,10 +31,46 @@
 {% set payer_emails = (['c.billing_details__email'] if has_column('raw_stripe_charges', 'billing_details__email') else [])
       + (['c.receipt_email'] if has_column('raw_stripe_charges', 'receipt_email') else [])
       + (['cu.email'] if customers and has_column('raw_stripe_customers', 'email') else []) + ['CAST(NULL AS TEXT)'] %}
+{% set intents = has('raw_stripe_payment_intents') %}
+{% set stripe_invoices = has('raw_stripe_invoices') %}
+{% set invoice_payments = has('raw_stripe_invoice_payments') %}
 {% set invoice_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.invoice_keys) %}
+{#- what the charge's PaymentIntent and Stripe invoice say of the ERP's invoice -#}
+{% set paid_refs = (metadata_cols('raw_stripe_payment_intents', 'pi', providers.stripe.invoice_keys) + ['pi.description']
+                    if intents else [])
+      + (metadata_cols('raw_stripe_invoices', 'si', providers.stripe.invoice_keys)
+         + (['si.description'] if has_column('raw_stripe_invoices', 'description') else [])
+         + (['si.custom_fields'] if has_column('raw_stripe_invoices', 'custom_fields') else [])
+         + (['si.footer'] if has_column('raw_stripe_invoices', 'footer') else [])
+         if stripe_invoices else []) %}
 {% set customer_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.customer_keys)
+      + (metadata_cols('raw_stripe_payment_intents', 'pi', providers.stripe.customer_keys) if intents else [])
+      + (metadata_cols('raw_stripe_invoices', 'si', providers.stripe.customer_keys) if stripe_invoices else [])
       + (metadata_cols('raw_stripe_customers', 'cu', providers.stripe.customer_keys) if customers else []) %}
-WITH charge_bt AS (
+{#- the Stripe invoice each charge paid, by whichever link the account's API version gives -#}
+{% set links = ([] if not has_column('raw_stripe_charges', 'invoice') else
+                ["SELECT id AS charge_id, invoice FROM raw_stripe_charges WHERE invoice IS NOT NULL"])
+      + ([] if not (invoice_payments and has_column('raw_stripe_invoice_payments', 'payment__payment_intent')) else
+         ["SELECT c.id, ip.invoice FROM raw_stripe_charges AS c JOIN raw_stripe_invoice_payments AS ip "
+          ~ "ON ip.payment__payment_intent = c.payment_intent WHERE coalesce(ip.status, 'paid') = 'paid'"])
+      + ([] if not (invoice_payments and has_column('raw_stripe_invoice_payments', 'payment__charge')) else
+         ["SELECT payment__charge, invoice FROM raw_stripe_invoice_payments WHERE payment__charge IS NOT NULL "
+          ~ "AND coalesce(status, 'paid') = 'paid'"])
+      + ([] if not (stripe_invoices and has_column('raw_stripe_invoices', 'payment_intent')) else
+         ["SELECT c.id, si.id FROM raw_stripe_charges AS c JOIN raw_stripe_invoices AS si "
+          ~ "ON si.payment_intent = c.payment_intent"])
+      + ([] if not (stripe_invoices and has_column('raw_stripe_invoices', 'charge')) else
+         ["SELECT charge, id FROM raw_stripe_invoices WHERE charge IS NOT NULL"]) %}
+WITH paid_invoice AS (
+    {% if links %}
+    SELECT charge_id, min(invoice) AS invoice FROM (
+        {{ links | join('\n        UNION ALL ') }}
+    ) AS l GROUP BY charge_id
+    {% else %}
+    SELECT CAST(NULL AS TEXT) AS charge_id, CAST(NULL AS TEXT) AS invoice WHERE 1 = 0
+    {% endif %}
+),
+charge_bt AS (
     SELECT source, max(payout) AS payout, sum(amount) AS amount, sum(fee) AS fee, max(currency) AS currency
     FROM raw_stripe_balance_transactions
     WHERE reporting_category = 'charge'
@@ -72,7 +114,7 @@ SELECT
         WHEN coalesce(ev.refunded, c.refunded) THEN 'refunded'
         ELSE 'succeeded'
     END AS status,
-    concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}c.description) AS reference,
+    concat_ws(' ', {% for col in invoice_refs %}{{ col }}, {% endfor %}c.description{% for col in paid_refs %}, {{ col }}{% endfor %}) AS reference,
     {% if customers and has_column('raw_stripe_customers', 'name') %}coalesce(nullif(cu.name, ''), c.billing_details__name){% else %}c.billing_details__name{% endif %} AS payer_name,
     CAST(NULL AS TEXT) AS payer_iban,
     bt.payout AS payout_id,
@@ -92,4 +134,7 @@ FROM raw_stripe_charges AS c
 LEFT JOIN charge_bt AS bt ON bt.source = c.id
 LEFT JOIN latest AS ev ON ev.object_id = c.id
 {% if customers %}LEFT JOIN raw_stripe_customers AS cu ON cu.id = c.customer{% endif %}
+{% if intents %}LEFT JOIN raw_stripe_payment_intents AS pi ON pi.id = c.payment_intent{% endif %}
+LEFT JOIN paid_invoice AS pinv ON pinv.charge_id = c.id
+{% if stripe_invoices %}LEFT JOIN raw_stripe_invoices AS si ON si.id = pinv.invoice{% endif %}
 {% if has('raw_stripe_disputes') %}LEFT JOIN lost ON lost.charge = c.id{% endif %}

@@ -1,0 +1,76 @@
+"""Stripe charges that name their invoice only through what they paid, on DuckDB and Postgres.
+
+Real integrations rarely put the ERP's invoice number in the charge's own metadata: Stripe Invoicing writes it on
+the Stripe invoice (metadata, custom fields, footer) and the charge only points at that invoice (``charge.invoice``
+on API versions before 2025-03-31, an ``invoice_payment`` listing its PaymentIntent since); Checkout and Payment
+Links put it on the PaymentIntent. Rows are Stripe's wire objects (docs.stripe.com/api) as the connector loads them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from lettrage.config import WarehouseConfig
+from warehouse.reconcile import reconcile
+
+from .raw_book import _fec, built_raw_book
+
+AS_OF = date(2025, 3, 1)
+
+
+def _invoice(entry: str, number: str, amount: str) -> list[dict[str, Any]]:
+    return [_fec(entry, "VE", 1, "411000", "C001", number, date(2025, 2, 1), amount, "0.00"),
+            _fec(entry, "VE", 2, "706000", "", number, date(2025, 2, 1), "0.00", amount)]
+
+
+def _charge(charge_id: str, amount: int, intent: str, invoice: str | None) -> dict[str, Any]:
+    return {"id": charge_id, "entity": "FR01", "object": "charge", "amount": amount, "amount_captured": amount,
+            "amount_refunded": 0, "currency": "eur", "created": 1739001600, "customer": "cus_9",
+            "description": "Payment for Invoice", "status": "succeeded", "paid": True, "refunded": False,
+            "disputed": False, "balance_transaction": None, "payment_intent": intent, "invoice": invoice,
+            "failure_code": None, "billing_details": {"name": "ACME SAS"}, "payment_method_details": {"type": "card"}}
+
+
+CHARGES = [_charge("ch_si", 50000, "pi_31", "in_31"),   # Stripe Invoicing, an API version naming the invoice
+           _charge("ch_pi", 70000, "pi_32", None),      # Checkout: the number on the PaymentIntent
+           _charge("ch_new", 90000, "pi_33", None)]     # Stripe Invoicing since 2025-03-31: an invoice payment
+INVOICES = [
+    {"id": "in_31", "entity": "FR01", "object": "invoice", "number": "8F2A1C-0007", "customer": "cus_9",
+     "status": "paid", "created": 1738990000, "currency": "eur", "amount_paid": 50000, "description": None,
+     "footer": None, "custom_fields": '[{"name": "Facture", "value": "FA-2025-000031"}]', "metadata": {}},
+    {"id": "in_33", "entity": "FR01", "object": "invoice", "number": "8F2A1C-0008", "customer": "cus_9",
+     "status": "paid", "created": 1738990000, "currency": "eur", "amount_paid": 90000, "description": "Services",
+     "footer": "Référence de votre facture : FA-2025-000033", "custom_fields": None, "metadata": {}},
+]
+INTENTS = [
+    {"id": "pi_31", "entity": "FR01", "object": "payment_intent", "created": 1739001500, "customer": "cus_9",
+     "description": None, "status": "succeeded", "latest_charge": "ch_si", "metadata": {}},
+    {"id": "pi_32", "entity": "FR01", "object": "payment_intent", "created": 1739001500, "customer": None,
+     "description": "Checkout", "status": "succeeded", "latest_charge": "ch_pi",
+     "metadata": {"invoice_number": "FA-2025-000032"}},
+]
+INVOICE_PAYMENTS = [{"id": "inpay_33", "entity": "FR01", "object": "invoice_payment", "invoice": "in_33",
+                     "created": 1739001600, "status": "paid", "amount_paid": 90000,
+                     "payment": {"type": "payment_intent", "payment_intent": "pi_33"}}]
+
+
+def test_a_charge_names_the_invoice_its_stripe_invoice_or_payment_intent_names(
+        warehouse_config: WarehouseConfig) -> None:
+    fec = [*_invoice("31", "FA-2025-000031", "500.00"), *_invoice("32", "FA-2025-000032", "700.00"),
+           *_invoice("33", "FA-2025-000033", "900.00")]
+    more = {"raw_stripe_charges": CHARGES, "raw_stripe_invoices": INVOICES, "raw_stripe_payment_intents": INTENTS,
+            "raw_stripe_invoice_payments": INVOICE_PAYMENTS}
+    with built_raw_book(warehouse_config, as_of=AS_OF, more_fec_lines=fec, more_rows=more) as engine:
+        reconcile(engine, as_of=AS_OF)
+        paid = engine.query("SELECT m.payment_id, i.invoice_number, m.amount_applied, m.state FROM fct_match AS m "
+                            "JOIN fct_invoice AS i ON i.invoice_id = m.invoice_id "
+                            "WHERE m.payment_id IN ('ch_si', 'ch_pi', 'ch_new') ORDER BY 1")
+        open_ = engine.query("SELECT invoice_number, amount_open FROM fct_invoice WHERE invoice_number IN "
+                             "('FA-2025-000031', 'FA-2025-000032', 'FA-2025-000033') ORDER BY 1")
+    assert paid == [("ch_new", "FA-2025-000033", Decimal("900.00"), "auto"),
+                    ("ch_pi", "FA-2025-000032", Decimal("700.00"), "auto"),
+                    ("ch_si", "FA-2025-000031", Decimal("500.00"), "auto")]
+    assert open_ == [("FA-2025-000031", Decimal("0.00")), ("FA-2025-000032", Decimal("0.00")),
+                     ("FA-2025-000033", Decimal("0.00"))]
