@@ -40,6 +40,9 @@ DOC = dict(DocEntry=BIGINT, entity=TEXT, DocNum=BIGINT, DocDate=DATE, DocDueDate
 COLUMNS: dict[str, dict[str, TColumnSchema]] = {
     "invoices": _cols(**DOC),
     "credit_notes": _cols(**DOC),
+    # A/R down payment invoices (DownPayments): owed until a receipt pays them (PaymentInvoices lines of type
+    # it_DownPayment); the final invoice that draws one is net of it
+    "down_payments": _cols(**DOC),
     # a receipt is paid by transfer, cash, cheques and cards at once (TransferSum, CashSum, PaymentChecks,
     # PaymentCreditCards), in its DocCurrency: ChecksSum and CardsSum are its lists summed (to_row)
     "incoming_payments": _cols(DocEntry=BIGINT, entity=TEXT, DocNum=BIGINT, DocDate=DATE, CardCode=TEXT,
@@ -55,7 +58,7 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
                                U_PaymentTermsDays=BIGINT, Country=TEXT, IBAN=TEXT, updated_at=TEXT),
 }
 NAMES = {"business_partners": "BusinessPartners", "invoices": "Invoices", "credit_notes": "CreditNotes",
-         "incoming_payments": "IncomingPayments"}
+         "down_payments": "DownPayments", "incoming_payments": "IncomingPayments"}
 # Keys start with the entity: DocEntry and CardCode are numbered per company database, so two companies
 # (two entities) hold the same DocEntry 1 and, keyed by it alone, the second load would replace the first's rows.
 # What each resource's rows must read as (its date and money columns); a row that does not is quarantined rather
@@ -63,9 +66,10 @@ NAMES = {"business_partners": "BusinessPartners", "invoices": "Invoices", "credi
 FIELDS = {name: fields_of(cols) for name, cols in COLUMNS.items()}
 # How a quarantined object is named (raw_quarantine.file): kind, key and the number users know it by.
 KINDS = {"business_partners": "business partner", "invoices": "invoice", "credit_notes": "credit note",
-         "incoming_payments": "incoming payment"}
+         "down_payments": "down payment invoice", "incoming_payments": "incoming payment"}
 KEYS = {"business_partners": ("entity", "CardCode"), "invoices": ("entity", "DocEntry"),
-        "credit_notes": ("entity", "DocEntry"), "incoming_payments": ("entity", "DocEntry")}
+        "credit_notes": ("entity", "DocEntry"), "down_payments": ("entity", "DocEntry"),
+        "incoming_payments": ("entity", "DocEntry")}
 
 
 def _sum(lines: Any, key: str) -> Decimal | None:
@@ -163,6 +167,7 @@ def sap_b1_source(
     partners = listing("business_partners", "Customers (CardType cCustomer); merge because terms and limits change.")
     invoices = listing("invoices", "A/R invoices; merge because PaidToDate and DocumentStatus move.")
     notes = listing("credit_notes", "A/R credit memos; merge because they are applied after issue.")
+    down_payments = listing("down_payments", "A/R down payment invoices; merge because they are paid and drawn later.")
     payments = listing("incoming_payments", "Incoming payments; merge because they can be cancelled.")
 
     @dlt.transformer(data_from=payments, name="payment_invoices", table_name="raw_sap_b1_payment_invoices",
@@ -184,4 +189,4 @@ def sap_b1_source(
         yield from checks.page(out, FIELDS["payment_invoices"],
                                lambda r: f"incoming payment {r['PaymentDocEntry']} line {r['LineNum']}")
 
-    return [partners, invoices, notes, payments, with_quarantine_table(payment_invoices)]
+    return [partners, invoices, notes, down_payments, payments, with_quarantine_table(payment_invoices)]

@@ -7,7 +7,7 @@ PAGE_SIZE = 100  # Prefer: odata.maxpagesize
 DEFAULT_SINCE = "2000-01-01T00:00:00"
 TIMEOUT_S = 120.0
 SESSION_EXPIRED_CODE = "301"  # "Invalid session or session already timeout."
-COLLECTIONS = ("BusinessPartners", "Invoices", "CreditNotes", "IncomingPayments")
+COLLECTIONS = ("BusinessPartners", "Invoices", "CreditNotes", "DownPayments", "IncomingPayments")
 EXTRA_FILTER = {"BusinessPartners": "CardType eq 'cCustomer'"}
-ORDER = {"BusinessPartners": "CardCode", "Invoices": "DocEntry", "CreditNotes": "DocEntry",
+ORDER = {"BusinessPartners": "CardCode", "Invoices": "DocEntry", "CreditNotes": "DocEntry", "DownPayments": "DocEntry",
          "IncomingPayments": "DocEntry"}

@@ -5,9 +5,9 @@
 -- requires: raw_sap_b1_payment_invoices
 SELECT
     l.entity,
-    'INV-' || CAST(l.doc_entry AS TEXT) AS invoice_id,
+    {{ b1_document_id('l') }} AS invoice_id,
     'B1-PAY-' || CAST(l.payment_doc_entry AS TEXT) AS payment_id,
     abs(coalesce(nullif(l.applied_fc, 0), l.sum_applied)) AS amount,
     'sap_b1' AS source_system
 FROM raw_sap_b1_payment_invoices AS l
-WHERE coalesce(l.invoice_type, 'it_Invoice') = 'it_Invoice' AND l.sum_applied IS NOT NULL
+WHERE coalesce(l.invoice_type, 'it_Invoice') IN ('it_Invoice', 'it_DownPayment') AND l.sum_applied IS NOT NULL

@@ -1,5 +1,7 @@
--- SAP Business One A/R invoices and credit memos (credit memos negative). DocEntry is
--- numbered per object, so ids carry the object ('INV-'/'CN-'). B1's own lettrage is the
+-- SAP Business One A/R invoices, down payment invoices and credit memos (credit memos negative). DocEntry is
+-- numbered per object, so ids carry the object ('INV-'/'DPI-'/'CN-'). A down payment invoice (DownPayments: an
+-- advance billed before delivery) is owed until a receipt pays it (PaymentInvoices lines of type it_DownPayment);
+-- the final invoice that draws it is billed net of it (its DocTotal), so nothing is owed twice. B1's own lettrage is the
 -- incoming payments whose PaymentInvoices lines settle the invoice ('PAY-<DocEntry>') and
 -- the credit memos based on it ('CN-<DocEntry>', BaseEntry), kept as evidence. A credit
 -- memo carries the code of its base invoice, so the two share one code as a lettered FEC
@@ -10,34 +12,45 @@
 -- shape: invoices
 -- requires: raw_sap_b1_invoices
 WITH applied AS (
-    SELECT entity, doc_entry, string_agg(settled_by, ',' ORDER BY settled_by) AS payment_ids
+    -- (kind: what the DocEntry numbers, an invoice or a down payment invoice)
+    SELECT entity, kind, doc_entry, string_agg(settled_by, ',' ORDER BY settled_by) AS payment_ids
     FROM (
         {% if has('raw_sap_b1_payment_invoices') %}
-        SELECT entity, doc_entry, 'PAY-' || CAST(payment_doc_entry AS TEXT) AS settled_by
+        SELECT entity, CASE WHEN invoice_type = 'it_DownPayment' THEN 'DPI' ELSE 'INV' END AS kind, doc_entry,
+               'PAY-' || CAST(payment_doc_entry AS TEXT) AS settled_by
         FROM raw_sap_b1_payment_invoices
-        WHERE coalesce(invoice_type, 'it_Invoice') = 'it_Invoice'
+        WHERE coalesce(invoice_type, 'it_Invoice') IN ('it_Invoice', 'it_DownPayment')
         {% else %}
-        SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS BIGINT) AS doc_entry, CAST(NULL AS TEXT) AS settled_by
+        SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS TEXT) AS kind, CAST(NULL AS BIGINT) AS doc_entry,
+               CAST(NULL AS TEXT) AS settled_by
         WHERE 1 = 0
         {% endif %}
         {% if has('raw_sap_b1_credit_notes') %}
         UNION ALL
-        SELECT entity, base_entry, 'CN-' || CAST(doc_entry AS TEXT)
+        SELECT entity, 'INV', base_entry, 'CN-' || CAST(doc_entry AS TEXT)
         FROM raw_sap_b1_credit_notes
         WHERE base_entry IS NOT NULL AND {{ b1_owed() }}
         {% endif %}
     ) AS s
-    GROUP BY entity, doc_entry
+    GROUP BY entity, kind, doc_entry
 ),
 documents AS (
-    SELECT entity, 'INV-' || CAST(doc_entry AS TEXT) AS invoice_id, doc_entry, doc_num, reference1, card_code,
-           'invoice' AS doc_type, doc_date, doc_due_date, doc_currency, {{ b1_total() }} AS amount_total,
+    SELECT entity, 'INV-' || CAST(doc_entry AS TEXT) AS invoice_id, 'INV' AS kind, doc_entry, doc_num, reference1,
+           card_code, 'invoice' AS doc_type, doc_date, doc_due_date, doc_currency, {{ b1_total() }} AS amount_total,
            {{ b1_total() }} - {{ b1_paid() }} AS erp_amount_open, CAST(NULL AS BIGINT) AS base_entry
     FROM raw_sap_b1_invoices
     WHERE {{ b1_owed() }}
+    {% if has('raw_sap_b1_down_payments') %}
+    UNION ALL
+    SELECT entity, 'DPI-' || CAST(doc_entry AS TEXT), 'DPI', doc_entry, doc_num, reference1, card_code, 'invoice',
+           doc_date, doc_due_date, doc_currency, {{ b1_total() }}, {{ b1_total() }} - {{ b1_paid() }},
+           CAST(NULL AS BIGINT)
+    FROM raw_sap_b1_down_payments
+    WHERE {{ b1_owed() }}
+    {% endif %}
     {% if has('raw_sap_b1_credit_notes') %}
     UNION ALL
-    SELECT entity, 'CN-' || CAST(doc_entry AS TEXT) AS invoice_id, CAST(NULL AS BIGINT) AS doc_entry, doc_num,
+    SELECT entity, 'CN-' || CAST(doc_entry AS TEXT) AS invoice_id, 'INV', CAST(NULL AS BIGINT) AS doc_entry, doc_num,
            reference1, card_code, 'credit_note' AS doc_type, doc_date, doc_date AS doc_due_date, doc_currency,
            -{{ b1_total() }} AS amount_total, -({{ b1_total() }} - {{ b1_paid() }}) AS erp_amount_open, base_entry
     FROM raw_sap_b1_credit_notes
@@ -61,4 +74,4 @@ SELECT
     'sap_b1' AS source_system,
     d.invoice_id AS source_id
 FROM documents AS d
-LEFT JOIN applied AS a ON a.entity = d.entity AND a.doc_entry = coalesce(d.doc_entry, d.base_entry)
+LEFT JOIN applied AS a ON a.entity = d.entity AND a.kind = d.kind AND a.doc_entry = coalesce(d.doc_entry, d.base_entry)

@@ -1,13 +1,14 @@
 -- SAP Business One incoming payments: evidence for reconciliation. erp_lettrage lists the
--- invoices ('INV-<DocEntry>') their PaymentInvoices lines settle; a payment on account has none.
+-- invoices ('INV-<DocEntry>') and down payment invoices ('DPI-<DocEntry>') their PaymentInvoices lines settle;
+-- a payment on account has none.
 -- shape: payments
 -- requires: raw_sap_b1_incoming_payments
 WITH lines AS (
     {% if has('raw_sap_b1_payment_invoices') %}
-    SELECT entity, payment_doc_entry,
-           string_agg('INV-' || CAST(doc_entry AS TEXT), ',' ORDER BY doc_entry) AS invoice_ids
-    FROM raw_sap_b1_payment_invoices
-    WHERE coalesce(invoice_type, 'it_Invoice') = 'it_Invoice'
+    SELECT entity, payment_doc_entry, string_agg(invoice_id, ',' ORDER BY invoice_id) AS invoice_ids
+    FROM (SELECT entity, payment_doc_entry, {{ b1_document_id() }} AS invoice_id
+          FROM raw_sap_b1_payment_invoices
+          WHERE coalesce(invoice_type, 'it_Invoice') IN ('it_Invoice', 'it_DownPayment')) AS l
     GROUP BY entity, payment_doc_entry
     {% else %}
     SELECT CAST(NULL AS TEXT) AS entity, CAST(NULL AS BIGINT) AS payment_doc_entry, CAST(NULL AS TEXT) AS invoice_ids WHERE 1 = 0

@@ -118,3 +118,35 @@ def test_an_invoice_with_an_unreadable_value_is_quarantined_not_a_variant_column
     assert [(r[0], r[1], r[3], r[4]) for r in got] == [(name, "DocDate", "sap_b1", ENTITY),
                                                        (name, "DocTotal", "sap_b1", ENTITY)]
     assert "'31/10/2025'" in got[0][2] and "'2,005.62'" in got[1][2]
+
+
+def test_a_down_payment_invoice_is_owed_until_the_receipt_of_it_pays_it(sandbox: RunningSandbox,
+                                                                        warehouse_config: WarehouseConfig) -> None:
+    """An A/R down payment invoice (DownPayments, DocEntry numbered apart from Invoices: DocEntry 1 of both) and the
+    incoming payment whose PaymentInvoices line of type it_DownPayment pays it: the down payment is a document owed
+    ('DPI-1', its DocNum the number payers quote), the receipt lists it, and what it applied is the receipt's."""
+    world = sandbox.state.root / ENTITY / "sap_b1"
+    invoice = first_jsonl(world / "Invoices.jsonl")
+    append_jsonl(world / "DownPayments.jsonl", {
+        **invoice, "DocEntry": 1, "DocNum": 268001, "Reference1": "268001", "DocTotal": 3000.0, "VatSum": 520.66,
+        "PaidToDate": 3000.0, "DocumentStatus": "bost_Close", "DownPaymentType": "dptInvoice",
+        "DocumentLines": [{"LineNum": 0, "ItemDescription": "Anticipo", "LineTotal": 2479.34, "BaseType": -1,
+                           "BaseEntry": None}]})
+    append_jsonl(world / "IncomingPayments.jsonl", {
+        **first_jsonl(world / "IncomingPayments.jsonl"), "DocEntry": 9001, "DocNum": 9001, "TransferSum": 3000.0,
+        "CardCode": invoice["CardCode"], "TransferReference": "ANTICIPO 268001", "Remarks": "ANTICIPO 268001",
+        "OpenBalance": 0.0, "PaymentInvoices": [{"LineNum": 0, "DocEntry": 1, "SumApplied": 3000.0,
+                                                  "AppliedFC": 0.0, "InvoiceType": "it_DownPayment"}]})
+    run_pipeline("b1_es01_dp", _source(sandbox), warehouse_config)
+    with connect(warehouse_config) as engine:
+        build_staging(engine)
+    assert rows(warehouse_config, "SELECT invoice_id, invoice_number, doc_type, amount_total, erp_amount_open, "
+                                  "erp_lettrage FROM stg_sap_b1__invoices WHERE invoice_id LIKE 'DPI-%'") == [
+        ("DPI-1", "268001", "invoice", Decimal("3000.00"), Decimal("0.00"), "PAY-9001")]
+    assert rows(warehouse_config, "SELECT erp_lettrage FROM stg_sap_b1__payments WHERE payment_id = 'B1-PAY-9001'") \
+        == [("DPI-1",)]
+    assert rows(warehouse_config, "SELECT invoice_id, amount FROM stg_sap_b1__applications "
+                                  "WHERE payment_id = 'B1-PAY-9001'") == [("DPI-1", Decimal("3000.00"))]
+    # (the invoice of DocEntry 1 is not the down payment's: neither lists the other's receipt)
+    assert "PAY-9001" not in (scalar(warehouse_config, "SELECT erp_lettrage FROM stg_sap_b1__invoices "
+                                                       "WHERE invoice_id = 'INV-1'") or "")
