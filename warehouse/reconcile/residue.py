@@ -85,6 +85,9 @@ class Item:
     due_date: date | None
     amount_total: Decimal
     open: Decimal
+    # the ERP shows it paid (nothing open there) and names no receipt of it: an ERP that settles a payment on
+    # account against invoices by an internal reconciliation (SAP Business One) says which, not with what
+    erp_orphan: bool = False
     _key: str | None = None
     # set by Residue.set_items: position in the book's sort order, and ``open`` in whole cents
     # (truncated, as the subset search counts them), kept in step with ``open`` by Residue._apply
@@ -914,11 +917,35 @@ class Residue:
                 cn = credits[0]
                 out.insert(0, (cn, f"{says} and is what it owes less credit note {cn.invoice_number or cn.invoice_id}"))
             return out
+        settled = self._erp_settled_by_amount(p, live, line.amount)
+        if settled:
+            numbers = ", ".join(i.invoice_number or i.invoice_id for i in settled)
+            return [(i, f"{head} and settled {numbers} in the ERP without naming a receipt: "
+                        f"{line.customer_id}'s line of {line.amount} is what {'they' if len(settled) > 1 else 'it'} "
+                        "owed") for i in settled]
         exact = [i for i in own if i.open == line.amount]
         if len(exact) == 1:
             return [(exact[0], f"{head}: {line.customer_id}'s line of {line.amount} is the only open item "
                                "of that amount")]
         return []
+
+    def _erp_settled_by_amount(self, p: Payment, live: list[Item], amount: Decimal) -> list[Item]:
+        """The customer's invoices the ERP shows paid without naming a receipt (``Item.erp_orphan``: a payment on
+        account the ERP reconciled with them internally) that this ERP receipt's line pays: the one owing exactly
+        its amount, else the one set of them that adds up to it. The ERP settled them, so an invoice issued after
+        the money came (a payment on account ahead of its invoice) is theirs too."""
+        orphans = sorted((i for i in live if i.erp_orphan and i.open > 0 and i.doc_type == "invoice"
+                          and self._usable(p, i, dated=False)), key=lambda i: i.sort_key)
+        if not orphans:
+            return []
+        exact = [i for i in orphans if i.open == amount]
+        if exact:
+            return exact if len(exact) == 1 else []
+        cfg = self.rules.subset_sum
+        found = subset_sum([int(i.open * 100) for i in orphans[:cfg.max_items]], int(amount * 100),
+                           max_size=cfg.max_subset_size, max_nodes=cfg.max_nodes)
+        unique = found.unique
+        return [orphans[k] for k in unique] if unique and sum(orphans[k].open for k in unique) == amount else []
 
     def _by_customer(self, p: Payment, cid: str, via: str, decision: str | None) -> bool:
         # Hot path (every residue payment of a known customer): the exact amount is a look-up in the

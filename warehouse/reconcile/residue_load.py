@@ -308,6 +308,8 @@ def _load_items(engine: Engine, entity: str, customers: set[str], amounts: set[D
         "  SELECT i.*, i.open0 - coalesce(m.applied, 0) AS open_now FROM i LEFT JOIN m ON m.invoice_id = i.invoice_id"
         ") "
         "SELECT invoice_id, invoice_number, customer_id, currency, doc_type, issue_date, due_date, amount_total, "
-        f"open_now FROM o WHERE open_now <> 0 AND ({_NEEDED}{wanted})",
+        "open_now, CASE WHEN erp_amount_open = 0 AND amount_total > 0 AND coalesce(erp_lettrage, '') = '' "
+        f"THEN 1 ELSE 0 END FROM o WHERE open_now <> 0 AND ({_NEEDED}{wanted})",
         {"entity": entity})
-    return {r[0]: Item(r[0], r[1], r[2], r[3], r[4], r[5], r[6], Decimal(r[7]), Decimal(r[8])) for r in rows}
+    return {r[0]: Item(r[0], r[1], r[2], r[3], r[4], r[5], r[6], Decimal(r[7]), Decimal(r[8]), bool(r[9]))
+            for r in rows}

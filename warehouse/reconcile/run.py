@@ -431,6 +431,17 @@ def _fill_scope(engine: Engine, entity: str, data_start: date | None, receipt_ma
         "UNION SELECT 'customer', customer_id FROM int_invoices WHERE entity = :entity AND invoice_id IN ("
         "  SELECT invoice_id FROM fct_match WHERE entity = :entity AND payment_id IN (SELECT payment_id FROM rc_scope)) "
         + (changed_invoices if invoices_moved else ""), p)
+    if invoices_moved:
+        # a payment placed by searching its customer's open items (by amount, a subset of them, the ERP's receipt)
+        # is placed again when one of that customer's invoices changed: what the search would find may have
+        # changed with it (an invoice the ERP now shows settled by that very money, a new invoice of its amount)
+        engine.execute(
+            "INSERT INTO rc_scope (entity, payment_id) SELECT DISTINCT m.entity, m.payment_id FROM fct_match AS m "
+            "JOIN int_invoices AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
+            f"WHERE m.entity = :entity AND m.state = 'auto' AND m.rule IN {_SEARCHED_RULES} "
+            "AND i.customer_id IN (SELECT customer_id FROM int_invoices WHERE entity = :entity "
+            "                      AND invoice_id IN (SELECT invoice_id FROM rc_inv_changed)) "
+            "AND m.payment_id NOT IN (SELECT payment_id FROM rc_scope)", p)
     context = _context_hash(engine, entity, data_start)
     last_context = engine.query("SELECT context_hash FROM reconcile_run WHERE entity = :entity", p)
     moved = not last_context or last_context[0][0] != context
@@ -462,6 +473,10 @@ def _fill_scope(engine: Engine, entity: str, data_start: date | None, receipt_ma
     _add_reached(engine, entity, everything=moved)
     return context, inv_digest, moved
 
+
+# Rules that place a payment by searching its customer's open items rather than by what it names: an incremental
+# run places such a payment again when one of that customer's invoices changed (_fill_scope).
+_SEARCHED_RULES = "('customer_amount', 'subset_sum', 'erp_receipt', 'learned_alias')"
 
 # Payments left unresolved by earlier runs: an open exception naming them, or a suggestion.
 _UNRESOLVED = (

@@ -12,7 +12,15 @@ import pytest
 from mappings.matching import load_matching_rules
 from warehouse.reconcile.decisions import normalize_name
 from warehouse.reconcile.references import fold
-from warehouse.reconcile.residue import Item, Payment, Residue, customer_number_key, within_tolerance
+from warehouse.reconcile.residue import (
+    ErpHint,
+    ErpLine,
+    Item,
+    Payment,
+    Residue,
+    customer_number_key,
+    within_tolerance,
+)
 
 RULES = load_matching_rules()
 FORMS = RULES.fuzzy.legal_forms
@@ -129,3 +137,22 @@ def test_a_payer_name_in_abbreviations_is_its_customer() -> None:
     assert [(m["payment_id"], m["invoice_id"], m["rule"], m["state"]) for m in out.matches] == [
         ("P1", "I2", "customer_amount", "auto"), ("P2", "I3", "amount_only", "suggested")]
     assert "abbreviated" in out.matches[0]["explanation"]
+
+
+def test_a_payment_on_account_the_erp_settled_internally_pays_the_invoices_it_shows_settled() -> None:
+    """The ERP booked this credit as a payment on account (its receipt names no invoice) and later reconciled it
+    with I1 and I2 (SAP Business One's internal reconciliation: both paid there, no receipt named). I3 owes 2.36
+    more than the credit, within the short-payment tolerance, and is still open in the ERP: the ERP's word wins."""
+    items = {i.invoice_id: i for i in (
+        Item("I1", "FA-1", "C1", "EUR", "invoice", date(2025, 1, 5), date(2025, 2, 5), Decimal("3110.00"),
+             Decimal("3110.00"), True),
+        Item("I2", "FA-2", "C1", "EUR", "invoice", date(2025, 1, 9), date(2025, 2, 9), Decimal("5370.62"),
+             Decimal("5370.62"), True),
+        Item("I3", "FA-3", "C1", "EUR", "invoice", date(2025, 2, 1), date(2025, 3, 1), Decimal("8482.98"),
+             Decimal("8482.98")))}
+    hint = ErpHint("sap_b1:PAY-135", date(2025, 3, 2), (ErpLine("C1", Decimal("8480.62"), None, "Pago a cuenta", (),
+                                                                None, None),), Decimal("0"))
+    pay = _payment("P1", 1, "8480.62", erp=hint)
+    out = Residue(RULES, [pay], items, {}, [], set()).run()
+    assert [(m["invoice_id"], m["amount_applied"], m["rule"], m["state"]) for m in out.matches] == [
+        ("I1", Decimal("3110.00"), "erp_receipt", "auto"), ("I2", Decimal("5370.62"), "erp_receipt", "auto")]
