@@ -184,18 +184,25 @@ def direct_debit_payers(engine: Engine, entity: str, as_of: date, lookback_days:
 
 
 def sent_history(engine: Engine, entity: str) -> dict[str, tuple[tuple[str, date], ...]]:
-    """Email steps that actually left, per invoice, oldest first (``fct_dunning_action.sent_at`` set).
+    """Email steps that actually left, per invoice, oldest first (``fct_dunning_action.sent_at`` set), each with
+    its date: the day the run that planned it was for (``planned_on``, the date the reminder itself bears), else
+    the day it left.
 
     Why not the outbox keys: a step recorded but never accepted by the mail server
     (failed, in review) was not received, so no wording may say "despite our reminder".
+    Why the planned day: a run for a past day (``reminders send --as-of``, a catch-up) sends today what is dated
+    that day; counted from today, the formal step's wait after it ran from the wrong day, and "despite our
+    reminder of" named today.
     """
     if not engine.table_exists("fct_dunning_action"):
         return {}
     out: dict[str, list[tuple[str, date]]] = {}
-    for invoice_id, step, sent_at in engine.query(
-            "SELECT invoice_id, step, sent_at FROM fct_dunning_action WHERE entity = :entity "
-            "AND sent_at IS NOT NULL AND channel = 'email' ORDER BY sent_at, step", {"entity": entity}):
-        day = sent_at.date() if isinstance(sent_at, datetime) else date.fromisoformat(str(sent_at)[:10])
+    for invoice_id, step, planned_on, sent_at in engine.query(
+            "SELECT invoice_id, step, planned_on, sent_at FROM fct_dunning_action WHERE entity = :entity "
+            "AND sent_at IS NOT NULL AND channel = 'email' ORDER BY coalesce(planned_on, CAST(sent_at AS DATE)), "
+            "sent_at, step", {"entity": entity}):
+        when = planned_on if planned_on is not None else sent_at
+        day = when.date() if isinstance(when, datetime) else date.fromisoformat(str(when)[:10])
         out.setdefault(str(invoice_id), []).append((str(step), day))
     return {k: tuple(v) for k, v in out.items()}
 

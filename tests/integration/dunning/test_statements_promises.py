@@ -136,8 +136,12 @@ def test_firmer_mail_cites_the_reminder_actually_sent(
     first = next(m for m in box.messages if m["To"] == "compta@client-un.fr")
     assert "Malgré" not in first.get_content()
     with connect(book) as engine:
-        sent_at = engine.query("SELECT sent_at FROM fct_dunning_action WHERE invoice_id = 'I12' AND step = 'reminder'")
-    day = sent_at[0][0].date().strftime("%d/%m/%Y")
+        sent = engine.query("SELECT planned_on, sent_at FROM fct_dunning_action "
+                            "WHERE invoice_id = 'I12' AND step = 'reminder'")
+    # (sent, and cited by the day it bears: the run's, 25 November, whatever the clock said when it left)
+    assert sent[0][1] is not None
+    day = sent[0][0].strftime("%d/%m/%Y")
+    assert day == "25/11/2026"
     with SmtpSender(SmtpSettings(port=port, security="none")) as smtp, connect(book) as engine:
         run_reminders(engine, "FR01", as_of=date(2026, 11, 30), channels=Channels(
             smtp=smtp, paylinks=StripePayLinks(STRIPE_KEY, provider_sandbox.stripe_base)))
