@@ -23,12 +23,15 @@ from warehouse.engine import Engine
 
 
 def _since(engine: Engine, entity: str, as_of: date) -> date:
+    """The day of the last digest before ``as_of``: what happened after it is news. Before the first digest of an
+    entity everything is: a customer already overdue above the threshold on the first run is alerted then, not
+    only once another of its invoices falls due (as were the broken promises and failed debits still open)."""
     if engine.table_exists("dunning_run"):
         rows = engine.query("SELECT max(as_of) FROM dunning_run WHERE entity = :e AND as_of < :d",
                             {"e": entity, "d": as_of})
         if rows and rows[0][0] is not None:
             return rows[0][0]  # type: ignore[no-any-return]
-    return as_of - timedelta(days=1)
+    return date.min
 
 
 def _failed_debits(engine: Engine, entity: str, since: date) -> list[dict[str, Any]]:

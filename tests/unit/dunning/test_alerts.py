@@ -22,7 +22,7 @@ BIG = InvoiceFacts(entity="FR01", invoice_id="I1", invoice_number="FA-1", custom
 
 
 class NoTables:
-    """An engine with no dunning history: the digest window is the day before."""
+    """An engine with no dunning history: everything overdue is news to the first digest."""
 
     def table_exists(self, table: str) -> bool:
         return False
@@ -46,3 +46,10 @@ def test_disputed_invoice_is_in_no_section(change: dict) -> None:
     disputed = replace(BIG, promise_until=date(2026, 11, 24), **change)
     assert _digest(disputed) == []
     assert _digest(disputed, action="task", step="phone_call") == []
+
+
+def test_the_first_digest_alerts_a_customer_already_overdue_long_before() -> None:
+    """Overdue since September, over the threshold: no digest has told its owner yet, so the first one does
+    (before, only a customer with an invoice falling due the day before the first run was alerted)."""
+    (msg,) = _digest(replace(BIG, due_date=date(2026, 9, 30)))
+    assert msg.payload["overdue"][0]["customer_id"] == "C1"
