@@ -166,6 +166,7 @@ class Payment:
     uncorroborated: bool = False  # its reference names invoices neither its payer nor its amount confirms
     own_reference: bool = False   # ... the payer's own invoices, but the amount does not fit
     erp: ErpHint | None = None    # the ERP's receipt of this money, when one fits it alone
+    refunded: Decimal = Decimal(0)  # handed back to the payer (card refunds): the money received was this much more
 
 
 @dataclass
@@ -967,6 +968,25 @@ class Residue:
         if len(exact) > 1:
             self._suggest(p, exact, rule, f"{_who(cid, via, decision)}: amount {p.remaining} {p.currency}")
             return True
+        if p.refunded > 0:
+            # part of the payment was refunded and no credit note says for what: the one open item owing what
+            # was paid before the refund takes the rest, and what was refunded stays owed on it
+            paid = rem + p.refunded
+            before = self._owing_exactly(p, cid, paid)
+            if len(before) == 1:
+                says = f"{_who(cid, via, decision)}: only open item of {paid} {p.currency}, the amount paid before "
+                # the refund's credit note, when the customer has one open credit note of exactly that: it and the
+                # payment's net close the invoice together (as a subset of the two would)
+                notes = [c for c in live if c.doc_type == "credit_note" and c.open == -p.refunded
+                         and self._usable(p, c, dated=False)]
+                if len(notes) == 1:
+                    note = notes[0]
+                    self._apply(p, before[0], paid, rule,
+                                says + f"{p.refunded} was refunded with credit note {note.invoice_number or note.invoice_id}")
+                    self._apply(p, note, -p.refunded, rule, says + f"{p.refunded} was refunded: its credit note")
+                    return True
+                self._apply(p, before[0], rem, rule, says + f"{p.refunded} was refunded (still owed on it)")
+                return True
         target = int(rem * 100)
         cap = self._tolerance_cap
         least = None

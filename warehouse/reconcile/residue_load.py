@@ -72,7 +72,8 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
         "SELECT p.entity, p.payment_id, p.currency, p.paid_on, p.remaining, p.reference, p.payer_name, "
         "p.payer_iban, p.customer_id, p.customer_via, p.alias_decision, s.n_inv, s.n_key, "
         "CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END AS is_complex, coalesce(x.deducts, 0) AS deducts, "
-        "CASE WHEN u.payment_id IS NULL THEN 0 ELSE 1 END AS is_uncorr, coalesce(u.same_cust, 0) AS own_ref "
+        "CASE WHEN u.payment_id IS NULL THEN 0 ELSE 1 END AS is_uncorr, coalesce(u.same_cust, 0) AS own_ref, "
+        "p.refunded "
         "FROM rc_pay AS p "
         "LEFT JOIN rc_pstat AS s ON s.entity = p.entity AND s.payment_id = p.payment_id "
         "LEFT JOIN rc_complex AS x ON x.entity = p.entity AND x.payment_id = p.payment_id "
@@ -101,13 +102,14 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
             owners[(ent, pid)].add(str(owner))
     payments: dict[str, list[Payment]] = defaultdict(list)
     for (entity, payment_id, currency, paid_on, remaining, reference, payer_name, payer_iban, customer_id,
-         customer_via, alias_decision, n_inv, n_key, is_complex, deducts, is_uncorr, own_ref) in rows:
+         customer_via, alias_decision, n_inv, n_key, is_complex, deducts, is_uncorr, own_ref, refunded) in rows:
         p = Payment(
             entity=entity, payment_id=payment_id, currency=currency, paid_on=paid_on, remaining=Decimal(remaining),
             reference=reference, payer_name=payer_name, payer_iban=payer_iban, customer_id=customer_id,
             customer_via=customer_via, alias_decision=alias_decision,
             candidates=by_payment.get((entity, payment_id), []),
             named_customers=tuple(sorted(owners.get((entity, payment_id), ()))),
+            refunded=Decimal(refunded or 0),
         )
         p.ambiguous = bool(n_key and int(n_key) > 1) or bool(n_inv and int(n_inv) > max_inv)
         p.complex_ = bool(is_complex)

@@ -156,3 +156,23 @@ def test_a_payment_on_account_the_erp_settled_internally_pays_the_invoices_it_sh
     out = Residue(RULES, [pay], items, {}, [], set()).run()
     assert [(m["invoice_id"], m["amount_applied"], m["rule"], m["state"]) for m in out.matches] == [
         ("I1", Decimal("3110.00"), "erp_receipt", "auto"), ("I2", Decimal("5370.62"), "erp_receipt", "auto")]
+
+
+@pytest.mark.parametrize("with_note", [False, True], ids=["no-credit-note", "its-credit-note"])
+def test_a_payment_refunded_in_part_pays_the_invoice_it_paid_before_the_refund(with_note: bool) -> None:
+    """A Payment Link charge of 549.55 naming nothing, 100.00 of it refunded: the customer's one open item of
+    549.55 takes the 449.55 left and still owes the 100.00, unless the customer has one open credit note of 100.00
+    (the refund's), which closes it with the payment."""
+    items = {"I1": _c_item("I1", "C1", "549.55"), "I2": _c_item("I2", "C1", "120.00")}
+    if with_note:
+        items["CN1"] = Item("CN1", "AV-1", "C1", "EUR", "credit_note", date(2025, 2, 10), date(2025, 2, 10),
+                            Decimal("-100.00"), Decimal("-100.00"))
+    pay = _payment("P1", 1, "449.55", refunded=Decimal("100.00"))
+    out = Residue(RULES, [pay], items, {}, [], set()).run()
+    applied = [(m["invoice_id"], m["amount_applied"], m["state"]) for m in out.matches]
+    if with_note:
+        assert applied == [("I1", Decimal("549.55"), "auto"), ("CN1", Decimal("-100.00"), "auto")]
+        assert items["I1"].open == 0 and items["CN1"].open == 0
+    else:
+        assert applied == [("I1", Decimal("449.55"), "auto")]
+        assert items["I1"].open == Decimal("100.00")

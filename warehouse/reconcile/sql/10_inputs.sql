@@ -170,6 +170,7 @@ SELECT
     p.entity, p.payment_id, p.channel, p.status, upper(p.currency) AS currency, p.paid_on,
     CAST(p.amount - coalesce(r.refunded, 0) AS DECIMAL(18,2)) AS amount,
     CAST(p.amount - coalesce(r.refunded, 0) - coalesce(f.consumed, 0) AS DECIMAL(18,2)) AS remaining,
+    CAST(coalesce(r.refunded, 0) AS DECIMAL(18,2)) AS refunded,
     p.reference, p.payer_name, upper(replace(coalesce(p.payer_iban, ''), ' ', '')) AS payer_iban,
     coalesce(p.customer_id, ci.customer_id, ai.customer_id) AS customer_id,
     CASE WHEN p.customer_id IS NOT NULL THEN 'payment'
