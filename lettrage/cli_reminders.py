@@ -83,7 +83,10 @@ def promise(entity: Annotated[str, typer.Option("--entity", "-e")],
             invoice: Annotated[str, typer.Option("--invoice", "-i", help="Invoice id (fct_invoice.invoice_id).")],
             on: Annotated[str, typer.Option("--on", help="Promised payment day YYYY-MM-DD.")],
             actor: Annotated[str, typer.Option("--actor", help="Who recorded it.")],
-            reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
+            reason: Annotated[str | None, typer.Option("--reason")] = None,
+            as_of: Annotated[str | None, typer.Option(
+                "--as-of", help="The day the customer made the promise, when recorded later or replayed (the "
+                                "promised day may not be before it); default today.")] = None) -> None:
     """Record a promise to pay: no reminder for the invoice until that day (a broken one reaches the digest)."""
     from actions.dunning.promises import record_promise_to_pay
     from lettrage.errors import DataError
@@ -91,7 +94,8 @@ def promise(entity: Annotated[str, typer.Option("--entity", "-e")],
 
     try:
         with connect() as engine:
-            decision = record_promise_to_pay(engine, entity, invoice, _date(on), actor, reason)
+            decision = record_promise_to_pay(engine, entity, invoice, _date(on), actor, reason,
+                                             today=_date(as_of) if as_of else None)
     except DataError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc

@@ -39,6 +39,16 @@ def test_promise_records_a_decision_or_says_why_not(book: WarehouseConfig) -> No
     assert rows[-1] == ("I21", "sophie", "phone call")
 
 
+def test_a_promise_recorded_for_a_past_day_is_checked_against_that_day(book: WarehouseConfig) -> None:
+    """Replaying what a customer said on 14 October (`--as-of`): a promise for 20 October was a future day then.
+    Without it, the day is before today and refused, saying so."""
+    replayed = RUNNER.invoke(app, ["promise", "-e", "FR01", "-i", "I21", "--on", "2026-10-20", "--actor", "sophie",
+                                   "--as-of", "2026-10-14"])
+    assert replayed.exit_code == 0, replayed.output
+    late = RUNNER.invoke(app, ["promise", "-e", "FR01", "-i", "I21", "--on", "2026-10-20", "--actor", "sophie"])
+    assert late.exit_code == 2 and "before today" in late.output
+
+
 def test_dispute_records_a_decision_that_stops_reminders(book: WarehouseConfig) -> None:
     """`lettrage reminders dispute`: a customer contests FA-21 (named by its number); the decision the desk writes,
     so the next planning skips the invoice as disputed. An unknown department or invoice says why."""
