@@ -32,6 +32,7 @@ from warehouse.reconcile.decisions import (
     confirm_match,
     confirmed_by_people,
     learn_aliases,
+    open_dispute_sql,
     payment_decisions,
     record_decision,
     reject_match,
@@ -135,6 +136,23 @@ def dispute(engine: Engine, entity: str, invoice_id: str, *, reason: str, depart
     return record_decision(engine, entity=entity, kind="dispute", actor=actor, reason=reason.strip(),
                            invoice_id=invoice_id, amount=inv["amount_open"], before=inv,
                            after={"disputed": True, "department": department, "assignee": assignee})
+
+
+def resolve_dispute(engine: Engine, entity: str, invoice_id: str, *, resolution: str, actor: str) -> Decision:
+    """Close an invoice's open dispute: a later ``dispute`` decision saying ``"disputed": false`` (the history keeps
+    both, the latest wins: ``warehouse.reconcile.decisions.open_dispute_sql``). Reminders and factoring take the
+    invoice again as its next steps and rules say; it shows as disputed until the next reconcile."""
+    if not resolution.strip():
+        raise DataError("closing a dispute needs what settled it (a credit note issued, the customer withdrew...)")
+    rows = engine.query("SELECT 1 FROM decision AS i WHERE i.entity = :entity AND i.invoice_id = :invoice_id "
+                        f"AND {open_dispute_sql('i')} LIMIT 1", {"entity": entity, "invoice_id": invoice_id}) \
+        if engine.table_exists("decision") else []
+    if not rows:
+        raise DataError(f"invoice {invoice_id} of {entity} has no open dispute to close")
+    inv = _open_invoice(engine, entity, invoice_id)
+    return record_decision(engine, entity=entity, kind="dispute", actor=actor, reason=resolution.strip(),
+                           invoice_id=invoice_id, amount=inv["amount_open"], before=inv,
+                           after={"disputed": False, "resolution": resolution.strip()})
 
 
 def assigned_to(engine: Engine, scope: Sequence[str], *, username: str, department: str | None,

@@ -126,3 +126,26 @@ def dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
         raise typer.Exit(2) from exc
     console.print(f"dispute recorded for {entity}/{invoice} (decision {decision.id}): `lettrage reconcile` or the next "
                   "sync shows it disputed")
+
+
+@app.command("resolve-dispute")
+def resolve_dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
+                    invoice: Annotated[str, typer.Option("--invoice", "-i", help="Invoice id or number.")],
+                    reason: Annotated[str, typer.Option("--reason", help="What settled it.")],
+                    actor: Annotated[str, typer.Option("--actor", help="Who recorded it.")]) -> None:
+    """Close a customer dispute: reminders and factoring take the invoice again (a decision kept through every run;
+    the dispute stays in the invoice's history)."""
+    from desk.actions import invoice_by_reference
+    from desk.actions import resolve_dispute as record_resolution
+    from lettrage.errors import DataError
+    from warehouse.engine import connect
+
+    try:
+        with connect() as engine:
+            found = invoice_by_reference(engine, entity, invoice)
+            decision = record_resolution(engine, entity, str(found["invoice_id"]), resolution=reason, actor=actor)
+    except DataError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    console.print(f"dispute closed for {entity}/{invoice} (decision {decision.id}): `lettrage reconcile` or the next "
+                  "sync shows it no longer disputed")

@@ -18,6 +18,7 @@ from actions.in_transit import for_invoice, transit_sql
 from lettrage.errors import ConfigurationError
 from mappings.dunning import DunningRules
 from warehouse.engine import Engine
+from warehouse.reconcile.decisions import open_dispute_sql
 from warehouse.reconcile.decisions import pending_write_off_sql
 
 MANDATE_LIVE = ("active", "pending_submission", "submitted")
@@ -73,8 +74,7 @@ def _cols(engine: Engine, table: str) -> set[str]:
 
 def facts_sql(engine: Engine) -> str:
     has_decision = engine.table_exists("decision")
-    dispute = ("EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = i.invoice_id "
-               "AND d.kind = 'dispute')") if has_decision else "FALSE"
+    dispute = open_dispute_sql("i") if has_decision else "FALSE"
     # an invoice someone asked to write off is not chased while the request is pending (the desk's action)
     write_off = pending_write_off_sql("i") if has_decision else "FALSE"
     mandate = "CAST(NULL AS VARCHAR)"

@@ -16,6 +16,7 @@ from typing import Any
 from actions.dunning.statements import Account, Movement, OpenItem
 from lettrage.errors import ConfigurationError
 from warehouse.engine import Engine
+from warehouse.reconcile.decisions import open_dispute_sql
 
 CLOSED = ("paid", "credited", "written_off", "factored")
 
@@ -61,8 +62,7 @@ def accounts(engine: Engine, entity: str, as_of: date, window_start: date,
     for cid, day in last_statements(engine, entity).items():
         if cid in out:
             out[cid].last_statement = day
-    dispute = ("EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = i.entity AND d.invoice_id = i.invoice_id "
-               "AND d.kind = 'dispute')") if engine.table_exists("decision") else "FALSE"
+    dispute = open_dispute_sql("i") if engine.table_exists("decision") else "FALSE"
     closed = ", ".join(f"'{s}'" for s in CLOSED)
     for r in _q(
             engine, "SELECT i.customer_id, i.invoice_id, i.invoice_number, i.doc_type, i.issue_date, i.due_date, "

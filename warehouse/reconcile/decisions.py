@@ -250,6 +250,22 @@ def revoke_aliases(engine: Engine, rejection: Decision) -> int:
     return count
 
 
+def open_dispute_sql(invoice: str) -> str:
+    """SQL: the invoice ``invoice`` (an alias with ``entity`` and ``invoice_id``) is in dispute by a person's
+    decision: its latest ``dispute`` decision opens one (``after_json.disputed`` true). A dispute is closed by a
+    later ``dispute`` decision saying ``"disputed": false`` (``desk.actions.resolve_dispute``), so the history keeps
+    both and the latest wins."""
+    return (f"EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = {invoice}.entity "
+            f"AND d.invoice_id = {invoice}.invoice_id AND d.kind = 'dispute' AND {DISPUTE_STILL_OPEN.format(d='d')} "
+            "AND NOT EXISTS (SELECT 1 FROM decision AS l WHERE l.entity = d.entity AND l.invoice_id = d.invoice_id "
+            "AND l.kind = 'dispute' AND (l.created_at > d.created_at OR (l.created_at = d.created_at AND l.id > d.id))))")
+
+
+# A ``dispute`` decision that does not close the dispute (json.dumps writes ``"disputed": false`` for one that does;
+# the pattern's ``_`` stands for the colon, which the engines would read as a bind parameter)
+DISPUTE_STILL_OPEN = "replace(coalesce({d}.after_json, ''), ' ', '') NOT LIKE '%\"disputed\"_false%'"
+
+
 def normalize_name(name: str | None, legal_forms: tuple[str, ...] = ()) -> str:
     """Upper case, no accents or punctuation, legal forms (SARL, GmbH...) removed."""
     folded = fold(name)

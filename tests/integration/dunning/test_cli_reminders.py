@@ -67,3 +67,23 @@ def test_dispute_records_a_decision_that_stops_reminders(book: WarehouseConfig) 
                                                             dry_run=True)[0]}
     assert rows == [("I21", "sophie", "goods damaged")]
     assert planned["I21"].reason == "disputed (decision)"
+
+
+def test_a_dispute_closed_lets_reminders_take_the_invoice_again(book: WarehouseConfig) -> None:
+    """`lettrage reminders resolve-dispute`: the credit note the customer asked for was issued; the latest dispute
+    decision closes it, so the next planning plans FA-21 again. Closing one that is not open says so."""
+    from actions.dunning.run import plan_run
+    from mappings.dunning import load_dunning_rules
+
+    none = RUNNER.invoke(app, ["resolve-dispute", "-e", "FR01", "-i", "FA-21", "--reason", "x", "--actor", "s"])
+    assert none.exit_code == 2 and "no open dispute" in none.output
+    RUNNER.invoke(app, ["dispute", "-e", "FR01", "-i", "FA-21", "--reason", "goods damaged", "--actor", "sophie"])
+    ok = RUNNER.invoke(app, ["resolve-dispute", "-e", "FR01", "-i", "FA-21", "--reason", "credit note AV-7 issued",
+                             "--actor", "sophie"])
+    assert ok.exit_code == 0, ok.output
+    with connect(book) as engine:
+        planned = {p.facts.invoice_id: p for p in plan_run(engine, "FR01", date(2026, 11, 25), load_dunning_rules(),
+                                                            dry_run=True)[0]}
+        history = engine.query("SELECT reason FROM decision WHERE kind = 'dispute' ORDER BY created_at, id")
+    assert not planned["I21"].reason.startswith("disputed"), planned["I21"].reason
+    assert history == [("goods damaged",), ("credit note AV-7 issued",)]

@@ -21,12 +21,19 @@ WITH m AS (
     {% if affected_only %}AND payment_id IN (SELECT invoice_id FROM rc_affected){% endif %}
     GROUP BY entity, payment_id
 ), d AS (
+    -- (in dispute while the invoice's latest dispute decision does not close it: decisions.open_dispute_sql)
     SELECT entity, invoice_id,
-           max(CASE WHEN kind = 'dispute' THEN 1 ELSE 0 END) AS disputed,
+           max(CASE WHEN kind = 'dispute' AND last_dispute = 1 AND {{ dispute_still_open.format(d='x') }}
+                    THEN 1 ELSE 0 END) AS disputed,
            max(CASE WHEN kind = 'write_off' THEN 1 ELSE 0 END) AS written_off,
            sum(CASE WHEN kind = 'write_off' THEN amount END) AS write_off_amount,
            sum(CASE WHEN kind = 'write_off' AND amount IS NULL THEN 1 ELSE 0 END) AS write_off_all
-    FROM decision WHERE invoice_id IS NOT NULL AND entity = :entity GROUP BY entity, invoice_id
+    FROM (
+        SELECT x.*, CASE WHEN x.kind = 'dispute' AND row_number() OVER (
+                             PARTITION BY x.invoice_id, x.kind ORDER BY x.created_at DESC, x.id DESC) = 1
+                         THEN 1 ELSE 0 END AS last_dispute
+        FROM decision AS x WHERE x.invoice_id IS NOT NULL AND x.entity = :entity
+    ) AS x GROUP BY entity, invoice_id
 ), cb AS (
     -- a card or direct-debit payment of it the customer disputed with its bank (Stripe dispute, GoCardless
     -- chargeback): the invoice is in dispute until a person resolves the chargeback exception (nobody chases it)
