@@ -18,8 +18,7 @@ from actions.in_transit import for_invoice, transit_sql
 from lettrage.errors import ConfigurationError
 from mappings.dunning import DunningRules
 from warehouse.engine import Engine
-from warehouse.reconcile.decisions import open_dispute_sql
-from warehouse.reconcile.decisions import pending_write_off_sql
+from warehouse.reconcile.decisions import open_dispute_sql, pending_write_off_sql
 
 MANDATE_LIVE = ("active", "pending_submission", "submitted")
 _LIVE_SQL = ", ".join(f"'{s}'" for s in MANDATE_LIVE)  # (as an SQL list)
