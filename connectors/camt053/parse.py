@@ -146,10 +146,14 @@ def _date(elem: etree._Element | None) -> date | None:
 
 
 def _party(tx: etree._Element, role: str) -> tuple[str | None, str | None]:
+    """The counterparty's name and account. The name is the ultimate party's when the payment names one
+    (``UltmtDbtr``: a holding or a payment factory paying on a group company's behalf, from its own account):
+    that is the customer the money is for; the account stays the one the money came from."""
     rel = tx.find("RltdPties")
     if rel is None:
         return None, None
-    name = _text(rel, f"{role}/Pty/Nm") or _text(rel, f"{role}/Nm")
+    name = (_text(rel, f"Ultmt{role}/Pty/Nm") or _text(rel, f"Ultmt{role}/Nm")
+            or _text(rel, f"{role}/Pty/Nm") or _text(rel, f"{role}/Nm"))
     iban = _text(rel, f"{role}Acct/Id/IBAN") or _text(rel, f"{role}Acct/Id/Othr/Id")
     return name, iban
 
@@ -341,7 +345,23 @@ def _entry_dates(ntry: etree._Element, ref: str) -> tuple[date, date | None]:
 
 
 def _entry_rows(ntry: etree._Element, ref: str) -> list[dict[str, Any]]:
-    """The rows of one entry (one per transaction of a batch); ``ref`` is its ``bank_line_id`` (_StatementRefs)."""
+    """The rows of one entry (one per transaction of a batch); ``ref`` is its ``bank_line_id`` (_StatementRefs).
+
+    An entry with ``RvslInd`` true is the bank reversing an earlier entry (a credit taken back, not a payment
+    made): its rows carry the return reason ``RVSL`` when the transaction gives none, so the warehouse pairs
+    it with the credit it reverses as it does a SEPA return (same EndToEndId, else account and amount)."""
+    rows = _entry_rows_as_booked(ntry, ref)
+    if (_text(ntry, "RvslInd") or "").strip().lower() == "true":
+        for row in rows:
+            row["return_reason"] = row.get("return_reason") or REVERSAL_REASON
+    return rows
+
+
+# the return reason of an entry the bank reversed (RvslInd): no ISO reason code is "RVSL"
+REVERSAL_REASON = "RVSL"
+
+
+def _entry_rows_as_booked(ntry: etree._Element, ref: str) -> list[dict[str, Any]]:
     amount, ccy = _amount(ntry, "Amt", f"entry {ref}")
     indicator = _text(ntry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):

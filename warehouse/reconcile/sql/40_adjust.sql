@@ -59,13 +59,20 @@ SELECT rem.match_id, r, rem.entity, rem.payment_id, rem.invoice_id, rem.paid_on,
             WHEN r <= {{ tol.bank_charges_abs }} AND r <= amount_total * {{ tol.bank_charges_pct }} / 100
                 THEN 'bank charges within tolerance'
             WHEN f.match_id IS NOT NULL THEN 'discount or charges the ERP booked with the receipt'
+            -- the bank line says the payer instructed the whole (camt.053 AmtDtls/InstdAmt, same currency) and the
+            -- banks on the way took exactly the remainder (charges shared, SHA): the payer paid in full
+            WHEN bc.bank_line_id IS NOT NULL
+                THEN 'charges the banks deducted on the way (instructed ' || CAST(bc.instructed_amount AS VARCHAR) || ')'
             -- beyond the tolerances, the ERP's word: it shows the invoice settled (bank charges the payer
             -- deducted, a discount or small write-off the accountant booked), up to a share of the invoice
             WHEN erp_code IS NOT NULL AND r <= amount_total * {{ tol.erp_settled_pct }} / 100
                 THEN 'settled in the ERP (lettrage ' || erp_code || ')'
        END AS reason
 FROM rem
-LEFT JOIN erp_fee AS f ON f.match_id = rem.match_id;
+LEFT JOIN erp_fee AS f ON f.match_id = rem.match_id
+LEFT JOIN fct_bank_line AS bc
+  ON bc.entity = rem.entity AND bc.bank_line_id = rem.payment_id AND bc.instructed_amount IS NOT NULL
+ AND upper(bc.instructed_currency) = upper(bc.currency) AND bc.instructed_amount - bc.amount = rem.r;
 
 UPDATE rc_match SET adjustment = s.r,
        adjustment_reason = s.reason,

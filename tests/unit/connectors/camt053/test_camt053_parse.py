@@ -312,3 +312,22 @@ def test_a_bad_value_date_names_its_field(tmp_path: Path) -> None:
     path.write_text(xml.replace("<ValDt><Dt>2025-02-28</Dt>", "<ValDt><Dt>2025-02-30</Dt>"), encoding="utf-8")
     rows, q = _parse(path)
     assert rows == [] and [(r[1], "bad date" in r[2]) for r in q.rows] == [("ValDt", True)]
+
+
+def test_a_reversed_entry_is_a_return_and_the_ultimate_debtor_names_the_payer(tmp_path: Path) -> None:
+    """``RvslInd`` true: the bank took back an earlier credit; its row carries the return reason RVSL, so the
+    warehouse pairs it with the credit it reverses. A payment a holding made for a group company
+    (``UltmtDbtr``) is named after the company it is for; its account stays the holding's."""
+    reversal = v02.entry("R2", "3063.66", "ACME SA", "RE FA-2026-00140", indicator="DBIT").replace(
+        "</CdtDbtInd>", "</CdtDbtInd><RvslInd>true</RvslInd>")
+    for_company = v02.entry("R3", "4006.93", "HOLDING FINANCIERE", "VIR").replace(
+        "<Dbtr><Nm>HOLDING FINANCIERE</Nm></Dbtr>",
+        "<Dbtr><Nm>HOLDING FINANCIERE</Nm></Dbtr><DbtrAcct><Id><IBAN>FR7611111111111111111111111</IBAN></Id>"
+        "</DbtrAcct><UltmtDbtr><Nm>BRASSERIE CHEVALIER</Nm></UltmtDbtr>")
+    path = v02.write_statement(tmp_path / "s.xml", v02.statement([v02.entry("R1", "3063.66", "ACME SA",
+                                                                            "RE FA-2026-00140"), reversal, for_company]))
+    rows, q = _parse(path)
+    assert not q.rows
+    assert [(r["bank_line_id"], r["return_reason"]) for r in rows] == [("R1", None), ("R2", "RVSL"), ("R3", None)]
+    assert (rows[2]["counterparty_name"], rows[2]["counterparty_iban"]) == ("BRASSERIE CHEVALIER",
+                                                                            "FR7611111111111111111111111")
