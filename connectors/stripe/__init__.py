@@ -29,7 +29,7 @@ from connectors._columns import nullable_columns as _cols  # short: the tables b
 from connectors._http import RetryPolicy, Windows, external_schedule
 from connectors.stripe import settings
 from connectors.stripe.client import StripeApi
-from lettrage.errors import AuthenticationExpired
+from lettrage.errors import PermanentSourceError
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +213,12 @@ def stripe_source(
                 return
             try:
                 yield from _list_by_created(api, name, entity, cursor, max_pages)
-            except AuthenticationExpired as exc:  # (a restricted key without this permission: 403)
-                log.warning("stripe %s: %s cannot read %s (%s); synced without them: the key needs read access "
+            except PermanentSourceError as exc:
+                # (a restricted key without this permission: 403; a mock of the API without the endpoint: 404.
+                # A bad key fails the other resources all the same.)
+                log.warning("stripe %s: %s cannot be read (%s); synced without them: the key needs read access "
                             "to Invoices and PaymentIntents for charges that name their invoice only there",
-                            entity, "the API key", name, exc)
+                            entity, name, exc)
                 yield dlt.mark.materialize_table_schema()
 
         rows.__doc__ = doc

@@ -215,3 +215,21 @@ def test_arrow_loads_carry_dlt_lineage_and_fit_a_warehouse_first_loaded_from_dic
     assert stamped and stamped <= set(first.load_ids)
     assert again.total_rows == 0
     assert loaded_ids(warehouse_config) == {t: sorted(ids) for t, ids in expected_ids(stripe_world[0]).items()}
+
+
+def test_an_account_that_cannot_list_invoices_syncs_the_rest(
+    stripe_sandbox: RunningSandbox, warehouse_config: WarehouseConfig, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Invoices and PaymentIntents are read for the charges that name their invoice only there; an account whose
+    key may not list them (403), or an API stand-in without them (404 here), syncs everything else, says so, and
+    still gets the tables."""
+    from connectors.stripe import settings
+
+    monkeypatch.setitem(settings.ENDPOINTS, "invoices", "no_such_listing")
+    with caplog.at_level(logging.WARNING):
+        result = run_pipeline("stripe_FR01", source(stripe_sandbox), warehouse_config)
+    assert result.rows["raw_stripe_charges"] > 0
+    assert any("invoices cannot be read" in r.getMessage() for r in caplog.records)
+    with connect(warehouse_config) as engine:
+        assert engine.table_exists("raw_stripe_invoices")
