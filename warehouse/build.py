@@ -19,6 +19,7 @@ from functools import partial
 
 from mappings.bank_codes import load_bank_codes
 from mappings.entities import load_entities
+from mappings.factoring import load_factoring
 from mappings.matching import MatchingRules, load_matching_rules
 from mappings.providers import load_provider_metadata
 from mappings.sage_fec import load_fec_conventions
@@ -112,6 +113,12 @@ def _context(engine: Engine, **extra: object) -> dict[str, object]:
     context["tax_refunds"] = bank_codes.tax_refunds
     # every entity's own bank accounts (compacted IBANs, letters and digits only: safe as SQL literals)
     context["own_ibans"] = sorted(i for i in load_entities().by_iban() if i.isalnum())
+    # the factors' accounts and names (mappings/factoring.yaml): their advances and reserve releases are the
+    # factor's money, reconciled by actions/factoring from the bank lines, never a customer's payment
+    factors = [c.counterparty for c in load_factoring().contracts]
+    context["factor_ibans"] = sorted({i.replace(" ", "").upper() for f in factors for i in f.ibans
+                                      if i.replace(" ", "").isalnum()})
+    context["factor_names"] = sorted({n.upper().replace("'", "''") for f in factors for n in f.names})
     context["fec_conventions"] = load_fec_conventions()
     rules = load_matching_rules()
     context["erp_window"] = partial(_erp_window, rules)

@@ -165,3 +165,16 @@ def test_a_direct_debit_collected_in_a_payout_the_bank_rejected_is_on_its_way(bo
             "'EUR', DATE '2026-11-18', 'succeeded', 'FA-21', 'PO3', 'gocardless', 'PM8')")
         bounced = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
     assert bounced["I21"] == "GoCardless payment PM8 collected, its payout PO3 never reached the bank"
+
+
+def test_a_dispute_recorded_since_the_last_reconcile_is_never_sold_to_the_factor(book: WarehouseConfig) -> None:
+    """`lettrage reminders dispute` moments before the factoring run: fct_invoice shows it from the next
+    reconcile, the factoring selection reads the decision itself, as reminders do."""
+    from desk.actions import dispute
+
+    with connect(book) as engine:
+        ensure_factoring_tables(engine)
+        before = {c.invoice_id: c.disputed for c in gather_candidates(engine, "FR01", AS_OF)}
+        dispute(engine, "FR01", "I21", reason="goods damaged", department="sales", actor="sophie")
+        after = {c.invoice_id: c.disputed for c in gather_candidates(engine, "FR01", AS_OF)}
+    assert before["I21"] is False and after["I21"] is True

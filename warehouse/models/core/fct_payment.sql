@@ -1,6 +1,7 @@
 -- Every incoming money movement from a customer: provider payments and ERP receipts
 -- from staging, plus the bank statement's customer credits (a credit that is neither
--- a provider payout, a return, a transfer from the group's own accounts, by its transaction
+-- a provider payout, a return, a transfer from the group's own accounts, a factor's advance or reserve
+-- release (mappings/factoring.yaml), by its transaction
 -- code a loan, interest or the like, nor money the ERP booked to no customer account). Bank
 -- transfers find their customer by IBAN here; reconciliation finds the rest. A credit the bank
 -- later returned (a direct debit sent back AC04, MD06, ...: same EndToEndId) is a failed payment:
@@ -200,6 +201,14 @@ bank_transfers AS (
       -- money from the group's own accounts (cash pooling, a transfer between our banks): mappings/entities.yaml
       {% if own_ibans %}
       AND coalesce(b.counterparty_iban, '') NOT IN ({% for iban in own_ibans %}'{{ iban }}'{% if not loop.last %}, {% endif %}{% endfor %})
+      {% endif %}
+      -- a factor's advances and reserve releases (mappings/factoring.yaml counterparty): the factor's money,
+      -- reconciled with its assignments by the factoring step, not a customer paying an invoice
+      {% if factor_ibans %}
+      AND upper(replace(coalesce(b.counterparty_iban, ''), ' ', '')) NOT IN ({% for iban in factor_ibans %}'{{ iban }}'{% if not loop.last %}, {% endif %}{% endfor %})
+      {% endif %}
+      {% if factor_names %}
+      AND upper(trim(coalesce(b.counterparty_name, ''))) NOT IN ({% for name in factor_names %}'{{ name }}'{% if not loop.last %}, {% endif %}{% endfor %})
       {% endif %}
 )
 SELECT entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, reference,
