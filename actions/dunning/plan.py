@@ -46,6 +46,9 @@ def customer_messages(
         if not emails:
             continue
         context = [p for p in group if p.action in ("email", "task") or p.reason.endswith("already sent")]
+        # (an invoice getting a message of its own today, a formal notice, is not listed again in the ordinary
+        # reminder of the same day: one courteous and one formal letter about it at once contradict each other)
+        on_its_own = {p.facts.invoice_id for p in emails if p.separate_message}
         for separate in (False, True):
             triggers = [p for p in emails if p.separate_message == separate]
             if not triggers:
@@ -53,7 +56,7 @@ def customer_messages(
             lead = max(triggers, key=lambda p: (TONE_ORDER.get(p.tone or "neutral", 1), p.facts.days_past_due(as_of)))
             listed_ids = {p.facts.invoice_id for p in triggers}
             extra = [p for p in context if p.facts.invoice_id not in listed_ids and p.facts.days_past_due(as_of) >= 0
-                     and not separate]
+                     and not separate and p.facts.invoice_id not in on_its_own]
             lines = [line(p, as_of, p.step) for p in triggers] + [line(p, as_of) for p in extra]
             lines.sort(key=lambda ln: (ln.due_date, ln.invoice_number))
             f = lead.facts

@@ -126,3 +126,20 @@ def test_a_long_french_subject_reaches_the_reader_with_its_spaces() -> None:
                       body="Bonjour")
     read = email.message_from_bytes(msg.as_bytes(policy=WIRE), policy=email.policy.default)
     assert read["Subject"] == subject
+
+
+def test_an_invoice_under_formal_notice_is_not_listed_again_in_the_same_days_reminder() -> None:
+    """I9 reaches its formal notice (a message of its own) the day I8 gets its first reminder: the reminder lists
+    I8 alone; before, it listed I9 too, as courteously as if no formal notice were leaving with it."""
+    common = dict(entity="FR01", customer_id="C1", currency="EUR", email="a@b.fr", country="FR", customer_name="Client")
+    facts = [InvoiceFacts(invoice_id="I9", invoice_number="FA-2025-000009", due_date=date(2025, 1, 31),
+                          amount_open=D("1000.00"), amount_total=D("1000.00"), issue_date=date(2025, 1, 1),
+                          steps_done=frozenset({"reminder", "firmer"}),
+                          reminders_sent=(("reminder", date(2025, 2, 5)), ("firmer", date(2025, 2, 15))), **common),
+                 InvoiceFacts(invoice_id="I8", invoice_number="FA-2025-000008", due_date=date(2025, 2, 25),
+                              amount_open=D("300.00"), amount_total=D("300.00"), issue_date=date(2025, 1, 26), **common)]
+    as_of = date(2025, 3, 2)
+    messages = {m.kind: m for m in customer_messages(plan(facts, as_of, RULES), as_of, RULES, lambda ids: {})}
+    assert set(messages) == {"reminder", "formal_notice"}
+    assert [ln.invoice_id for ln in messages["reminder"].lines] == ["I8"]
+    assert [ln.invoice_id for ln in messages["formal_notice"].lines] == ["I9"]
