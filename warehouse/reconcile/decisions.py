@@ -250,20 +250,24 @@ def revoke_aliases(engine: Engine, rejection: Decision) -> int:
     return count
 
 
+def open_disputes_sql(where: str = "TRUE") -> str:
+    """SQL: ``(entity, invoice_id)`` of every invoice in dispute by a person's decision: its latest ``dispute``
+    decision opens one (``after_json.disputed`` true). A dispute is closed by a later ``dispute`` decision saying
+    ``"disputed": false`` (``desk.actions.resolve_dispute``), so the history keeps both and the latest wins.
+    ``where`` filters the decisions read (``entity = :entity``). The one definition reminders, statements,
+    factoring and ``fct_invoice`` (70_invoice) read."""
+    return ("SELECT entity, invoice_id FROM (SELECT entity, invoice_id, after_json, row_number() OVER ("
+            "PARTITION BY entity, invoice_id ORDER BY created_at DESC, id DESC) AS rn FROM decision "
+            f"WHERE kind = 'dispute' AND invoice_id IS NOT NULL AND {where}) AS latest "
+            # (json.dumps writes ``"disputed": false`` for a closing decision; the pattern's ``_`` stands for the
+            # colon, which the engines would read as a bind parameter)
+            "WHERE rn = 1 AND replace(coalesce(latest.after_json, ''), ' ', '') NOT LIKE '%\"disputed\"_false%'")
+
+
 def open_dispute_sql(invoice: str) -> str:
-    """SQL: the invoice ``invoice`` (an alias with ``entity`` and ``invoice_id``) is in dispute by a person's
-    decision: its latest ``dispute`` decision opens one (``after_json.disputed`` true). A dispute is closed by a
-    later ``dispute`` decision saying ``"disputed": false`` (``desk.actions.resolve_dispute``), so the history keeps
-    both and the latest wins."""
-    return (f"EXISTS (SELECT 1 FROM decision AS d WHERE d.entity = {invoice}.entity "
-            f"AND d.invoice_id = {invoice}.invoice_id AND d.kind = 'dispute' AND {DISPUTE_STILL_OPEN.format(d='d')} "
-            "AND NOT EXISTS (SELECT 1 FROM decision AS l WHERE l.entity = d.entity AND l.invoice_id = d.invoice_id "
-            "AND l.kind = 'dispute' AND (l.created_at > d.created_at OR (l.created_at = d.created_at AND l.id > d.id))))")
-
-
-# A ``dispute`` decision that does not close the dispute (json.dumps writes ``"disputed": false`` for one that does;
-# the pattern's ``_`` stands for the colon, which the engines would read as a bind parameter)
-DISPUTE_STILL_OPEN = "replace(coalesce({d}.after_json, ''), ' ', '') NOT LIKE '%\"disputed\"_false%'"
+    """SQL: the invoice ``invoice`` (an alias with ``entity`` and ``invoice_id``) is in dispute (:func:`open_disputes_sql`)."""
+    return (f"EXISTS (SELECT 1 FROM ({open_disputes_sql()}) AS od "
+            f"WHERE od.entity = {invoice}.entity AND od.invoice_id = {invoice}.invoice_id)")
 
 
 def normalize_name(name: str | None, legal_forms: tuple[str, ...] = ()) -> str:

@@ -43,7 +43,7 @@ from warehouse.engine import Engine
 from warehouse.locks import named_lock
 from warehouse.reconcile import residue, residue_load
 from warehouse.reconcile.bulk import insert_rows
-from warehouse.reconcile.decisions import DISPUTE_STILL_OPEN, load_decisions
+from warehouse.reconcile.decisions import load_decisions, open_disputes_sql
 from warehouse.reconcile.erp import ERP_MOVEMENTS
 from warehouse.reconcile.references import KIND_RULE, sql_key_macros
 from warehouse.reconcile.schema import create_work_tables, drop_work_tables, ensure_reconcile_tables
@@ -671,7 +671,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "min_tail": rules.reference.min_tail_length, "max_inv": rules.reference.max_invoices_per_payment,
         "conf": conf, "state": state, "kinds": kinds or "0", "tol": rules.tolerances, "erp": rules.erp,
         "erp_movements": ERP_MOVEMENTS,
-        "dispute_still_open": DISPUTE_STILL_OPEN,
+        "open_disputes": open_disputes_sql,
         # matches 15_credit_notes and 16_erp_settled already took off rc_inv.open0: never subtracted again
         "netted": residue.NETTED_IN_OPEN0,
         "payout_days": rules.windows.payout_to_bank_days, "rows_of": partial(_rows_of, engine.name),

@@ -21,19 +21,14 @@ WITH m AS (
     {% if affected_only %}AND payment_id IN (SELECT invoice_id FROM rc_affected){% endif %}
     GROUP BY entity, payment_id
 ), d AS (
-    -- (in dispute while the invoice's latest dispute decision does not close it: decisions.open_dispute_sql)
     SELECT entity, invoice_id,
-           max(CASE WHEN kind = 'dispute' AND last_dispute = 1 AND {{ dispute_still_open.format(d='x') }}
-                    THEN 1 ELSE 0 END) AS disputed,
            max(CASE WHEN kind = 'write_off' THEN 1 ELSE 0 END) AS written_off,
            sum(CASE WHEN kind = 'write_off' THEN amount END) AS write_off_amount,
            sum(CASE WHEN kind = 'write_off' AND amount IS NULL THEN 1 ELSE 0 END) AS write_off_all
-    FROM (
-        SELECT x.*, CASE WHEN x.kind = 'dispute' AND row_number() OVER (
-                             PARTITION BY x.invoice_id, x.kind ORDER BY x.created_at DESC, x.id DESC) = 1
-                         THEN 1 ELSE 0 END AS last_dispute
-        FROM decision AS x WHERE x.invoice_id IS NOT NULL AND x.entity = :entity
-    ) AS x GROUP BY entity, invoice_id
+    FROM decision WHERE invoice_id IS NOT NULL AND entity = :entity GROUP BY entity, invoice_id
+), od AS (
+    -- in dispute while the invoice's latest dispute decision does not close it (decisions.open_disputes_sql)
+    {{ open_disputes("entity = :entity") }}
 ), cb AS (
     -- a card or direct-debit payment of it the customer disputed with its bank (Stripe dispute, GoCardless
     -- chargeback): the invoice is in dispute until a person resolves the chargeback exception (nobody chases it)
@@ -45,7 +40,7 @@ WITH m AS (
 ), base AS (
     SELECT i.*,
            coalesce(m.paid, 0) AS paid, coalesce(m.credited, 0) AS credited, coalesce(cn.used, 0) AS used,
-           greatest(coalesce(d.disputed, 0), CASE WHEN cb.invoice_id IS NOT NULL THEN 1 ELSE 0 END) AS d_disputed,
+           CASE WHEN od.invoice_id IS NOT NULL OR cb.invoice_id IS NOT NULL THEN 1 ELSE 0 END AS d_disputed,
            coalesce(d.written_off, 0) AS written_off,
            CASE WHEN coalesce(d.write_off_all, 0) > 0 THEN NULL ELSE coalesce(d.write_off_amount, 0) END AS wo_amount,
            CASE WHEN f.invoice_id IS NOT NULL THEN 1 ELSE 0 END AS is_factored
@@ -54,6 +49,7 @@ WITH m AS (
     LEFT JOIN m ON m.invoice_id = i.invoice_id
     LEFT JOIN cn ON cn.invoice_id = i.invoice_id
     LEFT JOIN d ON d.invoice_id = i.invoice_id
+    LEFT JOIN od ON od.invoice_id = i.invoice_id
     LEFT JOIN cb ON cb.invoice_id = i.invoice_id
     LEFT JOIN f ON f.invoice_id = i.invoice_id
     WHERE i.invoice_id IS NOT NULL AND i.entity = :entity
