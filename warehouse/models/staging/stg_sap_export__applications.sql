@@ -11,6 +11,4 @@ SELECT
     -i.amount AS amount,
     'sap_export' AS source_system
 FROM raw_sap_export_items AS i
-WHERE i.document_type IN ({{ sap_payment_doc_types }}) AND i.amount < 0
-  AND coalesce(i.clearing_document, '') = '' AND nullif(i.invoice_ref, '') IS NOT NULL
-  AND NOT {{ sap_noted('i') }} AND coalesce(i.special_gl, '') = ''
+WHERE i.document_type IN ({{ sap_payment_doc_types }}) AND {{ sap_open_referring('i') }}

@@ -82,8 +82,7 @@ referred AS (
            string_agg(DISTINCT x.company_code || '/' || CAST(x.fiscal_year AS TEXT) || '/' || x.document_number, ','
                       ORDER BY x.company_code || '/' || CAST(x.fiscal_year AS TEXT) || '/' || x.document_number) AS listed
     FROM raw_sap_export_items AS x
-    WHERE x.amount < 0 AND coalesce(x.clearing_document, '') = '' AND nullif(x.invoice_ref, '') IS NOT NULL
-      AND NOT {{ sap_noted('x') }} AND coalesce(x.special_gl, '') = ''
+    WHERE {{ sap_open_referring('x') }}
     GROUP BY x.entity, {{ sap_invoice_ref('x') }}
 ),
 invoice_numbers AS (

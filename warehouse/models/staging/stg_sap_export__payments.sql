@@ -7,6 +7,9 @@
 -- Noted items (a down-payment request) are no receipts.
 -- shape: payments
 -- requires: raw_sap_export_items
+WITH dp AS (
+    {{ sap_down_payment_clearings() }}
+)
 SELECT
     i.entity,
     'SAP-' || CAST(i.fiscal_year AS TEXT) || '-' || i.document_number || '-' || CAST(i.line_item AS TEXT) AS payment_id,
@@ -31,13 +34,13 @@ SELECT
     'sap_export' AS source_system,
     i.company_code || '/' || CAST(i.fiscal_year AS TEXT) || '/' || i.document_number AS source_id
 FROM raw_sap_export_items AS i
-LEFT JOIN ({{ sap_down_payment_clearings() }}) AS dp
+LEFT JOIN dp
   ON dp.entity = i.entity AND dp.document_number = i.clearing_document
 WHERE i.document_type IN ({{ sap_payment_doc_types }})
   AND i.amount <= 0  -- a debit line of a payment document (residual item, money paid back) is an invoice
   AND NOT {{ sap_noted('i') }}
   -- (the lines of a down payment's clearing: no money moved)
-  AND NOT EXISTS (SELECT 1 FROM ({{ sap_down_payment_clearings() }}) AS c
+  AND NOT EXISTS (SELECT 1 FROM dp AS c
                   WHERE c.entity = i.entity AND c.fiscal_year = i.fiscal_year AND c.document_number = i.document_number)
   -- a payment a reversal cancelled (a returned direct debit) received nothing (staging/_sap.jinja)
   AND NOT EXISTS (SELECT 1 FROM ({{ sap_reversals() }}) AS rv
