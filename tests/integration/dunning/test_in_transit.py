@@ -134,17 +134,23 @@ def test_a_suggested_payment_is_on_its_way_while_recent_and_not_once_past_the_lo
     assert facts["FA-21"] is None
 
 
+def _paid_out(engine: Engine, payout_id: str, status: str, payment_id: str, channel: str, customer_id: str) -> None:
+    """FA-21's 3,000.00 collected on 18 November and swept by ``payout_id`` (arriving on 20 November, ``status``)."""
+    engine.execute(
+        "INSERT INTO fct_payout (entity, payout_id, amount, fees, currency, arrival_date, status) VALUES "
+        "('FR01', :payout, 3000.00, 0, 'EUR', DATE '2026-11-20', :status)", {"payout": payout_id, "status": status})
+    engine.execute(
+        "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
+        "reference, payout_id, source_system, source_id) VALUES ('FR01', :payment, :channel, :customer, 3000.00, 0, "
+        "'EUR', DATE '2026-11-18', 'succeeded', 'FA-21', :payout, :channel, :payment)",
+        {"payment": payment_id, "channel": channel, "customer": customer_id, "payout": payout_id})
+
+
 def test_a_card_charge_swept_by_a_payout_that_failed_is_on_its_way_until_sent_again(book: WarehouseConfig) -> None:
     """ch_7 (FA-21's money) was in po_9, which failed: the money is back in the Stripe balance, not yet sent again
     (banked_payout_id null). It is on its way; once po_10 sends it again, it is banked and nothing is coming."""
     with connect(book) as engine:
-        engine.execute(
-            "INSERT INTO fct_payout (entity, payout_id, amount, fees, currency, arrival_date, status) VALUES "
-            "('FR01', 'po_9', 3000.00, 0, 'EUR', DATE '2026-11-20', 'failed')")
-        engine.execute(
-            "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
-            "reference, payout_id, source_system, source_id) VALUES ('FR01', 'ch_7', 'stripe', 'C9', 3000.00, 0, "
-            "'EUR', DATE '2026-11-18', 'succeeded', 'FA-21', 'po_9', 'stripe', 'ch_7')")
+        _paid_out(engine, "po_9", "failed", "ch_7", "stripe", "C9")
         swept = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
         engine.execute("UPDATE fct_payment SET banked_payout_id = 'po_10' WHERE payment_id = 'ch_7'")
         sent_again = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
@@ -156,13 +162,7 @@ def test_a_direct_debit_collected_in_a_payout_the_bank_rejected_is_on_its_way(bo
     """PM8 (FA-21's money) was collected and paid out in PO3, which bounced (GoCardless: the bank rejected the
     payout): the money never reached the account, so it is still on its way, as before it was paid out."""
     with connect(book) as engine:
-        engine.execute(
-            "INSERT INTO fct_payout (entity, payout_id, amount, fees, currency, arrival_date, status) VALUES "
-            "('FR01', 'PO3', 3000.00, 0, 'EUR', DATE '2026-11-20', 'bounced')")
-        engine.execute(
-            "INSERT INTO fct_payment (entity, payment_id, channel, customer_id, amount, fee, currency, paid_on, status, "
-            "reference, payout_id, source_system, source_id) VALUES ('FR01', 'PM8', 'gocardless', 'C2', 3000.00, 0, "
-            "'EUR', DATE '2026-11-18', 'succeeded', 'FA-21', 'PO3', 'gocardless', 'PM8')")
+        _paid_out(engine, "PO3", "bounced", "PM8", "gocardless", "C2")
         bounced = invoices_in_transit(engine, "FR01", date(2026, 10, 1))
     assert bounced["I21"] == "GoCardless payment PM8 collected, its payout PO3 never reached the bank"
 
