@@ -1,8 +1,10 @@
 """Weekly (or on demand) factoring run: finish pending batches, propose, send, follow the money.
 
-Reads like the runbook: for each contract and entity — deliver (network, retried on
-transient trouble only), refresh the invoice state so assigned invoices leave the
-reminder flow at once, reconcile the factor's bank lines, rebuild ``mart_factoring``.
+Reads like the runbook: for each contract and entity — reconcile the factor's bank lines
+first (invoices the factor has collected since last week leave what it carries, which the
+concentration limit reads), deliver (network, retried on transient trouble only), refresh
+the invoice state so assigned invoices leave the reminder flow at once, reconcile the
+factor's bank lines again for the new batch, rebuild ``mart_factoring``.
 ``dry_run`` proposes only: nothing is written, built or sent.
 """
 
@@ -85,12 +87,14 @@ def factoring(entities: list[str] | None = None, contract_id: str | None = None,
         for entity in c.entities:
             if entities and entity not in entities:
                 continue
+            if not dry_run:
+                money[f"{c.contract_id}/{entity}"] = follow_money(c.contract_id, entity)
             report = assign(c.contract_id, entity, as_of, dry_run, folder)
             runs.append(report)
             if dry_run:
                 continue
             if report["confirmed"]:
                 refresh_invoice_state(entity, as_of)
-            money[f"{c.contract_id}/{entity}"] = follow_money(c.contract_id, entity)
+                money[f"{c.contract_id}/{entity}"] = follow_money(c.contract_id, entity)
     mart_rows = None if dry_run else refresh_mart(as_of)
     return {"as_of": as_of.isoformat(), "dry_run": dry_run, "runs": runs, "money": money, "mart_factoring": mart_rows}

@@ -98,6 +98,7 @@ def status(entity: EntityOpt = None,
     for m in mart:
         console.print(f"{m['entity']} {m['contract_id']}: financed {m['financed_amount']}, advance received "
                       f"{m['advance_received']}, fees paid {m['fees_paid']}, reserve outstanding "
-                      f"{m['reserve_outstanding']}, to transfer {m['to_transfer']}, DSO effect {m['dso_effect_days']} d")
+                      f"{m['reserve_outstanding']}, still carried {m['open_factored']}, to transfer {m['to_transfer']} "
+                      f"(sent on {m['transferred_to_factor']}), DSO effect {m['dso_effect_days']} d")
     for t in transfers:
         console.print(f"[yellow]transfer to factor[/]: {t['detail']}")

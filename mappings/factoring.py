@@ -40,6 +40,10 @@ class Counterparty(_Strict):
     # Remittance words that tell an advance from a reserve release (upper-case match).
     advance_keywords: tuple[str, ...] = ("AVANCE", "ADVANCE", "FINANCEMENT")
     reserve_keywords: tuple[str, ...] = ("RESERVE", "RÉSERVE", "LIBERATION", "RELEASE")
+    # Words of a debit the factor takes for itself (its commission, financing interest, charges), as
+    # opposed to our transfer of a customer's payment on to it (which names the invoice).
+    fee_keywords: tuple[str, ...] = ("COMMISSION", "FRAIS", "INTERETS", "INTÉRÊTS", "AGIOS", "FEE", "FEES",
+                                     "INTEREST", "CHARGES")
 
     @model_validator(mode="after")
     def _identifiable(self) -> Counterparty:

@@ -1,8 +1,9 @@
 """Factoring (affacturage): hand eligible receivables to a factor, exactly once, and follow the money.
 
     selection ─▶ outbox (planned → built → uploaded → confirmed) ─▶ SFTP/HTTPS ─▶ fct_factoring_assignment
-    fct_bank_line (factor) ─▶ settlement (advance, reserve release) ─▶ mart_factoring
-    fct_match on assigned invoices ─▶ factoring_exception paid_to_us_factored
+    fct_bank_line (factor) ─▶ settlement (advance, reserve release, fee, transfer) ─▶ mart_factoring
+                              └▶ settlement items: invoices the factor collected ─▶ status collected
+    fct_match on assigned invoices ─▶ factoring_exception paid_to_us_factored ◀─ our transfers close it
 
 The contract terms are data (``mappings/factoring.yaml``); fct_invoice shows an
 assigned invoice as ``factored`` through reconciliation (``70_invoice.sql``).

@@ -4,6 +4,7 @@
     factoring_batch_item   its invoices; primary key (entity, invoice_id): the database itself
                            refuses an invoice in two batches, on DuckDB and on Postgres
     factoring_settlement   the factor's bank lines, tied to a batch (derived; rebuilt each run)
+    factoring_settlement_item  the assigned invoices each of those lines names (derived, same run)
     factoring_exception    items for a person, e.g. ``paid_to_us_factored`` (deterministic ids)
 
 The sqlmodel classes are the single description (types, keys); DDL and writes go
@@ -93,13 +94,26 @@ class FactoringSettlement(SQLModel, table=True):
     factor: str
     contract_id: str
     batch_id: str | None = None
-    kind: str                      # advance | reserve_release | unallocated
+    kind: str                      # advance | reserve_release | fee | transfer | debit | unallocated
     booking_date: date | None = None
     amount: Decimal = Field(max_digits=18, decimal_places=2)
     currency: str | None = None
     expected_amount: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
     difference: Decimal | None = Field(default=None, max_digits=18, decimal_places=2)
     remittance: str | None = None
+
+
+class FactoringSettlementItem(SQLModel, table=True):
+    """One assigned invoice a factor bank line names: a reserve released because the factor collected it,
+    or our transfer on to the factor of a payment of it we received."""
+
+    __tablename__ = "factoring_settlement_item"
+
+    entity: str = Field(primary_key=True)
+    bank_line_id: str = Field(primary_key=True)
+    invoice_id: str = Field(primary_key=True)
+    batch_id: str
+    kind: str
 
 
 class FactoringException(SQLModel, table=True):
@@ -121,7 +135,8 @@ class FactoringException(SQLModel, table=True):
     resolved_at: datetime | None = None
 
 
-TABLES: tuple[type[SQLModel], ...] = (FactoringBatch, FactoringBatchItem, FactoringSettlement, FactoringException)
+TABLES: tuple[type[SQLModel], ...] = (FactoringBatch, FactoringBatchItem, FactoringSettlement, FactoringSettlementItem,
+                                      FactoringException)
 _RATIO_COLUMNS = {"advance_rate"}
 
 

@@ -28,7 +28,8 @@ ALL_ENTITIES = "*"
 READER_PREFIXES = ("dim_", "fct_", "mart_")
 # Tables of the desk a reviewer reads (with row-level security when they carry an entity).
 REVIEWER_READ = ("decision", "payer_alias", "dunning_outbox", "dunning_outbox_item", "dunning_run",
-                 "factoring_batch", "factoring_batch_item", "factoring_settlement", "factoring_exception")
+                 "factoring_batch", "factoring_batch_item", "factoring_settlement", "factoring_settlement_item",
+                 "factoring_exception")
 # ...and the only ones it may append to: human decisions and what a confirmation teaches.
 REVIEWER_INSERT = ("decision", "payer_alias")
 # Append-only for everybody, owner and superuser included (enforced by a trigger).

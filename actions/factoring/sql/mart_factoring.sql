@@ -2,10 +2,13 @@
 --   financed_amount      face value of invoices assigned in confirmed batches
 --   advance_amount       what the factor owes up front (gross), advance_received what it wired
 --   fees_expected        commission + financing of the bordereaux; fees_paid what it withheld
---                        from the advances received (gross advance − cash received)
+--                        from the advances received (gross advance − cash received) plus what it
+--                        debited us for itself (commission, interest: settlement kind fee)
 --   reserve_outstanding  reserve of the batches − reserve releases received
---   to_transfer          customer payments on assigned invoices received by us (open exceptions)
---   open_factored        amount still open on factored invoices (fct_invoice)
+--   to_transfer          customer payments on assigned invoices received by us, not yet sent on
+--                        (open exceptions); transferred_to_factor what we sent on (kind transfer)
+--   open_factored        amount still open on factored invoices the factor has not collected
+--                        (no reserve released for them) nor settled (fct_invoice)
 --   dso_effect_days      open_factored ÷ credit sales of the last 90 days × 90: the days of
 --                        sales the factoring takes off the DSO
 WITH b AS (
@@ -18,7 +21,9 @@ WITH b AS (
 ), adv AS (
     SELECT s.entity, s.contract_id,
            sum(CASE WHEN s.kind = 'advance' THEN s.amount ELSE 0 END) AS advance_received,
-           sum(CASE WHEN s.kind = 'advance' THEN bb.advance_amount - s.amount ELSE 0 END) AS fees_paid,
+           sum(CASE WHEN s.kind = 'advance' THEN bb.advance_amount - s.amount
+                    WHEN s.kind = 'fee' THEN -s.amount ELSE 0 END) AS fees_paid,
+           sum(CASE WHEN s.kind = 'transfer' THEN -s.amount ELSE 0 END) AS transferred,
            sum(CASE WHEN s.kind = 'reserve_release' THEN s.amount ELSE 0 END) AS reserve_released,
            sum(CASE WHEN s.kind = 'unallocated' THEN s.amount ELSE 0 END) AS unallocated
     FROM factoring_settlement AS s
@@ -35,7 +40,7 @@ WITH b AS (
     FROM fct_factoring_assignment AS fa
     JOIN factoring_batch AS bb ON bb.batch_id = fa.batch_id
     JOIN fct_invoice AS i ON i.entity = fa.entity AND i.invoice_id = fa.invoice_id
-    WHERE coalesce(fa.status, '') NOT IN ('repurchased', 'cancelled', 'rejected', 'recourse', 'settled')
+    WHERE coalesce(fa.status, '') NOT IN ('repurchased', 'cancelled', 'rejected', 'recourse', 'collected', 'settled')
       AND i.amount_open > 0
     GROUP BY fa.entity, bb.contract_id
 ), sales AS (
@@ -57,6 +62,7 @@ SELECT CAST(:as_of AS DATE) AS as_of, b.entity, b.contract_id, b.factor, b.curre
        CAST(coalesce(adv.unallocated, 0) AS DECIMAL(18,2)) AS unallocated_from_factor,
        CAST(coalesce(tr.to_transfer, 0) AS DECIMAL(18,2)) AS to_transfer,
        CAST(coalesce(tr.to_transfer_count, 0) AS BIGINT) AS to_transfer_count,
+       CAST(coalesce(adv.transferred, 0) AS DECIMAL(18,2)) AS transferred_to_factor,
        CAST(coalesce(op.open_factored, 0) AS DECIMAL(18,2)) AS open_factored,
        CAST(coalesce(sales.credit_sales_90d, 0) AS DECIMAL(18,2)) AS credit_sales_90d,
        CAST(CASE WHEN coalesce(sales.credit_sales_90d, 0) > 0

@@ -91,3 +91,59 @@ def test_advance_and_reserve_follow_the_batch(fbook: FactoringBook, contract: Fa
     fbook.bank_line("BL5", "300.00", f"RELEASE RESERVE {batch_id}", booked=date(2027, 1, 20))
     reconcile_settlements(fbook.engine, contract, E)
     assert {r["status"] for r in fbook.rows("SELECT status FROM fct_factoring_assignment")} == {"settled"}
+
+
+def test_collections_fees_and_transfers_follow_the_factors_book(
+        fbook: FactoringBook, contract: FactorContract, sftp: LoopbackSftp, tmp_path: Path) -> None:
+    """The factor collects A1 (it releases A1's reserve), debits its commission apart, and a payment of A2
+    we received is sent on: A1 leaves what the factor carries, the fee is paid, nothing is left to transfer."""
+    from actions.factoring.selection import outstanding_by_customer
+
+    _int_invoices(fbook)
+    reconcile(fbook.engine, as_of=AS_OF)
+    batch_id = run_contract(fbook.engine, contract, E, AS_OF, out_dir=tmp_path).planned
+    reconcile(fbook.engine, as_of=AS_OF)
+    (batch,) = fbook.rows("SELECT * FROM factoring_batch")
+    net = Decimal(batch["net_advance"])
+    fbook.insert("fct_payment", {"entity": E, "payment_id": "PAY2", "channel": "bank_transfer", "customer_id": "C1",
+                                 "amount": Decimal("2000.00"), "fee": Decimal("0"), "currency": "EUR",
+                                 "paid_on": date(2026, 12, 2), "status": "succeeded", "reference": "FACTURE F-A2",
+                                 "payer_name": "Risky SARL", "source_system": "test", "source_id": "PAY2"})
+    reconcile(fbook.engine, as_of=date(2026, 12, 5))
+    assert outstanding_by_customer(fbook.engine, contract, E) == {"C1": Decimal("1000.00"), "C2": Decimal("3000.00")}
+
+    fbook.bank_line("BL1", str(net), f"VIR AFFACTURAGE AVANCE {batch_id}")
+    fbook.bank_line("BL2", "150.00", "LIBERATION RESERVE F-A1", booked=date(2026, 12, 3))
+    fbook.bank_line("BL3", "-45.00", f"COMMISSION AFFACTURAGE {batch_id}", booked=date(2026, 12, 3))
+    fbook.bank_line("BL4", "-1500.00", "REVERSEMENT REGLEMENT CLIENT F-A2", booked=date(2026, 12, 4))
+    result = reconcile_settlements(fbook.engine, contract, E)
+    assert (result["collected"], result[PAID_TO_US], result["transferred"]) == (1, 1, 0)
+    (exc,) = fbook.rows("SELECT * FROM factoring_exception WHERE resolved_at IS NULL")
+    assert (exc["payment_id"], Decimal(exc["amount"]), exc["bank_line_id"]) == ("PAY2", Decimal("500.00"), "BL4")
+    assert "1500.00 EUR of 2000.00 transferred on 2026-12-04" in exc["detail"]
+
+    fbook.bank_line("BL5", "-500.00", "VIREMENT", booked=date(2026, 12, 8))  # names nothing: the amount left
+    result = reconcile_settlements(fbook.engine, contract, E)
+    assert (result[PAID_TO_US], result["transferred"]) == (0, 1)
+    (exc,) = fbook.rows("SELECT * FROM factoring_exception")
+    assert str(exc["resolved_at"])[:10] == "2026-12-08" and Decimal(exc["amount"]) == Decimal("2000.00")
+    kinds = {r["bank_line_id"]: r["kind"] for r in fbook.rows("SELECT * FROM factoring_settlement")}
+    assert kinds == {"BL1": "advance", "BL2": "reserve_release", "BL3": "fee", "BL4": "transfer", "BL5": "transfer"}
+    (release,) = fbook.rows("SELECT * FROM factoring_settlement WHERE bank_line_id = 'BL2'")
+    assert (release["batch_id"], Decimal(release["expected_amount"])) == (batch_id, Decimal("150.00"))
+    statuses = {r["invoice_id"]: r["status"] for r in fbook.rows("SELECT * FROM fct_factoring_assignment")}
+    assert statuses == {"A1": "collected", "A2": "financed", "L1": "financed"}
+    # the concentration book: A1 collected by the factor, A2 paid (and sent on)
+    assert outstanding_by_customer(fbook.engine, contract, E) == {"C1": Decimal("0.00"), "C2": Decimal("3000.00")}
+
+    build_mart_factoring(fbook.engine, date(2026, 12, 31))
+    (mart,) = read_mart(fbook.engine, E)
+    assert Decimal(mart["fees_paid"]) == Decimal("5100.00") - net + Decimal("45.00")
+    assert Decimal(mart["open_factored"]) == Decimal("3000.00")
+    assert (Decimal(mart["to_transfer"]), Decimal(mart["transferred_to_factor"])) == (Decimal("0.00"),
+                                                                                       Decimal("2000.00"))
+    assert Decimal(mart["reserve_released"]) == Decimal("150.00")
+    # re-run: the same rows
+    before = fbook.rows("SELECT * FROM factoring_exception ORDER BY exception_id")
+    reconcile_settlements(fbook.engine, contract, E)
+    assert fbook.rows("SELECT * FROM factoring_exception ORDER BY exception_id") == before
