@@ -121,3 +121,36 @@ def test_partial_payments_before_the_statements_and_a_credit_memo_referring_to_i
     assert paid == [("2026-0070000006", D("714.00"), "credit_note"),
                     ("SAP-2026-1400000185-2", D("4284.00"), "erp_lettrage"),
                     ("SAP-2026-1400000186-2", D("3213.00"), "erp_lettrage")]
+
+
+PAID_ACROSS_THE_START = [
+    # a partial payment in July, before the statements begin, open beside its invoice until SAP cleared both with
+    # the rest, paid in September
+    _item("0090000205", 1, "0000010029", "RV", date(2026, 7, 8), "10710.00", augbl="1400000190"),
+    _item("1400000185", 2, "0000010029", "DZ", date(2026, 7, 24), "-4284.00", rebzg="0090000205", augbl="1400000190",
+          text="Teilzahlung"),
+    _item("1400000190", 1, "0000010029", "DZ", date(2026, 9, 15), "-6426.00", augbl="1400000190", xblnr="90000205"),
+]
+REST_PAID = ({**_credit("DB4", date(2026, 9, 15), "6426.00", "RECHNUNG 90000205 REST"),
+              "counterparty_name": "ANDERE AG", "counterparty_iban": "DE89370400440532013000"},)
+
+
+def test_an_invoice_part_paid_before_the_statements_and_settled_after(warehouse_config: WarehouseConfig) -> None:
+    """SAP cleared the invoice with two receipts: the July one, before the statements, pays its part on SAP's word;
+    the bank line pays the rest. Before, the code's latest receipt stood for both: the bank line was the evidence
+    for all of it and the July part was left open, an erp_disagreement."""
+    with built_raw_book(warehouse_config, as_of=AS_OF, more_bank_lines=BANK_LINES + REST_PAID,
+                        more_rows={"raw_sap_export_items": ITEMS + PAID_ACROSS_THE_START}) as engine:
+        settlements = engine.query("SELECT payment_id, settled_on, received, applied FROM int_erp_settlements "
+                                   "WHERE invoice_id = '2026-0090000205' ORDER BY 1")
+        reconcile(engine, as_of=AS_OF)
+        invoice = engine.query("SELECT amount_open, status FROM fct_invoice WHERE invoice_id = '2026-0090000205'")
+        paid = engine.query("SELECT payment_id, amount_applied, rule FROM fct_match "
+                            "WHERE invoice_id = '2026-0090000205' AND state = 'auto' ORDER BY 1")
+        exceptions = engine.query("SELECT kind, invoice_id FROM fct_reconciliation_exception "
+                                  "WHERE entity = 'DE01' AND resolved_at IS NULL")
+    assert settlements == [("SAP-2026-1400000185-2", date(2026, 7, 24), D("10710.00"), D("4284.00")),
+                           ("SAP-2026-1400000190-1", date(2026, 9, 15), D("10710.00"), D("6426.00"))]
+    assert invoice == [(D("0.00"), "paid")]
+    assert paid == [("DB4", D("6426.00"), "exact_reference"), ("SAP-2026-1400000185-2", D("4284.00"), "erp_lettrage")]
+    assert exceptions == []

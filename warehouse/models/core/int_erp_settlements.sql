@@ -2,7 +2,9 @@
 -- on 411, a SAP DZ document) sharing the invoice's lettrage code (EcritureLet, the clearing
 -- document AUGBL), the code balanced (its invoices and credit notes total what its receipts
 -- total: a partial lettering is not a settlement) and nothing open in the ERP. One row per
--- invoice, with the code's latest receipt, its date and what the code's receipts total. The reconciliation settles such an
+-- invoice, with the code's latest receipt, its date and what the code's receipts total; a code of several
+-- receipts and invoices only (no credit note) one row per invoice and receipt instead, each receipt's part
+-- of the invoice in applied (receipts by date laid against the invoices by due date). The reconciliation settles such an
 -- invoice on the ERP's word only when that receipt predates the bank and provider data
 -- (warehouse/reconcile/sql/16_erp_settled.sql); within their period the bank line is the evidence.
 -- An ERP whose invoice lists the receipts that settle it (SAP Business One 'PAY-12,CN-3', NetSuite's
@@ -35,14 +37,58 @@ WITH all_receipts AS (
     SELECT entity, erp_lettrage, upper(currency) AS currency, sum(amount_total) AS billed
     FROM int_invoices WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
     GROUP BY entity, erp_lettrage, upper(currency)
+), balanced AS (
+    -- the balanced codes with nothing open in the ERP, and whether each receipt can be laid on its invoices
+    -- one by one (several receipts, all money in, no credit note in the code)
+    SELECT c.entity, c.erp_lettrage, c.currency, c.received, c.settled_on,
+           (SELECT count(*) FROM receipts AS r WHERE r.entity = c.entity AND r.erp_lettrage = c.erp_lettrage
+                                               AND r.currency = c.currency) AS n_receipts,
+           (SELECT min(r.amount) FROM receipts AS r WHERE r.entity = c.entity AND r.erp_lettrage = c.erp_lettrage
+                                                    AND r.currency = c.currency) AS min_receipt,
+           (SELECT count(*) FROM int_invoices AS i WHERE i.entity = c.entity AND i.erp_lettrage = c.erp_lettrage
+                                                   AND upper(i.currency) = c.currency
+                                                   AND (i.doc_type <> 'invoice' OR i.amount_total <= 0)) AS n_other
+    FROM codes AS c
+    JOIN billed AS b ON b.entity = c.entity AND b.erp_lettrage = c.erp_lettrage AND b.currency = c.currency
+    WHERE b.billed = c.received
 ), by_code AS (
+    -- one row per invoice, with the code's latest receipt
     SELECT i.entity, i.invoice_id, l.payment_id, c.settled_on, i.erp_lettrage, c.received
     FROM int_invoices AS i
-    JOIN codes AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
-    JOIN billed AS b ON b.entity = c.entity AND b.erp_lettrage = c.erp_lettrage AND b.currency = c.currency
+    JOIN balanced AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
     JOIN latest AS l ON l.entity = c.entity AND l.erp_lettrage = c.erp_lettrage AND l.currency = c.currency
     WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND coalesce(i.erp_amount_open, 0) = 0
-      AND b.billed = c.received
+      AND NOT (c.n_receipts > 1 AND c.min_receipt > 0 AND c.n_other = 0)
+), laid AS (
+    -- several receipts settling a code's invoices (SAP's partial payments cleared with the last one, a FEC's
+    -- instalments lettered together): each receipt pays its own part, receipts in date order laid against the
+    -- invoices by due date, so a receipt before the bank data begin settles on the ERP's word what it paid and
+    -- the bank line is the evidence for the rest (16_erp_settled)
+    SELECT d.*, sum(d.amount) OVER (PARTITION BY d.entity, d.erp_lettrage, d.currency, d.side ORDER BY d.at, d.id
+                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS start_at
+    FROM (
+        SELECT i.entity, i.erp_lettrage, upper(i.currency) AS currency, 'i' AS side, i.invoice_id AS id,
+               i.due_date AS at, i.amount_total AS amount
+        FROM int_invoices AS i
+        JOIN balanced AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
+        WHERE c.n_receipts > 1 AND c.min_receipt > 0 AND c.n_other = 0 AND coalesce(i.erp_amount_open, 0) = 0
+        UNION ALL
+        SELECT r.entity, r.erp_lettrage, r.currency, 'r', r.payment_id, r.paid_on, r.amount
+        FROM receipts AS r
+        JOIN balanced AS c ON c.entity = r.entity AND c.erp_lettrage = r.erp_lettrage AND c.currency = r.currency
+        WHERE c.n_receipts > 1 AND c.min_receipt > 0 AND c.n_other = 0
+    ) AS d
+), by_receipt AS (
+    SELECT i.entity, i.id AS invoice_id, r.id AS payment_id, r.at AS settled_on, i.erp_lettrage, c.received,
+           least(coalesce(r.start_at, 0) + r.amount, coalesce(i.start_at, 0) + i.amount)
+           - greatest(coalesce(r.start_at, 0), coalesce(i.start_at, 0)) AS applied
+    FROM laid AS i
+    JOIN laid AS r ON r.entity = i.entity AND r.erp_lettrage = i.erp_lettrage AND r.currency = i.currency
+                  AND r.side = 'r'
+    JOIN balanced AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = i.currency
+    WHERE i.side = 'i'
+      AND least(coalesce(r.start_at, 0) + r.amount, coalesce(i.start_at, 0) + i.amount)
+          > greatest(coalesce(r.start_at, 0), coalesce(i.start_at, 0))
 ), applications AS (
     SELECT entity, invoice_id, payment_id, sum(amount) AS amount
     FROM ({{ union('erp_applications') }}) AS a
@@ -69,15 +115,20 @@ WITH all_receipts AS (
 SELECT entity, invoice_id, payment_id, settled_on, erp_lettrage, received, CAST(NULL AS DECIMAL(18,2)) AS applied
 FROM by_code
 UNION ALL
+SELECT entity, invoice_id, payment_id, settled_on, erp_lettrage, received, CAST(applied AS DECIMAL(18,2))
+FROM by_receipt
+UNION ALL
 -- each listed receipt with what it applied, when the ERP says so for every one of them
 SELECT entity, invoice_id, payment_id, paid_on, erp_lettrage, received, applied
 FROM listed AS b
 WHERE n_applied = n_listed
   AND NOT EXISTS (SELECT 1 FROM by_code AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
+  AND NOT EXISTS (SELECT 1 FROM by_receipt AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
 UNION ALL
 SELECT entity, invoice_id, max(CASE WHEN rn = 1 THEN payment_id END), max(paid_on), max(erp_lettrage), sum(amount),
        CAST(NULL AS DECIMAL(18,2))
 FROM listed AS b
 WHERE n_applied < n_listed
   AND NOT EXISTS (SELECT 1 FROM by_code AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
+  AND NOT EXISTS (SELECT 1 FROM by_receipt AS c WHERE c.entity = b.entity AND c.invoice_id = b.invoice_id)
 GROUP BY entity, invoice_id
