@@ -166,6 +166,28 @@ def test_an_unlettered_credit_note_naming_its_invoice_in_its_label_credits_it(bo
         ("A10", "credit_note"), ("P1", "exact_reference")}
 
 
+def test_a_credit_note_raised_after_its_invoice_was_paid_is_the_customers_credit(book: Book) -> None:
+    """"Avoir sur facture FA-2026-00160", raised after the customer paid that invoice in full: the invoice stays
+    paid by the money, and the credit note is the customer's to use, here deducted from the next invoice's payment
+    (a Stripe customer balance, a payer deducting it). Netted with the invoice it names, the paid invoice's money
+    overpaid it and the next payment fell short."""
+    book.invoice("I160", "600.00", number="FA-2026-00160", issue=date(2024, 5, 2))
+    book.payment("P1", "600.00", "FA-2026-00160", paid_on=date(2024, 5, 10))
+    reconcile(book.engine, as_of=AS_OF)
+    # the next night (incremental): the credit note, the next invoice and its payment net of the credit
+    book.invoice("A20", "-150.00", number="AV-2026-00020", doc_type="credit_note", issue=date(2024, 5, 20),
+                 description="Avoir sur facture FA-2026-00160")
+    book.invoice("I161", "600.00", number="FA-2026-00161", issue=date(2024, 6, 1), due=date(2024, 7, 1))
+    book.payment("P2", "450.00", "FA-2026-00161", paid_on=date(2024, 6, 10))
+    for incremental in (True, False):
+        reconcile(book.engine, as_of=AS_OF, incremental=incremental)
+        assert book.invoice_state("I160") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("I161") == ("paid", Decimal("0.00"))
+        assert book.invoice_state("A20")[1] == Decimal("0.00")
+        assert not [m for m in book.matches() if m["invoice_id"] == "I160" and m["payment_id"] == "A20"]
+        assert not book.exceptions()
+
+
 def test_a_structured_reference_printed_in_groups_of_four(book: Book) -> None:
     """A creditor reference and a Dutch payment reference as banking apps print them."""
     book.invoice("I1", "120.00", number="RF18539007547034")

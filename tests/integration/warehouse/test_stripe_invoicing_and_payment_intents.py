@@ -35,7 +35,8 @@ def _charge(charge_id: str, amount: int, intent: str, invoice: str | None) -> di
 
 CHARGES = [_charge("ch_si", 50000, "pi_31", "in_31"),   # Stripe Invoicing, an API version naming the invoice
            _charge("ch_pi", 70000, "pi_32", None),      # Checkout: the number on the PaymentIntent
-           _charge("ch_new", 90000, "pi_33", None)]     # Stripe Invoicing since 2025-03-31: an invoice payment
+           _charge("ch_new", 90000, "pi_33", None),     # Stripe Invoicing since 2025-03-31: an invoice payment
+           _charge("ch_mirror", 30000, "pi_34", "in_34")]  # an ERP that mirrors Stripe keeps Stripe's own number
 INVOICES = [
     {"id": "in_31", "entity": "FR01", "object": "invoice", "number": "8F2A1C-0007", "customer": "cus_9",
      "status": "paid", "created": 1738990000, "currency": "eur", "amount_paid": 50000, "description": None,
@@ -43,6 +44,9 @@ INVOICES = [
     {"id": "in_33", "entity": "FR01", "object": "invoice", "number": "8F2A1C-0008", "customer": "cus_9",
      "status": "paid", "created": 1738990000, "currency": "eur", "amount_paid": 90000, "description": "Services",
      "footer": "Référence de votre facture : FA-2025-000033", "custom_fields": None, "metadata": {}},
+    {"id": "in_34", "entity": "FR01", "object": "invoice", "number": "8F2A1C-0009", "customer": "cus_9",
+     "status": "paid", "created": 1738990000, "currency": "eur", "amount_paid": 30000, "description": None,
+     "footer": None, "custom_fields": None, "metadata": {}},
 ]
 INTENTS = [
     {"id": "pi_31", "entity": "FR01", "object": "payment_intent", "created": 1739001500, "customer": "cus_9",
@@ -59,17 +63,20 @@ INVOICE_PAYMENTS = [{"id": "inpay_33", "entity": "FR01", "object": "invoice_paym
 def test_a_charge_names_the_invoice_its_stripe_invoice_or_payment_intent_names(
         warehouse_config: WarehouseConfig) -> None:
     fec = [*_invoice("31", "FA-2025-000031", "500.00"), *_invoice("32", "FA-2025-000032", "700.00"),
-           *_invoice("33", "FA-2025-000033", "900.00")]
+           *_invoice("33", "FA-2025-000033", "900.00"), *_invoice("34", "8F2A1C-0009", "300.00")]
     more = {"raw_stripe_charges": CHARGES, "raw_stripe_invoices": INVOICES, "raw_stripe_payment_intents": INTENTS,
             "raw_stripe_invoice_payments": INVOICE_PAYMENTS}
     with built_raw_book(warehouse_config, as_of=AS_OF, more_fec_lines=fec, more_rows=more) as engine:
         reconcile(engine, as_of=AS_OF)
         paid = engine.query("SELECT m.payment_id, i.invoice_number, m.amount_applied, m.state FROM fct_match AS m "
                             "JOIN fct_invoice AS i ON i.invoice_id = m.invoice_id "
-                            "WHERE m.payment_id IN ('ch_si', 'ch_pi', 'ch_new') ORDER BY 1")
+                            "WHERE m.payment_id IN ('ch_si', 'ch_pi', 'ch_new', 'ch_mirror') ORDER BY 1")
+        mirror_rule = engine.query("SELECT rule FROM fct_match WHERE payment_id = 'ch_mirror'")
         open_ = engine.query("SELECT invoice_number, amount_open FROM fct_invoice WHERE invoice_number IN "
                              "('FA-2025-000031', 'FA-2025-000032', 'FA-2025-000033') ORDER BY 1")
-    assert paid == [("ch_new", "FA-2025-000033", Decimal("900.00"), "auto"),
+    assert mirror_rule == [("exact_reference",)]  # by the number, not found by customer and amount
+    assert paid == [("ch_mirror", "8F2A1C-0009", Decimal("300.00"), "auto"),
+                    ("ch_new", "FA-2025-000033", Decimal("900.00"), "auto"),
                     ("ch_pi", "FA-2025-000032", Decimal("700.00"), "auto"),
                     ("ch_si", "FA-2025-000031", Decimal("500.00"), "auto")]
     assert open_ == [("FA-2025-000031", Decimal("0.00")), ("FA-2025-000032", Decimal("0.00")),

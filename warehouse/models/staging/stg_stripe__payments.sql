@@ -14,7 +14,8 @@
 -- lists the balance transaction, a charge is as charged.
 -- A charge whose own metadata names no invoice may still say which through what it paid: its PaymentIntent
 -- (Checkout, Payment Links: metadata and description) and the Stripe invoice it settled (Stripe Invoicing: the
--- invoice's metadata, description, custom fields and footer, where merchants write the ERP's number; found by
+-- invoice's metadata, description, custom fields and footer, where merchants write the ERP's number, and its own
+-- number, which an ERP that mirrors Stripe's invoices keeps as the invoice number; found by
 -- the charge's invoice, the invoice payments listing its PaymentIntent or itself, or the invoice's own charge
 -- or PaymentIntent on older API versions). Their text joins the charge's reference and their customer keys its
 -- customer's.
@@ -42,6 +43,7 @@
          + (['si.description'] if has_column('raw_stripe_invoices', 'description') else [])
          + (['si.custom_fields'] if has_column('raw_stripe_invoices', 'custom_fields') else [])
          + (['si.footer'] if has_column('raw_stripe_invoices', 'footer') else [])
+         + (['si.number'] if has_column('raw_stripe_invoices', 'number') else [])
          if stripe_invoices else []) %}
 {% set customer_refs = metadata_cols('raw_stripe_charges', 'c', providers.stripe.customer_keys)
       + (metadata_cols('raw_stripe_payment_intents', 'pi', providers.stripe.customer_keys) if intents else [])

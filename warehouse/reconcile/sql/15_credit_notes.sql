@@ -70,7 +70,9 @@ WHERE least(r.refunded, -c.open0, i.open0) > 0;
 {% if named_credit_notes %}
 
 -- Credit notes not lettered that name their invoice in their own text (10_inputs: rc_named_cn): each credits
--- what the invoice still owes, at most its own amount.
+-- what the invoice still owes, at most its own amount. Not an invoice a payment naming it had already paid in
+-- full by the credit note's date: a credit note raised after its invoice was paid is the customer's credit (a
+-- provider's customer balance, a deduction from the next payment), not a reduction of that invoice.
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
                       currency, rule, confidence, explanation, state, paid_on)
 SELECT i.entity, md5(i.entity || '|' || n.cn_id || '|' || n.invoice_id || '|credit_note'), n.cn_id, n.invoice_id,
@@ -82,7 +84,13 @@ FROM rc_named_cn AS n
 JOIN rc_inv AS i ON i.invoice_id = n.invoice_id
 JOIN rc_inv AS c ON c.invoice_id = n.cn_id
 WHERE least(-c.open0, i.open0) > 0
-  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = n.cn_id AND b.invoice_id = n.invoice_id);
+  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = n.cn_id AND b.invoice_id = n.invoice_id)
+  AND NOT EXISTS (
+      SELECT 1 FROM reconcile_invoice_key AS k
+      JOIN rc_tok AS t ON t.token = k.k1 AND t.currency = k.currency
+      JOIN rc_pay AS p ON p.payment_id = t.payment_id
+      WHERE k.entity = :entity AND k.invoice_id = n.invoice_id
+        AND p.status = 'succeeded' AND p.paid_on <= c.issue_date AND p.amount >= i.open0);
 
 {{ net_in_open0("payment_id IN (SELECT cn_id FROM rc_named_cn)") }}
 {% endif %}
