@@ -46,13 +46,15 @@ CORE_ORDER: tuple[str, ...] = (
     "fct_payout_component",
     "fct_payment",
     "int_payment_refunds",
+    "int_invoice_balance_applications",
     "int_mandates",
 )
 # Core models that are not contract tables get their columns from a shape.
 CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_invoice_aliases": "invoice_aliases",
                                "int_erp_settlements": "erp_settlements",
                                "int_erp_receipts": "erp_receipts", "int_bills": "bills",
-                               "int_payment_refunds": "payment_refunds", "int_mandates": "mandates"}
+                               "int_payment_refunds": "payment_refunds", "int_mandates": "mandates",
+                               "int_invoice_balance_applications": "invoice_balance_applications"}
 
 
 @dataclass

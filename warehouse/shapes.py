@@ -66,6 +66,19 @@ SHAPES: dict[str, Shape] = {
         ("entity", TEXT), ("refund_id", TEXT), ("payment_id", TEXT), ("amount", MONEY), ("currency", TEXT),
         ("status", TEXT), ("created_on", DATE), ("source_system", TEXT), ("source_id", TEXT),
     ),
+    # what a provider applied from a customer's credit balance to one of its invoices (Stripe: an invoice's
+    # ending_balance above its starting_balance, the credit notes credited to the balance being used), by the
+    # provider's own invoice reference (its number, the ERP number in its metadata)
+    "balance_applications": (
+        ("entity", TEXT), ("invoice_ref", TEXT), ("number", TEXT), ("amount", MONEY), ("currency", TEXT),
+        ("applied_on", DATE), ("source_system", TEXT), ("source_id", TEXT),
+    ),
+    # int_invoice_balance_applications: the same, on the ERP's invoice it is (15_credit_notes lays the customer's
+    # open credit notes on them)
+    "invoice_balance_applications": (
+        ("entity", TEXT), ("invoice_id", TEXT), ("amount", MONEY), ("currency", TEXT), ("applied_on", DATE),
+        ("source_system", TEXT), ("source_id", TEXT),
+    ),
     # int_payment_refunds: what the provider's refunds still standing took back of each payment, in the
     # payment's currency (refunded_by_payment in warehouse/sql.py weighs it against the payouts' refund lines)
     "payment_refunds": (("entity", TEXT), ("payment_id", TEXT), ("refunded", MONEY)),

@@ -116,6 +116,8 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
         id=TEXT, entity=TEXT, number=TEXT, customer=TEXT, status=TEXT, description=TEXT, footer=TEXT,
         custom_fields=TEXT, created=BIGINT, currency=TEXT, amount_paid=BIGINT, charge=TEXT, payment_intent=TEXT,
         metadata__invoice_number=TEXT, metadata__erp_customer_id=TEXT,
+        # the customer's balance before and after the invoice was finalized: a credit (negative) it used
+        total=BIGINT, amount_due=BIGINT, starting_balance=BIGINT, ending_balance=BIGINT,
     ),
     "payment_intents": _cols(
         id=TEXT, entity=TEXT, created=BIGINT, customer=TEXT, description=TEXT, status=TEXT, latest_charge=TEXT,

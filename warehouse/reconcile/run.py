@@ -686,6 +686,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "loose_credit_notes": bool(loose),
         # (a book whose unlettered credit notes have no text of their own skips looking for the invoice they name)
         "named_credit_notes": bool(named),
+        # (a book whose provider never applied a customer's credit balance to an invoice skips laying credit notes
+        # on them)
+        "balance_applications": bool(engine.query(
+            "SELECT 1 FROM int_invoice_balance_applications WHERE entity = :entity LIMIT 1", {"entity": entity})),
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
             "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS

@@ -105,6 +105,15 @@ UNION SELECT cn_id FROM rc_refund_cn
 UNION SELECT invoice_id FROM rc_named_cn
 UNION SELECT cn_id FROM rc_named_cn
 {% endif %}
+{% if balance_applications %}
+-- (the invoices a provider's customer balance paid, and their customers' credit notes: laid on them every run)
+UNION SELECT invoice_id FROM int_invoice_balance_applications WHERE entity = :entity
+UNION SELECT invoice_id FROM {{ invoices_table }}
+WHERE entity = :entity AND doc_type = 'credit_note'
+  AND customer_id IN (SELECT i.customer_id FROM {{ invoices_table }} AS i
+                      WHERE i.entity = :entity AND i.invoice_id IN (SELECT invoice_id FROM int_invoice_balance_applications
+                                                                    WHERE entity = :entity))
+{% endif %}
 UNION SELECT invoice_id FROM {{ invoices_table }}
 WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices_table }}
                                             WHERE entity = :entity AND doc_type = 'credit_note' AND erp_lettrage <> '');

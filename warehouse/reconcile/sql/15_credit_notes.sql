@@ -94,3 +94,50 @@ WHERE least(-c.open0, i.open0) > 0
 
 {{ net_in_open0("payment_id IN (SELECT cn_id FROM rc_named_cn)") }}
 {% endif %}
+{% if balance_applications %}
+
+-- Credit the provider applied from the customer's balance to an invoice (int_invoice_balance_applications: a
+-- Stripe invoice that used the credit of a credit note raised on an invoice already paid): the customer's open
+-- credit notes, oldest first, laid on those invoices in the order the provider applied the credit, each pair
+-- taking what overlaps it. The invoice then owes what the provider charged (amount_due), or nothing.
+DROP TABLE IF EXISTS rc_balance_cn;
+CREATE TEMP TABLE rc_balance_cn AS
+WITH used AS (
+    SELECT a.invoice_id, i.customer_id, i.currency, min(a.applied_on) AS applied_on, min(a.source_id) AS source_id,
+           least(sum(a.amount), max(i.open0)) AS amount
+    FROM int_invoice_balance_applications AS a
+    JOIN rc_inv AS i ON i.invoice_id = a.invoice_id
+    WHERE a.entity = :entity AND i.doc_type = 'invoice' AND i.open0 > 0
+    GROUP BY a.invoice_id, i.customer_id, i.currency
+), debt AS (
+    SELECT u.*, coalesce(sum(u.amount) OVER (PARTITION BY u.customer_id, u.currency ORDER BY u.applied_on, u.invoice_id
+                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
+    FROM used AS u
+), credit AS (
+    SELECT c.invoice_id AS cn_id, c.invoice_number AS cn_number, c.customer_id, c.currency, c.issue_date,
+           -c.open0 AS amount,
+           coalesce(sum(-c.open0) OVER (PARTITION BY c.customer_id, c.currency ORDER BY c.issue_date, c.invoice_id
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
+    FROM rc_inv AS c
+    WHERE c.doc_type = 'credit_note' AND c.open0 < 0 AND c.customer_id IN (SELECT customer_id FROM used)
+)
+SELECT md5(:entity || '|' || c.cn_id || '|' || d.invoice_id || '|credit_note') AS match_id, c.cn_id, c.cn_number,
+       d.invoice_id, d.source_id AS provider_invoice, d.currency, c.issue_date,
+       least(d.start_at + d.amount, c.start_at + c.amount) - greatest(d.start_at, c.start_at) AS applied
+FROM debt AS d
+JOIN credit AS c ON c.customer_id = d.customer_id AND c.currency = d.currency
+WHERE least(d.start_at + d.amount, c.start_at + c.amount) > greatest(d.start_at, c.start_at)
+  AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = c.cn_id AND b.invoice_id = d.invoice_id);
+
+INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
+                      currency, rule, confidence, explanation, state, paid_on)
+SELECT :entity, match_id, cn_id, invoice_id, CAST(applied AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)),
+       CAST(NULL AS VARCHAR), currency, 'credit_note', {{ conf.credit_note }},
+       'credit note ' || coalesce(cn_number, cn_id) || ' used from the customer''s provider balance on this invoice '
+       || '(provider invoice ' || provider_invoice || ')',
+       '{{ state.credit_note }}', issue_date
+FROM rc_balance_cn
+WHERE match_id NOT IN (SELECT match_id FROM rc_match);
+
+{{ net_in_open0("match_id IN (SELECT match_id FROM rc_balance_cn)") }}
+{% endif %}
