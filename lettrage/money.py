@@ -8,7 +8,7 @@ because ``0.1 + 0.2`` must equal ``0.3`` in a ledger.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from lettrage.errors import InvalidAmount, UnknownCurrency
 
@@ -84,9 +84,13 @@ def parse_decimal(text: str | int | Decimal, *, decimal_sep: str = ".", group_se
     return -value if negative else value
 
 
-def quantize(amount: Decimal, currency: str = "EUR") -> Decimal:
-    """Round half-even to the currency's minor unit (used for computed amounts only)."""
-    return amount.quantize(Decimal(1).scaleb(-exponent(currency)), rounding=ROUND_HALF_EVEN)
+ROUNDINGS = {"half_even": ROUND_HALF_EVEN, "half_up": ROUND_HALF_UP}
+
+
+def quantize(amount: Decimal, currency: str = "EUR", rounding: str = "half_even") -> Decimal:
+    """Round to the currency's minor unit (used for computed amounts only): half-even by default; ``half_up``
+    (commercial rounding, away from zero on a half) where a counterparty's contract computes so (a factor)."""
+    return amount.quantize(Decimal(1).scaleb(-exponent(currency)), rounding=ROUNDINGS[rounding])
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,9 @@ class Pricing(_Strict):
     financing_rate: Decimal = Field(ge=0, lt=1)         # annual, on the advance, until the due date
     day_count: Literal[360, 365] = 360
     financing_extra_days: int = Field(default=0, ge=0)  # the factor's collection delay added to the due date
+    # how the factor rounds each line's advance, commission and interest to the cent: commercial rounding
+    # (half_up, a half cent away from zero) as French factors and banks compute, or half_even
+    rounding: Literal["half_up", "half_even"] = "half_up"
 
 
 class CsvFormat(_Strict):

@@ -1,8 +1,9 @@
 """Advance and fee maths of one assignment, per invoice, in Decimal.
 
 Why per invoice: the factor prices and reconciles line by line, so each amount
-is rounded (half-even, to the currency's minor unit) on its line and a batch
-total is the sum of its rounded lines — the same figures the bordereau shows.
+is rounded (to the currency's minor unit, the way the contract says: half-up by
+default, commercial rounding) on its line and a batch total is the sum of its
+rounded lines — the same figures the bordereau shows.
 
     advance       = amount × advance_rate
     reserve       = amount − advance              (released when the debtor pays the factor)
@@ -50,10 +51,12 @@ def price_line(amount: Decimal, currency: str, due_date: date, assigned_on: date
         raise InvalidAmount(amount, "factoring amounts must be Decimal")
     if amount <= ZERO:
         raise InvalidAmount(amount, "only invoices with a positive open amount can be assigned")
-    advance = quantize(amount * pricing.advance_rate, currency)
+    rounding = pricing.rounding
+    advance = quantize(amount * pricing.advance_rate, currency, rounding)
     days = max((due_date - assigned_on).days, 0) + pricing.financing_extra_days
-    financing = quantize(advance * pricing.financing_rate * Decimal(days) / Decimal(pricing.day_count), currency)
-    commission = quantize(amount * pricing.commission_rate, currency)
+    financing = quantize(advance * pricing.financing_rate * Decimal(days) / Decimal(pricing.day_count), currency,
+                         rounding)
+    commission = quantize(amount * pricing.commission_rate, currency, rounding)
     return LinePrice(amount=amount, advance=advance, reserve=amount - advance, commission=commission,
                      financing_fee=financing, financing_days=days)
 

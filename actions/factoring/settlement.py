@@ -13,8 +13,9 @@
 - ``fct_factoring_assignment.status`` follows: assigned → financed → collected (its reserve
   released) → settled (the batch's whole reserve released).
 - A customer payment applied to an invoice after it was assigned is the factor's money: one
-  ``paid_to_us_factored`` exception per payment and invoice, to transfer; our transfers naming the
-  invoice (or, naming none, of exactly its amount) close it on the transfer's booking date.
+  ``paid_to_us_factored`` exception per payment and invoice, to transfer, opened the day the money
+  reached us; our transfers naming the invoice (or, naming none, of exactly its amount) close it on the
+  transfer's booking date. Until then the factor still carries the invoice (``open_factored``).
 
 Everything here is derived from the warehouse and recomputed on each run
 (exception ids are deterministic and keep their first ``opened_at``).
@@ -190,6 +191,16 @@ def _items(engine: Engine, contract: FactorContract, entity: str) -> list[ItemRe
         {"c": contract.contract_id, "e": entity})]
 
 
+def _day(value: date | datetime | None) -> datetime | None:
+    """A date as the start of that day in UTC: an item opened the day the money reached us, closed the day we
+    sent it on (the bank's dates, not the run's)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time(), UTC)
+
+
 def _transfer_detail(o: ToTransfer) -> str:
     p = o.payment
     head = (f"payment {p['payment_id']} of {p['paid_on']} ({p['channel'] or 'unknown channel'}) settled "
@@ -258,8 +269,9 @@ def reconcile_settlements(engine: Engine, contract: FactorContract, entity: str,
             entity=entity, exception_id=eid, kind=PAID_TO_US, batch_id=p["batch_id"], invoice_id=p["invoice_id"],
             payment_id=p["payment_id"], amount=o.amount if done else o.left, currency=p["currency"],
             bank_line_id=o.lines[-1] if o.lines else None, detail=_transfer_detail(o),
-            opened_at=opened.get(eid, stamp),
-            resolved_at=datetime.combine(o.sent_on, time(), UTC) if done and o.sent_on else (stamp if done else None),
+            opened_at=opened.get(eid, _day(p["paid_on"]) or stamp),
+            resolved_at=(max(_day(o.sent_on) or stamp, opened.get(eid, _day(p["paid_on"]) or stamp))
+                         if done else None),
         ))
     current = {e.exception_id for e in exceptions}
     with engine.transaction():

@@ -8,7 +8,8 @@
 --   to_transfer          customer payments on assigned invoices received by us, not yet sent on
 --                        (open exceptions); transferred_to_factor what we sent on (kind transfer)
 --   open_factored        amount still open on factored invoices the factor has not collected
---                        (no reserve released for them) nor settled (fct_invoice)
+--                        (no reserve released for them) nor settled (fct_invoice), plus what their
+--                        debtors paid us that we have not sent on yet
 --   dso_effect_days      open_factored ÷ credit sales of the last 90 days × 90: the days of
 --                        sales the factoring takes off the DSO
 WITH b AS (
@@ -36,12 +37,18 @@ WITH b AS (
     WHERE e.kind = 'paid_to_us_factored' AND e.resolved_at IS NULL
     GROUP BY e.entity, bb.contract_id
 ), op AS (
-    SELECT fa.entity, bb.contract_id, sum(i.amount_open) AS open_factored
+    -- what the debtor still owes on the invoice, plus what it paid us and we have not sent on yet: the factor
+    -- carries both until its money reaches it
+    SELECT fa.entity, bb.contract_id,
+           sum(CASE WHEN i.amount_open > 0 THEN i.amount_open ELSE 0 END + coalesce(t.left_to_send, 0)) AS open_factored
     FROM fct_factoring_assignment AS fa
     JOIN factoring_batch AS bb ON bb.batch_id = fa.batch_id
-    JOIN fct_invoice AS i ON i.entity = fa.entity AND i.invoice_id = fa.invoice_id
+    LEFT JOIN fct_invoice AS i ON i.entity = fa.entity AND i.invoice_id = fa.invoice_id
+    LEFT JOIN (SELECT entity, invoice_id, sum(amount) AS left_to_send FROM factoring_exception
+               WHERE kind = 'paid_to_us_factored' AND resolved_at IS NULL GROUP BY entity, invoice_id) AS t
+           ON t.entity = fa.entity AND t.invoice_id = fa.invoice_id
     WHERE coalesce(fa.status, '') NOT IN ('repurchased', 'cancelled', 'rejected', 'recourse', 'collected', 'settled')
-      AND i.amount_open > 0
+      AND (i.amount_open > 0 OR t.left_to_send > 0)
     GROUP BY fa.entity, bb.contract_id
 ), sales AS (
     SELECT entity, upper(currency) AS currency, sum(amount_total) AS credit_sales_90d

@@ -121,6 +121,11 @@ def test_collections_fees_and_transfers_follow_the_factors_book(
     (exc,) = fbook.rows("SELECT * FROM factoring_exception WHERE resolved_at IS NULL")
     assert (exc["payment_id"], Decimal(exc["amount"]), exc["bank_line_id"]) == ("PAY2", Decimal("500.00"), "BL4")
     assert "1500.00 EUR of 2000.00 transferred on 2026-12-04" in exc["detail"]
+    assert str(exc["opened_at"])[:10] == "2026-12-02"  # the day the money reached us
+    # the factor still carries what we have not sent on: L1 owed by its debtor, 500.00 of A2 with us
+    build_mart_factoring(fbook.engine, date(2026, 12, 31))
+    (mart,) = read_mart(fbook.engine, E)
+    assert Decimal(mart["open_factored"]) == Decimal("3500.00")
 
     fbook.bank_line("BL5", "-500.00", "VIREMENT", booked=date(2026, 12, 8))  # names nothing: the amount left
     result = reconcile_settlements(fbook.engine, contract, E)

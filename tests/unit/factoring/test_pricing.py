@@ -52,3 +52,12 @@ def test_zero_decimal_currency() -> None:
 def test_refuses_non_positive(amount: Decimal) -> None:
     with pytest.raises(InvalidAmount):
         price_line(amount, "EUR", date(2026, 12, 1), date(2026, 11, 25), P)
+
+
+@pytest.mark.parametrize(("rounding", "advance"), [("half_up", "3041.39"), ("half_even", "3041.38")])
+def test_a_half_cent_rounds_as_the_contract_says(rounding: str, advance: str) -> None:
+    """3,578.10 × 0.85 = 3,041.385: French factors round a half cent up (the default); half-even on request."""
+    pricing = P.model_copy(update={"rounding": rounding})
+    line = price_line(Decimal("3578.10"), "EUR", date(2026, 12, 1), date(2026, 11, 25), pricing)
+    assert line.advance == Decimal(advance)
+    assert line.reserve == Decimal("3578.10") - Decimal(advance)
