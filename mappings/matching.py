@@ -49,6 +49,10 @@ class ReferenceSettings(_Strict):
     # words a remittance writes before a credit note's number ("AL NETTO NS NC 2025/008"): the number
     # after one names a credit note, never an invoice (it may equal another customer's invoice number)
     credit_note_words: tuple[str, ...] = ()
+    # what a payer writes when it pays on account, not for given invoices ("AKONTO ZAHLUNG", "PAYMENT ON ACCOUNT"):
+    # its customer's open items are searched, but what the search finds beyond one item owing exactly the amount
+    # (a combination, a short payment) is suggested, never applied (phrases: words separated by single spaces)
+    on_account_words: tuple[str, ...] = ()
     customer_number_min_length: int = Field(default=4, ge=1)
     min_key_length: int = Field(default=4, ge=1)
     min_tail_length: int = Field(default=2, ge=1)
@@ -62,6 +66,15 @@ class ReferenceSettings(_Strict):
                 raise ValueError(_NOT_ALNUM[str(info.field_name)].format(v))
         # longest first, so FACTURE is stripped before FA (and a tag's alternation tries the longest too)
         return tuple(sorted({v.upper() for v in value}, key=lambda v: (-len(v), v)))
+
+
+    @field_validator("on_account_words")
+    @classmethod
+    def _phrases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for v in value:
+            if not all(w.isalnum() for w in v.split(" ")) or not v.strip():
+                raise ValueError(f"on-account phrase {v!r} must be letters/digits words separated by single spaces")
+        return tuple(sorted({v.upper() for v in value}))
 
 
 class Tolerances(_Strict):

@@ -60,6 +60,19 @@ def payment_tokens(p: Payment, rules: MatchingRules) -> tuple[str, ...]:
     return _tokens(p.reference, rules.reference.remittance_tags)
 
 
+@lru_cache(maxsize=65536)
+def _says_on_account(reference: str | None, phrases: tuple[str, ...]) -> bool:
+    if not reference or not phrases:
+        return False
+    words = " " + " ".join(re.findall(r"[A-Z0-9]+", reference.upper())) + " "
+    return any(f" {phrase} " in words for phrase in phrases)
+
+
+def pays_on_account(p: Payment, rules: MatchingRules) -> bool:
+    """Whether ``p``'s payer wrote that it pays on account (``reference.on_account_words``), not for given invoices."""
+    return _says_on_account(p.reference, rules.reference.on_account_words)
+
+
 def customer_number_key(value: str) -> str:
     """A customer number as payers write it: upper case, and a number without its zero padding
     (SAP's KUNNR 0000010042 is written 10042)."""
@@ -439,6 +452,17 @@ class Residue:
         numbers = ", ".join(i.invoice_number or i.invoice_id for i in items[:MAX_SUGGESTIONS])
         self._exception(p, "ambiguous", f"{why}: {len(items)} open items fit equally ({numbers}); "
                         "confirm the right one", invoice_id=items[0].invoice_id)
+
+    def _suggest_on_account(self, p: Payment, items: list[Item], rule: str, why: str) -> None:
+        """What the search found for a payment its payer said is on account: suggested together, for a person to
+        apply or to leave as the customer's credit."""
+        for item in items[:MAX_SUGGESTIONS]:
+            self._apply(p, item, min(p.remaining, item.open), rule,
+                        f"{why}; the payer pays on account: suggestion, not applied", suggest=True)
+        numbers = ", ".join(i.invoice_number or i.invoice_id for i in items[:MAX_SUGGESTIONS])
+        self._exception(p, "unmatched_payment", f"payment on account ({(p.reference or '').strip()}): {why} "
+                        f"({numbers}); apply them or leave it as the customer's credit",
+                        invoice_id=items[0].invoice_id)
 
     # -- rules ---------------------------------------------------------------------------
     def _usable(self, p: Payment, item: Item, *, dated: bool = True) -> bool:
@@ -1002,6 +1026,10 @@ class Residue:
                     and self._usable(p, i)):
                 tol.append(i)
         if len(tol) == 1 and sum(1 for i in live if i.doc_type == "invoice") <= self.rules.tolerances.short_by_amount_max_open:
+            if pays_on_account(p, self.rules):
+                self._suggest_on_account(p, tol, rule, f"{_who(cid, via, decision)}: only open item within "
+                                         "short-payment tolerance")
+                return True
             self._apply(p, tol[0], p.remaining, rule,
                         f"{_who(cid, via, decision)}: only open item within short-payment tolerance")
             return True
@@ -1026,7 +1054,7 @@ class Residue:
         nor one holding any reference at all: "Anzahlung lt. AB zu Auftrag 4500084436" is a payment on
         account of an order, and the invoice it would take is paid three days later by its own transfer.
         """
-        if len(items) != 1 or p.candidates or payment_tokens(p, self.rules):
+        if len(items) != 1 or p.candidates or payment_tokens(p, self.rules) or pays_on_account(p, self.rules):
             return False
         item = items[0]
         if item.doc_type != "invoice" or item.open <= 0 or not item.open < p.remaining <= 2 * item.open:
@@ -1067,6 +1095,9 @@ class Residue:
                     return True
         if not chosen:
             return False
+        if pays_on_account(p, self.rules):
+            self._suggest_on_account(p, [pool[k] for k in chosen], "subset_sum", f"{who}: {how} sum to the amount")
+            return True
         numbers = ", ".join(pool[k].invoice_number or pool[k].invoice_id for k in chosen)
         for k in sorted(chosen, key=lambda k: pool[k].open >= 0):
             item = pool[k]

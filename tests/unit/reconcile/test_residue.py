@@ -176,3 +176,30 @@ def test_a_payment_refunded_in_part_pays_the_invoice_it_paid_before_the_refund(w
     else:
         assert applied == [("I1", Decimal("449.55"), "auto")]
         assert items["I1"].open == Decimal("100.00")
+
+
+@pytest.mark.parametrize(("reference", "state"), [("AKONTO ZAHLUNG LT. VEREINBARUNG", "suggested"),
+                                                  ("Payment on account", "suggested"),
+                                                  ("ZAHLUNG", "auto"),
+                                                  ("AKONTOZAHLUNG", "auto")])  # (one word: no phrase of the list)
+def test_a_payment_on_account_is_not_laid_on_a_combination_of_items(reference: str, state: str) -> None:
+    """8,300.00 "AKONTO ZAHLUNG": the oldest two of the customer's items sum to it (as do the next two). The payer
+    said it pays on account: the combination is suggested, with an unmatched_payment exception, not applied."""
+    items = {i.invoice_id: i for i in (_item("I1", 2, "4998.40"), _item("I2", 4, "3301.60"),
+                                       _item("I3", 6, "5000.00"), _item("I4", 8, "3300.00"))}
+    pay = Payment("FR01", "P1", "EUR", date(2025, 3, 1), Decimal("8300.00"), reference, None, None, "C1", "payment",
+                  None)
+    out = Residue(RULES, [pay], items, {}, [], set()).run()
+    assert [(m["invoice_id"], m["rule"], m["state"]) for m in out.matches] == [
+        ("I1", "subset_sum", state), ("I2", "subset_sum", state)]
+    if state == "suggested":
+        assert [(e["kind"], e["invoice_id"]) for e in out.exceptions] == [("unmatched_payment", "I1")]
+        assert "payment on account" in out.exceptions[0]["detail"]
+
+
+def test_a_payment_on_account_of_exactly_one_items_amount_still_pays_it() -> None:
+    items = {i.invoice_id: i for i in (_item("I1", 2, "4998.40"), _item("I2", 4, "3301.60"))}
+    pay = Payment("FR01", "P1", "EUR", date(2025, 3, 1), Decimal("3301.60"), "AKONTO", None, None, "C1", "payment",
+                  None)
+    out = Residue(RULES, [pay], items, {}, [], set()).run()
+    assert [(m["invoice_id"], m["state"]) for m in out.matches] == [("I2", "auto")]
