@@ -399,3 +399,29 @@ def test_cli_assigns_a_payment_no_rule_proposed(warehouse_config: WarehouseConfi
         assert {m["state"] for m in book.matches()} == {"confirmed"}
         assert book.invoice_state("I2") == ("partially_paid", Decimal("350.00"))
         assert book.exceptions() == []
+
+
+def test_the_proposal_letters_what_belongs_together_and_completes_a_partial_lettering(book: Book,
+                                                                                       tmp_path: Path) -> None:
+    """The accountant imported last night's proposal: FA-125's line carries code LSX with the first 2,000.00 (a
+    partial lettering: Sage letters the rest when it comes; a FEC gives no open amount of its own). Tonight the bank
+    shows the other 2,800.00: the proposal holds it under LSX, not the 2,000.00 again. FA-127 was paid net of its
+    credit note AV-1: the transfer, the invoice and the credit note share one code (a FEC line carries one)."""
+    book.invoice("I125", "4800.00", number="FA-125", erp_lettrage="LSX")
+    book.payment("P1A", "2000.00", "FA-125", paid_on=date(2024, 6, 1))
+    book.payment("P1B", "2800.00", "FA-125", paid_on=date(2024, 6, 20))
+    book.erp_receipt("R1", "2000.00", customer="C1", movement="BQ-1", booked=date(2024, 6, 3), code="LSX")
+    book.invoice("I127", "3000.00", number="FA-127", issue=date(2024, 5, 2))
+    book.invoice("AV1", "-600.00", number="AV-1", doc_type="credit_note", issue=date(2024, 5, 20),
+                 description="Avoir AV-1 sur facture FA-127")
+    book.payment("P2", "2400.00", "FA-127 moins avoir AV-1")
+    reconcile(book.engine, as_of=AS_OF)
+    assert book.invoice_state("I125") == ("paid", Decimal("0.00"))
+    assert book.invoice_state("I127") == ("paid", Decimal("0.00"))
+    path = tmp_path / "proposal.csv"
+    export_lettrage_proposal(book.engine, "FR01", path)
+    rows = {(r["payment_id"], r["invoice_number"], r["amount_applied"], r["lettrage_code"])
+            for r in csv.DictReader(path.open(), delimiter=";")}
+    code = next(c for p, _, _, c in rows if p == "P2")
+    assert rows == {("P1B", "FA-125", "2800.00", "LSX"), ("P2", "FA-127", "2400.00", code),
+                    ("AV1", "FA-127", "600.00", code)}
