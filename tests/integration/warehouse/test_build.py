@@ -170,6 +170,8 @@ def test_a_returned_collection_fails_its_payment_and_reopens_the_invoice(warehou
                                "WHERE invoice_number = 'FA-2025-000001'")[0]
         failed = engine.query("SELECT payment_id, invoice_id, bank_line_id FROM fct_reconciliation_exception "
                               "WHERE kind = 'failed_debit' AND resolved_at IS NULL")
+        detail = engine.query("SELECT detail FROM fct_reconciliation_exception WHERE kind = 'failed_debit'")[0][0]
+    assert detail.startswith("direct debit failed (returned AC04")  # the credit's code: a collection (IDDT)
     assert (status, reason) == ("failed", "returned AC04 on 2025-02-14, bank line B3")
     assert applied == 0
     assert invoice[0] == "overdue" and invoice[1] == invoice[2]  # nothing of the returned money applied
@@ -205,8 +207,11 @@ def test_a_transfer_sent_back_without_end_to_end_id_fails_the_credit_it_returns(
     with _built_after(warehouse_config, more_bank_lines=(returned, other)) as engine:
         statuses = dict(engine.query("SELECT payment_id, status FROM fct_payment WHERE payment_id IN ('B1', 'B5')"))
         reason = engine.query("SELECT failure_reason FROM fct_payment WHERE payment_id = 'B1'")[0][0]
+        reconcile(engine, as_of=AS_OF, entity="FR01")
+        detail = engine.query("SELECT detail FROM fct_reconciliation_exception WHERE payment_id = 'B1'")[0][0]
     assert statuses == {"B1": "failed", "B5": "succeeded"}
     assert reason == "returned FOCR on 2025-02-14, bank line B3"
+    assert detail.startswith("transfer returned by the bank (returned FOCR")  # a transfer, not a direct debit
 
 
 def test_a_duplicate_payment_paid_back_by_transfer_is_refunded_not_customer_credit(

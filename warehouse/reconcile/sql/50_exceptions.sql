@@ -126,7 +126,11 @@ SELECT p.entity,
        p.payment_id, n.invoice_id, NULL, NULL,
        CASE WHEN p.status = 'refunded' AND f.amount > p.amount THEN f.amount - p.amount ELSE p.amount END,
        p.currency,
-       CASE p.status WHEN 'failed' THEN 'direct debit failed' WHEN 'charged_back' THEN 'payment charged back'
+       -- (a bank credit returned: a direct debit the bank collected (its code names one, IDDT) or a transfer
+       -- recalled or sent back by the payer's bank)
+       CASE p.status WHEN 'failed' THEN CASE WHEN p.channel = 'bank_transfer' AND coalesce(f.bank_tx_code, '') NOT LIKE '%DDT%'
+                                             THEN 'transfer returned by the bank' ELSE 'direct debit failed' END
+                     WHEN 'charged_back' THEN 'payment charged back'
                      ELSE 'payment refunded' END
        || coalesce(' (' || f.failure_reason || ')', '')
        || CASE WHEN rcn.cn_id IS NOT NULL THEN '; credit note ' || coalesce(rcn.cn_number, rcn.cn_id) || ' issued for it'
@@ -139,7 +143,12 @@ SELECT p.entity,
        -- (whose money it was: the payer as known, else the customer of the invoice it named)
        coalesce(p.customer_id, n.customer_id)
 FROM rc_pay AS p
-JOIN fct_payment AS f ON f.entity = :entity AND f.payment_id = p.payment_id
+JOIN (SELECT q.payment_id, q.failure_reason, q.amount, bl.bank_tx_code
+      FROM fct_payment AS q
+      LEFT JOIN fct_bank_line AS bl ON bl.entity = q.entity AND bl.bank_line_id = q.payment_id
+                                   AND q.channel = 'bank_transfer'
+      WHERE q.entity = :entity AND q.status IN ('failed', 'charged_back', 'refunded')) AS f
+  ON f.payment_id = p.payment_id
 LEFT JOIN named AS n ON n.payment_id = p.payment_id
 LEFT JOIN settled AS st ON st.invoice_id = n.invoice_id
 LEFT JOIN paid_again AS pa ON pa.payment_id = p.payment_id
