@@ -67,7 +67,8 @@ SELECT entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, du
        CAST(amount_total AS DECIMAL(18,2)), CAST(open_now AS DECIMAL(18,2)),
        CASE WHEN written_off = 1 AND open_now = 0 THEN 'written_off'
             WHEN is_factored = 1 AND open_now <> 0 THEN 'factored'
-            WHEN open_now = 0 AND amount_total <> 0 AND credited > 0 AND credited >= paid THEN 'credited'
+            -- (closed mostly by credit notes; half paid and half credited, the customer paid: paid)
+            WHEN open_now = 0 AND amount_total <> 0 AND credited > 0 AND credited > paid THEN 'credited'
             WHEN doc_type = 'invoice' AND open_now <= 0 THEN 'paid'
             WHEN doc_type = 'credit_note' AND open_now = 0 THEN 'paid'
             WHEN doc_type = 'credit_note' THEN 'open'
