@@ -265,13 +265,12 @@ def reconcile_settlements(engine: Engine, contract: FactorContract, entity: str,
         p = o.payment
         eid = _exception_id(entity, PAID_TO_US, p["payment_id"], p["invoice_id"])
         done = o.left <= 0
+        opened_at = opened.get(eid, _day(p["paid_on"]) or stamp)
         exceptions.append(FactoringException(
             entity=entity, exception_id=eid, kind=PAID_TO_US, batch_id=p["batch_id"], invoice_id=p["invoice_id"],
             payment_id=p["payment_id"], amount=o.amount if done else o.left, currency=p["currency"],
             bank_line_id=o.lines[-1] if o.lines else None, detail=_transfer_detail(o),
-            opened_at=opened.get(eid, _day(p["paid_on"]) or stamp),
-            resolved_at=(max(_day(o.sent_on) or stamp, opened.get(eid, _day(p["paid_on"]) or stamp))
-                         if done else None),
+            opened_at=opened_at, resolved_at=max(_day(o.sent_on) or stamp, opened_at) if done else None,
         ))
     current = {e.exception_id for e in exceptions}
     with engine.transaction():

@@ -121,8 +121,7 @@ def _partly_lettered(engine: Engine, entity: str) -> list[dict[str, Any]]:
     held: dict[str, Decimal] = {}
     for r in rows:
         invoice = str(r["invoice_id"])
-        before = held.get(invoice, Decimal(0))
-        held[invoice] = before + Decimal(str(r["amount_applied"]))
+        held[invoice] = held.get(invoice, Decimal(0)) + Decimal(str(r["amount_applied"]))
         if held[invoice] > Decimal(str(r["erp_received"])):
             out.append(r)
     return out

@@ -445,24 +445,21 @@ class Residue:
             "currency": p.currency, "detail": detail, "settled": settled, "customer_id": customer_id,
         })
 
-    def _suggest(self, p: Payment, items: list[Item], rule: str, why: str) -> None:
+    def _suggest(self, p: Payment, items: list[Item], rule: str, why: str, *, on_account: bool = False) -> None:
+        """Suggest ``items`` for ``p``, never apply them, with the exception that asks a person: which one
+        (``ambiguous``), or, for a payer that said it pays on account, whether to apply them at all or leave the
+        money as the customer's credit (``unmatched_payment``)."""
+        note = "the payer pays on account: suggestion, not applied" if on_account else "suggestion, not applied"
         for item in items[:MAX_SUGGESTIONS]:
-            self._apply(p, item, min(p.remaining, item.open), rule, f"{why}; suggestion, not applied",
-                        suggest=True)
+            self._apply(p, item, min(p.remaining, item.open), rule, f"{why}; {note}", suggest=True)
         numbers = ", ".join(i.invoice_number or i.invoice_id for i in items[:MAX_SUGGESTIONS])
-        self._exception(p, "ambiguous", f"{why}: {len(items)} open items fit equally ({numbers}); "
-                        "confirm the right one", invoice_id=items[0].invoice_id)
-
-    def _suggest_on_account(self, p: Payment, items: list[Item], rule: str, why: str) -> None:
-        """What the search found for a payment its payer said is on account: suggested together, for a person to
-        apply or to leave as the customer's credit."""
-        for item in items[:MAX_SUGGESTIONS]:
-            self._apply(p, item, min(p.remaining, item.open), rule,
-                        f"{why}; the payer pays on account: suggestion, not applied", suggest=True)
-        numbers = ", ".join(i.invoice_number or i.invoice_id for i in items[:MAX_SUGGESTIONS])
-        self._exception(p, "unmatched_payment", f"payment on account ({(p.reference or '').strip()}): {why} "
-                        f"({numbers}); apply them or leave it as the customer's credit",
-                        invoice_id=items[0].invoice_id)
+        if on_account:
+            self._exception(p, "unmatched_payment", f"payment on account ({(p.reference or '').strip()}): {why} "
+                            f"({numbers}); apply them or leave it as the customer's credit",
+                            invoice_id=items[0].invoice_id)
+        else:
+            self._exception(p, "ambiguous", f"{why}: {len(items)} open items fit equally ({numbers}); "
+                            "confirm the right one", invoice_id=items[0].invoice_id)
 
     # -- rules ---------------------------------------------------------------------------
     def _usable(self, p: Payment, item: Item, *, dated: bool = True) -> bool:
@@ -1027,8 +1024,8 @@ class Residue:
                 tol.append(i)
         if len(tol) == 1 and sum(1 for i in live if i.doc_type == "invoice") <= self.rules.tolerances.short_by_amount_max_open:
             if pays_on_account(p, self.rules):
-                self._suggest_on_account(p, tol, rule, f"{_who(cid, via, decision)}: only open item within "
-                                         "short-payment tolerance")
+                self._suggest(p, tol, rule, f"{_who(cid, via, decision)}: only open item within short-payment "
+                              "tolerance", on_account=True)
                 return True
             self._apply(p, tol[0], p.remaining, rule,
                         f"{_who(cid, via, decision)}: only open item within short-payment tolerance")
@@ -1096,7 +1093,7 @@ class Residue:
         if not chosen:
             return False
         if pays_on_account(p, self.rules):
-            self._suggest_on_account(p, [pool[k] for k in chosen], "subset_sum", f"{who}: {how} sum to the amount")
+            self._suggest(p, [pool[k] for k in chosen], "subset_sum", f"{who}: {how} sum to the amount", on_account=True)
             return True
         numbers = ", ".join(pool[k].invoice_number or pool[k].invoice_id for k in chosen)
         for k in sorted(chosen, key=lambda k: pool[k].open >= 0):

@@ -23,7 +23,8 @@ WITH all_receipts AS (
     SELECT entity, payment_id, erp_lettrage, currency, amount, paid_on
     FROM all_receipts WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
 ), codes AS (
-    SELECT entity, erp_lettrage, currency, sum(amount) AS received, max(paid_on) AS settled_on
+    SELECT entity, erp_lettrage, currency, sum(amount) AS received, max(paid_on) AS settled_on,
+           count(*) AS n_receipts, min(amount) AS min_receipt
     FROM receipts GROUP BY entity, erp_lettrage, currency
 ), latest AS (
     SELECT entity, erp_lettrage, currency, payment_id
@@ -34,20 +35,15 @@ WITH all_receipts AS (
     ) AS x
     WHERE rn = 1
 ), billed AS (
-    SELECT entity, erp_lettrage, upper(currency) AS currency, sum(amount_total) AS billed
+    SELECT entity, erp_lettrage, upper(currency) AS currency, sum(amount_total) AS billed,
+           sum(CASE WHEN doc_type <> 'invoice' OR amount_total <= 0 THEN 1 ELSE 0 END) AS n_other
     FROM int_invoices WHERE erp_lettrage IS NOT NULL AND erp_lettrage <> ''
     GROUP BY entity, erp_lettrage, upper(currency)
 ), balanced AS (
     -- the balanced codes with nothing open in the ERP, and whether each receipt can be laid on its invoices
     -- one by one (several receipts, all money in, no credit note in the code)
     SELECT c.entity, c.erp_lettrage, c.currency, c.received, c.settled_on,
-           (SELECT count(*) FROM receipts AS r WHERE r.entity = c.entity AND r.erp_lettrage = c.erp_lettrage
-                                               AND r.currency = c.currency) AS n_receipts,
-           (SELECT min(r.amount) FROM receipts AS r WHERE r.entity = c.entity AND r.erp_lettrage = c.erp_lettrage
-                                                    AND r.currency = c.currency) AS min_receipt,
-           (SELECT count(*) FROM int_invoices AS i WHERE i.entity = c.entity AND i.erp_lettrage = c.erp_lettrage
-                                                   AND upper(i.currency) = c.currency
-                                                   AND (i.doc_type <> 'invoice' OR i.amount_total <= 0)) AS n_other
+           (c.n_receipts > 1 AND c.min_receipt > 0 AND b.n_other = 0) AS per_receipt
     FROM codes AS c
     JOIN billed AS b ON b.entity = c.entity AND b.erp_lettrage = c.erp_lettrage AND b.currency = c.currency
     WHERE b.billed = c.received
@@ -58,37 +54,36 @@ WITH all_receipts AS (
     JOIN balanced AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
     JOIN latest AS l ON l.entity = c.entity AND l.erp_lettrage = c.erp_lettrage AND l.currency = c.currency
     WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND coalesce(i.erp_amount_open, 0) = 0
-      AND NOT (c.n_receipts > 1 AND c.min_receipt > 0 AND c.n_other = 0)
+      AND NOT c.per_receipt
 ), laid AS (
     -- several receipts settling a code's invoices (SAP's partial payments cleared with the last one, a FEC's
     -- instalments lettered together): each receipt pays its own part, receipts in date order laid against the
     -- invoices by due date, so a receipt before the bank data begin settles on the ERP's word what it paid and
     -- the bank line is the evidence for the rest (16_erp_settled)
-    SELECT d.*, sum(d.amount) OVER (PARTITION BY d.entity, d.erp_lettrage, d.currency, d.side ORDER BY d.at, d.id
-                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS start_at
+    SELECT d.*, coalesce(sum(d.amount) OVER (PARTITION BY d.entity, d.erp_lettrage, d.currency, d.side
+                                             ORDER BY d.at, d.id
+                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
     FROM (
         SELECT i.entity, i.erp_lettrage, upper(i.currency) AS currency, 'i' AS side, i.invoice_id AS id,
                i.due_date AS at, i.amount_total AS amount
         FROM int_invoices AS i
         JOIN balanced AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = upper(i.currency)
-        WHERE c.n_receipts > 1 AND c.min_receipt > 0 AND c.n_other = 0 AND coalesce(i.erp_amount_open, 0) = 0
+        WHERE c.per_receipt AND coalesce(i.erp_amount_open, 0) = 0
         UNION ALL
         SELECT r.entity, r.erp_lettrage, r.currency, 'r', r.payment_id, r.paid_on, r.amount
         FROM receipts AS r
         JOIN balanced AS c ON c.entity = r.entity AND c.erp_lettrage = r.erp_lettrage AND c.currency = r.currency
-        WHERE c.n_receipts > 1 AND c.min_receipt > 0 AND c.n_other = 0
+        WHERE c.per_receipt
     ) AS d
 ), by_receipt AS (
     SELECT i.entity, i.id AS invoice_id, r.id AS payment_id, r.at AS settled_on, i.erp_lettrage, c.received,
-           least(coalesce(r.start_at, 0) + r.amount, coalesce(i.start_at, 0) + i.amount)
-           - greatest(coalesce(r.start_at, 0), coalesce(i.start_at, 0)) AS applied
+           least(r.start_at + r.amount, i.start_at + i.amount) - greatest(r.start_at, i.start_at) AS applied
     FROM laid AS i
     JOIN laid AS r ON r.entity = i.entity AND r.erp_lettrage = i.erp_lettrage AND r.currency = i.currency
                   AND r.side = 'r'
     JOIN balanced AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = i.currency
     WHERE i.side = 'i'
-      AND least(coalesce(r.start_at, 0) + r.amount, coalesce(i.start_at, 0) + i.amount)
-          > greatest(coalesce(r.start_at, 0), coalesce(i.start_at, 0))
+      AND least(r.start_at + r.amount, i.start_at + i.amount) > greatest(r.start_at, i.start_at)
 ), applications AS (
     SELECT entity, invoice_id, payment_id, sum(amount) AS amount
     FROM ({{ union('erp_applications') }}) AS a
