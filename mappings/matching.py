@@ -24,7 +24,7 @@ DEFAULT_PATH = Path(__file__).with_name("matching.yaml")
 RULE_NAMES: tuple[str, ...] = (
     "exact_reference", "normalized_reference", "reference_groups", "reference_tail", "fuzzy_reference",
     "learned_alias", "customer_amount", "subset_sum", "amount_only", "credit_note", "erp_lettrage", "erp_receipt",
-    "alias_reference",
+    "alias_reference", "credit_note_refund",
 )
 
 

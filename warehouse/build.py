@@ -46,6 +46,7 @@ CORE_ORDER: tuple[str, ...] = (
     "fct_payout_component",
     "fct_payment",
     "int_payment_refunds",
+    "int_credit_note_refunds",
     "int_invoice_balance_applications",
     "int_mandates",
 )
@@ -54,6 +55,7 @@ CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_invoice_aliases"
                                "int_erp_settlements": "erp_settlements",
                                "int_erp_receipts": "erp_receipts", "int_bills": "bills",
                                "int_payment_refunds": "payment_refunds", "int_mandates": "mandates",
+                               "int_credit_note_refunds": "credit_note_refunds",
                                "int_invoice_balance_applications": "invoice_balance_applications"}
 
 

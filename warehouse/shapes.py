@@ -82,6 +82,12 @@ SHAPES: dict[str, Shape] = {
     # int_payment_refunds: what the provider's refunds still standing took back of each payment, in the
     # payment's currency (refunded_by_payment in warehouse/sql.py weighs it against the payouts' refund lines)
     "payment_refunds": (("entity", TEXT), ("payment_id", TEXT), ("refunded", MONEY)),
+    # int_credit_note_refunds: a credit note paid back to the customer, and the money that did it (a bank debit's
+    # bank_line_id, or the ERP's refund entry before the statements begin): 15_credit_notes closes the credit note
+    "credit_note_refunds": (
+        ("entity", TEXT), ("cn_id", TEXT), ("refund_id", TEXT), ("refunded_on", DATE), ("amount", MONEY),
+        ("currency", TEXT), ("evidence", TEXT), ("detail", TEXT),
+    ),
     # failed_payout_id: on a line paying out again the money of a payout that failed (Stripe's payout_failure
     # transaction, reporting category payout_reversal), that payout; fct_payment follows it to banked_payout_id
     "payout_components": (

@@ -224,6 +224,12 @@ SELECT entity, refund_line_id, credit_line_id, refunded_on FROM (
          AND c.booking_date >= {{ add_days('r.booking_date', -refund_days) }}
         WHERE r.amount < 0 AND r.return_reason IS NULL AND r.counterparty_iban IS NOT NULL
           AND ({% for w in words %}upper(coalesce(r.remittance, '')) LIKE '%{{ w }}%'{% if not loop.last %} OR {% endif %}{% else %}FALSE{% endfor %})
+          -- (one naming a credit note pays that credit note back, whatever credit came from the account before:
+          -- int_credit_note_refunds)
+          AND NOT EXISTS (SELECT 1 FROM int_invoices AS cn
+                          WHERE cn.entity = r.entity AND cn.doc_type = 'credit_note'
+                            AND length({{ norm_ref('cn.invoice_number') }}) >= 5
+                            AND strpos({{ norm_ref('r.remittance') }}, {{ norm_ref('cn.invoice_number') }}) > 0)
     ) AS k WHERE rn_r = 1
 ) AS p WHERE rn_c = 1
 {%- endmacro %}

@@ -110,6 +110,20 @@ def _movements(engine: Engine, params: dict[str, Any], only_i: str, only_p: str)
                 f"AND m.state IN ('auto', 'confirmed')){only_p} ORDER BY p.paid_on, p.payment_id", params):
             found.append((str(r["customer_id"]), Movement(r["paid_on"], "payment", str(r["payment_id"]),
                                                           Decimal(r["amount"]), r["currency"], r["channel"])))
+    if engine.table_exists("fct_match") and engine.table_exists("int_credit_note_refunds"):
+        # credit notes paid back to the customer (the day the money left: int_credit_note_refunds)
+        for r in _q(
+                engine, "SELECT i.customer_id, i.invoice_number, i.invoice_id, r.refunded_on, "
+                "upper(m.currency) AS currency, -m.amount_applied AS amount FROM fct_match AS m "
+                "JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
+                "JOIN int_credit_note_refunds AS r ON r.entity = m.entity AND r.cn_id = m.invoice_id "
+                "AND r.refund_id = m.payment_id "
+                "WHERE m.entity = :entity AND m.rule = 'credit_note_refund' AND m.state IN ('auto', 'confirmed') "
+                f"AND r.refunded_on > :since AND r.refunded_on <= :as_of{only_i} ORDER BY r.refunded_on, i.invoice_number",
+                params):
+            found.append((str(r["customer_id"]), Movement(r["refunded_on"], "refund",
+                                                          str(r["invoice_number"] or r["invoice_id"]),
+                                                          Decimal(r["amount"]), r["currency"])))
     for r in _q(
             engine, "SELECT i.customer_id, i.invoice_number, i.invoice_id, i.issue_date, upper(i.currency) AS currency, "
             "i.amount_total FROM fct_invoice AS i WHERE i.entity = :entity AND i.doc_type = 'credit_note' "

@@ -34,9 +34,9 @@ class Movement:
     """One payment received or credit note issued since the last statement."""
 
     on: date
-    kind: str                 # payment | credit_note
-    reference: str            # payment id or credit-note number
-    amount: Decimal           # positive: what reduced the customer's balance
+    kind: str                 # payment | credit_note | refund (a credit note paid back to the customer)
+    reference: str            # payment id or credit-note number (a refund: the credit note's)
+    amount: Decimal           # positive: what reduced the customer's balance (a refund: what was paid back)
     currency: str
     channel: str | None = None
     applied_to: tuple[str, ...] = ()   # invoice numbers (empty: received, not yet applied)

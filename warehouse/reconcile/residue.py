@@ -45,7 +45,10 @@ from warehouse.reconcile.subset import oldest_prefix, subset_sum
 
 CENT = Decimal("0.01")
 # Rules whose matches 15_credit_notes and 16_erp_settled already take off rc_inv.open0 (SQL list).
-NETTED_IN_OPEN0 = "('credit_note', 'erp_lettrage')"
+NETTED_IN_OPEN0 = "('credit_note', 'erp_lettrage', 'credit_note_refund')"
+# Rules whose matches every run lays again from its inputs, full or incremental (15_credit_notes: credit notes set
+# against invoices, credit notes paid back): an incremental run replaces them rather than keeping them (SQL list).
+REAPPLIED = "('credit_note', 'credit_note_refund')"
 MAX_SUGGESTIONS = 5
 
 

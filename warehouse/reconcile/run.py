@@ -201,7 +201,7 @@ LEFT JOIN (
         UNION ALL
         -- matches kept from earlier runs (payments out of scope)
         SELECT m.invoice_id, m.amount_applied, m.adjustment FROM fct_match AS m
-        WHERE m.entity = :entity AND m.state = 'auto' AND m.rule <> 'credit_note'
+        WHERE m.entity = :entity AND m.state = 'auto' AND m.rule NOT IN ('credit_note', 'credit_note_refund')
           AND NOT EXISTS (SELECT 1 FROM rc_scope AS sc WHERE sc.payment_id = m.payment_id)
           {% if only %}AND m.invoice_id IN ({{ only }}){% endif %}
         {% endif %}
@@ -522,14 +522,14 @@ def _touched_by_run(engine: Engine, entity: str) -> None:
     engine.execute(
         "CREATE TEMP TABLE rc_moved AS "
         "WITH moved AS ("
-        "  SELECT invoice_id FROM rc_match WHERE rule <> 'credit_note' "
+        f"  SELECT invoice_id FROM rc_match WHERE rule NOT IN {residue.REAPPLIED} "
         "  UNION SELECT invoice_id FROM rc_old"
         "), applied AS ("
         "  SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS applied FROM rc_match "
         f"  WHERE state IN ('auto', 'confirmed') AND rule NOT IN {residue.NETTED_IN_OPEN0} GROUP BY invoice_id"
         "), released AS ("
         "  SELECT invoice_id, sum(amount_applied + coalesce(adjustment, 0)) AS released FROM rc_old "
-        "  WHERE state = 'auto' AND rule <> 'credit_note' GROUP BY invoice_id"
+        f"  WHERE state = 'auto' AND rule NOT IN {residue.REAPPLIED} GROUP BY invoice_id"
         ") "
         "SELECT i.customer_id, i.open0, i.open0 - coalesce(a.applied, 0) AS open_after, "
         "       i.open0 - coalesce(r.released, 0) AS open_before "
@@ -674,6 +674,8 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         "open_disputes": open_disputes_sql,
         # matches 15_credit_notes and 16_erp_settled already took off rc_inv.open0: never subtracted again
         "netted": residue.NETTED_IN_OPEN0,
+        # matches every run lays again (an incremental run replaces them): residue.REAPPLIED
+        "reapplied": residue.REAPPLIED,
         "payout_days": rules.windows.payout_to_bank_days, "rows_of": partial(_rows_of, engine.name),
         "affected_only": incremental and bool(last_as_of) and str(last_as_of[0][0]) == as_of.isoformat(),
         "credit_note_words": bool(rules.reference.credit_note_words),
@@ -690,6 +692,9 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         # on them)
         "balance_applications": bool(engine.query(
             "SELECT 1 FROM int_invoice_balance_applications WHERE entity = :entity LIMIT 1", {"entity": entity})),
+        # (a book whose credit notes were never paid back skips closing them: int_credit_note_refunds)
+        "cn_refunds": bool(engine.query(
+            "SELECT 1 FROM int_credit_note_refunds WHERE entity = :entity LIMIT 1", {"entity": entity})),
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
             "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS

@@ -113,6 +113,7 @@ def _tables() -> dict[str, Sequence[tuple[str, str]]]:
     return {**{t.name: t.columns for t in CONTRACT}, "int_erp_settlements": SHAPES["erp_settlements"],
             "int_erp_receipts": SHAPES["erp_receipts"], "int_invoice_aliases": SHAPES["invoice_aliases"],
             "int_payment_refunds": SHAPES["payment_refunds"],
+            "int_credit_note_refunds": SHAPES["credit_note_refunds"],
             "int_invoice_balance_applications": SHAPES["invoice_balance_applications"],
             "reconcile_invoice_alias_key": INVOICE_ALIAS_KEY, "reconcile_payment_state": PAYMENT_STATE,
             "reconcile_invoice_state": INVOICE_STATE, "reconcile_run": RUN_STATE, "reconcile_invoice_key": INVOICE_KEY,
@@ -144,6 +145,7 @@ def ensure_reconcile_tables(engine: Engine) -> None:
     ensure_table(engine, "int_erp_receipts", SHAPES["erp_receipts"])
     ensure_table(engine, "int_invoice_aliases", SHAPES["invoice_aliases"])
     ensure_table(engine, "int_payment_refunds", SHAPES["payment_refunds"])
+    ensure_table(engine, "int_credit_note_refunds", SHAPES["credit_note_refunds"])
     ensure_table(engine, "int_invoice_balance_applications", SHAPES["invoice_balance_applications"])
     ensure_table(engine, "reconcile_invoice_alias_key", INVOICE_ALIAS_KEY)
     ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)

@@ -176,7 +176,7 @@ def score(engine: Engine, truth: GroundTruth) -> QualityScore:
     rows = engine.query(
         "SELECT m.entity, m.payment_id, i.invoice_number, i.doc_type, m.amount_applied, m.rule "
         "FROM fct_match AS m JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
-        "WHERE m.state IN ('auto', 'confirmed') AND m.rule NOT IN ('credit_note', 'erp_lettrage')")
+        "WHERE m.state IN ('auto', 'confirmed') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'credit_note_refund')")
     netted: list[tuple[str, str, str, Decimal]] = []
     for entity, payment, number, doc_type, amount, rule in rows:
         amount = Decimal(amount)

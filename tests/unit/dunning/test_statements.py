@@ -69,7 +69,8 @@ def test_selection_and_content() -> None:
                                      ("FA-0",)),
                             Movement(date(2026, 10, 1), "payment", "OLD", D("9.00"), "EUR")],  # before the window
                  last_statement=date(2026, 11, 1)),
-        _account("B", movements=[Movement(date(2026, 11, 28), "credit_note", "AV-2", D("80.00"), "EUR")]),
+        _account("B", movements=[Movement(date(2026, 11, 28), "credit_note", "AV-2", D("80.00"), "EUR"),
+                                 Movement(date(2026, 11, 29), "refund", "AV-2", D("80.00"), "EUR")]),
         _account("C"),  # nothing open, nothing moved
         _account("D", email=None, open_items=[_item(invoice_id="I4")]),
     ]
@@ -93,6 +94,7 @@ def test_selection_and_content() -> None:
     b = messages[1]
     render_message(b, AS_OF, RULES)
     assert "(aucune)" in b.body and "avoir AV-2 : 80,00 €" in b.body and b.amount_total == 0
+    assert "29/11/2026 remboursement de l'avoir AV-2 versé : 80,00 €" in b.body
 
 
 def test_english_statement_and_several_currencies_get_no_single_amount() -> None:

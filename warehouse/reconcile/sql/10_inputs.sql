@@ -96,11 +96,15 @@ UNION SELECT invoice_id FROM decision WHERE entity = :entity AND invoice_id IS N
 -- (one pass over the book's matches: both sides of a credit note's match, the scope's old invoices)
 UNION SELECT id FROM (
     SELECT unnest({{ pair('invoice_id', "CASE WHEN rule = 'credit_note' THEN payment_id END") }}) AS id FROM fct_match
-    WHERE entity = :entity AND (rule = 'credit_note' OR payment_id IN (SELECT payment_id FROM rc_scope))
+    WHERE entity = :entity AND (rule IN {{ reapplied }} OR payment_id IN (SELECT payment_id FROM rc_scope))
 ) AS m WHERE id IS NOT NULL
 -- (both sides of a refund's credit note: re-applied every run, as lettered credit notes are)
 UNION SELECT invoice_id FROM rc_refund_cn
 UNION SELECT cn_id FROM rc_refund_cn
+{% if cn_refunds %}
+-- (credit notes paid back: closed again every run)
+UNION SELECT cn_id FROM int_credit_note_refunds WHERE entity = :entity
+{% endif %}
 {% if named_credit_notes %}
 UNION SELECT invoice_id FROM rc_named_cn
 UNION SELECT cn_id FROM rc_named_cn

@@ -12,7 +12,7 @@ SELECT m.entity, m.payment_id, count(DISTINCT i.erp_lettrage) AS n_codes,
        sum(m.amount_applied + coalesce(m.adjustment, 0)) AS settled
 FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
 -- (the ERP's own lettrage made erp_lettrage and erp_receipt matches: nothing to compare them with)
-WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt')
+WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt', 'credit_note_refund')
   -- only payments touching at least one lettered invoice can agree or disagree
   AND m.payment_id IN (SELECT l.payment_id FROM rc_match AS l
                        JOIN rc_inv AS li ON li.entity = l.entity AND li.invoice_id = l.invoice_id
@@ -40,7 +40,7 @@ SELECT payment_id, listed_id, count(DISTINCT invoice_id) AS n_inv FROM (
     SELECT m.payment_id, m.invoice_id,
            trim({{ split_list('i.erp_lettrage') }}) AS listed_id
     FROM rc_match AS m JOIN rc_inv AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
-    WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt')
+    WHERE m.state IN ('auto', 'suggested') AND m.rule NOT IN ('credit_note', 'erp_lettrage', 'erp_receipt', 'credit_note_refund')
       AND i.erp_lettrage IS NOT NULL
       AND m.payment_id IN (SELECT payment_id FROM rc_erp WHERE n_codes > 1)
 ) AS l GROUP BY payment_id, listed_id;

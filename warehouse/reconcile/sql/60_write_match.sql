@@ -17,7 +17,7 @@ DROP TABLE IF EXISTS rc_gone;
 CREATE TEMP TABLE rc_gone AS
 SELECT {% if engine == 'duckdb' %}rowid AS rid, {% endif %}match_id, matched_at, invoice_id, payment_id, rule
 FROM fct_match
-WHERE (rule = 'credit_note' OR state IN ('confirmed', 'rejected')
+WHERE (rule IN {{ reapplied }} OR state IN ('confirmed', 'rejected')
        OR payment_id IN (SELECT payment_id FROM rc_scope))
   AND entity = :entity;
 
