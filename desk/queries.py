@@ -312,9 +312,12 @@ def invoice(engine: Engine, entity: str, invoice_id: str) -> dict[str, Any] | No
 
 def invoice_matches(engine: Engine, entity: str, invoice_id: str) -> list[dict[str, Any]]:
     return engine.query_dicts(
+        # (a credit note paid back is applied a bank debit, no payment: its date is the debit's)
         "SELECT m.match_id, m.payment_id, m.state, m.rule, m.amount_applied, m.currency, m.matched_at, "
-        "p.paid_on, p.channel FROM fct_match AS m LEFT JOIN fct_payment AS p "
-        "ON p.entity = m.entity AND p.payment_id = m.payment_id "
+        "coalesce(p.paid_on, l.booking_date) AS paid_on, "
+        "coalesce(p.channel, CASE WHEN l.bank_line_id IS NOT NULL THEN 'bank_transfer' END) AS channel "
+        "FROM fct_match AS m LEFT JOIN fct_payment AS p ON p.entity = m.entity AND p.payment_id = m.payment_id "
+        "LEFT JOIN fct_bank_line AS l ON l.entity = m.entity AND l.bank_line_id = m.payment_id "
         "WHERE m.entity = :e AND m.invoice_id = :i ORDER BY m.matched_at, m.match_id", {"e": entity, "i": invoice_id})
 
 

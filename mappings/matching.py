@@ -101,6 +101,9 @@ class Windows(_Strict):
     payout_bank_days_before: int = Field(default=3, ge=0, le=30)
     payout_bank_days_after: int = Field(default=7, ge=0, le=30)
     max_invoice_age_days: int = Field(default=1100, ge=1)
+    # An overpayment's excess paid back: a debit of exactly it to the account the payment came from, booked up to
+    # this many days after the payment (50_exceptions), leaves no customer credit.
+    overpayment_refund_days: int = Field(default=90, ge=0, le=400)
 
 
 class Fuzzy(_Strict):

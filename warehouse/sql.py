@@ -53,6 +53,17 @@ def refunded_by_payment(where: str = "TRUE") -> str:
     )
 
 
+def paid_back_by_payment(where: str = "TRUE") -> str:
+    """SQL: what of each payment's overpayment went back to the payer by transfer (entity, payment_id, paid_back).
+
+    The reconciliation raises such an overpayment closed, naming the debit that paid it back (50_exceptions): that
+    money is no longer the customer's credit (mart_unapplied_cash), and the payment is fully applied net of it.
+    """
+    return ("SELECT entity, payment_id, sum(amount) AS paid_back FROM fct_reconciliation_exception\n"
+            f"WHERE kind = 'overpayment' AND bank_line_id IS NOT NULL AND payment_id IS NOT NULL AND {where}\n"
+            "GROUP BY entity, payment_id")
+
+
 _HEADER_RE = re.compile(r"^--\s*(shape|requires|optional):\s*(.*)$", re.MULTILINE)
 
 MACROS = r"""
@@ -139,6 +150,9 @@ CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}
 {% macro refunded_by_payment(where='TRUE') -%}
 @REFUNDED_BY_PAYMENT@
+{%- endmacro %}
+{% macro paid_back_by_payment(where='TRUE') -%}
+@PAID_BACK_BY_PAYMENT@
 {%- endmacro %}
 {#- What the bank and provider data show, per entity and currency, and from which day: the accounts' currencies,
     those payers instructed in another (a GBP payment converted into a EUR account), the provider payments'.
@@ -234,7 +248,8 @@ SELECT entity, refund_line_id, credit_line_id, refunded_on FROM (
 ) AS p WHERE rn_c = 1
 {%- endmacro %}
 """.replace("@REFUND_KINDS@", REFUND_KINDS).replace("@REFUNDS_CAME_BACK@", REFUNDS_CAME_BACK).replace(
-    "@PAYOUT_NOT_BANKED@", PAYOUT_NOT_BANKED).replace("@REFUNDED_BY_PAYMENT@", refunded_by_payment("{{ where }}"))
+    "@PAYOUT_NOT_BANKED@", PAYOUT_NOT_BANKED).replace("@REFUNDED_BY_PAYMENT@", refunded_by_payment("{{ where }}")).replace(
+    "@PAID_BACK_BY_PAYMENT@", paid_back_by_payment("{{ where }}"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,7 +206,8 @@ def confirm_match(engine: Engine, match_id: str, actor: str, reason: str | None 
             payment_id=match["payment_id"], invoice_id=match["invoice_id"], amount=match["amount_applied"],
             before=match, after=after,
         )
-    if match["rule"] != "credit_note":
+    # (a credit note set against an invoice, or paid back by a transfer, says nothing about how a payer pays)
+    if match["rule"] not in ("credit_note", "credit_note_refund"):
         learn_aliases(engine, decision)
     return decision
 

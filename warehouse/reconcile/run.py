@@ -397,6 +397,11 @@ def _fill_scope(engine: Engine, entity: str, data_start: date | None, receipt_ma
     engine.execute(
         "INSERT INTO rc_scope (entity, payment_id) "
         "SELECT entity, payment_id FROM decision WHERE entity = :entity AND payment_id IS NOT NULL "
+        # an open overpayment a debit of exactly its excess may now pay back (50_exceptions paid_back): a few
+        # exceptions against the bank's debits of their amounts
+        "UNION SELECT e.entity, e.payment_id FROM fct_reconciliation_exception AS e "
+        "JOIN fct_bank_line AS b ON b.entity = e.entity AND b.amount = -e.amount AND b.return_reason IS NULL "
+        "WHERE e.entity = :entity AND e.kind = 'overpayment' AND e.resolved_at IS NULL AND e.payment_id IS NOT NULL "
         + ("UNION SELECT m.entity, m.payment_id FROM fct_match AS m JOIN rc_inv_changed AS c "
            "ON c.invoice_id = m.invoice_id WHERE m.entity = :entity "
            # an invoice the ERP now shows settled by a receipt (16_erp_settled): the receipt is redone
@@ -677,6 +682,7 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         # matches every run lays again (an incremental run replaces them): residue.REAPPLIED
         "reapplied": residue.REAPPLIED,
         "payout_days": rules.windows.payout_to_bank_days, "rows_of": partial(_rows_of, engine.name),
+        "overpayment_refund_days": rules.windows.overpayment_refund_days,
         "affected_only": incremental and bool(last_as_of) and str(last_as_of[0][0]) == as_of.isoformat(),
         "credit_note_words": bool(rules.reference.credit_note_words),
         # (a book without ERP settlements skips the step: its bank and provider scans cost ~40 ms a run at 1M)

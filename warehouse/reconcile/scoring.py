@@ -40,7 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from warehouse.engine import Engine
-from warehouse.sql import refunded_by_payment
+from warehouse.sql import paid_back_by_payment, refunded_by_payment
 
 ZERO = Decimal("0")
 OUTCOMES = ("fully_applied", "partially_applied_explained", "exception", "unexplained")
@@ -221,7 +221,8 @@ def score(engine: Engine, truth: GroundTruth) -> QualityScore:
 def _outcomes(engine: Engine, s: QualityScore, truth: GroundTruth) -> None:
     """Classify every payment that moved money (failed card attempts and pending ones did not)."""
     rows = engine.query(
-        "SELECT p.entity, p.payment_id, p.amount - coalesce(r.refunded, 0), p.status, coalesce(a.applied, 0), "
+        "SELECT p.entity, p.payment_id, p.amount - coalesce(r.refunded, 0) - coalesce(b.paid_back, 0), p.status, "
+        "coalesce(a.applied, 0), "
         "CASE WHEN e.payment_id IS NULL THEN 0 ELSE 1 END, CASE WHEN x.payment_id IS NULL THEN 0 ELSE 1 END "
         "FROM fct_payment AS p "
         "LEFT JOIN (SELECT entity, payment_id, sum(amount_applied) AS applied FROM fct_match "
@@ -236,6 +237,9 @@ def _outcomes(engine: Engine, s: QualityScore, truth: GroundTruth) -> None:
         "  ON x.entity = p.entity AND x.payment_id = p.payment_id "
         "LEFT JOIN (" + refunded_by_payment() + ") AS r "
         "  ON r.entity = p.entity AND r.payment_id = p.payment_id "
+        # (an overpayment's excess paid back to the payer: the rest is the whole payment)
+        "LEFT JOIN (" + paid_back_by_payment() + ") AS b "
+        "  ON b.entity = p.entity AND b.payment_id = p.payment_id "
         "WHERE p.channel <> 'erp' AND p.payment_id NOT IN "
         "  (SELECT bank_line_id FROM fct_payout WHERE bank_line_id IS NOT NULL) "
         "AND (p.status IN ('succeeded', 'charged_back', 'refunded') OR (p.status = 'failed' AND p.channel <> 'stripe'))")

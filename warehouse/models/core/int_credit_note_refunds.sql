@@ -5,18 +5,21 @@
 -- a currency none shows, the ERP's own refund entry (refund_id: the ERP receipt's payment_id), the ERP's word
 -- being then the only evidence, as for 16_erp_settled. Evidence, strongest first (``evidence``):
 --  * named: the debit's remittance names the credit note (its number, separators aside, ending in digits; the
---    longest number named when one contains another), for at most the credit note's amount;
+--    longest number named when one contains another), for at most the credit note's amount; a debit naming
+--    several credit notes pays them back together when it is exactly their total;
 --  * erp_lettrage: the ERP lettered the credit note with its refund entry (a FEC 411 debit in a bank journal,
 --    an ERP receipt of negative amount), the code balanced (what its documents total is what its receipts
 --    total); the debit of exactly the entry's amount booked within the ERP window of it (matching.yaml
 --    erp.receipt_days_*_bank), else, before the bank data begin, the entry itself;
---  * customer_amount: a debit to an account that is one customer's (dim_customer.iban) of exactly the amount of
---    that customer's one credit note not lettered in the ERP, issued by the debit's date, that no other debit
---    could be.
+--  * customer_amount: a debit to an account that is one customer's (dim_customer.iban; for a customer the master
+--    gives no IBAN, the account it was seen paying its invoices from, or one people taught) of exactly the amount
+--    of that customer's one credit note not lettered in the ERP, issued by the debit's date, that no other debit
+--    could be; customer_amount_ambiguous: the customer holds several such credit notes (which one it pays back
+--    is not known: the reconciliation suggests each and queues an `ambiguous` exception).
 -- A debit refunds one credit note at most; the reconciliation (15_credit_notes) takes what each still owes.
 -- Debits that carry a payout or return a collection are not refunds (int_payout_bank_links, return_reason).
 -- shape: credit_note_refunds
--- requires: int_invoices, int_erp_receipts, fct_bank_line, fct_payment, dim_customer, int_payout_bank_links
+-- requires: int_invoices, int_erp_receipts, fct_bank_line, fct_payment, fct_match, dim_customer, int_payout_bank_links
 WITH cns AS (
     SELECT entity, invoice_id AS cn_id, customer_id, upper(currency) AS currency, issue_date,
            -amount_total AS cn_amount, coalesce(erp_lettrage, '') AS erp_lettrage,
@@ -45,22 +48,25 @@ WITH cns AS (
         {% endfor %}
     ) AS r
 ), named_all AS (
-    SELECT d.entity, d.bank_line_id, d.booking_date, d.amount, d.currency, c.cn_id, c.nn
+    SELECT d.entity, d.bank_line_id, d.booking_date, d.amount, d.currency, c.cn_id, c.nn, c.cn_amount
     FROM runs AS x
     JOIN debits AS d ON d.entity = x.entity AND d.bank_line_id = x.bank_line_id
     JOIN cns AS c ON c.entity = x.entity AND c.core = x.run AND c.currency = d.currency
-    WHERE length(c.nn) >= 5 AND length(c.core) >= 3 AND strpos(d.nr, c.nn) > 0 AND d.amount <= c.cn_amount
-      AND d.booking_date >= c.issue_date
-), named AS (
+    WHERE length(c.nn) >= 5 AND length(c.core) >= 3 AND strpos(d.nr, c.nn) > 0 AND d.booking_date >= c.issue_date
+), named_max AS (
     -- (AV202500001 is inside AV2025000012: the longer number named wins)
-    SELECT n.entity, n.bank_line_id, min(n.cn_id) AS cn_id, min(n.booking_date) AS refunded_on,
-           min(n.amount) AS amount, min(n.currency) AS currency
+    SELECT n.*, count(*) OVER (PARTITION BY n.entity, n.bank_line_id) AS n_cn,
+           sum(n.cn_amount) OVER (PARTITION BY n.entity, n.bank_line_id) AS cns_amount
     FROM named_all AS n
     WHERE NOT EXISTS (SELECT 1 FROM named_all AS o
                       WHERE o.entity = n.entity AND o.bank_line_id = n.bank_line_id AND o.cn_id <> n.cn_id
                         AND length(o.nn) > length(n.nn) AND strpos(o.nn, n.nn) > 0)
-    GROUP BY n.entity, n.bank_line_id
-    HAVING count(*) = 1
+), named AS (
+    -- one credit note named, for at most its amount; several, paid back together for exactly their total
+    SELECT entity, bank_line_id, cn_id, booking_date AS refunded_on,
+           CASE WHEN n_cn = 1 THEN amount ELSE cn_amount END AS amount, currency
+    FROM named_max
+    WHERE (n_cn = 1 AND amount <= cn_amount) OR (n_cn > 1 AND amount = cns_amount)
 ), erp_receipts AS (
     SELECT entity, payment_id, customer_id, currency, amount, paid_on, erp_lettrage
     FROM int_erp_receipts WHERE erp_lettrage IS NOT NULL
@@ -132,10 +138,31 @@ WITH cns AS (
     WHERE b.bank_line_id IS NOT NULL OR s.since IS NULL OR p.booked_on < s.since
 ), claimed AS (
     SELECT cn_id FROM named UNION SELECT cn_id FROM erp_rows
-), owners AS (
+), master AS (
     SELECT entity, upper(replace(iban, ' ', '')) AS iban, min(customer_id) AS customer_id
     FROM dim_customer WHERE coalesce(iban, '') <> '' AND customer_id IS NOT NULL
     GROUP BY entity, upper(replace(iban, ' ', '')) HAVING min(customer_id) = max(customer_id)
+), paid_from AS (
+    -- accounts a customer the master gives no IBAN was seen paying from: bank transfers the reconciliation applied
+    -- (an earlier run: auto or confirmed) to its invoices only, and the accounts people taught (payer_alias)
+    SELECT entity, iban, min(customer_id) AS customer_id FROM (
+        SELECT p.entity, upper(replace(p.payer_iban, ' ', '')) AS iban, i.customer_id
+        FROM fct_payment AS p
+        JOIN fct_match AS m ON m.entity = p.entity AND m.payment_id = p.payment_id
+        JOIN int_invoices AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
+        WHERE p.channel = 'bank_transfer' AND m.state IN ('auto', 'confirmed')
+          AND upper(replace(coalesce(p.payer_iban, ''), ' ', '')) IN (SELECT iban FROM debits WHERE iban <> '')
+        {% if has('payer_alias') %}
+        UNION ALL
+        SELECT entity, upper(replace(value, ' ', '')), customer_id FROM payer_alias WHERE kind = 'iban'
+        {% endif %}
+    ) AS s
+    GROUP BY entity, iban HAVING min(customer_id) = max(customer_id)
+), owners AS (
+    SELECT entity, iban, customer_id FROM master
+    UNION ALL
+    SELECT s.entity, s.iban, s.customer_id FROM paid_from AS s
+    WHERE NOT EXISTS (SELECT 1 FROM master AS m WHERE m.entity = s.entity AND m.iban = s.iban)
 ), by_amount AS (
     SELECT d.entity, d.bank_line_id, d.booking_date, d.amount, d.currency, c.cn_id, c.customer_id,
            count(*) OVER (PARTITION BY d.entity, d.bank_line_id) AS n_cn,
@@ -155,6 +182,8 @@ FROM named
 UNION ALL
 SELECT entity, cn_id, refund_id, refunded_on, amount, currency, evidence, detail FROM erp_rows
 UNION ALL
-SELECT entity, cn_id, bank_line_id, booking_date, amount, currency, 'customer_amount',
+SELECT entity, cn_id, bank_line_id, booking_date, amount, currency,
+       CASE WHEN n_cn = 1 THEN 'customer_amount' ELSE 'customer_amount_ambiguous' END,
        'a transfer of exactly its amount to the account of customer ' || customer_id
-FROM by_amount WHERE n_cn = 1 AND n_debit = 1
+       || CASE WHEN n_cn > 1 THEN ', which holds ' || CAST(n_cn AS VARCHAR) || ' credit notes of that amount' ELSE '' END
+FROM by_amount WHERE n_debit = 1

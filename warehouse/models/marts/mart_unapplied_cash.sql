@@ -1,6 +1,7 @@
 -- Unapplied cash: money received from customers by a date that no auto or confirmed match
 -- applies to an invoice (no usable reference, an amount that fits nothing or several things,
--- the excess of an overpayment, an unknown payer). Until a person applies it, it is the
+-- the excess of an overpayment, an unknown payer), less money paid back to a customer that no credit note
+-- takes yet (negative). Until a person applies it, it is the
 -- customer's credit: the entity's receivables as the customer ledger shows them are the
 -- encours (mart_open_receivables, invoices only, as CONTRACT.md defines it) minus this mart,
 -- whatever the lettering. Kept apart rather than as a status of the encours so that the
@@ -18,6 +19,10 @@
 -- account whose name or remittance says who pays: a payment on account); NULL for a payer no rule could identify.
 WITH refunds AS (
     {{ refunded_by_payment() }}
+),
+paid_back AS (
+    -- an overpayment's excess paid back to the payer by transfer (50_exceptions) is nobody's credit
+    {{ paid_back_by_payment() }}
 ),
 applied AS (
     -- and whose invoices it paid: a payer the bank did not name (no IBAN on file) is the customer its
@@ -50,9 +55,10 @@ found AS (
 received AS (
     SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for, n.customer_id, f.customer_id) AS customer_id,
            p.currency,
-           p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) AS unapplied
+           p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) - coalesce(b.paid_back, 0) AS unapplied
     FROM fct_payment AS p
     LEFT JOIN refunds AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
+    LEFT JOIN paid_back AS b ON b.entity = p.entity AND b.payment_id = p.payment_id
     LEFT JOIN applied AS a ON a.entity = p.entity AND a.payment_id = p.payment_id
     LEFT JOIN named AS n ON n.entity = p.entity AND n.payment_id = p.payment_id
     LEFT JOIN found AS f ON f.entity = p.entity AND f.payment_id = p.payment_id
@@ -70,9 +76,29 @@ received AS (
             AND p.paid_on >= s.since - {{ erp_window('p.entity', 'before_data') }}
             AND b.paid_on < s.since + {{ erp_window('p.entity', 'before_data') }}))
 ),
+paid_out AS (
+    -- money paid back to a customer that no credit note takes yet (a transfer two of its credit notes of one
+    -- amount fit: suggested, 15_credit_notes): it is set against the customer's credit, negatively, until a person
+    -- says which credit note it paid back (each credit note still counts in the encours)
+    SELECT m.entity, m.payment_id, min(i.customer_id) AS customer_id, min(upper(m.currency)) AS currency,
+           min(m.amount_applied) AS unapplied
+    FROM fct_match AS m
+    JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id
+    JOIN fct_bank_line AS l ON l.entity = m.entity AND l.bank_line_id = m.payment_id
+    WHERE m.rule = 'credit_note_refund' AND m.state = 'suggested' AND l.booking_date <= {{ d(as_of) }}
+      AND NOT EXISTS (SELECT 1 FROM fct_match AS k WHERE k.entity = m.entity AND k.payment_id = m.payment_id
+                      AND k.state IN ('auto', 'confirmed'))
+    GROUP BY m.entity, m.payment_id
+    HAVING min(i.customer_id) = max(i.customer_id)
+),
 grouped AS (
-    SELECT entity, customer_id, currency, sum(unapplied) AS amount_unapplied, count(*) AS payment_count
-    FROM received WHERE unapplied > 0
+    SELECT entity, customer_id, currency, sum(unapplied) AS amount_unapplied,
+           sum(CASE WHEN paid_out THEN 0 ELSE 1 END) AS payment_count
+    FROM (
+        SELECT entity, customer_id, currency, unapplied, FALSE AS paid_out FROM received WHERE unapplied > 0
+        UNION ALL
+        SELECT entity, customer_id, currency, unapplied, TRUE FROM paid_out
+    ) AS u
     GROUP BY entity, customer_id, currency
 )
 SELECT

@@ -1,3 +1,54 @@
+{% if cn_refunds %}
+
+-- Credit notes paid back to the customer (int_credit_note_refunds: a transfer naming the credit note, the ERP's
+-- lettering of it with its refund entry, or a transfer of exactly its amount to its customer's account): each
+-- refund closes what the credit note still holds after the invoices lettered with it, in date order, as a
+-- negative application of the bank line (or of the ERP's entry before the statements begin) to the credit note.
+-- First: money handed back is not also credit left to set against an invoice (a credit note of 600.00 lettered
+-- with its invoice, the 360.00 paid back and the payment of the invoice short by the other 240.00, all under one
+-- code: the invoice takes 240.00 of it, not 600.00).
+INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
+                      currency, rule, confidence, explanation, state, paid_on)
+WITH r AS (
+    SELECT r.*, c.open0, c.invoice_number AS cn_number,
+           coalesce(sum(CASE WHEN r.evidence <> 'customer_amount_ambiguous' THEN r.amount ELSE 0 END)
+                    OVER (PARTITION BY r.cn_id ORDER BY r.refunded_on, r.refund_id
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM int_credit_note_refunds AS r
+    JOIN rc_inv AS c ON c.invoice_id = r.cn_id
+    WHERE r.entity = :entity AND c.open0 < 0
+      AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = r.refund_id AND b.invoice_id = r.cn_id)
+      -- (a debit people placed themselves is theirs: rc_fixed)
+      AND r.refund_id NOT IN (SELECT payment_id FROM rc_fixed WHERE payment_id IS NOT NULL)
+)
+SELECT :entity, md5(:entity || '|' || refund_id || '|' || cn_id || '|credit_note_refund'), refund_id, cn_id,
+       CAST(-least(amount, -open0 - before) AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR),
+       currency, 'credit_note_refund',
+       CASE WHEN evidence = 'customer_amount_ambiguous' THEN {{ conf.amount_only }} ELSE {{ conf.credit_note_refund }} END,
+       'credit note ' || coalesce(cn_number, cn_id) || ' paid back: ' || CAST(amount AS VARCHAR) || ' ' || currency
+       || ' on ' || CAST(refunded_on AS VARCHAR) || ' (' || detail || ')',
+       -- (which of a customer's credit notes of one amount a transfer paid back is a person's call: suggested)
+       CASE WHEN evidence = 'customer_amount_ambiguous' THEN 'suggested' ELSE '{{ state.credit_note_refund }}' END,
+       refunded_on
+FROM r WHERE -open0 - before > 0;
+
+UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
+FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match
+      WHERE rule = 'credit_note_refund' AND state IN ('auto', 'confirmed') GROUP BY invoice_id) AS m
+WHERE m.invoice_id = rc_inv.invoice_id;
+
+-- the transfers left to a person: one exception per debit, naming the credit notes it could have paid back
+INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
+SELECT :entity, 'ambiguous', NULL, min(m.invoice_id), NULL, m.payment_id, -min(m.amount_applied), min(m.currency),
+       'a transfer of ' || CAST(-min(m.amount_applied) AS VARCHAR) || ' ' || min(m.currency)
+       || ' paid back one of ' || CAST(count(*) AS VARCHAR) || ' credit notes of that amount of the customer ('
+       || string_agg(i.invoice_number, ', ' ORDER BY i.invoice_number) || '): confirm which'
+FROM rc_match AS m
+JOIN rc_inv AS i ON i.invoice_id = m.invoice_id
+WHERE m.rule = 'credit_note_refund' AND m.state = 'suggested'
+GROUP BY m.payment_id;
+{% endif %}
+
 -- Credit notes the ERP lettered with invoices (same lettrage code, same customer and currency)
 -- are applied to them first, so the payment then meets the net: credit notes in date order laid
 -- against invoices by due date, each credit note taking what overlaps it (one credit note and one
@@ -45,38 +96,6 @@ FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match WHERE rule = 
 WHERE m.payment_id = rc_inv.invoice_id;
 {%- endmacro %}
 {{ net_in_open0() }}
-{% if cn_refunds %}
-
--- Credit notes paid back to the customer (int_credit_note_refunds: a transfer naming the credit note, the ERP's
--- lettering of it with its refund entry, or a transfer of exactly its amount to its customer's account): each
--- refund closes what the credit note still holds after the invoices lettered with it, in date order, as a
--- negative application of the bank line (or of the ERP's entry before the statements begin) to the credit note.
--- Before the other credit-note rules: money handed back is not also credit left to set against an invoice.
-INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
-                      currency, rule, confidence, explanation, state, paid_on)
-WITH r AS (
-    SELECT r.*, c.open0, c.invoice_number AS cn_number,
-           coalesce(sum(r.amount) OVER (PARTITION BY r.cn_id ORDER BY r.refunded_on, r.refund_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-    FROM int_credit_note_refunds AS r
-    JOIN rc_inv AS c ON c.invoice_id = r.cn_id
-    WHERE r.entity = :entity AND c.open0 < 0
-      AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = r.refund_id AND b.invoice_id = r.cn_id)
-      AND NOT EXISTS (SELECT 1 FROM rc_fixed AS f WHERE f.payment_id = r.refund_id AND f.invoice_id = r.cn_id)
-)
-SELECT :entity, md5(:entity || '|' || refund_id || '|' || cn_id || '|credit_note_refund'), refund_id, cn_id,
-       CAST(-least(amount, -open0 - before) AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)), CAST(NULL AS VARCHAR),
-       currency, 'credit_note_refund', {{ conf.credit_note_refund }},
-       'credit note ' || coalesce(cn_number, cn_id) || ' paid back: ' || CAST(amount AS VARCHAR) || ' ' || currency
-       || ' on ' || CAST(refunded_on AS VARCHAR) || ' (' || detail || ')',
-       '{{ state.credit_note_refund }}', refunded_on
-FROM r WHERE -open0 - before > 0;
-
-UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
-FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match WHERE rule = 'credit_note_refund'
-      GROUP BY invoice_id) AS m
-WHERE m.invoice_id = rc_inv.invoice_id;
-{% endif %}
 {% if refunds %}
 
 -- Credit notes issued for a refund and not lettered (10_inputs: rc_refund_cn): each settles what the

@@ -46,6 +46,33 @@ LEFT JOIN named AS n ON n.payment_id = p.payment_id
 WHERE (p.applied_to IS NOT NULL OR n.payment_id IS NOT NULL)
   AND NOT EXISTS (SELECT 1 FROM rc_exc AS e WHERE e.payment_id = p.payment_id);
 
+-- An overpayment's excess paid back to the payer (raised here or by the residue): a debit of exactly it to the
+-- account the payment came from, within windows.overpayment_refund_days after it (the first; each debit once, to
+-- the latest such payment), not a credit note's refund (int_credit_note_refunds). No customer credit is left: the
+-- exception is raised closed naming the debit (bank_line_id), and mart_unapplied_cash counts nothing of it
+-- (paid_back_by_payment).
+UPDATE rc_exc SET bank_line_id = b.bank_line_id, settled = TRUE,
+                  detail = rc_exc.detail || '; paid back to the payer on ' || CAST(b.booking_date AS VARCHAR)
+                           || ' (bank line ' || b.bank_line_id || ')'
+FROM (
+    SELECT payment_id, bank_line_id, booking_date FROM (
+        SELECT x.*, row_number() OVER (PARTITION BY x.payment_id ORDER BY x.booking_date, x.bank_line_id) AS rn_p,
+                    row_number() OVER (PARTITION BY x.bank_line_id ORDER BY x.paid_on DESC, x.payment_id) AS rn_b
+        FROM (
+            SELECT e.payment_id, p.paid_on, l.bank_line_id, l.booking_date
+            FROM rc_exc AS e
+            JOIN rc_pay AS p ON p.payment_id = e.payment_id
+            JOIN fct_bank_line AS l
+              ON l.entity = :entity AND upper(l.currency) = p.currency AND l.amount = -e.amount
+             AND upper(replace(coalesce(l.counterparty_iban, ''), ' ', '')) = p.payer_iban
+             AND l.booking_date >= p.paid_on AND l.booking_date <= p.paid_on + {{ overpayment_refund_days }}
+            WHERE e.kind = 'overpayment' AND p.payer_iban <> '' AND l.return_reason IS NULL
+              AND l.bank_line_id NOT IN (SELECT refund_id FROM int_credit_note_refunds WHERE entity = :entity)
+        ) AS x
+    ) AS y WHERE rn_p = 1 AND rn_b = 1
+) AS b
+WHERE rc_exc.kind = 'overpayment' AND rc_exc.payment_id = b.payment_id;
+
 INSERT INTO rc_exc (entity, kind, payment_id, invoice_id, payout_id, bank_line_id, amount, currency, detail)
 WITH after AS (
     SELECT i.entity, i.invoice_id, i.open0 - coalesce(sum(m.amount_applied + coalesce(m.adjustment, 0)), 0) AS left_open
