@@ -201,7 +201,7 @@ LEFT JOIN (
         UNION ALL
         -- matches kept from earlier runs (payments out of scope)
         SELECT m.invoice_id, m.amount_applied, m.adjustment FROM fct_match AS m
-        WHERE m.entity = :entity AND m.state = 'auto' AND m.rule NOT IN ('credit_note', 'credit_note_refund')
+        WHERE m.entity = :entity AND m.state = 'auto' AND m.rule NOT IN {{ reapplied }}
           AND NOT EXISTS (SELECT 1 FROM rc_scope AS sc WHERE sc.payment_id = m.payment_id)
           {% if only %}AND m.invoice_id IN ({{ only }}){% endif %}
         {% endif %}

@@ -78,7 +78,7 @@ WITH cns AS (
     FROM named_max
     WHERE (n_cn = 1 AND amount <= cn_amount) OR (n_cn > 1 AND amount = cns_amount)
 ), erp_receipts AS (
-    SELECT entity, payment_id, customer_id, currency, amount, paid_on, erp_lettrage
+    SELECT entity, payment_id, currency, amount, paid_on, erp_lettrage
     FROM int_erp_receipts WHERE erp_lettrage IS NOT NULL
 ), balanced AS (
     -- codes holding a credit note and a refund entry whose documents total what their receipts total
@@ -98,11 +98,11 @@ WITH cns AS (
                          0) AS start_at
     FROM (
         SELECT c.entity, c.erp_lettrage, c.currency, 'c' AS side, c.cn_id AS id, c.issue_date AS at,
-               c.cn_amount AS amount, c.customer_id
+               c.cn_amount AS amount
         FROM cns AS c JOIN balanced AS k
           ON k.entity = c.entity AND k.erp_lettrage = c.erp_lettrage AND k.currency = c.currency
         UNION ALL
-        SELECT r.entity, r.erp_lettrage, r.currency, 'r', r.payment_id, r.paid_on, -r.amount, r.customer_id
+        SELECT r.entity, r.erp_lettrage, r.currency, 'r', r.payment_id, r.paid_on, -r.amount
         FROM erp_receipts AS r JOIN balanced AS k
           ON k.entity = r.entity AND k.erp_lettrage = r.erp_lettrage AND k.currency = r.currency
         WHERE r.amount < 0
@@ -149,9 +149,7 @@ WITH cns AS (
 ), claimed AS (
     SELECT cn_id FROM named UNION SELECT cn_id FROM erp_rows
 ), master AS (
-    SELECT entity, upper(replace(iban, ' ', '')) AS iban, min(customer_id) AS customer_id
-    FROM dim_customer WHERE coalesce(iban, '') <> '' AND customer_id IS NOT NULL
-    GROUP BY entity, upper(replace(iban, ' ', '')) HAVING min(customer_id) = max(customer_id)
+    {{ iban_owners() }}
 ), paid_from AS (
     -- accounts a customer the master gives no IBAN was seen paying from: bank transfers the reconciliation applied
     -- (an earlier run: auto or confirmed) to its invoices only, and the accounts people taught (payer_alias)

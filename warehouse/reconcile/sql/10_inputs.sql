@@ -201,11 +201,7 @@ LEFT JOIN (
                                                  if incremental else "")) }}
 ) AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
 LEFT JOIN (
-    -- (one customer per account: min = max is a third of the cost of count(DISTINCT) over 50,000 customers)
-    SELECT entity, iban, min(customer_id) AS customer_id
-    FROM (SELECT entity, upper(replace(iban, ' ', '')) AS iban, customer_id FROM dim_customer
-          WHERE iban IS NOT NULL AND iban <> '' AND customer_id IS NOT NULL) AS c
-    GROUP BY entity, iban HAVING min(customer_id) = max(customer_id)
+    {{ iban_owners() }}
 ) AS ci ON ci.entity = p.entity AND ci.iban = upper(replace(coalesce(p.payer_iban, ''), ' ', ''))
 LEFT JOIN (
     SELECT entity, value, min(customer_id) AS customer_id, min(decision_id) AS decision_id
