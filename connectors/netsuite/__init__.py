@@ -167,8 +167,8 @@ def netsuite_source(
     @dlt.resource(name="transactions", table_name="raw_netsuite_transactions", primary_key=KEY,
                   write_disposition="merge", columns=COLUMNS["transactions"])
     def transactions(updated: dlt.sources.incremental[str] = cursor()) -> Iterator[Any]:
-        """Invoices, credit memos and payments; merge because amounts remaining and status move. A transaction
-        whose dates or amounts do not read (``31/10/2025``, ``2,005.62``) is quarantined, the page loads."""
+        """Invoices, credit memos, payments, deposits and refunds; merge because amounts remaining and status move. A
+        transaction whose dates or amounts do not read (``31/10/2025``, ``2,005.62``) is quarantined, the page loads."""
         since = str(updated.last_value or initial).replace("T", " ")
         types = ", ".join(f"'{t}'" for t in settings.TRANSACTION_TYPES)
         if subs:  # OneWorld: a transaction's subsidiary is on its main line
@@ -193,7 +193,7 @@ def netsuite_source(
                      table_name="raw_netsuite_payment_applications", primary_key=("entity", "previousdoc", "nextdoc"),
                      merge_key=("entity", "nextdoc"), write_disposition="merge", columns=COLUMNS["payment_applications"])
     def payment_applications(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
-        """Which invoices each payment or credit memo applies to, re-read whenever its payment changes: merged by
+        """What each payment, credit memo, deposit application or refund applies, re-read whenever it changes: merged by
         payment (``merge_key``), so a payment's applications are replaced as a whole and one moved to another
         invoice leaves no stale link behind. A quarantined payment's are read once it is corrected."""
         if is_quarantine(meta):
@@ -201,8 +201,9 @@ def netsuite_source(
         step = settings.APPLICATION_CHUNK
         applying = [r["id"] for r in page if r.get("type") in ("CustPymt", "CustCred")]
         # (a deposit application's links are read whatever their linktype: the deposit it applies and the invoices
-        # it pays, both with ``nextdoc`` the application; staging reads the deposit as the receipt)
-        deposits = [r["id"] for r in page if r.get("type") == "DepAppl"]
+        # it pays, both with ``nextdoc`` the application; staging reads the deposit as the receipt. So are a customer
+        # refund's: the credit memo, payment or deposit it pays back)
+        deposits = [r["id"] for r in page if r.get("type") in ("DepAppl", "CustRfnd")]
         chunks = ([(applying[i : i + step], " AND linktype = 'Payment'") for i in range(0, len(applying), step)]
                   + [(deposits[i : i + step], "") for i in range(0, len(deposits), step)])
 

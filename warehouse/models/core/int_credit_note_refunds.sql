@@ -9,8 +9,9 @@
 --    several credit notes pays them back together when it is exactly their total;
 --  * erp_lettrage: the ERP lettered the credit note with its refund entry (a FEC 411 debit in a bank journal,
 --    an ERP receipt of negative amount), the code balanced (what its documents total is what its receipts
---    total); the debit of exactly the entry's amount booked within the ERP window of it (matching.yaml
---    erp.receipt_days_*_bank), else, before the bank data begin, the entry itself;
+--    total), or its refund applies the credit note (NetSuite's customer refund, Sage Accounting's: the ERP's
+--    applications, for what each applied); the debit of exactly the entry's amount booked within the ERP window
+--    of it (matching.yaml erp.receipt_days_*_bank), else, before the bank data begin, the entry itself;
 --  * customer_amount: a debit to an account that is one customer's (dim_customer.iban; for a customer the master
 --    gives no IBAN, the account it was seen paying its invoices from, or one people taught) of exactly the amount
 --    of that customer's one credit note not lettered in the ERP, issued by the debit's date, that no other debit
@@ -115,6 +116,14 @@ WITH cns AS (
     JOIN laid AS r ON r.entity = c.entity AND r.erp_lettrage = c.erp_lettrage AND r.currency = c.currency
                   AND r.side = 'r'
     WHERE c.side = 'c' AND least(r.start_at + r.amount, c.start_at + c.amount) > greatest(r.start_at, c.start_at)
+    UNION ALL
+    -- an ERP whose refund lists the credit notes it pays back, with what it paid back of each (no shared code)
+    SELECT c.entity, c.cn_id, r.payment_id, r.paid_on, -r.amount, c.currency, CAST(NULL AS TEXT),
+           least(a.amount, c.cn_amount)
+    FROM (SELECT entity, invoice_id, payment_id, sum(amount) AS amount
+          FROM ({{ union('erp_applications') }}) AS x GROUP BY entity, invoice_id, payment_id) AS a
+    JOIN int_erp_receipts AS r ON r.entity = a.entity AND r.payment_id = a.payment_id AND r.amount < 0
+    JOIN cns AS c ON c.entity = a.entity AND c.cn_id = a.invoice_id AND c.currency = upper(r.currency)
 ), erp_bank AS (
     -- each refund entry's debit: exactly its amount, within the ERP window, the nearest; each debit once
     SELECT receipt_id, bank_line_id, booking_date FROM (
@@ -137,8 +146,10 @@ WITH cns AS (
            coalesce(b.booking_date, p.booked_on) AS refunded_on, p.amount, p.currency,
            'erp_lettrage' AS evidence,
            CASE WHEN b.bank_line_id IS NOT NULL
-                THEN 'lettered in the ERP with its refund (code ' || p.erp_lettrage || ', entry ' || p.receipt_id || ')'
-                ELSE 'refunded in the ERP (code ' || p.erp_lettrage || ', entry ' || p.receipt_id || ') '
+                THEN 'lettered in the ERP with its refund (' || coalesce('code ' || p.erp_lettrage || ', ', '')
+                     || 'entry ' || p.receipt_id || ')'
+                ELSE 'refunded in the ERP (' || coalesce('code ' || p.erp_lettrage || ', ', '') || 'entry '
+                     || p.receipt_id || ') '
                      || CASE WHEN s.since IS NULL THEN 'in ' || p.currency || ', which no bank statement shows'
                              ELSE 'before the bank statements begin (' || CAST(s.since AS VARCHAR) || ')' END
            END AS detail

@@ -15,9 +15,10 @@ WITH links AS (
     {{ ns_links() }}
 ),
 applications AS (
+    -- (a credit memo's refund is not its lettrage with invoices: it is read from the refund, int_credit_note_refunds)
     SELECT entity, previousdoc, string_agg(nextdoc, ',' ORDER BY nextdoc) AS applied_by
     FROM links
-    WHERE coalesce(previoustype, 'CustInvc') <> 'Journal'
+    WHERE coalesce(previoustype, 'CustInvc') <> 'Journal' AND coalesce(nexttype, '') <> 'CustRfnd'
     GROUP BY entity, previousdoc
 ),
 credit_code AS (

@@ -3,6 +3,8 @@
 -- applied the payment or deposit to; an unapplied one has none. A voided payment (a cheque that bounced: NetSuite
 -- zeroes it) received nothing; nor did one NetSuite deleted, nor a payment of 0.00 (one that only applies a
 -- journal entry's credit to an invoice: a write-off, stg_netsuite__invoices).
+-- A customer refund (CustRfnd) is money paid back, a negative receipt lettered with what it refunds (a credit memo,
+-- or a payment or deposit's excess): int_credit_note_refunds closes the credit memo with it.
 -- shape: payments
 -- requires: raw_netsuite_transactions
 WITH applications AS (
@@ -16,7 +18,7 @@ SELECT
     'NS-' || t.id AS payment_id,
     'erp' AS channel,
     t.customer_id,
-    abs(t.foreigntotal) AS amount,
+    CASE WHEN t.type = 'CustRfnd' THEN -abs(t.foreigntotal) ELSE abs(t.foreigntotal) END AS amount,
     0 AS fee,
     upper(t.currency_code) AS currency,
     t.trandate AS paid_on,
@@ -35,5 +37,5 @@ SELECT
     t.id AS source_id
 FROM raw_netsuite_transactions AS t
 LEFT JOIN applications AS a ON a.entity = t.entity AND a.nextdoc = t.id
-WHERE t.type IN ('CustPymt', 'CustDep') AND coalesce(t.voided, 'F') = 'F' AND (t.foreigntotal IS NULL OR t.foreigntotal <> 0)
+WHERE t.type IN ('CustPymt', 'CustDep', 'CustRfnd') AND coalesce(t.voided, 'F') = 'F' AND (t.foreigntotal IS NULL OR t.foreigntotal <> 0)
   AND {{ ns_not_deleted('t.id') }}

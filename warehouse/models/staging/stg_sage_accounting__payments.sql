@@ -1,7 +1,8 @@
 -- Customer receipts booked in Sage Accounting: the ERP's view of payments, evidence for
 -- reconciliation (the same money is a bank line). erp_lettrage lists the invoice ids the
 -- receipt is allocated to (a payment on account allocated later through /contact_allocations included);
--- a receipt left on account has none.
+-- a receipt left on account has none. A customer refund (CUSTOMER_REFUND) is money paid back, a negative receipt
+-- allocated to the credit note (or payment on account) it refunds: int_credit_note_refunds closes the credit note.
 -- shape: payments
 -- requires: raw_sage_accounting_contact_payments
 {% set on_account = (has('raw_sage_accounting_contact_allocation_lines') and has('raw_sage_accounting_contact_allocations')) and has_column('raw_sage_accounting_contact_payments', 'payment_on_account__id') %}
@@ -25,7 +26,7 @@ SELECT
     'SAGEACC-' || p.id AS payment_id,
     'erp' AS channel,
     p.contact__id AS customer_id,
-    p.total_amount AS amount,
+    CASE WHEN p.transaction_type__id = 'CUSTOMER_REFUND' THEN -abs(p.total_amount) ELSE p.total_amount END AS amount,
     0 AS fee,
     upper(p.currency__id) AS currency,
     p.date AS paid_on,
@@ -44,4 +45,4 @@ SELECT
     p.id AS source_id
 FROM raw_sage_accounting_contact_payments AS p
 LEFT JOIN allocations AS a ON a.entity = p.entity AND a.payment_id = p.id
-WHERE coalesce(p.transaction_type__id, 'CUSTOMER_RECEIPT') = 'CUSTOMER_RECEIPT'
+WHERE coalesce(p.transaction_type__id, 'CUSTOMER_RECEIPT') IN ('CUSTOMER_RECEIPT', 'CUSTOMER_REFUND')

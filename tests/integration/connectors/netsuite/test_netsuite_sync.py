@@ -256,3 +256,29 @@ def test_an_api_source_quarantining_first_leaves_raw_quarantine_to_the_file_sour
     assert stats.rows_quarantined == 1 and stats.files_loaded == 1
     assert {r[0] for r in rows(warehouse_config, "SELECT DISTINCT source_system FROM raw_quarantine")} == {
         "netsuite", "camt053"}
+
+
+def test_a_customer_refund_and_the_credit_memo_it_pays_back_are_read(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """A credit memo refunded in NetSuite: the customer refund (CustRfnd) is read with its link to the credit memo
+    (previousdoc the credit memo, nextdoc the refund, whatever its linktype), and staged as money paid back."""
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    root = sandbox.state.root / ENTITY / "netsuite"
+    memo = next(t for t in (json.loads(line) for line in (root / "transaction.jsonl").read_text().splitlines() if line)
+                if t["type"] == "CustCred")
+    append_jsonl(root / "transaction.jsonl", {
+        "id": "99001", "tranid": "RFND99001", "type": "CustRfnd", "trandate": memo["trandate"], "duedate": None,
+        "entity": memo["entity"], "currency": memo["currency"], "foreigntotal": memo["foreigntotal"].lstrip("-"),
+        "foreignamountremaining": None, "status": "Y", "otherrefnum": None, "memo": "Refund", "posting": "T",
+        "voided": "F", "lastmodifieddate": "2025-07-01T10:00:00Z"})
+    append_jsonl(root / "nexttransactionlinelink.jsonl", {
+        "previousdoc": memo["id"], "nextdoc": "99001", "foreignamount": memo["foreigntotal"].lstrip("-"),
+        "linktype": "Refund", "previoustype": "CustCred", "nexttype": "CustRfnd"})
+    run_pipeline("ns_refund", _source(sandbox), config)
+    assert rows(config, "SELECT previousdoc, nexttype FROM raw_netsuite_payment_applications "
+                        "WHERE nextdoc = '99001'") == [(memo["id"], "CustRfnd")]
+    with connect(config) as engine:
+        build_staging(engine)
+        staged = engine.query("SELECT amount, erp_lettrage FROM stg_netsuite__payments WHERE source_id = '99001'")
+        applied = engine.query("SELECT invoice_id, amount FROM stg_netsuite__applications WHERE payment_id = 'NS-99001'")
+    assert staged == [(-Decimal(memo["foreigntotal"].lstrip("-")), memo["id"])]
+    assert applied == [(memo["id"], Decimal(memo["foreigntotal"].lstrip("-")))]

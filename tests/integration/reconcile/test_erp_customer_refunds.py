@@ -1,0 +1,174 @@
+"""Credit notes an ERP refunded with a customer refund close, on DuckDB and Postgres.
+
+NetSuite books money paid back to a customer as a customer refund that applies the credit memo
+(NextTransactionLineLink: previousdoc the credit memo, nextdoc the refund); Sage Accounting as a contact payment of
+type CUSTOMER_REFUND allocated to the credit note. Unread, such a credit note stayed open for ever in Lettrage,
+lowering the customer's encours by money that had left. The refund is the ERP's word: within the bank statements'
+period the debit of its amount near its date is the evidence (refund_id the bank line), before them, or in a
+currency no statement shows, the refund itself. A refund of an unapplied payment pays no document; a credit memo
+applied in part to an invoice and refunded for the rest does both.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from lettrage.config import WarehouseConfig
+from warehouse.build import build_core, build_staging
+from warehouse.engine import connect
+from warehouse.reconcile import reconcile
+
+from ..warehouse.raw_book import BANK, built_raw_book
+
+AS_OF = date(2026, 11, 27)
+ACCOUNT = "US33000000000000000000000001"   # the entity's USD account
+ACME = "US44000000000000000000000099"      # the customer's account, unknown to NetSuite's customer record
+
+_TX = [
+    # id, tranid, type, trandate, duedate, total, remaining
+    ("100", "INV100", "CustInvc", "2026-08-20", "2026-09-19", "1000.00", "0.00"),
+    ("101", "INV101", "CustInvc", "2026-09-01", "2026-10-01", "500.00", "0.00"),
+    ("103", "INV103", "CustInvc", "2026-09-05", "2026-10-05", "1000.00", "0.00"),
+    ("400", "CM400", "CustCred", "2026-10-01", None, "-200.00", "0.00"),   # on INV100, paid: refunded by 600
+    ("401", "CM401", "CustCred", "2026-07-20", None, "-300.00", "0.00"),   # refunded by 601 before the statements
+    ("402", "CM402", "CustCred", "2026-10-02", None, "-150.00", "0.00"),   # 100.00 on INV101, 50.00 refunded by 602
+    ("403", "CM403", "CustCred", "2026-10-03", None, "-80.00", "-80.00"),  # left as the customer's credit
+    ("500", "PYMT500", "CustPymt", "2026-09-02", None, "1000.00", "0.00"),
+    ("501", "PYMT501", "CustPymt", "2026-10-12", None, "400.00", "0.00"),
+    ("503", "PYMT503", "CustPymt", "2026-10-06", None, "1100.00", "0.00"),  # 100.00 too much, refunded by 603
+    ("600", "RFND600", "CustRfnd", "2026-10-05", None, "200.00", None),
+    ("601", "RFND601", "CustRfnd", "2026-07-25", None, "300.00", None),
+    ("602", "RFND602", "CustRfnd", "2026-10-09", None, "50.00", None),
+    ("603", "RFND603", "CustRfnd", "2026-10-08", None, "100.00", None),
+]
+_LINKS = [
+    # previousdoc, nextdoc, foreignamount, previoustype, nexttype
+    ("100", "500", "1000.00", "CustInvc", "CustPymt"),
+    ("101", "402", "100.00", "CustInvc", "CustCred"), ("101", "501", "400.00", "CustInvc", "CustPymt"),
+    ("103", "503", "1000.00", "CustInvc", "CustPymt"),
+    ("400", "600", "200.00", "CustCred", "CustRfnd"), ("401", "601", "300.00", "CustCred", "CustRfnd"),
+    ("402", "602", "50.00", "CustCred", "CustRfnd"), ("503", "603", "100.00", "CustPymt", "CustRfnd"),
+]
+
+
+def _line(line_id: str, amount: str, on: date, remittance: str) -> dict[str, Any]:
+    return {**BANK[0], "bank_line_id": line_id, "entity": "US01", "account_iban": ACCOUNT, "currency": "USD",
+            "amount": Decimal(amount), "booking_date": on, "value_date": on,
+            "credit_debit": "CRDT" if Decimal(amount) > 0 else "DBIT", "remittance_unstructured": remittance,
+            "counterparty_iban": ACME, "counterparty_name": "ACME INC", "bank_tx_code": "PMNT/ICDT/ESCT",
+            "end_to_end_id": None}
+
+
+LINES = [  # the statements begin on 2026-09-02
+    _line("U1", "1000.00", date(2026, 9, 2), "INV100"),
+    _line("U2", "-200.00", date(2026, 10, 6), "REFUND"),          # RFND600, a day later, says nothing
+    _line("U3", "1100.00", date(2026, 10, 6), "INV103"),
+    _line("U4", "-100.00", date(2026, 10, 8), "REFUND"),          # RFND603: the overpayment paid back
+    _line("U5", "-50.00", date(2026, 10, 9), "REFUND"),           # RFND602
+    _line("U6", "400.00", date(2026, 10, 12), "INV101"),
+]
+
+
+def _rows() -> dict[str, list[dict[str, Any]]]:
+    transactions = [{"id": i, "entity": "US01", "tranid": n, "type": t, "trandate": date.fromisoformat(d),
+                     "duedate": date.fromisoformat(due) if due else None, "customer_id": "1", "currency_code": "USD",
+                     "foreigntotal": Decimal(total), "foreignamountremaining": Decimal(rem) if rem else None,
+                     "status": "B", "memo": "", "posting": "T", "voided": "F"}
+                    for i, n, t, d, due, total, rem in _TX]
+    links = [{"previousdoc": p, "nextdoc": n, "entity": "US01", "foreignamount": Decimal(a), "linktype": "Payment",
+              "previoustype": pt, "nexttype": nt} for p, n, a, pt, nt in _LINKS]
+    customers = [{"id": "1", "entity": "US01", "entityid": "CUST-1", "companyname": "Acme Inc", "firstname": "",
+                  "lastname": "", "isperson": "F", "email": "ap@acme.example", "creditlimit": Decimal("5000.00"), "terms_days": 30,
+                  "currency_code": "USD"}]
+    return {"raw_netsuite_transactions": transactions, "raw_netsuite_payment_applications": links,
+            "raw_netsuite_customers": customers}
+
+
+def test_credit_memos_netsuite_refunded_close_on_the_debit_or_the_refund(warehouse_config: WarehouseConfig) -> None:
+    """CM400's refund is paid by a debit a day later that says nothing; CM401's before the statements begin; CM402 is
+    netted with INV101 for 100.00 and paid back for 50.00; CM403 stays the customer's credit. RFND603 pays back
+    PYMT503's excess: the bank's overpayment closes on its debit, and no document is paid by it."""
+    with built_raw_book(warehouse_config, as_of=AS_OF, more_bank_lines=LINES, more_rows=_rows()) as engine:
+        receipts = engine.query("SELECT payment_id, amount, erp_lettrage FROM stg_netsuite__payments "
+                                "WHERE source_id LIKE '6%' ORDER BY 1")
+        evidence = engine.query("SELECT i.invoice_number, r.refund_id, r.amount, r.evidence "
+                                "FROM int_credit_note_refunds AS r "
+                                "JOIN int_invoices AS i ON i.entity = r.entity AND i.invoice_id = r.cn_id ORDER BY 1")
+        reconcile(engine, as_of=AS_OF)
+        documents = dict(engine.query("SELECT invoice_number, amount_open FROM fct_invoice WHERE entity = 'US01'"))
+        refunds = engine.query(
+            "SELECT i.invoice_number, m.payment_id, m.amount_applied, m.rule FROM fct_match AS m "
+            "JOIN fct_invoice AS i ON i.entity = m.entity AND i.invoice_id = m.invoice_id "
+            "WHERE m.entity = 'US01' AND m.state = 'auto' AND m.amount_applied < 0 ORDER BY 1")
+        overpaid = engine.query("SELECT payment_id, amount, bank_line_id FROM fct_reconciliation_exception "
+                                "WHERE entity = 'US01' AND kind = 'overpayment'")
+        received = engine.query(
+            "SELECT m.payment_id, sum(m.amount_applied) FROM fct_match AS m WHERE m.entity = 'US01' "
+            "AND m.state = 'auto' AND m.payment_id LIKE 'U%' AND m.amount_applied > 0 GROUP BY 1 ORDER BY 1")
+
+    # NetSuite's refunds are money paid out (negative ERP receipts), each lettered with what it refunds
+    assert receipts == [("NS-600", Decimal("-200.00"), "400"), ("NS-601", Decimal("-300.00"), "401"),
+                        ("NS-602", Decimal("-50.00"), "402"), ("NS-603", Decimal("-100.00"), "503")]
+    assert evidence == [("CM400", "U2", Decimal("200.00"), "erp_lettrage"),
+                        ("CM401", "NS-601", Decimal("300.00"), "erp_lettrage"),
+                        ("CM402", "U5", Decimal("50.00"), "erp_lettrage")]
+    assert documents == {"INV100": Decimal("0.00"), "INV101": Decimal("0.00"), "INV103": Decimal("0.00"),
+                         "CM400": Decimal("0.00"), "CM401": Decimal("0.00"), "CM402": Decimal("0.00"),
+                         "CM403": Decimal("-80.00")}
+    assert refunds == [("CM400", "U2", Decimal("-200.00"), "credit_note_refund"),
+                       ("CM401", "NS-601", Decimal("-300.00"), "credit_note_refund"),
+                       ("CM402", "U5", Decimal("-50.00"), "credit_note_refund")]
+    # the bank's credits pay their invoices; the refund of PYMT503's excess pays nothing
+    assert overpaid == [("U3", Decimal("100.00"), "U4")]
+    assert received == [("U1", Decimal("1000.00")), ("U3", Decimal("1000.00")), ("U6", Decimal("400.00"))]
+
+
+_SAGE = (
+    "CREATE TABLE raw_sage_accounting_contacts (id TEXT, entity TEXT, name TEXT, reference TEXT, email TEXT, "
+    "tax_number TEXT, credit_limit DECIMAL(18,2), credit_days BIGINT, currency__id TEXT, "
+    "main_address__country__id TEXT, bank_account_details__iban TEXT)",
+    "INSERT INTO raw_sage_accounting_contacts (id, entity, name, reference, credit_days, currency__id) VALUES "
+    "('c1', 'UK01', 'Juniper Events Ltd', 'JUN001', 30, 'GBP')",
+    "CREATE TABLE raw_sage_accounting_sales_invoices (id TEXT, entity TEXT, invoice_number TEXT, contact__id TEXT, "
+    "date DATE, due_date DATE, total_amount DECIMAL(18,2), outstanding_amount DECIMAL(18,2), currency__id TEXT, "
+    "status__id TEXT)",
+    "INSERT INTO raw_sage_accounting_sales_invoices VALUES "
+    "('i1', 'UK01', 'SI-1024', 'c1', DATE '2026-10-01', DATE '2026-10-31', 1200.00, 0.00, 'GBP', 'PAID')",
+    "CREATE TABLE raw_sage_accounting_sales_credit_notes (id TEXT, entity TEXT, credit_note_number TEXT, "
+    "contact__id TEXT, date DATE, original_invoice_number TEXT, total_amount DECIMAL(18,2), "
+    "outstanding_amount DECIMAL(18,2), currency__id TEXT, status__id TEXT)",
+    # raised on SI-1024 once it was paid, then paid back to the customer; and one left as the customer's credit
+    "INSERT INTO raw_sage_accounting_sales_credit_notes VALUES "
+    "('n1', 'UK01', 'SCN-12', 'c1', DATE '2026-10-20', 'SI-1024', 95.40, 0.00, 'GBP', 'PAID'), "
+    "('n2', 'UK01', 'SCN-13', 'c1', DATE '2026-10-21', NULL, 40.00, 40.00, 'GBP', 'UNPAID')",
+    "CREATE TABLE raw_sage_accounting_contact_payments (id TEXT, entity TEXT, contact__id TEXT, date DATE, "
+    "total_amount DECIMAL(18,2), currency__id TEXT, reference TEXT, transaction_type__id TEXT)",
+    "INSERT INTO raw_sage_accounting_contact_payments VALUES "
+    "('p1', 'UK01', 'c1', DATE '2026-10-15', 1200.00, 'GBP', 'SI-1024', 'CUSTOMER_RECEIPT'), "
+    "('r1', 'UK01', 'c1', DATE '2026-10-25', 95.40, 'GBP', 'Refund SCN-12', 'CUSTOMER_REFUND'), "
+    "('v1', 'UK01', 'c1', DATE '2026-10-26', 310.00, 'GBP', 'Rent', 'VENDOR_PAYMENT')",
+    "CREATE TABLE raw_sage_accounting_payment_allocations (payment_id TEXT, artefact_id TEXT, entity TEXT, "
+    "amount DECIMAL(18,2))",
+    "INSERT INTO raw_sage_accounting_payment_allocations VALUES "
+    "('p1', 'i1', 'UK01', 1200.00), ('r1', 'n1', 'UK01', -95.40)",
+)
+
+
+def test_a_credit_note_sage_refunded_closes_on_the_refund(warehouse_config: WarehouseConfig) -> None:
+    """No bank statement shows GBP: Sage's customer refund, allocated to SCN-12, is the only evidence. A vendor
+    payment to the same contact is nobody's receipt."""
+    with connect(warehouse_config) as engine:
+        for statement in _SAGE:
+            engine.execute(statement)
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        receipts = engine.query("SELECT payment_id, amount, erp_lettrage FROM stg_sage_accounting__payments ORDER BY 1")
+        reconcile(engine, as_of=AS_OF)
+        documents = dict(engine.query("SELECT invoice_number, amount_open FROM fct_invoice"))
+        refunds = engine.query("SELECT invoice_id, payment_id, amount_applied, explanation FROM fct_match "
+                               "WHERE rule = 'credit_note_refund' AND state = 'auto'")
+    assert receipts == [("SAGEACC-p1", Decimal("1200.00"), "i1"), ("SAGEACC-r1", Decimal("-95.40"), "n1")]
+    assert documents == {"SI-1024": Decimal("0.00"), "SCN-12": Decimal("0.00"), "SCN-13": Decimal("-40.00")}
+    assert [r[:3] for r in refunds] == [("n1", "SAGEACC-r1", Decimal("-95.40"))]
+    assert "refunded in the ERP (entry SAGEACC-r1) in GBP, which no bank statement shows" in refunds[0][3]
