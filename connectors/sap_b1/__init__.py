@@ -2,7 +2,8 @@
 
 Resources (see README.md): business_partners (customers only), invoices,
 credit_notes, incoming_payments and payment_invoices (each payment's
-``PaymentInvoices`` lines: B1's own allocation). Incremental on ``updated_at``
+``PaymentInvoices`` lines: B1's own allocation), outgoing_payments to customers
+(refunds) and their outgoing_payment_invoices. Incremental on ``updated_at``
 (``UpdateDate`` + ``UpdateTime``); the Service Layer filters by day, dlt keeps
 the exact cursor.
 """
@@ -50,6 +51,12 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
                                ChecksSum="money", CardsSum="money", TransferDate=DATE,
                                TransferReference=TEXT, Remarks=TEXT, OpenBalance="money", Cancelled=TEXT,
                                updated_at=TEXT),
+    # an outgoing payment to a customer (VendorPayments with DocType rCustomer): money paid back, its PaymentInvoices
+    # lines the credit memos (InvoiceType it_CredItnote) it refunds
+    "outgoing_payments": _cols(DocEntry=BIGINT, entity=TEXT, DocNum=BIGINT, DocDate=DATE, DocType=TEXT, CardCode=TEXT,
+                               CardName=TEXT, DocCurrency=TEXT, TransferSum="money", CashSum="money",
+                               ChecksSum="money", CardsSum="money", TransferDate=DATE,
+                               TransferReference=TEXT, Remarks=TEXT, Cancelled=TEXT, updated_at=TEXT),
     "payment_invoices": _cols(PaymentDocEntry=BIGINT, LineNum=BIGINT, entity=TEXT, DocEntry=BIGINT,
                               SumApplied="money", AppliedFC="money", InvoiceType=TEXT, CardCode=TEXT,
                               PaymentDate=DATE),
@@ -58,18 +65,20 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
                                U_PaymentTermsDays=BIGINT, Country=TEXT, IBAN=TEXT, updated_at=TEXT),
 }
 NAMES = {"business_partners": "BusinessPartners", "invoices": "Invoices", "credit_notes": "CreditNotes",
-         "down_payments": "DownPayments", "incoming_payments": "IncomingPayments"}
+         "down_payments": "DownPayments", "incoming_payments": "IncomingPayments", "outgoing_payments": "VendorPayments"}
 # Keys start with the entity: DocEntry and CardCode are numbered per company database, so two companies
 # (two entities) hold the same DocEntry 1 and, keyed by it alone, the second load would replace the first's rows.
 # What each resource's rows must read as (its date and money columns); a row that does not is quarantined rather
 # than loaded into a dlt variant column (doc_date__v_text) that leaves the real one NULL.
+COLUMNS["outgoing_payment_invoices"] = COLUMNS["payment_invoices"]
 FIELDS = {name: fields_of(cols) for name, cols in COLUMNS.items()}
 # How a quarantined object is named (raw_quarantine.file): kind, key and the number users know it by.
 KINDS = {"business_partners": "business partner", "invoices": "invoice", "credit_notes": "credit note",
-         "down_payments": "down payment invoice", "incoming_payments": "incoming payment"}
+         "down_payments": "down payment invoice", "incoming_payments": "incoming payment",
+         "outgoing_payments": "outgoing payment"}
 KEYS = {"business_partners": ("entity", "CardCode"), "invoices": ("entity", "DocEntry"),
         "credit_notes": ("entity", "DocEntry"), "down_payments": ("entity", "DocEntry"),
-        "incoming_payments": ("entity", "DocEntry")}
+        "incoming_payments": ("entity", "DocEntry"), "outgoing_payments": ("entity", "DocEntry")}
 
 
 def _sum(lines: Any, key: str) -> Decimal | None:
@@ -140,7 +149,7 @@ def sap_b1_source(
     def listing(name: str, doc: str) -> DltResource:
         def convert(obj: dict[str, Any]) -> dict[str, Any]:
             row = to_row(obj, entity)
-            if name == "incoming_payments":
+            if name in ("incoming_payments", "outgoing_payments"):
                 row["_lines"] = obj.get("PaymentInvoices") or []
             return row
 
@@ -170,23 +179,29 @@ def sap_b1_source(
     down_payments = listing("down_payments", "A/R down payment invoices; merge because they are paid and drawn later.")
     payments = listing("incoming_payments", "Incoming payments; merge because they can be cancelled.")
 
-    @dlt.transformer(data_from=payments, name="payment_invoices", table_name="raw_sap_b1_payment_invoices",
-                     primary_key=("entity", "PaymentDocEntry", "LineNum"), merge_key=("entity", "PaymentDocEntry"),
-                     write_disposition="merge", columns=COLUMNS["payment_invoices"])
-    def payment_invoices(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
-        """The invoices each payment settles (``PaymentInvoices``), re-read with their payment and merged by
-        payment (``merge_key``): a line removed from the payment leaves no stale row."""
-        if is_quarantine(meta):
-            return
-        out = []
-        for p in page:
-            for line in p.pop("_lines", []):
-                out.append({"PaymentDocEntry": p["DocEntry"], "LineNum": line.get("LineNum"), "entity": entity,
-                            "DocEntry": line.get("DocEntry"), "SumApplied": line.get("SumApplied"),
-                            "AppliedFC": line.get("AppliedFC"),
-                            "InvoiceType": line.get("InvoiceType"), "CardCode": p.get("CardCode"),
-                            "PaymentDate": p.get("DocDate")})
-        yield from checks.page(out, FIELDS["payment_invoices"],
-                               lambda r: f"incoming payment {r['PaymentDocEntry']} line {r['LineNum']}")
+    refunds = listing("outgoing_payments", "Outgoing payments to customers (refunds); merge because they can be cancelled.")
 
-    return [partners, invoices, notes, down_payments, payments, with_quarantine_table(payment_invoices)]
+    def lines_of(payments_resource: DltResource, name: str, kind: str) -> DltResource:
+        def lines(page: list[dict[str, Any]], meta: Any = None) -> Iterator[Any]:
+            if is_quarantine(meta):
+                return
+            out = []
+            for p in page:
+                for line in p.pop("_lines", []):
+                    out.append({"PaymentDocEntry": p["DocEntry"], "LineNum": line.get("LineNum"), "entity": entity,
+                                "DocEntry": line.get("DocEntry"), "SumApplied": line.get("SumApplied"),
+                                "AppliedFC": line.get("AppliedFC"),
+                                "InvoiceType": line.get("InvoiceType"), "CardCode": p.get("CardCode"),
+                                "PaymentDate": p.get("DocDate")})
+            yield from checks.page(out, FIELDS[name], lambda r: f"{kind} {r['PaymentDocEntry']} line {r['LineNum']}")
+
+        lines.__doc__ = (f"The documents each {kind} settles (``PaymentInvoices``), re-read with their payment and "
+                         "merged by payment (``merge_key``): a line removed from the payment leaves no stale row.")
+        return with_quarantine_table(dlt.transformer(
+            lines, data_from=payments_resource, name=name, table_name=f"raw_sap_b1_{name}",
+            primary_key=("entity", "PaymentDocEntry", "LineNum"), merge_key=("entity", "PaymentDocEntry"),
+            write_disposition="merge", columns=COLUMNS[name]))
+
+    return [partners, invoices, notes, down_payments, payments,
+            lines_of(payments, "payment_invoices", "incoming payment"), refunds,
+            lines_of(refunds, "outgoing_payment_invoices", "outgoing payment")]

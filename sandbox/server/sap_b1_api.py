@@ -5,7 +5,7 @@
   (B1's default is 30 minutes; tests shorten it through ``POST /b1s/_sandbox/settings``),
   then every call answers 401 ``{"error": {"code": "301", "message": "Invalid session or
   session already timeout."}}``.
-- ``GET /{Invoices,CreditNotes,DownPayments,IncomingPayments,BusinessPartners}`` with ``$select``,
+- ``GET /{Invoices,CreditNotes,DownPayments,IncomingPayments,VendorPayments,BusinessPartners}`` with ``$select``,
   ``$filter`` (``Field ge 'value'``, ``Field eq 'value'``, joined by ``and``), ``$orderby``,
   ``$top``/``$skip`` and ``Prefer: odata.maxpagesize=N``; the answer is ``{"value": [...],
   "@odata.nextLink": "Invoices?...$skip=N"}`` (relative, as B1 writes it).
@@ -31,7 +31,7 @@ from sandbox.server.sage_accounting_api import JsonlBooks, credentials, fault
 from sandbox.server.state import SandboxState
 
 COLLECTIONS = {"Invoices": "DocEntry", "CreditNotes": "DocEntry", "DownPayments": "DocEntry",
-               "IncomingPayments": "DocEntry", "BusinessPartners": "CardCode"}
+               "IncomingPayments": "DocEntry", "VendorPayments": "DocEntry", "BusinessPartners": "CardCode"}
 DEFAULT_PAGE_SIZE = 20
 SESSION_TIMEOUT_S = 30 * 60
 _COND = re.compile(r"^\(?\s*(\w+)\s+(eq|ge|gt|le|lt|ne)\s+('(?:[^']*)'|-?\d+)\s*\)?$")

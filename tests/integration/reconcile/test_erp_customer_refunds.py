@@ -2,7 +2,8 @@
 
 NetSuite books money paid back to a customer as a customer refund that applies the credit memo
 (NextTransactionLineLink: previousdoc the credit memo, nextdoc the refund); Sage Accounting as a contact payment of
-type CUSTOMER_REFUND allocated to the credit note. Unread, such a credit note stayed open for ever in Lettrage,
+type CUSTOMER_REFUND allocated to the credit note; SAP Business One as an outgoing payment to the customer
+(VendorPayments, DocType rCustomer) whose line names the credit memo. Unread, such a credit note stayed open for ever in Lettrage,
 lowering the customer's encours by money that had left. The refund is the ERP's word: within the bank statements'
 period the debit of its amount near its date is the evidence (refund_id the bank line), before them, or in a
 currency no statement shows, the refund itself. A refund of an unapplied payment pays no document; a credit memo
@@ -15,9 +16,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import dlt
+
+from connectors.sap_b1 import COLUMNS as B1_COLUMNS
+from connectors.sap_b1 import to_row
 from lettrage.config import WarehouseConfig
 from warehouse.build import build_core, build_staging
 from warehouse.engine import connect
+from warehouse.load import run_pipeline
 from warehouse.reconcile import reconcile
 
 from ..warehouse.raw_book import BANK, built_raw_book
@@ -172,3 +178,56 @@ def test_a_credit_note_sage_refunded_closes_on_the_refund(warehouse_config: Ware
     assert documents == {"SI-1024": Decimal("0.00"), "SCN-12": Decimal("0.00"), "SCN-13": Decimal("-40.00")}
     assert [r[:3] for r in refunds] == [("n1", "SAGEACC-r1", Decimal("-95.40"))]
     assert "refunded in the ERP (entry SAGEACC-r1) in GBP, which no bank statement shows" in refunds[0][3]
+
+
+def _b1_doc(entry: int, total: str, paid: str, **more: Any) -> dict[str, Any]:
+    return {"DocEntry": entry, "DocNum": 26000000 + entry, "DocDate": "2026-10-02T00:00:00Z",
+            "DocDueDate": "2026-11-01T00:00:00Z", "CardCode": "C1", "CardName": "Construcciones Ruiz SL",
+            "NumAtCard": None, "DocCurrency": "EUR", "DocTotal": Decimal(total), "DocTotalFc": Decimal("0"),
+            "PaidToDate": Decimal(paid), "PaidToDateFC": Decimal("0"), "VatSum": Decimal("0"),
+            "DocumentStatus": "bost_Close", "Cancelled": "tNO", "CancelStatus": "csNo",
+            "UpdateDate": "2026-10-20T00:00:00Z", "UpdateTime": "10:00:00", **more}
+
+
+def _b1_payment(entry: int, day: str, amount: str, **more: Any) -> dict[str, Any]:
+    return {"DocEntry": entry, "DocNum": entry, "DocDate": f"2026-10-{day}T00:00:00Z", "CardCode": "C1",
+            "CardName": "Construcciones Ruiz SL", "DocCurrency": "EUR", "TransferSum": Decimal(amount),
+            "Cancelled": "tNO", "UpdateDate": f"2026-10-{day}T00:00:00Z", **more}
+
+
+def _b1_line(payment: int, document: int, amount: str, kind: str) -> dict[str, Any]:
+    return {"PaymentDocEntry": payment, "LineNum": 0, "entity": "ES01", "DocEntry": document,
+            "SumApplied": Decimal(amount), "AppliedFC": Decimal("0"), "InvoiceType": kind, "CardCode": "C1",
+            "PaymentDate": "2026-10-10"}
+
+
+def test_a_credit_memo_b1_refunded_closes_on_the_outgoing_payment(warehouse_config: WarehouseConfig) -> None:
+    """INV-20 was paid; credit memo CN-21 on it (based on INV-20) was paid back by outgoing payment 30. No EUR
+    statement of ES01 is loaded: B1's word closes CN-21, and the invoice stays paid (the credit memo is not set
+    against it as well). CN-22 is the customer's credit. An outgoing payment to a supplier is nobody's refund."""
+    partners = [{"CardCode": "C1", "CardName": "Construcciones Ruiz SL", "CardType": "cCustomer", "Currency": "##",
+                 "UpdateDate": "2026-01-02T00:00:00Z"}]
+    tables = {
+        "invoices": [_b1_doc(20, "1000.00", "1000.00")],
+        "credit_notes": [_b1_doc(21, "120.00", "120.00", BaseEntry=20), _b1_doc(22, "45.00", "0", DocumentStatus="bost_Open")],
+        "incoming_payments": [_b1_payment(20, "10", "1000.00")],
+        "payment_invoices": [_b1_line(20, 20, "1000.00", "it_Invoice")],
+        "outgoing_payments": [_b1_payment(30, "20", "120.00", DocType="rCustomer"),
+                              _b1_payment(31, "21", "310.00", DocType="rSupplier", CardCode="S9")],
+        "outgoing_payment_invoices": [_b1_line(30, 21, "120.00", "it_CredItnote")],
+        "business_partners": partners,
+    }
+    run_pipeline("test_b1_refunds", [
+        dlt.resource([r if "PaymentDocEntry" in r else to_row(r, "ES01") for r in rows], name=name,
+                     table_name=f"raw_sap_b1_{name}", write_disposition="replace", columns=B1_COLUMNS[name])
+        for name, rows in tables.items()], warehouse_config)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        receipts = engine.query("SELECT payment_id, amount, erp_lettrage FROM stg_sap_b1__payments ORDER BY 1")
+        reconcile(engine, as_of=AS_OF)
+        documents = dict(engine.query("SELECT invoice_id, amount_open FROM fct_invoice WHERE entity = 'ES01'"))
+        refunds = engine.query("SELECT invoice_id, payment_id, amount_applied FROM fct_match "
+                               "WHERE rule = 'credit_note_refund' AND state = 'auto'")
+    assert receipts == [("B1-OUT-30", Decimal("-120.00"), "CN-21"), ("B1-PAY-20", Decimal("1000.00"), "INV-20")]
+    assert documents == {"INV-20": Decimal("0.00"), "CN-21": Decimal("0.00"), "CN-22": Decimal("-45.00")}
+    assert refunds == [("CN-21", "B1-OUT-30", Decimal("-120.00"))]

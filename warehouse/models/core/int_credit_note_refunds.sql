@@ -9,8 +9,8 @@
 --    several credit notes pays them back together when it is exactly their total;
 --  * erp_lettrage: the ERP lettered the credit note with its refund entry (a FEC 411 debit in a bank journal,
 --    an ERP receipt of negative amount), the code balanced (what its documents total is what its receipts
---    total), or its refund applies the credit note (NetSuite's customer refund, Sage Accounting's: the ERP's
---    applications, for what each applied); the debit of exactly the entry's amount booked within the ERP window
+--    total), or its refund applies the credit note (NetSuite's customer refund, Sage Accounting's, SAP Business
+--    One's outgoing payment to the customer: the ERP's applications, for what each applied); the debit of exactly the entry's amount booked within the ERP window
 --    of it (matching.yaml erp.receipt_days_*_bank), else, before the bank data begin, the entry itself;
 --  * customer_amount: a debit to an account that is one customer's (dim_customer.iban; for a customer the master
 --    gives no IBAN, the account it was seen paying its invoices from, or one people taught) of exactly the amount

@@ -150,3 +150,29 @@ def test_a_down_payment_invoice_is_owed_until_the_receipt_of_it_pays_it(sandbox:
     # (the invoice of DocEntry 1 is not the down payment's: neither lists the other's receipt)
     assert "PAY-9001" not in (scalar(warehouse_config, "SELECT erp_lettrage FROM stg_sap_b1__invoices "
                                                        "WHERE invoice_id = 'INV-1'") or "")
+
+
+def test_outgoing_payments_to_customers_are_read_as_refunds(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """A credit memo paid back by an outgoing payment to the customer (VendorPayments, DocType rCustomer) is read
+    with its PaymentInvoices line and staged as money paid back; a payment to a supplier is not read."""
+    config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    root = sandbox.state.root / ENTITY / "sap_b1"
+    memo = first_jsonl(root / "CreditNotes.jsonl")
+    base = {"DocDate": "2026-03-20T00:00:00Z", "DocCurrency": memo["DocCurrency"], "Cancelled": "tNO",
+            "UpdateDate": "2026-03-20T00:00:00Z", "UpdateTime": "09:00:00"}
+    append_jsonl(root / "VendorPayments.jsonl", {
+        **base, "DocEntry": 7001, "DocNum": 7001, "DocType": "rCustomer", "CardCode": memo["CardCode"],
+        "TransferSum": memo["DocTotal"], "PaymentInvoices": [
+            {"LineNum": 0, "DocEntry": memo["DocEntry"], "SumApplied": memo["DocTotal"], "AppliedFC": 0,
+             "InvoiceType": "it_CredItnote"}]})
+    append_jsonl(root / "VendorPayments.jsonl", {
+        **base, "DocEntry": 7002, "DocNum": 7002, "DocType": "rSupplier", "CardCode": "V100", "TransferSum": 310.0,
+        "PaymentInvoices": []})
+    run_pipeline("b1_refunds", _source(sandbox), config)
+    assert rows(config, "SELECT doc_entry, doc_type FROM raw_sap_b1_outgoing_payments") == [(7001, "rCustomer")]
+    assert rows(config, "SELECT doc_entry, invoice_type FROM raw_sap_b1_outgoing_payment_invoices") == [
+        (memo["DocEntry"], "it_CredItnote")]
+    with connect(config) as engine:
+        build_staging(engine)
+        staged = engine.query("SELECT amount, erp_lettrage FROM stg_sap_b1__payments WHERE source_id = 'OUT-7001'")
+    assert staged == [(-Decimal(str(memo["DocTotal"])), f"CN-{memo['DocEntry']}")]
