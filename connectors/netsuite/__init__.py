@@ -86,6 +86,16 @@ def _application(r: dict[str, Any]) -> str:
     return f"transaction {r.get('nextdoc')} application to {r.get('previousdoc')}"
 
 
+def _refund_links(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A customer refund's links written with the refund as ``previousdoc`` (refund -> credit memo), turned round so
+    that the refund is the ``nextdoc``, as a payment is of what it pays. The table is merged by ``nextdoc``: kept as
+    written, a refund loaded on a later night would replace the credit memo's own links to its invoices. A link to a
+    deposit application is left out: it is read with the application, which names the deposit refunded."""
+    return [{**r, "previousdoc": r.get("nextdoc"), "nextdoc": r.get("previousdoc"), "previoustype": r.get("nexttype"),
+             "nexttype": r.get("previoustype")}
+            for r in rows if r.get("nexttype") != "DepAppl"]
+
+
 @dlt.source(name="netsuite", max_table_nesting=0)
 def netsuite_source(
     entity: str,
@@ -202,16 +212,19 @@ def netsuite_source(
         applying = [r["id"] for r in page if r.get("type") in ("CustPymt", "CustCred")]
         # (a deposit application's links are read whatever their linktype: the deposit it applies and the invoices
         # it pays, both with ``nextdoc`` the application; staging reads the deposit as the receipt. So are a customer
-        # refund's: the credit memo, payment or deposit it pays back)
+        # refund's, the credit memo, payment or deposit it pays back, in both orientations NetSuite writes them)
         deposits = [r["id"] for r in page if r.get("type") in ("DepAppl", "CustRfnd")]
-        chunks = ([(applying[i : i + step], " AND linktype = 'Payment'") for i in range(0, len(applying), step)]
-                  + [(deposits[i : i + step], "") for i in range(0, len(deposits), step)])
+        refunds = [r["id"] for r in page if r.get("type") == "CustRfnd"]
+        chunks = ([(applying[i : i + step], "nextdoc", " AND linktype = 'Payment'") for i in range(0, len(applying), step)]
+                  + [(deposits[i : i + step], "nextdoc", "") for i in range(0, len(deposits), step)]
+                  + [(refunds[i : i + step], "previousdoc", "") for i in range(0, len(refunds), step)])
 
-        def fetch(chunk: tuple[list[str], str]) -> list[dict[str, Any]]:
-            ids, only_payments = chunk
-            return client.all_rows(
+        def fetch(chunk: tuple[list[str], str, str]) -> list[dict[str, Any]]:
+            ids, column, only_payments = chunk
+            rows = client.all_rows(
                 "SELECT previousdoc, nextdoc, foreignamount, linktype, previoustype, nexttype "
-                f"FROM nexttransactionlinelink WHERE nextdoc IN ({', '.join(ids)}){only_payments}")
+                f"FROM nexttransactionlinelink WHERE {column} IN ({', '.join(ids)}){only_payments}")
+            return rows if column == "nextdoc" else _refund_links(rows)
 
         with ThreadPoolExecutor(max_workers=max(1, client.concurrency)) as pool:
             for rows in pool.map(fetch, chunks):

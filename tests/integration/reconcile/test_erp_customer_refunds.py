@@ -21,7 +21,7 @@ import dlt
 from connectors.sap_b1 import COLUMNS as B1_COLUMNS
 from connectors.sap_b1 import to_row
 from lettrage.config import WarehouseConfig
-from warehouse.build import build_core, build_staging
+from warehouse.build import build_core, build_marts, build_staging
 from warehouse.engine import connect
 from warehouse.load import run_pipeline
 from warehouse.reconcile import reconcile
@@ -54,7 +54,8 @@ _LINKS = [
     ("100", "500", "1000.00", "CustInvc", "CustPymt"),
     ("101", "402", "100.00", "CustInvc", "CustCred"), ("101", "501", "400.00", "CustInvc", "CustPymt"),
     ("103", "503", "1000.00", "CustInvc", "CustPymt"),
-    ("400", "600", "200.00", "CustCred", "CustRfnd"), ("401", "601", "300.00", "CustCred", "CustRfnd"),
+    # (NetSuite writes a refund's link either way round: RFND600's with the refund as previousdoc)
+    ("600", "400", "200.00", "CustRfnd", "CustCred"), ("401", "601", "300.00", "CustCred", "CustRfnd"),
     ("402", "602", "50.00", "CustCred", "CustRfnd"), ("503", "603", "100.00", "CustPymt", "CustRfnd"),
 ]
 
@@ -77,18 +78,26 @@ LINES = [  # the statements begin on 2026-09-02
 ]
 
 
-def _rows() -> dict[str, list[dict[str, Any]]]:
+# a deposit received and never applied, refunded through the deposit application NetSuite creates for the refund
+_DEPOSIT_TX = [("210", "DEP210", "CustDep", "2026-08-10", None, "250.00", "0.00"),
+               ("310", "DA310", "DepAppl", "2026-08-20", None, "250.00", None),
+               ("604", "RFND604", "CustRfnd", "2026-08-20", None, "250.00", None)]
+_DEPOSIT_LINKS = [("210", "310", "250.00", "CustDep", "DepAppl"), ("604", "310", "250.00", "CustRfnd", "DepAppl")]
+
+
+def _rows(tx: list[tuple[str, ...]] = _TX, links: list[tuple[str, ...]] = _LINKS) -> dict[str, list[dict[str, Any]]]:
     transactions = [{"id": i, "entity": "US01", "tranid": n, "type": t, "trandate": date.fromisoformat(d),
                      "duedate": date.fromisoformat(due) if due else None, "customer_id": "1", "currency_code": "USD",
                      "foreigntotal": Decimal(total), "foreignamountremaining": Decimal(rem) if rem else None,
                      "status": "B", "memo": "", "posting": "T", "voided": "F"}
-                    for i, n, t, d, due, total, rem in _TX]
-    links = [{"previousdoc": p, "nextdoc": n, "entity": "US01", "foreignamount": Decimal(a), "linktype": "Payment",
-              "previoustype": pt, "nexttype": nt} for p, n, a, pt, nt in _LINKS]
+                    for i, n, t, d, due, total, rem in tx]
+    link_rows = [{"previousdoc": p, "nextdoc": n, "entity": "US01", "foreignamount": Decimal(a),
+                  "linktype": "DepAppl" if nt == "DepAppl" else "Payment", "previoustype": pt, "nexttype": nt}
+                 for p, n, a, pt, nt in links]
     customers = [{"id": "1", "entity": "US01", "entityid": "CUST-1", "companyname": "Acme Inc", "firstname": "",
                   "lastname": "", "isperson": "F", "email": "ap@acme.example", "creditlimit": Decimal("5000.00"), "terms_days": 30,
                   "currency_code": "USD"}]
-    return {"raw_netsuite_transactions": transactions, "raw_netsuite_payment_applications": links,
+    return {"raw_netsuite_transactions": transactions, "raw_netsuite_payment_applications": link_rows,
             "raw_netsuite_customers": customers}
 
 
@@ -129,6 +138,26 @@ def test_credit_memos_netsuite_refunded_close_on_the_debit_or_the_refund(warehou
     # the bank's credits pay their invoices; the refund of PYMT503's excess pays nothing
     assert overpaid == [("U3", Decimal("100.00"), "U4")]
     assert received == [("U1", Decimal("1000.00")), ("U3", Decimal("1000.00")), ("U6", Decimal("400.00"))]
+
+
+def test_without_statements_netsuite_refunds_close_and_leave_no_credit(warehouse_config: WarehouseConfig) -> None:
+    """The same book without a bank statement (NetSuite alone): each refund closes its credit memo on NetSuite's word,
+    and what NetSuite paid back of a payment's excess or of a deposit left unapplied is no customer credit."""
+    rows = _rows(_TX + _DEPOSIT_TX, _LINKS + _DEPOSIT_LINKS)
+    with built_raw_book(warehouse_config, as_of=AS_OF, more_rows=rows) as engine:
+        reconcile(engine, as_of=AS_OF)
+        build_marts(engine, as_of=AS_OF)
+        documents = dict(engine.query("SELECT invoice_number, amount_open FROM fct_invoice WHERE entity = 'US01'"))
+        receipts = engine.query("SELECT payment_id, amount, erp_lettrage FROM stg_netsuite__payments "
+                                "WHERE source_id IN ('210', '604')")
+        unapplied = engine.query("SELECT coalesce(sum(amount_unapplied), 0) FROM mart_unapplied_cash "
+                                 "WHERE entity = 'US01'")[0][0]
+    assert documents == {"INV100": Decimal("0.00"), "INV101": Decimal("0.00"), "INV103": Decimal("0.00"),
+                         "CM400": Decimal("0.00"), "CM401": Decimal("0.00"), "CM402": Decimal("0.00"),
+                         "CM403": Decimal("-80.00")}
+    # the deposit's refund reads as paying back the deposit, through the application that links them
+    assert sorted(receipts) == [("NS-210", Decimal("250.00"), None), ("NS-604", Decimal("-250.00"), "210")]
+    assert Decimal(unapplied) == Decimal("0.00")   # PYMT503's 100.00 and DEP210's 250.00 were paid back
 
 
 _SAGE = (

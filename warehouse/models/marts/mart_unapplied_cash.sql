@@ -13,7 +13,9 @@
 -- before the entity's bank and provider data begin, or in a currency none of them shows: an ERP-only
 -- entity such as a NetSuite book without statements): there the ERP is the only evidence, and what it
 -- left unapplied (a payment on account, an overpayment) is the customer's credit, as 16_erp_settled
--- settles such receipts' invoices on its word. customer_id is the payment's, else the one customer whose
+-- settles such receipts' invoices on its word; what such an ERP paid back to the customer (a negative receipt no credit
+-- note takes: the refund of an overpayment or of a payment on account, a receipt reversed) comes off that credit.
+-- customer_id is the payment's, else the one customer whose
 -- invoices it paid, else the customer of the invoice its open overpayment exception names (a transfer for an
 -- invoice already paid by card), else the one customer its open exception found the payer to be (an unknown
 -- account whose name or remittance says who pays: a payment on account); NULL for a payer no rule could identify.
@@ -54,7 +56,7 @@ found AS (
 ),
 received AS (
     SELECT p.entity, p.payment_id, coalesce(p.customer_id, a.paid_for, n.customer_id, f.customer_id) AS customer_id,
-           p.currency,
+           p.currency, p.channel, p.amount,
            p.amount - coalesce(r.refunded, 0) - coalesce(a.applied, 0) - coalesce(b.paid_back, 0) AS unapplied
     FROM fct_payment AS p
     LEFT JOIN refunds AS r ON r.entity = p.entity AND r.payment_id = p.payment_id
@@ -96,6 +98,10 @@ grouped AS (
            sum(CASE WHEN paid_out THEN 0 ELSE 1 END) AS payment_count
     FROM (
         SELECT entity, customer_id, currency, unapplied, FALSE AS paid_out FROM received WHERE unapplied > 0
+        UNION ALL
+        -- the ERP's money paid back that no credit note takes, where the ERP is the only evidence
+        SELECT entity, customer_id, currency, unapplied, TRUE FROM received
+        WHERE channel = 'erp' AND amount < 0 AND unapplied < 0
         UNION ALL
         SELECT entity, customer_id, currency, unapplied, TRUE FROM paid_out
     ) AS u

@@ -258,24 +258,46 @@ def test_an_api_source_quarantining_first_leaves_raw_quarantine_to_the_file_sour
         "netsuite", "camt053"}
 
 
+def _refund(root: Path, refund_id: str, memo: dict[str, Any], *, reversed_link: bool) -> None:
+    """A customer refund of the whole of ``memo`` added to the sandbox's account, with its link to the credit memo
+    written credit memo -> refund, or refund -> credit memo (``reversed_link``)."""
+    amount = memo["foreigntotal"].lstrip("-")
+    append_jsonl(root / "transaction.jsonl", {
+        "id": refund_id, "tranid": f"RFND{refund_id}", "type": "CustRfnd", "trandate": memo["trandate"],
+        "duedate": None, "entity": memo["entity"], "currency": memo["currency"], "foreigntotal": amount,
+        "foreignamountremaining": None, "status": "Y", "otherrefnum": None, "memo": "Refund", "posting": "T",
+        "voided": "F", "lastmodifieddate": f"2025-07-0{1 + int(reversed_link)}T10:00:00Z"})
+    ends = [(memo["id"], "CustCred"), (refund_id, "CustRfnd")]
+    (previous, previoustype), (following, nexttype) = ends[::-1] if reversed_link else ends
+    append_jsonl(root / "nexttransactionlinelink.jsonl", {
+        "previousdoc": previous, "nextdoc": following, "foreignamount": amount,
+        "linktype": "Payment" if reversed_link else "Refund", "previoustype": previoustype, "nexttype": nexttype})
+
+
 def test_a_customer_refund_and_the_credit_memo_it_pays_back_are_read(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """A credit memo refunded in NetSuite: the customer refund (CustRfnd) is read with its link to the credit memo
-    (previousdoc the credit memo, nextdoc the refund, whatever its linktype), and staged as money paid back."""
+    (previousdoc the credit memo, nextdoc the refund, whatever its linktype), and staged as money paid back. A link
+    written the other way round (the refund as previousdoc) is read too, and kept with the refund as nextdoc: the
+    links are merged by nextdoc, and the credit memo's own links to its invoices stay."""
     config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
     root = sandbox.state.root / ENTITY / "netsuite"
-    memo = next(t for t in (json.loads(line) for line in (root / "transaction.jsonl").read_text().splitlines() if line)
-                if t["type"] == "CustCred")
-    append_jsonl(root / "transaction.jsonl", {
-        "id": "99001", "tranid": "RFND99001", "type": "CustRfnd", "trandate": memo["trandate"], "duedate": None,
-        "entity": memo["entity"], "currency": memo["currency"], "foreigntotal": memo["foreigntotal"].lstrip("-"),
-        "foreignamountremaining": None, "status": "Y", "otherrefnum": None, "memo": "Refund", "posting": "T",
-        "voided": "F", "lastmodifieddate": "2025-07-01T10:00:00Z"})
-    append_jsonl(root / "nexttransactionlinelink.jsonl", {
-        "previousdoc": memo["id"], "nextdoc": "99001", "foreignamount": memo["foreigntotal"].lstrip("-"),
-        "linktype": "Refund", "previoustype": "CustCred", "nexttype": "CustRfnd"})
+    memos = [t for t in (json.loads(line) for line in (root / "transaction.jsonl").read_text().splitlines() if line)
+             if t["type"] == "CustCred"]
+    linked = {k["nextdoc"] for k in (json.loads(line) for line in
+                                     (root / "nexttransactionlinelink.jsonl").read_text().splitlines() if line)}
+    other = next(t for t in memos if t["id"] in linked)  # a credit memo applied to its invoice
+    memo = next(t for t in memos if t["id"] != other["id"])
+    _refund(root, "99001", memo, reversed_link=False)
+    run_pipeline("ns_refund", _source(sandbox), config)
+    own_links = scalar(config, f"SELECT count(*) FROM raw_netsuite_payment_applications WHERE nextdoc = '{other['id']}'")
+    _refund(root, "99002", other, reversed_link=True)
     run_pipeline("ns_refund", _source(sandbox), config)
     assert rows(config, "SELECT previousdoc, nexttype FROM raw_netsuite_payment_applications "
                         "WHERE nextdoc = '99001'") == [(memo["id"], "CustRfnd")]
+    assert rows(config, "SELECT previousdoc, previoustype, nexttype FROM raw_netsuite_payment_applications "
+                        "WHERE nextdoc = '99002'") == [(other["id"], "CustCred", "CustRfnd")]
+    assert own_links > 0 and scalar(config, "SELECT count(*) FROM raw_netsuite_payment_applications "
+                                            f"WHERE nextdoc = '{other['id']}'") == own_links
     with connect(config) as engine:
         build_staging(engine)
         staged = engine.query("SELECT amount, erp_lettrage FROM stg_netsuite__payments WHERE source_id = '99001'")
