@@ -215,16 +215,21 @@ def netsuite_source(
         # refund's, the credit memo, payment or deposit it pays back, in both orientations NetSuite writes them)
         deposits = [r["id"] for r in page if r.get("type") in ("DepAppl", "CustRfnd")]
         refunds = [r["id"] for r in page if r.get("type") == "CustRfnd"]
-        chunks = ([(applying[i : i + step], "nextdoc", " AND linktype = 'Payment'") for i in range(0, len(applying), step)]
-                  + [(deposits[i : i + step], "nextdoc", "") for i in range(0, len(deposits), step)]
-                  + [(refunds[i : i + step], "previousdoc", "") for i in range(0, len(refunds), step)])
+        chunks = ([("applying", applying[i : i + step]) for i in range(0, len(applying), step)]
+                  + [("deposits", deposits[i : i + step]) for i in range(0, len(deposits), step)]
+                  + [("refunds", refunds[i : i + step]) for i in range(0, len(refunds), step)])
 
-        def fetch(chunk: tuple[list[str], str, str]) -> list[dict[str, Any]]:
-            ids, column, only_payments = chunk
+        def fetch(chunk: tuple[str, list[str]]) -> list[dict[str, Any]]:
+            kind, ids = chunk
+            column, only_payments = ("previousdoc", "") if kind == "refunds" else (
+                "nextdoc", " AND linktype = 'Payment'" if kind == "applying" else "")
             rows = client.all_rows(
                 "SELECT previousdoc, nextdoc, foreignamount, linktype, previoustype, nexttype "
                 f"FROM nexttransactionlinelink WHERE {column} IN ({', '.join(ids)}){only_payments}")
-            return rows if column == "nextdoc" else _refund_links(rows)
+            if kind == "refunds":
+                return _refund_links(rows)
+            # (a refund written as previousdoc of the credit memo is read with the refund, turned round: not twice)
+            return [r for r in rows if kind != "applying" or r.get("previoustype") != "CustRfnd"]
 
         with ThreadPoolExecutor(max_workers=max(1, client.concurrency)) as pool:
             for rows in pool.map(fetch, chunks):

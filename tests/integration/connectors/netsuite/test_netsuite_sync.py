@@ -278,7 +278,8 @@ def test_a_customer_refund_and_the_credit_memo_it_pays_back_are_read(sandbox: Ru
     """A credit memo refunded in NetSuite: the customer refund (CustRfnd) is read with its link to the credit memo
     (previousdoc the credit memo, nextdoc the refund, whatever its linktype), and staged as money paid back. A link
     written the other way round (the refund as previousdoc) is read too, and kept with the refund as nextdoc: the
-    links are merged by nextdoc, and the credit memo's own links to its invoices stay."""
+    links are merged by nextdoc, and the credit memo's own links to its invoices stay; read again with the credit
+    memo, it is not kept a second time as written."""
     config = WarehouseConfig(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
     root = sandbox.state.root / ENTITY / "netsuite"
     memos = [t for t in (json.loads(line) for line in (root / "transaction.jsonl").read_text().splitlines() if line)
@@ -291,11 +292,14 @@ def test_a_customer_refund_and_the_credit_memo_it_pays_back_are_read(sandbox: Ru
     run_pipeline("ns_refund", _source(sandbox), config)
     own_links = scalar(config, f"SELECT count(*) FROM raw_netsuite_payment_applications WHERE nextdoc = '{other['id']}'")
     _refund(root, "99002", other, reversed_link=True)
+    append_jsonl(root / "transaction.jsonl", {**other, "foreignamountremaining": "0.00",  # re-read with its refund
+                                              "lastmodifieddate": "2025-07-02T10:00:00Z"})
     run_pipeline("ns_refund", _source(sandbox), config)
     assert rows(config, "SELECT previousdoc, nexttype FROM raw_netsuite_payment_applications "
                         "WHERE nextdoc = '99001'") == [(memo["id"], "CustRfnd")]
     assert rows(config, "SELECT previousdoc, previoustype, nexttype FROM raw_netsuite_payment_applications "
                         "WHERE nextdoc = '99002'") == [(other["id"], "CustCred", "CustRfnd")]
+    assert rows(config, "SELECT nextdoc FROM raw_netsuite_payment_applications WHERE previousdoc = '99002'") == []
     assert own_links > 0 and scalar(config, "SELECT count(*) FROM raw_netsuite_payment_applications "
                                             f"WHERE nextdoc = '{other['id']}'") == own_links
     with connect(config) as engine:
