@@ -199,3 +199,44 @@ def test_each_receipt_b1_applied_settles_its_own_part(warehouse_config: Warehous
                        ("B1-PAY-8", "INV-10", D("980.00"), D("20.00"))}
     assert state == {"INV-9": D("0.00"), "INV-10": D("0.00")}
     assert again == matches
+
+
+def test_a_credit_memo_b1_netted_inside_a_receipt_closes_with_the_invoice(warehouse_config: WarehouseConfig) -> None:
+    """A receipt of 1,272.00 whose PaymentInvoices pay INV-11 (1,452.00) and take credit memo CN-12 (-180.00, a line
+    of InvoiceType it_CredItnote, based on no invoice): the credit memo is set against INV-11 (they share a code),
+    the receipt pays the rest, and nothing stays open; before, the credit memo stayed the customer's credit and
+    INV-11 was paid by the receipt's line alone."""
+    from datetime import date
+
+    from warehouse.build import build_core
+    from warehouse.reconcile import reconcile
+
+    invoice = _doc(11, "C1", "EUR", "1452.00", "1452.00")
+    memo = _doc(12, "C1", "EUR", "180.00", "180.00")
+    payment = {"DocEntry": 9, "DocNum": 9, "DocDate": "2026-03-20T00:00:00Z", "CardCode": "C1", "CardName": "C1",
+               "DocCurrency": "EUR", "TransferSum": D("1272.00"), "Cancelled": "tNO",
+               "UpdateDate": "2026-03-20T00:00:00Z"}
+    lines = [{"PaymentDocEntry": 9, "LineNum": n, "entity": "ES01", "DocEntry": doc, "SumApplied": D(amount),
+              "AppliedFC": D("0"), "InvoiceType": kind, "CardCode": "C1", "PaymentDate": "2026-03-20"}
+             for n, doc, amount, kind in ((0, 11, "1452.00", "it_Invoice"), (1, 12, "-180.00", "it_CredItnote"))]
+
+    def resource(name: str, rows: list[dict[str, Any]]) -> Any:
+        return dlt.resource(rows, name=name, table_name=f"raw_sap_b1_{name}", write_disposition="replace",
+                            columns=COLUMNS[name])
+
+    run_pipeline("test_b1_netted", [
+        resource("invoices", [to_row(invoice, "ES01")]), resource("credit_notes", [to_row(memo, "ES01")]),
+        resource("incoming_payments", [to_row(payment, "ES01")]), resource("payment_invoices", lines),
+        resource("business_partners", [to_row(o, "ES01") for o in PARTNERS]),
+    ], warehouse_config)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=date(2026, 4, 30), report=build_staging(engine))
+        codes = dict(engine.query("SELECT invoice_id, erp_lettrage FROM stg_sap_b1__invoices"))
+        reconcile(engine, as_of=date(2026, 4, 30))
+        state = dict(engine.query("SELECT invoice_id, amount_open FROM fct_invoice WHERE entity = 'ES01'"))
+        matches = set(engine.query("SELECT payment_id, invoice_id, amount_applied, rule FROM fct_match "
+                                   "WHERE state = 'auto'"))
+    assert codes == {"INV-11": "CN-12,PAY-9", "CN-12": "CN-12,PAY-9"}
+    assert state == {"INV-11": D("0.00"), "CN-12": D("0.00")}
+    assert matches == {("CN-12", "INV-11", D("180.00"), "credit_note"),
+                       ("B1-PAY-9", "INV-11", D("1272.00"), "erp_lettrage")}
