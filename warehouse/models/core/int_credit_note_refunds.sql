@@ -117,13 +117,16 @@ WITH cns AS (
                   AND r.side = 'r'
     WHERE c.side = 'c' AND least(r.start_at + r.amount, c.start_at + c.amount) > greatest(r.start_at, c.start_at)
     UNION ALL
-    -- an ERP whose refund lists the credit notes it pays back, with what it paid back of each (no shared code)
-    SELECT c.entity, c.cn_id, r.payment_id, r.paid_on, -r.amount, c.currency, CAST(NULL AS TEXT),
+    -- an ERP whose refund lists the credit notes it pays back, with what it paid back of each (no shared code; the
+    -- applications of refunds only are summed: an ERP's applications are one row per receipt and invoice)
+    SELECT c.entity, c.cn_id, a.payment_id, a.paid_on, a.refunded, c.currency, CAST(NULL AS TEXT),
            least(a.amount, c.cn_amount)
-    FROM (SELECT entity, invoice_id, payment_id, sum(amount) AS amount
-          FROM ({{ union('erp_applications') }}) AS x GROUP BY entity, invoice_id, payment_id) AS a
-    JOIN int_erp_receipts AS r ON r.entity = a.entity AND r.payment_id = a.payment_id AND r.amount < 0
-    JOIN cns AS c ON c.entity = a.entity AND c.cn_id = a.invoice_id AND c.currency = upper(r.currency)
+    FROM (SELECT x.entity, x.invoice_id, x.payment_id, min(r.paid_on) AS paid_on, -min(r.amount) AS refunded,
+                 min(upper(r.currency)) AS currency, sum(x.amount) AS amount
+          FROM ({{ union('erp_applications') }}) AS x
+          JOIN int_erp_receipts AS r ON r.entity = x.entity AND r.payment_id = x.payment_id AND r.amount < 0
+          GROUP BY x.entity, x.invoice_id, x.payment_id) AS a
+    JOIN cns AS c ON c.entity = a.entity AND c.cn_id = a.invoice_id AND c.currency = a.currency
 ), erp_bank AS (
     -- each refund entry's debit: exactly its amount, within the ERP window, the nearest; each debit once
     SELECT receipt_id, bank_line_id, booking_date FROM (
