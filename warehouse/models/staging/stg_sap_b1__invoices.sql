@@ -57,9 +57,13 @@ applied AS (
 ),
 netted_in AS (
     -- the invoice whose code a credit memo taken in by a receipt carries (one of that receipt's: they share it)
-    SELECT entity, credit_memo, min(CASE WHEN invoice_type = 'it_DownPayment' THEN 'DPI' ELSE 'INV' END) AS kind,
-           min(doc_entry) AS doc_entry
-    FROM netted GROUP BY entity, credit_memo
+    SELECT entity, credit_memo, kind, doc_entry FROM (
+        SELECT entity, credit_memo, CASE WHEN invoice_type = 'it_DownPayment' THEN 'DPI' ELSE 'INV' END AS kind,
+               doc_entry,
+               row_number() OVER (PARTITION BY entity, credit_memo
+                                  ORDER BY CASE WHEN invoice_type = 'it_DownPayment' THEN 1 ELSE 0 END, doc_entry) AS rn
+        FROM netted
+    ) AS x WHERE rn = 1
 ),
 documents AS (
     SELECT entity, 'INV-' || CAST(doc_entry AS TEXT) AS invoice_id, 'INV' AS kind, doc_entry, doc_num, reference1,
