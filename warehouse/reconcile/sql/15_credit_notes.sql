@@ -53,31 +53,22 @@ GROUP BY m.payment_id;
 -- are applied to them first, so the payment then meets the net: credit notes in date order laid
 -- against invoices by due date, each credit note taking what overlaps it (one credit note and one
 -- invoice; one for two invoices; two for two, as a transfer net of both, all lettered together).
--- A credit note the ERP shows partly unused (erp_amount_open: NetSuite's amount remaining, Sage Accounting's
--- outstanding) gives its invoices only what the ERP applied of it: the rest is the customer's credit.
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
                       currency, rule, confidence, explanation, state, paid_on)
-WITH lettered AS (
+WITH docs AS (
     SELECT d.*,
-           CASE WHEN d.doc_type = 'invoice' THEN d.open0
-                -- (what Lettrage still holds of the credit note, less what the ERP still shows unused)
-                WHEN d.erp_amount_open < 0 THEN least(-d.open0, greatest(d.erp_amount_open - d.open0, 0))
-                ELSE -d.open0 END AS length
+           -- where each document's amount sits on the code's line of credits (credit notes) or debts (invoices)
+           coalesce(sum(abs(d.open0)) OVER (PARTITION BY d.entity, d.erp_lettrage, d.customer_id, d.currency, d.doc_type
+                                            ORDER BY CASE WHEN d.doc_type = 'invoice' THEN d.due_date ELSE d.issue_date END,
+                                                     d.invoice_id
+                                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
     FROM rc_inv AS d
     WHERE d.erp_lettrage IS NOT NULL AND d.erp_lettrage <> ''
       AND ((d.doc_type = 'invoice' AND d.open0 > 0) OR (d.doc_type = 'credit_note' AND d.open0 < 0))
-), docs AS (
-    SELECT d.*,
-           -- where each document's amount sits on the code's line of credits (credit notes) or debts (invoices)
-           coalesce(sum(d.length) OVER (PARTITION BY d.entity, d.erp_lettrage, d.customer_id, d.currency, d.doc_type
-                                        ORDER BY CASE WHEN d.doc_type = 'invoice' THEN d.due_date ELSE d.issue_date END,
-                                                 d.invoice_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
-    FROM lettered AS d
 ), pair AS (
     SELECT i.entity, c.invoice_id AS cn_id, i.invoice_id, i.currency, i.erp_lettrage, c.invoice_number AS cn_number,
            c.issue_date,
-           least(c.start_at + c.length, i.start_at + i.length) - greatest(c.start_at, i.start_at) AS applied
+           least(c.start_at - c.open0, i.start_at + i.open0) - greatest(c.start_at, i.start_at) AS applied
     FROM docs AS i
     JOIN docs AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.customer_id = i.customer_id
                   AND c.currency = i.currency AND c.doc_type = 'credit_note'
