@@ -218,11 +218,6 @@ SELECT entity, return_line_id, credit_line_id, return_reason, returned_on FROM (
     ) AS k WHERE rn_r = 1
 ) AS p WHERE rn_c = 1
 {%- endmacro %}
-{#- Credits we paid back by an ordinary outgoing transfer (a duplicate payment refunded: "DEVOLUCION PAGO
-    DUPLICADO", "REMBOURSEMENT TROP PERCU"), not a return: a debit whose remittance holds one of ``words``
-    (mappings/bank_codes.yaml refunds.words, upper case), to the account a credit of exactly its amount and
-    currency came from in the ``refund_days`` before it. Each debit takes the latest such credit, each credit
-    its first debit. fct_payment marks the credit refunded: it settles nothing and is no customer credit. -#}
 {#- The one customer each account belongs to in the customer master (entity, iban compacted, customer_id): an
     account two customers share names neither. min = max is a third of the cost of count(DISTINCT) over 50,000
     customers. -#}
@@ -232,6 +227,11 @@ FROM (SELECT entity, upper(replace(iban, ' ', '')) AS iban, customer_id FROM dim
       WHERE iban IS NOT NULL AND iban <> '' AND customer_id IS NOT NULL) AS c
 GROUP BY entity, iban HAVING min(customer_id) = max(customer_id)
 {%- endmacro %}
+{#- Credits we paid back by an ordinary outgoing transfer (a duplicate payment refunded: "DEVOLUCION PAGO
+    DUPLICADO", "REMBOURSEMENT TROP PERCU"), not a return: a debit whose remittance holds one of ``words``
+    (mappings/bank_codes.yaml refunds.words, upper case), to the account a credit of exactly its amount and
+    currency came from in the ``refund_days`` before it. Each debit takes the latest such credit, each credit
+    its first debit. fct_payment marks the credit refunded: it settles nothing and is no customer credit. -#}
 {% macro bank_refunds(bank_lines, words, refund_days=90) -%}
 WITH cn AS MATERIALIZED (
     -- credit notes' numbers, normalised once: a debit naming one pays that credit note back, whatever credit came
