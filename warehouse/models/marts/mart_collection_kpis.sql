@@ -36,12 +36,9 @@ recovered AS (
     GROUP BY me.d, o.entity
 ),
 all_matches AS (
-    SELECT m.entity, m.state, coalesce(p.paid_on, bl.booking_date, CAST(m.matched_at AS DATE)) AS paid_on
+    SELECT m.entity, m.state, {{ match_money_day() }} AS paid_on
     FROM fct_match AS m
-    LEFT JOIN fct_payment AS p ON p.entity = m.entity AND p.payment_id = m.payment_id
-    -- (a credit note paid back by a bank debit: dated by the debit)
-    LEFT JOIN fct_bank_line AS bl ON m.rule = 'credit_note_refund' AND bl.entity = m.entity
-                                 AND bl.bank_line_id = m.payment_id
+    {{ match_money_joins() }}
     WHERE m.state <> 'rejected'
 ),
 matching AS (
