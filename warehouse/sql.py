@@ -139,6 +139,17 @@ GROUP BY entity, email HAVING min(customer_id) = max(customer_id)
 {% macro money(expr) -%}
 CAST({{ expr }} AS DECIMAL(18,2))
 {%- endmacro %}
+{#- Laying one side's amounts against the other's in order (credit notes against the invoices lettered with them,
+    refunds against credit notes, receipts against invoices): each row's place on its side's line is the sum of the
+    amounts before it (``sum_before``), and two rows of opposite sides share what their stretches overlap
+    (``overlap``, positive when they meet). -#}
+{% macro sum_before(amount, partition, order) -%}
+coalesce(sum({{ amount }}) OVER (PARTITION BY {{ partition }} ORDER BY {{ order }}
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+{%- endmacro %}
+{% macro overlap(a_start, a_amount, b_start, b_amount) -%}
+(least({{ a_start }} + {{ a_amount }}, {{ b_start }} + {{ b_amount }}) - greatest({{ a_start }}, {{ b_start }}))
+{%- endmacro %}
 {#- The payout components of refunds (REFUND_KINDS above), or of refunds that failed and came back only; and what was
     refunded of each payment they name (``where``: a filter such as ``entity = :entity``). -#}
 {% macro refund_kinds(came_back=False) -%}

@@ -94,9 +94,7 @@ WITH cns AS (
     WHERE r.received = b.billed AND r.min_amount < 0 AND b.min_doc < 0
 ), laid AS (
     -- the code's refund entries in date order laid against its credit notes by issue date
-    SELECT x.*, coalesce(sum(x.amount) OVER (PARTITION BY x.entity, x.erp_lettrage, x.currency, x.side
-                                             ORDER BY x.at, x.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-                         0) AS start_at
+    SELECT x.*, {{ sum_before('x.amount', 'x.entity, x.erp_lettrage, x.currency, x.side', 'x.at, x.id') }} AS start_at
     FROM (
         SELECT c.entity, c.erp_lettrage, c.currency, 'c' AS side, c.cn_id AS id, c.issue_date AS at,
                c.cn_amount AS amount
@@ -111,11 +109,11 @@ WITH cns AS (
 ), erp_pairs AS (
     SELECT c.entity, c.id AS cn_id, r.id AS receipt_id, r.at AS booked_on, r.amount AS receipt_amount, r.currency,
            r.erp_lettrage,
-           least(r.start_at + r.amount, c.start_at + c.amount) - greatest(r.start_at, c.start_at) AS amount
+           {{ overlap('r.start_at', 'r.amount', 'c.start_at', 'c.amount') }} AS amount
     FROM laid AS c
     JOIN laid AS r ON r.entity = c.entity AND r.erp_lettrage = c.erp_lettrage AND r.currency = c.currency
                   AND r.side = 'r'
-    WHERE c.side = 'c' AND least(r.start_at + r.amount, c.start_at + c.amount) > greatest(r.start_at, c.start_at)
+    WHERE c.side = 'c' AND {{ overlap('r.start_at', 'r.amount', 'c.start_at', 'c.amount') }} > 0
     UNION ALL
     -- an ERP whose refund lists the credit notes it pays back, with what it paid back of each (no shared code; the
     -- applications of refunds only are summed: an ERP's applications are one row per receipt and invoice)

@@ -60,9 +60,7 @@ WITH all_receipts AS (
     -- instalments lettered together): each receipt pays its own part, receipts in date order laid against the
     -- invoices by due date, so a receipt before the bank data begin settles on the ERP's word what it paid and
     -- the bank line is the evidence for the rest (16_erp_settled)
-    SELECT d.*, coalesce(sum(d.amount) OVER (PARTITION BY d.entity, d.erp_lettrage, d.currency, d.side
-                                             ORDER BY d.at, d.id
-                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
+    SELECT d.*, {{ sum_before('d.amount', 'd.entity, d.erp_lettrage, d.currency, d.side', 'd.at, d.id') }} AS start_at
     FROM (
         SELECT i.entity, i.erp_lettrage, upper(i.currency) AS currency, 'i' AS side, i.invoice_id AS id,
                i.due_date AS at, i.amount_total AS amount
@@ -77,13 +75,13 @@ WITH all_receipts AS (
     ) AS d
 ), by_receipt AS (
     SELECT i.entity, i.id AS invoice_id, r.id AS payment_id, r.at AS settled_on, i.erp_lettrage, c.received,
-           least(r.start_at + r.amount, i.start_at + i.amount) - greatest(r.start_at, i.start_at) AS applied
+           {{ overlap('r.start_at', 'r.amount', 'i.start_at', 'i.amount') }} AS applied
     FROM laid AS i
     JOIN laid AS r ON r.entity = i.entity AND r.erp_lettrage = i.erp_lettrage AND r.currency = i.currency
                   AND r.side = 'r'
     JOIN balanced AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.currency = i.currency
     WHERE i.side = 'i'
-      AND least(r.start_at + r.amount, i.start_at + i.amount) > greatest(r.start_at, i.start_at)
+      AND {{ overlap('r.start_at', 'r.amount', 'i.start_at', 'i.amount') }} > 0
 ), applications AS (
     SELECT entity, invoice_id, payment_id, sum(amount) AS amount
     FROM ({{ union('erp_applications') }}) AS a
