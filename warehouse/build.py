@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 CORE_ORDER: tuple[str, ...] = (
     "int_invoices",
     "int_invoice_aliases",
+    "int_erp_credit_applications",
     "int_erp_settlements",
     "int_bills",
     "int_erp_receipts",
@@ -53,6 +54,7 @@ CORE_ORDER: tuple[str, ...] = (
 # Core models that are not contract tables get their columns from a shape.
 CORE_SHAPES: dict[str, str] = {"int_invoices": "invoices", "int_invoice_aliases": "invoice_aliases",
                                "int_erp_settlements": "erp_settlements",
+                               "int_erp_credit_applications": "erp_credit_applications",
                                "int_erp_receipts": "erp_receipts", "int_bills": "bills",
                                "int_payment_refunds": "payment_refunds", "int_mandates": "mandates",
                                "int_credit_note_refunds": "credit_note_refunds",

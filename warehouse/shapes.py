@@ -106,6 +106,12 @@ SHAPES: dict[str, Shape] = {
     "erp_applications": (
         ("entity", TEXT), ("invoice_id", TEXT), ("payment_id", TEXT), ("amount", MONEY), ("source_system", TEXT),
     ),
+    # what an ERP that applies credit notes to invoices by amount says each credit note applied to each invoice
+    # (NetSuite's credit memo applications, Sage Accounting's contact allocations of one credit note), in their
+    # currency; int_erp_credit_applications keeps the pairs of one customer and currency (15_credit_notes)
+    "erp_credit_applications": (
+        ("entity", TEXT), ("cn_id", TEXT), ("invoice_id", TEXT), ("amount", MONEY), ("source_system", TEXT),
+    ),
     # other numbers the ERP keeps for a document (int_invoice_aliases): payers quote them too
     "invoice_aliases": (("entity", TEXT), ("invoice_id", TEXT), ("alias", TEXT), ("source_system", TEXT)),
     # the bank side of the ERP's bank-journal entries: what the bank moved, as the ERP booked it (a card

@@ -698,6 +698,9 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         # on them)
         "balance_applications": bool(engine.query(
             "SELECT 1 FROM int_invoice_balance_applications WHERE entity = :entity LIMIT 1", {"entity": entity})),
+        # (a book whose ERP never applied a credit note by amount skips setting them against their invoices)
+        "erp_credit_applications": bool(engine.query(
+            "SELECT 1 FROM int_erp_credit_applications WHERE entity = :entity LIMIT 1", {"entity": entity})),
         # (a book whose credit notes were never paid back skips closing them: int_credit_note_refunds)
         "cn_refunds": bool(engine.query(
             "SELECT 1 FROM int_credit_note_refunds WHERE entity = :entity LIMIT 1", {"entity": entity})),

@@ -115,6 +115,7 @@ def _tables() -> dict[str, Sequence[tuple[str, str]]]:
             "int_payment_refunds": SHAPES["payment_refunds"],
             "int_credit_note_refunds": SHAPES["credit_note_refunds"],
             "int_invoice_balance_applications": SHAPES["invoice_balance_applications"],
+            "int_erp_credit_applications": SHAPES["erp_credit_applications"],
             "reconcile_invoice_alias_key": INVOICE_ALIAS_KEY, "reconcile_payment_state": PAYMENT_STATE,
             "reconcile_invoice_state": INVOICE_STATE, "reconcile_run": RUN_STATE, "reconcile_invoice_key": INVOICE_KEY,
             "reconcile_payment_reach": PAYMENT_REACH, "reconcile_customer_name": CUSTOMER_NAME,
@@ -147,6 +148,7 @@ def ensure_reconcile_tables(engine: Engine) -> None:
     ensure_table(engine, "int_payment_refunds", SHAPES["payment_refunds"])
     ensure_table(engine, "int_credit_note_refunds", SHAPES["credit_note_refunds"])
     ensure_table(engine, "int_invoice_balance_applications", SHAPES["invoice_balance_applications"])
+    ensure_table(engine, "int_erp_credit_applications", SHAPES["erp_credit_applications"])
     ensure_table(engine, "reconcile_invoice_alias_key", INVOICE_ALIAS_KEY)
     ensure_table(engine, "reconcile_payment_state", PAYMENT_STATE)
     ensure_table(engine, "reconcile_invoice_state", INVOICE_STATE)

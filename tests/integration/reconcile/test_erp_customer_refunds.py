@@ -27,6 +27,7 @@ from warehouse.load import run_pipeline
 from warehouse.reconcile import reconcile
 
 from ..warehouse.raw_book import BANK, built_raw_book
+from .sage_raw import JUNIPER, TABLES
 
 AS_OF = date(2026, 11, 27)
 ACCOUNT = "US33000000000000000000000001"   # the entity's USD account
@@ -167,31 +168,22 @@ def test_without_statements_netsuite_refunds_close_and_leave_no_credit(warehouse
 
 
 _SAGE = (
-    "CREATE TABLE raw_sage_accounting_contacts (id TEXT, entity TEXT, name TEXT, reference TEXT, email TEXT, "
-    "tax_number TEXT, credit_limit DECIMAL(18,2), credit_days BIGINT, currency__id TEXT, "
-    "main_address__country__id TEXT, bank_account_details__iban TEXT)",
-    "INSERT INTO raw_sage_accounting_contacts (id, entity, name, reference, credit_days, currency__id) VALUES "
-    "('c1', 'UK01', 'Juniper Events Ltd', 'JUN001', 30, 'GBP')",
-    "CREATE TABLE raw_sage_accounting_sales_invoices (id TEXT, entity TEXT, invoice_number TEXT, contact__id TEXT, "
-    "date DATE, due_date DATE, total_amount DECIMAL(18,2), outstanding_amount DECIMAL(18,2), currency__id TEXT, "
-    "status__id TEXT)",
+    TABLES["contacts"],
+    JUNIPER,
+    TABLES["sales_invoices"],
     "INSERT INTO raw_sage_accounting_sales_invoices VALUES "
     "('i1', 'UK01', 'SI-1024', 'c1', DATE '2026-10-01', DATE '2026-10-31', 1200.00, 0.00, 'GBP', 'PAID')",
-    "CREATE TABLE raw_sage_accounting_sales_credit_notes (id TEXT, entity TEXT, credit_note_number TEXT, "
-    "contact__id TEXT, date DATE, original_invoice_number TEXT, total_amount DECIMAL(18,2), "
-    "outstanding_amount DECIMAL(18,2), currency__id TEXT, status__id TEXT)",
+    TABLES["sales_credit_notes"],
     # raised on SI-1024 once it was paid, then paid back to the customer; and one left as the customer's credit
     "INSERT INTO raw_sage_accounting_sales_credit_notes VALUES "
     "('n1', 'UK01', 'SCN-12', 'c1', DATE '2026-10-20', 'SI-1024', 95.40, 0.00, 'GBP', 'PAID'), "
     "('n2', 'UK01', 'SCN-13', 'c1', DATE '2026-10-21', NULL, 40.00, 40.00, 'GBP', 'UNPAID')",
-    "CREATE TABLE raw_sage_accounting_contact_payments (id TEXT, entity TEXT, contact__id TEXT, date DATE, "
-    "total_amount DECIMAL(18,2), currency__id TEXT, reference TEXT, transaction_type__id TEXT)",
+    TABLES["contact_payments"],
     "INSERT INTO raw_sage_accounting_contact_payments VALUES "
     "('p1', 'UK01', 'c1', DATE '2026-10-15', 1200.00, 'GBP', 'SI-1024', 'CUSTOMER_RECEIPT'), "
     "('r1', 'UK01', 'c1', DATE '2026-10-25', 95.40, 'GBP', 'Refund SCN-12', 'CUSTOMER_REFUND'), "
     "('v1', 'UK01', 'c1', DATE '2026-10-26', 310.00, 'GBP', 'Rent', 'VENDOR_PAYMENT')",
-    "CREATE TABLE raw_sage_accounting_payment_allocations (payment_id TEXT, artefact_id TEXT, entity TEXT, "
-    "amount DECIMAL(18,2))",
+    TABLES["payment_allocations"],
     "INSERT INTO raw_sage_accounting_payment_allocations VALUES "
     "('p1', 'i1', 'UK01', 1200.00), ('r1', 'n1', 'UK01', -95.40)",
 )

@@ -65,6 +65,10 @@ WITH cn AS (
       -- the invoice, "remboursement partiel FA-2026-0018", once credited the invoice a second time)
       AND invoice_id NOT IN (SELECT cn_id FROM rc_refund_cn)
     {% endif %}
+    {% if erp_credit_applications %}
+      -- (one the ERP applied by amount is set against the invoices it names, for those amounts: 15_credit_notes)
+      AND invoice_id NOT IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)
+    {% endif %}
 ), inv AS MATERIALIZED (
     -- (the invoices of those customers only, each number normalised once: MATERIALIZED, else Postgres inlines
     -- the CTE and normalises the number again for every credit note of the customer it is compared with.
@@ -117,6 +121,11 @@ WHERE entity = :entity AND doc_type = 'credit_note'
   AND customer_id IN (SELECT i.customer_id FROM {{ invoices_table }} AS i
                       WHERE i.entity = :entity AND i.invoice_id IN (SELECT invoice_id FROM int_invoice_balance_applications
                                                                     WHERE entity = :entity))
+{% endif %}
+{% if erp_credit_applications %}
+-- (both sides of what the ERP applied of a credit note to an invoice: set against each other every run)
+UNION SELECT invoice_id FROM int_erp_credit_applications WHERE entity = :entity
+UNION SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity
 {% endif %}
 UNION SELECT invoice_id FROM {{ invoices_table }}
 WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices_table }}

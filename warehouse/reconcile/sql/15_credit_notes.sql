@@ -1,3 +1,18 @@
+-- Both sides of the credit notes' matches ``only`` selects come off open0 (summed first: an invoice may take
+-- two credit notes and a credit note serve two invoices, and an UPDATE ... FROM applies one joined row per
+-- target row).
+{% macro net_in_open0(only='TRUE') -%}
+UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
+FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match WHERE rule = 'credit_note' AND {{ only }}
+      GROUP BY invoice_id) AS m
+WHERE m.invoice_id = rc_inv.invoice_id;
+
+UPDATE rc_inv SET open0 = rc_inv.open0 + m.used
+FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match WHERE rule = 'credit_note' AND {{ only }}
+      GROUP BY payment_id) AS m
+WHERE m.payment_id = rc_inv.invoice_id;
+{%- endmacro %}
+
 {% if cn_refunds %}
 
 -- Credit notes paid back to the customer (int_credit_note_refunds: a transfer naming the credit note, the ERP's
@@ -49,6 +64,36 @@ WHERE m.rule = 'credit_note_refund' AND m.state = 'suggested'
 GROUP BY m.payment_id;
 {% endif %}
 
+{% if erp_credit_applications %}
+-- Credit notes the ERP applied to invoices by amount (int_erp_credit_applications: NetSuite's credit memo
+-- applications, Sage Accounting's allocations): each pair for what the ERP applied, at most what either still
+-- holds (pairs in the order of the invoices' due dates and the credit notes' issue dates). What the ERP left
+-- unapplied stays the customer's credit: laid whole against the invoices of its code, a memo of 150.00 applied
+-- for 100.00 closed 50.00 that the customer's payment then paid again. The code's laying below leaves them out.
+INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
+                      currency, rule, confidence, explanation, state, paid_on)
+WITH a AS (
+    SELECT a.cn_id, a.invoice_id, a.amount, i.open0 AS inv_open, -c.open0 AS cn_open, i.currency,
+           c.invoice_number AS cn_number, c.issue_date,
+           {{ sum_before('a.amount', 'a.cn_id', 'i.due_date, a.invoice_id') }} AS cn_before,
+           {{ sum_before('a.amount', 'a.invoice_id', 'c.issue_date, a.cn_id') }} AS inv_before
+    FROM int_erp_credit_applications AS a
+    JOIN rc_inv AS i ON i.invoice_id = a.invoice_id
+    JOIN rc_inv AS c ON c.invoice_id = a.cn_id
+    WHERE a.entity = :entity AND i.open0 > 0 AND c.open0 < 0
+      AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = a.cn_id AND b.invoice_id = a.invoice_id)
+)
+SELECT :entity, md5(:entity || '|' || cn_id || '|' || invoice_id || '|credit_note'), cn_id, invoice_id,
+       CAST(least(amount, cn_open - cn_before, inv_open - inv_before) AS DECIMAL(18,2)), CAST(0 AS DECIMAL(18,2)),
+       CAST(NULL AS VARCHAR), currency, 'credit_note', {{ conf.credit_note }},
+       'credit note ' || coalesce(cn_number, cn_id) || ' applied to this invoice in the ERP for '
+       || CAST(amount AS VARCHAR) || ' ' || currency,
+       '{{ state.credit_note }}', issue_date
+FROM a WHERE least(amount, cn_open - cn_before, inv_open - inv_before) > 0;
+
+{{ net_in_open0("payment_id IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)") }}
+
+{% endif %}
 -- Credit notes the ERP lettered with invoices (same lettrage code, same customer and currency)
 -- are applied to them first, so the payment then meets the net: credit notes in date order laid
 -- against invoices by due date, each credit note taking what overlaps it (one credit note and one
@@ -58,17 +103,19 @@ INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, 
 WITH docs AS (
     SELECT d.*,
            -- where each document's amount sits on the code's line of credits (credit notes) or debts (invoices)
-           coalesce(sum(abs(d.open0)) OVER (PARTITION BY d.entity, d.erp_lettrage, d.customer_id, d.currency, d.doc_type
-                                            ORDER BY CASE WHEN d.doc_type = 'invoice' THEN d.due_date ELSE d.issue_date END,
-                                                     d.invoice_id
-                                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
+           {{ sum_before('abs(d.open0)', 'd.entity, d.erp_lettrage, d.customer_id, d.currency, d.doc_type',
+                         "CASE WHEN d.doc_type = 'invoice' THEN d.due_date ELSE d.issue_date END, d.invoice_id") }}
+               AS start_at
     FROM rc_inv AS d
     WHERE d.erp_lettrage IS NOT NULL AND d.erp_lettrage <> ''
       AND ((d.doc_type = 'invoice' AND d.open0 > 0) OR (d.doc_type = 'credit_note' AND d.open0 < 0))
+    {% if erp_credit_applications %}
+      AND d.invoice_id NOT IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)
+    {% endif %}
 ), pair AS (
     SELECT i.entity, c.invoice_id AS cn_id, i.invoice_id, i.currency, i.erp_lettrage, c.invoice_number AS cn_number,
            c.issue_date,
-           least(c.start_at - c.open0, i.start_at + i.open0) - greatest(c.start_at, i.start_at) AS applied
+           {{ overlap('c.start_at', '-c.open0', 'i.start_at', 'i.open0') }} AS applied
     FROM docs AS i
     JOIN docs AS c ON c.entity = i.entity AND c.erp_lettrage = i.erp_lettrage AND c.customer_id = i.customer_id
                   AND c.currency = i.currency AND c.doc_type = 'credit_note'
@@ -81,21 +128,8 @@ SELECT entity, md5(entity || '|' || cn_id || '|' || invoice_id || '|credit_note'
        '{{ state.credit_note }}', issue_date
 FROM pair WHERE applied > 0;
 
--- Both sides of the credit notes' matches ``only`` selects come off open0 (summed first: an invoice may take
--- two credit notes and a credit note serve two invoices, and an UPDATE ... FROM applies one joined row per
--- target row).
-{% macro net_in_open0(only='TRUE') -%}
-UPDATE rc_inv SET open0 = rc_inv.open0 - m.applied
-FROM (SELECT invoice_id, sum(amount_applied) AS applied FROM rc_match WHERE rule = 'credit_note' AND {{ only }}
-      GROUP BY invoice_id) AS m
-WHERE m.invoice_id = rc_inv.invoice_id;
-
-UPDATE rc_inv SET open0 = rc_inv.open0 + m.used
-FROM (SELECT payment_id, sum(amount_applied) AS used FROM rc_match WHERE rule = 'credit_note' AND {{ only }}
-      GROUP BY payment_id) AS m
-WHERE m.payment_id = rc_inv.invoice_id;
-{%- endmacro %}
-{{ net_in_open0() }}
+{{ net_in_open0("payment_id NOT IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)"
+                if erp_credit_applications else "TRUE") }}
 {% if refunds %}
 
 -- Credit notes issued for a refund and not lettered (10_inputs: rc_refund_cn): each settles what the
@@ -161,23 +195,21 @@ WITH used AS (
     WHERE a.entity = :entity AND i.doc_type = 'invoice' AND i.open0 > 0
     GROUP BY a.invoice_id, i.customer_id, i.currency
 ), debt AS (
-    SELECT u.*, coalesce(sum(u.amount) OVER (PARTITION BY u.customer_id, u.currency ORDER BY u.applied_on, u.invoice_id
-                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
+    SELECT u.*, {{ sum_before('u.amount', 'u.customer_id, u.currency', 'u.applied_on, u.invoice_id') }} AS start_at
     FROM used AS u
 ), credit AS (
     SELECT c.invoice_id AS cn_id, c.invoice_number AS cn_number, c.customer_id, c.currency, c.issue_date,
            -c.open0 AS amount,
-           coalesce(sum(-c.open0) OVER (PARTITION BY c.customer_id, c.currency ORDER BY c.issue_date, c.invoice_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS start_at
+           {{ sum_before('-c.open0', 'c.customer_id, c.currency', 'c.issue_date, c.invoice_id') }} AS start_at
     FROM rc_inv AS c
     WHERE c.doc_type = 'credit_note' AND c.open0 < 0 AND c.customer_id IN (SELECT customer_id FROM used)
 )
 SELECT md5(:entity || '|' || c.cn_id || '|' || d.invoice_id || '|credit_note') AS match_id, c.cn_id, c.cn_number,
        d.invoice_id, d.source_id AS provider_invoice, d.currency, c.issue_date,
-       least(d.start_at + d.amount, c.start_at + c.amount) - greatest(d.start_at, c.start_at) AS applied
+       {{ overlap('d.start_at', 'd.amount', 'c.start_at', 'c.amount') }} AS applied
 FROM debt AS d
 JOIN credit AS c ON c.customer_id = d.customer_id AND c.currency = d.currency
-WHERE least(d.start_at + d.amount, c.start_at + c.amount) > greatest(d.start_at, c.start_at)
+WHERE {{ overlap('d.start_at', 'd.amount', 'c.start_at', 'c.amount') }} > 0
   AND NOT EXISTS (SELECT 1 FROM rc_blocked AS b WHERE b.payment_id = c.cn_id AND b.invoice_id = d.invoice_id);
 
 INSERT INTO rc_match (entity, match_id, payment_id, invoice_id, amount_applied, adjustment, adjustment_reason,
