@@ -141,7 +141,8 @@ def dispute(engine: Engine, entity: str, invoice_id: str, *, reason: str, depart
 def resolve_dispute(engine: Engine, entity: str, invoice_id: str, *, resolution: str, actor: str) -> Decision:
     """Close an invoice's open dispute: a later ``dispute`` decision saying ``"disputed": false`` (the history keeps
     both, the latest wins: ``warehouse.reconcile.decisions.open_dispute_sql``). Reminders and factoring take the
-    invoice again as its next steps and rules say; it shows as disputed until the next reconcile."""
+    invoice again at once, as their next steps and rules say (``decisions.disputed_now_sql``); ``fct_invoice`` shows it
+    disputed until the next reconcile."""
     if not resolution.strip():
         raise DataError("closing a dispute needs what settled it (a credit note issued, the customer withdrew...)")
     rows = engine.query("SELECT 1 FROM decision AS i WHERE i.entity = :entity AND i.invoice_id = :invoice_id "

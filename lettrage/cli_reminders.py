@@ -124,8 +124,8 @@ def dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
     except DataError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
-    console.print(f"dispute recorded for {entity}/{invoice} (decision {decision.id}): `lettrage reconcile` or the next "
-                  "sync shows it disputed")
+    console.print(f"dispute recorded for {entity}/{invoice} (decision {decision.id}): reminders and factoring leave it "
+                  "out from now; `lettrage reconcile` or the next sync shows it disputed in the tables")
 
 
 @app.command("resolve-dispute")
@@ -147,5 +147,5 @@ def resolve_dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
     except DataError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
-    console.print(f"dispute closed for {entity}/{invoice} (decision {decision.id}): `lettrage reconcile` or the next "
-                  "sync shows it no longer disputed")
+    console.print(f"dispute closed for {entity}/{invoice} (decision {decision.id}): reminders and factoring take it "
+                  "from now; `lettrage reconcile` or the next sync shows it no longer disputed in the tables")

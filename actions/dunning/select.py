@@ -18,7 +18,7 @@ from actions.in_transit import for_invoice, transit_sql
 from lettrage.errors import ConfigurationError
 from mappings.dunning import DunningRules
 from warehouse.engine import Engine
-from warehouse.reconcile.decisions import open_dispute_sql, pending_write_off_sql
+from warehouse.reconcile.decisions import disputed_now_sql, open_dispute_sql, pending_write_off_sql
 
 MANDATE_LIVE = ("active", "pending_submission", "submitted")
 _LIVE_SQL = ", ".join(f"'{s}'" for s in MANDATE_LIVE)  # (as an SQL list)
@@ -74,6 +74,14 @@ def _cols(engine: Engine, table: str) -> set[str]:
 def facts_sql(engine: Engine) -> str:
     has_decision = engine.table_exists("decision")
     dispute = open_dispute_sql("i") if has_decision else "FALSE"
+    # in dispute as the last reconcile saw it, unless a person closed the dispute since (the latest decision wins)
+    disputed = "coalesce(i.disputed, FALSE)"
+    status = "i.status"
+    if has_decision:
+        disputed = disputed_now_sql("i", chargebacks=engine.table_exists("fct_reconciliation_exception"),
+                                    source_flags=engine.table_exists("int_invoices"), recorded_since=False)
+        status = (f"CASE WHEN i.status = 'disputed' AND NOT {disputed} THEN CASE WHEN i.amount_open < i.amount_total "
+                  "THEN 'partially_paid' WHEN i.due_date < :as_of THEN 'overdue' ELSE 'open' END ELSE i.status END")
     # an invoice someone asked to write off is not chased while the request is pending (the desk's action)
     write_off = pending_write_off_sql("i") if has_decision else "FALSE"
     mandate = "CAST(NULL AS VARCHAR)"
@@ -111,7 +119,7 @@ def facts_sql(engine: Engine) -> str:
     terms = "c.payment_terms" if "payment_terms" in _cols(engine, "dim_customer") else "CAST(NULL AS VARCHAR)"
     return (
         f"{with_transit}SELECT i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.issue_date, i.due_date, "
-        "i.currency, i.amount_total, i.amount_open, i.status, coalesce(i.disputed, FALSE) AS disputed, "
+        f"i.currency, i.amount_total, i.amount_open, {status} AS status, {disputed} AS disputed, "
         "coalesce(i.factored, FALSE) AS factored, c.name AS customer_name, c.email, c.country, c.segment, "
         f"c.account_owner, {terms} AS payment_terms, {dispute} AS dispute_decision, {mandate} AS mandate_id, ({matched}) AS matched_since_sync, "
         f"{in_transit} AS in_transit, {write_off} AS write_off_requested, {predicted} "

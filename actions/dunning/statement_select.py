@@ -16,7 +16,7 @@ from typing import Any
 from actions.dunning.statements import Account, Movement, OpenItem
 from lettrage.errors import ConfigurationError
 from warehouse.engine import Engine
-from warehouse.reconcile.decisions import open_dispute_sql
+from warehouse.reconcile.decisions import disputed_now_sql
 
 CLOSED = ("paid", "credited", "written_off", "factored")
 
@@ -62,12 +62,14 @@ def accounts(engine: Engine, entity: str, as_of: date, window_start: date,
     for cid, day in last_statements(engine, entity).items():
         if cid in out:
             out[cid].last_statement = day
-    dispute = open_dispute_sql("i") if engine.table_exists("decision") else "FALSE"
+    # (in dispute as the last reconcile saw it, unless a person closed the dispute since, or by one recorded since)
+    disputed = ("(coalesce(i.disputed, FALSE) OR i.status = 'disputed')" if not engine.table_exists("decision") else
+                disputed_now_sql("i", chargebacks=engine.table_exists("fct_reconciliation_exception"),
+                                 source_flags=engine.table_exists("int_invoices")))
     closed = ", ".join(f"'{s}'" for s in CLOSED)
     for r in _q(
             engine, "SELECT i.customer_id, i.invoice_id, i.invoice_number, i.doc_type, i.issue_date, i.due_date, "
-            "i.currency, i.amount_total, i.amount_open, (coalesce(i.disputed, FALSE) OR i.status = 'disputed' OR "
-            f"{dispute}) AS disputed FROM fct_invoice AS i WHERE i.entity = :entity AND i.amount_open <> 0 "
+            f"i.currency, i.amount_total, i.amount_open, {disputed} AS disputed FROM fct_invoice AS i WHERE i.entity = :entity AND i.amount_open <> 0 "
             "AND (i.issue_date IS NULL OR i.issue_date <= :as_of) "
             f"AND i.status NOT IN ({closed}) AND NOT coalesce(i.factored, FALSE){only_i} "
             "ORDER BY i.customer_id, i.due_date, i.invoice_number", params):

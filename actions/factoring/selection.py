@@ -20,7 +20,7 @@ from actions.in_transit import invoices_in_transit
 from mappings.dunning import load_dunning_rules
 from mappings.factoring import FactorContract
 from warehouse.engine import Engine
-from warehouse.reconcile.decisions import open_dispute_sql, pending_write_off_sql
+from warehouse.reconcile.decisions import disputed_now_sql, pending_write_off_sql
 
 SQL_DIR = Path(__file__).parent / "sql"
 
@@ -37,16 +37,18 @@ def gather_candidates(engine: Engine, entity: str, as_of: date) -> list[Candidat
     """Every open invoice of ``entity`` with the facts the rules need (one query)."""
     rows = engine.query_dicts(read_sql("candidates.sql"), {"entity": entity, "as_of": as_of})
     pending: set[str] = set()
-    disputed: set[str] = set()
+    disputed: set[str] | None = None
     if engine.table_exists("decision"):
         # write-off requests from the desk, not yet settled
         pending = {str(r[0]) for r in engine.query(
             f"SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :entity AND {pending_write_off_sql('i')}",
             {"entity": entity})}
-        # disputes recorded since the last reconcile (fct_invoice shows them from the next one): never sold
+        # in dispute now: as the last reconcile saw it, a dispute recorded since (never sold), unless a person
+        # closed it since (the latest decision wins)
+        now = disputed_now_sql("i", chargebacks=engine.table_exists("fct_reconciliation_exception"),
+                               source_flags=engine.table_exists("int_invoices"))
         disputed = {str(r[0]) for r in engine.query(
-            f"SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :entity AND {open_dispute_sql('i')}",
-            {"entity": entity})}
+            f"SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :entity AND {now}", {"entity": entity})}
     lookback = as_of - timedelta(days=load_dunning_rules().thresholds.in_transit_lookback_days)
     coming = invoices_in_transit(engine, entity, lookback)
     return [
@@ -56,7 +58,7 @@ def gather_candidates(engine: Engine, entity: str, as_of: date) -> list[Candidat
             country=r["country"], payment_terms_days=None if r["payment_terms_days"] is None else int(r["payment_terms_days"]),
             segment=r["segment"], score=_dec(r["score"]), issue_date=r["issue_date"], due_date=r["due_date"],
             currency=r["currency"], amount_total=Decimal(str(r["amount_total"])),
-            amount_open=Decimal(str(r["amount_open"])), disputed=bool(r["disputed"]) or r["invoice_id"] in disputed,
+            amount_open=Decimal(str(r["amount_open"])), disputed=bool(r["disputed"]) if disputed is None else r["invoice_id"] in disputed,
             credit_noted=bool(r["credit_noted"]), partially_paid=bool(r["partially_paid"]),
             already_assigned=bool(r["already_assigned"]), write_off_requested=r["invoice_id"] in pending,
             in_transit=coming.get(r["invoice_id"]),

@@ -271,6 +271,33 @@ def open_dispute_sql(invoice: str) -> str:
             f"WHERE od.entity = {invoice}.entity AND od.invoice_id = {invoice}.invoice_id)")
 
 
+def disputed_now_sql(invoice: str, *, chargebacks: bool = True, source_flags: bool = True,
+                     recorded_since: bool = True) -> str:
+    """SQL: the ``fct_invoice`` row ``invoice`` (an alias) is in dispute now, for those who act on it between two
+    reconciles (reminders, statements, factoring). The row says what the last reconcile saw (70_invoice: a person's
+    open dispute, an open chargeback, the source's flag); a dispute a person recorded since counts at once
+    (:func:`open_dispute_sql`; ``recorded_since`` false leaves it to the caller, which tells the two apart), and so
+    does one a person closed since: the invoice's latest dispute decision,
+    recorded after the row was written, saying ``"disputed": false``, when neither an open chargeback
+    (``chargebacks``: fct_reconciliation_exception) nor the source's own flag (``source_flags``: int_invoices)
+    keeps it disputed. "The latest decision wins" held for a new dispute only: a closed one waited for the next
+    reconcile, and its reminder for the next night."""
+    closed = (f"EXISTS (SELECT 1 FROM (SELECT entity, invoice_id, after_json, created_at, row_number() OVER ("
+              "PARTITION BY entity, invoice_id ORDER BY created_at DESC, id DESC) AS rn FROM decision "
+              f"WHERE kind = 'dispute' AND entity = {invoice}.entity AND invoice_id = {invoice}.invoice_id) AS ld "
+              f"WHERE ld.rn = 1 AND ld.created_at > {invoice}._loaded_at "
+              "AND replace(coalesce(ld.after_json, ''), ' ', '') LIKE '%\"disputed\"_false%')")
+    if chargebacks:
+        closed += (" AND NOT EXISTS (SELECT 1 FROM fct_reconciliation_exception AS cbx WHERE cbx.entity = "
+                   f"{invoice}.entity AND cbx.invoice_id = {invoice}.invoice_id AND cbx.kind = 'chargeback' "
+                   "AND cbx.resolved_at IS NULL)")
+    if source_flags:
+        closed += (f" AND NOT EXISTS (SELECT 1 FROM int_invoices AS sfx WHERE sfx.entity = {invoice}.entity "
+                   f"AND sfx.invoice_id = {invoice}.invoice_id AND coalesce(sfx.disputed, FALSE))")
+    since = f" OR {open_dispute_sql(invoice)}" if recorded_since else ""
+    return f"(((coalesce({invoice}.disputed, FALSE) OR {invoice}.status = 'disputed') AND NOT ({closed})){since})"
+
+
 def normalize_name(name: str | None, legal_forms: tuple[str, ...] = ()) -> str:
     """Upper case, no accents or punctuation, legal forms (SARL, GmbH...) removed."""
     folded = fold(name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from typer.testing import CliRunner
 
@@ -87,3 +87,35 @@ def test_a_dispute_closed_lets_reminders_take_the_invoice_again(book: WarehouseC
         history = engine.query("SELECT reason FROM decision WHERE kind = 'dispute' ORDER BY created_at, id")
     assert not planned["I21"].reason.startswith("disputed"), planned["I21"].reason
     assert history == [("goods damaged",), ("credit note AV-7 issued",)]
+
+
+def test_a_dispute_closed_after_the_reconcile_counts_at_once(book: WarehouseConfig) -> None:
+    """The latest decision wins both ways between two reconciles: FA-21 was disputed and the night's reconcile wrote
+    it so (fct_invoice disputed); closed the next morning, the day's reminders take it at once, as a dispute recorded
+    since the reconcile stops them at once. FA-12's dispute closed the same way stays while its customer's card
+    chargeback is open (the reconcile would show it disputed again)."""
+    from actions.dunning.run import plan_run
+    from mappings.dunning import load_dunning_rules
+
+    for number in ("FA-21", "FA-12"):
+        RUNNER.invoke(app, ["dispute", "-e", "FR01", "-i", number, "--reason", "goods damaged", "--actor", "sophie"])
+    with connect(book) as engine:
+        # what the night's reconcile writes (70_invoice): both disputed, one also by an open chargeback
+        engine.execute("UPDATE fct_invoice SET disputed = TRUE, status = 'disputed', _loaded_at = :at "
+                       "WHERE invoice_id IN ('I21', 'I12')", {"at": datetime.now(UTC)})
+        engine.execute("INSERT INTO fct_reconciliation_exception (entity, exception_id, kind, invoice_id, amount, "
+                       "detail, opened_at) VALUES ('FR01', 'X1', 'chargeback', 'I12', 300.00, 'card dispute', :at)",
+                       {"at": datetime.now(UTC)})
+        before = {p.facts.invoice_id: p.reason for p in plan_run(engine, "FR01", date(2026, 11, 25),
+                                                                  load_dunning_rules(), dry_run=True)[0]}
+    for number in ("FA-21", "FA-12"):
+        ok = RUNNER.invoke(app, ["resolve-dispute", "-e", "FR01", "-i", number, "--reason", "credit note issued",
+                                 "--actor", "sophie"])
+        assert ok.exit_code == 0, ok.output
+    with connect(book) as engine:
+        after = {p.facts.invoice_id: p for p in plan_run(engine, "FR01", date(2026, 11, 25), load_dunning_rules(),
+                                                          dry_run=True)[0]}
+    assert before["I21"] == "disputed" and before["I12"] == "disputed"
+    assert not after["I21"].reason.startswith("disputed"), after["I21"].reason
+    assert after["I21"].facts.status == "overdue"
+    assert after["I12"].reason == "disputed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from actions.factoring.schema import ensure_factoring_tables
 from actions.factoring.selection import gather_candidates
@@ -178,3 +178,19 @@ def test_a_dispute_recorded_since_the_last_reconcile_is_never_sold_to_the_factor
         dispute(engine, "FR01", "I21", reason="goods damaged", department="sales", actor="sophie")
         after = {c.invoice_id: c.disputed for c in gather_candidates(engine, "FR01", AS_OF)}
     assert before["I21"] is False and after["I21"] is True
+
+
+def test_a_dispute_closed_since_the_last_reconcile_is_for_sale_again(book: WarehouseConfig) -> None:
+    """The other way round: FA-21's dispute, shown by the night's reconcile (fct_invoice disputed), is closed the
+    next morning; the factoring selection takes the latest decision, as reminders do, not the night's row."""
+    from desk.actions import dispute, resolve_dispute
+
+    with connect(book) as engine:
+        ensure_factoring_tables(engine)
+        dispute(engine, "FR01", "I21", reason="goods damaged", department="sales", actor="sophie")
+        engine.execute("UPDATE fct_invoice SET disputed = TRUE, status = 'disputed', _loaded_at = :at "
+                       "WHERE invoice_id = 'I21'", {"at": datetime.now(UTC)})
+        disputed = {c.invoice_id: c.disputed for c in gather_candidates(engine, "FR01", AS_OF)}
+        resolve_dispute(engine, "FR01", "I21", resolution="credit note issued", actor="sophie")
+        closed = {c.invoice_id: c.disputed for c in gather_candidates(engine, "FR01", AS_OF)}
+    assert disputed["I21"] is True and closed["I21"] is False
