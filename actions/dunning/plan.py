@@ -37,6 +37,8 @@ def customer_messages(
     payments: Callable[[list[str]], dict[str, list[tuple[date, Decimal]]]] | None = None,
 ) -> list[Message]:
     """Group the email steps per customer; each message lists every eligible overdue invoice of the customer."""
+    # the steps that are letters of their own (a formal notice): an invoice that received one is on that track
+    formal_steps = {s.name for sc in rules.scenarios.values() for s in sc.steps if s.separate_message}
     by_customer: dict[tuple[str, str, str], list[Planned]] = defaultdict(list)
     for p in planned:
         by_customer[(p.facts.entity, p.facts.customer_id, p.facts.currency)].append(p)
@@ -49,6 +51,9 @@ def customer_messages(
         # (an invoice getting a message of its own today, a formal notice, is not listed again in the ordinary
         # reminder of the same day: one courteous and one formal letter about it at once contradict each other)
         on_its_own = {p.facts.invoice_id for p in emails if p.separate_message}
+        # (nor in a later one: an invoice a formal notice already claimed is not asked for again in a softer letter,
+        # which would undo the notice's tone; the notice stands, and the next formal step follows it)
+        on_its_own |= {p.facts.invoice_id for p in context if any(s in formal_steps for s, _ in p.facts.reminders_sent)}
         for separate in (False, True):
             triggers = [p for p in emails if p.separate_message == separate]
             if not triggers:

@@ -143,3 +143,22 @@ def test_an_invoice_under_formal_notice_is_not_listed_again_in_the_same_days_rem
     assert set(messages) == {"reminder", "formal_notice"}
     assert [ln.invoice_id for ln in messages["reminder"].lines] == ["I8"]
     assert [ln.invoice_id for ln in messages["formal_notice"].lines] == ["I9"]
+
+
+def test_an_invoice_under_an_earlier_formal_notice_is_not_listed_in_a_later_reminder() -> None:
+    """I9's formal notice left a week ago; today I8 gets its first reminder: the reminder lists I8 alone. Listed
+    there too, I9 was asked for again in a courteous letter, as if no formal notice had been sent (an independent
+    reminders book)."""
+    common = dict(entity="FR01", customer_id="C1", currency="EUR", email="a@b.fr", country="FR", customer_name="Client")
+    facts = [InvoiceFacts(invoice_id="I9", invoice_number="FA-2025-000009", due_date=date(2025, 1, 31),
+                          amount_open=D("1000.00"), amount_total=D("1000.00"), issue_date=date(2025, 1, 1),
+                          steps_done=frozenset({"reminder", "firmer", "formal_notice"}),
+                          reminders_sent=(("reminder", date(2025, 2, 5)), ("firmer", date(2025, 2, 15)),
+                                          ("formal_notice", date(2025, 3, 2))), **common),
+                 InvoiceFacts(invoice_id="I8", invoice_number="FA-2025-000008", due_date=date(2025, 3, 9),
+                              amount_open=D("300.00"), amount_total=D("300.00"), issue_date=date(2025, 2, 7), **common)]
+    as_of = date(2025, 3, 9)
+    (msg,) = customer_messages(plan(facts, as_of, RULES), as_of, RULES, lambda ids: {})
+    assert msg.kind == "reminder"
+    assert [ln.invoice_id for ln in msg.lines] == ["I8"]
+    assert msg.amount_total == D("300.00")
