@@ -161,3 +161,40 @@ def test_credit_notes_sage_allocated_credit_what_sage_allocated(warehouse_config
     assert credited == [("n1", "i1", Decimal("100.00")), ("n1", "i2", Decimal("50.00")),
                         ("n2", "i2", Decimal("30.00"))]
     assert exceptions == []
+
+
+def test_a_credit_memo_applied_the_next_night_is_taken_by_an_incremental_run(warehouse_config: WarehouseConfig) -> None:
+    """Night 1: CM700 is not yet applied (its 150.00 the customer's credit; INV200 owes the 100.00 its payment of
+    900.00 left). Night 2: NetSuite applies 100.00 of it to INV200. The nightly's incremental run credits INV200
+    100.00 and leaves CM700 50.00, as a full run does."""
+    rows = _rows()
+    rows["raw_netsuite_payment_applications"] = [r for r in rows["raw_netsuite_payment_applications"]
+                                                 if r["nextdoc"] != "700"]
+    for tx in rows["raw_netsuite_transactions"]:
+        if tx["id"] == "700":
+            tx["foreignamountremaining"] = Decimal("-150.00")
+        if tx["id"] == "200":
+            tx["foreignamountremaining"] = Decimal("100.00")
+    with built_raw_book(warehouse_config, as_of=AS_OF, more_bank_lines=LINES, more_rows=rows) as engine:
+        reconcile(engine, as_of=AS_OF)
+        night1 = dict(engine.query("SELECT invoice_number, amount_open FROM fct_invoice WHERE entity = 'US01' "
+                                   "AND invoice_number IN ('INV200', 'CM700')"))
+        engine.execute("UPDATE raw_netsuite_transactions SET foreignamountremaining = CASE id WHEN '700' THEN -50.00 "
+                       "ELSE 0.00 END WHERE id IN ('200', '700')")
+        engine.execute("INSERT INTO raw_netsuite_payment_applications (previousdoc, nextdoc, entity, foreignamount, "
+                       "linktype, previoustype, nexttype, _dlt_load_id, _dlt_id) SELECT '200', '700', 'US01', 100.00, "
+                       "'Payment', 'CustInvc', 'CustCred', min(_dlt_load_id), 'night2' "
+                       "FROM raw_netsuite_payment_applications")
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        summary = reconcile(engine, as_of=AS_OF, incremental=True)
+        night2 = dict(engine.query("SELECT invoice_number, amount_open FROM fct_invoice WHERE entity = 'US01' "
+                                   "AND invoice_number IN ('INV200', 'CM700')"))
+        incremental = sorted(engine.query("SELECT match_id, amount_applied FROM fct_match WHERE entity = 'US01' "
+                                          "AND state = 'auto'"))
+        reconcile(engine, as_of=AS_OF)
+        full = sorted(engine.query("SELECT match_id, amount_applied FROM fct_match WHERE entity = 'US01' "
+                                   "AND state = 'auto'"))
+    assert night1 == {"INV200": Decimal("100.00"), "CM700": Decimal("-150.00")}
+    assert summary.incremental
+    assert night2 == {"INV200": Decimal("0.00"), "CM700": Decimal("-50.00")}
+    assert incremental == full
