@@ -85,7 +85,9 @@ class Desk:
         if not sess.get("u"):
             return None
         with session(self.settings.warehouse) as engine:
-            return get_principal(engine, str(sess["u"]))
+            user = get_principal(engine, str(sess["u"]))
+        # (a cookie issued before the user signed out, or before a password reset, signs nobody in)
+        return user if user is not None and int(sess.get("e") or 0) == user.session_epoch else None
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200,
                sess: dict[str, Any] | None = None) -> Response:
@@ -232,15 +234,27 @@ async def login(request: Request) -> Response:
     desk.throttle.reset(username)
     log.info("desk sign-in of %s (%s)", user.username, user.role)
     response = RedirectResponse(nxt, status_code=303)
-    desk.set_session(request, response, {"u": user.username, "c": new_csrf_token()})  # new token: no fixation
+    # (new token: no fixation; e: the user's session epoch, which signing out raises)
+    desk.set_session(request, response, {"u": user.username, "e": user.session_epoch, "c": new_csrf_token()})
     return response
 
 
 async def logout(request: Request) -> Response:
     desk = _desk(request)
     form = await _form(request)
-    if not csrf_ok(desk.session_of(request).get("c"), form.get("csrf")):
+    sess = desk.session_of(request)
+    if not csrf_ok(sess.get("c"), form.get("csrf")):
         raise HTTPException(403, "missing or wrong CSRF token")
+    user = desk.principal(request, sess)
+    if user is not None and sess.get("u"):
+        from desk.users import end_sessions
+
+        def end() -> None:
+            with session(desk.settings.warehouse, write=True) as engine:
+                end_sessions(engine, user.username)
+
+        # every copy of the cookie stops working, not only the browser's (a stolen one outlived signing out)
+        await run_in_threadpool(end)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
@@ -697,7 +711,11 @@ async def admin_users(request: Request) -> Response:
         from desk.users import audit_log, list_users
 
         with session(desk.settings.warehouse) as engine:
-            return {"users": list_users(engine), "log": audit_log(engine), "known": queries.entities(engine)}
+            # an admin of some entities sees and manages the users within them, and their history, only
+            users = [u for u in list_users(engine) if user.covers(str(u["entities"]))]
+            names = {str(u["username"]) for u in users} | {user.username}
+            log = [r for r in audit_log(engine) if r["target"] in names]
+            return {"users": users, "log": log, "known": user.scope(queries.entities(engine))}
 
     ctx = await run_in_threadpool(load)
     return desk.render(request, "admin.html", {"user": user, "done": request.query_params.get("done"), **ctx},
@@ -706,10 +724,15 @@ async def admin_users(request: Request) -> Response:
 
 async def admin_save_user(request: Request) -> Response:
     desk, sess, user, form = await _post_checks(request, "admin")
-    from desk.users import add_user
+    from desk.users import add_user, list_users
 
     def write() -> str:
         with session(desk.settings.warehouse, write=True) as engine:
+            # an admin gives only what its own scope covers, to users within it (itself included)
+            name = form.get("username", "").strip().lower()
+            current = [u for u in list_users(engine) if u["username"] == name]
+            if not user.covers(form.get("entities", "")) or (current and not user.covers(str(current[0]["entities"]))):
+                raise HTTPException(403, "an admin gives and manages only the entities of its own scope")
             with _refused(400):
                 saved = add_user(engine, form.get("username", ""), role=form.get("role", ""),
                                  entities=form.get("entities", "").split(","), password=form.get("password") or None,

@@ -46,6 +46,9 @@ class DeskUser(SQLModel, table=True):
     active: bool = True
     failed_logins: int = 0
     locked_until: datetime | None = None
+    # raised by signing out and by a password reset: a session cookie carries the value it was issued with, and one
+    # from before no longer signs anybody in (a copy of the cookie outlived signing out until its expiry)
+    session_epoch: int = 0
     created_at: datetime
     updated_at: datetime
 
@@ -68,6 +71,7 @@ class Principal:
     display_name: str | None = None
     email: str | None = None
     department: str | None = None
+    session_epoch: int = 0  # what a session cookie of this user must carry (DeskUser.session_epoch)
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -78,6 +82,14 @@ class Principal:
     def scope(self, known: list[str]) -> list[str]:
         """The entities of ``known`` this user may see, in order."""
         return [e for e in known if self.sees(e)]
+
+    def covers(self, entities: str | list[str] | tuple[str, ...]) -> bool:
+        """Whether a scope of ``entities`` (a list, or comma-separated as stored) lies within this user's: what an
+        admin may give, or manage. Every entity ("*") only within a scope of every entity: an admin of DE01 could
+        give itself "*" and then read and act on FR01."""
+        wanted = [e.strip().upper() if e.strip() != ALL_ENTITIES else ALL_ENTITIES
+                  for e in (entities.split(",") if isinstance(entities, str) else entities) if e.strip()]
+        return ALL_ENTITIES in self.entities or all(e != ALL_ENTITIES and e in self.entities for e in wanted)
 
 
 def ensure_user_table(engine: Engine) -> None:
@@ -153,10 +165,11 @@ def add_user(engine: Engine, username: str, *, role: str, entities: list[str], p
                     department=department, created_at=now, updated_at=now)
     data = user.model_dump()
     with engine.transaction():
-        old = engine.query_dicts('SELECT created_at, password_hash, role, entities, email, department FROM desk_user '
-                                 'WHERE username = :u', {"u": username})
+        old = engine.query_dicts('SELECT * FROM desk_user WHERE username = :u', {"u": username})
         if old:
             data["created_at"] = old[0]["created_at"]
+            # (a new password ends the sessions signed in with the old one)
+            data["session_epoch"] = int(old[0].get("session_epoch") or 0) + (1 if password else 0)
             if keep_password and password is None:
                 data["password_hash"] = old[0]["password_hash"]
             if keep_password:  # the admin page: a blank field keeps what the account had
@@ -194,7 +207,14 @@ def get_principal(engine: Engine, username: str) -> Principal | None:
 
 def _principal(r: dict[str, Any]) -> Principal:
     return Principal(r["username"], r["role"], tuple(str(r["entities"]).split(",")), r["display_name"],
-                     r.get("email"), r.get("department"))
+                     r.get("email"), r.get("department"), int(r.get("session_epoch") or 0))
+
+
+def end_sessions(engine: Engine, username: str) -> None:
+    """Sign the user out everywhere: every session cookie issued so far stops signing it in (signing out)."""
+    ensure_user_table(engine)
+    engine.execute("UPDATE desk_user SET session_epoch = coalesce(session_epoch, 0) + 1 WHERE username = :u",
+                   {"u": username.strip().lower()})
 
 
 def _aware(value: Any) -> datetime | None:

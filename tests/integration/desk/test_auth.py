@@ -122,3 +122,54 @@ def test_admin_page_manages_users_with_an_audit_trail(client_for: Any, db: Any) 
     trail = db("SELECT actor, action, target FROM desk_audit WHERE target = 'newbie' ORDER BY created_at")
     assert [(t["actor"], t["action"]) for t in trail] == [("admin", "add_user"), ("admin", "update_user")]
     assert admin.post("/admin/users", data={"username": "x", "role": "admin", "entities": "*"}).status_code == 403
+
+
+def test_sign_out_ends_every_copy_of_the_session(client_for: Any) -> None:
+    """A copy of the session cookie (a stolen one) stops working when its user signs out, and a password reset ends
+    the sessions signed in with the old one; signing in again works. Before, a copy stayed valid until its expiry."""
+    from starlette.testclient import TestClient
+
+    reader = client_for("fr_reader")
+    page = reader.get("/queue")
+    copy = TestClient(reader.app, cookies={COOKIE_NAME: reader.cookies.get(COOKIE_NAME)})
+    assert copy.get("/queue", follow_redirects=False).status_code == 200
+    assert reader.post("/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False).status_code == 303
+    assert copy.get("/queue", follow_redirects=False).status_code == 303
+    assert client_for("fr_reader").get("/queue").status_code == 200
+
+    admin = client_for("admin")
+    form = {"csrf": csrf_of(admin.get("/admin/users").text), "username": "resetme", "role": "reviewer",
+            "entities": "FR01", "password": PASSWORD}
+    assert admin.post("/admin/users", data=form).status_code == 200
+    signed_in = client_for("resetme")
+    assert signed_in.get("/queue", follow_redirects=False).status_code == 200
+    assert admin.post("/admin/users", data={**form, "password": "a new long password"}).status_code == 200
+    assert signed_in.get("/queue", follow_redirects=False).status_code == 303
+    assert sign_in(client_for(), "resetme", "a new long password").status_code == 303
+
+
+def test_an_admin_of_some_entities_manages_users_within_them_only(client_for: Any, db: Any) -> None:
+    """An admin of DE01 lists, creates and changes users of DE01, never gives itself or anybody "*" or FR01, and
+    does not see FR01's users or their history. Before, it could give itself every entity and act on FR01."""
+    admin = client_for("admin")
+    page = admin.get("/admin/users")
+    made = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "username": "de_admin", "role": "admin",
+                                            "entities": "DE01", "password": PASSWORD})
+    assert made.status_code == 200
+    de_admin = client_for("de_admin")
+    listed = de_admin.get("/admin/users")
+    assert listed.status_code == 200 and "de_admin" in listed.text
+    assert "fr_reader" not in listed.text and "victim" not in listed.text and "fr_cc" not in listed.text
+    csrf = csrf_of(listed.text)
+    refused = [de_admin.post("/admin/users", data={"csrf": csrf, "username": name, "role": role, "entities": scope,
+                                                   "password": ""}, follow_redirects=False).status_code
+               for name, role, scope in (("de_admin", "admin", "*"), ("de_admin", "admin", "DE01,FR01"),
+                                         ("escal", "admin", "FR01"), ("fr_reader", "reader", "DE01"))]
+    assert refused == [403, 403, 403, 403]
+    allowed = de_admin.post("/admin/users", data={"csrf": csrf, "username": "de_rev", "role": "reviewer",
+                                                  "entities": "DE01", "password": PASSWORD})
+    assert allowed.status_code == 200 and "Saved de_rev" in allowed.text
+    scopes = {r["username"]: r["entities"] for r in db("SELECT username, entities FROM desk_user "
+                                                        "WHERE username IN ('de_admin', 'escal', 'fr_reader', 'de_rev')")}
+    assert scopes == {"de_admin": "DE01", "fr_reader": "FR01", "de_rev": "DE01"}
+    assert client_for("de_admin").get("/e/FR01", follow_redirects=False).status_code == 404
