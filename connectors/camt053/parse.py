@@ -44,11 +44,14 @@ import pyarrow as pa
 from lxml import etree
 
 from connectors._files import BATCH_ROWS, MONEY_TYPE, Quarantine, non_null, wrong_format
-from lettrage.errors import DataError
-from lettrage.money import currency_code, parse_decimal
+from lettrage.errors import DataError, InvalidAmount
+from lettrage.money import currency_code, exponent, to_minor
 
 log = logging.getLogger("lettrage.connectors.camt053")
 
+# ISO 20022's ActiveOrHistoricCurrencyAndAmount: an xs:decimal of at most 18 digits, 5 of them decimals, never
+# negative (the direction is CdtDbtInd's); no sign, no exponent
+ISO_AMOUNT_RE = re.compile(r"\d{1,18}(?:\.\d{1,5})?|\.\d{1,5}")
 NAMESPACE_RE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(\d{2})")
 # (the entity and the account first: two banks number entries alike; connectors.camt053.entries's primary key)
 ENTRIES_KEY = ("entity", "account_iban", "bank_line_id")
@@ -312,14 +315,26 @@ class _EntryError(DataError):
 
 
 def _amount(elem: etree._Element, path: str, what: str) -> tuple[Decimal, str]:
+    """The amount at ``path`` and its currency, or :class:`_EntryError` (the entry goes to quarantine): missing, an
+    unknown currency, not written as ISO 20022 writes an amount (a sign, an exponent: "-50.00" on a credit had been
+    loaded as money going out), or finer than the currency's minor unit ("100.005" EUR, which the schema allows,
+    had failed the whole source when the batch was converted to cents, every good entry of the entity with it)."""
     amt = elem.find(path)
-    if amt is None or not (amt.text or "").strip():
+    text = (amt.text or "").strip() if amt is not None else ""
+    if not text:
         raise _EntryError(path, f"{what} has no amount ({path})")
     try:
-        value = parse_decimal(amt.text or "")
-        ccy = currency_code(amt.get("Ccy"))
+        ccy = currency_code(amt.get("Ccy") if amt is not None else None)
     except DataError as exc:
         raise _EntryError(path, f"{what}: {exc}") from exc
+    if not ISO_AMOUNT_RE.fullmatch(text):
+        raise _EntryError(path, f"{what}: amount {text!r} is not an ISO 20022 amount (digits and a decimal point, "
+                                "never a sign: the direction is CdtDbtInd's)")
+    value = Decimal(text)
+    try:
+        to_minor(value, ccy)
+    except InvalidAmount as exc:
+        raise _EntryError(path, f"{what}: amount {text} has more decimals than {ccy} has ({exponent(ccy)})") from exc
     return value, ccy
 
 

@@ -178,10 +178,15 @@ def test_entry_without_acctsvcrref_gets_statement_sequence(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("entry", "reason"),
     [(_entry(amount='<Amt Ccy="ABC">1.00</Amt>'), "unknown currency"),
-     (_entry(amount='<Amt Ccy="EUR">1,00</Amt>'), "not a number"),
+     (_entry(amount='<Amt Ccy="EUR">1,00</Amt>'), "not an ISO 20022 amount"),
+     # (valid against the schema, up to 5 decimals: it had failed the whole source converting the batch to cents)
+     (_entry(amount='<Amt Ccy="EUR">100.005</Amt>'), "more decimals than EUR has (2)"),
+     (_entry(amount='<Amt Ccy="EUR">1.2E3</Amt>'), "not an ISO 20022 amount"),
+     (_entry(amount='<Amt Ccy="EUR">-50.00</Amt>'), "never a sign"),
+     (_entry(amount='<Amt Ccy="EUR">NaN</Amt>'), "not an ISO 20022 amount"),
      (_entry(indicator="XXXX"), "CdtDbtInd must be CRDT or DBIT"),
      (_entry().replace("2025-01-02", "2025-02-30"), "bad date")],
-    ids=["unknown-currency", "bad-amount", "bad-indicator", "bad-date"],
+    ids=["unknown-currency", "bad-amount", "sub-cent", "exponent", "negative", "nan", "bad-indicator", "bad-date"],
 )
 def test_bad_entry_is_quarantined_and_others_kept(tmp_path: Path, entry: str, reason: str) -> None:
     rows, q = _rows(tmp_path, "08", entry + _entry(ref="GOOD"))
