@@ -50,6 +50,9 @@ _NOT_C1 = bytes(b for b in range(256) if not 0x80 <= b <= 0x9F)
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")  # Python's cp1252 codec refuses these five
 # A Ctrl-Z (DOS end-of-file mark) ending the file, alone on the last line or after its last value.
 _DOS_EOF = re.compile(rb"\x1a(?:\r?\n)?\Z")
+# A character written in UTF-8 (two to four bytes): in a file that is not valid UTF-8, the sign of one that mixes
+# the two (a line pasted from another tool), where a true 8-bit export would read "Ã©" for "é"
+_UTF8_SEQUENCE = re.compile(rb"[\xC2-\xDF][\x80-\xBF]|[\xE0-\xEF][\x80-\xBF]{2}|[\xF0-\xF4][\x80-\xBF]{3}")
 
 # ---------------------------------------------------------------------------
 # finding and fingerprinting files
@@ -116,6 +119,9 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
     c1: set[int] = set()  # the bytes 0x80-0x9F met, in case the file is not UTF-8
     bom = False
     size = 0
+    lines = 0  # line breaks before the chunk read
+    first_bad: tuple[int, int] | None = None  # (line, byte) where strict UTF-8 first failed
+    utf8_text = False  # a character written in UTF-8 seen somewhere: the file mixes encodings
     with path.open("rb") as fh:
         first = True
         while chunk := fh.read(READ_CHUNK):
@@ -127,8 +133,13 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
             if utf8_ok:
                 try:
                     decoder.decode(chunk)
-                except UnicodeDecodeError:
+                except UnicodeDecodeError as exc:
                     utf8_ok = False
+                    first_bad = (lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1,
+                                 chunk[exc.start] if 0 <= exc.start < len(chunk) else 0)
+            if encoding is None and not utf8_text:
+                utf8_text = _UTF8_SEQUENCE.search(chunk) is not None
+            lines += chunk.count(b"\n")
             if encoding is None:
                 c1.update(chunk.translate(None, _NOT_C1))
         if utf8_ok:
@@ -143,7 +154,14 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
             encoding = "utf-8"
         else:
             encoding = legacy_encoding(c1)
-            log.info("%s is not valid UTF-8; reading it as %s", path.name, encoding)
+            where = f" (line {first_bad[0]}, byte 0x{first_bad[1]:02X})" if first_bad else ""
+            if utf8_text:
+                # one stray byte re-decodes every line: the accents written in UTF-8 then read "Ã©"
+                log.warning("%s mixes UTF-8 with another encoding: it is not valid UTF-8%s, yet holds characters "
+                            "written in UTF-8; read whole as %s, those read wrong. Re-export it in one encoding, or "
+                            "set `encoding` in the source", path.name, where, encoding)
+            else:
+                log.info("%s is not valid UTF-8%s; reading it as %s", path.name, where, encoding)
             if c1 & _CP1252_UNDEFINED:
                 log.warning("%s holds bytes 0x80-0x9F that Windows-1252 does not define (%s); they are read as "
                             "ISO-8859-15 control codes: check how the file was exported", path.name,

@@ -202,6 +202,8 @@ def iter_fec_lines(
     closed = SeenKeys()  # entries of this file so far
     earlier = (run_entries if run_entries is not None else RunEntries()).of(entity)
     held: DelimitedBatch | None = None
+    # entries that lost a line the file could not split into the FEC's columns: (line, why) by "journal\x1fnum"
+    broken: dict[str, tuple[int, str]] = {}
     batches = read_delimited(path, encoding=encoding, delimiter=header.delimiter, quote_char=None,
                              header=header.names, batch_rows=batch_rows)
     batch: DelimitedBatch | None = next(batches, None)
@@ -209,6 +211,7 @@ def iter_fec_lines(
         following = next(batches, None)
         for bad in batch.bad_lines:
             quarantine.add(bad.line, None, bad.reason, bad.text)
+            broken.setdefault(_broken_key(bad.text, header), (bad.line, bad.reason))
         table, line_no = batch.table, batch.line_no
         blank = is_blank_row(table)
         if blank.any():
@@ -227,7 +230,7 @@ def iter_fec_lines(
             table, line_no, keys = table.slice(0, cut), line_no[:cut], keys.slice(0, cut)
         if table.num_rows:
             out = _parse_block(path, table, line_no, keys, header, entity, file_hash, conventions,
-                               quarantine, closed, earlier, result, year_end)
+                               quarantine, closed, earlier, result, year_end, broken)
             if out.num_rows:
                 result.rows_loaded += out.num_rows
                 yield out
@@ -242,6 +245,18 @@ def _col(table: pa.Table, header: FecHeader, name: str) -> pa.ChunkedArray:
     if pos is None:
         return pa.chunked_array([constant_column("", table.num_rows)])
     return table.column(pos)
+
+
+def _broken_key(text: str, header: FecHeader) -> str:
+    """The entry a line the file could not split into its columns belongs to, read from its first fields
+    (JournalCode and EcritureNum come first in a FEC, before any free text that could hold a separator)."""
+    fields = text.split(header.delimiter)
+
+    def at(name: str) -> str:
+        pos = header.positions.get(name)
+        return fields[pos].strip() if pos is not None and pos < len(fields) else ""
+
+    return f"{at('JournalCode')}\x1f{at('EcritureNum')}"
 
 
 def _entry_keys(table: pa.Table, header: FecHeader) -> pa.Array:
@@ -294,7 +309,7 @@ def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 def _parse_block(
     path: Path, table: pa.Table, line_no: np.ndarray, keys: pa.Array, header: FecHeader, entity: str,
     file_hash: str, conventions: FecConventions, quarantine: Quarantine, closed: SeenKeys, earlier: SeenKeys,
-    result: FecParseResult, year_end: tuple[int, int],
+    result: FecParseResult, year_end: tuple[int, int], broken: dict[str, tuple[int, str]] | None = None,
 ) -> pa.Table:
     n = table.num_rows
     problems: list[tuple[np.ndarray, str, str]] = []  # (bad mask, field, reason)
@@ -389,8 +404,13 @@ def _parse_block(
             if row_bad[r]:
                 continue
             journal, num, year = run_keys[int(run)].as_py().split("\x1f")
+            lost = (broken or {}).get(f"{journal}\x1f{num}")
             if run_bad_row[run]:
                 reason = f"entry {journal} {num} has a bad line; all its lines are quarantined"
+            elif unbalanced[run] and lost is not None:
+                # (not "unbalanced": the entry is whole in the file, one of its lines could not be read)
+                reason = (f"entry {journal} {num} has a bad line (line {lost[0]}: {lost[1]}); all its lines are "
+                          "quarantined")
             elif unbalanced[run]:
                 reason = (f"entry {journal} {num} is unbalanced: debit - credit = {diff_by_run[int(run)].as_py()}; "
                           "all its lines are quarantined")

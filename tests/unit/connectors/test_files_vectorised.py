@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,21 @@ def test_legacy_encoding_from_c1_bytes(tmp_path: Path, c1: bytes, expected: str)
     path = tmp_path / "f.txt"
     path.write_bytes(b"a;\xe9;" + c1 + b"\n")  # 0xE9 alone is not UTF-8
     assert scan_file(path).encoding == expected
+
+
+def test_a_file_mixing_utf8_with_a_stray_byte_is_named_with_its_line(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """One Latin-1 byte in a UTF-8 export: not UTF-8, so read whole as 8-bit (every accent written in UTF-8 then
+    reads "Ã©"); the warning says so, with the line and byte to look at. A plain Windows-1252 export is only noted."""
+    from connectors._files import scan_file
+
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes("Société CLI001\n".encode() + b"ligne 2\nTVA collect\xe9e\n")
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes("Société CLI001\nTVA collectée\n".encode("cp1252"))
+    with caplog.at_level(logging.INFO, logger="lettrage.connectors"):
+        assert scan_file(mixed).encoding == "iso-8859-15"
+        assert scan_file(plain).encoding == "iso-8859-15"
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "mixed.txt mixes UTF-8" in warned[0] and "(line 3, byte 0xE9)" in warned[0]
+    assert any("plain.txt is not valid UTF-8 (line 1, byte 0xE9)" in r.getMessage() for r in caplog.records)

@@ -337,3 +337,16 @@ def test_each_line_is_dated_in_its_fiscal_year() -> None:
     assert [june.closing_date(d) for d in days.to_pylist()[:3]] == closing[:3]
     with pytest.raises(ValueError, match="fiscal_year_end"):
         Entity(code="FR02", name="X", country="FR", currency="EUR", erp="sage_fec", fiscal_year_end="02-29")
+
+
+def test_an_entry_that_lost_a_line_to_a_wrong_column_count_says_so(tmp_path: Path) -> None:
+    """Line 3 has 19 columns (a TAB in its label): it cannot be read, and its entry, balanced in the file, is
+    quarantined with a reason pointing at that line. It said "unbalanced", sending people after amounts that add up."""
+    path = _fec(tmp_path, [_line("VE", "3", "411000", "100,00", "0", aux="C1"),
+                           _line("VE", "3", "706000", "0", "100,00").replace("\tL\t", "\tL\textra\t", 1),
+                           _line("VE", "4", "411000", "5,00", "0", aux="C2"), _line("VE", "4", "706000", "0", "5,00")])
+    rows, q, _ = _parse(path)
+    assert [r["ecriture_num"] for r in rows] == ["4", "4"]
+    by_line = {line_no: reason for line_no, _, reason, _ in q.rows}
+    assert "found 19" in by_line[3]
+    assert "entry VE 3 has a bad line (line 3: expected 18 columns" in by_line[2] and "unbalanced" not in by_line[2]
