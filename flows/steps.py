@@ -29,7 +29,7 @@ from lettrage.logging import install_masking
 from lettrage.progress import BOARD, DltProgress
 from warehouse.build import BuildReport, build_core, build_staging
 from warehouse.engine import connect
-from warehouse.load import run_pipeline
+from warehouse.load import quarantined_examples, run_pipeline
 
 # Masking on Prefect's loggers too: a run's logs go to the API and the UI.
 install_masking("", "prefect", "prefect.flow_runs", "prefect.task_runs")
@@ -79,7 +79,8 @@ def _load(entity: str, source: str, start: date | None, end: date | None,
     if rejected:
         logger.error("%s: %s", key, orch.rejected_message(rejected))
     if set_aside := orch.rows_set_aside(rejected, quarantined):
-        logger.warning("%s: %s", key, orch.quarantined_message(source, entity, set_aside))
+        examples = quarantined_examples(result.load_ids, source, entity)
+        logger.warning("%s: %s", key, orch.quarantined_message(source, entity, set_aside, examples))
     return {"entity": entity, "source": source, "rows": result.total_rows, "tables": result.rows,
             "quarantined": quarantined, "pages": pages, "seconds": round(elapsed, 2), "rejected_files": rejected}
 

@@ -188,11 +188,16 @@ def rejected_message(files: Iterable[str]) -> str:
     return f"{len(names)} file(s) rejected, nothing read from them: {', '.join(names)} (raw_quarantine line 0 says why)"
 
 
-def quarantined_message(source: str, entity: str, rows: int) -> str:
-    """``102 row(s) quarantined: lettrage sql "SELECT ... FROM raw_quarantine ..."``: bad rows do not fail a
-    load (their neighbours load), but whoever runs it must see that some were set aside, and where."""
-    return (f"{rows:,} row(s) quarantined: lettrage sql \"SELECT file, line, field, reason FROM raw_quarantine "
-            f"WHERE source_system = '{source}' AND entity = '{entity}' ORDER BY file, line\"")
+def quarantined_message(source: str, entity: str, rows: int,
+                        examples: Sequence[tuple[str, int, str | None, str]] = ()) -> str:
+    """``102 row(s) quarantined (first: FEC.txt line 9, Debit: not an amount …): lettrage sql "SELECT ..."``: bad
+    rows do not fail a load (their neighbours load), but whoever runs it must see that some were set aside, which
+    (file, line, field, reason: ``examples``, the first few) and where to read the rest."""
+    first = "; ".join(f"{file} line {line}{', ' + field if field else ''}: {reason}"
+                      for file, line, field, reason in examples)
+    return mask_text(f"{rows:,} row(s) quarantined{f' (first: {first})' if first else ''}: lettrage sql \"SELECT "
+                     f"file, line, field, reason FROM raw_quarantine WHERE source_system = '{source}' AND entity = "
+                     f"'{entity}' ORDER BY file, line\"")
 
 
 def rows_set_aside(rejected_files: Sequence[str], quarantined: int) -> int:

@@ -167,3 +167,25 @@ def extracted_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
                 if not table.startswith("_dlt"):
                     rows[table] = rows.get(table, 0) + int(table_metrics.items_count)
     return rows
+
+
+def quarantined_examples(load_ids: list[str], source: str, entity: str, *, limit: int = 3,
+                         config: WarehouseConfig | None = None) -> list[tuple[str, int, str | None, str]]:
+    """The first rows a load set aside, as (file, line, field, reason), for the run's log to name them: a count and
+    a query alone sent whoever ran the sync digging for what one line can say. Best effort: the log loses nothing
+    but the examples if the warehouse cannot be read just then."""
+    if not load_ids:
+        return []
+    marks = ", ".join(f":l{i}" for i in range(len(load_ids)))
+    params: dict[str, Any] = {"s": source, "e": entity, **{f"l{i}": v for i, v in enumerate(load_ids)}}
+    try:
+        with connect(config) as engine:
+            if not engine.table_exists("raw_quarantine"):
+                return []
+            rows = engine.query(
+                "SELECT file, line, field, reason FROM raw_quarantine WHERE source_system = :s AND entity = :e "
+                f"AND line > 0 AND _dlt_load_id IN ({marks}) ORDER BY file, line LIMIT {int(limit)}", params)
+    except Exception as exc:  # noqa: BLE001 - the examples are a courtesy of the log, never a reason to fail
+        log.debug("no quarantine examples for %s/%s: %s", source, entity, exc)
+        return []
+    return [(str(f), int(n), None if fld is None else str(fld), str(r)) for f, n, fld, r in rows]
