@@ -74,14 +74,9 @@ def _cols(engine: Engine, table: str) -> set[str]:
 def facts_sql(engine: Engine) -> str:
     has_decision = engine.table_exists("decision")
     dispute = open_dispute_sql("i") if has_decision else "FALSE"
-    # in dispute as the last reconcile saw it, unless a person closed the dispute since (the latest decision wins)
-    disputed = "coalesce(i.disputed, FALSE)"
-    status = "i.status"
-    if has_decision:
-        disputed = disputed_now_sql("i", chargebacks=engine.table_exists("fct_reconciliation_exception"),
-                                    source_flags=engine.table_exists("int_invoices"), recorded_since=False)
-        status = (f"CASE WHEN i.status = 'disputed' AND NOT {disputed} THEN CASE WHEN i.amount_open < i.amount_total "
-                  "THEN 'partially_paid' WHEN i.due_date < :as_of THEN 'overdue' ELSE 'open' END ELSE i.status END")
+    # in dispute as the last reconcile saw it, unless a person closed the dispute since (the latest decision wins;
+    # one recorded since is dispute_decision)
+    disputed = disputed_now_sql(engine, "i", recorded_since=False)
     # an invoice someone asked to write off is not chased while the request is pending (the desk's action)
     write_off = pending_write_off_sql("i") if has_decision else "FALSE"
     mandate = "CAST(NULL AS VARCHAR)"
@@ -119,7 +114,7 @@ def facts_sql(engine: Engine) -> str:
     terms = "c.payment_terms" if "payment_terms" in _cols(engine, "dim_customer") else "CAST(NULL AS VARCHAR)"
     return (
         f"{with_transit}SELECT i.entity, i.invoice_id, i.invoice_number, i.customer_id, i.issue_date, i.due_date, "
-        f"i.currency, i.amount_total, i.amount_open, {status} AS status, {disputed} AS disputed, "
+        f"i.currency, i.amount_total, i.amount_open, i.status, {disputed} AS disputed, "
         "coalesce(i.factored, FALSE) AS factored, c.name AS customer_name, c.email, c.country, c.segment, "
         f"c.account_owner, {terms} AS payment_terms, {dispute} AS dispute_decision, {mandate} AS mandate_id, ({matched}) AS matched_since_sync, "
         f"{in_transit} AS in_transit, {write_off} AS write_off_requested, {predicted} "
@@ -214,6 +209,17 @@ def sent_history(engine: Engine, entity: str) -> dict[str, tuple[tuple[str, date
     return {k: tuple(v) for k, v in out.items()}
 
 
+def _status(row: dict[str, Any], as_of: date) -> str:
+    """The row's status, but for a dispute a person closed since the last reconcile (``disputed`` false on a row the
+    reconcile wrote ``disputed``): what the invoice is without it, as 70_invoice would say next time."""
+    status = str(row["status"] or "open")
+    if status != "disputed" or row["disputed"]:
+        return status
+    if Decimal(row["amount_open"]) < Decimal(row["amount_total"] or 0):
+        return "partially_paid"
+    return "overdue" if row["due_date"] < as_of else "open"
+
+
 def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
                   done: dict[str, set[str]] | None = None) -> list[InvoiceFacts]:
     """Every open invoice of the entity due by the end of the earliest courtesy window."""
@@ -237,7 +243,7 @@ def invoice_facts(engine: Engine, entity: str, as_of: date, rules: DunningRules,
             entity=r["entity"], invoice_id=str(r["invoice_id"]), invoice_number=str(r["invoice_number"] or r["invoice_id"]),
             customer_id=str(r["customer_id"]), due_date=r["due_date"], currency=str(r["currency"]).upper(),
             amount_open=Decimal(r["amount_open"]), amount_total=Decimal(r["amount_total"] or 0),
-            issue_date=r["issue_date"], status=str(r["status"] or "open"), customer_name=r["customer_name"],
+            issue_date=r["issue_date"], status=_status(r, as_of), customer_name=r["customer_name"],
             email=r["email"], country=r["country"], segment=r["segment"], account_owner=r["account_owner"],
             disputed=bool(r["disputed"]), factored=bool(r["factored"]), dispute_decision=bool(r["dispute_decision"]),
             promise_until=promised.get(str(r["invoice_id"])), mandate_id=r["mandate_id"],

@@ -63,9 +63,7 @@ def accounts(engine: Engine, entity: str, as_of: date, window_start: date,
         if cid in out:
             out[cid].last_statement = day
     # (in dispute as the last reconcile saw it, unless a person closed the dispute since, or by one recorded since)
-    disputed = ("(coalesce(i.disputed, FALSE) OR i.status = 'disputed')" if not engine.table_exists("decision") else
-                disputed_now_sql("i", chargebacks=engine.table_exists("fct_reconciliation_exception"),
-                                 source_flags=engine.table_exists("int_invoices")))
+    disputed = disputed_now_sql(engine, "i")
     closed = ", ".join(f"'{s}'" for s in CLOSED)
     for r in _q(
             engine, "SELECT i.customer_id, i.invoice_id, i.invoice_number, i.doc_type, i.issue_date, i.due_date, "

@@ -45,10 +45,9 @@ def gather_candidates(engine: Engine, entity: str, as_of: date) -> list[Candidat
             {"entity": entity})}
         # in dispute now: as the last reconcile saw it, a dispute recorded since (never sold), unless a person
         # closed it since (the latest decision wins)
-        now = disputed_now_sql("i", chargebacks=engine.table_exists("fct_reconciliation_exception"),
-                               source_flags=engine.table_exists("int_invoices"))
         disputed = {str(r[0]) for r in engine.query(
-            f"SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :entity AND {now}", {"entity": entity})}
+            f"SELECT i.invoice_id FROM fct_invoice AS i WHERE i.entity = :entity AND {disputed_now_sql(engine, 'i')}",
+            {"entity": entity})}
     lookback = as_of - timedelta(days=load_dunning_rules().thresholds.in_transit_lookback_days)
     coming = invoices_in_transit(engine, entity, lookback)
     return [

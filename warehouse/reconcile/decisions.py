@@ -251,18 +251,26 @@ def revoke_aliases(engine: Engine, rejection: Decision) -> int:
     return count
 
 
+# A dispute decision that closes the dispute (``desk.actions.resolve_dispute``): json.dumps writes ``"disputed": false``
+# (the pattern's ``_`` stands for the colon, which the engines would read as a bind parameter; spaces removed first)
+_CLOSES_DISPUTE = "replace(coalesce({d}.after_json, ''), ' ', '') LIKE '%\"disputed\"_false%'"
+
+
+def _latest_dispute_sql(where: str) -> str:
+    """SQL: every ``dispute`` decision of the invoices ``where`` selects, ranked newest first per invoice (``rn``)."""
+    return ("SELECT entity, invoice_id, after_json, created_at, row_number() OVER (PARTITION BY entity, invoice_id "
+            "ORDER BY created_at DESC, id DESC) AS rn FROM decision "
+            f"WHERE kind = 'dispute' AND invoice_id IS NOT NULL AND {where}")
+
+
 def open_disputes_sql(where: str = "TRUE") -> str:
     """SQL: ``(entity, invoice_id)`` of every invoice in dispute by a person's decision: its latest ``dispute``
     decision opens one (``after_json.disputed`` true). A dispute is closed by a later ``dispute`` decision saying
     ``"disputed": false`` (``desk.actions.resolve_dispute``), so the history keeps both and the latest wins.
     ``where`` filters the decisions read (``entity = :entity``). The one definition reminders, statements,
     factoring and ``fct_invoice`` (70_invoice) read."""
-    return ("SELECT entity, invoice_id FROM (SELECT entity, invoice_id, after_json, row_number() OVER ("
-            "PARTITION BY entity, invoice_id ORDER BY created_at DESC, id DESC) AS rn FROM decision "
-            f"WHERE kind = 'dispute' AND invoice_id IS NOT NULL AND {where}) AS latest "
-            # (json.dumps writes ``"disputed": false`` for a closing decision; the pattern's ``_`` stands for the
-            # colon, which the engines would read as a bind parameter)
-            "WHERE rn = 1 AND replace(coalesce(latest.after_json, ''), ' ', '') NOT LIKE '%\"disputed\"_false%'")
+    return (f"SELECT entity, invoice_id FROM ({_latest_dispute_sql(where)}) AS latest "
+            f"WHERE rn = 1 AND NOT {_CLOSES_DISPUTE.format(d='latest')}")
 
 
 def open_dispute_sql(invoice: str) -> str:
@@ -271,31 +279,29 @@ def open_dispute_sql(invoice: str) -> str:
             f"WHERE od.entity = {invoice}.entity AND od.invoice_id = {invoice}.invoice_id)")
 
 
-def disputed_now_sql(invoice: str, *, chargebacks: bool = True, source_flags: bool = True,
-                     recorded_since: bool = True) -> str:
+def disputed_now_sql(engine: Engine, invoice: str, *, recorded_since: bool = True) -> str:
     """SQL: the ``fct_invoice`` row ``invoice`` (an alias) is in dispute now, for those who act on it between two
     reconciles (reminders, statements, factoring). The row says what the last reconcile saw (70_invoice: a person's
     open dispute, an open chargeback, the source's flag); a dispute a person recorded since counts at once
     (:func:`open_dispute_sql`; ``recorded_since`` false leaves it to the caller, which tells the two apart), and so
-    does one a person closed since: the invoice's latest dispute decision,
-    recorded after the row was written, saying ``"disputed": false``, when neither an open chargeback
-    (``chargebacks``: fct_reconciliation_exception) nor the source's own flag (``source_flags``: int_invoices)
-    keeps it disputed. "The latest decision wins" held for a new dispute only: a closed one waited for the next
-    reconcile, and its reminder for the next night."""
-    closed = (f"EXISTS (SELECT 1 FROM (SELECT entity, invoice_id, after_json, created_at, row_number() OVER ("
-              "PARTITION BY entity, invoice_id ORDER BY created_at DESC, id DESC) AS rn FROM decision "
-              f"WHERE kind = 'dispute' AND entity = {invoice}.entity AND invoice_id = {invoice}.invoice_id) AS ld "
-              f"WHERE ld.rn = 1 AND ld.created_at > {invoice}._loaded_at "
-              "AND replace(coalesce(ld.after_json, ''), ' ', '') LIKE '%\"disputed\"_false%')")
-    if chargebacks:
+    does one a person closed since: the invoice's latest dispute decision, recorded after the row was written, saying
+    ``"disputed": false``, when neither an open chargeback (fct_reconciliation_exception) nor the source's own flag
+    (int_invoices) keeps it disputed. "The latest decision wins" held for a new dispute only: a closed one waited for
+    the next reconcile, and its reminder for the next night. Without decisions, the row alone."""
+    row = f"(coalesce({invoice}.disputed, FALSE) OR {invoice}.status = 'disputed')"
+    if not engine.table_exists("decision"):
+        return row
+    closed = (f"EXISTS (SELECT 1 FROM ({_latest_dispute_sql(f'entity = {invoice}.entity AND invoice_id = {invoice}.invoice_id')}) "
+              f"AS ld WHERE ld.rn = 1 AND ld.created_at > {invoice}._loaded_at AND {_CLOSES_DISPUTE.format(d='ld')})")
+    if engine.table_exists("fct_reconciliation_exception"):
         closed += (" AND NOT EXISTS (SELECT 1 FROM fct_reconciliation_exception AS cbx WHERE cbx.entity = "
                    f"{invoice}.entity AND cbx.invoice_id = {invoice}.invoice_id AND cbx.kind = 'chargeback' "
                    "AND cbx.resolved_at IS NULL)")
-    if source_flags:
+    if engine.table_exists("int_invoices"):
         closed += (f" AND NOT EXISTS (SELECT 1 FROM int_invoices AS sfx WHERE sfx.entity = {invoice}.entity "
                    f"AND sfx.invoice_id = {invoice}.invoice_id AND coalesce(sfx.disputed, FALSE))")
     since = f" OR {open_dispute_sql(invoice)}" if recorded_since else ""
-    return f"(((coalesce({invoice}.disputed, FALSE) OR {invoice}.status = 'disputed') AND NOT ({closed})){since})"
+    return f"(({row} AND NOT ({closed})){since})"
 
 
 def normalize_name(name: str | None, legal_forms: tuple[str, ...] = ()) -> str:
