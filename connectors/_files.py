@@ -119,9 +119,11 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
     c1: set[int] = set()  # the bytes 0x80-0x9F met, in case the file is not UTF-8
     bom = False
     size = 0
-    lines = 0  # line breaks before the chunk read
+    lines = 0  # line breaks before the chunk read (counted until strict UTF-8 fails: then first_bad has its line)
     first_bad: tuple[int, int] | None = None  # (line, byte) where strict UTF-8 first failed
-    utf8_text = False  # a character written in UTF-8 seen somewhere: the file mixes encodings
+    # a character written in UTF-8 seen somewhere: if strict UTF-8 then fails, the file mixes encodings (before the
+    # failure the decoded text tells; after it, only a file already known not to be UTF-8 is searched)
+    utf8_text = False
     with path.open("rb") as fh:
         first = True
         while chunk := fh.read(READ_CHUNK):
@@ -132,14 +134,14 @@ def scan_file(path: Path, encoding: str | None = None) -> ScannedFile:
                 first = False
             if utf8_ok:
                 try:
-                    decoder.decode(chunk)
+                    utf8_text = utf8_text or not decoder.decode(chunk).isascii()
+                    lines += chunk.count(b"\n")
                 except UnicodeDecodeError as exc:
                     utf8_ok = False
                     first_bad = (lines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1,
                                  chunk[exc.start] if 0 <= exc.start < len(chunk) else 0)
-            if encoding is None and not utf8_text:
+            if not utf8_ok and encoding is None and not utf8_text:
                 utf8_text = _UTF8_SEQUENCE.search(chunk) is not None
-            lines += chunk.count(b"\n")
             if encoding is None:
                 c1.update(chunk.translate(None, _NOT_C1))
         if utf8_ok:
