@@ -87,8 +87,7 @@ class Principal:
         """Whether a scope of ``entities`` (a list, or comma-separated as stored) lies within this user's: what an
         admin may give, or manage. Every entity ("*") only within a scope of every entity: an admin of DE01 could
         give itself "*" and then read and act on FR01."""
-        wanted = [e.strip().upper() if e.strip() != ALL_ENTITIES else ALL_ENTITIES
-                  for e in (entities.split(",") if isinstance(entities, str) else entities) if e.strip()]
+        wanted = _scope_list(entities.split(",") if isinstance(entities, str) else entities)
         return ALL_ENTITIES in self.entities or all(e != ALL_ENTITIES and e in self.entities for e in wanted)
 
 
@@ -96,10 +95,15 @@ def ensure_user_table(engine: Engine) -> None:
     ensure_table(engine, "desk_user", USER_COLUMNS)
 
 
+def _scope_list(entities: list[str] | tuple[str, ...]) -> list[str]:
+    """Entity codes as a scope stores them: trimmed, upper case, blanks dropped, "*" kept."""
+    return [e.strip().upper() if e.strip() != ALL_ENTITIES else ALL_ENTITIES for e in entities if e.strip()]
+
+
 def _check(role: str, entities: list[str]) -> str:
     if role not in ROLES:
         raise DataError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-    cleaned = [e.strip().upper() if e.strip() != ALL_ENTITIES else ALL_ENTITIES for e in entities if e.strip()]
+    cleaned = _scope_list(entities)
     if not cleaned:
         raise DataError("a desk user needs at least one entity in scope (or '*' for all)")
     for e in cleaned:
