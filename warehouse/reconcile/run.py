@@ -220,6 +220,11 @@ _ERP_SETTLED_MACRO = r"""
 ({{ i }}.erp_amount_open = 0 OR ({{ i }}.erp_amount_open IS NULL AND {{ i }}.invoice_id IN (
     SELECT s.invoice_id FROM int_erp_settlements AS s WHERE s.entity = :entity)))
 {%- endmacro %}
+{#- the credit notes the ERP applied to invoices by amount: 15_credit_notes sets them against those invoices for
+    those amounts, so 10_inputs and the code-lettering of 15 leave them out -#}
+{% macro erp_applied_cns() -%}
+SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity
+{%- endmacro %}
 """
 
 # Postgres: statistics for a table a step just filled, before the next statement reads it. Autovacuum never

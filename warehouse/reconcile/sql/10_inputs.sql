@@ -67,7 +67,7 @@ WITH cn AS (
     {% endif %}
     {% if erp_credit_applications %}
       -- (one the ERP applied by amount is set against the invoices it names, for those amounts: 15_credit_notes)
-      AND invoice_id NOT IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)
+      AND invoice_id NOT IN ({{ erp_applied_cns() }})
     {% endif %}
 ), inv AS MATERIALIZED (
     -- (the invoices of those customers only, each number normalised once: MATERIALIZED, else Postgres inlines
@@ -125,7 +125,7 @@ WHERE entity = :entity AND doc_type = 'credit_note'
 {% if erp_credit_applications %}
 -- (both sides of what the ERP applied of a credit note to an invoice: set against each other every run)
 UNION SELECT invoice_id FROM int_erp_credit_applications WHERE entity = :entity
-UNION SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity
+UNION {{ erp_applied_cns() }}
 {% endif %}
 UNION SELECT invoice_id FROM {{ invoices_table }}
 WHERE entity = :entity AND erp_lettrage IN (SELECT erp_lettrage FROM {{ invoices_table }}

@@ -91,7 +91,7 @@ SELECT :entity, md5(:entity || '|' || cn_id || '|' || invoice_id || '|credit_not
        '{{ state.credit_note }}', issue_date
 FROM a WHERE least(amount, cn_open - cn_before, inv_open - inv_before) > 0;
 
-{{ net_in_open0("payment_id IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)") }}
+{{ net_in_open0("payment_id IN (" ~ erp_applied_cns() ~ ")") }}
 
 {% endif %}
 -- Credit notes the ERP lettered with invoices (same lettrage code, same customer and currency)
@@ -110,7 +110,7 @@ WITH docs AS (
     WHERE d.erp_lettrage IS NOT NULL AND d.erp_lettrage <> ''
       AND ((d.doc_type = 'invoice' AND d.open0 > 0) OR (d.doc_type = 'credit_note' AND d.open0 < 0))
     {% if erp_credit_applications %}
-      AND d.invoice_id NOT IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)
+      AND d.invoice_id NOT IN ({{ erp_applied_cns() }})
     {% endif %}
 ), pair AS (
     SELECT i.entity, c.invoice_id AS cn_id, i.invoice_id, i.currency, i.erp_lettrage, c.invoice_number AS cn_number,
@@ -128,7 +128,7 @@ SELECT entity, md5(entity || '|' || cn_id || '|' || invoice_id || '|credit_note'
        '{{ state.credit_note }}', issue_date
 FROM pair WHERE applied > 0;
 
-{{ net_in_open0("payment_id NOT IN (SELECT cn_id FROM int_erp_credit_applications WHERE entity = :entity)"
+{{ net_in_open0("payment_id NOT IN (" ~ erp_applied_cns() ~ ")"
                 if erp_credit_applications else "TRUE") }}
 {% if refunds %}
 
