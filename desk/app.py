@@ -725,14 +725,14 @@ async def admin_users(request: Request) -> Response:
 
 async def admin_save_user(request: Request) -> Response:
     desk, sess, user, form = await _post_checks(request, "admin")
-    from desk.users import add_user, list_users
+    from desk.users import add_user, find_user
 
     def write() -> str:
         with session(desk.settings.warehouse, write=True) as engine:
             # an admin gives only what its own scope covers, to users within it (itself included)
             name = form.get("username", "").strip().lower()
-            current = [u for u in list_users(engine) if u["username"] == name]
-            if not user.covers(form.get("entities", "")) or (current and not user.covers(str(current[0]["entities"]))):
+            current = find_user(engine, name) if name else None
+            if not user.covers(form.get("entities", "")) or (current and not user.covers(str(current["entities"]))):
                 raise HTTPException(403, "an admin gives and manages only the entities of its own scope")
             with _refused(400):
                 saved = add_user(engine, form.get("username", ""), role=form.get("role", ""),

@@ -192,10 +192,21 @@ def add_user(engine: Engine, username: str, *, role: str, entities: list[str], p
     return user
 
 
+_USER_COLUMNS = ("username, display_name, email, department, role, entities, active, failed_logins, locked_until, "
+                 "created_at, updated_at")
+
+
 def list_users(engine: Engine) -> list[dict[str, Any]]:
     ensure_user_table(engine)
-    return engine.query_dicts("SELECT username, display_name, email, department, role, entities, active, "
-                              "failed_logins, locked_until, created_at, updated_at FROM desk_user ORDER BY username")
+    return engine.query_dicts(f"SELECT {_USER_COLUMNS} FROM desk_user ORDER BY username")
+
+
+def find_user(engine: Engine, username: str) -> dict[str, Any] | None:
+    """One user's row as :func:`list_users` gives it, active or not (an admin checks whom it is about to change)."""
+    ensure_user_table(engine)
+    rows = engine.query_dicts(f"SELECT {_USER_COLUMNS} FROM desk_user WHERE username = :u",
+                              {"u": username.strip().lower()})
+    return rows[0] if rows else None
 
 
 def get_principal(engine: Engine, username: str) -> Principal | None:

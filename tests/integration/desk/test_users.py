@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from desk.users import add_user, authenticate, get_principal, list_users
+from desk.users import add_user, authenticate, find_user, get_principal, list_users
 from lettrage.config import WarehouseConfig
 from lettrage.errors import DataError
 from warehouse.engine import connect
@@ -23,6 +23,9 @@ def test_add_and_authenticate(warehouse_config: WarehouseConfig) -> None:
         assert [u["role"] for u in list_users(engine)] == ["reader"]
         assert authenticate(engine, "alice", "long enough", max_failures=5, lock_seconds=60)[0] is None
         assert get_principal(engine, "alice") == get_principal(engine, "ALICE")
+        found = find_user(engine, " ALICE ")  # one row, as list_users gives it, without reading every user
+        assert found == list_users(engine)[0] and found["entities"] == "FR01"
+        assert find_user(engine, "nobody") is None
 
 
 def test_lock_after_five_failures_then_unlock_after_the_delay(warehouse_config: WarehouseConfig) -> None:
