@@ -29,7 +29,7 @@ from lettrage.logging import install_masking
 from lettrage.progress import BOARD, DltProgress
 from warehouse.build import BuildReport, build_core, build_staging
 from warehouse.engine import connect
-from warehouse.load import quarantined_examples, run_pipeline
+from warehouse.load import SetAside, quarantined_by_load, run_pipeline
 
 # Masking on Prefect's loggers too: a run's logs go to the API and the UI.
 install_masking("", "prefect", "prefect.flow_runs", "prefect.task_runs")
@@ -71,18 +71,20 @@ def _load(entity: str, source: str, start: date | None, end: date | None,
     quarantined = result.rows.get("raw_quarantine", 0)
     pages = next((s.pages for s in BOARD.snapshot() if s.key == key), 0)
     rejected = job.rejected_files
-    detail = orch.load_detail(source, entity, rejected, quarantined)
+    set_aside = orch.rows_set_aside(rejected, quarantined)
+    bad = quarantined_by_load(result.load_ids, source, entity) if set_aside else SetAside(0, [])
+    detail = orch.load_detail(source, entity, rejected, quarantined, bad.records)
     BOARD.finish(key, rows=result.total_rows, message=detail or None)
-    logger.info("%s: %d rows into %d tables in %.1fs (%d pages, %d quarantined)%s",
+    logger.info("%s: %d rows into %d tables in %.1fs (%d pages, %d quarantine rows)%s",
                 key, result.total_rows, len(result.rows), elapsed, pages, quarantined,
                 f", window {start}..{end}" if start or end else "")
     if rejected:
         logger.error("%s: %s", key, orch.rejected_message(rejected))
-    if set_aside := orch.rows_set_aside(rejected, quarantined):
-        examples = quarantined_examples(result.load_ids, source, entity)
-        logger.warning("%s: %s", key, orch.quarantined_message(source, entity, set_aside, examples))
+    if set_aside:
+        logger.warning("%s: %s", key, orch.quarantined_message(source, entity, set_aside, bad.examples, bad.records))
     return {"entity": entity, "source": source, "rows": result.total_rows, "tables": result.rows,
-            "quarantined": quarantined, "pages": pages, "seconds": round(elapsed, 2), "rejected_files": rejected}
+            "quarantined": quarantined, "quarantined_records": bad.records, "pages": pages,
+            "seconds": round(elapsed, 2), "rejected_files": rejected}
 
 
 def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:

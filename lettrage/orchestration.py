@@ -189,13 +189,20 @@ def rejected_message(files: Iterable[str]) -> str:
 
 
 def quarantined_message(source: str, entity: str, rows: int,
-                        examples: Sequence[tuple[str, int, str | None, str]] = ()) -> str:
-    """``102 row(s) quarantined (first: FEC.txt line 9, Debit: not an amount …): lettrage sql "SELECT ..."``: bad
-    rows do not fail a load (their neighbours load), but whoever runs it must see that some were set aside, which
-    (file, line, field, reason: ``examples``, the first few) and where to read the rest."""
-    first = "; ".join(f"{file} line {line}{', ' + field if field else ''}: {reason}"
+                        examples: Sequence[tuple[str, int | None, str | None, str]] = (),
+                        records: int | None = None) -> str:
+    """``3 record(s) quarantined, 5 bad field(s) (first: FEC.txt line 9, Debit: not an amount …): lettrage sql
+    "SELECT ..."``: bad rows do not fail a load (their neighbours load), but whoever runs it must see how many records
+    were set aside (``records``: a file's lines, an API's objects), which (file, line, field, reason: ``examples``, the
+    first few) and where to read the rest. ``rows`` counts ``raw_quarantine``'s rows, one per bad field; without
+    ``records`` (the warehouse could not be read) it is said as such."""
+    first = "; ".join(f"{file}{f' line {line}' if line is not None else ''}{', ' + field if field else ''}: {reason}"
                       for file, line, field, reason in examples)
-    return mask_text(f"{rows:,} row(s) quarantined{f' (first: {first})' if first else ''}: lettrage sql \"SELECT "
+    if records is None:
+        count = f"{rows:,} bad field(s) quarantined"
+    else:
+        count = f"{records:,} record(s) quarantined" + (f", {rows:,} bad field(s)" if rows != records else "")
+    return mask_text(f"{count}{f' (first: {first})' if first else ''}: lettrage sql \"SELECT "
                      f"file, line, field, reason FROM raw_quarantine WHERE source_system = '{source}' AND entity = "
                      f"'{entity}' ORDER BY file, line\"")
 
@@ -205,11 +212,12 @@ def rows_set_aside(rejected_files: Sequence[str], quarantined: int) -> int:
     return max(quarantined - len(rejected_files), 0)
 
 
-def load_detail(source: str, entity: str, rejected_files: Sequence[str], quarantined: int) -> str:
-    """What a source's line of the run summary says beyond its counts: rejected files, quarantined rows."""
+def load_detail(source: str, entity: str, rejected_files: Sequence[str], quarantined: int,
+                records: int | None = None) -> str:
+    """What a source's line of the run summary says beyond its counts: rejected files, quarantined records."""
     parts = [rejected_message(rejected_files)] if rejected_files else []
     if set_aside := rows_set_aside(rejected_files, quarantined):
-        parts.append(quarantined_message(source, entity, set_aside))
+        parts.append(quarantined_message(source, entity, set_aside, records=records))
     return "; ".join(parts)
 
 
@@ -255,7 +263,7 @@ def rows_loaded_table(loaded: Iterable[Mapping[str, Any]], failed: Mapping[str, 
             "quarantined": int(r.get("quarantined") or 0), "seconds": round(seconds, 2),
             "rows_per_s": int(r["rows"] / seconds) if seconds > 0 else 0,
             "detail": load_detail(r["source"], r["entity"], list(r.get("rejected_files") or ()),
-                                  int(r.get("quarantined") or 0)),
+                                  int(r.get("quarantined") or 0), r.get("quarantined_records")),
         })
     for key, reason in sorted(failed.items()):
         rows.append({"source": key, "status": "FAILED", "rows": 0, "quarantined": 0, "seconds": 0,

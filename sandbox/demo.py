@@ -162,7 +162,7 @@ def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "s
         result = state.result()
         for loaded in result["loaded"]:
             console.print(f"  loaded {loaded['source']}/{loaded['entity']}: {loaded['rows']:,} rows "
-                          f"({loaded['quarantined']} quarantined) in {loaded['seconds']}s")
+                          f"({_set_aside(loaded)} quarantined) in {loaded['seconds']}s")
     else:
         console.print(f"[bold red]The sync reported failures:[/] {state.message}")
     print_headline()
@@ -186,3 +186,9 @@ def run_demo(root: Path = Path("sample_data"), *, seed: int = 42, size: str = "s
         f"  demo took {time.monotonic() - started:.0f}s"
     )
     return 0 if state.is_completed() else 1
+
+
+def _set_aside(loaded: dict[str, Any]) -> str:
+    """The records a source set aside (a line, an API object), else its quarantine rows (one per bad field)."""
+    records = loaded.get("quarantined_records")
+    return f"{records} record(s)" if records is not None else f"{loaded['quarantined']} row(s)"

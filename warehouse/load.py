@@ -169,23 +169,37 @@ def extracted_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
     return rows
 
 
-def quarantined_examples(load_ids: list[str], source: str, entity: str, *, limit: int = 3,
-                         config: WarehouseConfig | None = None) -> list[tuple[str, int, str | None, str]]:
-    """The first rows a load set aside, as (file, line, field, reason), for the run's log to name them: a count and
-    a query alone sent whoever ran the sync digging for what one line can say. Best effort: the log loses nothing
-    but the examples if the warehouse cannot be read just then."""
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """What a load sent to ``raw_quarantine``: how many records (a file's line, an API object) and the first few as
+    (file, line, field, reason). ``raw_quarantine`` holds a row per bad field, so a line with two bad fields is two
+    of its rows but one record set aside: the count a person reading the log expects."""
+
+    records: int | None
+    examples: list[tuple[str, int | None, str | None, str]]
+
+
+def quarantined_by_load(load_ids: list[str], source: str, entity: str, *, limit: int = 3,
+                        config: WarehouseConfig | None = None) -> SetAside:
+    """The records a load set aside and the first few of them, for the run's log to count and name them: a count of
+    quarantine rows and a query alone sent whoever ran the sync digging for what one line can say. Best effort: the
+    log loses nothing but the detail (``records`` None) if the warehouse cannot be read just then. A rejected file's
+    own row (line 0) is not a record of it."""
     if not load_ids:
-        return []
+        return SetAside(None, [])
     marks = ", ".join(f":l{i}" for i in range(len(load_ids)))
     params: dict[str, Any] = {"s": source, "e": entity, **{f"l{i}": v for i, v in enumerate(load_ids)}}
+    where = (f"source_system = :s AND entity = :e AND (line IS NULL OR line > 0) AND _dlt_load_id IN ({marks})")
     try:
         with connect(config) as engine:
             if not engine.table_exists("raw_quarantine"):
-                return []
-            rows = engine.query(
-                "SELECT file, line, field, reason FROM raw_quarantine WHERE source_system = :s AND entity = :e "
-                f"AND line > 0 AND _dlt_load_id IN ({marks}) ORDER BY file, line LIMIT {int(limit)}", params)
-    except Exception as exc:  # noqa: BLE001 - the examples are a courtesy of the log, never a reason to fail
-        log.debug("no quarantine examples for %s/%s: %s", source, entity, exc)
-        return []
-    return [(str(f), int(n), None if fld is None else str(fld), str(r)) for f, n, fld, r in rows]
+                return SetAside(None, [])
+            records = engine.query(f"SELECT count(*) FROM (SELECT DISTINCT file, line FROM raw_quarantine "
+                                   f"WHERE {where}) AS r", params)[0][0]
+            rows = engine.query(f"SELECT file, line, field, reason FROM raw_quarantine WHERE {where} "
+                                f"ORDER BY file, line LIMIT {int(limit)}", params)
+    except Exception as exc:  # noqa: BLE001 - the detail is a courtesy of the log, never a reason to fail
+        log.debug("no quarantine detail for %s/%s: %s", source, entity, exc)
+        return SetAside(None, [])
+    return SetAside(int(records), [(str(f), None if n is None else int(n), None if fld is None else str(fld), str(r))
+                                   for f, n, fld, r in rows])

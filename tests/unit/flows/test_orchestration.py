@@ -206,7 +206,11 @@ def test_a_loaded_source_that_rejected_files_fails_the_run_naming_them() -> None
 def test_quarantined_rows_are_said_with_where_to_read_them() -> None:
     """Bad rows do not fail a load, but the run summary says how many were set aside and how to list them."""
     message = orch.load_detail("sage_fec", "FR01", [], 102)
-    assert message.startswith("102 row(s) quarantined: lettrage sql ")
+    assert message.startswith("102 bad field(s) quarantined: lettrage sql ")  # (the records were not counted)
+    assert orch.load_detail("sage_fec", "FR01", [], 102, 60).startswith("60 record(s) quarantined, 102 bad field(s): ")
+    assert orch.load_detail("sage_fec", "FR01", [], 2, 2).startswith("2 record(s) quarantined: ")
+    api = orch.quarantined_message("netsuite", "US01", 1, [("transaction 2198 (INV10478)", None, "trandate", "not a date")], 1)
+    assert "(first: transaction 2198 (INV10478), trandate: not a date)" in api  # (an API record has no line)
     assert "FROM raw_quarantine WHERE source_system = 'sage_fec' AND entity = 'FR01'" in message
     assert orch.load_detail("sage_fec", "FR01", ["customers.csv"], 3).startswith("1 file(s) rejected")
     assert orch.load_detail("sage_fec", "FR01", [], 0) == ""

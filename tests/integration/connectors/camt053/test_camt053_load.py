@@ -16,7 +16,7 @@ from tests.fixtures import camt053_v02 as v02
 from tests.fixtures.golden import FIXTURES
 from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
 from warehouse.engine import connect
-from warehouse.load import quarantined_examples
+from warehouse.load import quarantined_by_load
 
 README_COLUMNS = (
     "bank_line_id entity account_iban statement_id booking_date value_date amount currency status credit_debit "
@@ -30,10 +30,11 @@ def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, tmp_path:
     result, stats = run(camt053_source, drop, warehouse_config, "camt053_FR01")
     assert (stats.files_loaded, stats.rows_loaded, stats.rows_quarantined) == (2, 4 + 3, 1)
     # what the run's log names beside the count (flows.steps): file, line, field and reason of the first rows
-    examples = quarantined_examples(result.load_ids, "camt053", "FR01", config=warehouse_config)
-    assert [(f, line, field) for f, line, field, _ in examples] == [("FR7630006000011234567890189_2025-01.xml", 75, "Amt")]
-    message = quarantined_message("camt053", "FR01", 1, examples)
-    assert message.startswith("1 row(s) quarantined (first: ") and "0189_2025-01.xml line 75, Amt: entry " in message
+    bad = quarantined_by_load(result.load_ids, "camt053", "FR01", config=warehouse_config)
+    assert bad.records == 1
+    assert [(f, line, field) for f, line, field, _ in bad.examples] == [("FR7630006000011234567890189_2025-01.xml", 75, "Amt")]
+    message = quarantined_message("camt053", "FR01", 1, bad.examples, bad.records)
+    assert message.startswith("1 record(s) quarantined (first: ") and "0189_2025-01.xml line 75, Amt: entry " in message
     assert "FR7630006000011234567890189" not in message  # (an IBAN in a file name is masked, as in every log record)
     assert set(README_COLUMNS) <= set(columns(warehouse_config, "raw_camt053_entries"))
     batch = rows(warehouse_config, "SELECT bank_line_id, amount, batch_size FROM raw_camt053_entries "

@@ -11,8 +11,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from connectors.sage_fec import sage_fec_source
 from lettrage.config import WarehouseConfig
 from lettrage.errors import WrongFormat
+from lettrage.orchestration import quarantined_message
 from tests.fixtures.golden import FIXTURES
 from tests.fixtures.loading import columns, copy_samples, rows, run, scalar, small_world
+from warehouse.load import quarantined_by_load
 
 README_LINE_COLUMNS = (
     "entity journal_code journal_lib ecriture_num ecriture_date compte_num compte_lib comp_aux_num comp_aux_lib "
@@ -30,7 +32,7 @@ def drop(tmp_path: Path) -> Path:
 
 
 def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, drop: Path) -> None:
-    _, stats = run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
+    result, stats = run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
     # both FECs hold entry VE000001 (3 lines): the first file's lines load, the second's are
     # quarantined as duplicates of this run, so the table never holds two rows for one key
     assert (stats.files_loaded, stats.rows_loaded, stats.rows_quarantined) == (3, 6 + 2 + 2, 0 + 14 + 2)
@@ -42,6 +44,10 @@ def test_load_quarantine_and_redrop(warehouse_config: WarehouseConfig, drop: Pat
     quarantined = rows(warehouse_config, "SELECT file, line, field FROM raw_quarantine "
                        "WHERE source_system = 'sage_fec' ORDER BY file, line, field")
     assert ("fec_bad_rows.txt", 7, "EcritureNum") in quarantined and ("customers.csv", 4, "customer_account") in quarantined
+    bad = quarantined_by_load(result.load_ids, "sage_fec", "FR01", config=warehouse_config)
+    assert bad.records == len({(f, n) for f, n, _ in quarantined}) == 16
+    assert quarantined_message("sage_fec", "FR01", 16, bad.examples, bad.records).startswith(
+        "16 record(s) quarantined (first: customers.csv line 4, customer_account: ")
     ledger = rows(warehouse_config, "SELECT file, entity, rows_loaded, rows_quarantined, encoding FROM raw_loaded_files "
                   "ORDER BY file")
     assert ledger == [("123456789FEC20251231_pipe_latin9.txt", "FR01", 6, 0, "iso-8859-15"),
@@ -153,3 +159,34 @@ def test_each_fiscal_year_numbers_its_entries_anew(warehouse_config: WarehouseCo
         ("2025-12-31", "1", "FA-2025-0001"), ("2025-12-31", "2", "FA-2025-0002"),
         ("2026-12-31", "1", "FA-2026-0001"), ("2026-12-31", "2", "FA-2026-0002")]
     assert scalar(warehouse_config, "SELECT sum(debit) FROM raw_sage_fec_lines WHERE piece_ref = 'FA-2026-0001'") == 310
+
+
+def test_a_line_with_two_bad_fields_is_one_record_set_aside(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """raw_quarantine holds a row per bad field; the run's log counts the lines set aside (the blind bad-input check
+    read "3 row(s) quarantined" for two bad lines of a file)."""
+    drop = tmp_path / "FR01" / "sage_fec"
+    drop.mkdir(parents=True)
+    header = ("JournalCode\tJournalLib\tEcritureNum\tEcritureDate\tCompteNum\tCompteLib\tCompAuxNum\tCompAuxLib\t"
+              "PieceRef\tPieceDate\tEcritureLib\tDebit\tCredit\tEcritureLet\tDateLet\tValidDate\tMontantdevise\tIdevise")
+    lines = [
+        "VE\tVentes\tVE000001\t20250103\t411000\tClients\tC00001\tDupont SAS\tFA-1\t20250103\tFacture FA-1\t"
+        "120,00\t0,00\t\t\t20250103\t\t",
+        "VE\tVentes\tVE000001\t20250103\t706000\tVentes\t\t\tFA-1\t20250103\tFacture FA-1\t0,00\t120,00\t\t\t"
+        "20250103\t\t",
+        # both the date and the debit are wrong on this line; the next line has a bad credit only
+        "VE\tVentes\tVE000002\t2025-13-45\t411000\tClients\tC00001\tDupont SAS\tFA-2\t20250104\tFacture FA-2\t"
+        "douze\t0,00\t\t\t20250104\t\t",
+        "VE\tVentes\tVE000002\t20250104\t706000\tVentes\t\t\tFA-2\t20250104\tFacture FA-2\t0,00\tx\t\t\t"
+        "20250104\t\t",
+    ]
+    (drop / "123456789FEC20251231.txt").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    result, _ = run(sage_fec_source, drop, warehouse_config, "sage_fec_FR01")
+    fields = rows(warehouse_config, "SELECT line, field FROM raw_quarantine WHERE source_system = 'sage_fec' "
+                  "AND field IS NOT NULL ORDER BY line, field")
+    assert (4, "Debit") in fields and (4, "EcritureDate") in fields and (5, "Credit") in fields
+    every = scalar(warehouse_config, "SELECT count(*) FROM raw_quarantine WHERE source_system = 'sage_fec'")
+    bad = quarantined_by_load(result.load_ids, "sage_fec", "FR01", config=warehouse_config)
+    assert bad.records == 2 and every >= 3
+    assert quarantined_message("sage_fec", "FR01", every, bad.examples, bad.records).startswith(
+        f"2 record(s) quarantined, {every} bad field(s) (first: 123456789FEC20251231.txt line 4, ")
+    assert scalar(warehouse_config, "SELECT count(*) FROM raw_sage_fec_lines") == 2  # (VE000001 loads)
