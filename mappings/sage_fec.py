@@ -120,6 +120,12 @@ class FecConventions(BaseModel):
     # Cheques received and not yet deposited (5112: the accountant books 5112/411 when the cheque arrives):
     # the same, a cheque on its way to the bank until the deposit is credited (stg_sage_fec__bills, kind cheque).
     cheques_account_prefixes: tuple[str, ...] = ("5112",)
+    # Charges an accountant writes a customer's debt off to (654 bad debts, 658 small differences of settlement,
+    # 665 discounts granted, 627 bank charges the payer's bank deducted, 671 exceptional charges): the customer
+    # line of an entry against one of them, lettered with the invoice, is a credit the ERP set against it
+    # (stg_sage_fec__invoices: write-off documents). An entry that also posts sales, the bank, a transit account
+    # or another receivable account (416 doubtful debts: still owed) is none.
+    write_off_account_prefixes: tuple[str, ...] = ("654", "658", "665", "627", "671")
     # Packages other than Sage (Cegid, EBP…) may number pieces themselves (PieceRef 001031) and print the
     # invoice number only in the label: when the PieceRef matches piece_number_pattern, the printed number
     # is the first group of invoice_number_in_label in EcritureLib (None: the PieceRef always is).
@@ -132,7 +138,7 @@ class FecConventions(BaseModel):
         return each_matching(value, _JOURNAL, "journal code {!r} must be 1 to 20 letters, digits, '-' or '_'")
 
     @field_validator("customer_money_account_prefixes", "transit_account_prefixes", "bills_account_prefixes",
-                     "cheques_account_prefixes")
+                     "cheques_account_prefixes", "write_off_account_prefixes")
     @classmethod
     def _account_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return each_matching(value, _ACCOUNT_PREFIX, "account prefix {!r} must be 1 to 8 digits")

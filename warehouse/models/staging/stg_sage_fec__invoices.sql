@@ -14,6 +14,11 @@
 -- piece number (fec_number_in_label in _fec.jinja).
 -- Debit is an invoice, credit a credit note (negative). A document booked in another currency (Montantdevise,
 -- Idevise on its customer lines: an export invoice in USD) is owed in that currency (_fec.jinja fec_doc_amount).
+-- Write-offs (conventions.yaml write_off_account_prefixes): an entry that is no sale, receipt or opening, crediting
+-- a customer against a charge (658 a small difference of settlement, 654 a bad debt) and lettered with the invoice,
+-- is a credit the ERP set against that invoice, one document per customer and code of the entry ('WO/<entry>-<line>',
+-- a credit note in fct_invoice): the code then balances as it does in the ERP (received + written off = billed), and
+-- the invoice closes instead of staying owed (and reminded) for what the accountant wrote off.
 -- FEC has no due date: it is the issue date (PieceDate, else the entry date) plus the customer's terms from
 -- the customers export ("45J FDM": end of month), else the entity default from mappings (_fec.jinja
 -- fec_due_date).
@@ -67,6 +72,37 @@ sales_documents AS (
         source_id
     FROM sales_pieces
 ),
+write_off_entries AS (
+    -- entries against a write-off charge that post no sale, bank, transit or other receivable account
+    SELECT l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
+    FROM lines AS l
+    WHERE NOT {{ fec_is_opening('l') }}
+    GROUP BY l.entity, l.fiscal_year, l.journal_code, l.ecriture_num
+    HAVING max(CASE WHEN {{ fec_account_in('l.compte_num', fec_conventions.write_off_account_prefixes) }} THEN 1 ELSE 0 END) = 1
+       AND max(CASE WHEN l.compte_num LIKE '70%' OR l.compte_num LIKE '512%'
+                      OR {{ fec_account_in('l.compte_num', fec_conventions.transit_account_prefixes) }}
+                      OR (l.compte_num LIKE '41%' AND NOT l.compte_num LIKE '411%') THEN 1 ELSE 0 END) = 0
+),
+write_off_documents AS (
+    SELECT
+        w.entity,
+        'WO/' || min({{ fec_entry_id('w') }}) || '-' || CAST(min(w.line_in_entry) AS TEXT) AS invoice_id,
+        -- (no number is printed on a write-off: its entry and the piece it names say what it is in every explanation)
+        'write-off ' || min({{ fec_entry_id('w') }}) || coalesce(' ' || min(nullif(w.piece_ref, '')), '') AS invoice_number,
+        {{ fec_customer('w') }} AS customer_id,
+        min(coalesce(w.piece_date, w.ecriture_date)) AS issue_date,
+        {{ fec_group_currency('w') }} AS currency,
+        {{ fec_group_amount('w') }} AS amount_total,
+        w.lettrage AS erp_lettrage,
+        min(nullif(trim(w.ecriture_lib), '')) AS description,
+        min({{ fec_entry_id('w') }}) AS source_id
+    FROM lines AS w
+    JOIN write_off_entries AS e ON {{ fec_same_entry('e', 'w') }}
+    WHERE w.compte_num LIKE '411%' AND {{ fec_customer('w') }} IS NOT NULL AND w.lettrage IS NOT NULL
+    GROUP BY w.entity, w.fiscal_year, w.journal_code, w.ecriture_num, {{ fec_customer('w') }}, w.lettrage
+    -- (a debit, an excess written off to income, is no debt of the customer's: left out)
+    HAVING {{ fec_group_amount('w') }} < 0
+),
 earliest_opening AS (
     SELECT l.entity, min(l.ecriture_date) AS opened_on
     FROM lines AS l
@@ -117,6 +153,8 @@ documents AS (
     SELECT * FROM sales_documents
     UNION ALL
     SELECT * FROM opening_documents
+    UNION ALL
+    SELECT * FROM write_off_documents
 )
 SELECT
     d.entity,

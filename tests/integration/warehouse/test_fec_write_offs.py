@@ -1,0 +1,94 @@
+"""A FEC whose accountant wrote a customer's debt off (an entry against 658 for a small difference of settlement,
+654 for a bad debt) and lettered it with the invoice: the ERP shows the invoice settled, and so does Lettrage.
+Staging and reconciliation on DuckDB and Postgres."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from lettrage.config import WarehouseConfig
+from warehouse.reconcile import reconcile
+
+from .raw_book import BANK, _fec, built_raw_book
+
+AS_OF = date(2025, 3, 31)
+Line = dict[str, Any]
+
+
+def _invoice(entry: str, piece: str, d: date, ttc: str, let: str = "", customer: str = "C001") -> list[Line]:
+    return [_fec(entry, "VE", 1, "411000", customer, piece, d, ttc, "0.00", let),
+            _fec(entry, "VE", 2, "706000", "", piece, d, "0.00", ttc)]
+
+
+def _receipt(entry: str, d: date, amount: str, let: str) -> list[Line]:
+    return [_fec(entry, "BQ", 1, "512000", "", "VIR", d, amount, "0.00"),
+            _fec(entry, "BQ", 2, "411000", "C001", "VIR", d, "0.00", amount, let)]
+
+
+def _against(entry: str, d: date, account: str, amount: str, let: str, customer: str = "C001") -> list[Line]:
+    """An OD entry crediting ``customer`` against ``account`` (658, 654, 416 ...)."""
+    return [_fec(entry, "OD", 1, account, "", "ECART", d, amount, "0.00"),
+            _fec(entry, "OD", 2, "411000", customer, "ECART", d, "0.00", amount, let)]
+
+
+BOOK = [
+    # settled in the ERP before the statements begin (2025-02-09): 940.00 received, 60.00 written off to 658
+    *_invoice("10", "FA-2024-000900", date(2024, 11, 5), "1000.00", "WO"),
+    *_receipt("11", date(2024, 12, 20), "940.00", "WO"),
+    *_against("12", date(2024, 12, 31), "658000", "60.00", "WO"),
+    # paid 2,940.00 by the bank line below; the accountant wrote the 60.00 off and lettered the three
+    *_invoice("20", "FA-2025-000950", date(2025, 2, 1), "3000.00", "WX"),
+    *_receipt("21", date(2025, 3, 3), "2940.00", "WX"),
+    *_against("22", date(2025, 3, 4), "658000", "60.00", "WX"),
+    # a bad debt written off whole, its VAT recovered (654 + 44571 against 411), lettered: nothing is owed
+    *_invoice("30", "FA-2024-000700", date(2024, 6, 1), "1200.00", "BD"),
+    _fec("31", "OD", 1, "654000", "", "IRRECOUVRABLE", date(2025, 1, 31), "1000.00", "0.00"),
+    _fec("31", "OD", 2, "445710", "", "IRRECOUVRABLE", date(2025, 1, 31), "200.00", "0.00"),
+    _fec("31", "OD", 3, "411000", "C001", "IRRECOUVRABLE", date(2025, 1, 31), "0.00", "1200.00", "BD"),
+    # moved to doubtful debts (416), lettered on 411: still owed, only booked elsewhere
+    *_invoice("40", "FA-2024-000600", date(2024, 5, 1), "500.00", "DD"),
+    *_against("41", date(2025, 1, 15), "416000", "500.00", "DD"),
+    # one batch entry writing off two customers' small differences, one of them left unlettered
+    *_invoice("50", "FA-2025-000960", date(2025, 2, 3), "100.00", "WB", customer="C002"),
+    _fec("51", "OD", 1, "658000", "", "ECARTS", date(2025, 3, 5), "3.50", "0.00"),
+    _fec("51", "OD", 2, "411000", "C002", "ECARTS", date(2025, 3, 5), "0.00", "2.00", "WB"),
+    _fec("51", "OD", 3, "411000", "C001", "ECARTS", date(2025, 3, 5), "0.00", "1.50"),
+]
+LINES = [
+    {**BANK[0], "bank_line_id": "B50", "booking_date": date(2025, 3, 3), "value_date": date(2025, 3, 3),
+     "amount": Decimal("2940.00"), "remittance_unstructured": "REGLEMENT FA-2025-000950"},
+    {**BANK[0], "bank_line_id": "B60", "booking_date": date(2025, 3, 4), "value_date": date(2025, 3, 4),
+     "amount": Decimal("98.00"), "counterparty_name": "BETA SARL", "counterparty_iban": None,
+     "remittance_unstructured": "FA-2025-000960"},
+]
+
+
+def test_an_invoice_the_erp_wrote_off_is_not_owed(warehouse_config: WarehouseConfig) -> None:
+    with built_raw_book(warehouse_config, as_of=AS_OF, more_fec_lines=BOOK, more_bank_lines=LINES) as engine:
+        write_offs = engine.query("SELECT invoice_id, invoice_number, customer_id, doc_type, amount_total, erp_lettrage "
+                                  "FROM int_invoices WHERE invoice_id LIKE 'WO/%' ORDER BY invoice_id")
+        reconcile(engine, as_of=AS_OF, entity="FR01")
+        invoices = dict(engine.query("SELECT invoice_id, amount_open || ' ' || status FROM fct_invoice"))
+        matches = engine.query("SELECT payment_id, amount_applied, rule, explanation FROM fct_match "
+                               "WHERE invoice_id = 'FA-2025-000950' ORDER BY payment_id")
+        open_exceptions = engine.query("SELECT kind, payment_id FROM fct_reconciliation_exception "
+                                       "WHERE resolved_at IS NULL AND invoice_id LIKE 'FA-2025-0009%'")
+    # one credit per customer and code of each entry against a write-off charge; nothing of the 416 move, nothing
+    # unlettered
+    assert write_offs == [
+        ("WO/OD-12-2", "write-off OD-12 ECART", "C001", "credit_note", Decimal("-60.00"), "WO"),
+        ("WO/OD-22/2025-2", "write-off OD-22/2025 ECART", "C001", "credit_note", Decimal("-60.00"), "WX"),
+        ("WO/OD-31/2025-3", "write-off OD-31/2025 IRRECOUVRABLE", "C001", "credit_note", Decimal("-1200.00"), "BD"),
+        ("WO/OD-51/2025-2", "write-off OD-51/2025 ECARTS", "C002", "credit_note", Decimal("-2.00"), "WB"),
+    ]
+    assert invoices["FA-2024-000900"] == "0.00 paid"  # (940.00 on the ERP's receipt, 60.00 written off)
+    assert invoices["FA-2025-000950"] == "0.00 paid"  # (the bank line, and the ERP's write-off: no short payment)
+    assert invoices["FA-2024-000700"] == "0.00 credited"  # (the ERP's write-off closed all of it)
+    assert invoices["FA-2024-000600"] == "500.00 overdue"  # (a doubtful debt is still owed)
+    assert invoices["FA-2025-000960"] == "0.00 paid"  # (98.00 paid, 2.00 written off in a batch entry)
+    assert [(p, a, r) for p, a, r, _ in matches] == [("B50", Decimal("2940.00"), "exact_reference"),
+                                                     ("WO/OD-22/2025-2", Decimal("60.00"), "credit_note")]
+    assert "agrees with ERP lettrage WX" in matches[0][3] and "write-off OD-22/2025 ECART" in matches[1][3]
+    assert open_exceptions == []
