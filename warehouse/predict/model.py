@@ -50,6 +50,7 @@ import numpy as np
 
 from lettrage.errors import DataError
 from warehouse.engine import Engine
+from warehouse.sql import render
 
 FEATURES: tuple[str, ...] = (
     "prior_avg_delay", "prior_late_share", "delay_trend", "amount_vs_usual", "terms_days",
@@ -96,27 +97,28 @@ class Example:
         return self.history[:self.n_known]
 
 
+_HISTORY = """
+WITH {{ base_ctes() }},
+r AS (
+    SELECT entity, invoice_id, sent_at FROM fct_dunning_action WHERE sent_at IS NOT NULL
+)
+SELECT b.entity, b.invoice_id, b.customer_id, b.issue_date, b.due_date, b.amount_total,
+       b.amount_open_now AS amount_open, b.disputed, b.last_paid_on AS paid_on,
+       (SELECT count(*) FROM r WHERE r.entity = b.entity AND r.invoice_id = b.invoice_id
+          AND CAST(r.sent_at AS DATE) <= coalesce(b.last_paid_on, :as_of)) AS reminders
+FROM inv_base AS b
+WHERE b.doc_type = 'invoice' AND b.amount_total > 0 AND b.issue_date <= :as_of
+  AND coalesce(b.status, '') NOT IN ('credited', 'written_off')
+ORDER BY b.entity, b.customer_id, b.issue_date, b.invoice_id
+"""
+
+
 def _history_rows(engine: Engine, as_of: date) -> list[dict[str, Any]]:
-    return engine.query_dicts(
-        """
-        WITH m AS (
-            SELECT m.entity, m.invoice_id, max(coalesce(p.paid_on, CAST(m.matched_at AS DATE))) AS paid_on
-            FROM fct_match AS m LEFT JOIN fct_payment AS p ON p.entity = m.entity AND p.payment_id = m.payment_id
-            WHERE m.state IN ('auto', 'confirmed') GROUP BY m.entity, m.invoice_id
-        ), r AS (
-            SELECT entity, invoice_id, sent_at FROM fct_dunning_action WHERE sent_at IS NOT NULL
-        )
-        SELECT i.entity, i.invoice_id, i.customer_id, i.issue_date, i.due_date, i.amount_total, i.amount_open,
-               coalesce(i.disputed, FALSE) AS disputed, m.paid_on,
-               (SELECT count(*) FROM r WHERE r.entity = i.entity AND r.invoice_id = i.invoice_id
-                  AND CAST(r.sent_at AS DATE) <= coalesce(m.paid_on, :as_of)) AS reminders
-        FROM fct_invoice AS i LEFT JOIN m ON m.entity = i.entity AND m.invoice_id = i.invoice_id
-        WHERE i.doc_type = 'invoice' AND i.amount_total > 0 AND i.issue_date <= :as_of
-          AND coalesce(i.status, '') NOT IN ('credited', 'written_off')
-        ORDER BY i.entity, i.customer_id, i.issue_date, i.invoice_id
-        """,
-        {"as_of": as_of},
-    )
+    """Every invoice with the day it was paid as the marts date it (``base_ctes``: a payment's ``paid_on``, a credit
+    note's issue date, never the day Lettrage matched it): dated by the match, an invoice closed by a receipt and a
+    credit note counted as open on every as-of date before the run that matched them, predicted and left out of
+    the training set while ``fct_invoice`` and the marts showed it paid."""
+    return engine.query_dicts(render(_HISTORY, engine.name), {"as_of": as_of})
 
 
 def _median_of_sorted(values: list[Any]) -> Any:

@@ -82,3 +82,36 @@ def test_forecast_puts_an_invoice_at_its_predicted_pay_date(warehouse_config: Wa
     assert got[("week", 23)] == (D("99.5"), D("100"), date(2024, 4, 1))    # I10: week of 2024-04-02
     assert got[("week", 51)] == (D("960"), D("1200"), date(2024, 4, 29))   # I4: week of 2024-05-01
     assert ("week", 58) not in got                                          # I10 no longer in May
+
+
+def test_an_invoice_a_credit_note_helped_close_is_history_not_predicted(warehouse_config: WarehouseConfig) -> None:
+    """Closed by a payment and a credit note both before the as-of date, matched by a run after it: the marts date
+    the credit note by its issue date, and so does the model (it dated it by the match: the invoice stayed open at
+    every as-of date before the run, predicted while fct_invoice showed it paid, and missing from its training)."""
+    from datetime import UTC, datetime
+
+    from tests.integration.marts.conftest import insert_dicts
+
+    later = datetime(2024, 7, 1, 6, tzinfo=UTC)  # the run that matched them, after the as-of date
+    base = {"entity": "FR01", "customer_id": "C1", "currency": "EUR", "disputed": False, "factored": False,
+            "_loaded_at": later}
+    with connect(warehouse_config) as engine:
+        load_history_book(engine)
+        insert_dicts(engine, "fct_invoice", [
+            {**base, "invoice_id": "HX-1", "invoice_number": "HX-1", "doc_type": "invoice", "issue_date": date(2024, 4, 1),
+             "due_date": date(2024, 5, 1), "amount_total": D("1000.00"), "amount_open": D("0.00"), "status": "paid"},
+            {**base, "invoice_id": "AV-1", "invoice_number": "AV-1", "doc_type": "credit_note",
+             "issue_date": date(2024, 4, 10), "due_date": date(2024, 4, 10), "amount_total": D("-200.00"),
+             "amount_open": D("0.00"), "status": "paid"}])
+        insert_dicts(engine, "fct_payment", [{
+            "entity": "FR01", "payment_id": "PX-1", "channel": "bank_transfer", "customer_id": "C1",
+            "amount": D("800.00"), "fee": D("0"), "currency": "EUR", "paid_on": date(2024, 5, 1), "status": "succeeded",
+            "_loaded_at": later}])
+        insert_dicts(engine, "fct_match", [
+            {"entity": "FR01", "match_id": f"MX-{p}", "payment_id": p, "invoice_id": "HX-1", "amount_applied": D(a),
+             "currency": "EUR", "rule": rule, "confidence": D("1"), "matched_at": later, "state": "auto"}
+            for p, a, rule in (("PX-1", "800.00", "exact_reference"), ("AV-1", "200.00", "credit_note"))])
+        refresh_marts(engine, as_of=HISTORY_AS_OF)
+        got = _predictions(engine, HISTORY_AS_OF)
+    assert "HX-1" not in got and len(got) == 3 * OPEN_PER_CUSTOMER
+    assert {r["trained_on"] for r in got.values()} == {73}  # (72 and HX-1, paid on its due date)
