@@ -30,8 +30,12 @@ def _add_foreign_invoices(engine) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_rates_convert_and_missing_ones_are_listed(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    kpis = ("SELECT open_amount, overdue_ratio FROM mart_collection_kpis WHERE entity = 'FR01' "
+            f"AND measured_on = DATE '{AS_OF.isoformat()}'")
     with connect(warehouse_config) as engine:
         load_book(engine)
+        build_marts(engine, as_of=AS_OF)
+        before = rows(engine, kpis)[0]
         _add_foreign_invoices(engine)
         csv_path = tmp_path / "rates.csv"
         csv_path.write_text("rate_date,currency,entity_currency,rate\n"
@@ -48,6 +52,10 @@ def test_rates_convert_and_missing_ones_are_listed(warehouse_config: WarehouseCo
         assert [(m["currency"], m["entity_currency"], m["amount_open"]) for m in missing] == [("GBP", "EUR", Decimal("50.00"))]
         exposure = rows(engine, "SELECT exposure, flag_reason FROM mart_credit_exposure WHERE customer_id = 'C1'")[0]
         assert exposure == {"exposure": D("501.2"), "flag_reason": "missing_fx_rate"}
+        # the collection KPIs count the USD invoice at its rate and leave the GBP one out (was: 160 more "euros")
+        after = rows(engine, kpis)[0]
+        assert after["open_amount"] - before["open_amount"] == D("101.2")
+        assert after["overdue_ratio"] < before["overdue_ratio"]  # (not yet due: it dilutes what is past due)
         load_fx_rates(engine, [{"rate_date": date(2024, 3, 1), "currency": "GBP", "entity_currency": "EUR",
                                 "rate": "1.17"}])
         build_marts(engine, as_of=AS_OF)
