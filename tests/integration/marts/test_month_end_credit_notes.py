@@ -125,3 +125,25 @@ def test_a_credited_invoice_is_no_paid_invoice_in_the_customer_s_behaviour(credi
     got = rows(credit_book, "SELECT paid_invoices, avg_days_to_pay, avg_days_late FROM mart_customer_payment_behaviour")
     # FA-A only (paid 2025-10-20: 61 days after issue, 31 after due); FA-S was credited, not paid
     assert got == [{"paid_invoices": 1, "avg_days_to_pay": D("61"), "avg_days_late": D("31")}]
+
+
+def test_a_credit_note_on_an_overdue_invoice_recovers_nothing(credit_book: Engine) -> None:
+    """Recovery is money collected on what was past due: an overdue invoice credited (or written off in the ERP,
+    a credit of the same rule) in October leaves the rate at what P1 paid, 980.00 of 1,100.00 past due."""
+    now = datetime(2025, 11, 14, 6, tzinfo=UTC)
+    base = {"entity": E, "customer_id": "C1", "currency": "EUR", "disputed": False, "factored": False,
+            "source_system": "test", "_loaded_at": now}
+    insert_dicts(credit_book, "fct_invoice", [
+        {**base, "invoice_id": "FA-X", "invoice_number": "FA-X", "source_id": "FA-X", "doc_type": "invoice",
+         "issue_date": date(2025, 8, 1), "due_date": date(2025, 8, 31), "amount_total": D("100.00"),
+         "amount_open": D("0.00"), "status": "credited"},
+        {**base, "invoice_id": "WO-X", "invoice_number": "write-off OD-9", "source_id": "WO-X",
+         "doc_type": "credit_note", "issue_date": date(2025, 10, 10), "due_date": date(2025, 10, 10),
+         "amount_total": D("-100.00"), "amount_open": D("0.00"), "status": "paid"}])
+    insert_dicts(credit_book, "fct_match", [{
+        "entity": E, "match_id": "M-WO-X", "payment_id": "WO-X", "invoice_id": "FA-X", "amount_applied": D("100.00"),
+        "adjustment": D("0.00"), "currency": "EUR", "rule": "credit_note", "confidence": D("1"), "matched_at": now,
+        "state": "auto"}])
+    build_marts(credit_book, as_of=AS_OF)
+    oct_ = {r["month"]: r for r in rows(credit_book, "SELECT * FROM mart_collection_kpis")}[date(2025, 10, 1)]
+    assert oct_["recovery_rate"] == D("0.8909")  # 980 / (1000 + 100): the credit note is no recovery

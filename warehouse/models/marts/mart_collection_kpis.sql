@@ -2,8 +2,8 @@
 -- is measured at its end (or at the as-of date for the current month), M-1 at its own end.
 -- overdue_ratio: open amount past due / open amount, at the measurement date.
 -- dispute_rate: open amount of disputed items / open amount, at the measurement date.
--- recovery_rate: applied during the month to items that were past due at the end of M-1
---   / what was past due then.
+-- recovery_rate: money applied during the month to items that were past due at the end of M-1
+--   / what was past due then (a credit note or a write-off set against them recovers nothing).
 -- auto_match_rate: matches of payments paid during the month made automatically (state
 --   auto) / all matches of those payments except rejected ones.
 -- reminders_sent: dunning steps sent during the month; paid_within_7d_rate: share of them
@@ -40,7 +40,7 @@ recovered AS (
     SELECT me.d, o.entity, sum(x.amount_applied * o.rate) AS recovered
     FROM meas AS me
     JOIN open_e AS o ON o.at_date = me.prev_d AND o.days_past_due > 0 AND o.amount_open > 0
-    JOIN inv_matches AS x ON x.entity = o.entity AND x.invoice_id = o.invoice_id
+    JOIN inv_matches AS x ON x.entity = o.entity AND x.invoice_id = o.invoice_id AND x.rule <> 'credit_note'
                          AND x.paid_on > me.prev_d AND x.paid_on <= me.d
     GROUP BY me.d, o.entity
 ),
