@@ -13,6 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from lettrage.config import WarehouseConfig
 from warehouse.build import build_core, build_marts, build_staging
 from warehouse.engine import connect
@@ -198,3 +200,23 @@ def test_a_credit_memo_applied_the_next_night_is_taken_by_an_incremental_run(war
     assert summary.incremental
     assert night2 == {"INV200": Decimal("0.00"), "CM700": Decimal("-50.00")}
     assert incremental == full
+
+
+@pytest.mark.parametrize("receipts", ["none", "on_account"])
+def test_a_sage_business_without_allocated_receipts_builds(warehouse_config: WarehouseConfig, receipts: str) -> None:
+    """A Sage business whose receipts are none yet, or one payment on account (nothing allocated): its connector
+    loads no payment allocations, and the invoices' staging still builds (a blind API check: the whole nightly build
+    failed, every entity's fct_payment missing, on a column the union's one remaining branch named otherwise)."""
+    statements = [*_SAGE[:4]]  # contacts and invoices only
+    if receipts == "on_account":
+        statements += [TABLES["contact_payments"],
+                       "INSERT INTO raw_sage_accounting_contact_payments VALUES "
+                       "('p9', 'UK01', 'c1', DATE '2026-10-01', 250.00, 'GBP', 'on account', 'CUSTOMER_RECEIPT')"]
+    with connect(warehouse_config) as engine:
+        for statement in statements:
+            engine.execute(statement)
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        invoices = engine.query("SELECT invoice_id, erp_lettrage FROM stg_sage_accounting__invoices ORDER BY 1")
+        payments = engine.query("SELECT payment_id FROM fct_payment WHERE entity = 'UK01'")
+    assert invoices == [("i1", None), ("i2", None)]
+    assert payments == ([("SAGEACC-p9",)] if receipts == "on_account" else [])

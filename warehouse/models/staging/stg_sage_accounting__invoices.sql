@@ -41,10 +41,12 @@ allocations AS (
         UNION ALL
         {% endif %}
         {% if on_account %}
-        SELECT entity, invoice_id, payment_id FROM ({{ sa_account_allocations() }}) AS poa
+        SELECT entity, invoice_id AS artefact_id, payment_id AS settled_by FROM ({{ sa_account_allocations() }}) AS poa
         UNION ALL
         {% endif %}
-        SELECT entity, invoice_id, credit_note_id FROM credit_of
+        -- (each branch names its columns: the union takes the first branch's names, and a business with no
+        -- allocated receipt yet has only this one)
+        SELECT entity, invoice_id AS artefact_id, credit_note_id AS settled_by FROM credit_of
     ) AS s
     GROUP BY entity, artefact_id
 ),
