@@ -122,8 +122,10 @@ def _check_settings(path: Path, entity: str, source: str, settings: object) -> N
                                  f"known: {sorted(known)}")
 
 
-def secret(source: str, entity: str, name: str) -> str:
-    """A secret from dlt's providers, registered for masking before anyone can log it."""
+def secret(source: str, entity: str, name: str, *, masked: bool = True) -> str:
+    """A secret from dlt's providers, registered for masking before anyone can log it (``masked``; an identifier kept
+    beside the credentials, such as the SAP Business One company database, is read the same way but named in errors:
+    a refused login must say which company it was refused for)."""
     import dlt
 
     value: object = dlt.secrets.get(f"sources.{source}.{entity}.{name}")
@@ -133,7 +135,8 @@ def secret(source: str, entity: str, name: str) -> str:
             f"missing secret {name} for {source}/{entity}: set {env} or "
             f"[sources.{source}.{entity}] {name} in .dlt/secrets.toml"
         )
-    register_secret(str(value))
+    if masked:
+        register_secret(str(value))
     return str(value)
 
 
@@ -254,7 +257,8 @@ def _sap_b1(entity: str, s: SourceSettings, root: Path, start: date | None, end:
     if not s.base_url:
         raise ConfigurationError(f"sap_b1/{entity}: 'base_url' (https://<host>:50000) is required")
     return sap_b1_source(entity=entity, base_url=s.base_url, start_date=_iso(start), end_date=_iso(window_end(end)),
-                         company_db=secret("sap_b1", entity, "company_db"), user=secret("sap_b1", entity, "user"),
+                         company_db=secret("sap_b1", entity, "company_db", masked=False),
+                         user=secret("sap_b1", entity, "user"),
                          password=secret("sap_b1", entity, "password"))
 
 

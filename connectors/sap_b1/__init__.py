@@ -141,7 +141,7 @@ def sap_b1_source(
     retry_policy: RetryPolicy | None = None,
 ) -> list[DltResource]:
     """Customers, invoices, credit notes and incoming payments of one company database, tagged with ``entity``."""
-    client = B1Client(base_url, company_db, user, password, policy=retry_policy, page_size=page_size)
+    client = B1Client(base_url, company_db, user, password, policy=retry_policy, page_size=page_size, entity=entity)
     checks = RecordChecks("sap_b1", entity)
     scheduled = external_schedule()
     initial = (start_date or settings.DEFAULT_SINCE)[:19]

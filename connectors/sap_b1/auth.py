@@ -29,9 +29,9 @@ def is_session_expired(response: httpx.Response) -> bool:
 class B1SessionAuth(httpx.Auth):
     requires_response_body = True
 
-    def __init__(self, api_root: str, company_db: str, user: str, password: str) -> None:
+    def __init__(self, api_root: str, company_db: str, user: str, password: str, *, entity: str = "<ENTITY>") -> None:
         self.login_url = api_root.rstrip("/") + "/Login"
-        self.company_db, self.user, self.password = company_db, user, password
+        self.company_db, self.user, self.password, self.entity = company_db, user, password, entity
         self.cookie: str | None = None
         self.logins = 0
 
@@ -44,8 +44,8 @@ class B1SessionAuth(httpx.Auth):
         if response.status_code in (401, 403):
             raise AuthenticationExpired(
                 f"SAP B1 login to {self.login_url} refused for company {self.company_db!r}, user {self.user!r} "
-                f"(HTTP {response.status_code}: {response.text[:200]}); fix [sources.sap_b1.<ENTITY>] "
-                "user/password in secrets.toml and run again")
+                f"(HTTP {response.status_code}: {response.text[:200]}); fix [sources.sap_b1.{self.entity}] "
+                "company_db/user/password in .dlt/secrets.toml and run again")
         if response.status_code >= 400:
             response.raise_for_status()  # 429/5xx on login: transient, the caller's retry handles it
         session, route = response.cookies.get("B1SESSION"), response.cookies.get("ROUTEID")

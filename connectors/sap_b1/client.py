@@ -33,9 +33,9 @@ class ODataNextLinkPaginator:
 
 class B1Client:
     def __init__(self, base_url: str, company_db: str, user: str, password: str, *,
-                 policy: RetryPolicy | None = None, page_size: int = settings.PAGE_SIZE) -> None:
+                 policy: RetryPolicy | None = None, page_size: int = settings.PAGE_SIZE, entity: str = "<ENTITY>") -> None:
         self.api_root = base_url.rstrip("/") + settings.API_PATH
-        self.auth = B1SessionAuth(self.api_root, company_db, user, password)
+        self.auth = B1SessionAuth(self.api_root, company_db, user, password, entity=entity)
         self.policy = policy or RetryPolicy()
         self.page_size = page_size
         self.http = httpx.Client(auth=self.auth, timeout=settings.TIMEOUT_S,

@@ -32,3 +32,16 @@ def test_registered_secret_is_masked_in_log_records(caplog: pytest.LogCaptureFix
         logger.info("calling stripe with %s", "sk_live_verysecretvalue123")
     assert "sk_live_verysecretvalue123" not in caplog.text
     assert "***" in caplog.text
+
+
+def test_a_b1_company_database_is_named_and_its_password_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SAP Business One company database is read with the credentials but is no credential: a refused login
+    names it (the docs promise it; a blind check read "refused for company '***'"), the password stays masked."""
+    from connectors.registry import secret
+
+    monkeypatch.setenv("SOURCES__SAP_B1__ES07__COMPANY_DB", "SBO_IBERIA_PROD")
+    monkeypatch.setenv("SOURCES__SAP_B1__ES07__PASSWORD", "s3cret-b1-pass")
+    company = secret("sap_b1", "ES07", "company_db", masked=False)
+    password = secret("sap_b1", "ES07", "password")
+    text = mask_text(f"login refused for company {company!r} with password {password}")
+    assert "SBO_IBERIA_PROD" in text and "s3cret-b1-pass" not in text

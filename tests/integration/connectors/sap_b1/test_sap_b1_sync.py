@@ -82,6 +82,7 @@ def test_refused_login_is_a_clear_error_and_saves_nothing(sandbox: RunningSandbo
         run_pipeline("b1_bad", _source(sandbox, password="expired"), config)
     cause = root_cause(info.value)
     assert isinstance(cause, AuthenticationExpired) and "SBO_ES01" in str(cause)
+    assert "[sources.sap_b1.ES01] company_db/user/password" in str(cause)  # (the entity's own section to fix)
     with connect(config) as engine:
         assert not engine.table_exists("raw_sap_b1_invoices")
 
