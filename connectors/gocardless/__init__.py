@@ -264,6 +264,7 @@ def gocardless_source(
         payout_ids = column_values(payout_page, "id")
         if not payout_ids:  # no payouts at all: still create the table with its declared columns
             yield dlt.mark.materialize_table_schema()
+        gone: list[str] = []
         for payout_id in payout_ids:
             index = 0
             try:
@@ -271,7 +272,12 @@ def gocardless_source(
                     yield payout_item_rows(payout_id, entity, index, page)
                     index += len(page)
             except ResourceGone:
-                log.info("payout items of %s are no longer served (410); keeping what was loaded", payout_id)
+                gone.append(payout_id)
+        if gone:
+            # (one warning a page of payouts, not one a payout: a backfill past six months meets hundreds)
+            log.warning("gocardless %s: the items of %d payout(s) are no longer served (410 Gone, older than six "
+                        "months: %s): kept as loaded, else composed from their events in staging",
+                        entity, len(gone), ", ".join(gone[:3]) + (" …" if len(gone) > 3 else ""))
 
     def updates(resource: str, name: str, link: str, doc: str) -> DltResource:
         """Re-read the ``name`` objects that new events link through ``link`` (``links__payment``...).
