@@ -444,9 +444,9 @@ def test_unknown_entity_message_says_what_to_add(tmp_path: Path) -> None:
     from lettrage.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError) as info:
-        _customers_entity(tmp_path / "customers.csv", "UK01")
+        _customers_entity(tmp_path / "customers.csv", "IT01")
     message = str(info.value)
-    assert all(part in message for part in ("mappings/entities.yaml", "- code: UK01", "currency: <", "sap_company_code:",
+    assert all(part in message for part in ("mappings/entities.yaml", "- code: IT01", "currency: <", "sap_company_code:",
                                             "bank_ibans: [", "erp: sap_export"))
 
 
