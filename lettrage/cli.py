@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +27,7 @@ import typer
 from rich.table import Table
 
 from connectors.registry import ALL_SOURCES
-from lettrage.terminal import make_console, require_warehouse
+from lettrage.terminal import make_console, parse_day, require_warehouse
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DLT_TELEMETRY_DISABLED", "1")
@@ -48,13 +48,7 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Reporting date YYY
 SourcesFileOpt = Annotated[Path | None, typer.Option("--sources-file", help="Sources configuration (default: ./sources.yaml or $LETTRAGE__SOURCES_FILE).")]
 
 
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+_date = parse_day
 
 
 def _use_sources_file(path: Path | None) -> None:
@@ -317,6 +311,8 @@ def sql(query: Annotated[str, typer.Argument(help="A SQL query against the wareh
     require_warehouse(console)
     try:
         with connect(read_only=True) as engine:
+            if engine.name == "postgres":  # (DuckDB opens the file read-only; Postgres holds it per session)
+                engine.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             rows = engine.query_dicts(query)
     except WarehouseError as exc:
         console.print(f"[red]{str(exc).split(chr(10))[0]}[/]")  # the engine's message, not a traceback

@@ -7,13 +7,12 @@ Mounted by ``lettrage/cli.py`` with ``app.add_typer(factoring_app, name="factori
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console, require_warehouse
+from lettrage.terminal import make_console, parse_day, require_warehouse
 
 app = typer.Typer(help="Factoring (affacturage): propose and send bordereaux, follow the factor's money.",
                   no_args_is_help=True, add_completion=False)
@@ -24,13 +23,7 @@ ContractOpt = Annotated[str | None, typer.Option("--contract", "-c", help="Contr
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Date of the bordereau YYYY-MM-DD (default: today).")]
 
 
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+_date = parse_day
 
 
 @app.command()

@@ -5,20 +5,21 @@ Thin: every command calls ``actions.dunning`` or ``flows.reminders``.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console, require_warehouse
+from lettrage.terminal import make_console, parse_day, require_warehouse
 
 app = typer.Typer(help="Reminders (relances): list or send today's reminders and statements, exactly once; record promises to pay.", no_args_is_help=True)
 console = make_console()
 
 
 def _date(value: str | None) -> date:
-    return datetime.strptime(value, "%Y-%m-%d").date() if value else date.today()
+    """The day given (YYYY-MM-DD), else today."""
+    return parse_day(value) or date.today()
 
 
 @app.command("list")
@@ -26,19 +27,21 @@ def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = 
           as_of: Annotated[str | None, typer.Option("--as-of")] = None,
           all_rows: Annotated[bool, typer.Option("--all", help="Also list skipped invoices.")] = False) -> None:
     """Dry run: what would be sent today, with step and reason (reads only)."""
+    day = _date(as_of)
     require_warehouse(console)
     from actions.dunning.demo import print_dry_run
 
-    print_dry_run(entity, _date(as_of), show_skipped=all_rows, console=console)
+    print_dry_run(entity, day, show_skipped=all_rows, console=console)
 
 
 @app.command()
 def send(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = None,
          as_of: Annotated[str | None, typer.Option("--as-of")] = None) -> None:
     """Send today's reminders through the outbox (SMTP settings from DUNNING__SMTP__*)."""
+    day = _date(as_of)
     from flows.reminders import reminders
 
-    result = reminders(entities=entity, as_of=_date(as_of), dry_run=False)
+    result = reminders(entities=entity, as_of=day, dry_run=False)
     table = Table("entity", "messages", "sent", "failed")
     for code, r in result.items():
         s = r["summary"]
@@ -88,14 +91,14 @@ def promise(entity: Annotated[str, typer.Option("--entity", "-e")],
                 "--as-of", help="The day the customer made the promise, when recorded later or replayed (the "
                                 "promised day may not be before it); default today.")] = None) -> None:
     """Record a promise to pay: no reminder for the invoice until that day (a broken one reaches the digest)."""
+    promised, today = _date(on), parse_day(as_of)
     from actions.dunning.promises import record_promise_to_pay
     from lettrage.errors import DataError
     from warehouse.engine import connect
 
     try:
         with connect() as engine:
-            decision = record_promise_to_pay(engine, entity, invoice, _date(on), actor, reason,
-                                             today=_date(as_of) if as_of else None)
+            decision = record_promise_to_pay(engine, entity, invoice, promised, actor, reason, today=today)
     except DataError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc

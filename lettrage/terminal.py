@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date, datetime
 
 from rich.console import Console
 
@@ -35,3 +36,16 @@ def require_warehouse(console: Console) -> None:
     except WarehouseMissing as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=2) from None
+
+
+def parse_day(value: str | None) -> date | None:
+    """A command line's YYYY-MM-DD option as a date (None when not given), or typer's own error naming the value:
+    every command refuses ``2026-02-30`` or ``22/11/2026`` alike instead of one of them ending in a traceback."""
+    import typer
+
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc

@@ -14,8 +14,12 @@ from lettrage import cli
 
 @pytest.mark.parametrize(
     "args",
-    [["backfill", "--from", "2026-13-01", "--to", "2026-11-07"], ["sync", "--as-of", "22/11/2026"]],
-    ids=["backfill-bad-from", "sync-bad-as-of"],
+    [["backfill", "--from", "2026-13-01", "--to", "2026-11-07"], ["sync", "--as-of", "22/11/2026"],
+     ["reminders", "list", "--as-of", "2026-02-30"], ["reminders", "statements", "--as-of", "2026/11/01"],
+     ["reminders", "promise", "-e", "FR01", "-i", "FA-1", "--on", "2026-02-30", "--actor", "a"],
+     ["factoring", "propose", "--as-of", "2026-13-01"]],
+    ids=["backfill-bad-from", "sync-bad-as-of", "reminders-list", "reminders-statements", "reminders-promise",
+         "factoring-propose"],
 )
 def test_bad_dates_are_refused_before_anything_runs(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[str] = []
