@@ -27,7 +27,7 @@ import typer
 from rich.table import Table
 
 from connectors.registry import ALL_SOURCES
-from lettrage.terminal import make_console, parse_day, require_warehouse
+from lettrage.terminal import check_entities, check_entity, make_console, parse_day, require_warehouse
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DLT_TELEMETRY_DISABLED", "1")
@@ -43,6 +43,9 @@ app = typer.Typer(
 console = make_console()
 
 EntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", help="Entity code (e.g. FR01); repeat for several. Default: all.")]
+# (checked against the known entities where no --sources-file option could add one: not for sync and backfill)
+KnownEntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", callback=check_entities,
+                                                           help="Entity code (e.g. FR01); repeat for several. Default: all.")]
 SourceOpt = Annotated[list[str] | None, typer.Option("--source", "-s", help="Source (" + ", ".join(ALL_SOURCES) + "); repeat. Default: all configured.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Reporting date YYYY-MM-DD (default: today).")]
 SourcesFileOpt = Annotated[Path | None, typer.Option("--sources-file", help="Sources configuration (default: ./sources.yaml or $LETTRAGE__SOURCES_FILE).")]
@@ -197,7 +200,8 @@ def backfill(
 
 @app.command()
 def reconcile(as_of: AsOfOpt = None,
-              entity: Annotated[str | None, typer.Option("--entity", "-e", help="Entity code. Default: all.")] = None,
+              entity: Annotated[str | None, typer.Option("--entity", "-e", callback=check_entity,
+                                                         help="Entity code. Default: all.")] = None,
               quiet: QuietOpt = False) -> None:
     """Rebuild the canonical tables from what is loaded and reconcile again (no source is read)."""
     _quiet_prefect_console(quiet)
@@ -265,7 +269,7 @@ def report(
 
 @app.command()
 def proposals(
-    entity: EntityOpt = None,
+    entity: KnownEntityOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder of the files (default: $LETTRAGE__PROPOSALS_DIR or var/erp).")] = None,
     as_of: AsOfOpt = None,
 ) -> None:

@@ -12,13 +12,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console, parse_day, require_warehouse
+from lettrage.terminal import check_entities, make_console, parse_day, require_warehouse
 
 app = typer.Typer(help="Factoring (affacturage): propose and send bordereaux, follow the factor's money.",
                   no_args_is_help=True, add_completion=False)
 console = make_console()
 
-EntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", help="Entity code; repeat. Default: all.")]
+EntityOpt = Annotated[list[str] | None, typer.Option("--entity", "-e", callback=check_entities,
+                                                     help="Entity code; repeat. Default: all.")]
 ContractOpt = Annotated[str | None, typer.Option("--contract", "-c", help="Contract id of mappings/factoring.yaml.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Date of the bordereau YYYY-MM-DD (default: today).")]
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console, require_warehouse
+from lettrage.terminal import check_entities, make_console, require_warehouse
 
 app = typer.Typer(help="Matches: list them, confirm or reject one, assign a payment (decisions kept through every run).",
                   no_args_is_help=True, add_completion=False)
@@ -28,7 +28,8 @@ STATES = ("suggested", "auto", "confirmed", "rejected")
 
 
 @app.command("list")
-def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", help="Entity code; repeat.")] = None,
+def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", callback=check_entities,
+                                                           help="Entity code; repeat.")] = None,
           state: Annotated[str, typer.Option("--state", help=f"One of {', '.join(STATES)}, or 'all'.")] = "suggested",
           payment: Annotated[str | None, typer.Option("--payment", help="Only this payment's matches.")] = None,
           invoice: Annotated[str | None, typer.Option("--invoice", help="Only this invoice (id or number).")] = None,

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lettrage.terminal import make_console, parse_day, require_warehouse
+from lettrage.terminal import check_entities, check_entity, make_console, parse_day, require_warehouse
 
 app = typer.Typer(help="Reminders (relances): list or send today's reminders and statements, exactly once; record promises to pay.", no_args_is_help=True)
 console = make_console()
@@ -23,7 +23,7 @@ def _date(value: str | None) -> date:
 
 
 @app.command("list")
-def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = None,
+def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", callback=check_entities)] = None,
           as_of: Annotated[str | None, typer.Option("--as-of")] = None,
           all_rows: Annotated[bool, typer.Option("--all", help="Also list skipped invoices.")] = False) -> None:
     """Dry run: what would be sent today, with step and reason (reads only)."""
@@ -35,7 +35,7 @@ def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = 
 
 
 @app.command()
-def send(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = None,
+def send(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", callback=check_entities)] = None,
          as_of: Annotated[str | None, typer.Option("--as-of")] = None) -> None:
     """Send today's reminders through the outbox (SMTP settings from DUNNING__SMTP__*)."""
     day = _date(as_of)
@@ -50,7 +50,7 @@ def send(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = N
 
 
 @app.command()
-def statements(entity: Annotated[list[str] | None, typer.Option("--entity", "-e")] = None,
+def statements(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", callback=check_entities)] = None,
                customer: Annotated[list[str] | None, typer.Option(
                    "--customer", "-c", help="On demand for these customer ids; default: the monthly schedule.")] = None,
                as_of: Annotated[str | None, typer.Option("--as-of")] = None,
@@ -82,7 +82,7 @@ def statements(entity: Annotated[list[str] | None, typer.Option("--entity", "-e"
 
 
 @app.command()
-def promise(entity: Annotated[str, typer.Option("--entity", "-e")],
+def promise(entity: Annotated[str, typer.Option("--entity", "-e", callback=check_entity)],
             invoice: Annotated[str, typer.Option("--invoice", "-i", help="Invoice id (fct_invoice.invoice_id).")],
             on: Annotated[str, typer.Option("--on", help="Promised payment day YYYY-MM-DD.")],
             actor: Annotated[str, typer.Option("--actor", help="Who recorded it.")],
@@ -106,7 +106,7 @@ def promise(entity: Annotated[str, typer.Option("--entity", "-e")],
 
 
 @app.command()
-def dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
+def dispute(entity: Annotated[str, typer.Option("--entity", "-e", callback=check_entity)],
             invoice: Annotated[str, typer.Option("--invoice", "-i", help="Invoice id or number.")],
             reason: Annotated[str, typer.Option("--reason", help="What the customer contests.")],
             actor: Annotated[str, typer.Option("--actor", help="Who recorded it.")],
@@ -132,7 +132,7 @@ def dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
 
 
 @app.command("resolve-dispute")
-def resolve_dispute(entity: Annotated[str, typer.Option("--entity", "-e")],
+def resolve_dispute(entity: Annotated[str, typer.Option("--entity", "-e", callback=check_entity)],
                     invoice: Annotated[str, typer.Option("--invoice", "-i", help="Invoice id or number.")],
                     reason: Annotated[str, typer.Option("--reason", help="What settled it.")],
                     actor: Annotated[str, typer.Option("--actor", help="Who recorded it.")]) -> None:

@@ -49,3 +49,41 @@ def parse_day(value: str | None) -> date | None:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def known_entities() -> set[str]:
+    """The entity codes this installation knows: ``mappings/entities.yaml`` (or its override) and the sources file,
+    when one is readable here (as the flows' drop-downs list them)."""
+    from mappings.entities import load_entities
+
+    codes = set(load_entities().codes())
+    try:
+        from connectors.registry import load_sources_config
+
+        codes |= set(load_sources_config().entities)
+    except Exception:  # noqa: BLE001 - no sources file here: the mappings suffice
+        pass
+    return codes
+
+
+def check_entities(values: list[str] | None) -> list[str] | None:
+    """``--entity`` values upper-cased and checked against :func:`known_entities` (typer's callback): a typo
+    (``XX01``) was taken as an entity with nothing to do, printed empty tables, wrote an empty proposal file and
+    exited 0."""
+    import typer
+
+    if not values:
+        return values
+    codes = [v.strip().upper() for v in values]
+    known = known_entities()
+    unknown = [c for c in codes if c not in known and c != "*"]
+    if unknown and known:
+        raise typer.BadParameter(f"unknown entity {', '.join(unknown)}: this installation knows "
+                                 f"{', '.join(sorted(known))} (mappings/entities.yaml and the sources file)")
+    return codes
+
+
+def check_entity(value: str | None) -> str | None:
+    """:func:`check_entities` for an option that takes one entity."""
+    checked = check_entities([value] if value else None)
+    return checked[0] if checked else value

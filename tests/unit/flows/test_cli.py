@@ -128,3 +128,24 @@ def test_fx_rates_are_loaded_from_a_csv_or_the_bad_line_is_named(tmp_path: Path,
     bad.write_text("rate_date,currency,entity_currency,rate\n2026-11-26,USD,EUR,abc\n", encoding="utf-8")
     result = CliRunner().invoke(cli.app, ["fx-rates", str(bad)], env={"COLUMNS": "300"})
     assert result.exit_code == 2 and "bad.csv" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["reminders", "list", "-e", "XX01"], ["proposals", "-e", "ZZ99"],
+                                  ["matches", "list", "-e", "ZZ99"], ["factoring", "propose", "-e", "ZZ99"],
+                                  ["reconcile", "-e", "XX01"]],
+                         ids=["reminders-list", "proposals", "matches-list", "factoring-propose", "reconcile"])
+def test_an_unknown_entity_is_refused_naming_the_known_ones(args: list[str], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in an entity code printed empty tables (and wrote an empty proposal file) with exit code 0."""
+    monkeypatch.setenv("LETTRAGE__WAREHOUSE_URL", f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    monkeypatch.setenv("LETTRAGE__SOURCES_FILE", str(tmp_path / "none.yaml"))
+    result = CliRunner().invoke(cli.app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert "unknown entity" in result.output and "FR01" in result.output
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
+def test_an_entity_in_lower_case_is_the_entity() -> None:
+    from lettrage.terminal import check_entities
+
+    assert check_entities(["fr01", " DE01 "]) == ["FR01", "DE01"]
