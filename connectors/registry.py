@@ -102,6 +102,8 @@ def load_sources_config(path: Path | None = None) -> SourcesConfig:
         return SourcesConfig.model_validate({**data, "root": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigurationError(f"{path}: {exc}") from exc
+    except yaml.YAMLError as exc:  # (its own message says "<unicode string>, line 3": the file is ours to name)
+        raise ConfigurationError(f"{path}: not valid YAML: {str(exc).replace('<unicode string>', str(path))}") from exc
 
 
 # Settings a source takes beyond path, base_url and enabled (each builder below passes these, and only these, on).
@@ -167,10 +169,18 @@ FileBuilder = Callable[[str, SourceSettings, Path, "FileLoadStats", bool], Any]
 
 
 def _resolve(root: Path, path: str | None, source: str, entity: str) -> Path:
+    """The drop folder (or file, or glob) of a file source; one that does not exist fails the source by name: a typo
+    in the folder loaded nothing every night, reported as a successful load of 0 rows."""
     if not path:
         raise ConfigurationError(f"{source}/{entity}: 'path' (a folder or glob of dropped files) is required")
     p = Path(path)
-    return p if p.is_absolute() else root / p
+    resolved = p if p.is_absolute() else root / p
+    parts = resolved.parts
+    fixed = Path(*parts[:next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), len(parts))])
+    if not fixed.exists():
+        raise ConfigurationError(f"{source}/{entity}: path {resolved} does not exist ({fixed} is missing): create the "
+                                 "drop folder, or correct 'path' in the sources file")
+    return resolved
 
 
 def _sage_fec(entity: str, s: SourceSettings, root: Path, stats: FileLoadStats, reread: bool = False) -> Any:

@@ -39,8 +39,10 @@ def test_valid_sources_files(tmp_path: Path, text: str, jobs: list[tuple[str, st
          "US01.netsuite has settings no source reads ['subsidiaries']; known: ['base_url', 'concurrency', 'enabled', "
          "'path', 'subsidiary']"),
         ("entities:\n  FR01:\n    camt053: {path: bank, iban: FR76}\n", "FR01.camt053 has settings no source reads ['iban']"),
+        ("entities:\n  FR01:\n    camt053: path: bank\n", "sources.yaml: not valid YAML: mapping values are not allowed"),
     ],
-    ids=["unknown-source", "bad-bool", "unknown-top-level-key", "netsuite-misspelt-subsidiary", "unknown-setting"],
+    ids=["unknown-source", "bad-bool", "unknown-top-level-key", "netsuite-misspelt-subsidiary", "unknown-setting",
+         "not-yaml"],
 )
 def test_invalid_sources_files(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "sources.yaml"
@@ -85,3 +87,16 @@ def test_a_backfill_s_last_day_is_in_its_window() -> None:
     bound = window_end(date(2026, 11, 26))
     assert bound == date(2026, 11, 27) and "2026-11-26T15:00:00" < bound.isoformat()
     assert window_end(None) is None
+
+
+def test_a_drop_folder_that_does_not_exist_fails_its_source_by_name(tmp_path: Path) -> None:
+    """A typo in a file source's path loaded nothing every night, reported as 0 rows loaded."""
+    from connectors.registry import build_job
+
+    (tmp_path / "bank").mkdir()
+    (tmp_path / "sources.yaml").write_text("entities:\n  FR01:\n    camt053: {path: bank}\n    sage_fec: {path: fecc}\n"
+                                           "  DE01:\n    camt053: {path: 'bank/*.xml'}\n", encoding="utf-8")
+    config = load_sources_config(tmp_path / "sources.yaml")
+    assert build_job(config, "FR01", "camt053") and build_job(config, "DE01", "camt053")  # (a glob in a folder there)
+    with pytest.raises(ConfigurationError, match=r"sage_fec/FR01: path .*fecc does not exist"):
+        build_job(config, "FR01", "sage_fec")
