@@ -198,7 +198,14 @@ def reconcile_books(as_of: date, entity: str | None = None, incremental: bool = 
 
 @task(task_run_name="refresh-marts", timeout_seconds=orch.WAREHOUSE_STEP_TIMEOUT)
 def refresh_marts(as_of: date) -> dict[str, int]:
-    """Every mart_* as of ``as_of``, then the customers' segment and score in dim_customer."""
+    """Every mart_* as of ``as_of``, then the customers' segment and score in dim_customer.
+
+    ``mart_factoring`` too, and the (empty, until used) tables the README names for rates and reminders: a finance
+    user querying them after the first night got "table does not exist" instead of no rows."""
+    from actions.dunning.schema import ensure_dunning_tables
+    from actions.factoring.mart import MART as FACTORING_MART
+    from actions.factoring.mart import build_mart_factoring
+    from warehouse.marts import ensure_fx_rates
     from warehouse.marts import refresh_marts as refresh
 
     logger = get_run_logger()
@@ -206,6 +213,9 @@ def refresh_marts(as_of: date) -> dict[str, int]:
 
     with _slot(orch.WAREHOUSE_LIMIT), connect() as engine:
         marts = refresh(engine, as_of=as_of)
+        ensure_fx_rates(engine)
+        ensure_dunning_tables(engine)
+        marts[FACTORING_MART] = build_mart_factoring(engine, as_of)
         apply_access(engine)  # grants and row-level security on tables a build recreated (no-op on DuckDB)
     logger.info("marts: %s", marts)
     return marts
