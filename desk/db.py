@@ -70,12 +70,17 @@ def _roles():  # type: ignore[no-untyped-def]
 
 
 def access_ready(engine: Engine) -> bool:
-    """True on Postgres after ``lettrage access init`` (the group roles exist): then the desk uses them."""
+    """True on Postgres after ``lettrage access init`` on this warehouse: the group roles exist and the dataset holds
+    its scope table. Roles belong to the whole Postgres server, a dataset to one warehouse: another warehouse's
+    ``access init`` on the same server (a second installation, a test database) made every desk of this one write
+    a scope table it does not have, and adding a user failed."""
     if engine.name != "postgres":
         return False
+    from warehouse.access.postgres import SCOPE_TABLE
+
     roles = _roles()
     rows = engine.query("SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = ANY(:n)", {"n": list(roles.all)})
-    return int(rows[0][0]) == len(roles.all)
+    return int(rows[0][0]) == len(roles.all) and engine.table_exists(SCOPE_TABLE)
 
 
 def sync_db_role(engine: Engine, username: str, role: str, entities: Sequence[str]) -> str | None:

@@ -132,3 +132,20 @@ def test_desk_pages_on_postgres_act_as_the_user(pg_world: WarehouseConfig) -> No
     assert "duplicate in SAP" in erp.text
     csv = rev.get("/erp.csv")
     assert csv.headers["content-type"].startswith("text/csv") and "duplicate in SAP" in csv.text
+
+
+def test_another_warehouse_s_access_roles_do_not_make_this_desk_write_a_scope_it_lacks(pg_world: WarehouseConfig) -> None:
+    """Roles are the Postgres server's, a scope table one dataset's: with another warehouse on the same server set up
+    by `lettrage access init` (here pg_world's), a warehouse never set up adds desk users without database roles
+    (it tried to write its missing access_entity_scope, and every add_user failed)."""
+    import uuid as uuid_
+
+    from tests.conftest import _drop_pg_schema
+
+    other = WarehouseConfig(url=pg_world.url, dataset=f"t_{uuid_.uuid4().hex[:12]}")
+    try:
+        with connect(other) as engine:
+            user = add_user(engine, "plain", role="reviewer", entities=["FR01"], password=PASSWORD)
+            assert user.username == "plain" and not engine.table_exists("access_entity_scope")
+    finally:
+        _drop_pg_schema(other.dataset)

@@ -112,3 +112,20 @@ def test_queue_and_invoice_lists_come_a_page_at_a_time(client_for: Any) -> None:
             re.findall(r'href="/e/FR01/invoice/([^"]+)"', second.text))
     assert rev.get("/queue?page=abc").status_code == 400
     assert rev.get("/queue?page=-1").status_code == 400
+
+
+def test_a_reviewer_confirms_an_automatic_match_from_its_page(client_for: Any, db: Any) -> None:
+    """desk/README: "confirm / reject a match | match page | reviewer". An automatic match's page offered only the
+    split; the CLI could confirm or reject it. Confirmed, it is pinned through every re-run; a reader still only
+    looks."""
+    auto = db("SELECT match_id FROM fct_match WHERE entity = 'DE01' AND state = 'auto' AND rule = 'exact_reference' "
+              "ORDER BY match_id DESC LIMIT 1")[0]["match_id"]
+    fr_auto = db("SELECT match_id FROM fct_match WHERE entity = 'FR01' AND state = 'auto' ORDER BY match_id LIMIT 1")
+    looked = client_for("fr_reader").get(f"/e/FR01/match/{fr_auto[0]['match_id']}")
+    assert looked.status_code == 200 and 'value="confirm"' not in looked.text and "can look but not decide" in looked.text
+    rev = client_for("rev")
+    page = rev.get(f"/e/DE01/match/{auto}")
+    assert page.status_code == 200 and 'value="confirm"' in page.text and 'value="reject"' in page.text
+    done = rev.post(f"/e/DE01/match/{auto}", data={"csrf": csrf_of(page.text), "verdict": "confirm", "reason": ""})
+    assert done.status_code == 200 and "Recorded: confirmed" in done.text
+    assert db("SELECT kind, actor FROM decision WHERE match_id = :m", {"m": auto}) == [{"kind": "confirm_match", "actor": "rev"}]
