@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.registry import ALL_SOURCES
@@ -148,7 +149,7 @@ def _print_source_summary(title: str, seconds: float) -> None:
     for s in items:
         status = {"done": "[green]loaded[/]", "failed": "[red]FAILED[/]"}.get(s.status, s.status)
         t.add_row(s.key, status, f"{s.pages:,}", f"{s.rows:,}", f"{s.rows_per_second():,.0f}",
-                  f"{s.elapsed():.1f}", s.message)
+                  f"{s.elapsed():.1f}", escape(s.message or ""))  # ("[sources.stripe.FR01]" is no markup)
     console.print(t)
 
 
@@ -237,7 +238,8 @@ def limits(
 @app.command()
 def report(
     out: Annotated[Path | None, typer.Option("--out", help="Also write the HTML report per entity and the Excel workbook here.")] = None,
-    as_of: AsOfOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The date the figures must be as of, YYYY-MM-DD "
+                                              "(default: the date of the last sync, backfill or reconcile).")] = None,
 ) -> None:
     """Print the headline figures from the warehouse; with --out, write the HTML reports and the workbook too.
 
@@ -325,7 +327,7 @@ def sql(query: Annotated[str, typer.Argument(help="A SQL query against the wareh
     for col in rows[0].keys() if rows else []:
         table.add_column(col)
     for row in rows[:500]:
-        table.add_row(*["" if v is None else str(v) for v in row.values()])
+        table.add_row(*["" if v is None else escape(str(v)) for v in row.values()])
     console.print(table)
     console.print(f"{len(rows)} row(s)")
 

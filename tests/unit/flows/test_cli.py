@@ -149,3 +149,20 @@ def test_an_entity_in_lower_case_is_the_entity() -> None:
     from lettrage.terminal import check_entities
 
     assert check_entities(["fr01", " DE01 "]) == ["FR01", "DE01"]
+
+
+def test_a_source_s_detail_is_printed_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing secret's hint names its section, "[sources.stripe.FR01] api_key": rich took it for markup and the
+    summary table printed "… or  api_key in .dlt/secrets.toml"."""
+    from rich.console import Console
+
+    from lettrage.progress import BOARD
+
+    recorded = Console(record=True, width=300)
+    monkeypatch.setattr(cli, "console", recorded)
+    BOARD.reset()
+    BOARD.start("stripe/FR01")
+    BOARD.fail("stripe/FR01", "missing secret: set X or [sources.stripe.FR01] api_key in .dlt/secrets.toml")
+    cli._print_source_summary("Sync", 1.0)
+    BOARD.reset()
+    assert "[sources.stripe.FR01] api_key" in recorded.export_text()
