@@ -51,6 +51,12 @@ def _only(sources_file: Path, entities: list[str], out: Path) -> Path:
     """The sources file of the world, restricted to ``entities`` (the flow's entity parameter knows FR01/DE01 only)."""
     config = yaml.safe_load(sources_file.read_text(encoding="utf-8"))
     config["entities"] = {e: s for e, s in config["entities"].items() if e in entities}
+    # (the drop folders stay the world's: relative to the world's own sources file, not to ``out``'s folder, where
+    # they do not exist; the file sources' logs are checked too)
+    for sources in config["entities"].values():
+        for settings in sources.values():
+            if isinstance(settings, dict) and settings.get("path") and not Path(settings["path"]).is_absolute():
+                settings["path"] = str(sources_file.parent / settings["path"])
     assert sorted(config["entities"]) == sorted(entities)
     out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return out
