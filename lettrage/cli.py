@@ -245,11 +245,11 @@ def report(
 
     The figures are those of the last sync, backfill or reconcile, as of its date: asked for another date,
     the command says so and stops (run `lettrage reconcile --as-of DATE` first) rather than print them."""
+    wanted = _date(as_of)  # (a bad date is refused before anything else is looked at)
     require_warehouse(console)
     from warehouse.engine import connect
     from warehouse.summary import marts_as_of
 
-    wanted = _date(as_of)
     with connect(read_only=True) as engine:
         held = marts_as_of(engine)
     if wanted is not None and held is not None and wanted != held:
@@ -276,13 +276,14 @@ def proposals(
     as_of: AsOfOpt = None,
 ) -> None:
     """Write the lettrage proposal for each ERP: the matches it has not lettered, one CSV per entity."""
+    day = _date(as_of) or date.today()
     require_warehouse(console)
     from lettrage import orchestration as orch
     from warehouse.engine import connect
     from warehouse.reconcile import export_lettrage_proposals
 
     with connect(read_only=True) as engine:
-        files = export_lettrage_proposals(engine, out or orch.proposals_dir(), _date(as_of) or date.today(), entity)
+        files = export_lettrage_proposals(engine, out or orch.proposals_dir(), day, entity)
     for code, (path, rows) in sorted(files.items()):
         console.print(f"{code}: {rows} match(es) to letter in the ERP -> {path}")
     if not files:

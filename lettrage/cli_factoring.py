@@ -31,6 +31,7 @@ _date = parse_day
 def propose(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfOpt = None,
             all_lines: Annotated[bool, typer.Option("--all", help="List every invoice of each batch.")] = False) -> None:
     """Show the batch each contract would take today and the cash it would bring (writes nothing)."""
+    day = _date(as_of)  # (a bad date is refused before anything else is looked at)
     require_warehouse(console)
     from actions.factoring.demo import demo_proposals, format_proposals
     from lettrage import orchestration as orch
@@ -41,7 +42,7 @@ def propose(entity: EntityOpt = None, contract: ContractOpt = None, as_of: AsOfO
     if contract:
         mapping = mapping.model_copy(update={"contracts": (mapping.contract(contract),)})
     with connect() as engine:
-        proposals = demo_proposals(engine, _date(as_of) or orch.today(), mapping)
+        proposals = demo_proposals(engine, day or orch.today(), mapping)
     proposals = [p for p in proposals if not entity or p["entity"] in entity]
     console.print(format_proposals(proposals, max_lines=None if all_lines else 10)
                   or "no invoices in the warehouse for any factoring contract")

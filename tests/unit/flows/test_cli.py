@@ -17,11 +17,15 @@ from lettrage import cli
     [["backfill", "--from", "2026-13-01", "--to", "2026-11-07"], ["sync", "--as-of", "22/11/2026"],
      ["reminders", "list", "--as-of", "2026-02-30"], ["reminders", "statements", "--as-of", "2026/11/01"],
      ["reminders", "promise", "-e", "FR01", "-i", "FA-1", "--on", "2026-02-30", "--actor", "a"],
-     ["factoring", "propose", "--as-of", "2026-13-01"]],
+     ["factoring", "propose", "--as-of", "2026-13-01"], ["report", "--as-of", "2026-02-30"],
+     ["proposals", "--as-of", "x"]],
     ids=["backfill-bad-from", "sync-bad-as-of", "reminders-list", "reminders-statements", "reminders-promise",
-         "factoring-propose"],
+         "factoring-propose", "report", "proposals"],
 )
-def test_bad_dates_are_refused_before_anything_runs(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_dates_are_refused_before_anything_runs(args: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    # (no warehouse where the command looks: the date is refused before that is found out)
+    monkeypatch.setenv("LETTRAGE__WAREHOUSE_URL", f"duckdb:///{tmp_path / 'none.duckdb'}")
     ran: list[str] = []
     monkeypatch.setattr(cli, "_run_with_progress", lambda *a, **k: ran.append("run"))
     result = CliRunner().invoke(cli.app, args)
