@@ -16,22 +16,9 @@ from prefect.runtime import flow_run
 
 from connectors.registry import ALL_SOURCES
 from lettrage import orchestration as orch
-from mappings.entities import load_entities
+from lettrage.terminal import known_entities
 
-
-def _entity_codes() -> tuple[str, ...]:
-    """Entities of the mappings, plus any the sources file configures (when it is readable here)."""
-    codes = set(load_entities().codes())
-    try:
-        from connectors.registry import load_sources_config
-
-        codes |= set(load_sources_config().entities)
-    except Exception:  # no sources file where the flows are imported (e.g. at deploy): mappings suffice
-        pass
-    return tuple(sorted(codes))
-
-
-ENTITY_CODES: tuple[str, ...] = _entity_codes()
+ENTITY_CODES: tuple[str, ...] = tuple(sorted(known_entities()))  # (the CLI checks --entity against the same)
 SOURCE_NAMES: tuple[str, ...] = tuple(ALL_SOURCES)
 
 EntityCode: Any = Literal[ENTITY_CODES]  # type: ignore[valid-type]   # a drop-down in the UI
