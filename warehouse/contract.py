@@ -50,7 +50,10 @@ CANONICAL: tuple[Table, ...] = (
        ("entity", TEXT), ("invoice_id", TEXT), ("invoice_number", TEXT), ("customer_id", TEXT),
        ("doc_type", TEXT), ("issue_date", DATE), ("due_date", DATE), ("currency", TEXT),
        ("amount_total", MONEY), ("amount_open", MONEY), ("status", TEXT), ("disputed", BOOL),
-       ("factored", BOOL), ("erp_lettrage", TEXT)),
+       ("factored", BOOL), ("erp_lettrage", TEXT),
+       # extension: a credit document the ERP booked to write a debt off (int_invoices.write_off): DSO leaves it out
+       # of credit sales; the invoice it closes is `written_off`
+       ("write_off", BOOL)),
     _t("fct_payment", ("entity", "payment_id"), "one incoming money movement from a customer",
        ("entity", TEXT), ("payment_id", TEXT), ("channel", TEXT), ("customer_id", TEXT),
        ("amount", MONEY), ("fee", MONEY), ("currency", TEXT), ("paid_on", DATE), ("status", TEXT),

@@ -32,6 +32,10 @@ SHAPES: dict[str, Shape] = {
         # the document's own text where the ERP gives one (a FEC credit note's label, "Avoir AV-10 sur facture
         # FA-151"): a credit note naming its invoice there is set against it (10_inputs, rc_named_cn)
         ("description", TEXT),
+        # a credit the ERP booked against a debt it gave up (a FEC entry to 654 bad debts or 658, lettered with the
+        # invoice): set against the invoice as a credit note is, but no sale taken back (mart_dso) and the invoice
+        # it closes is written off, not credited (70_invoice)
+        ("write_off", BOOL),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
     "payments": (

@@ -709,6 +709,10 @@ def _reconcile_entity(engine: Engine, entity: str, rules: MatchingRules, as_of: 
         # (a book whose credit notes were never paid back skips closing them: int_credit_note_refunds)
         "cn_refunds": bool(engine.query(
             "SELECT 1 FROM int_credit_note_refunds WHERE entity = :entity LIMIT 1", {"entity": entity})),
+        # (a book whose ERP wrote no debt off skips telling its write-offs from credit notes: 70_invoice; a warehouse
+        # built before int_invoices had the column has none)
+        "erp_write_offs": "write_off" in engine.columns("int_invoices") and bool(engine.query(
+            "SELECT 1 FROM int_invoices WHERE entity = :entity AND write_off LIMIT 1", {"entity": entity})),
         # (a book without refunds skips pairing them with credit notes: no whole-book read for nothing)
         "refunds": bool(engine.query(
             "SELECT 1 FROM fct_payout_component WHERE entity = :entity AND kind IN " + REFUND_KINDS

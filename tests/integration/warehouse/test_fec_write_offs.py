@@ -1,6 +1,7 @@
 """A FEC whose accountant wrote a customer's debt off (an entry against 658 for a small difference of settlement,
-654 for a bad debt) and lettered it with the invoice: the ERP shows the invoice settled, and so does Lettrage.
-Staging and reconciliation on DuckDB and Postgres."""
+654 for a bad debt) and lettered it with the invoice: the ERP shows the invoice settled, and so does Lettrage; one
+written off whole is `written_off` (the contract's status), and DSO takes no sale back for it.
+Staging, reconciliation and marts on DuckDB and Postgres."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from lettrage.config import WarehouseConfig
+from warehouse.build import build_marts
 from warehouse.reconcile import reconcile
 
 from .raw_book import BANK, _fec, built_raw_book
@@ -68,9 +70,23 @@ LINES = [
 def test_an_invoice_the_erp_wrote_off_is_not_owed(warehouse_config: WarehouseConfig) -> None:
     with built_raw_book(warehouse_config, as_of=AS_OF, more_fec_lines=BOOK, more_bank_lines=LINES) as engine:
         write_offs = engine.query("SELECT invoice_id, invoice_number, customer_id, doc_type, amount_total, erp_lettrage "
-                                  "FROM int_invoices WHERE invoice_id LIKE 'WO/%' ORDER BY invoice_id")
+                                  "FROM int_invoices WHERE write_off ORDER BY invoice_id")
         reconcile(engine, as_of=AS_OF, entity="FR01")
+        build_marts(engine, as_of=AS_OF)
         invoices = dict(engine.query("SELECT invoice_id, amount_open || ' ' || status FROM fct_invoice"))
+        flagged = [r[0] for r in engine.query("SELECT invoice_id FROM fct_invoice WHERE write_off ORDER BY invoice_id")]
+        sales = dict(engine.query("SELECT month_end, credit_sales_month FROM mart_dso WHERE entity = 'FR01' "
+                                  "AND currency = 'EUR' AND month_end IN ('2024-06-30', '2025-01-31', '2025-03-31')"))
+        owed = dict(engine.query("SELECT month_end, receivables FROM mart_dso WHERE entity = 'FR01' "
+                                 "AND currency = 'EUR' AND month_end IN ('2024-12-31', '2025-01-31')"))
+        paid_invoices = engine.query("SELECT paid_invoices FROM mart_customer_payment_behaviour "
+                                     "WHERE entity = 'FR01' AND customer_id = 'C001'")[0][0]
+        sold = {d: engine.query("SELECT coalesce(sum(amount_total), 0) FROM int_invoices WHERE entity = 'FR01' "
+                                "AND upper(currency) = 'EUR' AND NOT write_off AND issue_date > :a AND issue_date <= :b",
+                                {"a": a, "b": b})[0][0]
+                for d, a, b in ((date(2024, 6, 30), "2024-05-31", "2024-06-30"),
+                                (date(2025, 1, 31), "2024-12-31", "2025-01-31"),
+                                (date(2025, 3, 31), "2025-02-28", "2025-03-31"))}
         matches = engine.query("SELECT payment_id, amount_applied, rule, explanation FROM fct_match "
                                "WHERE invoice_id = 'FA-2025-000950' ORDER BY payment_id")
         open_exceptions = engine.query("SELECT kind, payment_id FROM fct_reconciliation_exception "
@@ -85,10 +101,19 @@ def test_an_invoice_the_erp_wrote_off_is_not_owed(warehouse_config: WarehouseCon
     ]
     assert invoices["FA-2024-000900"] == "0.00 paid"  # (940.00 on the ERP's receipt, 60.00 written off)
     assert invoices["FA-2025-000950"] == "0.00 paid"  # (the bank line, and the ERP's write-off: no short payment)
-    assert invoices["FA-2024-000700"] == "0.00 credited"  # (the ERP's write-off closed all of it)
+    assert invoices["FA-2024-000700"] == "0.00 written_off"  # (the ERP's write-off closed all of it: no credit note)
+    assert flagged == [w[0] for w in write_offs]
     assert invoices["FA-2024-000600"] == "500.00 overdue"  # (a doubtful debt is still owed)
     assert invoices["FA-2025-000960"] == "0.00 paid"  # (98.00 paid, 2.00 written off in a batch entry)
     assert [(p, a, r) for p, a, r, _ in matches] == [("B50", Decimal("2940.00"), "exact_reference"),
                                                      ("WO/OD-22/2025-2", Decimal("60.00"), "credit_note")]
     assert "agrees with ERP lettrage WX" in matches[0][3] and "write-off OD-22/2025 ECART" in matches[1][3]
     assert open_exceptions == []
+    # the write-offs took no sale back: January 2025's sales are not 1,200.00 lower for the bad debt written off then,
+    # March's not 61.50 lower (and the months hold what the book sold, as before)
+    assert sales == sold
+    assert {str(d)[:7] for d in sales} == {"2024-06", "2025-01", "2025-03"}
+    # the bad debt was owed until the ERP wrote it off (31 January 2025), beside the doubtful debt's 500.00; then the
+    # January invoice net of its credit note; it is no paid invoice of the customer's (FA-900, FA-2025-1, FA-950 are)
+    assert owed == {date(2024, 12, 31): Decimal("1700.00"), date(2025, 1, 31): Decimal("1580.00")}
+    assert paid_invoices == 3

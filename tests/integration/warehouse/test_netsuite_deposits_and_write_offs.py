@@ -75,6 +75,7 @@ def test_deposits_credit_memos_over_two_invoices_and_journal_write_offs_settle_w
                                "FROM stg_netsuite__invoices WHERE doc_type = 'credit_note' ORDER BY 1")
         reconcile(engine, as_of=AS_OF)
         invoices = engine.query("SELECT invoice_number, amount_open FROM fct_invoice ORDER BY 1")
+        statuses = dict(engine.query("SELECT invoice_number, status FROM fct_invoice WHERE invoice_number IN ('INV101', 'INV103')"))
         rules = engine.query("SELECT i.invoice_number, m.payment_id, m.rule, m.amount_applied FROM fct_match AS m "
                              "JOIN fct_invoice AS i ON i.invoice_id = m.invoice_id WHERE m.state = 'auto' ORDER BY 1, 2")
     assert payments == [("NS-200", Decimal("4000.00"), "100"), ("NS-201", Decimal("1500.00"), "104")]
@@ -90,3 +91,5 @@ def test_deposits_credit_memos_over_two_invoices_and_journal_write_offs_settle_w
                      ("INV102", "400", "credit_note", Decimal("450.00")),
                      ("INV103", "999", "credit_note", Decimal("1890.00")),
                      ("INV104", "NS-201", "erp_lettrage", Decimal("1500.00"))]
+    # the journal's credit wrote INV103 off (the contract's status), the credit memo credited INV101
+    assert statuses == {"INV101": "credited", "INV103": "written_off"}

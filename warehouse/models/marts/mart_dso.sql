@@ -2,7 +2,8 @@
 -- before the as-of date.
 -- receivables: open at the month end (same definition as mart_aged_balance at that date: credit notes,
 --   payments and discounts count on their own dates, _marts.jinja open_ctes).
--- credit sales: net amount_total (credit notes negative) of documents issued in the period.
+-- credit sales: net amount_total (credit notes negative) of documents issued in the period; a debt the ERP wrote off
+--   (fct_invoice.write_off) took no sale back: it leaves the receivables at its date, not the sales.
 -- dso_countback: walk back from the month end, consuming each month's credit sales with the
 --   receivables; full months add their days, the last one its fraction (at most 24 months).
 -- dso_simple: receivables / credit sales of the 90 days ending at the month end * 90.
@@ -17,7 +18,7 @@ ar AS (
 ),
 docs AS (
     SELECT entity, upper(currency) AS currency, issue_date, CAST(amount_total AS DECIMAL(18,2)) AS amount_total
-    FROM fct_invoice WHERE issue_date IS NOT NULL AND issue_date <= {{ d(as_of) }}
+    FROM fct_invoice WHERE issue_date IS NOT NULL AND issue_date <= {{ d(as_of) }} AND NOT coalesce(write_off, FALSE)
 ),
 sales_m AS (
     SELECT entity, currency, {{ month_end_of('issue_date') }} AS me, sum(amount_total) AS sales

@@ -58,6 +58,7 @@ SELECT
     FALSE AS disputed,
     coalesce(a.applied_by, c.code) AS erp_lettrage,
     CAST(NULL AS TEXT) AS description,
+    FALSE AS write_off,
     'netsuite' AS source_system,
     t.id AS source_id
 FROM raw_netsuite_transactions AS t
@@ -80,6 +81,8 @@ SELECT
     FALSE AS disputed,
     CASE WHEN j.n_codes = 1 THEN j.code END AS erp_lettrage,
     CAST(NULL AS TEXT) AS description,
+    -- (a journal entry's credit applied to an invoice is NetSuite's write-off of it)
+    TRUE AS write_off,
     'netsuite' AS source_system,
     j.journal_id AS source_id
 FROM journal AS j

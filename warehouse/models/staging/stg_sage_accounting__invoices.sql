@@ -81,6 +81,7 @@ SELECT
     FALSE AS disputed,
     a.payment_ids AS erp_lettrage,
     CAST(NULL AS TEXT) AS description,
+    FALSE AS write_off,
     'sage_accounting' AS source_system,
     d.id AS source_id
 FROM documents AS d

@@ -69,6 +69,7 @@ sales_documents AS (
         amount_total,
         erp_lettrage,
         description,
+        FALSE AS write_off,
         source_id
     FROM sales_pieces
 ),
@@ -95,6 +96,7 @@ write_off_documents AS (
         {{ fec_group_amount('w') }} AS amount_total,
         w.lettrage AS erp_lettrage,
         min(nullif(trim(w.ecriture_lib), '')) AS description,
+        TRUE AS write_off,
         min({{ fec_entry_id('w') }}) AS source_id
     FROM lines AS w
     JOIN write_off_entries AS e ON {{ fec_same_entry('e', 'w') }}
@@ -143,6 +145,7 @@ opening_documents AS (
         {{ fec_group_amount('o') }} AS amount_total,
         max(lettrage) AS erp_lettrage,
         min(nullif(trim(ecriture_lib), '')) AS description,
+        FALSE AS write_off,
         min({{ fec_entry_id('o') }}) AS source_id
     FROM opening_lines AS o
     GROUP BY entity, customer, doc_ref
@@ -170,6 +173,7 @@ SELECT
     FALSE AS disputed,
     d.erp_lettrage,
     d.description,
+    d.write_off,
     'sage_fec' AS source_system,
     d.source_id
 FROM documents AS d

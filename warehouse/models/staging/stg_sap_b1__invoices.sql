@@ -102,6 +102,7 @@ SELECT
     FALSE AS disputed,
     a.payment_ids AS erp_lettrage,
     CAST(NULL AS TEXT) AS description,
+    FALSE AS write_off,
     'sap_b1' AS source_system,
     d.invoice_id AS source_id
 FROM documents AS d

@@ -110,6 +110,7 @@ SELECT
          WHEN d.amount_total > 0 THEN r.listed
          ELSE c.listed END AS erp_lettrage,
     CAST(NULL AS TEXT) AS description,
+    FALSE AS write_off,
     'sap_export' AS source_system,
     d.company_code || '/' || CAST(d.fiscal_year AS TEXT) || '/' || d.document_number AS source_id
 FROM kept AS d

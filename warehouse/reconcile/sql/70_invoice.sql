@@ -7,14 +7,22 @@
 DELETE FROM fct_invoice WHERE entity = :entity{{ only }};
 
 INSERT INTO fct_invoice (entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, due_date, currency,
-                         amount_total, amount_open, status, disputed, factored, erp_lettrage,
+                         amount_total, amount_open, status, disputed, factored, erp_lettrage, write_off,
                          source_system, source_id, _loaded_at)
-WITH m AS (
-    SELECT entity, invoice_id,
-           sum(CASE WHEN rule <> 'credit_note' THEN amount_applied + coalesce(adjustment, 0) ELSE 0 END) AS paid,
-           sum(CASE WHEN rule = 'credit_note' THEN amount_applied ELSE 0 END) AS credited
-    FROM fct_match WHERE state IN ('auto', 'confirmed') AND entity = :entity{{ only }}
-    GROUP BY entity, invoice_id
+WITH {% if erp_write_offs %}wo AS (
+    -- the credits the ERP booked to write a debt off (int_invoices.write_off): what they close is written off
+    SELECT invoice_id FROM {{ invoices_table }} WHERE entity = :entity AND write_off
+), {% endif %}m AS (
+    SELECT x.entity, x.invoice_id,
+           sum(CASE WHEN x.rule <> 'credit_note' THEN x.amount_applied + coalesce(x.adjustment, 0) ELSE 0 END) AS paid,
+           sum(CASE WHEN x.rule = 'credit_note' THEN x.amount_applied ELSE 0 END) AS credited,
+           {% if erp_write_offs %}sum(CASE WHEN x.rule = 'credit_note' AND wo.invoice_id IS NOT NULL
+                    THEN x.amount_applied ELSE 0 END){% else %}0{% endif %} AS written
+    FROM fct_match AS x
+    {% if erp_write_offs %}LEFT JOIN wo ON wo.invoice_id = x.payment_id{% endif %}
+    WHERE x.state IN ('auto', 'confirmed') AND x.entity = :entity
+    {% if affected_only %}AND x.invoice_id IN (SELECT invoice_id FROM rc_affected){% endif %}
+    GROUP BY x.entity, x.invoice_id
 ), cn AS (
     SELECT entity, payment_id AS invoice_id, sum(amount_applied) AS used
     FROM fct_match WHERE state IN ('auto', 'confirmed') AND rule = 'credit_note' AND entity = :entity
@@ -39,7 +47,8 @@ WITH m AS (
     WHERE entity = :entity AND coalesce(status, '') NOT IN ('repurchased', 'cancelled', 'rejected', 'recourse')
 ), base AS (
     SELECT i.*,
-           coalesce(m.paid, 0) AS paid, coalesce(m.credited, 0) AS credited, coalesce(cn.used, 0) AS used,
+           coalesce(m.paid, 0) AS paid, coalesce(m.credited, 0) AS credited, coalesce(m.written, 0) AS written,
+           coalesce(cn.used, 0) AS used,
            CASE WHEN od.invoice_id IS NOT NULL OR cb.invoice_id IS NOT NULL THEN 1 ELSE 0 END AS d_disputed,
            coalesce(d.written_off, 0) AS written_off,
            CASE WHEN coalesce(d.write_off_all, 0) > 0 THEN NULL ELSE coalesce(d.write_off_amount, 0) END AS wo_amount,
@@ -66,6 +75,9 @@ WITH m AS (
 SELECT entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, due_date, upper(currency),
        CAST(amount_total AS DECIMAL(18,2)), CAST(open_now AS DECIMAL(18,2)),
        CASE WHEN written_off = 1 AND open_now = 0 THEN 'written_off'
+            -- (closed mostly by what the ERP wrote off, more than was paid or credited otherwise: written off)
+            WHEN open_now = 0 AND amount_total <> 0 AND written > 0 AND written > paid AND written >= credited - written
+                 THEN 'written_off'
             WHEN is_factored = 1 AND open_now <> 0 THEN 'factored'
             -- (closed mostly by credit notes; half paid and half credited, the customer paid: paid)
             WHEN open_now = 0 AND amount_total <> 0 AND credited > 0 AND credited > paid THEN 'credited'
@@ -79,6 +91,6 @@ SELECT entity, invoice_id, invoice_number, customer_id, doc_type, issue_date, du
             ELSE 'open' END,
        coalesce(disputed, false) OR d_disputed = 1,
        is_factored = 1,
-       erp_lettrage, source_system, source_id, CAST(:now AS TIMESTAMP WITH TIME ZONE)
+       erp_lettrage, coalesce(write_off, false), source_system, source_id, CAST(:now AS TIMESTAMP WITH TIME ZONE)
 FROM final;
 {{ analyze('fct_invoice', full_only=True) }}
