@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from warehouse.engine import Engine
+from warehouse.summary import entity_dso
 
 BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")
 OPEN_STATUSES = ("not_due", "overdue", "partially_paid", "disputed")
@@ -108,11 +109,8 @@ def aged_balance(engine: Engine, entity: str, month_end: date | None = None) -> 
 
 
 def dso_trend(engine: Engine, entity: str, until: date | None, months: int = 12) -> list[dict[str, Any]]:
-    rows = engine.query_dicts(
-        "SELECT month_end, currency, receivables, dso_countback, dso_simple FROM mart_dso WHERE entity = :e "
-        + ("AND month_end <= CAST(:u AS DATE) " if until else "") + "ORDER BY month_end DESC",
-        {"e": entity, "u": until} if until else {"e": entity})
-    return list(reversed(rows[:months]))
+    """The entity's DSO in its currency (warehouse.summary.entity_dso): the last ``months`` month ends, oldest first."""
+    return entity_dso(engine, entity, until)[-months:]
 
 
 def kpis(engine: Engine, entity: str, month_end: date | None) -> dict[str, Any] | None:

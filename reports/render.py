@@ -19,6 +19,7 @@ from reports import charts
 from reports.backtest import forecast_backtest
 from warehouse.contract import AGING_BUCKETS, CONTRACT
 from warehouse.engine import Engine
+from warehouse.summary import entity_dso
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,16 +65,13 @@ def _entity_context(engine: Engine, entity: str, as_of: date) -> dict[str, Any]:
     for r in aged_totals:
         aged_table.setdefault(r["currency"], {})[r["bucket"]] = Decimal(r["amount"])
 
-    dso = engine.query_dicts(
-        "SELECT month_end, currency, dso_countback, dso_simple FROM mart_dso WHERE entity = :e "
-        "ORDER BY currency, month_end", p)
+    # (the whole entity in its currency: mart_dso_entity; the per-currency rows are in the workbook)
+    dso = entity_dso(engine, entity)
     dso_svg = ""
     if dso:
-        ccy = dso[-1]["currency"]
-        pts = [r for r in dso if r["currency"] == ccy]
-        dso_svg = charts.lines([r["month_end"].strftime("%b %y") for r in pts],
-                               [("count-back", [r["dso_countback"] for r in pts]),
-                                ("simple (90 d)", [r["dso_simple"] for r in pts])], unit=" d")
+        dso_svg = charts.lines([r["month_end"].strftime("%b %y") for r in dso],
+                               [("count-back", [r["dso_countback"] for r in dso]),
+                                ("simple (90 d)", [r["dso_simple"] for r in dso])], unit=" d")
     backtest = [r for r in forecast_backtest(engine, as_of) if r["entity"] == entity]
     backtest_svg = charts.grouped_bars(
         [r["month_end"].strftime("%b %y") + f" {r['currency']}" for r in backtest],

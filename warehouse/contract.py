@@ -130,6 +130,11 @@ MARTS: tuple[Table, ...] = (
        ("entity", TEXT), ("month_end", DATE), ("currency", TEXT), ("receivables", MONEY),
        ("credit_sales_month", MONEY), ("credit_sales_90d", MONEY), ("dso_countback", DAYS),
        ("dso_simple", DAYS), ("as_of", DATE), lineage=False),
+    # extension: the whole entity's DSO in its currency (mart_dso measures each invoicing currency apart)
+    _t("mart_dso_entity", ("entity", "month_end"), "days sales outstanding of the whole entity, in its currency",
+       ("entity", TEXT), ("month_end", DATE), ("currency", TEXT), ("receivables", MONEY),
+       ("credit_sales_month", MONEY), ("credit_sales_90d", MONEY), ("dso_countback", DAYS),
+       ("dso_simple", DAYS), ("unconverted_currencies", TEXT), ("as_of", DATE), lineage=False),
     _t("mart_customer_payment_behaviour", ("entity", "customer_id"), "payment behaviour per customer",
        ("entity", TEXT), ("customer_id", TEXT), ("customer_name", TEXT), ("paid_invoices", INT),
        ("avg_days_to_pay", DAYS), ("avg_days_late", DAYS), ("on_time_rate", RATIO), ("segment", TEXT),

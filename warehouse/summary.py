@@ -48,6 +48,25 @@ def marts_as_of(engine: Engine) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def entity_dso(engine: Engine, entity: str, until: date | None = None) -> list[dict[str, Any]]:
+    """The entity's DSO per month end, oldest first: month_end, currency, receivables, dso_countback, dso_simple.
+
+    The whole entity in its currency (``mart_dso_entity``): the figure a report or a dashboard heads with. An entity
+    ``entities.yaml`` gives no currency has none; when it invoices in one currency only, that currency's
+    ``mart_dso`` rows are its DSO. Several currencies and no entity currency: no DSO, rather than one currency's
+    figure under the entity's name (a report headed with its USD rows)."""
+    cols = "month_end, currency, receivables, dso_countback, dso_simple"
+    params: dict[str, Any] = {"e": entity, **({"u": until} if until else {})}
+    upto = " AND month_end <= CAST(:u AS DATE)" if until else ""
+    for mart in ("mart_dso_entity", "mart_dso"):
+        if not engine.table_exists(mart):
+            continue
+        rows = engine.query_dicts(f"SELECT {cols} FROM {mart} WHERE entity = :e{upto} ORDER BY month_end", params)
+        if rows and len({r["currency"] for r in rows}) == 1:
+            return rows
+    return []
+
+
 def open_receivables(engine: Engine) -> list[dict[str, Any]]:
     """Encours per entity and currency, split by status."""
     return _split_by_entity(engine, "mart_open_receivables", "status", ENCOURS_SPLIT)

@@ -116,3 +116,62 @@ def test_a_customers_invoicing_currency_comes_from_its_export(warehouse_config: 
         build_core(engine, as_of=AS_OF, report=build_staging(engine))
         currencies = dict(engine.query("SELECT customer_id, currency FROM dim_customer WHERE source_system = 'sage_fec'"))
     assert currencies == {"C001": "USD", "C002": None}
+
+
+CONVERTED_LINES = [
+    # FA-2025-000200: USD 5,000.00 booked 4,600.00 EUR; FA-2025-000201: USD 2,000.00 booked 1,840.00 EUR
+    _fec("20", "VE", 1, "411000", "C001", "FA-2025-000200", date(2025, 1, 15), "4600.00", "0.00", "CV",
+         devise=("5000.00", "USD")),
+    _fec("20", "VE", 2, "706000", "", "FA-2025-000200", date(2025, 1, 15), "0.00", "4600.00",
+         devise=("5000.00", "USD")),
+    _fec("21", "VE", 1, "411000", "C001", "FA-2025-000201", date(2025, 1, 16), "1840.00", "0.00", "CW",
+         devise=("2000.00", "USD")),
+    _fec("21", "VE", 2, "706000", "", "FA-2025-000201", date(2025, 1, 16), "0.00", "1840.00",
+         devise=("2000.00", "USD")),
+    # the customer bought euros itself and sent 4,550.00 EUR (nothing instructed): the accountant booked the bank's
+    # euros, the USD 5,000.00 on the customer's account and the loss on 666, and lettered the invoice
+    _fec("22", "BQ", 1, "512000", "", "VIR", date(2025, 2, 12), "4550.00", "0.00"),
+    _fec("22", "BQ", 2, "411000", "C001", "VIR", date(2025, 2, 12), "0.00", "4600.00", "CV",
+         devise=("5000.00", "USD")),
+    _fec("22", "BQ", 3, "666000", "", "VIR", date(2025, 2, 12), "50.00", "0.00"),
+    # 1,861.00 EUR for the other, its transfer naming nothing; the gain on 766
+    _fec("23", "BQ", 1, "512000", "", "VIR", date(2025, 2, 14), "1861.00", "0.00"),
+    _fec("23", "BQ", 2, "411000", "C001", "VIR", date(2025, 2, 14), "0.00", "1840.00", "CW",
+         devise=("2000.00", "USD")),
+    _fec("23", "BQ", 3, "766000", "", "VIR", date(2025, 2, 14), "0.00", "21.00"),
+]
+
+
+def test_a_credit_the_customer_converted_is_paid_as_the_erp_booked_it(warehouse_config: WarehouseConfig) -> None:
+    """A USD invoice paid in euros the customer bought itself (nothing instructed on the statement): the FEC books the
+    bank's euros on 512 and the USD on the customer's account, lettered with the invoice. That is the credit's
+    amount in the invoice's currency; it stayed an unmatched 4,550.00 EUR beside a USD invoice the ERP shows paid
+    (an erp_disagreement), found by an independent multi-currency book."""
+    credits = (
+        {**_credit("CV-1", "4550.00", "EUR", "FA-2025-000200", BANK[0]["account_iban"]),
+         "booking_date": date(2025, 2, 11), "value_date": date(2025, 2, 11)},
+        {**_credit("CV-2", "1861.00", "EUR", "VIREMENT GLOBEX", BANK[0]["account_iban"]),
+         "booking_date": date(2025, 2, 13), "value_date": date(2025, 2, 13)},
+    )
+    load_raw_book(warehouse_config, more_fec_lines=CONVERTED_LINES, more_bank_lines=credits)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=AS_OF, report=build_staging(engine))
+        reconcile(engine, as_of=AS_OF)
+        payments = {r[0]: (r[1], r[2]) for r in engine.query(
+            "SELECT payment_id, amount, currency FROM fct_payment WHERE payment_id LIKE 'CV-%'")}
+        banked = dict(engine.query("SELECT bank_line_id, amount || ' ' || currency FROM fct_bank_line "
+                                   "WHERE bank_line_id LIKE 'CV-%'"))
+        invoices = dict(engine.query("SELECT invoice_id, amount_open || ' ' || status FROM fct_invoice "
+                                     "WHERE invoice_id LIKE 'FA-2025-0002%'"))
+        matches = engine.query("SELECT payment_id, invoice_id, amount_applied, currency, rule FROM fct_match "
+                               "WHERE payment_id LIKE 'CV-%' AND state = 'auto' ORDER BY payment_id")
+        exceptions = engine.query("SELECT kind, payment_id, invoice_id FROM fct_reconciliation_exception "
+                                  "WHERE resolved_at IS NULL AND (payment_id LIKE 'CV-%' "
+                                  "OR invoice_id LIKE 'FA-2025-0002%')")
+    assert payments == {"CV-1": (Decimal("5000.00"), "USD"), "CV-2": (Decimal("2000.00"), "USD")}
+    assert banked == {"CV-1": "4550.00 EUR", "CV-2": "1861.00 EUR"}  # (the statement as the bank wrote it)
+    assert invoices == {"FA-2025-000200": "0.00 paid", "FA-2025-000201": "0.00 paid"}
+    assert [(m[0], m[1], m[2], m[3]) for m in matches] == [
+        ("CV-1", "FA-2025-000200", Decimal("5000.00"), "USD"), ("CV-2", "FA-2025-000201", Decimal("2000.00"), "USD")]
+    assert matches[1][4] == "erp_receipt"
+    assert exceptions == []

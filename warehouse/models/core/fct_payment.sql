@@ -8,7 +8,8 @@
 -- it settles nothing, and the reconciliation reopens the invoice it named and raises a
 -- failed_debit exception. A credit we paid back by an ordinary outgoing transfer naming a refund (a
 -- duplicate payment sent back) is refunded: it settles nothing and is no customer credit either. A tax
--- office paying tax back is no customer (mappings/bank_codes.yaml tax_refunds).
+-- office paying tax back is no customer (mappings/bank_codes.yaml tax_refunds). A credit paid in another currency
+-- than its invoice's is taken for what the payer instructed, else for what the ERP booked it as (erp_converted).
 -- payout_id is the payout whose composition lists the payment (the provider's own attribution: for Stripe,
 -- the payout whose balance transactions list its charge, a failed payout included); banked_payout_id the
 -- payout whose bank credit carried its money: the same, or when that payout failed, the later payout that
@@ -108,13 +109,11 @@ provider_and_erp AS (
 provider_lines AS (
     SELECT bank_line_id FROM int_payout_bank_links
 ),
-not_customer_money AS (
-    -- credits the ERP booked against no customer account (a VAT refund on 44567, a deposit returned on
-    -- 275: stg_*__bank_movements customer_money): the one bank movement of exactly the credit's amount and
-    -- currency within the ERP receipt window of mappings/matching.yaml (erp.receipt_days_*_bank), when no
-    -- other credit fits that movement. A credit another movement could be stays a payment.
-    SELECT bank_line_id FROM (
-        SELECT b.bank_line_id, m.customer_money,
+bank_erp_pairs AS (
+    -- each bank credit and the ERP's bank movement of exactly its amount and currency within the ERP receipt window
+    -- of mappings/matching.yaml (erp.receipt_days_*_bank), when neither has another such partner
+    SELECT entity, bank_line_id, currency, source_system, source_id, customer_money FROM (
+        SELECT b.entity, b.bank_line_id, upper(b.currency) AS currency, m.source_system, m.source_id, m.customer_money,
                count(*) OVER (PARTITION BY b.entity, b.bank_line_id) AS movements,
                count(*) OVER (PARTITION BY m.entity, m.source_system, m.source_id) AS credits
         FROM fct_bank_line AS b
@@ -124,7 +123,30 @@ not_customer_money AS (
          AND m.booked_on <= b.booking_date + {{ erp_window('b.entity', 'after') }}
         WHERE b.amount > 0 AND b.return_reason IS NULL
     ) AS pairs
-    WHERE movements = 1 AND credits = 1 AND NOT customer_money
+    WHERE movements = 1 AND credits = 1
+),
+not_customer_money AS (
+    -- credits the ERP booked against no customer account (a VAT refund on 44567, a deposit returned on
+    -- 275: stg_*__bank_movements customer_money). A credit another movement could be stays a payment.
+    SELECT bank_line_id FROM bank_erp_pairs WHERE NOT customer_money
+),
+erp_converted AS (
+    -- a credit the customer converted itself (a USD invoice paid in euros, nothing instructed) that the ERP booked
+    -- on its account in the invoice's currency (a FEC's 411 lines with Montantdevise/Idevise, the 512 line in
+    -- euros): its movement's customer lines all in one other currency the entity invoices in. The credit is owed in
+    -- what the ERP booked it as, the sum of those lines, as a credit whose payer instructed that currency is; the
+    -- amount as banked stays on fct_bank_line.
+    SELECT p.entity, p.bank_line_id, r.currency, r.amount
+    FROM bank_erp_pairs AS p
+    JOIN (
+        SELECT entity, source_system, source_id, min(upper(currency)) AS currency, sum(amount) AS amount
+        FROM staged
+        WHERE channel = 'erp' AND status = 'succeeded'
+        GROUP BY entity, source_system, source_id
+        HAVING min(upper(currency)) = max(upper(currency))
+    ) AS r ON r.entity = p.entity AND r.source_system = p.source_system AND r.source_id = p.source_id
+    WHERE p.customer_money AND r.currency <> p.currency AND r.amount > 0
+      AND EXISTS (SELECT 1 FROM int_invoices AS i WHERE i.entity = r.entity AND upper(i.currency) = r.currency)
 ),
 bank_transfers AS (
     SELECT
@@ -136,9 +158,12 @@ bank_transfers AS (
         -- payer instructed is what its invoice owes, when the entity invoices in that currency (an ERP
         -- keeping the document currency, as SAP does); the amount as booked stays on fct_bank_line. An
         -- entity whose books are all in the account's currency (a FEC) matches the booked amount.
-        CASE WHEN fx.currency IS NOT NULL THEN b.instructed_amount ELSE b.amount END AS amount,
+        -- A credit the payer converted itself and the ERP booked in the invoice's currency: what the ERP booked.
+        CASE WHEN fx.currency IS NOT NULL THEN b.instructed_amount WHEN ec.bank_line_id IS NOT NULL THEN ec.amount
+             ELSE b.amount END AS amount,
         0 AS fee,
-        CASE WHEN fx.currency IS NOT NULL THEN b.instructed_currency ELSE b.currency END AS currency,
+        CASE WHEN fx.currency IS NOT NULL THEN b.instructed_currency WHEN ec.bank_line_id IS NOT NULL THEN ec.currency
+             ELSE b.currency END AS currency,
         b.booking_date AS paid_on,
         CASE WHEN rt.credit_line_id IS NOT NULL THEN 'failed' WHEN rf.credit_line_id IS NOT NULL THEN 'refunded'
              ELSE 'succeeded' END AS status,
@@ -175,6 +200,7 @@ bank_transfers AS (
     LEFT JOIN (SELECT DISTINCT entity, upper(currency) AS currency FROM int_invoices) AS fx
       ON fx.entity = b.entity AND fx.currency = b.instructed_currency
      AND b.instructed_currency <> b.currency AND b.instructed_amount > 0
+    LEFT JOIN erp_converted AS ec ON ec.entity = b.entity AND ec.bank_line_id = b.bank_line_id
     WHERE b.amount > 0
       AND b.return_reason IS NULL
       -- loans drawn, interest, the bank's own corrections: not customer money (mappings/bank_codes.yaml)
