@@ -188,6 +188,11 @@ def _signed(amount: Decimal, indicator: str | None) -> Decimal:
     return -amount if indicator == "DBIT" else amount
 
 
+# What banks write where they have no reference (SWIFT's MT940 habit, carried into camt.053): "NONREF" in three
+# statements' AcctSvcrRef made their entries one bank line, the last statement's, and two credits vanished.
+NO_REFERENCE = frozenset({"NONREF", "NOTPROVIDED", "NONE"})
+
+
 @dataclass(slots=True)
 class _StatementRefs:
     """The ``AcctSvcrRef`` of one statement's entries so far, so a reference the bank reuses keeps both entries.
@@ -208,7 +213,7 @@ class _StatementRefs:
 
     def line_ref(self, ref: str | None, seq: int, line: int) -> str:
         """The entry's ``bank_line_id`` (before any ``/n`` of a batch): its reference, ranked when reused."""
-        if ref is None:  # no reference from the bank: the entry's place in the statement
+        if ref is None or ref.upper() in NO_REFERENCE:  # none from the bank: the entry's place in the statement
             return f"{self.statement}/{seq:05d}"
         uses = self.lines.setdefault(ref, [])
         uses.append(line)
@@ -383,6 +388,12 @@ def _entry_rows_as_booked(ntry: etree._Element, ref: str) -> list[dict[str, Any]
         raise _EntryError("CdtDbtInd", f"entry {ref}: CdtDbtInd must be CRDT or DBIT, found {indicator!r}")
     booking, value = _entry_dates(ntry, ref)
     status = _text(ntry, "Sts/Cd") or _text(ntry, "Sts")
+    if status and status.upper() != "BOOK":
+        # A pending or information entry is its own line (``~PDNG``), never the booked one's: a statement listing
+        # it pending, delivered after the one that booked it (a copy of an older statement from the bank's
+        # portal), had replaced the booked line, and the invoice it paid was open again. Only booked entries
+        # are bank lines (stg_camt053__bank_lines); one booked later under the same reference is the bare id.
+        ref = f"{ref}~{status.upper()}"
     entry_code = _bank_tx_code(ntry)
     base = {
         "booking_date": booking, "value_date": value, "status": status, "entry_ref": _text(ntry, "NtryRef"),
@@ -395,6 +406,11 @@ def _entry_rows_as_booked(ntry: etree._Element, ref: str) -> list[dict[str, Any]
         if txs:
             code = entry_code or _bank_tx_code(txs[0])
             row.update(_tx_fields(txs[0], indicator, code), bank_tx_code=code)
+        if row.get("instructed_amount") is None:
+            # (one transaction: the entry's own AmtDtls are its, where a bank writes them there, camt.053.001.08)
+            instructed, instructed_ccy, rate = _instructed(ntry)
+            row.update(instructed_amount=instructed, instructed_currency=instructed_ccy,
+                       exchange_rate=rate or row.get("exchange_rate"))
         return [row]
     rows = []
     for n, tx in enumerate(txs, start=1):
@@ -420,10 +436,19 @@ CUT_WIDTHS = frozenset({27, 35, 140})
 
 
 def _rejoined(lines: list[str]) -> str | None:
-    """The words a fixed-width cut split across two remittance lines, rejoined (or None)."""
+    """The words a fixed-width cut split across two remittance lines, rejoined (or None).
+
+    The cut may fall beside a separator of the number as well as inside it: "FA-26" + "-04026" and "FA-26-" +
+    "04025" are FA-26-04026 and FA-26-04025 (they were left cut, and the credit paid nothing by its reference)."""
     words = [first.split()[-1] + second.split()[0] for first, second in zip(lines, lines[1:], strict=False)
-             if len(first) in CUT_WIDTHS and first[-1:].isalnum() and second[:1].isalnum()]
+             if len(first) in CUT_WIDTHS and _joins(first[-1:]) and _joins(second[:1])
+             and (first[-1:].isalnum() or second[:1].isalnum())]
     return " ".join(words) or None
+
+
+def _joins(char: str) -> bool:
+    """A character a word cut at a fixed width may end or start with: a letter, a digit or a number's separator."""
+    return char.isalnum() or (char != "" and char in "-/._")
 
 
 def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | None = None) -> dict[str, Any]:

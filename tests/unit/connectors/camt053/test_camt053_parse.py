@@ -127,11 +127,19 @@ def test_counterparty_follows_the_transaction_family(tmp_path: Path, indicator: 
         ("<RmtInf><Ustrd>ZAHLUNG FUER BESTELLUNG 7 RE-NR 900</Ustrd><Ustrd>01334 VIELEN DANK</Ustrd></RmtInf>",
          "remittance_unstructured", "ZAHLUNG FUER BESTELLUNG 7 RE-NR 900 01334 VIELEN DANK"),
         ("<RmtInf><Ustrd>RE 4711</Ustrd><Ustrd>4712</Ustrd></RmtInf>", "remittance_rejoined", None),  # not full width
+        # a 27-character line cut beside the number's dash, either side of it
+        ("<RmtInf><Ustrd>VIREMENT SEPA REGLEMT FA-26</Ustrd><Ustrd>-04026 MERCI</Ustrd></RmtInf>",
+         "remittance_rejoined", "FA-26-04026"),
+        ("<RmtInf><Ustrd>VIREMENT SEPA REGLMT FA-26-</Ustrd><Ustrd>04025 MERCI</Ustrd></RmtInf>",
+         "remittance_rejoined", "FA-26-04025"),
+        ("<RmtInf><Ustrd>VIREMENT SEPA REGLT FACT. -</Ustrd><Ustrd>- MERCI</Ustrd></RmtInf>",
+         "remittance_rejoined", None),  # (two separators make no word)
         ("<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>",
          "bank_tx_code", "PMNT/RCDT/ESCT"),
     ],
     ids=["e2e-notprovided", "e2e", "ustrd-joined", "structured-ref", "referred-documents", "no-referred-documents",
-         "return-reason", "cut-line-rejoined", "cut-line-as-written", "short-line-not-rejoined", "tx-level-bank-code"],
+         "return-reason", "cut-line-rejoined", "cut-line-as-written", "short-line-not-rejoined", "cut-before-dash",
+         "cut-after-dash", "cut-between-separators", "tx-level-bank-code"],
 )
 def test_transaction_fields(tmp_path: Path, tx: str, field: str, expected: str | None) -> None:
     rows, _ = _rows(tmp_path, "08", _entry(tx=f"<TxDtls>{tx}</TxDtls>"))
@@ -153,6 +161,34 @@ def test_a_payment_in_another_currency_keeps_what_the_payer_instructed(tmp_path:
     assert (str(fx["amount"]), fx["currency"], str(fx["instructed_amount"]), fx["instructed_currency"],
             fx["exchange_rate"]) == ("921.40", "EUR", "1000.00", "USD", "0.9214")
     assert (plain["instructed_amount"], plain["instructed_currency"], plain["exchange_rate"]) == (None, None, None)
+
+
+def test_an_entry_level_instructed_amount_is_its_transactions(tmp_path: Path) -> None:
+    """camt.053.001.08 lets a bank write AmtDtls on the entry rather than in TxDtls: an entry of one transaction
+    carries the payer's instructed amount there (it was not read, and a payment short by its charges stayed
+    partially paid); in TxDtls it is read as before."""
+    amount_details = FX_TX.removeprefix("<TxDtls>").removesuffix("</TxDtls>")  # (<AmtDtls>...</AmtDtls>)
+    at_entry = _entry(tx="<TxDtls><RmtInf><Ustrd>FA-1</Ustrd></RmtInf></TxDtls>", amount='<Amt Ccy="EUR">921.40</Amt>')
+    rows, q = _rows(tmp_path, "08", at_entry.replace("<CdtDbtInd>", amount_details + "<CdtDbtInd>", 1))
+    assert not q.rows
+    assert (str(rows[0]["instructed_amount"]), rows[0]["instructed_currency"], rows[0]["exchange_rate"]) == (
+        "1000.00", "USD", "0.9214")
+
+
+def test_a_pending_entry_never_takes_the_booked_ones_place(tmp_path: Path) -> None:
+    """A pending entry is a line of its own (``~PDNG``, left out of the bank lines by staging): a copy of an older
+    statement listing it pending, loaded after the one that booked it, had replaced the booked line."""
+    rows, _ = _rows(tmp_path, "08", _entry(sts="<Sts><Cd>PDNG</Cd></Sts>") + _entry(ref="R2")
+                    + _entry(ref="R3", sts="<Sts><Cd>INFO</Cd></Sts>"))
+    assert [(r["bank_line_id"], r["status"]) for r in rows] == [("R1~PDNG", "PDNG"), ("R2", "BOOK"),
+                                                                ("R3~INFO", "INFO")]
+
+
+def test_nonref_is_no_reference(tmp_path: Path) -> None:
+    """"NONREF" (SWIFT's "no reference") in AcctSvcrRef: each entry is keyed by its place in its statement; as a
+    reference it made the entries of three statements one bank line."""
+    rows, _ = _rows(tmp_path, "08", _entry(ref="NONREF") + _entry(ref="nonref") + _entry(ref="R3"))
+    assert [r["bank_line_id"] for r in rows] == ["S1/00001", "S1/00002", "R3"]
 
 
 def test_an_unreadable_instructed_amount_quarantines_its_entry(tmp_path: Path) -> None:
