@@ -63,6 +63,7 @@ ENTRIES_COLUMNS: dict[str, Any] = {
     "instructed_currency": {"data_type": "text"}, "exchange_rate": {"data_type": "text"},
     # a statement and its correction in one load: the entry of the later delivery is kept (parse.ENTRIES_SCHEMA)
     "delivered": {"data_type": "text", "dedup_sort": "desc"},
+    "copy_indicator": {"data_type": "text"},
 }
 
 

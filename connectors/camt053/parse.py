@@ -69,6 +69,9 @@ ENTRIES_SCHEMA = non_null(pa.schema([
     # when the bank made the statement (Stmt/CreDtTm, else GrpHdr/CreDtTm) and the file's name: of two deliveries
     # of one entry in one load (a statement and its correction), the later is kept (the resource's dedup_sort)
     ("delivered", pa.string()),
+    # the statement's CpyDplctInd (COPY, DUPL, CODU): a copy of a statement sent before, from the bank's portal under
+    # a statement id of its own; stg_camt053__bank_lines leaves out its lines an original statement already gave
+    ("copy_indicator", pa.string()),
 ]), *ENTRIES_KEY)
 
 
@@ -175,6 +178,10 @@ def _counterparty_role(indicator: str | None, bank_tx_code: str | None) -> str:
     return _FAMILY_COUNTERPARTY.get(family) or ("Dbtr" if indicator == "CRDT" else "Cdtr")
 
 
+def _compact(iban: str) -> str:
+    return iban.replace(" ", "").upper()
+
+
 def _bank_tx_code(elem: etree._Element) -> str | None:
     domn = elem.find("BkTxCd/Domn")
     if domn is None:
@@ -261,6 +268,7 @@ def iter_entries(
     iban: str | None = None
     entity: str | None = None
     message_created = stmt_created = ""
+    copy: str | None = None
     seq = 0
     refs = _StatementRefs(path.name, None)
     context = etree.iterparse(str(path), events=("end",), resolve_entities=False, no_network=True, huge_tree=True)
@@ -269,7 +277,7 @@ def iter_entries(
         parent = elem.getparent()
         pname = _local(parent.tag) if parent is not None else ""
         if pname == "Stmt" and name == "Id":
-            stmt_id, seq, stmt_created = (elem.text or "").strip(), 0, ""
+            stmt_id, seq, stmt_created, copy = (elem.text or "").strip(), 0, "", None
             refs = _StatementRefs(path.name, stmt_id)
             result.statements += 1
         elif name == "CreDtTm" and pname in ("Stmt", "GrpHdr"):
@@ -278,6 +286,8 @@ def iter_entries(
                 stmt_created = created
             else:
                 message_created = created
+        elif pname == "Stmt" and name == "CpyDplctInd":
+            copy = (elem.text or "").strip().upper() or None
         elif pname == "Stmt" and name == "Acct":
             _strip_ns(elem)
             # (part of the merge key: an account the statement does not identify, which its schema forbids, is "")
@@ -291,7 +301,7 @@ def iter_entries(
             _strip_ns(elem)
             ref = refs.line_ref(_text(elem, "AcctSvcrRef"), seq, elem.sourceline or 0)
             try:
-                rows = _entry_rows(elem, ref)
+                rows = _entry_rows(elem, ref, iban)
             except (DataError, ValueError) as exc:
                 raw = etree.tostring(elem, encoding="unicode")[:4000]
                 quarantine.add(elem.sourceline or 0, getattr(exc, "field", None) or "Ntry", str(exc), raw)
@@ -299,7 +309,7 @@ def iter_entries(
             for row in rows:
                 row.update(entity=entity, account_iban=iban, statement_id=stmt_id, source_file=path.name,
                            file_hash=file_hash, line_no=elem.sourceline, camt_version=result.version,
-                           delivered=f"{stmt_created or message_created}|{path.name}")
+                           delivered=f"{stmt_created or message_created}|{path.name}", copy_indicator=copy)
                 out.add(row)
             elem.clear()
             while elem.getprevious() is not None:
@@ -364,13 +374,13 @@ def _entry_dates(ntry: etree._Element, ref: str) -> tuple[date, date | None]:
     return booking, found["ValDt"]
 
 
-def _entry_rows(ntry: etree._Element, ref: str) -> list[dict[str, Any]]:
+def _entry_rows(ntry: etree._Element, ref: str, own_iban: str | None = None) -> list[dict[str, Any]]:
     """The rows of one entry (one per transaction of a batch); ``ref`` is its ``bank_line_id`` (_StatementRefs).
 
     An entry with ``RvslInd`` true is the bank reversing an earlier entry (a credit taken back, not a payment
     made): its rows carry the return reason ``RVSL`` when the transaction gives none, so the warehouse pairs
     it with the credit it reverses as it does a SEPA return (same EndToEndId, else account and amount)."""
-    rows = _entry_rows_as_booked(ntry, ref)
+    rows = _entry_rows_as_booked(ntry, ref, own_iban)
     if (_text(ntry, "RvslInd") or "").strip().lower() == "true":
         for row in rows:
             row["return_reason"] = row.get("return_reason") or REVERSAL_REASON
@@ -381,7 +391,7 @@ def _entry_rows(ntry: etree._Element, ref: str) -> list[dict[str, Any]]:
 REVERSAL_REASON = "RVSL"
 
 
-def _entry_rows_as_booked(ntry: etree._Element, ref: str) -> list[dict[str, Any]]:
+def _entry_rows_as_booked(ntry: etree._Element, ref: str, own_iban: str | None = None) -> list[dict[str, Any]]:
     amount, ccy = _amount(ntry, "Amt", f"entry {ref}")
     indicator = _text(ntry, "CdtDbtInd")
     if indicator not in ("CRDT", "DBIT"):
@@ -405,7 +415,7 @@ def _entry_rows_as_booked(ntry: etree._Element, ref: str) -> list[dict[str, Any]
                "credit_debit": indicator, "bank_tx_code": entry_code, "batch_size": 1}
         if txs:
             code = entry_code or _bank_tx_code(txs[0])
-            row.update(_tx_fields(txs[0], indicator, code), bank_tx_code=code)
+            row.update(_tx_fields(txs[0], indicator, code, own_iban), bank_tx_code=code)
         if row.get("instructed_amount") is None:
             # (one transaction: the entry's own AmtDtls are its, where a bank writes them there, camt.053.001.08)
             instructed, instructed_ccy, rate = _instructed(ntry)
@@ -423,7 +433,7 @@ def _entry_rows_as_booked(ntry: etree._Element, ref: str) -> list[dict[str, Any]
         code = _bank_tx_code(tx) or entry_code
         row = {**base, "bank_line_id": f"{ref}/{n}", "amount": _signed(tx_amount, tx_ind), "currency": tx_ccy,
                "credit_debit": tx_ind, "bank_tx_code": code, "batch_size": len(txs)}
-        row.update(_tx_fields(tx, tx_ind, code))
+        row.update(_tx_fields(tx, tx_ind, code, own_iban))
         rows.append(row)
     return rows
 
@@ -451,10 +461,17 @@ def _joins(char: str) -> bool:
     return char.isalnum() or (char != "" and char in "-/._")
 
 
-def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | None = None) -> dict[str, Any]:
+def _tx_fields(tx: etree._Element, indicator: str | None, bank_tx_code: str | None = None,
+               own_iban: str | None = None) -> dict[str, Any]:
     # For money coming in the counterparty is the debtor; for money going out, the creditor; except
     # where the family says otherwise (a returned collection: a debit whose counterparty is the debtor).
-    name, iban = _party(tx, _counterparty_role(indicator, bank_tx_code))
+    # Never the statement's own account: a bank coding our returned collection as a debit of a direct debit we
+    # paid (RDDT/UPDD rather than IDDT/UPDD) names us as its creditor, and the return, its counterparty ourselves,
+    # was paired with no collection (the invoice stayed paid). The other party is then the counterparty.
+    role = _counterparty_role(indicator, bank_tx_code)
+    name, iban = _party(tx, role)
+    if iban and own_iban and _compact(iban) == _compact(own_iban):
+        name, iban = _party(tx, "Cdtr" if role == "Dbtr" else "Dbtr")
     lines = [t.text.strip("\r\n") for t in tx.findall("RmtInf/Ustrd") if t.text and t.text.strip()]
     ustrd = [line.strip() for line in lines]
     e2e = _text(tx, "Refs/EndToEndId")

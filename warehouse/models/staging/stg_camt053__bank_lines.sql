@@ -10,6 +10,25 @@ WITH entries AS (
                 THEN '@' || substr(md5(upper(coalesce(account_iban, ''))), 1, 8) ELSE '' END AS account_suffix
     FROM raw_camt053_entries AS e
     WHERE coalesce(status, 'BOOK') = 'BOOK'
+    {% if has_column('raw_camt053_entries', 'copy_indicator') %}
+      -- A copy of a statement (CpyDplctInd: a portal's duplicate under a statement id of its own) gives again the lines
+      -- its original gave: those without the bank's reference are keyed by statement and place, so they came twice
+      -- (paid twice, an overpayment queued). A line of a copy goes when a line of another statement of the account
+      -- holds the same booking (date, amount, currency, EndToEndId, remittance, payer's account) and is an original,
+      -- or a copy delivered before it (a re-sent original is marked a copy too); one only the copy gives stays, and
+      -- two alike in one statement (a customer paying twice) are two.
+      AND NOT (e.copy_indicator IS NOT NULL AND EXISTS (
+          SELECT 1 FROM raw_camt053_entries AS o
+          WHERE coalesce(o.status, 'BOOK') = 'BOOK'
+            AND (o.copy_indicator IS NULL OR o.delivered < e.delivered
+                 OR (o.delivered = e.delivered AND o.bank_line_id < e.bank_line_id))
+            AND o.entity = e.entity AND coalesce(o.account_iban, '') = coalesce(e.account_iban, '')
+            AND coalesce(o.statement_id, '') <> coalesce(e.statement_id, '')
+            AND o.booking_date = e.booking_date AND o.amount = e.amount
+            AND o.currency = e.currency AND coalesce(o.end_to_end_id, '') = coalesce(e.end_to_end_id, '')
+            AND coalesce(o.remittance_unstructured, '') = coalesce(e.remittance_unstructured, '')
+            AND coalesce(o.counterparty_iban, '') = coalesce(e.counterparty_iban, '')))
+    {% endif %}
 )
 SELECT
     entity,

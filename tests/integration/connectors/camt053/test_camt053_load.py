@@ -233,6 +233,51 @@ def test_two_accounts_of_one_entity_giving_the_same_reference_keep_both_lines(wa
     assert len(acme_id) == len("20261105000001@") + 8 and "FR76" not in acme_id
 
 
+def test_a_portal_copy_under_its_own_statement_id_adds_no_line_twice(warehouse_config: WarehouseConfig,
+                                                                     tmp_path: Path) -> None:
+    """The bank's portal re-delivers an older statement as a copy (``CpyDplctInd`` DUPL) under a statement id of its
+    own: the lines the bank gave a reference merge as always; those without one are keyed by statement and place,
+    and came in twice (each credit paid its invoice twice, the second an overpayment). A line of the copy that the
+    original holds goes; a line only the copy holds stays. A later load of the copy, or both in one load, alike."""
+    from warehouse.build import build_core, build_staging
+
+    drop = tmp_path / "FR01" / "camt053"
+    original = [v02.entry("REF-1", "100.00", "ACME", "FA-1"), v02.entry(None, "200.00", "BETA", "FA-2"),
+                v02.entry(None, "200.00", "BETA", "FA-3")]
+    v02.write_statement(drop / "a.xml", v02.statement(original, "STA-1001"))
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    copy = v02.statement([*original, v02.entry(None, "50.00", "GAMMA", "FA-9")], "DUPLICATA-STA-1001",
+                         "2025-11-20T08:00:00")
+    v02.write_statement(drop / "copy.xml", copy.replace("<Acct>", "<CpyDplctInd>DUPL</CpyDplctInd><Acct>", 1))
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    assert len(rows(warehouse_config, "SELECT bank_line_id FROM raw_camt053_entries")) == 6  # (as loaded)
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=date(2025, 12, 1), report=build_staging(engine))
+        lines = engine.query("SELECT bank_line_id, amount, remittance FROM fct_bank_line ORDER BY bank_line_id")
+    assert [(i, str(a), r) for i, a, r in lines] == [
+        ("DUPLICATA-STA-1001/00004", "50.00", "FA-9"), ("REF-1", "100.00", "FA-1"),
+        ("STA-1001/00002", "200.00", "FA-2"), ("STA-1001/00003", "200.00", "FA-3")]
+
+
+def test_a_re_sent_original_and_a_portal_copy_both_marked_copies_give_each_line_once(
+        warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
+    """The bank re-sends the original marked DUPL (same statement id), and the portal's copy comes under another id,
+    also DUPL: the copy delivered first keeps each line; two credits alike within one statement stay two."""
+    from warehouse.build import build_core, build_staging
+
+    drop = tmp_path / "FR01" / "camt053"
+    entries = [v02.entry(None, "200.00", "BETA", "FA-2"), v02.entry(None, "200.00", "BETA", "FA-2")]
+    for name, stmt, created in (("resent.xml", "STA-1001", "2025-11-15T08:00:00"),
+                                ("portal.xml", "DUPLICATA-STA-1001", "2025-11-20T08:00:00")):
+        xml = v02.statement(entries, stmt, created).replace("<Acct>", "<CpyDplctInd>DUPL</CpyDplctInd><Acct>", 1)
+        v02.write_statement(drop / name, xml)
+    run(camt053_source, drop, warehouse_config, "camt053_FR01")
+    with connect(warehouse_config) as engine:
+        build_core(engine, as_of=date(2025, 12, 1), report=build_staging(engine))
+        lines = [r[0] for r in engine.query("SELECT bank_line_id FROM fct_bank_line ORDER BY bank_line_id")]
+    assert lines == ["STA-1001/00001", "STA-1001/00002"]
+
+
 def test_statements_read_again_restore_a_lost_line_and_duplicate_nothing(warehouse_config: WarehouseConfig,
                                                                          tmp_path: Path) -> None:
     """A line lost from the raw table (an older key merged two banks' lines into one) does not come back on the

@@ -184,6 +184,18 @@ def test_a_pending_entry_never_takes_the_booked_ones_place(tmp_path: Path) -> No
                                                                 ("R3~INFO", "INFO")]
 
 
+def test_the_counterparty_is_never_the_statements_own_account(tmp_path: Path) -> None:
+    """A returned collection coded as a direct debit we paid (PMNT/RDDT/UPDD, where IDDT/UPDD is ours): by its family
+    the creditor is the counterparty, and the creditor is us; the debtor, the customer, is the counterparty then (the
+    return was paired with no collection)."""
+    parties = ("<RltdPties><Dbtr><Nm>ACME SAS</Nm></Dbtr><DbtrAcct><Id><IBAN>DE02120300000000202051</IBAN></Id>"
+               "</DbtrAcct><Cdtr><Nm>US</Nm></Cdtr><CdtrAcct><Id><IBAN>FR76 3000 6000 0112 3456 7890 189</IBAN>"
+               "</Id></CdtrAcct></RltdPties>")
+    rows, _ = _rows(tmp_path, "02", _entry(indicator="DBIT", sts="<Sts>BOOK</Sts>",
+                                           tx=f"<TxDtls>{_code('RDDT', 'UPDD')}{parties}</TxDtls>"))
+    assert (rows[0]["counterparty_name"], rows[0]["counterparty_iban"]) == ("ACME SAS", "DE02120300000000202051")
+
+
 def test_nonref_is_no_reference(tmp_path: Path) -> None:
     """"NONREF" (SWIFT's "no reference") in AcctSvcrRef: each entry is keyed by its place in its statement; as a
     reference it made the entries of three statements one bank line."""
