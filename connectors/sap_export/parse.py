@@ -17,7 +17,9 @@ layout's, live here:
 - a list export may open with title lines (list name, company code, key date)
   before its header, and carries ALV total lines (``*``/``**`` in a cell, no
   document number): the header is searched in the first lines and
-  total lines are skipped, neither loaded nor quarantined;
+  total lines are skipped, neither loaded nor quarantined; so is the layout of a
+  list printed in pages (an "unconverted" list): rule lines (``-----``), each
+  page's title lines and repeated header (:func:`_layout_line`);
 - a layout without a line-item column (FBL5N) numbers the lines of one
   document 1, 2, ... in file order, so a payment document with a residual item
   keeps both lines.
@@ -273,13 +275,15 @@ def iter_items(
     result.layout = match.layout.name
     offset = match.header_line - 1
     line_counts: dict[str, int] = {}
+    titles = _title_lines(path, match.header_line, encoding)
     with _from_header(path, match.header_line) as text:
         for batch in read_delimited(text, encoding=encoding, delimiter=match.delimiter,
                                     quote_char=match.layout.quote_char, header=match.header, batch_rows=batch_rows):
             for bad in batch.bad_lines:
-                quarantine.add(bad.line + offset if bad.line > 0 else bad.line, None, bad.reason, bad.text)
+                if not _layout_line(bad.text, match, titles):
+                    quarantine.add(bad.line + offset if bad.line > 0 else bad.line, None, bad.reason, bad.text)
             table, line_no = batch.table, batch.line_no + offset
-            skip = is_blank_row(table) | _is_total_row(table, match)
+            skip = is_blank_row(table) | _is_total_row(table, match) | _is_header_row(table, match)
             if skip.any():
                 keep = np.flatnonzero(~skip)
                 table, line_no = table.take(pa.array(keep)), line_no[keep]
@@ -305,6 +309,48 @@ def _from_header(path: Path, header_line: int) -> Iterator[Path]:
                 src.readline()
             shutil.copyfileobj(src, dst, 1 << 20)
         yield copy
+
+
+def _title_lines(path: Path, header_line: int, encoding: str) -> frozenset[str]:
+    """The list's title lines above its header (list name, company code, key date), blanks folded: a list printed in
+    pages repeats them on every page."""
+    if header_line <= 1:
+        return frozenset()
+    with path.open("r", encoding=encoding, errors="replace", newline="") as f:
+        lines = [f.readline() for _ in range(header_line - 1)]
+    return frozenset(folded for folded in (" ".join(line.split()) for line in lines) if folded)
+
+
+# characters of the rule lines a list printed in pages draws between its header, its rows and its pages
+_RULE_CHARS = frozenset("-=_|+* \t")
+
+
+def _layout_line(text: str, match: LayoutMatch, titles: frozenset[str]) -> bool:
+    """A line of the list's page layout, not a line item with the wrong number of columns (which is quarantined):
+    a rule line (``-----``), a page's title line (one of the list's opening title lines again), the header again,
+    or a total line cut short (a ``*`` cell and no cell that could be a document number). They were quarantined,
+    39 records for a two-page list, the file's one bad row named after them."""
+    folded = " ".join(text.split())
+    if not folded or set(folded) <= _RULE_CHARS or folded in titles:
+        return True
+    cells = [c.strip() for c in text.split(match.delimiter)]
+    if [c for c in cells if c] == [h.strip() for h in match.header if h.strip()]:
+        return True
+    starred = any(c.startswith("*") for c in cells)
+    return starred and not any(c.isdigit() and len(c) >= 5 for c in cells)
+
+
+def _is_header_row(table: pa.Table, match: LayoutMatch) -> np.ndarray:
+    """The header repeated on a later page of the list: every named column holds its own name."""
+    n = table.num_rows
+    named = [(pos, name.strip()) for pos, name in enumerate(match.header) if name.strip() and pos < table.num_columns]
+    if n == 0 or not named:
+        return np.zeros(n, dtype=bool)
+    same = np.ones(n, dtype=bool)
+    for pos, name in named:
+        equal = pc.equal(pc.utf8_trim_whitespace(table.column(pos)), name)
+        same &= np.asarray(pc.fill_null(equal, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return same
 
 
 def _is_total_row(table: pa.Table, match: LayoutMatch) -> np.ndarray:

@@ -298,6 +298,27 @@ def test_fbl5n_list_with_title_lines_totals_and_residual_item(tmp_path: Path) ->
     assert {(line, fld) for line, fld, _, _ in q.rows} == {(11, "BLDAT"), (11, "GJAHR")}
 
 
+def test_an_fbl5n_list_printed_in_pages_loads_its_items_and_quarantines_only_bad_ones(tmp_path: Path) -> None:
+    """An "unconverted" list: rule lines around the header and between pages, each page opening with the list's title
+    lines and its header again, a grand total cut short. Its layout is no bad row (39 quarantined records for a
+    two-page list had buried its one bad date); a row with the wrong number of columns still is."""
+    title = ["Debitoren Einzelpostenliste", "Buchungskreis 1000  Musterwerk GmbH   Stichtag 03.04.2024"]
+    rule = "-" * 120
+    match, rows, q = _fbl5n(tmp_path, [
+        *title, rule, FBL5N_HEADER, rule,
+        "1000;100238;90001273;1800000173;RV;10.01.2024;09.02.2024;2.050,00;EUR;2.050,00;EUR;;;;0090001273",
+        rule, "", *title, rule, FBL5N_HEADER, rule,
+        "1000;100238;90001274;1800000174;RV;31.09.2024;09.02.2024;1,00;EUR;1,00;EUR;;;;0090001274",
+        "1000;100239;90001275;1800000175;RV;12.01.2024;11.02.2024;3,00;EUR;3,00;EUR;;;;0090001275",
+        "1000;100239;90001276;1800000176;RV;12.01.2024",
+        rule, ";;;;;;;** 2.054,00;EUR",
+    ])
+    assert match.header_line == 4
+    assert [r["document_number"] for r in rows] == ["1800000173", "1800000175"]
+    # the bad date (line 14) and the row cut short (line 16), nothing of the pages' layout
+    assert sorted({line for line, _, _, _ in q.rows}) == [14, 16]
+
+
 def test_fbl5n_subtotal_lines_marked_in_another_column_are_skipped(tmp_path: Path) -> None:
     """Some lists mark a customer's subtotal with '*' in a column of its own (here the assignment column,
     where a status icon column would be) and print the amount plainly: still a total line, not a row."""
