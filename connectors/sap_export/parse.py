@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -313,12 +314,20 @@ def _from_header(path: Path, header_line: int) -> Iterator[Path]:
 
 def _title_lines(path: Path, header_line: int, encoding: str) -> frozenset[str]:
     """The list's title lines above its header (list name, company code, key date), blanks folded: a list printed in
-    pages repeats them on every page."""
+    pages repeats them on every page, its page number aside."""
     if header_line <= 1:
         return frozenset()
     with path.open("r", encoding=encoding, errors="replace", newline="") as f:
         lines = [f.readline() for _ in range(header_line - 1)]
-    return frozenset(folded for folded in (" ".join(line.split()) for line in lines) if folded)
+    return frozenset(folded for folded in (_fold_title(line) for line in lines) if folded)
+
+
+def _fold_title(line: str) -> str:
+    """A title line as compared with the next pages': blanks folded, numbers alike ("Seite 1", "Seite 2")."""
+    return _NUMBERS.sub("#", " ".join(line.split()))
+
+
+_NUMBERS = re.compile(r"[0-9]+")
 
 
 # characters of the rule lines a list printed in pages draws between its header, its rows and its pages
@@ -331,7 +340,7 @@ def _layout_line(text: str, match: LayoutMatch, titles: frozenset[str]) -> bool:
     or a total line cut short (a ``*`` cell and no cell that could be a document number). They were quarantined,
     39 records for a two-page list, the file's one bad row named after them."""
     folded = " ".join(text.split())
-    if not folded or set(folded) <= _RULE_CHARS or folded in titles:
+    if not folded or set(folded) <= _RULE_CHARS or _fold_title(folded) in titles:
         return True
     cells = [c.strip() for c in text.split(match.delimiter)]
     if [c for c in cells if c] == [h.strip() for h in match.header if h.strip()]:

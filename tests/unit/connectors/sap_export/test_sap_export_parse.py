@@ -302,12 +302,12 @@ def test_an_fbl5n_list_printed_in_pages_loads_its_items_and_quarantines_only_bad
     """An "unconverted" list: rule lines around the header and between pages, each page opening with the list's title
     lines and its header again, a grand total cut short. Its layout is no bad row (39 quarantined records for a
     two-page list had buried its one bad date); a row with the wrong number of columns still is."""
-    title = ["Debitoren Einzelpostenliste", "Buchungskreis 1000  Musterwerk GmbH   Stichtag 03.04.2024"]
+    title = ["Debitoren Einzelpostenliste;;;;;;;;;;;;Seite {}", "Buchungskreis 1000  Musterwerk GmbH   Stichtag 03.04.2024"]
     rule = "-" * 120
     match, rows, q = _fbl5n(tmp_path, [
-        *title, rule, FBL5N_HEADER, rule,
+        *(line.format(1) for line in title), rule, FBL5N_HEADER, rule,
         "1000;100238;90001273;1800000173;RV;10.01.2024;09.02.2024;2.050,00;EUR;2.050,00;EUR;;;;0090001273",
-        rule, "", *title, rule, FBL5N_HEADER, rule,
+        rule, "", *(line.format(2) for line in title), rule, FBL5N_HEADER, rule,
         "1000;100238;90001274;1800000174;RV;31.09.2024;09.02.2024;1,00;EUR;1,00;EUR;;;;0090001274",
         "1000;100239;90001275;1800000175;RV;12.01.2024;11.02.2024;3,00;EUR;3,00;EUR;;;;0090001275",
         "1000;100239;90001276;1800000176;RV;12.01.2024",
