@@ -480,7 +480,8 @@ def amount_pattern(decimal_sep: str, group_seps: str, scale: int) -> str:
     if group_seps:
         grp = "[" + "".join(re.escape(g) for g in group_seps) + "]"
         integer = rf"(?:\d+|\d{{1,3}}(?:{grp}\d{{3}})+)"
-    fraction = rf"(?:{dec}\d{{1,{scale}}})?" if scale else ""
+    # (zeros past the scale are no fraction: a three-decimal currency written 12,340 is 12.34 exactly)
+    fraction = rf"(?:{dec}\d{{1,{scale}}}0*)?" if scale else ""
     # one sign at most: leading (+ or -) or trailing minus, never both
     return rf"^(?:[+-]?{integer}{fraction}|{integer}{fraction}-)$"
 

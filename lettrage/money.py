@@ -36,6 +36,12 @@ def currency_code(value: str | None) -> str:
     return code
 
 
+def currencies_with_exponent(digits: int) -> tuple[str, ...]:
+    """The known currencies whose minor unit has ``digits`` decimals (0: JPY ..., 3: KWD ...), sorted: SQL that
+    converts minor units (warehouse.sql ``minor_to_decimal``) reads them here, so both convert alike."""
+    return tuple(sorted(c for c in KNOWN_CURRENCIES if _EXPONENTS.get(c, 2) == digits))
+
+
 def exponent(currency: str) -> int:
     """Number of decimals of the currency's minor unit (2 for EUR, 0 for JPY)."""
     return _EXPONENTS.get(currency_code(currency), 2)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import jinja2
 
+from lettrage.money import currencies_with_exponent
+
 MODELS_DIR = Path(__file__).parent / "models"
 # Payout components that hand a payment's money back (negative) or bring a failed refund back (positive), in the
 # providers' own words: Stripe's reporting categories refund / refund_failure, GoCardless's payout-item types
@@ -67,8 +69,12 @@ def paid_back_by_payment(where: str = "TRUE") -> str:
 _HEADER_RE = re.compile(r"^--\s*(shape|requires|optional):\s*(.*)$", re.MULTILINE)
 
 MACROS = r"""
+{#- Integer minor units (Stripe's wire) to the amount, by the currency's ISO 4217 exponent (lettrage.money): 0 for
+    JPY, 3 for KWD (Stripe's 12340 kwd is 12.340 KWD, always a multiple of ten, so it fits two decimals; read as
+    cents it was 123.40, ten times the money). -#}
 {% macro minor_to_decimal(col, currency) -%}
-CAST(CAST({{ col }} AS DECIMAL(18,0)) * (CASE WHEN upper({{ currency }}) IN ('JPY','KRW','ISK','CLP','VND','XOF','XAF') THEN 1 ELSE 0.01 END) AS DECIMAL(18,2))
+CAST(CAST({{ col }} AS DECIMAL(18,0)) * (CASE WHEN upper({{ currency }}) IN ({{ zero_decimal_currencies }}) THEN 1
+    WHEN upper({{ currency }}) IN ({{ three_decimal_currencies }}) THEN 0.001 ELSE 0.01 END) AS DECIMAL(18,2))
 {%- endmacro %}
 {% macro unix_to_date(col) -%}
 {% if engine == 'duckdb' %}CAST(to_timestamp(CAST({{ col }} AS BIGINT)) AS DATE){% else %}CAST(to_timestamp(CAST({{ col }} AS BIGINT)) AS DATE){% endif %}
@@ -346,6 +352,8 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["regex_literal"] = regex_literal
     env.globals["per_entity"] = per_entity
+    for name, digits in (("zero_decimal_currencies", 0), ("three_decimal_currencies", 3)):
+        env.globals[name] = ", ".join(f"'{c}'" for c in currencies_with_exponent(digits))
     return env
 
 

@@ -328,7 +328,7 @@ def _parse_block(
         if out_name != "montant_devise":
             values = pc.fill_null(values, pa.scalar(Decimal(0), MONEY_TYPE))
         cols[out_name] = values
-        problems.append((bad, fec_name, "not an amount (digits, decimal comma or dot, at most 2 decimals)"))
+        problems.append((bad, fec_name, "not an amount (digits, decimal comma or dot, at most 2 decimals but for zeros)"))
     if header.signed:
         cols["debit"], cols["credit"], bad = _debit_credit(cols.pop("montant"), _col(table, header, "Sens"))
         problems.append((bad, "Sens", "Sens must be D or C (or +1 / -1)"))

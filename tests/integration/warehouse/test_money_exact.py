@@ -24,3 +24,18 @@ def test_amounts_sum_exactly_in_the_warehouse(warehouse_config: WarehouseConfig)
     assert isinstance(total, Decimal)
     assert first_two == Decimal("0.30")
     assert total == Decimal("11111111.31")
+
+
+def test_minor_units_convert_by_each_currencys_exponent(warehouse_config: WarehouseConfig) -> None:
+    """Stripe's integer minor units, converted in SQL by the ISO 4217 exponent lettrage.money holds: 12345 JPY is
+    ¥12,345, 12340 KWD is 12.340 KWD (read as cents it was 123.40 KWD: ten times the money, an overpayment of the
+    difference left as the customer's credit), 4500000 HUF is 45,000.00. On both engines."""
+    from warehouse.sql import render
+
+    cases = [(12345, "jpy", "12345.00"), (12340, "kwd", "12.34"), (25670, "KWD", "25.67"), (4500000, "huf", "45000.00"),
+             (1999, "eur", "19.99"), (-500, "bhd", "-0.50")]
+    with connect(warehouse_config) as engine:
+        sql = render("SELECT {{ minor_to_decimal('UNITS', 'CCY') }}", engine.name)
+        sql = sql.replace("UNITS", "CAST(:units AS BIGINT)").replace("CCY", "CAST(:ccy AS TEXT)")
+        got = [engine.query(sql, {"units": units, "ccy": ccy})[0][0] for units, ccy, _ in cases]
+    assert got == [Decimal(expected) for _, _, expected in cases]

@@ -74,6 +74,15 @@ def test_amounts_batch_with_good_bad_signed_and_empty_values() -> None:
     assert bad.tolist() == [False, False, True, False, False, False, True, False, True]
 
 
+def test_zeros_past_two_decimals_are_no_fraction() -> None:
+    """A three-decimal currency's amount as its ERP writes it (12,340 KWD in a FEC's Montantdevise) is 12.34 exactly:
+    it was refused, and the invoice never loaded. A third decimal that is not zero is still refused, never rounded."""
+    values, bad = parse_amounts(pa.array(["12,340", "12,345", "-25,6700", "1.000,500"]), decimal_sep=",",
+                                group_seps=".")
+    assert [None if v is None else str(v) for v in values.to_pylist()] == ["12.34", None, "-25.67", "1000.50"]
+    assert bad.tolist() == [False, True, False, False]
+
+
 def test_amounts_all_good_take_the_short_path() -> None:
     values, bad = parse_amounts(pa.array(["1,00", "2,50-", "3"] * 3), decimal_sep=",")
     assert [str(v) for v in values.to_pylist()[:3]] == ["1.00", "-2.50", "3.00"] and not bad.any()
