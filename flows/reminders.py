@@ -23,6 +23,7 @@ from actions.dunning.run import RunReport, run_statements
 from actions.dunning.smtp import SmtpSender, load_smtp_settings
 from flows.params import run_namer
 from lettrage import orchestration as orch
+from lettrage.errors import EntitiesFailed
 from mappings.dunning import load_dunning_rules
 from warehouse.engine import connect
 
@@ -95,17 +96,42 @@ def reminders(entities: list[str] | None = None, as_of: date | None = None, dry_
     """
     as_of = as_of or orch.today()
     out: dict[str, Any] = {}
-    for e in _entities(entities):
-        out[e] = remind_entity(e, as_of, dry_run)
+    failed: dict[str, str] = {}
+    codes = _entities(entities)
+    for e in codes:
+        # (one entity failing, a template or its SMTP, does not keep the others' reminders from leaving: the run
+        # does them all, then fails naming it)
+        result = _entity_result(e, remind_entity(e, as_of, dry_run, return_state=True), failed)
+        if result is None:
+            continue
+        out[e] = result
         if statements:
-            out[e]["statements"] = statements_entity(e, as_of, dry_run)
-    create_table_artifact(key="reminders-sent", table=reminders_table(out),
+            done = _entity_result(e, statements_entity(e, as_of, dry_run, return_state=True), failed)
+            if done is not None:
+                out[e]["statements"] = done
+    create_table_artifact(key="reminders-sent", table=reminders_table(out, failed),
                           description=f"Reminders {'planned (dry run)' if dry_run else 'sent'} for {as_of}")
+    if failed:
+        raise EntitiesFailed("reminders", failed, out, len(codes))
     return out
 
 
-def reminders_table(out: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per entity for ops: invoices by action, messages, sent, failed, stale guard."""
+def _entity_result(entity: str, state: Any, failed: dict[str, str]) -> dict[str, Any] | None:
+    """The task's result, or None with the entity's failure recorded in ``failed`` and logged."""
+    if state.is_completed():
+        return dict(state.result())
+    exc = state.result(raise_on_failure=False)
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        raise exc
+    reason = orch.describe_error(exc if isinstance(exc, BaseException) else None, str(state.message))
+    failed[entity] = reason
+    get_run_logger().error("%s: the reminders run failed: %s", entity, reason)
+    return None
+
+
+def reminders_table(out: dict[str, Any], run_failed: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per entity for ops: invoices by action, messages, sent, failed, stale guard; an entity whose run failed
+    has its row too, with the reason."""
     rows = []
     for entity, result in sorted(out.items()):
         summary = result["summary"]
@@ -113,6 +139,9 @@ def reminders_table(out: dict[str, Any]) -> list[dict[str, Any]]:
                      "sent": summary["sent"], "failed": summary["failed"],
                      "by_action": ", ".join(f"{k} {v}" for k, v in sorted(summary["invoices"].items())),
                      "stale": summary["stale"] or ""})
+    for entity, reason in sorted((run_failed or {}).items()):
+        rows.append({"entity": entity, "dry_run": None, "messages": None, "sent": None, "failed": None,
+                     "by_action": f"run failed: {reason}", "stale": ""})
     return rows
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lettrage.terminal import check_entities, check_entity, make_console, parse_day, require_warehouse
@@ -30,8 +31,13 @@ def list_(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", cal
     day = _date(as_of)
     require_warehouse(console)
     from actions.dunning.demo import print_dry_run
+    from lettrage.errors import EntitiesFailed
 
-    print_dry_run(entity, day, show_skipped=all_rows, console=console)
+    try:
+        print_dry_run(entity, day, show_skipped=all_rows, console=console)
+    except EntitiesFailed as exc:  # (the other entities' tables are printed)
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -40,13 +46,21 @@ def send(entity: Annotated[list[str] | None, typer.Option("--entity", "-e", call
     """Send today's reminders through the outbox (SMTP settings from DUNNING__SMTP__*)."""
     day = _date(as_of)
     from flows.reminders import reminders
+    from lettrage.errors import EntitiesFailed
 
-    result = reminders(entities=entity, as_of=day, dry_run=False)
+    failure: EntitiesFailed | None = None
+    try:
+        result = reminders(entities=entity, as_of=day, dry_run=False)
+    except EntitiesFailed as exc:  # (the others were sent: their rows, then the failed entities named)
+        failure, result = exc, exc.results
     table = Table("entity", "messages", "sent", "failed")
     for code, r in result.items():
         s = r["summary"]
         table.add_row(code, str(s["messages"]), str(s["sent"]), str(s["failed"]))
     console.print(table)
+    if failure is not None:
+        console.print(f"[red]{escape(str(failure))}[/]")
+        raise typer.Exit(1) from failure
 
 
 @app.command()

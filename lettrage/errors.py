@@ -15,8 +15,9 @@
     │   │   ├── AuthenticationExpired
     │   │   └── ResourceGone              410: the API no longer serves it (keep what was loaded)
     │   └── RetriesExhausted          the retry budget ran out (names endpoint and cursor)
-    └── WarehouseError                the warehouse refused a statement or a contract check failed
-        └── ContractViolation
+    ├── WarehouseError                the warehouse refused a statement or a contract check failed
+    │   └── ContractViolation
+    └── EntitiesFailed                a run over several entities finished the others; these failed (named)
 
 Every message names the thing (file and line, URL and status, table and column)
 and, where it helps, what to do next.
@@ -117,3 +118,13 @@ class WarehouseError(LettrageError):
 
 class ContractViolation(WarehouseError):
     """A contract table or check does not hold."""
+
+
+class EntitiesFailed(LettrageError):
+    """A run over several entities (reminders, statements) failed for some of them and did the others: ``failed``
+    names each failed entity with its reason, ``results`` holds what the others did."""
+
+    def __init__(self, what: str, failed: dict[str, str], results: dict[str, Any], total: int) -> None:
+        self.failed, self.results = failed, results
+        parts = "; ".join(f"{entity} ({reason})" for entity, reason in sorted(failed.items()))
+        super().__init__(f"{what}: {len(failed)} of {total} entit{'y' if total == 1 else 'ies'} failed: {parts}")

@@ -7,26 +7,44 @@ and lists, per invoice, the step and the reason; sends nothing.
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import UTC, date, datetime
 
 from rich.console import Console
 from rich.table import Table
 
 from actions.dunning.run import RunReport, run_reminders
+from lettrage.errors import EntitiesFailed
+from lettrage.orchestration import describe_error
 from warehouse.engine import Engine, connect
 
+log = logging.getLogger("lettrage.dunning")
 
-def dry_run_reports(engine: Engine, entities: list[str] | None, as_of: date) -> list[RunReport]:
+
+def dry_run_reports(engine: Engine, entities: list[str] | None, as_of: date,
+                    failed: dict[str, str] | None = None) -> list[RunReport]:
+    """Each entity's dry run; with ``failed``, an entity whose run raises is named there with its reason and the
+    others still run (one entity's template error had left every entity's list unprinted)."""
     if not entities:
         entities = [str(r[0]) for r in engine.query("SELECT DISTINCT entity FROM fct_invoice ORDER BY 1")]
-    return [run_reminders(engine, e, as_of=as_of, now=datetime.now(UTC), dry_run=True) for e in entities]
+    reports = []
+    for e in entities:
+        try:
+            reports.append(run_reminders(engine, e, as_of=as_of, now=datetime.now(UTC), dry_run=True))
+        except Exception as exc:
+            if failed is None:
+                raise
+            log.exception("%s: the reminders dry run failed", e)
+            failed[e] = describe_error(exc)
+    return reports
 
 
 def print_dry_run(entities: list[str] | None, as_of: date, *, show_skipped: bool = False,
                   console: Console | None = None) -> list[RunReport]:
     console = console or Console()
+    failed: dict[str, str] = {}
     with connect(read_only=True) as engine:
-        reports = dry_run_reports(engine, entities, as_of)
+        reports = dry_run_reports(engine, entities, as_of, failed)
     for report in reports:
         table = Table("customer", "invoice", "due", "open", "action", "step", "reason",
                       title=f"{report.entity} — reminders for {as_of} (dry run)")
@@ -39,6 +57,8 @@ def print_dry_run(entities: list[str] | None, as_of: date, *, show_skipped: bool
             console.print(f"[yellow]{report.stale}[/]")
         console.print(table)
         console.print(f"  {report.summary()}")
+    if failed:
+        raise EntitiesFailed("reminders (dry run)", failed, {r.entity: r for r in reports}, len(reports) + len(failed))
     return reports
 
 

@@ -109,10 +109,16 @@ def add_penalties(msg: Message, as_of: date, rules: DunningRules,
         lines.append(Line(**{**{k: getattr(ln, k) for k in ln.__dataclass_fields__},
                              "interest": pen.interest, "indemnity": pen.indemnity}))
     msg.lines = lines
+    # Interest runs in the invoices' currency, the fixed indemnity in its own (EUR 40 under French law): each total in
+    # its currency, never added across (a GBP notice had claimed "GBP 53.98" for GBP 13.98 of interest and EUR 40.00)
+    interest = sum((ln.interest or Decimal(0) for ln in lines), Decimal(0))
+    indemnity = sum((ln.indemnity or Decimal(0) for ln in lines), Decimal(0))
+    same = pr.indemnity_currency.upper() == msg.currency.upper()
     msg.payload.update({
         "margin_points": str(pr.margin_points), "indemnity_unit": pr.fixed_indemnity,
         "indemnity_currency": pr.indemnity_currency,
-        "penalties_total": sum(((ln.interest or 0) + (ln.indemnity or 0) for ln in lines), Decimal(0)),
+        "penalties_total": interest + indemnity if same else interest,
+        "indemnity_total": Decimal(0) if same else indemnity,
     })
 
 

@@ -62,6 +62,37 @@ def test_formal_notice_states_computed_penalties() -> None:
     assert "Total réclamé : 1\u202f050,81 €" in msg.body
 
 
+def _notice(entity: str, currency: str, country: str) -> list[InvoiceFacts]:
+    return [InvoiceFacts(entity=entity, invoice_id="I9", invoice_number="SI-26-0201", customer_id="C1",
+                         due_date=date(2025, 1, 31), currency=currency, amount_open=D("1000.00"),
+                         amount_total=D("1000.00"), issue_date=date(2025, 1, 1), email="a@b.example", country=country,
+                         customer_name="Client", steps_done=frozenset({"reminder", "firmer"}),
+                         reminders_sent=(("firmer", date(2025, 2, 20)),))]
+
+
+def test_a_formal_notice_where_no_penalty_rules_apply_claims_what_is_owed() -> None:
+    """An entity whose settings name no penalty rules (UK01: French law's interest and EUR 40 are not its): the
+    notice claims what is owed, without the French-law paragraph. The template needed them, and the entity's whole
+    reminders run failed ('margin_points' is undefined), every customer's reminders with it."""
+    as_of = date(2025, 3, 14)
+    assert RULES.entity("UK01").penalties is None
+    (msg,) = customer_messages(plan(_notice("UK01", "GBP", "GB"), as_of, RULES), as_of, RULES, lambda ids: {})
+    assert msg.kind == "formal_notice"
+    render_message(msg, as_of, RULES)
+    assert "Total claimed: GBP 1,000.00" in msg.body and "L441-10" not in msg.body and "indemnity" not in msg.body
+
+
+def test_a_formal_notice_in_another_currency_than_the_indemnity_totals_each_apart() -> None:
+    """French law's EUR 40 on a GBP invoice: interest in GBP, the indemnity in EUR, each total in its currency (the
+    notice had claimed GBP 53.98 of penalties for GBP 13.98 of interest and EUR 40.00)."""
+    as_of = date(2025, 3, 2)  # 30 days late, interest 10.81 as on a EUR invoice (test_formal_notice_states_...)
+    (msg,) = customer_messages(plan(_notice("FR01", "GBP", "GB"), as_of, RULES), as_of, RULES, lambda ids: {})
+    render_message(msg, as_of, RULES)
+    assert "late interest GBP 10.81, fixed indemnity EUR 40.00" in msg.body
+    assert "Total penalties: GBP 10.81 + EUR 40.00" in msg.body
+    assert "Total claimed: GBP 1,010.81 + EUR 40.00" in msg.body
+
+
 @pytest.mark.parametrize(("amount", "lang", "expected"), [
     (D("-5"), "fr", "-5,00 €"), (D("1000000.5"), "en", "EUR 1,000,000.50"), (D("0.005"), "fr", "0,00 €"),
 ], ids=["negative_fr", "millions_en", "half_even"])
