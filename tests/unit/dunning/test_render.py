@@ -93,6 +93,13 @@ def test_a_formal_notice_in_another_currency_than_the_indemnity_totals_each_apar
     assert "Total claimed: GBP 1,010.81 + EUR 40.00" in msg.body
 
 
+def test_one_day_overdue_is_said_in_the_singular() -> None:
+    as_of = date(2026, 11, 19)  # I1 fell due on 18/11
+    (msg,) = customer_messages(plan(_facts("GB")[:1], as_of, RULES), as_of, RULES)
+    render_message(msg, as_of, RULES)
+    assert "(1 day overdue)" in msg.body
+
+
 @pytest.mark.parametrize(("amount", "lang", "expected"), [
     (D("-5"), "fr", "-5,00 €"), (D("1000000.5"), "en", "EUR 1,000,000.50"), (D("0.005"), "fr", "0,00 €"),
 ], ids=["negative_fr", "millions_en", "half_even"])
