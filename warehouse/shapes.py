@@ -62,6 +62,10 @@ SHAPES: dict[str, Shape] = {
     "payouts": (
         ("entity", TEXT), ("payout_id", TEXT), ("amount", MONEY), ("fees", MONEY), ("currency", TEXT),
         ("arrival_date", DATE), ("status", TEXT), ("reference", TEXT),
+        # what reaches the bank when the provider converts the payout (GoCardless fx: collected in SEK, paid out in
+        # EUR); NULL when it is the amount in the payout's currency. int_payout_bank_links looks for this on the
+        # statement; the payout's own amount and its components stay in the payout's currency
+        ("bank_amount", MONEY), ("bank_currency", TEXT),
         ("source_system", TEXT), ("source_id", TEXT),
     ),
     # refunds as the provider knows them before any payout nets them (Stripe's refund objects): status is the

@@ -76,6 +76,9 @@ COLUMNS: dict[str, dict[str, TColumnSchema]] = {
         reference=TEXT,
         status=TEXT,
         payout_type=TEXT,
+        # paid out through foreign exchange: the amount (minor units) and currency that reach the bank
+        fx__fx_amount=BIGINT,
+        fx__fx_currency=TEXT,
     ),
     "payout_items": _cols(
         payout_id=TEXT,

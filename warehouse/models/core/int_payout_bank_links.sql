@@ -34,7 +34,10 @@ upper(coalesce({{ b }}.counterparty_name, '') || ' ' || coalesce({{ b }}.remitta
 {{ b }}.booking_date BETWEEN {{ add_days(p ~ '.arrival_date', -payout_days_before) }} AND {{ add_days(p ~ '.arrival_date', payout_days_after) }}
 {%- endmacro %}
 WITH payouts AS (
-    SELECT u.*, count(*) OVER (PARTITION BY u.entity, {{ norm_ref('u.reference') }}) AS sharing
+    -- (what reaches the bank: a payout the provider converted arrives in another currency, bank_amount)
+    SELECT u.entity, u.payout_id, u.reference, u.source_system, u.arrival_date, u.status,
+           coalesce(u.bank_amount, u.amount) AS amount, coalesce(u.bank_currency, u.currency) AS currency,
+           count(*) OVER (PARTITION BY u.entity, {{ norm_ref('u.reference') }}) AS sharing
     FROM ({{ union('payouts') }}) AS u
 ),
 candidates AS (

@@ -29,6 +29,8 @@ SELECT
          WHEN ev.status IN ('failed', 'canceled') THEN ev.status
          ELSE {{ stripe_latest_status('p', 'raw_stripe_payouts') }} END AS status,
     coalesce(nullif(p.statement_descriptor, ''), p.id) AS reference,
+    -- (a Stripe payout is in its bank account's currency)
+    CAST(NULL AS DECIMAL(18,2)) AS bank_amount, CAST(NULL AS TEXT) AS bank_currency,
     'stripe' AS source_system,
     p.id AS source_id
 FROM raw_stripe_payouts AS p
