@@ -27,6 +27,7 @@ from desk.users import DEPARTMENTS
 from lettrage.errors import DataError
 from warehouse.contract import TEXT, TS
 from warehouse.engine import Engine
+from warehouse.locks import named_lock
 from warehouse.reconcile.decisions import (
     Decision,
     confirm_match,
@@ -358,6 +359,39 @@ def request_write_off(engine: Engine, entity: str, invoice_id: str, *, reason: s
     return record_decision(engine, entity=entity, kind="write_off_request", actor=actor, reason=reason.strip(),
                            invoice_id=invoice_id, amount=amount, before=inv,
                            after={"write_off_requested": str(amount)})
+
+
+def settle_write_off(engine: Engine, entity: str, invoice_id: str, *, approve: bool, actor: str,
+                     reason: str | None = None) -> Decision:
+    """An admin approves the pending write-off request of an invoice (a ``write_off`` decision of the amount
+    requested: the next reconcile takes it off the open amount, ``written_off`` when nothing is left) or declines
+    it (``write_off_declined``: reminders and factoring take the invoice again). Four eyes: the person who asked
+    may not settle their own request. The request's amount is capped at what the invoice owes now (a payment may
+    have come in since)."""
+    from warehouse.reconcile.decisions import pending_write_off_sql
+
+    with named_lock(engine, f"invoice|{entity}|{invoice_id}"):
+        pending = engine.query_dicts(
+            "SELECT d.id, d.actor, d.amount FROM decision AS d WHERE d.entity = :e AND d.invoice_id = :i "
+            "AND d.kind = 'write_off_request' AND EXISTS (SELECT 1 FROM fct_invoice AS i WHERE i.entity = d.entity "
+            f"AND i.invoice_id = d.invoice_id AND {pending_write_off_sql('i')}) ORDER BY d.created_at DESC LIMIT 1",
+            {"e": entity, "i": invoice_id}) if engine.table_exists("decision") else []
+        if not pending:
+            raise DataError(f"invoice {invoice_id} has no write-off request waiting for a decision")
+        request = pending[0]
+        if request["actor"] == actor:
+            raise DataError(f"the write-off of {invoice_id} was requested by {actor}: another person settles it")
+        if not approve:
+            return record_decision(engine, entity=entity, kind="write_off_declined", actor=actor,
+                                   reason=(reason or "").strip() or None, invoice_id=invoice_id,
+                                   after={"write_off_declined": request["id"]})
+        inv = _open_invoice(engine, entity, invoice_id)
+        amount = min(Decimal(request["amount"] or 0), Decimal(inv["amount_open"] or 0))
+        if amount <= 0:
+            raise DataError(f"invoice {invoice_id} has nothing open to write off any more: decline the request")
+        return record_decision(engine, entity=entity, kind="write_off", actor=actor,
+                               reason=(reason or "").strip() or None, invoice_id=invoice_id, amount=amount,
+                               before=inv, after={"write_off_approved": request["id"], "amount": str(amount)})
 
 
 def assigned_dispute(engine: Engine, entity: str, invoice_id: str) -> dict[str, Any] | None:

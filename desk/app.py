@@ -569,7 +569,7 @@ async def invoice_page(request: Request) -> Response:
 
 
 INVOICE_ACTIONS = {"comment": "reviewer", "dispute": "credit_controller", "promise": "credit_controller",
-                   "writeoff": "credit_controller"}
+                   "writeoff": "credit_controller", "writeoff-approve": "admin", "writeoff-decline": "admin"}
 
 
 async def invoice_action(request: Request) -> Response:
@@ -600,6 +600,9 @@ async def invoice_action(request: Request) -> Response:
                     elif action == "writeoff":
                         actions.request_write_off(engine, entity, iid, reason=form.get("reason", ""),
                                                   actor=user.username, amount=_decimal(form.get("amount")))
+                    elif action in ("writeoff-approve", "writeoff-decline"):
+                        actions.settle_write_off(engine, entity, iid, approve=action == "writeoff-approve",
+                                                 actor=user.username, reason=form.get("reason") or None)
                     else:
                         promised = _parse_date(form.get("promised_on"))
                         if promised is None:

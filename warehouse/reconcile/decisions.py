@@ -35,11 +35,12 @@ from warehouse.reconcile.references import fold
 from warehouse.schema import ensure_table
 
 DECISION_KINDS = ("confirm_match", "reject_match", "dispute", "promise_to_pay", "write_off", "resolve_exception",
-                  "write_off_request", "erp_correction")
-# What the two newer kinds mean (neither changes a match, so the reconciler does not read them):
+                  "write_off_request", "erp_correction", "write_off_declined")
+# What the newer kinds mean (none changes a match, so the reconciler does not read them):
 #   write_off_request  a credit controller asks for ``amount`` to be written off; until a later ``write_off``
-#                      decision settles it, reminders and factoring leave the invoice alone
-#                      (:func:`pending_write_off_sql`).
+#                      decision (an admin approving it: the invoice's open amount falls by it, written_off when
+#                      nothing is left) or ``write_off_declined`` settles it, reminders and factoring leave the
+#                      invoice alone (:func:`pending_write_off_sql`).
 #   erp_correction     the ERP must be corrected (a wrong lettrage, a duplicate...): a flag for the accountants'
 #                      export, with the match, payment, invoice or exception it is about.
 # A split of one payment across invoices is not a kind of its own: it is one ``confirm_match`` per invoice
@@ -399,7 +400,8 @@ def load_decisions(engine: Engine, entity: str | None) -> list[dict[str, Any]]:
 
 
 def pending_write_off_sql(invoice_alias: str = "i") -> str:
-    """SQL true when the invoice has a write-off request that no later ``write_off`` decision settled.
+    """SQL true when the invoice has a write-off request that no later ``write_off`` (approved) or
+    ``write_off_declined`` decision settled.
 
     One definition for the flows that must hold off such an invoice (dunning selection, factoring
     candidates); callers include it only when the ``decision`` table exists.
@@ -407,5 +409,6 @@ def pending_write_off_sql(invoice_alias: str = "i") -> str:
     a = invoice_alias
     return (f"EXISTS (SELECT 1 FROM decision AS wr WHERE wr.entity = {a}.entity AND wr.invoice_id = {a}.invoice_id "
             "AND wr.kind = 'write_off_request' AND NOT EXISTS (SELECT 1 FROM decision AS wo "
-            "WHERE wo.entity = wr.entity AND wo.invoice_id = wr.invoice_id AND wo.kind = 'write_off' "
+            "WHERE wo.entity = wr.entity AND wo.invoice_id = wr.invoice_id "
+            "AND wo.kind IN ('write_off', 'write_off_declined') "
             "AND wo.created_at >= wr.created_at))")

@@ -129,3 +129,60 @@ def test_a_reviewer_confirms_an_automatic_match_from_its_page(client_for: Any, d
     done = rev.post(f"/e/DE01/match/{auto}", data={"csrf": csrf_of(page.text), "verdict": "confirm", "reason": ""})
     assert done.status_code == 200 and "Recorded: confirmed" in done.text
     assert db("SELECT kind, actor FROM decision WHERE match_id = :m", {"m": auto}) == [{"kind": "confirm_match", "actor": "rev"}]
+
+
+def test_an_admin_settles_a_write_off_request_and_the_invoice_is_written_off(
+        client_for: Any, db: Any, spare_invoices: list[dict[str, Any]]) -> None:
+    """A credit controller asks, another person (an admin) approves: a ``write_off`` decision of the amount asked, and
+    the reconcile the desk runs after a decision shows the invoice written off. Nothing recorded one before: the
+    request held reminders off for ever and the invoice stayed overdue (an independent desk check). The one who
+    asked may not approve; a credit controller may not; a declined request lets reminders take the invoice again."""
+    inv, other = spare_invoices[2], spare_invoices[1]
+    cc, admin = client_for("fr_cc"), client_for("admin")
+    for target in (inv, other):
+        page = cc.get(f"/e/FR01/invoice/{target['invoice_id']}")
+        assert cc.post(f"/e/FR01/invoice/{target['invoice_id']}/writeoff",
+                       data={"csrf": csrf_of(page.text), "reason": "insolvent", "amount": ""}).status_code == 200
+        assert "Approve write-off" not in page.text  # (not the credit controller's)
+    token = csrf_of(cc.get(f"/e/FR01/invoice/{inv['invoice_id']}").text)
+    assert cc.post(f"/e/FR01/invoice/{inv['invoice_id']}/writeoff-approve", data={"csrf": token}).status_code == 403
+    page = admin.get(f"/e/FR01/invoice/{inv['invoice_id']}")
+    assert "Approve write-off" in page.text
+    done = admin.post(f"/e/FR01/invoice/{inv['invoice_id']}/writeoff-approve",
+                      data={"csrf": csrf_of(page.text), "reason": "approved: liquidation"})
+    assert done.status_code == 200 and 'id="write-off-pending"' not in done.text
+    decided = db("SELECT actor, amount FROM decision WHERE kind = 'write_off' AND invoice_id = :i",
+                 {"i": inv["invoice_id"]})
+    assert [(d["actor"], d["amount"]) for d in decided] == [("admin", inv["amount_open"])]
+    after = db("SELECT amount_open, status FROM fct_invoice WHERE entity = 'FR01' AND invoice_id = :i",
+               {"i": inv["invoice_id"]})[0]
+    assert (after["amount_open"], after["status"]) == (0, "written_off")
+    # declined: no write-off, the invoice owes what it did and is no longer held off
+    page = admin.get(f"/e/FR01/invoice/{other['invoice_id']}")
+    assert admin.post(f"/e/FR01/invoice/{other['invoice_id']}/writeoff-decline",
+                      data={"csrf": csrf_of(page.text), "reason": "customer paying"}).status_code == 200
+    kinds = [d["kind"] for d in db("SELECT kind FROM decision WHERE invoice_id = :i ORDER BY created_at",
+                                   {"i": other["invoice_id"]})]
+    assert kinds[-2:] == ["write_off_request", "write_off_declined"]
+    still = db("SELECT amount_open, status FROM fct_invoice WHERE entity = 'FR01' AND invoice_id = :i",
+               {"i": other["invoice_id"]})[0]
+    assert (still["amount_open"], still["status"]) == (other["amount_open"], "overdue")
+    assert 'id="write-off-pending"' not in admin.get(f"/e/FR01/invoice/{other['invoice_id']}").text
+
+
+def test_the_one_who_asked_for_a_write_off_does_not_approve_it(desk_world: Any, db: Any,
+                                                                spare_invoices: list[dict[str, Any]]) -> None:
+    from desk.actions import request_write_off, settle_write_off
+    from desk.db import session
+    from lettrage.errors import DataError
+
+    inv = spare_invoices[0]
+    with session(desk_world["config"], write=True) as engine:
+        request_write_off(engine, "FR01", inv["invoice_id"], reason="small balance", actor="admin",
+                          amount=inv["amount_open"] / 2)
+        with pytest.raises(DataError, match="requested by admin: another person settles it"):
+            settle_write_off(engine, "FR01", inv["invoice_id"], approve=True, actor="admin")
+        approved = settle_write_off(engine, "FR01", inv["invoice_id"], approve=True, actor="fr_cc_lead")
+        with pytest.raises(DataError, match="no write-off request waiting"):
+            settle_write_off(engine, "FR01", inv["invoice_id"], approve=False, actor="fr_cc_lead")
+    assert approved.kind == "write_off" and approved.amount == inv["amount_open"] / 2
