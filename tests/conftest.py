@@ -7,6 +7,7 @@ their own in database ``test`` on 127.0.0.1:5432 and drop it afterwards.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,12 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DLT_TELEMETRY_DISABLED", "1")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# dlt's pipeline state (incremental cursors) of a test that names no folder of its own goes to a folder of the test
+# session, not to the checkout's var/dlt, where the next run's pipelines of the same name would start from it
+os.environ.setdefault("LETTRAGE__PIPELINES_DIR", tempfile.mkdtemp(prefix="lettrage-tests-dlt-"))
+# (and the reports and ERP proposals the flows write: the checkout's var/ is the demo's)
+os.environ.setdefault("LETTRAGE__REPORTS_DIR", tempfile.mkdtemp(prefix="lettrage-tests-reports-"))
+os.environ.setdefault("LETTRAGE__PROPOSALS_DIR", tempfile.mkdtemp(prefix="lettrage-tests-erp-"))
 
 from lettrage.config import WarehouseConfig  # noqa: E402
 
