@@ -798,9 +798,10 @@ def with_quarantine_table(resource: Any) -> Any:
 
 
 def _variant(resource: Any, table: str, hints: dict[str, Any]) -> Any:
-    # A variant starts as a copy of the resource's hints; empty its columns first so the
-    # resource's own columns (and non-null keys) do not leak into the shared tables.
-    resource.apply_hints(table_name=table, create_table_variant=True, columns={})
+    # A variant starts as a copy of the resource's hints; empty its columns and merge key first so the
+    # resource's own columns (and non-null keys: a FEC's lines replace their year by entity) do not leak into
+    # the shared tables.
+    resource.apply_hints(table_name=table, create_table_variant=True, columns={}, merge_key="")
     resource.apply_hints(table_name=table, create_table_variant=True, **hints)
     return resource
 

@@ -3,7 +3,8 @@
 Resources (see README.md):
 
 - ``fec_lines`` -> ``raw_sage_fec_lines``, merge on (entity, journal_code,
-  fiscal_year, ecriture_num, line_in_entry): a re-export of a fiscal year replaces its lines, and the
+  fiscal_year, ecriture_num, line_in_entry) with merge key (entity, fiscal_year): a re-export of a fiscal
+  year replaces all its lines (an entry deleted before it goes too), and the
   next year's entries, numbered anew, are entries of their own.
 - ``customers`` -> ``raw_sage_fec_customers``, merge on (entity, customer_account).
 
@@ -155,6 +156,10 @@ def _glob(path: Path, pattern: str) -> bool:
     name="fec_lines",
     table_name="raw_sage_fec_lines",
     primary_key=LINES_KEY,
+    # A FEC is a whole fiscal year: the lines of each (entity, fiscal year) a load brings replace all of that year's,
+    # so an entry the accountant deleted before re-exporting goes too (merged by line, it stayed, an invoice owed
+    # for ever). Years the load does not bring are kept.
+    merge_key=("entity", "fiscal_year"),
     # merge, with staging declared deduplicated: an entry met twice in one run is quarantined,
     # which spares the loader a ROW_NUMBER() pass that costs more than the rest of the load
     write_disposition={"disposition": "merge", "strategy": "delete-insert", "deduplicated": True},

@@ -160,6 +160,13 @@ def test_each_fiscal_year_numbers_its_entries_anew(warehouse_config: WarehouseCo
         ("2026-12-31", "1", "FA-2026-0001"), ("2026-12-31", "2", "FA-2026-0002")]
     assert scalar(warehouse_config, "SELECT sum(debit) FROM raw_sage_fec_lines WHERE piece_ref = 'FA-2026-0001'") == 310
 
+    # exported again after the accountant deleted VT 1 (a wrong invoice): it goes with the year the export replaces;
+    # merged line by line it stayed, an invoice owed for ever (an independent operations check)
+    _fec_file(folder / "123456789FEC20261231.txt", [("VT", "2", "20260112", "FA-2026-0002", "50,00")])
+    run(sage_fec_source, folder, warehouse_config, "sage_fec_FR01")
+    assert [(str(y), n, p) for y, n, p in rows(warehouse_config, by_year)] == [
+        ("2025-12-31", "1", "FA-2025-0001"), ("2025-12-31", "2", "FA-2025-0002"), ("2026-12-31", "2", "FA-2026-0002")]
+
 
 def test_a_line_with_two_bad_fields_is_one_record_set_aside(warehouse_config: WarehouseConfig, tmp_path: Path) -> None:
     """raw_quarantine holds a row per bad field; the run's log counts the lines set aside (the blind bad-input check
