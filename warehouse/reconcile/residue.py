@@ -175,6 +175,8 @@ class Payment:
     customer_via: str | None
     alias_decision: str | None
     candidates: list[tuple[str, int]] = field(default_factory=list)  # (invoice_id, kind)
+    # the reference token that named each candidate (rc_cand.token): explanations word it as 30_allocate does
+    candidate_tokens: dict[str, str] = field(default_factory=dict)
     named_customers: tuple[str, ...] = ()  # the customers owning what it names (their credit notes may be deducted)
     ambiguous: bool = False
     complex_: bool = False
@@ -517,7 +519,12 @@ class Residue:
                     why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
                            f" (shared with other payments, allocated in date order)")
                 else:  # (its own invoice, another amount; or no credit note fits after all): as 30_allocate writes it
-                    why = (f"reference names invoice {item.invoice_number or item.invoice_id}"
+                    # (word for word: a full run placing here what a nightly placed in SQL rewrote the match for
+                    # its wording alone, with a new _loaded_at)
+                    token = p.candidate_tokens.get(item.invoice_id)
+                    why = (f"reference {token + ' ' if token else ''}names invoice "
+                           f"{item.invoice_number or item.invoice_id}"
+                           + (f" (one of {len(p.candidates)} listed)" if len(p.candidates) > 1 else "")
                            + (" ; partial payment" if take < item.open else ""))
                 self._apply(p, item, take, rule, why)
                 applied = True

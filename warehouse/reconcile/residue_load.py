@@ -86,7 +86,7 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
     if not rows:
         return outcome
     cands = engine.query(
-        "SELECT c.entity, c.payment_id, c.invoice_id, c.kind, i.customer_id FROM rc_cand AS c "
+        "SELECT c.entity, c.payment_id, c.invoice_id, c.kind, i.customer_id, c.token FROM rc_cand AS c "
         "JOIN rc_pstat AS s ON s.entity = c.entity AND s.payment_id = c.payment_id "
         "LEFT JOIN rc_inv AS i ON i.invoice_id = c.invoice_id "
         "LEFT JOIN rc_complex AS x ON x.entity = c.entity AND x.payment_id = c.payment_id "
@@ -95,9 +95,12 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
         "ORDER BY c.payment_id, c.kind, c.invoice_id"  # (a payment's candidates in one order on every engine)
     )
     by_payment: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    tokens_of: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     owners: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for ent, pid, iid, kind, owner in cands:
+    for ent, pid, iid, kind, owner, token in cands:
         by_payment[(ent, pid)].append((iid, int(kind)))
+        if token:
+            tokens_of[(ent, pid)][str(iid)] = str(token)
         if owner is not None:
             owners[(ent, pid)].add(str(owner))
     payments: dict[str, list[Payment]] = defaultdict(list)
@@ -108,6 +111,7 @@ def _load_and_run(engine: Engine, rules_for: Any, *, max_inv: int, widen: Callab
             reference=reference, payer_name=payer_name, payer_iban=payer_iban, customer_id=customer_id,
             customer_via=customer_via, alias_decision=alias_decision,
             candidates=by_payment.get((entity, payment_id), []),
+            candidate_tokens=tokens_of.get((entity, payment_id), {}),
             named_customers=tuple(sorted(owners.get((entity, payment_id), ()))),
             refunded=Decimal(refunded or 0),
         )

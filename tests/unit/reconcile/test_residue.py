@@ -203,3 +203,13 @@ def test_a_payment_on_account_of_exactly_one_items_amount_still_pays_it() -> Non
                   None)
     out = Residue(RULES, [pay], items, {}, [], set()).run()
     assert [(m["invoice_id"], m["state"]) for m in out.matches] == [("I2", "auto")]
+
+
+def test_a_reference_placed_here_is_explained_word_for_word_as_30_allocate_explains_it() -> None:
+    """A payment naming its invoice that the run's SQL sent here (another amount) is explained as 30_allocate
+    explains the same match, token included: a full run placing here what a nightly placed in SQL rewrote the match
+    for its wording alone, with a new _loaded_at (an independent operations check)."""
+    items = {"I1": _item("I1", 2, "100.00"), "I2": _item("I2", 3, "50.00")}
+    one = _payment("P1", 1, "40.00", candidates=[("I1", 1)], candidate_tokens={"I1": "FA-I1"})
+    out = Residue(RULES, [one], items, {}, [], set()).run()
+    assert [m["explanation"] for m in out.matches] == ["reference FA-I1 names invoice FA-I1 ; partial payment"]
