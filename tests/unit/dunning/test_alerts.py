@@ -53,3 +53,12 @@ def test_the_first_digest_alerts_a_customer_already_overdue_long_before() -> Non
     (before, only a customer with an invoice falling due the day before the first run was alerted)."""
     (msg,) = _digest(replace(BIG, due_date=date(2026, 9, 30)))
     assert msg.payload["overdue"][0]["customer_id"] == "C1"
+
+
+def test_the_digest_of_customers_without_an_owner_greets_no_one_and_says_the_threshold_is_per_currency() -> None:
+    from actions.dunning.plan import render_message
+
+    (msg,) = _digest(replace(BIG, account_owner=None, country="GB"))
+    render_message(msg, AS_OF, RULES)
+    assert "(no owner)," not in msg.body and msg.body.startswith("Bonjour,")  # (FR01 writes its digests in French)
+    assert "au-dessus de 5000.00 (dans la devise de leurs factures)" in msg.body
