@@ -120,10 +120,7 @@ def _entity_result(entity: str, state: Any, failed: dict[str, str]) -> dict[str,
     """The task's result, or None with the entity's failure recorded in ``failed`` and logged."""
     if state.is_completed():
         return dict(state.result())
-    exc = state.result(raise_on_failure=False)
-    if isinstance(exc, KeyboardInterrupt | SystemExit):
-        raise exc
-    reason = orch.describe_error(exc if isinstance(exc, BaseException) else None, str(state.message))
+    reason = orch.failed_task_reason(state)
     failed[entity] = reason
     get_run_logger().error("%s: the reminders run failed: %s", entity, reason)
     return None

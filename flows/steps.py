@@ -131,10 +131,7 @@ def load_sources(jobs: list[tuple[str, str]], *, start: date | None = None,
         if state.is_completed():
             outcome.add_loaded(state.result())
         else:
-            exc = state.result(raise_on_failure=False)
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise exc  # Ctrl-C or shutdown stops the run; it is not one failed source among others
-            reason = orch.describe_error(exc if isinstance(exc, BaseException) else None, str(state.message))
+            reason = orch.failed_task_reason(state)
             outcome.add_failed(source, entity, reason)
             logger.error("source %s failed: %s", orch.source_key(source, entity), reason)
     logger.info("loaded %d of %d sources, %d rows", len(outcome.loaded), len(jobs), outcome.rows)

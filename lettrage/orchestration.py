@@ -162,6 +162,16 @@ def _resource(exc: BaseException) -> str | None:
     return next((str(name) for name in names if name), None)
 
 
+def failed_task_reason(state: Any) -> str:
+    """:func:`describe_error` of a task run's final state that did not complete (a task called with
+    ``return_state=True``: one source, one entity, failing among others). Ctrl-C or a shutdown inside the task is
+    raised again: it stops the run, it is not one failure among others."""
+    exc = state.result(raise_on_failure=False)
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        raise exc
+    return describe_error(exc if isinstance(exc, BaseException) else None, str(state.message))
+
+
 def describe_error(exc: BaseException | None, fallback: str = "failed") -> str:
     """One masked line for ops: the root cause's class and message, and the dlt resource it stopped (when one
     did), never a secret or a full IBAN: ``ValueError: month must be in 1..12 (resource transactions)``."""
