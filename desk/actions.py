@@ -368,17 +368,12 @@ def settle_write_off(engine: Engine, entity: str, invoice_id: str, *, approve: b
     it (``write_off_declined``: reminders and factoring take the invoice again). Four eyes: the person who asked
     may not settle their own request. The request's amount is capped at what the invoice owes now (a payment may
     have come in since)."""
-    from warehouse.reconcile.decisions import pending_write_off_sql
+    from desk.queries import pending_write_off
 
     with named_lock(engine, f"invoice|{entity}|{invoice_id}"):
-        pending = engine.query_dicts(
-            "SELECT d.id, d.actor, d.amount FROM decision AS d WHERE d.entity = :e AND d.invoice_id = :i "
-            "AND d.kind = 'write_off_request' AND EXISTS (SELECT 1 FROM fct_invoice AS i WHERE i.entity = d.entity "
-            f"AND i.invoice_id = d.invoice_id AND {pending_write_off_sql('i')}) ORDER BY d.created_at DESC LIMIT 1",
-            {"e": entity, "i": invoice_id}) if engine.table_exists("decision") else []
-        if not pending:
+        request = pending_write_off(engine, entity, invoice_id)
+        if request is None:
             raise DataError(f"invoice {invoice_id} has no write-off request waiting for a decision")
-        request = pending[0]
         if request["actor"] == actor:
             raise DataError(f"the write-off of {invoice_id} was requested by {actor}: another person settles it")
         if not approve:

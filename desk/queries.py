@@ -390,7 +390,7 @@ def pending_write_off(engine: Engine, entity: str, invoice_id: str) -> dict[str,
 
     return _one(
         engine,
-        "SELECT d.actor, d.created_at, d.amount, d.reason FROM decision AS d WHERE d.entity = :e "
+        "SELECT d.id, d.actor, d.created_at, d.amount, d.reason FROM decision AS d WHERE d.entity = :e "
         "AND d.invoice_id = :i AND d.kind = 'write_off_request' AND EXISTS (SELECT 1 FROM fct_invoice AS i "
         f"WHERE i.entity = d.entity AND i.invoice_id = d.invoice_id AND {pending_write_off_sql('i')}) "
         "ORDER BY d.created_at DESC LIMIT 1", {"e": entity, "i": invoice_id})
