@@ -317,8 +317,7 @@ def _title_lines(path: Path, header_line: int, encoding: str) -> frozenset[str]:
     pages repeats them on every page, its page number aside."""
     if header_line <= 1:
         return frozenset()
-    with path.open("r", encoding=encoding, errors="replace", newline="") as f:
-        lines = [f.readline() for _ in range(header_line - 1)]
+    lines = read_lines(path, encoding, header_line - 1)
     return frozenset(folded for folded in (_fold_title(line) for line in lines) if folded)
 
 
