@@ -26,12 +26,17 @@ from .raw_book import BANK, FEC_CUSTOMERS, _fec, load_raw_book
 AS_OF = date(2025, 3, 1)
 USD_ACCOUNT = "FR7630004000010009999999901"
 
+
+
+def _usd_invoice(entry: str, piece: str, day: date, eur: str, usd: str, let: str) -> list[dict[str, Any]]:
+    """A USD export invoice booked in euros: C001's 411 line and the sale, each carrying the USD (Montantdevise)."""
+    return [_fec(entry, "VE", 1, "411000", "C001", piece, day, eur, "0.00", let, devise=(usd, "USD")),
+            _fec(entry, "VE", 2, "706000", "", piece, day, "0.00", eur, devise=(usd, "USD"))]
+
+
 FX_LINES = [
     # FA-2025-000100: USD 1,000.00 booked 920.00 EUR; AV-2025-000100 gives back USD 100.00 (92.00 EUR)
-    _fec("10", "VE", 1, "411000", "C001", "FA-2025-000100", date(2025, 1, 15), "920.00", "0.00", "AB",
-         devise=("1000.00", "USD")),
-    _fec("10", "VE", 2, "706000", "", "FA-2025-000100", date(2025, 1, 15), "0.00", "920.00",
-         devise=("1000.00", "USD")),
+    *_usd_invoice("10", "FA-2025-000100", date(2025, 1, 15), "920.00", "1000.00", "AB"),
     _fec("11", "VE", 1, "411000", "C001", "AV-2025-000100", date(2025, 1, 20), "0.00", "92.00", "AB",
          devise=("100.00", "USD")),
     _fec("11", "VE", 2, "706000", "", "AV-2025-000100", date(2025, 1, 20), "92.00", "0.00",
@@ -120,14 +125,8 @@ def test_a_customers_invoicing_currency_comes_from_its_export(warehouse_config: 
 
 CONVERTED_LINES = [
     # FA-2025-000200: USD 5,000.00 booked 4,600.00 EUR; FA-2025-000201: USD 2,000.00 booked 1,840.00 EUR
-    _fec("20", "VE", 1, "411000", "C001", "FA-2025-000200", date(2025, 1, 15), "4600.00", "0.00", "CV",
-         devise=("5000.00", "USD")),
-    _fec("20", "VE", 2, "706000", "", "FA-2025-000200", date(2025, 1, 15), "0.00", "4600.00",
-         devise=("5000.00", "USD")),
-    _fec("21", "VE", 1, "411000", "C001", "FA-2025-000201", date(2025, 1, 16), "1840.00", "0.00", "CW",
-         devise=("2000.00", "USD")),
-    _fec("21", "VE", 2, "706000", "", "FA-2025-000201", date(2025, 1, 16), "0.00", "1840.00",
-         devise=("2000.00", "USD")),
+    *_usd_invoice("20", "FA-2025-000200", date(2025, 1, 15), "4600.00", "5000.00", "CV"),
+    *_usd_invoice("21", "FA-2025-000201", date(2025, 1, 16), "1840.00", "2000.00", "CW"),
     # the customer bought euros itself and sent 4,550.00 EUR (nothing instructed): the accountant booked the bank's
     # euros, the USD 5,000.00 on the customer's account and the loss on 666, and lettered the invoice
     _fec("22", "BQ", 1, "512000", "", "VIR", date(2025, 2, 12), "4550.00", "0.00"),
